@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: MPL-2.0
+# The two commands of the README: `make run` and `make test`. Everything else helps them.
+.PHONY: all deps build build-test build-asan run test asan fuzz bench clean
+
+BUILD      ?= build
+TEST_BUILD ?= build-test
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 300
+
+all: build
+
+deps:
+	@./scripts/deps.sh
+
+# Production build: no test hooks.
+build: deps
+	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) -Dtest_hooks=false >/dev/null
+	@ninja -C $(BUILD) >/dev/null
+
+build-test: deps
+	@[ -f $(TEST_BUILD)/build.ninja ] || meson setup $(TEST_BUILD) -Dtest_hooks=true >/dev/null
+	@ninja -C $(TEST_BUILD) >/dev/null
+
+build-asan: deps
+	@[ -f $(ASAN_BUILD)/build.ninja ] || meson setup $(ASAN_BUILD) -Dtest_hooks=true \
+		-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug >/dev/null
+	@ninja -C $(ASAN_BUILD) >/dev/null
+
+run: build
+	@./scripts/run-dev.sh $(BUILD)
+
+# Every test twice: an optimised build and an ASan+UBSan build. Ends with `N passed, N failed`.
+test: build-test build-asan
+	@./scripts/run-tests.sh $(TEST_BUILD) $(ASAN_BUILD)
+
+asan: build-asan
+	@./scripts/run-tests.sh $(ASAN_BUILD)
+
+# libFuzzer under ASan/UBSan for FUZZ_SECONDS per target, seeded from the committed corpora.
+fuzz: deps
+	@[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzzing=true \
+		-Dtest_hooks=true -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+	@ninja -C $(FUZZ_BUILD) >/dev/null
+	@./scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+bench: build
+	@./scripts/bench.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(TEST_BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

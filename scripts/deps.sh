@@ -1,0 +1,26 @@
+#!/bin/sh
+# SPDX-License-Identifier: MPL-2.0
+# Installs the Debian packages the build, the tests and `make run` need, and only those missing.
+# Idempotent and silent when everything is present; `apt-get update` runs only when something is missing.
+set -eu
+
+PACKAGES="build-essential meson ninja-build pkg-config clang libclang-rt-14-dev \
+libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libssl-dev openssl \
+libsodium-dev liblmdb-dev lmdb-utils libmsgpack-dev libcjose-dev libjansson-dev \
+python3 curl ca-certificates ${WAKKS_EXTRA_PACKAGES:-}"
+
+missing=""
+for p in $PACKAGES; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing$missing" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
