@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* wakks storage: one LMDB environment holding accounts, devices, prekeys, per-device mailboxes and
+ * the idempotency index of the relay. Record formats and key layouts: spec/storage.md.
+ *
+ * Threads
+ *   The store belongs to one libuv loop (the "loop thread"). Reads (store_get_*, store_list_*,
+ *   store_count_*, store_mailbox_*) run synchronously on the calling thread in a short read-only
+ *   transaction; they never wait for the writer (MVCC) and never see half of a write request.
+ *   Writes are request objects (struct store_req) holding a list of operations; store_submit hands
+ *   a request to the single writer thread, which commits many queued requests in one synchronous
+ *   LMDB transaction (group commit, fsync before completion) and then runs each request's
+ *   completion callback on the loop thread through uv_async. All functions except store_backup
+ *   and store_strerror must be called on the loop thread.
+ *
+ * Atomicity and durability
+ *   A request's operations are applied together in one nested transaction: all of them or none.
+ *   When the callback reports 0 the request is on disk. A failing request never affects the other
+ *   requests of its batch.
+ *
+ * Errors
+ *   Every int result is 0 (success) or a negative STORE_E* code; store_strerror names it.
+ *   The library does not log.
+ */
+#ifndef WAKKS_STORAGE_H
+#define WAKKS_STORAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- sizes and limits ------------------------------------------------------------------------ */
+
+#define STORE_ID_BYTES 16  /* account id, device id, client message id: opaque */
+#define STORE_KEY_BYTES 32 /* Ed25519 / X25519 public keys */
+#define STORE_SIG_BYTES 64 /* Ed25519 signature */
+
+/* Tenant and unit identifiers are short ASCII names from the configuration ("varde", "jobcenter"). */
+#define STORE_TENANT_MAX 64
+#define STORE_UNIT_ID_MAX 64
+/* A caseworker belongs to a handful of units; more is a configuration error, not a use case. */
+#define STORE_ACCOUNT_UNITS_MAX 16
+/* Hard ceilings of the record formats; the relay configures tighter limits of its own. Each is a
+ * quantity a peer controls (directly or through the relay) and bounds the work of one request. */
+#define STORE_SEND_MAX_RECIPIENTS 1024         /* devices one send may address (u16 in records) */
+#define STORE_PAYLOAD_MAX (4u * 1024u * 1024u) /* bytes of one stored envelope */
+#define STORE_OTPK_BATCH_MAX 200               /* one-time prekeys added by one operation */
+#define STORE_OTPK_MAX_PER_DEVICE 1000         /* one-time prekeys stored for one device */
+#define STORE_TAKE_MAX_DEVICES 1024            /* devices in one take-one-time-prekeys operation */
+#define STORE_EXPIRE_MAX 4096                  /* envelopes removed by one expire operation */
+#define STORE_REQ_MAX_OPS 64                   /* operations in one request */
+#define STORE_BATCH_MAX 4096                   /* ceiling for store_config.max_batch */
+
+/* ---- errors ---------------------------------------------------------------------------------- */
+
+#define STORE_ERRNO_MAP(X)                                                                      \
+	X(EINVAL, -1, "invalid argument")                                                       \
+	X(ENOMEM, -2, "out of memory")                                                          \
+	X(ENOTFOUND, -3, "record not found")                                                    \
+	X(EEXIST, -4, "already exists")                                                         \
+	X(EFULL, -5, "storage full")                                                            \
+	X(EQUOTA, -6, "mailbox quota exceeded")                                                 \
+	X(ENODEVICE, -7, "unknown device")                                                      \
+	X(EREVOKED, -8, "device revoked")                                                       \
+	X(ELIMIT, -9, "limit exceeded")                                                         \
+	X(ESCHEMA_NEWER, -10, "database schema is newer than this program")                     \
+	X(ESCHEMA, -11, "database schema migration failed")                                     \
+	X(ECORRUPT, -12, "stored record malformed")                                             \
+	X(EIO, -13, "storage I/O error")                                                        \
+	X(EACCES, -14, "permission denied")                                                     \
+	X(EBUSY, -15, "storage busy")                                                           \
+	X(ECLOSED, -16, "store is closing")                                                     \
+	X(EINTERNAL, -17, "internal storage error")
+
+enum store_errno {
+#define STORE__ERRNO_ENUM(name, code, text) STORE_##name = (code),
+	STORE_ERRNO_MAP(STORE__ERRNO_ENUM)
+#undef STORE__ERRNO_ENUM
+};
+
+/* A static string for any int result (0 included); never NULL. Thread-safe. */
+const char *store_strerror(int err);
+
+/* ---- records --------------------------------------------------------------------------------- */
+
+enum store_account_kind {
+	STORE_ACCOUNT_CITIZEN = 1,
+	STORE_ACCOUNT_CASEWORKER = 2,
+	STORE_ACCOUNT_JOURNAL = 3,
+};
+
+struct store_account {
+	uint8_t id[STORE_ID_BYTES];
+	uint8_t kind;                          /* enum store_account_kind */
+	char tenant[STORE_TENANT_MAX + 1];     /* NUL-terminated, 1..STORE_TENANT_MAX bytes */
+	uint8_t n_units;                       /* 0..STORE_ACCOUNT_UNITS_MAX */
+	char units[STORE_ACCOUNT_UNITS_MAX][STORE_UNIT_ID_MAX + 1]; /* NUL-terminated, 1..64 bytes */
+	uint64_t created_ms;
+};
+
+struct store_device {
+	uint8_t id[STORE_ID_BYTES];
+	uint8_t account_id[STORE_ID_BYTES];
+	uint8_t identity_key[STORE_KEY_BYTES]; /* Ed25519 public */
+	uint64_t created_ms;
+	bool revoked;
+	uint64_t revoked_ms;      /* 0 unless revoked */
+	/* Maintained by the store; ignored by put device. */
+	uint64_t next_seq;        /* sequence number the next envelope for this device gets (from 1) */
+	uint64_t mailbox_count;   /* envelopes in the mailbox */
+	uint64_t mailbox_bytes;   /* sum of their payload lengths */
+};
+
+struct store_signed_prekey {
+	uint32_t id;
+	uint8_t public_key[STORE_KEY_BYTES];
+	uint64_t created_ms;
+	uint8_t signature[STORE_SIG_BYTES];
+};
+
+struct store_prekey {
+	uint32_t id;
+	uint8_t public_key[STORE_KEY_BYTES];
+};
+
+enum store_envelope_kind {
+	STORE_KIND_ENVELOPE = 1, /* client ciphertext */
+	STORE_KIND_RECEIPT = 2,  /* relay-made delivery/expiry receipt */
+	STORE_KIND_NOTICE = 3,   /* relay-made notice (device added, revoked, ...) */
+};
+
+/* A sequence number assigned to one recipient device. */
+struct store_seq {
+	uint8_t device_id[STORE_ID_BYTES];
+	uint64_t seq;
+};
+
+/* Identifies a stored envelope and where it came from; what the relay needs for a receipt. */
+struct store_envelope_ref {
+	uint8_t device_id[STORE_ID_BYTES]; /* recipient device (mailbox) */
+	uint64_t seq;
+	uint8_t kind;
+	uint8_t sender_account[STORE_ID_BYTES];
+	uint8_t sender_device[STORE_ID_BYTES];
+	uint8_t message_id[STORE_ID_BYTES];  /* client message id */
+};
+
+/* A mailbox entry as seen during store_mailbox_iter. payload points into the database map. */
+struct store_envelope {
+	struct store_envelope_ref ref;
+	uint64_t stored_at_ms;
+	uint64_t expires_at_ms;
+	const uint8_t *payload;
+	size_t payload_len;
+};
+
+/* ---- opening and closing --------------------------------------------------------------------- */
+
+struct store;
+
+struct store_config {
+	const char *path;            /* directory of the environment; created (0700) if missing */
+	size_t map_size_initial;     /* bytes; 0 = 64 MiB. The map grows by doubling when full ... */
+	size_t map_size_max;         /* ... up to this; 0 = 64 GiB. Past it writes fail STORE_EFULL */
+	unsigned max_batch;          /* requests per group commit; 0 = 256, at most STORE_BATCH_MAX */
+	uint64_t mailbox_max_envelopes; /* per device mailbox; 0 = unlimited */
+	uint64_t mailbox_max_bytes;     /* per device mailbox, payload bytes; 0 = unlimited */
+	/* Wall clock in ms since the Unix epoch, read by the writer for stored_at; NULL = realtime
+	 * clock. Called on the writer thread. */
+	uint64_t (*now_ms)(void *clock_data);
+	void *clock_data;
+};
+
+/* Opens (creating if needed) the environment and starts the writer thread.
+ * A database with a newer schema version is refused; an older one is migrated in one transaction.
+ * The store uses one uv_async handle on loop.
+ * @return 0 and *out, or STORE_EINVAL, STORE_ENOMEM, STORE_EACCES, STORE_EIO, STORE_ECORRUPT,
+ *         STORE_ESCHEMA_NEWER, STORE_ESCHEMA. *out is written only on success. */
+int store_open(struct store **out, uv_loop_t *loop, const struct store_config *cfg);
+
+/* Refuses new requests, lets the writer commit everything already submitted, runs those
+ * completion callbacks (from inside store_close), joins the writer and closes the environment.
+ * The store's memory is released when its uv_async handle has closed, so the loop must run once
+ * more (its normal course, or uv_run(loop, UV_RUN_NOWAIT)). NULL is a no-op. */
+void store_close(struct store *store);
+
+/* ---- reads (loop thread; short read-only transactions) -------------------------------------- */
+
+/* Copy the record into *out. @return 0, STORE_ENOTFOUND, STORE_ECORRUPT, STORE_EIO, STORE_EBUSY */
+int store_get_account(struct store *store, const uint8_t id[STORE_ID_BYTES],
+		      struct store_account *out);
+int store_get_device(struct store *store, const uint8_t id[STORE_ID_BYTES],
+		     struct store_device *out);
+int store_get_signed_prekey(struct store *store, const uint8_t device_id[STORE_ID_BYTES],
+			    struct store_signed_prekey *out);
+
+/* The devices of an account in device-id order. Writes at most cap records into out and the total
+ * number matching into *n (which may exceed cap). @return 0 (also when none), errors as above. */
+int store_list_devices(struct store *store, const uint8_t account_id[STORE_ID_BYTES],
+		       bool include_revoked, struct store_device *out, size_t cap, size_t *n);
+
+/* Number of one-time prekeys stored for a device (0 for an unknown device). */
+int store_count_one_time_prekeys(struct store *store, const uint8_t device_id[STORE_ID_BYTES],
+				 uint32_t *n);
+
+/* Mailbox depth of a device. @return 0, STORE_ENOTFOUND (unknown device), ... */
+int store_mailbox_depth(struct store *store, const uint8_t device_id[STORE_ID_BYTES],
+			uint64_t *count, uint64_t *bytes);
+
+/* Called for each envelope; the view (payload included) is valid only during the call, and the
+ * callback must not call into the store. Return nonzero to stop early. */
+typedef int (*store_mailbox_cb)(const struct store_envelope *env, void *data);
+
+/* Visits a device's envelopes with seq >= from_seq in sequence order, at most max of them.
+ * @return the number visited (>= 0) or a negative error. */
+int store_mailbox_iter(struct store *store, const uint8_t device_id[STORE_ID_BYTES],
+		       uint64_t from_seq, size_t max, store_mailbox_cb cb, void *data);
+
+/* The idempotency entry of (sender device, client message id): what the original send got. */
+struct store_idempotency {
+	uint64_t stored_at_ms;
+	uint64_t expires_at_ms; /* the entry is deleted by an expire operation after this */
+	size_t n;               /* number of recipients of the original send */
+};
+/* Writes *out and at most cap assigned sequence numbers (original recipient order) into seqs.
+ * @return 0, STORE_ENOTFOUND, ... */
+int store_get_idempotency(struct store *store, const uint8_t sender_device[STORE_ID_BYTES],
+			  const uint8_t message_id[STORE_ID_BYTES], struct store_idempotency *out,
+			  struct store_seq *seqs, size_t cap);
+
+/* ---- writes ---------------------------------------------------------------------------------- */
+
+struct store_req;
+
+/* Runs on the loop thread once per submitted request. The request and every result view obtained
+ * from it are valid only during the call; the store frees the request when the callback returns.
+ * result is 0 or a STORE_E* code; on failure none of the request's operations took effect. */
+typedef void (*store_done_cb)(struct store_req *req, int result, void *data);
+
+/* A new empty request. @return NULL when out of memory. */
+struct store_req *store_req_new(struct store *store, store_done_cb cb, void *data);
+
+/* Frees a request that was never submitted (including one whose building failed). */
+void store_req_free(struct store_req *req);
+
+/* Hands the request to the writer. On 0 the callback runs exactly once, later, on the loop thread.
+ * On error (STORE_ECLOSED, STORE_EINVAL for an empty request) the request is freed and the
+ * callback never runs. */
+int store_submit(struct store_req *req);
+
+/* Operation builders. Each copies its inputs into the request (the caller's buffers may be freed
+ * at once) and returns the operation's index (>= 0), used to fetch its result in the callback,
+ * or STORE_EINVAL / STORE_ELIMIT / STORE_ENOMEM (the request stays valid, without that operation).
+ */
+
+/* Insert or replace an account. */
+int store_req_put_account(struct store_req *req, const struct store_account *account);
+
+/* Insert or replace a device's identity fields (account, key, created, revoked). The account must
+ * exist (else STORE_ENOTFOUND); the mailbox counters of an existing device are kept. */
+int store_req_put_device(struct store_req *req, const struct store_device *device);
+
+/* Mark a device revoked at at_ms and drop its one-time and signed prekeys. Its mailbox is kept
+ * until expiry. STORE_ENOTFOUND for an unknown device; revoking twice keeps the first time. */
+int store_req_revoke_device(struct store_req *req, const uint8_t device_id[STORE_ID_BYTES],
+			    uint64_t at_ms);
+
+/* Insert or replace the device's signed prekey. STORE_ENODEVICE for an unknown device. */
+int store_req_put_signed_prekey(struct store_req *req, const uint8_t device_id[STORE_ID_BYTES],
+				const struct store_signed_prekey *spk);
+
+/* Add n (1..STORE_OTPK_BATCH_MAX) one-time prekeys; an existing id is replaced. Fails with
+ * STORE_ELIMIT when the device would hold more than STORE_OTPK_MAX_PER_DEVICE. */
+int store_req_add_one_time_prekeys(struct store_req *req, const uint8_t device_id[STORE_ID_BYTES],
+				   const struct store_prekey *keys, size_t n);
+
+/* Take (remove and return) one one-time prekey, the lowest id, per listed device. A device without
+ * one (or unknown) yields found = false, not an error. No key is ever handed out twice. */
+int store_req_take_one_time_prekeys(struct store_req *req,
+				    const uint8_t (*device_ids)[STORE_ID_BYTES], size_t n);
+
+struct store_taken_prekey {
+	uint8_t device_id[STORE_ID_BYTES];
+	bool found;
+	struct store_prekey key;
+};
+struct store_take_result {
+	size_t n; /* as many as devices asked, in the same order */
+	const struct store_taken_prekey *keys;
+};
+const struct store_take_result *store_req_take_result(const struct store_req *req, int op);
+
+/* Store one send's envelopes. */
+struct store_recipient {
+	uint8_t device_id[STORE_ID_BYTES];
+	const uint8_t *payload; /* copied */
+	size_t payload_len;     /* 0..STORE_PAYLOAD_MAX */
+	uint64_t expires_at_ms;
+};
+
+#define STORE_SEND_NO_IDEMPOTENCY 0x1u /* relay-made receipts/notices: no idempotency entry */
+
+struct store_send {
+	uint8_t sender_account[STORE_ID_BYTES];
+	uint8_t sender_device[STORE_ID_BYTES];
+	uint8_t message_id[STORE_ID_BYTES]; /* client message id */
+	uint8_t kind;                        /* enum store_envelope_kind */
+	uint32_t flags;                      /* STORE_SEND_* */
+	const struct store_recipient *recipients; /* 1..STORE_SEND_MAX_RECIPIENTS, distinct devices */
+	size_t n_recipients;
+};
+
+/* If (sender device, message id) is already in the idempotency index, stores nothing and reports
+ * the original result (duplicate = true). Otherwise gives each recipient device its next sequence
+ * number, stores the envelopes and the idempotency entry (expiring with the latest envelope).
+ * Fails the whole request with STORE_ENODEVICE / STORE_EREVOKED for an unknown / revoked
+ * recipient, or STORE_EQUOTA when a recipient's mailbox would exceed the configured quota;
+ * store_req_failed_device names that device. */
+int store_req_store_envelopes(struct store_req *req, const struct store_send *send);
+
+struct store_send_result {
+	bool duplicate;
+	uint64_t stored_at_ms;
+	size_t n;                    /* recipients, in the order given (original order if duplicate) */
+	const struct store_seq *seqs;
+};
+const struct store_send_result *store_req_send_result(const struct store_req *req, int op);
+
+/* Delete one envelope (the recipient device's ack). Deleting an absent envelope is not an error:
+ * the result says found = false. */
+int store_req_delete_envelope(struct store_req *req, const uint8_t device_id[STORE_ID_BYTES],
+			      uint64_t seq);
+
+struct store_delete_result {
+	bool found;
+	struct store_envelope_ref ref; /* valid when found */
+};
+const struct store_delete_result *store_req_delete_result(const struct store_req *req, int op);
+
+/* Delete at most max (1..STORE_EXPIRE_MAX) envelopes with expires_at <= now_ms, oldest expiry
+ * first, and at most max idempotency entries past their expiry. */
+int store_req_expire(struct store_req *req, uint64_t now_ms, size_t max);
+
+struct store_expire_result {
+	size_t n; /* envelopes expired */
+	const struct store_envelope_ref *items;
+	size_t idempotency_deleted;
+	bool more; /* the bound was hit; call again */
+};
+const struct store_expire_result *store_req_expire_result(const struct store_req *req, int op);
+
+/* The device an STORE_EQUOTA / STORE_ENODEVICE / STORE_EREVOKED failure refers to, else NULL.
+ * Valid during the callback. */
+const uint8_t *store_req_failed_device(const struct store_req *req);
+
+/* ---- operations and metrics ------------------------------------------------------------------ */
+
+/* Copy the environment, compacted, into dir, which must not exist (it is created 0700).
+ * Consistent snapshot while the relay runs; blocks the caller for the copy, so call it from a
+ * thread other than the loop (uv_queue_work) or from the command line. Map growth waits for it.
+ * @return 0, STORE_EEXIST, STORE_EACCES, STORE_EIO, STORE_EFULL, ... */
+int store_backup(struct store *store, const char *dir);
+
+#define STORE_BATCH_HIST_BUCKETS 8 /* batch sizes 1, 2-3, 4-7, ..., 64-127, >= 128 */
+
+struct store_stats {
+	uint64_t batches;             /* committed parent transactions */
+	uint64_t requests;            /* completed requests (any result) */
+	uint64_t requests_failed;
+	uint64_t last_batch_size;
+	uint64_t max_batch_size;
+	uint64_t batch_hist[STORE_BATCH_HIST_BUCKETS];
+	uint64_t last_commit_us;      /* latency of the last commit (fsync included) */
+	uint64_t total_commit_us;     /* sum over all batches; average = total / batches */
+	uint64_t envelopes_stored;
+	uint64_t envelopes_deleted;
+	uint64_t envelopes_expired;
+	uint64_t map_size;            /* bytes currently mapped */
+	uint64_t map_grows;
+	uint64_t full_errors;         /* requests failed with STORE_EFULL */
+};
+void store_get_stats(struct store *store, struct store_stats *out);
+
+/* The schema version this program writes. */
+#define STORE_SCHEMA_VERSION 1
+
+#ifdef WAKKS_TEST_HOOKS
+/* Test builds only: while paused the writer takes no requests, so tests can queue a batch. */
+void store_test_pause_writer(struct store *store, bool paused);
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
