@@ -1,0 +1,513 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/*
+ * wakks_identity.h — identity binding for the relay, as a pure library.
+ *
+ *   id_*      OpenID Connect ID token verification (cjose + jansson + OpenSSL), the registration
+ *             nonce, keyed account identifiers, a bounded replay cache and the hash-chained audit
+ *             log entry format.
+ *   devidp_*  The development identity provider: keys, JWKS, discovery, authorize page, code store,
+ *             token endpoint, and a minting function for tests.
+ *
+ * Nothing here logs, touches the network, LMDB or libuv. Every function returns 0 on success or a
+ * negative ID_ERR_* code (see id_strerror()); out-parameters are written only on success.
+ * Thread-safety: all functions are reentrant; objects (id_keyset, id_replay, devidp) must not be
+ * used from two threads at once without external locking (the relay uses them on its loop thread).
+ * The exact constructions are specified in spec/identity.md.
+ */
+#ifndef WAKKS_IDENTITY_H
+#define WAKKS_IDENTITY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define ID_WARN_UNUSED __attribute__((warn_unused_result))
+#else
+#define ID_WARN_UNUSED
+#endif
+
+/* ------------------------------------------------------------------------------------------------
+ * Errors
+ * ---------------------------------------------------------------------------------------------- */
+
+/* X(name, code, text). Verification codes are for the relay's log only: the wire gets one
+ * generic refusal whatever the code. */
+#define ID_ERRNO_MAP(X)                                                                          \
+	X(ERR_NOMEM, -1, "out of memory")                                                        \
+	X(ERR_INVALID_ARG, -2, "invalid argument")                                               \
+	X(ERR_CONFIG, -3, "invalid identity provider or tenant configuration")                  \
+	X(ERR_CRYPTO, -4, "cryptographic library failure")                                      \
+	X(ERR_IO, -5, "file input/output failed")                                                \
+	/* token shape */                                                                        \
+	X(ERR_TOKEN_EMPTY, -10, "token is empty")                                                \
+	X(ERR_TOKEN_TOO_LARGE, -11, "token exceeds the size limit")                              \
+	X(ERR_TOKEN_SHAPE, -12, "token is not a compact JWS (three base64url segments)")         \
+	X(ERR_TOKEN_BASE64, -13, "token segment is not canonical base64url")                     \
+	X(ERR_HEADER_JSON, -14, "JOSE header is not a JSON object")                              \
+	X(ERR_HEADER_UNSUPPORTED, -15, "JOSE header uses unsupported members (crit, b64, jku...)") \
+	/* algorithm and key */                                                                  \
+	X(ERR_ALG_MISSING, -20, "JOSE header has no alg")                                        \
+	X(ERR_ALG_NONE, -21, "alg none refused")                                                 \
+	X(ERR_ALG_HMAC, -22, "HMAC algorithm refused")                                           \
+	X(ERR_ALG_NOT_ALLOWED, -23, "alg not on the issuer's allowlist")                         \
+	X(ERR_KID_MISSING, -24, "kid missing and the key set has no single candidate key")       \
+	X(ERR_KID_UNKNOWN, -25, "kid not in the issuer's key set (refresh the JWKS once)")       \
+	X(ERR_KEY_ALG_MISMATCH, -26, "key type does not fit the alg")                            \
+	X(ERR_SIGNATURE, -27, "signature does not verify")                                       \
+	/* claims */                                                                             \
+	X(ERR_PAYLOAD_JSON, -30, "claims are not a JSON object")                                 \
+	X(ERR_CLAIM_TYPE, -31, "a registered claim has the wrong JSON type")                     \
+	X(ERR_ISS, -32, "iss does not match the issuer")                                         \
+	X(ERR_AUD, -33, "aud does not contain the client id")                                    \
+	X(ERR_AZP, -34, "azp missing or not the client id")                                      \
+	X(ERR_EXP_MISSING, -35, "exp missing")                                                   \
+	X(ERR_EXPIRED, -36, "token expired")                                                     \
+	X(ERR_NOT_YET_VALID, -37, "nbf is in the future")                                        \
+	X(ERR_IAT_MISSING, -38, "iat missing")                                                   \
+	X(ERR_IAT_FUTURE, -39, "iat is in the future")                                           \
+	X(ERR_TOO_OLD, -40, "token older than the maximum token age")                            \
+	X(ERR_NONCE_MISSING, -41, "nonce missing")                                               \
+	X(ERR_NONCE_MISMATCH, -42, "nonce not bound to this key and challenge")                  \
+	X(ERR_SUBJECT, -43, "person identifier claim missing or malformed")                      \
+	X(ERR_ASSURANCE_MISSING, -44, "assurance level claim missing or not an NSIS URI")        \
+	X(ERR_ASSURANCE_LOW, -45, "assurance level below Substantial")                           \
+	X(ERR_IDP, -46, "idp claim is not mitid")                                                \
+	X(ERR_IDENTITY_TYPE, -47, "identity_type is not private")                                \
+	X(ERR_UPN, -48, "upn/unique_name missing or malformed")                                  \
+	X(ERR_GROUPS, -49, "groups claim malformed")                                             \
+	X(ERR_NO_UNIT, -50, "groups map to no unit of the tenant")                               \
+	X(ERR_TENANT_IDP, -51, "tenant does not trust this identity provider")                   \
+	X(ERR_REPLAYED, -52, "token or nonce already used")                                      \
+	X(ERR_REPLAY_FULL, -53, "replay cache full of unexpired entries")                        \
+	/* key sets */                                                                           \
+	X(ERR_JWKS_TOO_LARGE, -60, "JWKS document exceeds the size limit")                       \
+	X(ERR_JWKS_JSON, -61, "JWKS is not a JSON object with a keys array")                     \
+	X(ERR_JWKS_EMPTY, -62, "JWKS holds no usable signing key")                               \
+	/* account ids */                                                                        \
+	X(ERR_CPR, -70, "not a well-formed CPR number")                                          \
+	/* audit chain */                                                                        \
+	X(ERR_AUDIT_ENCODING, -80, "audit entry encoding malformed")                             \
+	X(ERR_AUDIT_SEQ, -81, "audit sequence number gap (entry deleted or reordered)")          \
+	X(ERR_AUDIT_PREV, -82, "audit prev_hash does not match the previous entry")              \
+	X(ERR_AUDIT_HASH, -83, "audit entry hash does not match its contents (edited)")          \
+	X(ERR_AUDIT_HEAD, -84, "audit chain does not end at the recorded head (truncated)")      \
+	/* development identity provider */                                                      \
+	X(ERR_DEVIDP_KEYFILE, -90, "development key file malformed or not mode 0600")            \
+	X(ERR_CODE_UNKNOWN, -91, "authorization code unknown or already used")                   \
+	X(ERR_CODE_EXPIRED, -92, "authorization code expired")                                   \
+	X(ERR_CLIENT_ID, -93, "client_id does not match")                                        \
+	X(ERR_REDIRECT_URI, -94, "redirect_uri does not match")                                  \
+	X(ERR_PKCE, -95, "PKCE code_verifier does not match the S256 challenge")                 \
+	X(ERR_CODE_STORE_FULL, -96, "authorization code store full")
+
+#define ID__ERRNO_ENUM(name, code, text) ID_##name = (code),
+typedef enum id_err { ID_ERRNO_MAP(ID__ERRNO_ENUM) } id_err;
+#undef ID__ERRNO_ENUM
+
+/* Static text for an error code (never NULL; "unknown error" for unknown codes). */
+const char *id_strerror(int err);
+/* The code's symbolic name, e.g. "ID_ERR_KID_UNKNOWN" (for structured logs). */
+const char *id_errname(int err);
+
+/* ------------------------------------------------------------------------------------------------
+ * Sizes and limits
+ * ---------------------------------------------------------------------------------------------- */
+
+#define ID_PUBLIC_KEY_BYTES 32   /* Ed25519 identity public key of the registering device */
+#define ID_CHALLENGE_BYTES 32    /* the relay's per-connection random challenge */
+#define ID_NONCE_CHARS 43        /* base64url (no padding) of 32 bytes */
+#define ID_NONCE_BUF_BYTES 44    /* ID_NONCE_CHARS + NUL */
+#define ID_HASH_BYTES 32         /* SHA-256 */
+#define ID_HASH_KEY_BYTES 32     /* secret key for account ids, from the relay's data directory */
+#define ID_ACCOUNT_ID_BYTES 16   /* = STORE_ID_BYTES */
+
+/* An ID token from MitID brokers or AD FS is 1–3 KiB; AD FS with many groups reaches ~8 KiB.
+ * 16 KiB bounds parsing work and memory for a peer-supplied value. */
+#define ID_TOKEN_MAX_BYTES 16384
+/* Issuer URLs are short; the nonce encodes the length as 16 bits. */
+#define ID_ISSUER_MAX_BYTES 512
+/* CPR (10), MitID UUID (36) and broker subs fit easily; longer values are refused. */
+#define ID_PERSON_ID_MAX_BYTES 255
+#define ID_UPN_MAX_BYTES 255     /* AD UPN limit is 1024 in theory; 255 in practice (RFC 5321 path) */
+#define ID_NAME_MAX_BYTES 64     /* tenant id, unit id (= STORE_TENANT_MAX / STORE_UNIT_ID_MAX) */
+#define ID_MAX_UNITS 16          /* units one caseworker can land in (= STORE_ACCOUNT_UNITS_MAX) */
+#define ID_MAX_GROUPS 512        /* group values read from one token; more is refused */
+#define ID_JTI_MAX_BYTES 128
+#define ID_JWKS_MAX_BYTES 65536  /* a JWKS document handed to id_keyset_parse */
+#define ID_JWKS_MAX_KEYS 32      /* keys kept from one JWKS */
+#define ID_SKEW_MAX_SECONDS 300  /* configured clock skew is capped here */
+#define ID_MAX_AGE_MAX_SECONDS 86400 /* configured maximum token age is capped here */
+
+/* ------------------------------------------------------------------------------------------------
+ * Configuration (owned by the caller; this library never frees it)
+ * ---------------------------------------------------------------------------------------------- */
+
+typedef enum id_kind { ID_KIND_CITIZEN = 1, ID_KIND_CASEWORKER = 2 } id_kind;
+typedef enum id_profile { ID_PROFILE_MITID_BROKER = 1, ID_PROFILE_ADFS = 2 } id_profile;
+
+/* Allowed signature algorithms, as a bit set. Nothing else can be expressed: none and HS* never. */
+#define ID_ALG_RS256 0x1u
+#define ID_ALG_ES256 0x2u
+
+/* What kind of value the citizen's person claim carries; decides the account-id domain. */
+typedef enum id_person_type {
+	ID_PERSON_CPR = 1,        /* 10-digit CPR number: issuer-independent */
+	ID_PERSON_MITID_UUID = 2, /* MitID person UUID: issuer-independent */
+	ID_PERSON_SUB = 3,        /* an issuer-scoped subject (OIDC sub): hashed with the issuer */
+	ID_PERSON_UPN = 4,        /* caseworkers: hashed with the tenant id */
+} id_person_type;
+
+/* NSIS assurance levels. */
+typedef enum id_loa { ID_LOA_NONE = 0, ID_LOA_LOW = 1, ID_LOA_SUBSTANTIAL = 2, ID_LOA_HIGH = 3 } id_loa;
+
+typedef struct id_idp {
+	const char *id;          /* config name, e.g. "mitid"; tenants refer to it */
+	const char *issuer;      /* exact iss value, <= ID_ISSUER_MAX_BYTES */
+	const char *client_id;   /* expected aud (and azp) */
+	id_kind kind;
+	id_profile profile;
+	unsigned allowed_algs;   /* ID_ALG_* bits; ADFS profile: must be exactly ID_ALG_RS256 */
+	/* Claim names; NULL selects the profile default:
+	 *   MitID broker: person "dk.cpr" (type CPR); assurance: both "loa" and "ial" are read,
+	 *                 the lower one counts and at least one must be present.
+	 *   AD FS:        person "upn", then "unique_name"; groups "groups". */
+	const char *person_claim;
+	id_person_type person_type; /* 0 = default for the profile (CPR / UPN) */
+	const char *assurance_claim; /* if set, only this claim is read */
+	const char *groups_claim;
+	uint32_t skew_seconds;     /* <= ID_SKEW_MAX_SECONDS */
+	uint32_t max_age_seconds;  /* now - iat limit, 1..ID_MAX_AGE_MAX_SECONDS */
+} id_idp;
+
+typedef struct id_unit {
+	const char *id;   /* e.g. "jobcenter" (1..ID_NAME_MAX_BYTES) */
+	const char *name; /* e.g. "Jobcenter" */
+} id_unit;
+
+/* One group claim value (compared ASCII-case-insensitively, as AD does) mapped to one unit. */
+typedef struct id_group_map {
+	const char *group;
+	const char *unit_id;
+} id_group_map;
+
+typedef struct id_tenant {
+	const char *id;   /* e.g. "varde" (1..ID_NAME_MAX_BYTES) */
+	const char *name; /* e.g. "Varde Kommune" */
+	const char *cvr;  /* 8 digits */
+	const id_unit *units;
+	size_t n_units;
+	const char *const *idp_ids; /* ids of the identity providers the tenant trusts */
+	size_t n_idp_ids;
+	const id_group_map *group_map;
+	size_t n_group_map;
+} id_tenant;
+
+/* Checks an IdP entry (issuer length, algs, profile/kind combination, limits).
+ * @return 0 or ID_ERR_CONFIG. */
+int id_idp_validate(const id_idp *idp) ID_WARN_UNUSED;
+/* Checks a tenant (ids, CVR, group map pointing at existing units). @return 0 or ID_ERR_CONFIG. */
+int id_tenant_validate(const id_tenant *tenant) ID_WARN_UNUSED;
+
+/* ------------------------------------------------------------------------------------------------
+ * Key sets (JWKS)
+ * ---------------------------------------------------------------------------------------------- */
+
+typedef struct id_keyset id_keyset;
+
+/* Parses a JWKS document (the bytes of a file or an HTTP response). Keeps RSA keys (modulus >=
+ * 2048 bits) and EC P-256 keys whose "use" is absent or "sig"; others are skipped; private members
+ * are ignored. At most ID_JWKS_MAX_KEYS keys.
+ * @return 0, ID_ERR_JWKS_TOO_LARGE, ID_ERR_JWKS_JSON, ID_ERR_JWKS_EMPTY, ID_ERR_NOMEM.
+ * *out is owned by the caller: id_keyset_free(). */
+int id_keyset_parse(const char *json, size_t len, id_keyset **out) ID_WARN_UNUSED;
+void id_keyset_free(id_keyset *ks);
+size_t id_keyset_count(const id_keyset *ks);
+
+/* ------------------------------------------------------------------------------------------------
+ * Replay cache: once-only acceptance of registration nonces
+ * ---------------------------------------------------------------------------------------------- */
+
+typedef struct id_replay id_replay;
+
+/* A bounded set of 32-byte keys, each remembered until its expiry (the token's exp + skew).
+ * Expired entries are dropped lazily. @return 0, ID_ERR_INVALID_ARG, ID_ERR_NOMEM. */
+int id_replay_new(size_t capacity, id_replay **out) ID_WARN_UNUSED;
+void id_replay_free(id_replay *rc);
+/* @return 0 if key is not (or no longer) present, ID_ERR_REPLAYED if it is. */
+int id_replay_check(id_replay *rc, const uint8_t key[ID_HASH_BYTES], int64_t now) ID_WARN_UNUSED;
+/* Records key until expires_at. @return 0, ID_ERR_REPLAYED (already present),
+ * ID_ERR_REPLAY_FULL (capacity reached with unexpired entries: fail closed). */
+int id_replay_insert(id_replay *rc, const uint8_t key[ID_HASH_BYTES], int64_t expires_at,
+		     int64_t now) ID_WARN_UNUSED;
+size_t id_replay_count(const id_replay *rc);
+
+/* ------------------------------------------------------------------------------------------------
+ * Registration nonce
+ * ---------------------------------------------------------------------------------------------- */
+
+/* nonce = base64url-no-pad(SHA-256("wakks.v1 oidc-nonce" || 0x00 || u16be(len(issuer)) || issuer
+ *                                    || identity_pk[32] || challenge[32]))
+ * out receives ID_NONCE_CHARS characters and a NUL. @return 0 or ID_ERR_INVALID_ARG (issuer empty
+ * or longer than ID_ISSUER_MAX_BYTES). */
+int id_nonce_compute(const char *issuer, const uint8_t identity_pk[ID_PUBLIC_KEY_BYTES],
+		     const uint8_t challenge[ID_CHALLENGE_BYTES], char out[ID_NONCE_BUF_BYTES]);
+
+/* ------------------------------------------------------------------------------------------------
+ * Verification
+ * ---------------------------------------------------------------------------------------------- */
+
+typedef struct id_verified {
+	id_kind kind;
+	id_profile profile;
+	id_person_type person_type;
+	char issuer[ID_ISSUER_MAX_BYTES + 1];
+	/* SECRET for citizens (CPR/UUID): hash it with id_citizen_account_id() at once, then call
+	 * id_verified_wipe(). Never log or store it. For caseworkers: the UPN as in the token. */
+	char person_id[ID_PERSON_ID_MAX_BYTES + 1];
+	char tenant_id[ID_NAME_MAX_BYTES + 1]; /* caseworkers: the tenant passed in; else "" */
+	size_t n_units;                        /* caseworkers: >= 1 */
+	char units[ID_MAX_UNITS][ID_NAME_MAX_BYTES + 1];
+	id_loa loa;                            /* citizens: >= ID_LOA_SUBSTANTIAL; AD FS: NONE */
+	char jti[ID_JTI_MAX_BYTES + 1];        /* "" if absent */
+	uint8_t token_hash[ID_HASH_BYTES];     /* SHA-256 of the compact token (for the audit log) */
+	uint8_t replay_key[ID_HASH_BYTES];     /* what was (or is to be) entered in the replay cache */
+	int64_t iat;
+	int64_t exp;
+} id_verified;
+
+/*
+ * Verifies an ID token presented in a `register` frame, in the order given in spec/identity.md:
+ * size and compact shape; header; alg allowlist (none and HS* refused before any key is touched);
+ * key by kid in `keys`; signature; iss; aud/azp; exp/nbf/iat/max age; nonce ==
+ * id_nonce_compute(idp->issuer, identity_pk, challenge); profile claims (assurance, idp,
+ * identity_type / upn, groups → units of `tenant`); finally, if `replay` is not NULL, the replay
+ * key is entered in it (ID_ERR_REPLAYED if already there) with expiry exp + skew.
+ *
+ * idp:    the provider the client named; tenant: required for caseworker IdPs (the tenant whose
+ *         units the groups map to; it must list idp->id), ignored for citizens.
+ * now:    seconds since the Unix epoch.
+ * out:    written only on success; call id_verified_wipe() when done.
+ * @return 0 or one of the ID_ERR_* codes of the list above; ID_ERR_KID_UNKNOWN tells the caller
+ *         to refresh the JWKS once and retry.
+ */
+int id_verify(const id_idp *idp, const id_keyset *keys, const id_tenant *tenant,
+	      const char *token, size_t token_len, const uint8_t identity_pk[ID_PUBLIC_KEY_BYTES],
+	      const uint8_t challenge[ID_CHALLENGE_BYTES], int64_t now, id_replay *replay,
+	      id_verified *out) ID_WARN_UNUSED;
+
+/* Zeroes the whole structure (the person identifier included). */
+void id_verified_wipe(id_verified *v);
+
+/* ------------------------------------------------------------------------------------------------
+ * Account identifiers (keyed hashes)
+ * ---------------------------------------------------------------------------------------------- */
+
+/* Citizen: first 16 bytes of HMAC-SHA-256(key, "wakks.v1 citizen-account" || 0x00 || tag ||
+ * 0x00 || value) with tag "cpr" (10 digits), "mitid-uuid" (lower-case UUID) or "sub" (value =
+ * u16be(len(issuer)) || issuer || sub). See spec/identity.md. */
+int id_citizen_account_id(const uint8_t key[ID_HASH_KEY_BYTES], const id_verified *v,
+			  uint8_t out[ID_ACCOUNT_ID_BYTES]) ID_WARN_UNUSED;
+/* The same construction from a raw CPR number ("DDMMYYXXXX" or "DDMMYY-XXXX"), for a caseworker
+ * looking a citizen up by CPR; matches id_citizen_account_id() for a CPR-profile citizen.
+ * @return 0, ID_ERR_CPR. */
+int id_cpr_account_id(const uint8_t key[ID_HASH_KEY_BYTES], const char *cpr,
+		      uint8_t out[ID_ACCOUNT_ID_BYTES]) ID_WARN_UNUSED;
+/* Caseworker: first 16 bytes of HMAC-SHA-256(key, "wakks.v1 caseworker-account" || 0x00 ||
+ * u16be(len(tenant)) || tenant || u16be(len(upn)) || ascii_lower(upn)). @return 0 or
+ * ID_ERR_INVALID_ARG. */
+int id_caseworker_account_id(const uint8_t key[ID_HASH_KEY_BYTES], const char *tenant_id,
+			     const char *upn, uint8_t out[ID_ACCOUNT_ID_BYTES]) ID_WARN_UNUSED;
+/* Normalises a CPR number to its 10 digits (out: 11 bytes incl. NUL). @return 0, ID_ERR_CPR. */
+int id_cpr_normalize(const char *cpr, char out[11]) ID_WARN_UNUSED;
+
+/* ------------------------------------------------------------------------------------------------
+ * Audit log entries (hash chain)
+ * ---------------------------------------------------------------------------------------------- */
+
+typedef enum id_audit_type {
+	ID_AUDIT_CONFIG_LOADED = 1,
+	ID_AUDIT_DEVICE_REGISTERED = 2,
+	ID_AUDIT_DEVICE_REVOKED = 3,
+	ID_AUDIT_CONSENT_GIVEN = 4,
+	ID_AUDIT_CONSENT_WITHDRAWN = 5,
+	ID_AUDIT_ACCOUNT_ERASED = 6,
+} id_audit_type;
+
+#define ID_AUDIT_SUBJECT_BYTES 16  /* pseudonymous ids: account id, device id */
+#define ID_AUDIT_MAX_SUBJECTS 4
+#define ID_AUDIT_DETAILS_MAX 1024  /* small canonical bytes chosen by the relay (never raw ids) */
+#define ID_AUDIT_DOMAIN "wakks.v1 audit-entry"
+/* Encoded size: domain(20) + 0x00 + seq 8 + time 8 + type 2 + n 1 + subjects + dlen 2 + details
+ * + prev 32. */
+#define ID_AUDIT_ENCODED_MAX (21 + 8 + 8 + 2 + 1 + ID_AUDIT_MAX_SUBJECTS * ID_AUDIT_SUBJECT_BYTES + 2 + \
+			      ID_AUDIT_DETAILS_MAX + ID_HASH_BYTES)
+
+typedef struct id_audit_entry {
+	uint64_t seq;     /* 1 for the first entry, then +1 */
+	uint64_t time_ms; /* Unix time in milliseconds */
+	uint16_t type;    /* id_audit_type */
+	uint8_t n_subjects;
+	uint8_t subjects[ID_AUDIT_MAX_SUBJECTS][ID_AUDIT_SUBJECT_BYTES];
+	uint16_t details_len;
+	uint8_t details[ID_AUDIT_DETAILS_MAX];
+	uint8_t prev_hash[ID_HASH_BYTES]; /* hash of entry seq-1; all zero for seq 1 */
+	uint8_t hash[ID_HASH_BYTES];      /* SHA-256 of the encoding */
+} id_audit_entry;
+
+/* Builds the entry after (prev_seq, prev_hash); prev_hash NULL (and prev_seq 0) starts a chain.
+ * @return 0, ID_ERR_INVALID_ARG (too many subjects, details too long). */
+int id_audit_build(uint64_t prev_seq, const uint8_t *prev_hash, uint64_t time_ms, uint16_t type,
+		   const uint8_t (*subjects)[ID_AUDIT_SUBJECT_BYTES], size_t n_subjects,
+		   const uint8_t *details, size_t details_len, id_audit_entry *out) ID_WARN_UNUSED;
+/* The canonical encoding that is hashed (and that the relay stores, followed by the 32-byte hash).
+ * @return the length (<= ID_AUDIT_ENCODED_MAX) or ID_ERR_INVALID_ARG. */
+int id_audit_encode(const id_audit_entry *e, uint8_t *buf, size_t cap);
+/* Parses an encoding followed by the 32-byte stored hash (as written by the relay); the stored
+ * hash is copied, not recomputed, so that id_audit_verify_chain can detect edits.
+ * @return 0 or ID_ERR_AUDIT_ENCODING. */
+int id_audit_decode(const uint8_t *buf, size_t len, id_audit_entry *out) ID_WARN_UNUSED;
+/* Verifies entries[0..n) as a contiguous chain starting at seq 1 (or continuing after
+ * (start_prev_seq, start_prev_hash) if start_prev_hash is not NULL). If head_hash is not NULL the
+ * chain must end at the recorded head (seq head_seq, hash head_hash), which detects truncation.
+ * On failure *first_bad (if not NULL) is the index of the first broken entry (n for a head
+ * mismatch). @return 0, ID_ERR_AUDIT_HASH (edited), ID_ERR_AUDIT_SEQ / ID_ERR_AUDIT_PREV (deleted,
+ * inserted or reordered), ID_ERR_AUDIT_HEAD (truncated). */
+int id_audit_verify_chain(const id_audit_entry *entries, size_t n, uint64_t start_prev_seq,
+			  const uint8_t *start_prev_hash, uint64_t head_seq, const uint8_t *head_hash,
+			  size_t *first_bad) ID_WARN_UNUSED;
+
+/* ------------------------------------------------------------------------------------------------
+ * Development identity provider (never in production: the relay enables it only with an explicit
+ * dev flag). One devidp instance is one issuer with one profile and one signing key:
+ * ES256 for the MitID-broker profile, RS256 for the AD FS profile.
+ * ---------------------------------------------------------------------------------------------- */
+
+typedef struct devidp devidp;
+
+typedef struct devidp_user {
+	const char *login;        /* form value, e.g. "anna" */
+	const char *display_name; /* e.g. "Anna Jensen" */
+	id_kind kind;
+	const char *cpr;          /* citizens: made-up, well-formed CPR */
+	const char *mitid_uuid;   /* citizens */
+	const char *upn;          /* caseworkers */
+	const char *groups;       /* caseworkers: comma-separated group names */
+	const char *loa;          /* citizens: NSIS URI */
+} devidp_user;
+
+/* The built-in demo users (Anna Jensen, Bo Nielsen: citizens; Camilla Holm, Dennis Lund:
+ * caseworkers of Varde Kommune, group "varde-jobcenter" → unit "jobcenter"). Static storage. */
+const devidp_user *devidp_demo_users(size_t *n);
+const devidp_user *devidp_demo_user(const char *login);
+
+#define DEVIDP_DEMO_TENANT_ID "varde"
+#define DEVIDP_DEMO_UNIT_ID "jobcenter"
+#define DEVIDP_DEMO_GROUP "varde-jobcenter"
+
+typedef struct devidp_config {
+	id_profile profile;         /* MITID_BROKER → ES256 key, citizens; ADFS → RS256, caseworkers */
+	const char *issuer;         /* base URL the endpoints are mounted under, e.g.
+				     * "https://localhost:8443/dev-idp/mitid" (no trailing slash) */
+	const char *client_id;      /* the one client, e.g. "wakks-citizen" */
+	const char *const *redirect_uris; /* allowed exact redirect URIs; none = any */
+	size_t n_redirect_uris;
+	const char *key_dir;        /* directory for the key file (created 0700 if absent) */
+	uint32_t token_lifetime_seconds; /* 0 = 300 */
+	uint32_t code_lifetime_seconds;  /* 0 = 60 */
+} devidp_config;
+
+/* Loads the signing key from key_dir ("devidp-es256.jwk" / "devidp-rs256.jwk"), or generates and
+ * saves it with mode 0600 on first use. A key file that is not 0600 is refused.
+ * The config strings are copied. @return 0, ID_ERR_CONFIG, ID_ERR_IO, ID_ERR_DEVIDP_KEYFILE,
+ * ID_ERR_CRYPTO, ID_ERR_NOMEM. */
+int devidp_open(const devidp_config *cfg, devidp **out) ID_WARN_UNUSED;
+void devidp_close(devidp *d);
+const char *devidp_issuer(const devidp *d);
+const char *devidp_kid(const devidp *d);
+/* "ES256" or "RS256". */
+const char *devidp_alg(const devidp *d);
+/* The JWKS JSON of the public key (static for the instance's lifetime). */
+const char *devidp_jwks_json(const devidp *d);
+/* The private key as JWK JSON (malloc'd; free()). Tests only. */
+char *devidp_private_jwk_json(const devidp *d);
+
+/* An HTTP answer. body is malloc'd (free with devidp_response_free); content_type is static;
+ * location is set for 302 redirects. */
+typedef struct devidp_response {
+	int status;
+	const char *content_type;
+	char *location;
+	char *body;
+	size_t body_len;
+} devidp_response;
+void devidp_response_free(devidp_response *r);
+
+/* Dispatches a request below the issuer URL: `path` is what follows the issuer, e.g.
+ * "/.well-known/openid-configuration", "/jwks", "/authorize", "/token". `query` is the raw query
+ * string (without '?', may be NULL); `body` the raw application/x-www-form-urlencoded body.
+ * Always fills *out (404/405/400 pages included). @return 0 or ID_ERR_NOMEM. */
+int devidp_handle(devidp *d, const char *method, const char *path, const char *query,
+		  const char *body, size_t body_len, int64_t now, devidp_response *out);
+
+/* The individual endpoints, for callers that route themselves. */
+int devidp_discovery(const devidp *d, devidp_response *out);
+int devidp_jwks(const devidp *d, devidp_response *out);
+/* GET /authorize: validates response_type=code, client_id, redirect_uri, scope contains openid,
+ * code_challenge_method=S256, code_challenge, nonce, state; answers the login page (Danish). */
+int devidp_authorize_page(devidp *d, const char *query, devidp_response *out);
+/* POST /authorize (the page's form): issues a single-use code and redirects (302) to
+ * redirect_uri?code=...&state=... */
+int devidp_authorize_submit(devidp *d, const char *form, size_t form_len, int64_t now,
+			    devidp_response *out);
+/* POST /token: grant_type=authorization_code, code, redirect_uri, client_id, code_verifier. */
+int devidp_token(devidp *d, const char *form, size_t form_len, int64_t now, devidp_response *out);
+
+/* Code store, exposed for tests and for callers that build their own pages. */
+typedef struct devidp_auth_request {
+	const char *client_id;
+	const char *redirect_uri;
+	const char *code_challenge; /* S256: base64url(SHA-256(verifier)) */
+	const char *nonce;
+	const char *login;          /* the demo user chosen */
+} devidp_auth_request;
+#define DEVIDP_CODE_CHARS 43
+#define DEVIDP_MAX_CODES 64 /* outstanding codes; bounded so a page reload loop cannot grow memory */
+/* @return 0, ID_ERR_INVALID_ARG, ID_ERR_CODE_STORE_FULL. out: DEVIDP_CODE_CHARS + NUL. */
+int devidp_code_issue(devidp *d, const devidp_auth_request *req, int64_t now,
+		      char out[DEVIDP_CODE_CHARS + 1]) ID_WARN_UNUSED;
+/* Redeems a code once: the code is consumed whatever the outcome. On success *out_token is a
+ * malloc'd ID token. @return 0, ID_ERR_CODE_UNKNOWN, ID_ERR_CODE_EXPIRED, ID_ERR_CLIENT_ID,
+ * ID_ERR_REDIRECT_URI, ID_ERR_PKCE, ID_ERR_NOMEM, ID_ERR_CRYPTO. */
+int devidp_code_redeem(devidp *d, const char *code, const char *client_id,
+		       const char *redirect_uri, const char *code_verifier, int64_t now,
+		       char **out_token) ID_WARN_UNUSED;
+/* RFC 7636 S256: challenge == base64url-no-pad(SHA-256(ASCII(verifier))); verifier 43..128 chars of
+ * [A-Za-z0-9-._~]. @return 0 or ID_ERR_PKCE. */
+int devidp_pkce_s256_check(const char *code_verifier, const char *code_challenge) ID_WARN_UNUSED;
+
+/* Minting for tests: every field is optional (0/NULL = the normal value). */
+typedef struct devidp_mint_opts {
+	const char *login;       /* demo user; NULL = first user of the instance's kind */
+	const char *nonce;       /* NULL = no nonce claim */
+	int64_t iat;             /* 0 = now */
+	int64_t exp;             /* 0 = iat + token lifetime */
+	int64_t nbf;             /* 0 = no nbf claim */
+	const char *iss;         /* NULL = the instance's issuer */
+	const char *aud;         /* NULL = the instance's client id */
+	/* Header overrides. alg "none" gives an unsigned token with an empty signature; alg "HS256"
+	 * gives an HMAC-SHA-256 token keyed with the public key's PEM text (the key-confusion
+	 * attack); any other alg is written as is with the instance's real signature. */
+	const char *alg;
+	const char *kid;         /* NULL = the instance's kid */
+	bool omit_kid;
+	bool corrupt_signature;  /* flip bits in the signature */
+	/* A JSON object merged into the claims last; a null value removes the claim. */
+	const char *extra_claims_json;
+} devidp_mint_opts;
+
+/* @return 0, ID_ERR_INVALID_ARG (unknown login, bad extra JSON), ID_ERR_CRYPTO, ID_ERR_NOMEM.
+ * *out_token is malloc'd (free()). */
+int devidp_mint(devidp *d, const devidp_mint_opts *opts, int64_t now, char **out_token) ID_WARN_UNUSED;
+
+#endif
