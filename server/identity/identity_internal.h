@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* Internals shared by the identity library's files. Not installed, not for the relay. */
+#ifndef WAKKS_IDENTITY_INTERNAL_H
+#define WAKKS_IDENTITY_INTERNAL_H
+
+#include <jansson.h>
+#include <cjose/cjose.h>
+
+#include "wakks_identity.h"
+
+#define ID__KID_MAX_BYTES 128
+
+/* base64url without padding. Encode: out must hold id__b64url_len(n) + 1 bytes; returns the
+ * length written (NUL-terminated). */
+size_t id__b64url_len(size_t n);
+size_t id__b64url_encode(const uint8_t *in, size_t n, char *out, size_t cap);
+/* Encodes into a fresh malloc'd string, or NULL. */
+char *id__b64url_encode_alloc(const uint8_t *in, size_t n);
+/* Strict decode (alphabet, no padding, zero trailing bits). *out malloc'd (one spare NUL byte
+ * appended, not counted). @return 0, ID_ERR_TOKEN_BASE64, ID_ERR_NOMEM. */
+int id__b64url_decode(const char *in, size_t len, uint8_t **out, size_t *out_len);
+/* True if every byte is in the base64url alphabet. */
+bool id__b64url_charset(const char *in, size_t len);
+
+void id__sha256(const uint8_t *in, size_t len, uint8_t out[ID_HASH_BYTES]);
+void id__put_u16be(uint8_t *p, uint16_t v);
+void id__put_u64be(uint8_t *p, uint64_t v);
+uint16_t id__get_u16be(const uint8_t *p);
+uint64_t id__get_u64be(const uint8_t *p);
+bool id__ascii_case_equal(const char *a, const char *b);
+
+/* A JSON string member without embedded NUL; NULL if absent. @return 0, or `type_err` if the
+ * member exists but is not such a string. */
+int id__json_string(const json_t *obj, const char *name, const char **out, size_t *out_len,
+		    int type_err);
+
+/* The key for a token: by kid if kid is not NULL, else the only key fitting alg_bit.
+ * @return 0, ID_ERR_KID_UNKNOWN, ID_ERR_KID_MISSING, ID_ERR_KEY_ALG_MISMATCH. The key stays owned
+ * by the set. */
+int id__keyset_find(const id_keyset *ks, const char *kid, unsigned alg_bit, const cjose_jwk_t **out);
+
+/* Profile checks after the registered claims (claims.c). */
+int id__claims_profile(const id_idp *idp, const id_tenant *tenant, const json_t *claims,
+		       id_verified *v);
+
+/* RFC 7638 thumbprint of a public RSA or EC JWK, base64url. out: 44 bytes. */
+int id__jwk_thumbprint(const cjose_jwk_t *jwk, char out[ID_NONCE_BUF_BYTES]);
+
+/* Account-id hashing over a prepared message (account_id.c). */
+void id__account_hash(const uint8_t key[ID_HASH_KEY_BYTES], const uint8_t *msg, size_t len,
+		      uint8_t out[ID_ACCOUNT_ID_BYTES]);
+
+#endif
