@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* The environment: open (schema check and migrations), close, map growth, hot backup, stats. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "records_internal.h"
+#include "store_internal.h"
+
+#define DEFAULT_MAP_INITIAL ((size_t)64 << 20)
+#define DEFAULT_MAP_MAX ((size_t)64 << 30)
+#define DEFAULT_MAX_BATCH 256u
+/* LMDB needs a few pages for its meta pages and the named databases' roots. */
+#define MIN_MAP_SIZE ((size_t)64 << 10)
+#define MAP_ALIGN ((size_t)1 << 16)
+
+/* Migrations from an older schema version to the next one, run in order in the opening
+ * transaction. Version 1 is the first; a future entry looks like {1, migrate_1_to_2}. */
+struct store__migration {
+	uint32_t from;
+	int (*run)(struct store *s, MDB_txn *txn);
+};
+static const struct store__migration migrations[] = {
+	{0, NULL},
+};
+
+static const char *const db_names[STORE__DB_COUNT] = {
+#define STORE__DB_NAME(id, name) name,
+	STORE__DBS(STORE__DB_NAME)
+#undef STORE__DB_NAME
+};
+
+uint64_t store__now_ms(struct store *s)
+{
+	if (s->cfg.now_ms)
+		return s->cfg.now_ms(s->cfg.clock_data);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static size_t align_up(size_t v)
+{
+	return (v + MAP_ALIGN - 1) & ~(MAP_ALIGN - 1);
+}
+
+static int write_schema_version(struct store *s, MDB_txn *txn, uint32_t v)
+{
+	uint8_t buf[4];
+	store__be32(buf, v);
+	return store__put(s, txn, STORE__DB_META, STORE__META_SCHEMA_KEY,
+			  strlen(STORE__META_SCHEMA_KEY), buf, sizeof buf);
+}
+
+/* Checks or initialises the schema version and opens every named database, in one transaction. */
+static int open_databases(struct store *s)
+{
+	MDB_txn *txn;
+	MDB_val v;
+	int rc = store__err(mdb_txn_begin(s->env, NULL, 0, &txn));
+	if (rc)
+		return rc;
+	rc = store__err(mdb_dbi_open(txn, db_names[STORE__DB_META], MDB_CREATE,
+				     &s->dbi[STORE__DB_META]));
+	if (rc)
+		goto fail;
+	uint32_t version = 0;
+	rc = store__get(s, txn, STORE__DB_META, STORE__META_SCHEMA_KEY,
+			strlen(STORE__META_SCHEMA_KEY), &v);
+	if (rc == 0) {
+		if (v.mv_size != 4) {
+			rc = STORE_ECORRUPT;
+			goto fail;
+		}
+		version = store__rd32(v.mv_data);
+		if (version == 0) {
+			rc = STORE_ECORRUPT;
+			goto fail;
+		}
+		if (version > STORE_SCHEMA_VERSION) {
+			rc = STORE_ESCHEMA_NEWER;
+			goto fail;
+		}
+	} else if (rc != STORE_ENOTFOUND) {
+		goto fail;
+	}
+	for (int i = 0; i < STORE__DB_COUNT; i++) {
+		if (i == STORE__DB_META)
+			continue;
+		rc = store__err(mdb_dbi_open(txn, db_names[i], MDB_CREATE, &s->dbi[i]));
+		if (rc)
+			goto fail;
+	}
+	if (version == 0) {
+		rc = write_schema_version(s, txn, STORE_SCHEMA_VERSION);
+		if (rc)
+			goto fail;
+	} else if (version < STORE_SCHEMA_VERSION) {
+		while (version < STORE_SCHEMA_VERSION) {
+			const struct store__migration *m = NULL;
+			for (size_t i = 0; migrations[i].run; i++)
+				if (migrations[i].from == version)
+					m = &migrations[i];
+			if (!m) {
+				rc = STORE_ESCHEMA;
+				goto fail;
+			}
+			rc = m->run(s, txn);
+			if (rc) {
+				rc = rc == STORE__EMAPFULL ? STORE_EFULL : STORE_ESCHEMA;
+				goto fail;
+			}
+			version++;
+		}
+		rc = write_schema_version(s, txn, STORE_SCHEMA_VERSION);
+		if (rc)
+			goto fail;
+	}
+	rc = store__err(mdb_txn_commit(txn));
+	return rc == STORE__EMAPFULL ? STORE_EFULL : rc;
+fail:
+	mdb_txn_abort(txn);
+	return rc == STORE__EMAPFULL ? STORE_EFULL : rc;
+}
+
+static void free_store(struct store *s)
+{
+	pthread_rwlock_destroy(&s->map_lock);
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->lock);
+	free(s->batch);
+	free(s->path);
+	free(s);
+}
+
+static void async_closed(uv_handle_t *h)
+{
+	free_store(h->data);
+}
+
+int store_open(struct store **out, uv_loop_t *loop, const struct store_config *cfg)
+{
+	struct store *s;
+	MDB_envinfo info;
+	int rc;
+
+	if (!out || !loop || !cfg || !cfg->path || !cfg->path[0] || cfg->max_batch > STORE_BATCH_MAX)
+		return STORE_EINVAL;
+	s = calloc(1, sizeof *s);
+	if (!s)
+		return STORE_ENOMEM;
+	s->loop = loop;
+	s->cfg = *cfg;
+	s->path = strdup(cfg->path);
+	if (!s->path) {
+		free(s);
+		return STORE_ENOMEM;
+	}
+	s->cfg.path = s->path;
+	if (!s->cfg.map_size_initial)
+		s->cfg.map_size_initial = DEFAULT_MAP_INITIAL;
+	if (!s->cfg.map_size_max)
+		s->cfg.map_size_max = DEFAULT_MAP_MAX;
+	if (!s->cfg.max_batch)
+		s->cfg.max_batch = DEFAULT_MAX_BATCH;
+	s->cfg.map_size_initial = align_up(s->cfg.map_size_initial);
+	s->cfg.map_size_max = align_up(s->cfg.map_size_max);
+	if (s->cfg.map_size_initial < MIN_MAP_SIZE || s->cfg.map_size_max < s->cfg.map_size_initial) {
+		free(s->path);
+		free(s);
+		return STORE_EINVAL;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	pthread_rwlock_init(&s->map_lock, NULL);
+
+	if (mkdir(s->path, 0700) != 0 && errno != EEXIST) {
+		rc = store__err(errno);
+		goto fail;
+	}
+	rc = store__err(mdb_env_create(&s->env));
+	if (rc)
+		goto fail;
+	/* Synchronous commits: neither MDB_NOSYNC nor MDB_NOMETASYNC. MDB_NOTLS: read transactions
+	 * are not tied to a thread (the loop and a backup thread both read). */
+	if ((rc = store__err(mdb_env_set_maxdbs(s->env, STORE__MAX_DBS))) ||
+	    (rc = store__err(mdb_env_set_mapsize(s->env, s->cfg.map_size_initial))) ||
+	    (rc = store__err(mdb_env_open(s->env, s->path, MDB_NOTLS, 0600))))
+		goto fail;
+	mdb_env_info(s->env, &info);
+	s->map_size = info.me_mapsize;
+	rc = open_databases(s);
+	if (rc)
+		goto fail;
+	s->stats.map_size = s->map_size;
+
+	if (uv_async_init(loop, &s->async, store__async_cb) != 0) {
+		rc = STORE_ENOMEM;
+		goto fail;
+	}
+	s->async.data = s;
+	rc = store__writer_start(s);
+	if (rc) {
+		mdb_env_close(s->env);
+		uv_close((uv_handle_t *)&s->async, async_closed);
+		return rc;
+	}
+	*out = s;
+	return 0;
+fail:
+	if (s->env)
+		mdb_env_close(s->env);
+	free_store(s);
+	return rc;
+}
+
+void store_close(struct store *s)
+{
+	if (!s || s->closing)
+		return;
+	s->closing = true;
+	store__writer_stop(s);
+	store__run_completions(s);
+	mdb_env_close(s->env);
+	s->env = NULL;
+	uv_close((uv_handle_t *)&s->async, async_closed);
+}
+
+int store__grow_map(struct store *s)
+{
+	size_t max = s->cfg.map_size_max, next;
+	int rc;
+	if (s->map_size >= max)
+		return STORE_EFULL;
+	next = s->map_size * 2;
+	if (next > max || next < s->map_size)
+		next = max;
+	pthread_rwlock_wrlock(&s->map_lock);
+	rc = mdb_env_set_mapsize(s->env, next);
+	pthread_rwlock_unlock(&s->map_lock);
+	if (rc)
+		return store__err(rc) == STORE_ENOMEM ? STORE_EFULL : store__err(rc);
+	s->map_size = next;
+	pthread_mutex_lock(&s->lock);
+	s->stats.map_size = next;
+	s->stats.map_grows++;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+int store_backup(struct store *s, const char *dir)
+{
+	int rc;
+	if (!s || !dir || !dir[0])
+		return STORE_EINVAL;
+	if (mkdir(dir, 0700) != 0)
+		return errno == EEXIST ? STORE_EEXIST : store__err(errno);
+	/* Shared: the copy holds a read transaction, so the map must not change under it. */
+	pthread_rwlock_rdlock(&s->map_lock);
+	rc = mdb_env_copy2(s->env, dir, MDB_CP_COMPACT);
+	pthread_rwlock_unlock(&s->map_lock);
+	if (rc) {
+		char path[4096];
+		if ((size_t)snprintf(path, sizeof path, "%s/data.mdb", dir) < sizeof path)
+			unlink(path);
+		rmdir(dir);
+		rc = store__err(rc);
+		return rc == STORE__EMAPFULL ? STORE_EFULL : rc;
+	}
+	return 0;
+}
+
+void store_get_stats(struct store *s, struct store_stats *out)
+{
+	pthread_mutex_lock(&s->lock);
+	*out = s->stats;
+	pthread_mutex_unlock(&s->lock);
+}
+
+#ifdef WAKKS_TEST_HOOKS
+void store_test_pause_writer(struct store *s, bool paused)
+{
+	pthread_mutex_lock(&s->lock);
+	s->paused = paused;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+#endif

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* The idempotency index: (sender device, client message id) -> what the original send got, so a
+ * resend after a lost `stored` stores nothing twice. Entries expire with the send's last envelope
+ * through a second index ordered by expiry. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "records_internal.h"
+#include "store_internal.h"
+
+int store__idem_lookup(struct store__wtxn *w, struct store__send_op *so)
+{
+	uint8_t key[STORE__KEY_IDEM_LEN];
+	struct store_idempotency idem;
+	MDB_val v;
+	store__key_idem(key, so->send.sender_device, so->send.message_id);
+	int rc = store__get(w->store, w->txn, STORE__DB_IDEMPOTENCY, key, sizeof key, &v);
+	if (rc == STORE_ENOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	rc = store__idem_decode(v.mv_data, v.mv_size, &idem, NULL, 0);
+	if (rc)
+		return rc;
+	if (idem.n > so->seqs_cap) {
+		/* The resend names fewer devices than the original: room for the original's list. */
+		struct store_seq *seqs = realloc(so->seqs, idem.n * sizeof *seqs);
+		if (!seqs)
+			return STORE_ENOMEM;
+		so->seqs = seqs;
+		so->seqs_cap = idem.n;
+	}
+	store__idem_decode(v.mv_data, v.mv_size, &idem, so->seqs, idem.n);
+	so->result.duplicate = true;
+	so->result.stored_at_ms = idem.stored_at_ms;
+	so->result.n = idem.n;
+	so->result.seqs = so->seqs;
+	return 1;
+}
+
+int store__idem_put(struct store__wtxn *w, const struct store__send_op *so, uint64_t expires_at)
+{
+	struct store *s = w->store;
+	uint8_t key[STORE__KEY_IDEM_LEN], xkey[STORE__KEY_IDEM_EXPIRY_LEN];
+	size_t n = so->result.n;
+	MDB_val k = {.mv_size = sizeof key, .mv_data = key};
+	MDB_val v = {.mv_size = store__idem_len(n), .mv_data = NULL};
+
+	store__key_idem(key, so->send.sender_device, so->send.message_id);
+	int rc = mdb_put(w->txn, s->dbi[STORE__DB_IDEMPOTENCY], &k, &v, MDB_RESERVE);
+	if (rc)
+		return store__err(rc);
+	store__idem_encode(w->now_ms, expires_at, so->seqs, n, v.mv_data);
+	store__key_idem_expiry(xkey, expires_at, so->send.sender_device, so->send.message_id);
+	return store__put(s, w->txn, STORE__DB_IDEMPOTENCY_EXPIRY, xkey, sizeof xkey, "", 0);
+}
+
+int store__idem_expire(struct store__wtxn *w, uint64_t now_ms, size_t max, size_t *deleted,
+		       bool *more)
+{
+	struct store *s = w->store;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t n = 0;
+	int err = 0;
+	int rc = mdb_cursor_open(w->txn, s->dbi[STORE__DB_IDEMPOTENCY_EXPIRY], &cur);
+	if (rc)
+		return store__err(rc);
+	/* Oldest expiry first; each round deletes the first entry. */
+	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		if (k.mv_size != STORE__KEY_IDEM_EXPIRY_LEN) {
+			err = STORE_ECORRUPT;
+			break;
+		}
+		if (store__rd64(k.mv_data) > now_ms)
+			break;
+		if (n == max) {
+			*more = true;
+			break;
+		}
+		uint8_t ikey[STORE__KEY_IDEM_LEN];
+		memcpy(ikey, (const uint8_t *)k.mv_data + 8, sizeof ikey);
+		rc = mdb_cursor_del(cur, 0);
+		if (rc)
+			break;
+		err = store__del(s, w->txn, STORE__DB_IDEMPOTENCY, ikey, sizeof ikey);
+		if (err == STORE_ENOTFOUND)
+			err = 0;
+		if (err)
+			break;
+		n++;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	}
+	mdb_cursor_close(cur);
+	if (!err && rc != 0 && rc != MDB_NOTFOUND)
+		err = store__err(rc);
+	if (!err)
+		*deleted = n;
+	return err;
+}
+
+int store_get_idempotency(struct store *s, const uint8_t sender_device[STORE_ID_BYTES],
+			  const uint8_t message_id[STORE_ID_BYTES], struct store_idempotency *out,
+			  struct store_seq *seqs, size_t cap)
+{
+	MDB_txn *txn;
+	MDB_val v;
+	uint8_t key[STORE__KEY_IDEM_LEN];
+	if (!s || !sender_device || !message_id || !out || (cap && !seqs))
+		return STORE_EINVAL;
+	store__key_idem(key, sender_device, message_id);
+	int rc = store__read_begin(s, &txn);
+	if (rc)
+		return rc;
+	rc = store__get(s, txn, STORE__DB_IDEMPOTENCY, key, sizeof key, &v);
+	if (rc == 0)
+		rc = store__idem_decode(v.mv_data, v.mv_size, out, seqs, cap);
+	store__read_end(s, txn);
+	return rc;
+}

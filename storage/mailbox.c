@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* Mailboxes: storing a send's envelopes (sequence numbers, quota, idempotency), deleting on ack,
+ * and reading a device's mailbox in sequence order. */
+#include <string.h>
+
+#include "records_internal.h"
+#include "store_internal.h"
+
+static int put_envelope(struct store__wtxn *w, const struct store_envelope *e)
+{
+	struct store *s = w->store;
+	uint8_t key[STORE__KEY_MAILBOX_LEN], xkey[STORE__KEY_MAILBOX_EXPIRY_LEN];
+	MDB_val k = {.mv_size = sizeof key, .mv_data = key};
+	MDB_val v = {.mv_size = STORE__MAILBOX_HDR_LEN + e->payload_len, .mv_data = NULL};
+
+	store__key_mailbox(key, e->ref.device_id, e->ref.seq);
+	/* Reserve the value in the page and write it in place: no second copy of the payload. */
+	int rc = mdb_put(w->txn, s->dbi[STORE__DB_MAILBOXES], &k, &v, MDB_NOOVERWRITE | MDB_RESERVE);
+	if (rc)
+		return rc == MDB_KEYEXIST ? STORE_ECORRUPT : store__err(rc);
+	store__mailbox_encode_header(e, v.mv_data);
+	if (e->payload_len)
+		memcpy((uint8_t *)v.mv_data + STORE__MAILBOX_HDR_LEN, e->payload, e->payload_len);
+	store__key_mailbox_expiry(xkey, e->expires_at_ms, e->ref.device_id, e->ref.seq);
+	return store__put(s, w->txn, STORE__DB_MAILBOX_EXPIRY, xkey, sizeof xkey, "", 0);
+}
+
+int store__op_store_envelopes_apply(struct store__wtxn *w, struct store__op *op)
+{
+	struct store *s = w->store;
+	struct store__send_op *so = op->u.store_envelopes;
+	const struct store_send *send = &so->send;
+	bool idempotent = !(send->flags & STORE_SEND_NO_IDEMPOTENCY);
+	uint64_t max_expiry = 0;
+	int rc;
+
+	so->result.duplicate = false;
+	so->result.stored_at_ms = w->now_ms;
+	so->result.n = send->n_recipients;
+	so->result.seqs = so->seqs;
+	if (idempotent) {
+		rc = store__idem_lookup(w, so);
+		if (rc < 0)
+			return rc;
+		if (rc == 1)
+			return 0; /* a resend: the original result, nothing stored */
+	}
+	for (size_t i = 0; i < send->n_recipients; i++) {
+		const struct store_recipient *r = &send->recipients[i];
+		struct store_device dev;
+		rc = store__device_load(s, w->txn, r->device_id, &dev);
+		if (rc == STORE_ENOTFOUND) {
+			store__req_fail_device(w, r->device_id);
+			return STORE_ENODEVICE;
+		}
+		if (rc)
+			return rc;
+		if (dev.revoked) {
+			store__req_fail_device(w, r->device_id);
+			return STORE_EREVOKED;
+		}
+		if ((s->cfg.mailbox_max_envelopes && dev.mailbox_count + 1 > s->cfg.mailbox_max_envelopes) ||
+		    (s->cfg.mailbox_max_bytes && dev.mailbox_bytes + r->payload_len > s->cfg.mailbox_max_bytes)) {
+			store__req_fail_device(w, r->device_id);
+			return STORE_EQUOTA;
+		}
+		struct store_envelope e = {
+			.stored_at_ms = w->now_ms,
+			.expires_at_ms = r->expires_at_ms,
+			.payload = r->payload,
+			.payload_len = r->payload_len,
+		};
+		memcpy(e.ref.device_id, r->device_id, STORE_ID_BYTES);
+		e.ref.seq = dev.next_seq;
+		e.ref.kind = send->kind;
+		memcpy(e.ref.sender_account, send->sender_account, STORE_ID_BYTES);
+		memcpy(e.ref.sender_device, send->sender_device, STORE_ID_BYTES);
+		memcpy(e.ref.message_id, send->message_id, STORE_ID_BYTES);
+		rc = put_envelope(w, &e);
+		if (rc)
+			return rc;
+		dev.next_seq++;
+		dev.mailbox_count++;
+		dev.mailbox_bytes += r->payload_len;
+		rc = store__device_save(s, w->txn, &dev);
+		if (rc)
+			return rc;
+		memcpy(so->seqs[i].device_id, r->device_id, STORE_ID_BYTES);
+		so->seqs[i].seq = e.ref.seq;
+		if (r->expires_at_ms > max_expiry)
+			max_expiry = r->expires_at_ms;
+	}
+	w->envelopes_stored += send->n_recipients;
+	return idempotent ? store__idem_put(w, so, max_expiry) : 0;
+}
+
+int store__mailbox_delete(struct store__wtxn *w, const uint8_t device_id[STORE_ID_BYTES],
+			  uint64_t seq, bool *found, struct store_envelope_ref *ref)
+{
+	struct store *s = w->store;
+	uint8_t key[STORE__KEY_MAILBOX_LEN], xkey[STORE__KEY_MAILBOX_EXPIRY_LEN];
+	struct store_envelope e;
+	struct store_device dev;
+	MDB_val v;
+
+	*found = false;
+	store__key_mailbox(key, device_id, seq);
+	int rc = store__get(s, w->txn, STORE__DB_MAILBOXES, key, sizeof key, &v);
+	if (rc == STORE_ENOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	rc = store__mailbox_decode(key, v.mv_data, v.mv_size, &e);
+	if (rc)
+		return rc;
+	rc = store__del(s, w->txn, STORE__DB_MAILBOXES, key, sizeof key);
+	if (rc)
+		return rc;
+	store__key_mailbox_expiry(xkey, e.expires_at_ms, device_id, seq);
+	rc = store__del(s, w->txn, STORE__DB_MAILBOX_EXPIRY, xkey, sizeof xkey);
+	if (rc && rc != STORE_ENOTFOUND)
+		return rc;
+	rc = store__device_load(s, w->txn, device_id, &dev);
+	if (rc == 0) {
+		dev.mailbox_count = dev.mailbox_count ? dev.mailbox_count - 1 : 0;
+		dev.mailbox_bytes = dev.mailbox_bytes >= e.payload_len ? dev.mailbox_bytes - e.payload_len : 0;
+		rc = store__device_save(s, w->txn, &dev);
+	} else if (rc == STORE_ENOTFOUND) {
+		rc = 0;
+	}
+	if (rc)
+		return rc;
+	*found = true;
+	*ref = e.ref;
+	return 0;
+}
+
+int store__op_delete_envelope_apply(struct store__wtxn *w, struct store__op *op)
+{
+	struct store_delete_result *res = &op->u.delete_envelope.result;
+	memset(res, 0, sizeof *res);
+	int rc = store__mailbox_delete(w, op->u.delete_envelope.device_id, op->u.delete_envelope.seq,
+				       &res->found, &res->ref);
+	if (rc == 0 && res->found)
+		w->envelopes_deleted++;
+	return rc;
+}
+
+int store_mailbox_iter(struct store *s, const uint8_t device_id[STORE_ID_BYTES], uint64_t from_seq,
+		       size_t max, store_mailbox_cb cb, void *data)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	uint8_t start[STORE__KEY_MAILBOX_LEN];
+	MDB_val k, v;
+	int visited = 0;
+	if (!s || !device_id || !cb)
+		return STORE_EINVAL;
+	if (max > INT32_MAX)
+		max = INT32_MAX;
+	int rc = store__read_begin(s, &txn);
+	if (rc)
+		return rc;
+	rc = store__err(mdb_cursor_open(txn, s->dbi[STORE__DB_MAILBOXES], &cur));
+	if (rc)
+		goto done;
+	store__key_mailbox(start, device_id, from_seq);
+	k.mv_data = start;
+	k.mv_size = sizeof start;
+	int mrc = max ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : MDB_NOTFOUND;
+	while (mrc == 0) {
+		struct store_envelope e;
+		if (k.mv_size != STORE__KEY_MAILBOX_LEN) {
+			rc = STORE_ECORRUPT;
+			break;
+		}
+		if (memcmp(k.mv_data, device_id, STORE_ID_BYTES) != 0)
+			break;
+		rc = store__mailbox_decode(k.mv_data, v.mv_data, v.mv_size, &e);
+		if (rc)
+			break;
+		visited++;
+		if (cb(&e, data) != 0 || (size_t)visited >= max)
+			break;
+		mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
+		rc = store__err(mrc);
+	mdb_cursor_close(cur);
+done:
+	store__read_end(s, txn);
+	return rc ? rc : visited;
+}
+
+int store_mailbox_depth(struct store *s, const uint8_t device_id[STORE_ID_BYTES], uint64_t *count,
+			uint64_t *bytes)
+{
+	struct store_device dev;
+	int rc = store_get_device(s, device_id, &dev);
+	if (rc)
+		return rc;
+	if (count)
+		*count = dev.mailbox_count;
+	if (bytes)
+		*bytes = dev.mailbox_bytes;
+	return 0;
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* Read transactions and small get/put/del helpers over LMDB values. */
+#include "store_internal.h"
+
+int store__read_begin(struct store *s, MDB_txn **txn)
+{
+	int rc;
+	pthread_rwlock_rdlock(&s->map_lock);
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+	if (rc != 0) {
+		pthread_rwlock_unlock(&s->map_lock);
+		return store__err(rc);
+	}
+	return 0;
+}
+
+void store__read_end(struct store *s, MDB_txn *txn)
+{
+	mdb_txn_abort(txn);
+	pthread_rwlock_unlock(&s->map_lock);
+}
+
+int store__get(struct store *s, MDB_txn *txn, enum store__db db, const void *key, size_t klen,
+	       MDB_val *val)
+{
+	MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
+	return store__err(mdb_get(txn, s->dbi[db], &k, val));
+}
+
+int store__put(struct store *s, MDB_txn *txn, enum store__db db, const void *key, size_t klen,
+	       const void *val, size_t vlen)
+{
+	MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
+	MDB_val v = {.mv_size = vlen, .mv_data = (void *)val};
+	return store__err(mdb_put(txn, s->dbi[db], &k, &v, 0));
+}
+
+int store__del(struct store *s, MDB_txn *txn, enum store__db db, const void *key, size_t klen)
+{
+	MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
+	return store__err(mdb_del(txn, s->dbi[db], &k, NULL));
+}

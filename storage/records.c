@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* Encoding and validating decoding of every stored record and composite key. */
+#include <string.h>
+
+#include "records_internal.h"
+
+static bool name_ok(const char *s, size_t max, size_t *len)
+{
+	size_t n = strnlen(s, max + 1);
+	if (n == 0 || n > max)
+		return false;
+	*len = n;
+	return true;
+}
+
+int store__account_valid(const struct store_account *a)
+{
+	size_t len;
+	if (a->kind < STORE_ACCOUNT_CITIZEN || a->kind > STORE_ACCOUNT_JOURNAL)
+		return 0;
+	if (!name_ok(a->tenant, STORE_TENANT_MAX, &len))
+		return 0;
+	if (a->n_units > STORE_ACCOUNT_UNITS_MAX)
+		return 0;
+	for (unsigned i = 0; i < a->n_units; i++)
+		if (!name_ok(a->units[i], STORE_UNIT_ID_MAX, &len))
+			return 0;
+	return 1;
+}
+
+size_t store__account_encode(const struct store_account *a, uint8_t buf[STORE__ACCOUNT_MAX_LEN])
+{
+	size_t tlen = 0, ulen = 0, off;
+	if (!store__account_valid(a))
+		return 0;
+	name_ok(a->tenant, STORE_TENANT_MAX, &tlen);
+	buf[0] = STORE__RECORD_V1;
+	buf[1] = a->kind;
+	buf[2] = (uint8_t)tlen;
+	buf[3] = a->n_units;
+	store__be64(buf + 4, a->created_ms);
+	memcpy(buf + STORE__ACCOUNT_FIXED_LEN, a->tenant, tlen);
+	off = STORE__ACCOUNT_FIXED_LEN + tlen;
+	for (unsigned i = 0; i < a->n_units; i++) {
+		name_ok(a->units[i], STORE_UNIT_ID_MAX, &ulen);
+		buf[off++] = (uint8_t)ulen;
+		memcpy(buf + off, a->units[i], ulen);
+		off += ulen;
+	}
+	return off;
+}
+
+/* A stored name: 1..max bytes, no NUL inside (it becomes a C string). */
+static bool name_bytes_ok(const uint8_t *p, size_t n, size_t max)
+{
+	return n >= 1 && n <= max && memchr(p, 0, n) == NULL;
+}
+
+int store__account_decode(const uint8_t id[STORE_ID_BYTES], const uint8_t *buf, size_t len,
+			  struct store_account *out)
+{
+	struct store_account a;
+	size_t off, tlen;
+	if (len < STORE__ACCOUNT_FIXED_LEN || buf[0] != STORE__RECORD_V1)
+		return STORE_ECORRUPT;
+	memset(&a, 0, sizeof a);
+	memcpy(a.id, id, STORE_ID_BYTES);
+	a.kind = buf[1];
+	if (a.kind < STORE_ACCOUNT_CITIZEN || a.kind > STORE_ACCOUNT_JOURNAL)
+		return STORE_ECORRUPT;
+	tlen = buf[2];
+	a.n_units = buf[3];
+	if (a.n_units > STORE_ACCOUNT_UNITS_MAX)
+		return STORE_ECORRUPT;
+	a.created_ms = store__rd64(buf + 4);
+	off = STORE__ACCOUNT_FIXED_LEN;
+	if (len - off < tlen || !name_bytes_ok(buf + off, tlen, STORE_TENANT_MAX))
+		return STORE_ECORRUPT;
+	memcpy(a.tenant, buf + off, tlen);
+	off += tlen;
+	for (unsigned i = 0; i < a.n_units; i++) {
+		if (len - off < 1)
+			return STORE_ECORRUPT;
+		size_t ulen = buf[off++];
+		if (len - off < ulen || !name_bytes_ok(buf + off, ulen, STORE_UNIT_ID_MAX))
+			return STORE_ECORRUPT;
+		memcpy(a.units[i], buf + off, ulen);
+		off += ulen;
+	}
+	if (off != len)
+		return STORE_ECORRUPT;
+	*out = a;
+	return 0;
+}
+
+#define DEVICE_FLAG_REVOKED 0x01u
+
+void store__device_encode(const struct store_device *d, uint8_t buf[STORE__DEVICE_LEN])
+{
+	buf[0] = STORE__RECORD_V1;
+	buf[1] = d->revoked ? DEVICE_FLAG_REVOKED : 0;
+	buf[2] = 0;
+	buf[3] = 0;
+	memcpy(buf + 4, d->account_id, STORE_ID_BYTES);
+	memcpy(buf + 20, d->identity_key, STORE_KEY_BYTES);
+	store__be64(buf + 52, d->created_ms);
+	store__be64(buf + 60, d->revoked ? d->revoked_ms : 0);
+	store__be64(buf + 68, d->next_seq);
+	store__be64(buf + 76, d->mailbox_count);
+	store__be64(buf + 84, d->mailbox_bytes);
+}
+
+int store__device_decode(const uint8_t id[STORE_ID_BYTES], const uint8_t *buf, size_t len,
+			 struct store_device *out)
+{
+	struct store_device d;
+	if (len != STORE__DEVICE_LEN || buf[0] != STORE__RECORD_V1 ||
+	    (buf[1] & ~DEVICE_FLAG_REVOKED) != 0 || buf[2] != 0 || buf[3] != 0)
+		return STORE_ECORRUPT;
+	memset(&d, 0, sizeof d);
+	memcpy(d.id, id, STORE_ID_BYTES);
+	d.revoked = (buf[1] & DEVICE_FLAG_REVOKED) != 0;
+	memcpy(d.account_id, buf + 4, STORE_ID_BYTES);
+	memcpy(d.identity_key, buf + 20, STORE_KEY_BYTES);
+	d.created_ms = store__rd64(buf + 52);
+	d.revoked_ms = store__rd64(buf + 60);
+	d.next_seq = store__rd64(buf + 68);
+	d.mailbox_count = store__rd64(buf + 76);
+	d.mailbox_bytes = store__rd64(buf + 84);
+	if (d.next_seq == 0 || (!d.revoked && d.revoked_ms != 0))
+		return STORE_ECORRUPT;
+	*out = d;
+	return 0;
+}
+
+void store__spk_encode(const struct store_signed_prekey *k, uint8_t buf[STORE__SPK_LEN])
+{
+	buf[0] = STORE__RECORD_V1;
+	buf[1] = buf[2] = buf[3] = 0;
+	store__be32(buf + 4, k->id);
+	store__be64(buf + 8, k->created_ms);
+	memcpy(buf + 16, k->public_key, STORE_KEY_BYTES);
+	memcpy(buf + 48, k->signature, STORE_SIG_BYTES);
+}
+
+int store__spk_decode(const uint8_t *buf, size_t len, struct store_signed_prekey *out)
+{
+	struct store_signed_prekey k;
+	if (len != STORE__SPK_LEN || buf[0] != STORE__RECORD_V1 || buf[1] || buf[2] || buf[3])
+		return STORE_ECORRUPT;
+	k.id = store__rd32(buf + 4);
+	k.created_ms = store__rd64(buf + 8);
+	memcpy(k.public_key, buf + 16, STORE_KEY_BYTES);
+	memcpy(k.signature, buf + 48, STORE_SIG_BYTES);
+	*out = k;
+	return 0;
+}
+
+void store__otpk_encode(const struct store_prekey *k, uint8_t buf[STORE__OTPK_LEN])
+{
+	buf[0] = STORE__RECORD_V1;
+	buf[1] = buf[2] = buf[3] = 0;
+	memcpy(buf + 4, k->public_key, STORE_KEY_BYTES);
+}
+
+int store__otpk_decode(const uint8_t key[STORE__KEY_OTPK_LEN], const uint8_t *buf, size_t len,
+		       struct store_prekey *out)
+{
+	if (len != STORE__OTPK_LEN || buf[0] != STORE__RECORD_V1 || buf[1] || buf[2] || buf[3])
+		return STORE_ECORRUPT;
+	out->id = store__rd32(key + STORE_ID_BYTES);
+	memcpy(out->public_key, buf + 4, STORE_KEY_BYTES);
+	return 0;
+}
+
+void store__mailbox_encode_header(const struct store_envelope *e, uint8_t buf[STORE__MAILBOX_HDR_LEN])
+{
+	buf[0] = STORE__RECORD_V1;
+	buf[1] = e->ref.kind;
+	buf[2] = buf[3] = 0;
+	store__be64(buf + 4, e->stored_at_ms);
+	store__be64(buf + 12, e->expires_at_ms);
+	memcpy(buf + 20, e->ref.sender_account, STORE_ID_BYTES);
+	memcpy(buf + 36, e->ref.sender_device, STORE_ID_BYTES);
+	memcpy(buf + 52, e->ref.message_id, STORE_ID_BYTES);
+	store__be32(buf + 68, (uint32_t)e->payload_len);
+}
+
+int store__mailbox_decode(const uint8_t key[STORE__KEY_MAILBOX_LEN], const uint8_t *buf, size_t len,
+			  struct store_envelope *out)
+{
+	struct store_envelope e;
+	if (len < STORE__MAILBOX_HDR_LEN || buf[0] != STORE__RECORD_V1 || buf[2] || buf[3])
+		return STORE_ECORRUPT;
+	if (buf[1] < STORE_KIND_ENVELOPE || buf[1] > STORE_KIND_NOTICE)
+		return STORE_ECORRUPT;
+	uint32_t plen = store__rd32(buf + 68);
+	if (plen > STORE_PAYLOAD_MAX || len - STORE__MAILBOX_HDR_LEN != plen)
+		return STORE_ECORRUPT;
+	memcpy(e.ref.device_id, key, STORE_ID_BYTES);
+	e.ref.seq = store__rd64(key + STORE_ID_BYTES);
+	e.ref.kind = buf[1];
+	e.stored_at_ms = store__rd64(buf + 4);
+	e.expires_at_ms = store__rd64(buf + 12);
+	memcpy(e.ref.sender_account, buf + 20, STORE_ID_BYTES);
+	memcpy(e.ref.sender_device, buf + 36, STORE_ID_BYTES);
+	memcpy(e.ref.message_id, buf + 52, STORE_ID_BYTES);
+	e.payload = buf + STORE__MAILBOX_HDR_LEN;
+	e.payload_len = plen;
+	*out = e;
+	return 0;
+}
+
+size_t store__idem_len(size_t n)
+{
+	return STORE__IDEM_HDR_LEN + n * STORE__IDEM_ENTRY_LEN;
+}
+
+void store__idem_encode(uint64_t stored_at, uint64_t expires_at, const struct store_seq *seqs,
+			size_t n, uint8_t *buf)
+{
+	buf[0] = STORE__RECORD_V1;
+	buf[1] = 0;
+	store__be16(buf + 2, (uint16_t)n);
+	store__be64(buf + 4, stored_at);
+	store__be64(buf + 12, expires_at);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *p = buf + STORE__IDEM_HDR_LEN + i * STORE__IDEM_ENTRY_LEN;
+		memcpy(p, seqs[i].device_id, STORE_ID_BYTES);
+		store__be64(p + STORE_ID_BYTES, seqs[i].seq);
+	}
+}
+
+int store__idem_decode(const uint8_t *buf, size_t len, struct store_idempotency *out,
+		       struct store_seq *seqs, size_t cap)
+{
+	if (len < STORE__IDEM_HDR_LEN || buf[0] != STORE__RECORD_V1 || buf[1] != 0)
+		return STORE_ECORRUPT;
+	size_t n = store__rd16(buf + 2);
+	if (n == 0 || n > STORE_SEND_MAX_RECIPIENTS || len != store__idem_len(n))
+		return STORE_ECORRUPT;
+	out->stored_at_ms = store__rd64(buf + 4);
+	out->expires_at_ms = store__rd64(buf + 12);
+	out->n = n;
+	for (size_t i = 0; i < n && i < cap; i++) {
+		const uint8_t *p = buf + STORE__IDEM_HDR_LEN + i * STORE__IDEM_ENTRY_LEN;
+		memcpy(seqs[i].device_id, p, STORE_ID_BYTES);
+		seqs[i].seq = store__rd64(p + STORE_ID_BYTES);
+	}
+	return 0;
+}
+
+void store__key_otpk(uint8_t key[STORE__KEY_OTPK_LEN], const uint8_t device[STORE_ID_BYTES],
+		     uint32_t id)
+{
+	memcpy(key, device, STORE_ID_BYTES);
+	store__be32(key + STORE_ID_BYTES, id);
+}
+
+void store__key_mailbox(uint8_t key[STORE__KEY_MAILBOX_LEN], const uint8_t device[STORE_ID_BYTES],
+			uint64_t seq)
+{
+	memcpy(key, device, STORE_ID_BYTES);
+	store__be64(key + STORE_ID_BYTES, seq);
+}
+
+void store__key_mailbox_expiry(uint8_t key[STORE__KEY_MAILBOX_EXPIRY_LEN], uint64_t expires_at,
+			       const uint8_t device[STORE_ID_BYTES], uint64_t seq)
+{
+	store__be64(key, expires_at);
+	memcpy(key + 8, device, STORE_ID_BYTES);
+	store__be64(key + 8 + STORE_ID_BYTES, seq);
+}
+
+void store__key_idem(uint8_t key[STORE__KEY_IDEM_LEN], const uint8_t device[STORE_ID_BYTES],
+		     const uint8_t msg[STORE_ID_BYTES])
+{
+	memcpy(key, device, STORE_ID_BYTES);
+	memcpy(key + STORE_ID_BYTES, msg, STORE_ID_BYTES);
+}
+
+void store__key_idem_expiry(uint8_t key[STORE__KEY_IDEM_EXPIRY_LEN], uint64_t expires_at,
+			    const uint8_t device[STORE_ID_BYTES], const uint8_t msg[STORE_ID_BYTES])
+{
+	store__be64(key, expires_at);
+	memcpy(key + 8, device, STORE_ID_BYTES);
+	memcpy(key + 8 + STORE_ID_BYTES, msg, STORE_ID_BYTES);
+}

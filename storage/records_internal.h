@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* Byte layouts of keys and values (spec/storage.md is the contract). All integers big-endian.
+ * Decoders take untrusted bytes (a damaged or hostile database file) and validate everything:
+ * exact lengths, known versions, zero reserved bits, bounded counts. */
+#ifndef WAKKS_STORE_RECORDS_INTERNAL_H
+#define WAKKS_STORE_RECORDS_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wakks_storage.h"
+
+#define STORE__RECORD_V1 1
+
+#define STORE__META_SCHEMA_KEY "schema_version"
+
+/* keys */
+#define STORE__KEY_ACCOUNT_DEVICE_LEN 32 /* account id | device id */
+#define STORE__KEY_OTPK_LEN 20           /* device id | prekey id u32 */
+#define STORE__KEY_MAILBOX_LEN 24        /* device id | seq u64 */
+#define STORE__KEY_MAILBOX_EXPIRY_LEN 32 /* expires_at u64 | device id | seq u64 */
+#define STORE__KEY_IDEM_LEN 32           /* sender device id | message id */
+#define STORE__KEY_IDEM_EXPIRY_LEN 40    /* expires_at u64 | sender device id | message id */
+
+/* values */
+#define STORE__ACCOUNT_FIXED_LEN 12
+#define STORE__ACCOUNT_MAX_LEN \
+	(STORE__ACCOUNT_FIXED_LEN + STORE_TENANT_MAX + STORE_ACCOUNT_UNITS_MAX * (1 + STORE_UNIT_ID_MAX))
+#define STORE__DEVICE_LEN 92
+#define STORE__SPK_LEN 112
+#define STORE__OTPK_LEN 36
+#define STORE__MAILBOX_HDR_LEN 72
+#define STORE__IDEM_HDR_LEN 20
+#define STORE__IDEM_ENTRY_LEN 24
+
+static inline void store__be16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+static inline void store__be32(uint8_t *p, uint32_t v)
+{
+	for (int i = 3; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+static inline void store__be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+static inline uint16_t store__rd16(const uint8_t *p)
+{
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
+static inline uint32_t store__rd32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+static inline uint64_t store__rd64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* Encoders return the encoded length, or 0 if the record is invalid (bad kind, string length ...).
+ * Decoders return 0 or STORE_ECORRUPT; *out is written only on success. */
+int store__account_valid(const struct store_account *a);
+size_t store__account_encode(const struct store_account *a, uint8_t buf[STORE__ACCOUNT_MAX_LEN]);
+int store__account_decode(const uint8_t id[STORE_ID_BYTES], const uint8_t *buf, size_t len,
+			  struct store_account *out);
+
+void store__device_encode(const struct store_device *d, uint8_t buf[STORE__DEVICE_LEN]);
+int store__device_decode(const uint8_t id[STORE_ID_BYTES], const uint8_t *buf, size_t len,
+			 struct store_device *out);
+
+void store__spk_encode(const struct store_signed_prekey *k, uint8_t buf[STORE__SPK_LEN]);
+int store__spk_decode(const uint8_t *buf, size_t len, struct store_signed_prekey *out);
+
+void store__otpk_encode(const struct store_prekey *k, uint8_t buf[STORE__OTPK_LEN]);
+int store__otpk_decode(const uint8_t key[STORE__KEY_OTPK_LEN], const uint8_t *buf, size_t len,
+		       struct store_prekey *out);
+
+/* The mailbox value header; the payload follows it. */
+void store__mailbox_encode_header(const struct store_envelope *e, uint8_t buf[STORE__MAILBOX_HDR_LEN]);
+int store__mailbox_decode(const uint8_t key[STORE__KEY_MAILBOX_LEN], const uint8_t *buf, size_t len,
+			  struct store_envelope *out); /* out->payload points into buf */
+
+size_t store__idem_len(size_t n);
+void store__idem_encode(uint64_t stored_at, uint64_t expires_at, const struct store_seq *seqs,
+			size_t n, uint8_t *buf);
+int store__idem_decode(const uint8_t *buf, size_t len, struct store_idempotency *out,
+		       struct store_seq *seqs, size_t cap);
+
+void store__key_otpk(uint8_t key[STORE__KEY_OTPK_LEN], const uint8_t device[STORE_ID_BYTES],
+		     uint32_t id);
+void store__key_mailbox(uint8_t key[STORE__KEY_MAILBOX_LEN], const uint8_t device[STORE_ID_BYTES],
+			uint64_t seq);
+void store__key_mailbox_expiry(uint8_t key[STORE__KEY_MAILBOX_EXPIRY_LEN], uint64_t expires_at,
+			       const uint8_t device[STORE_ID_BYTES], uint64_t seq);
+void store__key_idem(uint8_t key[STORE__KEY_IDEM_LEN], const uint8_t device[STORE_ID_BYTES],
+		     const uint8_t msg[STORE_ID_BYTES]);
+void store__key_idem_expiry(uint8_t key[STORE__KEY_IDEM_EXPIRY_LEN], uint64_t expires_at,
+			    const uint8_t device[STORE_ID_BYTES], const uint8_t msg[STORE_ID_BYTES]);
+
+#endif

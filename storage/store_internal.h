@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* Internals shared by the storage files: the store object, write requests and their operations,
+ * the writer's transaction context, and the read-transaction helpers. */
+#ifndef WAKKS_STORE_INTERNAL_H
+#define WAKKS_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+#include <uv.h>
+
+#include "wakks_storage.h"
+
+/* The named databases. Their key and value layouts are in spec/storage.md. Later schema versions
+ * add lines here (consents, tenants, subjects, audit). */
+#define STORE__DBS(X)                                                                        \
+	X(META, "meta")                                                                      \
+	X(ACCOUNTS, "accounts")                                                              \
+	X(DEVICES, "devices")                                                                \
+	X(ACCOUNT_DEVICES, "account_devices")                                                \
+	X(SIGNED_PREKEYS, "signed_prekeys")                                                  \
+	X(ONE_TIME_PREKEYS, "one_time_prekeys")                                              \
+	X(MAILBOXES, "mailboxes")                                                            \
+	X(MAILBOX_EXPIRY, "mailbox_expiry")                                                  \
+	X(IDEMPOTENCY, "idempotency")                                                        \
+	X(IDEMPOTENCY_EXPIRY, "idempotency_expiry")
+
+enum store__db {
+#define STORE__DB_ENUM(id, name) STORE__DB_##id,
+	STORE__DBS(STORE__DB_ENUM)
+#undef STORE__DB_ENUM
+	STORE__DB_COUNT
+};
+
+/* Room for the databases later schema versions add without a change of max_dbs. */
+#define STORE__MAX_DBS 32
+
+struct store_req;
+
+struct store {
+	uv_loop_t *loop;
+	uv_async_t async; /* writer -> loop: completions ready */
+	MDB_env *env;
+	MDB_dbi dbi[STORE__DB_COUNT];
+	struct store_config cfg;
+	char *path;
+
+	pthread_t writer;
+	bool writer_started;
+	struct store_req **batch; /* writer thread: the batch being committed, max_batch slots */
+
+	/* lock guards everything below up to stats */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct store_req *queue_head, *queue_tail;
+	struct store_req *done_head, *done_tail;
+	bool stopping; /* no more submissions; the writer drains the queue and exits */
+	bool paused;   /* test hook */
+	struct store_stats stats;
+
+	/* Readers (loop thread, backups) hold it shared for the life of their read transaction; the
+	 * writer holds it exclusively while it changes the map size, because LMDB requires that no
+	 * transaction be active in the process then. */
+	pthread_rwlock_t map_lock;
+	size_t map_size; /* writer thread only (and open/close) */
+
+	bool closing; /* loop thread */
+};
+
+/* ---- write requests -------------------------------------------------------------------------- */
+
+/* Every write operation. Adding one: a line here, a member of the union in struct store__op, an
+ * apply function store__op_<name>_apply (and release if it owns memory), a public builder. */
+#define STORE__OPS(X)                                                                        \
+	X(put_account)                                                                       \
+	X(put_device)                                                                        \
+	X(revoke_device)                                                                     \
+	X(put_signed_prekey)                                                                 \
+	X(add_one_time_prekeys)                                                              \
+	X(take_one_time_prekeys)                                                             \
+	X(store_envelopes)                                                                   \
+	X(delete_envelope)                                                                   \
+	X(expire)
+
+enum store__op_kind {
+#define STORE__OP_ENUM(name) STORE__OP_##name,
+	STORE__OPS(STORE__OP_ENUM)
+#undef STORE__OP_ENUM
+	STORE__OP_COUNT
+};
+
+struct store__send_op {
+	struct store_send send;         /* recipients points at recips */
+	struct store_recipient *recips; /* payloads point into payloads */
+	uint8_t *payloads;
+	struct store_seq *seqs;         /* result, seqs_cap entries (>= n_recipients) */
+	size_t seqs_cap;
+	struct store_send_result result;
+};
+
+struct store__op {
+	enum store__op_kind kind;
+	union {
+		struct store_account *put_account;
+		struct store_device put_device;
+		struct {
+			uint8_t device_id[STORE_ID_BYTES];
+			uint64_t at_ms;
+		} revoke_device;
+		struct {
+			uint8_t device_id[STORE_ID_BYTES];
+			struct store_signed_prekey spk;
+		} put_signed_prekey;
+		struct {
+			uint8_t device_id[STORE_ID_BYTES];
+			size_t n;
+			struct store_prekey *keys;
+		} add_one_time_prekeys;
+		struct {
+			struct store_taken_prekey *keys; /* device ids in, keys out */
+			struct store_take_result result;
+		} take_one_time_prekeys;
+		struct store__send_op *store_envelopes;
+		struct {
+			uint8_t device_id[STORE_ID_BYTES];
+			uint64_t seq;
+			struct store_delete_result result;
+		} delete_envelope;
+		struct {
+			uint64_t now_ms;
+			size_t max;
+			struct store_envelope_ref *items;
+			uint64_t *due; /* scratch: expires_at of items[i] while collecting */
+			struct store_expire_result result;
+		} expire;
+	} u;
+};
+
+struct store_req {
+	struct store *store;
+	store_done_cb cb;
+	void *data;
+	struct store__op *ops;
+	size_t n_ops, cap_ops;
+	int result;
+	bool has_failed_device;
+	uint8_t failed_device[STORE_ID_BYTES];
+	struct store_req *next;
+};
+
+/* The writer's context while applying one request inside its child transaction. */
+struct store__wtxn {
+	struct store *store;
+	MDB_txn *txn;
+	uint64_t now_ms;        /* the batch's clock reading */
+	struct store_req *req;
+	/* counters accumulated by the request; added to the stats only if its batch commits */
+	uint64_t envelopes_stored, envelopes_deleted, envelopes_expired;
+};
+
+/* Apply one operation; called on the writer thread. Must (re)write all of the op's outputs, since
+ * a batch may be retried after the map grew. A negative result aborts the request. */
+#define STORE__OP_DECL(name) int store__op_##name##_apply(struct store__wtxn *w, struct store__op *op);
+STORE__OPS(STORE__OP_DECL)
+#undef STORE__OP_DECL
+
+/* Appends a zeroed operation; NULL when out of memory or past STORE_REQ_MAX_OPS (*err set). */
+struct store__op *store__req_add(struct store_req *req, enum store__op_kind kind, int *index,
+				 int *err);
+void store__req_fail_device(struct store__wtxn *w, const uint8_t device_id[STORE_ID_BYTES]);
+int store__req_apply(struct store__wtxn *w);
+void store__req_destroy(struct store_req *req);
+
+/* ---- writer ---------------------------------------------------------------------------------- */
+
+int store__writer_start(struct store *s);
+void store__writer_stop(struct store *s); /* drains, joins */
+void store__async_cb(uv_async_t *handle);
+void store__run_completions(struct store *s);
+int store__queue_push(struct store *s, struct store_req *req); /* 0 or STORE_ECLOSED */
+
+/* ---- environment ----------------------------------------------------------------------------- */
+
+int store__grow_map(struct store *s);          /* writer thread; STORE_EFULL at the maximum */
+uint64_t store__now_ms(struct store *s);
+
+/* ---- reads ----------------------------------------------------------------------------------- */
+
+int store__read_begin(struct store *s, MDB_txn **txn);
+void store__read_end(struct store *s, MDB_txn *txn);
+
+/* Internal results the writer acts on; never reach a callback. The map is full (grow it and retry
+ * the batch) / the transaction has too many dirty pages (commit the batch's requests one by one). */
+#define STORE__EMAPFULL (-1001)
+#define STORE__ETXNFULL (-1002)
+
+/* LMDB or errno code -> STORE_E* (or one of the two above) */
+int store__err(int rc);
+
+/* Small helpers over a transaction. get returns STORE_ENOTFOUND when absent. */
+int store__get(struct store *s, MDB_txn *txn, enum store__db db, const void *key, size_t klen,
+	       MDB_val *val);
+int store__put(struct store *s, MDB_txn *txn, enum store__db db, const void *key, size_t klen,
+	       const void *val, size_t vlen);
+int store__del(struct store *s, MDB_txn *txn, enum store__db db, const void *key, size_t klen);
+
+/* Device record helpers shared by the write operations (devices.c). */
+int store__device_load(struct store *s, MDB_txn *txn, const uint8_t id[STORE_ID_BYTES],
+		       struct store_device *out);
+int store__device_save(struct store *s, MDB_txn *txn, const struct store_device *dev);
+
+/* Prekey helpers (prekeys.c). */
+int store__otpk_delete_all(struct store *s, MDB_txn *txn, const uint8_t device_id[STORE_ID_BYTES]);
+
+/* Mailbox helpers (mailbox.c): delete one envelope with its expiry index entry and update the
+ * device's counters. *found = false (and 0) when absent; ref written when found. */
+int store__mailbox_delete(struct store__wtxn *w, const uint8_t device_id[STORE_ID_BYTES],
+			  uint64_t seq, bool *found, struct store_envelope_ref *ref);
+
+/* Idempotency helpers (idempotency.c). lookup: 1 and the original result in so->result when the
+ * entry exists, 0 when not, or a negative error. */
+int store__idem_lookup(struct store__wtxn *w, struct store__send_op *so);
+int store__idem_put(struct store__wtxn *w, const struct store__send_op *so, uint64_t expires_at);
+int store__idem_expire(struct store__wtxn *w, uint64_t now_ms, size_t max, size_t *deleted,
+		       bool *more);
+
+#endif
