@@ -497,13 +497,16 @@ void proto_frame_init(proto_frame *f, uint32_t type, uint32_t request_id);
 int proto_frame_peek(const uint8_t *buf, size_t len, uint32_t *type, uint32_t *request_id);
 
 /* Decodes and fully validates one frame occupying exactly buf[0..len). On success *out holds views
- * into buf (see "Ownership and lifetime of views" above); on failure *out is left untouched.
- * Unknown keys in any body map are skipped (they must still be well-formed msgpack).
+ * into buf (see "Ownership and lifetime of views" above). On failure out->type is PROTO_T_NONE
+ * (or *out is untouched when the failure precedes the body) and the body is unspecified: the
+ * frame is decoded in place rather than copied, to keep a large struct off the hot path.
+ * Unknown keys in any body map are skipped (they must still be well-formed msgpack, and unique).
  * @return 0 or a negative PROTO_E_* code from 1..19 saying what was wrong. */
 int proto_frame_decode(const uint8_t *buf, size_t len, proto_frame *out);
 
-/* As proto_frame_decode(); on failure also points *field at a static string naming the offending
- * field path (e.g. "env.ct"), or "" when the error concerns the frame as a whole. */
+/* As proto_frame_decode(); on failure also points *field (if field is not NULL) at a static string
+ * naming the innermost offending key (e.g. "ct"), or "" when the error concerns the frame or a
+ * map as a whole. For diagnostics only: the wire carries the code, not the key. */
 int proto_frame_decode_diag(const uint8_t *buf, size_t len, proto_frame *out, const char **field);
 
 /* Checks a frame struct against every rule the decoder enforces. @return 0 or PROTO_E_*. */

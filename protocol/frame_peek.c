@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* Reading just [type, request_id, ...] from raw bytes, so a frame that fails to decode can still
+ * be answered with an `error` echoing its request id. */
+#include "schema_internal.h"
+
+/* Reads a msgpack unsigned integer at buf[*pos]; 0 or a PROTO_E_* code. */
+static int read_uint(const uint8_t *buf, size_t len, size_t *pos, uint64_t *v)
+{
+	if (*pos >= len)
+		return PROTO_E_TRUNCATED;
+	uint8_t c = buf[(*pos)++];
+	size_t n;
+	if (c <= 0x7f) {
+		*v = c;
+		return 0;
+	}
+	switch (c) {
+	case 0xcc: n = 1; break;
+	case 0xcd: n = 2; break;
+	case 0xce: n = 4; break;
+	case 0xcf: n = 8; break;
+	default: return PROTO_E_BAD_SHAPE;
+	}
+	if (len - *pos < n)
+		return PROTO_E_TRUNCATED;
+	uint64_t x = 0;
+	for (size_t i = 0; i < n; i++)
+		x = x << 8 | buf[*pos + i];
+	*pos += n;
+	*v = x;
+	return 0;
+}
+
+int proto_frame_peek(const uint8_t *buf, size_t len, uint32_t *type, uint32_t *request_id)
+{
+	size_t pos = 0;
+	uint64_t t, r;
+	int rc;
+
+	if (buf == NULL || type == NULL || request_id == NULL)
+		return PROTO_E_BAD_ARGUMENT;
+	if (len > PROTO_MAX_FRAME_BYTES)
+		return PROTO_E_TOO_LARGE;
+	if (len < 1)
+		return PROTO_E_TRUNCATED;
+	uint8_t c = buf[pos++];
+	if (c == 0xdc || c == 0xdd) { /* array16/32 holding 3: legal, if not canonical */
+		size_t n = c == 0xdc ? 2 : 4;
+		uint32_t count = 0;
+		if (len - pos < n)
+			return PROTO_E_TRUNCATED;
+		for (size_t i = 0; i < n; i++)
+			count = count << 8 | buf[pos + i];
+		pos += n;
+		if (count != 3)
+			return PROTO_E_BAD_SHAPE;
+	} else if (c != 0x93) {
+		return c == 0xc1 ? PROTO_E_MALFORMED : PROTO_E_BAD_SHAPE;
+	}
+	if ((rc = read_uint(buf, len, &pos, &t)) != 0 || (rc = read_uint(buf, len, &pos, &r)) != 0)
+		return rc;
+	if (t > UINT32_MAX || r > UINT32_MAX)
+		return PROTO_E_OUT_OF_RANGE;
+	*type = (uint32_t)t;
+	*request_id = (uint32_t)r;
+	return 0;
+}
