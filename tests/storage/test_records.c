@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* Accounts, devices and prekeys put and read back; reopen keeps everything; a newer schema is
+ * refused; a hot backup opens as an environment holding the data. */
+#include <lmdb.h>
+
+#include "test.h"
+#include "storage_test.h"
+
+static void test_put_get_account_and_device(void)
+{
+	struct t_env e;
+	REQUIRE(t_setup(&e) == 0);
+	REQUIRE(t_open(&e) == 0);
+
+	struct t_res res = {0};
+	struct store_account a;
+	memset(&a, 0, sizeof a);
+	t_id(a.id, 'A', 1);
+	a.kind = STORE_ACCOUNT_CASEWORKER;
+	strcpy(a.tenant, "varde");
+	a.n_units = 2;
+	strcpy(a.units[0], "jobcenter");
+	strcpy(a.units[1], "borgerservice");
+	a.created_ms = 1234;
+	struct store_req *req = store_req_new(e.s, t_cb, &res);
+	CHECK_EQ_INT(store_req_put_account(req, &a), 0);
+	CHECK_EQ_INT(t_run(&e, req, &res), 0);
+
+	struct store_account got;
+	CHECK_EQ_INT(store_get_account(e.s, a.id, &got), 0);
+	CHECK_MEM(got.id, a.id, STORE_ID_BYTES);
+	CHECK_EQ_INT(got.kind, STORE_ACCOUNT_CASEWORKER);
+	CHECK(strcmp(got.tenant, "varde") == 0);
+	CHECK_EQ_INT(got.n_units, 2);
+	CHECK(strcmp(got.units[1], "borgerservice") == 0);
+	CHECK_EQ_INT(got.created_ms, 1234);
+
+	uint8_t missing[STORE_ID_BYTES];
+	t_id(missing, 'A', 99);
+	CHECK_EQ_INT(store_get_account(e.s, missing, &got), STORE_ENOTFOUND);
+
+	/* invalid records are refused by the builder */
+	a.kind = 9;
+	req = store_req_new(e.s, t_cb, &res);
+	CHECK_EQ_INT(store_req_put_account(req, &a), STORE_EINVAL);
+	store_req_free(req);
+
+	/* a device of a missing account is refused */
+	CHECK_EQ_INT(t_put_device(&e, 99, 1), STORE_ENOTFOUND);
+	CHECK_EQ_INT(t_put_device(&e, 1, 1), 0);
+	CHECK_EQ_INT(t_put_device(&e, 1, 2), 0);
+	CHECK_EQ_INT(t_put_device(&e, 1, 3), 0);
+
+	struct store_device d;
+	uint8_t did[STORE_ID_BYTES];
+	t_id(did, 'D', 2);
+	CHECK_EQ_INT(store_get_device(e.s, did, &d), 0);
+	CHECK_MEM(d.account_id, a.id, STORE_ID_BYTES);
+	CHECK_EQ_INT(d.identity_key[5], 2);
+	CHECK_EQ_INT(d.next_seq, 1);
+	CHECK(!d.revoked);
+
+	/* revoke device 2 */
+	memset(&res, 0, sizeof res);
+	req = store_req_new(e.s, t_cb, &res);
+	CHECK_EQ_INT(store_req_revoke_device(req, did, 5555), 0);
+	CHECK_EQ_INT(t_run(&e, req, &res), 0);
+	CHECK_EQ_INT(store_get_device(e.s, did, &d), 0);
+	CHECK(d.revoked);
+	CHECK_EQ_INT(d.revoked_ms, 5555);
+
+	struct store_device list[8];
+	size_t n = 0;
+	CHECK_EQ_INT(store_list_devices(e.s, a.id, true, list, 8, &n), 0);
+	CHECK_EQ_INT(n, 3);
+	CHECK_EQ_INT(store_list_devices(e.s, a.id, false, list, 8, &n), 0);
+	CHECK_EQ_INT(n, 2);
+	CHECK_EQ_INT(list[0].id[15], 1);
+	CHECK_EQ_INT(list[1].id[15], 3);
+	CHECK_EQ_INT(store_list_devices(e.s, a.id, false, list, 1, &n), 0);
+	CHECK_EQ_INT(n, 2); /* total, though only one written */
+	CHECK_EQ_INT(store_list_devices(e.s, missing, true, list, 8, &n), 0);
+	CHECK_EQ_INT(n, 0);
+
+	t_teardown(&e);
+}
+
+static void test_signed_prekey_put_replace(void)
+{
+	struct t_env e;
+	REQUIRE(t_setup(&e) == 0);
+	REQUIRE(t_open(&e) == 0);
+	CHECK_EQ_INT(t_put_account(&e, 1, STORE_ACCOUNT_CITIZEN), 0);
+	CHECK_EQ_INT(t_put_device(&e, 1, 1), 0);
+	uint8_t did[STORE_ID_BYTES];
+	t_id(did, 'D', 1);
+
+	struct store_signed_prekey spk = {.id = 7, .created_ms = 99};
+	memset(spk.public_key, 0xaa, sizeof spk.public_key);
+	memset(spk.signature, 0xbb, sizeof spk.signature);
+	for (int round = 0; round < 2; round++) {
+		struct t_res res = {0};
+		spk.id = 7 + (uint32_t)round;
+		struct store_req *req = store_req_new(e.s, t_cb, &res);
+		CHECK_EQ_INT(store_req_put_signed_prekey(req, did, &spk), 0);
+		CHECK_EQ_INT(t_run(&e, req, &res), 0);
+	}
+	struct store_signed_prekey got;
+	CHECK_EQ_INT(store_get_signed_prekey(e.s, did, &got), 0);
+	CHECK_EQ_INT(got.id, 8);
+	CHECK_EQ_INT(got.created_ms, 99);
+	CHECK_MEM(got.signature, spk.signature, STORE_SIG_BYTES);
+
+	uint8_t other[STORE_ID_BYTES];
+	t_id(other, 'D', 50);
+	struct t_res res = {0};
+	struct store_req *req = store_req_new(e.s, t_cb, &res);
+	CHECK_EQ_INT(store_req_put_signed_prekey(req, other, &spk), 0);
+	CHECK_EQ_INT(t_run(&e, req, &res), STORE_ENODEVICE);
+	CHECK(res.has_failed_device && memcmp(res.failed_device, other, STORE_ID_BYTES) == 0);
+	CHECK_EQ_INT(store_get_signed_prekey(e.s, other, &got), STORE_ENOTFOUND);
+	t_teardown(&e);
+}
+
+static void test_reopen_keeps_everything(void)
+{
+	struct t_env e;
+	REQUIRE(t_setup(&e) == 0);
+	REQUIRE(t_open(&e) == 0);
+	CHECK_EQ_INT(t_put_account(&e, 1, STORE_ACCOUNT_CITIZEN), 0);
+	CHECK_EQ_INT(t_put_device(&e, 1, 1), 0);
+	uint8_t did[STORE_ID_BYTES];
+	t_id(did, 'D', 1);
+	struct store_recipient r = {.payload = (const uint8_t *)"hello", .payload_len = 5,
+				    .expires_at_ms = 1u << 30};
+	memcpy(r.device_id, did, STORE_ID_BYTES);
+	struct store_send snd = {.kind = STORE_KIND_ENVELOPE, .recipients = &r, .n_recipients = 1};
+	t_id(snd.sender_device, 'D', 1);
+	t_id(snd.message_id, 'M', 1);
+	struct t_res res = {0};
+	struct store_req *req = store_req_new(e.s, t_cb, &res);
+	CHECK_EQ_INT(store_req_store_envelopes(req, &snd), 0);
+	CHECK_EQ_INT(t_run(&e, req, &res), 0);
+	t_close(&e);
+
+	/* writes after close are refused */
+	CHECK_EQ_INT(t_open(&e), 0);
+	struct store_device d;
+	CHECK_EQ_INT(store_get_device(e.s, did, &d), 0);
+	CHECK_EQ_INT(d.next_seq, 2);
+	CHECK_EQ_INT(d.mailbox_count, 1);
+	CHECK_EQ_INT(d.mailbox_bytes, 5);
+	struct store_account a;
+	CHECK_EQ_INT(store_get_account(e.s, d.account_id, &a), 0);
+	struct store_idempotency idem;
+	struct store_seq seqs[4];
+	CHECK_EQ_INT(store_get_idempotency(e.s, snd.sender_device, snd.message_id, &idem, seqs, 4), 0);
+	CHECK_EQ_INT(idem.n, 1);
+	CHECK_EQ_INT(seqs[0].seq, 1);
+	t_teardown(&e);
+}
+
+static void test_closed_store_refuses_requests(void)
+{
+	struct t_env e;
+	REQUIRE(t_setup(&e) == 0);
+	REQUIRE(t_open(&e) == 0);
+	CHECK_EQ_INT(t_put_account(&e, 1, STORE_ACCOUNT_CITIZEN), 0);
+	/* submitted before close: completed by close itself */
+	struct t_res res = {0};
+	struct store_account a;
+	memset(&a, 0, sizeof a);
+	t_id(a.id, 'A', 2);
+	a.kind = STORE_ACCOUNT_JOURNAL;
+	strcpy(a.tenant, "varde");
+	struct store_req *req = store_req_new(e.s, t_cb, &res);
+	CHECK(store_req_put_account(req, &a) >= 0);
+	CHECK_EQ_INT(store_submit(req), 0);
+	store_close(e.s);
+	CHECK(res.done);
+	CHECK_EQ_INT(res.result, 0);
+	e.s = NULL;
+	uv_run(&e.loop, UV_RUN_NOWAIT);
+	CHECK_EQ_INT(t_open(&e), 0);
+	struct store_account got;
+	CHECK_EQ_INT(store_get_account(e.s, a.id, &got), 0);
+	t_teardown(&e);
+}
+
+static void test_newer_schema_refused(void)
+{
+	struct t_env e;
+	REQUIRE(t_setup(&e) == 0);
+	REQUIRE(t_open(&e) == 0);
+	t_close(&e);
+
+	/* Bump the stored version as a future program would (layout: spec/storage.md). */
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	REQUIRE(mdb_env_create(&env) == 0);
+	mdb_env_set_maxdbs(env, 32);
+	REQUIRE(mdb_env_open(env, e.dbpath, 0, 0600) == 0);
+	REQUIRE(mdb_txn_begin(env, NULL, 0, &txn) == 0);
+	REQUIRE(mdb_dbi_open(txn, "meta", 0, &dbi) == 0);
+	MDB_val k = {.mv_size = 14, .mv_data = "schema_version"}, v;
+	REQUIRE(mdb_get(txn, dbi, &k, &v) == 0);
+	CHECK_EQ_INT(v.mv_size, 4);
+	CHECK_EQ_INT(((uint8_t *)v.mv_data)[3], STORE_SCHEMA_VERSION);
+	uint8_t newer[4] = {0, 0, 0, STORE_SCHEMA_VERSION + 1};
+	v.mv_size = 4;
+	v.mv_data = newer;
+	REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);
+	REQUIRE(mdb_txn_commit(txn) == 0);
+	mdb_env_close(env);
+
+	struct store *s = NULL;
+	CHECK_EQ_INT(store_open(&s, &e.loop, &e.cfg), STORE_ESCHEMA_NEWER);
+	CHECK(s == NULL);
+	CHECK(strstr(store_strerror(STORE_ESCHEMA_NEWER), "newer") != NULL);
+	t_teardown(&e);
+}
+
+static void test_backup_opens_with_data(void)
+{
+	struct t_env e;
+	REQUIRE(t_setup(&e) == 0);
+	REQUIRE(t_open(&e) == 0);
+	CHECK_EQ_INT(t_put_account(&e, 1, STORE_ACCOUNT_CITIZEN), 0);
+	CHECK_EQ_INT(t_put_device(&e, 1, 1), 0);
+	char bdir[700];
+	snprintf(bdir, sizeof bdir, "%s/backup", e.dir);
+	CHECK_EQ_INT(store_backup(e.s, bdir), 0);
+	CHECK_EQ_INT(store_backup(e.s, bdir), STORE_EEXIST);
+	/* the original goes on working */
+	CHECK_EQ_INT(t_put_device(&e, 1, 2), 0);
+	t_close(&e);
+
+	struct t_env b = e;
+	b.cfg.path = bdir;
+	REQUIRE(store_open(&b.s, &e.loop, &b.cfg) == 0);
+	uint8_t did[STORE_ID_BYTES];
+	struct store_device d;
+	t_id(did, 'D', 1);
+	CHECK_EQ_INT(store_get_device(b.s, did, &d), 0);
+	t_id(did, 'D', 2);
+	CHECK_EQ_INT(store_get_device(b.s, did, &d), STORE_ENOTFOUND);
+	store_close(b.s);
+	uv_run(&e.loop, UV_RUN_NOWAIT);
+	t_teardown(&e);
+}
+
+static void test_strerror_covers_codes(void)
+{
+	CHECK(strcmp(store_strerror(0), "success") == 0);
+	CHECK(strcmp(store_strerror(STORE_EQUOTA), "mailbox quota exceeded") == 0);
+	CHECK(store_strerror(-9999) != NULL);
+}
+
+int main(void)
+{
+	RUN(test_put_get_account_and_device);
+	RUN(test_signed_prekey_put_replace);
+	RUN(test_reopen_keeps_everything);
+	RUN(test_closed_store_refuses_requests);
+	RUN(test_newer_schema_refused);
+	RUN(test_backup_opens_with_data);
+	RUN(test_strerror_covers_codes);
+	return TEST_RESULT();
+}
