@@ -410,7 +410,8 @@ typedef struct devidp_config {
 	const char *issuer;         /* base URL the endpoints are mounted under, e.g.
 				     * "https://localhost:8443/dev-idp/mitid" (no trailing slash) */
 	const char *client_id;      /* the one client, e.g. "wakks-citizen" */
-	const char *const *redirect_uris; /* allowed exact redirect URIs; none = any */
+	const char *const *redirect_uris; /* allowed exact redirect URIs; none = any https:// or
+					   * http://localhost / http://127.0.0.1 URI */
 	size_t n_redirect_uris;
 	const char *key_dir;        /* directory for the key file (created 0700 if absent) */
 	uint32_t token_lifetime_seconds; /* 0 = 300 */
