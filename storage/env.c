@@ -191,6 +191,8 @@ int store_open(struct store **out, uv_loop_t *loop, const struct store_config *c
 	    (rc = store__err(mdb_env_set_mapsize(s->env, s->cfg.map_size_initial))) ||
 	    (rc = store__err(mdb_env_open(s->env, s->path, MDB_NOTLS, 0600))))
 		goto fail;
+	int dead;
+	mdb_reader_check(s->env, &dead); /* reader slots of crashed processes */
 	mdb_env_info(s->env, &info);
 	s->map_size = info.me_mapsize;
 	rc = open_databases(s);
