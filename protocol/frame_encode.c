@@ -110,7 +110,8 @@ int proto_frame_encode(const proto_frame *f, uint8_t *buf, size_t cap, size_t *o
 	if (rc != 0)
 		return rc;
 
-	struct proto__out out = { buf, cap, 0, 0 };
+	/* Never write more than a frame may hold, whatever the buffer. */
+	struct proto__out out = { buf, cap > PROTO_MAX_FRAME_BYTES ? PROTO_MAX_FRAME_BYTES : cap, 0, 0 };
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &out, out_write);
 	msgpack_pack_array(&pk, 3);
@@ -118,9 +119,7 @@ int proto_frame_encode(const proto_frame *f, uint8_t *buf, size_t cap, size_t *o
 	msgpack_pack_uint32(&pk, f->request_id);
 	pack_body(&pk, proto__schema_for(f->type), (const uint8_t *)&f->body);
 	if (out.overflow)
-		return PROTO_E_NO_SPACE;
-	if (out.len > PROTO_MAX_FRAME_BYTES)
-		return PROTO_E_TOO_LARGE;
+		return cap > PROTO_MAX_FRAME_BYTES ? PROTO_E_TOO_LARGE : PROTO_E_NO_SPACE;
 	*out_len = out.len;
 	return 0;
 }

@@ -514,7 +514,9 @@ int proto_frame_validate(const proto_frame *f);
 
 /* Validates *f and writes its canonical encoding (schema key order, smallest msgpack forms,
  * optional fields omitted when absent) to buf[0..cap). *out_len is written on success only.
- * @return 0, PROTO_E_NO_SPACE (cap too small), or the validation error. */
+ * A buffer of PROTO_MAX_FRAME_BYTES always suffices for a frame the peer may accept.
+ * @return 0, PROTO_E_NO_SPACE (cap too small), PROTO_E_TOO_LARGE (cap exceeds
+ *         PROTO_MAX_FRAME_BYTES and the frame does not fit in that), or the validation error. */
 int proto_frame_encode(const proto_frame *f, uint8_t *buf, size_t cap, size_t *out_len);
 
 /* The exact bytes a device signs in `auth`: PROTO_AUTH_CONTEXT || 0x00 || challenge || device. */
