@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "session_internal.h"
-#include "test.h"
+#include "crypto_test.h"
 
 #define UTIL_OPKS 4
 

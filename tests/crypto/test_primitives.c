@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "wc_internal.h"
-#include "test.h"
+#include "crypto_test.h"
 
 static void hex(const char *h, uint8_t *out, size_t n)
 {
@@ -60,19 +60,19 @@ static void test_identity_and_x25519_form(void)
 	uint8_t seed[32];
 	wc_identity a, b;
 	memset(seed, 7, sizeof seed);
-	REQUIRE(wc_identity_from_seed(&a, seed) == WC_OK);
-	REQUIRE(wc_identity_from_seed(&b, seed) == WC_OK);
+	MUST(wc_identity_from_seed(&a, seed) == WC_OK);
+	MUST(wc_identity_from_seed(&b, seed) == WC_OK);
 	CHECK_MEM(a.public_key, b.public_key, 32);
 	/* The X25519 forms agree: DH(x(a_sk), x(b_pk)) == DH(x(b_sk), x(a_pk)). */
 	wc_identity c;
-	REQUIRE(wc_identity_generate(&c) == WC_OK);
+	MUST(wc_identity_generate(&c) == WC_OK);
 	uint8_t ask[32], cpk[32], csk[32], apk[32], s1[32], s2[32];
 	wc__identity_x25519_secret(&a, ask);
 	wc__identity_x25519_secret(&c, csk);
-	REQUIRE(wc__identity_x25519_public(a.public_key, apk) == WC_OK);
-	REQUIRE(wc__identity_x25519_public(c.public_key, cpk) == WC_OK);
-	REQUIRE(wc__dh(s1, ask, cpk) == WC_OK);
-	REQUIRE(wc__dh(s2, csk, apk) == WC_OK);
+	MUST(wc__identity_x25519_public(a.public_key, apk) == WC_OK);
+	MUST(wc__identity_x25519_public(c.public_key, cpk) == WC_OK);
+	MUST(wc__dh(s1, ask, cpk) == WC_OK);
+	MUST(wc__dh(s2, csk, apk) == WC_OK);
 	CHECK_MEM(s1, s2, 32);
 	/* An Ed25519 key that does not decode is refused. */
 	uint8_t junk[32];
@@ -89,8 +89,8 @@ static void test_prekeys(void)
 	wc_identity id;
 	wc_signed_prekey spk;
 	wc_one_time_prekey opk[5];
-	REQUIRE(wc_identity_generate(&id) == WC_OK);
-	REQUIRE(wc_signed_prekey_generate(&id, 42, 1767225600000ull, &spk) == WC_OK);
+	MUST(wc_identity_generate(&id) == WC_OK);
+	MUST(wc_signed_prekey_generate(&id, 42, 1767225600000ull, &spk) == WC_OK);
 	CHECK_EQ_INT(spk.id, 42);
 	CHECK_EQ_INT(wc_signed_prekey_verify(id.public_key, 42, spk.public_key, spk.created_ms,
 					     spk.signature),
@@ -101,7 +101,7 @@ static void test_prekeys(void)
 	CHECK(msg[22] == 1 && msg[25] == 4);
 	CHECK_MEM(msg + 26, spk.public_key, 32);
 	CHECK(msg[58] == 0x11 && msg[65] == 0x88);
-	REQUIRE(wc_one_time_prekeys_generate(UINT32_MAX - 4, 5, opk) == WC_OK);
+	MUST(wc_one_time_prekeys_generate(UINT32_MAX - 4, 5, opk) == WC_OK);
 	CHECK_EQ_INT(opk[4].id, UINT32_MAX);
 	CHECK_EQ_INT(wc_one_time_prekeys_generate(UINT32_MAX - 3, 5, opk), WC_E_INVAL);
 	CHECK(memcmp(opk[0].public_key, opk[1].public_key, 32) != 0);
@@ -130,10 +130,10 @@ static void test_content_record(void)
 	c.body_len = 4;
 	CHECK_EQ_INT(wc_content_encoded_size(&c), WC_CONTENT_HEADER_BYTES + 4);
 	CHECK_EQ_INT(wc_content_encode(&c, buf, 10, &len), WC_E_SPACE);
-	REQUIRE(wc_content_encode(&c, buf, sizeof buf, &len) == WC_OK);
+	MUST(wc_content_encode(&c, buf, sizeof buf, &len) == WC_OK);
 	CHECK_EQ_INT(len, 82);
 	CHECK(buf[0] == 1 && buf[1] == WC_KIND_RECEIPT && buf[34] == 1 && buf[41] == 8);
-	REQUIRE(wc_content_decode(buf, len, &d) == WC_OK);
+	MUST(wc_content_decode(buf, len, &d) == WC_OK);
 	CHECK(memcmp(&d, &c, offsetof(wc_content, body)) == 0);
 	CHECK(d.body_len == 4 && memcmp(d.body, "read", 4) == 0);
 	/* Malformed records. */
@@ -159,11 +159,11 @@ static void test_attachment_round_trip_and_tamper(void)
 		size_t n = sizes[s], ct_len;
 		uint8_t *pt = malloc(n + 1), *ct = malloc(wc_attachment_ciphertext_size(n)),
 			*back = malloc(n + 1);
-		REQUIRE(pt && ct && back);
+		MUST(pt && ct && back);
 		randombytes_buf(pt, n);
 		wc_attachment att;
 		memset(&att, 0, sizeof att);
-		REQUIRE(wc_attachment_encrypt(pt, n, ct, wc_attachment_ciphertext_size(n), &ct_len,
+		MUST(wc_attachment_encrypt(pt, n, ct, wc_attachment_ciphertext_size(n), &ct_len,
 					      &att) == WC_OK);
 		CHECK_EQ_INT(ct_len, wc_attachment_ciphertext_size(n));
 		CHECK_EQ_INT(att.size, n);
@@ -211,9 +211,9 @@ static void test_attachment_descriptor(void)
 	a.size = 123456;
 	strcpy(a.media_type, "application/pdf");
 	strcpy(a.file_name, "afgørelse.pdf");
-	REQUIRE(wc_attachment_encode(&a, buf, sizeof buf, &len) == WC_OK);
+	MUST(wc_attachment_encode(&a, buf, sizeof buf, &len) == WC_OK);
 	CHECK_EQ_INT(len, 1 + 72 + 1 + 15 + 1 + strlen(a.file_name));
-	REQUIRE(wc_attachment_decode(buf, len, &b) == WC_OK);
+	MUST(wc_attachment_decode(buf, len, &b) == WC_OK);
 	CHECK(memcmp(&a, &b, sizeof a) == 0);
 	for (size_t l = 0; l < len; l++)
 		CHECK(wc_attachment_decode(buf, l, &b) != WC_OK);
@@ -227,21 +227,21 @@ static void test_safety_number_order_independent(void)
 {
 	wc_identity a, b;
 	char ab[61], ba[61], aa[61];
-	REQUIRE(wc_identity_generate(&a) == WC_OK);
-	REQUIRE(wc_identity_generate(&b) == WC_OK);
-	REQUIRE(wc_safety_number(a.public_key, b.public_key, ab) == WC_OK);
-	REQUIRE(wc_safety_number(b.public_key, a.public_key, ba) == WC_OK);
+	MUST(wc_identity_generate(&a) == WC_OK);
+	MUST(wc_identity_generate(&b) == WC_OK);
+	MUST(wc_safety_number(a.public_key, b.public_key, ab) == WC_OK);
+	MUST(wc_safety_number(b.public_key, a.public_key, ba) == WC_OK);
 	CHECK(strcmp(ab, ba) == 0);
 	CHECK_EQ_INT(strlen(ab), 60);
 	CHECK(strspn(ab, "0123456789") == 60);
-	REQUIRE(wc_safety_number(a.public_key, a.public_key, aa) == WC_OK);
+	MUST(wc_safety_number(a.public_key, a.public_key, aa) == WC_OK);
 	CHECK(strcmp(ab, aa) != 0);
 	/* Changing one key changes its half. */
 	uint8_t k[32];
 	memcpy(k, b.public_key, 32);
 	k[31] ^= 1;
 	char ak[61];
-	REQUIRE(wc_safety_number(a.public_key, k, ak) == WC_OK);
+	MUST(wc_safety_number(a.public_key, k, ak) == WC_OK);
 	CHECK(strcmp(ab, ak) != 0);
 	wc_identity_wipe(&a);
 	wc_identity_wipe(&b);

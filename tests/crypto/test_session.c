@@ -9,7 +9,7 @@ static void test_conversation_both_directions(void)
 {
 	wc_session *sa = NULL, *sb = NULL;
 	struct env e;
-	REQUIRE(establish(&alice, &bob, 0, &sa, &sb) == WC_OK);
+	MUST(establish(&alice, &bob, 0, &sa, &sb) == WC_OK);
 	/* Until Bob replies Alice keeps sending prekey envelopes. */
 	CHECK_EQ_INT(enc_text(sa, "second", &e), WC_OK);
 	CHECK_EQ_INT(e.buf[1], WC__TYPE_PREKEY);
@@ -46,9 +46,9 @@ static void test_without_one_time_prekey(void)
 	wc_envelope_info info;
 	wc_prekey_bundle b;
 	party_bundle(&bob, -1, &b);
-	REQUIRE(wc_session_initiate(&alice.id, &b, &sa) == WC_OK);
-	REQUIRE(enc_text(sa, "no opk", &e) == WC_OK);
-	REQUIRE(wc_envelope_peek(e.buf, e.len, &info) == WC_OK);
+	MUST(wc_session_initiate(&alice.id, &b, &sa) == WC_OK);
+	MUST(enc_text(sa, "no opk", &e) == WC_OK);
+	MUST(wc_envelope_peek(e.buf, e.len, &info) == WC_OK);
 	CHECK(info.is_prekey);
 	CHECK(!info.has_one_time_prekey);
 	CHECK_EQ_INT(info.one_time_prekey_id, 0);
@@ -78,8 +78,8 @@ static void test_every_bit_flip_rejected(void)
 	/* Prekey envelope: every flipped bit fails wc_session_respond, and the one-time prekey
 	 * survives every failure. */
 	party_bundle(&b2, 1, &bundle);
-	REQUIRE(wc_session_initiate(&alice.id, &bundle, &sa) == WC_OK);
-	REQUIRE(enc_text(sa, "tamper with me", &e) == WC_OK);
+	MUST(wc_session_initiate(&alice.id, &bundle, &sa) == WC_OK);
+	MUST(enc_text(sa, "tamper with me", &e) == WC_OK);
 	int accepted = 0;
 	for (size_t bit = 0; bit < e.len * 8; bit++) {
 		bad = e;
@@ -94,15 +94,15 @@ static void test_every_bit_flip_rejected(void)
 	}
 	CHECK_EQ_INT(accepted, 0);
 	CHECK(!sodium_is_zero(b2.opk[1].secret_key, 32));
-	REQUIRE(wc_session_respond(&b2.id, &b2.spk, &b2.opk[1], e.buf, e.len, &sb, pt, sizeof pt,
+	MUST(wc_session_respond(&b2.id, &b2.spk, &b2.opk[1], e.buf, e.len, &sb, pt, sizeof pt,
 				   &n) == WC_OK);
 
 	/* Ratchet envelope, both a same-chain message and one that starts a DH ratchet step:
 	 * every flipped bit fails and leaves the session exactly as it was. */
 	struct env reply;
-	REQUIRE(enc_text(sb, "reply", &reply) == WC_OK);
-	REQUIRE(dec_expect(sa, &reply, "reply") == WC_OK);
-	REQUIRE(enc_text(sa, "first of chain", &e) == WC_OK); /* new DH key: ratchet step at Bob */
+	MUST(enc_text(sb, "reply", &reply) == WC_OK);
+	MUST(dec_expect(sa, &reply, "reply") == WC_OK);
+	MUST(enc_text(sa, "first of chain", &e) == WC_OK); /* new DH key: ratchet step at Bob */
 	struct snapshot snap;
 	snapshot_take(sb, &snap);
 	accepted = 0;
@@ -117,7 +117,7 @@ static void test_every_bit_flip_rejected(void)
 	snapshot_free(&snap);
 	CHECK_EQ_INT(dec_expect(sb, &e, "first of chain"), WC_OK);
 
-	REQUIRE(enc_text(sa, "same chain", &e) == WC_OK);
+	MUST(enc_text(sa, "same chain", &e) == WC_OK);
 	snapshot_take(sb, &snap);
 	accepted = 0;
 	for (size_t bit = 0; bit < e.len * 8; bit++) {
@@ -149,26 +149,26 @@ static void test_replay_rejected(void)
 	struct env m1, m2, m3, r;
 	struct party b2;
 	party_make(&b2, 3);
-	REQUIRE(establish(&alice, &b2, 0, &sa, &sb) == WC_OK);
-	REQUIRE(enc_text(sa, "one", &m1) == WC_OK);
-	REQUIRE(enc_text(sa, "two", &m2) == WC_OK);
+	MUST(establish(&alice, &b2, 0, &sa, &sb) == WC_OK);
+	MUST(enc_text(sa, "one", &m1) == WC_OK);
+	MUST(enc_text(sa, "two", &m2) == WC_OK);
 	CHECK_EQ_INT(dec_expect(sb, &m1, "one"), WC_OK);
 	CHECK_EQ_INT(dec_expect(sb, &m1, "one"), WC_E_VERIFY); /* same chain, consumed key */
 	/* Out of order: m2 first skips nothing; deliver m2, replay m2. */
 	CHECK_EQ_INT(dec_expect(sb, &m2, "two"), WC_OK);
 	CHECK_EQ_INT(dec_expect(sb, &m2, "two"), WC_E_VERIFY);
 	/* A skipped key is used once: m3 skipped, delivered, replayed. */
-	REQUIRE(enc_text(sa, "three", &m3) == WC_OK);
-	REQUIRE(enc_text(sa, "four", &r) == WC_OK);
+	MUST(enc_text(sa, "three", &m3) == WC_OK);
+	MUST(enc_text(sa, "four", &r) == WC_OK);
 	CHECK_EQ_INT(dec_expect(sb, &r, "four"), WC_OK);
 	CHECK_EQ_INT(dec_expect(sb, &m3, "three"), WC_OK);
 	CHECK_EQ_INT(dec_expect(sb, &m3, "three"), WC_E_VERIFY);
 	CHECK_EQ_INT(dec_expect(sb, &r, "four"), WC_E_VERIFY);
 	/* After a DH ratchet step, a message of an old chain replayed. */
-	REQUIRE(enc_text(sb, "turn", &r) == WC_OK);
-	REQUIRE(dec_expect(sa, &r, "turn") == WC_OK);
-	REQUIRE(enc_text(sa, "new chain", &r) == WC_OK);
-	REQUIRE(dec_expect(sb, &r, "new chain") == WC_OK);
+	MUST(enc_text(sb, "turn", &r) == WC_OK);
+	MUST(dec_expect(sa, &r, "turn") == WC_OK);
+	MUST(enc_text(sa, "new chain", &r) == WC_OK);
+	MUST(dec_expect(sb, &r, "new chain") == WC_OK);
 	struct snapshot snap;
 	snapshot_take(sb, &snap);
 	CHECK_EQ_INT(dec_expect(sb, &m1, "one"), WC_E_VERIFY);
@@ -186,14 +186,14 @@ static void test_out_of_order_within_limit(void)
 	wc_session *sa = NULL, *sb = NULL;
 	struct party b2;
 	party_make(&b2, 4);
-	REQUIRE(establish(&alice, &b2, 2, &sa, &sb) == WC_OK);
+	MUST(establish(&alice, &b2, 2, &sa, &sb) == WC_OK);
 	enum { N = 20 };
 	struct env *m = malloc(sizeof *m * (N + 4));
-	REQUIRE(m != NULL);
+	MUST(m != NULL);
 	char text[32];
 	for (int i = 0; i < N; i++) {
 		snprintf(text, sizeof text, "msg %d", i);
-		REQUIRE(enc_text(sa, text, &m[i]) == WC_OK);
+		MUST(enc_text(sa, text, &m[i]) == WC_OK);
 	}
 	/* Deliver in a scrambled order: evens descending, then odds ascending. */
 	for (int i = N - 2; i >= 0; i -= 2) {
@@ -208,11 +208,11 @@ static void test_out_of_order_within_limit(void)
 	/* Across a DH ratchet step: Alice sends a, b on one chain; Bob replies; Alice sends c on
 	 * the next chain. Bob receives c first (skips a, b via PN), then b, then a. */
 	struct env a, b, c, r;
-	REQUIRE(enc_text(sb, "bob speaks", &r) == WC_OK);
-	REQUIRE(enc_text(sa, "a", &a) == WC_OK);
-	REQUIRE(enc_text(sa, "b", &b) == WC_OK);
-	REQUIRE(dec_expect(sa, &r, "bob speaks") == WC_OK);
-	REQUIRE(enc_text(sa, "c", &c) == WC_OK);
+	MUST(enc_text(sb, "bob speaks", &r) == WC_OK);
+	MUST(enc_text(sa, "a", &a) == WC_OK);
+	MUST(enc_text(sa, "b", &b) == WC_OK);
+	MUST(dec_expect(sa, &r, "bob speaks") == WC_OK);
+	MUST(enc_text(sa, "c", &c) == WC_OK);
 	CHECK_EQ_INT(dec_expect(sb, &c, "c"), WC_OK);
 	CHECK_EQ_INT(sb->nskipped, 2);
 	CHECK_EQ_INT(dec_expect(sb, &b, "b"), WC_OK);
@@ -229,14 +229,14 @@ static void test_out_of_order_beyond_limit(void)
 	wc_session *sa = NULL, *sb = NULL;
 	struct party b2;
 	party_make(&b2, 5);
-	REQUIRE(establish(&alice, &b2, 0, &sa, &sb) == WC_OK);
+	MUST(establish(&alice, &b2, 0, &sa, &sb) == WC_OK);
 	/* Bob has consumed n = 0 ("hello"), so Nr = 1. A message n is accepted while
 	 * n - Nr <= WC_MAX_SKIP. */
 	struct env e;
 	for (uint32_t i = 1; i < 1 + WC_MAX_SKIP + 1; i++)
-		REQUIRE(enc_text(sa, "filler", &e) == WC_OK);
+		MUST(enc_text(sa, "filler", &e) == WC_OK);
 	struct env far;
-	REQUIRE(enc_text(sa, "too far", &far) == WC_OK); /* n = WC_MAX_SKIP + 2 */
+	MUST(enc_text(sa, "too far", &far) == WC_OK); /* n = WC_MAX_SKIP + 2 */
 	struct snapshot snap;
 	snapshot_take(sb, &snap);
 	CHECK_EQ_INT(dec_expect(sb, &far, "too far"), WC_E_SKIP_LIMIT);
@@ -258,16 +258,16 @@ static void test_skipped_keys_bounded(void)
 	wc_session *sa = NULL, *sb = NULL;
 	struct party b2;
 	party_make(&b2, 6);
-	REQUIRE(establish(&alice, &b2, 0, &sa, &sb) == WC_OK);
+	MUST(establish(&alice, &b2, 0, &sa, &sb) == WC_OK);
 	struct env first_skipped[3], e, r;
 	for (int chain = 0; chain < 3; chain++) {
-		REQUIRE(enc_text(sa, "skipped", &first_skipped[chain]) == WC_OK);
+		MUST(enc_text(sa, "skipped", &first_skipped[chain]) == WC_OK);
 		for (int i = 1; i < 900; i++)
-			REQUIRE(enc_text(sa, "skipped", &e) == WC_OK);
-		REQUIRE(enc_text(sa, "delivered", &e) == WC_OK);
-		REQUIRE(dec_expect(sb, &e, "delivered") == WC_OK);
-		REQUIRE(enc_text(sb, "turn", &r) == WC_OK);
-		REQUIRE(dec_expect(sa, &r, "turn") == WC_OK);
+			MUST(enc_text(sa, "skipped", &e) == WC_OK);
+		MUST(enc_text(sa, "delivered", &e) == WC_OK);
+		MUST(dec_expect(sb, &e, "delivered") == WC_OK);
+		MUST(enc_text(sb, "turn", &r) == WC_OK);
+		MUST(dec_expect(sa, &r, "turn") == WC_OK);
 	}
 	CHECK_EQ_INT(sb->nskipped, WC_MAX_SKIPPED_KEYS);
 	CHECK_EQ_INT(dec_expect(sb, &first_skipped[0], "skipped"), WC_E_VERIFY);
@@ -288,8 +288,8 @@ static void test_wrong_identity_fails(void)
 	struct party b2;
 	party_make(&b2, 7);
 	party_bundle(&b2, 0, &b);
-	REQUIRE(wc_session_initiate(&alice.id, &b, &sa) == WC_OK);
-	REQUIRE(enc_text(sa, "for bob only", &e) == WC_OK);
+	MUST(wc_session_initiate(&alice.id, &b, &sa) == WC_OK);
+	MUST(enc_text(sa, "for bob only", &e) == WC_OK);
 	/* Carol holds Bob's prekeys (e.g. a malicious relay swapped them) but not his identity. */
 	CHECK_EQ_INT(wc_session_respond(&carol.id, &b2.spk, &b2.opk[0], e.buf, e.len, &sb, pt,
 					sizeof pt, &n),
@@ -306,17 +306,17 @@ static void test_wrong_identity_fails(void)
 					pt, sizeof pt, &n),
 		     WC_E_VERIFY);
 	/* The genuine one still works, and the session is bound to Alice. */
-	REQUIRE(wc_session_respond(&b2.id, &b2.spk, &b2.opk[0], e.buf, e.len, &sb, pt, sizeof pt,
+	MUST(wc_session_respond(&b2.id, &b2.spk, &b2.opk[0], e.buf, e.len, &sb, pt, sizeof pt,
 				   &n) == WC_OK);
 	/* A message from another session (Carol to Bob) does not decrypt in Alice's session. */
 	wc_session *sc = NULL, *sb2 = NULL;
 	struct party b3;
 	party_make(&b3, 8);
-	REQUIRE(establish(&carol, &b3, 0, &sc, &sb2) == WC_OK);
+	MUST(establish(&carol, &b3, 0, &sc, &sb2) == WC_OK);
 	struct env x, y;
-	REQUIRE(enc_text(sb2, "to carol", &x) == WC_OK);
+	MUST(enc_text(sb2, "to carol", &x) == WC_OK);
 	CHECK_EQ_INT(dec_expect(sa, &x, "to carol"), WC_E_VERIFY);
-	REQUIRE(enc_text(sc, "carol again", &y) == WC_OK); /* prekey envelope of another session */
+	MUST(enc_text(sc, "carol again", &y) == WC_OK); /* prekey envelope of another session */
 	CHECK_EQ_INT(dec_expect(sb, &y, "carol again"), WC_E_SESSION);
 	wc_session_free(sc);
 	wc_session_free(sb2);
@@ -336,9 +336,9 @@ static void test_one_time_prekey_used_twice_fails(void)
 	struct party b2;
 	party_make(&b2, 10);
 	party_bundle(&b2, 1, &b);
-	REQUIRE(wc_session_initiate(&alice.id, &b, &sa) == WC_OK);
-	REQUIRE(enc_text(sa, "first", &e) == WC_OK);
-	REQUIRE(wc_session_respond(&b2.id, &b2.spk, &b2.opk[1], e.buf, e.len, &sb, pt, sizeof pt,
+	MUST(wc_session_initiate(&alice.id, &b, &sa) == WC_OK);
+	MUST(enc_text(sa, "first", &e) == WC_OK);
+	MUST(wc_session_respond(&b2.id, &b2.spk, &b2.opk[1], e.buf, e.len, &sb, pt, sizeof pt,
 				   &n) == WC_OK);
 	CHECK(sodium_is_zero(b2.opk[1].secret_key, 32)); /* deleted after first use */
 	/* The same envelope again (a replayed session start) is refused. */
@@ -346,8 +346,8 @@ static void test_one_time_prekey_used_twice_fails(void)
 					sizeof pt, &n),
 		     WC_E_PREKEY);
 	/* Another initiator that was handed the same one-time prekey is refused too. */
-	REQUIRE(wc_session_initiate(&carol.id, &b, &sa2) == WC_OK);
-	REQUIRE(enc_text(sa2, "second", &e2) == WC_OK);
+	MUST(wc_session_initiate(&carol.id, &b, &sa2) == WC_OK);
+	MUST(enc_text(sa2, "second", &e2) == WC_OK);
 	CHECK_EQ_INT(wc_session_respond(&b2.id, &b2.spk, &b2.opk[1], e2.buf, e2.len, &sb2, pt,
 					sizeof pt, &n),
 		     WC_E_PREKEY);
@@ -359,7 +359,7 @@ static void test_one_time_prekey_used_twice_fails(void)
 					&n),
 		     WC_E_PREKEY);
 	/* But the established session still accepts further prekey envelopes of its own. */
-	REQUIRE(enc_text(sa, "still prekey", &e) == WC_OK);
+	MUST(enc_text(sa, "still prekey", &e) == WC_OK);
 	CHECK_EQ_INT(dec_expect(sb, &e, "still prekey"), WC_OK);
 	CHECK(sb2 == NULL);
 	wc_session_free(sa);
@@ -407,7 +407,7 @@ static void test_low_order_keys_refused(void)
 {
 	/* A signed prekey that is a low-order point yields an all-zero DH: refused. */
 	wc_identity evil;
-	REQUIRE(wc_identity_generate(&evil) == WC_OK);
+	MUST(wc_identity_generate(&evil) == WC_OK);
 	wc_prekey_bundle b;
 	memset(&b, 0, sizeof b);
 	memcpy(b.identity_key, evil.public_key, 32);
@@ -430,27 +430,27 @@ static void test_state_save_load_round_trip(void)
 	party_make(&b2, 11);
 	randombytes_buf(key, sizeof key);
 	randombytes_buf(other, sizeof other);
-	REQUIRE(establish(&alice, &b2, 0, &sa, &sb) == WC_OK);
-	REQUIRE(enc_text(sa, "kept for later", &skipped) == WC_OK);
-	REQUIRE(enc_text(sa, "now", &e) == WC_OK);
-	REQUIRE(dec_expect(sb, &e, "now") == WC_OK); /* one skipped key in the state */
+	MUST(establish(&alice, &b2, 0, &sa, &sb) == WC_OK);
+	MUST(enc_text(sa, "kept for later", &skipped) == WC_OK);
+	MUST(enc_text(sa, "now", &e) == WC_OK);
+	MUST(dec_expect(sb, &e, "now") == WC_OK); /* one skipped key in the state */
 
 	size_t cap = wc_session_sealed_size(sb), len = 0;
 	uint8_t *sealed = malloc(cap);
-	REQUIRE(sealed != NULL);
+	MUST(sealed != NULL);
 	CHECK_EQ_INT(wc_session_seal(sb, key, sealed, cap - 1, &len), WC_E_SPACE);
-	REQUIRE(wc_session_seal(sb, key, sealed, cap, &len) == WC_OK);
+	MUST(wc_session_seal(sb, key, sealed, cap, &len) == WC_OK);
 	CHECK_EQ_INT(len, cap);
-	REQUIRE(wc_session_unseal(key, sealed, len, &loaded) == WC_OK);
+	MUST(wc_session_unseal(key, sealed, len, &loaded) == WC_OK);
 	struct snapshot snap;
 	snapshot_take(sb, &snap);
 	CHECK(snapshot_same(loaded, &snap));
 	snapshot_free(&snap);
 	/* The loaded session carries on: the skipped key, then both directions. */
 	CHECK_EQ_INT(dec_expect(loaded, &skipped, "kept for later"), WC_OK);
-	REQUIRE(enc_text(loaded, "from disk", &e) == WC_OK);
+	MUST(enc_text(loaded, "from disk", &e) == WC_OK);
 	CHECK_EQ_INT(dec_expect(sa, &e, "from disk"), WC_OK);
-	REQUIRE(enc_text(sa, "to disk", &e) == WC_OK);
+	MUST(enc_text(sa, "to disk", &e) == WC_OK);
 	CHECK_EQ_INT(dec_expect(loaded, &e, "to disk"), WC_OK);
 
 	/* Wrong key, any flipped bit, truncation, unknown version. */
@@ -483,10 +483,10 @@ static void test_fanout_to_many_devices(void)
 	enum { DEVICES = 6 };
 	struct party *rx = calloc(DEVICES, sizeof *rx);
 	wc_session *send[DEVICES], *recv[DEVICES];
-	REQUIRE(rx != NULL);
+	MUST(rx != NULL);
 	for (int i = 0; i < DEVICES; i++) {
 		party_make(&rx[i], 20 + (uint32_t)i);
-		REQUIRE(establish(&alice, &rx[i], i % 2 ? -1 : 0, &send[i], &recv[i]) == WC_OK);
+		MUST(establish(&alice, &rx[i], i % 2 ? -1 : 0, &send[i], &recv[i]) == WC_OK);
 	}
 	static const char body[] = "Kære borger, din sag er nu behandlet.";
 	wc_content c;
@@ -502,17 +502,17 @@ static void test_fanout_to_many_devices(void)
 	size_t stride = wc_fanout_stride(&c);
 	uint8_t *out = malloc(stride * DEVICES);
 	size_t lens[DEVICES];
-	REQUIRE(out != NULL);
+	MUST(out != NULL);
 	CHECK_EQ_INT(wc_fanout_encrypt(send, DEVICES, &c, out, stride * DEVICES - 1, lens),
 		     WC_E_SPACE);
-	REQUIRE(wc_fanout_encrypt(send, DEVICES, &c, out, stride * DEVICES, lens) == WC_OK);
+	MUST(wc_fanout_encrypt(send, DEVICES, &c, out, stride * DEVICES, lens) == WC_OK);
 	for (int i = 0; i < DEVICES; i++) {
 		uint8_t pt[4096];
 		size_t n;
 		wc_content got;
-		REQUIRE(wc_session_decrypt(recv[i], out + (size_t)i * stride, lens[i], pt, sizeof pt,
+		MUST(wc_session_decrypt(recv[i], out + (size_t)i * stride, lens[i], pt, sizeof pt,
 					   &n) == WC_OK);
-		REQUIRE(wc_content_decode(pt, n, &got) == WC_OK);
+		MUST(wc_content_decode(pt, n, &got) == WC_OK);
 		CHECK_MEM(got.message_id, c.message_id, 16);
 		CHECK_MEM(got.conversation_id, c.conversation_id, 16);
 		CHECK_MEM(got.sender_account, c.sender_account, 16);
@@ -539,17 +539,17 @@ static void test_plaintext_limits(void)
 	wc_session *sa = NULL, *sb = NULL;
 	struct party b2;
 	party_make(&b2, 12);
-	REQUIRE(establish(&alice, &b2, 0, &sa, &sb) == WC_OK);
+	MUST(establish(&alice, &b2, 0, &sa, &sb) == WC_OK);
 	uint8_t *big = calloc(1, WC_PLAINTEXT_MAX_BYTES + 1);
 	size_t cap = wc_session_envelope_size(sa, WC_PLAINTEXT_MAX_BYTES);
 	uint8_t *out = malloc(cap), *pt = malloc(cap);
 	size_t len, n;
-	REQUIRE(big && out && pt);
+	MUST(big && out && pt);
 	CHECK_EQ_INT(wc_session_encrypt(sa, big, WC_PLAINTEXT_MAX_BYTES + 1, out, cap, &len),
 		     WC_E_TOO_LARGE);
 	CHECK_EQ_INT(wc_session_encrypt(sa, big, WC_PLAINTEXT_MAX_BYTES, out, cap - 1, &len),
 		     WC_E_SPACE);
-	REQUIRE(wc_session_encrypt(sa, big, WC_PLAINTEXT_MAX_BYTES, out, cap, &len) == WC_OK);
+	MUST(wc_session_encrypt(sa, big, WC_PLAINTEXT_MAX_BYTES, out, cap, &len) == WC_OK);
 	CHECK_EQ_INT(len, cap);
 	CHECK_EQ_INT(wc_session_decrypt(sb, out, len, pt, 100, &n), WC_E_SPACE);
 	CHECK_EQ_INT(wc_session_decrypt(sb, out, len, pt, wc_envelope_plaintext_max(len), &n), WC_OK);
