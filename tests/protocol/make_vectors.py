@@ -7,7 +7,11 @@ C tests (which decode every vector and re-encode it) cross-check two implementat
 are derived from SHA-256 of a label, so the file is reproducible byte for byte.
 
     python3 tests/protocol/make_vectors.py > spec/vectors/protocol.json
+    python3 tests/protocol/make_vectors.py --corpus tests/protocol/corpus/frame
+
+The second form seeds the frame decoder's fuzz corpus with every vector (one file each).
 """
+import os
 import hashlib
 import json
 import struct
@@ -334,6 +338,13 @@ def main():
         "valid": valid,
         "invalid": inv,
     }
+    if len(sys.argv) == 3 and sys.argv[1] == "--corpus":
+        os.makedirs(sys.argv[2], exist_ok=True)
+        for kind in ("valid", "invalid"):
+            for e in doc[kind]:
+                with open(os.path.join(sys.argv[2], f"{kind}-{e['name']}"), "wb") as f:
+                    f.write(bytes.fromhex(e["hex"]))
+        return
     json.dump(doc, sys.stdout, indent=1)
     sys.stdout.write("\n")
 
