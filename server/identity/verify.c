@@ -39,7 +39,7 @@ static int numeric_date(const json_t *claims, const char *name, int64_t *out, bo
 		double d = json_real_value(v);
 		if (!isfinite(d) || d < 0 || d > NUMERIC_DATE_MAX)
 			return ID_ERR_CLAIM_TYPE;
-		*out = (int64_t)floor(d);
+		*out = (int64_t)d; /* d >= 0: truncation is floor */
 		return 0;
 	}
 	return ID_ERR_CLAIM_TYPE;
@@ -143,7 +143,8 @@ static int verify_signed(const id_idp *idp, const id_keyset *keys, const char *t
 		return ID_ERR_TOKEN_SHAPE;
 	size_t hlen = (size_t)(dot1 - token), plen = (size_t)(dot2 - dot1 - 1);
 	size_t slen = token_len - (size_t)(dot2 + 1 - token);
-	if (hlen == 0 || plen == 0 || slen == 0)
+	/* An empty signature is left for the alg check to name (alg none tokens have one). */
+	if (hlen == 0 || plen == 0)
 		return ID_ERR_TOKEN_SHAPE;
 	if (!id__b64url_charset(token, hlen) || !id__b64url_charset(dot1 + 1, plen) ||
 	    !id__b64url_charset(dot2 + 1, slen))
@@ -169,6 +170,10 @@ static int verify_signed(const id_idp *idp, const id_keyset *keys, const char *t
 	rc = check_header(hdr, idp, &alg_bit, &kid);
 	if (rc != 0)
 		goto done;
+	if (sbin_len == 0) {
+		rc = ID_ERR_SIGNATURE;
+		goto done;
+	}
 	rc = id__keyset_find(keys, kid, alg_bit, &jwk);
 	if (rc != 0)
 		goto done;
