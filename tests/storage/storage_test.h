@@ -13,6 +13,15 @@
 
 #include "wakks_storage.h"
 
+/* REQUIRE evaluates its condition twice; this evaluates a call once and stops the test unless 0. */
+#define REQUIRE_OK(expr)                          \
+	do {                                      \
+		int t__rc = (expr);               \
+		CHECK_EQ_INT(t__rc, 0);           \
+		if (t__rc != 0)                   \
+			return;                   \
+	} while (0)
+
 struct t_env {
 	char dir[512];    /* temp dir */
 	char dbpath[600]; /* dir/db */

@@ -161,7 +161,7 @@ static int seen_cb(const struct store_envelope *env, void *data)
 static void verify(struct t_env *e, unsigned *reported)
 {
 	static struct seen seen[2];
-	REQUIRE(t_open(e) == 0);
+	REQUIRE_OK(t_open(e));
 	for (unsigned d = 0; d < 2; d++) {
 		uint8_t id[STORE_ID_BYTES];
 		uint64_t count, bytes;
@@ -192,9 +192,9 @@ static void verify(struct t_env *e, unsigned *reported)
 static void test_sigkill_loses_no_acknowledged_write(void)
 {
 	struct t_env e;
-	REQUIRE(t_setup(&e) == 0);
+	REQUIRE_OK(t_setup(&e));
 	e.cfg.map_size_initial = 1u << 20; /* growth happens during the cycles, too */
-	REQUIRE(t_open(&e) == 0);
+	REQUIRE_OK(t_open(&e));
 	CHECK_EQ_INT(t_put_account(&e, 1, STORE_ACCOUNT_CITIZEN), 0);
 	for (unsigned d = 1; d <= 3; d++)
 		CHECK_EQ_INT(t_put_device(&e, 1, d), 0);
@@ -206,7 +206,7 @@ static void test_sigkill_loses_no_acknowledged_write(void)
 	unsigned total_reports = 0, checked = 0;
 	for (unsigned cycle = 0; cycle < CYCLES; cycle++) {
 		int fds[2];
-		REQUIRE(pipe(fds) == 0);
+		REQUIRE_OK(pipe(fds));
 		pid_t pid = fork();
 		REQUIRE(pid >= 0);
 		if (pid == 0) {

@@ -88,10 +88,10 @@ static int mailbox(struct t_env *e, unsigned dev, uint64_t from, size_t max, str
 static void test_send_assigns_per_device_sequence(void)
 {
 	struct t_env e;
-	REQUIRE(t_setup(&e) == 0);
+	REQUIRE_OK(t_setup(&e));
 	e.cfg.now_ms = fake_clock;
-	REQUIRE(t_open(&e) == 0);
-	REQUIRE(setup_people(&e) == 0);
+	REQUIRE_OK(t_open(&e));
+	REQUIRE_OK(setup_people(&e));
 
 	struct t_send ts;
 	struct t_res res;
@@ -153,10 +153,10 @@ static void test_send_assigns_per_device_sequence(void)
 static void test_idempotent_resend_stores_nothing(void)
 {
 	struct t_env e;
-	REQUIRE(t_setup(&e) == 0);
+	REQUIRE_OK(t_setup(&e));
 	e.cfg.now_ms = fake_clock;
-	REQUIRE(t_open(&e) == 0);
-	REQUIRE(setup_people(&e) == 0);
+	REQUIRE_OK(t_open(&e));
+	REQUIRE_OK(setup_people(&e));
 	struct t_send ts;
 	struct t_res res, res2;
 	unsigned devs[] = {2, 1};
@@ -210,11 +210,11 @@ static void test_idempotent_resend_stores_nothing(void)
 static void test_quota_exceeded_stores_nothing(void)
 {
 	struct t_env e;
-	REQUIRE(t_setup(&e) == 0);
+	REQUIRE_OK(t_setup(&e));
 	e.cfg.mailbox_max_envelopes = 2;
 	e.cfg.mailbox_max_bytes = 1000;
-	REQUIRE(t_open(&e) == 0);
-	REQUIRE(setup_people(&e) == 0);
+	REQUIRE_OK(t_open(&e));
+	REQUIRE_OK(setup_people(&e));
 	struct t_send ts;
 	struct t_res res;
 	unsigned only2[] = {2}, all[] = {1, 2, 3};
@@ -255,9 +255,9 @@ static void test_quota_exceeded_stores_nothing(void)
 static void test_ack_deletes_and_reports_sender(void)
 {
 	struct t_env e;
-	REQUIRE(t_setup(&e) == 0);
-	REQUIRE(t_open(&e) == 0);
-	REQUIRE(setup_people(&e) == 0);
+	REQUIRE_OK(t_setup(&e));
+	REQUIRE_OK(t_open(&e));
+	REQUIRE_OK(setup_people(&e));
 	struct t_send ts;
 	struct t_res res;
 	unsigned devs[] = {1, 2};
@@ -307,11 +307,11 @@ static void test_ack_deletes_and_reports_sender(void)
 static void test_expiry_removes_due_envelopes(void)
 {
 	struct t_env e;
-	REQUIRE(t_setup(&e) == 0);
+	REQUIRE_OK(t_setup(&e));
 	e.cfg.now_ms = fake_clock;
 	fake_now = 1000;
-	REQUIRE(t_open(&e) == 0);
-	REQUIRE(setup_people(&e) == 0);
+	REQUIRE_OK(t_open(&e));
+	REQUIRE_OK(setup_people(&e));
 	struct t_send ts;
 	struct t_res res;
 	unsigned devs[] = {1, 2};
@@ -378,8 +378,8 @@ static void test_expiry_removes_due_envelopes(void)
 static void test_builders_validate(void)
 {
 	struct t_env e;
-	REQUIRE(t_setup(&e) == 0);
-	REQUIRE(t_open(&e) == 0);
+	REQUIRE_OK(t_setup(&e));
+	REQUIRE_OK(t_open(&e));
 	struct t_res res = {0};
 	struct t_send ts;
 	unsigned dup[] = {1, 1};

@@ -9,8 +9,8 @@
 static void test_put_get_account_and_device(void)
 {
 	struct t_env e;
-	REQUIRE(t_setup(&e) == 0);
-	REQUIRE(t_open(&e) == 0);
+	REQUIRE_OK(t_setup(&e));
+	REQUIRE_OK(t_open(&e));
 
 	struct t_res res = {0};
 	struct store_account a;
@@ -88,8 +88,8 @@ static void test_put_get_account_and_device(void)
 static void test_signed_prekey_put_replace(void)
 {
 	struct t_env e;
-	REQUIRE(t_setup(&e) == 0);
-	REQUIRE(t_open(&e) == 0);
+	REQUIRE_OK(t_setup(&e));
+	REQUIRE_OK(t_open(&e));
 	CHECK_EQ_INT(t_put_account(&e, 1, STORE_ACCOUNT_CITIZEN), 0);
 	CHECK_EQ_INT(t_put_device(&e, 1, 1), 0);
 	uint8_t did[STORE_ID_BYTES];
@@ -125,8 +125,8 @@ static void test_signed_prekey_put_replace(void)
 static void test_reopen_keeps_everything(void)
 {
 	struct t_env e;
-	REQUIRE(t_setup(&e) == 0);
-	REQUIRE(t_open(&e) == 0);
+	REQUIRE_OK(t_setup(&e));
+	REQUIRE_OK(t_open(&e));
 	CHECK_EQ_INT(t_put_account(&e, 1, STORE_ACCOUNT_CITIZEN), 0);
 	CHECK_EQ_INT(t_put_device(&e, 1, 1), 0);
 	uint8_t did[STORE_ID_BYTES];
@@ -163,8 +163,8 @@ static void test_reopen_keeps_everything(void)
 static void test_closed_store_refuses_requests(void)
 {
 	struct t_env e;
-	REQUIRE(t_setup(&e) == 0);
-	REQUIRE(t_open(&e) == 0);
+	REQUIRE_OK(t_setup(&e));
+	REQUIRE_OK(t_open(&e));
 	CHECK_EQ_INT(t_put_account(&e, 1, STORE_ACCOUNT_CITIZEN), 0);
 	/* submitted before close: completed by close itself */
 	struct t_res res = {0};
@@ -190,28 +190,28 @@ static void test_closed_store_refuses_requests(void)
 static void test_newer_schema_refused(void)
 {
 	struct t_env e;
-	REQUIRE(t_setup(&e) == 0);
-	REQUIRE(t_open(&e) == 0);
+	REQUIRE_OK(t_setup(&e));
+	REQUIRE_OK(t_open(&e));
 	t_close(&e);
 
 	/* Bump the stored version as a future program would (layout: spec/storage.md). */
 	MDB_env *env;
 	MDB_txn *txn;
 	MDB_dbi dbi;
-	REQUIRE(mdb_env_create(&env) == 0);
+	REQUIRE_OK(mdb_env_create(&env));
 	mdb_env_set_maxdbs(env, 32);
-	REQUIRE(mdb_env_open(env, e.dbpath, 0, 0600) == 0);
-	REQUIRE(mdb_txn_begin(env, NULL, 0, &txn) == 0);
-	REQUIRE(mdb_dbi_open(txn, "meta", 0, &dbi) == 0);
+	REQUIRE_OK(mdb_env_open(env, e.dbpath, 0, 0600));
+	REQUIRE_OK(mdb_txn_begin(env, NULL, 0, &txn));
+	REQUIRE_OK(mdb_dbi_open(txn, "meta", 0, &dbi));
 	MDB_val k = {.mv_size = 14, .mv_data = "schema_version"}, v;
-	REQUIRE(mdb_get(txn, dbi, &k, &v) == 0);
+	REQUIRE_OK(mdb_get(txn, dbi, &k, &v));
 	CHECK_EQ_INT(v.mv_size, 4);
 	CHECK_EQ_INT(((uint8_t *)v.mv_data)[3], STORE_SCHEMA_VERSION);
 	uint8_t newer[4] = {0, 0, 0, STORE_SCHEMA_VERSION + 1};
 	v.mv_size = 4;
 	v.mv_data = newer;
-	REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);
-	REQUIRE(mdb_txn_commit(txn) == 0);
+	REQUIRE_OK(mdb_put(txn, dbi, &k, &v, 0));
+	REQUIRE_OK(mdb_txn_commit(txn));
 	mdb_env_close(env);
 
 	struct store *s = NULL;
@@ -224,8 +224,8 @@ static void test_newer_schema_refused(void)
 static void test_backup_opens_with_data(void)
 {
 	struct t_env e;
-	REQUIRE(t_setup(&e) == 0);
-	REQUIRE(t_open(&e) == 0);
+	REQUIRE_OK(t_setup(&e));
+	REQUIRE_OK(t_open(&e));
 	CHECK_EQ_INT(t_put_account(&e, 1, STORE_ACCOUNT_CITIZEN), 0);
 	CHECK_EQ_INT(t_put_device(&e, 1, 1), 0);
 	char bdir[700];
@@ -238,7 +238,7 @@ static void test_backup_opens_with_data(void)
 
 	struct t_env b = e;
 	b.cfg.path = bdir;
-	REQUIRE(store_open(&b.s, &e.loop, &b.cfg) == 0);
+	REQUIRE_OK(store_open(&b.s, &e.loop, &b.cfg));
 	uint8_t did[STORE_ID_BYTES];
 	struct store_device d;
 	t_id(did, 'D', 1);

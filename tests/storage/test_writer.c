@@ -25,8 +25,8 @@ static void add_prekeys(struct t_env *e, unsigned dev, uint32_t first, size_t n)
 static void test_take_one_time_prekey_never_twice(void)
 {
 	struct t_env e;
-	REQUIRE(t_setup(&e) == 0);
-	REQUIRE(t_open(&e) == 0);
+	REQUIRE_OK(t_setup(&e));
+	REQUIRE_OK(t_open(&e));
 	CHECK_EQ_INT(t_put_account(&e, 1, STORE_ACCOUNT_CITIZEN), 0);
 	CHECK_EQ_INT(t_put_device(&e, 1, 1), 0);
 	CHECK_EQ_INT(t_put_device(&e, 1, 2), 0);
@@ -110,8 +110,8 @@ static void test_take_one_time_prekey_never_twice(void)
 static void test_group_commit_batches(void)
 {
 	struct t_env e;
-	REQUIRE(t_setup(&e) == 0);
-	REQUIRE(t_open(&e) == 0);
+	REQUIRE_OK(t_setup(&e));
+	REQUIRE_OK(t_open(&e));
 	struct store_stats before, after;
 	store_get_stats(e.s, &before);
 
@@ -159,7 +159,7 @@ static void test_group_commit_batches(void)
 	/* max_batch bounds a batch */
 	t_close(&e);
 	e.cfg.max_batch = 10;
-	REQUIRE(t_open(&e) == 0);
+	REQUIRE_OK(t_open(&e));
 	memset(res, 0, sizeof res);
 	store_test_pause_writer(e.s, true);
 	for (unsigned i = 0; i < 35; i++) {
@@ -183,8 +183,8 @@ static void test_group_commit_batches(void)
 static void test_failing_request_leaves_batch_alone(void)
 {
 	struct t_env e;
-	REQUIRE(t_setup(&e) == 0);
-	REQUIRE(t_open(&e) == 0);
+	REQUIRE_OK(t_setup(&e));
+	REQUIRE_OK(t_open(&e));
 	CHECK_EQ_INT(t_put_account(&e, 1, STORE_ACCOUNT_CITIZEN), 0);
 	CHECK_EQ_INT(t_put_device(&e, 1, 1), 0);
 	struct store_stats before, after;
@@ -243,10 +243,10 @@ static void test_failing_request_leaves_batch_alone(void)
 static void test_map_grows_from_tiny_size(void)
 {
 	struct t_env e;
-	REQUIRE(t_setup(&e) == 0);
+	REQUIRE_OK(t_setup(&e));
 	e.cfg.map_size_initial = 128u << 10;
 	e.cfg.map_size_max = 64u << 20;
-	REQUIRE(t_open(&e) == 0);
+	REQUIRE_OK(t_open(&e));
 	CHECK_EQ_INT(t_put_account(&e, 1, STORE_ACCOUNT_CITIZEN), 0);
 	CHECK_EQ_INT(t_put_device(&e, 1, 1), 0);
 	CHECK_EQ_INT(t_put_device(&e, 1, 2), 0);
@@ -282,7 +282,7 @@ static void test_map_grows_from_tiny_size(void)
 	CHECK_EQ_INT(depth, SENDS);
 	t_close(&e);
 	/* and it reopens with everything */
-	REQUIRE(t_open(&e) == 0);
+	REQUIRE_OK(t_open(&e));
 	CHECK_EQ_INT(store_mailbox_depth(e.s, r[0].device_id, &depth, NULL), 0);
 	CHECK_EQ_INT(depth, SENDS);
 	t_teardown(&e);
@@ -291,10 +291,10 @@ static void test_map_grows_from_tiny_size(void)
 static void test_full_map_is_an_error_not_a_crash(void)
 {
 	struct t_env e;
-	REQUIRE(t_setup(&e) == 0);
+	REQUIRE_OK(t_setup(&e));
 	e.cfg.map_size_initial = 256u << 10;
 	e.cfg.map_size_max = 1u << 20;
-	REQUIRE(t_open(&e) == 0);
+	REQUIRE_OK(t_open(&e));
 	CHECK_EQ_INT(t_put_account(&e, 1, STORE_ACCOUNT_CITIZEN), 0);
 	CHECK_EQ_INT(t_put_device(&e, 1, 1), 0);
 	static uint8_t payload[100000];
