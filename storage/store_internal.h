@@ -18,6 +18,7 @@
 #define STORE__DBS(X)                                                                        \
 	X(META, "meta")                                                                      \
 	X(ACCOUNTS, "accounts")                                                              \
+	X(UNIT_MEMBERS, "unit_members")                                                      \
 	X(DEVICES, "devices")                                                                \
 	X(ACCOUNT_DEVICES, "account_devices")                                                \
 	X(SIGNED_PREKEYS, "signed_prekeys")                                                  \
