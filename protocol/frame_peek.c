@@ -14,15 +14,19 @@ static int read_uint(const uint8_t *buf, size_t len, size_t *pos, uint64_t *v)
 		*v = c;
 		return 0;
 	}
+	/* Signed formats holding a non-negative value are integers like any other (msgpack-c, and
+	 * so the decoder, reads them as positive); encoders never produce them. */
 	switch (c) {
-	case 0xcc: n = 1; break;
-	case 0xcd: n = 2; break;
-	case 0xce: n = 4; break;
-	case 0xcf: n = 8; break;
+	case 0xcc: case 0xd0: n = 1; break;
+	case 0xcd: case 0xd1: n = 2; break;
+	case 0xce: case 0xd2: n = 4; break;
+	case 0xcf: case 0xd3: n = 8; break;
 	default: return PROTO_E_BAD_SHAPE;
 	}
 	if (len - *pos < n)
 		return PROTO_E_TRUNCATED;
+	if (c >= 0xd0 && (buf[*pos] & 0x80))
+		return PROTO_E_BAD_SHAPE; /* negative */
 	uint64_t x = 0;
 	for (size_t i = 0; i < n; i++)
 		x = x << 8 | buf[*pos + i];

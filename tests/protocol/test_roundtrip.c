@@ -278,6 +278,15 @@ static void test_peek(void)
 	CHECK_EQ_INT(proto_frame_peek(ok, 2, &t, &r), PROTO_E_TRUNCATED);
 	const uint8_t map[] = { 0x81, 0x00, 0x00 };
 	CHECK_EQ_INT(proto_frame_peek(map, sizeof map, &t, &r), PROTO_E_BAD_SHAPE);
+	/* Regression (fuzzer): a request id in a signed format with a non-negative value decodes,
+	 * so peek must read it too. */
+	const uint8_t int8_rid[] = { 0x93, 0x04, 0xd0, 0x09, 0x80 };
+	CHECK_EQ_INT(proto_frame_decode(int8_rid, sizeof int8_rid, &f2), 0);
+	CHECK_EQ_INT(proto_frame_peek(int8_rid, sizeof int8_rid, &t, &r), 0);
+	CHECK_EQ_INT(r, 9);
+	const uint8_t int8_neg[] = { 0x93, 0x04, 0xd0, 0xf7, 0x80 };
+	CHECK_EQ_INT(proto_frame_peek(int8_neg, sizeof int8_neg, &t, &r), PROTO_E_BAD_SHAPE);
+	CHECK_EQ_INT(proto_frame_decode(int8_neg, sizeof int8_neg, &f2), PROTO_E_BAD_SHAPE);
 	const uint8_t neg[] = { 0x93, 0xff, 0x00, 0x80 };
 	CHECK_EQ_INT(proto_frame_peek(neg, sizeof neg, &t, &r), PROTO_E_BAD_SHAPE);
 }
