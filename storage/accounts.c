@@ -1,62 +1,63 @@
 /* SPDX-License-Identifier: MPL-2.0 */
-/* Accounts: put (writer) and get (reader), and the unit membership index that put maintains:
- * unit_members key = u8 len(tenant) || tenant || u8 len(unit) || unit || account id, empty value. */
+/* Accounts: put (writer, keeping the unit and tenant indexes in step), get, and listing the
+ * accounts of a unit or of a tenant (reader). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "records_internal.h"
 #include "store_internal.h"
 
-#define UNIT_KEY_MAX (1 + STORE_TENANT_MAX + 1 + STORE_UNIT_ID_MAX + STORE_ID_BYTES)
-
-/* Writes the prefix (tenant, unit) and returns its length. */
-static size_t unit_prefix(const char *tenant, const char *unit, uint8_t *out)
+/* Adds (del = false) or removes the index entries of an account. */
+static int index_account(struct store__wtxn *w, const struct store_account *a, bool del)
 {
-	size_t tl = strlen(tenant), ul = strlen(unit), n = 0;
-	out[n++] = (uint8_t)tl;
-	memcpy(out + n, tenant, tl);
-	n += tl;
-	out[n++] = (uint8_t)ul;
-	memcpy(out + n, unit, ul);
-	return n + ul;
-}
-
-static int set_memberships(struct store__wtxn *w, const struct store_account *a, bool present)
-{
-	uint8_t key[UNIT_KEY_MAX];
+	uint8_t key[STORE__KEY_UNIT_MAX > STORE__KEY_TENANT_MAX ? STORE__KEY_UNIT_MAX : STORE__KEY_TENANT_MAX];
+	size_t len;
+	int rc;
 	for (unsigned i = 0; i < a->n_units; i++) {
-		size_t n = unit_prefix(a->tenant, a->units[i], key);
-		memcpy(key + n, a->id, STORE_ID_BYTES);
-		n += STORE_ID_BYTES;
-		int rc = present ? store__put(w->store, w->txn, STORE__DB_UNIT_MEMBERS, key, n, "", 0)
-				 : store__del(w->store, w->txn, STORE__DB_UNIT_MEMBERS, key, n);
-		if (rc != 0 && rc != STORE_ENOTFOUND)
+		len = store__key_unit_prefix(key, a->tenant, a->units[i]);
+		if (!len)
+			return STORE_EINVAL;
+		memcpy(key + len, a->id, STORE_ID_BYTES);
+		len += STORE_ID_BYTES;
+		rc = del ? store__del(w->store, w->txn, STORE__DB_UNIT_ACCOUNTS, key, len)
+			 : store__put(w->store, w->txn, STORE__DB_UNIT_ACCOUNTS, key, len, "", 0);
+		if (rc && !(del && rc == STORE_ENOTFOUND))
 			return rc;
 	}
-	return 0;
+	len = store__key_tenant_prefix(key, a->tenant);
+	if (!len)
+		return STORE_EINVAL;
+	key[len++] = a->kind;
+	memcpy(key + len, a->id, STORE_ID_BYTES);
+	len += STORE_ID_BYTES;
+	rc = del ? store__del(w->store, w->txn, STORE__DB_TENANT_ACCOUNTS, key, len)
+		 : store__put(w->store, w->txn, STORE__DB_TENANT_ACCOUNTS, key, len, "", 0);
+	return rc && !(del && rc == STORE_ENOTFOUND) ? rc : 0;
 }
 
 int store__op_put_account_apply(struct store__wtxn *w, struct store__op *op)
 {
 	uint8_t buf[STORE__ACCOUNT_MAX_LEN];
 	const struct store_account *a = op->u.put_account;
+	struct store_account old;
+	MDB_val v;
 	size_t len = store__account_encode(a, buf);
 	if (!len)
 		return STORE_EINVAL;
-	/* A caseworker moved between units loses the old memberships. */
-	MDB_val old;
-	int rc = store__get(w->store, w->txn, STORE__DB_ACCOUNTS, a->id, STORE_ID_BYTES, &old);
+	int rc = store__get(w->store, w->txn, STORE__DB_ACCOUNTS, a->id, STORE_ID_BYTES, &v);
 	if (rc == 0) {
-		struct store_account prev;
-		rc = store__account_decode(a->id, old.mv_data, old.mv_size, &prev);
+		rc = store__account_decode(a->id, v.mv_data, v.mv_size, &old);
 		if (rc == 0)
-			rc = set_memberships(w, &prev, false);
-		if (rc != 0)
-			return rc;
-	} else if (rc != STORE_ENOTFOUND) {
-		return rc;
+			rc = index_account(w, &old, true);
+	} else if (rc == STORE_ENOTFOUND) {
+		rc = 0;
 	}
+	if (rc)
+		return rc;
 	rc = store__put(w->store, w->txn, STORE__DB_ACCOUNTS, a->id, STORE_ID_BYTES, buf, len);
-	return rc ? rc : set_memberships(w, a, true);
+	if (rc)
+		return rc;
+	return index_account(w, a, false);
 }
 
 int store_get_account(struct store *s, const uint8_t id[STORE_ID_BYTES], struct store_account *out)
@@ -75,35 +76,89 @@ int store_get_account(struct store *s, const uint8_t id[STORE_ID_BYTES], struct 
 	return rc;
 }
 
-int store_list_unit_accounts(struct store *s, const char *tenant, const char *unit,
-			     store_account_cb cb, void *data)
+/* Collects the account ids of index keys starting with prefix (optionally followed by a kind
+ * byte equal to kind), then calls cb for each with the transaction closed. */
+static int list_index(struct store *s, enum store__db db, const uint8_t *prefix, size_t plen,
+		      bool has_kind, uint8_t kind, store_account_cb cb, void *data)
 {
-	if (!s || !tenant || !unit || !cb || strlen(tenant) > STORE_TENANT_MAX ||
-	    strlen(unit) > STORE_UNIT_ID_MAX)
-		return STORE_EINVAL;
-	uint8_t prefix[UNIT_KEY_MAX];
-	size_t plen = unit_prefix(tenant, unit, prefix);
 	MDB_txn *txn;
 	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t (*ids)[STORE_ID_BYTES] = NULL;
+	size_t n = 0, cap = 0;
+	size_t klen = plen + (has_kind ? 1 : 0) + STORE_ID_BYTES;
 	int rc = store__read_begin(s, &txn);
 	if (rc)
 		return rc;
-	rc = mdb_cursor_open(txn, s->dbi[STORE__DB_UNIT_MEMBERS], &cur);
-	if (rc != 0) {
+	rc = store__err(mdb_cursor_open(txn, s->dbi[db], &cur));
+	if (rc) {
 		store__read_end(s, txn);
-		return store__err(rc);
+		return rc;
 	}
-	MDB_val k = { .mv_size = plen, .mv_data = prefix }, v;
-	int visited = 0;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != plen + STORE_ID_BYTES || memcmp(k.mv_data, prefix, plen) != 0)
+	k.mv_data = (void *)prefix;
+	k.mv_size = plen;
+	int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	while (mrc == 0 && k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0) {
+		const uint8_t *p = k.mv_data;
+		/* a longer name sharing the prefix has a different length byte, so it never matches;
+		 * an exact prefix match must be followed by exactly the rest of the key */
+		if (k.mv_size != klen) {
+			rc = STORE_ECORRUPT;
 			break;
-		visited++;
-		if (cb((const uint8_t *)k.mv_data + plen, data))
-			break;
+		}
+		if (!has_kind || kind == 0 || p[plen] == kind) {
+			if (n == cap) {
+				size_t ncap = cap ? cap * 2 : 16;
+				void *nids = realloc(ids, ncap * sizeof *ids);
+				if (!nids) {
+					rc = STORE_ENOMEM;
+					break;
+				}
+				ids = nids;
+				cap = ncap;
+			}
+			memcpy(ids[n++], p + klen - STORE_ID_BYTES, STORE_ID_BYTES);
+		}
+		mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 	}
+	if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
+		rc = store__err(mrc);
 	mdb_cursor_close(cur);
 	store__read_end(s, txn);
-	return rc == 0 || rc == MDB_NOTFOUND ? visited : store__err(rc);
+	int calls = 0;
+	for (size_t i = 0; rc == 0 && i < n && calls < INT32_MAX; i++) {
+		calls++;
+		if (cb(ids[i], data) != 0)
+			break;
+	}
+	free(ids);
+	return rc ? rc : calls;
+}
+
+int store_list_unit_accounts(struct store *s, const char *tenant, const char *unit,
+			     store_account_cb cb, void *data)
+{
+	uint8_t prefix[STORE__KEY_UNIT_MAX];
+	if (!s || !tenant || !unit || !cb)
+		return STORE_EINVAL;
+	size_t plen = store__key_unit_prefix(prefix, tenant, unit);
+	if (!plen)
+		return STORE_EINVAL;
+	return list_index(s, STORE__DB_UNIT_ACCOUNTS, prefix, plen, false, 0, cb, data);
+}
+
+int store_list_tenant_accounts(struct store *s, const char *tenant, uint8_t kind,
+			       store_account_cb cb, void *data)
+{
+	uint8_t prefix[STORE__KEY_TENANT_MAX];
+	if (!s || !tenant || !cb)
+		return STORE_EINVAL;
+	size_t plen = store__key_tenant_prefix(prefix, tenant);
+	if (!plen)
+		return STORE_EINVAL;
+	if (kind) {
+		prefix[plen++] = kind; /* the kind byte narrows the range */
+		return list_index(s, STORE__DB_TENANT_ACCOUNTS, prefix, plen, false, 0, cb, data);
+	}
+	return list_index(s, STORE__DB_TENANT_ACCOUNTS, prefix, plen, true, 0, cb, data);
 }

@@ -250,6 +250,28 @@ int store__idem_decode(const uint8_t *buf, size_t len, struct store_idempotency 
 	return 0;
 }
 
+size_t store__key_unit_prefix(uint8_t buf[STORE__KEY_UNIT_MAX], const char *tenant, const char *unit)
+{
+	size_t tlen, ulen;
+	if (!name_ok(tenant, STORE_TENANT_MAX, &tlen) || !name_ok(unit, STORE_UNIT_ID_MAX, &ulen))
+		return 0;
+	buf[0] = (uint8_t)tlen;
+	memcpy(buf + 1, tenant, tlen);
+	buf[1 + tlen] = (uint8_t)ulen;
+	memcpy(buf + 2 + tlen, unit, ulen);
+	return 2 + tlen + ulen;
+}
+
+size_t store__key_tenant_prefix(uint8_t buf[STORE__KEY_TENANT_MAX], const char *tenant)
+{
+	size_t tlen;
+	if (!name_ok(tenant, STORE_TENANT_MAX, &tlen))
+		return 0;
+	buf[0] = (uint8_t)tlen;
+	memcpy(buf + 1, tenant, tlen);
+	return 1 + tlen;
+}
+
 void store__key_otpk(uint8_t key[STORE__KEY_OTPK_LEN], const uint8_t device[STORE_ID_BYTES],
 		     uint32_t id)
 {

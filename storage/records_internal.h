@@ -16,6 +16,10 @@
 
 /* keys */
 #define STORE__KEY_ACCOUNT_DEVICE_LEN 32 /* account id | device id */
+/* unit index: tenant len u8 | tenant | unit len u8 | unit | account id */
+#define STORE__KEY_UNIT_MAX (1 + STORE_TENANT_MAX + 1 + STORE_UNIT_ID_MAX + STORE_ID_BYTES)
+/* tenant index: tenant len u8 | tenant | kind u8 | account id */
+#define STORE__KEY_TENANT_MAX (1 + STORE_TENANT_MAX + 1 + STORE_ID_BYTES)
 #define STORE__KEY_OTPK_LEN 20           /* device id | prekey id u32 */
 #define STORE__KEY_MAILBOX_LEN 24        /* device id | seq u64 */
 #define STORE__KEY_MAILBOX_EXPIRY_LEN 32 /* expires_at u64 | device id | seq u64 */
@@ -92,6 +96,10 @@ void store__idem_encode(uint64_t stored_at, uint64_t expires_at, const struct st
 			size_t n, uint8_t *buf);
 int store__idem_decode(const uint8_t *buf, size_t len, struct store_idempotency *out,
 		       struct store_seq *seqs, size_t cap);
+
+/* Index key prefixes (without the account id); 0 if a name is empty or too long. */
+size_t store__key_unit_prefix(uint8_t buf[STORE__KEY_UNIT_MAX], const char *tenant, const char *unit);
+size_t store__key_tenant_prefix(uint8_t buf[STORE__KEY_TENANT_MAX], const char *tenant);
 
 void store__key_otpk(uint8_t key[STORE__KEY_OTPK_LEN], const uint8_t device[STORE_ID_BYTES],
 		     uint32_t id);

@@ -18,6 +18,8 @@
 #define STORE__DBS(X)                                                                        \
 	X(META, "meta")                                                                      \
 	X(ACCOUNTS, "accounts")                                                              \
+	X(UNIT_ACCOUNTS, "unit_accounts")                                                    \
+	X(TENANT_ACCOUNTS, "tenant_accounts")                                                \
 	X(UNIT_MEMBERS, "unit_members")                                                      \
 	X(DEVICES, "devices")                                                                \
 	X(ACCOUNT_DEVICES, "account_devices")                                                \

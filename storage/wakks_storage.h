@@ -211,6 +211,20 @@ typedef int (*store_account_cb)(const uint8_t account_id[STORE_ID_BYTES], void *
 int store_list_unit_accounts(struct store *store, const char *tenant, const char *unit,
 			     store_account_cb cb, void *data);
 
+/* Called once per account id; return nonzero to stop. Runs after the read transaction has ended,
+ * so it may call into the store (store_list_devices ...). */
+typedef int (*store_account_cb)(const uint8_t account_id[STORE_ID_BYTES], void *data);
+
+/* The accounts whose unit list names (tenant, unit), in account-id order.
+ * @return the number of callbacks made (>= 0), or STORE_EINVAL, STORE_ENOMEM, ... */
+int store_list_unit_accounts(struct store *store, const char *tenant, const char *unit,
+			     store_account_cb cb, void *data);
+
+/* The accounts of a tenant of one kind (enum store_account_kind; 0 = every kind), ordered by
+ * kind then account id; e.g. the tenant's journal accounts. Return as above. */
+int store_list_tenant_accounts(struct store *store, const char *tenant, uint8_t kind,
+			       store_account_cb cb, void *data);
+
 /* Number of one-time prekeys stored for a device (0 for an unknown device). */
 int store_count_one_time_prekeys(struct store *store, const uint8_t device_id[STORE_ID_BYTES],
 				 uint32_t *n);

@@ -85,6 +85,74 @@ static void test_put_get_account_and_device(void)
 	t_teardown(&e);
 }
 
+struct ids {
+	int n;
+	uint8_t last[4];
+};
+
+static int ids_cb(const uint8_t account_id[STORE_ID_BYTES], void *data)
+{
+	struct ids *ids = data;
+	if (ids->n < 4)
+		ids->last[ids->n] = account_id[15];
+	ids->n++;
+	return 0;
+}
+
+static int put_account_units(struct t_env *e, unsigned n, uint8_t kind, const char *tenant,
+			     const char *u1, const char *u2)
+{
+	struct t_res res = {0};
+	struct store_account a;
+	memset(&a, 0, sizeof a);
+	t_id(a.id, 'A', n);
+	a.kind = kind;
+	strcpy(a.tenant, tenant);
+	if (u1)
+		strcpy(a.units[a.n_units++], u1);
+	if (u2)
+		strcpy(a.units[a.n_units++], u2);
+	struct store_req *req = store_req_new(e->s, t_cb, &res);
+	if (store_req_put_account(req, &a) < 0) {
+		store_req_free(req);
+		return -100;
+	}
+	return t_run(e, req, &res);
+}
+
+static void test_unit_and_tenant_indexes(void)
+{
+	struct t_env e;
+	REQUIRE_OK(t_setup(&e));
+	REQUIRE_OK(t_open(&e));
+	CHECK_EQ_INT(put_account_units(&e, 1, STORE_ACCOUNT_CASEWORKER, "varde", "jobcenter", NULL), 0);
+	CHECK_EQ_INT(put_account_units(&e, 2, STORE_ACCOUNT_CASEWORKER, "varde", "jobcenter", "born"), 0);
+	CHECK_EQ_INT(put_account_units(&e, 3, STORE_ACCOUNT_CASEWORKER, "varde", "jobcenterx", NULL), 0);
+	CHECK_EQ_INT(put_account_units(&e, 4, STORE_ACCOUNT_CASEWORKER, "vardex", "jobcenter", NULL), 0);
+	CHECK_EQ_INT(put_account_units(&e, 5, STORE_ACCOUNT_JOURNAL, "varde", NULL, NULL), 0);
+	CHECK_EQ_INT(put_account_units(&e, 6, STORE_ACCOUNT_CITIZEN, "varde", NULL, NULL), 0);
+
+	struct ids ids = {0};
+	CHECK_EQ_INT(store_list_unit_accounts(e.s, "varde", "jobcenter", ids_cb, &ids), 2);
+	CHECK_EQ_INT(ids.last[0], 1);
+	CHECK_EQ_INT(ids.last[1], 2);
+	memset(&ids, 0, sizeof ids);
+	CHECK_EQ_INT(store_list_unit_accounts(e.s, "varde", "born", ids_cb, &ids), 1);
+	memset(&ids, 0, sizeof ids);
+	CHECK_EQ_INT(store_list_tenant_accounts(e.s, "varde", STORE_ACCOUNT_JOURNAL, ids_cb, &ids), 1);
+	CHECK_EQ_INT(ids.last[0], 5);
+	memset(&ids, 0, sizeof ids);
+	CHECK_EQ_INT(store_list_tenant_accounts(e.s, "varde", 0, ids_cb, &ids), 5);
+
+	/* moving account 2 out of jobcenter updates the index */
+	CHECK_EQ_INT(put_account_units(&e, 2, STORE_ACCOUNT_CASEWORKER, "varde", "born", NULL), 0);
+	memset(&ids, 0, sizeof ids);
+	CHECK_EQ_INT(store_list_unit_accounts(e.s, "varde", "jobcenter", ids_cb, &ids), 1);
+	CHECK_EQ_INT(store_list_unit_accounts(e.s, "varde", "", ids_cb, &ids), STORE_EINVAL);
+	CHECK_EQ_INT(store_list_unit_accounts(e.s, "nowhere", "jobcenter", ids_cb, &ids), 0);
+	t_teardown(&e);
+}
+
 static void test_signed_prekey_put_replace(void)
 {
 	struct t_env e;
@@ -260,6 +328,7 @@ static void test_strerror_covers_codes(void)
 int main(void)
 {
 	RUN(test_put_get_account_and_device);
+	RUN(test_unit_and_tenant_indexes);
 	RUN(test_signed_prekey_put_replace);
 	RUN(test_reopen_keeps_everything);
 	RUN(test_closed_store_refuses_requests);
