@@ -15,10 +15,12 @@ void wc__kdf_rk(const uint8_t rk[32], const uint8_t dh_out[32], uint8_t rk_out[3
 
 void wc__kdf_ck(const uint8_t ck[32], uint8_t ck_out[32], uint8_t mk[32])
 {
-	static const uint8_t one = 0x01, two = 0x02;
+	/* mk = HMAC(CK, "wakks/v1/chain-message"), CK' = HMAC(CK, "wakks/v1/chain-next") */
 	uint8_t next[32];
-	crypto_auth_hmacsha256(mk, &one, 1, ck);
-	crypto_auth_hmacsha256(next, &two, 1, ck);
+	crypto_auth_hmacsha256(mk, (const uint8_t *)WC__DS_CHAIN_MESSAGE,
+			       sizeof WC__DS_CHAIN_MESSAGE - 1, ck);
+	crypto_auth_hmacsha256(next, (const uint8_t *)WC__DS_CHAIN_NEXT,
+			       sizeof WC__DS_CHAIN_NEXT - 1, ck);
 	memcpy(ck_out, next, 32); /* ck_out may alias ck */
 	sodium_memzero(next, sizeof next);
 }

@@ -14,6 +14,8 @@
 #define WC__DS_SIGNED_PREKEY "wakks/v1/signed-prekey"      /* 22 bytes; signed-prekey message */
 #define WC__DS_X3DH "wakks/v1/x3dh"                          /* HKDF info of X3DH */
 #define WC__DS_ROOT "wakks/v1/ratchet-root"                  /* HKDF info of KDF_RK */
+#define WC__DS_CHAIN_MESSAGE "wakks/v1/chain-message"      /* HMAC input of KDF_CK -> mk */
+#define WC__DS_CHAIN_NEXT "wakks/v1/chain-next"            /* HMAC input of KDF_CK -> CK' */
 #define WC__DS_MESSAGE "wakks/v1/message-key"                /* HKDF info, message key -> key,nonce */
 #define WC__DS_STATE "wakks/v1/session-state"                /* AEAD AD of sealed state */
 #define WC__DS_FINGERPRINT "wakks/v1/safety-number"          /* safety number hash prefix */
