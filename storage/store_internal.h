@@ -20,7 +20,6 @@
 	X(ACCOUNTS, "accounts")                                                              \
 	X(UNIT_ACCOUNTS, "unit_accounts")                                                    \
 	X(TENANT_ACCOUNTS, "tenant_accounts")                                                \
-	X(UNIT_MEMBERS, "unit_members")                                                      \
 	X(DEVICES, "devices")                                                                \
 	X(ACCOUNT_DEVICES, "account_devices")                                                \
 	X(SIGNED_PREKEYS, "signed_prekeys")                                                  \

@@ -204,13 +204,6 @@ int store_get_signed_prekey(struct store *store, const uint8_t device_id[STORE_I
 int store_list_devices(struct store *store, const uint8_t account_id[STORE_ID_BYTES],
 		       bool include_revoked, struct store_device *out, size_t cap, size_t *n);
 
-/* Visits the accounts whose units include tenant/unit (caseworkers of a unit), in account-id
- * order; the id is valid only during the call and the callback must not call into the store.
- * Return nonzero from cb to stop. @return the number visited (>= 0) or a negative error. */
-typedef int (*store_account_cb)(const uint8_t account_id[STORE_ID_BYTES], void *data);
-int store_list_unit_accounts(struct store *store, const char *tenant, const char *unit,
-			     store_account_cb cb, void *data);
-
 /* Called once per account id; return nonzero to stop. Runs after the read transaction has ended,
  * so it may call into the store (store_list_devices ...). */
 typedef int (*store_account_cb)(const uint8_t account_id[STORE_ID_BYTES], void *data);
