@@ -43,6 +43,12 @@ int id__keyset_find(const id_keyset *ks, const char *kid, unsigned alg_bit, cons
 int id__claims_profile(const id_idp *idp, const id_tenant *tenant, const json_t *claims,
 		       id_verified *v);
 
+/* The checks after the signature, on a payload given directly (no replay cache): for the fuzz
+ * target, which cannot forge signatures but must reach the claim parsers. */
+int id__verify_claims(const id_idp *idp, const id_tenant *tenant, const uint8_t *payload,
+		      size_t len, const uint8_t identity_pk[ID_PUBLIC_KEY_BYTES],
+		      const uint8_t challenge[ID_CHALLENGE_BYTES], int64_t now, id_verified *out);
+
 /* RFC 7638 thumbprint of a public RSA or EC JWK, base64url. out: 44 bytes. */
 int id__jwk_thumbprint(const cjose_jwk_t *jwk, char out[ID_NONCE_BUF_BYTES]);
 

@@ -209,13 +209,56 @@ done:
 	return rc;
 }
 
-int id_verify(const id_idp *idp, const id_keyset *keys, const id_tenant *tenant, const char *token,
-	      size_t token_len, const uint8_t identity_pk[ID_PUBLIC_KEY_BYTES],
-	      const uint8_t challenge[ID_CHALLENGE_BYTES], int64_t now, id_replay *replay,
-	      id_verified *out)
+/* Everything after the signature: registered claims, nonce, replay check, profile claims,
+ * once-only insertion. Fills *v (scratch owned by the caller). */
+static int check_claims(const id_idp *idp, const id_tenant *tenant, const json_t *claims,
+			const uint8_t identity_pk[ID_PUBLIC_KEY_BYTES],
+			const uint8_t challenge[ID_CHALLENGE_BYTES], int64_t now, id_replay *replay,
+			id_verified *v)
 {
-	if (!idp || !keys || !identity_pk || !challenge || !out || (!token && token_len))
-		return ID_ERR_INVALID_ARG;
+	char expect[ID_NONCE_BUF_BYTES];
+	const char *iss, *nonce, *jti;
+	size_t iss_len, nonce_len, jti_len;
+	int rc;
+	if (id__json_string(claims, "iss", &iss, &iss_len, ID_ERR_ISS) != 0 || !iss ||
+	    strcmp(iss, idp->issuer) != 0)
+		return ID_ERR_ISS;
+	if ((rc = check_audience(claims, idp->client_id)) != 0)
+		return rc;
+	if ((rc = check_times(claims, idp, now, v)) != 0)
+		return rc;
+	if (id__json_string(claims, "nonce", &nonce, &nonce_len, ID_ERR_NONCE_MISMATCH) != 0)
+		return ID_ERR_NONCE_MISMATCH;
+	if (!nonce)
+		return ID_ERR_NONCE_MISSING;
+	if ((rc = id_nonce_compute(idp->issuer, identity_pk, challenge, expect)) != 0)
+		return rc;
+	if (nonce_len != ID_NONCE_CHARS || sodium_memcmp(nonce, expect, ID_NONCE_CHARS) != 0)
+		return ID_ERR_NONCE_MISMATCH;
+	uint8_t msg[sizeof REPLAY_DOMAIN + ID_NONCE_CHARS];
+	memcpy(msg, REPLAY_DOMAIN, sizeof REPLAY_DOMAIN);
+	memcpy(msg + sizeof REPLAY_DOMAIN, expect, ID_NONCE_CHARS);
+	id__sha256(msg, sizeof msg, v->replay_key);
+	if (replay && (rc = id_replay_check(replay, v->replay_key, now)) != 0)
+		return rc;
+	if (id__json_string(claims, "jti", &jti, &jti_len, ID_ERR_CLAIM_TYPE) != 0 ||
+	    jti_len > ID_JTI_MAX_BYTES)
+		return ID_ERR_CLAIM_TYPE;
+	if (jti)
+		memcpy(v->jti, jti, jti_len + 1);
+	memcpy(v->issuer, iss, iss_len + 1);
+	v->kind = idp->kind;
+	v->profile = idp->profile;
+	if ((rc = id__claims_profile(idp, tenant, claims, v)) != 0)
+		return rc;
+	/* Once-only, last: a token refused for any other reason does not burn its nonce. */
+	if (replay && (rc = id_replay_insert(replay, v->replay_key, v->exp + idp->skew_seconds, now)) != 0)
+		return rc;
+	return 0;
+}
+
+static int check_args(const id_idp *idp, const id_tenant *tenant)
+{
 	if (id_idp_validate(idp) != 0)
 		return ID_ERR_CONFIG;
 	if (idp->kind == ID_KIND_CASEWORKER) {
@@ -224,6 +267,19 @@ int id_verify(const id_idp *idp, const id_keyset *keys, const id_tenant *tenant,
 		if (!tenant_trusts(tenant, idp->id))
 			return ID_ERR_TENANT_IDP;
 	}
+	return 0;
+}
+
+int id_verify(const id_idp *idp, const id_keyset *keys, const id_tenant *tenant, const char *token,
+	      size_t token_len, const uint8_t identity_pk[ID_PUBLIC_KEY_BYTES],
+	      const uint8_t challenge[ID_CHALLENGE_BYTES], int64_t now, id_replay *replay,
+	      id_verified *out)
+{
+	if (!idp || !keys || !identity_pk || !challenge || !out || (!token && token_len))
+		return ID_ERR_INVALID_ARG;
+	int rc = check_args(idp, tenant);
+	if (rc != 0)
+		return rc;
 	if (token_len == 0)
 		return ID_ERR_TOKEN_EMPTY;
 	if (token_len > ID_TOKEN_MAX_BYTES)
@@ -231,67 +287,44 @@ int id_verify(const id_idp *idp, const id_keyset *keys, const id_tenant *tenant,
 
 	id_verified *v = calloc(1, sizeof *v); /* heap: the struct is large, and wiped on all paths */
 	json_t *claims = NULL;
-	char expect[ID_NONCE_BUF_BYTES];
 	if (!v)
 		return ID_ERR_NOMEM;
-	int rc = verify_signed(idp, keys, token, token_len, &claims);
-	if (rc != 0)
-		goto done;
-
-	const char *iss, *nonce, *jti;
-	size_t iss_len, nonce_len, jti_len;
-	if (id__json_string(claims, "iss", &iss, &iss_len, ID_ERR_ISS) != 0 || !iss ||
-	    strcmp(iss, idp->issuer) != 0) {
-		rc = ID_ERR_ISS;
-		goto done;
+	rc = verify_signed(idp, keys, token, token_len, &claims);
+	if (rc == 0) {
+		id__sha256((const uint8_t *)token, token_len, v->token_hash);
+		rc = check_claims(idp, tenant, claims, identity_pk, challenge, now, replay, v);
 	}
-	rc = check_audience(claims, idp->client_id);
 	if (rc == 0)
-		rc = check_times(claims, idp, now, v);
+		*out = *v;
+	json_decref(claims);
+	sodium_memzero(v, sizeof *v);
+	free(v);
+	return rc;
+}
+
+int id__verify_claims(const id_idp *idp, const id_tenant *tenant, const uint8_t *payload,
+		      size_t len, const uint8_t identity_pk[ID_PUBLIC_KEY_BYTES],
+		      const uint8_t challenge[ID_CHALLENGE_BYTES], int64_t now, id_verified *out)
+{
+	if (!idp || !payload || !identity_pk || !challenge || !out)
+		return ID_ERR_INVALID_ARG;
+	int rc = check_args(idp, tenant);
 	if (rc != 0)
-		goto done;
-	if (id__json_string(claims, "nonce", &nonce, &nonce_len, ID_ERR_NONCE_MISMATCH) != 0) {
-		rc = ID_ERR_NONCE_MISMATCH;
-		goto done;
+		return rc;
+	json_error_t jerr;
+	json_t *claims = json_loadb((const char *)payload, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_object(claims)) {
+		json_decref(claims);
+		return ID_ERR_PAYLOAD_JSON;
 	}
-	if (!nonce) {
-		rc = ID_ERR_NONCE_MISSING;
-		goto done;
+	id_verified *v = calloc(1, sizeof *v);
+	if (!v) {
+		json_decref(claims);
+		return ID_ERR_NOMEM;
 	}
-	rc = id_nonce_compute(idp->issuer, identity_pk, challenge, expect);
-	if (rc != 0)
-		goto done;
-	if (nonce_len != ID_NONCE_CHARS || sodium_memcmp(nonce, expect, ID_NONCE_CHARS) != 0) {
-		rc = ID_ERR_NONCE_MISMATCH;
-		goto done;
-	}
-	{
-		uint8_t msg[sizeof REPLAY_DOMAIN + ID_NONCE_CHARS];
-		memcpy(msg, REPLAY_DOMAIN, sizeof REPLAY_DOMAIN);
-		memcpy(msg + sizeof REPLAY_DOMAIN, expect, ID_NONCE_CHARS);
-		id__sha256(msg, sizeof msg, v->replay_key);
-	}
-	if (replay && (rc = id_replay_check(replay, v->replay_key, now)) != 0)
-		goto done;
-	if (id__json_string(claims, "jti", &jti, &jti_len, ID_ERR_CLAIM_TYPE) != 0 ||
-	    jti_len > ID_JTI_MAX_BYTES) {
-		rc = ID_ERR_CLAIM_TYPE;
-		goto done;
-	}
-	if (jti)
-		memcpy(v->jti, jti, jti_len + 1);
-	memcpy(v->issuer, iss, iss_len + 1);
-	v->kind = idp->kind;
-	v->profile = idp->profile;
-	rc = id__claims_profile(idp, tenant, claims, v);
-	if (rc != 0)
-		goto done;
-	id__sha256((const uint8_t *)token, token_len, v->token_hash);
-	/* Once-only, last: a token refused for any other reason does not burn its nonce. */
-	if (replay && (rc = id_replay_insert(replay, v->replay_key, v->exp + idp->skew_seconds, now)) != 0)
-		goto done;
-	*out = *v;
-done:
+	rc = check_claims(idp, tenant, claims, identity_pk, challenge, now, NULL, v);
+	if (rc == 0)
+		*out = *v;
 	json_decref(claims);
 	sodium_memzero(v, sizeof *v);
 	free(v);
