@@ -12,11 +12,14 @@
 static int decode_map(const msgpack_object *o, const struct proto__schema *s, uint8_t *base,
 		      const char **field);
 
-/* Sets every field of a schema to its "absent" value without touching the rest of the struct. */
+/* Sets every optional field of a schema to its "absent" value without touching the rest of the
+ * struct. Required fields need no reset: the map either sets them or fails. */
 static void set_absent(const struct proto__schema *s, uint8_t *base)
 {
 	for (unsigned i = 0; i < s->nfields; i++) {
 		const struct proto__field *f = &s->fields[i];
+		if (f->required)
+			continue;
 		uint8_t *p = base + f->offset;
 		switch (f->kind) {
 		case PROTO__K_U32:
@@ -40,10 +43,7 @@ static void set_absent(const struct proto__schema *s, uint8_t *base)
 			*(proto_str *)p = (proto_str){ NULL, 0 };
 			break;
 		case PROTO__K_MAP:
-			if (f->aux != PROTO__NO_AUX)
-				*(bool *)(base + f->aux) = false;
-			else
-				set_absent(f->sub, p);
+			*(bool *)(base + f->aux) = false; /* optional maps always have a flag */
 			break;
 		case PROTO__K_ARRAY:
 			*(uint32_t *)(base + f->aux) = 0;
@@ -154,6 +154,30 @@ static int decode_value(const msgpack_object *v, const struct proto__field *f, u
 	return PROTO_E_BAD_ARGUMENT;
 }
 
+static int key_eq(const struct proto__field *f, const char *k, uint32_t len)
+{
+	if (f->key_len != len)
+		return 0;
+	for (uint32_t i = 0; i < len; i++)
+		if (f->key[i] != k[i])
+			return 0;
+	return 1;
+}
+
+/* Index of the field named k, or s->nfields. Canonical frames list keys in schema order, so the
+ * search starts at the field after the previous match. */
+static unsigned find_field(const struct proto__schema *s, const char *k, uint32_t len, unsigned next)
+{
+	unsigned n = s->nfields;
+	for (unsigned j = next; j < n; j++)
+		if (key_eq(&s->fields[j], k, len))
+			return j;
+	for (unsigned j = 0; j < next && j < n; j++)
+		if (key_eq(&s->fields[j], k, len))
+			return j;
+	return n;
+}
+
 /* 1 if an unknown key equal to k appears among kv[0..i). */
 static int unknown_seen_before(const msgpack_object_kv *kv, uint32_t i, const msgpack_object *k)
 {
@@ -175,16 +199,13 @@ static int decode_map(const msgpack_object *o, const struct proto__schema *s, ui
 
 	set_absent(s, base);
 	uint32_t seen = 0;
+	unsigned next = 0;
 	const msgpack_object_kv *kv = o->via.map.ptr;
 	for (uint32_t i = 0; i < n; i++) {
 		const msgpack_object *k = &kv[i].key;
 		if (k->type != MSGPACK_OBJECT_STR)
 			return PROTO_E_WRONG_TYPE;
-		unsigned j;
-		for (j = 0; j < s->nfields; j++)
-			if (s->fields[j].key_len == k->via.str.size &&
-			    memcmp(s->fields[j].key, k->via.str.ptr, k->via.str.size) == 0)
-				break;
+		unsigned j = find_field(s, k->via.str.ptr, k->via.str.size, next);
 		if (j == s->nfields) {
 			/* Unknown key: skipped for forward compatibility, but never twice. */
 			if (unknown_seen_before(kv, i, k))
@@ -197,6 +218,7 @@ static int decode_map(const msgpack_object *o, const struct proto__schema *s, ui
 			return PROTO_E_DUPLICATE_FIELD;
 		}
 		seen |= 1u << j;
+		next = j + 1;
 		*field = f->key;
 		int rc = decode_value(&kv[i].val, f, base, field);
 		if (rc != 0)

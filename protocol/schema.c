@@ -218,7 +218,18 @@ static int cmp_id(const void *a, const void *b)
 	return memcmp(*(const uint8_t *const *)a, *(const uint8_t *const *)b, PROTO_ID_BYTES);
 }
 
-/* 1 if two of the n ids are equal. Sorts a copy of the pointers: n log n for a full send. */
+static int id_eq(const uint8_t *a, const uint8_t *b)
+{
+	uint64_t a0, a1, b0, b1;
+	memcpy(&a0, a, 8), memcpy(&a1, a + 8, 8), memcpy(&b0, b, 8), memcpy(&b1, b + 8, 8);
+	return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
+
+/* Below this many ids, comparing every pair is cheaper than sorting. */
+#define PROTO__DUP_PAIRWISE_MAX 24u
+
+/* 1 if two of the n ids are equal: every pair for small n, else a sorted copy of the pointers
+ * (n log n for a full send). */
 static int has_duplicate_id(const uint8_t *const *ids, uint32_t n, size_t stride)
 {
 	const uint8_t *sorted[PROTO_MAX_RECIPIENT_DEVICES];
@@ -226,8 +237,13 @@ static int has_duplicate_id(const uint8_t *const *ids, uint32_t n, size_t stride
 		return 0;
 	for (uint32_t i = 0; i < n; i++)
 		sorted[i] = *(const uint8_t *const *)((const uint8_t *)ids + i * stride);
-	if (n == 2)
-		return memcmp(sorted[0], sorted[1], PROTO_ID_BYTES) == 0;
+	if (n <= PROTO__DUP_PAIRWISE_MAX) {
+		for (uint32_t i = 1; i < n; i++)
+			for (uint32_t j = 0; j < i; j++)
+				if (id_eq(sorted[i], sorted[j]))
+					return 1;
+		return 0;
+	}
 	qsort(sorted, n, sizeof sorted[0], cmp_id);
 	for (uint32_t i = 1; i < n; i++)
 		if (memcmp(sorted[i - 1], sorted[i], PROTO_ID_BYTES) == 0)
