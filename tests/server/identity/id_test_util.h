@@ -43,6 +43,15 @@ static const id_idp t_idp_adfs = {
 	.allowed_algs = ID_ALG_RS256, .skew_seconds = 60, .max_age_seconds = 600,
 };
 
+/* Stops the test function unless expr (evaluated once) returns 0. */
+#define REQUIRE_OK(expr)                                  \
+	do {                                              \
+		int t__rc = (expr);                       \
+		CHECK_EQ_INT(t__rc, 0);                   \
+		if (t__rc != 0)                           \
+			return;                           \
+	} while (0)
+
 /* A fresh private directory under TMPDIR; malloc'd path. */
 static inline char *t_tempdir(void)
 {

@@ -39,7 +39,7 @@ static void test_code_single_use(void)
 {
 	char code[DEVIDP_CODE_CHARS + 1], *tok = NULL;
 	devidp_auth_request r = req("anna");
-	REQUIRE(devidp_code_issue(mitid, &r, T_NOW, code) == 0);
+	REQUIRE_OK(devidp_code_issue(mitid, &r, T_NOW, code));
 	CHECK_EQ_INT(strlen(code), DEVIDP_CODE_CHARS);
 	CHECK_EQ_INT(devidp_code_redeem(mitid, code, T_CLIENT_CITIZEN, REDIRECT, PKCE_VERIFIER, T_NOW + 5, &tok), 0);
 	CHECK(tok != NULL);
@@ -49,12 +49,12 @@ static void test_code_single_use(void)
 	CHECK(tok == NULL);
 
 	/* Each binding is checked, and a failed attempt consumes the code too. */
-	REQUIRE(devidp_code_issue(mitid, &r, T_NOW, code) == 0);
+	REQUIRE_OK(devidp_code_issue(mitid, &r, T_NOW, code));
 	CHECK_EQ_INT(devidp_code_redeem(mitid, code, "other", REDIRECT, PKCE_VERIFIER, T_NOW, &tok), ID_ERR_CLIENT_ID);
 	CHECK_EQ_INT(devidp_code_redeem(mitid, code, T_CLIENT_CITIZEN, REDIRECT, PKCE_VERIFIER, T_NOW, &tok), ID_ERR_CODE_UNKNOWN);
-	REQUIRE(devidp_code_issue(mitid, &r, T_NOW, code) == 0);
+	REQUIRE_OK(devidp_code_issue(mitid, &r, T_NOW, code));
 	CHECK_EQ_INT(devidp_code_redeem(mitid, code, T_CLIENT_CITIZEN, REDIRECT "x", PKCE_VERIFIER, T_NOW, &tok), ID_ERR_REDIRECT_URI);
-	REQUIRE(devidp_code_issue(mitid, &r, T_NOW, code) == 0);
+	REQUIRE_OK(devidp_code_issue(mitid, &r, T_NOW, code));
 	CHECK_EQ_INT(devidp_code_redeem(mitid, code, T_CLIENT_CITIZEN, REDIRECT, "x" PKCE_VERIFIER, T_NOW, &tok), ID_ERR_PKCE);
 	/* A guessed code. */
 	code[0] = code[0] == 'A' ? 'B' : 'A';
@@ -66,9 +66,9 @@ static void test_code_expiry_and_bound(void)
 {
 	char code[DEVIDP_CODE_CHARS + 1], *tok = NULL;
 	devidp_auth_request r = req("bo");
-	REQUIRE(devidp_code_issue(mitid, &r, T_NOW, code) == 0);
+	REQUIRE_OK(devidp_code_issue(mitid, &r, T_NOW, code));
 	CHECK_EQ_INT(devidp_code_redeem(mitid, code, T_CLIENT_CITIZEN, REDIRECT, PKCE_VERIFIER, T_NOW + 60, &tok), ID_ERR_CODE_EXPIRED);
-	REQUIRE(devidp_code_issue(mitid, &r, T_NOW, code) == 0);
+	REQUIRE_OK(devidp_code_issue(mitid, &r, T_NOW, code));
 	CHECK_EQ_INT(devidp_code_redeem(mitid, code, T_CLIENT_CITIZEN, REDIRECT, PKCE_VERIFIER, T_NOW + 59, &tok), 0);
 	free(tok);
 
@@ -162,7 +162,7 @@ static void test_endpoints_flow(void)
 	char nonce[ID_NONCE_BUF_BYTES];
 	memset(pk, 0x5a, 32);
 	memset(ch, 0xa5, 32);
-	REQUIRE(id_nonce_compute(T_ISS_ADFS, pk, ch, nonce) == 0);
+	REQUIRE_OK(id_nonce_compute(T_ISS_ADFS, pk, ch, nonce));
 
 	CHECK_EQ_INT(devidp_handle(adfs, "GET", "/.well-known/openid-configuration", NULL, NULL, 0, T_NOW, &r), 0);
 	CHECK_EQ_INT(r.status, 200);
@@ -273,7 +273,7 @@ static void test_mint_claims(void)
 {
 	char *t = NULL;
 	devidp_mint_opts o = { .login = "anna", .nonce = "abc" };
-	REQUIRE(devidp_mint(mitid, &o, T_NOW, &t) == 0);
+	REQUIRE_OK(devidp_mint(mitid, &o, T_NOW, &t));
 	/* Decode the payload and look at the MitID-broker claim names. */
 	char *p1 = strchr(t, '.') + 1, *p2 = strchr(p1, '.');
 	unsigned char bin[4096];

@@ -134,7 +134,7 @@ static void test_unknown_kid_then_refresh(void)
 	id_keyset *old = t_keyset(devidp_jwks_json(mitid));
 	char *t = NULL;
 	devidp_mint_opts o = { .nonce = nonce };
-	REQUIRE(devidp_mint(mitid_new, &o, T_NOW, &t) == 0);
+	REQUIRE_OK(devidp_mint(mitid_new, &o, T_NOW, &t));
 	id_verified v;
 	CHECK_EQ_INT(id_verify(&t_idp_mitid, old, NULL, t, strlen(t), pk, ch, T_NOW, NULL, &v), ID_ERR_KID_UNKNOWN);
 	id_keyset *fresh = t_keyset(devidp_jwks_json(mitid_new));

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* The replay cache: second use refused, entries forgotten at expiry, bounded, fails closed. */
 #include "test.h"
-#include "wakks_identity.h"
+#include "id_test_util.h"
 
 static void key_of(uint8_t k[ID_HASH_BYTES], int i)
 {
@@ -16,7 +16,7 @@ static void test_second_use_refused(void)
 	uint8_t a[32], b[32];
 	key_of(a, 1);
 	key_of(b, 2);
-	REQUIRE(id_replay_new(4, &rc) == 0);
+	REQUIRE_OK(id_replay_new(4, &rc));
 	CHECK_EQ_INT(id_replay_check(rc, a, 100), 0);
 	CHECK_EQ_INT(id_replay_insert(rc, a, 200, 100), 0);
 	CHECK_EQ_INT(id_replay_check(rc, a, 150), ID_ERR_REPLAYED);
@@ -31,7 +31,7 @@ static void test_forgets_expired(void)
 {
 	id_replay *rc = NULL;
 	uint8_t k[32];
-	REQUIRE(id_replay_new(3, &rc) == 0);
+	REQUIRE_OK(id_replay_new(3, &rc));
 	for (int i = 0; i < 3; i++) {
 		key_of(k, i);
 		CHECK_EQ_INT(id_replay_insert(rc, k, 200 + i, 100), 0);

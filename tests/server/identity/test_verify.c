@@ -360,7 +360,7 @@ static void test_refuse_nonce(void)
 static void test_replay(void)
 {
 	id_replay *rc = NULL;
-	REQUIRE(id_replay_new(16, &rc) == 0);
+	REQUIRE_OK(id_replay_new(16, &rc));
 	id_verified v;
 	/* A refused token does not burn the nonce. */
 	char *low = mint(mitid, (devidp_mint_opts){
