@@ -288,6 +288,77 @@ static void test_map_grows_from_tiny_size(void)
 	t_teardown(&e);
 }
 
+struct find {
+	uint64_t seq;
+	bool found;
+	size_t len;
+};
+
+static int find_cb(const struct store_envelope *env, void *data)
+{
+	struct find *f = data;
+	f->found = env->ref.seq == f->seq;
+	f->len = env->payload_len;
+	return 1;
+}
+
+/* The loop thread keeps reading while the writer grows the map under it: every read sees whole
+ * requests (an idempotency entry implies both of its envelopes) and intact payloads. */
+static void test_reads_during_map_growth(void)
+{
+	struct t_env e;
+	REQUIRE_OK(t_setup(&e));
+	e.cfg.map_size_initial = 128u << 10;
+	e.cfg.max_batch = 4;
+	REQUIRE_OK(t_open(&e));
+	CHECK_EQ_INT(t_put_account(&e, 1, STORE_ACCOUNT_CITIZEN), 0);
+	CHECK_EQ_INT(t_put_device(&e, 1, 1), 0);
+	CHECK_EQ_INT(t_put_device(&e, 1, 2), 0);
+	static uint8_t payload[30000];
+	struct store_recipient r[2] = {{.payload = payload, .payload_len = sizeof payload, .expires_at_ms = 1u << 30},
+				       {.payload = payload, .payload_len = sizeof payload, .expires_at_ms = 1u << 30}};
+	t_id(r[0].device_id, 'D', 1);
+	t_id(r[1].device_id, 'D', 2);
+	struct store_send snd = {.kind = STORE_KIND_ENVELOPE, .recipients = r, .n_recipients = 2};
+	t_id(snd.sender_device, 'D', 1);
+	enum { SENDS = 150 };
+	static struct t_res res[SENDS];
+	memset(res, 0, sizeof res);
+	for (unsigned i = 0; i < SENDS; i++) {
+		t_id(snd.message_id, 'M', i);
+		struct store_req *req = store_req_new(e.s, t_cb, &res[i]);
+		CHECK_EQ_INT(store_req_store_envelopes(req, &snd), 0);
+		CHECK_EQ_INT(store_submit(req), 0);
+	}
+	unsigned reads = 0, done;
+	do {
+		uv_run(&e.loop, UV_RUN_NOWAIT);
+		done = 0;
+		for (unsigned i = 0; i < SENDS; i++)
+			done += res[i].done ? 1 : 0;
+		unsigned i = reads++ % SENDS;
+		struct store_idempotency idem;
+		struct store_seq seqs[2];
+		t_id(snd.message_id, 'M', i);
+		int rc = store_get_idempotency(e.s, snd.sender_device, snd.message_id, &idem, seqs, 2);
+		if (rc == STORE_ENOTFOUND)
+			continue;
+		CHECK_EQ_INT(rc, 0);
+		for (int d = 0; d < 2; d++) {
+			struct find f = {.seq = seqs[d].seq};
+			CHECK_EQ_INT(store_mailbox_iter(e.s, seqs[d].device_id, seqs[d].seq, 1, find_cb, &f), 1);
+			CHECK(f.found);
+			CHECK_EQ_INT(f.len, sizeof payload);
+		}
+	} while (done < SENDS);
+	struct store_stats st;
+	store_get_stats(e.s, &st);
+	CHECK(st.map_grows >= 3);
+	for (unsigned i = 0; i < SENDS; i++)
+		CHECK_EQ_INT(res[i].result, 0);
+	t_teardown(&e);
+}
+
 static void test_full_map_is_an_error_not_a_crash(void)
 {
 	struct t_env e;
@@ -350,6 +421,7 @@ int main(void)
 	RUN(test_group_commit_batches);
 	RUN(test_failing_request_leaves_batch_alone);
 	RUN(test_map_grows_from_tiny_size);
+	RUN(test_reads_during_map_growth);
 	RUN(test_full_map_is_an_error_not_a_crash);
 	return TEST_RESULT();
 }
