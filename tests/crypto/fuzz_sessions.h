@@ -14,7 +14,7 @@ static wc_identity fz_alice, fz_bob;
 static wc_signed_prekey fz_spk;
 static wc_one_time_prekey fz_opk;
 
-static void fz_keys(void)
+static inline void fz_keys(void)
 {
 	uint8_t seed[32], msg[WC_SIGNED_PREKEY_MESSAGE_BYTES];
 	if (wc_init() != WC_OK)
@@ -35,7 +35,7 @@ static void fz_keys(void)
 }
 
 /* Alice's session as wc_session_initiate would build it with EK.sk = 0xE1*32, DHs.sk = 0xA1*32. */
-static wc_session *fz_alice_session(void)
+static inline wc_session *fz_alice_session(void)
 {
 	uint8_t ek_sk[32], sk[32], dh[32];
 	wc_session *s = wc__session_alloc();
@@ -62,7 +62,7 @@ static wc_session *fz_alice_session(void)
 }
 
 /* Bob's session after the first envelope "opening" (n = 0) from Alice's session. */
-static wc_session *fz_bob_session(wc_session *alice)
+static inline wc_session *fz_bob_session(wc_session *alice)
 {
 	uint8_t env[1024], pt[1024];
 	size_t len, n;
