@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+#include "conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "log.h"
+#include "relay.h"
+#include "registry.h"
+
+#define RELAY_LWS_WRITE_CLOSE 4
+
+struct relay_conn *relay_conn_new(struct relay *r, struct lws *wsi)
+{
+	struct relay_conn *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->relay = r;
+	c->wsi = wsi;
+	c->id = ++r->next_conn_id;
+	c->opened_ms = relay_monotonic_ms();
+	c->state = CONN_UNAUTHENTICATED;
+	c->tokens = r->cfg.request_burst;
+	c->tokens_at_ms = c->opened_ms;
+	randombytes_buf(c->challenge, sizeof c->challenge);
+	lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+	if (relay_registry_add(r, c) != 0) {
+		free(c);
+		return NULL;
+	}
+	c->next = r->conns;
+	if (r->conns)
+		r->conns->prev = c;
+	r->conns = c;
+	r->conn_count++;
+	r->metrics.connections_total++;
+	return c;
+}
+
+void relay_conn_closed(struct relay_conn *c)
+{
+	struct relay *r = c->relay;
+	relay_registry_remove(r, c);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		r->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	r->conn_count--;
+	for (struct relay_out_frame *f = c->out_head, *n; f; f = n) {
+		n = f->next;
+		free(f);
+	}
+	free(c->rx);
+	sodium_memzero(c->challenge, sizeof c->challenge);
+	free(c);
+}
+
+struct relay_conn *relay_conn_find(struct relay *r, uint64_t id)
+{
+	return relay_registry_conn(r, id);
+}
+
+struct relay_conn *relay_conn_of_device(struct relay *r, const uint8_t device_id[RELAY_ID_BYTES])
+{
+	return relay_registry_device(r, device_id);
+}
+
+void relay_conn_bind_device(struct relay_conn *c)
+{
+	struct relay_conn *old = relay_registry_device(c->relay, c->device_id);
+	if (old && old != c) {
+		RLOG_INFO("conn", "replaced", "conn=%llu by=%llu", (unsigned long long)old->id,
+			  (unsigned long long)c->id);
+		relay_conn_close(old, 4001, "replaced by a newer connection of this device");
+	}
+	relay_registry_bind_device(c->relay, c);
+}
+
+static void update_rx_flow(struct relay_conn *c)
+{
+	if (!c->wsi)
+		return;
+	size_t cap = c->relay->cfg.send_queue_max_bytes;
+	if (!c->rx_paused && c->out_bytes > cap) {
+		c->rx_paused = true;
+		c->relay->metrics.backpressure_pauses++;
+		lws_rx_flow_control(c->wsi, 0);
+	} else if (c->rx_paused && c->out_bytes <= cap / 2) {
+		c->rx_paused = false;
+		lws_rx_flow_control(c->wsi, 1);
+	}
+}
+
+int relay_conn_send(struct relay_conn *c, const void *data, size_t len)
+{
+	if (c->state == CONN_CLOSING || !c->wsi)
+		return -1;
+	struct relay_out_frame *f = malloc(sizeof *f + LWS_PRE + len);
+	if (!f)
+		return -1;
+	f->next = NULL;
+	f->len = len;
+	memcpy(f->buf + LWS_PRE, data, len);
+	if (c->out_tail)
+		c->out_tail->next = f;
+	else
+		c->out_head = f;
+	c->out_tail = f;
+	c->out_bytes += len;
+	update_rx_flow(c);
+	lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+bool relay_conn_can_push(const struct relay_conn *c)
+{
+	return c->state == CONN_AUTHENTICATED && c->out_bytes < c->relay->cfg.send_queue_max_bytes / 2;
+}
+
+void relay_conn_close(struct relay_conn *c, uint16_t code, const char *reason)
+{
+	if (c->state == CONN_CLOSING || !c->wsi)
+		return;
+	c->state = CONN_CLOSING;
+	c->close_code = code;
+	snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
+	relay_registry_unbind_device(c->relay, c);
+	lws_callback_on_writable(c->wsi);
+}
+
+int relay_conn_write_next(struct relay_conn *c)
+{
+	struct relay_out_frame *f = c->out_head;
+	if (f) {
+		int n = lws_write(c->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_BINARY);
+		if (n < (int)f->len)
+			return -1;
+		c->relay->metrics.frames_out++;
+		c->relay->metrics.bytes_out += f->len;
+		c->out_head = f->next;
+		if (!c->out_head)
+			c->out_tail = NULL;
+		c->out_bytes -= f->len;
+		free(f);
+		update_rx_flow(c);
+	}
+	if (c->out_head) {
+		lws_callback_on_writable(c->wsi);
+		return 0;
+	}
+	if (c->state == CONN_CLOSING) {
+		/* The close frame is written here and the connection dropped after it. The usual
+		 * lws_close_reason() + return -1 loses the frame with Debian's lws 4.1 on a libuv loop
+		 * (its debug build closes the connection a second time before the frame goes out).
+		 * lws keeps the opcode out of its public enum; 4 is its LWS_WRITE_CLOSE. */
+		unsigned char frame[LWS_PRE + 2 + sizeof c->close_reason];
+		size_t rl = strlen(c->close_reason);
+		frame[LWS_PRE] = (unsigned char)(c->close_code >> 8);
+		frame[LWS_PRE + 1] = (unsigned char)(c->close_code & 0xff);
+		memcpy(frame + LWS_PRE + 2, c->close_reason, rl);
+		lws_write(c->wsi, frame + LWS_PRE, 2 + rl, (enum lws_write_protocol)RELAY_LWS_WRITE_CLOSE);
+		return -1;
+	}
+	return 0;
+}
+
+bool relay_conn_take_token(struct relay_conn *c, uint64_t now_ms)
+{
+	const struct relay_config *cfg = &c->relay->cfg;
+	double elapsed = (double)(now_ms - c->tokens_at_ms) / 1000.0;
+	c->tokens_at_ms = now_ms;
+	c->tokens += elapsed * cfg->requests_per_second;
+	if (c->tokens > cfg->request_burst)
+		c->tokens = cfg->request_burst;
+	if (c->tokens < 1.0)
+		return false;
+	c->tokens -= 1.0;
+	return true;
+}
+
+void relay_conn_authenticated(struct relay_conn *c, const uint8_t device_id[16],
+			      const uint8_t account_id[16])
+{
+	memcpy(c->device_id, device_id, 16);
+	memcpy(c->account_id, account_id, 16);
+	c->state = CONN_AUTHENTICATED;
+	c->deliver_from_seq = 0;
+	c->relay->metrics.auth_ok++;
+	relay_conn_bind_device(c);
+}

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* ack: the recipient device has the envelope; delete it durably, then answer ok and tell the
+ * sender's online devices (a receipt: which device, when; never content). Also the expiry pass. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "frames.h"
+#include "handler_table.h"
+#include "housekeeping.h"
+#include "log.h"
+#include "mailbox_record.h"
+#include "relay.h"
+#include "wakks_storage.h"
+
+struct ack_ctx {
+	struct relay *relay;
+	uint64_t conn_id;
+	uint32_t request_id;
+	bool receipts;
+	uint8_t recipient_account[16];
+};
+
+static int read_flags(const struct store_envelope *env, void *data)
+{
+	struct mailbox_record rec;
+	if (mailbox_record_parse(env->payload, env->payload_len, &rec) == 0)
+		*(uint8_t *)data = rec.flags;
+	return 1;
+}
+
+/* Sends a receipt or expiry notice to every online device of the sender's account. */
+static void notify_sender(struct relay *r, uint32_t type, const struct store_envelope_ref *ref,
+			  const uint8_t recipient_account[16], uint64_t when)
+{
+	struct store_device devices[PROTO_MAX_DEVICES_PER_ACCOUNT];
+	size_t n = 0;
+	if (store_list_devices(r->store, ref->sender_account, false, devices,
+			       PROTO_MAX_DEVICES_PER_ACCOUNT, &n) != 0)
+		return;
+	if (n > PROTO_MAX_DEVICES_PER_ACCOUNT)
+		n = PROTO_MAX_DEVICES_PER_ACCOUNT;
+	for (size_t i = 0; i < n; i++) {
+		struct relay_conn *c = relay_conn_of_device(r, devices[i].id);
+		if (!c || c->state != CONN_AUTHENTICATED)
+			continue;
+		proto_frame *f = relay_tx_frame(r, type, 0);
+		proto_receipt *rc = type == PROTO_T_RECEIPT ? &f->body.receipt : &f->body.expired;
+		rc->cmid = ref->message_id;
+		rc->account = recipient_account;
+		rc->device = ref->device_id;
+		rc->time = when;
+		relay_send_frame(c, f);
+	}
+}
+
+static void ack_done(struct store_req *req, int result, void *data)
+{
+	struct ack_ctx *a = data;
+	struct relay *r = a->relay;
+	struct relay_conn *c = relay_conn_find(r, a->conn_id);
+	if (result != 0) {
+		RLOG_ERROR("ack", "delete_failed", "error=\"%s\"", store_strerror(result));
+		if (c)
+			relay_send_error(c, a->request_id, PROTO_E_UNAVAILABLE,
+					 "the acknowledgement could not be stored; retry", NULL);
+		goto out;
+	}
+	const struct store_delete_result *d = store_req_delete_result(req, 0);
+	if (c)
+		relay_send_ok(c, a->request_id);
+	if (d && d->found) {
+		r->metrics.envelopes_acked++;
+		if (a->receipts && d->ref.kind == STORE_KIND_ENVELOPE)
+			notify_sender(r, PROTO_T_RECEIPT, &d->ref, a->recipient_account, relay_now_ms());
+	}
+out:
+	free(a);
+}
+
+void handle_ack(struct relay_conn *c, const proto_frame *f)
+{
+	struct relay *r = c->relay;
+	uint64_t seq = f->body.ack.seq;
+	uint8_t flags = 0;
+	store_mailbox_iter(r->store, c->device_id, seq, 1, read_flags, &flags);
+
+	struct ack_ctx *a = calloc(1, sizeof *a);
+	struct store_req *req = a ? store_req_new(r->store, ack_done, a) : NULL;
+	if (!req || store_req_delete_envelope(req, c->device_id, seq) < 0) {
+		store_req_free(req);
+		free(a);
+		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "out of memory", NULL);
+		return;
+	}
+	a->relay = r;
+	a->conn_id = c->id;
+	a->request_id = f->request_id;
+	a->receipts = (flags & MAILBOX_FLAG_RECEIPTS) != 0;
+	memcpy(a->recipient_account, c->account_id, 16);
+	if (store_submit(req) != 0) {
+		free(a);
+		relay_send_error(c, f->request_id, PROTO_E_UNAVAILABLE, "the relay is shutting down", NULL);
+	}
+}
+
+/* ---- expiry ---------------------------------------------------------------------------------- */
+
+static void expire_done(struct store_req *req, int result, void *data)
+{
+	struct relay *r = data;
+	r->expire_inflight = false;
+	if (result != 0) {
+		RLOG_ERROR("expiry", "failed", "error=\"%s\"", store_strerror(result));
+		return;
+	}
+	const struct store_expire_result *e = store_req_expire_result(req, 0);
+	if (!e || e->n == 0)
+		return;
+	r->metrics.envelopes_expired += e->n;
+	RLOG_INFO("expiry", "expired", "envelopes=%zu more=%d", e->n, e->more);
+	uint64_t now = relay_now_ms();
+	for (size_t i = 0; i < e->n; i++) {
+		const struct store_envelope_ref *ref = &e->items[i];
+		if (ref->kind != STORE_KIND_ENVELOPE)
+			continue;
+		struct store_device dev;
+		if (store_get_device(r->store, ref->device_id, &dev) != 0)
+			continue;
+		notify_sender(r, PROTO_T_EXPIRED, ref, dev.account_id, now);
+	}
+}
+
+void relay_expire_tick(struct relay *r)
+{
+	if (r->expire_inflight || !r->store)
+		return;
+	struct store_req *req = store_req_new(r->store, expire_done, r);
+	if (!req)
+		return;
+	if (store_req_expire(req, relay_now_ms(), STORE_EXPIRE_MAX) < 0) {
+		store_req_free(req);
+		return;
+	}
+	if (store_submit(req) == 0)
+		r->expire_inflight = true;
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* The account's own devices: list them, and revoke one (a lost phone). A revoked device can no
+ * longer authenticate, loses its prekeys, and its live connection is closed. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "frames.h"
+#include "handler_table.h"
+#include "log.h"
+#include "relay.h"
+#include "wakks_storage.h"
+
+void handle_devices_list(struct relay_conn *c, const proto_frame *f)
+{
+	struct relay *r = c->relay;
+	struct store_device devices[PROTO_MAX_DEVICES_PER_ACCOUNT];
+	size_t n = 0;
+	if (store_list_devices(r->store, c->account_id, false, devices,
+			       PROTO_MAX_DEVICES_PER_ACCOUNT, &n) != 0) {
+		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "device list unreadable", NULL);
+		return;
+	}
+	if (n > PROTO_MAX_DEVICES_PER_ACCOUNT)
+		n = PROTO_MAX_DEVICES_PER_ACCOUNT;
+	proto_frame *out = relay_tx_frame(r, PROTO_T_DEVICES, f->request_id);
+	for (size_t i = 0; i < n; i++) {
+		proto_device_info *d = &out->body.devices.list[out->body.devices.count++];
+		d->device = devices[i].id;
+		d->identity_key = devices[i].identity_key;
+		d->time = devices[i].created_ms;
+	}
+	relay_send_frame(c, out);
+}
+
+struct revoke_ctx {
+	struct relay *relay;
+	uint64_t conn_id;
+	uint32_t request_id;
+	uint8_t device[16];
+};
+
+static void revoke_done(struct store_req *req, int result, void *data)
+{
+	(void)req;
+	struct revoke_ctx *k = data;
+	struct relay *r = k->relay;
+	struct relay_conn *c = relay_conn_find(r, k->conn_id);
+	if (result == 0) {
+		RLOG_INFO("devices", "revoked", "by_conn=%llu", (unsigned long long)k->conn_id);
+		struct relay_conn *victim = relay_conn_of_device(r, k->device);
+		if (victim)
+			relay_conn_close(victim, 4004, "device revoked");
+		if (c)
+			relay_send_ok(c, k->request_id);
+	} else if (c) {
+		relay_send_error(c, k->request_id, PROTO_E_UNAVAILABLE, store_strerror(result), NULL);
+	}
+	free(k);
+}
+
+void handle_device_revoke(struct relay_conn *c, const proto_frame *f)
+{
+	struct relay *r = c->relay;
+	const uint8_t *target = f->body.device_revoke.device;
+	struct store_device dev;
+	if (store_get_device(r->store, target, &dev) != 0 ||
+	    memcmp(dev.account_id, c->account_id, 16) != 0) {
+		/* Another account's device looks the same as no device at all. */
+		relay_send_error(c, f->request_id, PROTO_E_NOT_FOUND, "no such device on this account", NULL);
+		return;
+	}
+	struct revoke_ctx *k = calloc(1, sizeof *k);
+	struct store_req *req = k ? store_req_new(r->store, revoke_done, k) : NULL;
+	if (!req || store_req_revoke_device(req, target, relay_now_ms()) < 0) {
+		store_req_free(req);
+		free(k);
+		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "revocation could not be prepared", NULL);
+		return;
+	}
+	k->relay = r;
+	k->conn_id = c->id;
+	k->request_id = f->request_id;
+	memcpy(k->device, target, 16);
+	if (store_submit(req) != 0) {
+		free(k);
+		relay_send_error(c, f->request_id, PROTO_E_UNAVAILABLE, "the relay is shutting down", NULL);
+	}
+}

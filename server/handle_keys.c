@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* Key directory: one-time prekey uploads, signed prekey rotation, key count, and bundle fetches
+ * that hand out each one-time prekey exactly once (the take happens in the storage writer). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "devset.h"
+#include "frames.h"
+#include "handler_table.h"
+#include "log.h"
+#include "keydir.h"
+#include "relay.h"
+#include "wakks_crypto.h"
+#include "wakks_storage.h"
+
+/* A request whose only answer is `ok` once its writes are durable. */
+struct ok_ctx {
+	struct relay *relay;
+	uint64_t conn_id;
+	uint32_t request_id;
+	struct store_req *req;
+};
+
+static void ok_done(struct store_req *req, int result, void *data)
+{
+	(void)req;
+	struct ok_ctx *k = data;
+	struct relay_conn *c = relay_conn_find(k->relay, k->conn_id);
+	if (c) {
+		if (result == 0)
+			relay_send_ok(c, k->request_id);
+		else if (result == STORE_ELIMIT)
+			relay_send_error(c, k->request_id, PROTO_E_OVER_LIMIT,
+					 "the relay holds the maximum number of one-time prekeys for this device",
+					 NULL);
+		else
+			relay_send_error(c, k->request_id, PROTO_E_UNAVAILABLE, store_strerror(result), NULL);
+	}
+	free(k);
+}
+
+/* Starts a request answered by ok_done; NULL after answering an error itself. */
+static struct ok_ctx *ok_request(struct relay_conn *c, uint32_t request_id)
+{
+	struct ok_ctx *k = calloc(1, sizeof *k);
+	struct store_req *req = k ? store_req_new(c->relay->store, ok_done, k) : NULL;
+	if (!req) {
+		free(k);
+		relay_send_error(c, request_id, PROTO_E_INTERNAL, "out of memory", NULL);
+		return NULL;
+	}
+	k->relay = c->relay;
+	k->conn_id = c->id;
+	k->request_id = request_id;
+	k->req = req;
+	return k;
+}
+
+/* Submits a request built by ok_request; `op` is the builder's result. */
+static void submit_or_fail(struct relay_conn *c, struct ok_ctx *k, int op)
+{
+	uint32_t request_id = k->request_id;
+	if (op >= 0 && store_submit(k->req) == 0)
+		return;
+	if (op >= 0) {
+		relay_send_error(c, request_id, PROTO_E_UNAVAILABLE, "the relay is shutting down", NULL);
+	} else {
+		relay_send_error(c, request_id, op == STORE_ELIMIT ? PROTO_E_OVER_LIMIT : PROTO_E_INTERNAL,
+				 store_strerror(op), NULL);
+		store_req_free(k->req);
+	}
+	free(k);
+}
+
+void handle_prekeys_upload(struct relay_conn *c, const proto_frame *f)
+{
+	const proto_prekeys_upload *u = &f->body.prekeys_upload;
+	struct store_prekey keys[PROTO_MAX_PREKEYS_PER_UPLOAD];
+	for (uint32_t i = 0; i < u->opk_count; i++) {
+		keys[i].id = u->opk[i].id;
+		memcpy(keys[i].public_key, u->opk[i].pub, 32);
+	}
+	struct ok_ctx *k = ok_request(c, f->request_id);
+	if (k)
+		submit_or_fail(c, k, store_req_add_one_time_prekeys(k->req, c->device_id, keys, u->opk_count));
+}
+
+int relay_spk_verify(const uint8_t identity_key[32], const proto_signed_prekey *spk)
+{
+	return wc_signed_prekey_verify(identity_key, spk->id, spk->pub, spk->time, spk->sig);
+}
+
+void handle_spk_rotate(struct relay_conn *c, const proto_frame *f)
+{
+	struct relay *r = c->relay;
+	const proto_signed_prekey *spk = &f->body.spk_rotate.spk;
+	struct store_device dev;
+	if (store_get_device(r->store, c->device_id, &dev) != 0) {
+		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "device record unreadable", NULL);
+		return;
+	}
+	if (relay_spk_verify(dev.identity_key, spk) != 0) {
+		relay_send_error(c, f->request_id, PROTO_E_BAD_SIGNATURE,
+				 "signed prekey signature does not verify with this device's identity key",
+				 NULL);
+		return;
+	}
+	struct store_signed_prekey s = { .id = spk->id, .created_ms = spk->time };
+	memcpy(s.public_key, spk->pub, 32);
+	memcpy(s.signature, spk->sig, 64);
+	struct ok_ctx *k = ok_request(c, f->request_id);
+	if (k)
+		submit_or_fail(c, k, store_req_put_signed_prekey(k->req, c->device_id, &s));
+}
+
+void handle_key_count_get(struct relay_conn *c, const proto_frame *f)
+{
+	uint32_t n = 0;
+	if (store_count_one_time_prekeys(c->relay->store, c->device_id, &n) != 0) {
+		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "key count unreadable", NULL);
+		return;
+	}
+	proto_frame *out = relay_tx_frame(c->relay, PROTO_T_KEY_COUNT, f->request_id);
+	out->body.key_count.count = n;
+	relay_send_frame(c, out);
+}
+
+void relay_prekeys_check(struct relay *r, const uint8_t device_id[16])
+{
+	struct relay_conn *c = relay_conn_of_device(r, device_id);
+	uint32_t n = 0;
+	if (!c || c->state != CONN_AUTHENTICATED ||
+	    store_count_one_time_prekeys(r->store, device_id, &n) != 0 ||
+	    n >= r->cfg.prekeys_low_watermark)
+		return;
+	proto_frame *out = relay_tx_frame(r, PROTO_T_PREKEYS_LOW, 0);
+	out->body.prekeys_low.count = n;
+	relay_send_frame(c, out);
+}
+
+/* ---- bundles --------------------------------------------------------------------------------- */
+
+struct bundle_ctx {
+	struct relay *relay;
+	uint64_t conn_id;
+	uint32_t request_id;
+	struct relay_devset set;
+	struct store_signed_prekey spks[PROTO_MAX_DEVICE_SET]; /* outlive the reply's encode */
+};
+
+static void bundles_done(struct store_req *req, int result, void *data)
+{
+	struct bundle_ctx *b = data;
+	struct relay *r = b->relay;
+	struct relay_conn *c = relay_conn_find(r, b->conn_id);
+	const struct store_take_result *taken = result == 0 ? store_req_take_result(req, 0) : NULL;
+	if (!taken) {
+		if (c)
+			relay_send_error(c, b->request_id, PROTO_E_UNAVAILABLE, store_strerror(result), NULL);
+		free(b);
+		return;
+	}
+	if (c) {
+		proto_frame *out = relay_tx_frame(r, PROTO_T_BUNDLES, b->request_id);
+		proto_bundles *list = &out->body.bundles;
+		for (size_t i = 0; i < b->set.n && i < taken->n; i++) {
+			const struct relay_devset_entry *e = &b->set.e[i];
+			struct store_signed_prekey *spk = &b->spks[list->count];
+			if (store_get_signed_prekey(r->store, e->device, spk) != 0)
+				continue; /* a device without a signed prekey cannot be messaged */
+			proto_bundle *bd = &list->list[list->count++];
+			bd->account = e->account;
+			bd->device = e->device;
+			bd->identity_key = e->identity_key;
+			bd->spk.id = spk->id;
+			bd->spk.pub = spk->public_key;
+			bd->spk.time = spk->created_ms;
+			bd->spk.sig = spk->signature;
+			if (taken->keys[i].found) {
+				bd->has_opk = true;
+				bd->opk.id = taken->keys[i].key.id;
+				bd->opk.pub = taken->keys[i].key.public_key;
+			}
+		}
+		relay_send_frame(c, out);
+	}
+	for (size_t i = 0; i < b->set.n; i++)
+		relay_prekeys_check(r, b->set.e[i].device);
+	free(b);
+}
+
+void handle_bundles_fetch(struct relay_conn *c, const proto_frame *f)
+{
+	struct relay *r = c->relay;
+	struct bundle_ctx *b = calloc(1, sizeof *b);
+	if (!b) {
+		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "out of memory", NULL);
+		return;
+	}
+	int rc = relay_devset_add_target(r, &b->set, &f->body.bundles_fetch);
+	if (rc != 0 || b->set.n == 0) {
+		relay_send_error(c, f->request_id, rc ? rc : PROTO_E_NOT_FOUND,
+				 rc == PROTO_E_OVER_LIMIT ? "device set too large"
+							  : "no such account or unit, or it has no devices",
+				 NULL);
+		free(b);
+		return;
+	}
+	b->relay = r;
+	b->conn_id = c->id;
+	b->request_id = f->request_id;
+	uint8_t(*ids)[16] = malloc(b->set.n * 16);
+	struct store_req *req = ids ? store_req_new(r->store, bundles_done, b) : NULL;
+	if (!req) {
+		free(ids);
+		free(b);
+		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "out of memory", NULL);
+		return;
+	}
+	for (size_t i = 0; i < b->set.n; i++)
+		memcpy(ids[i], b->set.e[i].device, 16);
+	int op = store_req_take_one_time_prekeys(req, (const uint8_t(*)[16])ids, b->set.n);
+	free(ids);
+	if (op < 0) {
+		store_req_free(req);
+		free(b);
+		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, store_strerror(op), NULL);
+		return;
+	}
+	if (store_submit(req) != 0) {
+		free(b);
+		relay_send_error(c, f->request_id, PROTO_E_UNAVAILABLE, "the relay is shutting down", NULL);
+	}
+}

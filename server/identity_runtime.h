@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* The relay's identity state: identity providers with their key sets, tenants as the identity
+ * library sees them, the secret key for account ids, the nonce replay cache, and the development
+ * identity provider instances (only with --dev). */
+#ifndef WAKKS_RELAY_IDENTITY_RUNTIME_H
+#define WAKKS_RELAY_IDENTITY_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "wakks_identity.h"
+
+struct relay;
+
+struct relay_idp {
+	id_idp idp;
+	id_keyset *keys;
+	devidp *dev; /* the development provider serving this issuer, or NULL */
+	char issuer[RELAY_CONFIG_STR_MAX + 64];
+	const struct relay_idp_config *cfg;
+};
+
+struct relay_tenant_ids {
+	id_tenant tenant;
+	id_unit units[RELAY_MAX_UNITS_PER_TENANT];
+	const char *idp_ids[RELAY_MAX_GROUP_MAPS];
+	id_group_map groups[RELAY_MAX_UNITS_PER_TENANT * RELAY_MAX_GROUP_MAPS];
+};
+
+struct relay_identity {
+	struct relay_idp idps[RELAY_MAX_IDPS];
+	int idp_count;
+	struct relay_tenant_ids tenants[RELAY_MAX_TENANTS];
+	uint8_t account_key[ID_HASH_KEY_BYTES];
+	id_replay *replay;
+};
+
+/* Loads keys and builds the tables; `base_url` is where this relay is reached (for the
+ * development provider's issuer). Returns 0 or -1 after logging why. */
+int relay_identity_start(struct relay *r, const char *base_url);
+void relay_identity_stop(struct relay *r);
+
+/* The provider whose issuer is exactly `iss`, or NULL. */
+struct relay_idp *relay_identity_idp_by_issuer(struct relay *r, const char *iss);
+/* The provider with this config id, or NULL. */
+struct relay_idp *relay_identity_idp_by_id(struct relay *r, const char *id);
+/* The first tenant trusting the provider (caseworker providers belong to one tenant). */
+const id_tenant *relay_identity_tenant_for_idp(struct relay *r, const char *idp_id);
+
+#endif

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* wakks-relay: the OS2wakks relay.
+ *   wakks-relay [--config FILE] [--dev]        run the relay
+ *   wakks-relay check-config [--config FILE]   validate the configuration and exit
+ *   wakks-relay backup DIR [--config FILE]     hot copy of the database into DIR
+ * Exit status: 0 success, 1 runtime failure, 2 bad command line or configuration. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+#include <uv.h>
+
+#include "config.h"
+#include "log.h"
+#include "relay.h"
+#include "relay_commands.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: wakks-relay [--config FILE] [--dev]\n"
+		   "       wakks-relay check-config [--config FILE] [--dev]\n"
+		   "       wakks-relay backup DIR [--config FILE]\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_path = NULL;
+	const char *command = NULL;
+	const char *command_arg = NULL;
+	bool dev = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			config_path = argv[++i];
+		} else if (strcmp(argv[i], "--dev") == 0) {
+			dev = true;
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("wakks-relay %s\n", WAKKS_VERSION);
+			return 0;
+		} else if (!command && argv[i][0] != '-') {
+			command = argv[i];
+		} else if (command && !command_arg && argv[i][0] != '-') {
+			command_arg = argv[i];
+		} else {
+			fprintf(stderr, "wakks-relay: unknown argument '%s'\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+
+	if (sodium_init() < 0) {
+		fprintf(stderr, "wakks-relay: libsodium failed to initialise\n");
+		return 1;
+	}
+
+	static struct relay relay; /* large (configuration tables); not on the stack */
+	relay_config_defaults(&relay.cfg);
+	relay.cfg.dev_mode = dev;
+	char err[1024];
+	if (config_path && relay_config_load(&relay.cfg, config_path, err, sizeof err) != 0) {
+		fprintf(stderr, "wakks-relay: configuration error: %s\n", err);
+		return 2;
+	}
+	if (dev)
+		relay_config_add_dev_defaults(&relay.cfg);
+	if (relay_config_check(&relay.cfg, err, sizeof err) != 0) {
+		fprintf(stderr, "wakks-relay: configuration error: %s%s%s\n",
+			config_path ? config_path : "", config_path ? ": " : "", err);
+		return 2;
+	}
+
+	if (command)
+		return relay_run_command(&relay.cfg, command, command_arg);
+
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	if (relay_start(&relay, &loop) != 0) {
+		relay_stop(&relay);
+		uv_run(&loop, UV_RUN_DEFAULT);
+		return 1;
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	/* lws finishes destroying a context on a foreign loop only after the loop has run its
+	 * close callbacks; a second call completes it (a no-op once pcontext is cleared). */
+	if (relay.lws)
+		lws_context_destroy(relay.lws);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	int rc = uv_loop_close(&loop);
+	if (rc != 0)
+		RLOG_WARN("relay", "loop_close", "error=\"%s\"", uv_strerror(rc));
+	relay_registry_free(&relay);
+	return relay.exit_status;
+}

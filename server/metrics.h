@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* Counters the relay exposes at /metrics (Prometheus text format). Loop thread only. */
+#ifndef WAKKS_RELAY_METRICS_H
+#define WAKKS_RELAY_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct relay_metrics {
+	uint64_t connections_total;
+	uint64_t connections_refused;
+	uint64_t frames_in;
+	uint64_t frames_out;
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	uint64_t errors_sent;
+	uint64_t auth_ok;
+	uint64_t auth_failed;
+	uint64_t envelopes_delivered;
+	uint64_t envelopes_acked;
+	uint64_t envelopes_expired;
+	uint64_t sends_rejected;
+	uint64_t rate_limited;
+	uint64_t backpressure_pauses;
+};
+
+struct relay;
+
+/* Renders every metric into buf; returns the length, or -1 if buf is too small. */
+int relay_metrics_render(const struct relay *r, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* The relay process: one libuv loop owned by us, libwebsockets on it (its libuv event library),
+ * the storage writer thread beside it. Everything here runs on the loop thread. */
+#ifndef WAKKS_RELAY_H
+#define WAKKS_RELAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+#include <uv.h>
+
+#include "config.h"
+#include "identity_runtime.h"
+#include "metrics.h"
+#include "registry.h"
+
+struct relay_conn;
+struct store;
+
+struct relay {
+	uv_loop_t *loop;
+	struct relay_config cfg;
+	struct lws_context *lws;
+	struct lws_vhost *vhost;
+	struct store *store;
+	uv_signal_t sigint, sigterm;
+	uv_timer_t housekeeping; /* unauthenticated deadlines, expiry, rate-limit refill */
+	uv_timer_t shutdown_timer;
+	uint64_t started_ms;
+	struct relay_conn *conns; /* every open WebSocket connection, doubly linked */
+	struct relay_registry registry;
+	struct relay_identity identity;
+	uint64_t conn_count;
+	uint64_t next_conn_id;
+	struct relay_metrics metrics;
+	/* Scratch frames and encode buffer: the loop is single-threaded and every frame is encoded
+	 * and queued (copied) before the next is built. */
+	struct proto_frame *rx_frame;
+	struct proto_frame *tx_frame;
+	uint8_t *tx_buf;
+	size_t tx_cap;
+	bool stopping;
+	bool expire_inflight;
+	uint64_t housekeeping_ticks;
+	uint64_t stop_deadline_ms;
+	int exit_status;
+	char tls_cert[RELAY_CONFIG_PATH_MAX];
+	char tls_key[RELAY_CONFIG_PATH_MAX];
+};
+
+/* Creates the lws context on `loop`, opens storage, installs signal handlers.
+ * Returns 0, or -1 after logging why. */
+int relay_start(struct relay *r, uv_loop_t *loop);
+
+/* Begins an orderly stop: refuse new connections, close WebSockets with 1001, then flush storage
+ * and let the loop run out. Safe to call more than once. */
+void relay_stop(struct relay *r);
+
+uint64_t relay_now_ms(void);
+uint64_t relay_monotonic_ms(void);
+
+#endif

@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* Operator commands that run instead of the relay: check-config, backup. */
+#ifndef WAKKS_RELAY_COMMANDS_H
+#define WAKKS_RELAY_COMMANDS_H
+
+#include "config.h"
+
+/* Returns the process exit status (2 for an unknown command or missing argument). */
+int relay_run_command(const struct relay_config *cfg, const char *command, const char *arg);
+
+#endif

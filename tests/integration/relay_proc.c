@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+#include "relay_proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Processes started by this test, killed at exit so no relay outlives its test. */
+#define MAX_TRACKED 16
+static pid_t tracked[MAX_TRACKED];
+static bool atexit_installed;
+
+static void kill_tracked(void)
+{
+	for (int i = 0; i < MAX_TRACKED; i++)
+		if (tracked[i] > 0) {
+			kill(tracked[i], SIGKILL);
+			waitpid(tracked[i], NULL, 0);
+			tracked[i] = 0;
+		}
+}
+
+static void track(pid_t pid, bool add)
+{
+	if (!atexit_installed) {
+		atexit(kill_tracked);
+		atexit_installed = true;
+	}
+	for (int i = 0; i < MAX_TRACKED; i++) {
+		if (add && tracked[i] == 0) {
+			tracked[i] = pid;
+			return;
+		}
+		if (!add && tracked[i] == pid) {
+			tracked[i] = 0;
+			return;
+		}
+	}
+}
+
+const char *relay_binary(void)
+{
+	const char *b = getenv("WAKKS_RELAY");
+	return b ? b : "wakks-relay";
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *buf = malloc((size_t)n + 1);
+	size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
+	fclose(f);
+	if (buf)
+		buf[got] = '\0';
+	return buf;
+}
+
+bool relay_log_contains(const struct relay_proc *p, const char *needle)
+{
+	char *log = read_file(p->log_path);
+	bool found = log && strstr(log, needle);
+	free(log);
+	return found;
+}
+
+static void msleep(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+static int spawn(struct relay_proc *p, bool dev)
+{
+	/* Truncate the log so the port we read is this run's. */
+	int logfd = open(p->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	if (logfd < 0)
+		return -1;
+	off_t log_start = lseek(logfd, 0, SEEK_END);
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(logfd, 2);
+		int devnull = open("/dev/null", O_RDWR);
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		const char *bin = relay_binary();
+		if (dev)
+			execl(bin, bin, "--config", p->config_path, "--dev", (char *)NULL);
+		else
+			execl(bin, bin, "--config", p->config_path, (char *)NULL);
+		_exit(127);
+	}
+	close(logfd);
+	p->pid = pid;
+	track(pid, true);
+	for (int i = 0; i < 200; i++) {
+		char *log = read_file(p->log_path);
+		const char *at = log && (off_t)strlen(log) > log_start ? log + log_start : NULL;
+		const char *l = at ? strstr(at, "event=listening port=") : NULL;
+		if (l) {
+			p->port = atoi(l + strlen("event=listening port="));
+			free(log);
+			return 0;
+		}
+		free(log);
+		int status;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			track(pid, false);
+			p->pid = 0;
+			break;
+		}
+		msleep(50);
+	}
+	char *log = read_file(p->log_path);
+	fprintf(stderr, "relay did not start; its log:\n%s\n", log ? log : "(none)");
+	free(log);
+	return -1;
+}
+
+int relay_proc_start(struct relay_proc *p, const char *extra_config, bool dev)
+{
+	/* A test writing to a connection the relay closed must see an error, not die. */
+	signal(SIGPIPE, SIG_IGN);
+	memset(p, 0, sizeof *p);
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	snprintf(p->dir, sizeof p->dir, "%s/wakks-test-XXXXXX", tmp);
+	if (!mkdtemp(p->dir))
+		return -1;
+	snprintf(p->data_dir, sizeof p->data_dir, "%s/data", p->dir);
+	snprintf(p->log_path, sizeof p->log_path, "%s/relay.log", p->dir);
+	snprintf(p->config_path, sizeof p->config_path, "%s/relay.conf", p->dir);
+	FILE *f = fopen(p->config_path, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "[relay]\nlisten = 127.0.0.1\nport = 0\ndata_dir = %s\nlog_level = debug\n%s\n",
+		p->data_dir, extra_config ? extra_config : "");
+	fclose(f);
+	return spawn(p, dev);
+}
+
+int relay_proc_restart(struct relay_proc *p, bool dev)
+{
+	return spawn(p, dev);
+}
+
+int relay_proc_stop(struct relay_proc *p)
+{
+	if (p->pid <= 0)
+		return -1;
+	kill(p->pid, SIGTERM);
+	int status = 0;
+	for (int i = 0; i < 200; i++) {
+		if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+			track(p->pid, false);
+			p->pid = 0;
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		}
+		msleep(50);
+	}
+	relay_proc_kill(p);
+	return -1;
+}
+
+void relay_proc_kill(struct relay_proc *p)
+{
+	if (p->pid <= 0)
+		return;
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, NULL, 0);
+	track(p->pid, false);
+	p->pid = 0;
+}
+
+void relay_proc_cleanup(struct relay_proc *p)
+{
+	if (p->pid > 0)
+		relay_proc_kill(p);
+	if (p->dir[0] && !getenv("WAKKS_KEEP_TEST_DIRS")) {
+		char cmd[400];
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", p->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", p->dir);
+	}
+}
+
+int relay_run_command(char *const args[], char **err)
+{
+	char path[] = "/tmp/wakks-cmd-XXXXXX";
+	int fd = mkstemp(path);
+	if (fd < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fd, 2);
+		int devnull = open("/dev/null", O_RDWR);
+		dup2(devnull, 1);
+		execv(relay_binary(), args);
+		_exit(127);
+	}
+	close(fd);
+	int status = 0;
+	waitpid(pid, &status, 0);
+	*err = read_file(path);
+	unlink(path);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
