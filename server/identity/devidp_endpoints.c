@@ -248,6 +248,8 @@ int devidp_authorize_submit(devidp *d, const char *form, size_t form_len, int64_
 	}
 	const char *redirect = devidp__form_get(&q, "redirect_uri");
 	const char *state = devidp__form_get(&q, "state");
+	if (state && !state[0]) /* the page carries an absent state as an empty field */
+		state = NULL;
 	char *st = devidp__url_encode(state ? state : "");
 	char *iss = devidp__url_encode(d->issuer);
 	char *loc = NULL;

@@ -497,8 +497,9 @@ typedef struct devidp_mint_opts {
 	const char *iss;         /* NULL = the instance's issuer */
 	const char *aud;         /* NULL = the instance's client id */
 	/* Header overrides. alg "none" gives an unsigned token with an empty signature; alg "HS256"
-	 * gives an HMAC-SHA-256 token keyed with the public key's PEM text (the key-confusion
-	 * attack); any other alg is written as is with the instance's real signature. */
+	 * gives an HMAC-SHA-256 token keyed with the text of the provider's public JWK (the
+	 * key-confusion attack); any other alg is written into the header as is, with the
+	 * instance's real signature. */
 	const char *alg;
 	const char *kid;         /* NULL = the instance's kid */
 	bool omit_kid;
