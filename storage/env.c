@@ -61,7 +61,15 @@ static int open_databases(struct store *s)
 {
 	MDB_txn *txn;
 	MDB_val v;
-	int rc = store__err(mdb_txn_begin(s->env, NULL, 0, &txn));
+	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc == MDB_MAP_RESIZED) {
+		/* Another process (a running relay, when this is the backup command) grew the map:
+		 * adopt its size. No transaction is active in this process yet. */
+		rc = mdb_env_set_mapsize(s->env, 0);
+		if (rc == 0)
+			rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	}
+	rc = store__err(rc);
 	if (rc)
 		return rc;
 	rc = store__err(mdb_dbi_open(txn, db_names[STORE__DB_META], MDB_CREATE,
@@ -193,11 +201,11 @@ int store_open(struct store **out, uv_loop_t *loop, const struct store_config *c
 		goto fail;
 	int dead;
 	mdb_reader_check(s->env, &dead); /* reader slots of crashed processes */
-	mdb_env_info(s->env, &info);
-	s->map_size = info.me_mapsize;
 	rc = open_databases(s);
 	if (rc)
 		goto fail;
+	mdb_env_info(s->env, &info);
+	s->map_size = info.me_mapsize;
 	s->stats.map_size = s->map_size;
 
 	if (uv_async_init(loop, &s->async, store__async_cb) != 0) {

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* Accounts, devices and prekeys put and read back; reopen keeps everything; a newer schema is
  * refused; a hot backup opens as an environment holding the data. */
+#include <sys/wait.h>
+
 #include <lmdb.h>
 
 #include "test.h"
@@ -318,6 +320,61 @@ static void test_backup_opens_with_data(void)
 	t_teardown(&e);
 }
 
+/* The `backup` command runs as a second process next to a running relay whose map grows. */
+static void test_backup_from_second_process_while_writing(void)
+{
+	struct t_env e;
+	REQUIRE_OK(t_setup(&e));
+	e.cfg.map_size_initial = 128u << 10;
+	REQUIRE_OK(t_open(&e));
+	CHECK_EQ_INT(t_put_account(&e, 1, STORE_ACCOUNT_CITIZEN), 0);
+	CHECK_EQ_INT(t_put_device(&e, 1, 1), 0);
+	char bdir[700];
+	snprintf(bdir, sizeof bdir, "%s/backup", e.dir);
+
+	pid_t pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		uv_loop_t loop;
+		struct store *s;
+		uv_loop_init(&loop);
+		if (store_open(&s, &loop, &e.cfg) != 0)
+			_exit(2);
+		int rc = store_backup(s, bdir);
+		store_close(s);
+		uv_run(&loop, UV_RUN_DEFAULT);
+		_exit(rc == 0 ? 0 : 3);
+	}
+	static uint8_t payload[8000];
+	struct store_recipient r = {.payload = payload, .payload_len = sizeof payload, .expires_at_ms = 1};
+	t_id(r.device_id, 'D', 1);
+	struct store_send snd = {.kind = STORE_KIND_ENVELOPE, .recipients = &r, .n_recipients = 1};
+	for (unsigned i = 0; i < 100; i++) {
+		struct t_res res = {0};
+		t_id(snd.message_id, 'M', i);
+		struct store_req *req = store_req_new(e.s, t_cb, &res);
+		CHECK_EQ_INT(store_req_store_envelopes(req, &snd), 0);
+		CHECK_EQ_INT(t_run(&e, req, &res), 0);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	t_close(&e);
+
+	struct t_env b = e;
+	b.cfg.path = bdir;
+	b.s = NULL;
+	REQUIRE_OK(store_open(&b.s, &e.loop, &b.cfg));
+	uint8_t did[STORE_ID_BYTES];
+	struct store_device d;
+	t_id(did, 'D', 1);
+	CHECK_EQ_INT(store_get_device(b.s, did, &d), 0);
+	CHECK(d.mailbox_count <= 100);
+	store_close(b.s);
+	uv_run(&e.loop, UV_RUN_NOWAIT);
+	t_teardown(&e);
+}
+
 static void test_strerror_covers_codes(void)
 {
 	CHECK(strcmp(store_strerror(0), "success") == 0);
@@ -334,6 +391,7 @@ int main(void)
 	RUN(test_closed_store_refuses_requests);
 	RUN(test_newer_schema_refused);
 	RUN(test_backup_opens_with_data);
+	RUN(test_backup_from_second_process_while_writing);
 	RUN(test_strerror_covers_codes);
 	return TEST_RESULT();
 }
