@@ -28,6 +28,51 @@ static const struct store__migration migrations[] = {
 	{0, NULL},
 };
 
+#ifdef WAKKS_TEST_HOOKS
+static uint32_t test_version;
+static store_test_migration_fn test_fn;
+static void *test_data;
+
+void store_test_set_schema(uint32_t version, store_test_migration_fn fn, void *data)
+{
+	test_version = version;
+	test_fn = fn;
+	test_data = data;
+}
+
+static int test_migration(struct store *s, MDB_txn *txn)
+{
+	(void)s;
+	return test_fn ? test_fn(txn, test_data) : STORE_ESCHEMA;
+}
+#endif
+
+/* The schema version this program writes. */
+static uint32_t program_version(void)
+{
+#ifdef WAKKS_TEST_HOOKS
+	if (test_version)
+		return test_version;
+#endif
+	return STORE_SCHEMA_VERSION;
+}
+
+/* The migration from version from to from + 1, or NULL. */
+static const struct store__migration *find_migration(uint32_t from)
+{
+#ifdef WAKKS_TEST_HOOKS
+	static struct store__migration test_m = {0, test_migration};
+	if (test_version && from == test_version - 1) {
+		test_m.from = from;
+		return &test_m;
+	}
+#endif
+	for (size_t i = 0; migrations[i].run; i++)
+		if (migrations[i].from == from)
+			return &migrations[i];
+	return NULL;
+}
+
 static const char *const db_names[STORE__DB_COUNT] = {
 #define STORE__DB_NAME(id, name) name,
 	STORE__DBS(STORE__DB_NAME)
@@ -89,7 +134,7 @@ static int open_databases(struct store *s)
 			rc = STORE_ECORRUPT;
 			goto fail;
 		}
-		if (version > STORE_SCHEMA_VERSION) {
+		if (version > program_version()) {
 			rc = STORE_ESCHEMA_NEWER;
 			goto fail;
 		}
@@ -104,15 +149,12 @@ static int open_databases(struct store *s)
 			goto fail;
 	}
 	if (version == 0) {
-		rc = write_schema_version(s, txn, STORE_SCHEMA_VERSION);
+		rc = write_schema_version(s, txn, program_version());
 		if (rc)
 			goto fail;
-	} else if (version < STORE_SCHEMA_VERSION) {
-		while (version < STORE_SCHEMA_VERSION) {
-			const struct store__migration *m = NULL;
-			for (size_t i = 0; migrations[i].run; i++)
-				if (migrations[i].from == version)
-					m = &migrations[i];
+	} else if (version < program_version()) {
+		while (version < program_version()) {
+			const struct store__migration *m = find_migration(version);
 			if (!m) {
 				rc = STORE_ESCHEMA;
 				goto fail;
@@ -124,7 +166,7 @@ static int open_databases(struct store *s)
 			}
 			version++;
 		}
-		rc = write_schema_version(s, txn, STORE_SCHEMA_VERSION);
+		rc = write_schema_version(s, txn, program_version());
 		if (rc)
 			goto fail;
 	}

@@ -406,6 +406,11 @@ void store_get_stats(struct store *store, struct store_stats *out);
 #ifdef WAKKS_TEST_HOOKS
 /* Test builds only: while paused the writer takes no requests, so tests can queue a batch. */
 void store_test_pause_writer(struct store *store, bool paused);
+/* Test builds only: pretend this program's schema version is version (0 = the real one), with a
+ * migration from version - 1 that runs fn on the opening LMDB transaction (MDB_txn *); fn returns
+ * 0 or fails the migration. Process-wide; not thread-safe. */
+typedef int (*store_test_migration_fn)(void *mdb_txn, void *data);
+void store_test_set_schema(uint32_t version, store_test_migration_fn fn, void *data);
 #endif
 
 #ifdef __cplusplus

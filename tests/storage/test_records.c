@@ -291,6 +291,90 @@ static void test_newer_schema_refused(void)
 	t_teardown(&e);
 }
 
+static int marker_migration(void *mdb_txn, void *data)
+{
+	MDB_txn *txn = mdb_txn;
+	MDB_dbi dbi;
+	int *runs = data;
+	(*runs)++;
+	if (mdb_dbi_open(txn, "meta", 0, &dbi) != 0)
+		return -1;
+	MDB_val k = {.mv_size = 6, .mv_data = "marker"}, v = {.mv_size = 1, .mv_data = "m"};
+	return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+static int failing_migration(void *mdb_txn, void *data)
+{
+	(void)mdb_txn;
+	(*(int *)data)++;
+	return -1;
+}
+
+static uint32_t stored_version(const char *path, bool *marker)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = {.mv_size = 14, .mv_data = "schema_version"}, v;
+	uint32_t version = 0;
+	if (mdb_env_create(&env) != 0)
+		return 0;
+	mdb_env_set_maxdbs(env, 32);
+	if (mdb_env_open(env, path, MDB_RDONLY, 0600) == 0 &&
+	    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0) {
+		if (mdb_dbi_open(txn, "meta", 0, &dbi) == 0 && mdb_get(txn, dbi, &k, &v) == 0 &&
+		    v.mv_size == 4) {
+			const uint8_t *p = v.mv_data;
+			version = ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+		}
+		k.mv_size = 6;
+		k.mv_data = "marker";
+		*marker = mdb_get(txn, dbi, &k, &v) == 0;
+		mdb_txn_abort(txn);
+	}
+	mdb_env_close(env);
+	return version;
+}
+
+static void test_older_schema_migrated(void)
+{
+	struct t_env e;
+	bool marker = false;
+	int runs = 0;
+	REQUIRE_OK(t_setup(&e));
+	REQUIRE_OK(t_open(&e));
+	CHECK_EQ_INT(t_put_account(&e, 1, STORE_ACCOUNT_CITIZEN), 0);
+	t_close(&e);
+
+	/* a failing migration leaves the data as it was and the open fails */
+	store_test_set_schema(STORE_SCHEMA_VERSION + 1, failing_migration, &runs);
+	struct store *s = NULL;
+	CHECK_EQ_INT(store_open(&s, &e.loop, &e.cfg), STORE_ESCHEMA);
+	CHECK_EQ_INT(runs, 1);
+	CHECK_EQ_INT(stored_version(e.dbpath, &marker), STORE_SCHEMA_VERSION);
+
+	/* a working one runs once, in the opening transaction, and bumps the version */
+	runs = 0;
+	store_test_set_schema(STORE_SCHEMA_VERSION + 1, marker_migration, &runs);
+	REQUIRE_OK(t_open(&e));
+	CHECK_EQ_INT(runs, 1);
+	struct store_account a;
+	uint8_t id[STORE_ID_BYTES];
+	t_id(id, 'A', 1);
+	CHECK_EQ_INT(store_get_account(e.s, id, &a), 0);
+	t_close(&e);
+	CHECK_EQ_INT(stored_version(e.dbpath, &marker), STORE_SCHEMA_VERSION + 1);
+	CHECK(marker);
+	REQUIRE_OK(t_open(&e));
+	CHECK_EQ_INT(runs, 1);
+	t_close(&e);
+
+	/* the real program is older than the data now */
+	store_test_set_schema(0, NULL, NULL);
+	CHECK_EQ_INT(store_open(&s, &e.loop, &e.cfg), STORE_ESCHEMA_NEWER);
+	t_teardown(&e);
+}
+
 static void test_backup_opens_with_data(void)
 {
 	struct t_env e;
@@ -390,6 +474,7 @@ int main(void)
 	RUN(test_reopen_keeps_everything);
 	RUN(test_closed_store_refuses_requests);
 	RUN(test_newer_schema_refused);
+	RUN(test_older_schema_migrated);
 	RUN(test_backup_opens_with_data);
 	RUN(test_backup_from_second_process_while_writing);
 	RUN(test_strerror_covers_codes);
