@@ -204,6 +204,8 @@ done:
 	cjose_jws_release(jws); /* owns plain */
 	json_decref(hdr);
 	free(hbin);
+	if (pbin) /* the payload holds the person identifier */
+		sodium_memzero(pbin, pbin_len);
 	free(pbin);
 	free(sbin);
 	return rc;

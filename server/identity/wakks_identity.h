@@ -39,6 +39,7 @@
 	X(ERR_CONFIG, -3, "invalid identity provider or tenant configuration")                  \
 	X(ERR_CRYPTO, -4, "cryptographic library failure")                                      \
 	X(ERR_IO, -5, "file input/output failed")                                                \
+	X(ERR_KEYFILE, -6, "key file has the wrong size, owner or permissions (must be 0600)")   \
 	/* token shape */                                                                        \
 	X(ERR_TOKEN_EMPTY, -10, "token is empty")                                                \
 	X(ERR_TOKEN_TOO_LARGE, -11, "token exceeds the size limit")                              \
@@ -109,6 +110,12 @@ typedef enum id_err { ID_ERRNO_MAP(ID__ERRNO_ENUM) } id_err;
 const char *id_strerror(int err);
 /* The code's symbolic name, e.g. "ID_ERR_KID_UNKNOWN" (for structured logs). */
 const char *id_errname(int err);
+
+/* Optional process-wide set-up, once at start before any thread uses jansson or cjose: initialises
+ * libsodium and installs allocators for jansson and cjose that zero blocks before freeing them
+ * (so parsed claim text such as a CPR number does not linger in freed memory). Uses glibc's
+ * malloc_usable_size. @return 0 or ID_ERR_CRYPTO. */
+int id_library_init(void);
 
 /* ------------------------------------------------------------------------------------------------
  * Sizes and limits
@@ -318,6 +325,10 @@ int id_cpr_account_id(const uint8_t key[ID_HASH_KEY_BYTES], const char *cpr,
  * ID_ERR_INVALID_ARG. */
 int id_caseworker_account_id(const uint8_t key[ID_HASH_KEY_BYTES], const char *tenant_id,
 			     const char *upn, uint8_t out[ID_ACCOUNT_ID_BYTES]) ID_WARN_UNUSED;
+/* Loads the 32-byte account-id key from path, creating it (random, mode 0600, O_EXCL) if the
+ * file does not exist. A file that is group/world accessible, not owned by the process's user or
+ * not exactly 32 bytes is refused. @return 0, ID_ERR_KEYFILE, ID_ERR_IO, ID_ERR_INVALID_ARG. */
+int id_account_key_load(const char *path, uint8_t key[ID_HASH_KEY_BYTES]) ID_WARN_UNUSED;
 /* Normalises a CPR number to its 10 digits (out: 11 bytes incl. NUL). @return 0, ID_ERR_CPR. */
 int id_cpr_normalize(const char *cpr, char out[11]) ID_WARN_UNUSED;
 
