@@ -293,9 +293,15 @@ int store__grow_map(struct store *s)
 		next = max;
 	pthread_rwlock_wrlock(&s->map_lock);
 	rc = mdb_env_set_mapsize(s->env, next);
+	if (rc) {
+		/* LMDB unmaps before it maps again, so a failure (address space exhausted) may leave no
+		 * map: refuse every later read and write (STORE_EIO) rather than touch it. A restart
+		 * of the relay recovers; nothing committed is lost. */
+		s->unmapped = true;
+	}
 	pthread_rwlock_unlock(&s->map_lock);
 	if (rc)
-		return store__err(rc) == STORE_ENOMEM ? STORE_EFULL : store__err(rc);
+		return STORE_EFULL;
 	s->map_size = next;
 	pthread_mutex_lock(&s->lock);
 	s->stats.map_size = next;
@@ -313,7 +319,7 @@ int store_backup(struct store *s, const char *dir)
 		return errno == EEXIST ? STORE_EEXIST : store__err(errno);
 	/* Shared: the copy holds a read transaction, so the map must not change under it. */
 	pthread_rwlock_rdlock(&s->map_lock);
-	rc = mdb_env_copy2(s->env, dir, MDB_CP_COMPACT);
+	rc = s->unmapped ? EIO : mdb_env_copy2(s->env, dir, MDB_CP_COMPACT);
 	pthread_rwlock_unlock(&s->map_lock);
 	if (rc) {
 		char path[4096];

@@ -5,7 +5,13 @@
 int store__read_begin(struct store *s, MDB_txn **txn)
 {
 	int rc;
+	if (!s->env)
+		return STORE_ECLOSED; /* a completion callback reading after store_close */
 	pthread_rwlock_rdlock(&s->map_lock);
+	if (s->unmapped) {
+		pthread_rwlock_unlock(&s->map_lock);
+		return STORE_EIO;
+	}
 	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
 	if (rc != 0) {
 		pthread_rwlock_unlock(&s->map_lock);

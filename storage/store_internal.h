@@ -67,6 +67,9 @@ struct store {
 	 * transaction be active in the process then. */
 	pthread_rwlock_t map_lock;
 	size_t map_size; /* writer thread only (and open/close) */
+	/* Set (under map_lock held exclusively) if remapping failed and the environment has no map
+	 * any more: every later read and write fails with STORE_EIO instead of touching it. */
+	bool unmapped;
 
 	bool closing; /* loop thread */
 };

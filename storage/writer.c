@@ -35,6 +35,8 @@ static int commit_batch(struct store *s, struct store_req **reqs, size_t n, uint
 			struct batch_totals *tot)
 {
 	MDB_txn *parent, *child;
+	if (s->unmapped)
+		return STORE_EIO;
 	int rc = store__err(mdb_txn_begin(s->env, NULL, 0, &parent));
 	if (rc)
 		return rc;
