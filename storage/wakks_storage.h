@@ -5,7 +5,8 @@
  * Threads
  *   The store belongs to one libuv loop (the "loop thread"). Reads (store_get_*, store_list_*,
  *   store_count_*, store_mailbox_*) run synchronously on the calling thread in a short read-only
- *   transaction; they never wait for the writer (MVCC) and never see half of a write request.
+ *   transaction; they never wait for a write transaction (MVCC) and never see half of a write
+ *   request. Only while the writer grows the map (rare, short) does a read wait for it.
  *   Writes are request objects (struct store_req) holding a list of operations; store_submit hands
  *   a request to the single writer thread, which commits many queued requests in one synchronous
  *   LMDB transaction (group commit, fsync before completion) and then runs each request's
@@ -165,7 +166,7 @@ struct store;
 
 struct store_config {
 	const char *path;            /* directory of the environment; created (0700) if missing */
-	size_t map_size_initial;     /* bytes; 0 = 64 MiB. The map grows by doubling when full ... */
+	size_t map_size_initial;     /* bytes, >= 64 KiB; 0 = 64 MiB. The map doubles when full ... */
 	size_t map_size_max;         /* ... up to this; 0 = 64 GiB. Past it writes fail STORE_EFULL */
 	unsigned max_batch;          /* requests per group commit; 0 = 256, at most STORE_BATCH_MAX */
 	uint64_t mailbox_max_envelopes; /* per device mailbox; 0 = unlimited */
