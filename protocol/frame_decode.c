@@ -13,13 +13,17 @@ static int decode_map(const msgpack_object *o, const struct proto__schema *s, ui
 		      const char **field);
 
 /* Sets every optional field of a schema to its "absent" value without touching the rest of the
- * struct. Required fields need no reset: the map either sets them or fails. */
-static void set_absent(const struct proto__schema *s, uint8_t *base)
+ * struct (required fields need no reset: the map either sets them or fails) and returns the mask
+ * of required fields. */
+static uint32_t set_absent(const struct proto__schema *s, uint8_t *base)
 {
+	uint32_t required = 0;
 	for (unsigned i = 0; i < s->nfields; i++) {
 		const struct proto__field *f = &s->fields[i];
-		if (f->required)
+		if (f->required) {
+			required |= 1u << i;
 			continue;
+		}
 		uint8_t *p = base + f->offset;
 		switch (f->kind) {
 		case PROTO__K_U32:
@@ -50,6 +54,7 @@ static void set_absent(const struct proto__schema *s, uint8_t *base)
 			break;
 		}
 	}
+	return required;
 }
 
 static int decode_uint(const msgpack_object *v, const struct proto__field *f, uint64_t *out)
@@ -197,7 +202,7 @@ static int decode_map(const msgpack_object *o, const struct proto__schema *s, ui
 	if (n > PROTO_MAX_MAP_KEYS)
 		return PROTO_E_OVER_LIMIT;
 
-	set_absent(s, base);
+	uint32_t required = set_absent(s, base);
 	uint32_t seen = 0;
 	unsigned next = 0;
 	const msgpack_object_kv *kv = o->via.map.ptr;
@@ -224,10 +229,12 @@ static int decode_map(const msgpack_object *o, const struct proto__schema *s, ui
 		if (rc != 0)
 			return rc;
 	}
-	for (unsigned j = 0; j < s->nfields; j++) {
-		if (s->fields[j].required && !(seen & (1u << j))) {
-			*field = s->fields[j].key;
-			return PROTO_E_MISSING_FIELD;
+	if ((seen & required) != required) {
+		for (unsigned j = 0; j < s->nfields; j++) {
+			if (s->fields[j].required && !(seen & (1u << j))) {
+				*field = s->fields[j].key;
+				return PROTO_E_MISSING_FIELD;
+			}
 		}
 	}
 	if (s->check) {

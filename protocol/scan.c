@@ -9,14 +9,49 @@
  * by trailing bytes. It allocates nothing. */
 #include "schema_internal.h"
 
-static uint32_t be16(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 8 | p[1];
-}
+/* How each leading byte is scanned:
+ *   0x00..0x1f  a scalar followed by that many payload bytes (fixint, nil, bool, fixstr, fixed
+ *               width numbers, fixext)
+ *   0x20/0x21   fixmap / fixarray, count in the low nibble
+ *   0x22/0x23   array16 / array32;  0x24/0x25  map16 / map32
+ *   0x4n        bin or str with an n-byte big-endian length
+ *   0x8n        ext with an n-byte length, then a type byte
+ *   0xff        never used (0xc1) */
+static const uint8_t scan_class[256] = {
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0x00 */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0x10 */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0x20 */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0x30 */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0x40 */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0x50 */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0x60 */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0x70 */
+	0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, /* 0x80 */
+	0x21, 0x21, 0x21, 0x21, 0x21, 0x21, 0x21, 0x21, 0x21, 0x21, 0x21, 0x21, 0x21, 0x21, 0x21, 0x21, /* 0x90 */
+	0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, /* 0xa0 */
+	0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, /* 0xb0 */
+	0x00, 0xff, 0x00, 0x00, 0x41, 0x42, 0x44, 0x81, 0x82, 0x84, 0x04, 0x08, 0x01, 0x02, 0x04, 0x08, /* 0xc0 */
+	0x01, 0x02, 0x04, 0x08, 0x02, 0x03, 0x05, 0x09, 0x11, 0x41, 0x42, 0x44, 0x22, 0x23, 0x24, 0x25, /* 0xd0 */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0xe0 */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0xf0 */
+};
 
-static uint32_t be32(const uint8_t *p)
+#define SC_FIXMAP 0x20u
+#define SC_FIXARRAY 0x21u
+#define SC_ARRAY16 0x22u
+#define SC_ARRAY32 0x23u
+#define SC_MAP16 0x24u
+#define SC_MAP32 0x25u
+#define SC_LEN 0x40u
+#define SC_EXT 0x80u
+#define SC_BAD 0xffu
+
+static uint64_t be(const uint8_t *p, unsigned n)
 {
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	uint64_t v = 0;
+	for (unsigned i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
 }
 
 int proto__scan(const uint8_t *buf, size_t len)
@@ -41,100 +76,46 @@ int proto__scan(const uint8_t *buf, size_t len)
 		objects++;
 
 		uint8_t c = buf[pos++];
-		size_t avail = len - pos;
-		uint64_t skip = 0;  /* payload bytes after the type byte */
-		uint64_t items = 0; /* values inside a container */
+		unsigned k = scan_class[c];
+		uint64_t items;
 
-		/* The frequent tokens first: keys (fixstr), ids and ciphertexts (bin8/16), maps. */
-		if ((c & 0xe0) == 0xa0) {
-			skip = c & 0x1fu;
-			goto scalar;
-		}
-		if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
+		if (k < SC_FIXMAP) { /* the common case: a scalar of fixed size */
+			if (k > len - pos)
+				return PROTO_E_TRUNCATED;
+			pos += k;
 			continue;
-		if (c <= 0x8f) {
+		}
+		if (k & (SC_LEN | SC_EXT)) {
+			if (k == SC_BAD)
+				return PROTO_E_MALFORMED;
+			unsigned n = k & 0x0fu;
+			if (n > len - pos)
+				return PROTO_E_TRUNCATED;
+			uint64_t skip = be(buf + pos, n) + ((k & SC_EXT) ? 1u : 0u);
+			pos += n;
+			if (skip > len - pos)
+				return PROTO_E_TRUNCATED;
+			pos += (size_t)skip;
+			continue;
+		}
+		switch (k) {
+		case SC_FIXMAP:
 			items = 2u * (c & 0x0fu);
-			goto container;
-		}
-		if (c <= 0x9f) {
+			break;
+		case SC_FIXARRAY:
 			items = c & 0x0fu;
-			goto container;
+			break;
+		default: {
+			unsigned n = (k == SC_ARRAY16 || k == SC_MAP16) ? 2 : 4;
+			if (n > len - pos)
+				return PROTO_E_TRUNCATED;
+			items = be(buf + pos, n);
+			pos += n;
+			if (k >= SC_MAP16)
+				items *= 2;
+			break;
 		}
-		switch (c) {
-		case 0xc4: case 0xd9: /* bin8, str8 */
-			if (avail < 1)
-				return PROTO_E_TRUNCATED;
-			skip = 1 + (uint64_t)buf[pos];
-			goto scalar;
-		case 0xc5: case 0xda: /* bin16, str16 */
-			if (avail < 2)
-				return PROTO_E_TRUNCATED;
-			skip = 2 + (uint64_t)be16(buf + pos);
-			goto scalar;
-		case 0xc6: case 0xdb: /* bin32, str32 */
-			if (avail < 4)
-				return PROTO_E_TRUNCATED;
-			skip = 4 + (uint64_t)be32(buf + pos);
-			goto scalar;
-		case 0xc7: /* ext8: length, type, data */
-			if (avail < 1)
-				return PROTO_E_TRUNCATED;
-			skip = 2 + (uint64_t)buf[pos];
-			goto scalar;
-		case 0xc8:
-			if (avail < 2)
-				return PROTO_E_TRUNCATED;
-			skip = 3 + (uint64_t)be16(buf + pos);
-			goto scalar;
-		case 0xc9:
-			if (avail < 4)
-				return PROTO_E_TRUNCATED;
-			skip = 5 + (uint64_t)be32(buf + pos);
-			goto scalar;
-		case 0xca: skip = 4; goto scalar;
-		case 0xcb: skip = 8; goto scalar;
-		case 0xcc: case 0xd0: skip = 1; goto scalar;
-		case 0xcd: case 0xd1: skip = 2; goto scalar;
-		case 0xce: case 0xd2: skip = 4; goto scalar;
-		case 0xcf: case 0xd3: skip = 8; goto scalar;
-		case 0xd4: skip = 2; goto scalar; /* fixext: type + 1, 2, 4, 8, 16 */
-		case 0xd5: skip = 3; goto scalar;
-		case 0xd6: skip = 5; goto scalar;
-		case 0xd7: skip = 9; goto scalar;
-		case 0xd8: skip = 17; goto scalar;
-		case 0xdc: /* array16 */
-			if (avail < 2)
-				return PROTO_E_TRUNCATED;
-			items = be16(buf + pos);
-			pos += 2;
-			goto container;
-		case 0xdd:
-			if (avail < 4)
-				return PROTO_E_TRUNCATED;
-			items = be32(buf + pos);
-			pos += 4;
-			goto container;
-		case 0xde: /* map16 */
-			if (avail < 2)
-				return PROTO_E_TRUNCATED;
-			items = 2u * (uint64_t)be16(buf + pos);
-			pos += 2;
-			goto container;
-		case 0xdf:
-			if (avail < 4)
-				return PROTO_E_TRUNCATED;
-			items = 2u * (uint64_t)be32(buf + pos);
-			pos += 4;
-			goto container;
-		default: /* 0xc1 is never used */
-			return PROTO_E_MALFORMED;
 		}
-scalar:
-		if (skip > len - pos)
-			return PROTO_E_TRUNCATED;
-		pos += (size_t)skip;
-		continue;
-container:
 		if (depth >= PROTO_MAX_DEPTH) /* it would open level depth + 1 */
 			return PROTO_E_TOO_DEEP;
 		if (items > len - pos) /* each value needs at least one byte */

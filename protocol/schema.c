@@ -238,9 +238,13 @@ static int has_duplicate_id(const uint8_t *const *ids, uint32_t n, size_t stride
 	for (uint32_t i = 0; i < n; i++)
 		sorted[i] = *(const uint8_t *const *)((const uint8_t *)ids + i * stride);
 	if (n <= PROTO__DUP_PAIRWISE_MAX) {
+		/* Compare 8-byte prefixes pairwise in registers; whole ids only when those match. */
+		uint64_t head[PROTO__DUP_PAIRWISE_MAX];
+		for (uint32_t i = 0; i < n; i++)
+			memcpy(&head[i], sorted[i], 8);
 		for (uint32_t i = 1; i < n; i++)
 			for (uint32_t j = 0; j < i; j++)
-				if (id_eq(sorted[i], sorted[j]))
+				if (head[i] == head[j] && id_eq(sorted[i], sorted[j]))
 					return 1;
 		return 0;
 	}
