@@ -30,6 +30,7 @@ static int respond(devidp_response *out, int status, const char *ctype, char *bo
 	out->content_type = ctype;
 	out->body = body;
 	out->body_len = strlen(body);
+	out->no_store = true; /* only the discovery document and the JWKS may be cached */
 	return 0;
 }
 
@@ -99,12 +100,16 @@ int devidp_discovery(const devidp *d, devidp_response *out)
 			      "authorization_code", "claims_supported", claims);
 	char *body = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 	json_decref(j);
-	return respond(out, 200, CT_JSON, body);
+	int rc = respond(out, 200, CT_JSON, body);
+	out->no_store = false;
+	return rc;
 }
 
 int devidp_jwks(const devidp *d, devidp_response *out)
 {
-	return respond_copy(out, 200, CT_JSON, d->jwks_json);
+	int rc = respond_copy(out, 200, CT_JSON, d->jwks_json);
+	out->no_store = false;
+	return rc;
 }
 
 static bool scope_has_openid(const char *scope)

@@ -452,6 +452,7 @@ typedef struct devidp_response {
 	char *location;
 	char *body;
 	size_t body_len;
+	bool no_store; /* send "Cache-Control: no-store" (token responses, RFC 6749 §5.1; login pages) */
 } devidp_response;
 void devidp_response_free(devidp_response *r);
 

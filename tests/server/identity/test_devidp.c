@@ -177,6 +177,7 @@ static void test_endpoints_flow(void)
 
 	CHECK_EQ_INT(devidp_handle(adfs, "GET", "/jwks", NULL, NULL, 0, T_NOW, &r), 0);
 	CHECK(r.status == 200 && strcmp(r.body, devidp_jwks_json(adfs)) == 0);
+	CHECK(!r.no_store);
 	devidp_response_free(&r);
 
 	char q[2048];
@@ -238,6 +239,7 @@ static void test_endpoints_flow(void)
 		 code, "https%3A%2F%2Flocalhost%3A8443%2Fapp%2Fcallback", T_CLIENT_CASEWORKER, PKCE_VERIFIER);
 	CHECK_EQ_INT(devidp_handle(adfs, "POST", "/token", NULL, tf, strlen(tf), T_NOW + 2, &r), 0);
 	CHECK_EQ_INT(r.status, 200);
+	CHECK(r.no_store);
 	json_t *tr = json_loads(r.body, 0, &je);
 	const char *idt = json_string_value(json_object_get(tr, "id_token"));
 	REQUIRE(idt != NULL);
