@@ -112,7 +112,10 @@ static int decode_value(const msgpack_object *v, const struct proto__field *f, u
 			return PROTO_E_WRONG_TYPE;
 		if ((rc = check_len(v->via.bin.size, f->min, f->max)) != 0)
 			return rc;
-		*(proto_bytes *)p = (proto_bytes){ (const uint8_t *)v->via.bin.ptr, v->via.bin.size };
+		/* msgpack-c leaves ptr NULL for an empty bin; a present field never has a NULL view. */
+		*(proto_bytes *)p = (proto_bytes){ v->via.bin.ptr ? (const uint8_t *)v->via.bin.ptr
+								  : (const uint8_t *)"",
+						   v->via.bin.size };
 		return 0;
 	case PROTO__K_TEXT:
 	case PROTO__K_ASCII:
@@ -124,7 +127,7 @@ static int decode_value(const msgpack_object *v, const struct proto__field *f, u
 		if ((rc = proto__check_string(f->kind, (const uint8_t *)v->via.str.ptr,
 					      v->via.str.size)) != 0)
 			return rc;
-		*(proto_str *)p = (proto_str){ v->via.str.ptr, v->via.str.size };
+		*(proto_str *)p = (proto_str){ v->via.str.ptr ? v->via.str.ptr : "", v->via.str.size };
 		return 0;
 	case PROTO__K_MAP:
 		if ((rc = decode_map(v, f->sub, p, field)) != 0)
@@ -188,7 +191,8 @@ static int unknown_seen_before(const msgpack_object_kv *kv, uint32_t i, const ms
 {
 	for (uint32_t j = 0; j < i; j++)
 		if (kv[j].key.type == MSGPACK_OBJECT_STR && kv[j].key.via.str.size == k->via.str.size &&
-		    memcmp(kv[j].key.via.str.ptr, k->via.str.ptr, k->via.str.size) == 0)
+		    (k->via.str.size == 0 || /* msgpack-c gives empty strings a NULL ptr */
+		     memcmp(kv[j].key.via.str.ptr, k->via.str.ptr, k->via.str.size) == 0))
 			return 1;
 	return 0;
 }

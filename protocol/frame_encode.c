@@ -20,7 +20,8 @@ static int out_write(void *data, const char *p, size_t n)
 		o->overflow = 1;
 		return -1;
 	}
-	memcpy(o->buf + o->len, p, n);
+	if (n > 0) /* msgpack-c passes NULL with n == 0 for empty bodies */
+		memcpy(o->buf + o->len, p, n);
 	o->len += n;
 	return 0;
 }

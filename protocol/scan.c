@@ -5,7 +5,7 @@
  * header, sized by the count the peer declared (5 bytes `dd ff ff ff ff` ask for ~100 GB). This
  * scan walks the token stream iteratively and rejects any frame in which a declared count or
  * length is not backed by bytes actually present (every element takes at least one byte), that
- * nests deeper than PROTO_MAX_DEPTH, holds more than PROTO__MAX_OBJECTS objects, or is followed
+ * nests deeper than PROTO_MAX_DEPTH, holds more than PROTO_MAX_OBJECTS objects, or is followed
  * by trailing bytes. It allocates nothing. */
 #include "schema_internal.h"
 
@@ -127,7 +127,7 @@ int proto__scan(const uint8_t *buf, size_t len)
 	}
 done:
 	/* Every object takes a byte, so counting after the walk still bounds msgpack-c's zone. */
-	if (objects > PROTO__MAX_OBJECTS)
+	if (objects > PROTO_MAX_OBJECTS)
 		return PROTO_E_OVER_LIMIT;
 	return pos == len ? 0 : PROTO_E_TRAILING;
 }

@@ -9,12 +9,6 @@
 
 #include "wakks_protocol.h"
 
-/* Total msgpack objects (every value, key and container) in one frame. msgpack-c allocates one
- * 24-byte msgpack_object per array element and two per map entry, so this bounds its zone to
- * ~400 KiB whatever a frame declares; the largest legal v1 frame (a full bundles reply) needs
- * about 11000. */
-#define PROTO__MAX_OBJECTS 16384u
-
 enum proto__kind {
 	PROTO__K_U32,    /* positive integer in [min, max] */
 	PROTO__K_U64,    /* positive integer in [min, max] */

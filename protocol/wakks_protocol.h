@@ -65,6 +65,10 @@ extern "C" {
 /* Nesting of msgpack containers anywhere in a frame, unknown fields included. v1 needs 4; the
  * bound keeps scanning iterative and stack use fixed. */
 #define PROTO_MAX_DEPTH 8u
+/* msgpack objects (every value, key and container) in one frame. msgpack-c allocates a 24-byte
+ * object per array element and two per map entry, so this bounds its zone to ~400 KiB whatever a
+ * frame declares; the largest legal v1 frame (a full bundles reply) has about 11800. */
+#define PROTO_MAX_OBJECTS 16384u
 /* Keys in one map, unknown ones included: bounds the work spent skipping unknown fields. */
 #define PROTO_MAX_MAP_KEYS 32u
 /* Per-device envelopes in one send: every device of the addressed accounts, of the unit's

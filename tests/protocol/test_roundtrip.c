@@ -11,7 +11,7 @@
 
 static proto_frame f1, f2;
 static uint8_t buf1[PROTO_MAX_FRAME_BYTES + 4096], buf2[PROTO_MAX_FRAME_BYTES + 4096];
-static uint8_t pool[1 << 16]; /* pseudo-random bytes that filled fields point into */
+static uint8_t pool[1 << 20]; /* pseudo-random bytes that filled fields point into */
 static size_t pool_pos;
 
 static const uint8_t *take(size_t n)
@@ -88,6 +88,7 @@ static void fill_body(const struct proto__schema *s, uint8_t *base, int optional
 static void fill_frame(proto_frame *f, uint32_t type, int optional, uint32_t elems)
 {
 	unsigned flags = proto_type_flags(type);
+	pool_pos = 0; /* one frame never wraps the pool, so its ids are distinct */
 	proto_frame_init(f, type, (flags & PROTO_F_PUSH) && !(flags & PROTO_F_REPLY) ? 0 : 77);
 	fill_body(proto__schema_for(type), (uint8_t *)&f->body, optional, elems);
 	/* Cross-field rules the generic filler cannot know. */
@@ -155,6 +156,20 @@ static void test_every_type_roundtrips(void)
 		roundtrip(&f1, what);
 	}
 	CHECK_EQ_INT(types, 33);
+}
+
+/* Every list at its limit at once: the largest frames v1 allows still fit every bound
+ * (PROTO_MAX_OBJECTS, PROTO_MAX_FRAME_BYTES) and round-trip. */
+static void test_every_type_at_its_limits(void)
+{
+	for (uint32_t t = 0; t < 256; t++) {
+		if (!proto_type_name(t))
+			continue;
+		char what[64];
+		snprintf(what, sizeof what, "%s (lists at their limits)", proto_type_name(t));
+		fill_frame(&f1, t, 1, UINT32_MAX);
+		roundtrip(&f1, what);
+	}
 }
 
 static void test_send_values(void)
@@ -262,6 +277,26 @@ static void test_validate_failures(void)
 	CHECK_EQ_INT(proto_frame_decode(NULL, 0, &f2), PROTO_E_BAD_ARGUMENT);
 }
 
+/* Regression (fuzzer): msgpack-c gives empty str/bin a NULL pointer. An empty key must not reach
+ * memcmp, and an empty required text must decode to a non-NULL view that validates and encodes. */
+static void test_empty_strings(void)
+{
+	const uint8_t empty_keys[] = { 0x93, 0x04, 0x0a, 0x83, 0xa0, 0xa0, 0xa0, 0xa0, 0xa0, 0xa3, 't', '.', 'e' };
+	CHECK_EQ_INT(proto_frame_decode(empty_keys, sizeof empty_keys, &f2), PROTO_E_DUPLICATE_FIELD);
+
+	proto_frame_init(&f1, PROTO_T_ERROR, 3);
+	f1.body.error.code = 45;
+	f1.body.error.name = (proto_str){ "internal", 8 };
+	f1.body.error.text = (proto_str){ "", 0 };
+	size_t n = 0;
+	REQUIRE(proto_frame_encode(&f1, buf1, sizeof buf1, &n) == 0);
+	REQUIRE(proto_frame_decode(buf1, n, &f2) == 0);
+	CHECK(f2.body.error.text.ptr != NULL);
+	CHECK_EQ_INT(f2.body.error.text.len, 0);
+	CHECK_EQ_INT(proto_frame_validate(&f2), 0);
+	roundtrip(&f2, "error with empty text");
+}
+
 static void test_peek(void)
 {
 	const uint8_t ok[] = { 0x93, 0x04, 0xcd, 0x12, 0x34, 0x80 };
@@ -335,9 +370,11 @@ int main(void)
 		pool[i] = (uint8_t)x;
 	}
 	RUN(test_every_type_roundtrips);
+	RUN(test_every_type_at_its_limits);
 	RUN(test_send_values);
 	RUN(test_limits);
 	RUN(test_validate_failures);
+	RUN(test_empty_strings);
 	RUN(test_peek);
 	RUN(test_error_table);
 	RUN(test_auth_message);
