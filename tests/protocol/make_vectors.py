@@ -144,6 +144,7 @@ VALID = [
     ("auth_ok", "auth_ok", 1, {"acc": CIT}),
     ("ok", "ok", 9, {}),
     ("error_unknown_type", "error", 5, {"code": 7, "name": "unknown_type", "text": "unknown frame type"}),
+    ("error_empty_text", "error", 6, {"code": 45, "name": "internal", "text": ""}),
     ("error_no_request_id", "error", 0, {"code": 2, "name": "truncated", "text": "frame ends inside a value"}),
     ("error_device_mismatch", "error", 12, {"code": 37, "name": "device_mismatch", "text": "recipient device set is not current",
                                             "det": {"missing": [DEV_C2], "stale": [DEV_W2]}}),
@@ -304,6 +305,7 @@ def main():
         frame("register", 1, dict(by["register"][3], spk={k: v for k, v in spk("x").items() if k != "sig"})))
     bad("hello_empty_body", "missing_field", frame("hello", 0, {}))
     bad("auth_dev_twice", "duplicate_field", [2, 1, Raw(b"\x83" + enc("dev") + enc(DEV_C1) + enc("dev") + enc(DEV_C2) + enc("sig") + enc(h("auth-sig", 64)))])
+    bad("empty_unknown_key_twice", "duplicate_field", [4, 10, Raw(b"\x83\xa0\xa0\xa0\xa0\xa0\xa3t.e")])
     bad("unknown_key_twice", "duplicate_field", [4, 3, Raw(b"\x82" + enc("x") + enc(1) + enc("x") + enc(2))])
     # range
     bad("hello_version_0", "out_of_range", frame("hello", 0, {"ver": 0, "time": T0, "chal": hello["chal"]}))
