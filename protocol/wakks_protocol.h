@@ -17,16 +17,23 @@
  *   zero-copy view into the buffer passed to proto_frame_decode(). The frame owns nothing: the
  *   views stay valid exactly as long as that buffer is neither freed nor modified. Copy what must
  *   outlive the frame buffer (a libwebsockets receive buffer, for instance, is reused after the
- *   callback returns). proto_str views are NOT NUL-terminated.
+ *   callback returns). proto_str views are NOT NUL-terminated. An empty bin or str that is present
+ *   points at a static empty string instead (never NULL: NULL means absent).
  *   Fixed-size fields (PROTO_ID_BYTES, PROTO_KEY_BYTES, ...) are `const uint8_t *` pointing at
  *   exactly that many bytes; an optional one that is absent is NULL.
  *   When encoding, the caller owns every buffer the struct points to; the encoder only reads them.
  *
  * Memory
  *   proto_frame embeds fixed arrays bounded by the PROTO_MAX_* limits, so decoding never allocates
- *   from a peer-declared length (msgpack-c's object tree is built in a zone only after a scan has
- *   checked that every declared length is backed by bytes actually present). sizeof(proto_frame)
- *   is some tens of KiB: keep one per connection or on the heap, not on small stacks.
+ *   from a peer-declared length: msgpack-c's object tree is built in a zone only after a scan has
+ *   checked that every declared length is backed by bytes actually present and that the frame has
+ *   at most PROTO_MAX_OBJECTS objects (a zone of ~400 KiB at most; one 4 KiB chunk for a typical
+ *   send), and the zone is freed before proto_frame_decode() returns. sizeof(proto_frame) is
+ *   about 40 KiB: keep one per connection or on the heap, not on small stacks.
+ *
+ * Threads
+ *   Every function is reentrant; a proto_frame must not be decoded into while another thread reads
+ *   it.
  */
 #ifndef WAKKS_PROTOCOL_H
 #define WAKKS_PROTOCOL_H
