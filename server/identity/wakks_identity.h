@@ -378,6 +378,13 @@ int id_audit_encode(const id_audit_entry *e, uint8_t *buf, size_t cap);
  * hash is copied, not recomputed, so that id_audit_verify_chain can detect edits.
  * @return 0 or ID_ERR_AUDIT_ENCODING. */
 int id_audit_decode(const uint8_t *buf, size_t len, id_audit_entry *out) ID_WARN_UNUSED;
+/* The export form (spec/identity.md §10): one JSON object without newlines, fields seq, time_ms,
+ * type, subjects (array of hex), details, prev_hash, hash (hex). malloc'd; NULL on bad input or
+ * allocation failure. */
+char *id_audit_to_json(const id_audit_entry *e);
+/* Parses one exported line; the hash is copied, not recomputed (verify with
+ * id_audit_verify_chain). @return 0, ID_ERR_AUDIT_ENCODING, ID_ERR_INVALID_ARG. */
+int id_audit_from_json(const char *line, size_t len, id_audit_entry *out) ID_WARN_UNUSED;
 /* Verifies entries[0..n) as a contiguous chain starting at seq 1 (or continuing after
  * (start_prev_seq, start_prev_hash) if start_prev_hash is not NULL). If head_hash is not NULL the
  * chain must end at the recorded head (seq head_seq, hash head_hash), which detects truncation.

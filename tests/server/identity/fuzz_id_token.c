@@ -5,6 +5,8 @@
  *   2  a claims payload checked as if its signature had verified (citizen)
  *   3  the same for a caseworker
  *   4  a JWKS document
+ *   5  a stored audit entry (encoding || hash)
+ *   6  an exported audit log line
  * Signatures cannot be forged by a fuzzer, so modes 2 and 3 reach the claim parsers directly.
  * The corpus holds tokens signed by the development provider with the keys published below
  * (their private halves were discarded), minted at FUZZ_NOW for FUZZ_PK and FUZZ_CHALLENGE. */
@@ -76,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size < 1)
 		return 0;
-	unsigned mode = data[0] % 5;
+	unsigned mode = data[0] % 7;
 	data++;
 	size--;
 	id_verified v;
@@ -101,6 +103,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				       data, size, pk, challenge, FUZZ_NOW, &v);
 		check_result(rc, &v);
 		break;
+	case 5:
+	case 6: {
+		id_audit_entry e;
+		rc = mode == 5 ? id_audit_decode(data, size, &e) : id_audit_from_json((const char *)data, size, &e);
+		if (rc == 0) {
+			size_t bad = 0;
+			uint8_t buf[ID_AUDIT_ENCODED_MAX];
+			if (e.n_subjects > ID_AUDIT_MAX_SUBJECTS || e.details_len > ID_AUDIT_DETAILS_MAX ||
+			    id_audit_encode(&e, buf, sizeof buf) <= 0)
+				abort();
+			if (id_audit_verify_chain(&e, 1, 0, NULL, 0, NULL, &bad) > 0)
+				abort();
+			free(id_audit_to_json(&e));
+		}
+		break;
+	}
 	default:
 		rc = id_keyset_parse((const char *)data, size, &ks);
 		if (rc == 0 && id_keyset_count(ks) == 0)

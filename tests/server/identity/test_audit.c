@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* The audit hash chain: verification passes on an intact chain and names the first broken entry
  * after an edit, a deletion, a re-hashed edit, a truncation or a reordering. */
+#include <stdlib.h>
+
 #include "test.h"
 #include "wakks_identity.h"
 
@@ -126,6 +128,36 @@ static void test_encoding(void)
 	CHECK_EQ_INT(id_audit_build(3, NULL, 1, 1, NULL, 0, NULL, 0, &d), ID_ERR_INVALID_ARG);
 }
 
+static void test_json_export(void)
+{
+	id_audit_entry back[N];
+	size_t bad;
+	for (size_t i = 0; i < N; i++) {
+		char *line = id_audit_to_json(&chain[i]);
+		REQUIRE(line != NULL);
+		CHECK(strchr(line, '\n') == NULL);
+		CHECK_EQ_INT(id_audit_from_json(line, strlen(line), &back[i]), 0);
+		free(line);
+	}
+	/* The exported log verifies as the original does. */
+	CHECK_EQ_INT(verify(back, N, &bad), 0);
+	CHECK_MEM(back[3].details, chain[3].details, chain[3].details_len);
+	/* An edited export line is caught. */
+	char *line = id_audit_to_json(&chain[2]);
+	REQUIRE(line != NULL);
+	char *t = strstr(line, "\"time_ms\":") + 10;
+	*t = *t == '1' ? '2' : '1';
+	CHECK_EQ_INT(id_audit_from_json(line, strlen(line), &back[2]), 0);
+	CHECK_EQ_INT(verify(back, N, &bad), ID_ERR_AUDIT_HASH);
+	CHECK_EQ_INT(bad, 2);
+	free(line);
+	id_audit_entry x;
+	const char *junk[] = { "", "[]", "{\"seq\":1}", "{\"seq\":-1,\"time_ms\":1,\"type\":1,\"subjects\":[],\"details\":\"\",\"prev_hash\":\"00\",\"hash\":\"00\"}",
+			       "{\"seq\":1,\"time_ms\":1,\"type\":70000,\"subjects\":[],\"details\":\"\",\"prev_hash\":\"00\",\"hash\":\"00\"}" };
+	for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++)
+		CHECK_EQ_INT(id_audit_from_json(junk[i], strlen(junk[i]), &x), ID_ERR_AUDIT_ENCODING);
+}
+
 int main(void)
 {
 	build();
@@ -133,5 +165,6 @@ int main(void)
 	RUN(test_edited_entry);
 	RUN(test_deleted_entry);
 	RUN(test_encoding);
+	RUN(test_json_export);
 	return TEST_RESULT();
 }
