@@ -47,6 +47,7 @@ int wc_content_decode(const uint8_t *in, size_t len, wc_content *out)
 		return WC_E_VERSION;
 	if (len < WC_CONTENT_HEADER_BYTES)
 		return WC_E_FORMAT;
+	memset(&c, 0, sizeof c);
 	c.kind = in[1];
 	if (c.kind < WC_KIND_TEXT || c.kind > WC_KIND_SYSTEM)
 		return WC_E_FORMAT;
