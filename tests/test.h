@@ -32,12 +32,16 @@ static int test__checks;
 
 #define CHECK_MEM(a, b, n) CHECK(memcmp((a), (b), (n)) == 0)
 
-/* Stops the current test function; for preconditions without which the rest is meaningless. */
+/* Stops the current test function; for preconditions without which the rest is meaningless.
+ * The condition is evaluated once (it often has effects). */
 #define REQUIRE(cond)                                                                    \
 	do {                                                                             \
-		CHECK(cond);                                                             \
-		if (!(cond))                                                             \
+		test__checks++;                                                          \
+		if (!(cond)) {                                                           \
+			test__failures++;                                                \
+			fprintf(stderr, "%s:%d: REQUIRE failed: %s\n", __FILE__, __LINE__, #cond); \
 			return;                                                          \
+		}                                                                        \
 	} while (0)
 
 #define RUN(fn)                                                                          \
