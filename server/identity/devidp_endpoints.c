@@ -186,7 +186,9 @@ int devidp_authorize_page(devidp *d, const char *query, devidp_response *out)
 	fprintf(f, "<h1>%s</h1>\n", title);
 	fprintf(f, "<p class=\"warn\">Dette er en udviklings-identitetsudbyder. Den må aldrig bruges i "
 		   "drift, og personerne er opdigtede.</p>\n");
-	fprintf(f, "<form method=\"post\" action=\"authorize\">\n");
+	char *action = devidp__html_escape(d->issuer);
+	fprintf(f, "<form method=\"post\" action=\"%s/authorize\">\n", action ? action : "");
+	free(action);
 	static const char *const carried[] = { "client_id", "redirect_uri", "code_challenge",
 						"nonce", "state" };
 	for (size_t i = 0; i < sizeof carried / sizeof carried[0]; i++)

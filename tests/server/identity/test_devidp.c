@@ -194,6 +194,7 @@ static void test_endpoints_flow(void)
 	CHECK(strstr(r.body, "Anna Jensen") == NULL); /* citizens are not offered by the AD FS */
 	CHECK(strstr(r.body, "<legend>") != NULL);
 	CHECK(strstr(r.body, "<button type=\"submit\">") != NULL);
+	CHECK(strstr(r.body, "<form method=\"post\" action=\"" T_ISS_ADFS "/authorize\">") != NULL);
 	CHECK(strstr(r.body, "<script>") == NULL);
 	CHECK(strstr(r.body, "&quot;&gt;&lt;script&gt;") != NULL);
 	devidp_response_free(&r);
