@@ -174,7 +174,8 @@ int devidp_authorize_page(devidp *d, const char *query, devidp_response *out)
 		return error_page(out, 400, problem);
 	}
 	bool citizen = devidp__kind(d) == ID_KIND_CITIZEN;
-	const char *title = citizen ? "MitID (udvikling)" : "Varde Kommune medarbejderlogin (udvikling)";
+	const char *title = citizen ? "Udviklings-login for borgere (MitID-profil)"
+				    : "Udviklings-login for medarbejdere (AD FS-profil)";
 	char *body = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&body, &len);
