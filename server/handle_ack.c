@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* ack: the recipient device has the envelope; delete it durably, then answer ok and tell the
- * sender's online devices (a receipt: which device, when; never content). Also the expiry pass. */
+ * sending device (a receipt: which device, when; never content). Also the expiry pass, which tells
+ * the sending device of every envelope that expired unread. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@
 #include "housekeeping.h"
 #include "log.h"
 #include "mailbox_record.h"
+#include "receipts.h"
 #include "relay.h"
 #include "wakks_storage.h"
 
@@ -27,31 +29,6 @@ static int read_flags(const struct store_envelope *env, void *data)
 	if (mailbox_record_parse(env->payload, env->payload_len, &rec) == 0)
 		*(uint8_t *)data = rec.flags;
 	return 1;
-}
-
-/* Sends a receipt or expiry notice to every online device of the sender's account. */
-static void notify_sender(struct relay *r, uint32_t type, const struct store_envelope_ref *ref,
-			  const uint8_t recipient_account[16], uint64_t when)
-{
-	struct store_device devices[PROTO_MAX_DEVICES_PER_ACCOUNT];
-	size_t n = 0;
-	if (store_list_devices(r->store, ref->sender_account, false, devices,
-			       PROTO_MAX_DEVICES_PER_ACCOUNT, &n) != 0)
-		return;
-	if (n > PROTO_MAX_DEVICES_PER_ACCOUNT)
-		n = PROTO_MAX_DEVICES_PER_ACCOUNT;
-	for (size_t i = 0; i < n; i++) {
-		struct relay_conn *c = relay_conn_of_device(r, devices[i].id);
-		if (!c || c->state != CONN_AUTHENTICATED)
-			continue;
-		proto_frame *f = relay_tx_frame(r, type, 0);
-		proto_receipt *rc = type == PROTO_T_RECEIPT ? &f->body.receipt : &f->body.expired;
-		rc->cmid = ref->message_id;
-		rc->account = recipient_account;
-		rc->device = ref->device_id;
-		rc->time = when;
-		relay_send_frame(c, f);
-	}
 }
 
 static void ack_done(struct store_req *req, int result, void *data)
@@ -72,7 +49,8 @@ static void ack_done(struct store_req *req, int result, void *data)
 	if (d && d->found) {
 		r->metrics.envelopes_acked++;
 		if (a->receipts && d->ref.kind == STORE_KIND_ENVELOPE)
-			notify_sender(r, PROTO_T_RECEIPT, &d->ref, a->recipient_account, relay_now_ms());
+			relay_receipt_post(r, PROTO_T_RECEIPT, d->ref.sender_device, d->ref.message_id,
+					   a->recipient_account, d->ref.device_id, relay_now_ms());
 	}
 out:
 	free(a);
@@ -127,7 +105,8 @@ static void expire_done(struct store_req *req, int result, void *data)
 		struct store_device dev;
 		if (store_get_device(r->store, ref->device_id, &dev) != 0)
 			continue;
-		notify_sender(r, PROTO_T_EXPIRED, ref, dev.account_id, now);
+		relay_receipt_post(r, PROTO_T_EXPIRED, ref->sender_device, ref->message_id,
+				   dev.account_id, ref->device_id, now);
 	}
 }
 

@@ -10,6 +10,7 @@
 #include "frames.h"
 #include "handler_table.h"
 #include "log.h"
+#include "receipts.h"
 #include "keydir.h"
 #include "relay.h"
 #include "wakks_storage.h"
@@ -43,5 +44,6 @@ void handle_auth(struct relay_conn *c, const proto_frame *f)
 	out->body.auth_ok.account = dev.account_id;
 	relay_send_frame(c, out);
 	relay_prekeys_check(r, dev.id);
+	relay_receipts_flush(c);
 	relay_deliver_pump(c);
 }

@@ -105,3 +105,10 @@ void idmap_del(struct idmap *m, const uint8_t key[IDMAP_KEY_BYTES])
 		m->live--;
 	}
 }
+
+void idmap_foreach(const struct idmap *m, void (*fn)(void *value, void *data), void *data)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->slots[i].value && m->slots[i].value != &idmap_tombstone)
+			fn(m->slots[i].value, data);
+}

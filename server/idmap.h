@@ -29,6 +29,9 @@ void *idmap_get(const struct idmap *m, const uint8_t key[IDMAP_KEY_BYTES]);
 int idmap_put(struct idmap *m, const uint8_t key[IDMAP_KEY_BYTES], void *value);
 void idmap_del(struct idmap *m, const uint8_t key[IDMAP_KEY_BYTES]);
 
+/* Calls fn for every live value (not for deleted slots). fn must not change the map. */
+void idmap_foreach(const struct idmap *m, void (*fn)(void *value, void *data), void *data);
+
 /* A connection id as a map key. */
 void idmap_key_u64(uint8_t key[IDMAP_KEY_BYTES], uint64_t v);
 

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "log.h"
 #include "relay.h"
+#include "receipts.h"
 #include "relay_commands.h"
 
 static void usage(FILE *f)
@@ -93,5 +94,6 @@ int main(int argc, char **argv)
 	if (rc != 0)
 		RLOG_WARN("relay", "loop_close", "error=\"%s\"", uv_strerror(rc));
 	relay_registry_free(&relay);
+	relay_receipts_free(&relay);
 	return relay.exit_status;
 }

@@ -31,6 +31,7 @@ struct relay {
 	struct relay_conn *conns; /* every open WebSocket connection, doubly linked */
 	struct relay_registry registry;
 	struct relay_identity identity;
+	struct idmap receipts; /* device id -> struct receipt_queue, for offline senders */
 	uint64_t conn_count;
 	uint64_t next_conn_id;
 	struct relay_metrics metrics;
