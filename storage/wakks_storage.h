@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MPL-2.0 */
-/* wakks storage: one LMDB environment holding accounts, devices, prekeys, per-device mailboxes and
- * the idempotency index of the relay. Record formats and key layouts: spec/storage.md.
+/* wakks storage: one LMDB environment holding accounts, devices, prekeys, per-device mailboxes, the
+ * idempotency index, consent records and the hash-chained audit log of the relay. Record formats
+ * and key layouts: spec/storage.md.
  *
  * Threads
  *   The store belongs to one libuv loop (the "loop thread"). Reads (store_get_*, store_list_*,
@@ -56,6 +57,26 @@ extern "C" {
 #define STORE_EXPIRE_MAX 4096                  /* envelopes removed by one expire operation */
 #define STORE_REQ_MAX_OPS 64                   /* operations in one request */
 #define STORE_BATCH_MAX 4096                   /* ceiling for store_config.max_batch */
+/* Envelopes removed by one delete-mailbox operation, and envelopes plus idempotency entries removed
+ * by one erase-account operation: a mailbox may hold as many envelopes as the relay's quota allows
+ * (up to 10^8 by configuration), so these operations work in bounded steps and report `more`. */
+#define STORE_DELETE_MAILBOX_MAX 4096
+#define STORE_ERASE_MAX 4096
+
+/* Audit log. Entries are opaque bytes built by the relay's callback (spec/identity.md §10: the
+ * encoding followed by its hash, at most about 1.2 KiB); 4096 leaves room for a later entry
+ * version while keeping one entry small. */
+#define STORE_AUDIT_HASH_BYTES 32
+#define STORE_AUDIT_ENTRY_MAX 4096 /* bytes of one stored entry */
+#define STORE_AUDIT_INPUT_MAX 4096 /* bytes of the input handed to the build callback */
+
+/* Consent records (spec/consent.md). */
+#define STORE_CONSENT_RECORD_MAX 4096     /* signed record bytes, as the protocol's limit */
+#define STORE_CONSENT_TEXT_VERSION_MAX 32 /* text version id, 1..32 bytes */
+/* Records are evidence and never overwritten, so each grant or withdrawal a citizen's device signs
+ * stays until the account is erased. 4096 per account (at most about 17 MiB) is far beyond any
+ * honest use and stops one device from filling the disk by toggling its consent. */
+#define STORE_CONSENT_MAX_PER_ACCOUNT 4096
 
 /* ---- errors ---------------------------------------------------------------------------------- */
 
@@ -76,7 +97,8 @@ extern "C" {
 	X(EACCES, -14, "permission denied")                                                     \
 	X(EBUSY, -15, "storage busy")                                                           \
 	X(ECLOSED, -16, "store is closing")                                                     \
-	X(EINTERNAL, -17, "internal storage error")
+	X(EINTERNAL, -17, "internal storage error")                                             \
+	X(EAUDIT, -18, "audit entry could not be built")
 
 enum store_errno {
 #define STORE__ERRNO_ENUM(name, code, text) STORE_##name = (code),
@@ -158,6 +180,27 @@ struct store_envelope {
 	uint64_t expires_at_ms;
 	const uint8_t *payload;
 	size_t payload_len;
+};
+
+enum store_consent_kind {
+	STORE_CONSENT_GRANT = 1,
+	STORE_CONSENT_WITHDRAW = 2,
+};
+
+/* A stored consent record (spec/consent.md): the signed record bytes as received, with the fields
+ * the relay parsed from them and the time it received them. During store_consent_iter, record
+ * points into the database map. */
+struct store_consent {
+	uint8_t account_id[STORE_ID_BYTES];       /* the citizen account */
+	uint64_t seq;                             /* per account, from 1, in storing order; set by the store */
+	uint8_t kind;                             /* enum store_consent_kind */
+	char tenant[STORE_TENANT_MAX + 1];        /* NUL-terminated, 1..STORE_TENANT_MAX bytes */
+	char unit[STORE_UNIT_ID_MAX + 1];         /* NUL-terminated, 0..STORE_UNIT_ID_MAX; "" = whole tenant */
+	char text_version[STORE_CONSENT_TEXT_VERSION_MAX + 1]; /* NUL-terminated, 1..32 bytes */
+	uint64_t received_at_ms;                  /* 0 when putting: the writer's clock at the batch */
+	const uint8_t *record;                    /* the signed record bytes */
+	size_t record_len;                        /* 1..STORE_CONSENT_RECORD_MAX */
+	uint8_t signature[STORE_SIG_BYTES];       /* the device's signature over the record */
 };
 
 /* ---- opening and closing --------------------------------------------------------------------- */
@@ -247,6 +290,56 @@ struct store_idempotency {
 int store_get_idempotency(struct store *store, const uint8_t sender_device[STORE_ID_BYTES],
 			  const uint8_t message_id[STORE_ID_BYTES], struct store_idempotency *out,
 			  struct store_seq *seqs, size_t cap);
+
+/* The latest consent record of (account, tenant, unit); unit NULL or "" = the whole tenant (a
+ * record for a unit is not a record for the whole tenant, nor the other way round: the relay asks
+ * for both). Writes *kind (enum store_consent_kind) and *received_at_ms (either may be NULL).
+ * @return 0, STORE_ENOTFOUND (no record), STORE_EINVAL, STORE_ECORRUPT, ... O(1): one index read. */
+int store_consent_latest(struct store *store, const uint8_t account_id[STORE_ID_BYTES],
+			 const char *tenant, const char *unit, uint8_t *kind, uint64_t *received_at_ms);
+
+/* Called for each record; the view (record bytes included) is valid only during the call, and the
+ * callback must not call into the store. Return nonzero to stop early. */
+typedef int (*store_consent_cb)(const struct store_consent *consent, void *data);
+
+/* Visits an account's consent records oldest first (at most STORE_CONSENT_MAX_PER_ACCOUNT).
+ * @return the number visited (>= 0) or a negative error. */
+int store_consent_iter(struct store *store, const uint8_t account_id[STORE_ID_BYTES],
+		       store_consent_cb cb, void *data);
+
+/* One row of a tenant's consent report: the records the store holds for (tenant, unit) naming one
+ * text version. */
+struct store_consent_count {
+	const char *unit;         /* "" = whole tenant */
+	const char *text_version;
+	uint64_t grants;          /* grant records */
+	uint64_t withdrawals;     /* withdrawal records */
+	uint64_t active;          /* citizens whose latest record for (tenant, unit) is a grant of this
+				   * text version */
+};
+typedef int (*store_consent_report_cb)(const struct store_consent_count *row, void *data);
+
+/* Visits the tenant's report rows ordered by unit, then text version (each by length, then bytes;
+ * the whole tenant "" first). Counters are kept by every write, so this reads only the rows.
+ * Views valid during the call; the callback must not call into the store; nonzero stops.
+ * @return the number of rows visited or a negative error. */
+int store_consent_report(struct store *store, const char *tenant, store_consent_report_cb cb,
+			 void *data);
+
+/* The head of the audit log: the seq and hash of the last appended entry; 0 and 32 zero bytes
+ * while the log is empty. @return 0, STORE_ECORRUPT, ... */
+int store_audit_head(struct store *store, uint64_t *seq, uint8_t hash[STORE_AUDIT_HASH_BYTES]);
+
+/* Called for each entry with the seq of its key and the entry bytes as built by the append
+ * callback; the view is valid only during the call, the callback must not call into the store.
+ * Return nonzero to stop early. */
+typedef int (*store_audit_cb)(uint64_t seq, const uint8_t *entry, size_t len, void *data);
+
+/* Visits the audit entries with seq >= from_seq in seq order, at most max of them. The store does
+ * not interpret the bytes: a verifier checks the chain (spec/identity.md §10.2).
+ * @return the number visited (>= 0) or a negative error. */
+int store_audit_iter(struct store *store, uint64_t from_seq, size_t max, store_audit_cb cb,
+		     void *data);
 
 /* ---- writes ---------------------------------------------------------------------------------- */
 
@@ -369,6 +462,85 @@ struct store_expire_result {
 };
 const struct store_expire_result *store_req_expire_result(const struct store_req *req, int op);
 
+/* Delete a device's mailbox: up to STORE_DELETE_MAILBOX_MAX envelopes, lowest seq first, with
+ * their expiry index entries, keeping the device's counters (revocation cleanup). An unknown
+ * device or an empty mailbox is not an error (n = 0). When more is set, submit the operation again
+ * (in a new request); a revoked device receives no new envelopes, so repeating ends. */
+int store_req_delete_mailbox(struct store_req *req, const uint8_t device_id[STORE_ID_BYTES]);
+
+struct store_delete_mailbox_result {
+	size_t n;       /* envelopes deleted */
+	uint64_t bytes; /* their payload bytes */
+	bool more;      /* envelopes remain */
+};
+const struct store_delete_mailbox_result *
+store_req_delete_mailbox_result(const struct store_req *req, int op);
+
+/* Append one audit entry, chained onto the head inside the writer's transaction. The writer calls
+ *   cb(prev_seq, prev_hash, input, input_len, out, out_cap, &out_len, out_hash)
+ * with the current head (0 and 32 zero bytes for an empty log); cb writes the entry bytes
+ * (1..out_cap = STORE_AUDIT_ENTRY_MAX) into out and the entry's hash into out_hash, and returns 0.
+ * The store puts the bytes under seq prev_seq + 1 and makes (prev_seq + 1, out_hash) the head.
+ * Several appends in one request or one batch chain in order. A nonzero return or a bad length
+ * fails the request with STORE_EAUDIT; as always, a failed request appends nothing.
+ * cb runs on the writer thread: it must not call into the store and must only read data that
+ * stays unchanged until completion (input is the request's own copy of 0..STORE_AUDIT_INPUT_MAX
+ * bytes). It may run more than once for one request (a batch is retried after the map grew);
+ * the last run's output is what is stored, so it should depend on its arguments only. */
+typedef int (*store_audit_build_cb)(uint64_t prev_seq, const uint8_t prev_hash[STORE_AUDIT_HASH_BYTES],
+				    const void *input, size_t input_len, uint8_t *out, size_t out_cap,
+				    size_t *out_len, uint8_t out_hash[STORE_AUDIT_HASH_BYTES]);
+int store_req_audit_append(struct store_req *req, store_audit_build_cb cb, const void *input,
+			   size_t input_len);
+
+struct store_audit_append_result {
+	uint64_t seq;                           /* the entry's seq */
+	uint8_t hash[STORE_AUDIT_HASH_BYTES];   /* its hash: the new head */
+};
+const struct store_audit_append_result *store_req_audit_result(const struct store_req *req,
+							      int op);
+
+/* Append a consent record (seq and, when 0, received_at_ms are set by the writer). Names and
+ * lengths are checked by the builder (STORE_EINVAL / STORE_ELIMIT). The account must exist and be
+ * a citizen (STORE_ENOTFOUND / STORE_EINVAL); an account holding STORE_CONSENT_MAX_PER_ACCOUNT
+ * records fails with STORE_ELIMIT. Updates the latest index of (account, tenant, unit) and the
+ * tenant's report counters in the same transaction. */
+int store_req_put_consent(struct store_req *req, const struct store_consent *consent);
+
+struct store_put_consent_result {
+	uint64_t seq;
+	uint64_t received_at_ms;
+};
+const struct store_put_consent_result *store_req_put_consent_result(const struct store_req *req,
+								   int op);
+
+/* GDPR erase of an account: its devices (records, account index), their mailboxes (with expiry
+ * entries), signed and one-time prekeys, the idempotency entries of sends by its devices (with
+ * expiry entries), its consent records, their latest-index entries (report counters adjusted),
+ * its unit and tenant index entries, and finally the account record. The audit log is left alone,
+ * and so are envelopes the account sent that sit in other devices' mailboxes.
+ * Works in steps: each operation removes at most STORE_ERASE_MAX envelopes plus idempotency
+ * entries; while those remain it sets more and keeps the rest (account, devices, consents), so
+ * submitting it again continues. Erasing an absent account succeeds with found = false.
+ * Revoke the account's devices first so that nothing new arrives meanwhile. */
+int store_req_erase_account(struct store_req *req, const uint8_t account_id[STORE_ID_BYTES]);
+
+struct store_erase_result {
+	bool found;              /* the account existed when the operation ran */
+	bool more;               /* not finished: submit again */
+	bool account_deleted;    /* this step removed the account record (the last step) */
+	size_t devices;
+	size_t envelopes;
+	uint64_t envelope_bytes;
+	size_t signed_prekeys;
+	size_t one_time_prekeys;
+	size_t idempotency;
+	size_t consents;
+	size_t consent_latest;   /* latest-index entries */
+	size_t index_entries;    /* unit and tenant index entries */
+};
+const struct store_erase_result *store_req_erase_result(const struct store_req *req, int op);
+
 /* The device an STORE_EQUOTA / STORE_ENODEVICE / STORE_EREVOKED failure refers to, else NULL.
  * Valid during the callback. */
 const uint8_t *store_req_failed_device(const struct store_req *req);
@@ -412,6 +584,10 @@ void store_test_pause_writer(struct store *store, bool paused);
  * 0 or fails the migration. Process-wide; not thread-safe. */
 typedef int (*store_test_migration_fn)(void *mdb_txn, void *data);
 void store_test_set_schema(uint32_t version, store_test_migration_fn fn, void *data);
+/* Test builds only: an operation that replaces (len > 0) or deletes (len == 0) the audit entry
+ * under seq without touching the head, so tests can show that a verifier notices edits,
+ * deletions and truncation. */
+int store_test_req_audit_raw(struct store_req *req, uint64_t seq, const uint8_t *bytes, size_t len);
 #endif
 
 #ifdef __cplusplus
