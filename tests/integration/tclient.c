@@ -127,7 +127,8 @@ int tdev_request(struct tdev *d, proto_frame *f, int timeout_ms)
 				fprintf(stderr, "  relay error %u %.*s: %.*s\n", d->frame.body.error.code,
 					(int)d->frame.body.error.name.len, d->frame.body.error.name.ptr,
 					(int)d->frame.body.error.text.len, d->frame.body.error.text.ptr);
-			if (t == PROTO_T_ERROR && d->frame.body.error.has_details)
+			if (t == PROTO_T_ERROR && d->frame.body.error.has_details &&
+			    d->frame.body.error.details.missing_count + d->frame.body.error.details.stale_count)
 				fprintf(stderr, "  details: %u missing, %u stale\n",
 					d->frame.body.error.details.missing_count,
 					d->frame.body.error.details.stale_count);
