@@ -287,7 +287,7 @@ static void setup(void)
 			fail("setup batch");
 	/* Fan-out sessions: 100 established sessions from Alice. */
 	for (int d = 0; d < FANOUT_DEVICES; d++) {
-		wc_session *peer;
+		wc_session *peer = NULL;
 		uint8_t e[1024];
 		k = opk;
 		if (wc_session_initiate(&alice, &bundle, &fan[d]) != WC_OK ||
