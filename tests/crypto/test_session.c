@@ -565,6 +565,97 @@ static void test_plaintext_limits(void)
 	party_wipe(&b2);
 }
 
+/* A long conversation in both directions with random interleaving, out-of-order delivery, replays,
+ * corrupted copies and save/load cycles: every message decrypts exactly once to what was sent. */
+static void test_random_conversation(void)
+{
+	enum { STEPS = 3000, INFLIGHT = 24 };
+	struct msg {
+		struct env e;
+		char text[32];
+		int delivered;
+	};
+	struct msg *q[2][INFLIGHT]; /* q[d]: in flight towards party d (0 = Alice, 1 = Bob) */
+	int nq[2] = {0, 0}, sent = 0, received = 0, rejected = 0;
+	wc_session *s[2] = {NULL, NULL};
+	uint8_t key[WC_STORAGE_KEY_BYTES];
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	struct party b2;
+	party_make(&b2, 30);
+	randombytes_buf(key, sizeof key);
+	MUST(establish(&alice, &b2, 0, &s[0], &s[1]) == WC_OK);
+	for (int step = 0; step < STEPS; step++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		int from = (int)(x % 2), to = 1 - from, action = (int)((x >> 8) % 10);
+		if (action < 4 && nq[to] < INFLIGHT) {
+			struct msg *m = calloc(1, sizeof *m);
+			MUST(m != NULL);
+			snprintf(m->text, sizeof m->text, "m%d from %d", step, from);
+			MUST(enc_text(s[from], m->text, &m->e) == WC_OK);
+			q[to][nq[to]++] = m;
+			sent++;
+		} else if (action < 8 && nq[from] > 0) {
+			/* `from` receives one of its in-flight messages, chosen at random. */
+			int i = (int)((x >> 16) % (uint64_t)nq[from]);
+			struct msg *m = q[from][i];
+			if (m->delivered) { /* already delivered: a replay */
+				CHECK_EQ_INT(dec_expect(s[from], &m->e, m->text), WC_E_VERIFY);
+				rejected++;
+				free(m);
+				q[from][i] = q[from][--nq[from]];
+				continue;
+			}
+			if ((x >> 24) % 4 == 0) { /* a corrupted copy first */
+				struct env bad = m->e;
+				bad.buf[(x >> 32) % bad.len] ^= (uint8_t)(1u << ((x >> 40) % 8));
+				CHECK(dec_expect(s[from], &bad, m->text) != WC_OK);
+			}
+			CHECK_EQ_INT(dec_expect(s[from], &m->e, m->text), WC_OK);
+			received++;
+			if ((x >> 48) % 3 == 0) { /* replayed later: kept, marked */
+				m->delivered = 1;
+			} else {
+				free(m);
+				q[from][i] = q[from][--nq[from]];
+			}
+		} else if (action == 8) {
+			/* Replay every delivered message still held. */
+			for (int i = 0; i < nq[from]; i++)
+				if (q[from][i]->delivered) {
+					CHECK_EQ_INT(dec_expect(s[from], &q[from][i]->e, q[from][i]->text),
+						     WC_E_VERIFY);
+					rejected++;
+					free(q[from][i]);
+					q[from][i--] = q[from][--nq[from]];
+				}
+		} else {
+			/* Save and reload `from`'s session. */
+			size_t cap = wc_session_sealed_size(s[from]), len;
+			uint8_t *sealed = malloc(cap);
+			wc_session *back = NULL;
+			MUST(sealed != NULL);
+			MUST(wc_session_seal(s[from], key, sealed, cap, &len) == WC_OK);
+			MUST(wc_session_unseal(key, sealed, len, &back) == WC_OK);
+			free(sealed);
+			wc_session_free(s[from]);
+			s[from] = back;
+		}
+	}
+	/* Drain. */
+	for (int d = 0; d < 2; d++)
+		for (int i = 0; i < nq[d]; i++) {
+			CHECK_EQ_INT(dec_expect(s[d], &q[d][i]->e, q[d][i]->text),
+				     q[d][i]->delivered ? WC_E_VERIFY : WC_OK);
+			received += !q[d][i]->delivered;
+			free(q[d][i]);
+		}
+	CHECK_EQ_INT(received, sent);
+	CHECK(sent > 500 && rejected > 10);
+	wc_session_free(s[0]);
+	wc_session_free(s[1]);
+	party_wipe(&b2);
+}
+
 int main(void)
 {
 	if (wc_init() != WC_OK)
@@ -586,6 +677,7 @@ int main(void)
 	RUN(test_state_save_load_round_trip);
 	RUN(test_fanout_to_many_devices);
 	RUN(test_plaintext_limits);
+	RUN(test_random_conversation);
 	party_wipe(&alice);
 	party_wipe(&bob);
 	party_wipe(&carol);
