@@ -180,9 +180,11 @@ size_t wc_envelope_plaintext_max(size_t len);
 /* Responder side: runs X3DH from a prekey envelope and decrypts it. opk must be the one-time
  * prekey the envelope names (NULL when it names none). On success opk->secret_key is wiped: the
  * caller must persist the new session and delete the prekey before acknowledging the envelope.
- * An opk whose secret is already wiped is refused with WC_E_PREKEY.
- * @return WC_OK, WC_E_INVAL, WC_E_FORMAT, WC_E_VERSION, WC_E_PREKEY, WC_E_SPACE, WC_E_NOMEM,
- *         WC_E_VERIFY. */
+ * An opk whose secret is already wiped is refused with WC_E_PREKEY. On failure nothing is
+ * written and opk is untouched.
+ * @return WC_OK, WC_E_INVAL, WC_E_FORMAT, WC_E_VERSION, WC_E_TOO_LARGE, WC_E_SESSION (not a
+ *         prekey envelope), WC_E_PREKEY (signed or one-time prekey id mismatch, missing or used
+ *         one-time prekey), WC_E_SKIP_LIMIT, WC_E_SPACE, WC_E_NOMEM, WC_E_VERIFY. */
 int wc_session_respond(const wc_identity *self, const wc_signed_prekey *spk,
 		       wc_one_time_prekey *opk, const uint8_t *envelope, size_t len,
 		       wc_session **out, uint8_t *plaintext, size_t plaintext_cap,
