@@ -279,6 +279,9 @@ static int set_tenant_key(struct parse_ctx *p, const char *key, const char *valu
 	if (strcmp(key, "idps") == 0)
 		return set_list(p, key, t->idps[0], sizeof t->idps[0], RELAY_MAX_GROUP_MAPS,
 				&t->idp_count, value);
+	if (strcmp(key, "journal_upns") == 0)
+		return set_list(p, key, t->journal_upns[0], sizeof t->journal_upns[0],
+				RELAY_MAX_GROUP_MAPS, &t->journal_upn_count, value);
 	return fail(p, key, "unknown key in [tenant %s]", t->id);
 }
 

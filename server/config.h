@@ -33,6 +33,9 @@ struct relay_tenant_config {
 	int idp_count;
 	struct relay_unit_config units[RELAY_MAX_UNITS_PER_TENANT];
 	int unit_count;
+	/* UPNs (from the tenant's caseworker provider) that register as the tenant's journal device. */
+	char journal_upns[RELAY_MAX_GROUP_MAPS][RELAY_CONFIG_STR_MAX];
+	int journal_upn_count;
 };
 
 enum relay_idp_kind { RELAY_IDP_CITIZEN, RELAY_IDP_CASEWORKER };

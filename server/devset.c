@@ -81,6 +81,9 @@ int relay_devset_add_unit(struct relay *r, struct relay_devset *set, const char 
 		return PROTO_E_NOT_FOUND;
 	struct unit_walk w = { r, set, 0 };
 	int rc = store_list_unit_accounts(r->store, t, u, add_member, &w);
+	/* The tenant's journal device gets a copy of every unit conversation (journalisation). */
+	if (rc >= 0 && w.rc == 0)
+		rc = store_list_tenant_accounts(r->store, t, STORE_ACCOUNT_JOURNAL, add_member, &w);
 	if (rc < 0)
 		return PROTO_E_INTERNAL;
 	return w.rc;

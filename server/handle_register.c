@@ -5,6 +5,7 @@
  * on the wire; the log names the exact check that failed. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -88,6 +89,16 @@ static void refuse(struct relay_conn *c, uint32_t request_id, const char *check,
 			 NULL);
 }
 
+/* The tenant's journal bridge registers like a caseworker, under a UPN the configuration names. */
+static bool relay_is_journal_upn(struct relay *r, const char *tenant_id, const char *upn)
+{
+	const struct relay_tenant_config *t = relay_config_tenant(&r->cfg, tenant_id);
+	for (int i = 0; t && i < t->journal_upn_count; i++)
+		if (strcasecmp(t->journal_upns[i], upn) == 0)
+			return true;
+	return false;
+}
+
 /* Builds the account record from a verified identity; the person identifier is hashed here. */
 static int account_from(struct relay *r, id_verified *v, const id_tenant *tenant,
 			struct store_account *acc)
@@ -99,7 +110,8 @@ static int account_from(struct relay *r, id_verified *v, const id_tenant *tenant
 		rc = id_citizen_account_id(r->identity.account_key, v, acc->id);
 		snprintf(acc->tenant, sizeof acc->tenant, "-");
 	} else {
-		acc->kind = STORE_ACCOUNT_CASEWORKER;
+		acc->kind = relay_is_journal_upn(r, tenant->id, v->person_id) ? STORE_ACCOUNT_JOURNAL
+									       : STORE_ACCOUNT_CASEWORKER;
 		rc = id_caseworker_account_id(r->identity.account_key, tenant->id, v->person_id, acc->id);
 		snprintf(acc->tenant, sizeof acc->tenant, "%s", tenant->id);
 		for (size_t i = 0; i < v->n_units && i < STORE_ACCOUNT_UNITS_MAX; i++)

@@ -142,6 +142,28 @@ static void fan_out_delivers_in_order_and_acks_delete(void)
 	CHECK_EQ_INT(receipts, 15);
 }
 
+static void citizen_writes_to_a_unit(void)
+{
+	uint8_t devs[1][16], cmid[16];
+	memcpy(devs[0], camilla.device_id, 16);
+	cmid_make(cmid);
+	CHECK_EQ_INT(tdev_send(&anna, cmid, NULL, 0, "varde", "jobcenter", (const uint8_t(*)[16])devs,
+			       1, "to the unit", 11, false),
+		     PROTO_T_STORED);
+	REQUIRE(tdev_wait(&camilla, PROTO_T_DELIVER, 5000) == PROTO_T_DELIVER);
+	const proto_deliver *d = &camilla.frame.body.deliver;
+	CHECK(d->tenant.len == 5 && memcmp(d->tenant.ptr, "varde", 5) == 0);
+	CHECK(d->unit.len == 9 && memcmp(d->unit.ptr, "jobcenter", 9) == 0);
+	CHECK_MEM(d->account, anna.account_id, 16);
+	CHECK_EQ_INT(tdev_ack(&camilla, d->seq), PROTO_T_OK);
+	/* A unit that does not exist. */
+	cmid_make(cmid);
+	CHECK_EQ_INT(tdev_send(&anna, cmid, NULL, 0, "varde", "nowhere", (const uint8_t(*)[16])devs,
+			       1, "x", 1, false),
+		     PROTO_T_ERROR);
+	CHECK_EQ_INT(anna.frame.body.error.code, -PROTO_E_NOT_FOUND);
+}
+
 static void device_set_mismatch_lists_missing_and_stale(void)
 {
 	uint8_t to[1][16], devs[2][16], cmid[16];
@@ -345,6 +367,7 @@ int main(void)
 	RUN(auth_with_registered_key_and_refusals);
 	RUN(directory_lists_current_device_sets);
 	RUN(fan_out_delivers_in_order_and_acks_delete);
+	RUN(citizen_writes_to_a_unit);
 	RUN(device_set_mismatch_lists_missing_and_stale);
 	RUN(offline_drain_redelivery_and_idempotent_resend);
 	RUN(one_connection_per_device);
