@@ -7,9 +7,9 @@
 #include "records_internal.h"
 #include "store_internal.h"
 
-/* Adds (del = false) or removes the index entries of an account. */
-static int index_account(struct store__wtxn *w, const struct store_account *a, bool del)
+int store__account_index(struct store__wtxn *w, const struct store_account *a, bool del, size_t *n)
 {
+	size_t count = 0;
 	uint8_t key[STORE__KEY_UNIT_MAX > STORE__KEY_TENANT_MAX ? STORE__KEY_UNIT_MAX : STORE__KEY_TENANT_MAX];
 	size_t len;
 	int rc;
@@ -21,7 +21,9 @@ static int index_account(struct store__wtxn *w, const struct store_account *a, b
 		len += STORE_ID_BYTES;
 		rc = del ? store__del(w->store, w->txn, STORE__DB_UNIT_ACCOUNTS, key, len)
 			 : store__put(w->store, w->txn, STORE__DB_UNIT_ACCOUNTS, key, len, "", 0);
-		if (rc && !(del && rc == STORE_ENOTFOUND))
+		if (rc == 0)
+			count++;
+		else if (!(del && rc == STORE_ENOTFOUND))
 			return rc;
 	}
 	len = store__key_tenant_prefix(key, a->tenant);
@@ -32,7 +34,13 @@ static int index_account(struct store__wtxn *w, const struct store_account *a, b
 	len += STORE_ID_BYTES;
 	rc = del ? store__del(w->store, w->txn, STORE__DB_TENANT_ACCOUNTS, key, len)
 		 : store__put(w->store, w->txn, STORE__DB_TENANT_ACCOUNTS, key, len, "", 0);
-	return rc && !(del && rc == STORE_ENOTFOUND) ? rc : 0;
+	if (rc == 0)
+		count++;
+	else if (!(del && rc == STORE_ENOTFOUND))
+		return rc;
+	if (n)
+		*n = count;
+	return 0;
 }
 
 int store__op_put_account_apply(struct store__wtxn *w, struct store__op *op)
@@ -48,7 +56,7 @@ int store__op_put_account_apply(struct store__wtxn *w, struct store__op *op)
 	if (rc == 0) {
 		rc = store__account_decode(a->id, v.mv_data, v.mv_size, &old);
 		if (rc == 0)
-			rc = index_account(w, &old, true);
+			rc = store__account_index(w, &old, true, NULL);
 	} else if (rc == STORE_ENOTFOUND) {
 		rc = 0;
 	}
@@ -57,7 +65,7 @@ int store__op_put_account_apply(struct store__wtxn *w, struct store__op *op)
 	rc = store__put(w->store, w->txn, STORE__DB_ACCOUNTS, a->id, STORE_ID_BYTES, buf, len);
 	if (rc)
 		return rc;
-	return index_account(w, a, false);
+	return store__account_index(w, a, false, NULL);
 }
 
 int store_get_account(struct store *s, const uint8_t id[STORE_ID_BYTES], struct store_account *out)

@@ -76,7 +76,7 @@ int store__op_revoke_device_apply(struct store__wtxn *w, struct store__op *op)
 	rc = store__del(s, w->txn, STORE__DB_SIGNED_PREKEYS, id, STORE_ID_BYTES);
 	if (rc && rc != STORE_ENOTFOUND)
 		return rc;
-	return store__otpk_delete_all(s, w->txn, id);
+	return store__otpk_delete_all(s, w->txn, id, NULL);
 }
 
 int store_get_device(struct store *s, const uint8_t id[STORE_ID_BYTES], struct store_device *out)

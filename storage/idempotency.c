@@ -100,6 +100,59 @@ int store__idem_expire(struct store__wtxn *w, uint64_t now_ms, size_t max, size_
 	return err;
 }
 
+int store__idem_delete_sender(struct store__wtxn *w, const uint8_t sender_device[STORE_ID_BYTES],
+			      size_t max, size_t *n, bool *more)
+{
+	struct store *s = w->store;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t count = 0;
+	int err = 0;
+	int rc = mdb_cursor_open(w->txn, s->dbi[STORE__DB_IDEMPOTENCY], &cur);
+	if (rc)
+		return store__err(rc);
+	for (;;) {
+		uint8_t start[STORE__KEY_IDEM_LEN] = {0};
+		memcpy(start, sender_device, STORE_ID_BYTES);
+		k.mv_data = start;
+		k.mv_size = sizeof start;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		if (rc == 0 && (k.mv_size < STORE_ID_BYTES ||
+				memcmp(k.mv_data, sender_device, STORE_ID_BYTES) != 0))
+			rc = MDB_NOTFOUND;
+		if (rc || count == max)
+			break;
+		struct store_idempotency idem;
+		uint8_t xkey[STORE__KEY_IDEM_EXPIRY_LEN];
+		if (k.mv_size != STORE__KEY_IDEM_LEN) {
+			err = STORE_ECORRUPT;
+			break;
+		}
+		err = store__idem_decode(v.mv_data, v.mv_size, &idem, NULL, 0);
+		if (err)
+			break;
+		store__key_idem_expiry(xkey, idem.expires_at_ms, sender_device,
+				       (const uint8_t *)k.mv_data + STORE_ID_BYTES);
+		rc = mdb_cursor_del(cur, 0);
+		if (rc)
+			break;
+		err = store__del(s, w->txn, STORE__DB_IDEMPOTENCY_EXPIRY, xkey, sizeof xkey);
+		if (err == STORE_ENOTFOUND)
+			err = 0;
+		if (err)
+			break;
+		count++;
+	}
+	mdb_cursor_close(cur);
+	if (err)
+		return err;
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return store__err(rc);
+	*n = count;
+	*more = rc == 0;
+	return 0;
+}
+
 int store_get_idempotency(struct store *s, const uint8_t sender_device[STORE_ID_BYTES],
 			  const uint8_t message_id[STORE_ID_BYTES], struct store_idempotency *out,
 			  struct store_seq *seqs, size_t cap)

@@ -146,6 +146,93 @@ int store__op_delete_envelope_apply(struct store__wtxn *w, struct store__op *op)
 	return rc;
 }
 
+/* Positions cur on the device's lowest-seq envelope; MDB_NOTFOUND when its mailbox is empty. */
+static int first_envelope(MDB_cursor *cur, const uint8_t device_id[STORE_ID_BYTES], MDB_val *k,
+			  MDB_val *v)
+{
+	uint8_t start[STORE__KEY_MAILBOX_LEN];
+	store__key_mailbox(start, device_id, 0);
+	k->mv_data = start;
+	k->mv_size = sizeof start;
+	int rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+	if (rc == 0 && (k->mv_size < STORE_ID_BYTES || memcmp(k->mv_data, device_id, STORE_ID_BYTES) != 0))
+		rc = MDB_NOTFOUND;
+	return rc;
+}
+
+int store__mailbox_delete_some(struct store__wtxn *w, const uint8_t device_id[STORE_ID_BYTES],
+			       size_t max, size_t *n, uint64_t *bytes, bool *more)
+{
+	struct store *s = w->store;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t count = 0;
+	uint64_t sum = 0;
+	int err = 0;
+	int rc = mdb_cursor_open(w->txn, s->dbi[STORE__DB_MAILBOXES], &cur);
+	if (rc)
+		return store__err(rc);
+	for (;;) {
+		rc = first_envelope(cur, device_id, &k, &v);
+		if (rc || count == max)
+			break;
+		struct store_envelope e;
+		uint8_t xkey[STORE__KEY_MAILBOX_EXPIRY_LEN];
+		if (k.mv_size != STORE__KEY_MAILBOX_LEN) {
+			err = STORE_ECORRUPT;
+			break;
+		}
+		err = store__mailbox_decode(k.mv_data, v.mv_data, v.mv_size, &e);
+		if (err)
+			break;
+		store__key_mailbox_expiry(xkey, e.expires_at_ms, device_id, e.ref.seq);
+		rc = mdb_cursor_del(cur, 0);
+		if (rc)
+			break;
+		err = store__del(s, w->txn, STORE__DB_MAILBOX_EXPIRY, xkey, sizeof xkey);
+		if (err == STORE_ENOTFOUND)
+			err = 0;
+		if (err)
+			break;
+		count++;
+		sum += e.payload_len;
+	}
+	mdb_cursor_close(cur);
+	if (err)
+		return err;
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return store__err(rc);
+	bool remaining = rc == 0; /* the loop stopped at the bound with an envelope left */
+	if (count) {
+		struct store_device dev;
+		err = store__device_load(s, w->txn, device_id, &dev);
+		if (err == 0) {
+			dev.mailbox_count = dev.mailbox_count >= count ? dev.mailbox_count - count : 0;
+			dev.mailbox_bytes = dev.mailbox_bytes >= sum ? dev.mailbox_bytes - sum : 0;
+			err = store__device_save(s, w->txn, &dev);
+		} else if (err == STORE_ENOTFOUND) {
+			err = 0;
+		}
+		if (err)
+			return err;
+	}
+	*n = count;
+	*bytes = sum;
+	*more = remaining;
+	return 0;
+}
+
+int store__op_delete_mailbox_apply(struct store__wtxn *w, struct store__op *op)
+{
+	struct store_delete_mailbox_result *res = &op->u.delete_mailbox.result;
+	memset(res, 0, sizeof *res);
+	int rc = store__mailbox_delete_some(w, op->u.delete_mailbox.device_id,
+					    STORE_DELETE_MAILBOX_MAX, &res->n, &res->bytes, &res->more);
+	if (rc == 0)
+		w->envelopes_deleted += res->n;
+	return rc;
+}
+
 int store_mailbox_iter(struct store *s, const uint8_t device_id[STORE_ID_BYTES], uint64_t from_seq,
 		       size_t max, store_mailbox_cb cb, void *data)
 {

@@ -139,10 +139,12 @@ int store__op_take_one_time_prekeys_apply(struct store__wtxn *w, struct store__o
 	return err;
 }
 
-int store__otpk_delete_all(struct store *s, MDB_txn *txn, const uint8_t device_id[STORE_ID_BYTES])
+int store__otpk_delete_all(struct store *s, MDB_txn *txn, const uint8_t device_id[STORE_ID_BYTES],
+			   size_t *n)
 {
 	MDB_cursor *cur;
 	MDB_val k, v;
+	size_t count = 0;
 	int rc = mdb_cursor_open(txn, s->dbi[STORE__DB_ONE_TIME_PREKEYS], &cur);
 	if (rc)
 		return store__err(rc);
@@ -153,9 +155,14 @@ int store__otpk_delete_all(struct store *s, MDB_txn *txn, const uint8_t device_i
 		rc = mdb_cursor_del(cur, 0);
 		if (rc)
 			break;
+		count++;
 	}
 	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : store__err(rc);
+	if (rc != MDB_NOTFOUND)
+		return store__err(rc);
+	if (n)
+		*n = count;
+	return 0;
 }
 
 int store_count_one_time_prekeys(struct store *s, const uint8_t device_id[STORE_ID_BYTES],

@@ -308,3 +308,219 @@ void store__key_idem_expiry(uint8_t key[STORE__KEY_IDEM_EXPIRY_LEN], uint64_t ex
 	memcpy(key + 8, device, STORE_ID_BYTES);
 	memcpy(key + 8 + STORE_ID_BYTES, msg, STORE_ID_BYTES);
 }
+
+/* ---- consent records, their latest index and report counters ------------------------------- */
+
+/* A name that may be empty (a unit: "" is the whole tenant): 0..max bytes. */
+static bool name0_ok(const char *s, size_t max, size_t *len)
+{
+	size_t n = strnlen(s, max + 1);
+	if (n > max)
+		return false;
+	*len = n;
+	return true;
+}
+
+static bool name0_bytes_ok(const uint8_t *p, size_t n, size_t max)
+{
+	return n <= max && (n == 0 || memchr(p, 0, n) == NULL);
+}
+
+int store__consent_valid(const struct store_consent *c)
+{
+	size_t len;
+	if (c->kind != STORE_CONSENT_GRANT && c->kind != STORE_CONSENT_WITHDRAW)
+		return 0;
+	if (!name_ok(c->tenant, STORE_TENANT_MAX, &len) || !name0_ok(c->unit, STORE_UNIT_ID_MAX, &len) ||
+	    !name_ok(c->text_version, STORE_CONSENT_TEXT_VERSION_MAX, &len))
+		return 0;
+	if (c->record_len == 0 || c->record_len > STORE_CONSENT_RECORD_MAX || !c->record)
+		return 0;
+	return 1;
+}
+
+static size_t put_str8(uint8_t *p, const char *s, size_t len)
+{
+	p[0] = (uint8_t)len;
+	memcpy(p + 1, s, len);
+	return 1 + len;
+}
+
+size_t store__consent_encode(const struct store_consent *c, uint8_t buf[STORE__CONSENT_MAX_LEN])
+{
+	size_t tlen = 0, ulen = 0, vlen = 0, off = 0;
+	if (!store__consent_valid(c))
+		return 0;
+	name_ok(c->tenant, STORE_TENANT_MAX, &tlen);
+	name0_ok(c->unit, STORE_UNIT_ID_MAX, &ulen);
+	name_ok(c->text_version, STORE_CONSENT_TEXT_VERSION_MAX, &vlen);
+	buf[off++] = STORE__RECORD_V1;
+	buf[off++] = c->kind;
+	off += put_str8(buf + off, c->tenant, tlen);
+	off += put_str8(buf + off, c->unit, ulen);
+	off += put_str8(buf + off, c->text_version, vlen);
+	store__be64(buf + off, c->received_at_ms);
+	off += 8;
+	store__be16(buf + off, (uint16_t)c->record_len);
+	off += 2;
+	memcpy(buf + off, c->record, c->record_len);
+	off += c->record_len;
+	memcpy(buf + off, c->signature, STORE_SIG_BYTES);
+	return off + STORE_SIG_BYTES;
+}
+
+/* Reads a str8 of min..max bytes (no NUL inside) into a C string of max + 1 bytes. */
+static bool get_str8(const uint8_t *buf, size_t len, size_t *off, size_t min, size_t max, char *out)
+{
+	if (len - *off < 1)
+		return false;
+	size_t n = buf[(*off)++];
+	if (n < min || len - *off < n || !name0_bytes_ok(buf + *off, n, max))
+		return false;
+	memcpy(out, buf + *off, n);
+	out[n] = '\0';
+	*off += n;
+	return true;
+}
+
+int store__consent_decode(const uint8_t key[STORE__KEY_CONSENT_LEN], const uint8_t *buf, size_t len,
+			  struct store_consent *out)
+{
+	struct store_consent c;
+	size_t off = 2;
+	if (len < STORE__CONSENT_MIN_LEN || buf[0] != STORE__RECORD_V1 ||
+	    (buf[1] != STORE_CONSENT_GRANT && buf[1] != STORE_CONSENT_WITHDRAW))
+		return STORE_ECORRUPT;
+	memset(&c, 0, sizeof c);
+	memcpy(c.account_id, key, STORE_ID_BYTES);
+	c.seq = store__rd64(key + STORE_ID_BYTES);
+	c.kind = buf[1];
+	if (!get_str8(buf, len, &off, 1, STORE_TENANT_MAX, c.tenant) ||
+	    !get_str8(buf, len, &off, 0, STORE_UNIT_ID_MAX, c.unit) ||
+	    !get_str8(buf, len, &off, 1, STORE_CONSENT_TEXT_VERSION_MAX, c.text_version))
+		return STORE_ECORRUPT;
+	if (len - off < 8 + 2)
+		return STORE_ECORRUPT;
+	c.received_at_ms = store__rd64(buf + off);
+	off += 8;
+	c.record_len = store__rd16(buf + off);
+	off += 2;
+	if (c.record_len == 0 || c.record_len > STORE_CONSENT_RECORD_MAX ||
+	    len - off != c.record_len + STORE_SIG_BYTES)
+		return STORE_ECORRUPT;
+	c.record = buf + off;
+	off += c.record_len;
+	memcpy(c.signature, buf + off, STORE_SIG_BYTES);
+	*out = c;
+	return 0;
+}
+
+size_t store__consent_latest_encode(const struct store__consent_latest *l,
+				    uint8_t buf[STORE__CONSENT_LATEST_MAX_LEN])
+{
+	size_t vlen;
+	if ((l->kind != STORE_CONSENT_GRANT && l->kind != STORE_CONSENT_WITHDRAW) || l->seq == 0 ||
+	    !name_ok(l->text_version, STORE_CONSENT_TEXT_VERSION_MAX, &vlen))
+		return 0;
+	buf[0] = STORE__RECORD_V1;
+	buf[1] = l->kind;
+	store__be64(buf + 2, l->seq);
+	store__be64(buf + 10, l->received_at_ms);
+	return 18 + put_str8(buf + 18, l->text_version, vlen);
+}
+
+int store__consent_latest_decode(const uint8_t *buf, size_t len, struct store__consent_latest *out)
+{
+	struct store__consent_latest l;
+	size_t off = 18;
+	if (len < STORE__CONSENT_LATEST_FIXED_LEN || buf[0] != STORE__RECORD_V1 ||
+	    (buf[1] != STORE_CONSENT_GRANT && buf[1] != STORE_CONSENT_WITHDRAW))
+		return STORE_ECORRUPT;
+	l.kind = buf[1];
+	l.seq = store__rd64(buf + 2);
+	l.received_at_ms = store__rd64(buf + 10);
+	if (l.seq == 0 ||
+	    !get_str8(buf, len, &off, 1, STORE_CONSENT_TEXT_VERSION_MAX, l.text_version) ||
+	    off != len)
+		return STORE_ECORRUPT;
+	*out = l;
+	return 0;
+}
+
+void store__consent_count_encode(const struct store__consent_count *c,
+				 uint8_t buf[STORE__CONSENT_COUNT_LEN])
+{
+	buf[0] = STORE__RECORD_V1;
+	store__be64(buf + 1, c->grants);
+	store__be64(buf + 9, c->withdrawals);
+	store__be64(buf + 17, c->active);
+}
+
+int store__consent_count_decode(const uint8_t *buf, size_t len, struct store__consent_count *out)
+{
+	if (len != STORE__CONSENT_COUNT_LEN || buf[0] != STORE__RECORD_V1)
+		return STORE_ECORRUPT;
+	out->grants = store__rd64(buf + 1);
+	out->withdrawals = store__rd64(buf + 9);
+	out->active = store__rd64(buf + 17);
+	return 0;
+}
+
+/* ---- audit head ------------------------------------------------------------------------------ */
+
+void store__audit_head_encode(uint64_t seq, const uint8_t hash[STORE_AUDIT_HASH_BYTES],
+			      uint8_t buf[STORE__AUDIT_HEAD_LEN])
+{
+	buf[0] = STORE__RECORD_V1;
+	store__be64(buf + 1, seq);
+	memcpy(buf + 9, hash, STORE_AUDIT_HASH_BYTES);
+}
+
+int store__audit_head_decode(const uint8_t *buf, size_t len, uint64_t *seq,
+			     uint8_t hash[STORE_AUDIT_HASH_BYTES])
+{
+	if (len != STORE__AUDIT_HEAD_LEN || buf[0] != STORE__RECORD_V1)
+		return STORE_ECORRUPT;
+	*seq = store__rd64(buf + 1);
+	memcpy(hash, buf + 9, STORE_AUDIT_HASH_BYTES);
+	return 0;
+}
+
+/* ---- consent keys ---------------------------------------------------------------------------- */
+
+void store__key_consent(uint8_t key[STORE__KEY_CONSENT_LEN], const uint8_t account[STORE_ID_BYTES],
+			uint64_t seq)
+{
+	memcpy(key, account, STORE_ID_BYTES);
+	store__be64(key + STORE_ID_BYTES, seq);
+}
+
+size_t store__key_consent_latest(uint8_t key[STORE__KEY_CONSENT_LATEST_MAX],
+				 const uint8_t account[STORE_ID_BYTES], const char *tenant,
+				 const char *unit)
+{
+	size_t tlen, ulen, off = STORE_ID_BYTES;
+	if (!name_ok(tenant, STORE_TENANT_MAX, &tlen) || !name0_ok(unit, STORE_UNIT_ID_MAX, &ulen))
+		return 0;
+	memcpy(key, account, STORE_ID_BYTES);
+	off += put_str8(key + off, tenant, tlen);
+	off += put_str8(key + off, unit, ulen);
+	return off;
+}
+
+size_t store__key_consent_count(uint8_t key[STORE__KEY_CONSENT_COUNT_MAX], const char *tenant,
+				const char *unit, const char *text_version)
+{
+	size_t tlen, ulen, vlen, off = 0;
+	if (!name_ok(tenant, STORE_TENANT_MAX, &tlen))
+		return 0;
+	off += put_str8(key + off, tenant, tlen);
+	if (!text_version)
+		return off;
+	if (!name0_ok(unit, STORE_UNIT_ID_MAX, &ulen) ||
+	    !name_ok(text_version, STORE_CONSENT_TEXT_VERSION_MAX, &vlen))
+		return 0;
+	off += put_str8(key + off, unit, ulen);
+	off += put_str8(key + off, text_version, vlen);
+	return off;
+}

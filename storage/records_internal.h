@@ -13,6 +13,7 @@
 #define STORE__RECORD_V1 1
 
 #define STORE__META_SCHEMA_KEY "schema_version"
+#define STORE__META_AUDIT_HEAD_KEY "audit_head"
 
 /* keys */
 #define STORE__KEY_ACCOUNT_DEVICE_LEN 32 /* account id | device id */
@@ -25,6 +26,13 @@
 #define STORE__KEY_MAILBOX_EXPIRY_LEN 32 /* expires_at u64 | device id | seq u64 */
 #define STORE__KEY_IDEM_LEN 32           /* sender device id | message id */
 #define STORE__KEY_IDEM_EXPIRY_LEN 40    /* expires_at u64 | sender device id | message id */
+#define STORE__KEY_AUDIT_LEN 8           /* seq u64 */
+#define STORE__KEY_CONSENT_LEN 24        /* account id | seq u64 */
+/* latest index: account id | tenant len u8 | tenant | unit len u8 (0..64) | unit */
+#define STORE__KEY_CONSENT_LATEST_MAX (STORE_ID_BYTES + 1 + STORE_TENANT_MAX + 1 + STORE_UNIT_ID_MAX)
+/* report counters: tenant len u8 | tenant | unit len u8 (0..64) | unit | text version len u8 | v */
+#define STORE__KEY_CONSENT_COUNT_MAX \
+	(1 + STORE_TENANT_MAX + 1 + STORE_UNIT_ID_MAX + 1 + STORE_CONSENT_TEXT_VERSION_MAX)
 
 /* values */
 #define STORE__ACCOUNT_FIXED_LEN 12
@@ -36,6 +44,17 @@
 #define STORE__MAILBOX_HDR_LEN 72
 #define STORE__IDEM_HDR_LEN 20
 #define STORE__IDEM_ENTRY_LEN 24
+#define STORE__AUDIT_HEAD_LEN 41 /* version | seq u64 | hash */
+/* consent: version | kind | str8 tenant | str8 unit | str8 text version | received_at u64 |
+ * record len u16 | record | signature */
+#define STORE__CONSENT_MIN_LEN (1 + 1 + 1 + 1 + 1 + 8 + 2 + STORE_SIG_BYTES)
+#define STORE__CONSENT_MAX_LEN                                                                   \
+	(STORE__CONSENT_MIN_LEN + STORE_TENANT_MAX + STORE_UNIT_ID_MAX +                          \
+	 STORE_CONSENT_TEXT_VERSION_MAX + STORE_CONSENT_RECORD_MAX)
+/* latest: version | kind | seq u64 | received_at u64 | str8 text version */
+#define STORE__CONSENT_LATEST_FIXED_LEN 19
+#define STORE__CONSENT_LATEST_MAX_LEN (STORE__CONSENT_LATEST_FIXED_LEN + STORE_CONSENT_TEXT_VERSION_MAX)
+#define STORE__CONSENT_COUNT_LEN 25 /* version | grants u64 | withdrawals u64 | active u64 */
 
 static inline void store__be16(uint8_t *p, uint16_t v)
 {
@@ -97,6 +116,36 @@ void store__idem_encode(uint64_t stored_at, uint64_t expires_at, const struct st
 int store__idem_decode(const uint8_t *buf, size_t len, struct store_idempotency *out,
 		       struct store_seq *seqs, size_t cap);
 
+/* Consent records. valid: 1 if the names, kind and lengths are within their limits. encode
+ * returns the length (0 if invalid); account_id and seq are the key's and not encoded. decode
+ * sets out->record to point into buf. */
+int store__consent_valid(const struct store_consent *c);
+size_t store__consent_encode(const struct store_consent *c, uint8_t buf[STORE__CONSENT_MAX_LEN]);
+int store__consent_decode(const uint8_t key[STORE__KEY_CONSENT_LEN], const uint8_t *buf, size_t len,
+			  struct store_consent *out);
+
+struct store__consent_latest {
+	uint8_t kind;
+	uint64_t seq;
+	uint64_t received_at_ms;
+	char text_version[STORE_CONSENT_TEXT_VERSION_MAX + 1];
+};
+size_t store__consent_latest_encode(const struct store__consent_latest *l,
+				    uint8_t buf[STORE__CONSENT_LATEST_MAX_LEN]);
+int store__consent_latest_decode(const uint8_t *buf, size_t len, struct store__consent_latest *out);
+
+struct store__consent_count {
+	uint64_t grants, withdrawals, active;
+};
+void store__consent_count_encode(const struct store__consent_count *c,
+				 uint8_t buf[STORE__CONSENT_COUNT_LEN]);
+int store__consent_count_decode(const uint8_t *buf, size_t len, struct store__consent_count *out);
+
+void store__audit_head_encode(uint64_t seq, const uint8_t hash[STORE_AUDIT_HASH_BYTES],
+			      uint8_t buf[STORE__AUDIT_HEAD_LEN]);
+int store__audit_head_decode(const uint8_t *buf, size_t len, uint64_t *seq,
+			     uint8_t hash[STORE_AUDIT_HASH_BYTES]);
+
 /* Index key prefixes (without the account id); 0 if a name is empty or too long. */
 size_t store__key_unit_prefix(uint8_t buf[STORE__KEY_UNIT_MAX], const char *tenant, const char *unit);
 size_t store__key_tenant_prefix(uint8_t buf[STORE__KEY_TENANT_MAX], const char *tenant);
@@ -111,5 +160,14 @@ void store__key_idem(uint8_t key[STORE__KEY_IDEM_LEN], const uint8_t device[STOR
 		     const uint8_t msg[STORE_ID_BYTES]);
 void store__key_idem_expiry(uint8_t key[STORE__KEY_IDEM_EXPIRY_LEN], uint64_t expires_at,
 			    const uint8_t device[STORE_ID_BYTES], const uint8_t msg[STORE_ID_BYTES]);
+void store__key_consent(uint8_t key[STORE__KEY_CONSENT_LEN], const uint8_t account[STORE_ID_BYTES],
+			uint64_t seq);
+/* 0 if the tenant is empty or a name too long; unit may be "" (whole tenant). */
+size_t store__key_consent_latest(uint8_t key[STORE__KEY_CONSENT_LATEST_MAX],
+				 const uint8_t account[STORE_ID_BYTES], const char *tenant,
+				 const char *unit);
+/* With text_version NULL: the prefix of a tenant's rows (tenant only; unit ignored). */
+size_t store__key_consent_count(uint8_t key[STORE__KEY_CONSENT_COUNT_MAX], const char *tenant,
+				const char *unit, const char *text_version);
 
 #endif

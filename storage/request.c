@@ -53,6 +53,18 @@ static void op_release(struct store__op *op)
 		free(op->u.expire.items);
 		free(op->u.expire.due);
 		break;
+	case STORE__OP_audit_append:
+		free(op->u.audit_append.input);
+		free(op->u.audit_append.out);
+		break;
+	case STORE__OP_put_consent:
+		free(op->u.put_consent.record);
+		break;
+#ifdef WAKKS_TEST_HOOKS
+	case STORE__OP_test_audit_raw:
+		free(op->u.test_audit_raw.bytes);
+		break;
+#endif
 	default:
 		break;
 	}
@@ -377,3 +389,130 @@ const struct store_expire_result *store_req_expire_result(const struct store_req
 	struct store__op *o = result_op(req, op, STORE__OP_expire);
 	return o ? &o->u.expire.result : NULL;
 }
+
+int store_req_delete_mailbox(struct store_req *req, const uint8_t device_id[STORE_ID_BYTES])
+{
+	int idx, err;
+	if (!req || !device_id)
+		return STORE_EINVAL;
+	struct store__op *op = store__req_add(req, STORE__OP_delete_mailbox, &idx, &err);
+	if (!op)
+		return err;
+	memcpy(op->u.delete_mailbox.device_id, device_id, STORE_ID_BYTES);
+	return idx;
+}
+
+const struct store_delete_mailbox_result *
+store_req_delete_mailbox_result(const struct store_req *req, int op)
+{
+	struct store__op *o = result_op(req, op, STORE__OP_delete_mailbox);
+	return o ? &o->u.delete_mailbox.result : NULL;
+}
+
+int store_req_audit_append(struct store_req *req, store_audit_build_cb cb, const void *input,
+			   size_t input_len)
+{
+	int idx, err = STORE_ENOMEM;
+	uint8_t *copy = NULL, *out;
+	if (!req || !cb || (input_len && !input))
+		return STORE_EINVAL;
+	if (input_len > STORE_AUDIT_INPUT_MAX)
+		return STORE_ELIMIT;
+	if (input_len && !(copy = malloc(input_len)))
+		return STORE_ENOMEM;
+	if (input_len)
+		memcpy(copy, input, input_len);
+	out = malloc(STORE_AUDIT_ENTRY_MAX);
+	struct store__op *op = out ? store__req_add(req, STORE__OP_audit_append, &idx, &err) : NULL;
+	if (!op) {
+		free(copy);
+		free(out);
+		return err;
+	}
+	op->u.audit_append.cb = cb;
+	op->u.audit_append.input = copy;
+	op->u.audit_append.input_len = input_len;
+	op->u.audit_append.out = out;
+	return idx;
+}
+
+const struct store_audit_append_result *store_req_audit_result(const struct store_req *req, int op)
+{
+	struct store__op *o = result_op(req, op, STORE__OP_audit_append);
+	return o ? &o->u.audit_append.result : NULL;
+}
+
+int store_req_put_consent(struct store_req *req, const struct store_consent *consent)
+{
+	int idx, err;
+	if (!req || !consent)
+		return STORE_EINVAL;
+	if (consent->record_len > STORE_CONSENT_RECORD_MAX)
+		return STORE_ELIMIT;
+	if (!store__consent_valid(consent))
+		return STORE_EINVAL;
+	uint8_t *copy = malloc(consent->record_len);
+	if (!copy)
+		return STORE_ENOMEM;
+	memcpy(copy, consent->record, consent->record_len);
+	struct store__op *op = store__req_add(req, STORE__OP_put_consent, &idx, &err);
+	if (!op) {
+		free(copy);
+		return err;
+	}
+	op->u.put_consent.c = *consent;
+	op->u.put_consent.c.seq = 0;
+	op->u.put_consent.c.record = copy;
+	op->u.put_consent.record = copy;
+	return idx;
+}
+
+const struct store_put_consent_result *store_req_put_consent_result(const struct store_req *req,
+								   int op)
+{
+	struct store__op *o = result_op(req, op, STORE__OP_put_consent);
+	return o ? &o->u.put_consent.result : NULL;
+}
+
+int store_req_erase_account(struct store_req *req, const uint8_t account_id[STORE_ID_BYTES])
+{
+	int idx, err;
+	if (!req || !account_id)
+		return STORE_EINVAL;
+	struct store__op *op = store__req_add(req, STORE__OP_erase_account, &idx, &err);
+	if (!op)
+		return err;
+	memcpy(op->u.erase_account.account_id, account_id, STORE_ID_BYTES);
+	return idx;
+}
+
+const struct store_erase_result *store_req_erase_result(const struct store_req *req, int op)
+{
+	struct store__op *o = result_op(req, op, STORE__OP_erase_account);
+	return o ? &o->u.erase_account.result : NULL;
+}
+
+#ifdef WAKKS_TEST_HOOKS
+int store_test_req_audit_raw(struct store_req *req, uint64_t seq, const uint8_t *bytes, size_t len)
+{
+	int idx, err;
+	uint8_t *copy = NULL;
+	if (!req || (len && !bytes))
+		return STORE_EINVAL;
+	if (len > STORE_AUDIT_ENTRY_MAX)
+		return STORE_ELIMIT;
+	if (len && !(copy = malloc(len)))
+		return STORE_ENOMEM;
+	if (len)
+		memcpy(copy, bytes, len);
+	struct store__op *op = store__req_add(req, STORE__OP_test_audit_raw, &idx, &err);
+	if (!op) {
+		free(copy);
+		return err;
+	}
+	op->u.test_audit_raw.seq = seq;
+	op->u.test_audit_raw.bytes = copy;
+	op->u.test_audit_raw.len = len;
+	return idx;
+}
+#endif

@@ -13,8 +13,9 @@
 
 #include "wakks_storage.h"
 
-/* The named databases. Their key and value layouts are in spec/storage.md. Later schema versions
- * add lines here (consents, tenants, subjects, audit). */
+/* The named databases. Their key and value layouts are in spec/storage.md. A database added here
+ * is created by store_open in any environment that lacks it (MDB_CREATE), so an environment of
+ * the same schema version written before the line existed opens with it empty. */
 #define STORE__DBS(X)                                                                        \
 	X(META, "meta")                                                                      \
 	X(ACCOUNTS, "accounts")                                                              \
@@ -27,7 +28,11 @@
 	X(MAILBOXES, "mailboxes")                                                            \
 	X(MAILBOX_EXPIRY, "mailbox_expiry")                                                  \
 	X(IDEMPOTENCY, "idempotency")                                                        \
-	X(IDEMPOTENCY_EXPIRY, "idempotency_expiry")
+	X(IDEMPOTENCY_EXPIRY, "idempotency_expiry")                                          \
+	X(AUDIT, "audit")                                                                    \
+	X(CONSENTS, "consents")                                                              \
+	X(CONSENT_LATEST, "consent_latest")                                                  \
+	X(CONSENT_COUNTS, "consent_counts")
 
 enum store__db {
 #define STORE__DB_ENUM(id, name) STORE__DB_##id,
@@ -87,7 +92,18 @@ struct store {
 	X(take_one_time_prekeys)                                                             \
 	X(store_envelopes)                                                                   \
 	X(delete_envelope)                                                                   \
-	X(expire)
+	X(expire)                                                                            \
+	X(delete_mailbox)                                                                    \
+	X(audit_append)                                                                      \
+	X(put_consent)                                                                       \
+	X(erase_account)                                                                     \
+	STORE__TEST_OPS(X)
+
+#ifdef WAKKS_TEST_HOOKS
+#define STORE__TEST_OPS(X) X(test_audit_raw)
+#else
+#define STORE__TEST_OPS(X)
+#endif
 
 enum store__op_kind {
 #define STORE__OP_ENUM(name) STORE__OP_##name,
@@ -140,6 +156,33 @@ struct store__op {
 			uint64_t *due; /* scratch: expires_at of items[i] while collecting */
 			struct store_expire_result result;
 		} expire;
+		struct {
+			uint8_t device_id[STORE_ID_BYTES];
+			struct store_delete_mailbox_result result;
+		} delete_mailbox;
+		struct {
+			store_audit_build_cb cb;
+			uint8_t *input;  /* owned copy, input_len bytes (NULL when 0) */
+			size_t input_len;
+			uint8_t *out;    /* owned, STORE_AUDIT_ENTRY_MAX bytes */
+			struct store_audit_append_result result;
+		} audit_append;
+		struct {
+			struct store_consent c; /* record points at the owned copy */
+			uint8_t *record;
+			struct store_put_consent_result result;
+		} put_consent;
+		struct {
+			uint8_t account_id[STORE_ID_BYTES];
+			struct store_erase_result result;
+		} erase_account;
+#ifdef WAKKS_TEST_HOOKS
+		struct {
+			uint64_t seq;
+			uint8_t *bytes; /* owned; NULL and len 0 = delete */
+			size_t len;
+		} test_audit_raw;
+#endif
 	} u;
 };
 
@@ -216,13 +259,22 @@ int store__device_load(struct store *s, MDB_txn *txn, const uint8_t id[STORE_ID_
 		       struct store_device *out);
 int store__device_save(struct store *s, MDB_txn *txn, const struct store_device *dev);
 
-/* Prekey helpers (prekeys.c). */
-int store__otpk_delete_all(struct store *s, MDB_txn *txn, const uint8_t device_id[STORE_ID_BYTES]);
+/* Prekey helpers (prekeys.c). *n (may be NULL) gets the number deleted. */
+int store__otpk_delete_all(struct store *s, MDB_txn *txn, const uint8_t device_id[STORE_ID_BYTES],
+			   size_t *n);
+
+/* Account helpers (accounts.c): adds (del = false) or removes the unit and tenant index entries
+ * of an account; *n (may be NULL) gets the number of entries put or removed. */
+int store__account_index(struct store__wtxn *w, const struct store_account *a, bool del, size_t *n);
 
 /* Mailbox helpers (mailbox.c): delete one envelope with its expiry index entry and update the
  * device's counters. *found = false (and 0) when absent; ref written when found. */
 int store__mailbox_delete(struct store__wtxn *w, const uint8_t device_id[STORE_ID_BYTES],
 			  uint64_t seq, bool *found, struct store_envelope_ref *ref);
+/* Deletes up to max of a device's envelopes, lowest seq first, with their expiry entries, and
+ * updates its counters if the device record exists. *more: envelopes remain after those. */
+int store__mailbox_delete_some(struct store__wtxn *w, const uint8_t device_id[STORE_ID_BYTES],
+			       size_t max, size_t *n, uint64_t *bytes, bool *more);
 
 /* Idempotency helpers (idempotency.c). lookup: 1 and the original result in so->result when the
  * entry exists, 0 when not, or a negative error. */
@@ -230,5 +282,14 @@ int store__idem_lookup(struct store__wtxn *w, struct store__send_op *so);
 int store__idem_put(struct store__wtxn *w, const struct store__send_op *so, uint64_t expires_at);
 int store__idem_expire(struct store__wtxn *w, uint64_t now_ms, size_t max, size_t *deleted,
 		       bool *more);
+/* Deletes up to max idempotency entries of sends by sender_device, with their expiry entries.
+ * *more: entries remain after those. */
+int store__idem_delete_sender(struct store__wtxn *w, const uint8_t sender_device[STORE_ID_BYTES],
+			      size_t max, size_t *n, bool *more);
+
+/* Consent helpers (consent.c): removes all consent records and latest-index entries of an account,
+ * adjusting the report counters. */
+int store__consent_erase(struct store__wtxn *w, const uint8_t account_id[STORE_ID_BYTES],
+			 size_t *records, size_t *latest);
 
 #endif
