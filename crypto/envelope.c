@@ -42,6 +42,8 @@ int wc__envelope_parse(const uint8_t *env, size_t len, struct wc__envelope *out)
 	memcpy(e.dh, env + off, 32);
 	e.pn = wc__get_be32(env + off + 32);
 	e.n = wc__get_be32(env + off + 36);
+	if (e.n == UINT32_MAX || e.pn == UINT32_MAX)
+		return WC_E_FORMAT; /* no sender ever reaches them: counters stop one short */
 	off += WC__HEADER_BYTES;
 	e.prefix = env;
 	e.prefix_len = off;

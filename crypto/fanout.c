@@ -17,7 +17,7 @@ int wc_fanout_encrypt(wc_session *const *sessions, size_t n, const wc_content *c
 		return WC_E_INVAL;
 	for (size_t i = 0; i < n; i++)
 		if (!sessions[i] || !(sessions[i]->flags & WC__F_HAS_CKS) ||
-		    sessions[i]->ns == UINT32_MAX)
+		    sessions[i]->ns >= UINT32_MAX - 1)
 			return WC_E_INVAL;
 	size_t enc = wc_content_encoded_size(c);
 	if (enc > WC_PLAINTEXT_MAX_BYTES)

@@ -103,7 +103,7 @@ int wc__session_encrypt_padded(wc_session *s, const uint8_t *padded, size_t padd
 	size_t need = 2 + (pending ? WC__PREKEY_PART_BYTES : 0) + WC__HEADER_BYTES + padded_len +
 		      WC__TAG_BYTES;
 
-	if (!(s->flags & WC__F_HAS_CKS) || s->ns == UINT32_MAX)
+	if (!(s->flags & WC__F_HAS_CKS) || s->ns >= UINT32_MAX - 1)
 		return WC_E_INVAL;
 	if (out_cap < need)
 		return WC_E_SPACE;

@@ -218,7 +218,10 @@ def parse(env):
     if len(env) < off + 40 + 16 + 256:
         return None
     hdr = env[off:off + 40]
-    return pk, hdr[:32], int.from_bytes(hdr[32:36], "big"), int.from_bytes(hdr[36:40], "big"), env[:off + 40], env[off + 40:]
+    pn, n = int.from_bytes(hdr[32:36], "big"), int.from_bytes(hdr[36:40], "big")
+    if 0xFFFFFFFF in (pn, n):
+        return None
+    return pk, hdr[:32], pn, n, env[:off + 40], env[off + 40:]
 
 
 def open_(mk, body, ad):
