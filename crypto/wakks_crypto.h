@@ -45,12 +45,12 @@ extern "C" {
 
 /* ---- Limits (each quantity a peer controls is bounded; spec/crypto.md §Parameters) --------- */
 /* Largest plaintext one envelope carries. Content records carry text and attachment
- * descriptors, never files (those travel as attachments), so 64 KiB is generous and keeps a
- * whole fan-out of 100+ devices within the relay's frame limit. */
+ * descriptors, never files (those travel as attachments), so 64 KiB is generous; it bounds the
+ * size of one send, which carries one envelope per recipient device. */
 #define WC_PLAINTEXT_MAX_BYTES 65536
 /* Largest gap a single received message may open in one receiving chain. Bounds the work (one
- * HMAC per skipped key) a forged or very late header can make us do. The relay's mailbox holds
- * at most a few thousand envelopes per device, so honest gaps stay far below this. */
+ * HMAC pair per skipped key) a forged or very late header can make us do. Honest gaps are the
+ * messages of one chain still in flight or lost, far fewer than this in normal use. */
 #define WC_MAX_SKIP 1000
 /* Most skipped message keys a session keeps (oldest evicted first). Bounds memory and the size
  * of the sealed state (68 bytes per key). */
