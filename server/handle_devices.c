@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "conn.h"
 #include "frames.h"
 #include "handler_table.h"
@@ -40,14 +41,49 @@ struct revoke_ctx {
 	uint8_t device[16];
 };
 
+struct purge_ctx {
+	struct relay *relay;
+	uint8_t device[16];
+};
+
+static void purge_done(struct store_req *req, int result, void *data);
+
+/* Deletes the next part of a revoked device's mailbox; called again until it is empty. */
+static void mailbox_purge(struct relay *r, const uint8_t device[16])
+{
+	struct purge_ctx *p = malloc(sizeof *p);
+	struct store_req *req = p ? store_req_new(r->store, purge_done, p) : NULL;
+	if (!req || store_req_delete_mailbox(req, device) < 0) {
+		store_req_free(req);
+		free(p);
+		return;
+	}
+	p->relay = r;
+	memcpy(p->device, device, 16);
+	if (store_submit(req) != 0)
+		free(p);
+}
+
+static void purge_done(struct store_req *req, int result, void *data)
+{
+	struct purge_ctx *p = data;
+	const struct store_delete_mailbox_result *m =
+		result == 0 ? store_req_delete_mailbox_result(req, 0) : NULL;
+	if (m && m->more && !p->relay->stopping)
+		mailbox_purge(p->relay, p->device);
+	free(p);
+}
+
 static void revoke_done(struct store_req *req, int result, void *data)
 {
-	(void)req;
 	struct revoke_ctx *k = data;
 	struct relay *r = k->relay;
 	struct relay_conn *c = relay_conn_find(r, k->conn_id);
 	if (result == 0) {
 		RLOG_INFO("devices", "revoked", "by_conn=%llu", (unsigned long long)k->conn_id);
+		const struct store_delete_mailbox_result *m = store_req_delete_mailbox_result(req, 1);
+		if (m && m->more)
+			mailbox_purge(r, k->device);
 		struct relay_conn *victim = relay_conn_of_device(r, k->device);
 		if (victim)
 			relay_conn_close(victim, 4004, "device revoked");
@@ -72,7 +108,16 @@ void handle_device_revoke(struct relay_conn *c, const proto_frame *f)
 	}
 	struct revoke_ctx *k = calloc(1, sizeof *k);
 	struct store_req *req = k ? store_req_new(r->store, revoke_done, k) : NULL;
-	if (!req || store_req_revoke_device(req, target, relay_now_ms()) < 0) {
+	uint8_t subjects[2][16];
+	memcpy(subjects[0], dev.account_id, 16);
+	memcpy(subjects[1], target, 16);
+	uint64_t now = relay_now_ms();
+	/* Revocation drops the device's prekeys and mailbox in the same transaction; a mailbox larger
+	 * than one operation's bound is finished by follow-up requests (relay_mailbox_purge). */
+	if (!req || store_req_revoke_device(req, target, now) < 0 ||
+	    store_req_delete_mailbox(req, target) < 0 ||
+	    relay_audit_append(req, ID_AUDIT_DEVICE_REVOKED, now, (const uint8_t(*)[16])subjects, 2,
+			       "self", 4) < 0) {
 		store_req_free(req);
 		free(k);
 		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "revocation could not be prepared", NULL);

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "audit.h"
 #include "conn.h"
 #include "delivery.h"
 #include "frames.h"
@@ -180,6 +181,9 @@ void handle_register(struct relay_conn *c, const proto_frame *f)
 		memcpy(opk[i].public_key, g->opk[i].pub, 32);
 	}
 
+	uint8_t subjects[2][16];
+	memcpy(subjects[0], acc.id, 16);
+	memcpy(subjects[1], dev.id, 16);
 	struct register_ctx *ctx = calloc(1, sizeof *ctx);
 	struct store_req *req = ctx ? store_req_new(r->store, register_done, ctx) : NULL;
 	if (!req) {
@@ -194,7 +198,9 @@ void handle_register(struct relay_conn *c, const proto_frame *f)
 	memcpy(ctx->device, dev.id, 16);
 	if (store_req_put_account(req, &acc) < 0 || store_req_put_device(req, &dev) < 0 ||
 	    store_req_put_signed_prekey(req, dev.id, &spk) < 0 ||
-	    (g->opk_count && store_req_add_one_time_prekeys(req, dev.id, opk, g->opk_count) < 0)) {
+	    (g->opk_count && store_req_add_one_time_prekeys(req, dev.id, opk, g->opk_count) < 0) ||
+	    relay_audit_append(req, ID_AUDIT_DEVICE_REGISTERED, dev.created_ms,
+			       (const uint8_t(*)[16])subjects, 2, idp->cfg->id, strlen(idp->cfg->id)) < 0) {
 		store_req_free(req);
 		free(ctx);
 		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "registration could not be prepared", NULL);

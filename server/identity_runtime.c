@@ -21,7 +21,7 @@
 #define TOKEN_SKEW_SECONDS 60
 
 /* The secret that keys account ids: created once, 0600, never leaves the data directory. */
-static int load_account_key(const char *data_dir, uint8_t key[ID_HASH_KEY_BYTES])
+int relay_identity_load_account_key(const char *data_dir, uint8_t key[ID_HASH_KEY_BYTES])
 {
 	char path[RELAY_CONFIG_PATH_MAX + 32];
 	snprintf(path, sizeof path, "%s/account-id.key", data_dir);
@@ -177,7 +177,7 @@ static void build_tenant(struct relay_tenant_ids *t, const struct relay_tenant_c
 int relay_identity_start(struct relay *r, const char *base_url)
 {
 	struct relay_identity *id = &r->identity;
-	if (load_account_key(r->cfg.data_dir, id->account_key) != 0)
+	if (relay_identity_load_account_key(r->cfg.data_dir, id->account_key) != 0)
 		return -1;
 	if (id_replay_new(REPLAY_CAPACITY, &id->replay) != 0)
 		return -1;

@@ -41,6 +41,10 @@ struct relay_identity {
 int relay_identity_start(struct relay *r, const char *base_url);
 void relay_identity_stop(struct relay *r);
 
+/* Loads the secret that keys account ids from data_dir (creating it, 0600, on first use).
+ * Returns 0 or -1. */
+int relay_identity_load_account_key(const char *data_dir, uint8_t key[ID_HASH_KEY_BYTES]);
+
 /* The provider whose issuer is exactly `iss`, or NULL. */
 struct relay_idp *relay_identity_idp_by_issuer(struct relay *r, const char *iss);
 /* The provider with this config id, or NULL. */

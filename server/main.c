@@ -3,6 +3,8 @@
  *   wakks-relay [--config FILE] [--dev]        run the relay
  *   wakks-relay check-config [--config FILE]   validate the configuration and exit
  *   wakks-relay backup DIR [--config FILE]     hot copy of the database into DIR
+ *   wakks-relay audit verify|export            check the audit chain / write it as JSON lines
+ *   wakks-relay erase-citizen                  GDPR erase; reads the CPR number from stdin
  * Exit status: 0 success, 1 runtime failure, 2 bad command line or configuration. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +23,9 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: wakks-relay [--config FILE] [--dev]\n"
 		   "       wakks-relay check-config [--config FILE] [--dev]\n"
-		   "       wakks-relay backup DIR [--config FILE]\n");
+		   "       wakks-relay backup DIR [--config FILE]\n"
+		   "       wakks-relay audit verify|export [--config FILE]\n"
+		   "       wakks-relay erase-citizen [--config FILE]   (CPR number on stdin)\n");
 }
 
 int main(int argc, char **argv)

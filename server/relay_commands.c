@@ -6,9 +6,11 @@
 
 #include <uv.h>
 
+#include "audit.h"
+#include "erase.h"
 #include "wakks_storage.h"
 
-static int with_store(const struct relay_config *cfg, struct store **out, uv_loop_t *loop)
+int relay_command_store(const struct relay_config *cfg, struct store **out, uv_loop_t *loop)
 {
 	char path[RELAY_CONFIG_PATH_MAX + 8];
 	snprintf(path, sizeof path, "%s/db", cfg->data_dir);
@@ -28,7 +30,7 @@ static int backup(const struct relay_config *cfg, const char *dir)
 	uv_loop_t loop;
 	uv_loop_init(&loop);
 	struct store *store;
-	if (with_store(cfg, &store, &loop) != 0)
+	if (relay_command_store(cfg, &store, &loop) != 0)
 		return 1;
 	int rc = store_backup(store, dir);
 	store_close(store);
@@ -42,8 +44,47 @@ static int backup(const struct relay_config *cfg, const char *dir)
 	return 0;
 }
 
+static int audit_command(const struct relay_config *cfg, const char *what)
+{
+	if (!what || (strcmp(what, "verify") != 0 && strcmp(what, "export") != 0)) {
+		fprintf(stderr, "wakks-relay: audit needs 'verify' or 'export'\n");
+		return 2;
+	}
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct store *store;
+	if (relay_command_store(cfg, &store, &loop) != 0)
+		return 1;
+	int status = 0;
+	if (strcmp(what, "verify") == 0) {
+		uint64_t entries = 0, bad = 0;
+		int rc = relay_audit_verify(store, &entries, &bad);
+		if (rc == 0) {
+			printf("audit log intact: %llu entries\n", (unsigned long long)entries);
+		} else {
+			printf("audit log BROKEN at entry %llu: %s (%llu entries verified before it)\n",
+			       (unsigned long long)bad, id_strerror(rc), (unsigned long long)entries);
+			status = 1;
+		}
+	} else {
+		long n = relay_audit_export(store, stdout);
+		if (n < 0) {
+			fprintf(stderr, "wakks-relay: audit export failed: %s\n", store_strerror((int)n));
+			status = 1;
+		}
+	}
+	store_close(store);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	return status;
+}
+
 int relay_run_command(const struct relay_config *cfg, const char *command, const char *arg)
 {
+	if (strcmp(command, "audit") == 0)
+		return audit_command(cfg, arg);
+	if (strcmp(command, "erase-citizen") == 0)
+		return relay_erase_citizen(cfg);
 	if (strcmp(command, "check-config") == 0) {
 		printf("configuration ok: %d tenants, %d identity providers\n", cfg->tenant_count,
 		       cfg->idp_count);

@@ -198,6 +198,38 @@ void relay_proc_cleanup(struct relay_proc *p)
 	}
 }
 
+int relay_run_command_io(char *const args[], const char *input, char **out, char **err)
+{
+	char in_path[] = "/tmp/wakks-in-XXXXXX", out_path[] = "/tmp/wakks-out-XXXXXX",
+	     err_path[] = "/tmp/wakks-err-XXXXXX";
+	int in_fd = mkstemp(in_path), out_fd = mkstemp(out_path), err_fd = mkstemp(err_path);
+	if (in_fd < 0 || out_fd < 0 || err_fd < 0)
+		return -1;
+	size_t len = input ? strlen(input) : 0;
+	if (len && write(in_fd, input, len) != (ssize_t)len)
+		return -1;
+	lseek(in_fd, 0, SEEK_SET);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(in_fd, 0);
+		dup2(out_fd, 1);
+		dup2(err_fd, 2);
+		execv(relay_binary(), args);
+		_exit(127);
+	}
+	close(in_fd);
+	close(out_fd);
+	close(err_fd);
+	int status = 0;
+	waitpid(pid, &status, 0);
+	*out = read_file(out_path);
+	*err = read_file(err_path);
+	unlink(in_path);
+	unlink(out_path);
+	unlink(err_path);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 int relay_run_command(char *const args[], char **err)
 {
 	char path[] = "/tmp/wakks-cmd-XXXXXX";

@@ -40,6 +40,9 @@ void relay_proc_cleanup(struct relay_proc *p);
  * its stderr (malloc'd) in *err. */
 int relay_run_command(char *const args[], char **err);
 
+/* As relay_run_command, with `input` on stdin and stdout captured into *out (malloc'd). */
+int relay_run_command_io(char *const args[], const char *input, char **out, char **err);
+
 /* True if the relay's log contains `needle`. */
 bool relay_log_contains(const struct relay_proc *p, const char *needle);
 
