@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "log.h"
 
 /* A config line longer than this is refused rather than silently cut. */
@@ -466,7 +468,10 @@ int relay_config_load(struct relay_config *cfg, const char *path, char *err, siz
 	}
 	char line[CONFIG_LINE_MAX];
 	int rc = 0;
+	crypto_hash_sha256_state sha;
+	crypto_hash_sha256_init(&sha);
 	while (fgets(line, sizeof line, f)) {
+		crypto_hash_sha256_update(&sha, (const unsigned char *)line, strlen(line));
 		p.line++;
 		size_t n = strlen(line);
 		if (n == sizeof line - 1 && line[n - 1] != '\n') {
@@ -480,6 +485,8 @@ int relay_config_load(struct relay_config *cfg, const char *path, char *err, siz
 		snprintf(err, err_len, "%s: read error", path);
 		rc = -1;
 	}
+	if (rc == 0)
+		crypto_hash_sha256_final(&sha, cfg->file_sha256);
 	fclose(f);
 	return rc;
 }

@@ -85,6 +85,8 @@ struct relay_config {
 	int idp_count;
 	/* From the command line only, never from a file: a production file cannot turn it on. */
 	bool dev_mode;
+	/* SHA-256 of the configuration file's bytes (zero without a file), for the audit log. */
+	uint8_t file_sha256[32];
 };
 
 /* Fills `cfg` with the embedded defaults. */

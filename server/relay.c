@@ -11,6 +11,7 @@
 
 #include <openssl/ssl.h>
 
+#include "audit.h"
 #include "conn.h"
 #include "housekeeping.h"
 #include "http.h"
@@ -130,6 +131,31 @@ static int prepare_tls(struct relay *r)
 	return 0;
 }
 
+static void config_audited(struct store_req *req, int result, void *data)
+{
+	(void)req;
+	(void)data;
+	if (result != 0)
+		RLOG_ERROR("audit", "config_entry_failed", "error=\"%s\"", store_strerror(result));
+}
+
+/* Every start is a configuration load: the audit log records which configuration (its hash) and
+ * whether development mode was on. */
+static void audit_config_loaded(struct relay *r)
+{
+	uint8_t details[33];
+	memcpy(details, r->cfg.file_sha256, 32);
+	details[32] = r->cfg.dev_mode ? 1 : 0;
+	struct store_req *req = store_req_new(r->store, config_audited, NULL);
+	if (req && relay_audit_append(req, ID_AUDIT_CONFIG_LOADED, relay_now_ms(), NULL, 0, details,
+				      sizeof details) < 0) {
+		store_req_free(req);
+		req = NULL;
+	}
+	if (!req || store_submit(req) != 0)
+		RLOG_ERROR("audit", "config_entry_failed", "error=\"could not submit\"");
+}
+
 int relay_start(struct relay *r, uv_loop_t *loop)
 {
 	r->loop = loop;
@@ -194,6 +220,7 @@ int relay_start(struct relay *r, uv_loop_t *loop)
 		snprintf(base_url, sizeof base_url, "https://localhost:%d", port);
 	if (relay_identity_start(r, base_url) != 0)
 		return -1;
+	audit_config_loaded(r);
 
 	uv_signal_init(loop, &r->sigint);
 	uv_signal_init(loop, &r->sigterm);
