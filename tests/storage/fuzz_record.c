@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	uint8_t sel = data[0] % 6;
+	uint8_t sel = data[0] % 10;
 	const uint8_t *v = data + 1;
 	size_t n = size - 1;
 	switch (sel) {
@@ -72,6 +72,46 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			store__mailbox_encode_header(&e, buf);
 			same(buf, v, STORE__MAILBOX_HDR_LEN);
+		}
+		break;
+	}
+	case 6: {
+		struct store_consent c;
+		static uint8_t buf[STORE__CONSENT_MAX_LEN];
+		if (store__consent_decode(key, v, n, &c) == 0) {
+			if (c.record < v || c.record + c.record_len > v + n)
+				abort();
+			if (store__consent_encode(&c, buf) != n)
+				abort();
+			same(buf, v, n);
+		}
+		break;
+	}
+	case 7: {
+		struct store__consent_latest l;
+		uint8_t buf[STORE__CONSENT_LATEST_MAX_LEN];
+		if (store__consent_latest_decode(v, n, &l) == 0) {
+			if (store__consent_latest_encode(&l, buf) != n)
+				abort();
+			same(buf, v, n);
+		}
+		break;
+	}
+	case 8: {
+		struct store__consent_count c;
+		uint8_t buf[STORE__CONSENT_COUNT_LEN];
+		if (store__consent_count_decode(v, n, &c) == 0) {
+			store__consent_count_encode(&c, buf);
+			same(buf, v, n);
+		}
+		break;
+	}
+	case 9: {
+		uint64_t seq;
+		uint8_t hash[STORE_AUDIT_HASH_BYTES], buf[STORE__AUDIT_HEAD_LEN];
+		if (store__audit_head_decode(v, n, &seq, hash) == 0) {
+			store__audit_head_encode(seq, hash, buf);
+			same(buf, v, n);
 		}
 		break;
 	}

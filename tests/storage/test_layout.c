@@ -201,6 +201,128 @@ static void test_index_prefixes(void)
 	CHECK_EQ_INT(store__key_tenant_prefix(buf, long_name), 0);
 }
 
+static void test_consent_layout(void)
+{
+	struct store_consent c, d;
+	static const uint8_t rec[] = {0x01, 0x01, 0xee};
+	uint8_t buf[STORE__CONSENT_MAX_LEN], key[STORE__KEY_CONSENT_LEN];
+	memset(&c, 0, sizeof c);
+	c.kind = STORE_CONSENT_WITHDRAW;
+	strcpy(c.tenant, "varde");
+	strcpy(c.unit, "born");
+	strcpy(c.text_version, "v2");
+	c.received_at_ms = 0x0102030405060708ull;
+	c.record = rec;
+	c.record_len = sizeof rec;
+	memset(c.signature, 0x5a, 64);
+	static const uint8_t want[] = {
+		0x01, 0x02,
+		0x05, 'v', 'a', 'r', 'd', 'e',
+		0x04, 'b', 'o', 'r', 'n',
+		0x02, 'v', '2',
+		0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+		0x00, 0x03, 0x01, 0x01, 0xee};
+	size_t len = store__consent_encode(&c, buf);
+	CHECK_EQ_INT(len, sizeof want + 64);
+	CHECK_MEM(buf, want, sizeof want);
+	CHECK_EQ_INT(buf[sizeof want], 0x5a);
+	CHECK_EQ_INT(buf[len - 1], 0x5a);
+	store__key_consent(key, ID_A, 0x0a0b);
+	CHECK_MEM(key, ID_A, 16);
+	CHECK_EQ_INT(key[22], 0x0a);
+	CHECK_EQ_INT(key[23], 0x0b);
+	CHECK_EQ_INT(store__consent_decode(key, buf, len, &d), 0);
+	CHECK_MEM(d.account_id, ID_A, 16);
+	CHECK_EQ_INT(d.seq, 0x0a0b);
+	CHECK_EQ_INT(d.kind, STORE_CONSENT_WITHDRAW);
+	CHECK(strcmp(d.tenant, "varde") == 0 && strcmp(d.unit, "born") == 0 &&
+	      strcmp(d.text_version, "v2") == 0);
+	CHECK(d.received_at_ms == c.received_at_ms);
+	CHECK(d.record == buf + sizeof want - 3);
+	CHECK_EQ_INT(d.record_len, 3);
+	CHECK_MEM(d.signature, c.signature, 64);
+	CHECK_EQ_INT(store__consent_decode(key, buf, len - 1, &d), STORE_ECORRUPT);
+	buf[1] = 3; /* unknown kind */
+	CHECK_EQ_INT(store__consent_decode(key, buf, len, &d), STORE_ECORRUPT);
+	buf[1] = 2;
+	buf[13] = 0; /* empty text version */
+	CHECK_EQ_INT(store__consent_decode(key, buf, len, &d), STORE_ECORRUPT);
+
+	/* the whole tenant: an empty unit */
+	strcpy(c.unit, "");
+	len = store__consent_encode(&c, buf);
+	CHECK_EQ_INT(len, sizeof want - 4 + 64);
+	CHECK_EQ_INT(buf[8], 0x00);
+	CHECK_EQ_INT(buf[9], 0x02);
+	CHECK_EQ_INT(store__consent_decode(key, buf, len, &d), 0);
+	CHECK(strcmp(d.unit, "") == 0);
+	c.record_len = 0;
+	CHECK_EQ_INT(store__consent_encode(&c, buf), 0);
+}
+
+static void test_consent_index_layouts(void)
+{
+	uint8_t key[STORE__KEY_CONSENT_LATEST_MAX > STORE__KEY_CONSENT_COUNT_MAX
+			    ? STORE__KEY_CONSENT_LATEST_MAX : STORE__KEY_CONSENT_COUNT_MAX];
+	CHECK_EQ_INT(store__key_consent_latest(key, ID_A, "varde", "born"), 16 + 11);
+	static const uint8_t want_l[] = {5, 'v', 'a', 'r', 'd', 'e', 4, 'b', 'o', 'r', 'n'};
+	CHECK_MEM(key, ID_A, 16);
+	CHECK_MEM(key + 16, want_l, sizeof want_l);
+	CHECK_EQ_INT(store__key_consent_latest(key, ID_A, "varde", ""), 16 + 7);
+	CHECK_EQ_INT(key[22], 0);
+	CHECK_EQ_INT(store__key_consent_latest(key, ID_A, "", ""), 0);
+
+	CHECK_EQ_INT(store__key_consent_count(key, "varde", "", "v1"), 6 + 1 + 3);
+	static const uint8_t want_c[] = {5, 'v', 'a', 'r', 'd', 'e', 0, 2, 'v', '1'};
+	CHECK_MEM(key, want_c, sizeof want_c);
+	CHECK_EQ_INT(store__key_consent_count(key, "varde", NULL, NULL), 6);
+	CHECK_EQ_INT(store__key_consent_count(key, "varde", "", ""), 0);
+
+	struct store__consent_latest l = {.kind = STORE_CONSENT_GRANT, .seq = 3, .received_at_ms = 4}, m;
+	strcpy(l.text_version, "v1");
+	uint8_t buf[STORE__CONSENT_LATEST_MAX_LEN];
+	static const uint8_t want_v[] = {1, 1, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 4,
+					 2, 'v', '1'};
+	CHECK_EQ_INT(store__consent_latest_encode(&l, buf), sizeof want_v);
+	CHECK_MEM(buf, want_v, sizeof want_v);
+	CHECK_EQ_INT(store__consent_latest_decode(buf, sizeof want_v, &m), 0);
+	CHECK(m.kind == 1 && m.seq == 3 && m.received_at_ms == 4 && strcmp(m.text_version, "v1") == 0);
+	CHECK_EQ_INT(store__consent_latest_decode(buf, sizeof want_v - 1, &m), STORE_ECORRUPT);
+	buf[9] = 0; /* seq 0 */
+	CHECK_EQ_INT(store__consent_latest_decode(buf, sizeof want_v, &m), STORE_ECORRUPT);
+
+	struct store__consent_count c = {.grants = 1, .withdrawals = 2, .active = 0x0304}, d;
+	uint8_t cbuf[STORE__CONSENT_COUNT_LEN];
+	store__consent_count_encode(&c, cbuf);
+	CHECK_EQ_INT(sizeof cbuf, 25);
+	CHECK_EQ_INT(cbuf[0], 1);
+	CHECK_EQ_INT(cbuf[8], 1);
+	CHECK_EQ_INT(cbuf[16], 2);
+	CHECK_EQ_INT(cbuf[23], 3);
+	CHECK_EQ_INT(cbuf[24], 4);
+	CHECK_EQ_INT(store__consent_count_decode(cbuf, sizeof cbuf, &d), 0);
+	CHECK(d.grants == 1 && d.withdrawals == 2 && d.active == 0x0304);
+	CHECK_EQ_INT(store__consent_count_decode(cbuf, sizeof cbuf - 1, &d), STORE_ECORRUPT);
+}
+
+static void test_audit_head_layout(void)
+{
+	uint8_t hash[32], got[32], buf[STORE__AUDIT_HEAD_LEN];
+	uint64_t seq;
+	memset(hash, 0x77, sizeof hash);
+	store__audit_head_encode(0x0102, hash, buf);
+	CHECK_EQ_INT(sizeof buf, 41);
+	CHECK_EQ_INT(buf[0], 1);
+	CHECK_EQ_INT(buf[7], 0x01);
+	CHECK_EQ_INT(buf[8], 0x02);
+	CHECK_MEM(buf + 9, hash, 32);
+	CHECK_EQ_INT(store__audit_head_decode(buf, sizeof buf, &seq, got), 0);
+	CHECK_EQ_INT(seq, 0x0102);
+	CHECK_MEM(got, hash, 32);
+	buf[0] = 2;
+	CHECK_EQ_INT(store__audit_head_decode(buf, sizeof buf, &seq, got), STORE_ECORRUPT);
+}
+
 int main(void)
 {
 	RUN(test_account_layout);
@@ -209,5 +331,8 @@ int main(void)
 	RUN(test_envelope_and_key_layouts);
 	RUN(test_idempotency_layout);
 	RUN(test_index_prefixes);
+	RUN(test_consent_layout);
+	RUN(test_consent_index_layouts);
+	RUN(test_audit_head_layout);
 	return TEST_RESULT();
 }
