@@ -1,0 +1,966 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/*
+ * Load generator for wakks-relay: wakks.v1 over TLS WebSockets with opaque ciphertexts.
+ *
+ * Throughput mode: N sender and N receiver devices (pair p: sender -> receiver, each its own
+ * citizen account), each sender keeps a window of messages that have not completed the full
+ * cycle send -> stored (durable) -> deliver -> ack -> ok (deleted), at a target rate or flat out,
+ * for a bounded time. The send time is inside the ciphertext; the receiver reads it back.
+ * Idle mode: N devices authenticate and hold their connections; the relay's RSS per connection
+ * is printed.
+ *
+ * Devices are registered through the relay's normal registration (an OpenID Connect ID token from
+ * the benchmark's identity provider, bench_idp.h) and their keys saved in the state directory, so
+ * later runs only authenticate. One thread per core, epoll, non-blocking OpenSSL; each thread owns
+ * whole pairs so a pair's counters need no locks.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "bench_idp.h"
+#include "bench_util.h"
+#include "relay_launch.h"
+#include "tls_conn.h"
+#include "wakks_crypto.h"
+#include "wakks_protocol.h"
+
+/* Sends tracked per pair for send->stored latency: at least the largest window. */
+#define RING 4096u
+#define MAX_WINDOW RING
+/* Connection attempts in progress per thread: below the relay's listen backlog. */
+#define MAX_CONNECTING 64u
+/* An ack's request id with this bit set acknowledges an envelope left over from an earlier run. */
+#define RID_FOREIGN 0x80000000u
+
+enum phase { PH_CONNECT, PH_RUN, PH_MEASURE, PH_DRAIN, PH_STOP };
+
+struct device { /* saved as is in STATE/devices.bin */
+	uint8_t ik_pk[32], ik_sk[64], dev[16], acc[16];
+};
+
+struct worker;
+struct pair;
+
+struct dconn {
+	struct tls_conn tc; /* first: callbacks get &tc */
+	struct worker *w;
+	struct device *d;
+	uint32_t index; /* device number */
+	struct pair *pair;
+	bool is_receiver, ready, done;
+	uint32_t next_rid;
+	uint8_t challenge[32];
+};
+
+struct pair {
+	struct dconn *s, *r;
+	uint32_t index;
+	uint64_t sent, completed, failed;
+	uint64_t next_due_ns;
+	uint64_t send_ns[RING];
+	uint8_t *frame; /* send template */
+	size_t frame_len, rid_off, cmid_off, ct_off;
+};
+
+struct worker {
+	int id;
+	pthread_t th;
+	int epfd;
+	SSL_CTX *ctx;
+	struct dconn *conns;
+	size_t nconns, next_start, connecting;
+	struct pair *pairs;
+	size_t npairs;
+	struct dconn **dirty;
+	size_t ndirty;
+	proto_frame *frame; /* for the rare frames decoded in full */
+	uint8_t *enc;       /* encode buffer for them */
+	struct bench_samples lat, stored_lat;
+	_Atomic uint64_t ready, failed, lost, completed, delivered, stored, errors;
+};
+
+static struct {
+	const char *relay_bin, *state;
+	unsigned pairs, window, threads, per_addr, idle, hold_s;
+	double rate, duration, warmup;
+	size_t ct_size;
+	bool register_only;
+} opt = { .pairs = 32, .window = 16, .threads = 1, .per_addr = 60, .duration = 10, .warmup = 2,
+	  .ct_size = 1024, .hold_s = 5 };
+
+static _Atomic int phase;
+static struct bench_idp *idp;
+static struct device *devices;
+static size_t ndevices_saved;
+static int relay_port;
+static uint8_t run_nonce[8];
+static uint64_t interval_ns; /* rate mode: per pair */
+static _Atomic int errors_printed;
+
+/* ---- helpers --------------------------------------------------------------------------------- */
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+	put_be32(p, (uint32_t)(v >> 32));
+	put_be32(p + 4, (uint32_t)v);
+}
+
+static uint64_t get_be(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+	for (size_t i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void mark_dirty(struct dconn *c)
+{
+	if (!c->tc.dirty)
+		return;
+	struct worker *w = c->w;
+	for (size_t i = 0; i < w->ndirty; i++)
+		if (w->dirty[i] == c)
+			return;
+	w->dirty[w->ndirty++] = c;
+}
+
+static void print_error(struct dconn *c, const uint8_t *buf, size_t len, const char *what)
+{
+	if (atomic_fetch_add(&errors_printed, 1) >= 5)
+		return;
+	proto_frame *f = c->w->frame;
+	if (proto_frame_decode(buf, len, f) == 0 && f->type == PROTO_T_ERROR)
+		fprintf(stderr, "loadgen: %s: relay error %.*s: %.*s\n", what,
+			(int)f->body.error.name.len, f->body.error.name.ptr,
+			(int)f->body.error.text.len, f->body.error.text.ptr);
+	else
+		fprintf(stderr, "loadgen: %s: undecodable reply\n", what);
+}
+
+static void send_full_frame(struct dconn *c, proto_frame *f)
+{
+	f->request_id = c->next_rid++;
+	size_t len;
+	if (proto_frame_encode(f, c->w->enc, PROTO_MAX_FRAME_BYTES, &len) != 0) {
+		fprintf(stderr, "loadgen: cannot encode frame type %u\n", f->type);
+		exit(1);
+	}
+	tc_write_ws(&c->tc, c->w->enc, len);
+	mark_dirty(c);
+}
+
+/* ---- the send template: [64, rid, {cmid, to:[acc], env:[{dev, ct}]}] ------------------------- */
+
+static void build_template(struct pair *p, const struct device *to)
+{
+	size_t cap = 128 + opt.ct_size;
+	uint8_t *b = malloc(cap), *q = b;
+	*q++ = 0x93;
+	*q++ = 0x40;
+	*q++ = 0xce; /* request id as uint32: the decoder accepts any integer form */
+	p->rid_off = (size_t)(q - b);
+	q += 4;
+	*q++ = 0x83;
+	*q++ = 0xa4;
+	memcpy(q, "cmid", 4), q += 4;
+	*q++ = 0xc4, *q++ = 16;
+	p->cmid_off = (size_t)(q - b);
+	memcpy(q, run_nonce, 8);
+	q += 16;
+	*q++ = 0xa2;
+	memcpy(q, "to", 2), q += 2;
+	*q++ = 0x91, *q++ = 0xc4, *q++ = 16;
+	memcpy(q, to->acc, 16), q += 16;
+	*q++ = 0xa3;
+	memcpy(q, "env", 3), q += 3;
+	*q++ = 0x91, *q++ = 0x82, *q++ = 0xa3;
+	memcpy(q, "dev", 3), q += 3;
+	*q++ = 0xc4, *q++ = 16;
+	memcpy(q, to->dev, 16), q += 16;
+	*q++ = 0xa2;
+	memcpy(q, "ct", 2), q += 2;
+	*q++ = 0xc5, *q++ = (uint8_t)(opt.ct_size >> 8), *q++ = (uint8_t)opt.ct_size;
+	p->ct_off = (size_t)(q - b);
+	/* Opaque bytes: send time (8), run nonce (8), pair (4), then filler. */
+	for (size_t i = 0; i < opt.ct_size; i++)
+		q[i] = (uint8_t)(i * 131u + 7u);
+	memcpy(q + 8, run_nonce, 8);
+	put_be32(q + 16, p->index);
+	q += opt.ct_size;
+	p->frame = b;
+	p->frame_len = (size_t)(q - b);
+}
+
+static void send_one(struct pair *p, uint64_t now)
+{
+	struct dconn *s = p->s;
+	uint32_t rid = s->next_rid++;
+	if (s->next_rid >= RID_FOREIGN)
+		s->next_rid = 1;
+	put_be32(p->frame + p->rid_off, rid);
+	put_be64(p->frame + p->cmid_off + 8, p->sent);
+	put_be64(p->frame + p->ct_off, now);
+	p->send_ns[rid % RING] = now;
+	p->sent++;
+	tc_write_ws(&s->tc, p->frame, p->frame_len);
+	mark_dirty(s);
+}
+
+static void fill_window(struct pair *p)
+{
+	if (!p->s->ready || !p->r->ready)
+		return;
+	uint64_t now = bench_now_ns();
+	while (p->sent - p->completed - p->failed < opt.window)
+		send_one(p, now);
+}
+
+/* ---- deliver: read "seq" and "ct" without a full decode ------------------------------------ */
+
+/* Skips or reads one msgpack value of the kinds deliver carries (uint, bin, str). */
+static bool mp_read(const uint8_t **pp, const uint8_t *end, uint64_t *u, const uint8_t **bin,
+		    size_t *bin_len)
+{
+	const uint8_t *p = *pp;
+	if (p >= end)
+		return false;
+	uint8_t t = *p++;
+	size_t n = 0, hl = 0;
+	if (t <= 0x7f) {
+		*u = t;
+	} else if (t >= 0xcc && t <= 0xcf) {
+		n = (size_t)1 << (t - 0xcc);
+		if ((size_t)(end - p) < n)
+			return false;
+		*u = get_be(p, n);
+		p += n;
+	} else if ((t & 0xe0) == 0xa0 || t == 0xd9 || t == 0xda || t == 0xc4 || t == 0xc5 || t == 0xc6) {
+		if ((t & 0xe0) == 0xa0)
+			n = t & 0x1f;
+		else {
+			hl = (t == 0xd9 || t == 0xc4) ? 1 : (t == 0xda || t == 0xc5) ? 2 : 4;
+			if ((size_t)(end - p) < hl)
+				return false;
+			n = (size_t)get_be(p, hl);
+			p += hl;
+		}
+		if ((size_t)(end - p) < n)
+			return false;
+		*bin = p;
+		*bin_len = n;
+		p += n;
+	} else {
+		return false;
+	}
+	*pp = p;
+	return true;
+}
+
+static bool parse_deliver(const uint8_t *buf, size_t len, uint64_t *seq, const uint8_t **ct,
+			  size_t *ct_len)
+{
+	const uint8_t *p = buf, *end = buf + len;
+	if (len < 4 || p[0] != 0x93 || p[1] != PROTO_T_DELIVER || p[2] != 0x00 || (p[3] & 0xf0) != 0x80)
+		return false;
+	unsigned keys = p[3] & 0x0f;
+	p += 4;
+	bool have_seq = false, have_ct = false;
+	for (unsigned i = 0; i < keys; i++) {
+		uint64_t u = 0;
+		const uint8_t *k = NULL, *v = NULL;
+		size_t kl = 0, vl = 0;
+		if (!mp_read(&p, end, &u, &k, &kl) || !k || !mp_read(&p, end, &u, &v, &vl))
+			return false;
+		if (kl == 3 && memcmp(k, "seq", 3) == 0)
+			*seq = u, have_seq = true;
+		else if (kl == 2 && memcmp(k, "ct", 2) == 0)
+			*ct = v, *ct_len = vl, have_ct = true;
+	}
+	return have_seq && have_ct;
+}
+
+static void send_ack(struct dconn *c, uint64_t seq, bool foreign)
+{
+	uint8_t b[21] = { 0x93, PROTO_T_ACK, 0xce, 0, 0, 0, 0, 0x81, 0xa3, 's', 'e', 'q', 0xcf };
+	uint32_t rid = c->next_rid++;
+	if (c->next_rid >= RID_FOREIGN)
+		c->next_rid = 1;
+	put_be32(b + 3, foreign ? rid | RID_FOREIGN : rid);
+	put_be64(b + 13, seq);
+	tc_write_ws(&c->tc, b, sizeof b);
+	mark_dirty(c);
+}
+
+/* ---- connection callbacks ------------------------------------------------------------------ */
+
+static void conn_ready(struct dconn *c)
+{
+	c->ready = true;
+	c->w->connecting--;
+	atomic_fetch_add(&c->w->ready, 1);
+}
+
+static void on_hello(struct dconn *c, const uint8_t *buf, size_t len)
+{
+	proto_frame *f = c->w->frame;
+	if (proto_frame_decode(buf, len, f) != 0) {
+		fprintf(stderr, "loadgen: bad hello\n");
+		return;
+	}
+	memcpy(c->challenge, f->body.hello.challenge, 32);
+	if (c->index < ndevices_saved) {
+		uint8_t msg[PROTO_AUTH_MSG_BYTES], sig[64];
+		proto_auth_message(msg, c->challenge, c->d->dev);
+		crypto_sign_detached(sig, NULL, msg, sizeof msg, c->d->ik_sk);
+		proto_frame_init(f, PROTO_T_AUTH, 0);
+		f->body.auth.device = c->d->dev;
+		f->body.auth.sig = sig;
+		send_full_frame(c, f);
+		return;
+	}
+	char token[2048];
+	size_t tl = bench_idp_token(idp, c->index, c->d->ik_pk, c->challenge, token, sizeof token);
+	if (!tl) {
+		fprintf(stderr, "loadgen: cannot mint a token\n");
+		exit(1);
+	}
+	uint8_t spk_pub[32], spk_sec[32], spk_sig[64], msg[WC_SIGNED_PREKEY_MESSAGE_BYTES];
+	crypto_box_keypair(spk_pub, spk_sec);
+	uint64_t now = (uint64_t)time(NULL) * 1000u;
+	wc_signed_prekey_message(1, spk_pub, now, msg);
+	crypto_sign_detached(spk_sig, NULL, msg, sizeof msg, c->d->ik_sk);
+	proto_frame_init(f, PROTO_T_REGISTER, 0);
+	f->body.reg.attestation = (proto_str){ token, tl };
+	f->body.reg.identity_key = c->d->ik_pk;
+	f->body.reg.spk = (proto_signed_prekey){ 1, spk_pub, now, spk_sig };
+	send_full_frame(c, f);
+}
+
+static size_t on_data(struct tls_conn *tc, const uint8_t *buf, size_t len)
+{
+	struct dconn *c = (struct dconn *)tc;
+	struct worker *w = c->w;
+	uint32_t type, rid;
+	if (proto_frame_peek(buf, len, &type, &rid) != 0)
+		return len;
+	struct pair *p = c->pair;
+	int ph = atomic_load_explicit(&phase, memory_order_relaxed);
+	switch (type) {
+	case PROTO_T_DELIVER: {
+		uint64_t seq = 0;
+		const uint8_t *ct = NULL;
+		size_t ct_len = 0;
+		if (!parse_deliver(buf, len, &seq, &ct, &ct_len)) {
+			proto_frame *f = w->frame;
+			if (proto_frame_decode(buf, len, f) != 0)
+				return len;
+			seq = f->body.deliver.seq;
+			ct = f->body.deliver.ciphertext.ptr;
+			ct_len = f->body.deliver.ciphertext.len;
+		}
+		bool ours = ct_len >= 20 && memcmp(ct + 8, run_nonce, 8) == 0;
+		if (ours) {
+			uint64_t sent_ns = get_be(ct, 8), now = bench_now_ns();
+			if (ph == PH_MEASURE) {
+				bench_samples_add(&w->lat, (now - sent_ns) / 1000u);
+				atomic_fetch_add_explicit(&w->delivered, 1, memory_order_relaxed);
+			}
+		}
+		send_ack(c, seq, !ours);
+		break;
+	}
+	case PROTO_T_OK:
+		if (rid & RID_FOREIGN || !p)
+			break;
+		p->completed++;
+		if (ph == PH_MEASURE)
+			atomic_fetch_add_explicit(&w->completed, 1, memory_order_relaxed);
+		if (ph == PH_RUN || ph == PH_MEASURE) {
+			if (interval_ns == 0)
+				fill_window(p);
+		}
+		break;
+	case PROTO_T_STORED:
+		if (!p)
+			break;
+		if (ph == PH_MEASURE) {
+			bench_samples_add(&w->stored_lat, (bench_now_ns() - p->send_ns[rid % RING]) / 1000u);
+			atomic_fetch_add_explicit(&w->stored, 1, memory_order_relaxed);
+		}
+		break;
+	case PROTO_T_HELLO:
+		on_hello(c, buf, len);
+		break;
+	case PROTO_T_REGISTERED: {
+		proto_frame *f = w->frame;
+		if (proto_frame_decode(buf, len, f) != 0)
+			break;
+		memcpy(c->d->dev, f->body.registered.device, 16);
+		memcpy(c->d->acc, f->body.registered.account, 16);
+		conn_ready(c);
+		break;
+	}
+	case PROTO_T_AUTH_OK:
+		conn_ready(c);
+		break;
+	case PROTO_T_ERROR:
+		atomic_fetch_add(&w->errors, 1);
+		if (!c->ready) {
+			print_error(c, buf, len, "connecting");
+			c->done = true;
+			w->connecting--;
+			atomic_fetch_add(&w->failed, 1);
+			tc_close(&c->tc);
+		} else if (p && c == p->s) {
+			print_error(c, buf, len, "send");
+			p->failed++;
+		} else {
+			print_error(c, buf, len, "ack");
+		}
+		break;
+	default: /* prekeys_low and other pushes: not part of the workload */
+		break;
+	}
+	return len;
+}
+
+static void on_close(struct tls_conn *tc)
+{
+	struct dconn *c = (struct dconn *)tc;
+	if (c->done)
+		return;
+	c->done = true;
+	if (!c->ready) {
+		c->w->connecting--;
+		atomic_fetch_add(&c->w->failed, 1);
+		if (atomic_fetch_add(&errors_printed, 1) < 5)
+			fprintf(stderr, "loadgen: connection %u failed before authenticating (close %u)\n",
+				c->index, c->tc.close_code);
+	} else if (atomic_load(&phase) < PH_STOP) {
+		atomic_fetch_add(&c->w->lost, 1);
+		if (atomic_fetch_add(&errors_printed, 1) < 5)
+			fprintf(stderr, "loadgen: connection %u closed by the relay (close %u)\n", c->index,
+				c->tc.close_code);
+	}
+}
+
+/* ---- worker loop ------------------------------------------------------------------------------ */
+
+static void start_more(struct worker *w)
+{
+	while (w->connecting < MAX_CONNECTING && w->next_start < w->nconns) {
+		struct dconn *c = &w->conns[w->next_start++];
+		c->tc.websocket = true;
+		c->tc.ws_path = PROTO_WS_PATH;
+		c->tc.ws_protocol = PROTO_WS_SUBPROTOCOL;
+		c->tc.on_data = on_data;
+		c->tc.on_close = on_close;
+		c->next_rid = 1;
+		w->connecting++;
+		if (tc_start(&c->tc, w->ctx, w->epfd, c->index / opt.per_addr, relay_port) != 0) {
+			c->done = true;
+			w->connecting--;
+			atomic_fetch_add(&w->failed, 1);
+			if (atomic_fetch_add(&errors_printed, 1) < 5)
+				fprintf(stderr, "loadgen: connect %u: %s\n", c->index, strerror(errno));
+		}
+	}
+}
+
+static void flush_dirty(struct worker *w)
+{
+	for (size_t i = 0; i < w->ndirty; i++)
+		if (w->dirty[i]->tc.state != TC_CLOSED)
+			tc_flush(&w->dirty[i]->tc);
+	w->ndirty = 0;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct epoll_event ev[256];
+	bool started_sending = false;
+	for (;;) {
+		int ph = atomic_load(&phase);
+		if (ph == PH_STOP)
+			break;
+		start_more(w);
+		int timeout = interval_ns && (ph == PH_RUN || ph == PH_MEASURE) ? 1 : 20;
+		int n = epoll_wait(w->epfd, ev, 256, timeout);
+		for (int i = 0; i < n; i++) {
+			struct dconn *c = ev[i].data.ptr;
+			tc_on_ready(&c->tc);
+		}
+		if (ph == PH_RUN || ph == PH_MEASURE) {
+			uint64_t now = bench_now_ns();
+			for (size_t i = 0; i < w->npairs; i++) {
+				struct pair *p = &w->pairs[i];
+				if (!started_sending && interval_ns) {
+					p->next_due_ns = now + interval_ns * i / (w->npairs ? w->npairs : 1);
+				} else if (!started_sending) {
+					fill_window(p);
+				} else if (interval_ns) {
+					if (p->next_due_ns + 1000000000u < now)
+						p->next_due_ns = now; /* far behind: do not burst to catch up */
+					while (p->next_due_ns <= now &&
+					       p->sent - p->completed - p->failed < opt.window) {
+						send_one(p, now);
+						p->next_due_ns += interval_ns;
+					}
+				}
+			}
+			started_sending = true;
+		}
+		flush_dirty(w);
+	}
+	return NULL;
+}
+
+/* ---- device file -------------------------------------------------------------------------------- */
+
+static void path_in_state(char *out, size_t cap, const char *name)
+{
+	snprintf(out, cap, "%s/%s", opt.state, name);
+}
+
+static void load_devices(size_t need)
+{
+	char path[600], data[600];
+	path_in_state(path, sizeof path, "devices.bin");
+	path_in_state(data, sizeof data, "relay-data");
+	struct stat st;
+	bool have_data = stat(data, &st) == 0;
+	devices = calloc(need, sizeof *devices);
+	FILE *f = have_data ? fopen(path, "rb") : NULL;
+	if (f) {
+		ndevices_saved = fread(devices, sizeof *devices, need, f);
+		fclose(f);
+	} else if (have_data) {
+		/* Devices in the relay that nobody holds keys for: start the relay's data afresh. */
+		char cmd[700];
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", data);
+		if (system(cmd) != 0)
+			fprintf(stderr, "loadgen: could not remove %s\n", data);
+	}
+	for (size_t i = ndevices_saved; i < need; i++)
+		crypto_sign_keypair(devices[i].ik_pk, devices[i].ik_sk);
+}
+
+static int save_devices(size_t n)
+{
+	char path[600], tmp[620];
+	path_in_state(path, sizeof path, "devices.bin");
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	size_t have = 0;
+	FILE *old = fopen(path, "rb");
+	if (old) {
+		fseek(old, 0, SEEK_END);
+		have = (size_t)ftell(old) / sizeof(struct device);
+		fclose(old);
+	}
+	if (have > n)
+		return 0; /* the file already holds more devices than this run used */
+	FILE *f = fopen(tmp, "wb");
+	if (!f || fwrite(devices, sizeof *devices, n, f) != n || fclose(f) != 0)
+		return -1;
+	return rename(tmp, path);
+}
+
+/* ---- running phases ---------------------------------------------------------------------------- */
+
+static struct worker *workers;
+
+static void setup_workers(size_t ndev, bool pairs)
+{
+	workers = calloc(opt.threads, sizeof *workers);
+	for (unsigned t = 0; t < opt.threads; t++) {
+		struct worker *w = &workers[t];
+		w->id = (int)t;
+		w->epfd = epoll_create1(EPOLL_CLOEXEC);
+		w->ctx = tc_ctx_new();
+		w->frame = malloc(sizeof *w->frame);
+		w->enc = malloc(PROTO_MAX_FRAME_BYTES);
+		w->conns = calloc(ndev / opt.threads + 2, sizeof *w->conns);
+		w->dirty = calloc(ndev / opt.threads + 2, sizeof *w->dirty);
+		w->pairs = calloc(ndev / 2 / opt.threads + 2, sizeof *w->pairs);
+	}
+	/* Pairs (2p, 2p+1) and their connections go to thread p % threads. */
+	for (size_t i = 0; i < ndev; i++) {
+		size_t unit = pairs ? i / 2 : i;
+		struct worker *w = &workers[unit % opt.threads];
+		struct dconn *c = &w->conns[w->nconns++];
+		c->w = w;
+		c->d = &devices[i];
+		c->index = (uint32_t)i;
+		c->tc.fd = -1;
+		if (pairs && i % 2 == 1) {
+			struct pair *p = &w->pairs[w->npairs++];
+			p->index = (uint32_t)unit;
+			p->s = c - 1;
+			p->r = c;
+			(c - 1)->pair = p;
+			c->pair = p;
+			c->is_receiver = true;
+		}
+	}
+}
+
+static void free_workers(void)
+{
+	for (unsigned t = 0; t < opt.threads; t++) {
+		struct worker *w = &workers[t];
+		for (size_t i = 0; i < w->nconns; i++)
+			if (w->conns[i].tc.state != TC_CLOSED || w->conns[i].tc.fd >= 0)
+				tc_close(&w->conns[i].tc);
+		for (size_t i = 0; i < w->npairs; i++)
+			free(w->pairs[i].frame);
+		close(w->epfd);
+		SSL_CTX_free(w->ctx);
+		free(w->frame);
+		free(w->enc);
+		free(w->conns);
+		free(w->dirty);
+		free(w->pairs);
+		bench_samples_free(&w->lat);
+		bench_samples_free(&w->stored_lat);
+	}
+	free(workers);
+	workers = NULL;
+}
+
+static uint64_t sum(size_t off)
+{
+	uint64_t s = 0;
+	for (unsigned t = 0; t < opt.threads; t++)
+		s += atomic_load((_Atomic uint64_t *)((char *)&workers[t] + off));
+	return s;
+}
+#define SUM(field) sum(offsetof(struct worker, field))
+
+static void start_threads(void)
+{
+	for (unsigned t = 0; t < opt.threads; t++)
+		pthread_create(&workers[t].th, NULL, worker_main, &workers[t]);
+}
+
+static void join_threads(void)
+{
+	atomic_store(&phase, PH_STOP);
+	for (unsigned t = 0; t < opt.threads; t++)
+		pthread_join(workers[t].th, NULL);
+}
+
+/* Connects every device (registering those not yet registered). Returns seconds taken, or -1
+ * when some failed. */
+static double connect_all(size_t ndev)
+{
+	uint64_t t0 = bench_now_ns();
+	size_t last = 0;
+	uint64_t last_print = t0;
+	for (;;) {
+		size_t done = SUM(ready) + SUM(failed);
+		if (done >= ndev)
+			break;
+		uint64_t now = bench_now_ns();
+		if (now - last_print > 5000000000ull) {
+			fprintf(stderr, "loadgen: %zu of %zu connected (%.0f/s)\n", done, ndev,
+				(double)(done - last) * 1e9 / (double)(now - last_print));
+			last = done;
+			last_print = now;
+		}
+		bench_sleep_ms(10);
+	}
+	double secs = (double)(bench_now_ns() - t0) / 1e9;
+	return SUM(failed) ? -1 : secs;
+}
+
+/* Registers devices [ndevices_saved, ndev) on a relay started for it, saves them. */
+static int register_missing(size_t ndev)
+{
+	if (ndevices_saved >= ndev)
+		return 0;
+	struct relay_launch rl;
+	if (relay_launch_start(&rl, opt.relay_bin, opt.state) != 0)
+		return -1;
+	relay_port = rl.port;
+	size_t todo = ndev - ndevices_saved;
+	/* Only the new devices connect; registration runs without pairs. */
+	struct device *all = devices;
+	size_t saved = ndevices_saved;
+	atomic_store(&phase, PH_CONNECT);
+	setup_workers(todo, false);
+	for (unsigned t = 0; t < opt.threads; t++)
+		for (size_t i = 0; i < workers[t].nconns; i++) {
+			workers[t].conns[i].d = &all[saved + workers[t].conns[i].index];
+			workers[t].conns[i].index += (uint32_t)saved;
+		}
+	start_threads();
+	double secs = connect_all(todo);
+	join_threads();
+	free_workers();
+	relay_launch_stop(&rl);
+	if (secs < 0) {
+		fprintf(stderr, "loadgen: registration failed (relay log: %s)\n", rl.log_path);
+		return -1;
+	}
+	printf("registration: %zu devices in %.1f s (%.0f devices/s; OpenID Connect ID token, "
+	       "register, durable commit)\n", todo, secs, (double)todo / secs);
+	fflush(stdout);
+	ndevices_saved = ndev;
+	return save_devices(ndev);
+}
+
+static void rusage_self(double *cpu)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	*cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static int run_throughput(void)
+{
+	size_t ndev = 2 * (size_t)opt.pairs;
+	load_devices(ndev);
+	if (register_missing(ndev) != 0)
+		return 1;
+	struct relay_launch rl;
+	if (relay_launch_start(&rl, opt.relay_bin, opt.state) != 0)
+		return 1;
+	relay_port = rl.port;
+	randombytes_buf(run_nonce, sizeof run_nonce);
+	interval_ns = opt.rate > 0 ? (uint64_t)(1e9 * opt.pairs / opt.rate) : 0;
+	atomic_store(&phase, PH_CONNECT);
+	setup_workers(ndev, true);
+	for (unsigned t = 0; t < opt.threads; t++)
+		for (size_t i = 0; i < workers[t].npairs; i++) {
+			struct pair *p = &workers[t].pairs[i];
+			build_template(p, p->r->d);
+		}
+	/* The template must be a frame the relay accepts: check it once with the codec. */
+	{
+		struct pair *p = &workers[0].pairs[0];
+		put_be32(p->frame + p->rid_off, 1);
+		if (proto_frame_decode(p->frame, p->frame_len, workers[0].frame) != 0 ||
+		    workers[0].frame->body.send.env[0].ciphertext.len != opt.ct_size) {
+			fprintf(stderr, "loadgen: send template does not decode\n");
+			return 1;
+		}
+	}
+	start_threads();
+	if (connect_all(ndev) < 0) {
+		fprintf(stderr, "loadgen: not every device authenticated\n");
+		join_threads();
+		relay_launch_stop(&rl);
+		return 1;
+	}
+	atomic_store(&phase, PH_RUN);
+	bench_sleep_ms((int)(opt.warmup * 1000));
+	double cpu0 = bench_proc_cpu_seconds(rl.pid), self0;
+	rusage_self(&self0);
+	uint64_t t0 = bench_now_ns();
+	atomic_store(&phase, PH_MEASURE);
+	bench_sleep_ms((int)(opt.duration * 1000));
+	atomic_store(&phase, PH_DRAIN);
+	uint64_t t1 = bench_now_ns();
+	double cpu1 = bench_proc_cpu_seconds(rl.pid), self1;
+	rusage_self(&self1);
+	uint64_t completed = SUM(completed), delivered = SUM(delivered), stored = SUM(stored);
+	/* Let what is in flight finish so the mailboxes end empty. */
+	for (int i = 0; i < 500; i++) {
+		bool idle = true;
+		for (unsigned t = 0; t < opt.threads && idle; t++)
+			for (size_t k = 0; k < workers[t].npairs && idle; k++) {
+				struct pair *p = &workers[t].pairs[k];
+				idle = p->sent == p->completed + p->failed;
+			}
+		if (idle)
+			break;
+		bench_sleep_ms(10);
+	}
+	long hwm = bench_proc_status_kib(rl.pid, "VmHWM");
+	join_threads();
+	struct bench_samples lat = { 0 }, slat = { 0 };
+	for (unsigned t = 0; t < opt.threads; t++) {
+		bench_samples_merge(&lat, &workers[t].lat);
+		bench_samples_merge(&slat, &workers[t].stored_lat);
+	}
+	bench_samples_sort(&lat);
+	bench_samples_sort(&slat);
+	double secs = (double)(t1 - t0) / 1e9;
+	double rate = (double)completed / secs;
+	double cpu_us = completed ? (cpu1 - cpu0) * 1e6 / (double)completed : 0;
+	uint64_t errors = SUM(errors), lost = SUM(lost);
+	printf("relay: %u pairs, window %u, %s, %zu-byte ciphertexts, %u thread(s), %.0f s measured "
+	       "after %.0f s warm-up\n",
+	       opt.pairs, opt.window, opt.rate > 0 ? "target rate" : "flat out", opt.ct_size,
+	       opt.threads, secs, opt.warmup);
+	if (opt.rate > 0)
+		printf("  target          %10.0f msg/s\n", opt.rate);
+	printf("  full cycle      %10.0f msg/s  (send, stored, deliver, ack committed)\n", rate);
+	printf("  stored          %10.0f msg/s\n", (double)stored / secs);
+	printf("  delivered       %10.0f msg/s\n", (double)delivered / secs);
+	printf("  send->deliver   p50 %.3f ms  p99 %.3f ms  p999 %.3f ms  (%zu samples)\n",
+	       bench_samples_pct(&lat, 0.5) / 1e3, bench_samples_pct(&lat, 0.99) / 1e3,
+	       bench_samples_pct(&lat, 0.999) / 1e3, lat.n);
+	printf("  send->stored    p50 %.3f ms  p99 %.3f ms\n", bench_samples_pct(&slat, 0.5) / 1e3,
+	       bench_samples_pct(&slat, 0.99) / 1e3);
+	printf("  relay CPU       %10.1f us/msg  (%.2f cores)\n", cpu_us, (cpu1 - cpu0) / secs);
+	printf("  load generator  %10.1f us/msg  (%.2f cores)\n",
+	       completed ? (self1 - self0) * 1e6 / (double)completed : 0, (self1 - self0) / secs);
+	printf("  relay peak RSS  %10.1f MiB (VmHWM)\n", (double)hwm / 1024.0);
+	if (errors || lost)
+		printf("  errors %llu, connections lost %llu\n", (unsigned long long)errors,
+		       (unsigned long long)lost);
+	printf("RESULT system=relay mode=%s msgs_per_s=%.0f p50_us=%.0f p99_us=%.0f p999_us=%.0f "
+	       "cpu_us_per_msg=%.2f hwm_kib=%ld errors=%llu\n",
+	       opt.rate > 0 ? "rate" : "max", rate, bench_samples_pct(&lat, 0.5),
+	       bench_samples_pct(&lat, 0.99), bench_samples_pct(&lat, 0.999), cpu_us, hwm,
+	       (unsigned long long)(errors + lost));
+	fflush(stdout);
+	bench_samples_free(&lat);
+	bench_samples_free(&slat);
+	free_workers();
+	relay_launch_stop(&rl);
+	return 0;
+}
+
+static int run_idle(void)
+{
+	size_t ndev = opt.idle;
+	long lim = bench_raise_nofile();
+	if (lim > 0 && (long)ndev + 64 > lim) {
+		fprintf(stderr, "loadgen: file limit %ld allows about %ld connections\n", lim, lim - 64);
+		ndev = (size_t)(lim - 64);
+	}
+	load_devices(ndev);
+	if (register_missing(ndev) != 0)
+		return 1;
+	struct relay_launch rl;
+	if (relay_launch_start(&rl, opt.relay_bin, opt.state) != 0)
+		return 1;
+	relay_port = rl.port;
+	bench_sleep_ms(500);
+	long rss0 = bench_proc_status_kib(rl.pid, "VmRSS");
+	atomic_store(&phase, PH_CONNECT);
+	setup_workers(ndev, false);
+	start_threads();
+	double secs = connect_all(ndev);
+	uint64_t ready = SUM(ready);
+	bench_sleep_ms((int)opt.hold_s * 1000);
+	long rss1 = bench_proc_status_kib(rl.pid, "VmRSS");
+	long anon1 = bench_proc_status_kib(rl.pid, "RssAnon");
+	long hwm = bench_proc_status_kib(rl.pid, "VmHWM");
+	uint64_t lost = SUM(lost);
+	uint64_t held = ready - lost;
+	double per = held ? (double)(rss1 - rss0) / (double)held : 0;
+	printf("idle: %llu authenticated TLS WebSocket connections held for %u s (connected in %.1f s)\n",
+	       (unsigned long long)held, opt.hold_s, secs < 0 ? 0 : secs);
+	printf("  relay RSS       %.1f MiB before, %.1f MiB holding (anonymous %.1f MiB), peak %.1f MiB\n",
+	       (double)rss0 / 1024, (double)rss1 / 1024, (double)anon1 / 1024, (double)hwm / 1024);
+	printf("  per connection  %.1f KiB\n", per);
+	printf("RESULT system=relay mode=idle connections=%llu kib_per_conn=%.2f rss_kib=%ld\n",
+	       (unsigned long long)held, per, rss1);
+	fflush(stdout);
+	join_threads();
+	free_workers();
+	relay_launch_stop(&rl);
+	return held == ndev ? 0 : 1;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: loadgen --relay BINARY --state DIR [options]\n"
+		"  --pairs N       sender/receiver device pairs (32)\n"
+		"  --window N      messages per pair not yet through the full cycle (16)\n"
+		"  --rate R        target messages/s in total (flat out when absent)\n"
+		"  --duration S    measured seconds (10), after --warmup S (2)\n"
+		"  --size B        ciphertext bytes (1024)\n"
+		"  --threads N     load generator threads (1)\n"
+		"  --per-addr N    connections per source address (60; the relay allows 64)\n"
+		"  --idle N        idle mode: hold N authenticated connections, print RSS each\n"
+		"  --hold S        idle mode: seconds to hold before measuring (5)\n"
+		"  --register N    register devices up to N and exit\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "relay", 1, 0, 'b' }, { "state", 1, 0, 's' }, { "pairs", 1, 0, 'p' },
+		{ "window", 1, 0, 'w' }, { "rate", 1, 0, 'r' }, { "duration", 1, 0, 'd' },
+		{ "warmup", 1, 0, 'u' }, { "size", 1, 0, 'z' }, { "threads", 1, 0, 't' },
+		{ "per-addr", 1, 0, 'a' }, { "idle", 1, 0, 'i' }, { "hold", 1, 0, 'h' },
+		{ "register", 1, 0, 'g' }, { 0, 0, 0, 0 }
+	};
+	unsigned reg = 0;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'b': opt.relay_bin = optarg; break;
+		case 's': opt.state = optarg; break;
+		case 'p': opt.pairs = (unsigned)atoi(optarg); break;
+		case 'w': opt.window = (unsigned)atoi(optarg); break;
+		case 'r': opt.rate = atof(optarg); break;
+		case 'd': opt.duration = atof(optarg); break;
+		case 'u': opt.warmup = atof(optarg); break;
+		case 'z': opt.ct_size = (size_t)atol(optarg); break;
+		case 't': opt.threads = (unsigned)atoi(optarg); break;
+		case 'a': opt.per_addr = (unsigned)atoi(optarg); break;
+		case 'i': opt.idle = (unsigned)atoi(optarg); break;
+		case 'h': opt.hold_s = (unsigned)atoi(optarg); break;
+		case 'g': reg = (unsigned)atoi(optarg); break;
+		default: usage();
+		}
+	}
+	if (!opt.relay_bin || !opt.state || !opt.pairs || !opt.window || opt.window > MAX_WINDOW ||
+	    !opt.threads || !opt.per_addr || opt.ct_size < 20 || opt.ct_size > 65535 ||
+	    opt.duration <= 0 || opt.duration > 3600)
+		usage();
+	if (sodium_init() < 0)
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	mkdir(opt.state, 0700);
+	idp = bench_idp_open(opt.state);
+	if (!idp) {
+		fprintf(stderr, "loadgen: cannot create the identity provider key in %s\n", opt.state);
+		return 1;
+	}
+	bench_raise_nofile();
+	int rc;
+	if (reg) {
+		load_devices(reg);
+		rc = register_missing(reg) == 0 ? 0 : 1;
+	} else if (opt.idle) {
+		rc = run_idle();
+	} else {
+		rc = run_throughput();
+	}
+	bench_idp_free(idp);
+	free(devices);
+	return rc;
+}
