@@ -162,11 +162,11 @@ static int decode_value(const msgpack_object *v, const struct proto__field *f, u
 	return PROTO_E_BAD_ARGUMENT;
 }
 
-static int key_eq(const struct proto__field *f, const char *k, uint32_t len)
+static inline int key_eq(const struct proto__field *f, const char *k, uint32_t len)
 {
-	if (f->key_len != len)
+	if (f->key_len != len || f->key[0] != k[0]) /* keys are never empty */
 		return 0;
-	for (uint32_t i = 0; i < len; i++)
+	for (uint32_t i = 1; i < len; i++)
 		if (f->key[i] != k[i])
 			return 0;
 	return 1;
@@ -214,6 +214,11 @@ static int decode_map(const msgpack_object *o, const struct proto__schema *s, ui
 		const msgpack_object *k = &kv[i].key;
 		if (k->type != MSGPACK_OBJECT_STR)
 			return PROTO_E_WRONG_TYPE;
+		if (k->via.str.size == 0) { /* never a known key; msgpack-c gives it a NULL ptr */
+			if (unknown_seen_before(kv, i, k))
+				return PROTO_E_DUPLICATE_FIELD;
+			continue;
+		}
 		unsigned j = find_field(s, k->via.str.ptr, k->via.str.size, next);
 		if (j == s->nfields) {
 			/* Unknown key: skipped for forward compatibility, but never twice. */
@@ -228,10 +233,12 @@ static int decode_map(const msgpack_object *o, const struct proto__schema *s, ui
 		}
 		seen |= 1u << j;
 		next = j + 1;
-		*field = f->key;
-		int rc = decode_value(&kv[i].val, f, base, field);
-		if (rc != 0)
+		const char *inner = NULL; /* set by a nested map that fails */
+		int rc = decode_value(&kv[i].val, f, base, &inner);
+		if (rc != 0) {
+			*field = inner ? inner : f->key;
 			return rc;
+		}
 	}
 	if ((seen & required) != required) {
 		for (unsigned j = 0; j < s->nfields; j++) {
@@ -242,12 +249,14 @@ static int decode_map(const msgpack_object *o, const struct proto__schema *s, ui
 		}
 	}
 	if (s->check) {
-		int rc = s->check(base, field);
-		if (rc != 0)
+		const char *where = "";
+		int rc = s->check(base, &where);
+		if (rc != 0) {
+			*field = where;
 			return rc;
+		}
 	}
-	*field = "";
-	return 0;
+	return 0; /* *field is written on failure only */
 }
 
 /* The three header elements [type, request_id, body]. */

@@ -76,6 +76,33 @@ int proto__scan(const uint8_t *buf, size_t len)
 		objects++;
 
 		uint8_t c = buf[pos++];
+		/* The position of the next token depends on this one, a chain of loads through the
+		 * whole frame: the frequent tokens compute it without the table lookup. */
+		if ((c & 0xe0u) == 0xa0u) { /* fixstr: the keys */
+			size_t n = c & 0x1fu;
+			if (n > len - pos)
+				return PROTO_E_TRUNCATED;
+			pos += n;
+			continue;
+		}
+		if (c == 0xc4u) { /* bin8: ids, keys, signatures, short ciphertexts */
+			if (len - pos < 1 || (size_t)buf[pos] > len - pos - 1)
+				return PROTO_E_TRUNCATED;
+			pos += 1 + (size_t)buf[pos];
+			continue;
+		}
+		if (c == 0xc5u) { /* bin16: ciphertexts */
+			if (len - pos < 2)
+				return PROTO_E_TRUNCATED;
+			size_t n = (size_t)buf[pos] << 8 | buf[pos + 1];
+			pos += 2;
+			if (n > len - pos)
+				return PROTO_E_TRUNCATED;
+			pos += n;
+			continue;
+		}
+		if (c <= 0x7fu) /* positive fixint */
+			continue;
 		unsigned k = scan_class[c];
 		uint64_t items;
 

@@ -225,11 +225,13 @@ static int id_eq(const uint8_t *a, const uint8_t *b)
 	return ((a0 ^ b0) | (a1 ^ b1)) == 0;
 }
 
-/* Below this many ids, comparing every pair is cheaper than sorting. */
-#define PROTO__DUP_PAIRWISE_MAX 24u
+/* Up to this many ids, a small hash table on the stack; beyond, sorting. At most half full, so
+ * probe sequences stay short even for ids a peer chose to collide. */
+#define PROTO__DUP_HASH_SLOTS 64u
+#define PROTO__DUP_HASH_MAX 32u
 
-/* 1 if two of the n ids are equal: every pair for small n, else a sorted copy of the pointers
- * (n log n for a full send). */
+/* 1 if two of the n ids are equal: a hash table for small n, else a sorted copy of the pointers
+ * (n log n for a full send). Worst case (all hints equal) is 32 * 31 / 2 comparisons. */
 static int has_duplicate_id(const uint8_t *const *ids, uint32_t n, size_t stride)
 {
 	const uint8_t *sorted[PROTO_MAX_RECIPIENT_DEVICES];
@@ -237,15 +239,22 @@ static int has_duplicate_id(const uint8_t *const *ids, uint32_t n, size_t stride
 		return 0;
 	for (uint32_t i = 0; i < n; i++)
 		sorted[i] = *(const uint8_t *const *)((const uint8_t *)ids + i * stride);
-	if (n <= PROTO__DUP_PAIRWISE_MAX) {
-		/* Compare 8-byte prefixes pairwise in registers; whole ids only when those match. */
-		uint64_t head[PROTO__DUP_PAIRWISE_MAX];
-		for (uint32_t i = 0; i < n; i++)
-			memcpy(&head[i], sorted[i], 8);
-		for (uint32_t i = 1; i < n; i++)
-			for (uint32_t j = 0; j < i; j++)
-				if (head[i] == head[j] && id_eq(sorted[i], sorted[j]))
+	if (n <= PROTO__DUP_HASH_MAX) {
+		/* Open addressing on the ids' first 8 bytes (peer-chosen, so only a hint: equal
+		 * hints are compared in full). Slots hold index + 1; 0 is empty. */
+		uint8_t slot[PROTO__DUP_HASH_SLOTS];
+		memset(slot, 0, sizeof slot);
+		for (uint32_t i = 0; i < n; i++) {
+			uint64_t head;
+			memcpy(&head, sorted[i], 8);
+			unsigned h = (unsigned)((head * 0x9e3779b97f4a7c15ull) >> 58);
+			while (slot[h] != 0) {
+				if (id_eq(sorted[slot[h] - 1], sorted[i]))
 					return 1;
+				h = (h + 1) & (PROTO__DUP_HASH_SLOTS - 1);
+			}
+			slot[h] = (uint8_t)(i + 1);
+		}
 		return 0;
 	}
 	qsort(sorted, n, sizeof sorted[0], cmp_id);
