@@ -12,7 +12,9 @@
  *   a request to the single writer thread, which commits many queued requests in one synchronous
  *   LMDB transaction (group commit, fsync before completion) and then runs each request's
  *   completion callback on the loop thread through uv_async. All functions except store_backup
- *   and store_strerror must be called on the loop thread.
+ *   and store_strerror must be called on the loop thread. The one exception to "callbacks run on
+ *   the loop thread" is an audit append's build callback, which the writer calls inside its
+ *   transaction (store_req_audit_append).
  *
  * Atomicity and durability
  *   A request's operations are applied together in one nested transaction: all of them or none.
@@ -374,7 +376,8 @@ int store_req_put_account(struct store_req *req, const struct store_account *acc
 int store_req_put_device(struct store_req *req, const struct store_device *device);
 
 /* Mark a device revoked at at_ms and drop its one-time and signed prekeys. Its mailbox is kept
- * until expiry. STORE_ENOTFOUND for an unknown device; revoking twice keeps the first time. */
+ * until expiry unless the request also deletes it (store_req_delete_mailbox).
+ * STORE_ENOTFOUND for an unknown device; revoking twice keeps the first time. */
 int store_req_revoke_device(struct store_req *req, const uint8_t device_id[STORE_ID_BYTES],
 			    uint64_t at_ms);
 

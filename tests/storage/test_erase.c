@@ -29,7 +29,7 @@ static bool contains(const uint8_t *p, size_t n, const uint8_t id[STORE_ID_BYTES
 	return false;
 }
 
-/* Values that may still name an erased account's ids (spec/storage.md §5.6): envelopes it sent
+/* Values that may still name an erased account's ids (spec/storage.md §5.8): envelopes it sent
  * in other devices' mailboxes and the recipient lists of other senders' idempotency entries. */
 static bool values_exempt(const char *db)
 {
