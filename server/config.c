@@ -152,6 +152,7 @@ struct parse_ctx {
 	struct relay_tenant_config *tenant;
 	struct relay_unit_config *unit;
 	struct relay_idp_config *idp;
+	struct relay_consent_text_config *consent;
 };
 
 static int fail(struct parse_ctx *p, const char *key, const char *fmt, ...)
@@ -344,6 +345,26 @@ static int set_idp_key(struct parse_ctx *p, const char *key, const char *value)
 	return fail(p, key, "unknown key in [idp %s]", d->id);
 }
 
+static int set_consent_key(struct parse_ctx *p, const char *key, const char *value)
+{
+	struct relay_consent_text_config *c = p->consent;
+	size_t n = strlen(value);
+	if (strcmp(key, "version") == 0) {
+		if (n == 0 || n > 32 ||
+		    strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n)
+			return fail(p, key, "a version id is 1-32 of A-Z a-z 0-9 . _ -");
+		return set_string(p, key, c->version, sizeof c->version, value);
+	}
+	if (strcmp(key, "text_file") == 0)
+		return set_string(p, key, c->text_file, sizeof c->text_file, value);
+	if (strcmp(key, "language") == 0) {
+		if (n < 2 || n > 8)
+			return fail(p, key, "a language tag is 2-8 characters, e.g. da");
+		return set_string(p, key, c->language, sizeof c->language, value);
+	}
+	return fail(p, key, "unknown key in [consent %s]", p->section_name);
+}
+
 static bool valid_id(const char *s)
 {
 	size_t n = strlen(s);
@@ -355,6 +376,7 @@ static int open_section(struct parse_ctx *p, struct relay_config *cfg, char *hea
 	p->tenant = NULL;
 	p->unit = NULL;
 	p->idp = NULL;
+	p->consent = NULL;
 	char *name = strchr(header, ' ');
 	if (name) {
 		*name++ = '\0';
@@ -408,6 +430,28 @@ static int open_section(struct parse_ctx *p, struct relay_config *cfg, char *hea
 		*slash = '/';
 		return 0;
 	}
+	if (strcmp(header, "consent") == 0) {
+		char *slash = strchr(name, '/');
+		if (slash)
+			*slash = '\0';
+		struct relay_tenant_config *t = (struct relay_tenant_config *)relay_config_tenant(cfg, name);
+		if (!t)
+			return fail(p, NULL, "consent names tenant '%s', which is not defined above it", name);
+		p->consent = &t->consent;
+		if (slash) {
+			p->consent = NULL;
+			for (int i = 0; i < t->unit_count; i++)
+				if (strcmp(t->units[i].id, slash + 1) == 0)
+					p->consent = &t->units[i].consent;
+			if (!p->consent)
+				return fail(p, NULL, "consent names unit '%s/%s', which is not defined above it",
+					    name, slash + 1);
+			*slash = '/';
+		}
+		p->consent->set = true;
+		snprintf(p->consent->language, sizeof p->consent->language, "da");
+		return 0;
+	}
 	if (strcmp(header, "idp") == 0) {
 		if (!valid_id(name))
 			return fail(p, NULL, "idp id '%s' must be 1-63 of a-z 0-9 - _", name);
@@ -448,6 +492,8 @@ static int parse_line(struct parse_ctx *p, struct relay_config *cfg, char *line)
 	}
 	if (p->section[0] == '\0')
 		return fail(p, key, "key outside of any section");
+	if (p->consent)
+		return set_consent_key(p, key, value);
 	if (p->unit)
 		return set_unit_key(p, key, value);
 	if (p->tenant)
@@ -514,6 +560,21 @@ int relay_config_check(const struct relay_config *cfg, char *err, size_t err_len
 				snprintf(err, err_len,
 					 "tenant %s: idp '%s' is the development provider, which needs --dev",
 					 t->id, d->id);
+				return -1;
+			}
+		}
+	}
+	for (int i = 0; i < cfg->tenant_count; i++) {
+		const struct relay_tenant_config *t = &cfg->tenants[i];
+		if (t->consent.set && (!t->consent.version[0] || !t->consent.text_file[0])) {
+			snprintf(err, err_len, "consent %s: version and text_file are required", t->id);
+			return -1;
+		}
+		for (int j = 0; j < t->unit_count; j++) {
+			const struct relay_consent_text_config *c = &t->units[j].consent;
+			if (c->set && (!c->version[0] || !c->text_file[0])) {
+				snprintf(err, err_len, "consent %s/%s: version and text_file are required",
+					 t->id, t->units[j].id);
 				return -1;
 			}
 		}

@@ -17,12 +17,21 @@
 #define RELAY_MAX_IDPS 64
 #define RELAY_MAX_GROUP_MAPS 8
 
+/* The consent text a citizen is shown (spec/consent.md §1). */
+struct relay_consent_text_config {
+	bool set;
+	char version[33];
+	char text_file[RELAY_CONFIG_PATH_MAX];
+	char language[9];
+};
+
 struct relay_unit_config {
 	char id[64];
 	char name[RELAY_CONFIG_STR_MAX];
 	/* Caseworkers whose group claim holds any of these values are members of the unit. */
 	char groups[RELAY_MAX_GROUP_MAPS][RELAY_CONFIG_STR_MAX];
 	int group_count;
+	struct relay_consent_text_config consent; /* optional: narrows the tenant's text */
 };
 
 struct relay_tenant_config {
@@ -36,6 +45,7 @@ struct relay_tenant_config {
 	/* UPNs (from the tenant's caseworker provider) that register as the tenant's journal device. */
 	char journal_upns[RELAY_MAX_GROUP_MAPS][RELAY_CONFIG_STR_MAX];
 	int journal_upn_count;
+	struct relay_consent_text_config consent;
 };
 
 enum relay_idp_kind { RELAY_IDP_CITIZEN, RELAY_IDP_CASEWORKER };

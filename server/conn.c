@@ -9,6 +9,7 @@
 #include "log.h"
 #include "relay.h"
 #include "registry.h"
+#include "wakks_storage.h"
 
 #define RELAY_LWS_WRITE_CLOSE 4
 
@@ -187,6 +188,11 @@ void relay_conn_authenticated(struct relay_conn *c, const uint8_t device_id[16],
 {
 	memcpy(c->device_id, device_id, 16);
 	memcpy(c->account_id, account_id, 16);
+	struct store_account acc;
+	if (store_get_account(c->relay->store, account_id, &acc) == 0) {
+		c->account_kind = acc.kind;
+		snprintf(c->tenant, sizeof c->tenant, "%s", acc.tenant);
+	}
 	c->state = CONN_AUTHENTICATED;
 	c->deliver_from_seq = 0;
 	c->relay->metrics.auth_ok++;

@@ -39,6 +39,8 @@ struct relay_conn {
 	uint8_t challenge[RELAY_CHALLENGE_BYTES];
 	uint8_t device_id[RELAY_ID_BYTES];
 	uint8_t account_id[RELAY_ID_BYTES];
+	uint8_t account_kind; /* enum store_account_kind, once authenticated */
+	char tenant[65];      /* caseworkers and journal devices: their tenant */
 
 	/* Outgoing frames; bounded by send_queue_max_bytes, past which reading stops. */
 	struct relay_out_frame *out_head, *out_tail;

@@ -14,8 +14,14 @@ int relay_devset_find(const struct relay_devset *set, const uint8_t device[16])
 	return -1;
 }
 
-static int add_devices_of(struct relay *r, struct relay_devset *set, const uint8_t account[16],
-			  const uint8_t *except)
+void relay_devset_remove(struct relay_devset *set, const uint8_t device[16])
+{
+	int i = relay_devset_find(set, device);
+	if (i >= 0)
+		set->e[i] = set->e[--set->n];
+}
+
+static int add_devices_of(struct relay *r, struct relay_devset *set, const uint8_t account[16])
 {
 	struct store_device devices[PROTO_MAX_DEVICES_PER_ACCOUNT];
 	size_t n = 0;
@@ -24,8 +30,6 @@ static int add_devices_of(struct relay *r, struct relay_devset *set, const uint8
 	if (n > PROTO_MAX_DEVICES_PER_ACCOUNT)
 		n = PROTO_MAX_DEVICES_PER_ACCOUNT;
 	for (size_t i = 0; i < n; i++) {
-		if (except && memcmp(devices[i].id, except, 16) == 0)
-			continue;
 		if (relay_devset_find(set, devices[i].id) >= 0)
 			continue;
 		if (set->n >= PROTO_MAX_DEVICE_SET)
@@ -38,8 +42,7 @@ static int add_devices_of(struct relay *r, struct relay_devset *set, const uint8
 	return 0;
 }
 
-int relay_devset_add_account(struct relay *r, struct relay_devset *set, const uint8_t account[16],
-			     const uint8_t *except)
+int relay_devset_add_account(struct relay *r, struct relay_devset *set, const uint8_t account[16])
 {
 	struct store_account acc;
 	int rc = store_get_account(r->store, account, &acc);
@@ -47,7 +50,7 @@ int relay_devset_add_account(struct relay *r, struct relay_devset *set, const ui
 		return PROTO_E_NOT_FOUND;
 	if (rc != 0)
 		return PROTO_E_INTERNAL;
-	return add_devices_of(r, set, account, except);
+	return add_devices_of(r, set, account);
 }
 
 struct unit_walk {
@@ -59,7 +62,7 @@ struct unit_walk {
 static int add_member(const uint8_t account[16], void *data)
 {
 	struct unit_walk *w = data;
-	w->rc = add_devices_of(w->r, w->set, account, NULL);
+	w->rc = add_devices_of(w->r, w->set, account);
 	return w->rc != 0;
 }
 
@@ -92,6 +95,6 @@ int relay_devset_add_unit(struct relay *r, struct relay_devset *set, const char 
 int relay_devset_add_target(struct relay *r, struct relay_devset *set, const proto_target *t)
 {
 	if (t->account)
-		return relay_devset_add_account(r, set, t->account, NULL);
+		return relay_devset_add_account(r, set, t->account);
 	return relay_devset_add_unit(r, set, t->tenant.ptr, t->tenant.len, t->unit.ptr, t->unit.len);
 }

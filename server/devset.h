@@ -22,10 +22,9 @@ struct relay_devset {
 	struct relay_devset_entry e[PROTO_MAX_DEVICE_SET];
 };
 
-/* Appends the devices of `account`; skips `except` (may be NULL). Returns 0, PROTO_E_NOT_FOUND
- * (no such account), PROTO_E_OVER_LIMIT (set too large) or PROTO_E_INTERNAL. */
-int relay_devset_add_account(struct relay *r, struct relay_devset *set, const uint8_t account[16],
-			     const uint8_t *except);
+/* Appends the devices of `account`. Returns 0, PROTO_E_NOT_FOUND (no such account),
+ * PROTO_E_OVER_LIMIT (set too large) or PROTO_E_INTERNAL. */
+int relay_devset_add_account(struct relay *r, struct relay_devset *set, const uint8_t account[16]);
 
 /* Appends the devices of every member of tenant/unit. Returns 0, PROTO_E_NOT_FOUND (no such
  * unit), PROTO_E_OVER_LIMIT or PROTO_E_INTERNAL. */
@@ -34,6 +33,9 @@ int relay_devset_add_unit(struct relay *r, struct relay_devset *set, const char 
 
 /* Resolves a proto_target (exactly one account, or a tenant+unit). */
 int relay_devset_add_target(struct relay *r, struct relay_devset *set, const proto_target *t);
+
+/* Removes device from the set if present. */
+void relay_devset_remove(struct relay_devset *set, const uint8_t device[16]);
 
 /* Index of device in set, or -1. */
 int relay_devset_find(const struct relay_devset *set, const uint8_t device[16]);

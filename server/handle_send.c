@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "consent.h"
 #include "delivery.h"
 #include "devset.h"
 #include "frames.h"
@@ -97,12 +98,14 @@ static int expected_devices(struct relay_conn *c, const proto_send *m, struct re
 	struct relay *r = c->relay;
 	int rc = 0;
 	for (uint32_t i = 0; i < m->to_count && rc == 0; i++)
-		rc = relay_devset_add_account(r, set, m->to[i], NULL);
+		rc = relay_devset_add_account(r, set, m->to[i]);
 	if (rc == 0 && m->tenant.ptr)
 		rc = relay_devset_add_unit(r, set, m->tenant.ptr, m->tenant.len, m->unit.ptr, m->unit.len);
-	/* The sender's own other devices keep a copy of what it sent. */
+	/* The sender's own other devices keep a copy of what it sent; the sending device itself is
+	 * never a recipient, also when it is a member of the addressed unit. */
 	if (rc == 0)
-		rc = relay_devset_add_account(r, set, c->account_id, c->device_id);
+		rc = relay_devset_add_account(r, set, c->account_id);
+	relay_devset_remove(set, c->device_id);
 	return rc;
 }
 
@@ -141,6 +144,14 @@ void handle_send(struct relay_conn *c, const proto_frame *f)
 				 "the recipient device set is not current; nothing was stored", d);
 		goto fail;
 	}
+	const char *refusal = NULL;
+	rc = relay_consent_gate(c, m, &refusal);
+	if (rc != 0) {
+		r->metrics.sends_rejected++;
+		relay_send_error(c, f->request_id, rc, refusal, NULL);
+		goto fail;
+	}
+
 	struct mailbox_record rec = {
 		.flags = m->receipts ? MAILBOX_FLAG_RECEIPTS : 0,
 		.tenant = m->tenant.ptr, .tenant_len = m->tenant.ptr ? m->tenant.len : 0,

@@ -16,5 +16,8 @@ const struct relay_handler_entry relay_handler_table[] = {
 	{ PROTO_T_DEVICE_SET_GET, handle_device_set_get },
 	{ PROTO_T_SEND, handle_send },
 	{ PROTO_T_ACK, handle_ack },
+	{ PROTO_T_CONSENT_GRANT, handle_consent_grant },
+	{ PROTO_T_CONSENT_WITHDRAW, handle_consent_withdraw },
+	{ PROTO_T_CONSENT_LIST, handle_consent_list },
 	{ 0, NULL },
 };

@@ -33,5 +33,8 @@ void handle_units_list(struct relay_conn *c, const proto_frame *f);
 void handle_device_set_get(struct relay_conn *c, const proto_frame *f);
 void handle_send(struct relay_conn *c, const proto_frame *f);
 void handle_ack(struct relay_conn *c, const proto_frame *f);
+void handle_consent_grant(struct relay_conn *c, const proto_frame *f);
+void handle_consent_withdraw(struct relay_conn *c, const proto_frame *f);
+void handle_consent_list(struct relay_conn *c, const proto_frame *f);
 
 #endif

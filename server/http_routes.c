@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+#include <sodium.h>
+
+#include "consent.h"
 #include "http.h"
 #include "identity_runtime.h"
 #include "relay.h"
@@ -75,9 +79,44 @@ static int dev_idp(struct relay *r, struct lws *wsi, void *pss, const char *uri,
 	return rc;
 }
 
+/* GET /consent/TENANT[/UNIT]: the text a citizen is shown before granting (spec/consent.md §1). */
+static int consent_text(struct relay *r, struct lws *wsi, void *pss, const char *uri)
+{
+	char tenant[65] = "", unit[65] = "";
+	const char *rest = uri + strlen("/consent/");
+	const char *slash = strchr(rest, '/');
+	size_t tl = slash ? (size_t)(slash - rest) : strlen(rest);
+	if (tl == 0 || tl >= sizeof tenant || (slash && strlen(slash + 1) >= sizeof unit))
+		return 1;
+	memcpy(tenant, rest, tl);
+	if (slash)
+		snprintf(unit, sizeof unit, "%s", slash + 1);
+	const struct relay_consent_text *t = relay_consent_text(r, tenant, unit);
+	if (!t)
+		return 1;
+	char hex[65];
+	sodium_bin2hex(hex, sizeof hex, t->sha256, sizeof t->sha256);
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s%}", "tenant", t->tenant, "unit", t->unit,
+			      "version", t->version, "language", t->language, "sha256", hex, "text",
+			      t->text, t->len);
+	char *out = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!out)
+		return -1;
+	int rc = relay_http_respond(wsi, pss, 200, "application/json; charset=utf-8", NULL, out,
+				    strlen(out));
+	free(out);
+	return rc;
+}
+
 int relay_http_route(struct relay *r, struct lws *wsi, void *pss, const char *uri,
 		     const char *body, size_t body_len)
 {
+	if (strncmp(uri, "/consent/", 9) == 0 && !body) {
+		int rc = consent_text(r, wsi, pss, uri);
+		if (rc != 1)
+			return rc;
+	}
 	if (strncmp(uri, "/dev-idp/", 9) == 0 && r->cfg.dev_mode) {
 		int rc = dev_idp(r, wsi, pss, uri, body, body_len);
 		if (rc != 1)

@@ -39,7 +39,7 @@ uint64_t relay_monotonic_ms(void)
 }
 
 static struct lws_protocols relay_protocols[3];
-static struct lws_http_mount mounts[4];
+static struct lws_http_mount mounts[5];
 
 static void set_callback_mount(struct lws_http_mount *m, const char *mountpoint,
 			       struct lws_http_mount *next)
@@ -52,7 +52,7 @@ static void set_callback_mount(struct lws_http_mount *m, const char *mountpoint,
 	m->mountpoint_len = (unsigned char)strlen(mountpoint);
 }
 
-/* Longest-prefix mounts: /healthz, /metrics and /dev-idp are answered by our HTTP callback,
+/* Longest-prefix mounts: /healthz, /metrics, /dev-idp and /consent are answered by our HTTP callback,
  * everything else is a static file of the web client (or the placeholder page). */
 static const struct lws_http_mount *build_mounts(const struct relay_config *cfg)
 {
@@ -68,7 +68,8 @@ static const struct lws_http_mount *build_mounts(const struct relay_config *cfg)
 		root->origin = "http";
 		root->origin_protocol = LWSMPRO_CALLBACK;
 	}
-	set_callback_mount(&mounts[2], "/dev-idp", root);
+	set_callback_mount(&mounts[4], "/consent", root);
+	set_callback_mount(&mounts[2], "/dev-idp", &mounts[4]);
 	set_callback_mount(&mounts[1], "/metrics", &mounts[2]);
 	set_callback_mount(&mounts[0], "/healthz", &mounts[1]);
 	return &mounts[0];
@@ -220,6 +221,8 @@ int relay_start(struct relay *r, uv_loop_t *loop)
 		snprintf(base_url, sizeof base_url, "https://localhost:%d", port);
 	if (relay_identity_start(r, base_url) != 0)
 		return -1;
+	if (relay_consent_start(r) != 0)
+		return -1;
 	audit_config_loaded(r);
 
 	uv_signal_init(loop, &r->sigint);
@@ -251,6 +254,7 @@ static void finish_stop(struct relay *r)
 	if (r->lws)
 		lws_context_destroy(r->lws);
 	relay_identity_stop(r);
+	relay_consent_stop(r);
 	/* Completes every write already submitted before closing the environment. */
 	store_close(r->store);
 	r->store = NULL;

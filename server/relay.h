@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "consent.h"
 #include "identity_runtime.h"
 #include "metrics.h"
 #include "registry.h"
@@ -31,6 +32,8 @@ struct relay {
 	struct relay_conn *conns; /* every open WebSocket connection, doubly linked */
 	struct relay_registry registry;
 	struct relay_identity identity;
+	struct relay_consent_text *consent_texts;
+	size_t consent_text_count;
 	struct idmap receipts; /* device id -> struct receipt_queue, for offline senders */
 	uint64_t conn_count;
 	uint64_t next_conn_id;
