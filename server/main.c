@@ -5,6 +5,7 @@
  *   wakks-relay backup DIR [--config FILE]     hot copy of the database into DIR
  *   wakks-relay audit verify|export            check the audit chain / write it as JSON lines
  *   wakks-relay erase-citizen                  GDPR erase; reads the CPR number from stdin
+ *   wakks-relay consent-report TENANT          consent figures for a municipality
  * Exit status: 0 success, 1 runtime failure, 2 bad command line or configuration. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,8 @@ static void usage(FILE *f)
 		   "       wakks-relay check-config [--config FILE] [--dev]\n"
 		   "       wakks-relay backup DIR [--config FILE]\n"
 		   "       wakks-relay audit verify|export [--config FILE]\n"
-		   "       wakks-relay erase-citizen [--config FILE]   (CPR number on stdin)\n");
+		   "       wakks-relay erase-citizen [--config FILE]   (CPR number on stdin)\n"
+		   "       wakks-relay consent-report TENANT [--config FILE]\n");
 }
 
 int main(int argc, char **argv)

@@ -79,8 +79,45 @@ static int audit_command(const struct relay_config *cfg, const char *what)
 	return status;
 }
 
+static int report_row(const struct store_consent_count *row, void *data)
+{
+	(void)data;
+	printf("%-16s %-16s %10llu %12llu %8llu\n", row->unit[0] ? row->unit : "(hele kommunen)",
+	       row->text_version, (unsigned long long)row->grants,
+	       (unsigned long long)row->withdrawals, (unsigned long long)row->active);
+	return 0;
+}
+
+/* A municipality's consent figures: per unit and text version, grants, withdrawals and the number
+ * of citizens whose consent is active now. Counts only; no one is identified. */
+static int consent_report(const struct relay_config *cfg, const char *tenant)
+{
+	if (!tenant || !relay_config_tenant(cfg, tenant)) {
+		fprintf(stderr, "wakks-relay: consent-report needs a configured tenant id\n");
+		return 2;
+	}
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct store *store;
+	if (relay_command_store(cfg, &store, &loop) != 0)
+		return 1;
+	printf("consent report for %s\n%-16s %-16s %10s %12s %8s\n", tenant, "unit", "text version",
+	       "grants", "withdrawals", "active");
+	int rc = store_consent_report(store, tenant, report_row, NULL);
+	store_close(store);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	if (rc < 0) {
+		fprintf(stderr, "wakks-relay: consent report failed: %s\n", store_strerror(rc));
+		return 1;
+	}
+	return 0;
+}
+
 int relay_run_command(const struct relay_config *cfg, const char *command, const char *arg)
 {
+	if (strcmp(command, "consent-report") == 0)
+		return consent_report(cfg, arg);
 	if (strcmp(command, "audit") == 0)
 		return audit_command(cfg, arg);
 	if (strcmp(command, "erase-citizen") == 0)

@@ -206,6 +206,22 @@ static void consent_changes_audited(void)
 	free(err);
 }
 
+static void municipality_report_counts(void)
+{
+	char *out = NULL, *err = NULL;
+	char *args[] = { (char *)relay_binary(), "--config", relay.config_path, "--dev",
+			 "consent-report", "varde", NULL };
+	CHECK_EQ_INT(relay_run_command_io(args, NULL, &out, &err), 0);
+	/* anna: grant, withdrawal, grant of the development text; active now. */
+	char want[128];
+	snprintf(want, sizeof want, "%-16s %-16s %10d %12d %8d", "(hele kommunen)", text_version, 2, 1, 1);
+	CHECK(out && strstr(out, want) != NULL);
+	if (out && !strstr(out, want))
+		fprintf(stderr, "  report:\n%s", out);
+	free(out);
+	free(err);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0 || relay_proc_start(&relay, NULL, true) != 0)
@@ -222,6 +238,7 @@ int main(void)
 	RUN(forged_and_tampered_records_refused);
 	RUN(history_in_order_with_exact_bytes);
 	RUN(consent_changes_audited);
+	RUN(municipality_report_counts);
 	tdev_free(&anna);
 	tdev_free(&bo);
 	tdev_free(&camilla);
