@@ -393,6 +393,9 @@ static int open_section(struct parse_ctx *p, struct relay_config *cfg, char *hea
 			return fail(p, NULL, "section [%s] takes no name", header);
 		return 0;
 	}
+	if (strcmp(header, "tenant") != 0 && strcmp(header, "unit") != 0 &&
+	    strcmp(header, "idp") != 0 && strcmp(header, "consent") != 0)
+		return fail(p, NULL, "unknown section [%s]", header);
 	if (!name || !*name)
 		return fail(p, NULL, "section [%s] needs a name", header);
 	if (strcmp(header, "tenant") == 0) {
@@ -467,8 +470,23 @@ static int open_section(struct parse_ctx *p, struct relay_config *cfg, char *hea
 	return fail(p, NULL, "unknown section [%s]", header);
 }
 
+/* Cuts a comment that starts with # or ; after whitespace, outside double quotes. */
+static void strip_comment(char *s)
+{
+	bool quoted = false;
+	for (char *c = s; *c; c++) {
+		if (*c == '"')
+			quoted = !quoted;
+		else if (!quoted && (*c == '#' || *c == ';') && c > s && isspace((unsigned char)c[-1])) {
+			*c = '\0';
+			return;
+		}
+	}
+}
+
 static int parse_line(struct parse_ctx *p, struct relay_config *cfg, char *line)
 {
+	strip_comment(line);
 	char *s = trim(line);
 	if (*s == '\0' || *s == '#' || *s == ';')
 		return 0;

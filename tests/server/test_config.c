@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* The relay's configuration parser: every key validated, errors name file, line and key;
+ * comments, quotes, sections and relations between sections. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "test.h"
+
+static struct relay_config cfg;
+static char err[1024];
+
+static int load(const char *text)
+{
+	char path[] = "/tmp/wakks-config-XXXXXX";
+	int fd = mkstemp(path);
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		return -99;
+	close(fd);
+	relay_config_defaults(&cfg);
+	err[0] = '\0';
+	int rc = relay_config_load(&cfg, path, err, sizeof err);
+	if (rc == 0)
+		rc = relay_config_check(&cfg, err, sizeof err);
+	unlink(path);
+	return rc;
+}
+
+static void defaults_without_a_file(void)
+{
+	relay_config_defaults(&cfg);
+	CHECK_EQ_INT(cfg.port, 8443);
+	CHECK(strcmp(cfg.data_dir, "./var") == 0);
+	CHECK_EQ_INT(cfg.max_frame_bytes, 1u << 20);
+	CHECK_EQ_INT(relay_config_check(&cfg, err, sizeof err), 0);
+}
+
+static void values_comments_and_quotes(void)
+{
+	CHECK_EQ_INT(load("# comment\n[relay]\nport = 9000   # trailing comment\n"
+			  "data_dir = \"/srv/wakks #1\"\nlog_level = warn\n[limits]\n"
+			  "mailbox_max_envelopes = 5 ; another\n"), 0);
+	CHECK_EQ_INT(cfg.port, 9000);
+	CHECK(strcmp(cfg.data_dir, "/srv/wakks #1") == 0);
+	CHECK_EQ_INT(cfg.mailbox_max_envelopes, 5);
+}
+
+static void errors_name_line_and_key(void)
+{
+	CHECK_EQ_INT(load("[relay]\nport = 70000\n"), -1);
+	CHECK(strstr(err, ":2:") && strstr(err, "'port'") && strstr(err, "outside"));
+	CHECK_EQ_INT(load("[relay]\n\nfoo = 1\n"), -1);
+	CHECK(strstr(err, ":3:") && strstr(err, "'foo'") && strstr(err, "unknown key"));
+	CHECK_EQ_INT(load("[limits]\nrequests_per_second = -3\n"), -1);
+	CHECK(strstr(err, "'requests_per_second'") && strstr(err, "whole number"));
+	CHECK_EQ_INT(load("[relay]\nlog_level = loud\n"), -1);
+	CHECK(strstr(err, "'log_level'"));
+	CHECK_EQ_INT(load("[nonsense]\n"), -1);
+	CHECK(strstr(err, "unknown section"));
+	CHECK_EQ_INT(load("port = 1\n"), -1);
+	CHECK(strstr(err, "outside of any section"));
+	CHECK_EQ_INT(load("[relay]\nport\n"), -1);
+	CHECK(strstr(err, "key = value"));
+	CHECK_EQ_INT(load("[relay]\ntls_cert = /a.pem\n"), -1);
+	CHECK(strstr(err, "tls_cert and tls_key"));
+}
+
+static void tenants_units_and_providers(void)
+{
+	CHECK_EQ_INT(load("[idp adfs]\nissuer = https://adfs.example/adfs\naudience = os2wakks\n"
+			  "jwks_file = /etc/k.json\nkind = caseworker\nprofile = adfs\n"
+			  "[tenant varde]\nname = Varde Kommune\ncvr = 29189781\nidps = adfs\n"
+			  "[unit varde/jobcenter]\nname = Jobcenter\ngroups = a, b\n"), 0);
+	CHECK_EQ_INT(cfg.tenant_count, 1);
+	CHECK_EQ_INT(cfg.tenants[0].unit_count, 1);
+	CHECK_EQ_INT(cfg.tenants[0].units[0].group_count, 2);
+	CHECK(strcmp(cfg.tenants[0].units[0].groups[1], "b") == 0);
+	/* A unit of an undefined tenant; a bad CVR; HS256; a tenant naming an undefined provider. */
+	CHECK_EQ_INT(load("[unit nowhere/x]\n"), -1);
+	CHECK(strstr(err, "not defined above"));
+	CHECK_EQ_INT(load("[tenant t]\ncvr = 123\n"), -1);
+	CHECK(strstr(err, "8 digits"));
+	CHECK_EQ_INT(load("[idp x]\nalgs = HS256\n"), -1);
+	CHECK(strstr(err, "not allowed"));
+	CHECK_EQ_INT(load("[tenant t]\nidps = ghost\n"), -1);
+	CHECK(strstr(err, "ghost"));
+	/* The development providers cannot be enabled from a file. */
+	CHECK_EQ_INT(load("[tenant t]\nidps = dev-mitid\n"), -1);
+	CHECK_EQ_INT(load("[relay]\ndev_mode = true\n"), -1);
+	CHECK(strstr(err, "unknown key"));
+}
+
+static void consent_text_sections(void)
+{
+	CHECK_EQ_INT(load("[tenant varde]\n[unit varde/jobcenter]\n[consent varde/jobcenter]\n"
+			  "version = 2026-11\ntext_file = /tmp/x.txt\n"), 0);
+	CHECK(cfg.tenants[0].units[0].consent.set);
+	CHECK(strcmp(cfg.tenants[0].units[0].consent.language, "da") == 0);
+	CHECK_EQ_INT(load("[tenant varde]\n[consent varde]\nversion = a b\n"), -1);
+	CHECK(strstr(err, "'version'"));
+	CHECK_EQ_INT(load("[tenant varde]\n[consent varde]\nversion = v1\n"), -1);
+	CHECK(strstr(err, "text_file"));
+}
+
+int main(void)
+{
+	RUN(defaults_without_a_file);
+	RUN(values_comments_and_quotes);
+	RUN(errors_name_line_and_key);
+	RUN(tenants_units_and_providers);
+	RUN(consent_text_sections);
+	return TEST_RESULT();
+}
