@@ -407,6 +407,41 @@ static void test_tampering_is_visible(void)
 	t_teardown(&e);
 }
 
+/* The map grows in the middle of a batch: the writer retries the batch, calling the builders
+ * again, and the stored chain is still whole. */
+static void test_chain_whole_across_map_growth(void)
+{
+	enum { N = 200 };
+	static struct ares res[N];
+	static char input[3000];
+	struct t_env e;
+	struct store_stats st;
+	REQUIRE_OK(t_setup(&e));
+	e.cfg.map_size_initial = 64u << 10;
+	REQUIRE_OK(t_open(&e));
+	memset(res, 0, sizeof res);
+	store_test_pause_writer(e.s, true);
+	for (unsigned i = 0; i < N; i++) {
+		memset(input, 'a' + i % 26, sizeof input);
+		struct store_req *req = store_req_new(e.s, acb, &res[i]);
+		res[i].n = 1;
+		res[i].ops[0] = store_req_audit_append(req, build, input, sizeof input);
+		CHECK_EQ_INT(store_submit(req), 0);
+	}
+	store_test_pause_writer(e.s, false);
+	wait_ares(&e, res, N);
+	store_get_stats(e.s, &st);
+	CHECK(st.map_grows > 0);
+	for (unsigned i = 0; i < N; i++) {
+		CHECK_EQ_INT(res[i].result, 0);
+		CHECK_EQ_INT(res[i].r[0].seq, i + 1);
+	}
+	uint64_t n = 0;
+	CHECK_EQ_INT(verify_log(e.s, &n), V_OK);
+	CHECK_EQ_INT(n, N);
+	t_teardown(&e);
+}
+
 static void test_limits(void)
 {
 	struct t_env e;
@@ -437,6 +472,7 @@ int main(void)
 	RUN(test_head_survives_reopen);
 	RUN(test_iteration_bounds);
 	RUN(test_tampering_is_visible);
+	RUN(test_chain_whole_across_map_growth);
 	RUN(test_limits);
 	return TEST_RESULT();
 }
