@@ -13,17 +13,13 @@ static int decode_map(const msgpack_object *o, const struct proto__schema *s, ui
 		      const char **field);
 
 /* Sets every optional field of a schema to its "absent" value without touching the rest of the
- * struct (required fields need no reset: the map either sets them or fails) and returns the mask
- * of required fields. */
-static uint32_t set_absent(const struct proto__schema *s, uint8_t *base)
+ * struct (required fields need no reset: the map either sets them or fails). */
+static void set_absent(const struct proto__schema *s, uint8_t *base)
 {
-	uint32_t required = 0;
 	for (unsigned i = 0; i < s->nfields; i++) {
 		const struct proto__field *f = &s->fields[i];
-		if (f->required) {
-			required |= 1u << i;
+		if (f->required)
 			continue;
-		}
 		uint8_t *p = base + f->offset;
 		switch (f->kind) {
 		case PROTO__K_U32:
@@ -54,7 +50,6 @@ static uint32_t set_absent(const struct proto__schema *s, uint8_t *base)
 			break;
 		}
 	}
-	return required;
 }
 
 static int decode_uint(const msgpack_object *v, const struct proto__field *f, uint64_t *out)
@@ -166,7 +161,11 @@ static inline int key_eq(const struct proto__field *f, const char *k, uint32_t l
 {
 	if (f->key_len != len || f->key[0] != k[0]) /* keys are never empty */
 		return 0;
-	for (uint32_t i = 1; i < len; i++)
+	if (len == 1)
+		return 1;
+	if (f->key[1] != k[1])
+		return 0;
+	for (uint32_t i = 2; i < len; i++)
 		if (f->key[i] != k[i])
 			return 0;
 	return 1;
@@ -206,7 +205,9 @@ static int decode_map(const msgpack_object *o, const struct proto__schema *s, ui
 	if (n > PROTO_MAX_MAP_KEYS)
 		return PROTO_E_OVER_LIMIT;
 
-	uint32_t required = set_absent(s, base);
+	uint32_t required = s->required;
+	if (required != (1u << s->nfields) - 1u)
+		set_absent(s, base);
 	uint32_t seen = 0;
 	unsigned next = 0;
 	const msgpack_object_kv *kv = o->via.map.ptr;

@@ -30,8 +30,13 @@
 	{ k, sizeof(k) - 1, PROTO__K_ARRAY, req, PROTO__K_FIXBIN, offsetof(T, arr), offsetof(T, cnt), \
 	  sizeof(((T *)0)->arr[0]), PROTO_ID_BYTES, lo, hi, NULL }
 
+#define NFIELDS(arr) (sizeof(arr) / sizeof(arr[0]))
+/* A body whose fields are all required. */
 #define SCHEMA(var, nm, arr, chk) \
-	static const struct proto__schema var = { nm, arr, sizeof(arr) / sizeof(arr[0]), chk }
+	static const struct proto__schema var = { nm, arr, NFIELDS(arr), (1u << NFIELDS(arr)) - 1u, chk }
+/* A body with optional fields: mask has bit i set when field i is required. */
+#define SCHEMA_OPT(var, nm, arr, mask, chk) \
+	static const struct proto__schema var = { nm, arr, NFIELDS(arr), mask, chk }
 
 #define ID PROTO_ID_BYTES
 #define KEY PROTO_KEY_BYTES
@@ -53,7 +58,7 @@ static const struct proto__field spk_f[] = {
 };
 SCHEMA(spk_s, "spk", spk_f, NULL);
 
-static const struct proto__schema empty_s = { "empty", NULL, 0, NULL };
+static const struct proto__schema empty_s = { "empty", NULL, 0, 0, NULL };
 
 /* ---- connection ---- */
 
@@ -81,7 +86,7 @@ static const struct proto__field error_det_f[] = {
 	F_U64("limit", OPT, proto_error_details, limit, 1, UINT64_MAX),
 	F_U64("retry", OPT, proto_error_details, retry_ms, 1, UINT64_MAX),
 };
-SCHEMA(error_det_s, "det", error_det_f, NULL);
+SCHEMA_OPT(error_det_s, "det", error_det_f, 0x0, NULL);
 
 static const struct proto__field error_f[] = {
 	F_U32("code", REQ, proto_error, code, 1, UINT32_MAX),
@@ -89,7 +94,7 @@ static const struct proto__field error_f[] = {
 	F_TEXT("text", REQ, proto_error, text, 0, PROTO_MAX_ERROR_TEXT_BYTES),
 	F_OMAP("det", proto_error, details, has_details, error_det_s),
 };
-SCHEMA(error_s, "error", error_f, NULL);
+SCHEMA_OPT(error_s, "error", error_f, 0x7, NULL);
 
 /* ---- registration ---- */
 
@@ -100,7 +105,7 @@ static const struct proto__field register_f[] = {
 	F_AMAP("opk", REQ, proto_register, opk, opk_count, 0, PROTO_MAX_PREKEYS_PER_UPLOAD, prekey_s),
 	F_TEXT("label", OPT, proto_register, label, 1, PROTO_MAX_LABEL_BYTES),
 };
-SCHEMA(register_s, "register", register_f, NULL);
+SCHEMA_OPT(register_s, "register", register_f, 0xf, NULL);
 
 static const struct proto__field registered_f[] = {
 	F_FIX("acc", REQ, proto_registered, account, ID),
@@ -114,7 +119,7 @@ static const struct proto__field device_info_f[] = {
 	F_U64("time", REQ, proto_device_info, time, 0, UINT64_MAX),
 	F_TEXT("label", OPT, proto_device_info, label, 1, PROTO_MAX_LABEL_BYTES),
 };
-SCHEMA(device_info_s, "device", device_info_f, NULL);
+SCHEMA_OPT(device_info_s, "device", device_info_f, 0x7, NULL);
 
 static const struct proto__field devices_f[] = {
 	F_AMAP("list", REQ, proto_devices, list, count, 0, PROTO_MAX_DEVICES_PER_ACCOUNT, device_info_s),
@@ -160,7 +165,7 @@ static const struct proto__field target_f[] = {
 	F_SLUG("ten", OPT, proto_target, tenant),
 	F_SLUG("unit", OPT, proto_target, unit),
 };
-SCHEMA(target_s, "target", target_f, check_target);
+SCHEMA_OPT(target_s, "target", target_f, 0x0, check_target);
 
 static const struct proto__field bundle_f[] = {
 	F_FIX("acc", REQ, proto_bundle, account, ID),
@@ -169,7 +174,7 @@ static const struct proto__field bundle_f[] = {
 	F_MAP("spk", proto_bundle, spk, spk_s),
 	F_OMAP("opk", proto_bundle, opk, has_opk, prekey_s),
 };
-SCHEMA(bundle_s, "bundle", bundle_f, NULL);
+SCHEMA_OPT(bundle_s, "bundle", bundle_f, 0xf, NULL);
 
 static const struct proto__field bundles_f[] = {
 	F_AMAP("list", REQ, proto_bundles, list, count, 0, PROTO_MAX_DEVICE_SET, bundle_s),
@@ -302,7 +307,7 @@ static const struct proto__field send_f[] = {
 	F_BOOL("rcpt", OPT, proto_send, receipts),
 	F_AMAP("env", REQ, proto_send, env, env_count, 1, PROTO_MAX_RECIPIENT_DEVICES, envelope_s),
 };
-SCHEMA(send_s, "send", send_f, check_send);
+SCHEMA_OPT(send_s, "send", send_f, 0x21, check_send);
 
 static const struct proto__field stored_f[] = {
 	F_FIX("cmid", REQ, proto_stored, cmid, ID),
@@ -330,7 +335,7 @@ static const struct proto__field deliver_f[] = {
 	F_SLUG("unit", OPT, proto_deliver, unit),
 	F_BIN("ct", REQ, proto_deliver, ciphertext, 1, PROTO_MAX_CIPHERTEXT_BYTES),
 };
-SCHEMA(deliver_s, "deliver", deliver_f, check_deliver);
+SCHEMA_OPT(deliver_s, "deliver", deliver_f, 0x9f, check_deliver);
 
 static const struct proto__field ack_f[] = {
 	F_U64("seq", REQ, proto_ack, seq, 0, UINT64_MAX),

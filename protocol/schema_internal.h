@@ -44,6 +44,9 @@ struct proto__schema {
 	const char *name;
 	const struct proto__field *fields;
 	uint8_t nfields;
+	/* Bit i set when fields[i] is required. Written out by hand for schemas with optional
+	 * fields (tests/protocol checks it against the fields); all bits otherwise. */
+	uint32_t required;
 	/* Cross-field rules on a fully decoded or caller-built body; NULL when there are none.
 	 * Returns 0 or a PROTO_E_* code and may set *field. */
 	int (*check)(const void *body, const char **field);

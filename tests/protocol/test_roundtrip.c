@@ -347,6 +347,29 @@ static void test_error_table(void)
 	CHECK_EQ_INT(proto_type_flags(99), 0);
 }
 
+/* The hand-written required masks of the schemas agree with their fields' flags. */
+static int mask_ok(const struct proto__schema *s)
+{
+	uint32_t mask = 0;
+	int ok = 1;
+	for (unsigned i = 0; i < s->nfields; i++) {
+		if (s->fields[i].required)
+			mask |= 1u << i;
+		if (s->fields[i].sub)
+			ok &= mask_ok(s->fields[i].sub);
+	}
+	if (mask != s->required)
+		fprintf(stderr, "  schema %s: required mask 0x%x, fields say 0x%x\n", s->name, s->required, mask);
+	return ok && mask == s->required;
+}
+
+static void test_schema_masks(void)
+{
+	for (uint32_t t = 0; t < 256; t++)
+		if (proto__schema_for(t))
+			CHECK(mask_ok(proto__schema_for(t)));
+}
+
 static void test_auth_message(void)
 {
 	uint8_t chal[32], dev[16], msg[PROTO_AUTH_MSG_BYTES];
@@ -377,6 +400,7 @@ int main(void)
 	RUN(test_empty_strings);
 	RUN(test_peek);
 	RUN(test_error_table);
+	RUN(test_schema_masks);
 	RUN(test_auth_message);
 	return TEST_RESULT();
 }

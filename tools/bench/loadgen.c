@@ -865,6 +865,7 @@ static int run_idle(void)
 	relay_port = rl.port;
 	bench_sleep_ms(500);
 	long rss0 = bench_proc_status_kib(rl.pid, "VmRSS");
+	long anon0 = bench_proc_status_kib(rl.pid, "RssAnon");
 	atomic_store(&phase, PH_CONNECT);
 	setup_workers(ndev, false);
 	start_threads();
@@ -877,13 +878,15 @@ static int run_idle(void)
 	uint64_t lost = SUM(lost);
 	uint64_t held = ready - lost;
 	double per = held ? (double)(rss1 - rss0) / (double)held : 0;
+	double per_anon = held ? (double)(anon1 - anon0) / (double)held : 0;
 	printf("idle: %llu authenticated TLS WebSocket connections held for %u s (connected in %.1f s)\n",
 	       (unsigned long long)held, opt.hold_s, secs < 0 ? 0 : secs);
 	printf("  relay RSS       %.1f MiB before, %.1f MiB holding (anonymous %.1f MiB), peak %.1f MiB\n",
 	       (double)rss0 / 1024, (double)rss1 / 1024, (double)anon1 / 1024, (double)hwm / 1024);
-	printf("  per connection  %.1f KiB\n", per);
-	printf("RESULT system=relay mode=idle connections=%llu kib_per_conn=%.2f rss_kib=%ld\n",
-	       (unsigned long long)held, per, rss1);
+	printf("  per connection  %.1f KiB of RSS (%.1f KiB anonymous memory; the rest is database pages "
+	       "read while authenticating)\n", per, per_anon);
+	printf("RESULT system=relay mode=idle connections=%llu kib_per_conn=%.2f anon_kib_per_conn=%.2f "
+	       "rss_kib=%ld\n", (unsigned long long)held, per, per_anon, rss1);
 	fflush(stdout);
 	join_threads();
 	free_workers();
