@@ -1,0 +1,655 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* Sending: a message is persisted as pending first, then (one at a time, in order) the device
+ * sets of its addressees and of our own account are fetched, sessions are set up from bundles
+ * where missing, the content record is encrypted once per device (fan-out), the advanced sessions
+ * are committed, and only then the `send` frame leaves. device_mismatch refreshes and retries
+ * with the same client message id; a lost connection retries after the next auth with the same
+ * id; `stored` ends it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "wakks_internal.h"
+
+/* device_mismatch retries in a row before the message waits for a later attempt: the device
+ * set only changes when someone registers or is revoked, so more than a few means something is
+ * wrong. */
+#define SEND_MAX_ATTEMPTS 4
+#define SEND_RETRY_MS 5000u
+
+enum { TGT_ACCOUNT = 0, TGT_UNIT = 1, TGT_SELF = 2 };
+
+void wakks__conversation_id(const uint8_t *account_a, const uint8_t *account_b, const char *tenant,
+			    const char *unit, uint8_t out[16])
+{
+	/* A conversation is a citizen with a unit, or two accounts: the same id on every device of
+	 * both sides, whoever writes first. */
+	static const char ctx[] = "wakks/v1/conversation";
+	crypto_hash_sha256_state st;
+	uint8_t h[32], zero = 0;
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, (const uint8_t *)ctx, sizeof ctx);
+	if (tenant && tenant[0]) {
+		crypto_hash_sha256_update(&st, account_a, 16);
+		crypto_hash_sha256_update(&st, (const uint8_t *)tenant, strlen(tenant) + 1);
+		crypto_hash_sha256_update(&st, (const uint8_t *)unit, strlen(unit) + 1);
+	} else {
+		const uint8_t *lo = memcmp(account_a, account_b, 16) < 0 ? account_a : account_b;
+		const uint8_t *hi = lo == account_a ? account_b : account_a;
+		crypto_hash_sha256_update(&st, &zero, 1);
+		crypto_hash_sha256_update(&st, lo, 16);
+		crypto_hash_sha256_update(&st, hi, 16);
+	}
+	crypto_hash_sha256_final(&st, h);
+	memcpy(out, h, 16);
+}
+
+static bool slug_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > WAKKS_SLUG_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || (s[i] == '-' && i)))
+			return false;
+	return true;
+}
+
+static uint32_t *op_slot(wakks_client *c, const uint8_t cmid[16], bool create)
+{
+	for (size_t i = 0; i < 64; i++)
+		if (c->send_ops[i].op && memcmp(c->send_ops[i].cmid, cmid, 16) == 0)
+			return &c->send_ops[i].op;
+	if (!create)
+		return NULL;
+	for (size_t i = 0; i < 64; i++)
+		if (!c->send_ops[i].op) {
+			memcpy(c->send_ops[i].cmid, cmid, 16);
+			return &c->send_ops[i].op;
+		}
+	return NULL;
+}
+
+int wakks_send_text(wakks_client *c, const wakks_target *to, const char *text, size_t len,
+		    uint8_t message_id[WAKKS_ID_BYTES], uint32_t *op)
+{
+	if (!c || !to || !text || len == 0)
+		return WAKKS_E_INVAL;
+	if (len > WAKKS_TEXT_MAX)
+		return WAKKS_E_TOO_LARGE;
+	if (!to->account && !to->tenant)
+		return WAKKS_E_INVAL;
+	if ((to->tenant || to->unit) && (!slug_ok(to->tenant) || !slug_ok(to->unit)))
+		return WAKKS_E_INVAL;
+	if (!c->registered)
+		return WAKKS_E_NOT_REGISTERED;
+	wakks_message m;
+	memset(&m, 0, sizeof m);
+	randombytes_buf(m.id, 16);
+	randombytes_buf(m.cmid, 16);
+	memcpy(m.sender_account, c->account, 16);
+	memcpy(m.sender_device, c->device, 16);
+	if (to->account)
+		memcpy(m.to_account, to->account, 16);
+	if (to->tenant) {
+		strcpy(m.tenant, to->tenant);
+		strcpy(m.unit, to->unit);
+	}
+	/* citizen -> unit and caseworker -> citizen (on behalf of a unit) share one conversation:
+	 * it is keyed by the citizen account, which is the account addressed or ourselves. */
+	wakks__conversation_id(to->account ? to->account : c->account, c->account, m.tenant, m.unit,
+			       m.conversation);
+	m.sent_ms = wakks__now_ms();
+	m.outgoing = true;
+	m.text = text;
+	m.text_len = len;
+	wakks__txn *t;
+	int rc = wakks__txn_begin(c->store, true, &t);
+	if (rc != 0)
+		return rc;
+	uint64_t last;
+	rc = wakks__store_last_u64(t, WT_MSG, &last);
+	m.seq = last + 1;
+	uint8_t seqb[8];
+	wakks__be64(seqb, m.seq);
+	if (rc == 0)
+		rc = wakks__msg_put(t, &m, false);
+	if (rc == 0)
+		rc = wakks__store_put(t, WT_PENDING, m.cmid, 16, seqb, 8);
+	if (rc == 0)
+		rc = wakks__store_put(t, WT_MID, m.id, 16, seqb, 8);
+	if (rc == 0)
+		rc = wakks__txn_commit(t);
+	else
+		wakks__txn_abort(t);
+	if (rc != 0)
+		return rc;
+	uint32_t id = wakks__op_new(c);
+	uint32_t *slot = op_slot(c, m.cmid, true);
+	if (slot)
+		*slot = id;
+	if (message_id)
+		memcpy(message_id, m.id, 16);
+	if (op)
+		*op = id;
+	wakks__send_kick(c);
+	return 0;
+}
+
+struct pending_min {
+	uint8_t cmid[16];
+	uint64_t seq;
+	size_t count;
+};
+
+static int pending_scan(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen, void *arg)
+{
+	struct pending_min *p = arg;
+	if (klen != 16 || vlen != 8)
+		return 0;
+	uint64_t seq = 0;
+	for (int i = 0; i < 8; i++)
+		seq = (seq << 8) | val[i];
+	p->count++;
+	if (!p->seq || seq < p->seq) {
+		p->seq = seq;
+		memcpy(p->cmid, key, 16);
+	}
+	return 0;
+}
+
+size_t wakks_pending_count(const wakks_client *c)
+{
+	wakks__txn *t;
+	if (wakks__txn_begin(c->store, false, &t) != 0)
+		return 0;
+	struct pending_min p = { .seq = 0 };
+	wakks__store_each(t, WT_PENDING, pending_scan, &p);
+	wakks__txn_abort(t);
+	return p.count;
+}
+
+void wakks__send_reset(wakks_client *c)
+{
+	struct wakks__send *s = &c->send;
+	s->active = false;
+	s->phase = SP_IDLE;
+	s->n_set = 0;
+}
+
+static int load_head(wakks_client *c, wakks_message *m, uint8_t **raw, size_t *raw_len)
+{
+	wakks__txn *t;
+	int rc = wakks__txn_begin(c->store, false, &t);
+	if (rc != 0)
+		return rc;
+	rc = wakks__msg_get(t, c->send.seq, m, NULL, raw, raw_len);
+	wakks__txn_abort(t);
+	return rc;
+}
+
+static void request_target(wakks_client *c, int kind, int target, const wakks_message *m)
+{
+	proto_frame_init(c->tx, kind == RQ_DEVSET ? PROTO_T_DEVICE_SET_GET : PROTO_T_BUNDLES_FETCH, 0);
+	proto_target *tg = kind == RQ_DEVSET ? &c->tx->body.device_set_get : &c->tx->body.bundles_fetch;
+	if (target == TGT_ACCOUNT)
+		tg->account = m->to_account;
+	else if (target == TGT_SELF)
+		tg->account = c->account;
+	else {
+		tg->tenant = (proto_str){ m->tenant, strlen(m->tenant) };
+		tg->unit = (proto_str){ m->unit, strlen(m->unit) };
+	}
+	if (wakks__request(c, kind, 0, (uint32_t)target) < 0)
+		wakks__send_reset(c); /* the connection is going; retried after the next auth */
+}
+
+/* Issues the next device_set_get (phase DEVSET) or bundles_fetch (phase BUNDLES) or moves on. */
+static void step(wakks_client *c);
+
+static void finish(wakks_client *c, int result, bool drop)
+{
+	struct wakks__send *s = &c->send;
+	uint32_t *slot = op_slot(c, s->cmid, false);
+	uint32_t op = slot ? *slot : 0;
+	if (drop) {
+		/* A permanent refusal: out of pending, kept in history marked failed. */
+		wakks__txn *t;
+		if (wakks__txn_begin(c->store, true, &t) == 0) {
+			wakks_message m;
+			uint8_t *raw = NULL;
+			size_t rl = 0;
+			int rc = wakks__msg_get(t, s->seq, &m, NULL, &raw, &rl);
+			if (rc == 0)
+				rc = wakks__msg_put(t, &m, true);
+			wakks__store_free(raw, rl);
+			if (rc == 0)
+				rc = wakks__store_del(t, WT_PENDING, s->cmid, 16);
+			if (rc == 0)
+				wakks__txn_commit(t);
+			else
+				wakks__txn_abort(t);
+		}
+	}
+	if (slot && (drop || result == 0))
+		*slot = 0;
+	wakks__send_reset(c);
+	if (op)
+		wakks__op_finish(c, op, result);
+}
+
+static void wait_retry(wakks_client *c, int result, uint64_t after_ms)
+{
+	struct wakks__send *s = &c->send;
+	uint32_t *slot = op_slot(c, s->cmid, false);
+	if (slot && *slot) {
+		uint32_t op = *slot;
+		*slot = 0;
+		wakks__op_finish(c, op, result); /* the message stays pending and is retried */
+	}
+	s->phase = SP_WAIT_RETRY;
+	s->retry_at_mono = wakks__mono_ms() + after_ms;
+}
+
+void wakks__send_kick(wakks_client *c)
+{
+	struct wakks__send *s = &c->send;
+	if (s->active || c->state != WAKKS_READY)
+		return;
+	wakks__txn *t;
+	if (wakks__txn_begin(c->store, false, &t) != 0)
+		return;
+	struct pending_min p = { .seq = 0 };
+	wakks__store_each(t, WT_PENDING, pending_scan, &p);
+	wakks__txn_abort(t);
+	if (!p.count)
+		return;
+	memset(s->target_used, 0, sizeof s->target_used);
+	s->active = true;
+	memcpy(s->cmid, p.cmid, 16);
+	s->seq = p.seq;
+	s->attempts = 0;
+	wakks_message m;
+	uint8_t *raw;
+	size_t rl;
+	if (load_head(c, &m, &raw, &rl) != 0) {
+		finish(c, WAKKS_E_CORRUPT, true);
+		return;
+	}
+	static const uint8_t zeros[16];
+	s->target_used[TGT_ACCOUNT] = memcmp(m.to_account, zeros, 16) != 0;
+	s->target_used[TGT_UNIT] = m.tenant[0] != '\0';
+	s->target_used[TGT_SELF] = true;
+	wakks__store_free(raw, rl);
+	s->phase = SP_DEVSET;
+	s->target_next = 0;
+	s->n_set = 0;
+	step(c);
+}
+
+static int add_addr(struct wakks__send *s, const uint8_t acc[16], const uint8_t dev[16])
+{
+	for (size_t i = 0; i < s->n_set; i++)
+		if (memcmp(s->set[i].dev, dev, 16) == 0)
+			return 0;
+	if (s->n_set == s->cap_set) {
+		size_t cap = s->cap_set ? s->cap_set * 2 : 16;
+		struct wakks__addr *n = realloc(s->set, cap * sizeof *n);
+		if (!n)
+			return WAKKS_E_NOMEM;
+		s->set = n;
+		s->cap_set = cap;
+	}
+	memcpy(s->set[s->n_set].acc, acc, 16);
+	memcpy(s->set[s->n_set].dev, dev, 16);
+	s->n_set++;
+	return 0;
+}
+
+/* Which targets have devices without a session: bit per target (by account match). */
+static unsigned targets_missing_sessions(wakks_client *c, const wakks_message *m)
+{
+	unsigned bits = 0;
+	wakks__txn *t;
+	if (wakks__txn_begin(c->store, false, &t) != 0)
+		return 0;
+	for (size_t i = 0; i < c->send.n_set; i++) {
+		if (wakks__session_exists(c, t, c->send.set[i].dev))
+			continue;
+		const uint8_t *acc = c->send.set[i].acc;
+		if (memcmp(acc, c->account, 16) == 0)
+			bits |= 1u << TGT_SELF;
+		else if (c->send.target_used[TGT_ACCOUNT] && memcmp(acc, m->to_account, 16) == 0)
+			bits |= 1u << TGT_ACCOUNT;
+		else
+			bits |= 1u << TGT_UNIT;
+	}
+	wakks__txn_abort(t);
+	return bits;
+}
+
+static void encrypt_and_send(wakks_client *c, const wakks_message *m);
+
+static void step(wakks_client *c)
+{
+	struct wakks__send *s = &c->send;
+	wakks_message m;
+	uint8_t *raw;
+	size_t rl;
+	if (load_head(c, &m, &raw, &rl) != 0) {
+		finish(c, WAKKS_E_CORRUPT, true);
+		return;
+	}
+	for (;;) {
+		if (s->phase == SP_DEVSET || s->phase == SP_BUNDLES) {
+			unsigned need = s->phase == SP_BUNDLES ? targets_missing_sessions(c, &m) : 7u;
+			while (s->target_next < 3 &&
+			       (!s->target_used[s->target_next] || !(need & (1u << s->target_next))))
+				s->target_next++;
+			if (s->target_next < 3) {
+				request_target(c, s->phase == SP_DEVSET ? RQ_DEVSET : RQ_BUNDLES,
+					       s->target_next, &m);
+				break;
+			}
+			if (s->phase == SP_DEVSET) {
+				s->phase = SP_BUNDLES;
+				s->target_next = 0;
+				continue;
+			}
+			encrypt_and_send(c, &m);
+			break;
+		}
+		break;
+	}
+	wakks__store_free(raw, rl);
+}
+
+static bool in_set(const struct wakks__send *s, const uint8_t dev[16])
+{
+	for (size_t i = 0; i < s->n_set; i++)
+		if (memcmp(s->set[i].dev, dev, 16) == 0)
+			return true;
+	return false;
+}
+
+static void drop_from_set(struct wakks__send *s, const uint8_t dev[16])
+{
+	for (size_t i = 0; i < s->n_set; i++)
+		if (memcmp(s->set[i].dev, dev, 16) == 0) {
+			s->set[i] = s->set[--s->n_set];
+			return;
+		}
+}
+
+/* Sets up sessions from a bundles reply for devices of the set that have none. */
+static void take_bundles(wakks_client *c, const proto_bundles *b)
+{
+	wakks__txn *t;
+	if (wakks__txn_begin(c->store, true, &t) != 0)
+		return;
+	wakks_event evs[8];
+	size_t n_ev = 0;
+	int rc = 0;
+	for (uint32_t i = 0; rc == 0 && i < b->count; i++) {
+		const proto_bundle *pb = &b->list[i];
+		if (!in_set(&c->send, pb->device) || wakks__session_exists(c, t, pb->device))
+			continue;
+		wc_prekey_bundle wb;
+		memset(&wb, 0, sizeof wb);
+		memcpy(wb.identity_key, pb->identity_key, 32);
+		wb.signed_prekey_id = pb->spk.id;
+		wb.signed_prekey_created_ms = pb->spk.time;
+		memcpy(wb.signed_prekey, pb->spk.pub, 32);
+		memcpy(wb.signed_prekey_signature, pb->spk.sig, 64);
+		wb.has_one_time_prekey = pb->has_opk;
+		if (pb->has_opk) {
+			wb.one_time_prekey_id = pb->opk.id;
+			memcpy(wb.one_time_prekey, pb->opk.pub, 32);
+		}
+		wc_session *sess = NULL;
+		/* A bundle whose signed prekey does not verify is the relay lying: no session;
+		 * the device stays without one and the send fails until it is fixed. */
+		if (wc_session_initiate(&c->ik, &wb, &sess) != 0) {
+			wakks_event ev = { .type = WAKKS_EV_ERROR };
+			ev.u.error.code = WAKKS_E_VERIFY;
+			ev.u.error.what = "a key bundle did not verify";
+			if (n_ev < 8)
+				evs[n_ev++] = ev;
+			drop_from_set(&c->send, pb->device);
+			continue;
+		}
+		rc = wakks__session_save(c, t, pb->device, pb->account, sess);
+		wc_session_free(sess);
+		bool have = false;
+		wakks_event ev;
+		if (rc == 0)
+			rc = wakks__peer_seen(c, t, pb->account, pb->device, pb->identity_key, &ev, &have);
+		if (have && n_ev < 8)
+			evs[n_ev++] = ev;
+	}
+	if (rc == 0)
+		rc = wakks__txn_commit(t);
+	else
+		wakks__txn_abort(t);
+	if (rc != 0)
+		return;
+	for (size_t i = 0; i < n_ev; i++)
+		wakks__emit(c, &evs[i]);
+}
+
+static void encrypt_and_send(wakks_client *c, const wakks_message *m)
+{
+	struct wakks__send *s = &c->send;
+	size_t n = s->n_set, n0 = n;
+	if (n == 0) {
+		/* Nobody to send to (a unit without members, an account without devices). */
+		finish(c, PROTO_E_NOT_FOUND, true);
+		return;
+	}
+	wc_session **sess = calloc(n, sizeof *sess);
+	size_t *lens = calloc(n, sizeof *lens);
+	uint8_t *out = NULL;
+	wakks__txn *t = NULL;
+	int rc = sess && lens ? wakks__txn_begin(c->store, true, &t) : WAKKS_E_NOMEM;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		rc = wakks__session_load(c, t, s->set[i].dev, NULL, &sess[i]);
+		if (rc == WAKKS_E_NOT_FOUND) {
+			/* the bundle did not come (set changed meanwhile): leave it to mismatch */
+			drop_from_set(s, s->set[i].dev);
+			n--;
+			i--;
+			rc = 0;
+		}
+	}
+	wc_content content = { 0 };
+	size_t stride = 0;
+	if (rc == 0 && n > 0) {
+		memcpy(content.message_id, m->id, 16);
+		memcpy(content.conversation_id, m->conversation, 16);
+		content.kind = WC_KIND_TEXT;
+		content.sent_ms = m->sent_ms;
+		memcpy(content.sender_account, c->account, 16);
+		memcpy(content.sender_device, c->device, 16);
+		content.body = (const uint8_t *)m->text;
+		content.body_len = m->text_len;
+		stride = wc_fanout_stride(&content);
+		out = malloc(n * stride);
+		rc = out ? wc_fanout_encrypt(sess, n, &content, out, n * stride, lens) : WAKKS_E_NOMEM;
+		if (rc < 0 && rc > -64 && rc != WAKKS_E_NOMEM)
+			rc = WAKKS_E_CRYPTO;
+	}
+	/* Commit the advanced sessions before anything leaves: a message key is never reused. */
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = wakks__session_save(c, t, s->set[i].dev, s->set[i].acc, sess[i]);
+	if (t) {
+		if (rc == 0 && n > 0)
+			rc = wakks__txn_commit(t);
+		else
+			wakks__txn_abort(t);
+	}
+	if (sess)
+		for (size_t i = 0; i < n0; i++)
+			wc_session_free(sess[i]);
+	if (rc == 0 && n == 0) {
+		finish(c, PROTO_E_NOT_FOUND, true);
+	} else if (rc != 0) {
+		wait_retry(c, rc, SEND_RETRY_MS);
+	} else {
+		proto_frame_init(c->tx, PROTO_T_SEND, 0);
+		proto_send *ps = &c->tx->body.send;
+		ps->cmid = s->cmid;
+		if (s->target_used[TGT_ACCOUNT]) {
+			ps->to[0] = m->to_account;
+			ps->to_count = 1;
+		}
+		if (s->target_used[TGT_UNIT]) {
+			ps->tenant = (proto_str){ m->tenant, strlen(m->tenant) };
+			ps->unit = (proto_str){ m->unit, strlen(m->unit) };
+		}
+		ps->receipts = true;
+		for (size_t i = 0; i < n; i++) {
+			ps->env[i].device = s->set[i].dev;
+			ps->env[i].ciphertext = (proto_bytes){ out + i * stride, lens[i] };
+		}
+		ps->env_count = (uint32_t)n;
+		if (c->test_drop_after_send) {
+			c->test_drop_after_send = false;
+			c->ws.drop_after_flush = true;
+		}
+		s->phase = SP_SENT;
+		if (wakks__request(c, RQ_SEND, 0, 0) < 0)
+			wakks__send_reset(c); /* connection gone: re-sent after the next auth */
+	}
+	if (out)
+		sodium_memzero(out, n * stride);
+	free(out);
+	free(sess);
+	free(lens);
+}
+
+static bool permanent(int err)
+{
+	switch (err) {
+	case PROTO_E_RATE_LIMITED:
+	case PROTO_E_UNAVAILABLE:
+	case PROTO_E_QUOTA_EXCEEDED:
+	case PROTO_E_INTERNAL:
+	case PROTO_E_NOT_AUTHENTICATED:
+		return false;
+	default:
+		return true;
+	}
+}
+
+static void on_stored(wakks_client *c, const proto_stored *st)
+{
+	struct wakks__send *s = &c->send;
+	wakks__txn *t;
+	wakks_message m;
+	uint8_t *raw = NULL;
+	size_t rl = 0;
+	int rc = wakks__txn_begin(c->store, true, &t);
+	if (rc != 0)
+		return;
+	rc = wakks__msg_get(t, s->seq, &m, NULL, &raw, &rl);
+	if (rc == 0) {
+		m.stored_ms = st->time;
+		rc = wakks__msg_put(t, &m, false);
+	}
+	if (rc == 0)
+		rc = wakks__store_del(t, WT_PENDING, s->cmid, 16);
+	if (rc == 0)
+		rc = wakks__txn_commit(t);
+	else
+		wakks__txn_abort(t);
+	if (rc == 0) {
+		wakks_event ev = { .type = WAKKS_EV_SENT };
+		ev.u.message = &m;
+		wakks__emit(c, &ev);
+	}
+	wakks__store_free(raw, rl);
+	finish(c, rc, false);
+	wakks__send_kick(c);
+}
+
+static uint64_t retry_after(const proto_frame *f)
+{
+	const proto_error *e = &f->body.error;
+	return f->type == PROTO_T_ERROR && e->has_details && e->details.retry_ms ? e->details.retry_ms
+										 : SEND_RETRY_MS;
+}
+
+void wakks__send_on_reply(wakks_client *c, struct wakks__req *rq, const proto_frame *f)
+{
+	struct wakks__send *s = &c->send;
+	if (!s->active)
+		return;
+	int err = f->type == PROTO_T_ERROR ? -(int)f->body.error.code : 0;
+	if (err && !proto_errname(err))
+		err = PROTO_E_INTERNAL;
+	if (rq->kind == RQ_DEVSET || rq->kind == RQ_BUNDLES) {
+		if (err) {
+			if (permanent(err)) {
+				finish(c, err, true);
+				wakks__send_kick(c);
+			} else {
+				wait_retry(c, err, retry_after(f));
+			}
+			return;
+		}
+		if (rq->kind == RQ_DEVSET && f->type == PROTO_T_DEVICE_SET) {
+			const proto_device_set *d = &f->body.device_set;
+			for (uint32_t i = 0; i < d->count; i++)
+				if (memcmp(d->list[i].device, c->device, 16) != 0 &&
+				    add_addr(s, d->list[i].account, d->list[i].device) != 0) {
+					wait_retry(c, WAKKS_E_NOMEM, SEND_RETRY_MS);
+					return;
+				}
+		} else if (rq->kind == RQ_BUNDLES && f->type == PROTO_T_BUNDLES) {
+			take_bundles(c, &f->body.bundles);
+		} else {
+			wait_retry(c, WAKKS_E_PROTOCOL, SEND_RETRY_MS);
+			return;
+		}
+		s->target_next++;
+		step(c);
+		return;
+	}
+	/* RQ_SEND */
+	if (f->type == PROTO_T_STORED) {
+		on_stored(c, &f->body.stored);
+		return;
+	}
+	if (err == PROTO_E_DEVICE_MISMATCH) {
+		const proto_error_details *d = &f->body.error.details;
+		for (uint32_t i = 0; f->body.error.has_details && i < d->stale_count; i++)
+			wakks__peer_gone(c, d->stale[i]);
+		if (++s->attempts >= SEND_MAX_ATTEMPTS) {
+			wait_retry(c, WAKKS_E_RETRIES, 10 * SEND_RETRY_MS);
+			return;
+		}
+		s->phase = SP_DEVSET;
+		s->target_next = 0;
+		s->n_set = 0;
+		step(c);
+		return;
+	}
+	if (!err)
+		err = WAKKS_E_PROTOCOL;
+	if (permanent(err)) {
+		finish(c, err, true);
+		wakks__send_kick(c);
+	} else {
+		wait_retry(c, err, retry_after(f));
+	}
+}
+
+void wakks__send_timer(wakks_client *c)
+{
+	struct wakks__send *s = &c->send;
+	if (s->active && s->phase == SP_WAIT_RETRY && wakks__mono_ms() >= s->retry_at_mono) {
+		wakks__send_reset(c);
+		wakks__send_kick(c);
+	}
+}

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* Error texts, id hex, clocks and the big-endian record codec. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "wakks_internal.h"
+
+const char *wakks_strerror(int err)
+{
+	switch (err) {
+	case 0:
+		return "success";
+#define WAKKS__ERR_CASE(name, code, text) case code: return text;
+		WAKKS_ERRNO_MAP(WAKKS__ERR_CASE)
+#undef WAKKS__ERR_CASE
+	default:
+		break;
+	}
+	if (err < 0 && err > -64)
+		return proto_strerror(err);
+	return "unknown error";
+}
+
+void wakks_id_hex(const uint8_t id[WAKKS_ID_BYTES], char out[2 * WAKKS_ID_BYTES + 1])
+{
+	sodium_bin2hex(out, 2 * WAKKS_ID_BYTES + 1, id, WAKKS_ID_BYTES);
+}
+
+int wakks_id_parse(const char *hex, uint8_t out[WAKKS_ID_BYTES])
+{
+	uint8_t tmp[WAKKS_ID_BYTES];
+	size_t n = 0;
+	if (!hex || strlen(hex) != 2 * WAKKS_ID_BYTES ||
+	    sodium_hex2bin(tmp, sizeof tmp, hex, strlen(hex), NULL, &n, NULL) != 0 ||
+	    n != WAKKS_ID_BYTES)
+		return WAKKS_E_INVAL;
+	memcpy(out, tmp, WAKKS_ID_BYTES);
+	return 0;
+}
+
+uint64_t wakks__now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t wakks__mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void wakks__be32(uint8_t out[4], uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		out[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+void wakks__be64(uint8_t out[8], uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		out[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+static bool reserve(wakks__buf *b, size_t n)
+{
+	if (b->oom)
+		return false;
+	if (b->len + n <= b->cap)
+		return true;
+	size_t cap = b->cap ? b->cap : 128;
+	while (cap < b->len + n)
+		cap *= 2;
+	/* Records hold secrets: grow by copying, wiping the old buffer. */
+	uint8_t *q = malloc(cap);
+	if (!q) {
+		b->oom = true;
+		return false;
+	}
+	if (b->p) {
+		memcpy(q, b->p, b->len);
+		sodium_memzero(b->p, b->cap);
+		free(b->p);
+	}
+	b->p = q;
+	b->cap = cap;
+	return true;
+}
+
+void wakks__put_u8(wakks__buf *b, uint8_t v)
+{
+	if (reserve(b, 1))
+		b->p[b->len++] = v;
+}
+
+void wakks__put_u32(wakks__buf *b, uint32_t v)
+{
+	if (reserve(b, 4)) {
+		wakks__be32(b->p + b->len, v);
+		b->len += 4;
+	}
+}
+
+void wakks__put_u64(wakks__buf *b, uint64_t v)
+{
+	if (reserve(b, 8)) {
+		wakks__be64(b->p + b->len, v);
+		b->len += 8;
+	}
+}
+
+void wakks__put_bytes(wakks__buf *b, const void *p, size_t n)
+{
+	if (n && reserve(b, n)) {
+		memcpy(b->p + b->len, p, n);
+		b->len += n;
+	}
+}
+
+void wakks__put_str8(wakks__buf *b, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n > 255) {
+		b->oom = true;
+		return;
+	}
+	wakks__put_u8(b, (uint8_t)n);
+	wakks__put_bytes(b, s, n);
+}
+
+void wakks__buf_free(wakks__buf *b)
+{
+	if (b->p) {
+		sodium_memzero(b->p, b->cap);
+		free(b->p);
+	}
+	memset(b, 0, sizeof *b);
+}
+
+static const uint8_t *take(wakks__rd *r, size_t n)
+{
+	if (r->bad || r->len - r->off < n) {
+		r->bad = true;
+		return NULL;
+	}
+	const uint8_t *p = r->p + r->off;
+	r->off += n;
+	return p;
+}
+
+uint8_t wakks__get_u8(wakks__rd *r)
+{
+	const uint8_t *p = take(r, 1);
+	return p ? p[0] : 0;
+}
+
+uint32_t wakks__get_u32(wakks__rd *r)
+{
+	const uint8_t *p = take(r, 4);
+	uint32_t v = 0;
+	for (int i = 0; p && i < 4; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+uint64_t wakks__get_u64(wakks__rd *r)
+{
+	const uint8_t *p = take(r, 8);
+	uint64_t v = 0;
+	for (int i = 0; p && i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+void wakks__get_bytes(wakks__rd *r, void *out, size_t n)
+{
+	const uint8_t *p = take(r, n);
+	if (p)
+		memcpy(out, p, n);
+	else
+		memset(out, 0, n);
+}
+
+const uint8_t *wakks__get_view(wakks__rd *r, size_t n)
+{
+	return take(r, n);
+}
+
+void wakks__get_str8(wakks__rd *r, char *out, size_t cap)
+{
+	uint8_t n = wakks__get_u8(r);
+	const uint8_t *p = take(r, n);
+	if (!p || n >= cap) {
+		r->bad = true;
+		out[0] = '\0';
+		return;
+	}
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+bool wakks__rd_done(const wakks__rd *r)
+{
+	return !r->bad && r->off == r->len;
+}

@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* libwakks internals: the sealed device store, the non-blocking TLS WebSocket, the HTTPS helper,
+ * byte codecs and the client object. Not installed; the tests of these parts include it. */
+#ifndef WAKKS_INTERNAL_H
+#define WAKKS_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "wakks.h"
+#include "wakks_crypto.h"
+#include "wakks_protocol.h"
+
+/* ---- Byte codec for stored records (big-endian, length-checked) ------------------------------ */
+typedef struct wakks__buf {
+	uint8_t *p;
+	size_t len, cap;
+	bool oom;
+} wakks__buf;
+
+void wakks__put_u8(wakks__buf *b, uint8_t v);
+void wakks__put_u32(wakks__buf *b, uint32_t v);
+void wakks__put_u64(wakks__buf *b, uint64_t v);
+void wakks__put_bytes(wakks__buf *b, const void *p, size_t n);
+void wakks__put_str8(wakks__buf *b, const char *s); /* u8 length || bytes; s of <= 255 bytes */
+void wakks__buf_free(wakks__buf *b);                /* wipes, then frees */
+
+typedef struct wakks__rd {
+	const uint8_t *p;
+	size_t len, off;
+	bool bad;
+} wakks__rd;
+
+uint8_t wakks__get_u8(wakks__rd *r);
+uint32_t wakks__get_u32(wakks__rd *r);
+uint64_t wakks__get_u64(wakks__rd *r);
+void wakks__get_bytes(wakks__rd *r, void *out, size_t n);
+const uint8_t *wakks__get_view(wakks__rd *r, size_t n);
+void wakks__get_str8(wakks__rd *r, char *out, size_t cap); /* NUL-terminated; bad if too long */
+/* True when every byte was read and nothing was out of bounds. */
+bool wakks__rd_done(const wakks__rd *r);
+
+void wakks__be32(uint8_t out[4], uint32_t v);
+void wakks__be64(uint8_t out[8], uint64_t v);
+
+uint64_t wakks__now_ms(void);
+uint64_t wakks__mono_ms(void);
+
+/* ---- Device store (spec/client.md) ------------------------------------------------------------
+ * One LMDB environment in the store directory, owned by one client (an exclusive lock file).
+ * Every value is sealed: nonce[24] || XChaCha20-Poly1305(record key, nonce, plaintext,
+ * ad = "wakks/v1/client-store" 0x00 table 0x00 key). A write transaction commits with fsync,
+ * so a set of changes (a session, a message, a deleted prekey) becomes durable all at once or
+ * not at all. Values returned by wakks__store_get are malloc'd plaintext (wakks__store_free). */
+enum wakks__table {
+	WT_META = 0, /* "self": identity and ids; "check": key check */
+	WT_SPK,      /* u32 id -> signed prekey */
+	WT_OPK,      /* u32 id -> one-time prekey */
+	WT_SESSION,  /* device[16] -> account[16] || sealed session */
+	WT_PEER,     /* account[16] || device[16] -> identity key, flags, times */
+	WT_PENDING,  /* cmid[16] -> u64 history seq */
+	WT_RX,       /* account || device || cmid -> message id: de-duplicates deliveries */
+	WT_MID,      /* message id -> u64 history seq: de-duplicates messages */
+	WT_MSG,      /* u64 seq -> message record (history) */
+	WT__COUNT
+};
+
+typedef struct wakks__store wakks__store;
+typedef struct wakks__txn wakks__txn;
+
+/* @return 0, WAKKS_E_IO, WAKKS_E_STORE (incl. already open), WAKKS_E_STORE_KEY, WAKKS_E_NOMEM. */
+int wakks__store_open(const char *dir, const uint8_t key[WAKKS_STORE_KEY_BYTES], wakks__store **out);
+void wakks__store_close(wakks__store *s);
+/* A key derived from the store key for sealing sessions with wc_session_seal. */
+const uint8_t *wakks__store_session_key(const wakks__store *s);
+
+int wakks__txn_begin(wakks__store *s, bool write, wakks__txn **out);
+/* Commits (fsync) and frees. On failure the transaction is aborted. */
+int wakks__txn_commit(wakks__txn *t);
+void wakks__txn_abort(wakks__txn *t);
+
+int wakks__store_put(wakks__txn *t, int table, const void *key, size_t klen, const void *val,
+		     size_t vlen);
+/* @return 0, WAKKS_E_NOT_FOUND, WAKKS_E_CORRUPT (does not open), WAKKS_E_STORE, WAKKS_E_NOMEM. */
+int wakks__store_get(wakks__txn *t, int table, const void *key, size_t klen, uint8_t **val,
+		     size_t *vlen);
+/* Deleting a missing key is not an error. */
+int wakks__store_del(wakks__txn *t, int table, const void *key, size_t klen);
+/* Calls fn for every record in key order; fn returns nonzero to stop (that value is returned).
+ * Damaged records make it fail with WAKKS_E_CORRUPT. */
+int wakks__store_each(wakks__txn *t, int table,
+		      int (*fn)(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+				void *arg),
+		      void *arg);
+/* Largest key of a table with 8-byte keys (0 when empty). */
+int wakks__store_last_u64(wakks__txn *t, int table, uint64_t *out);
+void wakks__store_free(uint8_t *val, size_t vlen);
+
+/* ---- Non-blocking TLS WebSocket (RFC 6455, client side) --------------------------------------- */
+enum wakks__ws_state {
+	WS_IDLE = 0,
+	WS_TCP,        /* non-blocking connect in progress */
+	WS_TLS,        /* TLS handshake */
+	WS_UPGRADE,    /* HTTP upgrade sent, reading the response */
+	WS_OPEN,
+	WS_CLOSED,
+};
+
+/* The largest message we accept: one protocol frame (the relay never sends more). */
+#define WAKKS__WS_MAX_MESSAGE PROTO_MAX_FRAME_BYTES
+/* Upgrade response headers: a relay sends a few hundred bytes. */
+#define WAKKS__WS_MAX_HEADERS 8192
+
+typedef struct wakks__ws {
+	int state;
+	int fd;
+	SSL *ssl;
+	struct addrinfo *ai_list, *ai_next;
+	char host[256];
+	int port;
+	char key[32];            /* Sec-WebSocket-Key */
+	bool want_write;         /* TLS needs POLLOUT to make progress */
+	uint8_t *out;            /* bytes queued for SSL_write */
+	size_t out_len, out_cap;
+	uint8_t *in;             /* bytes read, not yet parsed */
+	size_t in_len, in_cap;
+	uint8_t *msg;            /* message being assembled from fragments */
+	size_t msg_len;
+	int msg_op;
+	uint16_t close_code;
+	int error;               /* WAKKS_E_* that ended it */
+	bool drop_after_flush;   /* test hook: abort once the queue is written */
+} wakks__ws;
+
+typedef void (*wakks__ws_msg_cb)(void *arg, const uint8_t *msg, size_t len);
+
+/* Resolves (blocking) and starts a non-blocking connect. @return 0, WAKKS_E_NET. */
+int wakks__ws_start(wakks__ws *w, SSL_CTX *ctx, const char *host, int port);
+short wakks__ws_want(const wakks__ws *w);
+/* Makes all possible progress; complete binary messages go to cb. @return 0 while usable, or a
+ * negative code when the connection is gone (then w->state is WS_CLOSED). */
+int wakks__ws_io(wakks__ws *w, SSL_CTX *ctx, wakks__ws_msg_cb cb, void *arg);
+/* Queues one binary message (masked) and tries to write it. @return 0, WAKKS_E_CLOSED,
+ * WAKKS_E_NOMEM. */
+int wakks__ws_send(wakks__ws *w, int opcode, const void *data, size_t len);
+/* Sends close (best effort) and frees everything. */
+void wakks__ws_close(wakks__ws *w, bool graceful);
+
+/* TLS context: verification on, against ca_file (a CA bundle or one pinned certificate) or the
+ * system store. @return 0, WAKKS_E_TLS. */
+int wakks__tls_ctx(const char *ca_file, SSL_CTX **out);
+
+/* Blocking HTTPS request to host:port (same trust). Response body malloc'd, NUL-terminated.
+ * location (may be NULL) receives the Location header. @return 0, WAKKS_E_NET, WAKKS_E_TLS,
+ * WAKKS_E_HTTP (unparseable response), WAKKS_E_NOMEM. */
+int wakks__https(SSL_CTX *ctx, const char *host, int port, const char *method, const char *path,
+		 const char *form, int *status, char **body, char *location, size_t loc_cap);
+
+/* ---- The client --------------------------------------------------------------------------- */
+#define WAKKS__MAX_OPS 256
+
+struct wakks__op {
+	uint32_t id;
+	bool done;
+	int result;
+};
+
+/* What an outstanding request is for. */
+enum wakks__req_kind {
+	RQ_NONE = 0, RQ_AUTH, RQ_REGISTER, RQ_DEVSET, RQ_BUNDLES, RQ_SEND, RQ_ACK, RQ_PREKEYS,
+	RQ_SPK, RQ_DEVICES, RQ_REVOKE, RQ_CONSENT, RQ_CONSENT_LIST,
+};
+
+#define WAKKS__MAX_REQS 128
+
+struct wakks__req {
+	uint32_t rid;
+	int kind;
+	uint32_t op;
+	uint32_t aux; /* RQ_SPK: new spk id; RQ_CONSENT: kind */
+	uint64_t sent_mono;
+};
+
+/* A device address in a send's required set. */
+struct wakks__addr {
+	uint8_t acc[16], dev[16];
+};
+
+/* The head of the send queue in progress. */
+enum wakks__send_phase { SP_IDLE = 0, SP_DEVSET, SP_BUNDLES, SP_SENT, SP_WAIT_RETRY };
+
+struct wakks__send {
+	bool active;
+	uint8_t cmid[16];
+	uint64_t seq;
+	uint32_t op;
+	int phase;
+	int attempts;
+	/* Targets: 0 account, 1 unit, 2 our own account. */
+	bool target_used[3];
+	int target_next;          /* next target to query in the current phase */
+	struct wakks__addr *set;  /* union of device sets, our own device excluded */
+	size_t n_set, cap_set;
+	uint64_t retry_at_mono;
+};
+
+struct wakks_client {
+	wakks_config cfg;
+	char *relay_url, *ca_file, *store_dir, *label;
+	char host[256];
+	int port;
+	SSL_CTX *tls;
+	wakks__store *store;
+
+	/* self */
+	wc_identity ik;
+	bool registered;
+	uint8_t account[16], device[16];
+	uint32_t next_opk_id, next_spk_id, spk_current;
+	uint64_t spk_created_ms;
+
+	/* connection */
+	wakks__ws ws;
+	int state;
+	bool want_connected;
+	uint8_t challenge[32];
+	bool have_challenge;
+	uint32_t next_rid;
+	struct wakks__req reqs[WAKKS__MAX_REQS];
+	uint64_t reconnect_at_mono;
+	uint32_t backoff_ms;
+	uint64_t last_rx_mono, ping_sent_mono;
+	bool prekey_upload_inflight;
+	bool spk_rotate_inflight;
+
+	/* operations */
+	uint32_t next_op;
+	struct wakks__op ops[WAKKS__MAX_OPS];
+
+	/* sending */
+	struct wakks__send send;
+	proto_frame *rx;  /* decoded incoming frame (big: heap) */
+	proto_frame *tx;  /* frame being built */
+	uint8_t *txbuf;   /* encoded frame */
+	/* operation ids of messages queued by this run, by client message id */
+	struct {
+		uint8_t cmid[16];
+		uint32_t op;
+	} send_ops[64];
+	char consent_tenant[WAKKS_SLUG_MAX + 1], consent_unit[WAKKS_SLUG_MAX + 1];
+	bool in_callback;
+	bool test_drop_after_send;
+};
+
+void wakks__emit(wakks_client *c, const wakks_event *ev);
+uint32_t wakks__op_new(wakks_client *c);
+void wakks__op_finish(wakks_client *c, uint32_t op, int result);
+void wakks__op_finish_data(wakks_client *c, uint32_t op, int result, const wakks_device_info *d,
+			   size_t nd, const wakks_consent_entry *ce, size_t nce);
+/* Encodes and sends c->tx as a request of kind; returns the request id (> 0) or negative. */
+int wakks__request(wakks_client *c, int kind, uint32_t op, uint32_t aux);
+int wakks__send_frame(wakks_client *c);
+struct wakks__req *wakks__req_take(wakks_client *c, uint32_t rid);
+
+int wakks__save_self(wakks_client *c, wakks__txn *t);
+int wakks__load_self(wakks_client *c);
+
+/* keys.c */
+int wakks__prekeys_store(wakks_client *c, wakks__txn *t, uint32_t n, proto_prekey *out,
+			 uint8_t (*pubs)[32]);
+int wakks__spk_new(wakks_client *c, wakks__txn *t, wc_signed_prekey *out);
+void wakks__keys_after_auth(wakks_client *c);
+/* Load a signed / one-time prekey by id (responder side of X3DH). 0, WAKKS_E_NOT_FOUND, ... */
+int wakks__spk_load(wakks_client *c, wakks__txn *t, uint32_t id, wc_signed_prekey *out);
+int wakks__opk_load(wakks__txn *t, uint32_t id, wc_one_time_prekey *out);
+void wakks__on_prekeys_low(wakks_client *c);
+void wakks__on_key_reply(wakks_client *c, struct wakks__req *rq, const proto_frame *f);
+
+/* send.c */
+void wakks__send_kick(wakks_client *c);
+void wakks__send_on_reply(wakks_client *c, struct wakks__req *rq, const proto_frame *f);
+void wakks__send_reset(wakks_client *c);
+void wakks__send_timer(wakks_client *c);
+void wakks__conversation_id(const uint8_t *account_a, const uint8_t *account_b, const char *tenant,
+			    const char *unit, uint8_t out[16]);
+
+/* receive.c */
+void wakks__on_deliver(wakks_client *c, const proto_deliver *d);
+
+/* peers (receive.c): records a peer device's identity key; emits key/device change events. */
+int wakks__peer_seen(wakks_client *c, wakks__txn *t, const uint8_t acc[16], const uint8_t dev[16],
+		     const uint8_t ik[32], wakks_event *ev_out, bool *have_event);
+void wakks__peer_gone(wakks_client *c, const uint8_t dev[16]);
+
+/* sessions (messages.c): load (and unseal) / save (seal) / drop the session with a device. */
+int wakks__session_load(wakks_client *c, wakks__txn *t, const uint8_t dev[16], uint8_t acc[16],
+			wc_session **out);
+int wakks__session_save(wakks_client *c, wakks__txn *t, const uint8_t dev[16],
+			const uint8_t acc[16], const wc_session *s);
+bool wakks__session_exists(wakks_client *c, wakks__txn *t, const uint8_t dev[16]);
+int wakks__msg_put(wakks__txn *t, const wakks_message *m, bool failed);
+int wakks__msg_get(wakks__txn *t, uint64_t seq, wakks_message *m, bool *failed, uint8_t **raw,
+		   size_t *raw_len);
+
+/* messages */
+int wakks__msg_encode(const wakks_message *m, bool failed, wakks__buf *b);
+int wakks__msg_decode(const uint8_t *p, size_t n, wakks_message *m, bool *failed);
+
+/* consent.c */
+void wakks__on_consent_reply(wakks_client *c, struct wakks__req *rq, const proto_frame *f);
+
+/* Test hook (internal): drop the connection as soon as the next send frame is written, as if the
+ * relay's reply were lost. */
+void wakks__test_drop_after_send(wakks_client *c);
+
+#endif

@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+#include "client_harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sodium.h>
+
+#define TH_MAX_DEVS 16
+static struct th_dev *devs[TH_MAX_DEVS];
+
+static void on_event(wakks_client *c, const wakks_event *ev, void *user)
+{
+	(void)c;
+	struct th_dev *d = user;
+	switch (ev->type) {
+	case WAKKS_EV_MESSAGE: {
+		if (d->n_msgs >= TH_MAX_MSGS)
+			break;
+		struct th_msg *m = &d->msgs[d->n_msgs++];
+		const wakks_message *w = ev->u.message;
+		size_t n = w->text_len < sizeof m->text - 1 ? w->text_len : sizeof m->text - 1;
+		memcpy(m->text, w->text, n);
+		m->text[n] = '\0';
+		memcpy(m->id, w->id, 16);
+		memcpy(m->sender_account, w->sender_account, 16);
+		memcpy(m->sender_device, w->sender_device, 16);
+		memcpy(m->conversation, w->conversation, 16);
+		m->outgoing = w->outgoing;
+		snprintf(m->tenant, sizeof m->tenant, "%s", w->tenant);
+		snprintf(m->unit, sizeof m->unit, "%s", w->unit);
+		break;
+	}
+	case WAKKS_EV_SENT:
+		d->n_sent++;
+		break;
+	case WAKKS_EV_KEY_CHANGE:
+		d->n_key_changes++;
+		memcpy(d->last_safety, ev->u.peer.safety_number, sizeof d->last_safety);
+		break;
+	case WAKKS_EV_DEVICE_CHANGE:
+		d->n_device_changes++;
+		memcpy(d->last_safety, ev->u.peer.safety_number, sizeof d->last_safety);
+		break;
+	case WAKKS_EV_DONE:
+		if (ev->u.done.consents || ev->u.done.n_consents) {
+			d->n_consents = (int)ev->u.done.n_consents;
+			if (ev->u.done.n_consents)
+				d->last_consent_kind = ev->u.done.consents[ev->u.done.n_consents - 1].kind;
+		}
+		if (ev->u.done.result != 0)
+			fprintf(stderr, "  [%s] operation %u failed: %s\n", d->name, ev->u.done.op,
+				wakks_strerror(ev->u.done.result));
+		break;
+	case WAKKS_EV_RECEIPT:
+		d->n_receipts++;
+		break;
+	case WAKKS_EV_ERROR:
+		d->n_errors++;
+		fprintf(stderr, "  [%s] error event: %s (%s)\n", d->name, ev->u.error.what,
+			wakks_strerror(ev->u.error.code));
+		break;
+	default:
+		break;
+	}
+}
+
+static int open_client(struct th_dev *d)
+{
+	char url[128];
+	snprintf(url, sizeof url, "wss://localhost:%d", d->port);
+	wakks_config cfg = {
+		.relay_url = url,
+		.ca_file = d->ca,
+		.store_dir = d->dir,
+		.store_key = d->key,
+		.device_label = d->name,
+		.on_event = on_event,
+		.user = d,
+		.auto_reconnect = true,
+		.prekey_batch = 20,
+	};
+	int rc = wakks_open(&cfg, &d->c);
+	if (rc != 0) {
+		fprintf(stderr, "wakks_open(%s): %s\n", d->name, wakks_strerror(rc));
+		return rc;
+	}
+	for (int i = 0; i < TH_MAX_DEVS; i++)
+		if (!devs[i] || devs[i] == d) {
+			devs[i] = d;
+			break;
+		}
+	return wakks_connect(d->c);
+}
+
+int th_open(struct th_dev *d, const char *name, const char *base, int port, const char *ca)
+{
+	memset(d, 0, sizeof *d);
+	d->name = name;
+	d->port = port;
+	snprintf(d->ca, sizeof d->ca, "%s", ca);
+	snprintf(d->dir, sizeof d->dir, "%s/%s", base, name);
+	mkdir(base, 0700);
+	randombytes_buf(d->key, sizeof d->key);
+	return open_client(d);
+}
+
+int th_reopen(struct th_dev *d)
+{
+	wakks_close(d->c);
+	d->c = NULL;
+	return open_client(d);
+}
+
+void th_close(struct th_dev *d)
+{
+	for (int i = 0; i < TH_MAX_DEVS; i++)
+		if (devs[i] == d)
+			devs[i] = NULL;
+	wakks_close(d->c);
+	d->c = NULL;
+}
+
+void th_pump(int ms)
+{
+	uint64_t end = (uint64_t)ms;
+	for (uint64_t t = 0; t < end; t += 10)
+		for (int i = 0; i < TH_MAX_DEVS; i++)
+			if (devs[i] && devs[i]->c)
+				wakks_poll(devs[i]->c, i == 0 ? 10 : 0);
+}
+
+int th_pump_until(bool (*cond)(void *arg), void *arg, int timeout_ms)
+{
+	for (int t = 0; t < timeout_ms; t += 10) {
+		if (cond(arg))
+			return 0;
+		bool any = false;
+		for (int i = 0; i < TH_MAX_DEVS; i++)
+			if (devs[i] && devs[i]->c) {
+				wakks_poll(devs[i]->c, any ? 0 : 10);
+				any = true;
+			}
+	}
+	return cond(arg) ? 0 : -1;
+}
+
+static bool is_connected(void *arg)
+{
+	struct th_dev *d = arg;
+	return wakks_state(d->c) >= WAKKS_CONNECTED;
+}
+
+static bool is_ready(void *arg)
+{
+	struct th_dev *d = arg;
+	return wakks_state(d->c) == WAKKS_READY;
+}
+
+int th_wait_ready(struct th_dev *d, int timeout_ms)
+{
+	return th_pump_until(is_ready, d, timeout_ms);
+}
+
+int th_register(struct th_dev *d, const char *idp, const char *user)
+{
+	if (th_pump_until(is_connected, d, 10000) != 0)
+		return -1;
+	char *token = NULL;
+	int rc = wakks_devidp_login(d->c, idp, user, &token);
+	if (rc != 0) {
+		fprintf(stderr, "devidp login %s: %s\n", user, wakks_strerror(rc));
+		return rc;
+	}
+	uint32_t op;
+	rc = wakks_register(d->c, token, &op);
+	free(token);
+	if (rc == 0)
+		rc = wakks_wait(d->c, op, 10000);
+	if (rc != 0)
+		fprintf(stderr, "register %s: %s\n", user, wakks_strerror(rc));
+	return rc;
+}
+
+struct msgs_wait {
+	struct th_dev *d;
+	int n;
+};
+
+static bool has_msgs(void *arg)
+{
+	struct msgs_wait *w = arg;
+	return w->d->n_msgs >= w->n;
+}
+
+int th_wait_msgs(struct th_dev *d, int n, int timeout_ms)
+{
+	struct msgs_wait w = { d, n };
+	return th_pump_until(has_msgs, &w, timeout_ms);
+}
+
+struct op_done {
+	struct th_dev *d;
+	int sent_before;
+};
+
+static bool sent_one(void *arg)
+{
+	struct op_done *o = arg;
+	return o->d->n_sent > o->sent_before;
+}
+
+int th_send(struct th_dev *d, const uint8_t *account, const char *tenant, const char *unit,
+	    const char *text)
+{
+	wakks_target to = { account, tenant, unit };
+	uint32_t op;
+	int before = d->n_sent;
+	int rc = wakks_send_text(d->c, &to, text, strlen(text), NULL, &op);
+	if (rc != 0)
+		return rc;
+	/* Pump everyone (recipients too) until stored. */
+	struct op_done o = { d, before };
+	if (th_pump_until(sent_one, &o, 15000) != 0)
+		return -1;
+	return 0;
+}
+
+int th_find(const struct th_dev *d, const char *text)
+{
+	for (int i = 0; i < d->n_msgs; i++)
+		if (strcmp(d->msgs[i].text, text) == 0)
+			return i;
+	return -1;
+}
+
+int th_count(const struct th_dev *d, const char *text)
+{
+	int n = 0;
+	for (int i = 0; i < d->n_msgs; i++)
+		n += strcmp(d->msgs[i].text, text) == 0;
+	return n;
+}

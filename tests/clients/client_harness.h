@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* Test devices on libwakks against a real relay process: each has its own store directory and
+ * records the events it saw. */
+#ifndef WAKKS_TEST_CLIENT_HARNESS_H
+#define WAKKS_TEST_CLIENT_HARNESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wakks.h"
+
+#define TH_MAX_MSGS 64
+
+struct th_msg {
+	char text[256];
+	uint8_t id[16], sender_account[16], sender_device[16], conversation[16];
+	bool outgoing;
+	char tenant[33], unit[33];
+};
+
+struct th_dev {
+	const char *name;
+	wakks_client *c;
+	char dir[512];
+	uint8_t key[32];
+	int port;
+	char ca[512];
+	struct th_msg msgs[TH_MAX_MSGS];
+	int n_msgs;
+	int n_sent;
+	int n_key_changes, n_device_changes, n_errors, n_receipts;
+	char last_safety[61];
+	int n_consents, last_consent_kind; /* from the last consent list */
+};
+
+/* Creates a store directory (under base) and opens the client; connects. */
+int th_open(struct th_dev *d, const char *name, const char *base, int port, const char *ca);
+/* Closes the client (store kept) and opens it again from the store; connects. */
+int th_reopen(struct th_dev *d);
+void th_close(struct th_dev *d);
+/* Connect (if needed), log in at the development provider as `user`, register. 0 on success. */
+int th_register(struct th_dev *d, const char *idp, const char *user);
+/* Pumps every open device until cond(arg) or timeout. Returns 0 or -1 on timeout. */
+int th_pump_until(bool (*cond)(void *arg), void *arg, int timeout_ms);
+/* Pumps all devices for ms milliseconds. */
+void th_pump(int ms);
+/* Waits until device d has n messages, or timeout. */
+int th_wait_msgs(struct th_dev *d, int n, int timeout_ms);
+int th_wait_ready(struct th_dev *d, int timeout_ms);
+/* Sends text and waits for `stored`. Returns the operation's result. */
+int th_send(struct th_dev *d, const uint8_t *account, const char *tenant, const char *unit,
+	    const char *text);
+/* Index of the message with text in d, or -1. */
+int th_find(const struct th_dev *d, const char *text);
+int th_count(const struct th_dev *d, const char *text);
+
+#endif

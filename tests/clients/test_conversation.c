@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* End to end through a real relay process over real TLS: a citizen with two devices and a
+ * caseworker of varde/jobcenter, all libwakks clients registered through the development
+ * identity provider's OpenID Connect flow, talk with X3DH + Double Ratchet; every device decrypts
+ * its own envelope. The citizen writes first (citizen -> unit is always allowed), so the test
+ * does not depend on the relay's consent enforcement. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_harness.h"
+#include "relay_proc.h"
+#include "test.h"
+#include "wakks_internal.h"
+
+static struct relay_proc relay;
+static char base[400], ca[400];
+static struct th_dev anna1, anna2, camilla;
+static uint8_t anna_acc[16], camilla_acc[16];
+
+static void registration_through_the_development_provider(void)
+{
+	REQUIRE(th_open(&anna1, "anna1", base, relay.port, ca) == 0);
+	REQUIRE(th_open(&anna2, "anna2", base, relay.port, ca) == 0);
+	REQUIRE(th_open(&camilla, "camilla", base, relay.port, ca) == 0);
+	REQUIRE(th_register(&anna1, "dev-mitid", "anna") == 0);
+	REQUIRE(th_register(&anna2, "dev-mitid", "anna") == 0);
+	REQUIRE(th_register(&camilla, "dev-adfs", "camilla") == 0);
+	uint8_t a2[16];
+	CHECK_EQ_INT(wakks_account_id(anna1.c, anna_acc), 0);
+	CHECK_EQ_INT(wakks_account_id(anna2.c, a2), 0);
+	CHECK_MEM(anna_acc, a2, 16); /* one person, one account, two devices */
+	CHECK_EQ_INT(wakks_account_id(camilla.c, camilla_acc), 0);
+	CHECK(memcmp(anna_acc, camilla_acc, 16) != 0);
+	CHECK_EQ_INT(wakks_state(anna1.c), WAKKS_READY);
+}
+
+static void citizen_writes_to_the_unit(void)
+{
+	REQUIRE(th_send(&anna1, NULL, "varde", "jobcenter", "Hej, jeg har et spørgsmål") == 0);
+	REQUIRE(th_wait_msgs(&camilla, 1, 10000) == 0);
+	REQUIRE(th_wait_msgs(&anna2, 1, 10000) == 0);
+	int i = th_find(&camilla, "Hej, jeg har et spørgsmål");
+	REQUIRE(i >= 0);
+	CHECK_MEM(camilla.msgs[i].sender_account, anna_acc, 16);
+	CHECK(!camilla.msgs[i].outgoing);
+	CHECK(strcmp(camilla.msgs[i].tenant, "varde") == 0 && strcmp(camilla.msgs[i].unit, "jobcenter") == 0);
+	/* The sender's other device gets its copy, marked as ours. */
+	int j = th_find(&anna2, "Hej, jeg har et spørgsmål");
+	REQUIRE(j >= 0);
+	CHECK(anna2.msgs[j].outgoing);
+	CHECK_MEM(anna2.msgs[j].id, camilla.msgs[i].id, 16);
+	CHECK_EQ_INT(th_count(&anna1, "Hej, jeg har et spørgsmål"), 0); /* not to itself */
+}
+
+/* The caseworker may write to the citizen only while the citizen's consent for the tenant is
+ * active: the citizen reads the tenant's text from the relay and grants, signed by its device. */
+static void citizen_grants_consent(void)
+{
+	wakks_consent_text text;
+	int rc = wakks_consent_text_fetch(anna1.c, "varde", "", &text);
+	REQUIRE(rc == 0);
+	CHECK(strcmp(text.tenant, "varde") == 0);
+	CHECK(text.text && text.text[0]);
+	uint32_t op;
+	REQUIRE(wakks_consent_grant(anna1.c, &text, &op) == 0);
+	CHECK_EQ_INT(wakks_wait(anna1.c, op, 10000), 0);
+	wakks_consent_text_free(&text);
+	REQUIRE(wakks_consent_list(anna2.c, &op) == 0); /* the account's history, from the other device */
+	CHECK_EQ_INT(wakks_wait(anna2.c, op, 10000), 0);
+	CHECK_EQ_INT(anna2.n_consents, 1);
+	CHECK_EQ_INT(anna2.last_consent_kind, 1);
+}
+
+static void caseworker_answers_both_citizen_devices(void)
+{
+	REQUIRE(th_send(&camilla, anna_acc, "varde", "jobcenter", "Hej Anna, hvad drejer det sig om?") == 0);
+	REQUIRE(th_wait_msgs(&anna1, 1, 10000) == 0);
+	REQUIRE(th_wait_msgs(&anna2, 2, 10000) == 0);
+	int i = th_find(&anna1, "Hej Anna, hvad drejer det sig om?");
+	int j = th_find(&anna2, "Hej Anna, hvad drejer det sig om?");
+	REQUIRE(i >= 0 && j >= 0);
+	CHECK_MEM(anna1.msgs[i].sender_account, camilla_acc, 16);
+	CHECK(!anna1.msgs[i].outgoing);
+	/* One conversation on every device: the citizen's question and the answer share its id. */
+	CHECK_MEM(anna1.msgs[i].conversation, anna2.msgs[0].conversation, 16);
+	/* Back and forth a few times: the ratchet turns. */
+	for (int k = 0; k < 3; k++) {
+		char q[64], a[64];
+		snprintf(q, sizeof q, "spørgsmål %d", k);
+		snprintf(a, sizeof a, "svar %d", k);
+		CHECK_EQ_INT(th_send(&anna2, NULL, "varde", "jobcenter", q), 0);
+		CHECK_EQ_INT(th_send(&camilla, anna_acc, "varde", "jobcenter", a), 0);
+	}
+	th_pump(300);
+	CHECK(th_find(&camilla, "spørgsmål 2") >= 0);
+	CHECK(th_find(&anna1, "svar 2") >= 0);
+	CHECK(th_find(&anna1, "spørgsmål 2") >= 0); /* anna2's message, copy to anna1 */
+	CHECK(th_find(&anna2, "svar 2") >= 0);
+}
+
+static void safety_numbers_agree(void)
+{
+	uint8_t cdev[16], adev[16];
+	REQUIRE(wakks_device_id(camilla.c, cdev) == 0);
+	REQUIRE(wakks_device_id(anna1.c, adev) == 0);
+	char s1[61], s2[61];
+	CHECK_EQ_INT(wakks_safety_number(anna1.c, cdev, s1), 0);
+	CHECK_EQ_INT(wakks_safety_number(camilla.c, adev, s2), 0);
+	CHECK(strcmp(s1, s2) == 0);
+	CHECK_EQ_INT(strlen(s1), 60);
+}
+
+struct history_count {
+	int n;
+	bool saw;
+};
+
+static int count_history(const wakks_message *m, void *arg)
+{
+	struct history_count *h = arg;
+	h->n++;
+	if (m->text_len == strlen("efter genstart") && memcmp(m->text, "efter genstart", m->text_len) == 0)
+		h->saw = true;
+	return 0;
+}
+
+static void restarted_client_continues_from_its_store(void)
+{
+	REQUIRE(th_reopen(&camilla) == 0);
+	REQUIRE(th_wait_ready(&camilla, 10000) == 0);
+	int before = anna1.n_msgs;
+	CHECK_EQ_INT(th_send(&camilla, anna_acc, "varde", "jobcenter", "efter genstart"), 0);
+	CHECK_EQ_INT(th_wait_msgs(&anna1, before + 1, 10000), 0);
+	CHECK(th_find(&anna1, "efter genstart") >= 0);
+	REQUIRE(th_reopen(&anna1) == 0);
+	REQUIRE(th_wait_ready(&anna1, 10000) == 0);
+	int cb = camilla.n_msgs;
+	CHECK_EQ_INT(th_send(&anna1, NULL, "varde", "jobcenter", "også efter genstart"), 0);
+	CHECK_EQ_INT(th_wait_msgs(&camilla, cb + 1, 10000), 0);
+	CHECK(th_find(&camilla, "også efter genstart") >= 0);
+	/* History survives the restart: the store holds what was received and sent. */
+	struct history_count h = { 0, false };
+	CHECK_EQ_INT(wakks_history(anna1.c, count_history, &h), 0);
+	CHECK(h.n >= 5);
+	CHECK(h.saw);
+}
+
+static void offline_recipient_catches_up(void)
+{
+	wakks_disconnect(anna2.c);
+	int before = anna2.n_msgs;
+	CHECK_EQ_INT(th_send(&camilla, anna_acc, "varde", "jobcenter", "mens du var væk 1"), 0);
+	CHECK_EQ_INT(th_send(&camilla, anna_acc, "varde", "jobcenter", "mens du var væk 2"), 0);
+	th_pump(200);
+	CHECK_EQ_INT(anna2.n_msgs, before);
+	REQUIRE(wakks_connect(anna2.c) == 0);
+	REQUIRE(th_wait_msgs(&anna2, before + 2, 10000) == 0);
+	/* in order */
+	CHECK(strcmp(anna2.msgs[before].text, "mens du var væk 1") == 0);
+	CHECK(strcmp(anna2.msgs[before + 1].text, "mens du var væk 2") == 0);
+}
+
+static void message_queued_offline_is_sent_after_reconnect(void)
+{
+	wakks_disconnect(anna1.c);
+	wakks_target to = { NULL, "varde", "jobcenter" };
+	uint32_t op;
+	REQUIRE(wakks_send_text(anna1.c, &to, "skrevet offline", 15, NULL, &op) == 0);
+	CHECK_EQ_INT(wakks_pending_count(anna1.c), 1);
+	/* Pending survives a restart too. */
+	REQUIRE(th_reopen(&anna1) == 0);
+	CHECK_EQ_INT(wakks_pending_count(anna1.c), 1);
+	int cb = camilla.n_msgs;
+	REQUIRE(th_wait_msgs(&camilla, cb + 1, 15000) == 0);
+	CHECK(th_find(&camilla, "skrevet offline") >= 0);
+	th_pump(200);
+	CHECK_EQ_INT(wakks_pending_count(anna1.c), 0);
+}
+
+static void resend_after_lost_reply_stores_nothing_twice(void)
+{
+	int cb = camilla.n_msgs, a2 = anna2.n_msgs;
+	wakks__test_drop_after_send(anna1.c);
+	wakks_target to = { NULL, "varde", "jobcenter" };
+	uint32_t op;
+	REQUIRE(wakks_send_text(anna1.c, &to, "svaret gik tabt", 15, NULL, &op) == 0);
+	/* The first attempt reaches the relay but its reply never arrives; the client reconnects
+	 * and sends again with the same client message id. */
+	REQUIRE(th_wait_msgs(&camilla, cb + 1, 15000) == 0);
+	REQUIRE(th_wait_msgs(&anna2, a2 + 1, 15000) == 0);
+	for (int i = 0; i < 200 && wakks_pending_count(anna1.c) > 0; i++)
+		th_pump(50);
+	CHECK_EQ_INT(wakks_pending_count(anna1.c), 0);
+	th_pump(1000);
+	CHECK_EQ_INT(th_count(&camilla, "svaret gik tabt"), 1);
+	CHECK_EQ_INT(th_count(&anna2, "svaret gik tabt"), 1);
+	CHECK_EQ_INT(camilla.n_errors, 0); /* the second copy was never stored, so never delivered */
+}
+
+static void conversation_continues_after_all_that(void)
+{
+	int before = anna1.n_msgs;
+	CHECK_EQ_INT(th_send(&camilla, anna_acc, "varde", "jobcenter", "tak for i dag"), 0);
+	CHECK_EQ_INT(th_wait_msgs(&anna1, before + 1, 10000), 0);
+	CHECK(th_find(&anna1, "tak for i dag") >= 0);
+	CHECK_EQ_INT(anna1.n_errors + anna2.n_errors + camilla.n_errors, 0);
+}
+
+int main(void)
+{
+	if (relay_proc_start(&relay, NULL, true) != 0) {
+		fprintf(stderr, "relay did not start\n");
+		return 1;
+	}
+	snprintf(base, sizeof base, "%s/clients", relay.dir);
+	snprintf(ca, sizeof ca, "%s/dev-cert.pem", relay.data_dir);
+	RUN(registration_through_the_development_provider);
+	RUN(citizen_writes_to_the_unit);
+	RUN(citizen_grants_consent);
+	RUN(caseworker_answers_both_citizen_devices);
+	RUN(safety_numbers_agree);
+	RUN(restarted_client_continues_from_its_store);
+	RUN(offline_recipient_catches_up);
+	RUN(message_queued_offline_is_sent_after_reconnect);
+	RUN(resend_after_lost_reply_stores_nothing_twice);
+	RUN(conversation_continues_after_all_that);
+	th_close(&anna1);
+	th_close(&anna2);
+	th_close(&camilla);
+	relay_proc_stop(&relay);
+	int rc = TEST_RESULT();
+	relay_proc_cleanup(&relay);
+	return rc;
+}
