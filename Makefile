@@ -16,16 +16,16 @@ deps:
 # Production build: no test hooks.
 build: deps
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) -Dtest_hooks=false >/dev/null
-	@ninja -C $(BUILD) >/dev/null
+	@ninja -C $(BUILD) --quiet
 
 build-test: deps
 	@[ -f $(TEST_BUILD)/build.ninja ] || meson setup $(TEST_BUILD) -Dtest_hooks=true >/dev/null
-	@ninja -C $(TEST_BUILD) >/dev/null
+	@ninja -C $(TEST_BUILD) --quiet
 
 build-asan: deps
 	@[ -f $(ASAN_BUILD)/build.ninja ] || meson setup $(ASAN_BUILD) -Dtest_hooks=true \
 		-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug >/dev/null
-	@ninja -C $(ASAN_BUILD) >/dev/null
+	@ninja -C $(ASAN_BUILD) --quiet
 
 run: build
 	@./scripts/run-dev.sh $(BUILD)
@@ -41,7 +41,7 @@ asan: build-asan
 fuzz: deps
 	@[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzzing=true \
 		-Dtest_hooks=true -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
-	@ninja -C $(FUZZ_BUILD) >/dev/null
+	@ninja -C $(FUZZ_BUILD) --quiet
 	@./scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 bench: build

@@ -119,6 +119,8 @@ static void erase_citizen_leaves_only_pseudonymous_audit(void)
 	CHECK_EQ_INT(relay_proc_stop(&relay), 0);
 }
 
+#ifdef WAKKS_TEST_HOOKS
+/* Editing the log needs the storage test hook that only test builds contain. */
 struct entry_copy {
 	uint8_t buf[4096];
 	size_t len;
@@ -184,6 +186,7 @@ static void tampered_audit_log_is_reported(void)
 	CHECK(out && strstr(out, "BROKEN at entry 4") != NULL);
 	free(out);
 }
+#endif
 
 int main(void)
 {
@@ -192,7 +195,9 @@ int main(void)
 	RUN(revocation_removes_device_and_is_audited);
 	RUN(audit_verify_and_export);
 	RUN(erase_citizen_leaves_only_pseudonymous_audit);
+#ifdef WAKKS_TEST_HOOKS
 	RUN(tampered_audit_log_is_reported);
+#endif
 	tdev_free(&anna1);
 	tdev_free(&anna2);
 	tdev_free(&bo);
