@@ -234,8 +234,18 @@ static int decode_map(const msgpack_object *o, const struct proto__schema *s, ui
 		}
 		seen |= 1u << j;
 		next = j + 1;
+		const msgpack_object *v = &kv[i].val;
+		if (f->kind == PROTO__K_FIXBIN) { /* ids, keys, signatures: the most frequent */
+			if (v->type != MSGPACK_OBJECT_BIN || v->via.bin.size != f->min) {
+				*field = f->key;
+				return v->type != MSGPACK_OBJECT_BIN ? PROTO_E_WRONG_TYPE
+								     : PROTO_E_BAD_LENGTH;
+			}
+			*(const uint8_t **)(base + f->offset) = (const uint8_t *)v->via.bin.ptr;
+			continue;
+		}
 		const char *inner = NULL; /* set by a nested map that fails */
-		int rc = decode_value(&kv[i].val, f, base, &inner);
+		int rc = decode_value(v, f, base, &inner);
 		if (rc != 0) {
 			*field = inner ? inner : f->key;
 			return rc;

@@ -103,8 +103,12 @@ int proto__scan(const uint8_t *buf, size_t len)
 		}
 		if (c <= 0x7fu) /* positive fixint */
 			continue;
-		unsigned k = scan_class[c];
 		uint64_t items;
+		if ((c & 0xe0u) == 0x80u) { /* fixmap, fixarray: bodies, envelopes, small lists */
+			items = (c & 0x10u) ? (c & 0x0fu) : 2u * (c & 0x0fu);
+			goto container;
+		}
+		unsigned k = scan_class[c];
 
 		if (k < SC_FIXMAP) { /* the common case: a scalar of fixed size */
 			if (k > len - pos)
@@ -143,6 +147,7 @@ int proto__scan(const uint8_t *buf, size_t len)
 			break;
 		}
 		}
+container:
 		if (depth >= PROTO_MAX_DEPTH) /* it would open level depth + 1 */
 			return PROTO_E_TOO_DEEP;
 		if (items > len - pos) /* each value needs at least one byte */
