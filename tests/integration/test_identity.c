@@ -116,7 +116,7 @@ static void every_bad_token_is_refused(void)
 	REQUIRE(tdev_connect(&other) == 0);
 	char nonce[ID_NONCE_BUF_BYTES];
 	REQUIRE(id_nonce_compute(devidp_issuer(mitid), other.ik_pk, other.challenge, nonce) == 0);
-	tdev_disconnect(&other);
+	tdev_free(&other);
 	refused(mitid, (devidp_mint_opts){ .login = "bo", .nonce = nonce }, "ID_ERR_NONCE_MISMATCH");
 
 	/* Nonce for another connection's challenge (same key). */
