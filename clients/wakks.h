@@ -91,6 +91,19 @@ enum {
 #undef WAKKS__ERR_ENUM
 };
 
+/* Relay refusals an application dispatches on (the wire codes of spec/protocol.md §11, negated;
+ * equal to protocol/'s PROTO_E_*). Any other code from -1 to -63 is a refusal too. */
+#define WAKKS_RELAY_AUTH_FAILED (-34)
+#define WAKKS_RELAY_ATTESTATION_REJECTED (-35)
+#define WAKKS_RELAY_NOT_FOUND (-36)
+#define WAKKS_RELAY_DEVICE_MISMATCH (-37)
+#define WAKKS_RELAY_QUOTA_EXCEEDED (-38)
+#define WAKKS_RELAY_RATE_LIMITED (-39)
+#define WAKKS_RELAY_CONSENT_REQUIRED (-40)
+#define WAKKS_RELAY_FORBIDDEN (-41)
+#define WAKKS_RELAY_TOO_MANY_DEVICES (-43)
+#define WAKKS_RELAY_UNAVAILABLE (-44)
+
 /* Static text for any result code of this library or a relay refusal; never NULL. */
 const char *wakks_strerror(int err);
 

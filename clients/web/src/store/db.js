@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MPL-2.0
+// IndexedDB: the device's keys, sealed sessions, messages, conversations and the outbox. Nothing
+// here ever leaves the browser.
+
+const NAME = 'wakks';
+const VERSION = 1;
+export const STORES = ['kv', 'opks', 'sessions', 'messages', 'conversations', 'outbox', 'seen'];
+
+let dbp = null;
+
+export function open() {
+  if (dbp) return dbp;
+  dbp = new Promise((resolve, reject) => {
+    const r = indexedDB.open(NAME, VERSION);
+    r.onupgradeneeded = () => {
+      for (const s of STORES) if (!r.result.objectStoreNames.contains(s)) r.result.createObjectStore(s);
+    };
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+  return dbp;
+}
+
+const done = (req) => new Promise((resolve, reject) => {
+  req.onsuccess = () => resolve(req.result);
+  req.onerror = () => reject(req.error);
+});
+
+export async function get(store, key) {
+  const db = await open();
+  return done(db.transaction(store).objectStore(store).get(key));
+}
+
+export async function all(store) {
+  const db = await open();
+  return done(db.transaction(store).objectStore(store).getAll());
+}
+
+/** Runs `fn(tx)` in one read-write transaction over `stores`; resolves when it commits. */
+export async function write(stores, fn) {
+  const db = await open();
+  const tx = db.transaction(stores, 'readwrite');
+  const put = (s, k, v) => tx.objectStore(s).put(v, k);
+  const del = (s, k) => tx.objectStore(s).delete(k);
+  fn({ put, del, tx });
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error);
+  });
+}
+
+export const put = (store, key, value) => write([store], (t) => t.put(store, key, value));
+export const del = (store, key) => write([store], (t) => t.del(store, key));
+
+export async function wipe() {
+  await write(STORES, (t) => { for (const s of STORES) t.tx.objectStore(s).clear(); });
+}
