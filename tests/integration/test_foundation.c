@@ -93,6 +93,7 @@ static void metrics_in_prometheus_format(void)
 	CHECK_EQ_INT(status, 200);
 	CHECK(strstr(body, "# TYPE wakks_connections_open gauge") != NULL);
 	CHECK(strstr(body, "wakks_store_commits_total") != NULL);
+	CHECK(strstr(body, "wakks_mailbox_depth_online_total") != NULL);
 	free(body);
 }
 

@@ -3,6 +3,9 @@
  * expire after their TTL and the sender is told, unauthenticated connections are closed at their
  * deadline, requests per second are limited, and connections per address are bounded. */
 #include <sodium.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -114,6 +117,46 @@ static void connections_per_address_bounded(void)
 		wsc_close(&extra[i]);
 }
 
+static void slow_reader_is_not_buffered_without_bound(void)
+{
+	/* A second relay with a small outgoing queue and no practical rate limit: a peer that sends
+	 * requests without reading the replies makes the relay stop reading from it. */
+	struct relay_proc r2;
+	REQUIRE(relay_proc_start(&r2, "[limits]\nsend_queue_max_bytes = 65536\n"
+				      "requests_per_second = 1000000\nrequest_burst = 1000000\n", true) == 0);
+	struct tdev slow;
+	tdev_init(&slow, r2.port);
+	REQUIRE(tdev_register(&slow, "dev-mitid", "anna", 1) == 0);
+	static proto_frame f;
+	uint8_t buf[64];
+	size_t len;
+	proto_frame_init(&f, PROTO_T_DEVICES_LIST, 1);
+	REQUIRE(proto_frame_encode(&f, buf, sizeof buf, &len) == 0);
+	/* Each reply lists the device (~90 bytes): 300000 of them are ~27 MB, past what the kernel's
+	 * socket buffers absorb. Once the relay stops reading, our writes time out and we stop. */
+	struct timeval tv = { 2, 0 };
+	setsockopt(slow.ws.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	int sent = 0;
+	for (; sent < 300000; sent++)
+		if (wsc_send(&slow.ws, WS_OP_BINARY, buf, len) != 0)
+			break;
+	int status = 0;
+	char *body = NULL;
+	REQUIRE(https_request(r2.port, "GET", "/metrics", NULL, NULL, &status, &body, NULL, 0) == 0);
+	const char *at = strstr(body, "\nwakks_backpressure_pauses_total ");
+	CHECK(at && atol(at + strlen("\nwakks_backpressure_pauses_total ")) > 0);
+	free(body);
+	/* Reading the replies resumes the connection: the last request is answered. */
+	int replies = 0;
+	while (tdev_wait(&slow, PROTO_T_DEVICES, 3000) == PROTO_T_DEVICES)
+		replies++;
+	CHECK(replies > 0);
+	CHECK(replies >= sent - 1); /* the write that timed out may have left a partial frame */
+	tdev_free(&slow);
+	CHECK_EQ_INT(relay_proc_stop(&r2), 0);
+	relay_proc_cleanup(&r2);
+}
+
 int main(void)
 {
 	const char *cfg = "[limits]\nmailbox_max_envelopes = 3\nenvelope_ttl_seconds = 1\n"
@@ -132,6 +175,7 @@ int main(void)
 	RUN(unauthenticated_connection_closed_at_deadline);
 	RUN(requests_per_second_limited);
 	RUN(connections_per_address_bounded);
+	RUN(slow_reader_is_not_buffered_without_bound);
 	tdev_free(&anna);
 	tdev_free(&bo);
 	CHECK_EQ_INT(relay_proc_stop(&relay), 0);
