@@ -839,7 +839,7 @@ int main(int argc, char **argv)
 		     strcmp(cmd, "revoke") == 0 || strcmp(cmd, "consent") == 0 ||
 		     strcmp(cmd, "safety-number") == 0 || strcmp(cmd, "peers") == 0;
 	if (!known) {
-		fprintf(stderr, "wakks: unknown command %s\n\n%s", cmd, usage_text);
+		fprintf(stderr, "wakks: unknown command %s (see wakks --help)\n", cmd);
 		return EX_USAGE;
 	}
 	open_client(true);

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: MPL-2.0
+// The client: registration and authentication, the persistent connection with back-off, and the
+// device's state. Messaging (send, receive) is in messaging.js; this module owns the connection.
+import { ready } from '../crypto/sodium.js';
+import { equal, toHex } from '../crypto/bytes.js';
+import { oneTimePrekeysGenerate } from '../crypto/keys.js';
+import { T } from '../protocol/schema.js';
+import { Connection, relayUrl } from '../transport/connection.js';
+import { registrationNonce } from '../identity/nonce.js';
+import { claimsOf, discover, login, PROVIDERS } from '../identity/oidc.js';
+import * as db from '../store/db.js';
+import { authBody, browserLabel, newDeviceKeys, PREKEY_BATCH, publicOpks, registerBody } from './device.js';
+import { Sessions } from './sessions.js';
+import { Messaging } from './messaging.js';
+
+// Reconnect back-off: doubling from the first delay to the cap, with jitter.
+const BACKOFF_FIRST_MS = 500;
+const BACKOFF_MAX_MS = 15000;
+
+export class Client extends EventTarget {
+  constructor() {
+    super();
+    this.device = null;
+    this.conn = null;
+    this.status = 'offline'; // offline | connecting | online
+    this.attempt = 0;
+    this.stopped = false;
+    this.messaging = null;
+    this.notice = null;
+  }
+
+  changed(what = 'state') { this.dispatchEvent(new CustomEvent('change', { detail: what })); }
+
+  setStatus(s) { this.status = s; this.changed('status'); }
+
+  async init() {
+    await ready;
+    this.device = (await db.get('kv', 'device')) ?? null;
+    if (this.device) {
+      await this.startMessaging();
+      this.connect();
+    }
+  }
+
+  async startMessaging() {
+    this.sessions = new Sessions(this.device.storageKey);
+    await this.sessions.load();
+    this.messaging = new Messaging(this);
+    await this.messaging.load();
+  }
+
+  get isCitizen() { return this.device?.role === 'citizen'; }
+
+  /** Registers this browser as a new device of the person who logs in at the provider. */
+  async login(role, popup) {
+    if (!popup) throw new Error('popup_blocked');
+    const conn = new Connection(relayUrl(), null, null);
+    try {
+      const [hello, disc] = await Promise.all([conn.hello, discover(PROVIDERS[role])]);
+      const keys = newDeviceKeys();
+      const nonce = registrationNonce(disc.issuer, keys.ik.pk, hello.chal);
+      const idToken = await login(popup, disc, nonce);
+      const reply = await conn.request(T.register, registerBody(keys, idToken, browserLabel()));
+      const claims = claimsOf(idToken);
+      this.device = {
+        ...keys, opks: undefined, role, acc: reply.body.acc, dev: reply.body.dev,
+        name: typeof claims.name === 'string' ? claims.name : '', registered: Date.now(),
+      };
+      await db.write(['kv', 'opks'], (t) => {
+        t.put('kv', 'device', this.device);
+        for (const o of keys.opks) t.put('opks', o.id, o);
+      });
+    } finally {
+      conn.close();
+      try { popup.close(); } catch { /* already closed */ }
+    }
+    await this.startMessaging();
+    this.connect();
+    this.changed();
+  }
+
+  connect() {
+    if (this.stopped || (this.conn && !this.conn.closed)) return;
+    this.setStatus('connecting');
+    const conn = new Connection(relayUrl(), (f) => this.onPush(f), (code) => this.onClose(conn, code));
+    this.conn = conn;
+    conn.hello.then(async (hello) => {
+      const ok = await conn.request(T.auth, authBody(this.device.ik, hello.chal, this.device.dev));
+      if (!equal(ok.body.acc, this.device.acc)) throw new Error('account');
+      this.attempt = 0;
+      this.setStatus('online');
+      await this.afterAuth();
+    }).catch((e) => {
+      if (e.code === 'auth_failed') { this.notice = 'revoked'; this.stopped = true; this.changed(); }
+    });
+  }
+
+  onClose(conn, code) {
+    if (conn !== this.conn) return;
+    this.setStatus('offline');
+    if (code === 4004) { this.notice = 'revoked'; this.stopped = true; this.changed(); return; }
+    if (this.stopped) return;
+    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.attempt) * (0.75 + Math.random() / 2);
+    this.attempt++;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  /** Test and user hook: drop the connection now (reconnects with back-off unless `stay`). */
+  disconnect(stay = false) {
+    if (stay) this.stopped = true;
+    this.conn?.ws.close(1000);
+  }
+
+  resume() { this.stopped = false; this.attempt = 0; this.connect(); }
+
+  request(type, body) {
+    if (!this.conn || this.status !== 'online') return Promise.reject(Object.assign(new Error('offline'), { code: 'closed' }));
+    return this.conn.request(type, body);
+  }
+
+  async afterAuth() {
+    if (!this.isCitizen && !this.device.unit) await this.findOwnUnit();
+    this.changed('online');
+    await this.messaging.flush();
+  }
+
+  /** A caseworker's unit: the unit whose device set holds this device. */
+  async findOwnUnit() {
+    const tenants = (await this.request(T.tenants_list)).body.list;
+    for (const t of tenants) {
+      const units = (await this.request(T.units_list, { ten: t.id })).body.list;
+      for (const u of units) {
+        try {
+          const set = (await this.request(T.device_set_get, { ten: t.id, unit: u.id })).body.list;
+          if (set.some((d) => equal(d.dev, this.device.dev))) {
+            this.device = { ...this.device, tenant: t.id, tenantName: t.name, unit: u.id, unitName: u.name };
+            await db.put('kv', 'device', this.device);
+            return;
+          }
+        } catch { /* a unit we may not see */ }
+      }
+    }
+  }
+
+  async onPush(f) {
+    if (f.type === T.deliver) return this.messaging.receive(f.body);
+    if (f.type === T.receipt) return this.messaging.receipt(f.body);
+    if (f.type === T.expired) return this.messaging.expired(f.body);
+    if (f.type === T.prekeys_low) return this.topUpPrekeys();
+    return undefined; // unknown pushes are ignored (spec/protocol.md §13 rule 5)
+  }
+
+  async topUpPrekeys() {
+    const first = this.device.nextOpkId;
+    const opks = oneTimePrekeysGenerate(first, PREKEY_BATCH);
+    this.device = { ...this.device, nextOpkId: first + PREKEY_BATCH };
+    await db.write(['kv', 'opks'], (t) => {
+      t.put('kv', 'device', this.device);
+      for (const o of opks) t.put('opks', o.id, o);
+    });
+    for (const o of opks) this.messaging.opkCache.set(o.id, o);
+    await this.request(T.prekeys_upload, { opk: publicOpks(opks) }).catch(() => {});
+  }
+
+  async devices() { return (await this.request(T.devices_list)).body.list; }
+
+  async revoke(dev) {
+    await this.request(T.device_revoke, { dev });
+    if (equal(dev, this.device.dev)) await this.forget();
+  }
+
+  /** Logs out: this browser forgets its keys and history. */
+  async forget() {
+    this.stopped = true;
+    this.conn?.close();
+    await db.wipe();
+    this.device = null;
+    this.messaging = null;
+    this.changed();
+  }
+
+  myDevHex() { return toHex(this.device.dev); }
+}

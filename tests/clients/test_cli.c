@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* The wakks command line, driven as a process against a real relay: a citizen and a caseworker
+ * set up stores, log in through the development provider, write, receive, grant consent; exit
+ * statuses and refusals. */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "relay_proc.h"
+#include "test.h"
+
+static struct relay_proc relay;
+static char relay_url[64], ca[400], store_a[400], store_c[400];
+static char out[65536], err[65536];
+
+static void slurp(int fd, char *buf, size_t cap)
+{
+	size_t n = 0;
+	ssize_t r;
+	while (n + 1 < cap && (r = read(fd, buf + n, cap - 1 - n)) > 0)
+		n += (size_t)r;
+	buf[n] = '\0';
+}
+
+/* Runs the CLI with the arguments (NULL-terminated); stdout in out, stderr in err. */
+static int wakks(const char *first, ...)
+{
+	const char *argv[32];
+	int argc = 0;
+	argv[argc++] = getenv("WAKKS_CLI");
+	va_list ap;
+	va_start(ap, first);
+	for (const char *a = first; a && argc < 31; a = va_arg(ap, const char *))
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+	char opath[] = "/tmp/wakks-cli-out-XXXXXX", epath[] = "/tmp/wakks-cli-err-XXXXXX";
+	int ofd = mkstemp(opath), efd = mkstemp(epath);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(ofd, 1);
+		dup2(efd, 2);
+		int devnull = open("/dev/null", O_RDONLY);
+		dup2(devnull, 0);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	lseek(ofd, 0, SEEK_SET);
+	lseek(efd, 0, SEEK_SET);
+	slurp(ofd, out, sizeof out);
+	slurp(efd, err, sizeof err);
+	close(ofd);
+	close(efd);
+	unlink(opath);
+	unlink(epath);
+	if (err[0])
+		fprintf(stderr, "    [wakks %s] %s", first, err);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static char anna_account[33], camilla_account[33], anna_device[33], camilla_device[33];
+
+static void json_field(const char *line, const char *name, char *dst, size_t cap)
+{
+	json_t *j = json_loads(line, JSON_DISABLE_EOF_CHECK, NULL);
+	const char *v = json_string_value(json_object_get(j, name));
+	snprintf(dst, cap, "%s", v ? v : "");
+	json_decref(j);
+}
+
+static void help_and_usage_errors(void)
+{
+	CHECK_EQ_INT(wakks("--help", NULL), 0);
+	CHECK(strstr(out, "login") && strstr(out, "consent grant"));
+	CHECK_EQ_INT(wakks("frobnicate", NULL), 2);
+	CHECK_EQ_INT(wakks("--store", store_a, "whoami", NULL), 3); /* no store yet */
+}
+
+static void init_and_login(void)
+{
+	REQUIRE(wakks("--store", store_a, "--relay", relay_url, "--ca", ca, "init", NULL) == 0);
+	char keyfile[500];
+	snprintf(keyfile, sizeof keyfile, "%s/store.key", store_a);
+	struct stat st;
+	CHECK(stat(keyfile, &st) == 0 && (st.st_mode & 0777) == 0600);
+	/* the config remembers relay and CA: later commands need only the store */
+	REQUIRE(wakks("--store", store_a, "login", "--user", "anna", NULL) == 0);
+	REQUIRE(wakks("--store", store_a, "--json", "whoami", NULL) == 0);
+	json_field(out, "account", anna_account, sizeof anna_account);
+	json_field(out, "device", anna_device, sizeof anna_device);
+	CHECK_EQ_INT(strlen(anna_account), 32);
+	/* one store is one device */
+	CHECK_EQ_INT(wakks("--store", store_a, "login", "--user", "anna", NULL), 1);
+
+	REQUIRE(wakks("--store", store_c, "--relay", relay_url, "--ca", ca, "init", NULL) == 0);
+	REQUIRE(wakks("--store", store_c, "login", "--user", "camilla", "--idp", "dev-adfs", NULL) == 0);
+	REQUIRE(wakks("--store", store_c, "--json", "whoami", NULL) == 0);
+	json_field(out, "account", camilla_account, sizeof camilla_account);
+	json_field(out, "device", camilla_device, sizeof camilla_device);
+	CHECK(strcmp(anna_account, camilla_account) != 0);
+}
+
+static void citizen_writes_caseworker_receives(void)
+{
+	CHECK_EQ_INT(wakks("--store", store_a, "send", "--unit", "varde/jobcenter", "Hej", "fra",
+			   "kommandolinjen", NULL), 0);
+	CHECK_EQ_INT(wakks("--store", store_c, "--json", "receive", NULL), 0);
+	CHECK(strstr(out, "\"text\":\"Hej fra kommandolinjen\"") != NULL);
+	char from[33];
+	json_field(out, "from_account", from, sizeof from);
+	CHECK(strcmp(from, anna_account) == 0);
+	/* received once: the next receive has nothing */
+	CHECK_EQ_INT(wakks("--store", store_c, "--json", "receive", "--idle", "1", NULL), 0);
+	CHECK_EQ_INT(strlen(out), 0);
+}
+
+static void caseworker_needs_consent(void)
+{
+	/* Without the citizen's consent the relay refuses; the CLI says so and exits 1. */
+	CHECK_EQ_INT(wakks("--store", store_c, "send", "--to", anna_account, "--unit", "varde/jobcenter",
+			   "Før samtykke", NULL), 1);
+	CHECK(strstr(err, "consent") != NULL);
+	CHECK_EQ_INT(wakks("--store", store_a, "consent", "grant", "varde", "--yes", NULL), 0);
+	CHECK(strstr(out, "consent granted: varde") != NULL);
+	CHECK_EQ_INT(wakks("--store", store_a, "--json", "consent", "list", NULL), 0);
+	CHECK(strstr(out, "\"kind\":\"grant\"") != NULL);
+	CHECK_EQ_INT(wakks("--store", store_c, "send", "--to", anna_account, "--unit", "varde/jobcenter",
+			   "Efter samtykke", NULL), 0);
+	CHECK_EQ_INT(wakks("--store", store_a, "receive", NULL), 0);
+	CHECK(strstr(out, "Efter samtykke") != NULL);
+	CHECK(strstr(out, "Før samtykke") == NULL);
+}
+
+static void devices_history_and_safety_numbers(void)
+{
+	CHECK_EQ_INT(wakks("--store", store_a, "--json", "devices", NULL), 0);
+	CHECK(strstr(out, anna_device) && strstr(out, "\"this_device\":true"));
+	CHECK_EQ_INT(wakks("--store", store_a, "history", NULL), 0);
+	CHECK(strstr(out, "Hej fra kommandolinjen") && strstr(out, "Efter samtykke"));
+	char sn_a[256], sn_c[256];
+	CHECK_EQ_INT(wakks("--store", store_a, "--json", "safety-number", camilla_account, NULL), 0);
+	json_field(out, "safety_number", sn_a, sizeof sn_a);
+	CHECK_EQ_INT(wakks("--store", store_c, "--json", "safety-number", anna_device, NULL), 0);
+	json_field(out, "safety_number", sn_c, sizeof sn_c);
+	CHECK_EQ_INT(strlen(sn_a), 60);
+	CHECK(strcmp(sn_a, sn_c) == 0);
+	CHECK_EQ_INT(wakks("--store", store_a, "safety-number", "00112233445566778899aabbccddeeff", NULL), 1);
+}
+
+static void store_key_problems(void)
+{
+	char keyfile[500];
+	snprintf(keyfile, sizeof keyfile, "%s/store.key", store_a);
+	chmod(keyfile, 0644);
+	CHECK_EQ_INT(wakks("--store", store_a, "whoami", NULL), 3);
+	CHECK(strstr(err, "0600") != NULL);
+	chmod(keyfile, 0600);
+	setenv("WAKKS_STORE_KEY", "00000000000000000000000000000000000000000000000000000000000000ff", 1);
+	CHECK_EQ_INT(wakks("--store", store_a, "whoami", NULL), 3);
+	unsetenv("WAKKS_STORE_KEY");
+	CHECK_EQ_INT(wakks("--store", store_a, "whoami", NULL), 0);
+}
+
+int main(void)
+{
+	if (!getenv("WAKKS_CLI") || relay_proc_start(&relay, NULL, true) != 0)
+		return 1;
+	snprintf(relay_url, sizeof relay_url, "wss://localhost:%d", relay.port);
+	snprintf(ca, sizeof ca, "%s/dev-cert.pem", relay.data_dir);
+	snprintf(store_a, sizeof store_a, "%s/anna-store", relay.dir);
+	snprintf(store_c, sizeof store_c, "%s/camilla-store", relay.dir);
+	unsetenv("WAKKS_STORE_KEY");
+	RUN(help_and_usage_errors);
+	RUN(init_and_login);
+	RUN(citizen_writes_caseworker_receives);
+	RUN(caseworker_needs_consent);
+	RUN(devices_history_and_safety_numbers);
+	RUN(store_key_problems);
+	relay_proc_stop(&relay);
+	int rc = TEST_RESULT();
+	relay_proc_cleanup(&relay);
+	return rc;
+}
