@@ -70,7 +70,6 @@ int relay_erase_citizen(const struct relay_config *cfg)
 	sodium_memzero(key, sizeof key);
 
 	uv_loop_t loop;
-	uv_loop_init(&loop);
 	struct store *store;
 	if (relay_command_store(cfg, &store, &loop) != 0)
 		return 1;
@@ -127,8 +126,6 @@ int relay_erase_citizen(const struct relay_config *cfg)
 out:
 	if (status)
 		fprintf(stderr, "wakks-relay: erase failed: %s\n", store_strerror(st.result));
-	store_close(store);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	uv_loop_close(&loop);
+	relay_command_store_close(store, &loop);
 	return status;
 }

@@ -12,6 +12,7 @@
 #include "frames.h"
 #include "handler_table.h"
 #include "log.h"
+#include "ok_request.h"
 #include "relay.h"
 #include "wakks_storage.h"
 
@@ -38,29 +39,6 @@ static bool unit_exists(const struct relay_tenant_config *t, const char *unit)
 		if (strcmp(t->units[i].id, unit) == 0)
 			return true;
 	return false;
-}
-
-struct consent_ctx {
-	struct relay *relay;
-	uint64_t conn_id;
-	uint32_t request_id;
-};
-
-static void consent_done(struct store_req *req, int result, void *data)
-{
-	(void)req;
-	struct consent_ctx *k = data;
-	struct relay_conn *c = relay_conn_find(k->relay, k->conn_id);
-	if (c) {
-		if (result == 0)
-			relay_send_ok(c, k->request_id);
-		else if (result == STORE_ELIMIT)
-			relay_send_error(c, k->request_id, PROTO_E_OVER_LIMIT,
-					 "this account holds the maximum number of consent records", NULL);
-		else
-			relay_send_error(c, k->request_id, PROTO_E_UNAVAILABLE, store_strerror(result), NULL);
-	}
-	free(k);
 }
 
 static void handle_consent_change(struct relay_conn *c, const proto_frame *f, uint8_t kind)
@@ -125,24 +103,16 @@ static void handle_consent_change(struct relay_conn *c, const proto_frame *f, ui
 	char details[2 * 65 + 2];
 	int dl = snprintf(details, sizeof details, "%s/%s", tenant, unit);
 
-	struct consent_ctx *k = calloc(1, sizeof *k);
-	struct store_req *req = k ? store_req_new(r->store, consent_done, k) : NULL;
-	if (!req || store_req_put_consent(req, &sc) < 0 ||
-	    relay_audit_append(req, kind == STORE_CONSENT_GRANT ? ID_AUDIT_CONSENT_GIVEN
-								 : ID_AUDIT_CONSENT_WITHDRAWN,
-			       now, (const uint8_t(*)[16])subjects, 2, details, (size_t)dl) < 0) {
-		store_req_free(req);
-		free(k);
-		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "consent could not be stored", NULL);
+	struct relay_ok_request *k = relay_ok_request_new(
+		c, f->request_id, "this account holds the maximum number of consent records");
+	if (!k)
 		return;
-	}
-	k->relay = r;
-	k->conn_id = c->id;
-	k->request_id = f->request_id;
-	if (store_submit(req) != 0) {
-		free(k);
-		relay_send_error(c, f->request_id, PROTO_E_UNAVAILABLE, "the relay is shutting down", NULL);
-	}
+	int op = store_req_put_consent(k->req, &sc);
+	if (op >= 0)
+		op = relay_audit_append(k->req, kind == STORE_CONSENT_GRANT ? ID_AUDIT_CONSENT_GIVEN
+									      : ID_AUDIT_CONSENT_WITHDRAWN,
+					now, (const uint8_t(*)[16])subjects, 2, details, (size_t)dl);
+	relay_ok_request_submit(c, k, op);
 }
 
 void handle_consent_grant(struct relay_conn *c, const proto_frame *f)

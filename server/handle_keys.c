@@ -9,69 +9,14 @@
 #include "frames.h"
 #include "handler_table.h"
 #include "log.h"
+#include "ok_request.h"
 #include "keydir.h"
 #include "relay.h"
 #include "wakks_crypto.h"
 #include "wakks_storage.h"
 
-/* A request whose only answer is `ok` once its writes are durable. */
-struct ok_ctx {
-	struct relay *relay;
-	uint64_t conn_id;
-	uint32_t request_id;
-	struct store_req *req;
-};
-
-static void ok_done(struct store_req *req, int result, void *data)
-{
-	(void)req;
-	struct ok_ctx *k = data;
-	struct relay_conn *c = relay_conn_find(k->relay, k->conn_id);
-	if (c) {
-		if (result == 0)
-			relay_send_ok(c, k->request_id);
-		else if (result == STORE_ELIMIT)
-			relay_send_error(c, k->request_id, PROTO_E_OVER_LIMIT,
-					 "the relay holds the maximum number of one-time prekeys for this device",
-					 NULL);
-		else
-			relay_send_error(c, k->request_id, PROTO_E_UNAVAILABLE, store_strerror(result), NULL);
-	}
-	free(k);
-}
-
-/* Starts a request answered by ok_done; NULL after answering an error itself. */
-static struct ok_ctx *ok_request(struct relay_conn *c, uint32_t request_id)
-{
-	struct ok_ctx *k = calloc(1, sizeof *k);
-	struct store_req *req = k ? store_req_new(c->relay->store, ok_done, k) : NULL;
-	if (!req) {
-		free(k);
-		relay_send_error(c, request_id, PROTO_E_INTERNAL, "out of memory", NULL);
-		return NULL;
-	}
-	k->relay = c->relay;
-	k->conn_id = c->id;
-	k->request_id = request_id;
-	k->req = req;
-	return k;
-}
-
-/* Submits a request built by ok_request; `op` is the builder's result. */
-static void submit_or_fail(struct relay_conn *c, struct ok_ctx *k, int op)
-{
-	uint32_t request_id = k->request_id;
-	if (op >= 0 && store_submit(k->req) == 0)
-		return;
-	if (op >= 0) {
-		relay_send_error(c, request_id, PROTO_E_UNAVAILABLE, "the relay is shutting down", NULL);
-	} else {
-		relay_send_error(c, request_id, op == STORE_ELIMIT ? PROTO_E_OVER_LIMIT : PROTO_E_INTERNAL,
-				 store_strerror(op), NULL);
-		store_req_free(k->req);
-	}
-	free(k);
-}
+static const char prekey_limit[] =
+	"the relay holds the maximum number of one-time prekeys for this device";
 
 void handle_prekeys_upload(struct relay_conn *c, const proto_frame *f)
 {
@@ -81,9 +26,10 @@ void handle_prekeys_upload(struct relay_conn *c, const proto_frame *f)
 		keys[i].id = u->opk[i].id;
 		memcpy(keys[i].public_key, u->opk[i].pub, 32);
 	}
-	struct ok_ctx *k = ok_request(c, f->request_id);
+	struct relay_ok_request *k = relay_ok_request_new(c, f->request_id, prekey_limit);
 	if (k)
-		submit_or_fail(c, k, store_req_add_one_time_prekeys(k->req, c->device_id, keys, u->opk_count));
+		relay_ok_request_submit(c, k, store_req_add_one_time_prekeys(k->req, c->device_id, keys,
+									     u->opk_count));
 }
 
 int relay_spk_verify(const uint8_t identity_key[32], const proto_signed_prekey *spk)
@@ -109,9 +55,9 @@ void handle_spk_rotate(struct relay_conn *c, const proto_frame *f)
 	struct store_signed_prekey s = { .id = spk->id, .created_ms = spk->time };
 	memcpy(s.public_key, spk->pub, 32);
 	memcpy(s.signature, spk->sig, 64);
-	struct ok_ctx *k = ok_request(c, f->request_id);
+	struct relay_ok_request *k = relay_ok_request_new(c, f->request_id, NULL);
 	if (k)
-		submit_or_fail(c, k, store_req_put_signed_prekey(k->req, c->device_id, &s));
+		relay_ok_request_submit(c, k, store_req_put_signed_prekey(k->req, c->device_id, &s));
 }
 
 void handle_key_count_get(struct relay_conn *c, const proto_frame *f)

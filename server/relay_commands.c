@@ -10,8 +10,16 @@
 #include "erase.h"
 #include "wakks_storage.h"
 
+void relay_command_store_close(struct store *store, uv_loop_t *loop)
+{
+	store_close(store);
+	uv_run(loop, UV_RUN_DEFAULT);
+	uv_loop_close(loop);
+}
+
 int relay_command_store(const struct relay_config *cfg, struct store **out, uv_loop_t *loop)
 {
+	uv_loop_init(loop);
 	char path[RELAY_CONFIG_PATH_MAX + 8];
 	snprintf(path, sizeof path, "%s/db", cfg->data_dir);
 	struct store_config sc = {
@@ -20,22 +28,21 @@ int relay_command_store(const struct relay_config *cfg, struct store **out, uv_l
 		.map_size_max = (size_t)cfg->map_size_max_mb << 20,
 	};
 	int rc = store_open(out, loop, &sc);
-	if (rc != 0)
+	if (rc != 0) {
 		fprintf(stderr, "wakks-relay: cannot open storage %s: %s\n", path, store_strerror(rc));
+		uv_loop_close(loop);
+	}
 	return rc;
 }
 
 static int backup(const struct relay_config *cfg, const char *dir)
 {
 	uv_loop_t loop;
-	uv_loop_init(&loop);
 	struct store *store;
 	if (relay_command_store(cfg, &store, &loop) != 0)
 		return 1;
 	int rc = store_backup(store, dir);
-	store_close(store);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	uv_loop_close(&loop);
+	relay_command_store_close(store, &loop);
 	if (rc != 0) {
 		fprintf(stderr, "wakks-relay: backup to %s failed: %s\n", dir, store_strerror(rc));
 		return 1;
@@ -51,7 +58,6 @@ static int audit_command(const struct relay_config *cfg, const char *what)
 		return 2;
 	}
 	uv_loop_t loop;
-	uv_loop_init(&loop);
 	struct store *store;
 	if (relay_command_store(cfg, &store, &loop) != 0)
 		return 1;
@@ -73,9 +79,7 @@ static int audit_command(const struct relay_config *cfg, const char *what)
 			status = 1;
 		}
 	}
-	store_close(store);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	uv_loop_close(&loop);
+	relay_command_store_close(store, &loop);
 	return status;
 }
 
@@ -97,16 +101,13 @@ static int consent_report(const struct relay_config *cfg, const char *tenant)
 		return 2;
 	}
 	uv_loop_t loop;
-	uv_loop_init(&loop);
 	struct store *store;
 	if (relay_command_store(cfg, &store, &loop) != 0)
 		return 1;
 	printf("consent report for %s\n%-16s %-16s %10s %12s %8s\n", tenant, "unit", "text version",
 	       "grants", "withdrawals", "active");
 	int rc = store_consent_report(store, tenant, report_row, NULL);
-	store_close(store);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	uv_loop_close(&loop);
+	relay_command_store_close(store, &loop);
 	if (rc < 0) {
 		fprintf(stderr, "wakks-relay: consent report failed: %s\n", store_strerror(rc));
 		return 1;
