@@ -6,6 +6,7 @@
  *   wakks-relay audit verify|export            check the audit chain / write it as JSON lines
  *   wakks-relay erase-citizen                  GDPR erase; reads the CPR number from stdin
  *   wakks-relay consent-report TENANT          consent figures for a municipality
+ *   wakks-relay revoke-caseworker TENANT UPN   revoke every device of a caseworker
  * Exit status: 0 success, 1 runtime failure, 2 bad command line or configuration. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,8 @@ static void usage(FILE *f)
 		   "       wakks-relay backup DIR [--config FILE]\n"
 		   "       wakks-relay audit verify|export [--config FILE]\n"
 		   "       wakks-relay erase-citizen [--config FILE]   (CPR number on stdin)\n"
-		   "       wakks-relay consent-report TENANT [--config FILE]\n");
+		   "       wakks-relay consent-report TENANT [--config FILE]\n"
+		   "       wakks-relay revoke-caseworker TENANT UPN [--config FILE]\n");
 }
 
 int main(int argc, char **argv)
@@ -35,6 +37,7 @@ int main(int argc, char **argv)
 	const char *config_path = NULL;
 	const char *command = NULL;
 	const char *command_arg = NULL;
+	const char *command_arg2 = NULL;
 	bool dev = false;
 
 	for (int i = 1; i < argc; i++) {
@@ -52,6 +55,8 @@ int main(int argc, char **argv)
 			command = argv[i];
 		} else if (command && !command_arg && argv[i][0] != '-') {
 			command_arg = argv[i];
+		} else if (command && !command_arg2 && argv[i][0] != '-') {
+			command_arg2 = argv[i];
 		} else {
 			fprintf(stderr, "wakks-relay: unknown argument '%s'\n", argv[i]);
 			usage(stderr);
@@ -81,7 +86,7 @@ int main(int argc, char **argv)
 	}
 
 	if (command)
-		return relay_run_command(&relay.cfg, command, command_arg);
+		return relay_run_command(&relay.cfg, command, command_arg, command_arg2);
 
 	uv_loop_t loop;
 	uv_loop_init(&loop);

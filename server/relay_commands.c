@@ -7,7 +7,7 @@
 #include <uv.h>
 
 #include "audit.h"
-#include "erase.h"
+#include "account_commands.h"
 #include "wakks_storage.h"
 
 void relay_command_store_close(struct store *store, uv_loop_t *loop)
@@ -115,7 +115,8 @@ static int consent_report(const struct relay_config *cfg, const char *tenant)
 	return 0;
 }
 
-int relay_run_command(const struct relay_config *cfg, const char *command, const char *arg)
+int relay_run_command(const struct relay_config *cfg, const char *command, const char *arg,
+		      const char *arg2)
 {
 	if (strcmp(command, "consent-report") == 0)
 		return consent_report(cfg, arg);
@@ -123,6 +124,8 @@ int relay_run_command(const struct relay_config *cfg, const char *command, const
 		return audit_command(cfg, arg);
 	if (strcmp(command, "erase-citizen") == 0)
 		return relay_erase_citizen(cfg);
+	if (strcmp(command, "revoke-caseworker") == 0)
+		return relay_revoke_caseworker(cfg, arg, arg2);
 	if (strcmp(command, "check-config") == 0) {
 		printf("configuration ok: %d tenants, %d identity providers\n", cfg->tenant_count,
 		       cfg->idp_count);

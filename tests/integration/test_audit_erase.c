@@ -15,7 +15,7 @@
 #include "wakks_storage.h"
 
 static struct relay_proc relay;
-static struct tdev anna1, anna2, bo;
+static struct tdev anna1, anna2, bo, camilla;
 
 static int command(const char *what, const char *arg, const char *input, char **out)
 {
@@ -38,6 +38,8 @@ static void revocation_removes_device_and_is_audited(void)
 	REQUIRE(tdev_register(&anna1, "dev-mitid", "anna", 2) == 0);
 	REQUIRE(tdev_register(&anna2, "dev-mitid", "anna", 2) == 0);
 	REQUIRE(tdev_register(&bo, "dev-mitid", "bo", 2) == 0);
+	tdev_init(&camilla, relay.port);
+	REQUIRE(tdev_register(&camilla, "dev-adfs", "camilla", 2) == 0);
 	/* A message waits in anna2's mailbox. */
 	uint8_t cmid[16], to[1][16], devs[2][16];
 	randombytes_buf(cmid, 16);
@@ -80,15 +82,15 @@ static void audit_verify_and_export(void)
 {
 	char *out = NULL;
 	CHECK_EQ_INT(command("audit", "verify", NULL, &out), 0);
-	/* a start, three registrations and one revocation */
-	CHECK(out && strstr(out, "audit log intact: 5 entries") != NULL);
+	/* a start, four registrations and one revocation */
+	CHECK(out && strstr(out, "audit log intact: 6 entries") != NULL);
 	free(out);
 	CHECK_EQ_INT(command("audit", "export", NULL, &out), 0);
 	int lines = 0;
 	for (char *p = out; p && *p; p++)
 		lines += *p == '\n';
-	CHECK_EQ_INT(lines, 5);
-	CHECK(out && strstr(out, "\"seq\":5") != NULL);
+	CHECK_EQ_INT(lines, 6);
+	CHECK(out && strstr(out, "\"seq\":6") != NULL);
 	free(out);
 }
 
@@ -107,8 +109,20 @@ static void erase_citizen_leaves_only_pseudonymous_audit(void)
 	CHECK(out && strstr(out, "nothing to erase") != NULL);
 	free(out);
 	CHECK_EQ_INT(command("audit", "verify", NULL, &out), 0);
-	CHECK(out && strstr(out, "intact: 6 entries") != NULL);
+	/* + the revocation of anna's remaining device and the erasure */
+	CHECK(out && strstr(out, "intact: 8 entries") != NULL);
 	free(out);
+
+	/* A tenant administrator revokes a caseworker who left. */
+	const devidp_user *cw = devidp_demo_user("camilla");
+	REQUIRE(cw && cw->upn);
+	char *args[] = { (char *)relay_binary(), "--config", relay.config_path, "--dev",
+			 "revoke-caseworker", "varde", (char *)cw->upn, NULL };
+	char *err = NULL;
+	CHECK_EQ_INT(relay_run_command_io(args, NULL, &out, &err), 0);
+	CHECK(out && strstr(out, "revoked 1 devices") != NULL);
+	free(out);
+	free(err);
 
 	/* The relay runs again: anna's device is gone, bo is unaffected. */
 	REQUIRE(relay_proc_restart(&relay, true) == 0);
@@ -116,6 +130,10 @@ static void erase_citizen_leaves_only_pseudonymous_audit(void)
 	REQUIRE(tdev_connect(&anna1) == 0);
 	CHECK_EQ_INT(tdev_auth(&anna1), PROTO_T_ERROR);
 	CHECK_EQ_INT(tdev_login(&bo), 0);
+	camilla.port = relay.port;
+	REQUIRE(tdev_connect(&camilla) == 0);
+	CHECK_EQ_INT(tdev_auth(&camilla), PROTO_T_ERROR);
+	CHECK_EQ_INT(camilla.frame.body.error.code, -PROTO_E_FORBIDDEN);
 	CHECK_EQ_INT(relay_proc_stop(&relay), 0);
 }
 
@@ -201,6 +219,7 @@ int main(void)
 	tdev_free(&anna1);
 	tdev_free(&anna2);
 	tdev_free(&bo);
+	tdev_free(&camilla);
 	relay_proc_cleanup(&relay);
 	return TEST_RESULT();
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MPL-2.0 */
-#include "erase.h"
+#include "account_commands.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -41,6 +41,37 @@ static int run(uv_loop_t *loop, struct store_req *req, struct erase_state *st)
 	return st->result;
 }
 
+/* Revokes every live device of account, each with its mailbox and prekeys and an audit entry.
+ * Returns 0 or -1; *count (if not NULL) is how many were revoked. */
+static int revoke_all(struct store *store, uv_loop_t *loop, struct erase_state *st,
+		      const uint8_t account[16], uint64_t now, const char *why, size_t *count)
+{
+	struct store_device devs[64];
+	size_t n = 0;
+	if (store_list_devices(store, account, false, devs, 64, &n) != 0)
+		return -1;
+	if (n > 64)
+		n = 64;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t subjects[2][16];
+		memcpy(subjects[0], account, 16);
+		memcpy(subjects[1], devs[i].id, 16);
+		struct store_req *req = store_req_new(store, step_done, st);
+		if (!req || store_req_revoke_device(req, devs[i].id, now) < 0 ||
+		    store_req_delete_mailbox(req, devs[i].id) < 0 ||
+		    relay_audit_append(req, ID_AUDIT_DEVICE_REVOKED, now, (const uint8_t(*)[16])subjects, 2,
+				       why, strlen(why)) < 0) {
+			store_req_free(req);
+			return -1;
+		}
+		if (run(loop, req, st) != 0)
+			return -1;
+	}
+	if (count)
+		*count = n;
+	return 0;
+}
+
 static int read_cpr(char *out, size_t cap)
 {
 	char line[64];
@@ -78,15 +109,9 @@ int relay_erase_citizen(const struct relay_config *cfg)
 	uint64_t now = relay_now_ms();
 
 	/* Revoke every device first so that nothing new arrives while the erase proceeds. */
-	struct store_device devs[64];
-	size_t n = 0;
-	store_list_devices(store, account, false, devs, 64, &n);
-	for (size_t i = 0; i < n && i < 64; i++) {
-		struct store_req *req = store_req_new(store, step_done, &st);
-		if (!req || store_req_revoke_device(req, devs[i].id, now) < 0 || run(&loop, req, &st) != 0) {
-			status = 1;
-			goto out;
-		}
+	if (revoke_all(store, &loop, &st, account, now, "erase", NULL) != 0) {
+		status = 1;
+		goto out;
 	}
 	size_t devices = 0, envelopes = 0, consents = 0;
 	bool found = false;
@@ -126,6 +151,34 @@ int relay_erase_citizen(const struct relay_config *cfg)
 out:
 	if (status)
 		fprintf(stderr, "wakks-relay: erase failed: %s\n", store_strerror(st.result));
+	relay_command_store_close(store, &loop);
+	return status;
+}
+
+int relay_revoke_caseworker(const struct relay_config *cfg, const char *tenant, const char *upn)
+{
+	uint8_t key[ID_HASH_KEY_BYTES], account[16];
+	if (!tenant || !upn || !relay_config_tenant(cfg, tenant)) {
+		fprintf(stderr, "wakks-relay: revoke-caseworker needs a configured TENANT and a UPN\n");
+		return 2;
+	}
+	if (relay_identity_load_account_key(cfg->data_dir, key) != 0 ||
+	    id_caseworker_account_id(key, tenant, upn, account) != 0) {
+		fprintf(stderr, "wakks-relay: cannot derive the account id\n");
+		return 1;
+	}
+	sodium_memzero(key, sizeof key);
+	uv_loop_t loop;
+	struct store *store;
+	if (relay_command_store(cfg, &store, &loop) != 0)
+		return 1;
+	struct erase_state st = { 0 };
+	size_t n = 0;
+	int status = revoke_all(store, &loop, &st, account, relay_now_ms(), "tenant-admin", &n) == 0 ? 0 : 1;
+	if (status == 0)
+		printf("revoked %zu devices\n", n);
+	else
+		fprintf(stderr, "wakks-relay: revocation failed: %s\n", store_strerror(st.result));
 	relay_command_store_close(store, &loop);
 	return status;
 }
