@@ -198,7 +198,6 @@ export class Messaging {
   }
 
   async receiveOne(dl) {
-    const d = this.c.device;
     const seenKey = toHex(dl.acc) + toHex(dl.dev) + toHex(dl.cmid);
     const ack = () => this.c.request(T.ack, { seq: dl.seq }).catch(() => {});
     if (await db.get('seen', seenKey)) return ack();

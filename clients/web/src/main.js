@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MPL-2.0
+// The application shell: navigation per role, the connection status, and re-rendering the
+// current page when the client's state changes.
+import { Client } from './app/client.js';
+import { h } from './views/dom.js';
+import { loginView } from './views/login.js';
+import { citizenHome, citizenThread, consentView } from './views/citizen.js';
+import { caseworkerThread, inboxView, lookupView } from './views/caseworker.js';
+import { devicesView } from './views/devices.js';
+
+const STATUS = {
+  online: 'Forbundet',
+  connecting: 'Forbinder …',
+  offline: 'Ingen forbindelse – beskeder sendes, når forbindelsen er tilbage',
+};
+
+const app = {
+  client: new Client(),
+  route: { view: 'home' },
+  cache: {},
+  flash: null,
+  go(route, flash = null) {
+    const moved = route.view !== this.route.view || route.conv !== this.route.conv;
+    this.route = route;
+    this.flash = flash;
+    this.render(moved);
+  },
+};
+
+function nav() {
+  const c = app.client;
+  const items = c.isCitizen
+    ? [['home', 'Samtaler'], ['consent', 'Samtykke'], ['devices', 'Mine enheder']]
+    : [['home', 'Indbakke'], ['lookup', 'Find borger'], ['devices', 'Mine enheder']];
+  return h('nav', { 'aria-label': 'Hovedmenu' }, h('ul', {}, items.map(([view, label]) => h('li', {},
+    h('button', { type: 'button', class: 'nav', 'data-view': view, 'aria-current': app.route.view === view ? 'page' : null, onclick: () => app.go({ view }) }, label)))));
+}
+
+function page() {
+  const c = app.client;
+  if (!c.device) return loginView(app);
+  const v = app.route.view;
+  if (v === 'devices') return devicesView(app);
+  if (c.isCitizen) {
+    if (v === 'thread') return citizenThread(app, app.route);
+    if (v === 'consent') return consentView(app);
+    return citizenHome(app);
+  }
+  if (v === 'thread') return caseworkerThread(app, app.route);
+  if (v === 'lookup') return lookupView(app);
+  return inboxView(app);
+}
+
+// Re-rendering keeps what the user is typing and where the focus is.
+function keep() {
+  const values = {};
+  for (const el of document.querySelectorAll('main input[id], main textarea[id]')) values[el.id] = el.value;
+  return { values, focus: document.activeElement?.id };
+}
+function restore(s) {
+  for (const [id, v] of Object.entries(s.values)) { const el = document.getElementById(id); if (el) el.value = v; }
+  if (s.focus) document.getElementById(s.focus)?.focus();
+}
+
+app.render = function render(moved = false) {
+  const c = app.client;
+  const saved = moved ? { values: {}, focus: null } : keep();
+  const who = c.device ? `${c.device.name || (c.isCitizen ? 'Borger' : 'Medarbejder')}${c.isCitizen ? '' : c.device.unitName ? `, ${c.device.unitName}` : ''}` : '';
+  document.getElementById('who').textContent = who;
+  document.getElementById('status').textContent = c.device ? STATUS[c.status] : '';
+  document.getElementById('status').dataset.state = c.status;
+  document.getElementById('nav').replaceChildren(c.device ? nav() : '');
+  const notice = c.notice === 'revoked' ? h('p', { role: 'alert', class: 'error' }, 'Denne enhed er fjernet fra kontoen. Log ud og ind igen.') : null;
+  document.getElementById('main').replaceChildren(...[notice, page()].filter(Boolean));
+  if (moved) document.querySelector('main h2')?.focus();
+  else restore(saved);
+};
+
+app.client.addEventListener('change', (ev) => {
+  if (ev.detail === 'status') {
+    document.getElementById('status').textContent = app.client.device ? STATUS[app.client.status] : '';
+    document.getElementById('status').dataset.state = app.client.status;
+    return;
+  }
+  app.render();
+});
+
+window.wakks = app; // for the browser tests and for debugging in the console
+app.client.init().then(() => app.render(), () => app.render());
+app.render();

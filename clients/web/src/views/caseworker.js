@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MPL-2.0
+// The caseworker's pages: the unit's team inbox, a conversation with a citizen, and finding a
+// citizen by CPR number.
+import { fromHex, toHex } from '../crypto/bytes.js';
+import { conversationKey } from '../app/conversation.js';
+import { lookupCitizen, normaliseCpr } from '../app/directory.js';
+import { h, fmtTime, short } from './dom.js';
+import { threadView } from './thread.js';
+
+const citizenTitle = (conv) => conv.label ?? (conv.citizen ? `Borger ${short(conv.citizen)}` : 'Ukendt borger');
+
+export function inboxView(app) {
+  const d = app.client.device;
+  const convs = app.client.messaging.inbox().filter((c) => c.citizen);
+  return h('section', { 'aria-labelledby': 'inbox-title' },
+    h('h2', { id: 'inbox-title', tabindex: '-1' }, d.unitName ? `Indbakke – ${d.unitName}, ${d.tenantName}` : 'Indbakke'),
+    d.unit ? null : h('p', { role: 'alert' }, 'Din enhed kendes endnu ikke; den findes, når der er forbindelse.'),
+    convs.length ? h('ul', { class: 'inbox' }, convs.map((c) => {
+      const last = app.client.messaging.thread(c.id).at(-1);
+      return h('li', { class: c.unread ? 'unread' : '' },
+        h('button', { type: 'button', class: 'conv', 'data-citizen': c.citizen, onclick: () => app.go({ view: 'thread', conv: c.id }) },
+          h('span', { class: 'title' }, citizenTitle(c)),
+          c.unread ? h('span', { class: 'badge' }, `${c.unread} ulæste`) : null),
+        h('span', { class: 'when' }, ` ${fmtTime(c.last)}`),
+        last ? h('p', { class: 'preview' }, last.text.slice(0, 80)) : null);
+    })) : h('p', {}, 'Ingen samtaler endnu.'));
+}
+
+export function caseworkerThread(app, route) {
+  const conv = app.client.messaging.conversations.get(route.conv);
+  if (!conv) return inboxView(app);
+  return threadView(app, conv, citizenTitle(conv), (m) => (m.senderAcc === conv.citizen ? 'Borger' : 'Kollega'));
+}
+
+export function lookupView(app) {
+  const out = h('div', { id: 'lookup-result', role: 'status' });
+  const input = h('input', { id: 'cpr', name: 'cpr', inputmode: 'numeric', autocomplete: 'off', 'aria-describedby': 'cpr-help', required: true });
+  const form = h('form', { onsubmit: async (ev) => {
+    ev.preventDefault();
+    const cpr = normaliseCpr(input.value);
+    if (!cpr) { out.replaceChildren(h('p', { class: 'error' }, 'Skriv et CPR-nummer med 10 cifre.')); return; }
+    out.replaceChildren(h('p', {}, 'Søger …'));
+    try {
+      const r = await lookupCitizen(app.client, cpr);
+      if (!r.reach || !r.acc) { out.replaceChildren(h('p', {}, 'Borgeren kan ikke kontaktes her: borgeren bruger ikke løsningen eller har ikke givet samtykke til kommunen.')); return; }
+      const d = app.client.device;
+      const id = conversationKey(r.acc, d.tenant, d.unit);
+      const masked = `Borger ${cpr.slice(0, 6)}-xxxx`;
+      out.replaceChildren(h('p', { class: 'ok' }, 'Borgeren kan kontaktes.'),
+        h('button', { type: 'button', id: 'lookup-write', onclick: () => {
+          app.client.messaging.ensureConversation(id, { citizen: toHex(r.acc), ten: d.tenant, unit: d.unit, label: masked });
+          app.go({ view: 'thread', conv: id });
+        } }, 'Skriv til borgeren'));
+    } catch (e) {
+      out.replaceChildren(h('p', { class: 'error' }, e.code === 'unknown_type' ? 'Opslag på CPR-nummer understøttes ikke af denne server endnu.'
+        : e.code === 'rate_limited' ? 'For mange opslag. Vent lidt, og prøv igen.' : 'Opslaget mislykkedes.'));
+    }
+  } },
+  h('label', { for: 'cpr' }, 'CPR-nummer'),
+  h('p', { id: 'cpr-help', class: 'help' }, '10 cifre, med eller uden bindestreg. Nummeret gemmes ikke.'),
+  input, h('button', { type: 'submit' }, 'Søg'));
+  return h('section', { 'aria-labelledby': 'lookup-title' }, h('h2', { id: 'lookup-title', tabindex: '-1' }, 'Find borger'), form, out);
+}
+
+export { fromHex };

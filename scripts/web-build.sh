@@ -1,0 +1,17 @@
+#!/bin/sh
+# SPDX-License-Identifier: MPL-2.0
+# Builds the web client into clients/web/dist. Installs its packages with `npm ci` only when
+# node_modules is missing or the lock file changed since the last install.
+set -eu
+cd "$(dirname "$0")/../clients/web"
+if ! command -v npm >/dev/null 2>&1; then
+	echo "web-build: npm is not installed; the relay serves a placeholder page instead" >&2
+	exit 0
+fi
+stamp=node_modules/.wakks-lock.sha256
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -d node_modules ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+	npm ci --no-audit --no-fund --loglevel=error >/dev/null
+	echo "$want" >"$stamp"
+fi
+node build.mjs
