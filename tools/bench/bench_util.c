@@ -2,8 +2,10 @@
 #include "bench_util.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -110,6 +112,34 @@ long bench_proc_status_kib(pid_t pid, const char *field)
 		}
 	fclose(f);
 	return v;
+}
+
+double bench_proc_runqueue_seconds(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	double total = 0;
+	bool any = false;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		char p[300];
+		snprintf(p, sizeof p, "/proc/%d/task/%s/schedstat", (int)pid, e->d_name);
+		FILE *f = fopen(p, "r");
+		unsigned long long run = 0, wait = 0;
+		if (f && fscanf(f, "%llu %llu", &run, &wait) == 2) {
+			total += (double)wait / 1e9;
+			any = true;
+		}
+		if (f)
+			fclose(f);
+	}
+	closedir(d);
+	return any ? total : -1;
 }
 
 long bench_raise_nofile(void)

@@ -30,6 +30,10 @@ double bench_proc_cpu_seconds(pid_t pid);
 /* A "Vm..." or "Rss..." field of /proc/PID/status in KiB (e.g. "VmHWM", "VmRSS"); -1 on error. */
 long bench_proc_status_kib(pid_t pid, const char *field);
 
+/* Seconds the threads of process pid spent runnable but waiting for a CPU (sum over threads,
+ * /proc/PID/task/TID/schedstat); -1 when the kernel does not keep these statistics. */
+double bench_proc_runqueue_seconds(pid_t pid);
+
 /* Raises RLIMIT_NOFILE's soft limit to its hard limit; returns the new soft limit. */
 long bench_raise_nofile(void);
 

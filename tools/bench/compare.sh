@@ -171,6 +171,10 @@ median() {
 echo "== machine"
 echo "nproc: $(nproc); CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1);" \
 	"kernel: $(uname -r); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+probe=$(dd if=/dev/zero of="$WORK/sync-probe" bs=4k count=200 oflag=dsync 2>&1 |
+	sed -n 's/.* copied, \([0-9.]*\) s.*/\1/p')
+rm -f "$WORK/sync-probe"
+echo "synchronous 4 KiB write (dd oflag=dsync) in $(dirname "$WORK"): $(awk -v t="${probe:-0}" 'BEGIN { printf "%.2f", t * 1000 / 200 }') ms each"
 echo "relay: $("$RELAY" --version 2>/dev/null | head -1 || true)"
 [ $HAVE_NATS = 1 ] && echo "nats-server: $(nats-server --version 2>&1 | head -1)"
 [ $HAVE_MQTT = 1 ] && echo "mosquitto: $(mosquitto -h 2>&1 | head -1)"
@@ -232,6 +236,7 @@ row "achieved at half rate, msg/s" "$(num "$(m relay-half msgs_per_s)")" "$(num 
 row "send->deliver p50 at half rate, ms" "$(ms "$(m relay-half p50_us)")" "$(ms "$(m nats-half p50_us)")" "$(ms "$(m mqtt-half p50_us)")" ""
 row "send->deliver p99 at half rate, ms" "$(ms "$(m relay-half p99_us)")" "$(ms "$(m nats-half p99_us)")" "$(ms "$(m mqtt-half p99_us)")" "relay < 5 ms"
 row "server CPU per message, us (flat out)" "$(one "$(m relay-max cpu_us_per_msg)")" "$(one "$(m nats-max cpu_us_per_msg)")" "$(one "$(m mqtt-max cpu_us_per_msg)")" "relay <= 25"
+row "server threads waiting for a CPU, s/s (flat out)" "$(m relay-max cpu_wait)" "$(m nats-max cpu_wait)" "$(m mqtt-max cpu_wait)" ""
 row "server peak RSS, MiB (flat out)" "$(mib "$(m relay-max hwm_kib)")" "$(mib "$(m nats-max hwm_kib)")" "$(mib "$(m mqtt-max hwm_kib)")" ""
 row "idle TLS connections held" "$(num "$(m relay-idle connections)")" "-" "$(num "$(m mqtt-idle connections)")" "relay 19000"
 row "RSS per idle TLS connection, KiB" "$(one "$(m relay-idle kib_per_conn)")" "-" "$(one "$(m mqtt-idle kib_per_conn)")" "relay <= 15"

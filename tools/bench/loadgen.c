@@ -780,6 +780,7 @@ static int run_throughput(void)
 	atomic_store(&phase, PH_RUN);
 	bench_sleep_ms((int)(opt.warmup * 1000));
 	double cpu0 = bench_proc_cpu_seconds(rl.pid), self0;
+	double wait0 = bench_proc_runqueue_seconds(rl.pid);
 	rusage_self(&self0);
 	uint64_t t0 = bench_now_ns();
 	atomic_store(&phase, PH_MEASURE);
@@ -787,6 +788,7 @@ static int run_throughput(void)
 	atomic_store(&phase, PH_DRAIN);
 	uint64_t t1 = bench_now_ns();
 	double cpu1 = bench_proc_cpu_seconds(rl.pid), self1;
+	double wait1 = bench_proc_runqueue_seconds(rl.pid);
 	rusage_self(&self1);
 	uint64_t completed = SUM(completed), delivered = SUM(delivered), stored = SUM(stored);
 	/* Let what is in flight finish so the mailboxes end empty. */
@@ -829,6 +831,9 @@ static int run_throughput(void)
 	printf("  send->stored    p50 %.3f ms  p99 %.3f ms\n", bench_samples_pct(&slat, 0.5) / 1e3,
 	       bench_samples_pct(&slat, 0.99) / 1e3);
 	printf("  relay CPU       %10.1f us/msg  (%.2f cores)\n", cpu_us, (cpu1 - cpu0) / secs);
+	if (wait0 >= 0 && wait1 >= 0)
+		printf("  relay waiting   %10.2f s per s  (runnable, waiting for a CPU: load from other "
+		       "processes)\n", (wait1 - wait0) / secs);
 	printf("  load generator  %10.1f us/msg  (%.2f cores)\n",
 	       completed ? (self1 - self0) * 1e6 / (double)completed : 0, (self1 - self0) / secs);
 	printf("  relay peak RSS  %10.1f MiB (VmHWM)\n", (double)hwm / 1024.0);
@@ -836,10 +841,10 @@ static int run_throughput(void)
 		printf("  errors %llu, connections lost %llu\n", (unsigned long long)errors,
 		       (unsigned long long)lost);
 	printf("RESULT system=relay mode=%s msgs_per_s=%.0f p50_us=%.0f p99_us=%.0f p999_us=%.0f "
-	       "cpu_us_per_msg=%.2f hwm_kib=%ld errors=%llu\n",
+	       "cpu_us_per_msg=%.2f hwm_kib=%ld errors=%llu cpu_wait=%.2f\n",
 	       opt.rate > 0 ? "rate" : "max", rate, bench_samples_pct(&lat, 0.5),
 	       bench_samples_pct(&lat, 0.99), bench_samples_pct(&lat, 0.999), cpu_us, hwm,
-	       (unsigned long long)(errors + lost));
+	       (unsigned long long)(errors + lost), wait0 >= 0 ? (wait1 - wait0) / secs : -1.0);
 	fflush(stdout);
 	bench_samples_free(&lat);
 	bench_samples_free(&slat);

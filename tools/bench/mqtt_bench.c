@@ -170,12 +170,13 @@ static int run_throughput(void)
 	for (int i = 0; i < opt.pairs; i++)
 		pairs[i].due = start + (interval ? interval * (uint64_t)i / (uint64_t)opt.pairs : 0);
 	uint64_t warm_end = start + (uint64_t)(opt.warmup * 1e9), t0 = 0, t1 = 0;
-	double cpu0 = 0, cpu1 = 0;
+	double cpu0 = 0, cpu1 = 0, wait0 = 0, wait1 = 0;
 	uint64_t last_misc = start;
 	for (;;) {
 		uint64_t now = bench_now_ns();
 		if (!measuring && !t0 && now >= warm_end) {
 			cpu0 = bench_proc_cpu_seconds(opt.pid);
+			wait0 = bench_proc_runqueue_seconds(opt.pid);
 			t0 = bench_now_ns();
 			measuring = true;
 		}
@@ -183,6 +184,7 @@ static int run_throughput(void)
 			measuring = false;
 			t1 = bench_now_ns();
 			cpu1 = bench_proc_cpu_seconds(opt.pid);
+			wait1 = bench_proc_runqueue_seconds(opt.pid);
 			break;
 		}
 		for (int i = 0; i < opt.pairs; i++) {
@@ -222,12 +224,13 @@ static int run_throughput(void)
 	       bench_samples_pct(&lat, 0.5) / 1e3, bench_samples_pct(&lat, 0.99) / 1e3,
 	       bench_samples_pct(&lat, 0.999) / 1e3);
 	printf("  server CPU      %10.1f us/msg  (%.2f cores)\n", cpu_us, (cpu1 - cpu0) / secs);
+	printf("  server waiting  %10.2f s per s  (runnable, waiting for a CPU)\n", (wait1 - wait0) / secs);
 	printf("  server peak RSS %10.1f MiB (VmHWM)\n", (double)hwm / 1024);
 	printf("RESULT system=mosquitto mode=%s msgs_per_s=%.0f p50_us=%.0f p99_us=%.0f p999_us=%.0f "
-	       "cpu_us_per_msg=%.2f hwm_kib=%ld errors=%llu\n",
+	       "cpu_us_per_msg=%.2f hwm_kib=%ld errors=%llu cpu_wait=%.2f\n",
 	       opt.rate > 0 ? "rate" : "max", rate, bench_samples_pct(&lat, 0.5),
 	       bench_samples_pct(&lat, 0.99), bench_samples_pct(&lat, 0.999), cpu_us, hwm,
-	       (unsigned long long)errors);
+	       (unsigned long long)errors, (wait1 - wait0) / secs);
 	fflush(stdout);
 	_exit(0);
 }

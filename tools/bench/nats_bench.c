@@ -243,13 +243,13 @@ int main(int argc, char **argv)
 	pthread_t th;
 	pthread_create(&th, NULL, publisher, NULL);
 	bench_sleep_ms((int)(opt.warmup * 1000));
-	double cpu0 = bench_proc_cpu_seconds(opt.pid);
+	double cpu0 = bench_proc_cpu_seconds(opt.pid), wait0 = bench_proc_runqueue_seconds(opt.pid);
 	uint64_t t0 = bench_now_ns();
 	atomic_store(&measuring, 1);
 	bench_sleep_ms((int)(opt.duration * 1000));
 	atomic_store(&measuring, 0);
 	uint64_t t1 = bench_now_ns();
-	double cpu1 = bench_proc_cpu_seconds(opt.pid);
+	double cpu1 = bench_proc_cpu_seconds(opt.pid), wait1 = bench_proc_runqueue_seconds(opt.pid);
 	long hwm = bench_proc_status_kib(opt.pid, "VmHWM");
 	atomic_store(&stopping, 1);
 	pthread_join(th, NULL);
@@ -273,12 +273,13 @@ int main(int argc, char **argv)
 	       bench_samples_pct(&lat, 0.5) / 1e3, bench_samples_pct(&lat, 0.99) / 1e3,
 	       bench_samples_pct(&lat, 0.999) / 1e3);
 	printf("  server CPU      %10.1f us/msg  (%.2f cores)\n", cpu_us, (cpu1 - cpu0) / secs);
+	printf("  server waiting  %10.2f s per s  (runnable, waiting for a CPU)\n", (wait1 - wait0) / secs);
 	printf("  server peak RSS %10.1f MiB (VmHWM)\n", (double)hwm / 1024);
 	printf("RESULT system=nats mode=%s msgs_per_s=%.0f p50_us=%.0f p99_us=%.0f p999_us=%.0f "
-	       "cpu_us_per_msg=%.2f hwm_kib=%ld errors=%llu\n",
+	       "cpu_us_per_msg=%.2f hwm_kib=%ld errors=%llu cpu_wait=%.2f\n",
 	       opt.rate > 0 ? "rate" : "max", rate, bench_samples_pct(&lat, 0.5),
 	       bench_samples_pct(&lat, 0.99), bench_samples_pct(&lat, 0.999), cpu_us, hwm,
-	       (unsigned long long)atomic_load(&errors));
+	       (unsigned long long)atomic_load(&errors), (wait1 - wait0) / secs);
 	fflush(stdout);
 	bench_samples_free(&lat);
 	/* The process exits here: closing 2N connections one by one only adds time. */
