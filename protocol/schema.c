@@ -371,6 +371,34 @@ static const struct proto__field consents_f[] = {
 };
 SCHEMA(consents_s, "consents", consents_f, NULL);
 
+/* ---- caseworker look-up and notices ---- */
+
+static const struct proto__field citizen_lookup_f[] = {
+	F_ASCII("cpr", REQ, proto_citizen_lookup, cpr, PROTO_MIN_CPR_BYTES, PROTO_MAX_CPR_BYTES),
+};
+SCHEMA(citizen_lookup_s, "citizen_lookup", citizen_lookup_f, NULL);
+
+static const struct proto__field citizen_f[] = {
+	F_BOOL("reach", REQ, proto_citizen, reachable),
+	F_FIX("acc", OPT, proto_citizen, account, ID),
+	F_AID("devs", OPT, proto_citizen, devices, device_count, 0, PROTO_MAX_DEVICES_PER_ACCOUNT),
+};
+SCHEMA_OPT(citizen_s, "citizen", citizen_f, 0x1, NULL);
+
+static const struct proto__field consent_changed_f[] = {
+	F_FIX("acc", REQ, proto_consent_changed, account, ID),
+	F_SLUG("ten", REQ, proto_consent_changed, tenant),
+	F_SLUG("unit", OPT, proto_consent_changed, unit),
+	F_U32("kind", REQ, proto_consent_changed, kind, PROTO_CONSENT_GRANT, PROTO_CONSENT_WITHDRAW),
+	F_U64("time", REQ, proto_consent_changed, time, 0, UINT64_MAX),
+};
+SCHEMA_OPT(consent_changed_s, "consent_changed", consent_changed_f, 0x1b, NULL);
+
+static const struct proto__field devices_changed_f[] = {
+	F_FIX("acc", REQ, proto_devices_changed, account, ID),
+};
+SCHEMA(devices_changed_s, "devices_changed", devices_changed_f, NULL);
+
 /* ---- type -> body schema ---- */
 
 #define hello_schema hello_s
@@ -406,6 +434,10 @@ SCHEMA(consents_s, "consents", consents_f, NULL);
 #define consent_withdraw_schema consent_s
 #define consent_list_schema empty_s
 #define consents_schema consents_s
+#define citizen_lookup_schema citizen_lookup_s
+#define citizen_schema citizen_s
+#define consent_changed_schema consent_changed_s
+#define devices_changed_schema devices_changed_s
 
 const struct proto__schema *proto__schema_for(uint32_t type)
 {

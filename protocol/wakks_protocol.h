@@ -101,6 +101,9 @@ extern "C" {
 #define PROTO_MAX_CONSENT_RECORD_BYTES 4096u
 /* Consent records returned by one consent_list: a citizen's whole history over many years. */
 #define PROTO_MAX_CONSENTS 256u
+/* A CPR number: 10 digits, optionally with a dash after the sixth. */
+#define PROTO_MIN_CPR_BYTES 10u
+#define PROTO_MAX_CPR_BYTES 11u
 /* Tenants (municipalities: Denmark has 98) and units per tenant in directory replies. */
 #define PROTO_MAX_TENANTS 256u
 #define PROTO_MAX_UNITS 256u
@@ -215,7 +218,11 @@ int proto_errcode(const char *name, size_t len);
 	X(CONSENT_GRANT, 80, "consent_grant", consent_grant, PROTO__REQ_POST)                     \
 	X(CONSENT_WITHDRAW, 81, "consent_withdraw", consent_withdraw, PROTO__REQ_POST)            \
 	X(CONSENT_LIST, 82, "consent_list", consent_list, PROTO__REQ_POST)                        \
-	X(CONSENTS, 83, "consents", consents, PROTO__REPLY)
+	X(CONSENTS, 83, "consents", consents, PROTO__REPLY)                                       \
+	X(CITIZEN_LOOKUP, 84, "citizen_lookup", citizen_lookup, PROTO__REQ_POST)                  \
+	X(CITIZEN, 85, "citizen", citizen, PROTO__REPLY)                                          \
+	X(CONSENT_CHANGED, 86, "consent_changed", consent_changed, PROTO__PUSH)                   \
+	X(DEVICES_CHANGED, 87, "devices_changed", devices_changed, PROTO__PUSH)
 
 enum proto_type {
 	PROTO_T_NONE = 0,
@@ -454,6 +461,34 @@ typedef struct proto_consents {
 	proto_consent_entry list[PROTO_MAX_CONSENTS];
 } proto_consents;
 
+/* A caseworker asks whether a citizen, given by CPR number, can be reached (spec/consent.md §6). */
+typedef struct proto_citizen_lookup {
+	proto_str cpr; /* "cpr": ASCII "DDMMYYXXXX" or "DDMMYY-XXXX" */
+} proto_citizen_lookup;
+
+/* The one answer: reachable (consent active) with the citizen's devices, or not reachable —
+ * the same for an unknown citizen and one without consent. */
+typedef struct proto_citizen {
+	bool reachable;                                    /* "reach" */
+	const uint8_t *account;                            /* "acc": optional, only when reachable */
+	uint32_t device_count;                             /* "devs": optional, only when reachable */
+	const uint8_t *devices[PROTO_MAX_DEVICES_PER_ACCOUNT];
+} proto_citizen;
+
+/* Pushed to the citizen's other devices and the tenant's unit devices when consent changes. */
+typedef struct proto_consent_changed {
+	const uint8_t *account; /* "acc": the citizen */
+	proto_str tenant;       /* "ten" */
+	proto_str unit;         /* "unit": optional; absent = the whole tenant */
+	uint32_t kind;          /* "kind": PROTO_CONSENT_GRANT or PROTO_CONSENT_WITHDRAW */
+	uint64_t time;          /* "time": when the relay stored the record, ms */
+} proto_consent_changed;
+
+/* Pushed to an account's devices when a device of it is registered or revoked: refresh the set. */
+typedef struct proto_devices_changed {
+	const uint8_t *account; /* "acc" */
+} proto_devices_changed;
+
 /* ---- The frame ------------------------------------------------------------------------------ */
 
 typedef struct proto_frame {
@@ -493,6 +528,10 @@ typedef struct proto_frame {
 		proto_consent consent_withdraw;
 		proto_empty consent_list;
 		proto_consents consents;
+		proto_citizen_lookup citizen_lookup;
+		proto_citizen citizen;
+		proto_consent_changed consent_changed;
+		proto_devices_changed devices_changed;
 	} body;
 } proto_frame;
 

@@ -106,6 +106,7 @@ TYPES = {
     "device_set_get": 52, "device_set": 53,
     "send": 64, "stored": 65, "deliver": 66, "ack": 67, "receipt": 68, "expired": 69,
     "consent_grant": 80, "consent_withdraw": 81, "consent_list": 82, "consents": 83,
+    "citizen_lookup": 84, "citizen": 85, "consent_changed": 86, "devices_changed": 87,
 }
 
 T0 = 1764115200000  # 2025-11-26T00:00:00Z in ms
@@ -193,6 +194,11 @@ VALID = [
     ("consent_list", "consent_list", 17, {}),
     ("consents", "consents", 17, {"list": [{"kind": 1, "rec": h("consent/record/1", 120), "sig": h("consent/sig/1", 64), "time": T0},
                                            {"kind": 2, "rec": h("consent/record/2", 120), "sig": h("consent/sig/2", 64), "time": T0 + 1}]}),
+    ("citizen_lookup", "citizen_lookup", 18, {"cpr": "0101901234"}),
+    ("citizen_reachable", "citizen", 18, {"reach": True, "acc": CIT, "devs": [DEV_C1, DEV_C2]}),
+    ("citizen_not_reachable", "citizen", 18, {"reach": False}),
+    ("consent_changed", "consent_changed", 0, {"acc": CIT, "ten": "varde", "unit": "jobcenter", "kind": 1, "time": T0 + 5}),
+    ("devices_changed", "devices_changed", 0, {"acc": CIT}),
 ]
 
 
