@@ -36,12 +36,20 @@ static void on_event(wakks_client *c, const wakks_event *ev, void *user)
 	case WAKKS_EV_SENT:
 		d->n_sent++;
 		break;
+	case WAKKS_EV_PREKEYS:
+		if (ev->u.prekeys.rotated)
+			d->n_spk_rotations++;
+		else
+			d->n_prekey_uploads++;
+		break;
 	case WAKKS_EV_KEY_CHANGE:
 		d->n_key_changes++;
+		memcpy(d->last_change_device, ev->u.peer.device, 16);
 		memcpy(d->last_safety, ev->u.peer.safety_number, sizeof d->last_safety);
 		break;
 	case WAKKS_EV_DEVICE_CHANGE:
 		d->n_device_changes++;
+		memcpy(d->last_change_device, ev->u.peer.device, 16);
 		memcpy(d->last_safety, ev->u.peer.safety_number, sizeof d->last_safety);
 		break;
 	case WAKKS_EV_DONE:
@@ -81,6 +89,7 @@ static int open_client(struct th_dev *d)
 		.user = d,
 		.auto_reconnect = true,
 		.prekey_batch = 20,
+		.spk_rotate_ms = d->spk_rotate_ms,
 	};
 	int rc = wakks_open(&cfg, &d->c);
 	if (rc != 0) {
@@ -98,6 +107,20 @@ static int open_client(struct th_dev *d)
 int th_open(struct th_dev *d, const char *name, const char *base, int port, const char *ca)
 {
 	memset(d, 0, sizeof *d);
+	d->name = name;
+	d->port = port;
+	snprintf(d->ca, sizeof d->ca, "%s", ca);
+	snprintf(d->dir, sizeof d->dir, "%s/%s", base, name);
+	mkdir(base, 0700);
+	randombytes_buf(d->key, sizeof d->key);
+	return open_client(d);
+}
+
+int th_open_rotating(struct th_dev *d, const char *name, const char *base, int port,
+		     const char *ca, uint64_t spk_rotate_ms)
+{
+	memset(d, 0, sizeof *d);
+	d->spk_rotate_ms = spk_rotate_ms;
 	d->name = name;
 	d->port = port;
 	snprintf(d->ca, sizeof d->ca, "%s", ca);

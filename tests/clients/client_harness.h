@@ -31,10 +31,16 @@ struct th_dev {
 	int n_key_changes, n_device_changes, n_errors, n_receipts;
 	char last_safety[61];
 	int n_consents, last_consent_kind; /* from the last consent list */
+	int n_prekey_uploads, n_spk_rotations;
+	uint64_t spk_rotate_ms; /* set before th_open/th_reopen; 0: the library's default */
+	uint8_t last_change_device[16];
 };
 
 /* Creates a store directory (under base) and opens the client; connects. */
 int th_open(struct th_dev *d, const char *name, const char *base, int port, const char *ca);
+/* As th_open with a signed prekey rotation interval (ms). */
+int th_open_rotating(struct th_dev *d, const char *name, const char *base, int port,
+		     const char *ca, uint64_t spk_rotate_ms);
 /* Closes the client (store kept) and opens it again from the store; connects. */
 int th_reopen(struct th_dev *d);
 void th_close(struct th_dev *d);

