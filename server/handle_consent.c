@@ -12,6 +12,7 @@
 #include "frames.h"
 #include "handler_table.h"
 #include "log.h"
+#include "notify.h"
 #include "ok_request.h"
 #include "relay.h"
 #include "wakks_storage.h"
@@ -39,6 +40,21 @@ static bool unit_exists(const struct relay_tenant_config *t, const char *unit)
 		if (strcmp(t->units[i].id, unit) == 0)
 			return true;
 	return false;
+}
+
+/* What the notice after a stored consent record needs. */
+struct consent_notice {
+	uint8_t account[16], device[16];
+	char tenant[STORE_TENANT_MAX + 1], unit[STORE_UNIT_ID_MAX + 1];
+	uint8_t kind;
+};
+
+static void consent_stored(struct relay *r, struct store_req *req, void *data)
+{
+	struct consent_notice *n = data;
+	const struct store_put_consent_result *res = store_req_put_consent_result(req, 0);
+	relay_notify_consent_changed(r, n->account, n->device, n->tenant, n->unit, n->kind,
+				     res ? res->received_at_ms : relay_now_ms());
 }
 
 static void handle_consent_change(struct relay_conn *c, const proto_frame *f, uint8_t kind)
@@ -107,6 +123,18 @@ static void handle_consent_change(struct relay_conn *c, const proto_frame *f, ui
 		c, f->request_id, "this account holds the maximum number of consent records");
 	if (!k)
 		return;
+	struct consent_notice *n = calloc(1, sizeof *n);
+	if (!n) {
+		relay_ok_request_submit(c, k, STORE_ENOMEM);
+		return;
+	}
+	memcpy(n->account, c->account_id, 16);
+	memcpy(n->device, c->device_id, 16);
+	snprintf(n->tenant, sizeof n->tenant, "%s", tenant);
+	snprintf(n->unit, sizeof n->unit, "%s", unit);
+	n->kind = kind;
+	k->after = consent_stored;
+	k->after_data = n;
 	int op = store_req_put_consent(k->req, &sc);
 	if (op >= 0)
 		op = relay_audit_append(k->req, kind == STORE_CONSENT_GRANT ? ID_AUDIT_CONSENT_GIVEN

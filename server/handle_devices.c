@@ -9,6 +9,7 @@
 #include "frames.h"
 #include "handler_table.h"
 #include "log.h"
+#include "notify.h"
 #include "relay.h"
 #include "wakks_storage.h"
 
@@ -39,6 +40,7 @@ struct revoke_ctx {
 	uint64_t conn_id;
 	uint32_t request_id;
 	uint8_t device[16];
+	uint8_t account[16];
 };
 
 struct purge_ctx {
@@ -87,6 +89,7 @@ static void revoke_done(struct store_req *req, int result, void *data)
 		struct relay_conn *victim = relay_conn_of_device(r, k->device);
 		if (victim)
 			relay_conn_close(victim, 4004, "device revoked");
+		relay_notify_devices_changed(r, k->account, k->device);
 		if (c)
 			relay_send_ok(c, k->request_id);
 	} else if (c) {
@@ -127,6 +130,7 @@ void handle_device_revoke(struct relay_conn *c, const proto_frame *f)
 	k->conn_id = c->id;
 	k->request_id = f->request_id;
 	memcpy(k->device, target, 16);
+	memcpy(k->account, dev.account_id, 16);
 	if (store_submit(req) != 0) {
 		free(k);
 		relay_send_error(c, f->request_id, PROTO_E_UNAVAILABLE, "the relay is shutting down", NULL);

@@ -18,6 +18,37 @@
 static const char prekey_limit[] =
 	"the relay holds the maximum number of one-time prekeys for this device";
 
+/* prekeys_upload is answered with the new key count once the keys are durable. */
+struct upload_ctx {
+	struct relay *relay;
+	uint64_t conn_id;
+	uint32_t request_id;
+};
+
+static void send_key_count(struct relay_conn *c, uint32_t request_id)
+{
+	uint32_t n = 0;
+	if (store_count_one_time_prekeys(c->relay->store, c->device_id, &n) != 0) {
+		relay_send_error(c, request_id, PROTO_E_INTERNAL, "key count unreadable", NULL);
+		return;
+	}
+	proto_frame *out = relay_tx_frame(c->relay, PROTO_T_KEY_COUNT, request_id);
+	out->body.key_count.count = n;
+	relay_send_frame(c, out);
+}
+
+static void upload_done(struct store_req *req, int result, void *data)
+{
+	(void)req;
+	struct upload_ctx *k = data;
+	struct relay_conn *c = relay_conn_find(k->relay, k->conn_id);
+	if (c && result == 0)
+		send_key_count(c, k->request_id);
+	else if (c)
+		relay_send_store_error(c, k->request_id, result, prekey_limit);
+	free(k);
+}
+
 void handle_prekeys_upload(struct relay_conn *c, const proto_frame *f)
 {
 	const proto_prekeys_upload *u = &f->body.prekeys_upload;
@@ -26,10 +57,21 @@ void handle_prekeys_upload(struct relay_conn *c, const proto_frame *f)
 		keys[i].id = u->opk[i].id;
 		memcpy(keys[i].public_key, u->opk[i].pub, 32);
 	}
-	struct relay_ok_request *k = relay_ok_request_new(c, f->request_id, prekey_limit);
-	if (k)
-		relay_ok_request_submit(c, k, store_req_add_one_time_prekeys(k->req, c->device_id, keys,
-									     u->opk_count));
+	struct upload_ctx *k = calloc(1, sizeof *k);
+	struct store_req *req = k ? store_req_new(c->relay->store, upload_done, k) : NULL;
+	int op = req ? store_req_add_one_time_prekeys(req, c->device_id, keys, u->opk_count) : STORE_ENOMEM;
+	if (op >= 0) {
+		k->relay = c->relay;
+		k->conn_id = c->id;
+		k->request_id = f->request_id;
+		op = store_submit(req);
+		req = NULL;
+	}
+	if (op < 0) {
+		relay_send_store_error(c, f->request_id, op, prekey_limit);
+		store_req_free(req);
+		free(k);
+	}
 }
 
 int relay_spk_verify(const uint8_t identity_key[32], const proto_signed_prekey *spk)
@@ -62,14 +104,7 @@ void handle_spk_rotate(struct relay_conn *c, const proto_frame *f)
 
 void handle_key_count_get(struct relay_conn *c, const proto_frame *f)
 {
-	uint32_t n = 0;
-	if (store_count_one_time_prekeys(c->relay->store, c->device_id, &n) != 0) {
-		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "key count unreadable", NULL);
-		return;
-	}
-	proto_frame *out = relay_tx_frame(c->relay, PROTO_T_KEY_COUNT, f->request_id);
-	out->body.key_count.count = n;
-	relay_send_frame(c, out);
+	send_key_count(c, f->request_id);
 }
 
 void relay_prekeys_check(struct relay *r, const uint8_t device_id[16])

@@ -17,6 +17,7 @@
 #include "handler_table.h"
 #include "identity_runtime.h"
 #include "log.h"
+#include "notify.h"
 #include "keydir.h"
 #include "relay.h"
 #include "wakks_storage.h"
@@ -77,6 +78,7 @@ static void register_done(struct store_req *req, int result, void *data)
 			relay_prekeys_check(r, g->device);
 			relay_deliver_pump(c);
 		}
+		relay_notify_devices_changed(r, g->account, g->device);
 	}
 	free(g);
 }

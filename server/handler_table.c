@@ -19,5 +19,6 @@ const struct relay_handler_entry relay_handler_table[] = {
 	{ PROTO_T_CONSENT_GRANT, handle_consent_grant },
 	{ PROTO_T_CONSENT_WITHDRAW, handle_consent_withdraw },
 	{ PROTO_T_CONSENT_LIST, handle_consent_list },
+	{ PROTO_T_CITIZEN_LOOKUP, handle_citizen_lookup },
 	{ 0, NULL },
 };

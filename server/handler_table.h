@@ -36,5 +36,6 @@ void handle_ack(struct relay_conn *c, const proto_frame *f);
 void handle_consent_grant(struct relay_conn *c, const proto_frame *f);
 void handle_consent_withdraw(struct relay_conn *c, const proto_frame *f);
 void handle_consent_list(struct relay_conn *c, const proto_frame *f);
+void handle_citizen_lookup(struct relay_conn *c, const proto_frame *f);
 
 #endif

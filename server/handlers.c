@@ -52,10 +52,11 @@ void relay_on_frame(struct relay_conn *c, const uint8_t *data, size_t len)
 		return;
 	}
 	if (!(flags & PROTO_F_C2R)) {
+		/* spec/protocol.md §3.5: a relay-to-client type sent to the relay counts as unknown. */
 		char text[96];
 		snprintf(text, sizeof text, "frame type %s is sent by the relay, not to it",
 			 proto_type_name(type));
-		relay_send_error(c, request_id, PROTO_E_INVALID, text, NULL);
+		relay_send_error(c, request_id, PROTO_E_UNKNOWN_TYPE, text, NULL);
 		return;
 	}
 	if (c->state == CONN_AUTHENTICATED && !relay_conn_take_token(c, relay_monotonic_ms())) {

@@ -32,6 +32,12 @@ static void usage(FILE *f)
 		   "       wakks-relay revoke-caseworker TENANT UPN [--config FILE]\n");
 }
 
+static void free_value(void *value, void *data)
+{
+	(void)data;
+	free(value);
+}
+
 int main(int argc, char **argv)
 {
 	const char *config_path = NULL;
@@ -106,5 +112,7 @@ int main(int argc, char **argv)
 		RLOG_WARN("relay", "loop_close", "error=\"%s\"", uv_strerror(rc));
 	relay_registry_free(&relay);
 	relay_receipts_free(&relay);
+	idmap_foreach(&relay.lookup_buckets, free_value, NULL);
+	idmap_free(&relay.lookup_buckets);
 	return relay.exit_status;
 }

@@ -44,6 +44,9 @@ static void ok_done(struct store_req *req, int result, void *data)
 		relay_send_ok(c, k->request_id);
 	else if (c)
 		relay_send_store_error(c, k->request_id, result, k->limit_text);
+	if (result == 0 && k->after)
+		k->after(k->relay, req, k->after_data);
+	free(k->after_data);
 	free(k);
 }
 
@@ -70,12 +73,14 @@ void relay_ok_request_submit(struct relay_conn *c, struct relay_ok_request *k, i
 	if (op < 0) {
 		relay_send_store_error(c, k->request_id, op, k->limit_text);
 		store_req_free(k->req);
+		free(k->after_data);
 		free(k);
 		return;
 	}
 	int rc = store_submit(k->req); /* frees the request on failure */
 	if (rc != 0) {
 		relay_send_store_error(c, k->request_id, rc, k->limit_text);
+		free(k->after_data);
 		free(k);
 	}
 }

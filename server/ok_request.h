@@ -15,6 +15,10 @@ struct relay_ok_request {
 	uint32_t request_id;
 	struct store_req *req; /* add operations to it, then relay_ok_request_submit */
 	const char *limit_text; /* the error text when storage answers STORE_ELIMIT */
+	/* Optional: run after a durable success (also when the connection has gone), e.g. to notify
+	 * other devices; `after_data` is freed afterwards. */
+	void (*after)(struct relay *r, struct store_req *req, void *after_data);
+	void *after_data;
 };
 
 /* A new request for connection c; NULL after answering an error itself. */

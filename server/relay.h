@@ -34,6 +34,7 @@ struct relay {
 	struct relay_identity identity;
 	struct relay_consent_text *consent_texts;
 	size_t consent_text_count;
+	struct idmap lookup_buckets; /* caseworker account -> struct lookup_bucket */
 	struct idmap receipts; /* device id -> struct receipt_queue, for offline senders */
 	uint64_t conn_count;
 	uint64_t next_conn_id;

@@ -12,6 +12,7 @@
 #include "relay_proc.h"
 #include "tclient.h"
 #include "test.h"
+#include "wakks_identity.h"
 
 static struct relay_proc relay;
 static struct tdev anna, bo, camilla;
@@ -188,6 +189,68 @@ static void history_in_order_with_exact_bytes(void)
 	CHECK_EQ_INT(caseworker_writes_to_anna(), PROTO_T_STORED);
 }
 
+static int lookup(struct tdev *d, const char *cpr)
+{
+	proto_frame f;
+	proto_frame_init(&f, PROTO_T_CITIZEN_LOOKUP, 0);
+	f.body.citizen_lookup.cpr = (proto_str){ cpr, strlen(cpr) };
+	return tdev_request(d, &f, 5000);
+}
+
+static void caseworker_finds_only_consenting_citizens(void)
+{
+	const devidp_user *a = devidp_demo_user("anna"), *b = devidp_demo_user("bo");
+	REQUIRE(a && b);
+	/* anna has consented (the previous test ended with a grant): reachable, with her device. */
+	CHECK_EQ_INT(lookup(&camilla, a->cpr), PROTO_T_CITIZEN);
+	CHECK(camilla.frame.body.citizen.reachable);
+	CHECK(camilla.frame.body.citizen.account &&
+	      memcmp(camilla.frame.body.citizen.account, anna.account_id, 16) == 0);
+	CHECK_EQ_INT(camilla.frame.body.citizen.device_count, 1);
+	/* bo uses the service without consent, and someone who does not use it at all: the same
+	 * answer, byte for byte. */
+	CHECK_EQ_INT(lookup(&camilla, b->cpr), PROTO_T_CITIZEN);
+	CHECK(!camilla.frame.body.citizen.reachable && camilla.frame.body.citizen.account == NULL);
+	CHECK_EQ_INT(lookup(&camilla, "0101701234"), PROTO_T_CITIZEN);
+	CHECK(!camilla.frame.body.citizen.reachable && camilla.frame.body.citizen.account == NULL);
+	/* Not a CPR number; a citizen asking. */
+	CHECK_EQ_INT(lookup(&camilla, "12345abcde"), PROTO_T_ERROR);
+	CHECK_EQ_INT(camilla.frame.body.error.code, -PROTO_E_INVALID);
+	CHECK_EQ_INT(lookup(&bo, a->cpr), PROTO_T_ERROR);
+	CHECK_EQ_INT(bo.frame.body.error.code, -PROTO_E_FORBIDDEN);
+}
+
+static void lookups_rate_limited(void)
+{
+	int limited = 0, answered = 0;
+	for (int i = 0; i < 40; i++) {
+		int t = lookup(&camilla, "0101701234");
+		if (t == PROTO_T_ERROR && camilla.frame.body.error.code == -PROTO_E_RATE_LIMITED)
+			limited++;
+		else if (t == PROTO_T_CITIZEN)
+			answered++;
+	}
+	CHECK(limited > 0);
+	CHECK(answered > 0 && answered <= 30);
+}
+
+static void consent_change_announced_to_unit_devices(void)
+{
+	int earlier = 0; /* the changes of the tests before: grant, withdrawal, grant */
+	while (tdev_wait(&camilla, PROTO_T_CONSENT_CHANGED, 300) == PROTO_T_CONSENT_CHANGED)
+		earlier++;
+	CHECK_EQ_INT(earlier, 3);
+	CHECK_EQ_INT(grant_or_withdraw(&anna, 2), PROTO_T_OK);
+	REQUIRE(tdev_wait(&camilla, PROTO_T_CONSENT_CHANGED, 3000) == PROTO_T_CONSENT_CHANGED);
+	const proto_consent_changed *cc = &camilla.frame.body.consent_changed;
+	CHECK_MEM(cc->account, anna.account_id, 16);
+	CHECK(cc->tenant.len == 5 && memcmp(cc->tenant.ptr, "varde", 5) == 0);
+	CHECK_EQ_INT(cc->kind, 2);
+	CHECK_EQ_INT(grant_or_withdraw(&anna, 1), PROTO_T_OK);
+	REQUIRE(tdev_wait(&camilla, PROTO_T_CONSENT_CHANGED, 3000) == PROTO_T_CONSENT_CHANGED);
+	CHECK_EQ_INT(camilla.frame.body.consent_changed.kind, 1);
+}
+
 static void consent_changes_audited(void)
 {
 	CHECK_EQ_INT(relay_proc_stop(&relay), 0);
@@ -200,8 +263,13 @@ static void consent_changes_audited(void)
 		given += t == 4;
 		withdrawn += t == 5;
 	}
-	CHECK_EQ_INT(given, 2);
-	CHECK_EQ_INT(withdrawn, 1);
+	CHECK_EQ_INT(given, 3);
+	CHECK_EQ_INT(withdrawn, 2);
+	int lookups = 0;
+	for (char *p = out; p && (p = strstr(p, "\"type\":7")); p += 8)
+		lookups++;
+	CHECK(lookups >= 5); /* every answered look-up */
+	CHECK(out && !strstr(out, "0101701234")); /* never the CPR number */
 	free(out);
 	free(err);
 }
@@ -212,9 +280,9 @@ static void municipality_report_counts(void)
 	char *args[] = { (char *)relay_binary(), "--config", relay.config_path, "--dev",
 			 "consent-report", "varde", NULL };
 	CHECK_EQ_INT(relay_run_command_io(args, NULL, &out, &err), 0);
-	/* anna: grant, withdrawal, grant of the development text; active now. */
+	/* anna: three grants and two withdrawals of the development text; active now. */
 	char want[128];
-	snprintf(want, sizeof want, "%-16s %-16s %10d %12d %8d", "(hele kommunen)", text_version, 2, 1, 1);
+	snprintf(want, sizeof want, "%-16s %-16s %10d %12d %8d", "(hele kommunen)", text_version, 3, 2, 1);
 	CHECK(out && strstr(out, want) != NULL);
 	if (out && !strstr(out, want))
 		fprintf(stderr, "  report:\n%s", out);
@@ -237,6 +305,9 @@ int main(void)
 	RUN(grant_lets_caseworker_write_withdraw_stops_it);
 	RUN(forged_and_tampered_records_refused);
 	RUN(history_in_order_with_exact_bytes);
+	RUN(caseworker_finds_only_consenting_citizens);
+	RUN(lookups_rate_limited);
+	RUN(consent_change_announced_to_unit_devices);
 	RUN(consent_changes_audited);
 	RUN(municipality_report_counts);
 	tdev_free(&anna);

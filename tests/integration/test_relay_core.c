@@ -32,6 +32,9 @@ static void registration_binds_devices_to_accounts(void)
 	REQUIRE(tdev_register(&anna, "dev-mitid", "anna", 10) == 0);
 	REQUIRE(tdev_register(&bo1, "dev-mitid", "bo", 10) == 0);
 	REQUIRE(tdev_register(&bo2, "dev-mitid", "bo", 10) == 0);
+	/* bo's first device hears that its account has a new device. */
+	REQUIRE(tdev_wait(&bo1, PROTO_T_DEVICES_CHANGED, 3000) == PROTO_T_DEVICES_CHANGED);
+	CHECK_MEM(bo1.frame.body.devices_changed.account, bo1.account_id, 16);
 	REQUIRE(tdev_register(&camilla, "dev-adfs", "camilla", 10) == 0);
 	/* Two devices of one person share an account; different people do not. */
 	CHECK_MEM(bo1.account_id, bo2.account_id, 16);
@@ -317,7 +320,10 @@ static void revoked_device_is_refused(void)
 	CHECK(bo1.frame.body.devices.count >= 2);
 	proto_frame_init(&f, PROTO_T_DEVICE_REVOKE, 0);
 	f.body.device_revoke.device = bo2.device_id;
+	while (tdev_wait(&bo1, PROTO_T_DEVICES_CHANGED, 200) == PROTO_T_DEVICES_CHANGED)
+		; /* the registrations of the bundle test */
 	CHECK_EQ_INT(tdev_request(&bo1, &f, 5000), PROTO_T_OK);
+	CHECK_EQ_INT(tdev_wait(&bo1, PROTO_T_DEVICES_CHANGED, 3000), PROTO_T_DEVICES_CHANGED);
 	/* Its live connection is closed, and it can no longer authenticate. */
 	CHECK_EQ_INT(tdev_wait(&bo2, PROTO_T_DELIVER, 3000), -1);
 	CHECK_EQ_INT(bo2.ws.close_code, 4004);
