@@ -22,7 +22,7 @@ export function citizenHome(app) {
   const sec = h('section', { 'aria-labelledby': 'home-title' }, h('h2', { id: 'home-title', tabindex: '-1' }, 'Skriv til kommunen'), h('p', {}, 'Henter …'));
   loadDirectory(app).then((dir) => {
     sec.replaceChildren(sec.firstChild, h('p', {}, 'Vælg den enhed, du vil skrive med.'),
-      dir.map((t) => h('div', { class: 'tenant' },
+      ...dir.map((t) => h('div', { class: 'tenant' },
         h('h3', {}, t.name),
         h('ul', { class: 'units' }, t.units.map((u) => {
           const conv = unitConversation(app, t, u);
@@ -50,7 +50,7 @@ export function consentView(app) {
     sec.replaceChildren(sec.firstChild,
       h('p', {}, 'Din kommune kan kun skrive til dig her, når du har givet samtykke. Du kan altid skrive til kommunen, og du kan trække samtykket tilbage når som helst.'),
       status,
-      dir.map((t) => {
+      ...dir.map((t) => {
         const s = state[t.id];
         const box = h('div', { class: 'consent-text' });
         const read = h('button', { type: 'button', 'data-tenant': t.id, onclick: async () => {
