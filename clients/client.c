@@ -392,7 +392,8 @@ int wakks_timeout_ms(const wakks_client *c)
 	if (c->send.active && c->send.phase == SP_WAIT_RETRY && (!at || c->send.retry_at_mono < at))
 		at = c->send.retry_at_mono;
 	if (c->ws.state == WS_OPEN) {
-		uint64_t ka = c->last_rx_mono + KEEPALIVE_MS;
+		uint64_t seen = c->ws.last_rx_mono > c->last_rx_mono ? c->ws.last_rx_mono : c->last_rx_mono;
+		uint64_t ka = seen + (c->ping_sent_mono ? 2 : 1) * KEEPALIVE_MS;
 		if (!at || ka < at)
 			at = ka;
 	}
@@ -583,11 +584,14 @@ static void run_timers(wakks_client *c)
 	if (c->reconnect_at_mono && now >= c->reconnect_at_mono && c->want_connected)
 		start_connect(c);
 	if (c->ws.state == WS_OPEN) {
-		if (now >= c->last_rx_mono + 2 * KEEPALIVE_MS) {
+		uint64_t seen = c->ws.last_rx_mono > c->last_rx_mono ? c->ws.last_rx_mono : c->last_rx_mono;
+		if (c->ping_sent_mono && seen > c->ping_sent_mono)
+			c->ping_sent_mono = 0; /* the pong (or anything) came back */
+		if (now >= seen + 2 * KEEPALIVE_MS) {
 			connection_lost(c, WAKKS_E_TIMEOUT);
 			return;
 		}
-		if (now >= c->last_rx_mono + KEEPALIVE_MS && !c->ping_sent_mono) {
+		if (now >= seen + KEEPALIVE_MS && !c->ping_sent_mono) {
 			c->ping_sent_mono = now;
 			wakks__ws_send(&c->ws, 0x9, "k", 1);
 		}

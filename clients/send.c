@@ -518,8 +518,15 @@ static void encrypt_and_send(wakks_client *c, const wakks_message *m)
 			c->ws.drop_after_flush = true;
 		}
 		s->phase = SP_SENT;
-		if (wakks__request(c, RQ_SEND, 0, 0) < 0)
+		int sr = wakks__request(c, RQ_SEND, 0, 0);
+		if (sr < 0 && c->ws.state != WS_OPEN) {
 			wakks__send_reset(c); /* connection gone: re-sent after the next auth */
+		} else if (sr < 0) {
+			/* The frame cannot be built: more devices or bytes than one frame carries
+			 * (PROTO_MAX_RECIPIENT_DEVICES, PROTO_MAX_FRAME_BYTES). Retrying cannot help. */
+			finish(c, WAKKS_E_TOO_LARGE, true);
+			wakks__send_kick(c);
+		}
 	}
 	if (out)
 		sodium_memzero(out, n * stride);

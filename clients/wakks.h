@@ -57,7 +57,9 @@ extern "C" {
 #define WAKKS_NONCE_CHARS 43              /* base64url of SHA-256, no padding */
 #define WAKKS_SAFETY_NUMBER_DIGITS 60
 #define WAKKS_SLUG_MAX 32
-/* One text message: the content record's body limit (crypto: MAX_PLAINTEXT less its header). */
+/* One text message: the content record's body limit (crypto: MAX_PLAINTEXT less its header).
+ * One send frame (1 MiB) carries one envelope per device, so the longest texts reach about 15
+ * devices; a 4 KiB text reaches every device a frame may name (512). */
 #define WAKKS_TEXT_MAX (65536 - 78)
 
 /* ---- Errors ---------------------------------------------------------------------------------- */
@@ -314,6 +316,8 @@ typedef struct wakks_target {
  * which case the message is dropped from pending and kept in history as failed. */
 int wakks_send_text(wakks_client *c, const wakks_target *to, const char *text, size_t len,
 		    uint8_t message_id[WAKKS_ID_BYTES], uint32_t *op);
+/* The op's result may also be WAKKS_E_TOO_LARGE: the envelopes for all devices do not fit in
+ * one frame (dropped from pending, kept in history as failed). */
 /* Number of messages waiting for `stored`. */
 size_t wakks_pending_count(const wakks_client *c);
 

@@ -132,6 +132,7 @@ typedef struct wakks__ws {
 	int msg_op;
 	uint16_t close_code;
 	int error;               /* WAKKS_E_* that ended it */
+	uint64_t last_rx_mono;   /* when bytes last arrived (pongs included): liveness */
 	bool drop_after_flush;   /* test hook: abort once the queue is written */
 } wakks__ws;
 

@@ -446,6 +446,7 @@ static int read_some(wakks__ws *w)
 		int n = SSL_read(w->ssl, w->in + w->in_len, (int)(w->in_cap - w->in_len));
 		if (n > 0) {
 			w->in_len += (size_t)n;
+			w->last_rx_mono = wakks__mono_ms();
 			got = 1;
 			continue;
 		}

@@ -288,7 +288,7 @@ static void on_event(wakks_client *c, const wakks_event *ev, void *user)
 
 /* ---- opening and connecting ---------------------------------------------------------------------- */
 
-static void open_client(bool must_exist)
+static void open_client(bool must_exist, bool reconnect)
 {
 	struct stat st;
 	if (must_exist && stat(g.store, &st) != 0)
@@ -305,7 +305,7 @@ static void open_client(bool must_exist)
 		.store_key = key,
 		.device_label = "wakks-cli",
 		.on_event = on_event,
-		.auto_reconnect = false,
+		.auto_reconnect = reconnect,
 	};
 	int rc = wakks_open(&cfg, &g.c);
 	sodium_memzero(key, sizeof key);
@@ -380,7 +380,7 @@ static int cmd_init(void)
 	free(ca_abs);
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0 || rename(tmp, config_path()) != 0)
 		die(EX_STORE, "cannot write %s", config_path());
-	open_client(true);
+	open_client(true, false);
 	uint8_t ik[32];
 	char hex[65];
 	wakks_identity_key(g.c, ik);
@@ -842,7 +842,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wakks: unknown command %s (see wakks --help)\n", cmd);
 		return EX_USAGE;
 	}
-	open_client(true);
+	open_client(true, strcmp(cmd, "listen") == 0);
 	int rc;
 	if (strcmp(cmd, "login") == 0)
 		rc = cmd_login(user, idp);
