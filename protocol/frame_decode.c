@@ -5,9 +5,7 @@
 #include <string.h>
 
 #include "schema_internal.h"
-
-/* First zone chunk: a typical send (a few dozen objects) fits in it, so one malloc per frame. */
-#define PROTO__ZONE_CHUNK 4096u
+#include "zone_internal.h"
 
 static int decode_map(const msgpack_object *o, const struct proto__schema *s, uint8_t *base,
 		      const char **field);
@@ -290,7 +288,7 @@ static int decode_header(const msgpack_object *root, uint32_t *type, uint32_t *r
 int proto_frame_decode_diag(const uint8_t *buf, size_t len, proto_frame *out, const char **field)
 {
 	const char *where = "";
-	msgpack_zone zone;
+	msgpack_zone *zone;
 	msgpack_object root;
 	size_t off = 0;
 	uint32_t type, rid;
@@ -306,11 +304,11 @@ int proto_frame_decode_diag(const uint8_t *buf, size_t len, proto_frame *out, co
 	}
 	if ((rc = proto__scan(buf, len)) != 0)
 		goto out;
-	if (!msgpack_zone_init(&zone, PROTO__ZONE_CHUNK)) {
+	if ((zone = proto__zone_acquire()) == NULL) {
 		rc = PROTO_E_NOMEM;
 		goto out;
 	}
-	switch (msgpack_unpack((const char *)buf, len, &off, &zone, &root)) {
+	switch (msgpack_unpack((const char *)buf, len, &off, zone, &root)) {
 	case MSGPACK_UNPACK_SUCCESS:
 		rc = 0;
 		break;
@@ -335,7 +333,7 @@ int proto_frame_decode_diag(const uint8_t *buf, size_t len, proto_frame *out, co
 		if (rc != 0)
 			out->type = PROTO_T_NONE;
 	}
-	msgpack_zone_destroy(&zone);
+	proto__zone_release(zone);
 out:
 	if (rc != 0 && field != NULL)
 		*field = where;

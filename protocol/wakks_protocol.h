@@ -8,8 +8,7 @@
  *
  * proto_frame_decode() validates a whole frame (msgpack well-formedness, types, lengths, required
  * fields, limits, request id rules) and fills a plain C struct; proto_frame_encode() validates a
- * struct the same way and writes the canonical encoding. Both are reentrant, keep no global state
- * and never log. Library results are `int`: 0 on success, a negative PROTO_E_* code otherwise; the
+ * struct the same way and writes the canonical encoding. Both are thread-safe and never log. Library results are `int`: 0 on success, a negative PROTO_E_* code otherwise; the
  * same codes (positive) travel in `error` frames.
  *
  * Ownership and lifetime of views
@@ -28,12 +27,13 @@
  *   from a peer-declared length: msgpack-c's object tree is built in a zone only after a scan has
  *   checked that every declared length is backed by bytes actually present and that the frame has
  *   at most PROTO_MAX_OBJECTS objects (a zone of ~400 KiB at most; one 4 KiB chunk for a typical
- *   send), and the zone is freed before proto_frame_decode() returns. sizeof(proto_frame) is
- *   about 40 KiB: keep one per connection or on the heap, not on small stacks.
+ *   send). Each thread keeps one such zone between decodes, cut back to its first 4 KiB chunk
+ *   after every frame and freed when the thread exits. sizeof(proto_frame) is about 40 KiB: keep
+ *   one per connection or on the heap, not on small stacks.
  *
  * Threads
- *   Every function is reentrant; a proto_frame must not be decoded into while another thread reads
- *   it.
+ *   Every function may be called from any thread; a proto_frame must not be decoded into while
+ *   another thread reads it.
  */
 #ifndef WAKKS_PROTOCOL_H
 #define WAKKS_PROTOCOL_H
