@@ -141,6 +141,11 @@ void handle_register(struct relay_conn *c, const proto_frame *f)
 	int rc = id_verify(&idp->idp, idp->keys, tenant, g->attestation.ptr, g->attestation.len,
 			   g->identity_key, c->challenge, (int64_t)(relay_now_ms() / 1000),
 			   r->identity.replay, &v);
+	/* A provider that rotated its keys: reload its key set once and verify again. */
+	if (rc == ID_ERR_KID_UNKNOWN && relay_identity_refresh_keys(r, idp) == 0)
+		rc = id_verify(&idp->idp, idp->keys, tenant, g->attestation.ptr, g->attestation.len,
+			       g->identity_key, c->challenge, (int64_t)(relay_now_ms() / 1000),
+			       r->identity.replay, &v);
 	if (rc != 0)
 		return refuse(c, f->request_id, "token", rc);
 	if (relay_spk_verify(g->identity_key, &g->spk) != 0) {

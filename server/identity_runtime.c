@@ -109,6 +109,44 @@ static int start_devidp(struct relay *r, struct relay_idp *p, const char *base_u
 	return 0;
 }
 
+/* Loads the key set from the provider's jwks_file into *out. */
+static int load_key_file(const struct relay_idp_config *cfg, id_keyset **out)
+{
+	char *json = NULL;
+	size_t len = 0;
+	if (read_file(cfg->jwks_file, &json, &len) != 0) {
+		RLOG_ERROR("identity", "jwks_unreadable", "idp=%s path=%s", cfg->id, cfg->jwks_file);
+		return -1;
+	}
+	int rc = id_keyset_parse(json, len, out);
+	free(json);
+	if (rc != 0) {
+		RLOG_ERROR("identity", "jwks_invalid", "idp=%s path=%s error=\"%s\"", cfg->id,
+			   cfg->jwks_file, id_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* Key set reloads after an unknown kid are at least this far apart. */
+#define JWKS_REFRESH_MIN_MS 60000
+
+int relay_identity_refresh_keys(struct relay *r, struct relay_idp *p)
+{
+	(void)r;
+	uint64_t now = relay_monotonic_ms();
+	if (p->dev || now - p->keys_loaded_ms < JWKS_REFRESH_MIN_MS)
+		return -1;
+	p->keys_loaded_ms = now;
+	id_keyset *fresh = NULL;
+	if (load_key_file(p->cfg, &fresh) != 0)
+		return -1;
+	id_keyset_free(p->keys);
+	p->keys = fresh;
+	RLOG_INFO("identity", "jwks_reloaded", "idp=%s keys=%zu", p->cfg->id, id_keyset_count(fresh));
+	return 0;
+}
+
 static int start_idp(struct relay *r, struct relay_idp *p, const struct relay_idp_config *cfg,
 		     const char *base_url)
 {
@@ -126,24 +164,8 @@ static int start_idp(struct relay *r, struct relay_idp *p, const struct relay_id
 			return -1;
 	} else {
 		snprintf(p->issuer, sizeof p->issuer, "%s", cfg->issuer);
-		char *json = NULL;
-		size_t len = 0;
-		if (!cfg->jwks_file[0]) {
-			RLOG_ERROR("identity", "jwks_url_unsupported",
-				   "idp=%s reason=\"this relay reads key sets from jwks_file\"", cfg->id);
+		if (load_key_file(cfg, &p->keys) != 0)
 			return -1;
-		}
-		if (read_file(cfg->jwks_file, &json, &len) != 0) {
-			RLOG_ERROR("identity", "jwks_unreadable", "idp=%s path=%s", cfg->id, cfg->jwks_file);
-			return -1;
-		}
-		int rc = id_keyset_parse(json, len, &p->keys);
-		free(json);
-		if (rc != 0) {
-			RLOG_ERROR("identity", "jwks_invalid", "idp=%s path=%s error=\"%s\"", cfg->id,
-				   cfg->jwks_file, id_strerror(rc));
-			return -1;
-		}
 	}
 	if (id_idp_validate(&p->idp) != 0) {
 		RLOG_ERROR("identity", "idp_invalid", "idp=%s", cfg->id);

@@ -17,6 +17,7 @@ struct relay_idp {
 	id_idp idp;
 	id_keyset *keys;
 	devidp *dev; /* the development provider serving this issuer, or NULL */
+	uint64_t keys_loaded_ms; /* monotonic; a reload on an unknown kid waits this long apart */
 	char issuer[RELAY_CONFIG_STR_MAX + 64];
 	const struct relay_idp_config *cfg;
 };
@@ -44,6 +45,11 @@ void relay_identity_stop(struct relay *r);
 /* Loads the secret that keys account ids from data_dir (creating it, 0600, on first use).
  * Returns 0 or -1. */
 int relay_identity_load_account_key(const char *data_dir, uint8_t key[ID_HASH_KEY_BYTES]);
+
+/* Re-reads the provider's key set file after a token named an unknown kid (the provider rotated
+ * its keys). At most once a minute per provider, so tokens with made-up kids cannot make the relay
+ * read files in a loop. Returns 0 when a new key set was loaded. */
+int relay_identity_refresh_keys(struct relay *r, struct relay_idp *p);
 
 /* The provider whose issuer is exactly `iss`, or NULL. */
 struct relay_idp *relay_identity_idp_by_issuer(struct relay *r, const char *iss);

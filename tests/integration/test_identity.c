@@ -246,6 +246,67 @@ static void storage_holds_no_raw_person_identifier(void)
 			CHECK(!file_contains(relay.log_path, users[i].cpr));
 }
 
+static devidp *provider_at(const char *issuer, const char *key_dir)
+{
+	devidp_config cfg = { .profile = ID_PROFILE_MITID_BROKER, .issuer = issuer,
+			      .client_id = "os2wakks", .key_dir = key_dir };
+	devidp *d = NULL;
+	return devidp_open(&cfg, &d) == 0 ? d : NULL;
+}
+
+static int write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fputs(text, f);
+	return fclose(f);
+}
+
+static void provider_key_rotation_reloads_the_key_set_once(void)
+{
+	/* A configured (not development) provider whose key set is a file. */
+	char dir[] = "/tmp/wakks-jwks-XXXXXX";
+	REQUIRE(mkdtemp(dir) != NULL);
+	char jwks[300], key_a[300], key_b[300], conf[2048];
+	snprintf(jwks, sizeof jwks, "%s/jwks.json", dir);
+	snprintf(key_a, sizeof key_a, "%s/a", dir);
+	snprintf(key_b, sizeof key_b, "%s/b", dir);
+	const char *issuer = "https://broker.test/mitid";
+	devidp *a = provider_at(issuer, key_a), *b = provider_at(issuer, key_b);
+	REQUIRE(a && b);
+	REQUIRE(write_text(jwks, devidp_jwks_json(a)) == 0);
+	snprintf(conf, sizeof conf,
+		 "[idp broker]\nissuer = %s\naudience = os2wakks\njwks_file = %s\nalgs = ES256\n"
+		 "kind = citizen\nprofile = mitid-broker\n[tenant testby]\nname = Testby\n"
+		 "cvr = 12345678\nidps = broker\n[unit testby/jobcenter]\nname = Jobcenter\n",
+		 issuer, jwks);
+	struct relay_proc r2;
+	REQUIRE(relay_proc_start(&r2, conf, false) == 0);
+
+	struct tdev d;
+	tdev_init(&d, r2.port);
+	CHECK_EQ_INT(register_with(&d, a, (devidp_mint_opts){ .login = "anna" }), PROTO_T_REGISTERED);
+	/* The provider rotates to key b: the relay reloads the file on the unknown kid. */
+	REQUIRE(write_text(jwks, devidp_jwks_json(b)) == 0);
+	tdev_free(&d);
+	tdev_init(&d, r2.port);
+	CHECK_EQ_INT(register_with(&d, b, (devidp_mint_opts){ .login = "bo" }), PROTO_T_REGISTERED);
+	CHECK(relay_log_contains(&r2, "event=jwks_reloaded idp=broker keys=1"));
+	/* Key a is gone; another unknown kid does not make the relay read the file again. */
+	tdev_free(&d);
+	tdev_init(&d, r2.port);
+	CHECK_EQ_INT(register_with(&d, a, (devidp_mint_opts){ .login = "anna" }), PROTO_T_ERROR);
+	tdev_free(&d);
+	CHECK_EQ_INT(relay_proc_stop(&r2), 0);
+	relay_proc_cleanup(&r2);
+	devidp_close(a);
+	devidp_close(b);
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0 || relay_proc_start(&relay, NULL, true) != 0)
@@ -258,6 +319,7 @@ int main(void)
 	RUN(every_bad_token_is_refused);
 	RUN(replayed_token_on_fresh_connection_refused);
 	RUN(storage_holds_no_raw_person_identifier);
+	RUN(provider_key_rotation_reloads_the_key_set_once);
 	devidp_close(mitid);
 	devidp_close(adfs);
 	relay_proc_cleanup(&relay);
