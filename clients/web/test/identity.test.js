@@ -38,3 +38,15 @@ test('consent record layout and signature', () => {
   assert.equal(d.time, r.time);
   assert.ok(verify(ik.pk, signedBytes(rec), signRecord(ik.sk, rec)));
 });
+
+test('consent record vectors: exact bytes and signature', () => {
+  const v = vectors('consent');
+  const ik = identityFromSeed(fromHex(v.signing_seed));
+  assert.equal(toHex(ik.pk), v.identity_public_key);
+  for (const r of v.records) {
+    const rec = encodeRecord({ kind: r.kind, account: fromHex(r.account), device: fromHex(r.device), tenant: r.tenant, unit: r.unit, purpose: r.purpose, textVersion: r.text_version, textSha256: fromHex(r.text_sha256), language: r.language, clientVersion: r.client_version, time: r.time });
+    assert.equal(toHex(rec), r.record, r.name);
+    assert.equal(toHex(signRecord(ik.sk, rec)), r.signature, r.name);
+    assert.equal(decodeRecord(rec).tenant, r.tenant);
+  }
+});

@@ -3,19 +3,21 @@
 // device's state. Messaging (send, receive) is in messaging.js; this module owns the connection.
 import { ready } from '../crypto/sodium.js';
 import { equal, toHex } from '../crypto/bytes.js';
-import { oneTimePrekeysGenerate } from '../crypto/keys.js';
+import { oneTimePrekeysGenerate, signedPrekeyGenerate } from '../crypto/keys.js';
 import { T } from '../protocol/schema.js';
 import { Connection, relayUrl } from '../transport/connection.js';
 import { registrationNonce } from '../identity/nonce.js';
 import { claimsOf, discover, login, PROVIDERS } from '../identity/oidc.js';
 import * as db from '../store/db.js';
-import { authBody, browserLabel, newDeviceKeys, PREKEY_BATCH, publicOpks, registerBody } from './device.js';
+import { authBody, browserLabel, newDeviceKeys, PREKEY_BATCH, publicOpks, publicSpk, registerBody } from './device.js';
 import { Sessions } from './sessions.js';
 import { Messaging } from './messaging.js';
 
 // Reconnect back-off: doubling from the first delay to the cap, with jitter.
-const BACKOFF_FIRST_MS = 500;
-const BACKOFF_MAX_MS = 15000;
+const BACKOFF_FIRST_MS = 250;
+const BACKOFF_MAX_MS = 30000;
+// Signed prekeys are replaced weekly (spec/crypto.md §6.1).
+const SPK_ROTATE_MS = 7 * 24 * 3600 * 1000;
 
 export class Client extends EventTarget {
   constructor() {
@@ -121,6 +123,7 @@ export class Client extends EventTarget {
 
   async afterAuth() {
     if (!this.isCitizen && !this.device.unit) await this.findOwnUnit();
+    await this.rotateSignedPrekey().catch(() => {});
     this.changed('online');
     await this.messaging.flush();
   }
@@ -143,11 +146,24 @@ export class Client extends EventTarget {
     }
   }
 
+  /** A new signed prekey once the current one is older than SPK_ROTATE_MS; the previous one is
+   * kept so that prekey envelopes already in flight still open. */
+  async rotateSignedPrekey() {
+    const cur = this.device.spk;
+    if (Date.now() - cur.time < SPK_ROTATE_MS) return;
+    const next = signedPrekeyGenerate(this.device.ik, cur.id + 1, Date.now());
+    await this.request(T.spk_rotate, { spk: publicSpk(next) });
+    this.device = { ...this.device, spk: next, oldSpk: cur };
+    await db.put('kv', 'device', this.device);
+  }
+
   async onPush(f) {
     if (f.type === T.deliver) return this.messaging.receive(f.body);
     if (f.type === T.receipt) return this.messaging.receipt(f.body);
     if (f.type === T.expired) return this.messaging.expired(f.body);
     if (f.type === T.prekeys_low) return this.topUpPrekeys();
+    if (f.type === T.consent_changed) return this.changed('consent');
+    if (f.type === T.devices_changed) return this.changed('devices');
     return undefined; // unknown pushes are ignored (spec/protocol.md §13 rule 5)
   }
 

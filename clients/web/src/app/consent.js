@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MPL-2.0
 // A citizen's consent per municipality (spec/consent.md): the text shown, the signed grant or
 // withdrawal, and the history the relay keeps.
-import { fromHex } from '../crypto/bytes.js';
+import { fromHex, toHex } from '../crypto/bytes.js';
+import { sodium } from '../crypto/sodium.js';
 import { T } from '../protocol/schema.js';
 import { decodeRecord, encodeRecord, GRANT, signRecord, WITHDRAW } from '../identity/consent_record.js';
 
@@ -9,7 +10,10 @@ export async function consentText(tenant, unit = '') {
   const path = unit ? `/consent/${encodeURIComponent(tenant)}/${encodeURIComponent(unit)}` : `/consent/${encodeURIComponent(tenant)}`;
   const r = await fetch(new URL(path, location.href), { cache: 'no-store' });
   if (!r.ok) throw new Error('consent_text');
-  return r.json();
+  const t = await r.json();
+  // The record names the hash of the text shown: refuse a text that does not match its hash.
+  if (toHex(sodium.crypto_hash_sha256(new TextEncoder().encode(t.text))) !== t.sha256) throw new Error('consent_text');
+  return t;
 }
 
 export async function decide(client, kind, text) {

@@ -15,6 +15,10 @@ import { conversationId } from './conversation.js';
 // device_mismatch answers in a row before a message waits for the next connection: the set only
 // changes when someone registers or is revoked.
 const MAX_ATTEMPTS = 4;
+const MISMATCH_WAIT_MS = 50000;
+// Refusals that pass: the message stays queued and is tried again after `det.retry` or this.
+const TRANSIENT = new Set(['rate_limited', 'unavailable', 'quota_exceeded', 'internal']);
+const RETRY_MS = 5000;
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
 
@@ -94,7 +98,13 @@ export class Messaging {
       const items = (await db.all('outbox')).sort((a, b) => a.queued - b.queued);
       for (const item of items) {
         if (this.c.status !== 'online') break;
-        await this.serial(() => this.trySend(item));
+        const wait = await this.serial(() => this.trySend(item));
+        if (wait) {
+          // Keep the conversation's order: nothing after this message goes first.
+          clearTimeout(this.retryTimer);
+          this.retryTimer = setTimeout(() => this.flush(), wait);
+          break;
+        }
       }
     } finally { this.flushing = false; }
   }
@@ -139,7 +149,7 @@ export class Messaging {
         for (const x of list) if (!equal(x.dev, d.dev)) required.set(toHex(x.dev), x);
       }
       const addrs = [...required.values()].filter((x) => this.c.sessions.has(x.acc, x.dev));
-      if (!addrs.length) { await this.finish(item, 'failed', null); return; }
+      if (!addrs.length) { await this.finish(item, 'failed', null); return 0; }
       const out = fanout(addrs.map((x) => this.c.sessions.get(x.acc, x.dev)), item.record);
       addrs.forEach((x, i) => this.c.sessions.set(x.acc, x.dev, out.sessions[i]));
       await db.write(['sessions'], (t) => this.c.sessions.persist(t, addrs.map((x) => [x.acc, x.dev])));
@@ -147,18 +157,20 @@ export class Messaging {
       try {
         const stored = await this.c.request(T.send, frame);
         await this.finish(item, 'sent', stored.body.time, addrs.filter((x) => !equal(x.acc, d.acc)).length);
-        return;
+        return 0;
       } catch (e) {
         if (e.code === 'device_mismatch') {
           for (const s of e.det.stale ?? []) this.c.sessions.dropDevice(toHex(s));
           continue;
         }
-        if (e.code === 'consent_required') { await this.finish(item, 'consent', null); return; }
-        if (e.code === 'closed' || e.code === 'unavailable' || e.code === 'rate_limited') return; // stays queued
+        if (e.code === 'consent_required') { await this.finish(item, 'consent', null); return 0; }
+        if (e.code === 'closed') return 0; // stays queued until the next connection
+        if (TRANSIENT.has(e.code)) return Number(e.det.retry ?? RETRY_MS);
         await this.finish(item, 'failed', null);
-        return;
+        return 0;
       }
     }
+    return MISMATCH_WAIT_MS;
   }
 
   async finish(item, status, time, recipients = 0) {
@@ -249,7 +261,7 @@ export class Messaging {
     const s = this.c.sessions.get(dl.acc, dl.dev);
     if (h.type === PREKEY && (!s || !prekeyMatches(s, h.prekey))) {
       const known = this.c.sessions.peerIk(dl.acc, dl.dev);
-      const r = respond(d.ik, dl.ct, (id) => (id === d.spk.id ? d.spk : null), (id) => this.opkCache.get(id) ?? null);
+      const r = respond(d.ik, dl.ct, (id) => [d.spk, d.oldSpk].find((k) => k && k.id === id) ?? null, (id) => this.opkCache.get(id) ?? null);
       if (known && !equal(known, r.peerIk)) this.keyChanged(dl);
       return { session: r.session, plaintext: r.plaintext, usedOpk: r.opkId };
     }

@@ -113,9 +113,12 @@ const TABLE = [
     u32('kind', req, 1n, 2n), bin('rec', req, 1, L.CONSENT_RECORD_BYTES), fix('sig', req, SIG),
     u64('time', req)]))])],
   // Caseworker look-up of a citizen by CPR number (spec/consent.md §6).
-  ['citizen_lookup', 84, 'req', schema([ascii('cpr', req, 1, 16)])],
+  ['citizen_lookup', 84, 'req', schema([ascii('cpr', req, 10, 11)])],
   ['citizen', 85, 'rep', schema([bool('reach', req), fix('acc', opt, ID),
     arrId('devs', opt, 0, L.DEVICES_PER_ACCOUNT)])],
+  ['consent_changed', 86, 'push', schema([fix('acc', req, ID), slug('ten', req), slug('unit', opt),
+    u32('kind', req, 1n, 2n), u64('time', req)])],
+  ['devices_changed', 87, 'push', schema([fix('acc', req, ID)])],
 ];
 
 export const T = {};
