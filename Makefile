@@ -28,11 +28,13 @@ build-asan: deps
 	@ninja -C $(ASAN_BUILD) --quiet
 
 run: build
+	@./scripts/web-build.sh
 	@./scripts/run-dev.sh $(BUILD)
 
 # Every test twice: an optimised build and an ASan+UBSan build. Ends with `N passed, N failed`.
 test: build-test build-asan
 	@./scripts/run-tests.sh $(TEST_BUILD) $(ASAN_BUILD)
+	@./scripts/web-test.sh $(TEST_BUILD)
 
 asan: build-asan
 	@./scripts/run-tests.sh $(ASAN_BUILD)
