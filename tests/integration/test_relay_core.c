@@ -342,6 +342,31 @@ static void revoked_device_is_refused(void)
 	CHECK_EQ_INT(anna.frame.body.error.code, -PROTO_E_DEVICE_MISMATCH);
 }
 
+static void hot_backup_while_running(void)
+{
+	char dir[400], *out = NULL, *err = NULL;
+	snprintf(dir, sizeof dir, "%s/backup", relay.dir);
+	char *args[] = { (char *)relay_binary(), "--config", relay.config_path, "backup", dir, NULL };
+	CHECK_EQ_INT(relay_run_command_io(args, NULL, &out, &err), 0);
+	free(out);
+	free(err);
+	/* The copy opens and holds the accounts. */
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct store *s;
+	struct store_config sc = { .path = dir };
+	REQUIRE(store_open(&s, &loop, &sc) == 0);
+	struct store_account acc;
+	CHECK_EQ_INT(store_get_account(s, anna.account_id, &acc), 0);
+	store_close(s);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	/* A second backup into the same directory is refused. */
+	CHECK_EQ_INT(relay_run_command_io(args, NULL, &out, &err), 1);
+	free(out);
+	free(err);
+}
+
 static void mailboxes_empty_after_acks(void)
 {
 	/* Storage inspected directly once the relay has stopped. */
@@ -379,6 +404,7 @@ int main(void)
 	RUN(one_connection_per_device);
 	RUN(concurrent_bundle_fetches_never_share_a_one_time_prekey);
 	RUN(revoked_device_is_refused);
+	RUN(hot_backup_while_running);
 	RUN(mailboxes_empty_after_acks);
 	tdev_free(&anna);
 	tdev_free(&bo1);
