@@ -79,7 +79,10 @@ void wakks__on_deliver(wakks_client *c, const proto_deliver *d)
 		} else if (rc != WAKKS_E_NOT_FOUND) {
 			report(c, rc, "stored session unreadable");
 		}
-		if (!sess && info.is_prekey) {
+		/* A prekey envelope opens a new session only when there is none or it belongs to
+		 * another one: one the current session owns but cannot open is a replay, and must
+		 * not replace a working session. */
+		if (!sess && info.is_prekey && (rc == WAKKS_E_NOT_FOUND || crc == WC_E_SESSION)) {
 			/* A new session from the sender (first contact, or they started over). */
 			wc_signed_prekey spk;
 			wc_one_time_prekey opk;

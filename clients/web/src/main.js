@@ -76,13 +76,20 @@ app.render = function render(moved = false) {
   else restore(saved);
 };
 
+// Which changes each page shows; other changes leave it alone (an open consent text, a look-up
+// result or a half-typed CPR number stay where they are).
+const SHOWS = {
+  home: ['messages', 'online', 'state'], thread: ['messages', 'online', 'state'],
+  consent: ['consent', 'online', 'state'], devices: ['devices', 'online', 'state'], lookup: ['state'],
+};
+
 app.client.addEventListener('change', (ev) => {
   if (ev.detail === 'status') {
     document.getElementById('status').textContent = app.client.device ? STATUS[app.client.status] : '';
     document.getElementById('status').dataset.state = app.client.status;
     return;
   }
-  app.render();
+  if (!app.client.device || (SHOWS[app.route.view] ?? ['state']).includes(ev.detail)) app.render();
 });
 
 window.wakks = app; // for the browser tests and for debugging in the console
