@@ -113,7 +113,6 @@ async function main() {
       await cit.waitForSelector('button[data-unit=jobcenter]');
       await shot(cit, 'citizen-home');
       await axe(cit, 'citizen home');
-      await shot(cw, 'caseworker-inbox-empty');
       await axe(cw, 'caseworker inbox');
     });
     await must('citizen reads the consent text and grants consent', async () => {
