@@ -783,3 +783,8 @@ void wakks__test_drop_after_send(wakks_client *c)
 {
 	c->test_drop_after_send = true;
 }
+
+void wakks__test_crash_on_receive(wakks_client *c, int point)
+{
+	c->test_crash_receive = point;
+}

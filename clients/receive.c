@@ -174,6 +174,14 @@ void wakks__on_deliver(wakks_client *c, const proto_deliver *d)
 	}
 	if (rc == 0)
 		rc = wakks__store_put(t, WT_RX, rxk, sizeof rxk, content.message_id, 16);
+	if (c->test_crash_receive == WAKKS__CRASH_BEFORE_COMMIT) {
+		c->test_crash_receive = WAKKS__CRASH_NONE;
+		wakks__txn_abort(t);
+		sodium_memzero(pt, cap);
+		free(pt);
+		wakks__ws_abort(&c->ws);
+		return;
+	}
 	if (rc == 0)
 		rc = wakks__txn_commit(t);
 	else
@@ -195,5 +203,10 @@ void wakks__on_deliver(wakks_client *c, const proto_deliver *d)
 	}
 	sodium_memzero(pt, cap);
 	free(pt);
+	if (c->test_crash_receive == WAKKS__CRASH_BEFORE_ACK) {
+		c->test_crash_receive = WAKKS__CRASH_NONE;
+		wakks__ws_abort(&c->ws);
+		return;
+	}
 	ack(c, d->seq);
 }

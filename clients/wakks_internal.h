@@ -254,6 +254,7 @@ struct wakks_client {
 	char consent_tenant[WAKKS_SLUG_MAX + 1], consent_unit[WAKKS_SLUG_MAX + 1];
 	bool in_callback;
 	bool test_drop_after_send;
+	int test_crash_receive; /* WAKKS__CRASH_*: one-shot */
 };
 
 void wakks__emit(wakks_client *c, const wakks_event *ev);
@@ -316,5 +317,11 @@ void wakks__on_consent_reply(wakks_client *c, struct wakks__req *rq, const proto
 /* Test hook (internal): drop the connection as soon as the next send frame is written, as if the
  * relay's reply were lost. */
 void wakks__test_drop_after_send(wakks_client *c);
+/* Test hook (internal): on the next delivery, end the connection as a crash would, before the
+ * results are committed or after the commit but before the ack. */
+enum { WAKKS__CRASH_NONE = 0, WAKKS__CRASH_BEFORE_COMMIT, WAKKS__CRASH_BEFORE_ACK };
+void wakks__test_crash_on_receive(wakks_client *c, int point);
+/* Ends the connection at once without a close frame; safe inside a message callback. */
+void wakks__ws_abort(wakks__ws *w);
 
 #endif

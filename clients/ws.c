@@ -546,6 +546,11 @@ fail:
 	return rc;
 }
 
+void wakks__ws_abort(wakks__ws *w)
+{
+	ws_fail(w, WAKKS_E_CLOSED);
+}
+
 void wakks__ws_close(wakks__ws *w, bool graceful)
 {
 	if (graceful && w->state == WS_OPEN && w->ssl) {

@@ -36,6 +36,10 @@ static void on_event(wakks_client *c, const wakks_event *ev, void *user)
 	case WAKKS_EV_SENT:
 		d->n_sent++;
 		break;
+	case WAKKS_EV_STATE:
+		if (ev->u.state == WAKKS_DISCONNECTED)
+			d->n_disconnects++;
+		break;
 	case WAKKS_EV_PREKEYS:
 		if (ev->u.prekeys.rotated)
 			d->n_spk_rotations++;

@@ -32,6 +32,7 @@ struct th_dev {
 	char last_safety[61];
 	int n_consents, last_consent_kind; /* from the last consent list */
 	int n_prekey_uploads, n_spk_rotations;
+	int n_disconnects; /* connection losses seen (state events) */
 	uint64_t spk_rotate_ms; /* set before th_open/th_reopen; 0: the library's default */
 	uint8_t last_change_device[16];
 };

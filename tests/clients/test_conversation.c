@@ -201,6 +201,34 @@ static void resend_after_lost_reply_stores_nothing_twice(void)
 	CHECK_EQ_INT(camilla.n_errors, 0); /* the second copy was never stored, so never delivered */
 }
 
+static void crash_before_ack_or_before_commit_shows_message_once(void)
+{
+	/* Killed after the message was stored but before the ack reached the relay: the relay
+	 * delivers it again after the restart; it is recognised and shown once. */
+	wakks__test_crash_on_receive(anna2.c, WAKKS__CRASH_BEFORE_ACK);
+	int before = anna2.n_msgs, drops = anna2.n_disconnects;
+	CHECK_EQ_INT(th_send(&camilla, anna_acc, "varde", "jobcenter", "gemt men ikke kvitteret"), 0);
+	CHECK_EQ_INT(th_wait_msgs(&anna2, before + 1, 10000), 0);
+	CHECK_EQ_INT(anna2.n_disconnects, drops + 1); /* the crash happened */
+	REQUIRE(th_reopen(&anna2) == 0);
+	REQUIRE(th_wait_ready(&anna2, 10000) == 0);
+	th_pump(1000);
+	CHECK_EQ_INT(th_count(&anna2, "gemt men ikke kvitteret"), 1);
+	/* Killed before the results were committed: nothing was stored, nothing acknowledged; the
+	 * redelivery decrypts with the unchanged stored session and is shown once. */
+	wakks__test_crash_on_receive(anna2.c, WAKKS__CRASH_BEFORE_COMMIT);
+	before = anna2.n_msgs;
+	drops = anna2.n_disconnects;
+	CHECK_EQ_INT(th_send(&camilla, anna_acc, "varde", "jobcenter", "ikke gemt"), 0);
+	for (int i = 0; i < 100 && anna2.n_disconnects == drops; i++)
+		th_pump(20);
+	CHECK_EQ_INT(anna2.n_disconnects, drops + 1);
+	REQUIRE(th_reopen(&anna2) == 0); /* (it may have reconnected by itself already) */
+	CHECK_EQ_INT(th_wait_msgs(&anna2, before + 1, 10000), 0);
+	th_pump(500);
+	CHECK_EQ_INT(th_count(&anna2, "ikke gemt"), 1);
+}
+
 static void prekeys_are_topped_up_and_rotated(void)
 {
 	/* Each citizen message fetched a bundle of camilla's (20 one-time prekeys, the relay's
@@ -343,6 +371,7 @@ int main(void)
 	RUN(offline_recipient_catches_up);
 	RUN(message_queued_offline_is_sent_after_reconnect);
 	RUN(resend_after_lost_reply_stores_nothing_twice);
+	RUN(crash_before_ack_or_before_commit_shows_message_once);
 	RUN(prekeys_are_topped_up_and_rotated);
 	RUN(new_caseworker_device_joins_and_revoked_one_gets_nothing);
 	RUN(changed_identity_key_is_reported_with_safety_number);
