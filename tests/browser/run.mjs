@@ -88,10 +88,10 @@ async function main() {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   const base = relay.url;
-  const contexts = [];
   const caseCtx = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'da-DK' });
   const citCtx = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'da-DK' });
   let cw, cit;
+  const contexts = [];
   try {
     await step('login page passes axe-core', async () => {
       const p = await citCtx.newPage();
@@ -180,6 +180,32 @@ async function main() {
       await send(cit, 'Efter genopkobling');
       await cw.waitForSelector('.msg.theirs:has-text("Efter genopkobling")', { timeout: 15000 });
     });
+    await step('a second browser of the citizen gets the caseworker\'s messages and copies of her own', async () => {
+      const ctx2 = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'da-DK' });
+      contexts.push(ctx2);
+      const cit2 = await login(ctx2, base, 'citizen', 'anna');
+      await cw.evaluate(() => window.wakks.go({ view: 'home' }));
+      await cw.click('.inbox button.conv');
+      await send(cw, 'Til alle dine enheder');
+      await cit2.click('button[data-unit=jobcenter]');
+      await cit2.waitForSelector('.msg.theirs:has-text("Til alle dine enheder")', { timeout: 15000 });
+      await cit.waitForSelector('.msg.theirs:has-text("Til alle dine enheder")', { timeout: 15000 });
+      await send(cit2, 'Skrevet på min anden enhed');
+      await cit.waitForSelector('.msg.mine:has-text("Skrevet på min anden enhed")', { timeout: 15000 });
+      await cw.waitForSelector('.msg.theirs:has-text("Skrevet på min anden enhed")', { timeout: 15000 });
+      await openNav(cit2, 'devices');
+      await cit2.waitForSelector('ul.devices li >> nth=1');
+      await shot(cit2, 'citizen-devices');
+      cit2.once('dialog', (d) => d.accept());
+      await cit2.click('ul.devices li:has-text("denne enhed") button');
+      await cit2.waitForSelector('#login-citizen');
+      await openNav(cit, 'devices');
+      await cit.waitForFunction(() => document.querySelectorAll('ul.devices li').length === 1);
+      await openNav(cit, 'home');
+      await cit.click('button[data-unit=jobcenter]');
+      await send(cit, 'Efter log ud på den anden enhed');
+      await cw.waitForSelector('.msg.theirs:has-text("Efter log ud på den anden enhed")', { timeout: 15000 });
+    });
     await step('caseworker finds the citizen by CPR number', async () => {
       await openNav(cw, 'lookup');
       await axe(cw, 'find citizen');
@@ -208,7 +234,6 @@ async function main() {
         await p.waitForSelector('ul.devices li:has-text("denne enhed")');
         await axe(p, 'devices');
       }
-      await shot(cit, 'citizen-devices');
     });
     await step('reload keeps keys and history', async () => {
       await cw.reload();
@@ -219,6 +244,7 @@ async function main() {
     });
     await cliInterop({ step, relay, buildDir, root, cw, openNav, send, waitStatus });
   } finally {
+    for (const c of contexts) await c.close().catch(() => {});
     await browser.close().catch(() => {});
     if (results.some((r) => !r[1])) console.log(`relay log (tail):\n${relay.log().split('\n').slice(-40).join('\n')}`);
     await relay.stop();

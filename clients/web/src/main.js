@@ -70,7 +70,9 @@ app.render = function render(moved = false) {
   document.getElementById('status').textContent = c.device ? STATUS[c.status] : '';
   document.getElementById('status').dataset.state = c.status;
   document.getElementById('nav').replaceChildren(c.device ? nav() : '');
-  const notice = c.notice === 'revoked' ? h('p', { role: 'alert', class: 'error' }, 'Denne enhed er fjernet fra kontoen. Log ud og ind igen.') : null;
+  const notice = c.notice === 'revoked' && c.device ? h('div', { role: 'alert', class: 'error' },
+    h('p', {}, 'Denne enhed er fjernet fra kontoen og kan ikke længere modtage beskeder.'),
+    h('button', { type: 'button', onclick: async () => { await c.forget(); c.notice = null; c.stopped = false; app.go({ view: 'home' }); } }, 'Log ud af denne browser')) : null;
   document.getElementById('main').replaceChildren(...[notice, page()].filter(Boolean));
   if (moved) document.querySelector('main h2')?.focus();
   else restore(saved);

@@ -77,6 +77,9 @@ export class Client extends EventTarget {
       try { popup.close(); } catch { /* already closed */ }
     }
     await this.startMessaging();
+    this.stopped = false;
+    this.notice = null;
+    this.attempt = 0;
     this.connect();
     this.changed();
   }
@@ -182,13 +185,20 @@ export class Client extends EventTarget {
   async devices() { return (await this.request(T.devices_list)).body.list; }
 
   async revoke(dev) {
-    await this.request(T.device_revoke, { dev });
-    if (equal(dev, this.device.dev)) await this.forget();
+    const self = equal(dev, this.device.dev);
+    try {
+      await this.request(T.device_revoke, { dev });
+    } catch (e) {
+      // Revoking ourselves, the relay may close the connection before its `ok` arrives.
+      if (!(self && e.code === 'closed')) throw e;
+    }
+    if (self) await this.forget();
   }
 
   /** Logs out: this browser forgets its keys and history. */
   async forget() {
     this.stopped = true;
+    clearTimeout(this.retryTimer);
     this.conn?.close();
     await db.wipe();
     this.device = null;
