@@ -779,12 +779,16 @@ int wakks_device_revoke(wakks_client *c, const uint8_t device[WAKKS_ID_BYTES], u
 	return 0;
 }
 
+#if defined(WAKKS_TEST_HOOKS) && WAKKS_TEST_HOOKS
 void wakks__test_drop_after_send(wakks_client *c)
 {
 	c->test_drop_after_send = true;
 }
+#endif
 
+#if defined(WAKKS_TEST_HOOKS) && WAKKS_TEST_HOOKS
 void wakks__test_crash_on_receive(wakks_client *c, int point)
 {
 	c->test_crash_receive = point;
 }
+#endif

@@ -314,13 +314,17 @@ int wakks__msg_decode(const uint8_t *p, size_t n, wakks_message *m, bool *failed
 /* consent.c */
 void wakks__on_consent_reply(wakks_client *c, struct wakks__req *rq, const proto_frame *f);
 
-/* Test hook (internal): drop the connection as soon as the next send frame is written, as if the
- * relay's reply were lost. */
-void wakks__test_drop_after_send(wakks_client *c);
-/* Test hook (internal): on the next delivery, end the connection as a crash would, before the
- * results are committed or after the commit but before the ack. */
 enum { WAKKS__CRASH_NONE = 0, WAKKS__CRASH_BEFORE_COMMIT, WAKKS__CRASH_BEFORE_ACK };
+#if defined(WAKKS_TEST_HOOKS) && WAKKS_TEST_HOOKS
+/* Test hooks, only in builds configured with -Dtest_hooks=true (the flags they set are never set
+ * otherwise):
+ * - drop the connection as soon as the next send frame is written, as if the relay's reply
+ *   were lost;
+ * - on the next delivery, end the connection as a crash would, before the results are
+ *   committed or after the commit but before the ack. */
+void wakks__test_drop_after_send(wakks_client *c);
 void wakks__test_crash_on_receive(wakks_client *c, int point);
+#endif
 /* Ends the connection at once without a close frame; safe inside a message callback. */
 void wakks__ws_abort(wakks__ws *w);
 
