@@ -384,6 +384,14 @@ short wakks_want(const wakks_client *c)
 	return wakks__ws_want(&c->ws);
 }
 
+/* The timer's rotation interval: the configured one, but not more often than once a minute on
+ * one connection (after each auth the configured interval applies as it is). */
+#define SPK_TIMER_MIN_MS 60000u
+static uint64_t spk_timer_interval(const wakks_client *c)
+{
+	return c->cfg.spk_rotate_ms > SPK_TIMER_MIN_MS ? c->cfg.spk_rotate_ms : SPK_TIMER_MIN_MS;
+}
+
 int wakks_timeout_ms(const wakks_client *c)
 {
 	uint64_t now = wakks__mono_ms(), at = 0;
@@ -391,6 +399,12 @@ int wakks_timeout_ms(const wakks_client *c)
 		at = c->reconnect_at_mono;
 	if (c->send.active && c->send.phase == SP_WAIT_RETRY && (!at || c->send.retry_at_mono < at))
 		at = c->send.retry_at_mono;
+	if (c->state == WAKKS_READY && c->spk_current && !c->spk_rotate_inflight) {
+		uint64_t due = c->spk_created_ms + spk_timer_interval(c), wall = wakks__now_ms();
+		uint64_t rot = now + (due > wall ? due - wall : 0);
+		if (!at || rot < at)
+			at = rot;
+	}
 	if (c->ws.state == WS_OPEN) {
 		uint64_t seen = c->ws.last_rx_mono > c->last_rx_mono ? c->ws.last_rx_mono : c->last_rx_mono;
 		uint64_t ka = seen + (c->ping_sent_mono ? 2 : 1) * KEEPALIVE_MS;
@@ -601,6 +615,11 @@ static void run_timers(wakks_client *c)
 				return;
 			}
 	}
+	/* A long-lived connection rotates the signed prekey on schedule too (at most once per
+	 * SPK_TIMER_MIN_MS, whatever the configured interval). */
+	if (c->state == WAKKS_READY && c->spk_current && !c->spk_rotate_inflight &&
+	    wakks__now_ms() >= c->spk_created_ms + spk_timer_interval(c))
+		wakks__keys_after_auth(c);
 	wakks__send_timer(c);
 }
 

@@ -225,7 +225,8 @@ typedef struct wakks_config {
 	void *user;
 	bool auto_reconnect;     /* reconnect with back-off after a drop (default for apps) */
 	uint32_t prekey_batch;   /* one-time prekeys per upload; 0: 50 */
-	uint64_t spk_rotate_ms;  /* signed prekey rotation interval; 0: 7 days */
+	uint64_t spk_rotate_ms;  /* signed prekey rotation interval; 0: 7 days. Checked after
+				  * each auth, and on a long connection at most once a minute */
 } wakks_config;
 
 /* Opens (or creates) the store in cfg->store_dir and sets up a client; nothing is sent yet. A

@@ -160,6 +160,7 @@ export class Messaging {
         return 0;
       } catch (e) {
         if (e.code === 'device_mismatch') {
+          this.mismatches = (this.mismatches ?? 0) + 1;
           for (const s of e.det.stale ?? []) this.c.sessions.dropDevice(toHex(s));
           continue;
         }
