@@ -90,7 +90,7 @@ async function main() {
   const base = relay.url;
   const caseCtx = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'da-DK' });
   const citCtx = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'da-DK' });
-  let cw, cit;
+  let cw, cit, revokedDev;
   const contexts = [];
   try {
     await step('login page passes axe-core', async () => {
@@ -196,6 +196,7 @@ async function main() {
       await openNav(cit2, 'devices');
       await cit2.waitForSelector('ul.devices li >> nth=1');
       await shot(cit2, 'citizen-devices');
+      revokedDev = await cit2.evaluate(() => window.wakks.client.myDevHex());
       cit2.once('dialog', (d) => d.accept());
       await cit2.click('ul.devices li:has-text("denne enhed") button');
       await cit2.waitForSelector('#login-citizen');
@@ -205,6 +206,41 @@ async function main() {
       await cit.click('button[data-unit=jobcenter]');
       await send(cit, 'Efter log ud på den anden enhed');
       await cw.waitForSelector('.msg.theirs:has-text("Efter log ud på den anden enhed")', { timeout: 15000 });
+    });
+    await step('a send with an outdated device set is refused with device_mismatch and retried with the same cmid', async () => {
+      // The caseworker still holds a session with the citizen's revoked browser: an outdated
+      // device set that names it draws `stale` from the relay.
+      await cw.evaluate((gone) => {
+        const m = window.wakks.client.messaging;
+        const real = m.deviceSet.bind(m);
+        const dev = Uint8Array.from(gone.match(/../g), (x) => parseInt(x, 16));
+        let outdated = true;
+        m.deviceSet = async (t) => {
+          const list = await real(t);
+          if (outdated && t.acc && !t.ten && list?.length) { outdated = false; return [...list, { acc: list[0].acc, dev }]; }
+          return list;
+        };
+        m.mismatches = 0;
+      }, revokedDev);
+      await send(cw, 'Sendt efter device_mismatch');
+      await cit.waitForSelector('.msg.theirs:has-text("Sendt efter device_mismatch")', { timeout: 15000 }).catch(async (e) => {
+        throw new Error(`${e.message}\n  caseworker: ${JSON.stringify(await cw.evaluate(() => [window.wakks.client.messaging.mismatches, [...window.wakks.client.messaging.messages.values()].at(-1)]))}`);
+      });
+      const n = await cw.evaluate(() => window.wakks.client.messaging.mismatches);
+      if (n !== 1) throw new Error(`device_mismatch answers: ${n}`);
+    });
+    await step('the conversation can be used with the keyboard alone', async () => {
+      await cit.focus('#compose');
+      await cit.keyboard.type('Skrevet med tastaturet');
+      await cit.keyboard.press('Tab');
+      const focused = await cit.evaluate(() => document.activeElement.textContent);
+      if (focused !== 'Send') throw new Error(`focus on ${focused}`);
+      await cit.keyboard.press('Enter');
+      await cw.waitForSelector('.msg.theirs:has-text("Skrevet med tastaturet")', { timeout: 15000 });
+      await cw.keyboard.press('Shift+Tab');
+      await cw.focus('nav button[data-view=lookup]');
+      await cw.keyboard.press('Enter');
+      await cw.waitForSelector('#cpr');
     });
     await step('caseworker finds the citizen by CPR number', async () => {
       await openNav(cw, 'lookup');
