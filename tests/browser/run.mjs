@@ -260,6 +260,7 @@ async function main() {
       await cit.waitForSelector('#consent-status:has-text("trukket")');
       await openNav(cw, 'home');
       await cw.click('.inbox button.conv');
+      await cw.waitForSelector('.consent-note:has-text("trukket sit samtykke tilbage")');
       await send(cw, 'Besked uden samtykke');
       await waitStatus(cw, 'Besked uden samtykke', 'consent');
       await axe(cw, 'refused message');

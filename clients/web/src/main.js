@@ -81,7 +81,7 @@ app.render = function render(moved = false) {
 // Which changes each page shows; other changes leave it alone (an open consent text, a look-up
 // result or a half-typed CPR number stay where they are).
 const SHOWS = {
-  home: ['messages', 'online', 'state'], thread: ['messages', 'online', 'state'],
+  home: ['messages', 'online', 'state'], thread: ['messages', 'online', 'state', 'consent'],
   consent: ['consent', 'online', 'state'], devices: ['devices', 'online', 'state'], lookup: ['state'],
 };
 
@@ -93,6 +93,9 @@ app.client.addEventListener('change', (ev) => {
   }
   if (!app.client.device || (SHOWS[app.route.view] ?? ['state']).includes(ev.detail)) app.render();
 });
+
+// Back online: reconnect now rather than after the back-off delay.
+window.addEventListener('online', () => { if (app.client.device && !app.client.stopped && app.client.status === 'offline') app.client.resume(); });
 
 window.wakks = app; // for the browser tests and for debugging in the console
 app.client.init().then(() => app.render(), () => app.render());

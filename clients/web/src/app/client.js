@@ -90,6 +90,8 @@ export class Client extends EventTarget {
     const conn = new Connection(relayUrl(), (f) => this.onPush(f), (code) => this.onClose(conn, code));
     this.conn = conn;
     conn.hello.then(async (hello) => {
+      // The relay's clock, for times it checks (consent records must be within minutes of it).
+      this.clockOffset = Number(hello.time) - Date.now();
       const ok = await conn.request(T.auth, authBody(this.device.ik, hello.chal, this.device.dev));
       if (!equal(ok.body.acc, this.device.acc)) throw new Error('account');
       this.attempt = 0;
@@ -165,9 +167,17 @@ export class Client extends EventTarget {
     if (f.type === T.receipt) return this.messaging.receipt(f.body);
     if (f.type === T.expired) return this.messaging.expired(f.body);
     if (f.type === T.prekeys_low) return this.topUpPrekeys();
-    if (f.type === T.consent_changed) return this.changed('consent');
+    if (f.type === T.consent_changed) return this.consentChanged(f.body);
     if (f.type === T.devices_changed) return this.changed('devices');
     return undefined; // unknown pushes are ignored (spec/protocol.md §13 rule 5)
+  }
+
+  /** Relay time now, in ms. */
+  now() { return Date.now() + (this.clockOffset ?? 0); }
+
+  async consentChanged(b) {
+    if (!this.isCitizen && this.messaging) await this.messaging.consentChanged(b);
+    this.changed('consent');
   }
 
   async topUpPrekeys() {

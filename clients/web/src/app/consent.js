@@ -20,7 +20,7 @@ export async function decide(client, kind, text) {
   const d = client.device;
   const rec = encodeRecord({
     kind, account: d.acc, device: d.dev, tenant: text.tenant, unit: text.unit || '',
-    textVersion: text.version, textSha256: fromHex(text.sha256), language: text.language || 'da', time: Date.now(),
+    textVersion: text.version, textSha256: fromHex(text.sha256), language: text.language || 'da', time: client.now(),
   });
   await client.request(kind === GRANT ? T.consent_grant : T.consent_withdraw, { rec, sig: signRecord(d.ik.sk, rec) });
 }

@@ -185,6 +185,15 @@ export class Messaging {
     this.c.changed('messages');
   }
 
+  /** A caseworker's view of a citizen's consent, from the relay's consent_changed notice. */
+  async consentChanged(b) {
+    const acc = toHex(b.acc);
+    const convs = [...this.conversations.values()].filter((c) => c.citizen === acc && c.ten === b.ten && (!b.unit || c.unit === b.unit));
+    for (const c of convs) { c.consent = b.kind === 1 ? 'granted' : 'withdrawn'; c.consentTime = b.time; }
+    if (convs.length) await db.write(['conversations'], (t) => { for (const c of convs) t.put('conversations', c.id, c); });
+    this.c.changed('messages');
+  }
+
   receipt(r) {
     return this.serial(async () => {
       if (equal(r.acc, this.acc)) return; // our own other devices

@@ -29,7 +29,14 @@ export function inboxView(app) {
 export function caseworkerThread(app, route) {
   const conv = app.client.messaging.conversations.get(route.conv);
   if (!conv) return inboxView(app);
-  return threadView(app, conv, citizenTitle(conv), (m) => (m.senderAcc === conv.citizen ? 'Borger' : 'Kollega'));
+  const view = threadView(app, conv, citizenTitle(conv), (m) => (m.senderAcc === conv.citizen ? 'Borger' : 'Kollega'));
+  if (conv.consent) {
+    const note = conv.consent === 'granted'
+      ? h('p', { class: 'ok consent-note' }, `Borgeren har givet samtykke ${fmtTime(conv.consentTime)}.`)
+      : h('p', { class: 'error consent-note', role: 'alert' }, `Borgeren har trukket sit samtykke tilbage ${fmtTime(conv.consentTime)}. Du kan ikke skrive til borgeren, før borgeren giver samtykke igen.`);
+    view.querySelector('h2').after(note);
+  }
+  return view;
 }
 
 export function lookupView(app) {
