@@ -270,3 +270,20 @@ int th_count(const struct th_dev *d, const char *text)
 		n += strcmp(d->msgs[i].text, text) == 0;
 	return n;
 }
+
+struct text_wait {
+	struct th_dev *d;
+	const char *text;
+};
+
+static bool has_text(void *arg)
+{
+	struct text_wait *w = arg;
+	return th_find(w->d, w->text) >= 0;
+}
+
+int th_wait_text(struct th_dev *d, const char *text, int timeout_ms)
+{
+	struct text_wait w = { d, text };
+	return th_pump_until(has_text, &w, timeout_ms);
+}

@@ -54,6 +54,8 @@ void th_pump(int ms);
 /* Waits until device d has n messages, or timeout. */
 int th_wait_msgs(struct th_dev *d, int n, int timeout_ms);
 int th_wait_ready(struct th_dev *d, int timeout_ms);
+/* Waits until device d has a message with this text. Returns 0 or -1 on timeout. */
+int th_wait_text(struct th_dev *d, const char *text, int timeout_ms);
 /* Sends text and waits for `stored`. Returns the operation's result. */
 int th_send(struct th_dev *d, const uint8_t *account, const char *tenant, const char *unit,
 	    const char *text);

@@ -56,12 +56,17 @@ export class Client extends EventTarget {
   /** Registers this browser as a new device of the person who logs in at the provider. */
   async login(role, popup) {
     if (!popup) throw new Error('popup_blocked');
-    const conn = new Connection(relayUrl(), null, null);
+    // The token will be bound to this connection's challenge: if the relay closes it before the
+    // token arrives (its limit on unauthenticated connections), the login cannot succeed.
+    let dropped;
+    const lost = new Promise((_, reject) => { dropped = () => reject(Object.assign(new Error('closed'), { code: 'login_too_slow' })); });
+    lost.catch(() => {});
+    const conn = new Connection(relayUrl(), null, () => dropped());
     try {
       const [hello, disc] = await Promise.all([conn.hello, discover(PROVIDERS[role])]);
       const keys = newDeviceKeys();
       const nonce = registrationNonce(disc.issuer, keys.ik.pk, hello.chal);
-      const idToken = await login(popup, disc, nonce);
+      const idToken = await Promise.race([login(popup, disc, nonce), lost]);
       const reply = await conn.request(T.register, registerBody(keys, idToken, browserLabel()));
       const claims = claimsOf(idToken);
       this.device = {

@@ -7,6 +7,7 @@ const REASONS = {
   popup_blocked: 'Login-vinduet blev blokeret. Tillad pop op-vinduer for denne side, og prøv igen.',
   login_cancelled: 'Login blev afbrudt.',
   closed: 'Forbindelsen til serveren blev afbrudt under login. Prøv igen.',
+  login_too_slow: 'Login tog for lang tid, så serveren lukkede forbindelsen. Prøv igen.',
   attestation_rejected: 'Login blev ikke godkendt. Prøv igen.',
 };
 
