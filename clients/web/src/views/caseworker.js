@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
 // The caseworker's pages: the unit's team inbox, a conversation with a citizen, and finding a
 // citizen by CPR number.
-import { fromHex, toHex } from '../crypto/bytes.js';
+import { toHex } from '../crypto/bytes.js';
 import { conversationKey } from '../app/conversation.js';
 import { lookupCitizen, normaliseCpr } from '../app/directory.js';
 import { h, fmtTime, short } from './dom.js';
@@ -69,4 +69,3 @@ export function lookupView(app) {
   return h('section', { 'aria-labelledby': 'lookup-title' }, h('h2', { id: 'lookup-title', tabindex: '-1' }, 'Find borger'), form, out);
 }
 
-export { fromHex };

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MPL-2.0
 // The citizen's pages: municipalities and units to write to, consent per municipality, and a
 // conversation per unit.
-import { toHex } from '../crypto/bytes.js';
 import { conversationKey } from '../app/conversation.js';
 import { consentState, consentText, decide, GRANT, WITHDRAW } from '../app/consent.js';
 import { directory } from '../app/directory.js';
@@ -79,4 +78,3 @@ export function consentView(app) {
   return sec;
 }
 
-export { toHex };

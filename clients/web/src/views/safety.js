@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
 // Safety numbers of the peer devices in a conversation (spec/crypto.md §14), with a mark for the
 // ones the user has compared.
-import { fromHex, toHex } from '../crypto/bytes.js';
+import { toHex } from '../crypto/bytes.js';
 import { groups, safetyNumber } from '../crypto/safety.js';
 import * as db from '../store/db.js';
 import { h, short } from './dom.js';
@@ -22,11 +22,14 @@ export function safetyPanel(app, conv) {
     for (const p of peers) {
       const ik = p.session.ikRemote;
       const key = `verified:${toHex(p.dev)}`;
-      const verified = (await db.get('kv', key)) === toHex(ik);
+      const stored = await db.get('kv', key);
+      const verified = stored === toHex(ik);
+      const changedKey = stored && !verified;
       const number = groups(safetyNumber(c.device.ik.pk, ik));
       body.append(h('div', { class: 'peer' },
         h('p', {}, `Enhed ${short(toHex(p.dev))}`),
         h('p', { class: 'number', 'aria-label': `Sikkerhedsnummer ${number}` }, number),
+        changedKey ? h('p', { class: 'error', role: 'alert' }, 'Sikkerhedsnummeret er ændret, siden du bekræftede det. Sammenlign det igen, før du skriver noget fortroligt.') : null,
         verified ? h('p', { class: 'ok' }, '✓ Bekræftet')
           : h('button', { type: 'button', onclick: async (ev) => {
             await db.put('kv', key, toHex(ik));
@@ -37,4 +40,3 @@ export function safetyPanel(app, conv) {
   return details;
 }
 
-export { fromHex };
