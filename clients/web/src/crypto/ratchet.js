@@ -4,7 +4,7 @@
 import { sodium } from './sodium.js';
 import { random } from './random.js';
 import { concat, equal } from './bytes.js';
-import { CryptoError, fail, GAP, LIMIT } from './errors.js';
+import { fail, GAP, LIMIT } from './errors.js';
 import { kdfCk, kdfRk, messageKeys } from './kdf.js';
 import { dh, x25519Base } from './keys.js';
 import { buildPrefix, parse } from './envelope.js';
@@ -106,4 +106,3 @@ export function decrypt(s, envelope, parsed = parse(envelope)) {
   return [{ ...S, skipped, pending: false }, pt];
 }
 
-export { CryptoError };

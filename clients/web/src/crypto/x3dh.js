@@ -2,7 +2,7 @@
 // Session setup (spec/crypto.md §7): the initiator from a verified bundle, the responder from a
 // prekey envelope.
 import { random } from './random.js';
-import { ascii, concat, equal } from './bytes.js';
+import { ascii, concat } from './bytes.js';
 import { fail } from './errors.js';
 import { hkdf } from './kdf.js';
 import { dh, edToXPublic, edToXSecret, signedPrekeyVerify, x25519Base } from './keys.js';
@@ -48,4 +48,3 @@ export function respond(ik, envelope, findSpk, findOpk) {
   return { session, plaintext, opkId: p.opk ? p.opkId : 0, peerIk: p.ik };
 }
 
-export { equal };
