@@ -272,6 +272,17 @@ async function main() {
         await axe(p, 'devices');
       }
     });
+    await step('a second tab of the same browser takes over the connection without a reconnect fight', async () => {
+      const tab = await caseCtx.newPage();
+      await tab.goto(base);
+      await waitOnline(tab);
+      await cw.waitForSelector('[role=alert]:has-text("andet vindue")', { timeout: 10000 });
+      await new Promise((r) => setTimeout(r, 1500));
+      if (await tab.evaluate(() => window.wakks.client.status) !== 'online') throw new Error('the new tab lost its connection');
+      await tab.close();
+      await cw.click('[role=alert] button');
+      await waitOnline(cw);
+    });
     await step('reload keeps keys and history', async () => {
       await cw.reload();
       await waitOnline(cw);

@@ -73,7 +73,10 @@ app.render = function render(moved = false) {
   const notice = c.notice === 'revoked' && c.device ? h('div', { role: 'alert', class: 'error' },
     h('p', {}, 'Denne enhed er fjernet fra kontoen og kan ikke længere modtage beskeder.'),
     h('button', { type: 'button', onclick: async () => { await c.forget(); c.notice = null; c.stopped = false; app.go({ view: 'home' }); } }, 'Log ud af denne browser')) : null;
-  document.getElementById('main').replaceChildren(...[notice, page()].filter(Boolean));
+  const replaced = c.notice === 'replaced' && c.device ? h('div', { role: 'alert', class: 'error' },
+    h('p', {}, 'OS2wakks er åbnet i et andet vindue eller faneblad. Kun ét ad gangen kan være forbundet.'),
+    h('button', { type: 'button', onclick: () => { c.resume(); app.render(); } }, 'Brug dette vindue')) : null;
+  document.getElementById('main').replaceChildren(...[notice, replaced, page()].filter(Boolean));
   if (moved) document.querySelector('main h2')?.focus();
   else restore(saved);
 };

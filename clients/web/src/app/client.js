@@ -111,6 +111,9 @@ export class Client extends EventTarget {
     if (conn !== this.conn) return;
     this.setStatus('offline');
     if (code === 4004) { this.notice = 'revoked'; this.stopped = true; this.changed(); return; }
+    // 4001: the same device connected elsewhere (another tab of this browser). Reconnecting would
+    // push that one off in turn, so this page waits until the user brings it back.
+    if (code === 4001) { this.notice = 'replaced'; this.stopped = true; this.changed(); return; }
     if (this.stopped) return;
     const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.attempt) * (0.75 + Math.random() / 2);
     this.attempt++;
@@ -124,7 +127,7 @@ export class Client extends EventTarget {
     this.conn?.ws.close(1000);
   }
 
-  resume() { this.stopped = false; this.attempt = 0; this.connect(); }
+  resume() { this.stopped = false; this.notice = null; this.attempt = 0; this.connect(); }
 
   request(type, body) {
     if (!this.conn || this.status !== 'online') return Promise.reject(Object.assign(new Error('offline'), { code: 'closed' }));
