@@ -324,6 +324,16 @@ static void connection_lost(wakks_client *c, int err)
 	fail_requests(c, err ? err : WAKKS_E_CLOSED);
 	wakks__send_reset(c);
 	set_state(c, WAKKS_DISCONNECTED);
+	if (!(c->want_connected && c->cfg.auto_reconnect)) {
+		/* No reconnect will come: tell whoever waits on a queued message. The messages stay
+		 * pending and go out with the same id on the next connection. */
+		for (size_t i = 0; i < 64; i++)
+			if (c->send_ops[i].op) {
+				uint32_t op = c->send_ops[i].op;
+				c->send_ops[i].op = 0;
+				wakks__op_finish(c, op, err ? err : WAKKS_E_CLOSED);
+			}
+	}
 	if (c->want_connected && c->cfg.auto_reconnect) {
 		uint32_t jitter = randombytes_uniform(c->backoff_ms / 2 + 1);
 		c->reconnect_at_mono = wakks__mono_ms() + c->backoff_ms + jitter;

@@ -318,7 +318,11 @@ typedef struct wakks_target {
 int wakks_send_text(wakks_client *c, const wakks_target *to, const char *text, size_t len,
 		    uint8_t message_id[WAKKS_ID_BYTES], uint32_t *op);
 /* The op's result may also be WAKKS_E_TOO_LARGE: the envelopes for all devices do not fit in
- * one frame (dropped from pending, kept in history as failed). */
+ * one frame (dropped from pending, kept in history as failed). Results that leave the message
+ * pending, to be sent again with the same id: WAKKS_E_CLOSED (connection lost and no
+ * auto_reconnect), WAKKS_E_RETRIES (the device set kept changing), WAKKS_RELAY_RATE_LIMITED,
+ * WAKKS_RELAY_UNAVAILABLE, WAKKS_RELAY_QUOTA_EXCEEDED; WAKKS_EV_SENT still follows when it is
+ * stored later. */
 /* Number of messages waiting for `stored`. */
 size_t wakks_pending_count(const wakks_client *c);
 

@@ -156,6 +156,21 @@ static void devices_history_and_safety_numbers(void)
 	CHECK_EQ_INT(wakks("--store", store_a, "safety-number", "00112233445566778899aabbccddeeff", NULL), 1);
 }
 
+static void relay_down_then_queued_message_goes_out(void)
+{
+	relay_proc_stop(&relay);
+	/* The message is stored as pending; the CLI says it could not reach the relay. */
+	CHECK_EQ_INT(wakks("--store", store_a, "--timeout", "3", "send", "--unit", "varde/jobcenter",
+			   "skrevet mens relæet var nede", NULL), 4);
+	CHECK_EQ_INT(wakks("--store", store_c, "--timeout", "3", "receive", NULL), 4);
+	REQUIRE(relay_proc_restart(&relay, true) == 0);
+	snprintf(relay_url, sizeof relay_url, "wss://localhost:%d", relay.port);
+	/* the next command that connects sends it, with the same client message id */
+	CHECK_EQ_INT(wakks("--store", store_a, "--relay", relay_url, "receive", "--idle", "1", NULL), 0);
+	CHECK_EQ_INT(wakks("--store", store_c, "--relay", relay_url, "receive", NULL), 0);
+	CHECK(strstr(out, "skrevet mens relæet var nede") != NULL);
+}
+
 static void store_key_problems(void)
 {
 	char keyfile[500];
@@ -184,6 +199,7 @@ int main(void)
 	RUN(citizen_writes_caseworker_receives);
 	RUN(caseworker_needs_consent);
 	RUN(devices_history_and_safety_numbers);
+	RUN(relay_down_then_queued_message_goes_out);
 	RUN(store_key_problems);
 	relay_proc_stop(&relay);
 	int rc = TEST_RESULT();
