@@ -114,6 +114,23 @@ long bench_proc_status_kib(pid_t pid, const char *field)
 	return v;
 }
 
+long long bench_proc_disk_write_bytes(pid_t pid)
+{
+	char path[64], line[128];
+	snprintf(path, sizeof path, "/proc/%d/io", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	long long v = -1;
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, "write_bytes:", 12) == 0) {
+			v = atoll(line + 12);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
 double bench_proc_runqueue_seconds(pid_t pid)
 {
 	char path[64];

@@ -30,6 +30,9 @@ double bench_proc_cpu_seconds(pid_t pid);
 /* A "Vm..." or "Rss..." field of /proc/PID/status in KiB (e.g. "VmHWM", "VmRSS"); -1 on error. */
 long bench_proc_status_kib(pid_t pid, const char *field);
 
+/* Bytes process pid caused to be written to storage (write_bytes of /proc/PID/io); -1 on error. */
+long long bench_proc_disk_write_bytes(pid_t pid);
+
 /* Seconds the threads of process pid spent runnable but waiting for a CPU (sum over threads,
  * /proc/PID/task/TID/schedstat); -1 when the kernel does not keep these statistics. */
 double bench_proc_runqueue_seconds(pid_t pid);

@@ -546,27 +546,51 @@ static void path_in_state(char *out, size_t cap, const char *name)
 	snprintf(out, cap, "%s/%s", opt.state, name);
 }
 
+/* Runs `rm -rf 'a'` (b NULL) or `cp -a 'a' 'b'`. */
+static int run_shell(const char *a, const char *b)
+{
+	char cmd[1400];
+	if (b)
+		snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", a, b);
+	else
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", a);
+	int rc = system(cmd);
+	if (rc != 0)
+		fprintf(stderr, "loadgen: '%s' failed\n", cmd);
+	return rc;
+}
+
+/* Every run starts from the relay's data as it was right after registration (STATE/relay-data.registered):
+ * devices and keys only, no mailboxes and no idempotency records left by earlier runs, so runs
+ * measure the same database and do not slow down as its history grows. */
 static void load_devices(size_t need)
 {
-	char path[600], data[600];
+	char path[600], data[600], snap[600];
 	path_in_state(path, sizeof path, "devices.bin");
 	path_in_state(data, sizeof data, "relay-data");
+	path_in_state(snap, sizeof snap, "relay-data.registered");
 	struct stat st;
-	bool have_data = stat(data, &st) == 0;
+	bool have_snap = stat(snap, &st) == 0;
+	run_shell(data, NULL);
+	if (have_snap)
+		run_shell(snap, data);
 	devices = calloc(need, sizeof *devices);
-	FILE *f = have_data ? fopen(path, "rb") : NULL;
+	FILE *f = have_snap ? fopen(path, "rb") : NULL;
 	if (f) {
 		ndevices_saved = fread(devices, sizeof *devices, need, f);
 		fclose(f);
-	} else if (have_data) {
-		/* Devices in the relay that nobody holds keys for: start the relay's data afresh. */
-		char cmd[700];
-		snprintf(cmd, sizeof cmd, "rm -rf '%s'", data);
-		if (system(cmd) != 0)
-			fprintf(stderr, "loadgen: could not remove %s\n", data);
 	}
 	for (size_t i = ndevices_saved; i < need; i++)
 		crypto_sign_keypair(devices[i].ik_pk, devices[i].ik_sk);
+}
+
+static void snapshot_data(void)
+{
+	char data[600], snap[600];
+	path_in_state(data, sizeof data, "relay-data");
+	path_in_state(snap, sizeof snap, "relay-data.registered");
+	run_shell(snap, NULL);
+	run_shell(data, snap);
 }
 
 static int save_devices(size_t n)
@@ -574,15 +598,6 @@ static int save_devices(size_t n)
 	char path[600], tmp[620];
 	path_in_state(path, sizeof path, "devices.bin");
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	size_t have = 0;
-	FILE *old = fopen(path, "rb");
-	if (old) {
-		fseek(old, 0, SEEK_END);
-		have = (size_t)ftell(old) / sizeof(struct device);
-		fclose(old);
-	}
-	if (have > n)
-		return 0; /* the file already holds more devices than this run used */
 	FILE *f = fopen(tmp, "wb");
 	if (!f || fwrite(devices, sizeof *devices, n, f) != n || fclose(f) != 0)
 		return -1;
@@ -730,7 +745,10 @@ static int register_missing(size_t ndev)
 	       "register, durable commit)\n", todo, secs, (double)todo / secs);
 	fflush(stdout);
 	ndevices_saved = ndev;
-	return save_devices(ndev);
+	if (save_devices(ndev) != 0)
+		return -1;
+	snapshot_data();
+	return 0;
 }
 
 static void rusage_self(double *cpu)
@@ -781,6 +799,7 @@ static int run_throughput(void)
 	bench_sleep_ms((int)(opt.warmup * 1000));
 	double cpu0 = bench_proc_cpu_seconds(rl.pid), self0;
 	double wait0 = bench_proc_runqueue_seconds(rl.pid);
+	long long disk0 = bench_proc_disk_write_bytes(rl.pid);
 	rusage_self(&self0);
 	uint64_t t0 = bench_now_ns();
 	atomic_store(&phase, PH_MEASURE);
@@ -789,6 +808,7 @@ static int run_throughput(void)
 	uint64_t t1 = bench_now_ns();
 	double cpu1 = bench_proc_cpu_seconds(rl.pid), self1;
 	double wait1 = bench_proc_runqueue_seconds(rl.pid);
+	long long disk1 = bench_proc_disk_write_bytes(rl.pid);
 	rusage_self(&self1);
 	uint64_t completed = SUM(completed), delivered = SUM(delivered), stored = SUM(stored);
 	/* Let what is in flight finish so the mailboxes end empty. */
@@ -836,15 +856,18 @@ static int run_throughput(void)
 		       "processes)\n", (wait1 - wait0) / secs);
 	printf("  load generator  %10.1f us/msg  (%.2f cores)\n",
 	       completed ? (self1 - self0) * 1e6 / (double)completed : 0, (self1 - self0) / secs);
+	double disk_kib = completed ? (double)(disk1 - disk0) / 1024.0 / (double)completed : 0;
+	printf("  relay disk      %10.1f KiB written per msg  (%.0f MB/s)\n", disk_kib,
+	       (double)(disk1 - disk0) / 1e6 / secs);
 	printf("  relay peak RSS  %10.1f MiB (VmHWM)\n", (double)hwm / 1024.0);
 	if (errors || lost)
 		printf("  errors %llu, connections lost %llu\n", (unsigned long long)errors,
 		       (unsigned long long)lost);
 	printf("RESULT system=relay mode=%s msgs_per_s=%.0f p50_us=%.0f p99_us=%.0f p999_us=%.0f "
-	       "cpu_us_per_msg=%.2f hwm_kib=%ld errors=%llu cpu_wait=%.2f\n",
+	       "cpu_us_per_msg=%.2f hwm_kib=%ld errors=%llu cpu_wait=%.2f disk_kib_per_msg=%.1f\n",
 	       opt.rate > 0 ? "rate" : "max", rate, bench_samples_pct(&lat, 0.5),
 	       bench_samples_pct(&lat, 0.99), bench_samples_pct(&lat, 0.999), cpu_us, hwm,
-	       (unsigned long long)(errors + lost), wait0 >= 0 ? (wait1 - wait0) / secs : -1.0);
+	       (unsigned long long)(errors + lost), wait0 >= 0 ? (wait1 - wait0) / secs : -1.0, disk_kib);
 	fflush(stdout);
 	bench_samples_free(&lat);
 	bench_samples_free(&slat);

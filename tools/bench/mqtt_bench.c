@@ -171,12 +171,14 @@ static int run_throughput(void)
 		pairs[i].due = start + (interval ? interval * (uint64_t)i / (uint64_t)opt.pairs : 0);
 	uint64_t warm_end = start + (uint64_t)(opt.warmup * 1e9), t0 = 0, t1 = 0;
 	double cpu0 = 0, cpu1 = 0, wait0 = 0, wait1 = 0;
+	long long disk0 = 0, disk1 = 0;
 	uint64_t last_misc = start;
 	for (;;) {
 		uint64_t now = bench_now_ns();
 		if (!measuring && !t0 && now >= warm_end) {
 			cpu0 = bench_proc_cpu_seconds(opt.pid);
 			wait0 = bench_proc_runqueue_seconds(opt.pid);
+			disk0 = bench_proc_disk_write_bytes(opt.pid);
 			t0 = bench_now_ns();
 			measuring = true;
 		}
@@ -185,6 +187,7 @@ static int run_throughput(void)
 			t1 = bench_now_ns();
 			cpu1 = bench_proc_cpu_seconds(opt.pid);
 			wait1 = bench_proc_runqueue_seconds(opt.pid);
+			disk1 = bench_proc_disk_write_bytes(opt.pid);
 			break;
 		}
 		for (int i = 0; i < opt.pairs; i++) {
@@ -225,12 +228,15 @@ static int run_throughput(void)
 	       bench_samples_pct(&lat, 0.999) / 1e3);
 	printf("  server CPU      %10.1f us/msg  (%.2f cores)\n", cpu_us, (cpu1 - cpu0) / secs);
 	printf("  server waiting  %10.2f s per s  (runnable, waiting for a CPU)\n", (wait1 - wait0) / secs);
+	double disk_kib = m_completed ? (double)(disk1 - disk0) / 1024.0 / (double)m_completed : 0;
+	printf("  server disk     %10.1f KiB written per msg  (%.0f MB/s)\n", disk_kib,
+	       (double)(disk1 - disk0) / 1e6 / secs);
 	printf("  server peak RSS %10.1f MiB (VmHWM)\n", (double)hwm / 1024);
 	printf("RESULT system=mosquitto mode=%s msgs_per_s=%.0f p50_us=%.0f p99_us=%.0f p999_us=%.0f "
-	       "cpu_us_per_msg=%.2f hwm_kib=%ld errors=%llu cpu_wait=%.2f\n",
+	       "cpu_us_per_msg=%.2f hwm_kib=%ld errors=%llu cpu_wait=%.2f disk_kib_per_msg=%.1f\n",
 	       opt.rate > 0 ? "rate" : "max", rate, bench_samples_pct(&lat, 0.5),
 	       bench_samples_pct(&lat, 0.99), bench_samples_pct(&lat, 0.999), cpu_us, hwm,
-	       (unsigned long long)errors, (wait1 - wait0) / secs);
+	       (unsigned long long)errors, (wait1 - wait0) / secs, disk_kib);
 	fflush(stdout);
 	_exit(0);
 }

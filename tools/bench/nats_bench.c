@@ -244,12 +244,14 @@ int main(int argc, char **argv)
 	pthread_create(&th, NULL, publisher, NULL);
 	bench_sleep_ms((int)(opt.warmup * 1000));
 	double cpu0 = bench_proc_cpu_seconds(opt.pid), wait0 = bench_proc_runqueue_seconds(opt.pid);
+	long long disk0 = bench_proc_disk_write_bytes(opt.pid);
 	uint64_t t0 = bench_now_ns();
 	atomic_store(&measuring, 1);
 	bench_sleep_ms((int)(opt.duration * 1000));
 	atomic_store(&measuring, 0);
 	uint64_t t1 = bench_now_ns();
 	double cpu1 = bench_proc_cpu_seconds(opt.pid), wait1 = bench_proc_runqueue_seconds(opt.pid);
+	long long disk1 = bench_proc_disk_write_bytes(opt.pid);
 	long hwm = bench_proc_status_kib(opt.pid, "VmHWM");
 	atomic_store(&stopping, 1);
 	pthread_join(th, NULL);
@@ -274,12 +276,15 @@ int main(int argc, char **argv)
 	       bench_samples_pct(&lat, 0.999) / 1e3);
 	printf("  server CPU      %10.1f us/msg  (%.2f cores)\n", cpu_us, (cpu1 - cpu0) / secs);
 	printf("  server waiting  %10.2f s per s  (runnable, waiting for a CPU)\n", (wait1 - wait0) / secs);
+	double disk_kib = done ? (double)(disk1 - disk0) / 1024.0 / (double)done : 0;
+	printf("  server disk     %10.1f KiB written per msg  (%.0f MB/s)\n", disk_kib,
+	       (double)(disk1 - disk0) / 1e6 / secs);
 	printf("  server peak RSS %10.1f MiB (VmHWM)\n", (double)hwm / 1024);
 	printf("RESULT system=nats mode=%s msgs_per_s=%.0f p50_us=%.0f p99_us=%.0f p999_us=%.0f "
-	       "cpu_us_per_msg=%.2f hwm_kib=%ld errors=%llu cpu_wait=%.2f\n",
+	       "cpu_us_per_msg=%.2f hwm_kib=%ld errors=%llu cpu_wait=%.2f disk_kib_per_msg=%.1f\n",
 	       opt.rate > 0 ? "rate" : "max", rate, bench_samples_pct(&lat, 0.5),
 	       bench_samples_pct(&lat, 0.99), bench_samples_pct(&lat, 0.999), cpu_us, hwm,
-	       (unsigned long long)atomic_load(&errors), (wait1 - wait0) / secs);
+	       (unsigned long long)atomic_load(&errors), (wait1 - wait0) / secs, disk_kib);
 	fflush(stdout);
 	bench_samples_free(&lat);
 	/* The process exits here: closing 2N connections one by one only adds time. */
