@@ -147,6 +147,10 @@ int wakks__ws_io(wakks__ws *w, SSL_CTX *ctx, wakks__ws_msg_cb cb, void *arg);
 /* Queues one binary message (masked) and tries to write it. @return 0, WAKKS_E_CLOSED,
  * WAKKS_E_NOMEM. */
 int wakks__ws_send(wakks__ws *w, int opcode, const void *data, size_t len);
+/* Parses the frames buffered in w->in (the part of wakks__ws_io after reading), for tests of
+ * hostile input. @return 0, or WAKKS_E_PROTOCOL, WAKKS_E_TOO_LARGE, WAKKS_E_CLOSED (close frame),
+ * WAKKS_E_NOMEM. */
+int wakks__ws_parse(wakks__ws *w, wakks__ws_msg_cb cb, void *arg);
 /* Sends close (best effort) and frees everything. */
 void wakks__ws_close(wakks__ws *w, bool graceful);
 

@@ -29,11 +29,13 @@ const app = {
 
 function nav() {
   const c = app.client;
+  const unread = c.messaging?.unreadTotal() ?? 0;
   const items = c.isCitizen
     ? [['home', 'Samtaler'], ['consent', 'Samtykke'], ['devices', 'Mine enheder']]
     : [['home', 'Indbakke'], ['lookup', 'Find borger'], ['devices', 'Mine enheder']];
   return h('nav', { 'aria-label': 'Hovedmenu' }, h('ul', {}, items.map(([view, label]) => h('li', {},
-    h('button', { type: 'button', class: 'nav', 'data-view': view, 'aria-current': app.route.view === view ? 'page' : null, onclick: () => app.go({ view }) }, label)))));
+    h('button', { type: 'button', class: 'nav', 'data-view': view, 'aria-current': app.route.view === view ? 'page' : null, onclick: () => app.go({ view }) },
+      label, view === 'home' && unread ? h('span', { class: 'badge' }, `${unread} ulæste`) : null)))));
 }
 
 function page() {

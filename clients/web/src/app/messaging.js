@@ -46,8 +46,13 @@ export class Messaging {
   get acc() { return this.c.device.acc; }
 
   thread(convId) {
-    return [...this.messages.values()].filter((m) => m.conv === convId).sort((a, b) => a.time - b.time || a.seq - b.seq);
+    // The relay's stored time orders a conversation the same way on every device; a message not
+    // yet stored goes by its own clock, corrected to the relay's.
+    const at = (m) => Number(m.stored ?? m.time);
+    return [...this.messages.values()].filter((m) => m.conv === convId).sort((a, b) => at(a) - at(b) || a.seq - b.seq);
   }
+
+  unreadTotal() { return [...this.conversations.values()].reduce((n, c) => n + (c.unread || 0), 0); }
 
   inbox() {
     return [...this.conversations.values()].sort((a, b) => b.last - a.last);
@@ -75,7 +80,7 @@ export class Messaging {
     const citizen = this.c.isCitizen ? d.acc : fromHex(conv.citizen);
     const cid = conversationId(citizen, conv.ten, conv.unit);
     const messageId = random(16), cmid = random(16);
-    const now = Date.now();
+    const now = this.c.now();
     const record = encodeContent({ kind: TEXT, messageId, conversationId: cid, sentMs: now, senderAccount: d.acc, senderDevice: d.dev, body: utf8.encode(body) });
     const target = this.c.isCitizen ? { ten: conv.ten, unit: conv.unit } : { to: [citizen], ten: conv.ten, unit: conv.unit };
     const msg = { id: toHex(messageId), cmid: toHex(cmid), conv: conv.id, mine: true, text: body, time: now, seq: now, status: 'queued', receipts: [], senderAcc: toHex(d.acc), senderDev: toHex(d.dev) };
