@@ -35,6 +35,15 @@ export async function cliInterop({ step, relay, buildDir, root, cw, openNav, sen
       if (!stdout.includes('Svar til kommandolinjen')) throw new Error(`C client printed:\n${stdout}`);
       await waitStatus(cw, 'Svar til kommandolinjen', 'delivered');
     });
+    await step('the C client and the browser show the same safety number', async () => {
+      const dev = await cw.evaluate(() => window.wakks.client.myDevHex());
+      const { stdout } = await wakks('--json', 'safety-number', dev);
+      const cli = JSON.parse(stdout.trim().split('\n')[0]).safety_number;
+      await cw.click('details.safety summary');
+      await cw.waitForSelector('details.safety .number');
+      const web = (await cw.locator('details.safety .number').first().textContent()).replace(/ /g, '');
+      if (cli !== web) throw new Error(`C client ${cli}, browser ${web}`);
+    });
   } finally {
     rmSync(store, { recursive: true, force: true });
   }

@@ -97,6 +97,7 @@ app.client.addEventListener('change', (ev) => {
     return;
   }
   if (!app.client.device || (SHOWS[app.route.view] ?? ['state']).includes(ev.detail)) app.render();
+  else if (!document.getElementById('nav').contains(document.activeElement)) document.getElementById('nav').replaceChildren(nav());
 });
 
 // Back online: reconnect now rather than after the back-off delay.
