@@ -3,11 +3,11 @@
 # Builds the web client into clients/web/dist. Installs its packages with `npm ci` only when
 # node_modules is missing or the lock file changed since the last install.
 set -eu
-cd "$(dirname "$0")/../clients/web"
-if ! command -v npm >/dev/null 2>&1; then
-	echo "web-build: npm is not installed; the relay serves a placeholder page instead" >&2
-	exit 0
+cd "$(dirname "$0")/.."
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	WAKKS_EXTRA_PACKAGES="nodejs npm" ./scripts/deps.sh
 fi
+cd clients/web
 stamp=node_modules/.wakks-lock.sha256
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -d node_modules ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
