@@ -90,7 +90,20 @@ const SHOWS = {
   consent: ['consent', 'online', 'state'], devices: ['devices', 'online', 'state'], lookup: ['state'],
 };
 
+// New incoming messages are announced to screen readers wherever the user is.
+let heard = null;
+function announce() {
+  const m = app.client.messaging;
+  if (!m) return;
+  const incoming = [...m.messages.values()].filter((x) => !x.mine).length;
+  if (heard !== null && incoming > heard) {
+    document.getElementById('announce').textContent = incoming - heard === 1 ? 'Ny besked modtaget.' : `${incoming - heard} nye beskeder modtaget.`;
+  }
+  heard = incoming;
+}
+
 app.client.addEventListener('change', (ev) => {
+  if (ev.detail === 'messages') announce();
   if (ev.detail === 'status') {
     document.getElementById('status').textContent = app.client.device ? STATUS[app.client.status] : '';
     document.getElementById('status').dataset.state = app.client.status;
