@@ -9,14 +9,14 @@
 # usage: tools/bench/compare.sh BUILD_DIR      (a release build with the peers' clients:
 #                                               scripts/bench.sh prepares one)
 # Environment (defaults in brackets):
-#   BENCH_PAIRS [32]  BENCH_WINDOW [64]  BENCH_DURATION [10]  BENCH_WARMUP [2]  BENCH_ROUNDS [3]
+#   BENCH_PAIRS [32]  BENCH_WINDOW [16]  BENCH_DURATION [10]  BENCH_WARMUP [2]  BENCH_ROUNDS [3]
 #   BENCH_IDLE [19000] idle connections (capped by the file limit)   BENCH_THREADS [1]
 #   BENCH_STATE [$TMPDIR/wakks-bench] registered benchmark devices, kept between runs
 set -eu
 
 BUILD=${1:?usage: compare.sh BUILD_DIR}
 PAIRS=${BENCH_PAIRS:-32}
-WINDOW=${BENCH_WINDOW:-64}
+WINDOW=${BENCH_WINDOW:-16}
 DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-2}
 ROUNDS=${BENCH_ROUNDS:-3}
