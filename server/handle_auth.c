@@ -23,20 +23,19 @@ void handle_auth(struct relay_conn *c, const proto_frame *f)
 	uint8_t msg[PROTO_AUTH_MSG_BYTES];
 	proto_auth_message(msg, c->challenge, a->device);
 
+	/* One refusal for an unknown device, a revoked one and a bad signature (spec/protocol.md
+	 * §4.2): the reply says nothing about which; the log does. */
 	int rc = store_get_device(r->store, a->device, &dev);
-	if (rc != 0 || crypto_sign_verify_detached(a->sig, msg, sizeof msg, dev.identity_key) != 0) {
+	const char *reason = rc != 0 ? "unknown_device"
+			     : crypto_sign_verify_detached(a->sig, msg, sizeof msg, dev.identity_key) != 0
+				     ? "bad_signature"
+				     : dev.revoked ? "revoked_device" : NULL;
+	if (reason) {
 		r->metrics.auth_failed++;
 		RLOG_INFO("auth", "failed", "conn=%llu peer=%s reason=%s", (unsigned long long)c->id,
-			  c->peer, rc != 0 ? "unknown_device" : "bad_signature");
+			  c->peer, reason);
 		relay_send_error(c, f->request_id, PROTO_E_AUTH_FAILED, "authentication failed", NULL);
-		relay_conn_close(c, 4003, "authentication failed");
-		return;
-	}
-	if (dev.revoked) {
-		r->metrics.auth_failed++;
-		RLOG_INFO("auth", "revoked_device", "conn=%llu", (unsigned long long)c->id);
-		relay_send_error(c, f->request_id, PROTO_E_FORBIDDEN, "this device has been revoked", NULL);
-		relay_conn_close(c, 4004, "device revoked");
+		relay_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "authentication failed");
 		return;
 	}
 	relay_conn_authenticated(c, dev.id, dev.account_id);

@@ -133,7 +133,7 @@ static void erase_citizen_leaves_only_pseudonymous_audit(void)
 	camilla.port = relay.port;
 	REQUIRE(tdev_connect(&camilla) == 0);
 	CHECK_EQ_INT(tdev_auth(&camilla), PROTO_T_ERROR);
-	CHECK_EQ_INT(camilla.frame.body.error.code, -PROTO_E_FORBIDDEN);
+	CHECK_EQ_INT(camilla.frame.body.error.code, -PROTO_E_AUTH_FAILED);
 	CHECK_EQ_INT(relay_proc_stop(&relay), 0);
 }
 

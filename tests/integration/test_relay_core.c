@@ -329,7 +329,7 @@ static void revoked_device_is_refused(void)
 	CHECK_EQ_INT(bo2.ws.close_code, 4004);
 	REQUIRE(tdev_connect(&bo2) == 0);
 	CHECK_EQ_INT(tdev_auth(&bo2), PROTO_T_ERROR);
-	CHECK_EQ_INT(bo2.frame.body.error.code, -PROTO_E_FORBIDDEN);
+	CHECK_EQ_INT(bo2.frame.body.error.code, -PROTO_E_AUTH_FAILED);
 	/* A send must no longer include it. */
 	uint8_t to[1][16], devs[2][16], cmid[16];
 	memcpy(to[0], bo1.account_id, 16);
