@@ -294,6 +294,7 @@ async function main() {
   } finally {
     for (const c of contexts) await c.close().catch(() => {});
     await browser.close().catch(() => {});
+    if (process.env.WAKKS_RELAY_LOG) console.log(relay.log());
     if (results.some((r) => !r[1])) console.log(`relay log (tail):\n${relay.log().split('\n').slice(-40).join('\n')}`);
     await relay.stop();
   }

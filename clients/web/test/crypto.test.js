@@ -174,3 +174,20 @@ test('HKDF: RFC 5869 test case 3 (empty salt and info)', () => {
   const okm = hkdf(null, fromHex('0b'.repeat(22)), new Uint8Array(0), 42);
   assert.equal(toHex(okm), '8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8');
 });
+
+test('mutated prekey envelopes fail only with the crypto errors, and never open', () => {
+  const st = prekeyStore();
+  const first = v.runs[0].steps.find((s) => s.op === 'respond');
+  const env = fromHex(first.envelope);
+  let x = 7;
+  const r = (n) => { x = (x * 1103515245 + 12345) >>> 0; return x % n; };
+  for (let i = 0; i < 400; i++) {
+    const b = env.slice();
+    const at = r(b.length);
+    b[at] ^= 1 + r(255);
+    replayRandom(new Uint8Array(64));
+    assert.throws(() => respond(st.ids.bob, b, (id) => st.spks.bob[id] ?? null, (id) => st.opks.bob?.[id] ?? null),
+      (e) => e.name === 'CryptoError', `byte ${at}`);
+  }
+  systemRandom();
+});
