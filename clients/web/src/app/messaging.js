@@ -19,6 +19,9 @@ const MISMATCH_WAIT_MS = 50000;
 // Refusals that pass: the message stays queued and is tried again after `det.retry` or this.
 const TRANSIENT = new Set(['rate_limited', 'unavailable', 'quota_exceeded', 'internal']);
 const RETRY_MS = 5000;
+// How long a processed envelope is remembered for de-duplication: beyond the relay's default
+// envelope TTL of 30 days.
+const SEEN_KEEP_MS = 40 * 24 * 3600 * 1000;
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
 
@@ -35,6 +38,8 @@ export class Messaging {
     for (const m of await db.all('messages')) this.messages.set(m.id, m);
     for (const c of await db.all('conversations')) this.conversations.set(c.id, c);
     this.opkCache = new Map((await db.all('opks')).map((o) => [o.id, o]));
+    // The relay re-delivers an envelope only until its TTL; older de-duplication entries go.
+    await db.pruneBefore('seen', Date.now() - SEEN_KEEP_MS).catch(() => {});
   }
 
   serial(fn) {

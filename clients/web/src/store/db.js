@@ -56,3 +56,16 @@ export const del = (store, key) => write([store], (t) => t.del(store, key));
 export async function wipe() {
   await write(STORES, (t) => { for (const s of STORES) t.tx.objectStore(s).clear(); });
 }
+
+/** Deletes the entries of `store` whose `time` is before `cutoff` (ms). */
+export async function pruneBefore(store, cutoff) {
+  await write([store], (t) => {
+    const req = t.tx.objectStore(store).openCursor();
+    req.onsuccess = () => {
+      const cur = req.result;
+      if (!cur) return;
+      if ((cur.value?.time ?? 0) < cutoff) cur.delete();
+      cur.continue();
+    };
+  });
+}
