@@ -60,6 +60,14 @@ static void op_release(struct store__op *op)
 	case STORE__OP_put_consent:
 		free(op->u.put_consent.record);
 		break;
+	case STORE__OP_blob_ref:
+	case STORE__OP_blob_release:
+	case STORE__OP_blob_delete:
+	case STORE__OP_blob_expire:
+		free(op->u.blob_many.ids);
+		free(op->u.blob_many.devices);
+		free(op->u.blob_many.removed);
+		break;
 #ifdef WAKKS_TEST_HOOKS
 	case STORE__OP_test_audit_raw:
 		free(op->u.test_audit_raw.bytes);

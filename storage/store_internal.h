@@ -32,7 +32,12 @@
 	X(AUDIT, "audit")                                                                    \
 	X(CONSENTS, "consents")                                                              \
 	X(CONSENT_LATEST, "consent_latest")                                                  \
-	X(CONSENT_COUNTS, "consent_counts")
+	X(CONSENT_COUNTS, "consent_counts")                                                  \
+	X(BLOBS, "blobs")                                                                    \
+	X(BLOB_EXPIRY, "blob_expiry")                                                        \
+	X(BLOB_GRANTS, "blob_grants")                                                        \
+	X(BLOB_USAGE, "blob_usage")                                                          \
+	X(BLOB_FILES, "blob_files")
 
 enum store__db {
 #define STORE__DB_ENUM(id, name) STORE__DB_##id,
@@ -97,6 +102,13 @@ struct store {
 	X(audit_append)                                                                      \
 	X(put_consent)                                                                       \
 	X(erase_account)                                                                     \
+	X(blob_declare)                                                                      \
+	X(blob_progress)                                                                     \
+	X(blob_complete)                                                                     \
+	X(blob_ref)                                                                          \
+	X(blob_release)                                                                      \
+	X(blob_delete)                                                                       \
+	X(blob_expire)                                                                       \
 	STORE__TEST_OPS(X)
 
 #ifdef WAKKS_TEST_HOOKS
@@ -176,6 +188,25 @@ struct store__op {
 			uint8_t account_id[STORE_ID_BYTES];
 			struct store_erase_result result;
 		} erase_account;
+		struct {
+			struct store_blob blob;    /* in: the declared blob; out: the stored record */
+			uint64_t quota;            /* declare only */
+			uint64_t from, have;       /* progress only */
+			bool created;
+		} blob_one; /* blob_declare, blob_progress, blob_complete */
+		struct {
+			uint8_t (*ids)[STORE_ID_BYTES];     /* owned, n */
+			size_t n;
+			uint8_t (*devices)[STORE_ID_BYTES]; /* owned, n_devices (ref) or 1 (release) */
+			size_t n_devices;
+			uint64_t expires_at_ms;
+			int guard_op;                       /* send_op / delete_op, or -1 */
+			uint64_t now_ms;                    /* expire */
+			size_t max;                         /* expire */
+			struct store_blob_removed *removed; /* owned, cap entries */
+			size_t cap;
+			struct store_blob_removal result;
+		} blob_many; /* blob_ref, blob_release, blob_delete, blob_expire */
 #ifdef WAKKS_TEST_HOOKS
 		struct {
 			uint64_t seq;

@@ -544,6 +544,111 @@ struct store_erase_result {
 };
 const struct store_erase_result *store_req_erase_result(const struct store_req *req, int op);
 
+/* ---- attachment blobs (spec/storage.md §4.13-§4.17, §5.10) -----------------------------------
+ * The relay keeps the ciphertext of an attachment in a file; the store keeps what it knows about
+ * it: who uploaded it, its declared size and SHA-256, how much is stored (`have`), whether it is
+ * complete, when it expires, and which devices hold unacknowledged envelopes referencing it. */
+
+#define STORE_BLOB_SHA_BYTES 32
+/* Blobs one reference or release operation names: the protocol allows 16 per send. */
+#define STORE_BLOB_REF_MAX 16
+/* Blobs removed by one expire-blobs operation; each removal is a handful of entries plus the
+ * grants of its recipients, so this keeps one pass short. */
+#define STORE_BLOB_EXPIRE_MAX 256
+
+enum store_blob_state {
+	STORE_BLOB_UPLOADING = 1,
+	STORE_BLOB_COMPLETE = 2,
+};
+
+struct store_blob {
+	uint8_t id[STORE_ID_BYTES];             /* chosen by the uploading client */
+	uint8_t state;                          /* enum store_blob_state */
+	uint8_t owner_account[STORE_ID_BYTES];
+	uint8_t owner_device[STORE_ID_BYTES];   /* the uploading device */
+	uint64_t size;                          /* declared ciphertext bytes, >= 1 */
+	uint64_t have;                          /* bytes stored so far, 0..size */
+	uint8_t sha256[STORE_BLOB_SHA_BYTES];   /* declared SHA-256 of the whole ciphertext */
+	uint64_t created_ms;                    /* set by the writer */
+	uint64_t expires_at_ms;
+	uint32_t refs;                          /* unacknowledged envelopes referencing it */
+};
+
+/* @return 0, STORE_ENOTFOUND, STORE_ECORRUPT, ... */
+int store_get_blob(struct store *store, const uint8_t id[STORE_ID_BYTES], struct store_blob *out);
+
+/* Whether device holds an unacknowledged envelope referencing the blob: 0 and *count (>= 1), or
+ * STORE_ENOTFOUND. */
+int store_get_blob_grant(struct store *store, const uint8_t blob_id[STORE_ID_BYTES],
+			 const uint8_t device_id[STORE_ID_BYTES], uint32_t *count);
+
+/* Bytes (declared sizes) of the blobs an account has uploaded and that still exist; 0 if none. */
+int store_get_blob_usage(struct store *store, const uint8_t account_id[STORE_ID_BYTES],
+			 uint64_t *bytes);
+
+/* Declare a blob: state uploading, have 0, refs 0, created now, expiring at expires_at_ms, and
+ * its size added to the owner account's usage. When a blob with that id exists already and has
+ * the same owner device, size and SHA-256, nothing changes and the result is the stored record
+ * (created = false): declaring again is how a client resumes. Another blob under the id fails
+ * with STORE_EEXIST; usage + size > quota_bytes (0 = no quota) fails with STORE_EQUOTA. */
+int store_req_blob_declare(struct store_req *req, const struct store_blob *blob,
+			   uint64_t quota_bytes);
+
+/* Record that the bytes [from, have) are on disk (fsynced): the blob must be uploading with
+ * exactly `from` stored (else STORE_EINVAL; STORE_ENOTFOUND when absent) and have <= size. Moves
+ * its expiry to expires_at_ms. */
+int store_req_blob_progress(struct store_req *req, const uint8_t id[STORE_ID_BYTES], uint64_t from,
+			    uint64_t have, uint64_t expires_at_ms);
+
+/* Mark an uploading blob whose have == size complete (its file is in place) and move its expiry
+ * to expires_at_ms. STORE_ENOTFOUND, STORE_EINVAL (not all bytes stored). A complete blob stays
+ * complete (no error). */
+int store_req_blob_complete(struct store_req *req, const uint8_t id[STORE_ID_BYTES],
+			    uint64_t expires_at_ms);
+
+/* The result of the three operations above: the record as written. */
+const struct store_blob *store_req_blob_result(const struct store_req *req, int op,
+					       bool *created);
+
+/* A send references blobs: for each of the n (1..STORE_BLOB_REF_MAX) complete blobs (else
+ * STORE_ENOTFOUND, failing the request) refs grows by n_devices and expires_at becomes at least
+ * expires_at_ms; each of the n_devices (1..STORE_SEND_MAX_RECIPIENTS) recipient devices gets a
+ * grant (counted). send_op, if >= 0, is the index of this request's store-envelopes operation:
+ * when that turned out to be a duplicate, this operation does nothing. */
+int store_req_blob_ref(struct store_req *req, const uint8_t (*blob_ids)[STORE_ID_BYTES], size_t n,
+		       const uint8_t (*device_ids)[STORE_ID_BYTES], size_t n_devices,
+		       uint64_t expires_at_ms, int send_op);
+
+/* A recipient device acknowledged an envelope referencing these blobs: its grant count and each
+ * blob's refs drop by one; a complete blob whose refs reach 0 is removed. Absent blobs and grants
+ * are skipped. delete_op, if >= 0, is the index of this request's delete-envelope operation:
+ * when that found no envelope, this operation does nothing. Result: store_req_blob_removed. */
+int store_req_blob_release(struct store_req *req, const uint8_t (*blob_ids)[STORE_ID_BYTES],
+			   size_t n, const uint8_t device_id[STORE_ID_BYTES], int delete_op);
+
+/* Remove one blob whatever its state (a refused upload). Absent is not an error (n = 0). */
+int store_req_blob_delete(struct store_req *req, const uint8_t id[STORE_ID_BYTES]);
+
+/* Remove at most max (1..STORE_BLOB_EXPIRE_MAX) blobs with expires_at <= now_ms, oldest first. */
+int store_req_blob_expire(struct store_req *req, uint64_t now_ms, size_t max);
+
+/* A removed blob: its record is gone with its expiry entry, grants and usage; the relay deletes
+ * the file: the temporary one of an uploading blob, the content-addressed one of a complete blob
+ * when file_unused (no other complete blob names the same SHA-256). */
+struct store_blob_removed {
+	uint8_t id[STORE_ID_BYTES];
+	uint8_t state;
+	uint8_t sha256[STORE_BLOB_SHA_BYTES];
+	bool file_unused;
+};
+struct store_blob_removal {
+	size_t n;
+	const struct store_blob_removed *items;
+	bool more; /* expire: the bound was hit */
+};
+/* For release, delete and expire operations. */
+const struct store_blob_removal *store_req_blob_removed(const struct store_req *req, int op);
+
 /* The device an STORE_EQUOTA / STORE_ENODEVICE / STORE_EREVOKED failure refers to, else NULL.
  * Valid during the callback. */
 const uint8_t *store_req_failed_device(const struct store_req *req);
