@@ -290,6 +290,10 @@ static int check_send(const void *body, const char **field)
 		*field = "env";
 		return PROTO_E_INVALID;
 	}
+	if (has_duplicate_id(s->blobs, s->blob_count, sizeof s->blobs[0])) {
+		*field = "blobs";
+		return PROTO_E_INVALID;
+	}
 	return 0;
 }
 
@@ -306,6 +310,7 @@ static const struct proto__field send_f[] = {
 	F_SLUG("unit", OPT, proto_send, unit),
 	F_BOOL("rcpt", OPT, proto_send, receipts),
 	F_AMAP("env", REQ, proto_send, env, env_count, 1, PROTO_MAX_RECIPIENT_DEVICES, envelope_s),
+	F_AID("blobs", OPT, proto_send, blobs, blob_count, 1, PROTO_MAX_BLOBS_PER_SEND),
 };
 SCHEMA_OPT(send_s, "send", send_f, 0x21, check_send);
 
@@ -399,6 +404,59 @@ static const struct proto__field devices_changed_f[] = {
 };
 SCHEMA(devices_changed_s, "devices_changed", devices_changed_f, NULL);
 
+/* ---- attachments ---- */
+
+static const struct proto__field blob_put_f[] = {
+	F_FIX("id", REQ, proto_blob_put, id, ID),
+	F_U64("size", REQ, proto_blob_put, size, 1, PROTO_MAX_BLOB_BYTES),
+	F_FIX("sha", REQ, proto_blob_put, sha256, PROTO_SHA256_BYTES),
+};
+SCHEMA(blob_put_s, "blob_put", blob_put_f, NULL);
+
+static int check_blob_state(const void *body, const char **field)
+{
+	const proto_blob_state *b = body;
+	if (b->have > b->size || (b->done && b->have != b->size)) {
+		*field = "have";
+		return PROTO_E_INVALID;
+	}
+	return 0;
+}
+
+static const struct proto__field blob_state_f[] = {
+	F_FIX("id", REQ, proto_blob_state, id, ID),
+	F_U64("size", REQ, proto_blob_state, size, 1, PROTO_MAX_BLOB_BYTES),
+	F_U64("have", REQ, proto_blob_state, have, 0, PROTO_MAX_BLOB_BYTES),
+	F_BOOL("done", OPT, proto_blob_state, done),
+};
+SCHEMA_OPT(blob_state_s, "blob_state", blob_state_f, 0x7, check_blob_state);
+
+static const struct proto__field blob_chunk_f[] = {
+	F_FIX("id", REQ, proto_blob_chunk, id, ID),
+	F_U64("off", REQ, proto_blob_chunk, offset, 0, PROTO_MAX_BLOB_BYTES - 1),
+	F_BIN("data", REQ, proto_blob_chunk, data, 1, PROTO_MAX_BLOB_CHUNK_BYTES),
+};
+SCHEMA(blob_chunk_s, "blob_chunk", blob_chunk_f, NULL);
+
+static const struct proto__field blob_ref_f[] = {
+	F_FIX("id", REQ, proto_blob_ref, id, ID),
+};
+SCHEMA(blob_ref_s, "blob_status", blob_ref_f, NULL);
+
+static const struct proto__field blob_get_f[] = {
+	F_FIX("id", REQ, proto_blob_get, id, ID),
+	F_U64("off", REQ, proto_blob_get, offset, 0, PROTO_MAX_BLOB_BYTES - 1),
+	F_U32("len", REQ, proto_blob_get, length, 1, PROTO_MAX_BLOB_CHUNK_BYTES),
+};
+SCHEMA(blob_get_s, "blob_get", blob_get_f, NULL);
+
+static const struct proto__field blob_data_f[] = {
+	F_FIX("id", REQ, proto_blob_data, id, ID),
+	F_U64("off", REQ, proto_blob_data, offset, 0, PROTO_MAX_BLOB_BYTES - 1),
+	F_BIN("data", REQ, proto_blob_data, data, 1, PROTO_MAX_BLOB_CHUNK_BYTES),
+};
+SCHEMA(blob_data_s, "blob_data", blob_data_f, NULL);
+
 /* ---- type -> body schema ---- */
 
 #define hello_schema hello_s
@@ -438,6 +496,12 @@ SCHEMA(devices_changed_s, "devices_changed", devices_changed_f, NULL);
 #define citizen_schema citizen_s
 #define consent_changed_schema consent_changed_s
 #define devices_changed_schema devices_changed_s
+#define blob_put_schema blob_put_s
+#define blob_state_schema blob_state_s
+#define blob_chunk_schema blob_chunk_s
+#define blob_status_schema blob_ref_s
+#define blob_get_schema blob_get_s
+#define blob_data_schema blob_data_s
 
 const struct proto__schema *proto__schema_for(uint32_t type)
 {

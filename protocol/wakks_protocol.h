@@ -85,8 +85,18 @@ extern "C" {
 /* Accounts addressed directly by one send (a citizen and a few colleagues; groups are units). */
 #define PROTO_MAX_RECIPIENT_ACCOUNTS 32u
 /* One ciphertext: a text message with its ratchet header and padding. Files are attachments
- * (a later protocol version) and never travel inline. */
+ * (blobs, below) and never travel inline. */
 #define PROTO_MAX_CIPHERTEXT_BYTES (64u * 1024u)
+/* Attachments (spec/protocol.md §9a). One chunk of a blob upload or download: with the frame's
+ * few other bytes it stays well under PROTO_MAX_FRAME_BYTES, and one write or read of it keeps
+ * the relay's per-request memory small. */
+#define PROTO_MAX_BLOB_CHUNK_BYTES (256u * 1024u)
+/* Blobs one send may reference: a message with a handful of photos or documents. */
+#define PROTO_MAX_BLOBS_PER_SEND 16u
+/* The largest blob size the wire accepts; the relay's configured limit (25 MiB by default) is
+ * tighter. Bounds offsets and sizes a peer can name. */
+#define PROTO_MAX_BLOB_BYTES (1ull << 30)
+#define PROTO_SHA256_BYTES 32u
 /* One-time prekeys per upload or registration: enough for ~100 new sessions between
  * top-ups; a bigger batch would only hand out more keys to exhaust. */
 #define PROTO_MAX_PREKEYS_PER_UPLOAD 100u
@@ -151,7 +161,8 @@ extern "C" {
 	X(BAD_SIGNATURE, 42, "bad_signature", "signature does not verify")                        \
 	X(TOO_MANY_DEVICES, 43, "too_many_devices", "account has the maximum number of devices")  \
 	X(UNAVAILABLE, 44, "unavailable", "relay temporarily unavailable, retry later")           \
-	X(INTERNAL, 45, "internal", "internal relay error")
+	X(INTERNAL, 45, "internal", "internal relay error")                                       \
+	X(BAD_DIGEST, 46, "bad_digest", "uploaded bytes do not match the declared SHA-256")
 
 enum proto_errno {
 	PROTO_OK = 0,
@@ -222,7 +233,13 @@ int proto_errcode(const char *name, size_t len);
 	X(CITIZEN_LOOKUP, 84, "citizen_lookup", citizen_lookup, PROTO__REQ_POST)                  \
 	X(CITIZEN, 85, "citizen", citizen, PROTO__REPLY)                                          \
 	X(CONSENT_CHANGED, 86, "consent_changed", consent_changed, PROTO__PUSH)                   \
-	X(DEVICES_CHANGED, 87, "devices_changed", devices_changed, PROTO__PUSH)
+	X(DEVICES_CHANGED, 87, "devices_changed", devices_changed, PROTO__PUSH)                   \
+	X(BLOB_PUT, 96, "blob_put", blob_put, PROTO__REQ_POST)                                    \
+	X(BLOB_STATE, 97, "blob_state", blob_state, PROTO__REPLY)                                 \
+	X(BLOB_CHUNK, 98, "blob_chunk", blob_chunk, PROTO__REQ_POST)                              \
+	X(BLOB_STATUS, 99, "blob_status", blob_status, PROTO__REQ_POST)                           \
+	X(BLOB_GET, 100, "blob_get", blob_get, PROTO__REQ_POST)                                   \
+	X(BLOB_DATA, 101, "blob_data", blob_data, PROTO__REPLY)
 
 enum proto_type {
 	PROTO_T_NONE = 0,
@@ -410,6 +427,8 @@ typedef struct proto_send {
 	bool receipts;         /* "rcpt": optional, false when absent */
 	uint32_t env_count;    /* "env": 1..PROTO_MAX_RECIPIENT_DEVICES */
 	proto_envelope env[PROTO_MAX_RECIPIENT_DEVICES];
+	uint32_t blob_count;   /* "blobs": optional, blob ids the envelopes reference */
+	const uint8_t *blobs[PROTO_MAX_BLOBS_PER_SEND];
 } proto_send;
 
 typedef struct proto_stored {
@@ -489,6 +508,44 @@ typedef struct proto_devices_changed {
 	const uint8_t *account; /* "acc" */
 } proto_devices_changed;
 
+/* Attachments: a blob is ciphertext the client encrypted (spec/crypto.md §attachments), named by
+ * an id of 16 random bytes the uploading client chose. */
+typedef struct proto_blob_put {
+	const uint8_t *id;     /* "id" */
+	uint64_t size;         /* "size": ciphertext bytes, 1..PROTO_MAX_BLOB_BYTES */
+	const uint8_t *sha256; /* "sha": SHA-256 of the whole ciphertext, PROTO_SHA256_BYTES */
+} proto_blob_put;
+
+/* The reply to blob_put, blob_chunk and blob_status: how many bytes the relay holds. */
+typedef struct proto_blob_state {
+	const uint8_t *id; /* "id" */
+	uint64_t size;     /* "size": declared size */
+	uint64_t have;     /* "have": bytes stored, 0..size; the next chunk's offset */
+	bool done;         /* "done": optional, true once complete and checked */
+} proto_blob_state;
+
+typedef struct proto_blob_chunk {
+	const uint8_t *id;  /* "id" */
+	uint64_t offset;    /* "off": must equal the relay's "have" */
+	proto_bytes data;   /* "data": 1..PROTO_MAX_BLOB_CHUNK_BYTES */
+} proto_blob_chunk;
+
+typedef struct proto_blob_ref {
+	const uint8_t *id; /* "id" */
+} proto_blob_ref;
+
+typedef struct proto_blob_get {
+	const uint8_t *id; /* "id" */
+	uint64_t offset;   /* "off": 0..PROTO_MAX_BLOB_BYTES - 1 */
+	uint32_t length;   /* "len": 1..PROTO_MAX_BLOB_CHUNK_BYTES */
+} proto_blob_get;
+
+typedef struct proto_blob_data {
+	const uint8_t *id; /* "id" */
+	uint64_t offset;   /* "off" */
+	proto_bytes data;  /* "data": 1..PROTO_MAX_BLOB_CHUNK_BYTES; fewer than asked at the end */
+} proto_blob_data;
+
 /* ---- The frame ------------------------------------------------------------------------------ */
 
 typedef struct proto_frame {
@@ -532,6 +589,12 @@ typedef struct proto_frame {
 		proto_citizen citizen;
 		proto_consent_changed consent_changed;
 		proto_devices_changed devices_changed;
+		proto_blob_put blob_put;
+		proto_blob_state blob_state;
+		proto_blob_chunk blob_chunk;
+		proto_blob_ref blob_status;
+		proto_blob_get blob_get;
+		proto_blob_data blob_data;
 	} body;
 } proto_frame;
 

@@ -107,6 +107,8 @@ TYPES = {
     "send": 64, "stored": 65, "deliver": 66, "ack": 67, "receipt": 68, "expired": 69,
     "consent_grant": 80, "consent_withdraw": 81, "consent_list": 82, "consents": 83,
     "citizen_lookup": 84, "citizen": 85, "consent_changed": 86, "devices_changed": 87,
+    "blob_put": 96, "blob_state": 97, "blob_chunk": 98, "blob_status": 99, "blob_get": 100,
+    "blob_data": 101,
 }
 
 T0 = 1764115200000  # 2025-11-26T00:00:00Z in ms
@@ -117,6 +119,7 @@ DEV_C1, DEV_C2 = h("device/citizen-1/phone", 16), h("device/citizen-1/tablet", 1
 DEV_W1, DEV_W2 = h("device/caseworker-1/browser", 16), h("device/caseworker-2/browser", 16)
 DEV_J = h("device/journal-varde", 16)
 CMID = h("cmid/1", 16)
+BLOB, BLOB2 = h("blob/1", 16), h("blob/2", 16)
 
 
 def spk(tag, i=1):
@@ -199,6 +202,15 @@ VALID = [
     ("citizen_not_reachable", "citizen", 18, {"reach": False}),
     ("consent_changed", "consent_changed", 0, {"acc": CIT, "ten": "varde", "unit": "jobcenter", "kind": 1, "time": T0 + 5}),
     ("devices_changed", "devices_changed", 0, {"acc": CIT}),
+    ("blob_put", "blob_put", 19, {"id": BLOB, "size": 10485808, "sha": h("blob/sha", 32)}),
+    ("blob_state_uploading", "blob_state", 19, {"id": BLOB, "size": 10485808, "have": 262144}),
+    ("blob_state_done", "blob_state", 20, {"id": BLOB, "size": 10485808, "have": 10485808, "done": True}),
+    ("blob_chunk", "blob_chunk", 20, {"id": BLOB, "off": 262144, "data": h("blob/chunk", 300)}),
+    ("blob_status", "blob_status", 21, {"id": BLOB}),
+    ("blob_get", "blob_get", 22, {"id": BLOB, "off": 0, "len": 262144}),
+    ("blob_data", "blob_data", 22, {"id": BLOB, "off": 0, "data": h("blob/chunk", 300)}),
+    ("send_with_blobs", "send", 23, {"cmid": CMID, "ten": "varde", "unit": "jobcenter",
+                                     "env": [{"dev": DEV_W1, "ct": h("ct/blobs", 80)}], "blobs": [BLOB, BLOB2]}),
 ]
 
 
@@ -333,6 +345,19 @@ def main():
     bad("send_unit_without_tenant", "invalid", frame("send", 12, {"cmid": CMID, "unit": "jobcenter", "env": send["env"]}))
     bad("send_device_twice", "invalid", frame("send", 12, dict(send, env=send["env"] + [send["env"][0]])))
     bad("send_account_twice", "invalid", frame("send", 12, {"cmid": CMID, "to": [CIT, CIT], "env": send["env"]}))
+    # attachments
+    blob_chunk = by["blob_chunk"][3]
+    bad("blob_chunk_262145_bytes", "over_limit", frame("blob_chunk", 20, dict(blob_chunk, data=b"\x00" * 262145)))
+    bad("blob_chunk_empty", "bad_length", frame("blob_chunk", 20, dict(blob_chunk, data=b"")))
+    bad("blob_put_size_0", "out_of_range", frame("blob_put", 19, dict(by["blob_put"][3], size=0)))
+    bad("blob_put_size_over_1gib", "out_of_range", frame("blob_put", 19, dict(by["blob_put"][3], size=2**30 + 1)))
+    bad("blob_put_sha_31_bytes", "bad_length", frame("blob_put", 19, dict(by["blob_put"][3], sha=h("blob/sha", 31))))
+    bad("blob_get_len_0", "out_of_range", frame("blob_get", 22, dict(by["blob_get"][3], len=0)))
+    bad("blob_get_len_262145", "out_of_range", frame("blob_get", 22, dict(by["blob_get"][3], len=262145)))
+    bad("blob_state_have_over_size", "invalid", frame("blob_state", 19, dict(by["blob_state_uploading"][3], have=10485809)))
+    bad("blob_state_done_early", "invalid", frame("blob_state", 19, dict(by["blob_state_uploading"][3], done=True)))
+    bad("send_17_blobs", "over_limit", frame("send", 23, dict(send, blobs=[h(f"blob/{i}", 16) for i in range(17)])))
+    bad("send_blob_twice", "invalid", frame("send", 23, dict(send, blobs=[BLOB, BLOB])))
     bad("deliver_tenant_without_unit", "invalid",
         frame("deliver", 0, {k: v for k, v in by["deliver"][3].items() if k != "unit"}))
 
