@@ -51,6 +51,9 @@ static const struct key_spec relay_keys[] = {
 	NUM("limits", envelope_ttl_seconds, KEY_U32, 1, 366u * 86400),
 	NUM("limits", prekeys_low_watermark, KEY_U32, 0, 10000),
 	NUM("limits", shutdown_grace_ms, KEY_U32, 0, 60000),
+	NUM("limits", blob_max_bytes, KEY_U64, 1, 1ull << 30),
+	NUM("limits", blob_quota_bytes, KEY_U64, 1, 1ull << 40),
+	NUM("limits", blob_orphan_seconds, KEY_U32, 1, 7u * 86400),
 	NUM("storage", map_size_initial_mb, KEY_U64, 1, 1ull << 24),
 	NUM("storage", map_size_max_mb, KEY_U64, 1, 1ull << 24),
 	NUM("storage", max_batch, KEY_U32, 1, 100000),
@@ -74,6 +77,9 @@ void relay_config_defaults(struct relay_config *cfg)
 	cfg->envelope_ttl_seconds = 30u * 86400;
 	cfg->prekeys_low_watermark = 20;
 	cfg->shutdown_grace_ms = 2000;
+	cfg->blob_max_bytes = 25ull << 20;
+	cfg->blob_quota_bytes = 200ull << 20;
+	cfg->blob_orphan_seconds = 3600;
 	cfg->map_size_initial_mb = 64;
 	cfg->map_size_max_mb = 1u << 16;
 	cfg->max_batch = 1024;

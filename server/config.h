@@ -84,6 +84,9 @@ struct relay_config {
 	uint32_t envelope_ttl_seconds;
 	uint32_t prekeys_low_watermark;
 	uint32_t shutdown_grace_ms;
+	uint64_t blob_max_bytes;       /* largest attachment blob accepted */
+	uint64_t blob_quota_bytes;     /* bytes of blobs one account may hold at once */
+	uint32_t blob_orphan_seconds;  /* an upload not referenced by a send is deleted after this */
 	/* [storage] */
 	uint64_t map_size_initial_mb;
 	uint64_t map_size_max_mb;

@@ -7,6 +7,7 @@
 
 #include "conn.h"
 #include "frames.h"
+#include "handle_blob.h"
 #include "handler_table.h"
 #include "housekeeping.h"
 #include "log.h"
@@ -23,11 +24,24 @@ struct ack_ctx {
 	uint8_t recipient_account[16];
 };
 
+/* What the ack needs from the envelope before it is deleted: its flags and blob references. */
+struct ack_peek {
+	uint64_t seq;
+	uint8_t flags;
+	size_t n_blobs;
+	uint8_t blobs[MAILBOX_MAX_BLOBS][16];
+};
+
 static int read_flags(const struct store_envelope *env, void *data)
 {
+	struct ack_peek *p = data;
 	struct mailbox_record rec;
-	if (mailbox_record_parse(env->payload, env->payload_len, &rec) == 0)
-		*(uint8_t *)data = rec.flags;
+	if (env->ref.seq == p->seq && mailbox_record_parse(env->payload, env->payload_len, &rec) == 0) {
+		p->flags = rec.flags;
+		p->n_blobs = rec.n_blobs;
+		if (rec.n_blobs)
+			memcpy(p->blobs, rec.blobs, rec.n_blobs * 16);
+	}
 	return 1;
 }
 
@@ -44,6 +58,7 @@ static void ack_done(struct store_req *req, int result, void *data)
 		goto out;
 	}
 	const struct store_delete_result *d = store_req_delete_result(req, 0);
+	relay_blob_removed(r, store_req_blob_removed(req, 1));
 	if (c)
 		relay_send_ok(c, a->request_id);
 	if (d && d->found) {
@@ -60,12 +75,19 @@ void handle_ack(struct relay_conn *c, const proto_frame *f)
 {
 	struct relay *r = c->relay;
 	uint64_t seq = f->body.ack.seq;
-	uint8_t flags = 0;
-	store_mailbox_iter(r->store, c->device_id, seq, 1, read_flags, &flags);
+	/* The envelope itself, not the next one when it is gone already. */
+	struct ack_peek peek = { .seq = seq };
+	store_mailbox_iter(r->store, c->device_id, seq, 1, read_flags, &peek);
+	uint8_t flags = peek.flags;
 
 	struct ack_ctx *a = calloc(1, sizeof *a);
 	struct store_req *req = a ? store_req_new(r->store, ack_done, a) : NULL;
-	if (!req || store_req_delete_envelope(req, c->device_id, seq) < 0) {
+	int op = req ? store_req_delete_envelope(req, c->device_id, seq) : STORE_ENOMEM;
+	/* The device's download grant ends with the envelope, in the same transaction. */
+	if (op >= 0 && peek.n_blobs)
+		op = store_req_blob_release(req, (const uint8_t(*)[16])peek.blobs, peek.n_blobs,
+					    c->device_id, op);
+	if (!req || op < 0) {
 		store_req_free(req);
 		free(a);
 		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "out of memory", NULL);
@@ -92,6 +114,7 @@ static void expire_done(struct store_req *req, int result, void *data)
 		RLOG_ERROR("expiry", "failed", "error=\"%s\"", store_strerror(result));
 		return;
 	}
+	relay_blob_removed(r, store_req_blob_removed(req, 1));
 	const struct store_expire_result *e = store_req_expire_result(req, 0);
 	if (!e || e->n == 0)
 		return;
@@ -117,7 +140,11 @@ void relay_expire_tick(struct relay *r)
 	struct store_req *req = store_req_new(r->store, expire_done, r);
 	if (!req)
 		return;
-	if (store_req_expire(req, relay_now_ms(), STORE_EXPIRE_MAX) < 0) {
+	uint64_t now = relay_now_ms();
+	/* Blobs past their expiry (unreferenced uploads, blobs whose envelopes all expired) go in
+	 * the same pass. */
+	if (store_req_expire(req, now, STORE_EXPIRE_MAX) < 0 ||
+	    store_req_blob_expire(req, now, STORE_BLOB_EXPIRE_MAX) < 0) {
 		store_req_free(req);
 		return;
 	}

@@ -11,6 +11,7 @@
 #include "delivery.h"
 #include "devset.h"
 #include "frames.h"
+#include "handle_blob.h"
 #include "handler_table.h"
 #include "log.h"
 #include "mailbox_record.h"
@@ -56,6 +57,9 @@ static void send_done(struct store_req *req, int result, void *data)
 				}
 				relay_send_error(c, s->request_id, PROTO_E_DEVICE_MISMATCH,
 						 "a recipient device was revoked meanwhile; nothing was stored", &d);
+			} else if (result == STORE_ENOTFOUND) {
+				relay_send_error(c, s->request_id, PROTO_E_NOT_FOUND,
+						 "a referenced blob is gone; nothing was stored", NULL);
 			} else if (result == STORE_EFULL) {
 				relay_send_error(c, s->request_id, PROTO_E_UNAVAILABLE,
 						 "the relay's storage is full; nothing was stored", NULL);
@@ -152,10 +156,23 @@ void handle_send(struct relay_conn *c, const proto_frame *f)
 		goto fail;
 	}
 
+	/* Attachments: every referenced blob is complete and this sender's to pass on. */
+	uint8_t blob_ids[PROTO_MAX_BLOBS_PER_SEND][16];
+	if (m->blob_count && relay_blob_check_refs(c, m->blobs, m->blob_count) != 0) {
+		r->metrics.sends_rejected++;
+		relay_send_error(c, f->request_id, PROTO_E_NOT_FOUND,
+				 "a referenced blob does not exist, is incomplete or is not this device's to send",
+				 NULL);
+		goto fail;
+	}
+	for (uint32_t i = 0; i < m->blob_count; i++)
+		memcpy(blob_ids[i], m->blobs[i], 16);
+
 	struct mailbox_record rec = {
 		.flags = m->receipts ? MAILBOX_FLAG_RECEIPTS : 0,
 		.tenant = m->tenant.ptr, .tenant_len = m->tenant.ptr ? m->tenant.len : 0,
 		.unit = m->unit.ptr, .unit_len = m->unit.ptr ? m->unit.len : 0,
+		.n_blobs = m->blob_count, .blobs = blob_ids[0],
 	};
 	uint8_t header[MAILBOX_RECORD_HEADER_MAX];
 	size_t hl = mailbox_record_header(&rec, header);
@@ -196,6 +213,14 @@ void handle_send(struct relay_conn *c, const proto_frame *f)
 	s->n = m->env_count;
 	req = store_req_new(r->store, send_done, s);
 	int op = req ? store_req_store_envelopes(req, &send) : STORE_ENOMEM;
+	/* In the same transaction: each recipient device may download the blobs until it
+	 * acknowledges this envelope (not again for a resend of the same message). */
+	if (op >= 0 && m->blob_count) {
+		int bop = store_req_blob_ref(req, (const uint8_t(*)[16])blob_ids, m->blob_count,
+					     (const uint8_t(*)[16])s->devices, m->env_count, expires, op);
+		if (bop < 0)
+			op = bop;
+	}
 	if (op < 0) {
 		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, store_strerror(op), NULL);
 		store_req_free(req);

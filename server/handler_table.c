@@ -20,5 +20,9 @@ const struct relay_handler_entry relay_handler_table[] = {
 	{ PROTO_T_CONSENT_WITHDRAW, handle_consent_withdraw },
 	{ PROTO_T_CONSENT_LIST, handle_consent_list },
 	{ PROTO_T_CITIZEN_LOOKUP, handle_citizen_lookup },
+	{ PROTO_T_BLOB_PUT, handle_blob_put },
+	{ PROTO_T_BLOB_CHUNK, handle_blob_chunk },
+	{ PROTO_T_BLOB_STATUS, handle_blob_status },
+	{ PROTO_T_BLOB_GET, handle_blob_get },
 	{ 0, NULL },
 };

@@ -7,9 +7,10 @@ size_t mailbox_record_header(const struct mailbox_record *rec, uint8_t out[MAILB
 {
 	size_t tl = rec->tenant_len > 64 ? 64 : rec->tenant_len;
 	size_t ul = rec->unit_len > 64 ? 64 : rec->unit_len;
+	size_t nb = rec->n_blobs > MAILBOX_MAX_BLOBS ? MAILBOX_MAX_BLOBS : rec->n_blobs;
 	size_t n = 0;
 	out[n++] = MAILBOX_RECORD_VERSION;
-	out[n++] = rec->flags;
+	out[n++] = (uint8_t)((rec->flags & ~MAILBOX_FLAG_BLOBS) | (nb ? MAILBOX_FLAG_BLOBS : 0));
 	out[n++] = (uint8_t)tl;
 	if (tl)
 		memcpy(out + n, rec->tenant, tl);
@@ -18,6 +19,11 @@ size_t mailbox_record_header(const struct mailbox_record *rec, uint8_t out[MAILB
 	if (ul)
 		memcpy(out + n, rec->unit, ul);
 	n += ul;
+	if (nb) {
+		out[n++] = (uint8_t)nb;
+		memcpy(out + n, rec->blobs, nb * 16);
+		n += nb * 16;
+	}
 	return n;
 }
 
@@ -38,6 +44,15 @@ int mailbox_record_parse(const uint8_t *buf, size_t len, struct mailbox_record *
 		return -1;
 	r.unit = (const char *)buf + n;
 	n += r.unit_len;
+	if (r.flags & MAILBOX_FLAG_BLOBS) {
+		if (n + 1 > len)
+			return -1;
+		r.n_blobs = buf[n++];
+		if (r.n_blobs == 0 || r.n_blobs > MAILBOX_MAX_BLOBS || n + r.n_blobs * 16 > len)
+			return -1;
+		r.blobs = buf + n;
+		n += r.n_blobs * 16;
+	}
 	r.ciphertext = buf + n;
 	r.ciphertext_len = len - n;
 	*out = r;

@@ -12,7 +12,9 @@
 #include <openssl/ssl.h>
 
 #include "audit.h"
+#include "blob_store.h"
 #include "conn.h"
+#include "handle_blob.h"
 #include "housekeeping.h"
 #include "http.h"
 #include "log.h"
@@ -177,6 +179,11 @@ int relay_start(struct relay *r, uv_loop_t *loop)
 		return -1;
 	if (prepare_tls(r) != 0 || open_storage(r) != 0)
 		return -1;
+	if (blob_store_init(r) != 0) {
+		RLOG_ERROR("relay", "blob_dir_failed", "path=%s/blobs error=\"%s\"", r->cfg.data_dir,
+			   strerror(errno));
+		return -1;
+	}
 
 	relay_protocols[0] = (struct lws_protocols){ "http", relay_http_callback,
 						     relay_http_pss_size(), 0, 0, NULL, 0 };
@@ -258,6 +265,7 @@ static void finish_stop(struct relay *r)
 	/* Completes every write already submitted before closing the environment. */
 	store_close(r->store);
 	r->store = NULL;
+	relay_blob_busy_free(r);
 	free(r->rx_frame);
 	free(r->tx_frame);
 	free(r->tx_buf);

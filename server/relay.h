@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "registry.h"
 
+struct blob_busy;
 struct relay_conn;
 struct store;
 
@@ -47,6 +48,7 @@ struct relay {
 	size_t tx_cap;
 	bool stopping;
 	bool expire_inflight;
+	struct blob_busy *blob_busy; /* blobs with a chunk being written (handle_blob.c) */
 	uint64_t housekeeping_ticks;
 	uint64_t stop_deadline_ms;
 	int exit_status;
