@@ -62,7 +62,7 @@ struct dconn {
 	struct device *d;
 	uint32_t index; /* device number */
 	struct pair *pair;
-	bool is_receiver, ready, done;
+	bool ready, done;
 	uint32_t next_rid;
 	uint8_t challenge[32];
 };
@@ -99,7 +99,6 @@ static struct {
 	unsigned pairs, window, threads, per_addr, idle, hold_s;
 	double rate, duration, warmup;
 	size_t ct_size;
-	bool register_only;
 } opt = { .pairs = 32, .window = 16, .threads = 1, .per_addr = 60, .duration = 10, .warmup = 2,
 	  .ct_size = 1024, .hold_s = 5 };
 
@@ -638,7 +637,6 @@ static void setup_workers(size_t ndev, bool pairs)
 			p->r = c;
 			(c - 1)->pair = p;
 			c->pair = p;
-			c->is_receiver = true;
 		}
 	}
 }
@@ -695,11 +693,22 @@ static double connect_all(size_t ndev)
 	uint64_t t0 = bench_now_ns();
 	size_t last = 0;
 	uint64_t last_print = t0;
+	size_t progress = 0;
+	uint64_t progress_at = t0;
 	for (;;) {
 		size_t done = SUM(ready) + SUM(failed);
 		if (done >= ndev)
 			break;
 		uint64_t now = bench_now_ns();
+		if (done != progress) {
+			progress = done;
+			progress_at = now;
+		} else if (now - progress_at > 60000000000ull) {
+			/* Bounded: a relay that stops answering ends the run instead of hanging it. */
+			fprintf(stderr, "loadgen: no connection progressed for 60 s (%zu of %zu done)\n", done,
+				ndev);
+			return -1;
+		}
 		if (now - last_print > 5000000000ull) {
 			fprintf(stderr, "loadgen: %zu of %zu connected (%.0f/s)\n", done, ndev,
 				(double)(done - last) * 1e9 / (double)(now - last_print));
