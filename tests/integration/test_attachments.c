@@ -5,8 +5,9 @@
  * The relay's files hold only ciphertext. An upload cut at a random byte resumes after a
  * reconnect; a corrupted chunk, an oversized blob and one over the account's quota are refused
  * with their own errors; a device without a referencing envelope cannot download; blobs are
- * deleted when the last reference is acknowledged, and (second relay, short lifetimes) when an
- * upload is never referenced or its envelopes expire. */
+ * deleted when the last reference is acknowledged. An upload survives a crash of the relay. On a
+ * second relay with short lifetimes, blobs are deleted when an upload is never referenced or its
+ * envelopes expire. */
 #include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -489,6 +490,37 @@ static void over_size_limit_and_quota_refused(void)
 	CHECK_EQ_INT(anna.frame.body.error.code, -PROTO_E_NOT_FOUND);
 }
 
+/* The relay is killed in the middle of an upload: after the restart the stored bytes are there and
+ * the upload continues from them. */
+static void upload_survives_relay_crash(void)
+{
+	struct att a;
+	make_att(&a, 1 * MIB, "%PDF-1.5\n", "application/pdf", "nedbrud.pdf");
+	REQUIRE(a.ct_len > 2 * CHUNK);
+	uint8_t sha[32];
+	sha256(a.ct, a.ct_len, sha);
+	REQUIRE(blob_put(&bo, a.id, a.ct_len, sha) == PROTO_T_BLOB_STATE);
+	REQUIRE(blob_chunk(&bo, a.id, 0, a.ct, CHUNK) == PROTO_T_BLOB_STATE);
+	REQUIRE(blob_chunk(&bo, a.id, CHUNK, a.ct + CHUNK, CHUNK) == PROTO_T_BLOB_STATE);
+	relay_proc_kill(&relay);
+	tdev_disconnect(&bo);
+	REQUIRE(relay_proc_restart(&relay, true) == 0);
+	struct tdev *all[4] = { &anna, &bo, &camilla, &dennis };
+	for (int i = 0; i < 4; i++) {
+		tdev_disconnect(all[i]);
+		all[i]->port = relay.port;
+	}
+	REQUIRE(tdev_login(&bo) == 0);
+	REQUIRE(blob_status(&bo, a.id) == PROTO_T_BLOB_STATE);
+	CHECK_EQ_INT(bo.frame.body.blob_state.have, 2 * CHUNK);
+	CHECK_EQ_INT(upload_from(&bo, a.id, a.ct, a.ct_len), 0);
+	uint8_t *back = NULL;
+	CHECK_EQ_INT(download(&bo, a.id, a.ct_len, &back), (long)a.ct_len);
+	CHECK(back && memcmp(back, a.ct, a.ct_len) == 0);
+	free(back);
+	free_att(&a);
+}
+
 /* A second relay with short lifetimes: uploads never referenced expire after 2 s, envelopes
  * after 3 s, and their blobs with them. */
 static void blobs_expire(void)
@@ -556,6 +588,7 @@ int main(void)
 	RUN(upload_cut_at_random_byte_resumes);
 	RUN(corrupted_chunk_refused_and_deleted);
 	RUN(over_size_limit_and_quota_refused);
+	RUN(upload_survives_relay_crash);
 	RUN(blobs_expire);
 	free_att(&pdf);
 	free_att(&photo);
