@@ -9,13 +9,12 @@
 #include "records_internal.h"
 #include "store_internal.h"
 
-#define BLOB_RECORD_LEN 102  /* spec/storage.md §4.13 */
 #define BLOB_EXPIRY_KEY_LEN 24 /* expires_at u64 | blob id */
 #define BLOB_GRANT_KEY_LEN 32  /* blob id | device id */
 
 /* ---- records --------------------------------------------------------------------------------- */
 
-static void blob_encode(const struct store_blob *b, uint8_t out[BLOB_RECORD_LEN])
+void store__blob_encode(const struct store_blob *b, uint8_t out[STORE__BLOB_LEN])
 {
 	uint8_t *p = out;
 	*p++ = STORE__RECORD_V1;
@@ -37,10 +36,10 @@ static void blob_encode(const struct store_blob *b, uint8_t out[BLOB_RECORD_LEN]
 	store__be32(p, b->refs);
 }
 
-static int blob_decode(const uint8_t id[STORE_ID_BYTES], const uint8_t *buf, size_t len,
+int store__blob_decode(const uint8_t id[STORE_ID_BYTES], const uint8_t *buf, size_t len,
 		       struct store_blob *out)
 {
-	if (len != BLOB_RECORD_LEN || buf[0] != STORE__RECORD_V1 ||
+	if (len != STORE__BLOB_LEN || buf[0] != STORE__RECORD_V1 ||
 	    (buf[1] != STORE_BLOB_UPLOADING && buf[1] != STORE_BLOB_COMPLETE))
 		return STORE_ECORRUPT;
 	struct store_blob b;
@@ -87,13 +86,13 @@ static int load(struct store *s, MDB_txn *txn, const uint8_t id[STORE_ID_BYTES],
 	int rc = store__get(s, txn, STORE__DB_BLOBS, id, STORE_ID_BYTES, &v);
 	if (rc)
 		return rc;
-	return blob_decode(id, v.mv_data, v.mv_size, out);
+	return store__blob_decode(id, v.mv_data, v.mv_size, out);
 }
 
 static int save(struct store *s, MDB_txn *txn, const struct store_blob *b)
 {
-	uint8_t buf[BLOB_RECORD_LEN];
-	blob_encode(b, buf);
+	uint8_t buf[STORE__BLOB_LEN];
+	store__blob_encode(b, buf);
 	return store__put(s, txn, STORE__DB_BLOBS, b->id, STORE_ID_BYTES, buf, sizeof buf);
 }
 

@@ -55,6 +55,7 @@
 #define STORE__CONSENT_LATEST_FIXED_LEN 19
 #define STORE__CONSENT_LATEST_MAX_LEN (STORE__CONSENT_LATEST_FIXED_LEN + STORE_CONSENT_TEXT_VERSION_MAX)
 #define STORE__CONSENT_COUNT_LEN 25 /* version | grants u64 | withdrawals u64 | active u64 */
+#define STORE__BLOB_LEN 102 /* spec/storage.md §4.13 */
 
 static inline void store__be16(uint8_t *p, uint16_t v)
 {
@@ -93,6 +94,10 @@ int store__account_valid(const struct store_account *a);
 size_t store__account_encode(const struct store_account *a, uint8_t buf[STORE__ACCOUNT_MAX_LEN]);
 int store__account_decode(const uint8_t id[STORE_ID_BYTES], const uint8_t *buf, size_t len,
 			  struct store_account *out);
+
+void store__blob_encode(const struct store_blob *b, uint8_t buf[STORE__BLOB_LEN]);
+int store__blob_decode(const uint8_t id[STORE_ID_BYTES], const uint8_t *buf, size_t len,
+		       struct store_blob *out);
 
 void store__device_encode(const struct store_device *d, uint8_t buf[STORE__DEVICE_LEN]);
 int store__device_decode(const uint8_t id[STORE_ID_BYTES], const uint8_t *buf, size_t len,

@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	uint8_t sel = data[0] % 10;
+	uint8_t sel = data[0] % 11;
 	const uint8_t *v = data + 1;
 	size_t n = size - 1;
 	switch (sel) {
@@ -111,6 +111,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t hash[STORE_AUDIT_HASH_BYTES], buf[STORE__AUDIT_HEAD_LEN];
 		if (store__audit_head_decode(v, n, &seq, hash) == 0) {
 			store__audit_head_encode(seq, hash, buf);
+			same(buf, v, n);
+		}
+		break;
+	}
+	case 10: {
+		struct store_blob b;
+		uint8_t buf[STORE__BLOB_LEN];
+		if (store__blob_decode(key, v, n, &b) == 0) {
+			store__blob_encode(&b, buf);
 			same(buf, v, n);
 		}
 		break;
