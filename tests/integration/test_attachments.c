@@ -164,6 +164,13 @@ static char *blob_file(const struct relay_proc *p, const uint8_t *ct, size_t len
 	return path;
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static bool exists(const char *path)
 {
 	struct stat st;
@@ -264,7 +271,11 @@ static void citizen_sends_document_and_photo_to_unit(void)
 	make_att(&pdf, 10 * MIB, "%PDF-1.7\n", "application/pdf", "lonseddel.pdf");
 	make_att(&photo, 700 * 1024, "\xff\xd8\xff\xe0JFIF", "image/jpeg", "brev.jpg");
 	REQUIRE(pdf.ct_len > 10 * MIB && photo.ct_len > 0);
+	double t0 = now_s();
 	CHECK_EQ_INT(upload_from(&anna, pdf.id, pdf.ct, pdf.ct_len), 0);
+	double up = now_s() - t0;
+	fprintf(stderr, "  upload of %.1f MiB: %.1f MiB/s (chunks of 256 KiB, each fsynced)\n",
+		(double)pdf.ct_len / MIB, (double)pdf.ct_len / MIB / up);
 	CHECK_EQ_INT(upload_from(&anna, photo.id, photo.ct, photo.ct_len), 0);
 	CHECK_EQ_INT(tmp_entries(&relay), 0);
 
@@ -315,7 +326,11 @@ static void citizen_sends_document_and_photo_to_unit(void)
 			REQUIRE(wc_attachment_decode(got + off + 2, l, &desc) == WC_OK);
 			off += 2 + l;
 			uint8_t *ct = NULL;
+			double t1 = now_s();
 			long n = download(cw[i], list[k]->id, list[k]->ct_len, &ct);
+			if (i == 0 && k == 0)
+				fprintf(stderr, "  download of %.1f MiB: %.1f MiB/s\n", (double)n / MIB,
+					(double)n / MIB / (now_s() - t1));
 			REQUIRE(n == (long)list[k]->ct_len);
 			CHECK(memcmp(ct, list[k]->ct, (size_t)n) == 0); /* byte-identical ciphertext */
 			uint8_t *plain = malloc(desc.size ? desc.size : 1);
