@@ -31,10 +31,10 @@ run: build
 	@./scripts/web-build.sh
 	@./scripts/run-dev.sh $(BUILD)
 
-# Every test twice: an optimised build and an ASan+UBSan build. Ends with `N passed, N failed`.
+# Every C test twice (an optimised build and an ASan+UBSan build), then the web client's tests.
+# Ends with the total: `N passed, N failed`.
 test: build-test build-asan
-	@./scripts/run-tests.sh $(TEST_BUILD) $(ASAN_BUILD)
-	@./scripts/web-test.sh $(TEST_BUILD)
+	@./scripts/test-all.sh $(TEST_BUILD) $(ASAN_BUILD)
 
 asan: build-asan
 	@./scripts/run-tests.sh $(ASAN_BUILD)

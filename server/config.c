@@ -67,7 +67,7 @@ void relay_config_defaults(struct relay_config *cfg)
 	snprintf(cfg->data_dir, sizeof cfg->data_dir, "./var");
 	cfg->log_level = RELAY_LOG_INFO;
 	cfg->max_frame_bytes = 1u << 20;
-	cfg->unauth_timeout_ms = 10000;
+	cfg->unauth_timeout_ms = 600000;
 	cfg->max_connections_per_address = 64;
 	cfg->requests_per_second = 200;
 	cfg->request_burst = 400;

@@ -86,12 +86,13 @@ static void revoke_done(struct store_req *req, int result, void *data)
 		const struct store_delete_mailbox_result *m = store_req_delete_mailbox_result(req, 1);
 		if (m && m->more)
 			mailbox_purge(r, k->device);
+		/* ok first: a device revoking itself (a logout) still hears it before the close. */
+		if (c)
+			relay_send_ok(c, k->request_id);
 		struct relay_conn *victim = relay_conn_of_device(r, k->device);
 		if (victim)
 			relay_conn_close(victim, 4004, "device revoked");
 		relay_notify_devices_changed(r, k->account, k->device);
-		if (c)
-			relay_send_ok(c, k->request_id);
 	} else if (c) {
 		relay_send_error(c, k->request_id, PROTO_E_UNAVAILABLE, store_strerror(result), NULL);
 	}

@@ -367,6 +367,20 @@ static void hot_backup_while_running(void)
 	free(err);
 }
 
+static void device_revoking_itself_hears_ok_then_close(void)
+{
+	struct tdev leaving;
+	tdev_init(&leaving, relay.port);
+	REQUIRE(tdev_register(&leaving, "dev-mitid", "anna", 1) == 0);
+	proto_frame f;
+	proto_frame_init(&f, PROTO_T_DEVICE_REVOKE, 0);
+	f.body.device_revoke.device = leaving.device_id;
+	CHECK_EQ_INT(tdev_request(&leaving, &f, 5000), PROTO_T_OK);
+	CHECK_EQ_INT(tdev_wait(&leaving, PROTO_T_DELIVER, 3000), -1);
+	CHECK_EQ_INT(leaving.ws.close_code, 4004);
+	tdev_free(&leaving);
+}
+
 static void mailboxes_empty_after_acks(void)
 {
 	/* Storage inspected directly once the relay has stopped. */
@@ -405,6 +419,7 @@ int main(void)
 	RUN(concurrent_bundle_fetches_never_share_a_one_time_prekey);
 	RUN(revoked_device_is_refused);
 	RUN(hot_backup_while_running);
+	RUN(device_revoking_itself_hears_ok_then_close);
 	RUN(mailboxes_empty_after_acks);
 	tdev_free(&anna);
 	tdev_free(&bo1);
