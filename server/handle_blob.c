@@ -250,7 +250,8 @@ static void declared(struct store_req *req, int result, void *data)
 					 "the account's attachment quota (blob_quota_bytes) would be exceeded; nothing was stored",
 					 &d);
 		} else if (result != 0) {
-			relay_send_store_error(c, x->request_id, result, NULL);
+			relay_send_store_error(c, x->request_id, result,
+					       "the account holds the most blobs allowed; wait until earlier attachments are acknowledged");
 		} else {
 			answer_state(c, x->request_id, store_req_blob_result(req, 0, NULL));
 		}

@@ -163,6 +163,39 @@ static int add_counter(struct store *s, MDB_txn *txn, enum store__db db, const v
 	return put_counter(s, txn, db, key, klen, width, v);
 }
 
+/* An account's usage (§4.15): u64 bytes || u32 blobs; absent = none. */
+static int usage_get(struct store *s, MDB_txn *txn, const uint8_t account[STORE_ID_BYTES],
+		     uint64_t *bytes, uint32_t *count)
+{
+	MDB_val v;
+	int rc = store__get(s, txn, STORE__DB_BLOB_USAGE, account, STORE_ID_BYTES, &v);
+	if (rc == STORE_ENOTFOUND) {
+		*bytes = 0;
+		*count = 0;
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if (v.mv_size != 12)
+		return STORE_ECORRUPT;
+	*bytes = store__rd64(v.mv_data);
+	*count = store__rd32((const uint8_t *)v.mv_data + 8);
+	return 0;
+}
+
+static int usage_put(struct store *s, MDB_txn *txn, const uint8_t account[STORE_ID_BYTES],
+		     uint64_t bytes, uint32_t count)
+{
+	if (count == 0) {
+		int rc = store__del(s, txn, STORE__DB_BLOB_USAGE, account, STORE_ID_BYTES);
+		return rc == STORE_ENOTFOUND ? 0 : rc;
+	}
+	uint8_t buf[12];
+	store__be64(buf, bytes);
+	store__be32(buf + 8, count);
+	return store__put(s, txn, STORE__DB_BLOB_USAGE, account, STORE_ID_BYTES, buf, sizeof buf);
+}
+
 /* Removes a blob with everything that hangs off it; fills *out. */
 static int remove_blob(struct store__wtxn *w, const struct store_blob *b, struct store_blob_removed *out)
 {
@@ -175,8 +208,12 @@ static int remove_blob(struct store__wtxn *w, const struct store_blob *b, struct
 	rc = store__del(s, w->txn, STORE__DB_BLOBS, b->id, STORE_ID_BYTES);
 	if (rc)
 		return rc;
-	rc = add_counter(s, w->txn, STORE__DB_BLOB_USAGE, b->owner_account, STORE_ID_BYTES, 8,
-			 -(int64_t)b->size, NULL);
+	uint64_t used;
+	uint32_t blobs;
+	rc = usage_get(s, w->txn, b->owner_account, &used, &blobs);
+	if (!rc)
+		rc = usage_put(s, w->txn, b->owner_account, used > b->size ? used - b->size : 0,
+			       blobs ? blobs - 1 : 0);
 	if (rc)
 		return rc;
 	uint64_t files = 0;
@@ -235,9 +272,12 @@ int store__op_blob_declare_apply(struct store__wtxn *w, struct store__op *op)
 	if (rc != STORE_ENOTFOUND)
 		return rc;
 	uint64_t used;
-	rc = get_counter(s, w->txn, STORE__DB_BLOB_USAGE, in->owner_account, STORE_ID_BYTES, 8, &used);
+	uint32_t blobs;
+	rc = usage_get(s, w->txn, in->owner_account, &used, &blobs);
 	if (rc)
 		return rc;
+	if (blobs >= STORE_BLOB_MAX_PER_ACCOUNT)
+		return STORE_ELIMIT;
 	if (op->u.blob_one.quota && (used + in->size > op->u.blob_one.quota || used + in->size < used))
 		return STORE_EQUOTA;
 	struct store_blob b = *in;
@@ -249,8 +289,7 @@ int store__op_blob_declare_apply(struct store__wtxn *w, struct store__op *op)
 	expiry_key(k, b.expires_at_ms, b.id);
 	if ((rc = store__put(s, w->txn, STORE__DB_BLOB_EXPIRY, k, sizeof k, "", 0)) ||
 	    (rc = save(s, w->txn, &b)) ||
-	    (rc = put_counter(s, w->txn, STORE__DB_BLOB_USAGE, b.owner_account, STORE_ID_BYTES, 8,
-			      used + b.size)))
+	    (rc = usage_put(s, w->txn, b.owner_account, used + b.size, blobs + 1)))
 		return rc;
 	/* The result is the stored record; only fields a retry of the batch writes again change. */
 	op->u.blob_one.created = true;
@@ -670,18 +709,23 @@ int store_get_blob_grant(struct store *s, const uint8_t blob_id[STORE_ID_BYTES],
 	return rc;
 }
 
-int store_get_blob_usage(struct store *s, const uint8_t account_id[STORE_ID_BYTES], uint64_t *bytes)
+int store_get_blob_usage(struct store *s, const uint8_t account_id[STORE_ID_BYTES], uint64_t *bytes,
+			 uint32_t *count)
 {
 	MDB_txn *txn;
 	uint64_t v = 0;
+	uint32_t n = 0;
 	if (!s || !account_id || !bytes)
 		return STORE_EINVAL;
 	int rc = store__read_begin(s, &txn);
 	if (rc)
 		return rc;
-	rc = get_counter(s, txn, STORE__DB_BLOB_USAGE, account_id, STORE_ID_BYTES, 8, &v);
+	rc = usage_get(s, txn, account_id, &v, &n);
 	store__read_end(s, txn);
-	if (rc == 0)
+	if (rc == 0) {
 		*bytes = v;
+		if (count)
+			*count = n;
+	}
 	return rc;
 }

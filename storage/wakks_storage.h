@@ -555,6 +555,10 @@ const struct store_erase_result *store_req_erase_result(const struct store_req *
 /* Blobs removed by one expire-blobs operation; each removal is a handful of entries plus the
  * grants of its recipients, so this keeps one pass short. */
 #define STORE_BLOB_EXPIRE_MAX 256
+/* Blobs one account may hold at once (uploading or complete): the byte quota alone would let a
+ * device create millions of one-byte records; 10000 is far beyond a caseworker's attachments
+ * awaiting acknowledgement. */
+#define STORE_BLOB_MAX_PER_ACCOUNT 10000
 
 enum store_blob_state {
 	STORE_BLOB_UPLOADING = 1,
@@ -582,15 +586,17 @@ int store_get_blob(struct store *store, const uint8_t id[STORE_ID_BYTES], struct
 int store_get_blob_grant(struct store *store, const uint8_t blob_id[STORE_ID_BYTES],
 			 const uint8_t device_id[STORE_ID_BYTES], uint32_t *count);
 
-/* Bytes (declared sizes) of the blobs an account has uploaded and that still exist; 0 if none. */
+/* Bytes (declared sizes) and number of the blobs an account has uploaded and that still exist;
+ * 0 if none. count may be NULL. */
 int store_get_blob_usage(struct store *store, const uint8_t account_id[STORE_ID_BYTES],
-			 uint64_t *bytes);
+			 uint64_t *bytes, uint32_t *count);
 
 /* Declare a blob: state uploading, have 0, refs 0, created now, expiring at expires_at_ms, and
  * its size added to the owner account's usage. When a blob with that id exists already and has
  * the same owner device, size and SHA-256, nothing changes and the result is the stored record
  * (created = false): declaring again is how a client resumes. Another blob under the id fails
- * with STORE_EEXIST; usage + size > quota_bytes (0 = no quota) fails with STORE_EQUOTA. */
+ * with STORE_EEXIST; usage + size > quota_bytes (0 = no quota) fails with STORE_EQUOTA, and an
+ * account holding STORE_BLOB_MAX_PER_ACCOUNT blobs with STORE_ELIMIT. */
 int store_req_blob_declare(struct store_req *req, const struct store_blob *blob,
 			   uint64_t quota_bytes);
 

@@ -168,14 +168,14 @@ static void test_declare_resume_clash_quota(void)
 	CHECK(res.created);
 	CHECK_EQ_INT(res.blob.state, STORE_BLOB_UPLOADING);
 	CHECK_EQ_INT((int)res.blob.have, 0);
-	REQUIRE_OK(store_get_blob_usage(e.s, b.owner_account, &used));
+	REQUIRE_OK(store_get_blob_usage(e.s, b.owner_account, &used, NULL));
 	CHECK_EQ_INT((int)used, 1000);
 	/* Declaring again resumes: same record, nothing added to the usage. */
 	REQUIRE_OK(progress(&e, 1, 0, 300, &res));
 	REQUIRE_OK(declare(&e, &b, 1500, &res));
 	CHECK(!res.created);
 	CHECK_EQ_INT((int)res.blob.have, 300);
-	REQUIRE_OK(store_get_blob_usage(e.s, b.owner_account, &used));
+	REQUIRE_OK(store_get_blob_usage(e.s, b.owner_account, &used, NULL));
 	CHECK_EQ_INT((int)used, 1000);
 	/* Another size under the same id, or another device: the id is taken. */
 	other = b;
@@ -245,7 +245,7 @@ static void test_progress_complete_reference_release(void)
 	CHECK_EQ_INT(res.removed[0].state, STORE_BLOB_COMPLETE);
 	CHECK_EQ_INT(res.removed[0].sha256[0], 0x11);
 	CHECK_EQ_INT(store_get_blob(e.s, b.id, &b), STORE_ENOTFOUND);
-	REQUIRE_OK(store_get_blob_usage(e.s, b.owner_account, &used));
+	REQUIRE_OK(store_get_blob_usage(e.s, b.owner_account, &used, NULL));
 	CHECK_EQ_INT((int)used, 0);
 	t_teardown(&e);
 }
@@ -256,7 +256,7 @@ static void test_expiry_and_delete(void)
 	struct b_res res;
 	struct store_blob a, b, c;
 	uint64_t used = 1;
-	uint32_t count;
+	uint32_t count = 1;
 	REQUIRE_OK(setup(&e));
 	make_blob(&a, 1, 2, 10, 10, 0x21, 1000);
 	make_blob(&b, 2, 2, 10, 10, 0x22, 3000);
@@ -286,8 +286,9 @@ static void test_expiry_and_delete(void)
 	CHECK(!res.more);
 	CHECK_EQ_INT(store_get_blob_grant(e.s, c.id, (const uint8_t *)"\x44\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01", &count),
 		     STORE_ENOTFOUND);
-	REQUIRE_OK(store_get_blob_usage(e.s, a.owner_account, &used));
+	REQUIRE_OK(store_get_blob_usage(e.s, a.owner_account, &used, &count));
 	CHECK_EQ_INT((int)used, 0);
+	CHECK_EQ_INT((int)count, 0);
 
 	/* A refused upload is deleted whatever its state. */
 	REQUIRE_OK(declare(&e, &a, 0, &res));
@@ -328,6 +329,35 @@ static void test_shared_file_kept_until_last(void)
 	t_teardown(&e);
 }
 
+/* The byte quota alone would allow millions of one-byte blobs: the number per account is bounded. */
+static void test_blob_count_per_account_bounded(void)
+{
+	struct t_env e;
+	struct b_res res;
+	struct store_blob b;
+	uint64_t used = 0;
+	uint32_t count = 0;
+	REQUIRE_OK(setup(&e));
+	for (unsigned i = 0; i < STORE_BLOB_MAX_PER_ACCOUNT;) {
+		memset(&res, 0, sizeof res);
+		struct store_req *req = store_req_new(e.s, b_cb, &res);
+		for (unsigned k = 0; k < STORE_REQ_MAX_OPS && i < STORE_BLOB_MAX_PER_ACCOUNT; k++, i++) {
+			make_blob(&b, 1000 + i, 2, 10, 1, 0x41, 4000);
+			REQUIRE(store_req_blob_declare(req, &b, 0) >= 0);
+		}
+		REQUIRE_OK(b_run(&e, req, &res));
+	}
+	REQUIRE_OK(store_get_blob_usage(e.s, b.owner_account, &used, &count));
+	CHECK_EQ_INT((int)count, STORE_BLOB_MAX_PER_ACCOUNT);
+	CHECK_EQ_INT((int)used, STORE_BLOB_MAX_PER_ACCOUNT);
+	make_blob(&b, 1, 2, 10, 1, 0x41, 4000);
+	CHECK_EQ_INT(declare(&e, &b, 0, &res), STORE_ELIMIT);
+	/* Another account is not affected. */
+	make_blob(&b, 2, 1, 1, 1, 0x41, 4000);
+	REQUIRE_OK(declare(&e, &b, 0, &res));
+	t_teardown(&e);
+}
+
 static void test_builders_validate(void)
 {
 	struct t_env e;
@@ -352,6 +382,7 @@ int main(void)
 	RUN(test_progress_complete_reference_release);
 	RUN(test_expiry_and_delete);
 	RUN(test_shared_file_kept_until_last);
+	RUN(test_blob_count_per_account_bounded);
 	RUN(test_builders_validate);
 	return TEST_RESULT();
 }
