@@ -600,7 +600,8 @@ typedef struct proto_frame {
 
 /* ---- Codec ------------------------------------------------------------------------------------ */
 
-/* Zeroes *f (header and body) and sets type and request id: the start of building a frame. */
+/* Zeroes the header and the body member of `type` (the rest of the union is left as it was) and
+ * sets type and request id: the start of building a frame of that type. */
 void proto_frame_init(proto_frame *f, uint32_t type, uint32_t request_id);
 
 /* Reads only the frame header [type, request_id, ...] so the relay can answer a frame that fails

@@ -22,6 +22,12 @@ struct relay_devset {
 	struct relay_devset_entry e[PROTO_MAX_DEVICE_SET];
 };
 
+/* Working memory for one request at a time on the loop thread. */
+struct relay_scratch {
+	struct relay_devset set;
+	proto_error_details details;
+};
+
 /* Appends the devices of `account`. Returns 0, PROTO_E_NOT_FOUND (no such account),
  * PROTO_E_OVER_LIMIT (set too large) or PROTO_E_INTERNAL. */
 int relay_devset_add_account(struct relay *r, struct relay_devset *set, const uint8_t account[16]);

@@ -50,9 +50,9 @@ void handle_units_list(struct relay_conn *c, const proto_frame *f)
 void handle_device_set_get(struct relay_conn *c, const proto_frame *f)
 {
 	struct relay *r = c->relay;
-	static struct relay_devset set; /* large; the loop is single-threaded */
-	set.n = 0;
-	int rc = relay_devset_add_target(r, &set, &f->body.device_set_get);
+	struct relay_devset *set = &r->scratch->set;
+	set->n = 0;
+	int rc = relay_devset_add_target(r, set, &f->body.device_set_get);
 	if (rc != 0) {
 		relay_send_error(c, f->request_id, rc,
 				 rc == PROTO_E_NOT_FOUND ? "no such account or unit" : "device set too large",
@@ -60,10 +60,10 @@ void handle_device_set_get(struct relay_conn *c, const proto_frame *f)
 		return;
 	}
 	proto_frame *out = relay_tx_frame(r, PROTO_T_DEVICE_SET, f->request_id);
-	for (size_t i = 0; i < set.n; i++) {
+	for (size_t i = 0; i < set->n; i++) {
 		proto_device_addr *a = &out->body.device_set.list[out->body.device_set.count++];
-		a->account = set.e[i].account;
-		a->device = set.e[i].device;
+		a->account = set->e[i].account;
+		a->device = set->e[i].device;
 	}
 	relay_send_frame(c, out);
 }

@@ -124,13 +124,18 @@ void handle_send(struct relay_conn *c, const proto_frame *f)
 		return;
 	}
 
-	struct relay_devset *set = calloc(1, sizeof *set);
-	proto_error_details *d = calloc(1, sizeof *d);
+	/* The device set and the mismatch details are large and needed only during this call: the
+	 * relay's scratch copies (one loop thread), reset rather than zeroed. */
+	struct relay_devset *set = &r->scratch->set;
+	proto_error_details *d = &r->scratch->details;
+	set->n = 0;
+	d->missing_count = d->stale_count = 0;
+	d->limit = d->retry_ms = 0;
 	struct send_ctx *s = calloc(1, sizeof *s);
 	struct store_recipient *rcpt = calloc(m->env_count, sizeof *rcpt);
 	uint8_t *payloads = NULL;
 	struct store_req *req = NULL;
-	if (!set || !d || !s || !rcpt) {
+	if (!s || !rcpt) {
 		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "out of memory", NULL);
 		goto fail;
 	}
@@ -237,6 +242,4 @@ fail:
 	free(s);
 	free(payloads);
 	free(rcpt);
-	free(d);
-	free(set);
 }

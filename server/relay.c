@@ -14,6 +14,7 @@
 #include "audit.h"
 #include "blob_store.h"
 #include "conn.h"
+#include "devset.h"
 #include "handle_blob.h"
 #include "housekeeping.h"
 #include "http.h"
@@ -171,11 +172,12 @@ int relay_start(struct relay *r, uv_loop_t *loop)
 			   strerror(errno));
 		return -1;
 	}
+	r->scratch = calloc(1, sizeof *r->scratch);
 	r->rx_frame = calloc(1, sizeof *r->rx_frame);
 	r->tx_frame = calloc(1, sizeof *r->tx_frame);
 	r->tx_cap = PROTO_MAX_FRAME_BYTES;
 	r->tx_buf = malloc(r->tx_cap);
-	if (!r->rx_frame || !r->tx_frame || !r->tx_buf)
+	if (!r->scratch || !r->rx_frame || !r->tx_frame || !r->tx_buf)
 		return -1;
 	if (prepare_tls(r) != 0 || open_storage(r) != 0)
 		return -1;
@@ -266,10 +268,12 @@ static void finish_stop(struct relay *r)
 	store_close(r->store);
 	r->store = NULL;
 	relay_blob_busy_free(r);
+	free(r->scratch);
 	free(r->rx_frame);
 	free(r->tx_frame);
 	free(r->tx_buf);
 	r->rx_frame = r->tx_frame = NULL;
+	r->scratch = NULL;
 	r->tx_buf = NULL;
 	RLOG_INFO("relay", "stopped", "");
 }

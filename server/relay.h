@@ -42,6 +42,7 @@ struct relay {
 	struct relay_metrics metrics;
 	/* Scratch frames and encode buffer: the loop is single-threaded and every frame is encoded
 	 * and queued (copied) before the next is built. */
+	struct relay_scratch *scratch; /* large per-request working memory, see devset.h */
 	struct proto_frame *rx_frame;
 	struct proto_frame *tx_frame;
 	uint8_t *tx_buf;
