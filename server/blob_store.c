@@ -360,3 +360,81 @@ void blob_store_remove(struct relay *r, const struct store_blob_removed *rm)
 	if (uv_fs_unlink(r->loop, &op->fs, op->path, step) < 0)
 		op_finish(op);
 }
+
+/* ---- sweep: files without a record ------------------------------------------------------------ */
+
+struct blob_sweep {
+	uv_fs_t fs;
+	struct relay *relay;
+	bool tmp;
+	size_t removed;
+};
+
+static int unhex(const char *h, size_t n, uint8_t *out)
+{
+	if (strlen(h) != 2 * n)
+		return -1;
+	return sodium_hex2bin(out, n, h, 2 * n, NULL, NULL, NULL) == 0 ? 0 : -1;
+}
+
+/* Whether the file named `name` (in blobs/, or blobs/tmp/ when tmp) belongs to no blob record. */
+static bool unreferenced(struct relay *r, bool tmp, const char *name)
+{
+	if (tmp) {
+		uint8_t id[STORE_ID_BYTES];
+		struct store_blob b;
+		if (unhex(name, STORE_ID_BYTES, id) != 0)
+			return false; /* not ours: leave it */
+		int rc = store_get_blob(r->store, id, &b);
+		return rc == STORE_ENOTFOUND || (rc == 0 && b.state != STORE_BLOB_UPLOADING);
+	}
+	uint8_t sha[STORE_BLOB_SHA_BYTES];
+	uint32_t n = 0;
+	if (unhex(name, STORE_BLOB_SHA_BYTES, sha) != 0)
+		return false;
+	return store_get_blob_file_count(r->store, sha, &n) == 0 && n == 0;
+}
+
+static void sweep_scanned(uv_fs_t *req)
+{
+	struct blob_sweep *sw = req->data;
+	struct relay *r = sw->relay;
+	uv_dirent_t ent;
+	/* A blob being written or checked may have a file without a (complete) record yet: sweep
+	 * only while none is, and decide each file now, on the loop, in one go. */
+	if (req->result >= 0 && r->store && !r->stopping && !r->blob_busy) {
+		while (uv_fs_scandir_next(req, &ent) != UV_EOF) {
+			if (ent.type != UV_DIRENT_FILE || !unreferenced(r, sw->tmp, ent.name))
+				continue;
+			struct blob_op *op = op_new(r, OP_REMOVE, 0, NULL, NULL);
+			if (!op)
+				break;
+			snprintf(op->path, sizeof op->path, "%s/blobs/%s%s", r->cfg.data_dir,
+				 sw->tmp ? "tmp/" : "", ent.name);
+			if (uv_fs_unlink(r->loop, &op->fs, op->path, step) < 0)
+				op_finish(op);
+			else
+				sw->removed++;
+		}
+	}
+	if (sw->removed)
+		RLOG_INFO("blob", "swept", "files=%zu", sw->removed);
+	uv_fs_req_cleanup(req);
+	free(sw);
+}
+
+void blob_store_sweep(struct relay *r)
+{
+	for (int tmp = 0; tmp < 2; tmp++) {
+		struct blob_sweep *sw = calloc(1, sizeof *sw);
+		if (!sw)
+			return;
+		char path[BLOB_PATH_MAX];
+		snprintf(path, sizeof path, "%s/blobs%s", r->cfg.data_dir, tmp ? "/tmp" : "");
+		sw->relay = r;
+		sw->tmp = tmp;
+		sw->fs.data = sw;
+		if (uv_fs_scandir(r->loop, &sw->fs, path, 0, sweep_scanned) < 0)
+			free(sw);
+	}
+}

@@ -45,6 +45,11 @@ int blob_store_read(struct relay *r, const uint8_t sha256[STORE_BLOB_SHA_BYTES],
  * other blob uses it). Fire and forget: a failure is logged. */
 void blob_store_remove(struct relay *r, const struct store_blob_removed *rm);
 
+/* Deletes, asynchronously, files in DATA_DIR/blobs and DATA_DIR/blobs/tmp that no blob record
+ * names: leftovers of a crash, and the files of blobs removed while the relay was not running or
+ * by an account's erasure (which removes records only). Skipped while a blob is being written. */
+void blob_store_sweep(struct relay *r);
+
 /* Bytes of blob data held in memory by operations in flight (reads and writes). */
 size_t blob_store_inflight_bytes(const struct relay *r);
 

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 #include "housekeeping.h"
 
+#include "blob_store.h"
 #include "conn.h"
 #include "log.h"
 #include "relay.h"
 
 /* Short enough that an unauthenticated connection never outlives its deadline by much. */
 #define HOUSEKEEPING_INTERVAL_MS 250
+/* Blob files without a record are rare (a crash, an erasure); looking for them is a directory
+ * scan, so once soon after start and then every ten minutes. */
+#define BLOB_SWEEP_TICKS (600000 / HOUSEKEEPING_INTERVAL_MS)
+#define BLOB_SWEEP_FIRST_TICK 4
 
 static void on_tick(uv_timer_t *t)
 {
@@ -22,6 +27,8 @@ static void on_tick(uv_timer_t *t)
 	/* Expiry once a second: envelopes live for days, and a pass is a write transaction. */
 	if (!r->stopping && ++r->housekeeping_ticks % (1000 / HOUSEKEEPING_INTERVAL_MS) == 0)
 		relay_expire_tick(r);
+	if (!r->stopping && r->housekeeping_ticks % BLOB_SWEEP_TICKS == BLOB_SWEEP_FIRST_TICK)
+		blob_store_sweep(r);
 }
 
 void relay_housekeeping_start(struct relay *r)

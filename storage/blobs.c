@@ -208,6 +208,12 @@ static int remove_blob(struct store__wtxn *w, const struct store_blob *b, struct
 	rc = store__del(s, w->txn, STORE__DB_BLOBS, b->id, STORE_ID_BYTES);
 	if (rc)
 		return rc;
+	uint8_t ak[2 * STORE_ID_BYTES];
+	memcpy(ak, b->owner_account, STORE_ID_BYTES);
+	memcpy(ak + STORE_ID_BYTES, b->id, STORE_ID_BYTES);
+	rc = store__del(s, w->txn, STORE__DB_ACCOUNT_BLOBS, ak, sizeof ak);
+	if (rc && rc != STORE_ENOTFOUND)
+		return rc;
 	uint64_t used;
 	uint32_t blobs;
 	rc = usage_get(s, w->txn, b->owner_account, &used, &blobs);
@@ -285,9 +291,12 @@ int store__op_blob_declare_apply(struct store__wtxn *w, struct store__op *op)
 	b.have = 0;
 	b.refs = 0;
 	b.created_ms = w->now_ms;
-	uint8_t k[BLOB_EXPIRY_KEY_LEN];
+	uint8_t k[BLOB_EXPIRY_KEY_LEN], ak[2 * STORE_ID_BYTES];
 	expiry_key(k, b.expires_at_ms, b.id);
+	memcpy(ak, b.owner_account, STORE_ID_BYTES);
+	memcpy(ak + STORE_ID_BYTES, b.id, STORE_ID_BYTES);
 	if ((rc = store__put(s, w->txn, STORE__DB_BLOB_EXPIRY, k, sizeof k, "", 0)) ||
+	    (rc = store__put(s, w->txn, STORE__DB_ACCOUNT_BLOBS, ak, sizeof ak, "", 0)) ||
 	    (rc = save(s, w->txn, &b)) ||
 	    (rc = usage_put(s, w->txn, b.owner_account, used + b.size, blobs + 1)))
 		return rc;
@@ -489,6 +498,47 @@ int store__op_blob_expire_apply(struct store__wtxn *w, struct store__op *op)
 	return 0;
 }
 
+int store__blob_erase_owner(struct store__wtxn *w, const uint8_t account[STORE_ID_BYTES],
+			    size_t max, size_t *n, bool *more)
+{
+	struct store *s = w->store;
+	MDB_cursor *cur;
+	*n = 0;
+	*more = false;
+	int rc = mdb_cursor_open(w->txn, s->dbi[STORE__DB_ACCOUNT_BLOBS], &cur);
+	if (rc)
+		return store__err(rc);
+	for (;;) {
+		MDB_val k = { .mv_size = STORE_ID_BYTES, .mv_data = (void *)account }, v;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		if (rc == 0 && (k.mv_size != 2 * STORE_ID_BYTES ||
+				memcmp(k.mv_data, account, STORE_ID_BYTES) != 0))
+			rc = MDB_NOTFOUND;
+		if (rc) {
+			rc = rc == MDB_NOTFOUND ? 0 : store__err(rc);
+			break;
+		}
+		if (*n == max) {
+			*more = true;
+			break;
+		}
+		uint8_t id[STORE_ID_BYTES];
+		struct store_blob b;
+		struct store_blob_removed gone;
+		memcpy(id, (const uint8_t *)k.mv_data + STORE_ID_BYTES, STORE_ID_BYTES);
+		rc = load(s, w->txn, id, &b);
+		if (rc == STORE_ENOTFOUND) /* a stale index entry */
+			rc = store__err(mdb_cursor_del(cur, 0));
+		else if (rc == 0)
+			rc = remove_blob(w, &b, &gone);
+		if (rc)
+			break;
+		(*n)++;
+	}
+	mdb_cursor_close(cur);
+	return rc;
+}
+
 /* ---- builders -------------------------------------------------------------------------------- */
 
 static int add_one(struct store_req *req, enum store__op_kind kind, const uint8_t id[STORE_ID_BYTES],
@@ -685,6 +735,23 @@ int store_get_blob(struct store *s, const uint8_t id[STORE_ID_BYTES], struct sto
 	store__read_end(s, txn);
 	if (rc == 0)
 		*out = b;
+	return rc;
+}
+
+int store_get_blob_file_count(struct store *s, const uint8_t sha256[STORE_BLOB_SHA_BYTES],
+			      uint32_t *count)
+{
+	MDB_txn *txn;
+	uint64_t v = 0;
+	if (!s || !sha256 || !count)
+		return STORE_EINVAL;
+	int rc = store__read_begin(s, &txn);
+	if (rc)
+		return rc;
+	rc = get_counter(s, txn, STORE__DB_BLOB_FILES, sha256, STORE_BLOB_SHA_BYTES, 4, &v);
+	store__read_end(s, txn);
+	if (rc == 0)
+		*count = (uint32_t)v;
 	return rc;
 }
 

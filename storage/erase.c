@@ -130,6 +130,13 @@ int store__op_erase_account_apply(struct store__wtxn *w, struct store__op *op)
 		budget -= n;
 		res->more = more;
 	}
+	if (!res->more) {
+		size_t n = 0;
+		rc = store__blob_erase_owner(w, account, budget, &n, &res->more);
+		if (rc)
+			goto done;
+		res->blobs = n;
+	}
 	if (res->more)
 		goto done; /* the rest in a later step */
 

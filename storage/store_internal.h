@@ -37,7 +37,8 @@
 	X(BLOB_EXPIRY, "blob_expiry")                                                        \
 	X(BLOB_GRANTS, "blob_grants")                                                        \
 	X(BLOB_USAGE, "blob_usage")                                                          \
-	X(BLOB_FILES, "blob_files")
+	X(BLOB_FILES, "blob_files")                                                          \
+	X(ACCOUNT_BLOBS, "account_blobs")
 
 enum store__db {
 #define STORE__DB_ENUM(id, name) STORE__DB_##id,
@@ -317,6 +318,12 @@ int store__idem_expire(struct store__wtxn *w, uint64_t now_ms, size_t max, size_
  * *more: entries remain after those. */
 int store__idem_delete_sender(struct store__wtxn *w, const uint8_t sender_device[STORE_ID_BYTES],
 			      size_t max, size_t *n, bool *more);
+
+/* Blob helpers (blobs.c): removes up to max blobs uploaded by the account (records, expiry
+ * entries, grants, usage, file counts); *more: blobs remain. Their files are left for the relay's
+ * sweep of unreferenced files. */
+int store__blob_erase_owner(struct store__wtxn *w, const uint8_t account[STORE_ID_BYTES],
+			    size_t max, size_t *n, bool *more);
 
 /* Consent helpers (consent.c): removes all consent records and latest-index entries of an account,
  * adjusting the report counters. */

@@ -541,6 +541,7 @@ struct store_erase_result {
 	size_t consents;
 	size_t consent_latest;   /* latest-index entries */
 	size_t index_entries;    /* unit and tenant index entries */
+	size_t blobs;            /* attachment blobs the account uploaded (their files are swept) */
 };
 const struct store_erase_result *store_req_erase_result(const struct store_req *req, int op);
 
@@ -580,6 +581,10 @@ struct store_blob {
 
 /* @return 0, STORE_ENOTFOUND, STORE_ECORRUPT, ... */
 int store_get_blob(struct store *store, const uint8_t id[STORE_ID_BYTES], struct store_blob *out);
+
+/* Number of complete blobs whose content-addressed file is named by sha256 (0 when none). */
+int store_get_blob_file_count(struct store *store, const uint8_t sha256[STORE_BLOB_SHA_BYTES],
+			      uint32_t *count);
 
 /* Whether device holds an unacknowledged envelope referencing the blob: 0 and *count (>= 1), or
  * STORE_ENOTFOUND. */

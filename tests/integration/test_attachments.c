@@ -519,7 +519,24 @@ static void upload_survives_relay_crash(void)
 	REQUIRE(blob_chunk(&bo, a.id, CHUNK, a.ct + CHUNK, CHUNK) == PROTO_T_BLOB_STATE);
 	relay_proc_kill(&relay);
 	tdev_disconnect(&bo);
+	/* Files no record names (as a crash or an erasure leaves them) are swept after the start;
+	 * other files and the interrupted upload's own are left alone. */
+	char junk_tmp[600], junk_final[600], other[600];
+	snprintf(junk_tmp, sizeof junk_tmp, "%s/blobs/tmp/%s", relay.data_dir, "00112233445566778899aabbccddeeff");
+	snprintf(junk_final, sizeof junk_final, "%s/blobs/%s", relay.data_dir,
+		 "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+	snprintf(other, sizeof other, "%s/blobs/README", relay.data_dir);
+	const char *made[3] = { junk_tmp, junk_final, other };
+	for (int i = 0; i < 3; i++) {
+		FILE *f = fopen(made[i], "wb");
+		REQUIRE(f != NULL);
+		fputs("x", f);
+		fclose(f);
+	}
 	REQUIRE(relay_proc_restart(&relay, true) == 0);
+	CHECK(gone_within(junk_tmp, 5000));
+	CHECK(gone_within(junk_final, 5000));
+	CHECK(exists(other));
 	struct tdev *all[4] = { &anna, &bo, &camilla, &dennis };
 	for (int i = 0; i < 4; i++) {
 		tdev_disconnect(all[i]);

@@ -14,6 +14,7 @@ struct b_res {
 	struct store_blob_removed removed[16];
 	bool more;
 	bool duplicate;
+	struct store_erase_result erased;
 };
 
 static void b_cb(struct store_req *req, int result, void *data)
@@ -38,6 +39,9 @@ static void b_cb(struct store_req *req, int result, void *data)
 		const struct store_send_result *sr = store_req_send_result(req, i);
 		if (sr)
 			r->duplicate = sr->duplicate;
+		const struct store_erase_result *er = store_req_erase_result(req, i);
+		if (er)
+			r->erased = *er;
 	}
 }
 
@@ -358,6 +362,59 @@ static void test_blob_count_per_account_bounded(void)
 	t_teardown(&e);
 }
 
+/* GDPR erasure of an account takes the blobs it uploaded, referenced or not. */
+static void test_erase_account_removes_its_blobs(void)
+{
+	struct t_env e;
+	struct b_res res;
+	struct store_blob a, b;
+	uint64_t used = 1;
+	uint32_t count = 1;
+	REQUIRE_OK(setup(&e));
+	make_blob(&a, 1, 2, 10, 10, 0x51, 4000);
+	make_blob(&b, 2, 2, 10, 10, 0x52, 4000);
+	REQUIRE_OK(declare(&e, &a, 0, &res));
+	REQUIRE_OK(declare(&e, &b, 0, &res));
+	REQUIRE_OK(progress(&e, 1, 0, 10, &res));
+	REQUIRE_OK(complete(&e, 1, &res));
+	REQUIRE_OK(send_with_blob(&e, 1, 1, 9000, &res));
+
+	struct erase_res { int done, result; struct store_erase_result r; } er = { 0 };
+	uint8_t account[16];
+	t_id(account, 'A', 2);
+	for (int step = 0; step < 10; step++) {
+		memset(&res, 0, sizeof res);
+		struct store_req *req = store_req_new(e.s, b_cb, &res);
+		REQUIRE(store_req_erase_account(req, account) == 0);
+		res.done = 0;
+		int rc = store_submit(req);
+		REQUIRE(rc == 0);
+		while (!res.done)
+			uv_run(&e.loop, UV_RUN_ONCE);
+		REQUIRE_OK(res.result);
+		er.done = 1;
+		if (res.erased.account_deleted || !res.erased.found) {
+			er.r = res.erased;
+			break;
+		}
+		er.r.blobs += res.erased.blobs;
+	}
+	CHECK(er.r.account_deleted);
+	CHECK_EQ_INT(store_get_blob(e.s, a.id, &a), STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_get_blob(e.s, b.id, &b), STORE_ENOTFOUND);
+	uint8_t d1[16];
+	t_id(d1, 'D', 1);
+	CHECK_EQ_INT(store_get_blob_grant(e.s, a.id, d1, &count), STORE_ENOTFOUND);
+	REQUIRE_OK(store_get_blob_usage(e.s, account, &used, &count));
+	CHECK_EQ_INT((int)used, 0);
+	CHECK_EQ_INT((int)count, 0);
+	uint8_t sha[32];
+	memset(sha, 0x51, sizeof sha);
+	REQUIRE_OK(store_get_blob_file_count(e.s, sha, &count));
+	CHECK_EQ_INT((int)count, 0);
+	t_teardown(&e);
+}
+
 static void test_builders_validate(void)
 {
 	struct t_env e;
@@ -383,6 +440,7 @@ int main(void)
 	RUN(test_expiry_and_delete);
 	RUN(test_shared_file_kept_until_last);
 	RUN(test_blob_count_per_account_bounded);
+	RUN(test_erase_account_removes_its_blobs);
 	RUN(test_builders_validate);
 	return TEST_RESULT();
 }

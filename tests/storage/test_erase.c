@@ -544,7 +544,7 @@ static void test_erase_removes_everything_of_the_account_only(void)
 		{"one_time_prekeys", 5}, {"mailboxes", 3}, {"mailbox_expiry", 3}, {"idempotency", 1},
 		{"idempotency_expiry", 1}, {"audit", 0}, {"consents", 3}, {"consent_latest", 2},
 		{"consent_counts", 1}, {"blobs", 0}, {"blob_expiry", 0}, {"blob_grants", 0},
-		{"blob_usage", 0}, {"blob_files", 0},
+		{"blob_usage", 0}, {"blob_files", 0}, {"account_blobs", 0},
 	};
 	CHECK_EQ_INT(after.n, (int)(sizeof want / sizeof want[0]));
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
