@@ -370,6 +370,18 @@ static void download_without_referencing_envelope_refused(void)
 	CHECK_EQ_INT(send_with_blobs(&bo, (const uint8_t(*)[16])devs, 2, blobs, 1, (const uint8_t *)"x", 1),
 		     PROTO_T_ERROR);
 	CHECK_EQ_INT(bo.frame.body.error.code, -PROTO_E_NOT_FOUND);
+	/* camilla, who holds an envelope referencing the photo, may pass it on to her unit; dennis's
+	 * copy of that is acknowledged at once (his first envelope still references the photo). */
+	uint8_t to_dennis[1][16];
+	memcpy(to_dennis[0], dennis.device_id, 16);
+	CHECK_EQ_INT(send_with_blobs(&camilla, (const uint8_t(*)[16])to_dennis, 1, blobs, 1,
+				     (const uint8_t *)"fwd", 3),
+		     PROTO_T_STORED);
+	REQUIRE(tdev_wait(&dennis, PROTO_T_DELIVER, 5000) == PROTO_T_DELIVER);
+	CHECK(dennis.frame.body.deliver.seq != delivered_seq[1]);
+	CHECK_MEM(dennis.frame.body.deliver.account, camilla.account_id, 16);
+	CHECK_EQ_INT(tdev_ack(&dennis, dennis.frame.body.deliver.seq), PROTO_T_OK);
+	CHECK_EQ_INT(blob_get(&dennis, photo.id, 0, 16), PROTO_T_BLOB_DATA);
 	/* The uploader may read its own blob back. */
 	CHECK_EQ_INT(blob_get(&anna, photo.id, 0, 16), PROTO_T_BLOB_DATA);
 	CHECK_MEM(anna.frame.body.blob_data.data.ptr, photo.ct, 16);
