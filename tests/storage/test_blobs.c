@@ -379,27 +379,21 @@ static void test_erase_account_removes_its_blobs(void)
 	REQUIRE_OK(complete(&e, 1, &res));
 	REQUIRE_OK(send_with_blob(&e, 1, 1, 9000, &res));
 
-	struct erase_res { int done, result; struct store_erase_result r; } er = { 0 };
 	uint8_t account[16];
+	size_t blobs_removed = 0;
+	bool deleted = false;
 	t_id(account, 'A', 2);
-	for (int step = 0; step < 10; step++) {
+	for (int step = 0; step < 10 && !deleted; step++) {
 		memset(&res, 0, sizeof res);
 		struct store_req *req = store_req_new(e.s, b_cb, &res);
 		REQUIRE(store_req_erase_account(req, account) == 0);
-		res.done = 0;
-		int rc = store_submit(req);
-		REQUIRE(rc == 0);
-		while (!res.done)
-			uv_run(&e.loop, UV_RUN_ONCE);
-		REQUIRE_OK(res.result);
-		er.done = 1;
-		if (res.erased.account_deleted || !res.erased.found) {
-			er.r = res.erased;
-			break;
-		}
-		er.r.blobs += res.erased.blobs;
+		REQUIRE_OK(b_run(&e, req, &res));
+		REQUIRE(res.erased.found);
+		blobs_removed += res.erased.blobs;
+		deleted = res.erased.account_deleted;
 	}
-	CHECK(er.r.account_deleted);
+	CHECK(deleted);
+	CHECK_EQ_INT((int)blobs_removed, 2);
 	CHECK_EQ_INT(store_get_blob(e.s, a.id, &a), STORE_ENOTFOUND);
 	CHECK_EQ_INT(store_get_blob(e.s, b.id, &b), STORE_ENOTFOUND);
 	uint8_t d1[16];
