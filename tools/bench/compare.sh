@@ -237,7 +237,7 @@ row "send->deliver p50 at half rate, ms" "$(ms "$(m relay-half p50_us)")" "$(ms 
 row "send->deliver p99 at half rate, ms" "$(ms "$(m relay-half p99_us)")" "$(ms "$(m nats-half p99_us)")" "$(ms "$(m mqtt-half p99_us)")" "relay < 5 ms"
 row "server CPU per message, us (flat out)" "$(one "$(m relay-max cpu_us_per_msg)")" "$(one "$(m nats-max cpu_us_per_msg)")" "$(one "$(m mqtt-max cpu_us_per_msg)")" "relay <= 25"
 row "server threads waiting for a CPU, s/s (flat out)" "$(m relay-max cpu_wait)" "$(m nats-max cpu_wait)" "$(m mqtt-max cpu_wait)" ""
-row "disk written per message, KiB (flat out)" "$(one "$(m relay-max disk_kib_per_msg)")" "$(one "$(m nats-max disk_kib_per_msg)")" "$(one "$(m mqtt-max disk_kib_per_msg)")" ""
+row "disk writeback per message (write_bytes), KiB (flat out)" "$(one "$(m relay-max disk_kib_per_msg)")" "$(one "$(m nats-max disk_kib_per_msg)")" "$(one "$(m mqtt-max disk_kib_per_msg)")" ""
 row "server peak RSS, MiB (flat out)" "$(mib "$(m relay-max hwm_kib)")" "$(mib "$(m nats-max hwm_kib)")" "$(mib "$(m mqtt-max hwm_kib)")" ""
 row "idle TLS connections held" "$(num "$(m relay-idle connections)")" "-" "$(num "$(m mqtt-idle connections)")" "relay 19000"
 row "RSS per idle TLS connection, KiB" "$(one "$(m relay-idle kib_per_conn)")" "-" "$(one "$(m mqtt-idle kib_per_conn)")" "relay <= 15"

@@ -866,7 +866,7 @@ static int run_throughput(void)
 	printf("  load generator  %10.1f us/msg  (%.2f cores)\n",
 	       completed ? (self1 - self0) * 1e6 / (double)completed : 0, (self1 - self0) / secs);
 	double disk_kib = completed ? (double)(disk1 - disk0) / 1024.0 / (double)completed : 0;
-	printf("  relay disk      %10.1f KiB written per msg  (%.0f MB/s)\n", disk_kib,
+	printf("  relay disk      %10.1f KiB written back per msg  (%.0f MB/s)\n", disk_kib,
 	       (double)(disk1 - disk0) / 1e6 / secs);
 	printf("  relay peak RSS  %10.1f MiB (VmHWM)\n", (double)hwm / 1024.0);
 	if (errors || lost)

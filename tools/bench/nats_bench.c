@@ -277,7 +277,7 @@ int main(int argc, char **argv)
 	printf("  server CPU      %10.1f us/msg  (%.2f cores)\n", cpu_us, (cpu1 - cpu0) / secs);
 	printf("  server waiting  %10.2f s per s  (runnable, waiting for a CPU)\n", (wait1 - wait0) / secs);
 	double disk_kib = done ? (double)(disk1 - disk0) / 1024.0 / (double)done : 0;
-	printf("  server disk     %10.1f KiB written per msg  (%.0f MB/s)\n", disk_kib,
+	printf("  server disk     %10.1f KiB written back per msg  (%.0f MB/s)\n", disk_kib,
 	       (double)(disk1 - disk0) / 1e6 / secs);
 	printf("  server peak RSS %10.1f MiB (VmHWM)\n", (double)hwm / 1024);
 	printf("RESULT system=nats mode=%s msgs_per_s=%.0f p50_us=%.0f p99_us=%.0f p999_us=%.0f "
