@@ -590,6 +590,10 @@ int relay_config_check(const struct relay_config *cfg, char *err, size_t err_len
 	}
 	for (int i = 0; i < cfg->tenant_count; i++) {
 		const struct relay_tenant_config *t = &cfg->tenants[i];
+		if (!t->name[0] || !t->cvr[0]) {
+			snprintf(err, err_len, "tenant %s: name and cvr are required", t->id);
+			return -1;
+		}
 		if (t->consent.set && (!t->consent.version[0] || !t->consent.text_file[0])) {
 			snprintf(err, err_len, "consent %s: version and text_file are required", t->id);
 			return -1;

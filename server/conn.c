@@ -133,22 +133,31 @@ void relay_conn_close(struct relay_conn *c, uint16_t code, const char *reason)
 	lws_callback_on_writable(c->wsi);
 }
 
-int relay_conn_write_next(struct relay_conn *c)
+/* Writes one queued frame; 0 when written, -1 when lws must close the connection. */
+static int write_one(struct relay_conn *c)
 {
 	struct relay_out_frame *f = c->out_head;
-	if (f) {
-		int n = lws_write(c->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_BINARY);
-		if (n < (int)f->len)
+	int n = lws_write(c->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_BINARY);
+	if (n < (int)f->len)
+		return -1;
+	c->relay->metrics.frames_out++;
+	c->relay->metrics.bytes_out += f->len;
+	c->out_head = f->next;
+	if (!c->out_head)
+		c->out_tail = NULL;
+	c->out_bytes -= f->len;
+	free(f);
+	return 0;
+}
+
+int relay_conn_write_next(struct relay_conn *c)
+{
+	/* As many frames as the socket takes now: one writable event per frame would cost an
+	 * epoll round trip and a re-arm for every frame. */
+	while (c->out_head && !lws_send_pipe_choked(c->wsi))
+		if (write_one(c) != 0)
 			return -1;
-		c->relay->metrics.frames_out++;
-		c->relay->metrics.bytes_out += f->len;
-		c->out_head = f->next;
-		if (!c->out_head)
-			c->out_tail = NULL;
-		c->out_bytes -= f->len;
-		free(f);
-		update_rx_flow(c);
-	}
+	update_rx_flow(c);
 	if (c->out_head) {
 		lws_callback_on_writable(c->wsi);
 		return 0;

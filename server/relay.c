@@ -24,6 +24,9 @@
 #include "wakks_protocol.h"
 #include "ws.h"
 
+/* One lws read of a WebSocket: a typical frame (a 1 KiB envelope with its header) in one read. */
+#define RELAY_RX_BUFFER_BYTES 4096
+
 /* How often a stopping relay checks whether every WebSocket has closed. */
 #define SHUTDOWN_POLL_MS 20
 
@@ -189,9 +192,11 @@ int relay_start(struct relay *r, uv_loop_t *loop)
 
 	relay_protocols[0] = (struct lws_protocols){ "http", relay_http_callback,
 						     relay_http_pss_size(), 0, 0, NULL, 0 };
-	/* rx_buffer_size bounds one lws read, not a frame; frames are reassembled in conn.c. */
+	/* rx_buffer_size bounds one lws read, not a frame (frames are reassembled in ws.c); lws
+	 * allocates it for every connection, so it is kept small for idle connections. */
 	relay_protocols[1] = (struct lws_protocols){ RELAY_SUBPROTOCOL, relay_ws_callback,
-						     relay_ws_pss_size(), 65536, 0, NULL, 0 };
+						     relay_ws_pss_size(), RELAY_RX_BUFFER_BYTES, 0,
+						     NULL, 0 };
 	memset(&relay_protocols[2], 0, sizeof relay_protocols[2]);
 
 	void *foreign_loops[1] = { loop };

@@ -94,14 +94,17 @@ static void tenants_units_and_providers(void)
 
 static void consent_text_sections(void)
 {
-	CHECK_EQ_INT(load("[tenant varde]\n[unit varde/jobcenter]\n[consent varde/jobcenter]\n"
-			  "version = 2026-11\ntext_file = /tmp/x.txt\n"), 0);
+	CHECK_EQ_INT(load("[tenant varde]\nname = Varde Kommune\ncvr = 29189781\n[unit varde/jobcenter]\n"
+			  "[consent varde/jobcenter]\nversion = 2026-11\ntext_file = /tmp/x.txt\n"), 0);
 	CHECK(cfg.tenants[0].units[0].consent.set);
 	CHECK(strcmp(cfg.tenants[0].units[0].consent.language, "da") == 0);
 	CHECK_EQ_INT(load("[tenant varde]\n[consent varde]\nversion = a b\n"), -1);
 	CHECK(strstr(err, "'version'"));
-	CHECK_EQ_INT(load("[tenant varde]\n[consent varde]\nversion = v1\n"), -1);
+	CHECK_EQ_INT(load("[tenant varde]\nname = V\ncvr = 29189781\n[consent varde]\nversion = v1\n"), -1);
 	CHECK(strstr(err, "text_file"));
+	/* A tenant needs its name and CVR number. */
+	CHECK_EQ_INT(load("[tenant varde]\nname = Varde Kommune\n"), -1);
+	CHECK(strstr(err, "name and cvr are required"));
 }
 
 int main(void)
