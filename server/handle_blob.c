@@ -428,11 +428,14 @@ static void read_done(int result, const uint8_t *data, size_t len, void *arg)
 static bool may_read(struct relay *r, const struct store_blob *b, const uint8_t device[STORE_ID_BYTES])
 {
 	uint32_t n;
+	uint64_t until;
 	if (b->state != STORE_BLOB_COMPLETE)
 		return false;
 	if (memcmp(b->owner_device, device, STORE_ID_BYTES) == 0)
 		return true;
-	return store_get_blob_grant(r->store, b->id, device, &n) == 0;
+	/* Until the expiry pass removes them, expired envelopes still count in the grant; their
+	 * time is what decides. */
+	return store_get_blob_grant(r->store, b->id, device, &n, &until) == 0 && until > relay_now_ms();
 }
 
 void handle_blob_get(struct relay_conn *c, const proto_frame *f)
@@ -480,8 +483,10 @@ int relay_blob_check_refs(struct relay_conn *c, const uint8_t *const *ids, size_
 		uint32_t count;
 		if (store_get_blob(r->store, ids[i], &b) != 0 || b.state != STORE_BLOB_COMPLETE)
 			return -1;
+		uint64_t until = 0;
 		if (memcmp(b.owner_account, c->account_id, STORE_ID_BYTES) != 0 &&
-		    store_get_blob_grant(r->store, b.id, c->device_id, &count) != 0)
+		    (store_get_blob_grant(r->store, b.id, c->device_id, &count, &until) != 0 ||
+		     until <= relay_now_ms()))
 			return -1;
 	}
 	return 0;

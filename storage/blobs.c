@@ -196,6 +196,39 @@ static int usage_put(struct store *s, MDB_txn *txn, const uint8_t account[STORE_
 	return store__put(s, txn, STORE__DB_BLOB_USAGE, account, STORE_ID_BYTES, buf, sizeof buf);
 }
 
+/* A device's grant on a blob (§4.14): u32 count || u64 expires_at; absent = count 0. */
+static int grant_get(struct store *s, MDB_txn *txn, const uint8_t k[BLOB_GRANT_KEY_LEN],
+		     uint32_t *count, uint64_t *expires_at)
+{
+	MDB_val v;
+	int rc = store__get(s, txn, STORE__DB_BLOB_GRANTS, k, BLOB_GRANT_KEY_LEN, &v);
+	if (rc == STORE_ENOTFOUND) {
+		*count = 0;
+		*expires_at = 0;
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if (v.mv_size != 12 || store__rd32(v.mv_data) == 0)
+		return STORE_ECORRUPT;
+	*count = store__rd32(v.mv_data);
+	*expires_at = store__rd64((const uint8_t *)v.mv_data + 4);
+	return 0;
+}
+
+static int grant_put(struct store *s, MDB_txn *txn, const uint8_t k[BLOB_GRANT_KEY_LEN],
+		     uint32_t count, uint64_t expires_at)
+{
+	if (count == 0) {
+		int rc = store__del(s, txn, STORE__DB_BLOB_GRANTS, k, BLOB_GRANT_KEY_LEN);
+		return rc == STORE_ENOTFOUND ? 0 : rc;
+	}
+	uint8_t buf[12];
+	store__be32(buf, count);
+	store__be64(buf + 4, expires_at);
+	return store__put(s, txn, STORE__DB_BLOB_GRANTS, k, BLOB_GRANT_KEY_LEN, buf, sizeof buf);
+}
+
 /* Removes a blob with everything that hangs off it; fills *out. */
 static int remove_blob(struct store__wtxn *w, const struct store_blob *b, struct store_blob_removed *out)
 {
@@ -385,8 +418,14 @@ int store__op_blob_ref_apply(struct store__wtxn *w, struct store__op *op)
 			return rc;
 		for (size_t d = 0; d < op->u.blob_many.n_devices; d++) {
 			uint8_t k[BLOB_GRANT_KEY_LEN];
+			uint32_t count;
+			uint64_t until, at = op->u.blob_many.expires_at_ms;
 			grant_key(k, b.id, op->u.blob_many.devices[d]);
-			rc = add_counter(s, w->txn, STORE__DB_BLOB_GRANTS, k, sizeof k, 4, 1, NULL);
+			rc = grant_get(s, w->txn, k, &count, &until);
+			if (!rc && count == UINT32_MAX)
+				rc = STORE_ELIMIT;
+			if (!rc)
+				rc = grant_put(s, w->txn, k, count + 1, until > at ? until : at);
 			if (rc)
 				return rc;
 		}
@@ -411,14 +450,15 @@ int store__op_blob_release_apply(struct store__wtxn *w, struct store__op *op)
 		if (rc)
 			return rc;
 		uint8_t k[BLOB_GRANT_KEY_LEN];
-		uint64_t had;
+		uint32_t had;
+		uint64_t until;
 		grant_key(k, b.id, op->u.blob_many.devices[0]);
-		rc = get_counter(s, w->txn, STORE__DB_BLOB_GRANTS, k, sizeof k, 4, &had);
+		rc = grant_get(s, w->txn, k, &had, &until);
 		if (rc)
 			return rc;
 		if (had == 0)
 			continue;
-		if ((rc = put_counter(s, w->txn, STORE__DB_BLOB_GRANTS, k, sizeof k, 4, had - 1)))
+		if ((rc = grant_put(s, w->txn, k, had - 1, until)))
 			return rc;
 		if (b.refs > 0)
 			b.refs--;
@@ -756,23 +796,28 @@ int store_get_blob_file_count(struct store *s, const uint8_t sha256[STORE_BLOB_S
 }
 
 int store_get_blob_grant(struct store *s, const uint8_t blob_id[STORE_ID_BYTES],
-			 const uint8_t device_id[STORE_ID_BYTES], uint32_t *count)
+			 const uint8_t device_id[STORE_ID_BYTES], uint32_t *count,
+			 uint64_t *expires_at_ms)
 {
 	MDB_txn *txn;
 	uint8_t k[BLOB_GRANT_KEY_LEN];
-	uint64_t v = 0;
+	uint32_t n = 0;
+	uint64_t until = 0;
 	if (!s || !blob_id || !device_id || !count)
 		return STORE_EINVAL;
 	grant_key(k, blob_id, device_id);
 	int rc = store__read_begin(s, &txn);
 	if (rc)
 		return rc;
-	rc = get_counter(s, txn, STORE__DB_BLOB_GRANTS, k, sizeof k, 4, &v);
+	rc = grant_get(s, txn, k, &n, &until);
 	store__read_end(s, txn);
-	if (rc == 0 && v == 0)
+	if (rc == 0 && n == 0)
 		rc = STORE_ENOTFOUND;
-	if (rc == 0)
-		*count = (uint32_t)v;
+	if (rc == 0) {
+		*count = n;
+		if (expires_at_ms)
+			*expires_at_ms = until;
+	}
 	return rc;
 }
 

@@ -586,10 +586,12 @@ int store_get_blob(struct store *store, const uint8_t id[STORE_ID_BYTES], struct
 int store_get_blob_file_count(struct store *store, const uint8_t sha256[STORE_BLOB_SHA_BYTES],
 			      uint32_t *count);
 
-/* Whether device holds an unacknowledged envelope referencing the blob: 0 and *count (>= 1), or
- * STORE_ENOTFOUND. */
+/* Whether device holds an unacknowledged envelope referencing the blob: 0, *count (>= 1) and
+ * *expires_at_ms (may be NULL: the latest expiry of those envelopes; past it they are gone even
+ * if the expiry pass has not run yet), or STORE_ENOTFOUND. */
 int store_get_blob_grant(struct store *store, const uint8_t blob_id[STORE_ID_BYTES],
-			 const uint8_t device_id[STORE_ID_BYTES], uint32_t *count);
+			 const uint8_t device_id[STORE_ID_BYTES], uint32_t *count,
+			 uint64_t *expires_at_ms);
 
 /* Bytes (declared sizes) and number of the blobs an account has uploaded and that still exist;
  * 0 if none. count may be NULL. */
@@ -624,7 +626,7 @@ const struct store_blob *store_req_blob_result(const struct store_req *req, int 
 /* A send references blobs: for each of the n (1..STORE_BLOB_REF_MAX) complete blobs (else
  * STORE_ENOTFOUND, failing the request) refs grows by n_devices and expires_at becomes at least
  * expires_at_ms; each of the n_devices (1..STORE_SEND_MAX_RECIPIENTS) recipient devices gets a
- * grant (counted). send_op, if >= 0, is the index of this request's store-envelopes operation:
+ * grant (counted, valid until the latest expiry of its referencing envelopes). send_op, if >= 0, is the index of this request's store-envelopes operation:
  * when that turned out to be a duplicate, this operation does nothing. */
 int store_req_blob_ref(struct store_req *req, const uint8_t (*blob_ids)[STORE_ID_BYTES], size_t n,
 		       const uint8_t (*device_ids)[STORE_ID_BYTES], size_t n_devices,

@@ -200,7 +200,7 @@ static void test_progress_complete_reference_release(void)
 	struct b_res res;
 	struct store_blob b;
 	uint32_t count = 0;
-	uint64_t used = 1;
+	uint64_t used = 1, until = 0;
 	REQUIRE_OK(setup(&e));
 	make_blob(&b, 1, 2, 10, 100, 0x11, 4000);
 	REQUIRE_OK(declare(&e, &b, 0, &res));
@@ -224,9 +224,10 @@ static void test_progress_complete_reference_release(void)
 	uint8_t d1[16], d3[16];
 	t_id(d1, 'D', 1);
 	t_id(d3, 'D', 3);
-	REQUIRE_OK(store_get_blob_grant(e.s, b.id, d1, &count));
+	REQUIRE_OK(store_get_blob_grant(e.s, b.id, d1, &count, &until));
+	CHECK_EQ_INT((int)until, 9000);
 	CHECK_EQ_INT((int)count, 1);
-	CHECK_EQ_INT(store_get_blob_grant(e.s, b.id, d3, &count), STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_get_blob_grant(e.s, b.id, d3, &count, NULL), STORE_ENOTFOUND);
 	/* A resend of the same message references nothing more. */
 	REQUIRE_OK(send_with_blob(&e, 1, 1, 9000, &res));
 	CHECK(res.duplicate);
@@ -239,7 +240,7 @@ static void test_progress_complete_reference_release(void)
 	CHECK_EQ_INT((int)b.refs, 2);
 	REQUIRE_OK(ack_with_blob(&e, 1, 1, 1, &res));
 	CHECK_EQ_INT((int)res.n_removed, 0);
-	CHECK_EQ_INT(store_get_blob_grant(e.s, b.id, d1, &count), STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_get_blob_grant(e.s, b.id, d1, &count, NULL), STORE_ENOTFOUND);
 	REQUIRE_OK(store_get_blob(e.s, b.id, &b));
 	CHECK_EQ_INT((int)b.refs, 1);
 	/* The last reference acknowledged: the blob goes, and its file is unused. */
@@ -288,7 +289,7 @@ static void test_expiry_and_delete(void)
 	REQUIRE_OK(b_run(&e, req, &res));
 	CHECK_EQ_INT((int)res.n_removed, 2); /* b, then c with its grants */
 	CHECK(!res.more);
-	CHECK_EQ_INT(store_get_blob_grant(e.s, c.id, (const uint8_t *)"\x44\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01", &count),
+	CHECK_EQ_INT(store_get_blob_grant(e.s, c.id, (const uint8_t *)"\x44\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01", &count, NULL),
 		     STORE_ENOTFOUND);
 	REQUIRE_OK(store_get_blob_usage(e.s, a.owner_account, &used, &count));
 	CHECK_EQ_INT((int)used, 0);
@@ -398,7 +399,7 @@ static void test_erase_account_removes_its_blobs(void)
 	CHECK_EQ_INT(store_get_blob(e.s, b.id, &b), STORE_ENOTFOUND);
 	uint8_t d1[16];
 	t_id(d1, 'D', 1);
-	CHECK_EQ_INT(store_get_blob_grant(e.s, a.id, d1, &count), STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_get_blob_grant(e.s, a.id, d1, &count, NULL), STORE_ENOTFOUND);
 	REQUIRE_OK(store_get_blob_usage(e.s, account, &used, &count));
 	CHECK_EQ_INT((int)used, 0);
 	CHECK_EQ_INT((int)count, 0);
