@@ -24,8 +24,10 @@
 #include "wakks_protocol.h"
 #include "ws.h"
 
-/* One lws read of a WebSocket: a typical frame (a 1 KiB envelope with its header) in one read. */
-#define RELAY_RX_BUFFER_BYTES 4096
+/* One lws read of a WebSocket: a typical frame (a 1 KiB envelope with its header) fits one read;
+ * lws keeps this buffer for every connection (measured: 4096 costs 2 KiB more per idle
+ * connection than 2048 for the same throughput; 1024 splits 1 KiB envelopes and costs CPU). */
+#define RELAY_RX_BUFFER_BYTES 2048
 
 /* How often a stopping relay checks whether every WebSocket has closed. */
 #define SHUTDOWN_POLL_MS 20
