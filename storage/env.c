@@ -317,14 +317,31 @@ int store_backup(struct store *s, const char *dir)
 		return STORE_EINVAL;
 	if (mkdir(dir, 0700) != 0)
 		return errno == EEXIST ? STORE_EEXIST : store__err(errno);
-	/* Shared: the copy holds a read transaction, so the map must not change under it. */
-	pthread_rwlock_rdlock(&s->map_lock);
-	rc = s->unmapped ? EIO : mdb_env_copy2(s->env, dir, MDB_CP_COMPACT);
-	pthread_rwlock_unlock(&s->map_lock);
+	char path[4096];
+	if ((size_t)snprintf(path, sizeof path, "%s/data.mdb", dir) >= sizeof path) {
+		rmdir(dir);
+		return STORE_EINVAL;
+	}
+	for (int attempt = 0;; attempt++) {
+		/* Shared: the copy holds a read transaction, so the map must not change under it. */
+		pthread_rwlock_rdlock(&s->map_lock);
+		rc = s->unmapped ? EIO : mdb_env_copy2(s->env, dir, MDB_CP_COMPACT);
+		pthread_rwlock_unlock(&s->map_lock);
+		if (rc != MDB_MAP_RESIZED || attempt == 8)
+			break;
+		/* Another process (the running relay, when this is the backup command) grew the map
+		 * meanwhile: adopt its size, with no transaction active here, and copy again. */
+		unlink(path);
+		pthread_rwlock_wrlock(&s->map_lock);
+		int grown = mdb_env_set_mapsize(s->env, 0);
+		pthread_rwlock_unlock(&s->map_lock);
+		if (grown) {
+			rc = grown;
+			break;
+		}
+	}
 	if (rc) {
-		char path[4096];
-		if ((size_t)snprintf(path, sizeof path, "%s/data.mdb", dir) < sizeof path)
-			unlink(path);
+		unlink(path);
 		rmdir(dir);
 		rc = store__err(rc);
 		return rc == STORE__EMAPFULL ? STORE_EFULL : rc;
