@@ -11,6 +11,7 @@ export const ERRORS = [
   [35, 'attestation_rejected'], [36, 'not_found'], [37, 'device_mismatch'],
   [38, 'quota_exceeded'], [39, 'rate_limited'], [40, 'consent_required'], [41, 'forbidden'],
   [42, 'bad_signature'], [43, 'too_many_devices'], [44, 'unavailable'], [45, 'internal'],
+  [46, 'bad_digest'],
 ];
 
 const byName = new Map(ERRORS.map(([c, n]) => [n, c]));

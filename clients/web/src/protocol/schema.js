@@ -7,6 +7,7 @@ export const LIMITS = {
   PREKEYS_PER_UPLOAD: 100, DEVICES_PER_ACCOUNT: 16, DEVICE_SET: 512, ATTESTATION_BYTES: 16384,
   CONSENT_RECORD_BYTES: 4096, CONSENTS: 256, TENANTS: 256, UNITS: 256, SLUG_BYTES: 32,
   NAME_BYTES: 128, LABEL_BYTES: 64, ERROR_TEXT_BYTES: 256, ERROR_NAME_BYTES: 32, MAP_KEYS: 32,
+  BLOB_CHUNK_BYTES: 262144, BLOBS_PER_SEND: 16, BLOB_BYTES: 1n << 30n,
 };
 const L = LIMITS;
 const U32 = 0xffffffffn;
@@ -48,7 +49,12 @@ function checkSend(b) {
   if (!b.to && !unit) return 'to';
   if (b.to && hasDup(b.to)) return 'to';
   if (hasDup(b.env.map((e) => e.dev))) return 'env';
+  if (b.blobs && hasDup(b.blobs)) return 'blobs';
   return null;
+}
+// A blob's progress never exceeds its size, and `done` only when all of it is there.
+function checkBlobState(b) {
+  return b.have > b.size || (b.done && b.have !== b.size) ? 'have' : null;
 }
 function checkDeliver(b) {
   return (b.unit !== undefined) !== (b.ten !== undefined) ? (b.unit !== undefined ? 'ten' : 'unit') : null;
@@ -98,7 +104,8 @@ const TABLE = [
   ['send', 64, 'req', schema([fix('cmid', req, ID), arrId('to', opt, 1, L.RECIPIENT_ACCOUNTS),
     slug('ten', opt), slug('unit', opt), bool('rcpt', opt),
     arrMap('env', req, 1, L.RECIPIENT_DEVICES, schema([fix('dev', req, ID),
-      bin('ct', req, 1, L.CIPHERTEXT_BYTES)]))], checkSend)],
+      bin('ct', req, 1, L.CIPHERTEXT_BYTES)])),
+    arrId('blobs', opt, 1, L.BLOBS_PER_SEND)], checkSend)],
   ['stored', 65, 'rep', schema([fix('cmid', req, ID), u64('time', req)])],
   ['deliver', 66, 'push', schema([u64('seq', req), fix('cmid', req, ID), fix('acc', req, ID),
     fix('dev', req, ID), u64('time', req), slug('ten', opt), slug('unit', opt),
@@ -119,6 +126,18 @@ const TABLE = [
   ['consent_changed', 86, 'push', schema([fix('acc', req, ID), slug('ten', req), slug('unit', opt),
     u32('kind', req, 1n, 2n), u64('time', req)])],
   ['devices_changed', 87, 'push', schema([fix('acc', req, ID)])],
+  // Attachments (spec/protocol.md §9a): encrypted blobs uploaded and fetched in chunks.
+  ['blob_put', 96, 'req', schema([fix('id', req, ID), u64('size', req, 1n, L.BLOB_BYTES),
+    fix('sha', req, 32)])],
+  ['blob_state', 97, 'rep', schema([fix('id', req, ID), u64('size', req, 1n, L.BLOB_BYTES),
+    u64('have', req, 0n, L.BLOB_BYTES), bool('done', opt)], checkBlobState)],
+  ['blob_chunk', 98, 'req', schema([fix('id', req, ID), u64('off', req, 0n, L.BLOB_BYTES - 1n),
+    bin('data', req, 1, L.BLOB_CHUNK_BYTES)])],
+  ['blob_status', 99, 'req', schema([fix('id', req, ID)])],
+  ['blob_get', 100, 'req', schema([fix('id', req, ID), u64('off', req, 0n, L.BLOB_BYTES - 1n),
+    u32('len', req, 1n, BigInt(L.BLOB_CHUNK_BYTES))])],
+  ['blob_data', 101, 'rep', schema([fix('id', req, ID), u64('off', req, 0n, L.BLOB_BYTES - 1n),
+    bin('data', req, 1, L.BLOB_CHUNK_BYTES)])],
 ];
 
 export const T = {};
