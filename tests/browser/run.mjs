@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MPL-2.0
 // Browser tests of the web client against a real relay, in Debian's chromium: a caseworker and a
 // citizen log in through the development identity provider in two browser contexts, consent,
-// write both ways, see receipts, queue a message while offline, and every view passes axe-core.
+// write both ways, see receipts, send attachments, queue a message while offline, and every view
+// passes axe-core.
 // Usage: node run.mjs BUILD_DIR [SCREENSHOT_DIR]. Ends with `N passed, N failed`.
 import { createRequire } from 'node:module';
 import { existsSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { startRelay } from './relay.mjs';
 import { cliInterop } from './cli.mjs';
+import { attachmentSteps } from './attachments.mjs';
 
 const root = resolve(new URL('../..', import.meta.url).pathname);
 const web = resolve(root, 'clients/web');
@@ -148,6 +150,7 @@ async function main() {
     await step('the caseworker sees a delivery receipt', async () => {
       await waitStatus(cw, 'mødet er torsdag', 'delivered');
     });
+    await attachmentSteps({ step, cit, cw, axe, shot });
     await step('safety numbers agree on both sides', async () => {
       const read = async (p) => {
         await p.click('details.safety summary');

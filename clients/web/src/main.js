@@ -54,13 +54,17 @@ function page() {
 }
 
 // Re-rendering keeps what the user is typing and where the focus is.
+// A file picker keeps the files chosen, not its value (which cannot be set).
 function keep() {
-  const values = {};
-  for (const el of document.querySelectorAll('main input[id], main textarea[id]')) values[el.id] = el.value;
-  return { values, focus: document.activeElement?.id };
+  const values = {}, files = {};
+  for (const el of document.querySelectorAll('main input[id], main textarea[id]')) {
+    if (el.type === 'file') files[el.id] = el.files; else values[el.id] = el.value;
+  }
+  return { values, files, focus: document.activeElement?.id };
 }
 function restore(s) {
   for (const [id, v] of Object.entries(s.values)) { const el = document.getElementById(id); if (el) el.value = v; }
+  for (const [id, f] of Object.entries(s.files ?? {})) { const el = document.getElementById(id); if (el && f?.length) el.files = f; }
   if (s.focus) document.getElementById(s.focus)?.focus();
 }
 

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: MPL-2.0
 // Messages: fan-out to the required device set with device_mismatch retries and an outbox kept
-// until `stored`; receiving with de-duplication, decryption and ack after persisting.
+// until `stored`; receiving with de-duplication, decryption and ack after persisting. An
+// attachment is its own message: its blob is uploaded before the send that references it, and
+// downloaded and checked before the envelope is acknowledged.
 import { random } from '../crypto/random.js';
 import { equal, fromHex, toHex } from '../crypto/bytes.js';
-import { decodeContent, encodeContent, TEXT } from '../crypto/content.js';
+import { ATTACHMENT, decodeContent, encodeContent, TEXT } from '../crypto/content.js';
+import { decodeDescriptor, encodeDescriptor, encryptAttachment } from '../crypto/attachment.js';
+import { blobId, fetchAttachment, uploadBlob } from './blobs.js';
 import { parse, PREKEY } from '../crypto/envelope.js';
 import { decrypt, prekeyMatches } from '../crypto/ratchet.js';
 import { fanout } from '../crypto/fanout.js';
@@ -19,6 +23,11 @@ const MISMATCH_WAIT_MS = 50000;
 // Refusals that pass: the message stays queued and is tried again after `det.retry` or this.
 const TRANSIENT = new Set(['rate_limited', 'unavailable', 'quota_exceeded', 'internal']);
 const RETRY_MS = 5000;
+// Largest file offered for upload: the relay's default blob_max_bytes (25 MiB of ciphertext).
+export const MAX_FILE_BYTES = 25 * 1024 * 1024 - 64 * 1024;
+// Tries of one blob download refused with a transient error before the envelope waits for the
+// next connection (it is not acknowledged, so the relay delivers it again).
+const DOWNLOAD_TRIES = 3;
 // How long a processed envelope is remembered for de-duplication: beyond the relay's default
 // envelope TTL of 30 days.
 const SEEN_KEEP_MS = 40 * 24 * 3600 * 1000;
@@ -81,42 +90,106 @@ export class Messaging {
   /** Queues a text for a conversation; the target is the unit (citizen) or the citizen on behalf
    * of the unit (caseworker). Resolves once it is in the outbox. */
   async sendText(conv, body) {
+    return this.queue(conv, TEXT, utf8.encode(body), { text: body });
+  }
+
+  /** Queues a file: encrypted under a fresh key (spec/crypto.md §13), its ciphertext kept in the
+   * outbox's upload store until the message is stored, the file itself kept for this device.
+   * `file` is { name, type, bytes }. */
+  async sendFile(conv, file) {
+    if (file.bytes.length > MAX_FILE_BYTES) throw Object.assign(new Error('too_large'), { code: 'too_large' });
+    const mediaType = /^[\x21-\x7e]{1,127}$/.test(file.type ?? '') ? file.type : 'application/octet-stream';
+    let fileName = (file.name || 'fil').replace(/\0/g, '');
+    while (utf8.encode(fileName).length > 255) fileName = fileName.slice(0, -1);
+    const a = encryptAttachment(file.bytes);
+    const id = toHex(blobId(a.digest));
+    const body = encodeDescriptor({ key: a.key, digest: a.digest, size: a.size, mediaType, fileName });
+    const blob = { id, sha: toHex(a.digest), size: a.ciphertext.length, have: 0, done: false };
+    return this.queue(conv, ATTACHMENT, body, { text: '', file: { name: fileName, mediaType, size: a.size } },
+      { blob }, (t, msg) => { t.put('uploads', id, a.ciphertext); t.put('files', msg.id, file.bytes); });
+  }
+
+  async queue(conv, kind, body, fields, extra = {}, more = null) {
     const d = this.c.device;
     const citizen = this.c.isCitizen ? d.acc : fromHex(conv.citizen);
     const cid = conversationId(citizen, conv.ten, conv.unit);
     const messageId = random(16), cmid = random(16);
     const now = this.c.now();
-    const record = encodeContent({ kind: TEXT, messageId, conversationId: cid, sentMs: now, senderAccount: d.acc, senderDevice: d.dev, body: utf8.encode(body) });
+    const record = encodeContent({ kind, messageId, conversationId: cid, sentMs: now, senderAccount: d.acc, senderDevice: d.dev, body });
     const target = this.c.isCitizen ? { ten: conv.ten, unit: conv.unit } : { to: [citizen], ten: conv.ten, unit: conv.unit };
-    const msg = { id: toHex(messageId), cmid: toHex(cmid), conv: conv.id, mine: true, text: body, time: now, seq: now, status: 'queued', receipts: [], senderAcc: toHex(d.acc), senderDev: toHex(d.dev) };
-    const item = { cmid: toHex(cmid), record, target, msg: msg.id, queued: now };
+    const msg = { id: toHex(messageId), cmid: toHex(cmid), conv: conv.id, mine: true, ...fields, time: now, seq: now, status: 'queued', receipts: [], senderAcc: toHex(d.acc), senderDev: toHex(d.dev) };
+    const item = { cmid: toHex(cmid), record, target, msg: msg.id, queued: now, ...extra };
     const c = this.ensureConversation(conv.id, { last: now });
     this.messages.set(msg.id, msg);
-    await db.write(['messages', 'outbox', 'conversations'], (t) => {
+    await db.write(['messages', 'outbox', 'conversations', 'uploads', 'files'], (t) => {
       t.put('messages', msg.id, msg); t.put('outbox', item.cmid, item); t.put('conversations', c.id, c);
+      more?.(t, msg);
     });
     this.c.changed('messages');
     this.flush();
     return msg;
   }
 
+  /** Uploads the blob of a queued attachment, resuming where the relay's `have` stands. Returns
+   * 0 when the item may be sent (or has failed), -1 when the connection is gone, or ms to wait. */
+  async upload(item) {
+    const b = item.blob;
+    const m = this.messages.get(item.msg);
+    const ct = await db.get('uploads', b.id);
+    if (!ct) { await this.finish(item, 'failed', null); return 0; }
+    try {
+      await uploadBlob((type, body) => this.c.request(type, body), { id: fromHex(b.id), ct, sha: fromHex(b.sha) }, (have) => {
+        b.have = have;
+        db.put('outbox', item.cmid, item).catch(() => {});
+        if (m) { m.progress = Math.floor((100 * have) / ct.length); this.c.changed('messages'); }
+      });
+    } catch (e) {
+      if (e.code === 'closed') return -1; // the next connection declares the blob again and resumes
+      if (TRANSIENT.has(e.code) && e.code !== 'quota_exceeded') return Number(e.det?.retry ?? RETRY_MS);
+      if (m) delete m.progress;
+      await this.finish(item, e.code === 'over_limit' || e.code === 'quota_exceeded' ? 'too_large' : 'failed', null);
+      return 0;
+    }
+    b.done = true;
+    if (m) delete m.progress;
+    await db.write(['outbox', 'messages'], (t) => { t.put('outbox', item.cmid, item); if (m) t.put('messages', m.id, m); });
+    return 0;
+  }
+
   /** Sends every queued message, oldest first, with its own cmid. */
   async flush() {
-    if (this.flushing || this.c.status !== 'online') return;
+    if (this.c.status !== 'online') return;
+    // A message queued while a flush runs (behind an upload, say) is sent by the same flush.
+    if (this.flushing) { this.again = true; return; }
     this.flushing = true;
     try {
-      const items = (await db.all('outbox')).sort((a, b) => a.queued - b.queued);
-      for (const item of items) {
-        if (this.c.status !== 'online') break;
-        const wait = await this.serial(() => this.trySend(item));
-        if (wait) {
-          // Keep the conversation's order: nothing after this message goes first.
-          clearTimeout(this.retryTimer);
-          this.retryTimer = setTimeout(() => this.flush(), wait);
-          break;
-        }
-      }
+      do {
+        this.again = false;
+        if (!(await this.flushOnce())) break;
+      } while (this.again && this.c.status === 'online');
     } finally { this.flushing = false; }
+  }
+
+  /** One pass over the outbox; false when it stopped early (offline or waiting). */
+  async flushOnce() {
+    const items = (await db.all('outbox')).sort((a, b) => a.queued - b.queued);
+    for (const item of items) {
+      if (this.c.status !== 'online') return false;
+      if (item.blob && !item.blob.done) {
+        const w = await this.upload(item);
+        if (w < 0) return false;
+        if (w) { clearTimeout(this.retryTimer); this.retryTimer = setTimeout(() => this.flush(), w); return false; }
+        if (!item.blob.done) continue; // failed
+      }
+      const wait = await this.serial(() => this.trySend(item));
+      if (wait) {
+        // Keep the conversation's order: nothing after this message goes first.
+        clearTimeout(this.retryTimer);
+        this.retryTimer = setTimeout(() => this.flush(), wait);
+        return false;
+      }
+    }
+    return true;
   }
 
   async deviceSet(target) {
@@ -164,6 +237,7 @@ export class Messaging {
       addrs.forEach((x, i) => this.c.sessions.set(x.acc, x.dev, out.sessions[i]));
       await db.write(['sessions'], (t) => this.c.sessions.persist(t, addrs.map((x) => [x.acc, x.dev])));
       const frame = { cmid: fromHex(item.cmid), ...item.target, rcpt: true, env: addrs.map((x, i) => ({ dev: x.dev, ct: out.envelopes[i] })) };
+      if (item.blob) frame.blobs = [fromHex(item.blob.id)];
       try {
         const stored = await this.c.request(T.send, frame);
         await this.finish(item, 'sent', stored.body.time, addrs.filter((x) => !equal(x.acc, d.acc)).length);
@@ -191,7 +265,11 @@ export class Messaging {
       if (time) m.stored = time;
       m.recipients = recipients;
     }
-    await db.write(['messages', 'outbox'], (t) => { if (m) t.put('messages', m.id, m); t.del('outbox', item.cmid); });
+    await db.write(['messages', 'outbox', 'uploads'], (t) => {
+      if (m) t.put('messages', m.id, m);
+      t.del('outbox', item.cmid);
+      if (item.blob) t.del('uploads', item.blob.id); // stored or given up: the ciphertext goes
+    });
     this.c.changed('messages');
   }
 
@@ -247,11 +325,25 @@ export class Messaging {
       await db.put('seen', seenKey, { failed: true, time: Date.now() });
       return ack();
     }
-    this.c.sessions.set(dl.acc, dl.dev, session);
     const id = toHex(content.messageId);
+    let file = null, fileBytes = null;
+    if (content.kind === ATTACHMENT && !this.messages.has(id)) {
+      // Downloaded and checked before anything is persisted or acknowledged: a download cut by the
+      // connection leaves the session as it was, and the relay delivers the envelope again.
+      let desc;
+      try { desc = decodeDescriptor(content.body); } catch {
+        await db.put('seen', seenKey, { failed: true, time: Date.now() });
+        return ack();
+      }
+      file = { name: desc.fileName, mediaType: desc.mediaType, size: desc.size };
+      const got = await this.download(desc);
+      if (got === null) return undefined;
+      if (got.error) file.error = got.error; else fileBytes = got.bytes;
+    }
+    this.c.sessions.set(dl.acc, dl.dev, session);
     const convId = toHex(content.conversationId);
     const mine = equal(dl.acc, this.acc);
-    const fresh = !this.messages.has(id) && content.kind === TEXT;
+    const fresh = !this.messages.has(id) && (content.kind === TEXT || content.kind === ATTACHMENT);
     let conv = null;
     if (fresh) {
       const fields = { last: Math.max(content.sentMs, this.conversations.get(convId)?.last ?? 0) };
@@ -259,12 +351,13 @@ export class Messaging {
       if (!this.c.isCitizen && dl.ten && equal(conversationId(dl.acc, dl.ten, dl.unit), content.conversationId)) fields.citizen = toHex(dl.acc);
       conv = this.ensureConversation(convId, fields);
       if (!mine) conv.unread = (conv.unread ?? 0) + 1;
-      const msg = { id, cmid: toHex(dl.cmid), conv: convId, mine, text: text.decode(content.body), time: content.sentMs, seq: dl.seq, status: mine ? 'sent' : 'received', receipts: [], senderAcc: toHex(dl.acc), senderDev: toHex(dl.dev), stored: dl.time };
+      const msg = { id, cmid: toHex(dl.cmid), conv: convId, mine, text: content.kind === TEXT ? text.decode(content.body) : '', file, time: content.sentMs, seq: dl.seq, status: mine ? 'sent' : 'received', receipts: [], senderAcc: toHex(dl.acc), senderDev: toHex(dl.dev), stored: dl.time };
       this.messages.set(id, msg);
     }
-    await db.write(['sessions', 'messages', 'conversations', 'seen', 'opks'], (t) => {
+    await db.write(['sessions', 'messages', 'conversations', 'seen', 'opks', 'files'], (t) => {
       this.c.sessions.persist(t, [[dl.acc, dl.dev]]);
       if (fresh) { t.put('messages', id, this.messages.get(id)); t.put('conversations', conv.id, conv); }
+      if (fresh && fileBytes) t.put('files', id, fileBytes);
       t.put('seen', seenKey, { time: Date.now() });
       if (usedOpk) t.del('opks', usedOpk);
     });
@@ -272,6 +365,27 @@ export class Messaging {
     this.c.changed('messages');
     return ack();
   }
+
+  /** Downloads and decrypts an attachment: { bytes }, { error } when the relay has no blob for
+   * this device or it fails its checks, or null when it should be tried on the next connection. */
+  async download(desc) {
+    for (let i = 0; ; i++) {
+      try {
+        return { bytes: await fetchAttachment((type, body) => this.c.request(type, body), desc) };
+      } catch (e) {
+        if (e.code === 'closed') return null;
+        if (TRANSIENT.has(e.code)) {
+          if (i + 1 >= DOWNLOAD_TRIES) return null;
+          await new Promise((r) => setTimeout(r, Math.min(Number(e.det?.retry ?? 1000), RETRY_MS)));
+          continue;
+        }
+        return { error: e.code === 'not_found' ? 'missing' : 'verify' };
+      }
+    }
+  }
+
+  /** The file of an attachment message, from this browser's store. */
+  file(id) { return db.get('files', id); }
 
   /** Decrypts one delivered envelope with the sender device's session, or opens a new one from a
    * prekey envelope. Throws on any failure, leaving every session as it was. */

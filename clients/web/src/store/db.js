@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MPL-2.0
-// IndexedDB: the device's keys, sealed sessions, messages, conversations and the outbox. Nothing
-// here ever leaves the browser.
+// IndexedDB: the device's keys, sealed sessions, messages, conversations and the outbox, the
+// ciphertext of attachments still being uploaded (`uploads`) and the files of attachments sent and
+// received (`files`). Nothing here ever leaves the browser except the uploads' ciphertext.
 
 const NAME = 'wakks';
-const VERSION = 1;
-export const STORES = ['kv', 'opks', 'sessions', 'messages', 'conversations', 'outbox', 'seen'];
+const VERSION = 2;
+export const STORES = ['kv', 'opks', 'sessions', 'messages', 'conversations', 'outbox', 'seen', 'uploads', 'files'];
 
 let dbp = null;
 

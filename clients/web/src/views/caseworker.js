@@ -22,7 +22,7 @@ export function inboxView(app) {
           h('span', { class: 'title' }, citizenTitle(c)),
           c.unread ? h('span', { class: 'badge' }, `${c.unread} ulæste`) : null),
         h('span', { class: 'when' }, ` ${fmtTime(c.last)}`),
-        last ? h('p', { class: 'preview' }, last.text.slice(0, 80)) : null);
+        last ? h('p', { class: 'preview' }, last.file ? `Vedhæftet fil: ${last.file.name}` : last.text.slice(0, 80)) : null);
     })) : h('p', {}, 'Ingen samtaler endnu.'));
 }
 

@@ -18,6 +18,13 @@ export function h(tag, attrs = {}, ...children) {
 
 const when = new Intl.DateTimeFormat('da-DK', { dateStyle: 'short', timeStyle: 'short' });
 export const fmtTime = (ms) => (ms ? when.format(new Date(Number(ms))) : '');
+const num = new Intl.NumberFormat('da-DK', { maximumFractionDigits: 1 });
+/** A file size the way Danish interfaces write it: 820 byte, 14 kB, 2,9 MB. */
+export function fmtSize(n) {
+  if (n < 1024) return `${n} byte`;
+  if (n < 1024 * 1024) return `${num.format(Math.round(n / 1024))} kB`;
+  return `${num.format(n / (1024 * 1024))} MB`;
+}
 export const short = (hex) => `${hex.slice(0, 4)} ${hex.slice(4, 8)}`;
 
 /** A button that runs an async action, disabled while it runs. */

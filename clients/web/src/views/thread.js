@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MPL-2.0
-// One conversation: the messages, their delivery state, the compose form, and safety numbers of
-// the peer devices.
-import { h, fmtTime } from './dom.js';
+// One conversation: the messages, their delivery state, attachments (images inline, other files
+// to download), the compose form with a file picker, and safety numbers of the peer devices.
+import { h, fmtSize, fmtTime } from './dom.js';
+import { MAX_FILE_BYTES } from '../app/messaging.js';
 import { safetyPanel } from './safety.js';
 
 const STATUS = {
@@ -11,7 +12,40 @@ const STATUS = {
   consent: 'Ikke sendt: borgeren har ikke givet samtykke til at modtage beskeder fra kommunen',
   failed: 'Kunne ikke sendes',
   expired: 'Udløbet uden at blive hentet',
+  too_large: 'Kunne ikke sendes: filen er for stor, eller der er ikke mere plads til vedhæftede filer',
 };
+
+// Raster images are shown inline; everything else (and SVG) is offered for download only.
+const INLINE = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp']);
+// Object URLs of the files shown, by message id: made once per page, not on every re-render.
+const urls = new Map();
+
+function attachmentView(app, m) {
+  const f = m.file;
+  const label = `${f.name} (${fmtSize(f.size)})`;
+  if (f.error) {
+    return h('p', { class: 'attachment error' }, f.error === 'missing'
+      ? `Den vedhæftede fil ${label} kunne ikke hentes.`
+      : `Den vedhæftede fil ${label} kunne ikke bekræftes og er ikke åbnet.`);
+  }
+  const img = INLINE.has(f.mediaType) ? h('img', { class: 'attachment-image', alt: `Billede: ${f.name}` }) : null;
+  const link = h('a', { class: 'attachment-link', download: f.name, 'data-msg': m.id }, `Hent ${label}`);
+  const fill = (u) => { if (img) img.src = u; link.href = u; };
+  if (urls.has(m.id)) fill(urls.get(m.id));
+  else {
+    app.client.messaging.file(m.id).then((bytes) => {
+      if (!bytes) return;
+      if (!urls.has(m.id)) urls.set(m.id, URL.createObjectURL(new Blob([bytes], { type: f.mediaType })));
+      fill(urls.get(m.id));
+    }).catch(() => {});
+  }
+  return h('div', { class: 'attachment' }, img, h('p', {}, link));
+}
+
+function statusText(m) {
+  if (m.status === 'queued' && m.progress !== undefined) return `Sender vedhæftet fil … ${m.progress} %`;
+  return STATUS[m.status] ?? '';
+}
 
 export function threadView(app, conv, title, peerLabel) {
   const msgs = app.client.messaging.thread(conv.id);
@@ -19,18 +53,32 @@ export function threadView(app, conv, title, peerLabel) {
   const list = h('ol', { class: 'messages', 'aria-label': 'Beskeder', id: 'messages' },
     msgs.map((m) => h('li', { class: m.mine ? 'msg mine' : 'msg theirs', 'data-status': m.status },
       h('p', { class: 'meta' }, h('span', { class: 'who' }, m.mine ? 'Dig' : peerLabel(m)), ' · ', h('time', {}, fmtTime(m.time))),
-      h('p', { class: 'text' }, m.text),
-      m.mine ? h('p', { class: `status status-${m.status}`, role: m.status === 'consent' ? 'alert' : null }, STATUS[m.status] ?? '') : null)));
-  const area = h('textarea', { id: 'compose', name: 'besked', rows: 3, required: true, maxlength: 4000 });
+      m.file ? attachmentView(app, m) : h('p', { class: 'text' }, m.text),
+      m.mine ? h('p', { class: `status status-${m.status}`, role: m.status === 'consent' || m.status === 'too_large' ? 'alert' : null }, statusText(m)) : null)));
+  const area = h('textarea', { id: 'compose', name: 'besked', rows: 3, maxlength: 4000 });
+  const picker = h('input', { type: 'file', id: 'attach', name: 'filer', multiple: true, 'aria-describedby': 'attach-help' });
+  const problem = h('p', { id: 'compose-problem', class: 'error', role: 'alert' });
   const form = h('form', { class: 'compose', onsubmit: async (ev) => {
     ev.preventDefault();
     const text = area.value.trim();
-    if (!text) return;
+    const files = [...(picker.files ?? [])];
+    problem.textContent = '';
+    if (!text && !files.length) { problem.textContent = 'Skriv en besked, eller vælg en fil.'; return; }
+    const big = files.filter((f) => f.size > MAX_FILE_BYTES);
+    if (big.length) { problem.textContent = `For stor fil: ${big.map((f) => f.name).join(', ')}. En fil må højst fylde 25 MB.`; return; }
     area.value = '';
-    await app.client.messaging.sendText(conv, text);
+    picker.value = '';
+    // The text first, then one message per file (as the command-line client does).
+    if (text) await app.client.messaging.sendText(conv, text);
+    for (const f of files) {
+      await app.client.messaging.sendFile(conv, { name: f.name, type: f.type, bytes: new Uint8Array(await f.arrayBuffer()) });
+    }
     document.getElementById('compose')?.focus();
   } },
-  h('label', { for: 'compose' }, 'Skriv en besked'), area, h('button', { type: 'submit' }, 'Send'));
+  h('label', { for: 'attach' }, 'Vedhæft filer'),
+  h('p', { id: 'attach-help', class: 'help' }, 'Fx billeder eller dokumenter, højst 25 MB pr. fil. Filerne krypteres, før de sendes.'),
+  picker,
+  h('label', { for: 'compose' }, 'Skriv en besked'), area, problem, h('button', { type: 'submit' }, 'Send'));
   return h('section', { 'aria-labelledby': 'thread-title' },
     h('button', { type: 'button', class: 'link', onclick: () => app.go({ view: 'home' }) }, '← Tilbage'),
     h('h2', { id: 'thread-title', tabindex: '-1' }, title),
