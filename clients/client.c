@@ -133,6 +133,7 @@ int wakks_open(const wakks_config *cfg, wakks_client **out)
 	if (!c)
 		return WAKKS_E_NOMEM;
 	c->ws.fd = -1;
+	c->send.upload_fd = -1;
 	c->cfg = *cfg;
 	c->relay_url = dup_or_null(cfg->relay_url);
 	c->ca_file = dup_or_null(cfg->ca_file);
@@ -143,6 +144,14 @@ int wakks_open(const wakks_config *cfg, wakks_client **out)
 	c->cfg.store_dir = c->store_dir;
 	c->cfg.device_label = c->label;
 	c->cfg.store_key = NULL; /* not kept: the store derived what it needs */
+	if (cfg->files_dir) {
+		c->files_dir = strdup(cfg->files_dir);
+	} else if (c->store_dir) {
+		size_t n = strlen(c->store_dir) + sizeof "/files";
+		if ((c->files_dir = malloc(n)))
+			snprintf(c->files_dir, n, "%s/files", c->store_dir);
+	}
+	c->cfg.files_dir = c->files_dir;
 	if (!c->cfg.prekey_batch || c->cfg.prekey_batch > PROTO_MAX_PREKEYS_PER_UPLOAD)
 		c->cfg.prekey_batch = 50;
 	if (!c->cfg.spk_rotate_ms)
@@ -154,7 +163,7 @@ int wakks_open(const wakks_config *cfg, wakks_client **out)
 	c->rx = malloc(sizeof *c->rx);
 	c->tx = malloc(sizeof *c->tx);
 	c->txbuf = malloc(PROTO_MAX_FRAME_BYTES);
-	if (!c->relay_url || !c->store_dir || !c->rx || !c->tx || !c->txbuf ||
+	if (!c->relay_url || !c->store_dir || !c->rx || !c->tx || !c->txbuf || !c->files_dir ||
 	    (cfg->ca_file && !c->ca_file) || (cfg->device_label && !c->label))
 		goto fail;
 	if ((rc = parse_url(c->relay_url, c->host, sizeof c->host, &c->port)) != 0)
@@ -179,6 +188,9 @@ void wakks_close(wakks_client *c)
 	wakks__ws_close(&c->ws, true);
 	wakks__send_reset(c);
 	free(c->send.set);
+	wakks__download_reset(c);
+	free(c->dl.queue);
+	free(c->files_dir);
 	wakks__store_close(c->store);
 	if (c->tls)
 		SSL_CTX_free(c->tls);
@@ -323,6 +335,7 @@ static void connection_lost(wakks_client *c, int err)
 	c->have_challenge = false;
 	fail_requests(c, err ? err : WAKKS_E_CLOSED);
 	wakks__send_reset(c);
+	wakks__download_reset(c);
 	set_state(c, WAKKS_DISCONNECTED);
 	if (!(c->want_connected && c->cfg.auto_reconnect)) {
 		/* No reconnect will come: tell whoever waits on a queued message. The messages stay
@@ -375,6 +388,7 @@ void wakks_disconnect(wakks_client *c)
 		c->have_challenge = false;
 		fail_requests(c, WAKKS_E_CLOSED);
 		wakks__send_reset(c);
+		wakks__download_reset(c);
 		set_state(c, WAKKS_DISCONNECTED);
 	}
 }
@@ -409,6 +423,8 @@ int wakks_timeout_ms(const wakks_client *c)
 		at = c->reconnect_at_mono;
 	if (c->send.active && c->send.phase == SP_WAIT_RETRY && (!at || c->send.retry_at_mono < at))
 		at = c->send.retry_at_mono;
+	if (c->dl.active && c->dl.retry_at_mono && (!at || c->dl.retry_at_mono < at))
+		at = c->dl.retry_at_mono;
 	if (c->state == WAKKS_READY && c->spk_current && !c->spk_rotate_inflight) {
 		uint64_t due = c->spk_created_ms + spk_timer_interval(c), wall = wakks__now_ms();
 		uint64_t rot = now + (due > wall ? due - wall : 0);
@@ -509,6 +525,13 @@ static void on_reply(wakks_client *c, const proto_frame *f)
 		wakks__send_on_reply(c, &rq, f);
 		break;
 	case RQ_ACK:
+		break;
+	case RQ_BLOB_PUT:
+	case RQ_BLOB_CHUNK:
+		wakks__upload_on_reply(c, &rq, f);
+		break;
+	case RQ_BLOB_GET:
+		wakks__download_on_reply(c, &rq, f);
 		break;
 	case RQ_PREKEYS:
 	case RQ_SPK:
@@ -631,6 +654,7 @@ static void run_timers(wakks_client *c)
 	    wakks__now_ms() >= c->spk_created_ms + spk_timer_interval(c))
 		wakks__keys_after_auth(c);
 	wakks__send_timer(c);
+	wakks__download_timer(c);
 }
 
 int wakks_process(wakks_client *c)
@@ -819,5 +843,17 @@ void wakks__test_drop_after_send(wakks_client *c)
 void wakks__test_crash_on_receive(wakks_client *c, int point)
 {
 	c->test_crash_receive = point;
+}
+#endif
+
+#if defined(WAKKS_TEST_HOOKS) && WAKKS_TEST_HOOKS
+void wakks__test_drop_after_chunks(wakks_client *c, uint32_t n)
+{
+	c->test_drop_after_chunks = n;
+}
+
+void wakks__test_corrupt_next_download(wakks_client *c)
+{
+	c->test_corrupt_download = true;
 }
 #endif

@@ -91,6 +91,7 @@ int wakks__msg_get(wakks__txn *t, uint64_t seq, wakks_message *m, bool *failed, 
 struct history_walk {
 	int (*fn)(const wakks_message *m, void *arg);
 	void *arg;
+	wakks__txn *t;
 };
 
 static int history_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen, void *arg)
@@ -101,7 +102,17 @@ static int history_one(const uint8_t *key, size_t klen, const uint8_t *val, size
 		return WAKKS_E_CORRUPT;
 	for (int i = 0; i < 8; i++)
 		m.seq = (m.seq << 8) | key[i];
-	return h->fn(&m, h->arg) ? 1 : 0;
+	/* A file message's attachment lives in its own table, under the same seq. */
+	struct wakks__att a;
+	int rc = wakks__att_get(h->t, m.seq, &a);
+	if (rc == 0)
+		m.attachment = &a.pub;
+	else if (rc != WAKKS_E_NOT_FOUND)
+		return rc;
+	rc = h->fn(&m, h->arg) ? 1 : 0;
+	if (m.attachment)
+		wakks__att_wipe(&a);
+	return rc;
 }
 
 int wakks_history(wakks_client *c, int (*fn)(const wakks_message *m, void *arg), void *arg)
@@ -112,7 +123,7 @@ int wakks_history(wakks_client *c, int (*fn)(const wakks_message *m, void *arg),
 	int rc = wakks__txn_begin(c->store, false, &t);
 	if (rc != 0)
 		return rc;
-	struct history_walk h = { fn, arg };
+	struct history_walk h = { fn, arg, t };
 	rc = wakks__store_each(t, WT_MSG, history_one, &h);
 	wakks__txn_abort(t);
 	return rc < 0 ? rc : 0;

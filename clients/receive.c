@@ -11,7 +11,7 @@
 
 #include "wakks_internal.h"
 
-static void ack(wakks_client *c, uint64_t seq)
+void wakks__ack(wakks_client *c, uint64_t seq)
 {
 	proto_frame_init(c->tx, PROTO_T_ACK, 0);
 	c->tx->body.ack.seq = seq;
@@ -44,10 +44,15 @@ void wakks__on_deliver(wakks_client *c, const proto_deliver *d)
 	size_t vl;
 	int rc = wakks__store_get(t, WT_RX, rxk, sizeof rxk, &v, &vl);
 	if (rc == 0) {
-		/* Already processed and persisted; the earlier ack was lost. */
+		/* Already processed and persisted; the earlier ack was lost, or the file it carries
+		 * was not fetched yet (then fetch it before acknowledging). */
+		uint64_t fetch = vl == 16 ? wakks__download_pending(t, v) : 0;
 		wakks__store_free(v, vl);
 		wakks__txn_abort(t);
-		ack(c, d->seq);
+		if (fetch)
+			wakks__download_enqueue(c, d->seq, fetch);
+		else
+			wakks__ack(c, d->seq);
 		return;
 	}
 	if (rc != WAKKS_E_NOT_FOUND) {
@@ -111,6 +116,12 @@ void wakks__on_deliver(wakks_client *c, const proto_deliver *d)
 	if (crc == 0 && (memcmp(content.sender_account, d->account, 16) != 0 ||
 			 memcmp(content.sender_device, d->device, 16) != 0))
 		crc = WC_E_VERIFY;
+	/* A file message: its body is the attachment descriptor, nothing else. */
+	struct wakks__att att;
+	memset(&att, 0, sizeof att);
+	if (crc == 0 && content.kind == WC_KIND_ATTACHMENT &&
+	    wc_attachment_decode(content.body, content.body_len, &att.desc) != 0)
+		crc = WC_E_FORMAT;
 	if (crc != 0) {
 		/* Undecryptable: nothing we can do later will open it (the keys it needs are gone or
 		 * never existed). Drop it so the mailbox moves on, and say so. */
@@ -119,7 +130,7 @@ void wakks__on_deliver(wakks_client *c, const proto_deliver *d)
 		sodium_memzero(pt, cap);
 		free(pt);
 		report(c, WAKKS_E_VERIFY, "a received message could not be decrypted and was dropped");
-		ack(c, d->seq);
+		wakks__ack(c, d->seq);
 		return;
 	}
 
@@ -139,11 +150,14 @@ void wakks__on_deliver(wakks_client *c, const proto_deliver *d)
 	/* De-duplicate by message id too: a replayed first envelope may open a second session. */
 	wakks_message m;
 	memset(&m, 0, sizeof m);
-	bool is_new = false;
-	if (rc == 0 && content.kind == WC_KIND_TEXT) {
+	bool is_new = false, is_file = content.kind == WC_KIND_ATTACHMENT;
+	uint64_t fetch = 0;
+	if (rc == 0 && (content.kind == WC_KIND_TEXT || is_file)) {
 		rc = wakks__store_get(t, WT_MID, content.message_id, 16, &v, &vl);
 		if (rc == 0) {
 			wakks__store_free(v, vl);
+			if (is_file)
+				fetch = wakks__download_pending(t, content.message_id);
 		} else if (rc == WAKKS_E_NOT_FOUND) {
 			is_new = true;
 			uint64_t last;
@@ -162,14 +176,22 @@ void wakks__on_deliver(wakks_client *c, const proto_deliver *d)
 				memcpy(m.tenant, d->tenant.ptr, d->tenant.len);
 				memcpy(m.unit, d->unit.ptr, d->unit.len);
 			}
-			m.text = (const char *)content.body;
-			m.text_len = content.body_len;
+			m.text = is_file ? "" : (const char *)content.body;
+			m.text_len = is_file ? 0 : content.body_len;
 			uint8_t seqb[8];
 			wakks__be64(seqb, m.seq);
 			if (rc == 0)
 				rc = wakks__msg_put(t, &m, false);
 			if (rc == 0)
 				rc = wakks__store_put(t, WT_MID, m.id, 16, seqb, 8);
+			if (rc == 0 && is_file) {
+				/* Stored now, fetched next: the file is downloaded before the ack. */
+				memcpy(att.blob, att.desc.digest, 16);
+				att.ct_size = wc_attachment_ciphertext_size((size_t)att.desc.size);
+				att.state = WAKKS_ATT_DOWNLOADING;
+				rc = wakks__att_put(t, m.seq, &att);
+				fetch = m.seq;
+			}
 		}
 	}
 	if (rc == 0)
@@ -182,6 +204,7 @@ void wakks__on_deliver(wakks_client *c, const proto_deliver *d)
 		wakks__ws_abort(&c->ws);
 		return;
 	}
+	wakks__att_wipe(&att);
 	if (rc == 0)
 		rc = wakks__txn_commit(t);
 	else
@@ -196,6 +219,13 @@ void wakks__on_deliver(wakks_client *c, const proto_deliver *d)
 	}
 	if (have_peer_ev)
 		wakks__emit(c, &peer_ev);
+	if (fetch) {
+		/* The message event and the ack follow the download. */
+		sodium_memzero(pt, cap);
+		free(pt);
+		wakks__download_enqueue(c, d->seq, fetch);
+		return;
+	}
 	if (is_new) {
 		wakks_event ev = { .type = WAKKS_EV_MESSAGE };
 		ev.u.message = &m;
@@ -208,5 +238,5 @@ void wakks__on_deliver(wakks_client *c, const proto_deliver *d)
 		wakks__ws_abort(&c->ws);
 		return;
 	}
-	ack(c, d->seq);
+	wakks__ack(c, d->seq);
 }

@@ -71,6 +71,59 @@ static uint32_t *op_slot(wakks_client *c, const uint8_t cmid[16], bool create)
 	return NULL;
 }
 
+int wakks__msg_new(wakks_client *c, const wakks_target *to, wakks_message *m)
+{
+	if (!to->account && !to->tenant)
+		return WAKKS_E_INVAL;
+	if ((to->tenant || to->unit) && (!slug_ok(to->tenant) || !slug_ok(to->unit)))
+		return WAKKS_E_INVAL;
+	if (!c->registered)
+		return WAKKS_E_NOT_REGISTERED;
+	memset(m, 0, sizeof *m);
+	randombytes_buf(m->id, 16);
+	randombytes_buf(m->cmid, 16);
+	memcpy(m->sender_account, c->account, 16);
+	memcpy(m->sender_device, c->device, 16);
+	if (to->account)
+		memcpy(m->to_account, to->account, 16);
+	if (to->tenant) {
+		strcpy(m->tenant, to->tenant);
+		strcpy(m->unit, to->unit);
+	}
+	/* citizen -> unit and caseworker -> citizen (on behalf of a unit) share one conversation:
+	 * it is keyed by the citizen account, which is the account addressed or ourselves. */
+	wakks__conversation_id(to->account ? to->account : c->account, c->account, m->tenant, m->unit,
+			       m->conversation);
+	m->sent_ms = wakks__now_ms();
+	m->outgoing = true;
+	return 0;
+}
+
+int wakks__msg_queue(wakks__txn *t, wakks_message *m)
+{
+	uint64_t last;
+	int rc = wakks__store_last_u64(t, WT_MSG, &last);
+	m->seq = last + 1;
+	uint8_t seqb[8];
+	wakks__be64(seqb, m->seq);
+	if (rc == 0)
+		rc = wakks__msg_put(t, m, false);
+	if (rc == 0)
+		rc = wakks__store_put(t, WT_PENDING, m->cmid, 16, seqb, 8);
+	if (rc == 0)
+		rc = wakks__store_put(t, WT_MID, m->id, 16, seqb, 8);
+	return rc;
+}
+
+uint32_t wakks__send_op(wakks_client *c, const uint8_t cmid[16])
+{
+	uint32_t id = wakks__op_new(c);
+	uint32_t *slot = op_slot(c, cmid, true);
+	if (slot)
+		*slot = id;
+	return id;
+}
+
 int wakks_send_text(wakks_client *c, const wakks_target *to, const char *text, size_t len,
 		    uint8_t message_id[WAKKS_ID_BYTES], uint32_t *op)
 {
@@ -78,57 +131,24 @@ int wakks_send_text(wakks_client *c, const wakks_target *to, const char *text, s
 		return WAKKS_E_INVAL;
 	if (len > WAKKS_TEXT_MAX)
 		return WAKKS_E_TOO_LARGE;
-	if (!to->account && !to->tenant)
-		return WAKKS_E_INVAL;
-	if ((to->tenant || to->unit) && (!slug_ok(to->tenant) || !slug_ok(to->unit)))
-		return WAKKS_E_INVAL;
-	if (!c->registered)
-		return WAKKS_E_NOT_REGISTERED;
 	wakks_message m;
-	memset(&m, 0, sizeof m);
-	randombytes_buf(m.id, 16);
-	randombytes_buf(m.cmid, 16);
-	memcpy(m.sender_account, c->account, 16);
-	memcpy(m.sender_device, c->device, 16);
-	if (to->account)
-		memcpy(m.to_account, to->account, 16);
-	if (to->tenant) {
-		strcpy(m.tenant, to->tenant);
-		strcpy(m.unit, to->unit);
-	}
-	/* citizen -> unit and caseworker -> citizen (on behalf of a unit) share one conversation:
-	 * it is keyed by the citizen account, which is the account addressed or ourselves. */
-	wakks__conversation_id(to->account ? to->account : c->account, c->account, m.tenant, m.unit,
-			       m.conversation);
-	m.sent_ms = wakks__now_ms();
-	m.outgoing = true;
+	int rc = wakks__msg_new(c, to, &m);
+	if (rc != 0)
+		return rc;
 	m.text = text;
 	m.text_len = len;
 	wakks__txn *t;
-	int rc = wakks__txn_begin(c->store, true, &t);
+	rc = wakks__txn_begin(c->store, true, &t);
 	if (rc != 0)
 		return rc;
-	uint64_t last;
-	rc = wakks__store_last_u64(t, WT_MSG, &last);
-	m.seq = last + 1;
-	uint8_t seqb[8];
-	wakks__be64(seqb, m.seq);
-	if (rc == 0)
-		rc = wakks__msg_put(t, &m, false);
-	if (rc == 0)
-		rc = wakks__store_put(t, WT_PENDING, m.cmid, 16, seqb, 8);
-	if (rc == 0)
-		rc = wakks__store_put(t, WT_MID, m.id, 16, seqb, 8);
+	rc = wakks__msg_queue(t, &m);
 	if (rc == 0)
 		rc = wakks__txn_commit(t);
 	else
 		wakks__txn_abort(t);
 	if (rc != 0)
 		return rc;
-	uint32_t id = wakks__op_new(c);
-	uint32_t *slot = op_slot(c, m.cmid, true);
-	if (slot)
-		*slot = id;
+	uint32_t id = wakks__send_op(c, m.cmid);
 	if (message_id)
 		memcpy(message_id, m.id, 16);
 	if (op)
@@ -176,6 +196,10 @@ void wakks__send_reset(wakks_client *c)
 	s->active = false;
 	s->phase = SP_IDLE;
 	s->n_set = 0;
+	wakks__upload_reset(c);
+	if (s->has_att)
+		wakks__att_wipe(&s->att);
+	s->has_att = false;
 }
 
 static int load_head(wakks_client *c, wakks_message *m, uint8_t **raw, size_t *raw_len)
@@ -226,10 +250,14 @@ static void finish(wakks_client *c, int result, bool drop)
 			wakks__store_free(raw, rl);
 			if (rc == 0)
 				rc = wakks__store_del(t, WT_PENDING, s->cmid, 16);
+			if (rc == 0 && s->has_att)
+				rc = wakks__upload_settle(c, t, s->seq, false);
 			if (rc == 0)
-				wakks__txn_commit(t);
+				rc = wakks__txn_commit(t);
 			else
 				wakks__txn_abort(t);
+			if (rc == 0 && s->has_att)
+				wakks__upload_unlink(c);
 		}
 	}
 	if (slot && (drop || result == 0))
@@ -282,10 +310,45 @@ void wakks__send_kick(wakks_client *c)
 	s->target_used[TGT_UNIT] = m.tenant[0] != '\0';
 	s->target_used[TGT_SELF] = true;
 	wakks__store_free(raw, rl);
-	s->phase = SP_DEVSET;
 	s->target_next = 0;
 	s->n_set = 0;
+	/* A file message uploads its blob first (or learns that the relay has it all). */
+	if (wakks__txn_begin(c->store, false, &t) != 0) {
+		wakks__send_reset(c);
+		return;
+	}
+	int rc = wakks__att_get(t, s->seq, &s->att);
+	wakks__txn_abort(t);
+	if (rc == 0) {
+		s->has_att = true;
+		s->phase = SP_UPLOAD;
+		wakks__upload_start(c);
+		return;
+	}
+	if (rc != WAKKS_E_NOT_FOUND) {
+		finish(c, rc, true);
+		return;
+	}
+	s->phase = SP_DEVSET;
 	step(c);
+}
+
+void wakks__send_uploaded(wakks_client *c)
+{
+	c->send.phase = SP_DEVSET;
+	c->send.target_next = 0;
+	c->send.n_set = 0;
+	step(c);
+}
+
+void wakks__send_give_up(wakks_client *c, int err, uint64_t retry_ms)
+{
+	if (retry_ms) {
+		wait_retry(c, err, retry_ms);
+		return;
+	}
+	finish(c, err, true);
+	wakks__send_kick(c);
 }
 
 static int add_addr(struct wakks__send *s, const uint8_t acc[16], const uint8_t dev[16])
@@ -464,6 +527,8 @@ static void encrypt_and_send(wakks_client *c, const wakks_message *m)
 	}
 	wc_content content = { 0 };
 	size_t stride = 0;
+	uint8_t desc[WC_ATTACHMENT_DESCRIPTOR_MAX];
+	size_t desc_len = 0;
 	if (rc == 0 && n > 0) {
 		memcpy(content.message_id, m->id, 16);
 		memcpy(content.conversation_id, m->conversation, 16);
@@ -473,11 +538,21 @@ static void encrypt_and_send(wakks_client *c, const wakks_message *m)
 		memcpy(content.sender_device, c->device, 16);
 		content.body = (const uint8_t *)m->text;
 		content.body_len = m->text_len;
+		if (s->has_att) {
+			/* The descriptor (key, digest, size, type, name) is the whole body. */
+			content.kind = WC_KIND_ATTACHMENT;
+			rc = wc_attachment_encode(&s->att.desc, desc, sizeof desc, &desc_len) == 0
+				     ? 0
+				     : WAKKS_E_CORRUPT;
+			content.body = desc;
+			content.body_len = desc_len;
+		}
 		stride = wc_fanout_stride(&content);
 		out = malloc(n * stride);
 		rc = out ? wc_fanout_encrypt(sess, n, &content, out, n * stride, lens) : WAKKS_E_NOMEM;
 		if (rc < 0 && rc > -64 && rc != WAKKS_E_NOMEM)
 			rc = WAKKS_E_CRYPTO;
+		sodium_memzero(desc, sizeof desc);
 	}
 	/* Commit the advanced sessions before anything leaves: a message key is never reused. */
 	for (size_t i = 0; rc == 0 && i < n; i++)
@@ -508,6 +583,10 @@ static void encrypt_and_send(wakks_client *c, const wakks_message *m)
 			ps->unit = (proto_str){ m->unit, strlen(m->unit) };
 		}
 		ps->receipts = true;
+		if (s->has_att) {
+			ps->blobs[0] = s->att.blob;
+			ps->blob_count = 1;
+		}
 		for (size_t i = 0; i < n; i++) {
 			ps->env[i].device = s->set[i].dev;
 			ps->env[i].ciphertext = (proto_bytes){ out + i * stride, lens[i] };
@@ -566,10 +645,16 @@ static void on_stored(wakks_client *c, const proto_stored *st)
 	}
 	if (rc == 0)
 		rc = wakks__store_del(t, WT_PENDING, s->cmid, 16);
+	if (rc == 0 && s->has_att) {
+		rc = wakks__upload_settle(c, t, s->seq, true);
+		m.attachment = &s->att.pub;
+	}
 	if (rc == 0)
 		rc = wakks__txn_commit(t);
 	else
 		wakks__txn_abort(t);
+	if (rc == 0 && s->has_att)
+		wakks__upload_unlink(c);
 	if (rc == 0) {
 		wakks_event ev = { .type = WAKKS_EV_SENT };
 		ev.u.message = &m;

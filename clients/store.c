@@ -28,7 +28,7 @@
 #define STORE_CHECK_TEXT "wakks store v1"
 
 static const char *const table_names[WT__COUNT] = {
-	"meta", "spk", "opk", "session", "peer", "pending", "rx", "mid", "msg",
+	"meta", "spk", "opk", "session", "peer", "pending", "rx", "mid", "msg", "att",
 };
 
 struct wakks__store {

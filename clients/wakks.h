@@ -105,6 +105,8 @@ enum {
 #define WAKKS_RELAY_FORBIDDEN (-41)
 #define WAKKS_RELAY_TOO_MANY_DEVICES (-43)
 #define WAKKS_RELAY_UNAVAILABLE (-44)
+#define WAKKS_RELAY_OVER_LIMIT (-11)  /* a blob larger than the relay allows */
+#define WAKKS_RELAY_BAD_DIGEST (-46)  /* an uploaded blob did not match its SHA-256 */
 
 /* Static text for any result code of this library or a relay refusal; never NULL. */
 const char *wakks_strerror(int err);
@@ -145,7 +147,28 @@ typedef struct wakks_message {
 	uint8_t to_account[WAKKS_ID_BYTES];    /* outgoing: the account addressed (zeros if none) */
 	const char *text;                      /* UTF-8 as sent, not NUL-terminated */
 	size_t text_len;
+	const struct wakks_attachment *attachment; /* a file message: the file, else NULL */
 } wakks_message;
+
+/* The file of a file message (spec/client.md §5a, §6a). A file message carries exactly one file
+ * and no text (a text sent with a file is a text message of its own, queued just before it). */
+enum wakks_attachment_state {
+	WAKKS_ATT_UPLOADING = 1, /* outgoing: the ciphertext is not yet wholly on the relay */
+	WAKKS_ATT_UPLOADED,      /* outgoing: uploaded; the message is sent or about to be */
+	WAKKS_ATT_DOWNLOADING,   /* incoming: not fetched yet (the envelope is not acknowledged) */
+	WAKKS_ATT_SAVED,         /* incoming: size and SHA-256 verified, decrypted, saved at path */
+	WAKKS_ATT_FAILED,        /* not sent, or not received: the blob was gone or did not verify */
+};
+
+typedef struct wakks_attachment {
+	char file_name[256];   /* as the sender named it (UTF-8, no '/' guaranteed: sanitised on save) */
+	char media_type[128];  /* as the sender declared it, e.g. "application/pdf" */
+	uint64_t size;         /* plaintext bytes */
+	int state;             /* enum wakks_attachment_state */
+	/* Incoming and saved: the plaintext file (in the files directory). Outgoing: the file it
+	 * was read from, "" when sent from memory. NUL-terminated. */
+	const char *path;
+} wakks_attachment;
 
 typedef struct wakks_peer_event {
 	uint8_t account[WAKKS_ID_BYTES];
@@ -227,6 +250,8 @@ typedef struct wakks_config {
 	uint32_t prekey_batch;   /* one-time prekeys per upload; 0: 50 */
 	uint64_t spk_rotate_ms;  /* signed prekey rotation interval; 0: 7 days. Checked after
 				  * each auth, and on a long connection at most once a minute */
+	const char *files_dir;   /* where received files are saved (created 0700 if missing);
+				  * NULL: STORE_DIR/files */
 } wakks_config;
 
 /* Opens (or creates) the store in cfg->store_dir and sets up a client; nothing is sent yet. A
@@ -323,6 +348,52 @@ int wakks_send_text(wakks_client *c, const wakks_target *to, const char *text, s
  * auto_reconnect), WAKKS_E_RETRIES (the device set kept changing), WAKKS_RELAY_RATE_LIMITED,
  * WAKKS_RELAY_UNAVAILABLE, WAKKS_RELAY_QUOTA_EXCEEDED; WAKKS_EV_SENT still follows when it is
  * stored later. */
+/* A file to send: its bytes from a path or from memory. */
+typedef struct wakks_file {
+	const char *path;         /* read whole at the call; or NULL and data/len */
+	const uint8_t *data;
+	size_t len;
+	const char *file_name;    /* NULL: the last component of path (required with data) */
+	const char *media_type;   /* NULL: from the file name's extension, else
+				   * application/octet-stream */
+} wakks_file;
+
+/* Largest file wakks_send_file takes (the attachment limit of crypto/; a relay's own limit,
+ * 25 MiB by default, may be lower: the op then fails with PROTO_E_OVER_LIMIT). */
+#define WAKKS_FILE_MAX (64u * 1024 * 1024)
+
+/* Queues a file message: encrypts the file under a fresh key (spec/crypto.md §13), writes the
+ * ciphertext into the store directory (outbox/) and, in one transaction, the message as pending
+ * with its attachment state. When connected it uploads the ciphertext in chunks of at most
+ * 256 KiB, continuing from the relay's `have` after a reconnect or restart, then sends the
+ * message (content record kind attachment, `blobs` naming the blob) exactly like
+ * wakks_send_text. With text (len > 0), a text message is queued in the same transaction just
+ * before the file message. The whole file and its ciphertext are held in memory during the
+ * call. message_id (may be NULL) receives the file message's id; *op (may be NULL) finishes
+ * when the file message is stored (the text, queued first, is stored before it) or refused.
+ * @return 0, WAKKS_E_INVAL (no file name, bad target, a name or type too long), WAKKS_E_IO (the
+ *         path cannot be read, or the ciphertext cannot be written), WAKKS_E_TOO_LARGE (over
+ *         WAKKS_FILE_MAX, or text over WAKKS_TEXT_MAX), WAKKS_E_NOT_REGISTERED, WAKKS_E_STORE,
+ *         WAKKS_E_NOMEM. The op's results are those of wakks_send_text, and also refusals of
+ *         the upload: PROTO_E_OVER_LIMIT (-11, larger than the relay allows),
+ *         PROTO_E_QUOTA_EXCEEDED (kept pending), PROTO_E_BAD_DIGEST (-46). A refused file
+ *         message is kept in history as failed with attachment state WAKKS_ATT_FAILED. */
+int wakks_send_file(wakks_client *c, const wakks_target *to, const wakks_file *file,
+		    const char *text, size_t len, uint8_t message_id[WAKKS_ID_BYTES], uint32_t *op);
+
+/* Receiving a file message: the envelope is decrypted and the message stored with attachment
+ * state WAKKS_ATT_DOWNLOADING, then the blob is downloaded (blob_get, 256 KiB at a time) BEFORE
+ * the envelope is acknowledged; its size and SHA-256 are checked against the descriptor before
+ * anything is decrypted; the plaintext is written to the files directory (a new file, never
+ * overwriting one: "name", "name-2", ...) and fsynced; then the state becomes WAKKS_ATT_SAVED,
+ * WAKKS_EV_MESSAGE reports the message with its attachment, and the envelope is acknowledged.
+ * A blob that is gone (PROTO_E_NOT_FOUND) or does not verify ends as WAKKS_ATT_FAILED (an
+ * WAKKS_EV_ERROR says which: WAKKS_E_VERIFY for a blob that did not verify, nothing
+ * decrypted), and the message event still follows. A connection lost during a download
+ * leaves the envelope unacknowledged: it is delivered again and the download starts over.
+ * Downloads run one at a time, so the message event of a file can come after those of texts
+ * that arrived later. */
+
 /* Number of messages waiting for `stored`. */
 size_t wakks_pending_count(const wakks_client *c);
 

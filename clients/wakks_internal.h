@@ -65,6 +65,7 @@ enum wakks__table {
 	WT_RX,       /* account || device || cmid -> message id: de-duplicates deliveries */
 	WT_MID,      /* message id -> u64 history seq: de-duplicates messages */
 	WT_MSG,      /* u64 seq -> message record (history) */
+	WT_ATT,      /* u64 seq -> attachment of a file message */
 	WT__COUNT
 };
 
@@ -176,7 +177,8 @@ struct wakks__op {
 /* What an outstanding request is for. */
 enum wakks__req_kind {
 	RQ_NONE = 0, RQ_AUTH, RQ_REGISTER, RQ_DEVSET, RQ_BUNDLES, RQ_SEND, RQ_ACK, RQ_PREKEYS,
-	RQ_SPK, RQ_DEVICES, RQ_REVOKE, RQ_CONSENT, RQ_CONSENT_LIST,
+	RQ_SPK, RQ_DEVICES, RQ_REVOKE, RQ_CONSENT, RQ_CONSENT_LIST, RQ_BLOB_PUT, RQ_BLOB_CHUNK,
+	RQ_BLOB_GET,
 };
 
 #define WAKKS__MAX_REQS 128
@@ -195,7 +197,18 @@ struct wakks__addr {
 };
 
 /* The head of the send queue in progress. */
-enum wakks__send_phase { SP_IDLE = 0, SP_DEVSET, SP_BUNDLES, SP_SENT, SP_WAIT_RETRY };
+enum wakks__send_phase { SP_IDLE = 0, SP_UPLOAD, SP_DEVSET, SP_BUNDLES, SP_SENT, SP_WAIT_RETRY };
+
+/* The attachment of a file message (table WT_ATT), as stored. */
+#define WAKKS__PATH_MAX 1024
+struct wakks__att {
+	int state;                /* enum wakks_attachment_state */
+	uint8_t blob[16];         /* the blob's id: the first 16 bytes of desc.digest */
+	uint64_t ct_size;         /* ciphertext bytes */
+	wc_attachment desc;       /* key, digest, size, media type, file name */
+	char path[WAKKS__PATH_MAX];
+	wakks_attachment pub;     /* the public view (wakks__att_view) */
+};
 
 struct wakks__send {
 	bool active;
@@ -210,6 +223,27 @@ struct wakks__send {
 	struct wakks__addr *set;  /* union of device sets, our own device excluded */
 	size_t n_set, cap_set;
 	uint64_t retry_at_mono;
+	/* A file message: its attachment (key included; wiped on reset) and the upload. */
+	bool has_att;
+	struct wakks__att att;
+	int upload_fd;            /* the ciphertext in outbox/, open while uploading (-1: none) */
+	uint8_t *chunk;           /* one chunk read from it */
+};
+
+/* Downloads of received files: one at a time, in the order the envelopes arrived. */
+struct wakks__dl_item {
+	uint64_t deliver_seq;     /* the envelope to acknowledge afterwards */
+	uint64_t msg_seq;         /* the message in history */
+};
+
+struct wakks__download {
+	struct wakks__dl_item *queue;
+	size_t n, cap;
+	bool active;              /* queue[0] is being fetched */
+	struct wakks__att att;
+	uint8_t *ct;              /* the ciphertext so far */
+	uint64_t have;
+	uint64_t retry_at_mono;   /* a blob_get refused for now: ask again then (0: none) */
 };
 
 struct wakks_client {
@@ -255,10 +289,15 @@ struct wakks_client {
 		uint8_t cmid[16];
 		uint32_t op;
 	} send_ops[64];
+	struct wakks__download dl;
+	char *files_dir;
 	char consent_tenant[WAKKS_SLUG_MAX + 1], consent_unit[WAKKS_SLUG_MAX + 1];
 	bool in_callback;
 	bool test_drop_after_send;
 	int test_crash_receive; /* WAKKS__CRASH_*: one-shot */
+	uint32_t test_drop_after_chunks; /* drop the connection after this many more chunks */
+	bool test_corrupt_download;      /* flip a byte of the next downloaded ciphertext */
+	uint64_t test_upload_bytes;      /* blob bytes sent in chunks (counted always) */
 };
 
 void wakks__emit(wakks_client *c, const wakks_event *ev);
@@ -293,8 +332,45 @@ void wakks__send_timer(wakks_client *c);
 void wakks__conversation_id(const uint8_t *account_a, const uint8_t *account_b, const char *tenant,
 			    const char *unit, uint8_t out[16]);
 
+/* send.c: fills a new outgoing message for to (ids, addressing, conversation, time), and queues
+ * it as pending in t (assigning m->seq). */
+int wakks__msg_new(wakks_client *c, const wakks_target *to, wakks_message *m);
+int wakks__msg_queue(wakks__txn *t, wakks_message *m);
+/* The head's upload is complete: go on to encrypt and send. */
+void wakks__send_uploaded(wakks_client *c);
+/* The head's upload was refused: retry after retry_ms (the message stays pending), or with 0
+ * give up (failed, out of pending). */
+void wakks__send_give_up(wakks_client *c, int err, uint64_t retry_ms);
+/* Registers an operation for a queued message. */
+uint32_t wakks__send_op(wakks_client *c, const uint8_t cmid[16]);
+
 /* receive.c */
 void wakks__on_deliver(wakks_client *c, const proto_deliver *d);
+void wakks__ack(wakks_client *c, uint64_t seq);
+
+/* attachment.c: the WT_ATT record, uploads (a phase of sending) and downloads. */
+int wakks__att_put(wakks__txn *t, uint64_t seq, const struct wakks__att *a);
+/* 0, WAKKS_E_NOT_FOUND (not a file message), WAKKS_E_CORRUPT, ... Fills a->pub too. */
+int wakks__att_get(wakks__txn *t, uint64_t seq, struct wakks__att *a);
+void wakks__att_wipe(struct wakks__att *a);
+/* The outbox file of a blob: STORE_DIR/outbox/HEX(blob). */
+void wakks__outbox_path(const wakks_client *c, const uint8_t blob[16], char *out, size_t cap);
+/* Starts (or resumes) the upload of the send queue's head: blob_put. */
+void wakks__upload_start(wakks_client *c);
+/* A blob_state or error for RQ_BLOB_PUT / RQ_BLOB_CHUNK. */
+void wakks__upload_on_reply(wakks_client *c, struct wakks__req *rq, const proto_frame *f);
+void wakks__upload_reset(wakks_client *c);
+/* After the file message was stored or refused: the attachment's final state, the outbox file
+ * removed. Runs inside the caller's transaction t (the unlink after its commit). */
+int wakks__upload_settle(wakks_client *c, wakks__txn *t, uint64_t seq, bool stored);
+void wakks__upload_unlink(wakks_client *c);
+/* A received file message stored as DOWNLOADING: fetch it, then ack deliver_seq. */
+void wakks__download_enqueue(wakks_client *c, uint64_t deliver_seq, uint64_t msg_seq);
+void wakks__download_on_reply(wakks_client *c, struct wakks__req *rq, const proto_frame *f);
+void wakks__download_reset(wakks_client *c);
+void wakks__download_timer(wakks_client *c);
+/* The message seq whose attachment still needs downloading for message id, or 0. */
+uint64_t wakks__download_pending(wakks__txn *t, const uint8_t message_id[16]);
 
 /* peers (receive.c): records a peer device's identity key; emits key/device change events. */
 int wakks__peer_seen(wakks_client *c, wakks__txn *t, const uint8_t acc[16], const uint8_t dev[16],
@@ -328,6 +404,10 @@ enum { WAKKS__CRASH_NONE = 0, WAKKS__CRASH_BEFORE_COMMIT, WAKKS__CRASH_BEFORE_AC
  *   committed or after the commit but before the ack. */
 void wakks__test_drop_after_send(wakks_client *c);
 void wakks__test_crash_on_receive(wakks_client *c, int point);
+/* - drop the connection as soon as the n-th blob chunk from now is written;
+ * - flip one byte of the next downloaded ciphertext before it is checked. */
+void wakks__test_drop_after_chunks(wakks_client *c, uint32_t n);
+void wakks__test_corrupt_next_download(wakks_client *c);
 #endif
 /* Ends the connection at once without a close frame; safe inside a message callback. */
 void wakks__ws_abort(wakks__ws *w);

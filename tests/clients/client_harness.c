@@ -31,6 +31,15 @@ static void on_event(wakks_client *c, const wakks_event *ev, void *user)
 		m->outgoing = w->outgoing;
 		snprintf(m->tenant, sizeof m->tenant, "%s", w->tenant);
 		snprintf(m->unit, sizeof m->unit, "%s", w->unit);
+		m->file = w->attachment != NULL;
+		if (w->attachment) {
+			m->file_state = w->attachment->state;
+			m->file_size = w->attachment->size;
+			snprintf(m->file_name, sizeof m->file_name, "%s", w->attachment->file_name);
+			snprintf(m->media_type, sizeof m->media_type, "%s", w->attachment->media_type);
+			snprintf(m->file_path, sizeof m->file_path, "%s",
+				 w->attachment->path ? w->attachment->path : "");
+		}
 		break;
 	}
 	case WAKKS_EV_SENT:
@@ -71,6 +80,8 @@ static void on_event(wakks_client *c, const wakks_event *ev, void *user)
 		break;
 	case WAKKS_EV_ERROR:
 		d->n_errors++;
+		d->last_error_code = ev->u.error.code;
+		snprintf(d->last_error, sizeof d->last_error, "%s", ev->u.error.what);
 		fprintf(stderr, "  [%s] error event: %s (%s)\n", d->name, ev->u.error.what,
 			wakks_strerror(ev->u.error.code));
 		break;
@@ -94,6 +105,7 @@ static int open_client(struct th_dev *d)
 		.auto_reconnect = true,
 		.prekey_batch = 20,
 		.spk_rotate_ms = d->spk_rotate_ms,
+		.files_dir = d->files_dir,
 	};
 	int rc = wakks_open(&cfg, &d->c);
 	if (rc != 0) {
@@ -286,4 +298,31 @@ int th_wait_text(struct th_dev *d, const char *text, int timeout_ms)
 {
 	struct text_wait w = { d, text };
 	return th_pump_until(has_text, &w, timeout_ms);
+}
+
+int th_find_file(const struct th_dev *d, const char *name)
+{
+	for (int i = d->n_msgs - 1; i >= 0; i--)
+		if (d->msgs[i].file && strcmp(d->msgs[i].file_name, name) == 0)
+			return i;
+	return -1;
+}
+
+struct file_wait {
+	struct th_dev *d;
+	const char *name;
+};
+
+static bool has_file(void *arg)
+{
+	struct file_wait *w = arg;
+	int i = th_find_file(w->d, w->name);
+	return i >= 0 && (w->d->msgs[i].file_state == WAKKS_ATT_SAVED ||
+			  w->d->msgs[i].file_state == WAKKS_ATT_FAILED);
+}
+
+int th_wait_file(struct th_dev *d, const char *name, int timeout_ms)
+{
+	struct file_wait w = { d, name };
+	return th_pump_until(has_file, &w, timeout_ms);
 }

@@ -16,6 +16,11 @@ struct th_msg {
 	uint8_t id[16], sender_account[16], sender_device[16], conversation[16];
 	bool outgoing;
 	char tenant[33], unit[33];
+	/* a file message: its attachment as the message event reported it */
+	bool file;
+	int file_state;
+	uint64_t file_size;
+	char file_name[256], media_type[128], file_path[1024];
 };
 
 struct th_dev {
@@ -35,6 +40,9 @@ struct th_dev {
 	int n_disconnects; /* connection losses seen (state events) */
 	uint64_t spk_rotate_ms; /* set before th_open/th_reopen; 0: the library's default */
 	uint8_t last_change_device[16];
+	char last_error[128];    /* the last error event's description */
+	int last_error_code;
+	const char *files_dir;   /* set before th_open/th_reopen; NULL: the library's default */
 };
 
 /* Creates a store directory (under base) and opens the client; connects. */
@@ -59,6 +67,10 @@ int th_wait_text(struct th_dev *d, const char *text, int timeout_ms);
 /* Sends text and waits for `stored`. Returns the operation's result. */
 int th_send(struct th_dev *d, const uint8_t *account, const char *tenant, const char *unit,
 	    const char *text);
+/* Index of the file message named name in d (the last one), or -1. */
+int th_find_file(const struct th_dev *d, const char *name);
+/* Waits until d has a file message named name in a final state (saved or failed). */
+int th_wait_file(struct th_dev *d, const char *name, int timeout_ms);
 /* Index of the message with text in d, or -1. */
 int th_find(const struct th_dev *d, const char *text);
 int th_count(const struct th_dev *d, const char *text);
