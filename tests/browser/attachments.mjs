@@ -2,7 +2,8 @@
 // Browser test of attachments: the citizen attaches a document of a few MiB and a small PNG photo
 // and sends them to the unit, the upload is cut by a dropped connection and resumes where the
 // relay's stored bytes end, the caseworker sees the photo inline and downloads the document
-// byte-identical, and the thread with attachments passes axe-core.
+// byte-identical, an upload cut by going offline survives a reload, and the thread with
+// attachments passes axe-core.
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
@@ -41,7 +42,7 @@ export function pdf(n) {
   return Buffer.concat([head, randomBytes(n - head.length - tail.length), tail]);
 }
 
-export async function attachmentSteps({ step, cit, cw, axe, shot }) {
+export async function attachmentSteps({ step, cit, cw, axe, shot, waitOnline }) {
   const doc = pdf(3 * 1024 * 1024 + 4321);
   const photo = png();
   const DOC = 'Lønseddel oktober.pdf', PHOTO = 'brev-fra-kommunen.png';
@@ -106,6 +107,54 @@ export async function attachmentSteps({ step, cit, cw, axe, shot }) {
     if (download.suggestedFilename() !== DOC) throw new Error(`file name ${download.suggestedFilename()}`);
     const saved = await download.path();
     if (sha256(readFileSync(saved)) !== sha256(doc)) throw new Error('the downloaded file differs');
+  });
+
+  await step('an upload cut by going offline keeps its state in IndexedDB and completes after a reload', async () => {
+    const doc2 = pdf(1024 * 1024 + 17);
+    const NAME = 'Lægeerklæring.pdf';
+    await cit.evaluate(() => {
+      const c = window.wakks.client;
+      const real = c.request.bind(c);
+      let cut = false;
+      c.request = (type, body) => {
+        if (type === 98 && !cut && body.off >= 262144) { cut = true; c.disconnect(true); }
+        return real(type, body);
+      };
+    });
+    await cit.getByLabel('Vedhæft filer').setInputFiles([{ name: NAME, mimeType: 'application/pdf', buffer: doc2 }]);
+    await cit.click('.compose button[type=submit]');
+    await cit.waitForFunction(() => window.wakks.client.status === 'offline');
+    await cit.waitForSelector(`.msg.mine[data-status=queued]:has(a[download="${NAME}"])`);
+    const kept = await cit.evaluate(() => new Promise((resolve, reject) => {
+      const r = indexedDB.open('wakks');
+      r.onerror = () => reject(r.error);
+      r.onsuccess = () => {
+        const tx = r.result.transaction(['outbox', 'uploads']);
+        const q = tx.objectStore('outbox').getAll();
+        q.onsuccess = () => {
+          const item = q.result.find((x) => x.blob);
+          if (!item) { resolve(null); return; }
+          const u = tx.objectStore('uploads').get(item.blob.id);
+          u.onsuccess = () => { resolve({ have: item.blob.have, size: item.blob.size, stored: u.result?.length ?? 0 }); r.result.close(); };
+        };
+      };
+    }));
+    if (!kept || kept.have < 262144 || kept.stored !== kept.size) throw new Error(`upload state in IndexedDB: ${JSON.stringify(kept)}`);
+    await cit.reload();
+    await waitOnline(cit);
+    await cit.click('button[data-unit=jobcenter]');
+    await cit.waitForSelector(`.msg.mine:is([data-status=sent],[data-status=delivered]):has(a[download="${NAME}"])`, { timeout: 30000 });
+    const link = `.msg.theirs a.attachment-link[download="${NAME}"][href]`;
+    await cw.waitForSelector(link, { timeout: 30000 });
+    const hash = await cw.evaluate(async (sel) => [...new Uint8Array(await crypto.subtle.digest('SHA-256', await (await fetch(document.querySelector(sel).href)).arrayBuffer()))]
+      .map((x) => x.toString(16).padStart(2, '0')).join(''), link);
+    if (hash !== sha256(doc2)) throw new Error('the document differs');
+    // The ciphertext kept for the upload is gone once the message is stored.
+    const left = await cit.evaluate(() => new Promise((resolve) => {
+      const r = indexedDB.open('wakks');
+      r.onsuccess = () => { const q = r.result.transaction('uploads').objectStore('uploads').count(); q.onsuccess = () => { resolve(q.result); r.result.close(); }; };
+    }));
+    if (left !== 0) throw new Error(`${left} uploads left in IndexedDB`);
   });
 
   await step('the thread with attachments passes axe-core', async () => {

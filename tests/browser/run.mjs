@@ -150,7 +150,7 @@ async function main() {
     await step('the caseworker sees a delivery receipt', async () => {
       await waitStatus(cw, 'mødet er torsdag', 'delivered');
     });
-    await attachmentSteps({ step, cit, cw, axe, shot });
+    await attachmentSteps({ step, cit, cw, axe, shot, waitOnline });
     await step('safety numbers agree on both sides', async () => {
       const read = async (p) => {
         await p.click('details.safety summary');
