@@ -759,3 +759,8 @@ void wakks__download_timer(wakks_client *c)
 		send_get(c);
 	}
 }
+
+size_t wakks_downloads_pending(const wakks_client *c)
+{
+	return c ? c->dl.n : 0;
+}

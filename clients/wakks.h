@@ -394,6 +394,10 @@ int wakks_send_file(wakks_client *c, const wakks_target *to, const wakks_file *f
  * Downloads run one at a time, so the message event of a file can come after those of texts
  * that arrived later. */
 
+/* Number of received files waiting to be downloaded or being downloaded (their envelopes are
+ * not acknowledged yet). */
+size_t wakks_downloads_pending(const wakks_client *c);
+
 /* Number of messages waiting for `stored`. */
 size_t wakks_pending_count(const wakks_client *c);
 

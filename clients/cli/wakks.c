@@ -49,8 +49,13 @@ static const char usage_text[] =
 	"  whoami                            account, device and identity key of this device\n"
 	"  send (--to ACCOUNT | --unit TENANT/UNIT)... TEXT\n"
 	"                                    send a text (a caseworker may give both)\n"
-	"  receive [--idle SECONDS]          fetch, decrypt, store and print new messages, then exit\n"
-	"                                    after SECONDS without news (default 2)\n"
+	"  send --file PATH [--type MEDIA/TYPE] (--to ACCOUNT | --unit TENANT/UNIT)... [TEXT]\n"
+	"                                    send a file, encrypted (with a text if given)\n"
+	"  receive [--idle SECONDS] [--save-dir DIR]\n"
+	"                                    fetch, decrypt, store and print new messages, then exit\n"
+	"                                    after SECONDS without news (default 2); received files\n"
+	"                                    are verified and saved in DIR (default: the store's\n"
+	"                                    files/)\n"
 	"  listen                            print messages as they arrive, until interrupted\n"
 	"  history                           print the stored conversation history\n"
 	"  devices                           list this account's devices\n"
@@ -63,7 +68,7 @@ static const char usage_text[] =
 	"  peers                             known peer devices\n";
 
 struct cli {
-	const char *relay, *ca, *store, *key_file;
+	const char *relay, *ca, *store, *key_file, *save_dir;
 	bool json;
 	int timeout_ms;
 	wakks_client *c;
@@ -220,6 +225,17 @@ static void read_key(uint8_t key[32])
 
 /* ---- events ------------------------------------------------------------------------------------- */
 
+static const char *file_state_name(int state)
+{
+	switch (state) {
+	case WAKKS_ATT_UPLOADING: return "uploading";
+	case WAKKS_ATT_UPLOADED: return "sent";
+	case WAKKS_ATT_DOWNLOADING: return "downloading";
+	case WAKKS_ATT_SAVED: return "saved";
+	default: return "failed";
+	}
+}
+
 static void print_message(const wakks_message *m)
 {
 	char acc[33], dev[33], id[33], when[32];
@@ -236,6 +252,14 @@ static void print_message(const wakks_message *m)
 			json_object_set_new(j, "tenant", json_string(m->tenant));
 			json_object_set_new(j, "unit", json_string(m->unit));
 		}
+		const wakks_attachment *a = m->attachment;
+		if (j && a)
+			json_object_set_new(j, "file",
+					    json_pack("{s:s, s:s, s:I, s:s, s:s}", "name", a->file_name,
+						      "media_type", a->media_type, "size",
+						      (json_int_t)a->size, "state",
+						      file_state_name(a->state), "path",
+						      a->path ? a->path : ""));
 		char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 		if (s)
 			puts(s);
@@ -245,8 +269,18 @@ static void print_message(const wakks_message *m)
 		char where[80] = "";
 		if (m->tenant[0])
 			snprintf(where, sizeof where, " [%s/%s]", m->tenant, m->unit);
-		printf("%s %s %s%s: %.*s\n", when, m->outgoing ? "me  " : "from", acc, where,
-		       (int)m->text_len, m->text);
+		const wakks_attachment *a = m->attachment;
+		if (a && a->state == WAKKS_ATT_SAVED)
+			printf("%s %s %s%s: file %s (%llu bytes) saved as %s\n", when,
+			       m->outgoing ? "me  " : "from", acc, where, a->file_name,
+			       (unsigned long long)a->size, a->path);
+		else if (a)
+			printf("%s %s %s%s: file %s (%llu bytes, %s, %s)\n", when,
+			       m->outgoing ? "me  " : "from", acc, where, a->file_name,
+			       (unsigned long long)a->size, a->media_type, file_state_name(a->state));
+		else
+			printf("%s %s %s%s: %.*s\n", when, m->outgoing ? "me  " : "from", acc, where,
+			       (int)m->text_len, m->text);
 	}
 	fflush(stdout);
 }
@@ -306,6 +340,7 @@ static void open_client(bool must_exist, bool reconnect)
 		.device_label = "wakks-cli",
 		.on_event = on_event,
 		.auto_reconnect = reconnect,
+		.files_dir = g.save_dir,
 	};
 	int rc = wakks_open(&cfg, &g.c);
 	sodium_memzero(key, sizeof key);
@@ -490,10 +525,11 @@ static bool send_settled(wakks_client *c, void *arg)
 	return wakks_pending_count(c) == 0 || wakks_state(c) == WAKKS_DISCONNECTED;
 }
 
-static int cmd_send(char **to, int n_to, char **units, int n_units, const char *text)
+static int cmd_send(char **to, int n_to, char **units, int n_units, const char *text,
+		    const char *file, const char *media_type)
 {
-	if ((n_to == 0 && n_units == 0) || !text)
-		die(EX_USAGE, "send needs --to ACCOUNT or --unit TENANT/UNIT, and a text");
+	if ((n_to == 0 && n_units == 0) || (!text && !file))
+		die(EX_USAGE, "send needs --to ACCOUNT or --unit TENANT/UNIT, and a text or --file");
 	if (n_to > 1 || n_units > 1)
 		die(EX_USAGE, "send takes one --to and/or one --unit");
 	uint8_t acc[16];
@@ -508,7 +544,15 @@ static int cmd_send(char **to, int n_to, char **units, int n_units, const char *
 	need_registered();
 	uint32_t op;
 	uint8_t id[16];
-	int rc = wakks_send_text(g.c, &t, text, strlen(text), id, &op);
+	int rc;
+	if (file) {
+		wakks_file f = { .path = file, .media_type = media_type };
+		rc = wakks_send_file(g.c, &t, &f, text, text ? strlen(text) : 0, id, &op);
+		if (rc == WAKKS_E_IO)
+			die(EX_USAGE, "send: cannot read %s", file);
+	} else {
+		rc = wakks_send_text(g.c, &t, text, strlen(text), id, &op);
+	}
 	if (rc != 0)
 		die(exit_for(rc), "send: %s", wakks_strerror(rc));
 	connect_to(WAKKS_READY);
@@ -536,6 +580,9 @@ static int cmd_send(char **to, int n_to, char **units, int n_units, const char *
 static bool quiet_for(wakks_client *c, void *arg)
 {
 	uint64_t idle = *(uint64_t *)arg;
+	/* A file being downloaded is news still on its way: wait for it (its message event). */
+	if (wakks_downloads_pending(c))
+		g.last_event_mono = mono_ms();
 	return wakks_pending_count(c) == 0 && mono_ms() >= g.last_event_mono + idle;
 }
 
@@ -750,7 +797,8 @@ int main(int argc, char **argv)
 	double idle = 2.0;
 	bool yes = false;
 	enum { O_RELAY = 256, O_CA, O_STORE, O_KEYFILE, O_JSON, O_TIMEOUT, O_USER, O_IDP, O_ISSUER,
-	       O_TOKENFILE, O_TO, O_UNIT, O_IDLE, O_YES };
+	       O_TOKENFILE, O_TO, O_UNIT, O_IDLE, O_YES, O_FILE, O_TYPE, O_SAVEDIR };
+	const char *file = NULL, *media_type = NULL;
 	static const struct option opts[] = {
 		{ "relay", required_argument, NULL, O_RELAY },
 		{ "ca", required_argument, NULL, O_CA },
@@ -766,6 +814,9 @@ int main(int argc, char **argv)
 		{ "unit", required_argument, NULL, O_UNIT },
 		{ "idle", required_argument, NULL, O_IDLE },
 		{ "yes", no_argument, NULL, O_YES },
+		{ "file", required_argument, NULL, O_FILE },
+		{ "type", required_argument, NULL, O_TYPE },
+		{ "save-dir", required_argument, NULL, O_SAVEDIR },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -786,6 +837,9 @@ int main(int argc, char **argv)
 		case O_UNIT: if (n_units < 4) units[n_units++] = optarg; break;
 		case O_IDLE: idle = atof(optarg); break;
 		case O_YES: yes = true; break;
+		case O_FILE: file = optarg; break;
+		case O_TYPE: media_type = optarg; break;
+		case O_SAVEDIR: g.save_dir = optarg; break;
 		case 'h': fputs(usage_text, stdout); return EX_OK;
 		default: fputs(usage_text, stderr); return EX_USAGE;
 		}
@@ -817,6 +871,9 @@ int main(int argc, char **argv)
 		case O_UNIT: if (n_units < 4) units[n_units++] = optarg; break;
 		case O_IDLE: idle = atof(optarg); break;
 		case O_YES: yes = true; break;
+		case O_FILE: file = optarg; break;
+		case O_TYPE: media_type = optarg; break;
+		case O_SAVEDIR: g.save_dir = optarg; break;
 		case 'h': fputs(usage_text, stdout); return EX_OK;
 		default: fputs(usage_text, stderr); return EX_USAGE;
 		}
@@ -864,7 +921,7 @@ int main(int argc, char **argv)
 			n += l;
 		}
 		text[n] = '\0';
-		rc = cmd_send(to, n_to, units, n_units, n ? text : NULL);
+		rc = cmd_send(to, n_to, units, n_units, n ? text : NULL, file, media_type);
 	} else if (strcmp(cmd, "receive") == 0)
 		rc = cmd_receive(idle, false);
 	else if (strcmp(cmd, "listen") == 0)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* The wakks command line, driven as a process against a real relay: a citizen and a caseworker
- * set up stores, log in through the development provider, write, receive, grant consent; exit
- * statuses and refusals. */
+ * set up stores, log in through the development provider, write, send and receive files,
+ * receive, grant consent; exit statuses and refusals. */
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -123,6 +123,65 @@ static void citizen_writes_caseworker_receives(void)
 	CHECK_EQ_INT(strlen(out), 0);
 }
 
+static bool same_file(const char *a, const char *b)
+{
+	FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+	bool same = fa && fb;
+	while (same) {
+		int ca_ = fgetc(fa), cb = fgetc(fb);
+		if (ca_ != cb)
+			same = false;
+		if (ca_ == EOF)
+			break;
+	}
+	if (fa)
+		fclose(fa);
+	if (fb)
+		fclose(fb);
+	return same;
+}
+
+/* send --file, then receive: the same bytes land in the save directory; history lists it. */
+static void file_sent_and_received_byte_identical(void)
+{
+	char src[500], dir[500], saved[600];
+	snprintf(src, sizeof src, "%s/laegeerklaering.pdf", relay.dir);
+	FILE *f = fopen(src, "wb");
+	REQUIRE(f);
+	for (int i = 0; i < 700 * 1024; i++)
+		fputc((i * 7 + i / 1000) & 0xff, f);
+	fclose(f);
+	CHECK_EQ_INT(wakks("--store", store_a, "send", "--file", src, "--unit", "varde/jobcenter",
+			   "Lægeerklæring", "vedhæftet", NULL), 0);
+	snprintf(dir, sizeof dir, "%s/modtaget", relay.dir);
+	CHECK_EQ_INT(wakks("--store", store_c, "receive", "--save-dir", dir, NULL), 0);
+	CHECK(strstr(out, "Lægeerklæring vedhæftet") != NULL);
+	CHECK(strstr(out, "file laegeerklaering.pdf (716800 bytes) saved as") != NULL);
+	snprintf(saved, sizeof saved, "%s/laegeerklaering.pdf", dir);
+	CHECK(same_file(src, saved));
+	/* the same name again is saved next to it, never over it */
+	CHECK_EQ_INT(wakks("--store", store_a, "--json", "send", "--file", src, "--unit",
+			   "varde/jobcenter", NULL), 0);
+	CHECK_EQ_INT(wakks("--store", store_c, "--json", "receive", "--save-dir", dir, NULL), 0);
+	CHECK(strstr(out, "\"name\":\"laegeerklaering.pdf\"") != NULL);
+	CHECK(strstr(out, "\"state\":\"saved\"") != NULL);
+	CHECK(strstr(out, "\"media_type\":\"application/pdf\"") != NULL);
+	snprintf(saved, sizeof saved, "%s/laegeerklaering-2.pdf", dir);
+	CHECK(same_file(src, saved));
+	/* the default place is the store's files/ */
+	CHECK_EQ_INT(wakks("--store", store_a, "send", "--file", src, "--unit", "varde/jobcenter", NULL), 0);
+	CHECK_EQ_INT(wakks("--store", store_c, "receive", NULL), 0);
+	snprintf(saved, sizeof saved, "%s/files/laegeerklaering.pdf", store_c);
+	CHECK(same_file(src, saved));
+	CHECK_EQ_INT(wakks("--store", store_c, "history", NULL), 0);
+	CHECK(strstr(out, "file laegeerklaering.pdf (716800 bytes) saved as") != NULL);
+	CHECK_EQ_INT(wakks("--store", store_a, "history", NULL), 0);
+	CHECK(strstr(out, "file laegeerklaering.pdf (716800 bytes, application/pdf, sent)") != NULL);
+	/* a file that is not there */
+	CHECK_EQ_INT(wakks("--store", store_a, "send", "--file", "/nonexistent/x.pdf", "--unit",
+			   "varde/jobcenter", NULL), 2);
+}
+
 static void caseworker_needs_consent(void)
 {
 	/* Without the citizen's consent the relay refuses; the CLI says so and exits 1. */
@@ -197,6 +256,7 @@ int main(void)
 	RUN(help_and_usage_errors);
 	RUN(init_and_login);
 	RUN(citizen_writes_caseworker_receives);
+	RUN(file_sent_and_received_byte_identical);
 	RUN(caseworker_needs_consent);
 	RUN(devices_history_and_safety_numbers);
 	RUN(relay_down_then_queued_message_goes_out);
