@@ -3,7 +3,8 @@
  * 10 MiB document (with a text) and a photo to varde/jobcenter; both caseworkers and the
  * citizen's other device download, verify and decrypt them, and the saved files are
  * byte-identical to the originals. An upload cut by a dropped connection, and one cut by closing
- * the client, continue from the relay's `have`; a download whose bytes do not match the
+ * the client, continue from the relay's `have`; a download cut by closing the recipient is
+ * fetched again after the redelivery and reported once; a download whose bytes do not match the
  * descriptor's digest is refused before decryption; a file over the relay's limit is refused;
  * history lists the files; neither the relay's files nor the stores hold plaintext. */
 #include <dirent.h>
@@ -204,6 +205,48 @@ static void restarted_recipient_does_not_fetch_again(void)
 	CHECK_EQ_INT(count_entries(files), 2);
 }
 
+struct dl_wait {
+	struct th_dev *d;
+	uint64_t n;
+};
+
+static bool downloaded_at_least(void *arg)
+{
+	struct dl_wait *w = arg;
+	return w->d->c->dl.active && w->d->c->dl.have >= w->n;
+}
+
+/* The recipient is closed in the middle of a download: its envelope was not acknowledged, so
+ * the relay delivers it again, the stored message says the file is still to be fetched, and it
+ * is fetched, saved and reported once. */
+static void download_cut_by_a_restart_is_fetched_again(void)
+{
+	size_t len = 8 * MIB;
+	uint8_t *p = make_plain(len, "%PDF-1.7 journalnotat");
+	wakks_target to = { NULL, "varde", "jobcenter" };
+	wakks_file f = { .data = p, .len = len, .file_name = "journalnotat.pdf" };
+	REQUIRE(wakks_send_file(anna1.c, &to, &f, NULL, 0, NULL, NULL) == 0);
+	struct dl_wait w = { &dennis, 1 * MIB };
+	REQUIRE(th_pump_until(downloaded_at_least, &w, 30000) == 0);
+	CHECK_EQ_INT(th_find_file(&dennis, "journalnotat.pdf"), -1); /* not reported yet */
+	CHECK_EQ_INT(wakks_downloads_pending(dennis.c), 1);
+	REQUIRE(th_reopen(&dennis) == 0);
+	REQUIRE(th_wait_file(&dennis, "journalnotat.pdf", 60000) == 0);
+	CHECK(saved_equals(&dennis, "journalnotat.pdf", p, len));
+	th_pump(300);
+	int n = 0;
+	for (int i = 0; i < dennis.n_msgs; i++)
+		n += dennis.msgs[i].file && strcmp(dennis.msgs[i].file_name, "journalnotat.pdf") == 0;
+	CHECK_EQ_INT(n, 1);
+	char second[700];
+	snprintf(second, sizeof second, "%s/files/journalnotat-2.pdf", dennis.dir);
+	struct stat st;
+	CHECK(stat(second, &st) != 0);
+	CHECK_EQ_INT(wakks_downloads_pending(dennis.c), 0);
+	REQUIRE(th_wait_file(&camilla, "journalnotat.pdf", 60000) == 0);
+	free(p);
+}
+
 #if defined(WAKKS_TEST_HOOKS) && WAKKS_TEST_HOOKS
 static void upload_cut_by_a_dropped_connection_resumes_from_have(void)
 {
@@ -393,6 +436,7 @@ int main(void)
 	RUN(citizen_sends_document_and_photo_to_the_unit);
 	RUN(history_lists_the_files);
 	RUN(restarted_recipient_does_not_fetch_again);
+	RUN(download_cut_by_a_restart_is_fetched_again);
 #if defined(WAKKS_TEST_HOOKS) && WAKKS_TEST_HOOKS
 	RUN(upload_cut_by_a_dropped_connection_resumes_from_have);
 	RUN(upload_cut_by_a_restart_resumes_from_have);
