@@ -343,6 +343,13 @@ void wakks__send_uploaded(wakks_client *c)
 
 void wakks__send_give_up(wakks_client *c, int err, uint64_t retry_ms)
 {
+	if (retry_ms && err == PROTO_E_UNAVAILABLE) {
+		/* The relay is still storing a chunk sent on a dropped connection (or checking the
+		 * blob): a normal moment of resuming, not news for whoever waits on the message. */
+		c->send.phase = SP_WAIT_RETRY;
+		c->send.retry_at_mono = wakks__mono_ms() + retry_ms;
+		return;
+	}
 	if (retry_ms) {
 		wait_retry(c, err, retry_ms);
 		return;

@@ -338,8 +338,9 @@ int wakks__msg_new(wakks_client *c, const wakks_target *to, wakks_message *m);
 int wakks__msg_queue(wakks__txn *t, wakks_message *m);
 /* The head's upload is complete: go on to encrypt and send. */
 void wakks__send_uploaded(wakks_client *c);
-/* The head's upload was refused: retry after retry_ms (the message stays pending), or with 0
- * give up (failed, out of pending). */
+/* The head's upload was refused: retry after retry_ms (the message stays pending; the op
+ * finishes with err, except for PROTO_E_UNAVAILABLE, a pause while resuming), or with 0 give up
+ * (failed, out of pending). */
 void wakks__send_give_up(wakks_client *c, int err, uint64_t retry_ms);
 /* Registers an operation for a queued message. */
 uint32_t wakks__send_op(wakks_client *c, const uint8_t cmid[16]);
