@@ -1,13 +1,9 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 #include "identity_runtime.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
@@ -25,35 +21,11 @@ int relay_identity_load_account_key(const char *data_dir, uint8_t key[ID_HASH_KE
 {
 	char path[RELAY_CONFIG_PATH_MAX + 32];
 	snprintf(path, sizeof path, "%s/account-id.key", data_dir);
-	int fd = open(path, O_RDONLY);
-	if (fd >= 0) {
-		struct stat st;
-		ssize_t n = read(fd, key, ID_HASH_KEY_BYTES);
-		int ok = fstat(fd, &st) == 0 && (st.st_mode & 077) == 0 && n == ID_HASH_KEY_BYTES;
-		close(fd);
-		if (!ok) {
-			RLOG_ERROR("identity", "account_key_invalid",
-				   "path=%s reason=\"must be 32 bytes and mode 0600\"", path);
-			return -1;
-		}
-		return 0;
-	}
-	if (errno != ENOENT)
-		return -1;
-	randombytes_buf(key, ID_HASH_KEY_BYTES);
-	char tmp[RELAY_CONFIG_PATH_MAX + 40];
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0 || write(fd, key, ID_HASH_KEY_BYTES) != ID_HASH_KEY_BYTES || fsync(fd) != 0) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	close(fd);
-	if (rename(tmp, path) != 0)
-		return -1;
-	RLOG_INFO("identity", "account_key_created", "path=%s", path);
-	return 0;
+	int rc = id_account_key_load(path, key);
+	if (rc != 0)
+		RLOG_ERROR("identity", "account_key_invalid", "path=%s error=\"%s\"", path,
+			   id_strerror(rc));
+	return rc == 0 ? 0 : -1;
 }
 
 static int read_file(const char *path, char **out, size_t *len)
