@@ -730,19 +730,19 @@ static int register_missing(size_t ndev)
 	if (relay_launch_start(&rl, opt.relay_bin, opt.state) != 0)
 		return -1;
 	relay_port = rl.port;
-	size_t todo = ndev - ndevices_saved;
+	size_t remaining = ndev - ndevices_saved;
 	/* Only the new devices connect; registration runs without pairs. */
 	struct device *all = devices;
 	size_t saved = ndevices_saved;
 	atomic_store(&phase, PH_CONNECT);
-	setup_workers(todo, false);
+	setup_workers(remaining, false);
 	for (unsigned t = 0; t < opt.threads; t++)
 		for (size_t i = 0; i < workers[t].nconns; i++) {
 			workers[t].conns[i].d = &all[saved + workers[t].conns[i].index];
 			workers[t].conns[i].index += (uint32_t)saved;
 		}
 	start_threads();
-	double secs = connect_all(todo);
+	double secs = connect_all(remaining);
 	join_threads();
 	free_workers();
 	relay_launch_stop(&rl);
@@ -751,7 +751,7 @@ static int register_missing(size_t ndev)
 		return -1;
 	}
 	printf("registration: %zu devices in %.1f s (%.0f devices/s; OpenID Connect ID token, "
-	       "register, durable commit)\n", todo, secs, (double)todo / secs);
+	       "register, durable commit)\n", remaining, secs, (double)remaining / secs);
 	fflush(stdout);
 	ndevices_saved = ndev;
 	if (save_devices(ndev) != 0)
