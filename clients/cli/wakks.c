@@ -788,40 +788,46 @@ static int peer_one(const uint8_t acc[16], const uint8_t dev[16], const uint8_t 
 	return 0;
 }
 
-int main(int argc, char **argv)
-{
-	g.timeout_ms = DEFAULT_TIMEOUT_MS;
-	const char *user = NULL, *idp = "dev-mitid", *issuer = NULL, *token_file = NULL;
+/* The command line's options, which may stand before and after the command. */
+struct cli_options {
+	const char *user, *idp, *issuer, *token_file, *file, *media_type;
 	char *to[4], *units[4];
-	int n_to = 0, n_units = 0;
-	double idle = 2.0;
-	bool yes = false;
-	enum { O_RELAY = 256, O_CA, O_STORE, O_KEYFILE, O_JSON, O_TIMEOUT, O_USER, O_IDP, O_ISSUER,
-	       O_TOKENFILE, O_TO, O_UNIT, O_IDLE, O_YES, O_FILE, O_TYPE, O_SAVEDIR };
-	const char *file = NULL, *media_type = NULL;
-	static const struct option opts[] = {
-		{ "relay", required_argument, NULL, O_RELAY },
-		{ "ca", required_argument, NULL, O_CA },
-		{ "store", required_argument, NULL, O_STORE },
-		{ "key-file", required_argument, NULL, O_KEYFILE },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "timeout", required_argument, NULL, O_TIMEOUT },
-		{ "user", required_argument, NULL, O_USER },
-		{ "idp", required_argument, NULL, O_IDP },
-		{ "issuer", required_argument, NULL, O_ISSUER },
-		{ "token-file", required_argument, NULL, O_TOKENFILE },
-		{ "to", required_argument, NULL, O_TO },
-		{ "unit", required_argument, NULL, O_UNIT },
-		{ "idle", required_argument, NULL, O_IDLE },
-		{ "yes", no_argument, NULL, O_YES },
-		{ "file", required_argument, NULL, O_FILE },
-		{ "type", required_argument, NULL, O_TYPE },
-		{ "save-dir", required_argument, NULL, O_SAVEDIR },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	int n_to, n_units;
+	double idle;
+	bool yes;
+};
+
+enum { O_RELAY = 256, O_CA, O_STORE, O_KEYFILE, O_JSON, O_TIMEOUT, O_USER, O_IDP, O_ISSUER,
+       O_TOKENFILE, O_TO, O_UNIT, O_IDLE, O_YES, O_FILE, O_TYPE, O_SAVEDIR };
+
+static const struct option opts[] = {
+	{ "relay", required_argument, NULL, O_RELAY },
+	{ "ca", required_argument, NULL, O_CA },
+	{ "store", required_argument, NULL, O_STORE },
+	{ "key-file", required_argument, NULL, O_KEYFILE },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "timeout", required_argument, NULL, O_TIMEOUT },
+	{ "user", required_argument, NULL, O_USER },
+	{ "idp", required_argument, NULL, O_IDP },
+	{ "issuer", required_argument, NULL, O_ISSUER },
+	{ "token-file", required_argument, NULL, O_TOKENFILE },
+	{ "to", required_argument, NULL, O_TO },
+	{ "unit", required_argument, NULL, O_UNIT },
+	{ "idle", required_argument, NULL, O_IDLE },
+	{ "yes", no_argument, NULL, O_YES },
+	{ "file", required_argument, NULL, O_FILE },
+	{ "type", required_argument, NULL, O_TYPE },
+	{ "save-dir", required_argument, NULL, O_SAVEDIR },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Parses options from argv until the first non-option (or all of them, for the arguments after
+ * the command). Returns -1 to go on, or the exit status (help or a usage error). */
+static int parse_options(int argc, char **argv, const char *short_opts, struct cli_options *o)
+{
 	int ch;
-	while ((ch = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, short_opts, opts, NULL)) != -1) {
 		switch (ch) {
 		case O_RELAY: g.relay = optarg; break;
 		case O_CA: g.ca = optarg; break;
@@ -829,21 +835,31 @@ int main(int argc, char **argv)
 		case O_KEYFILE: g.key_file = optarg; break;
 		case O_JSON: g.json = true; break;
 		case O_TIMEOUT: g.timeout_ms = (int)(atof(optarg) * 1000); break;
-		case O_USER: user = optarg; break;
-		case O_IDP: idp = optarg; break;
-		case O_ISSUER: issuer = optarg; break;
-		case O_TOKENFILE: token_file = optarg; break;
-		case O_TO: if (n_to < 4) to[n_to++] = optarg; break;
-		case O_UNIT: if (n_units < 4) units[n_units++] = optarg; break;
-		case O_IDLE: idle = atof(optarg); break;
-		case O_YES: yes = true; break;
-		case O_FILE: file = optarg; break;
-		case O_TYPE: media_type = optarg; break;
+		case O_USER: o->user = optarg; break;
+		case O_IDP: o->idp = optarg; break;
+		case O_ISSUER: o->issuer = optarg; break;
+		case O_TOKENFILE: o->token_file = optarg; break;
+		case O_TO: if (o->n_to < 4) o->to[o->n_to++] = optarg; break;
+		case O_UNIT: if (o->n_units < 4) o->units[o->n_units++] = optarg; break;
+		case O_IDLE: o->idle = atof(optarg); break;
+		case O_YES: o->yes = true; break;
+		case O_FILE: o->file = optarg; break;
+		case O_TYPE: o->media_type = optarg; break;
 		case O_SAVEDIR: g.save_dir = optarg; break;
 		case 'h': fputs(usage_text, stdout); return EX_OK;
 		default: fputs(usage_text, stderr); return EX_USAGE;
 		}
 	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	g.timeout_ms = DEFAULT_TIMEOUT_MS;
+	struct cli_options o = { .idp = "dev-mitid", .idle = 2.0 };
+	int status = parse_options(argc, argv, "+h", &o);
+	if (status >= 0)
+		return status;
 	/* Options may also follow the command: parse them after it too. */
 	if (optind >= argc) {
 		fputs(usage_text, stderr);
@@ -855,29 +871,9 @@ int main(int argc, char **argv)
 	int sub_argc = argc - optind;
 	char **sub_argv = argv + optind;
 	optind = 1;
-	while ((ch = getopt_long(sub_argc, sub_argv, "h", opts, NULL)) != -1) {
-		switch (ch) {
-		case O_RELAY: g.relay = optarg; break;
-		case O_CA: g.ca = optarg; break;
-		case O_STORE: g.store = optarg; break;
-		case O_KEYFILE: g.key_file = optarg; break;
-		case O_JSON: g.json = true; break;
-		case O_TIMEOUT: g.timeout_ms = (int)(atof(optarg) * 1000); break;
-		case O_USER: user = optarg; break;
-		case O_IDP: idp = optarg; break;
-		case O_ISSUER: issuer = optarg; break;
-		case O_TOKENFILE: token_file = optarg; break;
-		case O_TO: if (n_to < 4) to[n_to++] = optarg; break;
-		case O_UNIT: if (n_units < 4) units[n_units++] = optarg; break;
-		case O_IDLE: idle = atof(optarg); break;
-		case O_YES: yes = true; break;
-		case O_FILE: file = optarg; break;
-		case O_TYPE: media_type = optarg; break;
-		case O_SAVEDIR: g.save_dir = optarg; break;
-		case 'h': fputs(usage_text, stdout); return EX_OK;
-		default: fputs(usage_text, stderr); return EX_USAGE;
-		}
-	}
+	status = parse_options(sub_argc, sub_argv, "h", &o);
+	if (status >= 0)
+		return status;
 	for (int i = optind; i < sub_argc && n_args < 8; i++)
 		args[n_args++] = sub_argv[i];
 	if (!g.store)
@@ -902,9 +898,9 @@ int main(int argc, char **argv)
 	open_client(true, strcmp(cmd, "listen") == 0);
 	int rc;
 	if (strcmp(cmd, "login") == 0)
-		rc = cmd_login(user, idp);
+		rc = cmd_login(o.user, o.idp);
 	else if (strcmp(cmd, "register") == 0)
-		rc = cmd_register(issuer, token_file);
+		rc = cmd_register(o.issuer, o.token_file);
 	else if (strcmp(cmd, "whoami") == 0)
 		print_whoami(), rc = EX_OK;
 	else if (strcmp(cmd, "send") == 0) {
@@ -921,11 +917,11 @@ int main(int argc, char **argv)
 			n += l;
 		}
 		text[n] = '\0';
-		rc = cmd_send(to, n_to, units, n_units, n ? text : NULL, file, media_type);
+		rc = cmd_send(o.to, o.n_to, o.units, o.n_units, n ? text : NULL, o.file, o.media_type);
 	} else if (strcmp(cmd, "receive") == 0)
-		rc = cmd_receive(idle, false);
+		rc = cmd_receive(o.idle, false);
 	else if (strcmp(cmd, "listen") == 0)
-		rc = cmd_receive(idle, true);
+		rc = cmd_receive(o.idle, true);
 	else if (strcmp(cmd, "history") == 0)
 		rc = cmd_history();
 	else if (strcmp(cmd, "devices") == 0 || strcmp(cmd, "consent") == 0) {
@@ -942,7 +938,7 @@ int main(int argc, char **argv)
 			die(exit_for(orc), "cannot open the store: %s", wakks_strerror(orc));
 		rc = strcmp(cmd, "devices") == 0 ? cmd_devices()
 						 : cmd_consent(n_args ? args[0] : NULL,
-							       n_args > 1 ? args[1] : NULL, yes);
+							       n_args > 1 ? args[1] : NULL, o.yes);
 	} else if (strcmp(cmd, "revoke") == 0)
 		rc = cmd_revoke(n_args ? args[0] : NULL);
 	else if (strcmp(cmd, "safety-number") == 0)
