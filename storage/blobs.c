@@ -263,27 +263,10 @@ static int remove_blob(struct store__wtxn *w, const struct store_blob *b, struct
 			return rc;
 	}
 	/* Grants: every key with the blob id as prefix. */
-	MDB_cursor *cur;
-	rc = mdb_cursor_open(w->txn, s->dbi[STORE__DB_BLOB_GRANTS], &cur);
+	rc = store__delete_prefix(s, w->txn, STORE__DB_BLOB_GRANTS, b->id, STORE_ID_BYTES, NULL, NULL,
+				  NULL);
 	if (rc)
-		return store__err(rc);
-	uint8_t start[BLOB_GRANT_KEY_LEN] = { 0 };
-	memcpy(start, b->id, STORE_ID_BYTES);
-	for (;;) {
-		MDB_val mk = { .mv_size = sizeof start, .mv_data = start }, mv;
-		rc = mdb_cursor_get(cur, &mk, &mv, MDB_SET_RANGE);
-		if (rc == 0 && (mk.mv_size != BLOB_GRANT_KEY_LEN ||
-				memcmp(mk.mv_data, b->id, STORE_ID_BYTES) != 0))
-			rc = MDB_NOTFOUND;
-		if (rc)
-			break;
-		rc = mdb_cursor_del(cur, 0);
-		if (rc)
-			break;
-	}
-	mdb_cursor_close(cur);
-	if (rc && rc != MDB_NOTFOUND)
-		return store__err(rc);
+		return rc;
 	memset(out, 0, sizeof *out);
 	memcpy(out->id, b->id, STORE_ID_BYTES);
 	out->state = b->state;

@@ -171,86 +171,41 @@ static int latest_key_names(const uint8_t *k, size_t klen, char tenant[STORE_TEN
 	return 0;
 }
 
+/* Records: the report's grant and withdrawal counters go down with them. */
+static int uncount_record(const MDB_val *k, const MDB_val *v, void *data)
+{
+	struct store_consent c;
+	if (k->mv_size != STORE__KEY_CONSENT_LEN)
+		return STORE_ECORRUPT;
+	int err = store__consent_decode(k->mv_data, v->mv_data, v->mv_size, &c);
+	if (err)
+		return err;
+	bool grant = c.kind == STORE_CONSENT_GRANT;
+	return count_add(data, c.tenant, c.unit, c.text_version, grant ? -1 : 0, grant ? 0 : -1, 0);
+}
+
+/* Latest entries: an active grant stops counting as active. */
+static int uncount_latest(const MDB_val *k, const MDB_val *v, void *data)
+{
+	struct store__consent_latest l;
+	char tenant[STORE_TENANT_MAX + 1], unit[STORE_UNIT_ID_MAX + 1];
+	int err = latest_key_names(k->mv_data, k->mv_size, tenant, unit);
+	if (!err)
+		err = store__consent_latest_decode(v->mv_data, v->mv_size, &l);
+	if (!err && l.kind == STORE_CONSENT_GRANT)
+		err = count_add(data, tenant, unit, l.text_version, 0, 0, -1);
+	return err;
+}
+
 int store__consent_erase(struct store__wtxn *w, const uint8_t account_id[STORE_ID_BYTES],
 			 size_t *records, size_t *latest)
 {
-	struct store *s = w->store;
-	MDB_cursor *cur;
-	MDB_val k, v;
-	size_t nrec = 0, nlat = 0;
-	int err = 0;
-
-	/* Records: the report's grant and withdrawal counters go down with them. */
-	int rc = mdb_cursor_open(w->txn, s->dbi[STORE__DB_CONSENTS], &cur);
-	if (rc)
-		return store__err(rc);
-	for (;;) {
-		uint8_t start[STORE__KEY_CONSENT_LEN];
-		struct store_consent c;
-		store__key_consent(start, account_id, 0);
-		k.mv_data = start;
-		k.mv_size = sizeof start;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-		if (rc == 0 && (k.mv_size < STORE_ID_BYTES || memcmp(k.mv_data, account_id, STORE_ID_BYTES) != 0))
-			rc = MDB_NOTFOUND;
-		if (rc)
-			break;
-		if (k.mv_size != STORE__KEY_CONSENT_LEN) {
-			err = STORE_ECORRUPT;
-			break;
-		}
-		err = store__consent_decode(k.mv_data, v.mv_data, v.mv_size, &c);
-		if (err)
-			break;
-		bool grant = c.kind == STORE_CONSENT_GRANT;
-		err = count_add(w, c.tenant, c.unit, c.text_version, grant ? -1 : 0, grant ? 0 : -1, 0);
-		if (err)
-			break;
-		rc = mdb_cursor_del(cur, 0);
-		if (rc)
-			break;
-		nrec++;
-	}
-	mdb_cursor_close(cur);
-	if (err)
-		return err;
-	if (rc != MDB_NOTFOUND)
-		return store__err(rc);
-
-	/* Latest entries: an active grant stops counting as active. */
-	rc = mdb_cursor_open(w->txn, s->dbi[STORE__DB_CONSENT_LATEST], &cur);
-	if (rc)
-		return store__err(rc);
-	for (;;) {
-		struct store__consent_latest l;
-		char tenant[STORE_TENANT_MAX + 1], unit[STORE_UNIT_ID_MAX + 1];
-		k.mv_data = (void *)account_id;
-		k.mv_size = STORE_ID_BYTES;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-		if (rc == 0 && (k.mv_size < STORE_ID_BYTES || memcmp(k.mv_data, account_id, STORE_ID_BYTES) != 0))
-			rc = MDB_NOTFOUND;
-		if (rc)
-			break;
-		err = latest_key_names(k.mv_data, k.mv_size, tenant, unit);
-		if (!err)
-			err = store__consent_latest_decode(v.mv_data, v.mv_size, &l);
-		if (!err && l.kind == STORE_CONSENT_GRANT)
-			err = count_add(w, tenant, unit, l.text_version, 0, 0, -1);
-		if (err)
-			break;
-		rc = mdb_cursor_del(cur, 0);
-		if (rc)
-			break;
-		nlat++;
-	}
-	mdb_cursor_close(cur);
-	if (err)
-		return err;
-	if (rc != MDB_NOTFOUND)
-		return store__err(rc);
-	*records = nrec;
-	*latest = nlat;
-	return 0;
+	int err = store__delete_prefix(w->store, w->txn, STORE__DB_CONSENTS, account_id,
+				       STORE_ID_BYTES, uncount_record, w, records);
+	if (!err)
+		err = store__delete_prefix(w->store, w->txn, STORE__DB_CONSENT_LATEST, account_id,
+					   STORE_ID_BYTES, uncount_latest, w, latest);
+	return err;
 }
 
 /* ---- reads ----------------------------------------------------------------------------------- */

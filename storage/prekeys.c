@@ -142,27 +142,8 @@ int store__op_take_one_time_prekeys_apply(struct store__wtxn *w, struct store__o
 int store__otpk_delete_all(struct store *s, MDB_txn *txn, const uint8_t device_id[STORE_ID_BYTES],
 			   size_t *n)
 {
-	MDB_cursor *cur;
-	MDB_val k, v;
-	size_t count = 0;
-	int rc = mdb_cursor_open(txn, s->dbi[STORE__DB_ONE_TIME_PREKEYS], &cur);
-	if (rc)
-		return store__err(rc);
-	for (;;) {
-		rc = first_otpk(cur, device_id, &k, &v);
-		if (rc)
-			break;
-		rc = mdb_cursor_del(cur, 0);
-		if (rc)
-			break;
-		count++;
-	}
-	mdb_cursor_close(cur);
-	if (rc != MDB_NOTFOUND)
-		return store__err(rc);
-	if (n)
-		*n = count;
-	return 0;
+	return store__delete_prefix(s, txn, STORE__DB_ONE_TIME_PREKEYS, device_id, STORE_ID_BYTES,
+				    NULL, NULL, n);
 }
 
 int store_count_one_time_prekeys(struct store *s, const uint8_t device_id[STORE_ID_BYTES],

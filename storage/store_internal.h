@@ -279,6 +279,13 @@ void store__read_end(struct store *s, MDB_txn *txn);
 /* LMDB or errno code -> STORE_E* (or one of the two above) */
 int store__err(int rc);
 
+/* Called for each entry before store__delete_prefix deletes it; nonzero stops with that error. */
+typedef int (*store__entry_fn)(const MDB_val *key, const MDB_val *val, void *data);
+/* Deletes every entry of db whose key starts with prefix (fn, if not NULL, sees each first);
+ * *deleted (may be NULL) gets the count. */
+int store__delete_prefix(struct store *s, MDB_txn *txn, enum store__db db, const void *prefix,
+			 size_t plen, store__entry_fn fn, void *data, size_t *deleted);
+
 /* Small helpers over a transaction. get returns STORE_ENOTFOUND when absent. */
 int store__get(struct store *s, MDB_txn *txn, enum store__db db, const void *key, size_t klen,
 	       MDB_val *val);
