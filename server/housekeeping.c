@@ -27,6 +27,9 @@ static void on_tick(uv_timer_t *t)
 	/* Expiry once a second: envelopes live for days, and a pass is a write transaction. */
 	if (!r->stopping && ++r->housekeeping_ticks % (1000 / HOUSEKEEPING_INTERVAL_MS) == 0)
 		relay_expire_tick(r);
+	/* The first sample right away, then every 10 s. */
+	if (!r->stopping && r->housekeeping_ticks % (10000 / HOUSEKEEPING_INTERVAL_MS) == 1)
+		relay_metrics_sample_mailboxes(r);
 	if (!r->stopping && r->housekeeping_ticks % BLOB_SWEEP_TICKS == BLOB_SWEEP_FIRST_TICK)
 		blob_store_sweep(r);
 }

@@ -48,19 +48,8 @@ int relay_metrics_render(const struct relay *r, char *buf, size_t len)
 	emit(&o, "wakks_rate_limited_total", "counter", "Requests refused by rate limit.", m->rate_limited);
 	emit(&o, "wakks_backpressure_pauses_total", "counter", "Times reading from a slow peer stopped.", m->backpressure_pauses);
 	if (r->store) {
-		/* Mailbox depth of the devices connected now: one short read per connection. */
-		uint64_t depth_sum = 0, depth_max = 0;
-		for (const struct relay_conn *c = r->conns; c; c = c->next) {
-			uint64_t n = 0, bytes = 0;
-			if (c->state == CONN_AUTHENTICATED &&
-			    store_mailbox_depth(r->store, c->device_id, &n, &bytes) == 0) {
-				depth_sum += n;
-				if (n > depth_max)
-					depth_max = n;
-			}
-		}
-		emit(&o, "wakks_mailbox_depth_online_total", "gauge", "Envelopes waiting for connected devices.", depth_sum);
-		emit(&o, "wakks_mailbox_depth_online_max", "gauge", "Deepest mailbox of a connected device.", depth_max);
+		emit(&o, "wakks_mailbox_depth_online_total", "gauge", "Envelopes waiting for connected devices (sampled every 10 s).", m->mailbox_depth_sum);
+		emit(&o, "wakks_mailbox_depth_online_max", "gauge", "Deepest mailbox of a connected device (sampled every 10 s).", m->mailbox_depth_max);
 		struct store_stats s;
 		store_get_stats(r->store, &s);
 		emit(&o, "wakks_store_envelopes_stored_total", "counter", "Envelopes committed to storage.", s.envelopes_stored);
@@ -94,4 +83,20 @@ int relay_metrics_render(const struct relay *r, char *buf, size_t len)
 		}
 	}
 	return o.overflow ? -1 : (int)o.used;
+}
+
+void relay_metrics_sample_mailboxes(struct relay *r)
+{
+	uint64_t sum = 0, max = 0;
+	for (const struct relay_conn *c = r->conns; c; c = c->next) {
+		uint64_t n = 0, bytes = 0;
+		if (c->state == CONN_AUTHENTICATED &&
+		    store_mailbox_depth(r->store, c->device_id, &n, &bytes) == 0) {
+			sum += n;
+			if (n > max)
+				max = n;
+		}
+	}
+	r->metrics.mailbox_depth_sum = sum;
+	r->metrics.mailbox_depth_max = max;
 }

@@ -22,9 +22,15 @@ struct relay_metrics {
 	uint64_t sends_rejected;
 	uint64_t rate_limited;
 	uint64_t backpressure_pauses;
+	uint64_t mailbox_depth_sum; /* of connected devices, sampled by housekeeping */
+	uint64_t mailbox_depth_max;
 };
 
 struct relay;
+
+/* Samples the mailbox depth of the connected devices: one short read per connection, so it runs
+ * on a timer rather than on every scrape. */
+void relay_metrics_sample_mailboxes(struct relay *r);
 
 /* Renders every metric into buf; returns the length, or -1 if buf is too small. */
 int relay_metrics_render(const struct relay *r, char *buf, size_t len);
