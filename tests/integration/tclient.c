@@ -109,6 +109,18 @@ static int send_frame(struct tdev *d, proto_frame *f)
 	return rc;
 }
 
+/* Queues a frame that arrived while waiting for another (dropped past TDEV_MAX_PUSHES). */
+static void keep_for_later(struct tdev *d, uint8_t *buf, size_t len)
+{
+	if (d->queued < TDEV_MAX_PUSHES) {
+		d->queue[d->queued].buf = buf;
+		d->queue[d->queued].len = len;
+		d->queued++;
+	} else {
+		free(buf);
+	}
+}
+
 int tdev_request(struct tdev *d, proto_frame *f, int timeout_ms)
 {
 	f->request_id = d->next_request++;
@@ -134,13 +146,7 @@ int tdev_request(struct tdev *d, proto_frame *f, int timeout_ms)
 					d->frame.body.error.details.stale_count);
 			return t;
 		}
-		if (d->queued < TDEV_MAX_PUSHES) {
-			d->queue[d->queued].buf = buf;
-			d->queue[d->queued].len = len;
-			d->queued++;
-		} else {
-			free(buf);
-		}
+		keep_for_later(d, buf, len);
 	}
 }
 
@@ -165,13 +171,7 @@ int tdev_wait(struct tdev *d, uint32_t type, int timeout_ms)
 		uint32_t t, rid;
 		if (proto_frame_peek(buf, len, &t, &rid) == 0 && t == type)
 			return take_frame(d, buf, len);
-		if (d->queued < TDEV_MAX_PUSHES) {
-			d->queue[d->queued].buf = buf;
-			d->queue[d->queued].len = len;
-			d->queued++;
-		} else {
-			free(buf);
-		}
+		keep_for_later(d, buf, len);
 	}
 }
 
