@@ -15,11 +15,11 @@
 #include <sodium.h>
 #include <uv.h>
 
-#include "config.h"
-#include "log.h"
+#include "admin/commands.h"
+#include "core/config.h"
+#include "core/log.h"
 #include "relay.h"
-#include "receipts.h"
-#include "relay_commands.h"
+#include "services/receipts.h"
 
 static void usage(FILE *f)
 {

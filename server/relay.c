@@ -11,18 +11,19 @@
 
 #include <openssl/ssl.h>
 
-#include "audit.h"
-#include "blob_store.h"
-#include "conn.h"
-#include "devset.h"
-#include "handle_blob.h"
-#include "housekeeping.h"
-#include "http.h"
-#include "log.h"
-#include "tls_cert.h"
-#include "wakks_storage.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "handlers/blobs.h"
+#include "net/conn.h"
+#include "net/http.h"
+#include "net/tls_cert.h"
+#include "net/ws.h"
+#include "services/audit_log.h"
+#include "services/blob_files.h"
+#include "services/devset.h"
+#include "services/housekeeping.h"
 #include "wakks_protocol.h"
-#include "ws.h"
+#include "wakks_storage.h"
 
 /* One lws read of a WebSocket: a typical frame (a 1 KiB envelope with its header) fits one read;
  * lws keeps this buffer for every connection (measured: 4096 costs 2 KiB more per idle
@@ -31,20 +32,6 @@
 
 /* How often a stopping relay checks whether every WebSocket has closed. */
 #define SHUTDOWN_POLL_MS 20
-
-uint64_t relay_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-uint64_t relay_monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static struct lws_protocols relay_protocols[3];
 static struct lws_http_mount mounts[5];

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* The relay process: one libuv loop owned by us, libwebsockets on it (its libuv event library),
  * the storage writer thread beside it. Everything here runs on the loop thread. */
-#ifndef WAKKS_RELAY_H
-#define WAKKS_RELAY_H
+#ifndef WAKKS_RELAY_RELAY_H
+#define WAKKS_RELAY_RELAY_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -10,11 +10,11 @@
 #include <libwebsockets.h>
 #include <uv.h>
 
-#include "config.h"
-#include "consent.h"
-#include "identity_runtime.h"
-#include "metrics.h"
-#include "registry.h"
+#include "core/config.h"
+#include "services/consent_gate.h"
+#include "services/identity_binding.h"
+#include "services/metrics.h"
+#include "net/registry.h"
 
 struct blob_busy;
 struct relay_conn;
@@ -64,8 +64,5 @@ int relay_start(struct relay *r, uv_loop_t *loop);
 /* Begins an orderly stop: refuse new connections, close WebSockets with 1001, then flush storage
  * and let the loop run out. Safe to call more than once. */
 void relay_stop(struct relay *r);
-
-uint64_t relay_now_ms(void);
-uint64_t relay_monotonic_ms(void);
 
 #endif

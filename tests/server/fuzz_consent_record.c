@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "consent_record.h"
+#include "services/consent_record.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

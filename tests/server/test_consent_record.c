@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "consent_record.h"
+#include "services/consent_record.h"
 #include "test.h"
 
 struct fields {

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* The relay's configuration: embedded defaults, overridden by an optional INI-style file
+ * (format in docs/configuration.md). Every key is validated; the first error names file, line and
+ * key, and the relay exits with status 2. */
+#ifndef WAKKS_RELAY_CORE_CONFIG_H
+#define WAKKS_RELAY_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RELAY_CONFIG_PATH_MAX 1024
+#define RELAY_CONFIG_STR_MAX 256
+/* Bounds on configured objects: the directory frames list them all in one reply. */
+#define RELAY_MAX_TENANTS 128
+#define RELAY_MAX_UNITS_PER_TENANT 32
+#define RELAY_MAX_IDPS 64
+#define RELAY_MAX_GROUP_MAPS 8
+
+/* The consent text a citizen is shown (spec/consent.md §1). */
+struct relay_consent_text_config {
+	bool set;
+	char version[33];
+	char text_file[RELAY_CONFIG_PATH_MAX];
+	char language[9];
+};
+
+struct relay_unit_config {
+	char id[64];
+	char name[RELAY_CONFIG_STR_MAX];
+	/* Caseworkers whose group claim holds any of these values are members of the unit. */
+	char groups[RELAY_MAX_GROUP_MAPS][RELAY_CONFIG_STR_MAX];
+	int group_count;
+	struct relay_consent_text_config consent; /* optional: narrows the tenant's text */
+};
+
+struct relay_tenant_config {
+	char id[64];
+	char name[RELAY_CONFIG_STR_MAX];
+	char cvr[16];
+	char idps[RELAY_MAX_GROUP_MAPS][64]; /* ids of the identity providers it trusts */
+	int idp_count;
+	struct relay_unit_config units[RELAY_MAX_UNITS_PER_TENANT];
+	int unit_count;
+	/* UPNs (from the tenant's caseworker provider) that register as the tenant's journal device. */
+	char journal_upns[RELAY_MAX_GROUP_MAPS][RELAY_CONFIG_STR_MAX];
+	int journal_upn_count;
+	struct relay_consent_text_config consent;
+};
+
+enum relay_idp_kind { RELAY_IDP_CITIZEN, RELAY_IDP_CASEWORKER };
+enum relay_idp_profile { RELAY_IDP_PROFILE_MITID_BROKER, RELAY_IDP_PROFILE_ADFS };
+
+struct relay_idp_config {
+	char id[64];
+	char issuer[RELAY_CONFIG_STR_MAX];
+	char audience[RELAY_CONFIG_STR_MAX];
+	char jwks_file[RELAY_CONFIG_PATH_MAX];
+	char algs[64]; /* comma-separated allowlist, e.g. "RS256,ES256" */
+	enum relay_idp_kind kind;
+	enum relay_idp_profile profile;
+	bool development; /* the built-in development provider; only with --dev */
+};
+
+struct relay_config {
+	/* [relay] */
+	char listen[RELAY_CONFIG_STR_MAX];
+	int port;
+	char data_dir[RELAY_CONFIG_PATH_MAX];
+	char tls_cert[RELAY_CONFIG_PATH_MAX];
+	char tls_key[RELAY_CONFIG_PATH_MAX];
+	char web_root[RELAY_CONFIG_PATH_MAX];
+	char public_url[RELAY_CONFIG_STR_MAX];
+	int log_level;
+	/* [limits] */
+	uint32_t max_frame_bytes;
+	uint32_t unauth_timeout_ms;
+	uint32_t max_connections_per_address;
+	uint32_t requests_per_second;
+	uint32_t request_burst;
+	uint32_t send_queue_max_bytes;
+	uint32_t mailbox_max_envelopes;
+	uint64_t mailbox_max_bytes;
+	uint32_t envelope_ttl_seconds;
+	uint32_t prekeys_low_watermark;
+	uint32_t shutdown_grace_ms;
+	uint64_t blob_max_bytes;       /* largest attachment blob accepted */
+	uint64_t blob_quota_bytes;     /* bytes of blobs one account may hold at once */
+	uint32_t blob_orphan_seconds;  /* an upload not referenced by a send is deleted after this */
+	/* [storage] */
+	uint64_t map_size_initial_mb;
+	uint64_t map_size_max_mb;
+	uint32_t max_batch;
+	/* [tenant ID], [unit TENANT/UNIT], [idp ID] */
+	struct relay_tenant_config tenants[RELAY_MAX_TENANTS];
+	int tenant_count;
+	struct relay_idp_config idps[RELAY_MAX_IDPS];
+	int idp_count;
+	/* From the command line only, never from a file: a production file cannot turn it on. */
+	bool dev_mode;
+	/* SHA-256 of the configuration file's bytes (zero without a file), for the audit log. */
+	uint8_t file_sha256[32];
+};
+
+/* Fills `cfg` with the embedded defaults. */
+void relay_config_defaults(struct relay_config *cfg);
+
+/* Adds the demo tenant and the development identity providers (for --dev). */
+void relay_config_add_dev_defaults(struct relay_config *cfg);
+
+/* Reads `path` over the current values. On error returns -1 and writes one line naming file,
+ * line and key to `err`. */
+int relay_config_load(struct relay_config *cfg, const char *path, char *err, size_t err_len);
+
+/* Checks relations between keys after loading (e.g. unit groups, tenant idps exist). */
+int relay_config_check(const struct relay_config *cfg, char *err, size_t err_len);
+
+const struct relay_tenant_config *relay_config_tenant(const struct relay_config *cfg,
+						      const char *id);
+const struct relay_idp_config *relay_config_idp(const struct relay_config *cfg, const char *id);
+
+#endif

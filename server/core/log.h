@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* The relay's one logging path: structured lines on stderr, one event per line,
+ *   time=2026-11-26T15:02:08.123Z level=info component=relay event=listening port=8443
+ * The level is checked before anything is formatted. Never pass message content, tokens, keys or
+ * CPR numbers to it: the log is read by operators, not by the people the messages belong to. */
+#ifndef WAKKS_RELAY_CORE_LOG_H
+#define WAKKS_RELAY_CORE_LOG_H
+
+enum relay_log_level { RELAY_LOG_DEBUG, RELAY_LOG_INFO, RELAY_LOG_WARN, RELAY_LOG_ERROR };
+
+extern enum relay_log_level relay_log_threshold;
+
+/* Parses "debug", "info", "warn" or "error"; returns -1 for anything else. */
+int relay_log_level_parse(const char *name);
+
+/* `fmt` continues the line with space-separated key=value pairs. */
+void relay_log__emit(enum relay_log_level level, const char *component, const char *event,
+		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+#define RLOG(level, component, event, ...)                                               \
+	do {                                                                             \
+		if ((level) >= relay_log_threshold)                                      \
+			relay_log__emit((level), (component), (event), "" __VA_ARGS__);  \
+	} while (0)
+
+#define RLOG_DEBUG(c, e, ...) RLOG(RELAY_LOG_DEBUG, c, e, __VA_ARGS__)
+#define RLOG_INFO(c, e, ...) RLOG(RELAY_LOG_INFO, c, e, __VA_ARGS__)
+#define RLOG_WARN(c, e, ...) RLOG(RELAY_LOG_WARN, c, e, __VA_ARGS__)
+#define RLOG_ERROR(c, e, ...) RLOG(RELAY_LOG_ERROR, c, e, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* The account's own devices: list them, and revoke one (a lost phone). A revoked device can no
+ * longer authenticate, loses its prekeys, and its live connection is closed. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "handlers/handlers.h"
+#include "net/conn.h"
+#include "net/outgoing.h"
+#include "relay.h"
+#include "services/audit_log.h"
+#include "services/notify.h"
+#include "wakks_storage.h"
+
+void handle_devices_list(struct relay_conn *c, const proto_frame *f)
+{
+	struct relay *r = c->relay;
+	struct store_device devices[PROTO_MAX_DEVICES_PER_ACCOUNT];
+	size_t n = 0;
+	if (store_list_devices(r->store, c->account_id, false, devices,
+			       PROTO_MAX_DEVICES_PER_ACCOUNT, &n) != 0) {
+		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "device list unreadable", NULL);
+		return;
+	}
+	if (n > PROTO_MAX_DEVICES_PER_ACCOUNT)
+		n = PROTO_MAX_DEVICES_PER_ACCOUNT;
+	proto_frame *out = relay_tx_frame(r, PROTO_T_DEVICES, f->request_id);
+	for (size_t i = 0; i < n; i++) {
+		proto_device_info *d = &out->body.devices.list[out->body.devices.count++];
+		d->device = devices[i].id;
+		d->identity_key = devices[i].identity_key;
+		d->time = devices[i].created_ms;
+	}
+	relay_send_frame(c, out);
+}
+
+struct revoke_ctx {
+	struct relay *relay;
+	uint64_t conn_id;
+	uint32_t request_id;
+	uint8_t device[16];
+	uint8_t account[16];
+};
+
+struct purge_ctx {
+	struct relay *relay;
+	uint8_t device[16];
+};
+
+static void purge_done(struct store_req *req, int result, void *data);
+
+/* Deletes the next part of a revoked device's mailbox; called again until it is empty. */
+static void mailbox_purge(struct relay *r, const uint8_t device[16])
+{
+	struct purge_ctx *p = malloc(sizeof *p);
+	struct store_req *req = p ? store_req_new(r->store, purge_done, p) : NULL;
+	if (!req || store_req_delete_mailbox(req, device) < 0) {
+		store_req_free(req);
+		free(p);
+		return;
+	}
+	p->relay = r;
+	memcpy(p->device, device, 16);
+	if (store_submit(req) != 0)
+		free(p);
+}
+
+static void purge_done(struct store_req *req, int result, void *data)
+{
+	struct purge_ctx *p = data;
+	const struct store_delete_mailbox_result *m =
+		result == 0 ? store_req_delete_mailbox_result(req, 0) : NULL;
+	if (m && m->more && !p->relay->stopping)
+		mailbox_purge(p->relay, p->device);
+	free(p);
+}
+
+static void revoke_done(struct store_req *req, int result, void *data)
+{
+	struct revoke_ctx *k = data;
+	struct relay *r = k->relay;
+	struct relay_conn *c = relay_conn_find(r, k->conn_id);
+	if (result == 0) {
+		RLOG_INFO("devices", "revoked", "by_conn=%llu", (unsigned long long)k->conn_id);
+		const struct store_delete_mailbox_result *m = store_req_delete_mailbox_result(req, 1);
+		if (m && m->more)
+			mailbox_purge(r, k->device);
+		/* ok first: a device revoking itself (a logout) still hears it before the close. */
+		if (c)
+			relay_send_ok(c, k->request_id);
+		struct relay_conn *victim = relay_conn_of_device(r, k->device);
+		if (victim)
+			relay_conn_close(victim, 4004, "device revoked");
+		relay_notify_devices_changed(r, k->account, k->device);
+	} else if (c) {
+		relay_send_error(c, k->request_id, PROTO_E_UNAVAILABLE, store_strerror(result), NULL);
+	}
+	free(k);
+}
+
+void handle_device_revoke(struct relay_conn *c, const proto_frame *f)
+{
+	struct relay *r = c->relay;
+	const uint8_t *target = f->body.device_revoke.device;
+	struct store_device dev;
+	if (store_get_device(r->store, target, &dev) != 0 ||
+	    memcmp(dev.account_id, c->account_id, 16) != 0) {
+		/* Another account's device looks the same as no device at all. */
+		relay_send_error(c, f->request_id, PROTO_E_NOT_FOUND, "no such device on this account", NULL);
+		return;
+	}
+	struct revoke_ctx *k = calloc(1, sizeof *k);
+	struct store_req *req = k ? store_req_new(r->store, revoke_done, k) : NULL;
+	uint8_t subjects[2][16];
+	memcpy(subjects[0], dev.account_id, 16);
+	memcpy(subjects[1], target, 16);
+	uint64_t now = relay_now_ms();
+	/* Revocation drops the device's prekeys and mailbox in the same transaction; a mailbox larger
+	 * than one operation's bound is finished by follow-up requests (relay_mailbox_purge). */
+	if (!req || store_req_revoke_device(req, target, now) < 0 ||
+	    store_req_delete_mailbox(req, target) < 0 ||
+	    relay_audit_append(req, ID_AUDIT_DEVICE_REVOKED, now, (const uint8_t(*)[16])subjects, 2,
+			       "self", 4) < 0) {
+		store_req_free(req);
+		free(k);
+		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "revocation could not be prepared", NULL);
+		return;
+	}
+	k->relay = r;
+	k->conn_id = c->id;
+	k->request_id = f->request_id;
+	memcpy(k->device, target, 16);
+	memcpy(k->account, dev.account_id, 16);
+	if (store_submit(req) != 0) {
+		free(k);
+		relay_send_error(c, f->request_id, PROTO_E_UNAVAILABLE, "the relay is shutting down", NULL);
+	}
+}

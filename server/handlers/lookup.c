@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* citizen_lookup: a caseworker asks whether a citizen, given by CPR number, can be reached by the
+ * caseworker's municipality (spec/consent.md §6). One answer, "not reachable", for a citizen who
+ * does not use the service and for one who has not consented. The CPR number is hashed at once
+ * and never stored or logged; every look-up is audited before it is answered. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "core/clock.h"
+#include "handlers/handlers.h"
+#include "net/conn.h"
+#include "net/outgoing.h"
+#include "relay.h"
+#include "services/audit_log.h"
+#include "wakks_storage.h"
+
+/* Per caseworker: a person looking up citizens by hand needs a few a minute; a script harvesting
+ * who uses the service would need thousands. */
+#define LOOKUPS_PER_MINUTE 30
+
+struct lookup_bucket {
+	double tokens;
+	uint64_t at_ms;
+};
+
+static bool take_lookup_token(struct relay *r, const uint8_t account[16])
+{
+	struct lookup_bucket *b = idmap_get(&r->lookup_buckets, account);
+	uint64_t now = relay_monotonic_ms();
+	if (!b) {
+		b = calloc(1, sizeof *b);
+		if (!b || idmap_put(&r->lookup_buckets, account, b) != 0) {
+			free(b);
+			return false;
+		}
+		b->tokens = LOOKUPS_PER_MINUTE;
+		b->at_ms = now;
+	}
+	b->tokens += (double)(now - b->at_ms) * LOOKUPS_PER_MINUTE / 60000.0;
+	if (b->tokens > LOOKUPS_PER_MINUTE)
+		b->tokens = LOOKUPS_PER_MINUTE;
+	b->at_ms = now;
+	if (b->tokens < 1.0)
+		return false;
+	b->tokens -= 1.0;
+	return true;
+}
+
+static bool reachable_by(struct relay *r, const uint8_t citizen[16], const struct store_account *cw)
+{
+	uint8_t kind = 0;
+	if (store_consent_latest(r->store, citizen, cw->tenant, "", &kind, NULL) == 0 &&
+	    kind == STORE_CONSENT_GRANT)
+		return true;
+	for (unsigned i = 0; i < cw->n_units; i++)
+		if (store_consent_latest(r->store, citizen, cw->tenant, cw->units[i], &kind, NULL) == 0 &&
+		    kind == STORE_CONSENT_GRANT)
+			return true;
+	return false;
+}
+
+struct lookup_ctx {
+	struct relay *relay;
+	uint64_t conn_id;
+	uint32_t request_id;
+	bool reachable;
+	uint8_t citizen[16];
+};
+
+static void lookup_done(struct store_req *req, int result, void *data)
+{
+	(void)req;
+	struct lookup_ctx *k = data;
+	struct relay *r = k->relay;
+	struct relay_conn *c = relay_conn_find(r, k->conn_id);
+	if (c && result != 0) {
+		relay_send_error(c, k->request_id, PROTO_E_UNAVAILABLE, "the look-up could not be audited",
+				 NULL);
+	} else if (c) {
+		proto_frame *out = relay_tx_frame(r, PROTO_T_CITIZEN, k->request_id);
+		proto_citizen *ci = &out->body.citizen;
+		struct store_device devs[PROTO_MAX_DEVICES_PER_ACCOUNT];
+		size_t n = 0;
+		if (k->reachable &&
+		    store_list_devices(r->store, k->citizen, false, devs, PROTO_MAX_DEVICES_PER_ACCOUNT, &n) == 0) {
+			ci->reachable = true;
+			ci->account = k->citizen;
+			for (size_t i = 0; i < n && i < PROTO_MAX_DEVICES_PER_ACCOUNT; i++)
+				ci->devices[ci->device_count++] = devs[i].id;
+		}
+		relay_send_frame(c, out);
+	}
+	free(k);
+}
+
+void handle_citizen_lookup(struct relay_conn *c, const proto_frame *f)
+{
+	struct relay *r = c->relay;
+	struct store_account cw;
+	if (c->account_kind != STORE_ACCOUNT_CASEWORKER ||
+	    store_get_account(r->store, c->account_id, &cw) != 0) {
+		relay_send_error(c, f->request_id, PROTO_E_FORBIDDEN, "only caseworkers look citizens up", NULL);
+		return;
+	}
+	if (!take_lookup_token(r, c->account_id)) {
+		proto_error_details d = { .retry_ms = 60000 / LOOKUPS_PER_MINUTE };
+		relay_send_error(c, f->request_id, PROTO_E_RATE_LIMITED, "too many look-ups; wait a moment", &d);
+		return;
+	}
+	char cpr[PROTO_MAX_CPR_BYTES + 1];
+	memcpy(cpr, f->body.citizen_lookup.cpr.ptr, f->body.citizen_lookup.cpr.len);
+	cpr[f->body.citizen_lookup.cpr.len] = '\0';
+	struct lookup_ctx *k = calloc(1, sizeof *k);
+	int rc = k ? id_cpr_account_id(r->identity.account_key, cpr, k->citizen) : ID_ERR_NOMEM;
+	sodium_memzero(cpr, sizeof cpr);
+	if (rc != 0) {
+		free(k);
+		relay_send_error(c, f->request_id, rc == ID_ERR_CPR ? PROTO_E_INVALID : PROTO_E_INTERNAL,
+				 rc == ID_ERR_CPR ? "not a CPR number" : "out of memory", NULL);
+		return;
+	}
+	k->relay = r;
+	k->conn_id = c->id;
+	k->request_id = f->request_id;
+	k->reachable = reachable_by(r, k->citizen, &cw);
+	uint8_t subjects[2][16];
+	memcpy(subjects[0], c->account_id, 16);
+	memcpy(subjects[1], k->citizen, 16);
+	struct store_req *req = store_req_new(r->store, lookup_done, k);
+	if (!req || relay_audit_append(req, RELAY_AUDIT_CITIZEN_LOOKUP, relay_now_ms(),
+				       (const uint8_t(*)[16])subjects, 2, cw.tenant, strlen(cw.tenant)) < 0) {
+		store_req_free(req);
+		free(k);
+		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "the look-up could not be prepared", NULL);
+		return;
+	}
+	if (store_submit(req) != 0) {
+		free(k);
+		relay_send_error(c, f->request_id, PROTO_E_UNAVAILABLE, "the relay is shutting down", NULL);
+	}
+}

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* register: binds a new device to a person through an OpenID Connect ID token whose nonce commits
+ * to the device's identity key and this connection's challenge (spec/identity.md). The relay keeps
+ * a keyed hash of the person identifier, never the identifier itself. Every refusal is the same
+ * on the wire; the log names the exact check that failed. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <strings.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "handlers/handlers.h"
+#include "net/conn.h"
+#include "net/outgoing.h"
+#include "relay.h"
+#include "services/audit_log.h"
+#include "services/delivery.h"
+#include "services/identity_binding.h"
+#include "services/notify.h"
+#include "services/prekeys.h"
+#include "wakks_storage.h"
+
+/* Reads the unverified `iss` claim only to choose which provider's rules and keys apply; the
+ * token is then verified in full against that provider. */
+static int token_issuer(const char *token, size_t len, char *out, size_t cap)
+{
+	const char *dot1 = memchr(token, '.', len);
+	const char *dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
+	if (!dot2)
+		return -1;
+	size_t seg = (size_t)(dot2 - dot1 - 1);
+	unsigned char *json = malloc(seg + 1);
+	size_t n = 0;
+	if (!json || sodium_base642bin(json, seg, dot1 + 1, seg, NULL, &n, NULL,
+				       sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0) {
+		free(json);
+		return -1;
+	}
+	json_t *claims = json_loadb((const char *)json, n, 0, NULL);
+	free(json);
+	const char *iss = json_string_value(json_object_get(claims, "iss"));
+	int rc = iss && strlen(iss) < cap ? 0 : -1;
+	if (rc == 0)
+		memcpy(out, iss, strlen(iss) + 1);
+	json_decref(claims);
+	return rc;
+}
+
+struct register_ctx {
+	struct relay *relay;
+	uint64_t conn_id;
+	uint32_t request_id;
+	uint8_t account[16];
+	uint8_t device[16];
+};
+
+static void register_done(struct store_req *req, int result, void *data)
+{
+	(void)req;
+	struct register_ctx *g = data;
+	struct relay *r = g->relay;
+	struct relay_conn *c = relay_conn_find(r, g->conn_id);
+	if (result != 0) {
+		RLOG_ERROR("register", "store_failed", "error=\"%s\"", store_strerror(result));
+		if (c)
+			relay_send_error(c, g->request_id, PROTO_E_UNAVAILABLE,
+					 "the registration could not be stored; retry", NULL);
+	} else {
+		RLOG_INFO("register", "device_registered", "conn=%llu", c ? (unsigned long long)c->id : 0ull);
+		if (c && c->state == CONN_UNAUTHENTICATED) {
+			relay_conn_authenticated(c, g->device, g->account);
+			proto_frame *out = relay_tx_frame(r, PROTO_T_REGISTERED, g->request_id);
+			out->body.registered.account = g->account;
+			out->body.registered.device = g->device;
+			relay_send_frame(c, out);
+			relay_prekeys_check(r, g->device);
+			relay_deliver_pump(c);
+		}
+		relay_notify_devices_changed(r, g->account, g->device);
+	}
+	free(g);
+}
+
+static void refuse(struct relay_conn *c, uint32_t request_id, const char *check, int err)
+{
+	c->relay->metrics.auth_failed++;
+	RLOG_INFO("register", "refused", "conn=%llu peer=%s check=%s reason=\"%s\"",
+		  (unsigned long long)c->id, c->peer, check, err ? id_errname(err) : check);
+	relay_send_error(c, request_id, PROTO_E_ATTESTATION_REJECTED, "identity attestation rejected",
+			 NULL);
+}
+
+/* The tenant's journal bridge registers like a caseworker, under a UPN the configuration names. */
+static bool relay_is_journal_upn(struct relay *r, const char *tenant_id, const char *upn)
+{
+	const struct relay_tenant_config *t = relay_config_tenant(&r->cfg, tenant_id);
+	for (int i = 0; t && i < t->journal_upn_count; i++)
+		if (strcasecmp(t->journal_upns[i], upn) == 0)
+			return true;
+	return false;
+}
+
+/* Builds the account record from a verified identity; the person identifier is hashed here. */
+static int account_from(struct relay *r, id_verified *v, const id_tenant *tenant,
+			struct store_account *acc)
+{
+	memset(acc, 0, sizeof *acc);
+	int rc;
+	if (v->kind == ID_KIND_CITIZEN) {
+		acc->kind = STORE_ACCOUNT_CITIZEN;
+		rc = id_citizen_account_id(r->identity.account_key, v, acc->id);
+		snprintf(acc->tenant, sizeof acc->tenant, "-");
+	} else {
+		acc->kind = relay_is_journal_upn(r, tenant->id, v->person_id) ? STORE_ACCOUNT_JOURNAL
+									       : STORE_ACCOUNT_CASEWORKER;
+		rc = id_caseworker_account_id(r->identity.account_key, tenant->id, v->person_id, acc->id);
+		snprintf(acc->tenant, sizeof acc->tenant, "%s", tenant->id);
+		for (size_t i = 0; i < v->n_units && i < STORE_ACCOUNT_UNITS_MAX; i++)
+			snprintf(acc->units[acc->n_units++], sizeof acc->units[0], "%s", v->units[i]);
+	}
+	return rc;
+}
+
+void handle_register(struct relay_conn *c, const proto_frame *f)
+{
+	struct relay *r = c->relay;
+	const proto_register *g = &f->body.reg;
+	char iss[ID_ISSUER_MAX_BYTES + 1];
+	if (token_issuer(g->attestation.ptr, g->attestation.len, iss, sizeof iss) != 0)
+		return refuse(c, f->request_id, "token_shape", 0);
+	struct relay_idp *idp = relay_identity_idp_by_issuer(r, iss);
+	if (!idp)
+		return refuse(c, f->request_id, "unknown_issuer", 0);
+	const id_tenant *tenant = relay_identity_tenant_for_idp(r, idp->cfg->id);
+	if (!tenant)
+		return refuse(c, f->request_id, "no_tenant_trusts_issuer", 0);
+
+	id_verified v;
+	int rc = id_verify(&idp->idp, idp->keys, tenant, g->attestation.ptr, g->attestation.len,
+			   g->identity_key, c->challenge, (int64_t)(relay_now_ms() / 1000),
+			   r->identity.replay, &v);
+	/* A provider that rotated its keys: reload its key set once and verify again. */
+	if (rc == ID_ERR_KID_UNKNOWN && relay_identity_refresh_keys(r, idp) == 0)
+		rc = id_verify(&idp->idp, idp->keys, tenant, g->attestation.ptr, g->attestation.len,
+			       g->identity_key, c->challenge, (int64_t)(relay_now_ms() / 1000),
+			       r->identity.replay, &v);
+	if (rc != 0)
+		return refuse(c, f->request_id, "token", rc);
+	if (relay_spk_verify(g->identity_key, &g->spk) != 0) {
+		id_verified_wipe(&v);
+		relay_send_error(c, f->request_id, PROTO_E_BAD_SIGNATURE,
+				 "signed prekey signature does not verify with the identity key", NULL);
+		return;
+	}
+
+	struct store_account acc;
+	rc = account_from(r, &v, tenant, &acc);
+	id_verified_wipe(&v);
+	if (rc != 0)
+		return refuse(c, f->request_id, "account_id", rc);
+	struct store_account existing;
+	if (store_get_account(r->store, acc.id, &existing) == 0)
+		acc.created_ms = existing.created_ms;
+	else
+		acc.created_ms = relay_now_ms();
+
+	size_t live = 0;
+	struct store_device devs[PROTO_MAX_DEVICES_PER_ACCOUNT];
+	if (store_list_devices(r->store, acc.id, false, devs, PROTO_MAX_DEVICES_PER_ACCOUNT, &live) == 0 &&
+	    live >= PROTO_MAX_DEVICES_PER_ACCOUNT) {
+		relay_send_error(c, f->request_id, PROTO_E_TOO_MANY_DEVICES,
+				 "this account has the maximum number of devices; revoke one first", NULL);
+		return;
+	}
+
+	struct store_device dev = { .created_ms = relay_now_ms() };
+	randombytes_buf(dev.id, sizeof dev.id);
+	memcpy(dev.account_id, acc.id, 16);
+	memcpy(dev.identity_key, g->identity_key, 32);
+	struct store_signed_prekey spk = { .id = g->spk.id, .created_ms = g->spk.time };
+	memcpy(spk.public_key, g->spk.pub, 32);
+	memcpy(spk.signature, g->spk.sig, 64);
+	struct store_prekey opk[PROTO_MAX_PREKEYS_PER_UPLOAD];
+	for (uint32_t i = 0; i < g->opk_count; i++) {
+		opk[i].id = g->opk[i].id;
+		memcpy(opk[i].public_key, g->opk[i].pub, 32);
+	}
+
+	uint8_t subjects[2][16];
+	memcpy(subjects[0], acc.id, 16);
+	memcpy(subjects[1], dev.id, 16);
+	struct register_ctx *ctx = calloc(1, sizeof *ctx);
+	struct store_req *req = ctx ? store_req_new(r->store, register_done, ctx) : NULL;
+	if (!req) {
+		free(ctx);
+		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "out of memory", NULL);
+		return;
+	}
+	ctx->relay = r;
+	ctx->conn_id = c->id;
+	ctx->request_id = f->request_id;
+	memcpy(ctx->account, acc.id, 16);
+	memcpy(ctx->device, dev.id, 16);
+	if (store_req_put_account(req, &acc) < 0 || store_req_put_device(req, &dev) < 0 ||
+	    store_req_put_signed_prekey(req, dev.id, &spk) < 0 ||
+	    (g->opk_count && store_req_add_one_time_prekeys(req, dev.id, opk, g->opk_count) < 0) ||
+	    relay_audit_append(req, ID_AUDIT_DEVICE_REGISTERED, dev.created_ms,
+			       (const uint8_t(*)[16])subjects, 2, idp->cfg->id, strlen(idp->cfg->id)) < 0) {
+		store_req_free(req);
+		free(ctx);
+		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "registration could not be prepared", NULL);
+		return;
+	}
+	if (store_submit(req) != 0) {
+		free(ctx);
+		relay_send_error(c, f->request_id, PROTO_E_UNAVAILABLE, "the relay is shutting down", NULL);
+	}
+}

@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* send: one message as per-device ciphertexts. The device set must be exactly the current set of
+ * the addressees plus the sender's other devices; the envelopes are stored in one durable write,
+ * and only then does the sender hear `stored`. A resend with the same client message id stores
+ * nothing and gets the original answer. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "handlers/handlers.h"
+#include "net/conn.h"
+#include "net/outgoing.h"
+#include "relay.h"
+#include "services/blob_files.h"
+#include "services/consent_gate.h"
+#include "services/delivery.h"
+#include "services/devset.h"
+#include "services/mailbox_record.h"
+#include "wakks_storage.h"
+
+struct send_ctx {
+	struct relay *relay;
+	uint64_t conn_id;
+	uint32_t request_id;
+	uint8_t cmid[16];
+	size_t n;
+	uint8_t (*devices)[16];
+};
+
+static void reply_stored(struct relay_conn *c, uint32_t request_id, const uint8_t cmid[16],
+			 uint64_t time)
+{
+	proto_frame *out = relay_tx_frame(c->relay, PROTO_T_STORED, request_id);
+	out->body.stored.cmid = cmid;
+	out->body.stored.time = time;
+	relay_send_frame(c, out);
+}
+
+static void send_done(struct store_req *req, int result, void *data)
+{
+	struct send_ctx *s = data;
+	struct relay *r = s->relay;
+	struct relay_conn *c = relay_conn_find(r, s->conn_id);
+	if (result != 0) {
+		r->metrics.sends_rejected++;
+		if (c) {
+			proto_error_details d = { 0 };
+			if (result == STORE_EQUOTA) {
+				d.limit = r->cfg.mailbox_max_envelopes;
+				relay_send_error(c, s->request_id, PROTO_E_QUOTA_EXCEEDED,
+						 "a recipient device's mailbox is full; nothing was stored", &d);
+			} else if (result == STORE_ENODEVICE || result == STORE_EREVOKED) {
+				const uint8_t *dev = store_req_failed_device(req);
+				if (dev) {
+					d.stale_count = 1;
+					d.stale[0] = dev;
+				}
+				relay_send_error(c, s->request_id, PROTO_E_DEVICE_MISMATCH,
+						 "a recipient device was revoked meanwhile; nothing was stored", &d);
+			} else if (result == STORE_ENOTFOUND) {
+				relay_send_error(c, s->request_id, PROTO_E_NOT_FOUND,
+						 "a referenced blob is gone; nothing was stored", NULL);
+			} else if (result == STORE_EFULL) {
+				relay_send_error(c, s->request_id, PROTO_E_UNAVAILABLE,
+						 "the relay's storage is full; nothing was stored", NULL);
+			} else {
+				relay_send_error(c, s->request_id, PROTO_E_UNAVAILABLE, store_strerror(result), NULL);
+			}
+		}
+		goto out;
+	}
+	const struct store_send_result *sr = store_req_send_result(req, 0);
+	if (c)
+		reply_stored(c, s->request_id, s->cmid, sr->stored_at_ms);
+	if (!sr->duplicate)
+		relay_deliver_wake(r, (const uint8_t(*)[16])s->devices, s->n);
+out:
+	free(s->devices);
+	free(s);
+}
+
+/* Compares the offered envelopes with the expected set; fills details on mismatch. */
+static bool device_set_matches(const struct relay_devset *expected, const proto_send *m,
+			       proto_error_details *d)
+{
+	for (size_t i = 0; i < expected->n; i++) {
+		bool offered = false;
+		for (uint32_t j = 0; j < m->env_count && !offered; j++)
+			offered = memcmp(m->env[j].device, expected->e[i].device, 16) == 0;
+		if (!offered && d->missing_count < PROTO_MAX_RECIPIENT_DEVICES)
+			d->missing[d->missing_count++] = expected->e[i].device;
+	}
+	for (uint32_t j = 0; j < m->env_count; j++)
+		if (relay_devset_find(expected, m->env[j].device) < 0 &&
+		    d->stale_count < PROTO_MAX_RECIPIENT_DEVICES)
+			d->stale[d->stale_count++] = m->env[j].device;
+	return d->missing_count == 0 && d->stale_count == 0;
+}
+
+static int expected_devices(struct relay_conn *c, const proto_send *m, struct relay_devset *set)
+{
+	struct relay *r = c->relay;
+	int rc = 0;
+	for (uint32_t i = 0; i < m->to_count && rc == 0; i++)
+		rc = relay_devset_add_account(r, set, m->to[i]);
+	if (rc == 0 && m->tenant.ptr)
+		rc = relay_devset_add_unit(r, set, m->tenant.ptr, m->tenant.len, m->unit.ptr, m->unit.len);
+	/* The sender's own other devices keep a copy of what it sent; the sending device itself is
+	 * never a recipient, also when it is a member of the addressed unit. */
+	if (rc == 0)
+		rc = relay_devset_add_account(r, set, c->account_id);
+	relay_devset_remove(set, c->device_id);
+	return rc;
+}
+
+void handle_send(struct relay_conn *c, const proto_frame *f)
+{
+	struct relay *r = c->relay;
+	const proto_send *m = &f->body.send;
+
+	struct store_idempotency prior;
+	if (store_get_idempotency(r->store, c->device_id, m->cmid, &prior, NULL, 0) == 0) {
+		reply_stored(c, f->request_id, m->cmid, prior.stored_at_ms);
+		return;
+	}
+
+	/* The device set and the mismatch details are large and needed only during this call: the
+	 * relay's scratch copies (one loop thread), reset rather than zeroed. */
+	struct relay_devset *set = &r->scratch->set;
+	proto_error_details *d = &r->scratch->details;
+	set->n = 0;
+	d->missing_count = d->stale_count = 0;
+	d->limit = d->retry_ms = 0;
+	struct send_ctx *s = calloc(1, sizeof *s);
+	struct store_recipient *rcpt = calloc(m->env_count, sizeof *rcpt);
+	uint8_t *payloads = NULL;
+	struct store_req *req = NULL;
+	if (!s || !rcpt) {
+		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "out of memory", NULL);
+		goto fail;
+	}
+	int rc = expected_devices(c, m, set);
+	if (rc != 0) {
+		relay_send_error(c, f->request_id, rc,
+				 rc == PROTO_E_NOT_FOUND ? "an addressed account or unit does not exist"
+							 : "too many recipient devices",
+				 NULL);
+		goto fail;
+	}
+	if (!device_set_matches(set, m, d)) {
+		r->metrics.sends_rejected++;
+		relay_send_error(c, f->request_id, PROTO_E_DEVICE_MISMATCH,
+				 "the recipient device set is not current; nothing was stored", d);
+		goto fail;
+	}
+	const char *refusal = NULL;
+	rc = relay_consent_gate(c, m, &refusal);
+	if (rc != 0) {
+		r->metrics.sends_rejected++;
+		relay_send_error(c, f->request_id, rc, refusal, NULL);
+		goto fail;
+	}
+
+	/* Attachments: every referenced blob is complete and this sender's to pass on. */
+	uint8_t blob_ids[PROTO_MAX_BLOBS_PER_SEND][16];
+	if (m->blob_count && relay_blob_check_refs(c, m->blobs, m->blob_count) != 0) {
+		r->metrics.sends_rejected++;
+		relay_send_error(c, f->request_id, PROTO_E_NOT_FOUND,
+				 "a referenced blob does not exist, is incomplete or is not this device's to send",
+				 NULL);
+		goto fail;
+	}
+	for (uint32_t i = 0; i < m->blob_count; i++)
+		memcpy(blob_ids[i], m->blobs[i], 16);
+
+	struct mailbox_record rec = {
+		.flags = m->receipts ? MAILBOX_FLAG_RECEIPTS : 0,
+		.tenant = m->tenant.ptr, .tenant_len = m->tenant.ptr ? m->tenant.len : 0,
+		.unit = m->unit.ptr, .unit_len = m->unit.ptr ? m->unit.len : 0,
+		.n_blobs = m->blob_count, .blobs = blob_ids[0],
+	};
+	uint8_t header[MAILBOX_RECORD_HEADER_MAX];
+	size_t hl = mailbox_record_header(&rec, header);
+	size_t total = 0;
+	for (uint32_t i = 0; i < m->env_count; i++)
+		total += hl + m->env[i].ciphertext.len;
+	payloads = malloc(total ? total : 1);
+	s->devices = malloc(m->env_count * 16);
+	if (!payloads || !s->devices) {
+		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "out of memory", NULL);
+		goto fail;
+	}
+	uint64_t expires = relay_now_ms() + (uint64_t)r->cfg.envelope_ttl_seconds * 1000u;
+	uint8_t *p = payloads;
+	for (uint32_t i = 0; i < m->env_count; i++) {
+		memcpy(p, header, hl);
+		memcpy(p + hl, m->env[i].ciphertext.ptr, m->env[i].ciphertext.len);
+		memcpy(rcpt[i].device_id, m->env[i].device, 16);
+		memcpy(s->devices[i], m->env[i].device, 16);
+		rcpt[i].payload = p;
+		rcpt[i].payload_len = hl + m->env[i].ciphertext.len;
+		rcpt[i].expires_at_ms = expires;
+		p += rcpt[i].payload_len;
+	}
+	struct store_send send = {
+		.kind = STORE_KIND_ENVELOPE,
+		.recipients = rcpt,
+		.n_recipients = m->env_count,
+	};
+	memcpy(send.sender_account, c->account_id, 16);
+	memcpy(send.sender_device, c->device_id, 16);
+	memcpy(send.message_id, m->cmid, 16);
+
+	s->relay = r;
+	s->conn_id = c->id;
+	s->request_id = f->request_id;
+	memcpy(s->cmid, m->cmid, 16);
+	s->n = m->env_count;
+	req = store_req_new(r->store, send_done, s);
+	int op = req ? store_req_store_envelopes(req, &send) : STORE_ENOMEM;
+	/* In the same transaction: each recipient device may download the blobs until it
+	 * acknowledges this envelope (not again for a resend of the same message). */
+	if (op >= 0 && m->blob_count) {
+		int bop = store_req_blob_ref(req, (const uint8_t(*)[16])blob_ids, m->blob_count,
+					     (const uint8_t(*)[16])s->devices, m->env_count, expires, op);
+		if (bop < 0)
+			op = bop;
+	}
+	if (op < 0) {
+		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, store_strerror(op), NULL);
+		store_req_free(req);
+		goto fail;
+	}
+	if (store_submit(req) != 0) {
+		relay_send_error(c, f->request_id, PROTO_E_UNAVAILABLE, "the relay is shutting down", NULL);
+		goto fail;
+	}
+	s = NULL; /* owned by the request now */
+fail:
+	if (s)
+		free(s->devices);
+	free(s);
+	free(payloads);
+	free(rcpt);
+}

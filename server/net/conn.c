@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+#include "net/conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "net/registry.h"
+#include "relay.h"
+#include "wakks_storage.h"
+
+#define RELAY_LWS_WRITE_CLOSE 4
+
+struct relay_conn *relay_conn_new(struct relay *r, struct lws *wsi)
+{
+	struct relay_conn *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->relay = r;
+	c->wsi = wsi;
+	c->id = ++r->next_conn_id;
+	c->opened_ms = relay_monotonic_ms();
+	c->state = CONN_UNAUTHENTICATED;
+	c->tokens = r->cfg.request_burst;
+	c->tokens_at_ms = c->opened_ms;
+	randombytes_buf(c->challenge, sizeof c->challenge);
+	lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+	if (relay_registry_add(r, c) != 0) {
+		free(c);
+		return NULL;
+	}
+	c->next = r->conns;
+	if (r->conns)
+		r->conns->prev = c;
+	r->conns = c;
+	r->conn_count++;
+	r->metrics.connections_total++;
+	return c;
+}
+
+void relay_conn_closed(struct relay_conn *c)
+{
+	struct relay *r = c->relay;
+	relay_registry_remove(r, c);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		r->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	r->conn_count--;
+	for (struct relay_out_frame *f = c->out_head, *n; f; f = n) {
+		n = f->next;
+		free(f);
+	}
+	free(c->rx);
+	sodium_memzero(c->challenge, sizeof c->challenge);
+	free(c);
+}
+
+struct relay_conn *relay_conn_find(struct relay *r, uint64_t id)
+{
+	return relay_registry_conn(r, id);
+}
+
+struct relay_conn *relay_conn_of_device(struct relay *r, const uint8_t device_id[RELAY_ID_BYTES])
+{
+	return relay_registry_device(r, device_id);
+}
+
+void relay_conn_bind_device(struct relay_conn *c)
+{
+	struct relay_conn *old = relay_registry_device(c->relay, c->device_id);
+	if (old && old != c) {
+		RLOG_INFO("conn", "replaced", "conn=%llu by=%llu", (unsigned long long)old->id,
+			  (unsigned long long)c->id);
+		relay_conn_close(old, 4001, "replaced by a newer connection of this device");
+	}
+	relay_registry_bind_device(c->relay, c);
+}
+
+static void update_rx_flow(struct relay_conn *c)
+{
+	if (!c->wsi)
+		return;
+	size_t cap = c->relay->cfg.send_queue_max_bytes;
+	if (!c->rx_paused && c->out_bytes > cap) {
+		c->rx_paused = true;
+		c->relay->metrics.backpressure_pauses++;
+		lws_rx_flow_control(c->wsi, 0);
+	} else if (c->rx_paused && c->out_bytes <= cap / 2) {
+		c->rx_paused = false;
+		lws_rx_flow_control(c->wsi, 1);
+	}
+}
+
+int relay_conn_send(struct relay_conn *c, const void *data, size_t len)
+{
+	if (c->state == CONN_CLOSING || !c->wsi)
+		return -1;
+	struct relay_out_frame *f = malloc(sizeof *f + LWS_PRE + len);
+	if (!f)
+		return -1;
+	f->next = NULL;
+	f->len = len;
+	memcpy(f->buf + LWS_PRE, data, len);
+	if (c->out_tail)
+		c->out_tail->next = f;
+	else
+		c->out_head = f;
+	c->out_tail = f;
+	c->out_bytes += len;
+	update_rx_flow(c);
+	lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+bool relay_conn_can_push(const struct relay_conn *c)
+{
+	return c->state == CONN_AUTHENTICATED && c->out_bytes < c->relay->cfg.send_queue_max_bytes / 2;
+}
+
+void relay_conn_close(struct relay_conn *c, uint16_t code, const char *reason)
+{
+	if (c->state == CONN_CLOSING || !c->wsi)
+		return;
+	c->state = CONN_CLOSING;
+	c->close_code = code;
+	snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
+	relay_registry_unbind_device(c->relay, c);
+	lws_callback_on_writable(c->wsi);
+}
+
+/* Writes one queued frame; 0 when written, -1 when lws must close the connection. */
+static int write_one(struct relay_conn *c)
+{
+	struct relay_out_frame *f = c->out_head;
+	int n = lws_write(c->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_BINARY);
+	if (n < (int)f->len)
+		return -1;
+	c->relay->metrics.frames_out++;
+	c->relay->metrics.bytes_out += f->len;
+	c->out_head = f->next;
+	if (!c->out_head)
+		c->out_tail = NULL;
+	c->out_bytes -= f->len;
+	free(f);
+	return 0;
+}
+
+/* Frames written together in one TLS record and one system call: a few dozen small replies and
+ * deliveries, bounded so a write stays one record's worth. */
+#define COALESCE_MAX_BYTES 16384
+
+/* Size of a server-to-client WebSocket header (FIN, binary, unmasked) for a payload of len. */
+static size_t ws_header_size(size_t len)
+{
+	return len < 126 ? 2 : len < 65536 ? 4 : 10;
+}
+
+static size_t ws_header(uint8_t *out, size_t len)
+{
+	out[0] = 0x82;
+	if (len < 126) {
+		out[1] = (uint8_t)len;
+		return 2;
+	}
+	if (len < 65536) {
+		out[1] = 126;
+		out[2] = (uint8_t)(len >> 8);
+		out[3] = (uint8_t)len;
+		return 4;
+	}
+	out[1] = 127;
+	for (int i = 0; i < 8; i++)
+		out[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+	return 10;
+}
+
+/* Writes the queued frames that fit in COALESCE_MAX_BYTES as one raw write of complete
+ * WebSocket frames (lws passes LWS_WRITE_HTTP through untouched on a WebSocket). Returns 0 or -1. */
+static int write_coalesced(struct relay_conn *c)
+{
+	size_t total = 0, count = 0;
+	for (struct relay_out_frame *f = c->out_head; f; f = f->next) {
+		size_t need = ws_header_size(f->len) + f->len;
+		if (count && total + need > COALESCE_MAX_BYTES)
+			break;
+		total += need;
+		count++;
+	}
+	if (count == 1)
+		return write_one(c);
+	unsigned char *buf = malloc(LWS_PRE + total);
+	if (!buf)
+		return write_one(c);
+	size_t off = LWS_PRE;
+	struct relay_out_frame *f = c->out_head;
+	for (size_t i = 0; i < count; i++, f = f->next) {
+		off += ws_header(buf + off, f->len);
+		memcpy(buf + off, f->buf + LWS_PRE, f->len);
+		off += f->len;
+	}
+	int n = lws_write(c->wsi, buf + LWS_PRE, total, LWS_WRITE_HTTP);
+	free(buf);
+	if (n < (int)total)
+		return -1;
+	for (size_t i = 0; i < count; i++) {
+		f = c->out_head;
+		c->relay->metrics.frames_out++;
+		c->relay->metrics.bytes_out += f->len;
+		c->out_head = f->next;
+		c->out_bytes -= f->len;
+		free(f);
+	}
+	if (!c->out_head)
+		c->out_tail = NULL;
+	return 0;
+}
+
+int relay_conn_write_next(struct relay_conn *c)
+{
+	/* As many frames as the socket takes now, several per TLS record: one writable event and
+	 * one record per frame cost an epoll round trip and a system call for every frame. */
+	while (c->out_head && !lws_send_pipe_choked(c->wsi))
+		if (write_coalesced(c) != 0)
+			return -1;
+	update_rx_flow(c);
+	if (c->out_head) {
+		lws_callback_on_writable(c->wsi);
+		return 0;
+	}
+	if (c->state == CONN_CLOSING) {
+		/* The close frame is written here and the connection dropped after it. The usual
+		 * lws_close_reason() + return -1 loses the frame with Debian's lws 4.1 on a libuv loop
+		 * (its debug build closes the connection a second time before the frame goes out).
+		 * lws keeps the opcode out of its public enum; 4 is its LWS_WRITE_CLOSE. */
+		unsigned char frame[LWS_PRE + 2 + sizeof c->close_reason];
+		size_t rl = strlen(c->close_reason);
+		frame[LWS_PRE] = (unsigned char)(c->close_code >> 8);
+		frame[LWS_PRE + 1] = (unsigned char)(c->close_code & 0xff);
+		memcpy(frame + LWS_PRE + 2, c->close_reason, rl);
+		lws_write(c->wsi, frame + LWS_PRE, 2 + rl, (enum lws_write_protocol)RELAY_LWS_WRITE_CLOSE);
+		return -1;
+	}
+	return 0;
+}
+
+bool relay_conn_take_token(struct relay_conn *c, uint64_t now_ms)
+{
+	const struct relay_config *cfg = &c->relay->cfg;
+	double elapsed = (double)(now_ms - c->tokens_at_ms) / 1000.0;
+	c->tokens_at_ms = now_ms;
+	c->tokens += elapsed * cfg->requests_per_second;
+	if (c->tokens > cfg->request_burst)
+		c->tokens = cfg->request_burst;
+	if (c->tokens < 1.0)
+		return false;
+	c->tokens -= 1.0;
+	return true;
+}
+
+void relay_conn_authenticated(struct relay_conn *c, const uint8_t device_id[16],
+			      const uint8_t account_id[16])
+{
+	memcpy(c->device_id, device_id, 16);
+	memcpy(c->account_id, account_id, 16);
+	struct store_account acc;
+	if (store_get_account(c->relay->store, account_id, &acc) == 0) {
+		c->account_kind = acc.kind;
+		snprintf(c->tenant, sizeof c->tenant, "%s", acc.tenant);
+	}
+	c->state = CONN_AUTHENTICATED;
+	c->deliver_from_seq = 0;
+	c->relay->metrics.auth_ok++;
+	relay_conn_bind_device(c);
+}

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* One WebSocket connection of a device. libwebsockets owns the socket; this object owns what we
+ * keep about it. It is freed when lws reports the close; storage completions that outlive it look
+ * it up by id (relay_conn_find) instead of holding a pointer. */
+#ifndef WAKKS_RELAY_NET_CONN_H
+#define WAKKS_RELAY_NET_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+
+struct relay;
+
+#define RELAY_CHALLENGE_BYTES 32
+#define RELAY_ID_BYTES 16
+
+enum relay_conn_state {
+	CONN_UNAUTHENTICATED, /* hello sent; only auth/register allowed */
+	CONN_AUTHENTICATED,
+	CONN_CLOSING, /* a close is queued; nothing more is read or sent */
+};
+
+struct relay_out_frame {
+	struct relay_out_frame *next;
+	size_t len;
+	unsigned char buf[]; /* LWS_PRE bytes of headroom, then the frame */
+};
+
+struct relay_conn {
+	struct relay *relay;
+	struct lws *wsi; /* NULL once lws has closed the connection */
+	struct relay_conn *prev, *next;
+	uint64_t id;
+	char peer[64];
+	uint64_t opened_ms; /* monotonic */
+	enum relay_conn_state state;
+	uint8_t challenge[RELAY_CHALLENGE_BYTES];
+	uint8_t device_id[RELAY_ID_BYTES];
+	uint8_t account_id[RELAY_ID_BYTES];
+	uint8_t account_kind; /* enum store_account_kind, once authenticated */
+	char tenant[65];      /* caseworkers and journal devices: their tenant */
+
+	/* Outgoing frames; bounded by send_queue_max_bytes, past which reading stops. */
+	struct relay_out_frame *out_head, *out_tail;
+	size_t out_bytes;
+	bool rx_paused;
+
+	/* A frame being reassembled from WebSocket fragments. */
+	unsigned char *rx;
+	size_t rx_len, rx_cap;
+	bool rx_oversize;
+
+	/* Token bucket for requests per second. */
+	double tokens;
+	uint64_t tokens_at_ms;
+
+	/* Mailbox delivery: next sequence number to push, and a drain in progress. */
+	uint64_t deliver_from_seq;
+	bool deliver_more;
+
+	uint16_t close_code;
+	char close_reason[96];
+};
+
+/* Creates the connection object for a new WebSocket; NULL when out of memory. */
+struct relay_conn *relay_conn_new(struct relay *r, struct lws *wsi);
+
+/* Called when lws reports the close; frees the object. */
+void relay_conn_closed(struct relay_conn *c);
+
+/* The connection with this id, if still open. */
+struct relay_conn *relay_conn_find(struct relay *r, uint64_t id);
+
+/* The authenticated connection of a device, if any. */
+struct relay_conn *relay_conn_of_device(struct relay *r, const uint8_t device_id[RELAY_ID_BYTES]);
+
+/* The connection has proved which device it is (auth or register): it becomes that device's one
+ * live connection and may send post-authentication frames. */
+void relay_conn_authenticated(struct relay_conn *c, const uint8_t device_id[RELAY_ID_BYTES],
+			      const uint8_t account_id[RELAY_ID_BYTES]);
+
+/* Marks the connection as the device's one live connection; an older one is closed. */
+void relay_conn_bind_device(struct relay_conn *c);
+
+/* Queues one binary frame (copied). Returns 0, or -1 when the connection is closing or out of
+ * memory. Queueing past the bound pauses reading from this peer until the queue drains. */
+int relay_conn_send(struct relay_conn *c, const void *data, size_t len);
+
+/* True while the outgoing queue has room for pushes (deliveries) that can wait in the mailbox. */
+bool relay_conn_can_push(const struct relay_conn *c);
+
+/* Queues a WebSocket close with code and reason after the frames already queued. */
+void relay_conn_close(struct relay_conn *c, uint16_t code, const char *reason);
+
+/* Writes the next queued frame; called from lws's writeable callback. Returns -1 when lws must
+ * close the connection now. */
+int relay_conn_write_next(struct relay_conn *c);
+
+/* Takes a rate-limit token; false when the device is over its requests per second. */
+bool relay_conn_take_token(struct relay_conn *c, uint64_t now_ms);
+
+#endif

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+#include "net/http_routes.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "core/clock.h"
+#include "net/http.h"
+#include "relay.h"
+#include "services/consent_gate.h"
+#include "services/identity_binding.h"
+
+/* Shown at / until a web client directory is configured (web_root). */
+static const char placeholder_page[] =
+	"<!doctype html>\n<html lang=\"da\"><head><meta charset=\"utf-8\">"
+	"<title>OS2wakks</title></head><body><main><h1>OS2wakks</h1>"
+	"<p>Relayet k&oslash;rer. Webklienten er ikke installeret i denne opstilling.</p>"
+	"<p><a href=\"/healthz\">Status</a></p></main></body></html>\n";
+
+static int healthz(struct relay *r, struct lws *wsi, void *pss)
+{
+	char body[256];
+	uint64_t uptime = (relay_monotonic_ms() - r->started_ms) / 1000;
+	int n = snprintf(body, sizeof body,
+			 "{\"status\":\"%s\",\"version\":\"%s\",\"uptime_seconds\":%llu,"
+			 "\"connections\":%llu}\n",
+			 r->stopping ? "stopping" : "ok", WAKKS_VERSION,
+			 (unsigned long long)uptime, (unsigned long long)r->conn_count);
+	return relay_http_respond(wsi, pss, r->stopping ? 503 : 200, "application/json", NULL,
+				  body, (size_t)n);
+}
+
+static int metrics(struct relay *r, struct lws *wsi, void *pss)
+{
+	size_t cap = 16384;
+	char *buf = malloc(cap);
+	if (!buf)
+		return -1;
+	int n = relay_metrics_render(r, buf, cap);
+	int rc = n < 0 ? relay_http_respond(wsi, pss, 500, "text/plain", NULL, "metrics too large\n", 18)
+		       : relay_http_respond(wsi, pss, 200, "text/plain; version=0.0.4", NULL, buf,
+					    (size_t)n);
+	free(buf);
+	return rc;
+}
+
+/* /dev-idp/<provider id>/<endpoint>: the development identity provider (only with --dev).
+ * Returns 1 when no such provider exists (the caller answers 404). */
+static int dev_idp(struct relay *r, struct lws *wsi, void *pss, const char *uri, const char *body,
+		   size_t body_len)
+{
+	const char *rest = uri + strlen("/dev-idp/");
+	const char *slash = strchr(rest, '/');
+	char id[64];
+	if (!slash || (size_t)(slash - rest) >= sizeof id)
+		return 1;
+	memcpy(id, rest, (size_t)(slash - rest));
+	id[slash - rest] = '\0';
+	struct relay_idp *p = relay_identity_idp_by_id(r, id);
+	if (!p || !p->dev)
+		return 1;
+	char *query = relay_http_query(wsi);
+	devidp_response resp;
+	int rc = devidp_handle(p->dev, body ? "POST" : "GET", slash, query, body, body_len,
+			       (int64_t)(relay_now_ms() / 1000), &resp);
+	free(query);
+	if (rc != 0)
+		return relay_http_respond(wsi, pss, 500, "text/plain", NULL, "error\n", 6);
+	char location[2048 + 16];
+	if (resp.location)
+		snprintf(location, sizeof location, "location: %s", resp.location);
+	rc = relay_http_respond(wsi, pss, (unsigned)resp.status, resp.content_type,
+				resp.location ? location : NULL, resp.body ? resp.body : "",
+				resp.body ? resp.body_len : 0);
+	devidp_response_free(&resp);
+	return rc;
+}
+
+/* GET /consent/TENANT[/UNIT]: the text a citizen is shown before granting (spec/consent.md §1). */
+static int consent_text(struct relay *r, struct lws *wsi, void *pss, const char *uri)
+{
+	char tenant[65] = "", unit[65] = "";
+	const char *rest = uri + strlen("/consent/");
+	const char *slash = strchr(rest, '/');
+	size_t tl = slash ? (size_t)(slash - rest) : strlen(rest);
+	if (tl == 0 || tl >= sizeof tenant || (slash && strlen(slash + 1) >= sizeof unit))
+		return 1;
+	memcpy(tenant, rest, tl);
+	if (slash)
+		snprintf(unit, sizeof unit, "%s", slash + 1);
+	const struct relay_consent_text *t = relay_consent_text(r, tenant, unit);
+	if (!t)
+		return 1;
+	char hex[65];
+	sodium_bin2hex(hex, sizeof hex, t->sha256, sizeof t->sha256);
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s%}", "tenant", t->tenant, "unit", t->unit,
+			      "version", t->version, "language", t->language, "sha256", hex, "text",
+			      t->text, t->len);
+	char *out = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!out)
+		return -1;
+	int rc = relay_http_respond(wsi, pss, 200, "application/json; charset=utf-8", NULL, out,
+				    strlen(out));
+	free(out);
+	return rc;
+}
+
+int relay_http_route(struct relay *r, struct lws *wsi, void *pss, const char *uri,
+		     const char *body, size_t body_len)
+{
+	if (strncmp(uri, "/consent/", 9) == 0 && !body) {
+		int rc = consent_text(r, wsi, pss, uri);
+		if (rc != 1)
+			return rc;
+	}
+	if (strncmp(uri, "/dev-idp/", 9) == 0 && r->cfg.dev_mode) {
+		int rc = dev_idp(r, wsi, pss, uri, body, body_len);
+		if (rc != 1)
+			return rc;
+	}
+	if (strcmp(uri, "/healthz") == 0 && !body)
+		return healthz(r, wsi, pss);
+	if (strcmp(uri, "/metrics") == 0 && !body)
+		return metrics(r, wsi, pss);
+	if (strcmp(uri, "/") == 0 && !body && !r->cfg.web_root[0])
+		return relay_http_respond(wsi, pss, 200, "text/html; charset=utf-8", NULL,
+					  placeholder_page, sizeof placeholder_page - 1);
+	static const char nf[] = "{\"error\":\"not_found\"}\n";
+	return relay_http_respond(wsi, pss, 404, "application/json", NULL, nf, sizeof nf - 1);
+}

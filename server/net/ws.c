@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* The libwebsockets adapter for the wakks.v1 subprotocol: turns lws events into calls on our
+ * connection object. Nothing protocol-specific happens here. */
+#include "net/ws.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "net/conn.h"
+#include "pipeline/dispatch.h"
+#include "relay.h"
+
+struct ws_pss {
+	struct relay_conn *conn;
+};
+
+static int reassemble(struct relay_conn *c, struct lws *wsi, const void *in, size_t len)
+{
+	struct relay *r = c->relay;
+	size_t max = r->cfg.max_frame_bytes;
+	bool complete = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
+	if (complete && c->rx_len == 0 && !c->rx_oversize && len <= max) {
+		/* The common case: a whole frame in one read, handled in place without a copy. */
+		r->metrics.frames_in++;
+		r->metrics.bytes_in += len;
+		relay_on_frame(c, in, len);
+		return 0;
+	}
+	if (c->rx_oversize || c->rx_len + len > max) {
+		/* Keep discarding the rest of this message; answer once it is complete. */
+		c->rx_oversize = true;
+		c->rx_len = 0;
+	} else {
+		if (c->rx_len + len > c->rx_cap) {
+			/* Grow only by what has actually arrived, never by a declared length. */
+			size_t cap = c->rx_cap ? c->rx_cap : 4096;
+			while (cap < c->rx_len + len)
+				cap *= 2;
+			if (cap > max)
+				cap = max;
+			unsigned char *n = realloc(c->rx, cap);
+			if (!n)
+				return -1;
+			c->rx = n;
+			c->rx_cap = cap;
+		}
+		memcpy(c->rx + c->rx_len, in, len);
+		c->rx_len += len;
+	}
+	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
+		return 0;
+
+	r->metrics.frames_in++;
+	if (c->rx_oversize) {
+		c->rx_oversize = false;
+		relay_on_transport_error(c, 1009, "frame larger than max_frame_bytes");
+		return 0;
+	}
+	size_t n = c->rx_len;
+	c->rx_len = 0;
+	r->metrics.bytes_in += n;
+	relay_on_frame(c, c->rx, n);
+	/* Released once used, so an idle connection holds no reassembly buffer. */
+	free(c->rx);
+	c->rx = NULL;
+	c->rx_cap = 0;
+	return 0;
+}
+
+int relay_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		      size_t len)
+{
+	struct ws_pss *pss = user;
+	struct relay *r = lws_context_user(lws_get_context(wsi));
+
+	switch (reason) {
+	case LWS_CALLBACK_ESTABLISHED: {
+		if (r->stopping)
+			return -1;
+		char peer[64];
+		lws_get_peer_simple(wsi, peer, sizeof peer);
+		if (relay_registry_address_count(r, peer) >= r->cfg.max_connections_per_address) {
+			r->metrics.connections_refused++;
+			RLOG_WARN("ws", "refused", "reason=connections_per_address peer=%s", peer);
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+					 (unsigned char *)"too many connections from this address", 38);
+			return -1;
+		}
+		pss->conn = relay_conn_new(r, wsi);
+		if (!pss->conn)
+			return -1;
+		RLOG_DEBUG("ws", "open", "conn=%llu peer=%s", (unsigned long long)pss->conn->id,
+			   pss->conn->peer);
+		relay_on_open(pss->conn);
+		return 0;
+	}
+	case LWS_CALLBACK_RECEIVE:
+		if (!pss->conn || pss->conn->state == CONN_CLOSING)
+			return 0;
+		if (lws_frame_is_binary(wsi) == 0 && !pss->conn->rx_len && lws_is_first_fragment(wsi)) {
+			r->metrics.frames_in++;
+			relay_on_transport_error(pss->conn, 1003, "text frames are not accepted; use binary frames");
+			return 0;
+		}
+		return reassemble(pss->conn, wsi, in, len);
+	case LWS_CALLBACK_SERVER_WRITEABLE: {
+		if (!pss->conn)
+			return 0;
+		struct relay_conn *c = pss->conn;
+		int rc = relay_conn_write_next(c);
+		if (rc == 0 && relay_conn_can_push(c) && c->deliver_more)
+			relay_on_writable_room(c);
+		return rc;
+	}
+	case LWS_CALLBACK_CLOSED:
+		if (pss->conn) {
+			RLOG_DEBUG("ws", "closed", "conn=%llu", (unsigned long long)pss->conn->id);
+			pss->conn->wsi = NULL;
+			relay_conn_closed(pss->conn);
+			pss->conn = NULL;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+size_t relay_ws_pss_size(void)
+{
+	return sizeof(struct ws_pss);
+}

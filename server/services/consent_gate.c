@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+#include "services/consent_gate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "core/log.h"
+#include "net/conn.h"
+#include "relay.h"
+#include "wakks_storage.h"
+
+/* Consent texts are a page or two; a larger file is a configuration mistake. */
+#define CONSENT_TEXT_MAX (64 * 1024)
+
+static const char dev_text[] =
+	"Samtykke til digital kommunikation (udviklingstekst)\n\n"
+	"Jeg giver samtykke til, at kommunen kan skrive til mig i OS2wakks om min sag. "
+	"Beskederne er krypteret fra ende til ende. Jeg kan til enhver tid tilbagekalde mit samtykke "
+	"i appen eller webklienten; tilbagekaldelsen gælder straks for nye beskeder.\n";
+
+static int add_text(struct relay *r, const char *tenant, const char *unit,
+		    const struct relay_consent_text_config *cfg)
+{
+	struct relay_consent_text *t = &r->consent_texts[r->consent_text_count];
+	memset(t, 0, sizeof *t);
+	snprintf(t->tenant, sizeof t->tenant, "%s", tenant);
+	snprintf(t->unit, sizeof t->unit, "%s", unit);
+	if (cfg) {
+		snprintf(t->version, sizeof t->version, "%s", cfg->version);
+		snprintf(t->language, sizeof t->language, "%s", cfg->language);
+		FILE *f = fopen(cfg->text_file, "rb");
+		t->text = malloc(CONSENT_TEXT_MAX + 1);
+		t->len = f && t->text ? fread(t->text, 1, CONSENT_TEXT_MAX + 1, f) : 0;
+		if (f)
+			fclose(f);
+		if (!f || !t->text || t->len == 0 || t->len > CONSENT_TEXT_MAX) {
+			RLOG_ERROR("consent", "text_unreadable", "tenant=%s unit=%s path=%s", tenant,
+				   unit, cfg->text_file);
+			free(t->text);
+			return -1;
+		}
+	} else {
+		snprintf(t->version, sizeof t->version, "dev-1");
+		snprintf(t->language, sizeof t->language, "da");
+		t->len = sizeof dev_text - 1;
+		t->text = malloc(t->len + 1);
+		if (!t->text)
+			return -1;
+		memcpy(t->text, dev_text, t->len);
+	}
+	t->text[t->len] = '\0';
+	crypto_hash_sha256(t->sha256, (const unsigned char *)t->text, t->len);
+	r->consent_text_count++;
+	return 0;
+}
+
+int relay_consent_start(struct relay *r)
+{
+	size_t cap = 0;
+	for (int i = 0; i < r->cfg.tenant_count; i++)
+		cap += 1 + (size_t)r->cfg.tenants[i].unit_count;
+	r->consent_texts = calloc(cap ? cap : 1, sizeof *r->consent_texts);
+	if (!r->consent_texts)
+		return -1;
+	for (int i = 0; i < r->cfg.tenant_count; i++) {
+		const struct relay_tenant_config *t = &r->cfg.tenants[i];
+		int rc = 0;
+		if (t->consent.set)
+			rc = add_text(r, t->id, "", &t->consent);
+		else if (r->cfg.dev_mode)
+			rc = add_text(r, t->id, "", NULL);
+		else
+			RLOG_WARN("consent", "no_text", "tenant=%s note=\"citizens cannot grant consent to this tenant\"",
+				  t->id);
+		for (int j = 0; rc == 0 && j < t->unit_count; j++)
+			if (t->units[j].consent.set)
+				rc = add_text(r, t->id, t->units[j].id, &t->units[j].consent);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+void relay_consent_stop(struct relay *r)
+{
+	for (size_t i = 0; i < r->consent_text_count; i++)
+		free(r->consent_texts[i].text);
+	free(r->consent_texts);
+	r->consent_texts = NULL;
+	r->consent_text_count = 0;
+}
+
+const struct relay_consent_text *relay_consent_text(struct relay *r, const char *tenant,
+						    const char *unit)
+{
+	const struct relay_consent_text *whole = NULL;
+	for (size_t i = 0; i < r->consent_text_count; i++) {
+		const struct relay_consent_text *t = &r->consent_texts[i];
+		if (strcmp(t->tenant, tenant) != 0)
+			continue;
+		if (unit && unit[0] && strcmp(t->unit, unit) == 0)
+			return t;
+		if (!t->unit[0])
+			whole = t;
+	}
+	return whole;
+}
+
+static bool consent_active(struct relay *r, const uint8_t citizen[16], const char *tenant,
+			   const char *unit)
+{
+	uint8_t kind = 0;
+	if (store_consent_latest(r->store, citizen, tenant, "", &kind, NULL) == 0 &&
+	    kind == STORE_CONSENT_GRANT)
+		return true;
+	return unit && unit[0] && store_consent_latest(r->store, citizen, tenant, unit, &kind, NULL) == 0 &&
+	       kind == STORE_CONSENT_GRANT;
+}
+
+int relay_consent_gate(struct relay_conn *c, const proto_send *m, const char **why)
+{
+	if (c->account_kind != STORE_ACCOUNT_CASEWORKER && c->account_kind != STORE_ACCOUNT_JOURNAL)
+		return 0; /* citizen → anyone: always allowed */
+	struct relay *r = c->relay;
+	char unit[STORE_UNIT_ID_MAX + 1] = "";
+	if (m->unit.ptr && m->unit.len < sizeof unit) {
+		memcpy(unit, m->unit.ptr, m->unit.len);
+		unit[m->unit.len] = '\0';
+	}
+	for (uint32_t i = 0; i < m->to_count; i++) {
+		struct store_account acc;
+		if (store_get_account(r->store, m->to[i], &acc) != 0 || acc.kind != STORE_ACCOUNT_CITIZEN)
+			continue;
+		if (!consent_active(r, m->to[i], c->tenant, unit)) {
+			*why = "the citizen has no active consent for this municipality; nothing was stored";
+			return PROTO_E_CONSENT_REQUIRED;
+		}
+	}
+	return 0;
+}

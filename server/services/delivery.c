@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+#include "services/delivery.h"
+
+#include "core/log.h"
+#include "net/conn.h"
+#include "net/outgoing.h"
+#include "relay.h"
+#include "services/housekeeping.h"
+#include "services/mailbox_record.h"
+#include "wakks_storage.h"
+
+/* Envelopes read per mailbox pass: one short read transaction, bounded work per loop turn. */
+#define DELIVER_BATCH 64
+
+struct pump_ctx {
+	struct relay_conn *conn;
+	int sent;
+	int stopped;
+};
+
+static int pump_one(const struct store_envelope *env, void *data)
+{
+	struct pump_ctx *p = data;
+	struct relay_conn *c = p->conn;
+	if (!relay_conn_can_push(c)) {
+		c->deliver_more = true;
+		p->stopped = 1;
+		return 1;
+	}
+	c->deliver_from_seq = env->ref.seq + 1;
+	struct mailbox_record rec;
+	if (mailbox_record_parse(env->payload, env->payload_len, &rec) != 0) {
+		RLOG_ERROR("delivery", "bad_record", "seq=%llu", (unsigned long long)env->ref.seq);
+		return 0;
+	}
+	proto_frame *f = relay_tx_frame(c->relay, PROTO_T_DELIVER, 0);
+	proto_deliver *d = &f->body.deliver;
+	d->seq = env->ref.seq;
+	d->cmid = env->ref.message_id;
+	d->account = env->ref.sender_account;
+	d->device = env->ref.sender_device;
+	d->time = env->stored_at_ms;
+	if (rec.tenant_len) {
+		d->tenant = (proto_str){ rec.tenant, rec.tenant_len };
+		d->unit = (proto_str){ rec.unit, rec.unit_len };
+	}
+	d->ciphertext = (proto_bytes){ rec.ciphertext, rec.ciphertext_len };
+	if (relay_send_frame(c, f) == 0) {
+		c->relay->metrics.envelopes_delivered++;
+		p->sent++;
+	}
+	return 0;
+}
+
+void relay_deliver_pump(struct relay_conn *c)
+{
+	if (c->state != CONN_AUTHENTICATED)
+		return;
+	c->deliver_more = false;
+	for (;;) {
+		struct pump_ctx p = { .conn = c };
+		int n = store_mailbox_iter(c->relay->store, c->device_id, c->deliver_from_seq,
+					   DELIVER_BATCH, pump_one, &p);
+		if (n < 0) {
+			RLOG_ERROR("delivery", "mailbox_read_failed", "error=\"%s\"", store_strerror(n));
+			return;
+		}
+		if (p.stopped || n < DELIVER_BATCH)
+			return;
+	}
+}
+
+void relay_deliver_wake(struct relay *r, const uint8_t (*device_ids)[16], size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct relay_conn *c = relay_conn_of_device(r, device_ids[i]);
+		if (c)
+			relay_deliver_pump(c);
+	}
+}

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* A once-a-second timer: closes connections that did not authenticate in time and expires
+ * envelopes past their TTL. */
+#ifndef WAKKS_RELAY_SERVICES_HOUSEKEEPING_H
+#define WAKKS_RELAY_SERVICES_HOUSEKEEPING_H
+
+struct relay;
+
+void relay_housekeeping_start(struct relay *r);
+void relay_housekeeping_stop(struct relay *r);
+
+#endif

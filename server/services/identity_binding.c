@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+#include "services/identity_binding.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "relay.h"
+
+/* Registrations in flight within one token lifetime; beyond it registration fails closed. */
+#define REPLAY_CAPACITY 65536
+/* AD FS and MitID brokers issue tokens valid for minutes; a registration happens right after. */
+#define TOKEN_MAX_AGE_SECONDS 600
+#define TOKEN_SKEW_SECONDS 60
+
+/* The secret that keys account ids: created once, 0600, never leaves the data directory. */
+int relay_identity_load_account_key(const char *data_dir, uint8_t key[ID_HASH_KEY_BYTES])
+{
+	char path[RELAY_CONFIG_PATH_MAX + 32];
+	snprintf(path, sizeof path, "%s/account-id.key", data_dir);
+	int rc = id_account_key_load(path, key);
+	if (rc != 0)
+		RLOG_ERROR("identity", "account_key_invalid", "path=%s error=\"%s\"", path,
+			   id_strerror(rc));
+	return rc == 0 ? 0 : -1;
+}
+
+static int read_file(const char *path, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	char *buf = malloc(ID_JWKS_MAX_BYTES + 1);
+	size_t n = buf ? fread(buf, 1, ID_JWKS_MAX_BYTES + 1, f) : 0;
+	fclose(f);
+	if (!buf || n > ID_JWKS_MAX_BYTES) {
+		free(buf);
+		return -1;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static unsigned parse_algs(const char *algs)
+{
+	unsigned bits = 0;
+	if (strstr(algs, "RS256"))
+		bits |= ID_ALG_RS256;
+	if (strstr(algs, "ES256"))
+		bits |= ID_ALG_ES256;
+	return bits;
+}
+
+static int start_devidp(struct relay *r, struct relay_idp *p, const char *base_url)
+{
+	char key_dir[RELAY_CONFIG_PATH_MAX + 16];
+	snprintf(key_dir, sizeof key_dir, "%s/devidp", r->cfg.data_dir);
+	devidp_config dc = {
+		.profile = p->idp.profile,
+		.issuer = p->issuer,
+		.client_id = p->cfg->audience,
+		.key_dir = key_dir,
+	};
+	snprintf(p->issuer, sizeof p->issuer, "%s/dev-idp/%s", base_url, p->cfg->id);
+	int rc = devidp_open(&dc, &p->dev);
+	if (rc != 0) {
+		RLOG_ERROR("identity", "devidp_failed", "idp=%s error=\"%s\"", p->cfg->id, id_strerror(rc));
+		return -1;
+	}
+	const char *jwks = devidp_jwks_json(p->dev);
+	rc = id_keyset_parse(jwks, strlen(jwks), &p->keys);
+	if (rc != 0)
+		return -1;
+	RLOG_WARN("identity", "devidp_enabled", "idp=%s issuer=%s note=\"development identity provider\"",
+		  p->cfg->id, p->issuer);
+	return 0;
+}
+
+/* Loads the key set from the provider's jwks_file into *out. */
+static int load_key_file(const struct relay_idp_config *cfg, id_keyset **out)
+{
+	char *json = NULL;
+	size_t len = 0;
+	if (read_file(cfg->jwks_file, &json, &len) != 0) {
+		RLOG_ERROR("identity", "jwks_unreadable", "idp=%s path=%s", cfg->id, cfg->jwks_file);
+		return -1;
+	}
+	int rc = id_keyset_parse(json, len, out);
+	free(json);
+	if (rc != 0) {
+		RLOG_ERROR("identity", "jwks_invalid", "idp=%s path=%s error=\"%s\"", cfg->id,
+			   cfg->jwks_file, id_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* Key set reloads after an unknown kid are at least this far apart. */
+#define JWKS_REFRESH_MIN_MS 60000
+
+int relay_identity_refresh_keys(struct relay *r, struct relay_idp *p)
+{
+	(void)r;
+	uint64_t now = relay_monotonic_ms();
+	if (p->dev || now - p->keys_loaded_ms < JWKS_REFRESH_MIN_MS)
+		return -1;
+	p->keys_loaded_ms = now;
+	id_keyset *fresh = NULL;
+	if (load_key_file(p->cfg, &fresh) != 0)
+		return -1;
+	id_keyset_free(p->keys);
+	p->keys = fresh;
+	RLOG_INFO("identity", "jwks_reloaded", "idp=%s keys=%zu", p->cfg->id, id_keyset_count(fresh));
+	return 0;
+}
+
+static int start_idp(struct relay *r, struct relay_idp *p, const struct relay_idp_config *cfg,
+		     const char *base_url)
+{
+	p->cfg = cfg;
+	p->idp.id = cfg->id;
+	p->idp.client_id = cfg->audience;
+	p->idp.kind = cfg->kind == RELAY_IDP_CITIZEN ? ID_KIND_CITIZEN : ID_KIND_CASEWORKER;
+	p->idp.profile = cfg->profile == RELAY_IDP_PROFILE_ADFS ? ID_PROFILE_ADFS : ID_PROFILE_MITID_BROKER;
+	p->idp.allowed_algs = parse_algs(cfg->algs);
+	p->idp.skew_seconds = TOKEN_SKEW_SECONDS;
+	p->idp.max_age_seconds = TOKEN_MAX_AGE_SECONDS;
+	p->idp.issuer = p->issuer;
+	if (cfg->development) {
+		if (start_devidp(r, p, base_url) != 0)
+			return -1;
+	} else {
+		snprintf(p->issuer, sizeof p->issuer, "%s", cfg->issuer);
+		if (load_key_file(cfg, &p->keys) != 0)
+			return -1;
+	}
+	if (id_idp_validate(&p->idp) != 0) {
+		RLOG_ERROR("identity", "idp_invalid", "idp=%s", cfg->id);
+		return -1;
+	}
+	return 0;
+}
+
+static void build_tenant(struct relay_tenant_ids *t, const struct relay_tenant_config *cfg)
+{
+	memset(t, 0, sizeof *t);
+	t->tenant.id = cfg->id;
+	t->tenant.name = cfg->name;
+	t->tenant.cvr = cfg->cvr;
+	size_t g = 0;
+	for (int i = 0; i < cfg->unit_count; i++) {
+		t->units[i] = (id_unit){ cfg->units[i].id, cfg->units[i].name };
+		for (int j = 0; j < cfg->units[i].group_count; j++)
+			t->groups[g++] = (id_group_map){ cfg->units[i].groups[j], cfg->units[i].id };
+	}
+	for (int i = 0; i < cfg->idp_count; i++)
+		t->idp_ids[i] = cfg->idps[i];
+	t->tenant.units = t->units;
+	t->tenant.n_units = (size_t)cfg->unit_count;
+	t->tenant.idp_ids = t->idp_ids;
+	t->tenant.n_idp_ids = (size_t)cfg->idp_count;
+	t->tenant.group_map = t->groups;
+	t->tenant.n_group_map = g;
+}
+
+int relay_identity_start(struct relay *r, const char *base_url)
+{
+	struct relay_identity *id = &r->identity;
+	if (relay_identity_load_account_key(r->cfg.data_dir, id->account_key) != 0)
+		return -1;
+	if (id_replay_new(REPLAY_CAPACITY, &id->replay) != 0)
+		return -1;
+	for (int i = 0; i < r->cfg.idp_count; i++) {
+		if (start_idp(r, &id->idps[i], &r->cfg.idps[i], base_url) != 0)
+			return -1;
+		id->idp_count = i + 1;
+	}
+	for (int i = 0; i < r->cfg.tenant_count; i++) {
+		build_tenant(&id->tenants[i], &r->cfg.tenants[i]);
+		if (id_tenant_validate(&id->tenants[i].tenant) != 0) {
+			RLOG_ERROR("identity", "tenant_invalid", "tenant=%s", r->cfg.tenants[i].id);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void relay_identity_stop(struct relay *r)
+{
+	struct relay_identity *id = &r->identity;
+	for (int i = 0; i < id->idp_count; i++) {
+		id_keyset_free(id->idps[i].keys);
+		devidp_close(id->idps[i].dev);
+	}
+	id->idp_count = 0;
+	id_replay_free(id->replay);
+	id->replay = NULL;
+	sodium_memzero(id->account_key, sizeof id->account_key);
+}
+
+struct relay_idp *relay_identity_idp_by_issuer(struct relay *r, const char *iss)
+{
+	for (int i = 0; i < r->identity.idp_count; i++)
+		if (strcmp(r->identity.idps[i].issuer, iss) == 0)
+			return &r->identity.idps[i];
+	return NULL;
+}
+
+struct relay_idp *relay_identity_idp_by_id(struct relay *r, const char *id)
+{
+	for (int i = 0; i < r->identity.idp_count; i++)
+		if (strcmp(r->identity.idps[i].cfg->id, id) == 0)
+			return &r->identity.idps[i];
+	return NULL;
+}
+
+const id_tenant *relay_identity_tenant_for_idp(struct relay *r, const char *idp_id)
+{
+	for (int i = 0; i < r->cfg.tenant_count; i++)
+		for (size_t j = 0; j < r->identity.tenants[i].tenant.n_idp_ids; j++)
+			if (strcmp(r->identity.tenants[i].tenant.idp_ids[j], idp_id) == 0)
+				return &r->identity.tenants[i].tenant;
+	return NULL;
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* The relay's identity state: identity providers with their key sets, tenants as the identity
+ * library sees them, the secret key for account ids, the nonce replay cache, and the development
+ * identity provider instances (only with --dev). */
+#ifndef WAKKS_RELAY_SERVICES_IDENTITY_BINDING_H
+#define WAKKS_RELAY_SERVICES_IDENTITY_BINDING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "wakks_identity.h"
+
+struct relay;
+
+struct relay_idp {
+	id_idp idp;
+	id_keyset *keys;
+	devidp *dev; /* the development provider serving this issuer, or NULL */
+	uint64_t keys_loaded_ms; /* monotonic; a reload on an unknown kid waits this long apart */
+	char issuer[RELAY_CONFIG_STR_MAX + 64];
+	const struct relay_idp_config *cfg;
+};
+
+struct relay_tenant_ids {
+	id_tenant tenant;
+	id_unit units[RELAY_MAX_UNITS_PER_TENANT];
+	const char *idp_ids[RELAY_MAX_GROUP_MAPS];
+	id_group_map groups[RELAY_MAX_UNITS_PER_TENANT * RELAY_MAX_GROUP_MAPS];
+};
+
+struct relay_identity {
+	struct relay_idp idps[RELAY_MAX_IDPS];
+	int idp_count;
+	struct relay_tenant_ids tenants[RELAY_MAX_TENANTS];
+	uint8_t account_key[ID_HASH_KEY_BYTES];
+	id_replay *replay;
+};
+
+/* Loads keys and builds the tables; `base_url` is where this relay is reached (for the
+ * development provider's issuer). Returns 0 or -1 after logging why. */
+int relay_identity_start(struct relay *r, const char *base_url);
+void relay_identity_stop(struct relay *r);
+
+/* Loads the secret that keys account ids from data_dir (creating it, 0600, on first use).
+ * Returns 0 or -1. */
+int relay_identity_load_account_key(const char *data_dir, uint8_t key[ID_HASH_KEY_BYTES]);
+
+/* Re-reads the provider's key set file after a token named an unknown kid (the provider rotated
+ * its keys). At most once a minute per provider, so tokens with made-up kids cannot make the relay
+ * read files in a loop. Returns 0 when a new key set was loaded. */
+int relay_identity_refresh_keys(struct relay *r, struct relay_idp *p);
+
+/* The provider whose issuer is exactly `iss`, or NULL. */
+struct relay_idp *relay_identity_idp_by_issuer(struct relay *r, const char *iss);
+/* The provider with this config id, or NULL. */
+struct relay_idp *relay_identity_idp_by_id(struct relay *r, const char *id);
+/* The first tenant trusting the provider (caseworker providers belong to one tenant). */
+const id_tenant *relay_identity_tenant_for_idp(struct relay *r, const char *idp_id);
+
+#endif

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+#include "services/notify.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/conn.h"
+#include "net/outgoing.h"
+#include "relay.h"
+#include "services/devset.h"
+
+/* Pushes the frame in r->tx_frame to every online device of the set but `except`. The frame is
+ * encoded once per device; sets are small (an account's devices, a unit's caseworkers). */
+static void push_to_set(struct relay *r, const struct relay_devset *set, const uint8_t *except,
+			const proto_frame *f)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		if (except && memcmp(set->e[i].device, except, 16) == 0)
+			continue;
+		struct relay_conn *c = relay_conn_of_device(r, set->e[i].device);
+		if (c && c->state == CONN_AUTHENTICATED)
+			relay_send_frame(c, f);
+	}
+}
+
+void relay_notify_devices_changed(struct relay *r, const uint8_t account[16], const uint8_t *except)
+{
+	struct relay_devset *set = calloc(1, sizeof *set);
+	if (!set)
+		return;
+	uint8_t acc[16];
+	memcpy(acc, account, 16);
+	if (relay_devset_add_account(r, set, acc) == 0) {
+		proto_frame *f = relay_tx_frame(r, PROTO_T_DEVICES_CHANGED, 0);
+		f->body.devices_changed.account = acc;
+		push_to_set(r, set, except, f);
+	}
+	free(set);
+}
+
+void relay_notify_consent_changed(struct relay *r, const uint8_t citizen[16],
+				  const uint8_t *except, const char *tenant, const char *unit,
+				  uint32_t kind, uint64_t time_ms)
+{
+	struct relay_devset *set = calloc(1, sizeof *set);
+	if (!set)
+		return;
+	uint8_t acc[16];
+	memcpy(acc, citizen, 16);
+	int rc = relay_devset_add_account(r, set, acc);
+	const struct relay_tenant_config *t = relay_config_tenant(&r->cfg, tenant);
+	for (int i = 0; rc == 0 && t && i < t->unit_count; i++)
+		if (!unit[0] || strcmp(unit, t->units[i].id) == 0)
+			rc = relay_devset_add_unit(r, set, tenant, strlen(tenant), t->units[i].id,
+						   strlen(t->units[i].id));
+	proto_frame *f = relay_tx_frame(r, PROTO_T_CONSENT_CHANGED, 0);
+	proto_consent_changed *b = &f->body.consent_changed;
+	b->account = acc;
+	b->tenant = (proto_str){ tenant, strlen(tenant) };
+	if (unit[0])
+		b->unit = (proto_str){ unit, strlen(unit) };
+	b->kind = kind;
+	b->time = time_ms;
+	/* A set that overflowed still reaches the devices it holds. */
+	push_to_set(r, set, except, f);
+	free(set);
+}
