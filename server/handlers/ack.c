@@ -6,6 +6,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "handlers/call.h"
 #include "handlers/handlers.h"
 #include "net/conn.h"
 #include "net/outgoing.h"
@@ -15,10 +16,8 @@
 #include "services/receipts.h"
 #include "wakks_storage.h"
 
-struct ack_ctx {
-	struct relay *relay;
-	uint64_t conn_id;
-	uint32_t request_id;
+struct ack_call {
+	struct relay_call call;
 	bool receipts;
 	uint8_t recipient_account[16];
 };
@@ -44,30 +43,28 @@ static int read_flags(const struct store_envelope *env, void *data)
 	return 1;
 }
 
-static void ack_done(struct store_req *req, int result, void *data)
+static void ack_refused(struct relay_call *call, struct relay_conn *c, int result)
 {
-	struct ack_ctx *a = data;
-	struct relay *r = a->relay;
-	struct relay_conn *c = relay_conn_find(r, a->conn_id);
-	if (result != 0) {
-		RLOG_ERROR("ack", "delete_failed", "error=\"%s\"", store_strerror(result));
-		if (c)
-			relay_send_error(c, a->request_id, PROTO_E_UNAVAILABLE,
-					 "the acknowledgement could not be stored; retry", NULL);
-		goto out;
-	}
-	const struct store_delete_result *d = store_req_delete_result(req, 0);
-	relay_blob_removed(r, store_req_blob_removed(req, 1));
+	RLOG_ERROR("ack", "delete_failed", "error=\"%s\"", store_strerror(result));
 	if (c)
-		relay_send_ok(c, a->request_id);
+		relay_call_reply_error(c, call->request_id, result, NULL,
+				       "the acknowledgement could not be stored; retry");
+}
+
+static void acked(struct relay_call *call, struct relay_conn *c)
+{
+	struct ack_call *a = (struct ack_call *)call;
+	struct relay *r = call->relay;
+	const struct store_delete_result *d = store_req_delete_result(call->req, 0);
+	relay_blob_removed(r, store_req_blob_removed(call->req, 1));
+	if (c)
+		relay_send_ok(c, call->request_id);
 	if (d && d->found) {
 		r->metrics.envelopes_acked++;
 		if (a->receipts && d->ref.kind == STORE_KIND_ENVELOPE)
 			relay_receipt_post(r, PROTO_T_RECEIPT, d->ref.sender_device, d->ref.message_id,
 					   a->recipient_account, d->ref.device_id, relay_now_ms());
 	}
-out:
-	free(a);
 }
 
 void handle_ack(struct relay_conn *c, const proto_frame *f)
@@ -77,28 +74,17 @@ void handle_ack(struct relay_conn *c, const proto_frame *f)
 	/* The envelope itself, not the next one when it is gone already. */
 	struct ack_peek peek = { .seq = seq };
 	store_mailbox_iter(r->store, c->device_id, seq, 1, read_flags, &peek);
-	uint8_t flags = peek.flags;
 
-	struct ack_ctx *a = calloc(1, sizeof *a);
-	struct store_req *req = a ? store_req_new(r->store, ack_done, a) : NULL;
-	int op = req ? store_req_delete_envelope(req, c->device_id, seq) : STORE_ENOMEM;
+	struct ack_call *a = (struct ack_call *)relay_call_new(c, f->request_id, sizeof *a, acked);
+	if (!a)
+		return;
+	a->call.refused = ack_refused;
+	a->receipts = (peek.flags & MAILBOX_FLAG_RECEIPTS) != 0;
+	memcpy(a->recipient_account, c->account_id, 16);
+	int op = store_req_delete_envelope(a->call.req, c->device_id, seq);
 	/* The device's download grant ends with the envelope, in the same transaction. */
 	if (op >= 0 && peek.n_blobs)
-		op = store_req_blob_release(req, (const uint8_t(*)[16])peek.blobs, peek.n_blobs,
+		op = store_req_blob_release(a->call.req, (const uint8_t(*)[16])peek.blobs, peek.n_blobs,
 					    c->device_id, op);
-	if (!req || op < 0) {
-		store_req_free(req);
-		free(a);
-		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "out of memory", NULL);
-		return;
-	}
-	a->relay = r;
-	a->conn_id = c->id;
-	a->request_id = f->request_id;
-	a->receipts = (flags & MAILBOX_FLAG_RECEIPTS) != 0;
-	memcpy(a->recipient_account, c->account_id, 16);
-	if (store_submit(req) != 0) {
-		free(a);
-		relay_send_error(c, f->request_id, PROTO_E_UNAVAILABLE, "the relay is shutting down", NULL);
-	}
+	relay_call_submit(c, &a->call, op);
 }

@@ -132,7 +132,7 @@ static void completed(struct store_req *req, int result, void *data)
 	if (result != 0) {
 		RLOG_ERROR("blob", "complete_failed", "error=\"%s\"", store_strerror(result));
 		if (c)
-			relay_send_store_error(c, x->request_id, result, NULL);
+			relay_call_reply_error(c, x->request_id, result, NULL, NULL);
 	} else {
 		const struct store_blob *b = store_req_blob_result(req, 0, NULL);
 		RLOG_INFO("blob", "stored", "size=%llu", (unsigned long long)b->size);
@@ -229,30 +229,28 @@ static void answer_state(struct relay_conn *c, uint32_t request_id, const struct
 
 /* ---- blob_put ----------------------------------------------------------------------------------- */
 
-static void declared(struct store_req *req, int result, void *data)
+static void declare_refused(struct relay_call *call, struct relay_conn *c, int result)
 {
-	struct blob_ctx *x = data;
-	struct relay *r = x->relay;
-	struct relay_conn *c = relay_conn_find(r, x->conn_id);
-	if (c) {
+	if (!c)
+		return;
+	if (result == STORE_EEXIST) {
+		relay_send_error(c, call->request_id, PROTO_E_FORBIDDEN,
+				 "this blob id is in use with another size or digest; choose a new id", NULL);
+	} else if (result == STORE_EQUOTA) {
 		proto_error_details d = { 0 };
-		if (result == STORE_EEXIST) {
-			relay_send_error(c, x->request_id, PROTO_E_FORBIDDEN,
-					 "this blob id is in use with another size or digest; choose a new id",
-					 NULL);
-		} else if (result == STORE_EQUOTA) {
-			d.limit = r->cfg.blob_quota_bytes;
-			relay_send_error(c, x->request_id, PROTO_E_QUOTA_EXCEEDED,
-					 "the account's attachment quota (blob_quota_bytes) would be exceeded; nothing was stored",
-					 &d);
-		} else if (result != 0) {
-			relay_send_store_error(c, x->request_id, result,
-					       "the account holds the most blobs allowed; wait until earlier attachments are acknowledged");
-		} else {
-			answer_state(c, x->request_id, store_req_blob_result(req, 0, NULL));
-		}
+		d.limit = call->relay->cfg.blob_quota_bytes;
+		relay_send_error(c, call->request_id, PROTO_E_QUOTA_EXCEEDED,
+				 "the account's attachment quota (blob_quota_bytes) would be exceeded; nothing was stored",
+				 &d);
+	} else {
+		relay_call_reply_error(c, call->request_id, result, call->limit_text, NULL);
 	}
-	free(x);
+}
+
+static void declared(struct relay_call *call, struct relay_conn *c)
+{
+	if (c)
+		answer_state(c, call->request_id, store_req_blob_result(call->req, 0, NULL));
 }
 
 void handle_blob_put(struct relay_conn *c, const proto_frame *f)
@@ -273,19 +271,12 @@ void handle_blob_put(struct relay_conn *c, const proto_frame *f)
 	b.size = m->size;
 	memcpy(b.sha256, m->sha256, STORE_BLOB_SHA_BYTES);
 	b.expires_at_ms = orphan_deadline(r);
-	struct blob_ctx *x = ctx_new(c, f->request_id, NULL);
-	struct store_req *req = x ? store_req_new(r->store, declared, x) : NULL;
-	int op = req ? store_req_blob_declare(req, &b, r->cfg.blob_quota_bytes) : STORE_ENOMEM;
-	if (op < 0) {
-		store_req_free(req);
-		free(x);
-		relay_send_store_error(c, f->request_id, op, NULL);
+	struct relay_call *call = relay_call_new(c, f->request_id, sizeof *call, declared);
+	if (!call)
 		return;
-	}
-	if (store_submit(req) != 0) {
-		free(x);
-		relay_send_error(c, f->request_id, PROTO_E_UNAVAILABLE, "the relay is shutting down", NULL);
-	}
+	call->refused = declare_refused;
+	call->limit_text = "the account holds the most blobs allowed; wait until earlier attachments are acknowledged";
+	relay_call_submit(c, call, store_req_blob_declare(call->req, &b, r->cfg.blob_quota_bytes));
 }
 
 /* ---- blob_status -------------------------------------------------------------------------------- */
@@ -320,7 +311,7 @@ static void progressed(struct store_req *req, int result, void *data)
 		if (result == STORE_ENOTFOUND)
 			reply_not_found(c, x->request_id); /* expired meanwhile */
 		else
-			relay_send_store_error(c, x->request_id, result, NULL);
+			relay_call_reply_error(c, x->request_id, result, NULL, NULL);
 	}
 	busy_del(r, x->blob.id);
 	free(x);

@@ -8,8 +8,8 @@
 #include "relay.h"
 #include "wakks_storage.h"
 
-void relay_send_store_error(struct relay_conn *c, uint32_t request_id, int store_rc,
-			    const char *limit_text)
+void relay_call_reply_error(struct relay_conn *c, uint32_t request_id, int store_rc,
+			    const char *limit_text, const char *failure_text)
 {
 	switch (store_rc) {
 	case STORE_ELIMIT:
@@ -26,61 +26,68 @@ void relay_send_store_error(struct relay_conn *c, uint32_t request_id, int store
 	case STORE_ECLOSED:
 		relay_send_error(c, request_id, PROTO_E_UNAVAILABLE, "the relay is shutting down", NULL);
 		break;
-	case STORE_EINVAL:
+	case STORE_EINVAL: /* the request could not be built or run: the relay's fault, not the client's */
 	case STORE_ENOMEM:
+	case STORE_EAUDIT:
+	case STORE_EINTERNAL:
 		relay_send_error(c, request_id, PROTO_E_INTERNAL, store_strerror(store_rc), NULL);
 		break;
 	default:
-		relay_send_error(c, request_id, PROTO_E_UNAVAILABLE, store_strerror(store_rc), NULL);
+		relay_send_error(c, request_id, PROTO_E_UNAVAILABLE,
+				 failure_text ? failure_text : store_strerror(store_rc), NULL);
 	}
 }
 
-static void ok_done(struct store_req *req, int result, void *data)
+static void call_done(struct store_req *req, int result, void *data)
 {
 	(void)req;
-	struct relay_ok_request *k = data;
-	struct relay_conn *c = relay_conn_find(k->relay, k->conn_id);
-	if (c && result == 0)
-		relay_send_ok(c, k->request_id);
-	else if (c)
-		relay_send_store_error(c, k->request_id, result, k->limit_text);
-	if (result == 0 && k->after)
-		k->after(k->relay, req, k->after_data);
-	free(k->after_data);
-	free(k);
+	struct relay_call *call = data;
+	struct relay_conn *c = relay_conn_find(call->relay, call->conn_id);
+	if (result != 0 && call->refused)
+		call->refused(call, c, result);
+	else if (result != 0 && c)
+		relay_call_reply_error(c, call->request_id, result, call->limit_text, call->failure_text);
+	else if (result == 0 && call->committed)
+		call->committed(call, c);
+	else if (result == 0 && c)
+		relay_send_ok(c, call->request_id);
+	free(call);
 }
 
-struct relay_ok_request *relay_ok_request_new(struct relay_conn *c, uint32_t request_id,
-					      const char *limit_text)
+struct relay_call *relay_call_new(struct relay_conn *c, uint32_t request_id, size_t size,
+				  relay_call_committed_fn committed)
 {
-	struct relay_ok_request *k = calloc(1, sizeof *k);
-	struct store_req *req = k ? store_req_new(c->relay->store, ok_done, k) : NULL;
+	struct relay_call *call = calloc(1, size < sizeof *call ? sizeof *call : size);
+	struct store_req *req = call ? store_req_new(c->relay->store, call_done, call) : NULL;
 	if (!req) {
-		free(k);
+		free(call);
 		relay_send_error(c, request_id, PROTO_E_INTERNAL, "out of memory", NULL);
 		return NULL;
 	}
-	k->relay = c->relay;
-	k->conn_id = c->id;
-	k->request_id = request_id;
-	k->req = req;
-	k->limit_text = limit_text;
-	return k;
+	call->relay = c->relay;
+	call->conn_id = c->id;
+	call->request_id = request_id;
+	call->req = req;
+	call->committed = committed;
+	return call;
 }
 
-void relay_ok_request_submit(struct relay_conn *c, struct relay_ok_request *k, int op)
+void relay_call_cancel(struct relay_call *call)
+{
+	store_req_free(call->req);
+	free(call);
+}
+
+void relay_call_submit(struct relay_conn *c, struct relay_call *call, int op)
 {
 	if (op < 0) {
-		relay_send_store_error(c, k->request_id, op, k->limit_text);
-		store_req_free(k->req);
-		free(k->after_data);
-		free(k);
+		relay_call_reply_error(c, call->request_id, op, call->limit_text, NULL);
+		relay_call_cancel(call);
 		return;
 	}
-	int rc = store_submit(k->req); /* frees the request on failure */
+	int rc = store_submit(call->req); /* frees the request on failure */
 	if (rc != 0) {
-		relay_send_store_error(c, k->request_id, rc, k->limit_text);
-		free(k->after_data);
-		free(k);
+		relay_call_reply_error(c, call->request_id, rc, call->limit_text, NULL);
+		free(call);
 	}
 }

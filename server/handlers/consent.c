@@ -43,18 +43,21 @@ static bool unit_exists(const struct relay_tenant_config *t, const char *unit)
 	return false;
 }
 
-/* What the notice after a stored consent record needs. */
-struct consent_notice {
+/* A consent change in flight, with what the notice after it needs. */
+struct consent_call {
+	struct relay_call call;
 	uint8_t account[16], device[16];
 	char tenant[STORE_TENANT_MAX + 1], unit[STORE_UNIT_ID_MAX + 1];
 	uint8_t kind;
 };
 
-static void consent_stored(struct relay *r, struct store_req *req, void *data)
+static void consent_stored(struct relay_call *call, struct relay_conn *c)
 {
-	struct consent_notice *n = data;
-	const struct store_put_consent_result *res = store_req_put_consent_result(req, 0);
-	relay_notify_consent_changed(r, n->account, n->device, n->tenant, n->unit, n->kind,
+	struct consent_call *n = (struct consent_call *)call;
+	if (c)
+		relay_send_ok(c, call->request_id);
+	const struct store_put_consent_result *res = store_req_put_consent_result(call->req, 0);
+	relay_notify_consent_changed(call->relay, n->account, n->device, n->tenant, n->unit, n->kind,
 				     res ? res->received_at_ms : relay_now_ms());
 }
 
@@ -120,28 +123,22 @@ static void handle_consent_change(struct relay_conn *c, const proto_frame *f, ui
 	char details[2 * 65 + 2];
 	int dl = snprintf(details, sizeof details, "%s/%s", tenant, unit);
 
-	struct relay_ok_request *k = relay_ok_request_new(
-		c, f->request_id, "this account holds the maximum number of consent records");
-	if (!k)
+	struct consent_call *n = (struct consent_call *)relay_call_new(c, f->request_id, sizeof *n,
+									consent_stored);
+	if (!n)
 		return;
-	struct consent_notice *n = calloc(1, sizeof *n);
-	if (!n) {
-		relay_ok_request_submit(c, k, STORE_ENOMEM);
-		return;
-	}
+	n->call.limit_text = "this account holds the maximum number of consent records";
 	memcpy(n->account, c->account_id, 16);
 	memcpy(n->device, c->device_id, 16);
 	snprintf(n->tenant, sizeof n->tenant, "%s", tenant);
 	snprintf(n->unit, sizeof n->unit, "%s", unit);
 	n->kind = kind;
-	k->after = consent_stored;
-	k->after_data = n;
-	int op = store_req_put_consent(k->req, &sc);
+	int op = store_req_put_consent(n->call.req, &sc);
 	if (op >= 0)
-		op = relay_audit_append(k->req, kind == STORE_CONSENT_GRANT ? ID_AUDIT_CONSENT_GIVEN
-									      : ID_AUDIT_CONSENT_WITHDRAWN,
+		op = relay_audit_append(n->call.req, kind == STORE_CONSENT_GRANT ? ID_AUDIT_CONSENT_GIVEN
+										   : ID_AUDIT_CONSENT_WITHDRAWN,
 					now, (const uint8_t(*)[16])subjects, 2, details, (size_t)dl);
-	relay_ok_request_submit(c, k, op);
+	relay_call_submit(c, &n->call, op);
 }
 
 void handle_consent_grant(struct relay_conn *c, const proto_frame *f)

@@ -6,6 +6,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "handlers/call.h"
 #include "handlers/handlers.h"
 #include "net/conn.h"
 #include "net/outgoing.h"
@@ -36,10 +37,8 @@ void handle_devices_list(struct relay_conn *c, const proto_frame *f)
 	relay_send_frame(c, out);
 }
 
-struct revoke_ctx {
-	struct relay *relay;
-	uint64_t conn_id;
-	uint32_t request_id;
+struct revoke_call {
+	struct relay_call call;
 	uint8_t device[16];
 	uint8_t account[16];
 };
@@ -77,27 +76,21 @@ static void purge_done(struct store_req *req, int result, void *data)
 	free(p);
 }
 
-static void revoke_done(struct store_req *req, int result, void *data)
+static void revoked(struct relay_call *call, struct relay_conn *c)
 {
-	struct revoke_ctx *k = data;
-	struct relay *r = k->relay;
-	struct relay_conn *c = relay_conn_find(r, k->conn_id);
-	if (result == 0) {
-		RLOG_INFO("devices", "revoked", "by_conn=%llu", (unsigned long long)k->conn_id);
-		const struct store_delete_mailbox_result *m = store_req_delete_mailbox_result(req, 1);
-		if (m && m->more)
-			mailbox_purge(r, k->device);
-		/* ok first: a device revoking itself (a logout) still hears it before the close. */
-		if (c)
-			relay_send_ok(c, k->request_id);
-		struct relay_conn *victim = relay_conn_of_device(r, k->device);
-		if (victim)
-			relay_conn_close(victim, 4004, "device revoked");
-		relay_notify_devices_changed(r, k->account, k->device);
-	} else if (c) {
-		relay_send_error(c, k->request_id, PROTO_E_UNAVAILABLE, store_strerror(result), NULL);
-	}
-	free(k);
+	struct revoke_call *k = (struct revoke_call *)call;
+	struct relay *r = call->relay;
+	RLOG_INFO("devices", "revoked", "by_conn=%llu", (unsigned long long)call->conn_id);
+	const struct store_delete_mailbox_result *m = store_req_delete_mailbox_result(call->req, 1);
+	if (m && m->more)
+		mailbox_purge(r, k->device);
+	/* ok first: a device revoking itself (a logout) still hears it before the close. */
+	if (c)
+		relay_send_ok(c, call->request_id);
+	struct relay_conn *victim = relay_conn_of_device(r, k->device);
+	if (victim)
+		relay_conn_close(victim, 4004, "device revoked");
+	relay_notify_devices_changed(r, k->account, k->device);
 }
 
 void handle_device_revoke(struct relay_conn *c, const proto_frame *f)
@@ -111,30 +104,22 @@ void handle_device_revoke(struct relay_conn *c, const proto_frame *f)
 		relay_send_error(c, f->request_id, PROTO_E_NOT_FOUND, "no such device on this account", NULL);
 		return;
 	}
-	struct revoke_ctx *k = calloc(1, sizeof *k);
-	struct store_req *req = k ? store_req_new(r->store, revoke_done, k) : NULL;
+	struct revoke_call *k = (struct revoke_call *)relay_call_new(c, f->request_id, sizeof *k, revoked);
+	if (!k)
+		return;
+	memcpy(k->device, target, 16);
+	memcpy(k->account, dev.account_id, 16);
 	uint8_t subjects[2][16];
 	memcpy(subjects[0], dev.account_id, 16);
 	memcpy(subjects[1], target, 16);
 	uint64_t now = relay_now_ms();
 	/* Revocation drops the device's prekeys and mailbox in the same transaction; a mailbox larger
-	 * than one operation's bound is finished by follow-up requests (relay_mailbox_purge). */
-	if (!req || store_req_revoke_device(req, target, now) < 0 ||
-	    store_req_delete_mailbox(req, target) < 0 ||
-	    relay_audit_append(req, ID_AUDIT_DEVICE_REVOKED, now, (const uint8_t(*)[16])subjects, 2,
-			       "self", 4) < 0) {
-		store_req_free(req);
-		free(k);
-		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "revocation could not be prepared", NULL);
-		return;
-	}
-	k->relay = r;
-	k->conn_id = c->id;
-	k->request_id = f->request_id;
-	memcpy(k->device, target, 16);
-	memcpy(k->account, dev.account_id, 16);
-	if (store_submit(req) != 0) {
-		free(k);
-		relay_send_error(c, f->request_id, PROTO_E_UNAVAILABLE, "the relay is shutting down", NULL);
-	}
+	 * than one operation's bound is finished by follow-up requests (mailbox_purge). */
+	int op = store_req_revoke_device(k->call.req, target, now);
+	if (op >= 0)
+		op = store_req_delete_mailbox(k->call.req, target);
+	if (op >= 0)
+		op = relay_audit_append(k->call.req, ID_AUDIT_DEVICE_REVOKED, now,
+					(const uint8_t(*)[16])subjects, 2, "self", 4);
+	relay_call_submit(c, &k->call, op);
 }

@@ -17,13 +17,6 @@
 static const char prekey_limit[] =
 	"the relay holds the maximum number of one-time prekeys for this device";
 
-/* prekeys_upload is answered with the new key count once the keys are durable. */
-struct upload_ctx {
-	struct relay *relay;
-	uint64_t conn_id;
-	uint32_t request_id;
-};
-
 static void send_key_count(struct relay_conn *c, uint32_t request_id)
 {
 	uint32_t n = 0;
@@ -36,16 +29,11 @@ static void send_key_count(struct relay_conn *c, uint32_t request_id)
 	relay_send_frame(c, out);
 }
 
-static void upload_done(struct store_req *req, int result, void *data)
+/* prekeys_upload is answered with the new key count once the keys are durable. */
+static void uploaded(struct relay_call *call, struct relay_conn *c)
 {
-	(void)req;
-	struct upload_ctx *k = data;
-	struct relay_conn *c = relay_conn_find(k->relay, k->conn_id);
-	if (c && result == 0)
-		send_key_count(c, k->request_id);
-	else if (c)
-		relay_send_store_error(c, k->request_id, result, prekey_limit);
-	free(k);
+	if (c)
+		send_key_count(c, call->request_id);
 }
 
 void handle_prekeys_upload(struct relay_conn *c, const proto_frame *f)
@@ -56,21 +44,11 @@ void handle_prekeys_upload(struct relay_conn *c, const proto_frame *f)
 		keys[i].id = u->opk[i].id;
 		memcpy(keys[i].public_key, u->opk[i].pub, 32);
 	}
-	struct upload_ctx *k = calloc(1, sizeof *k);
-	struct store_req *req = k ? store_req_new(c->relay->store, upload_done, k) : NULL;
-	int op = req ? store_req_add_one_time_prekeys(req, c->device_id, keys, u->opk_count) : STORE_ENOMEM;
-	if (op >= 0) {
-		k->relay = c->relay;
-		k->conn_id = c->id;
-		k->request_id = f->request_id;
-		op = store_submit(req);
-		req = NULL;
-	}
-	if (op < 0) {
-		relay_send_store_error(c, f->request_id, op, prekey_limit);
-		store_req_free(req);
-		free(k);
-	}
+	struct relay_call *call = relay_call_new(c, f->request_id, sizeof *call, uploaded);
+	if (!call)
+		return;
+	call->limit_text = prekey_limit;
+	relay_call_submit(c, call, store_req_add_one_time_prekeys(call->req, c->device_id, keys, u->opk_count));
 }
 
 void handle_spk_rotate(struct relay_conn *c, const proto_frame *f)
@@ -91,9 +69,9 @@ void handle_spk_rotate(struct relay_conn *c, const proto_frame *f)
 	struct store_signed_prekey s = { .id = spk->id, .created_ms = spk->time };
 	memcpy(s.public_key, spk->pub, 32);
 	memcpy(s.signature, spk->sig, 64);
-	struct relay_ok_request *k = relay_ok_request_new(c, f->request_id, NULL);
-	if (k)
-		relay_ok_request_submit(c, k, store_req_put_signed_prekey(k->req, c->device_id, &s));
+	struct relay_call *call = relay_call_new(c, f->request_id, sizeof *call, NULL);
+	if (call)
+		relay_call_submit(c, call, store_req_put_signed_prekey(call->req, c->device_id, &s));
 }
 
 void handle_key_count_get(struct relay_conn *c, const proto_frame *f)
@@ -103,28 +81,19 @@ void handle_key_count_get(struct relay_conn *c, const proto_frame *f)
 
 /* ---- bundles --------------------------------------------------------------------------------- */
 
-struct bundle_ctx {
-	struct relay *relay;
-	uint64_t conn_id;
-	uint32_t request_id;
+struct bundle_call {
+	struct relay_call call;
 	struct relay_devset set;
 	struct store_signed_prekey spks[PROTO_MAX_DEVICE_SET]; /* outlive the reply's encode */
 };
 
-static void bundles_done(struct store_req *req, int result, void *data)
+static void bundles_taken(struct relay_call *call, struct relay_conn *c)
 {
-	struct bundle_ctx *b = data;
-	struct relay *r = b->relay;
-	struct relay_conn *c = relay_conn_find(r, b->conn_id);
-	const struct store_take_result *taken = result == 0 ? store_req_take_result(req, 0) : NULL;
-	if (!taken) {
-		if (c)
-			relay_send_error(c, b->request_id, PROTO_E_UNAVAILABLE, store_strerror(result), NULL);
-		free(b);
-		return;
-	}
-	if (c) {
-		proto_frame *out = relay_tx_frame(r, PROTO_T_BUNDLES, b->request_id);
+	struct bundle_call *b = (struct bundle_call *)call;
+	struct relay *r = call->relay;
+	const struct store_take_result *taken = store_req_take_result(call->req, 0);
+	if (c && taken) {
+		proto_frame *out = relay_tx_frame(r, PROTO_T_BUNDLES, call->request_id);
 		proto_bundles *list = &out->body.bundles;
 		for (size_t i = 0; i < b->set.n && i < taken->n; i++) {
 			const struct relay_devset_entry *e = &b->set.e[i];
@@ -149,49 +118,32 @@ static void bundles_done(struct store_req *req, int result, void *data)
 	}
 	for (size_t i = 0; i < b->set.n; i++)
 		relay_prekeys_check(r, b->set.e[i].device);
-	free(b);
 }
 
 void handle_bundles_fetch(struct relay_conn *c, const proto_frame *f)
 {
 	struct relay *r = c->relay;
-	struct bundle_ctx *b = calloc(1, sizeof *b);
-	if (!b) {
-		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "out of memory", NULL);
+	struct bundle_call *b = (struct bundle_call *)relay_call_new(c, f->request_id, sizeof *b,
+								    bundles_taken);
+	if (!b)
 		return;
-	}
 	int rc = relay_devset_add_target(r, &b->set, &f->body.bundles_fetch);
 	if (rc != 0 || b->set.n == 0) {
 		relay_send_error(c, f->request_id, rc ? rc : PROTO_E_NOT_FOUND,
 				 rc == PROTO_E_OVER_LIMIT ? "device set too large"
 							  : "no such account or unit, or it has no devices",
 				 NULL);
-		free(b);
+		relay_call_cancel(&b->call);
 		return;
 	}
-	b->relay = r;
-	b->conn_id = c->id;
-	b->request_id = f->request_id;
 	uint8_t(*ids)[16] = malloc(b->set.n * 16);
-	struct store_req *req = ids ? store_req_new(r->store, bundles_done, b) : NULL;
-	if (!req) {
-		free(ids);
-		free(b);
-		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "out of memory", NULL);
+	if (!ids) {
+		relay_call_submit(c, &b->call, STORE_ENOMEM);
 		return;
 	}
 	for (size_t i = 0; i < b->set.n; i++)
 		memcpy(ids[i], b->set.e[i].device, 16);
-	int op = store_req_take_one_time_prekeys(req, (const uint8_t(*)[16])ids, b->set.n);
+	int op = store_req_take_one_time_prekeys(b->call.req, (const uint8_t(*)[16])ids, b->set.n);
 	free(ids);
-	if (op < 0) {
-		store_req_free(req);
-		free(b);
-		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, store_strerror(op), NULL);
-		return;
-	}
-	if (store_submit(req) != 0) {
-		free(b);
-		relay_send_error(c, f->request_id, PROTO_E_UNAVAILABLE, "the relay is shutting down", NULL);
-	}
+	relay_call_submit(c, &b->call, op);
 }

@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "core/clock.h"
+#include "handlers/call.h"
 #include "handlers/handlers.h"
 #include "net/conn.h"
 #include "net/outgoing.h"
@@ -61,38 +62,31 @@ static bool reachable_by(struct relay *r, const uint8_t citizen[16], const struc
 	return false;
 }
 
-struct lookup_ctx {
-	struct relay *relay;
-	uint64_t conn_id;
-	uint32_t request_id;
+struct lookup_call {
+	struct relay_call call;
 	bool reachable;
 	uint8_t citizen[16];
 };
 
-static void lookup_done(struct store_req *req, int result, void *data)
+/* Answered only once the look-up is in the audit log. */
+static void audited(struct relay_call *call, struct relay_conn *c)
 {
-	(void)req;
-	struct lookup_ctx *k = data;
-	struct relay *r = k->relay;
-	struct relay_conn *c = relay_conn_find(r, k->conn_id);
-	if (c && result != 0) {
-		relay_send_error(c, k->request_id, PROTO_E_UNAVAILABLE, "the look-up could not be audited",
-				 NULL);
-	} else if (c) {
-		proto_frame *out = relay_tx_frame(r, PROTO_T_CITIZEN, k->request_id);
-		proto_citizen *ci = &out->body.citizen;
-		struct store_device devs[PROTO_MAX_DEVICES_PER_ACCOUNT];
-		size_t n = 0;
-		if (k->reachable &&
-		    store_list_devices(r->store, k->citizen, false, devs, PROTO_MAX_DEVICES_PER_ACCOUNT, &n) == 0) {
-			ci->reachable = true;
-			ci->account = k->citizen;
-			for (size_t i = 0; i < n && i < PROTO_MAX_DEVICES_PER_ACCOUNT; i++)
-				ci->devices[ci->device_count++] = devs[i].id;
-		}
-		relay_send_frame(c, out);
+	struct lookup_call *k = (struct lookup_call *)call;
+	struct relay *r = call->relay;
+	if (!c)
+		return;
+	proto_frame *out = relay_tx_frame(r, PROTO_T_CITIZEN, call->request_id);
+	proto_citizen *ci = &out->body.citizen;
+	struct store_device devs[PROTO_MAX_DEVICES_PER_ACCOUNT];
+	size_t n = 0;
+	if (k->reachable &&
+	    store_list_devices(r->store, k->citizen, false, devs, PROTO_MAX_DEVICES_PER_ACCOUNT, &n) == 0) {
+		ci->reachable = true;
+		ci->account = k->citizen;
+		for (size_t i = 0; i < n && i < PROTO_MAX_DEVICES_PER_ACCOUNT; i++)
+			ci->devices[ci->device_count++] = devs[i].id;
 	}
-	free(k);
+	relay_send_frame(c, out);
 }
 
 void handle_citizen_lookup(struct relay_conn *c, const proto_frame *f)
@@ -112,32 +106,25 @@ void handle_citizen_lookup(struct relay_conn *c, const proto_frame *f)
 	char cpr[PROTO_MAX_CPR_BYTES + 1];
 	memcpy(cpr, f->body.citizen_lookup.cpr.ptr, f->body.citizen_lookup.cpr.len);
 	cpr[f->body.citizen_lookup.cpr.len] = '\0';
-	struct lookup_ctx *k = calloc(1, sizeof *k);
-	int rc = k ? id_cpr_account_id(r->identity.account_key, cpr, k->citizen) : ID_ERR_NOMEM;
+	struct lookup_call *k = (struct lookup_call *)relay_call_new(c, f->request_id, sizeof *k, audited);
+	if (!k) {
+		sodium_memzero(cpr, sizeof cpr);
+		return;
+	}
+	k->call.failure_text = "the look-up could not be audited";
+	int rc = id_cpr_account_id(r->identity.account_key, cpr, k->citizen);
 	sodium_memzero(cpr, sizeof cpr);
 	if (rc != 0) {
-		free(k);
+		relay_call_cancel(&k->call);
 		relay_send_error(c, f->request_id, rc == ID_ERR_CPR ? PROTO_E_INVALID : PROTO_E_INTERNAL,
 				 rc == ID_ERR_CPR ? "not a CPR number" : "out of memory", NULL);
 		return;
 	}
-	k->relay = r;
-	k->conn_id = c->id;
-	k->request_id = f->request_id;
 	k->reachable = reachable_by(r, k->citizen, &cw);
 	uint8_t subjects[2][16];
 	memcpy(subjects[0], c->account_id, 16);
 	memcpy(subjects[1], k->citizen, 16);
-	struct store_req *req = store_req_new(r->store, lookup_done, k);
-	if (!req || relay_audit_append(req, RELAY_AUDIT_CITIZEN_LOOKUP, relay_now_ms(),
-				       (const uint8_t(*)[16])subjects, 2, cw.tenant, strlen(cw.tenant)) < 0) {
-		store_req_free(req);
-		free(k);
-		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "the look-up could not be prepared", NULL);
-		return;
-	}
-	if (store_submit(req) != 0) {
-		free(k);
-		relay_send_error(c, f->request_id, PROTO_E_UNAVAILABLE, "the relay is shutting down", NULL);
-	}
+	relay_call_submit(c, &k->call,
+			  relay_audit_append(k->call.req, RELAY_AUDIT_CITIZEN_LOOKUP, relay_now_ms(),
+					     (const uint8_t(*)[16])subjects, 2, cw.tenant, strlen(cw.tenant)));
 }

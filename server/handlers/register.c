@@ -12,6 +12,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "handlers/call.h"
 #include "handlers/handlers.h"
 #include "net/conn.h"
 #include "net/outgoing.h"
@@ -49,39 +50,35 @@ static int token_issuer(const char *token, size_t len, char *out, size_t cap)
 	return rc;
 }
 
-struct register_ctx {
-	struct relay *relay;
-	uint64_t conn_id;
-	uint32_t request_id;
+struct register_call {
+	struct relay_call call;
 	uint8_t account[16];
 	uint8_t device[16];
 };
 
-static void register_done(struct store_req *req, int result, void *data)
+static void register_refused(struct relay_call *call, struct relay_conn *c, int result)
 {
-	(void)req;
-	struct register_ctx *g = data;
-	struct relay *r = g->relay;
-	struct relay_conn *c = relay_conn_find(r, g->conn_id);
-	if (result != 0) {
-		RLOG_ERROR("register", "store_failed", "error=\"%s\"", store_strerror(result));
-		if (c)
-			relay_send_error(c, g->request_id, PROTO_E_UNAVAILABLE,
-					 "the registration could not be stored; retry", NULL);
-	} else {
-		RLOG_INFO("register", "device_registered", "conn=%llu", c ? (unsigned long long)c->id : 0ull);
-		if (c && c->state == CONN_UNAUTHENTICATED) {
-			relay_conn_authenticated(c, g->device, g->account);
-			proto_frame *out = relay_tx_frame(r, PROTO_T_REGISTERED, g->request_id);
-			out->body.registered.account = g->account;
-			out->body.registered.device = g->device;
-			relay_send_frame(c, out);
-			relay_prekeys_check(r, g->device);
-			relay_deliver_pump(c);
-		}
-		relay_notify_devices_changed(r, g->account, g->device);
+	RLOG_ERROR("register", "store_failed", "error=\"%s\"", store_strerror(result));
+	if (c)
+		relay_call_reply_error(c, call->request_id, result, NULL,
+				       "the registration could not be stored; retry");
+}
+
+static void registered(struct relay_call *call, struct relay_conn *c)
+{
+	struct register_call *g = (struct register_call *)call;
+	struct relay *r = call->relay;
+	RLOG_INFO("register", "device_registered", "conn=%llu", c ? (unsigned long long)c->id : 0ull);
+	if (c && c->state == CONN_UNAUTHENTICATED) {
+		relay_conn_authenticated(c, g->device, g->account);
+		proto_frame *out = relay_tx_frame(r, PROTO_T_REGISTERED, call->request_id);
+		out->body.registered.account = g->account;
+		out->body.registered.device = g->device;
+		relay_send_frame(c, out);
+		relay_prekeys_check(r, g->device);
+		relay_deliver_pump(c);
 	}
-	free(g);
+	relay_notify_devices_changed(r, g->account, g->device);
 }
 
 static void refuse(struct relay_conn *c, uint32_t request_id, const char *check, int err)
@@ -124,19 +121,23 @@ static int account_from(struct relay *r, id_verified *v, const id_tenant *tenant
 	return rc;
 }
 
-void handle_register(struct relay_conn *c, const proto_frame *f)
+/* Verifies the attestation in full against the provider its issuer names, and the signed prekey
+ * against the identity key, then derives the account. Returns 0 with *acc (and *idp_out), or -1
+ * after answering the refusal. The verified identity is wiped before returning. */
+static int verify_attestation(struct relay_conn *c, const proto_frame *f, struct store_account *acc,
+			      struct relay_idp **idp_out)
 {
 	struct relay *r = c->relay;
 	const proto_register *g = &f->body.reg;
 	char iss[ID_ISSUER_MAX_BYTES + 1];
 	if (token_issuer(g->attestation.ptr, g->attestation.len, iss, sizeof iss) != 0)
-		return refuse(c, f->request_id, "token_shape", 0);
+		return refuse(c, f->request_id, "token_shape", 0), -1;
 	struct relay_idp *idp = relay_identity_idp_by_issuer(r, iss);
 	if (!idp)
-		return refuse(c, f->request_id, "unknown_issuer", 0);
+		return refuse(c, f->request_id, "unknown_issuer", 0), -1;
 	const id_tenant *tenant = relay_identity_tenant_for_idp(r, idp->cfg->id);
 	if (!tenant)
-		return refuse(c, f->request_id, "no_tenant_trusts_issuer", 0);
+		return refuse(c, f->request_id, "no_tenant_trusts_issuer", 0), -1;
 
 	id_verified v;
 	int rc = id_verify(&idp->idp, idp->keys, tenant, g->attestation.ptr, g->attestation.len,
@@ -148,37 +149,34 @@ void handle_register(struct relay_conn *c, const proto_frame *f)
 			       g->identity_key, c->challenge, (int64_t)(relay_now_ms() / 1000),
 			       r->identity.replay, &v);
 	if (rc != 0)
-		return refuse(c, f->request_id, "token", rc);
+		return refuse(c, f->request_id, "token", rc), -1;
 	if (relay_spk_verify(g->identity_key, &g->spk) != 0) {
 		id_verified_wipe(&v);
 		relay_send_error(c, f->request_id, PROTO_E_BAD_SIGNATURE,
 				 "signed prekey signature does not verify with the identity key", NULL);
-		return;
+		return -1;
 	}
-
-	struct store_account acc;
-	rc = account_from(r, &v, tenant, &acc);
+	rc = account_from(r, &v, tenant, acc);
 	id_verified_wipe(&v);
 	if (rc != 0)
-		return refuse(c, f->request_id, "account_id", rc);
+		return refuse(c, f->request_id, "account_id", rc), -1;
+	*idp_out = idp;
+	return 0;
+}
+
+/* Stores the account (keeping its creation time), the new device, its prekeys and the audit
+ * entry in one transaction; the device is live once that commits. */
+static void store_registration(struct relay_conn *c, const proto_frame *f, struct store_account *acc,
+			       const struct relay_idp *idp)
+{
+	struct relay *r = c->relay;
+	const proto_register *g = &f->body.reg;
 	struct store_account existing;
-	if (store_get_account(r->store, acc.id, &existing) == 0)
-		acc.created_ms = existing.created_ms;
-	else
-		acc.created_ms = relay_now_ms();
-
-	size_t live = 0;
-	struct store_device devs[PROTO_MAX_DEVICES_PER_ACCOUNT];
-	if (store_list_devices(r->store, acc.id, false, devs, PROTO_MAX_DEVICES_PER_ACCOUNT, &live) == 0 &&
-	    live >= PROTO_MAX_DEVICES_PER_ACCOUNT) {
-		relay_send_error(c, f->request_id, PROTO_E_TOO_MANY_DEVICES,
-				 "this account has the maximum number of devices; revoke one first", NULL);
-		return;
-	}
-
+	acc->created_ms = store_get_account(r->store, acc->id, &existing) == 0 ? existing.created_ms
+									       : relay_now_ms();
 	struct store_device dev = { .created_ms = relay_now_ms() };
 	randombytes_buf(dev.id, sizeof dev.id);
-	memcpy(dev.account_id, acc.id, 16);
+	memcpy(dev.account_id, acc->id, 16);
 	memcpy(dev.identity_key, g->identity_key, 32);
 	struct store_signed_prekey spk = { .id = g->spk.id, .created_ms = g->spk.time };
 	memcpy(spk.public_key, g->spk.pub, 32);
@@ -188,34 +186,45 @@ void handle_register(struct relay_conn *c, const proto_frame *f)
 		opk[i].id = g->opk[i].id;
 		memcpy(opk[i].public_key, g->opk[i].pub, 32);
 	}
-
 	uint8_t subjects[2][16];
-	memcpy(subjects[0], acc.id, 16);
+	memcpy(subjects[0], acc->id, 16);
 	memcpy(subjects[1], dev.id, 16);
-	struct register_ctx *ctx = calloc(1, sizeof *ctx);
-	struct store_req *req = ctx ? store_req_new(r->store, register_done, ctx) : NULL;
-	if (!req) {
-		free(ctx);
-		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "out of memory", NULL);
+
+	struct register_call *k = (struct register_call *)relay_call_new(c, f->request_id, sizeof *k,
+									registered);
+	if (!k)
+		return;
+	k->call.refused = register_refused;
+	memcpy(k->account, acc->id, 16);
+	memcpy(k->device, dev.id, 16);
+	struct store_req *req = k->call.req;
+	int op = store_req_put_account(req, acc);
+	if (op >= 0)
+		op = store_req_put_device(req, &dev);
+	if (op >= 0)
+		op = store_req_put_signed_prekey(req, dev.id, &spk);
+	if (op >= 0 && g->opk_count)
+		op = store_req_add_one_time_prekeys(req, dev.id, opk, g->opk_count);
+	if (op >= 0)
+		op = relay_audit_append(req, ID_AUDIT_DEVICE_REGISTERED, dev.created_ms,
+					(const uint8_t(*)[16])subjects, 2, idp->cfg->id, strlen(idp->cfg->id));
+	relay_call_submit(c, &k->call, op);
+}
+
+void handle_register(struct relay_conn *c, const proto_frame *f)
+{
+	struct relay *r = c->relay;
+	struct store_account acc;
+	struct relay_idp *idp = NULL;
+	if (verify_attestation(c, f, &acc, &idp) != 0)
+		return;
+	size_t live = 0;
+	struct store_device devs[PROTO_MAX_DEVICES_PER_ACCOUNT];
+	if (store_list_devices(r->store, acc.id, false, devs, PROTO_MAX_DEVICES_PER_ACCOUNT, &live) == 0 &&
+	    live >= PROTO_MAX_DEVICES_PER_ACCOUNT) {
+		relay_send_error(c, f->request_id, PROTO_E_TOO_MANY_DEVICES,
+				 "this account has the maximum number of devices; revoke one first", NULL);
 		return;
 	}
-	ctx->relay = r;
-	ctx->conn_id = c->id;
-	ctx->request_id = f->request_id;
-	memcpy(ctx->account, acc.id, 16);
-	memcpy(ctx->device, dev.id, 16);
-	if (store_req_put_account(req, &acc) < 0 || store_req_put_device(req, &dev) < 0 ||
-	    store_req_put_signed_prekey(req, dev.id, &spk) < 0 ||
-	    (g->opk_count && store_req_add_one_time_prekeys(req, dev.id, opk, g->opk_count) < 0) ||
-	    relay_audit_append(req, ID_AUDIT_DEVICE_REGISTERED, dev.created_ms,
-			       (const uint8_t(*)[16])subjects, 2, idp->cfg->id, strlen(idp->cfg->id)) < 0) {
-		store_req_free(req);
-		free(ctx);
-		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "registration could not be prepared", NULL);
-		return;
-	}
-	if (store_submit(req) != 0) {
-		free(ctx);
-		relay_send_error(c, f->request_id, PROTO_E_UNAVAILABLE, "the relay is shutting down", NULL);
-	}
+	store_registration(c, f, &acc, idp);
 }

@@ -8,6 +8,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "handlers/call.h"
 #include "handlers/handlers.h"
 #include "net/conn.h"
 #include "net/outgoing.h"
@@ -19,13 +20,12 @@
 #include "services/mailbox_record.h"
 #include "wakks_storage.h"
 
-struct send_ctx {
-	struct relay *relay;
-	uint64_t conn_id;
-	uint32_t request_id;
+/* A send in flight: what `stored` and the wake-up of the recipients need. */
+struct send_call {
+	struct relay_call call;
 	uint8_t cmid[16];
 	size_t n;
-	uint8_t (*devices)[16];
+	uint8_t devices[][16]; /* the recipient devices, n of them */
 };
 
 static void reply_stored(struct relay_conn *c, uint32_t request_id, const uint8_t cmid[16],
@@ -37,47 +37,41 @@ static void reply_stored(struct relay_conn *c, uint32_t request_id, const uint8_
 	relay_send_frame(c, out);
 }
 
-static void send_done(struct store_req *req, int result, void *data)
+static void send_refused(struct relay_call *call, struct relay_conn *c, int result)
 {
-	struct send_ctx *s = data;
-	struct relay *r = s->relay;
-	struct relay_conn *c = relay_conn_find(r, s->conn_id);
-	if (result != 0) {
-		r->metrics.sends_rejected++;
-		if (c) {
-			proto_error_details d = { 0 };
-			if (result == STORE_EQUOTA) {
-				d.limit = r->cfg.mailbox_max_envelopes;
-				relay_send_error(c, s->request_id, PROTO_E_QUOTA_EXCEEDED,
-						 "a recipient device's mailbox is full; nothing was stored", &d);
-			} else if (result == STORE_ENODEVICE || result == STORE_EREVOKED) {
-				const uint8_t *dev = store_req_failed_device(req);
-				if (dev) {
-					d.stale_count = 1;
-					d.stale[0] = dev;
-				}
-				relay_send_error(c, s->request_id, PROTO_E_DEVICE_MISMATCH,
-						 "a recipient device was revoked meanwhile; nothing was stored", &d);
-			} else if (result == STORE_ENOTFOUND) {
-				relay_send_error(c, s->request_id, PROTO_E_NOT_FOUND,
-						 "a referenced blob is gone; nothing was stored", NULL);
-			} else if (result == STORE_EFULL) {
-				relay_send_error(c, s->request_id, PROTO_E_UNAVAILABLE,
-						 "the relay's storage is full; nothing was stored", NULL);
-			} else {
-				relay_send_error(c, s->request_id, PROTO_E_UNAVAILABLE, store_strerror(result), NULL);
-			}
+	struct relay *r = call->relay;
+	r->metrics.sends_rejected++;
+	if (!c)
+		return;
+	proto_error_details d = { 0 };
+	if (result == STORE_EQUOTA) {
+		d.limit = r->cfg.mailbox_max_envelopes;
+		relay_send_error(c, call->request_id, PROTO_E_QUOTA_EXCEEDED,
+				 "a recipient device's mailbox is full; nothing was stored", &d);
+	} else if (result == STORE_ENODEVICE || result == STORE_EREVOKED) {
+		const uint8_t *dev = store_req_failed_device(call->req);
+		if (dev) {
+			d.stale_count = 1;
+			d.stale[0] = dev;
 		}
-		goto out;
+		relay_send_error(c, call->request_id, PROTO_E_DEVICE_MISMATCH,
+				 "a recipient device was revoked meanwhile; nothing was stored", &d);
+	} else if (result == STORE_ENOTFOUND) {
+		relay_send_error(c, call->request_id, PROTO_E_NOT_FOUND,
+				 "a referenced blob is gone; nothing was stored", NULL);
+	} else {
+		relay_call_reply_error(c, call->request_id, result, NULL, NULL);
 	}
-	const struct store_send_result *sr = store_req_send_result(req, 0);
+}
+
+static void stored(struct relay_call *call, struct relay_conn *c)
+{
+	struct send_call *s = (struct send_call *)call;
+	const struct store_send_result *sr = store_req_send_result(call->req, 0);
 	if (c)
-		reply_stored(c, s->request_id, s->cmid, sr->stored_at_ms);
+		reply_stored(c, call->request_id, s->cmid, sr->stored_at_ms);
 	if (!sr->duplicate)
-		relay_deliver_wake(r, (const uint8_t(*)[16])s->devices, s->n);
-out:
-	free(s->devices);
-	free(s);
+		relay_deliver_wake(call->relay, (const uint8_t(*)[16])s->devices, s->n);
 }
 
 /* Compares the offered envelopes with the expected set; fills details on mismatch. */
@@ -114,17 +108,13 @@ static int expected_devices(struct relay_conn *c, const proto_send *m, struct re
 	return rc;
 }
 
-void handle_send(struct relay_conn *c, const proto_frame *f)
+/* The checks before anything is stored: the device set is exactly the current one, consent
+ * allows the message, and every referenced blob may be passed on. Returns 0, or -1 after
+ * answering the refusal. */
+static int check_send(struct relay_conn *c, const proto_frame *f)
 {
 	struct relay *r = c->relay;
 	const proto_send *m = &f->body.send;
-
-	struct store_idempotency prior;
-	if (store_get_idempotency(r->store, c->device_id, m->cmid, &prior, NULL, 0) == 0) {
-		reply_stored(c, f->request_id, m->cmid, prior.stored_at_ms);
-		return;
-	}
-
 	/* The device set and the mismatch details are large and needed only during this call: the
 	 * relay's scratch copies (one loop thread), reset rather than zeroed. */
 	struct relay_devset *set = &r->scratch->set;
@@ -132,48 +122,42 @@ void handle_send(struct relay_conn *c, const proto_frame *f)
 	set->n = 0;
 	d->missing_count = d->stale_count = 0;
 	d->limit = d->retry_ms = 0;
-	struct send_ctx *s = calloc(1, sizeof *s);
-	struct store_recipient *rcpt = calloc(m->env_count, sizeof *rcpt);
-	uint8_t *payloads = NULL;
-	struct store_req *req = NULL;
-	if (!s || !rcpt) {
-		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "out of memory", NULL);
-		goto fail;
-	}
 	int rc = expected_devices(c, m, set);
 	if (rc != 0) {
 		relay_send_error(c, f->request_id, rc,
 				 rc == PROTO_E_NOT_FOUND ? "an addressed account or unit does not exist"
 							 : "too many recipient devices",
 				 NULL);
-		goto fail;
-	}
-	if (!device_set_matches(set, m, d)) {
-		r->metrics.sends_rejected++;
-		relay_send_error(c, f->request_id, PROTO_E_DEVICE_MISMATCH,
-				 "the recipient device set is not current; nothing was stored", d);
-		goto fail;
+		return -1;
 	}
 	const char *refusal = NULL;
-	rc = relay_consent_gate(c, m, &refusal);
+	if (!device_set_matches(set, m, d)) {
+		rc = PROTO_E_DEVICE_MISMATCH;
+		refusal = "the recipient device set is not current; nothing was stored";
+	} else if ((rc = relay_consent_gate(c, m, &refusal)) != 0) {
+		d = NULL;
+	} else if (m->blob_count && relay_blob_check_refs(c, m->blobs, m->blob_count) != 0) {
+		rc = PROTO_E_NOT_FOUND;
+		refusal = "a referenced blob does not exist, is incomplete or is not this device's to send";
+		d = NULL;
+	}
 	if (rc != 0) {
 		r->metrics.sends_rejected++;
-		relay_send_error(c, f->request_id, rc, refusal, NULL);
-		goto fail;
+		relay_send_error(c, f->request_id, rc, refusal, d);
+		return -1;
 	}
+	return 0;
+}
 
-	/* Attachments: every referenced blob is complete and this sender's to pass on. */
+/* Builds the storage operations: one envelope per recipient device, each the relay's mailbox
+ * header followed by that device's ciphertext, and the recipients' download grants for the
+ * attached blobs, all in one transaction. Returns the lowest operation result. */
+static int build_envelopes(struct relay_conn *c, const proto_send *m, struct send_call *s)
+{
+	struct relay *r = c->relay;
 	uint8_t blob_ids[PROTO_MAX_BLOBS_PER_SEND][16];
-	if (m->blob_count && relay_blob_check_refs(c, m->blobs, m->blob_count) != 0) {
-		r->metrics.sends_rejected++;
-		relay_send_error(c, f->request_id, PROTO_E_NOT_FOUND,
-				 "a referenced blob does not exist, is incomplete or is not this device's to send",
-				 NULL);
-		goto fail;
-	}
 	for (uint32_t i = 0; i < m->blob_count; i++)
 		memcpy(blob_ids[i], m->blobs[i], 16);
-
 	struct mailbox_record rec = {
 		.flags = m->receipts ? MAILBOX_FLAG_RECEIPTS : 0,
 		.tenant = m->tenant.ptr, .tenant_len = m->tenant.ptr ? m->tenant.len : 0,
@@ -185,19 +169,17 @@ void handle_send(struct relay_conn *c, const proto_frame *f)
 	size_t total = 0;
 	for (uint32_t i = 0; i < m->env_count; i++)
 		total += hl + m->env[i].ciphertext.len;
-	payloads = malloc(total ? total : 1);
-	s->devices = malloc(m->env_count * 16);
-	if (!payloads || !s->devices) {
-		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "out of memory", NULL);
-		goto fail;
-	}
+	struct store_recipient *rcpt = calloc(m->env_count, sizeof *rcpt);
+	uint8_t *payloads = malloc(total ? total : 1);
+	int op = STORE_ENOMEM;
+	if (!rcpt || !payloads)
+		goto done;
 	uint64_t expires = relay_now_ms() + (uint64_t)r->cfg.envelope_ttl_seconds * 1000u;
 	uint8_t *p = payloads;
 	for (uint32_t i = 0; i < m->env_count; i++) {
 		memcpy(p, header, hl);
 		memcpy(p + hl, m->env[i].ciphertext.ptr, m->env[i].ciphertext.len);
 		memcpy(rcpt[i].device_id, m->env[i].device, 16);
-		memcpy(s->devices[i], m->env[i].device, 16);
 		rcpt[i].payload = p;
 		rcpt[i].payload_len = hl + m->env[i].ciphertext.len;
 		rcpt[i].expires_at_ms = expires;
@@ -211,36 +193,40 @@ void handle_send(struct relay_conn *c, const proto_frame *f)
 	memcpy(send.sender_account, c->account_id, 16);
 	memcpy(send.sender_device, c->device_id, 16);
 	memcpy(send.message_id, m->cmid, 16);
-
-	s->relay = r;
-	s->conn_id = c->id;
-	s->request_id = f->request_id;
-	memcpy(s->cmid, m->cmid, 16);
-	s->n = m->env_count;
-	req = store_req_new(r->store, send_done, s);
-	int op = req ? store_req_store_envelopes(req, &send) : STORE_ENOMEM;
-	/* In the same transaction: each recipient device may download the blobs until it
-	 * acknowledges this envelope (not again for a resend of the same message). */
+	op = store_req_store_envelopes(s->call.req, &send);
+	/* Each recipient device may download the blobs until it acknowledges this envelope (not
+	 * again for a resend of the same message). */
 	if (op >= 0 && m->blob_count) {
-		int bop = store_req_blob_ref(req, (const uint8_t(*)[16])blob_ids, m->blob_count,
+		int bop = store_req_blob_ref(s->call.req, (const uint8_t(*)[16])blob_ids, m->blob_count,
 					     (const uint8_t(*)[16])s->devices, m->env_count, expires, op);
 		if (bop < 0)
 			op = bop;
 	}
-	if (op < 0) {
-		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, store_strerror(op), NULL);
-		store_req_free(req);
-		goto fail;
-	}
-	if (store_submit(req) != 0) {
-		relay_send_error(c, f->request_id, PROTO_E_UNAVAILABLE, "the relay is shutting down", NULL);
-		goto fail;
-	}
-	s = NULL; /* owned by the request now */
-fail:
-	if (s)
-		free(s->devices);
-	free(s);
-	free(payloads);
+done:
+	free(payloads); /* the builders copied what they keep */
 	free(rcpt);
+	return op;
+}
+
+void handle_send(struct relay_conn *c, const proto_frame *f)
+{
+	struct relay *r = c->relay;
+	const proto_send *m = &f->body.send;
+	struct store_idempotency prior;
+	if (store_get_idempotency(r->store, c->device_id, m->cmid, &prior, NULL, 0) == 0) {
+		reply_stored(c, f->request_id, m->cmid, prior.stored_at_ms);
+		return;
+	}
+	if (check_send(c, f) != 0)
+		return;
+	struct send_call *s = (struct send_call *)relay_call_new(
+		c, f->request_id, sizeof *s + (size_t)m->env_count * 16, stored);
+	if (!s)
+		return;
+	s->call.refused = send_refused;
+	memcpy(s->cmid, m->cmid, 16);
+	s->n = m->env_count;
+	for (uint32_t i = 0; i < m->env_count; i++)
+		memcpy(s->devices[i], m->env[i].device, 16);
+	relay_call_submit(c, &s->call, build_envelopes(c, m, s));
 }
