@@ -18,6 +18,7 @@
 #include "admin/commands.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "net/registry.h"
 #include "relay.h"
 #include "services/receipts.h"
 

@@ -168,8 +168,10 @@ def main():
     ap.add_argument('--exclude', action='append', default=[],
                     help='a subfolder (relative to root) to leave out; may repeat')
     ap.add_argument('--layers', default='',
-                    help='folders from the bottom up, comma-separated (files elsewhere are the top): '
-                         'list the arrows that run from a lower folder to a higher one')
+                    help='folders (or single files) from the bottom up, comma-separated; files elsewhere are '
+                         'the top: lists the arrows that run from a lower layer to a higher one')
+    ap.add_argument('--max-upward', type=int, default=-1,
+                    help='exit 1 when more arrows than this run upward between layers')
     ap.add_argument('--max-circle', type=int, default=0,
                     help='exit 1 when a circle has more files than this')
     ap.add_argument('--max-back', type=int, default=-1,
@@ -186,17 +188,22 @@ def main():
           f'{len(comps)} circles; {n_back} arrows run back up')
     for c in comps:
         print(f'  circle of {len(c)}: {" ".join(c)}')
+    failed = False
     if args.layers:
         order = args.layers.split(',')
 
         def level(node):
+            if node in order:
+                return order.index(node)
             top = node.split('/')[0] if '/' in node else ''
             return order.index(top) if top in order else len(order)
         upward = sorted((a, b) for a, tos in edges.items() for b in tos if level(b) > level(a))
         print(f'layers {" < ".join(order)} < the rest: {len(upward)} arrows run upward')
         for a, b in upward:
             print(f'  {a} -> {b}')
-    failed = False
+        if args.max_upward >= 0 and len(upward) > args.max_upward:
+            print(f'FAIL: {len(upward)} arrows run upward (at most {args.max_upward})')
+            failed = True
     if args.max_circle and comps and len(comps[0]) > args.max_circle:
         print(f'FAIL: a circle of {len(comps[0])} files (at most {args.max_circle})')
         failed = True

@@ -7,9 +7,9 @@
 #include <sodium.h>
 #include <uv.h>
 
-#include "admin/commands.h"
+#include "admin/offline_store.h"
 #include "core/clock.h"
-#include "relay.h"
+#include "relay_state.h"
 #include "services/audit_log.h"
 #include "services/identity_binding.h"
 #include "wakks_storage.h"

@@ -10,7 +10,7 @@
 #include "handlers/handlers.h"
 #include "net/conn.h"
 #include "net/outgoing.h"
-#include "relay.h"
+#include "relay_state.h"
 #include "services/blob_files.h"
 #include "services/mailbox_record.h"
 #include "services/receipts.h"

@@ -9,7 +9,7 @@
 #include "handlers/handlers.h"
 #include "net/conn.h"
 #include "net/outgoing.h"
-#include "relay.h"
+#include "relay_state.h"
 #include "services/delivery.h"
 #include "services/prekeys.h"
 #include "services/receipts.h"

@@ -15,7 +15,7 @@
 #include "handlers/handlers.h"
 #include "net/conn.h"
 #include "net/outgoing.h"
-#include "relay.h"
+#include "relay_state.h"
 #include "services/blob_files.h"
 #include "wakks_storage.h"
 

@@ -5,7 +5,7 @@
 
 #include "net/conn.h"
 #include "net/outgoing.h"
-#include "relay.h"
+#include "relay_state.h"
 #include "wakks_storage.h"
 
 void relay_call_reply_error(struct relay_conn *c, uint32_t request_id, int store_rc,

@@ -11,7 +11,7 @@
 #include "handlers/handlers.h"
 #include "net/conn.h"
 #include "net/outgoing.h"
-#include "relay.h"
+#include "relay_state.h"
 #include "services/audit_log.h"
 #include "services/consent_gate.h"
 #include "services/consent_record.h"

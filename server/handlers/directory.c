@@ -6,7 +6,7 @@
 #include "handlers/handlers.h"
 #include "net/conn.h"
 #include "net/outgoing.h"
-#include "relay.h"
+#include "relay_state.h"
 #include "services/devset.h"
 
 static proto_str str_view(const char *s)

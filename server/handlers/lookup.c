@@ -13,7 +13,7 @@
 #include "handlers/handlers.h"
 #include "net/conn.h"
 #include "net/outgoing.h"
-#include "relay.h"
+#include "relay_state.h"
 #include "services/audit_log.h"
 #include "wakks_storage.h"
 

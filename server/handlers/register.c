@@ -16,7 +16,7 @@
 #include "handlers/handlers.h"
 #include "net/conn.h"
 #include "net/outgoing.h"
-#include "relay.h"
+#include "relay_state.h"
 #include "services/audit_log.h"
 #include "services/delivery.h"
 #include "services/identity_binding.h"

@@ -12,7 +12,7 @@
 #include "handlers/handlers.h"
 #include "net/conn.h"
 #include "net/outgoing.h"
-#include "relay.h"
+#include "relay_state.h"
 #include "services/blob_files.h"
 #include "services/consent_gate.h"
 #include "services/delivery.h"

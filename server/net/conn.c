@@ -9,7 +9,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "net/registry.h"
-#include "relay.h"
+#include "relay_state.h"
 #include "wakks_storage.h"
 
 #define RELAY_LWS_WRITE_CLOSE 4

@@ -5,7 +5,7 @@
 
 #include "core/log.h"
 #include "net/conn.h"
-#include "relay.h"
+#include "relay_state.h"
 
 proto_frame *relay_tx_frame(struct relay *r, uint32_t type, uint32_t request_id)
 {

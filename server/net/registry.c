@@ -6,7 +6,7 @@
 #include <sodium.h>
 
 #include "net/conn.h"
-#include "relay.h"
+#include "relay_state.h"
 
 static void address_key(uint8_t key[IDMAP_KEY_BYTES], const char *peer)
 {

@@ -6,16 +6,8 @@
 
 #include <stdint.h>
 
-#include "core/idmap.h"
-
 struct relay;
 struct relay_conn;
-
-struct relay_registry {
-	struct idmap by_conn;
-	struct idmap by_device;
-	struct idmap per_address; /* value: (void *)(uintptr_t)count */
-};
 
 int relay_registry_add(struct relay *r, struct relay_conn *c);
 void relay_registry_remove(struct relay *r, struct relay_conn *c);

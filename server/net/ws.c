@@ -8,8 +8,9 @@
 
 #include "core/log.h"
 #include "net/conn.h"
+#include "net/registry.h"
 #include "pipeline/dispatch.h"
-#include "relay.h"
+#include "relay_state.h"
 
 struct ws_pss {
 	struct relay_conn *conn;

@@ -11,7 +11,7 @@
 #include "handlers/handlers.h"
 #include "net/conn.h"
 #include "net/outgoing.h"
-#include "relay.h"
+#include "relay_state.h"
 #include "services/delivery.h"
 
 void relay_on_open(struct relay_conn *c)

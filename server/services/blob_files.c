@@ -17,7 +17,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "net/conn.h"
-#include "relay.h"
+#include "relay_state.h"
 
 #define BLOB_PATH_MAX (RELAY_CONFIG_PATH_MAX + 96)
 

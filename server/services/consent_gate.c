@@ -9,7 +9,7 @@
 
 #include "core/log.h"
 #include "net/conn.h"
-#include "relay.h"
+#include "relay_state.h"
 #include "wakks_storage.h"
 
 /* Consent texts are a page or two; a larger file is a configuration mistake. */

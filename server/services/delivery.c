@@ -4,7 +4,7 @@
 #include "core/log.h"
 #include "net/conn.h"
 #include "net/outgoing.h"
-#include "relay.h"
+#include "relay_state.h"
 #include "services/housekeeping.h"
 #include "services/mailbox_record.h"
 #include "wakks_storage.h"

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "relay.h"
+#include "relay_state.h"
 #include "wakks_storage.h"
 
 int relay_devset_find(const struct relay_devset *set, const uint8_t device[16])

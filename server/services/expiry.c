@@ -5,9 +5,10 @@
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "relay.h"
+#include "relay_state.h"
 #include "services/blob_files.h"
 #include "services/receipts.h"
+#include "wakks_protocol.h"
 #include "wakks_storage.h"
 
 static void expire_done(struct store_req *req, int result, void *data)

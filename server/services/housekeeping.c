@@ -4,9 +4,10 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "net/conn.h"
-#include "relay.h"
+#include "relay_state.h"
 #include "services/blob_files.h"
 #include "services/expiry.h"
+#include "services/metrics.h"
 
 /* Short enough that an unauthenticated connection never outlives its deadline by much. */
 #define HOUSEKEEPING_INTERVAL_MS 250

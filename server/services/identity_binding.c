@@ -9,7 +9,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "relay.h"
+#include "relay_state.h"
 
 /* Registrations in flight within one token lifetime; beyond it registration fails closed. */
 #define REPLAY_CAPACITY 65536

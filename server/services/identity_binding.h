@@ -12,30 +12,7 @@
 #include "wakks_identity.h"
 
 struct relay;
-
-struct relay_idp {
-	id_idp idp;
-	id_keyset *keys;
-	devidp *dev; /* the development provider serving this issuer, or NULL */
-	uint64_t keys_loaded_ms; /* monotonic; a reload on an unknown kid waits this long apart */
-	char issuer[RELAY_CONFIG_STR_MAX + 64];
-	const struct relay_idp_config *cfg;
-};
-
-struct relay_tenant_ids {
-	id_tenant tenant;
-	id_unit units[RELAY_MAX_UNITS_PER_TENANT];
-	const char *idp_ids[RELAY_MAX_GROUP_MAPS];
-	id_group_map groups[RELAY_MAX_UNITS_PER_TENANT * RELAY_MAX_GROUP_MAPS];
-};
-
-struct relay_identity {
-	struct relay_idp idps[RELAY_MAX_IDPS];
-	int idp_count;
-	struct relay_tenant_ids tenants[RELAY_MAX_TENANTS];
-	uint8_t account_key[ID_HASH_KEY_BYTES];
-	id_replay *replay;
-};
+struct relay_idp;
 
 /* Loads keys and builds the tables; `base_url` is where this relay is reached (for the
  * development provider's issuer). Returns 0 or -1 after logging why. */

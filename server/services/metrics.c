@@ -5,7 +5,7 @@
 #include <stdio.h>
 
 #include "net/conn.h"
-#include "relay.h"
+#include "relay_state.h"
 #include "wakks_storage.h"
 
 struct out {

@@ -6,26 +6,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct relay_metrics {
-	uint64_t connections_total;
-	uint64_t connections_refused;
-	uint64_t frames_in;
-	uint64_t frames_out;
-	uint64_t bytes_in;
-	uint64_t bytes_out;
-	uint64_t errors_sent;
-	uint64_t auth_ok;
-	uint64_t auth_failed;
-	uint64_t envelopes_delivered;
-	uint64_t envelopes_acked;
-	uint64_t envelopes_expired;
-	uint64_t sends_rejected;
-	uint64_t rate_limited;
-	uint64_t backpressure_pauses;
-	uint64_t mailbox_depth_sum; /* of connected devices, sampled by housekeeping */
-	uint64_t mailbox_depth_max;
-};
-
 struct relay;
 
 /* Samples the mailbox depth of the connected devices: one short read per connection, so it runs

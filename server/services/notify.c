@@ -6,7 +6,7 @@
 
 #include "net/conn.h"
 #include "net/outgoing.h"
-#include "relay.h"
+#include "relay_state.h"
 #include "services/devset.h"
 
 /* Pushes the frame in r->tx_frame to every online device of the set but `except`. The frame is

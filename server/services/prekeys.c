@@ -3,7 +3,7 @@
 
 #include "net/conn.h"
 #include "net/outgoing.h"
-#include "relay.h"
+#include "relay_state.h"
 #include "wakks_crypto.h"
 #include "wakks_storage.h"
 

@@ -6,7 +6,7 @@
 
 #include "net/conn.h"
 #include "net/outgoing.h"
-#include "relay.h"
+#include "relay_state.h"
 
 struct receipt {
 	uint32_t type;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MPL-2.0 */
-#include "net/http_routes.h"
+#include "pipeline/http_routes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,10 +9,11 @@
 #include <sodium.h>
 
 #include "core/clock.h"
-#include "net/http.h"
-#include "relay.h"
+#include "net/http_exchange.h"
+#include "relay_state.h"
 #include "services/consent_gate.h"
 #include "services/identity_binding.h"
+#include "services/metrics.h"
 
 /* Shown at / until a web client directory is configured (web_root). */
 static const char placeholder_page[] =

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* The relay's state: what every part of the relay reads through the connection's `relay` pointer
+ * (configuration, storage, the connection registry, identity, metrics, scratch memory). One
+ * libuv loop thread owns it; relay.c creates and tears it down. */
+#ifndef WAKKS_RELAY_RELAY_STATE_H
+#define WAKKS_RELAY_RELAY_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+#include <uv.h>
+
+#include "core/config.h"
+#include "core/idmap.h"
+#include "wakks_identity.h"
+
+/* Counters the relay exposes at /metrics (services/metrics.c renders them). */
+struct relay_metrics {
+	uint64_t connections_total;
+	uint64_t connections_refused;
+	uint64_t frames_in;
+	uint64_t frames_out;
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	uint64_t errors_sent;
+	uint64_t auth_ok;
+	uint64_t auth_failed;
+	uint64_t envelopes_delivered;
+	uint64_t envelopes_acked;
+	uint64_t envelopes_expired;
+	uint64_t sends_rejected;
+	uint64_t rate_limited;
+	uint64_t backpressure_pauses;
+	uint64_t mailbox_depth_sum; /* of connected devices, sampled by housekeeping */
+	uint64_t mailbox_depth_max;
+};
+
+/* Open connections by connection id, by authenticated device and by peer address
+ * (net/registry.c). */
+struct relay_registry {
+	struct idmap by_conn;
+	struct idmap by_device;
+	struct idmap per_address; /* value: (void *)(uintptr_t)count */
+};
+
+/* The identity providers and tenants as the identity library sees them, built from the
+ * configuration at start (services/identity_binding.c). */
+struct relay_idp {
+	id_idp idp;
+	id_keyset *keys;
+	devidp *dev; /* the development provider serving this issuer, or NULL */
+	uint64_t keys_loaded_ms; /* monotonic; a reload on an unknown kid waits this long apart */
+	char issuer[RELAY_CONFIG_STR_MAX + 64];
+	const struct relay_idp_config *cfg;
+};
+
+struct relay_tenant_ids {
+	id_tenant tenant;
+	id_unit units[RELAY_MAX_UNITS_PER_TENANT];
+	const char *idp_ids[RELAY_MAX_GROUP_MAPS];
+	id_group_map groups[RELAY_MAX_UNITS_PER_TENANT * RELAY_MAX_GROUP_MAPS];
+};
+
+struct relay_identity {
+	struct relay_idp idps[RELAY_MAX_IDPS];
+	int idp_count;
+	struct relay_tenant_ids tenants[RELAY_MAX_TENANTS];
+	uint8_t account_key[ID_HASH_KEY_BYTES];
+	id_replay *replay;
+};
+
+struct blob_busy;
+struct relay_consent_text;
+struct relay_conn;
+struct store;
+
+struct relay {
+	uv_loop_t *loop;
+	struct relay_config cfg;
+	struct lws_context *lws;
+	struct lws_vhost *vhost;
+	struct store *store;
+	uv_signal_t sigint, sigterm;
+	uv_timer_t housekeeping; /* unauthenticated deadlines, expiry, rate-limit refill */
+	uv_timer_t shutdown_timer;
+	uint64_t started_ms;
+	struct relay_conn *conns; /* every open WebSocket connection, doubly linked */
+	struct relay_registry registry;
+	struct relay_identity identity;
+	struct relay_consent_text *consent_texts;
+	size_t consent_text_count;
+	struct idmap lookup_buckets; /* caseworker account -> struct lookup_bucket */
+	struct idmap receipts; /* device id -> struct receipt_queue, for offline senders */
+	uint64_t conn_count;
+	uint64_t next_conn_id;
+	struct relay_metrics metrics;
+	/* Scratch frames and encode buffer: the loop is single-threaded and every frame is encoded
+	 * and queued (copied) before the next is built. */
+	struct relay_scratch *scratch; /* large per-request working memory, see devset.h */
+	struct proto_frame *rx_frame;
+	struct proto_frame *tx_frame;
+	uint8_t *tx_buf;
+	size_t tx_cap;
+	bool stopping;
+	bool expire_inflight;
+	struct blob_busy *blob_busy; /* blobs with a chunk being written (handle_blob.c) */
+	uint64_t housekeeping_ticks;
+	uint64_t stop_deadline_ms;
+	int exit_status;
+	char tls_cert[RELAY_CONFIG_PATH_MAX];
+	char tls_key[RELAY_CONFIG_PATH_MAX];
+};
+
+#endif
