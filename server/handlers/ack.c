@@ -47,18 +47,18 @@ static void ack_refused(struct relay_call *call, struct relay_conn *c, int resul
 {
 	RLOG_ERROR("ack", "delete_failed", "error=\"%s\"", store_strerror(result));
 	if (c)
-		relay_call_reply_error(c, call->request_id, result, NULL,
+		relay_call_reply_error(c, call->from.request_id, result, NULL,
 				       "the acknowledgement could not be stored; retry");
 }
 
 static void acked(struct relay_call *call, struct relay_conn *c)
 {
 	struct ack_call *a = (struct ack_call *)call;
-	struct relay *r = call->relay;
+	struct relay *r = call->from.relay;
 	const struct store_delete_result *d = store_req_delete_result(call->req, 0);
 	relay_blob_removed(r, store_req_blob_removed(call->req, 1));
 	if (c)
-		relay_send_ok(c, call->request_id);
+		relay_send_ok(c, call->from.request_id);
 	if (d && d->found) {
 		r->metrics.envelopes_acked++;
 		if (a->receipts && d->ref.kind == STORE_KIND_ENVELOPE)

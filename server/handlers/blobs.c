@@ -30,10 +30,10 @@ struct blob_busy {
 	uint8_t id[STORE_ID_BYTES];
 };
 
+/* An upload or download in flight through the blob files and storage (several steps, each
+ * answering the same request). */
 struct blob_ctx {
-	struct relay *relay;
-	uint64_t conn_id;
-	uint32_t request_id;
+	struct relay_origin from;
 	struct store_blob blob; /* the record as the request found it */
 	uint64_t offset;
 	size_t len;
@@ -108,9 +108,7 @@ static struct blob_ctx *ctx_new(struct relay_conn *c, uint32_t request_id, const
 	struct blob_ctx *x = calloc(1, sizeof *x);
 	if (!x)
 		return NULL;
-	x->relay = c->relay;
-	x->conn_id = c->id;
-	x->request_id = request_id;
+	x->from = relay_origin_of(c, request_id);
 	if (b)
 		x->blob = *b;
 	return x;
@@ -126,18 +124,18 @@ static uint64_t orphan_deadline(struct relay *r)
 static void completed(struct store_req *req, int result, void *data)
 {
 	struct blob_ctx *x = data;
-	struct relay *r = x->relay;
-	struct relay_conn *c = relay_conn_find(r, x->conn_id);
+	struct relay *r = x->from.relay;
+	struct relay_conn *c = relay_origin_conn(&x->from);
 	busy_del(r, x->blob.id);
 	if (result != 0) {
 		RLOG_ERROR("blob", "complete_failed", "error=\"%s\"", store_strerror(result));
 		if (c)
-			relay_call_reply_error(c, x->request_id, result, NULL, NULL);
+			relay_call_reply_error(c, x->from.request_id, result, NULL, NULL);
 	} else {
 		const struct store_blob *b = store_req_blob_result(req, 0, NULL);
 		RLOG_INFO("blob", "stored", "size=%llu", (unsigned long long)b->size);
 		if (c)
-			reply_state(c, x->request_id, b);
+			reply_state(c, x->from.request_id, b);
 	}
 	free(x);
 }
@@ -145,15 +143,15 @@ static void completed(struct store_req *req, int result, void *data)
 static void refused_deleted(struct store_req *req, int result, void *data)
 {
 	struct blob_ctx *x = data;
-	struct relay *r = x->relay;
-	struct relay_conn *c = relay_conn_find(r, x->conn_id);
+	struct relay *r = x->from.relay;
+	struct relay_conn *c = relay_origin_conn(&x->from);
 	busy_del(r, x->blob.id);
 	if (result == 0)
 		relay_blob_removed(r, store_req_blob_removed(req, 0));
 	else
 		RLOG_ERROR("blob", "delete_failed", "error=\"%s\"", store_strerror(result));
 	if (c)
-		relay_send_error(c, x->request_id, PROTO_E_BAD_DIGEST,
+		relay_send_error(c, x->from.request_id, PROTO_E_BAD_DIGEST,
 				 "the uploaded bytes do not match the declared SHA-256; the blob was deleted",
 				 NULL);
 	free(x);
@@ -164,8 +162,8 @@ static void sealed(int result, const uint8_t *data, size_t len, void *arg)
 	(void)data;
 	(void)len;
 	struct blob_ctx *x = arg;
-	struct relay *r = x->relay;
-	struct relay_conn *c = relay_conn_find(r, x->conn_id);
+	struct relay *r = x->from.relay;
+	struct relay_conn *c = relay_origin_conn(&x->from);
 	struct store_req *req = NULL;
 	if (!r->store || r->stopping)
 		goto drop;
@@ -179,7 +177,7 @@ static void sealed(int result, const uint8_t *data, size_t len, void *arg)
 	} else if (result != 0) {
 		RLOG_ERROR("blob", "seal_failed", "error=\"%s\"", uv_strerror(result));
 		if (c)
-			relay_send_error(c, x->request_id, PROTO_E_UNAVAILABLE,
+			relay_send_error(c, x->from.request_id, PROTO_E_UNAVAILABLE,
 					 "the blob could not be stored; retry with blob_status", NULL);
 		goto drop;
 	} else {
@@ -192,7 +190,7 @@ static void sealed(int result, const uint8_t *data, size_t len, void *arg)
 	if (req && store_submit(req) == 0)
 		return;
 	if (c)
-		relay_send_error(c, x->request_id, PROTO_E_UNAVAILABLE, "the relay is shutting down", NULL);
+		relay_send_error(c, x->from.request_id, PROTO_E_UNAVAILABLE, "the relay is shutting down", NULL);
 drop:
 	busy_del(r, x->blob.id);
 	free(x);
@@ -201,11 +199,11 @@ drop:
 /* x->blob holds have == size; the blob is marked busy. */
 static void finish_upload(struct blob_ctx *x)
 {
-	struct relay *r = x->relay;
+	struct relay *r = x->from.relay;
 	if (blob_store_seal(r, x->blob.id, x->blob.sha256, x->blob.size, sealed, x) != 0) {
-		struct relay_conn *c = relay_conn_find(r, x->conn_id);
+		struct relay_conn *c = relay_origin_conn(&x->from);
 		if (c)
-			relay_send_error(c, x->request_id, PROTO_E_INTERNAL, "out of memory", NULL);
+			relay_send_error(c, x->from.request_id, PROTO_E_INTERNAL, "out of memory", NULL);
 		busy_del(r, x->blob.id);
 		free(x);
 	}
@@ -234,23 +232,23 @@ static void declare_refused(struct relay_call *call, struct relay_conn *c, int r
 	if (!c)
 		return;
 	if (result == STORE_EEXIST) {
-		relay_send_error(c, call->request_id, PROTO_E_FORBIDDEN,
+		relay_send_error(c, call->from.request_id, PROTO_E_FORBIDDEN,
 				 "this blob id is in use with another size or digest; choose a new id", NULL);
 	} else if (result == STORE_EQUOTA) {
 		proto_error_details d = { 0 };
-		d.limit = call->relay->cfg.blob_quota_bytes;
-		relay_send_error(c, call->request_id, PROTO_E_QUOTA_EXCEEDED,
+		d.limit = call->from.relay->cfg.blob_quota_bytes;
+		relay_send_error(c, call->from.request_id, PROTO_E_QUOTA_EXCEEDED,
 				 "the account's attachment quota (blob_quota_bytes) would be exceeded; nothing was stored",
 				 &d);
 	} else {
-		relay_call_reply_error(c, call->request_id, result, call->limit_text, NULL);
+		relay_call_reply_error(c, call->from.request_id, result, call->limit_text, NULL);
 	}
 }
 
 static void declared(struct relay_call *call, struct relay_conn *c)
 {
 	if (c)
-		answer_state(c, call->request_id, store_req_blob_result(call->req, 0, NULL));
+		answer_state(c, call->from.request_id, store_req_blob_result(call->req, 0, NULL));
 }
 
 void handle_blob_put(struct relay_conn *c, const proto_frame *f)
@@ -297,8 +295,8 @@ void handle_blob_status(struct relay_conn *c, const proto_frame *f)
 static void progressed(struct store_req *req, int result, void *data)
 {
 	struct blob_ctx *x = data;
-	struct relay *r = x->relay;
-	struct relay_conn *c = relay_conn_find(r, x->conn_id);
+	struct relay *r = x->from.relay;
+	struct relay_conn *c = relay_origin_conn(&x->from);
 	if (result == 0) {
 		x->blob = *store_req_blob_result(req, 0, NULL);
 		if (x->blob.have == x->blob.size && !r->stopping) {
@@ -306,12 +304,12 @@ static void progressed(struct store_req *req, int result, void *data)
 			return;
 		}
 		if (c)
-			reply_state(c, x->request_id, &x->blob);
+			reply_state(c, x->from.request_id, &x->blob);
 	} else if (c) {
 		if (result == STORE_ENOTFOUND)
-			reply_not_found(c, x->request_id); /* expired meanwhile */
+			reply_not_found(c, x->from.request_id); /* expired meanwhile */
 		else
-			relay_call_reply_error(c, x->request_id, result, NULL, NULL);
+			relay_call_reply_error(c, x->from.request_id, result, NULL, NULL);
 	}
 	busy_del(r, x->blob.id);
 	free(x);
@@ -322,8 +320,8 @@ static void appended(int result, const uint8_t *data, size_t len, void *arg)
 	(void)data;
 	(void)len;
 	struct blob_ctx *x = arg;
-	struct relay *r = x->relay;
-	struct relay_conn *c = relay_conn_find(r, x->conn_id);
+	struct relay *r = x->from.relay;
+	struct relay_conn *c = relay_origin_conn(&x->from);
 	if (result == 0 && r->store && !r->stopping) {
 		struct store_req *req = store_req_new(r->store, progressed, x);
 		if (req && store_req_blob_progress(req, x->blob.id, x->offset, x->offset + x->len,
@@ -337,7 +335,7 @@ static void appended(int result, const uint8_t *data, size_t len, void *arg)
 		RLOG_ERROR("blob", "write_failed", "error=\"%s\"", uv_strerror(result));
 	}
 	if (c)
-		relay_send_error(c, x->request_id, PROTO_E_UNAVAILABLE,
+		relay_send_error(c, x->from.request_id, PROTO_E_UNAVAILABLE,
 				 "the chunk could not be stored; retry with blob_status", NULL);
 	busy_del(r, x->blob.id);
 	free(x);
@@ -393,15 +391,15 @@ void handle_blob_chunk(struct relay_conn *c, const proto_frame *f)
 static void read_done(int result, const uint8_t *data, size_t len, void *arg)
 {
 	struct blob_ctx *x = arg;
-	struct relay_conn *c = relay_conn_find(x->relay, x->conn_id);
+	struct relay_conn *c = relay_origin_conn(&x->from);
 	if (c) {
 		if (result != 0 || len == 0) {
 			RLOG_ERROR("blob", "read_failed", "error=\"%s\"",
 				   result ? uv_strerror(result) : "short file");
-			relay_send_error(c, x->request_id, PROTO_E_UNAVAILABLE,
+			relay_send_error(c, x->from.request_id, PROTO_E_UNAVAILABLE,
 					 "the blob could not be read", NULL);
 		} else {
-			proto_frame *out = relay_tx_frame(c->relay, PROTO_T_BLOB_DATA, x->request_id);
+			proto_frame *out = relay_tx_frame(c->relay, PROTO_T_BLOB_DATA, x->from.request_id);
 			out->body.blob_data.id = x->blob.id;
 			out->body.blob_data.offset = x->offset;
 			out->body.blob_data.data = (proto_bytes){ data, len };

@@ -38,19 +38,29 @@ void relay_call_reply_error(struct relay_conn *c, uint32_t request_id, int store
 	}
 }
 
+struct relay_origin relay_origin_of(struct relay_conn *c, uint32_t request_id)
+{
+	return (struct relay_origin){ .relay = c->relay, .conn_id = c->id, .request_id = request_id };
+}
+
+struct relay_conn *relay_origin_conn(const struct relay_origin *o)
+{
+	return relay_conn_find(o->relay, o->conn_id);
+}
+
 static void call_done(struct store_req *req, int result, void *data)
 {
 	(void)req;
 	struct relay_call *call = data;
-	struct relay_conn *c = relay_conn_find(call->relay, call->conn_id);
+	struct relay_conn *c = relay_origin_conn(&call->from);
 	if (result != 0 && call->refused)
 		call->refused(call, c, result);
 	else if (result != 0 && c)
-		relay_call_reply_error(c, call->request_id, result, call->limit_text, call->failure_text);
+		relay_call_reply_error(c, call->from.request_id, result, call->limit_text, call->failure_text);
 	else if (result == 0 && call->committed)
 		call->committed(call, c);
 	else if (result == 0 && c)
-		relay_send_ok(c, call->request_id);
+		relay_send_ok(c, call->from.request_id);
 	free(call);
 }
 
@@ -64,9 +74,7 @@ struct relay_call *relay_call_new(struct relay_conn *c, uint32_t request_id, siz
 		relay_send_error(c, request_id, PROTO_E_INTERNAL, "out of memory", NULL);
 		return NULL;
 	}
-	call->relay = c->relay;
-	call->conn_id = c->id;
-	call->request_id = request_id;
+	call->from = relay_origin_of(c, request_id);
 	call->req = req;
 	call->committed = committed;
 	return call;
@@ -81,13 +89,13 @@ void relay_call_cancel(struct relay_call *call)
 void relay_call_submit(struct relay_conn *c, struct relay_call *call, int op)
 {
 	if (op < 0) {
-		relay_call_reply_error(c, call->request_id, op, call->limit_text, NULL);
+		relay_call_reply_error(c, call->from.request_id, op, call->limit_text, NULL);
 		relay_call_cancel(call);
 		return;
 	}
 	int rc = store_submit(call->req); /* frees the request on failure */
 	if (rc != 0) {
-		relay_call_reply_error(c, call->request_id, rc, call->limit_text, NULL);
+		relay_call_reply_error(c, call->from.request_id, rc, call->limit_text, NULL);
 		free(call);
 	}
 }

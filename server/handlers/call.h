@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MPL-2.0 */
-/* The one request object of the handlers. A handler that writes reads as: validate the frame →
+/* The request object of the handlers. A handler that writes reads as: validate the frame →
  * relay_call_new → add the storage operations to call->req → relay_call_submit; once the write
  * is durable (or refused), the call's callbacks reply and run the side effects. The call carries
  * what every completion needs: which connection asked (by id: it may have closed meanwhile) and
@@ -21,10 +21,22 @@ struct relay_call;
 typedef void (*relay_call_committed_fn)(struct relay_call *call, struct relay_conn *c);
 typedef void (*relay_call_refused_fn)(struct relay_call *call, struct relay_conn *c, int result);
 
-struct relay_call {
+/* Who asked, kept past the handler's return to answer later: the connection by id (it may close
+ * meanwhile, and its object is freed then) and the request to answer. */
+struct relay_origin {
 	struct relay *relay;
 	uint64_t conn_id;
 	uint32_t request_id;
+};
+
+/* The origin of request_id on c. */
+struct relay_origin relay_origin_of(struct relay_conn *c, uint32_t request_id);
+
+/* The asking connection if it is still open, else NULL. */
+struct relay_conn *relay_origin_conn(const struct relay_origin *o);
+
+struct relay_call {
+	struct relay_origin from;
 	struct store_req *req; /* add the operations here, then relay_call_submit */
 	/* After a durable commit; NULL answers `ok`. */
 	relay_call_committed_fn committed;

@@ -55,9 +55,9 @@ static void consent_stored(struct relay_call *call, struct relay_conn *c)
 {
 	struct consent_call *n = (struct consent_call *)call;
 	if (c)
-		relay_send_ok(c, call->request_id);
+		relay_send_ok(c, call->from.request_id);
 	const struct store_put_consent_result *res = store_req_put_consent_result(call->req, 0);
-	relay_notify_consent_changed(call->relay, n->account, n->device, n->tenant, n->unit, n->kind,
+	relay_notify_consent_changed(call->from.relay, n->account, n->device, n->tenant, n->unit, n->kind,
 				     res ? res->received_at_ms : relay_now_ms());
 }
 

@@ -79,14 +79,14 @@ static void purge_done(struct store_req *req, int result, void *data)
 static void revoked(struct relay_call *call, struct relay_conn *c)
 {
 	struct revoke_call *k = (struct revoke_call *)call;
-	struct relay *r = call->relay;
-	RLOG_INFO("devices", "revoked", "by_conn=%llu", (unsigned long long)call->conn_id);
+	struct relay *r = call->from.relay;
+	RLOG_INFO("devices", "revoked", "by_conn=%llu", (unsigned long long)call->from.conn_id);
 	const struct store_delete_mailbox_result *m = store_req_delete_mailbox_result(call->req, 1);
 	if (m && m->more)
 		mailbox_purge(r, k->device);
 	/* ok first: a device revoking itself (a logout) still hears it before the close. */
 	if (c)
-		relay_send_ok(c, call->request_id);
+		relay_send_ok(c, call->from.request_id);
 	struct relay_conn *victim = relay_conn_of_device(r, k->device);
 	if (victim)
 		relay_conn_close(victim, 4004, "device revoked");

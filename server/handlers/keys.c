@@ -33,7 +33,7 @@ static void send_key_count(struct relay_conn *c, uint32_t request_id)
 static void uploaded(struct relay_call *call, struct relay_conn *c)
 {
 	if (c)
-		send_key_count(c, call->request_id);
+		send_key_count(c, call->from.request_id);
 }
 
 void handle_prekeys_upload(struct relay_conn *c, const proto_frame *f)
@@ -90,10 +90,10 @@ struct bundle_call {
 static void bundles_taken(struct relay_call *call, struct relay_conn *c)
 {
 	struct bundle_call *b = (struct bundle_call *)call;
-	struct relay *r = call->relay;
+	struct relay *r = call->from.relay;
 	const struct store_take_result *taken = store_req_take_result(call->req, 0);
 	if (c && taken) {
-		proto_frame *out = relay_tx_frame(r, PROTO_T_BUNDLES, call->request_id);
+		proto_frame *out = relay_tx_frame(r, PROTO_T_BUNDLES, call->from.request_id);
 		proto_bundles *list = &out->body.bundles;
 		for (size_t i = 0; i < b->set.n && i < taken->n; i++) {
 			const struct relay_devset_entry *e = &b->set.e[i];

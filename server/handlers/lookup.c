@@ -72,10 +72,10 @@ struct lookup_call {
 static void audited(struct relay_call *call, struct relay_conn *c)
 {
 	struct lookup_call *k = (struct lookup_call *)call;
-	struct relay *r = call->relay;
+	struct relay *r = call->from.relay;
 	if (!c)
 		return;
-	proto_frame *out = relay_tx_frame(r, PROTO_T_CITIZEN, call->request_id);
+	proto_frame *out = relay_tx_frame(r, PROTO_T_CITIZEN, call->from.request_id);
 	proto_citizen *ci = &out->body.citizen;
 	struct store_device devs[PROTO_MAX_DEVICES_PER_ACCOUNT];
 	size_t n = 0;

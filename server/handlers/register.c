@@ -60,18 +60,18 @@ static void register_refused(struct relay_call *call, struct relay_conn *c, int 
 {
 	RLOG_ERROR("register", "store_failed", "error=\"%s\"", store_strerror(result));
 	if (c)
-		relay_call_reply_error(c, call->request_id, result, NULL,
+		relay_call_reply_error(c, call->from.request_id, result, NULL,
 				       "the registration could not be stored; retry");
 }
 
 static void registered(struct relay_call *call, struct relay_conn *c)
 {
 	struct register_call *g = (struct register_call *)call;
-	struct relay *r = call->relay;
+	struct relay *r = call->from.relay;
 	RLOG_INFO("register", "device_registered", "conn=%llu", c ? (unsigned long long)c->id : 0ull);
 	if (c && c->state == CONN_UNAUTHENTICATED) {
 		relay_conn_authenticated(c, g->device, g->account);
-		proto_frame *out = relay_tx_frame(r, PROTO_T_REGISTERED, call->request_id);
+		proto_frame *out = relay_tx_frame(r, PROTO_T_REGISTERED, call->from.request_id);
 		out->body.registered.account = g->account;
 		out->body.registered.device = g->device;
 		relay_send_frame(c, out);

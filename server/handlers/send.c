@@ -39,14 +39,14 @@ static void reply_stored(struct relay_conn *c, uint32_t request_id, const uint8_
 
 static void send_refused(struct relay_call *call, struct relay_conn *c, int result)
 {
-	struct relay *r = call->relay;
+	struct relay *r = call->from.relay;
 	r->metrics.sends_rejected++;
 	if (!c)
 		return;
 	proto_error_details d = { 0 };
 	if (result == STORE_EQUOTA) {
 		d.limit = r->cfg.mailbox_max_envelopes;
-		relay_send_error(c, call->request_id, PROTO_E_QUOTA_EXCEEDED,
+		relay_send_error(c, call->from.request_id, PROTO_E_QUOTA_EXCEEDED,
 				 "a recipient device's mailbox is full; nothing was stored", &d);
 	} else if (result == STORE_ENODEVICE || result == STORE_EREVOKED) {
 		const uint8_t *dev = store_req_failed_device(call->req);
@@ -54,13 +54,13 @@ static void send_refused(struct relay_call *call, struct relay_conn *c, int resu
 			d.stale_count = 1;
 			d.stale[0] = dev;
 		}
-		relay_send_error(c, call->request_id, PROTO_E_DEVICE_MISMATCH,
+		relay_send_error(c, call->from.request_id, PROTO_E_DEVICE_MISMATCH,
 				 "a recipient device was revoked meanwhile; nothing was stored", &d);
 	} else if (result == STORE_ENOTFOUND) {
-		relay_send_error(c, call->request_id, PROTO_E_NOT_FOUND,
+		relay_send_error(c, call->from.request_id, PROTO_E_NOT_FOUND,
 				 "a referenced blob is gone; nothing was stored", NULL);
 	} else {
-		relay_call_reply_error(c, call->request_id, result, NULL, NULL);
+		relay_call_reply_error(c, call->from.request_id, result, NULL, NULL);
 	}
 }
 
@@ -69,9 +69,9 @@ static void stored(struct relay_call *call, struct relay_conn *c)
 	struct send_call *s = (struct send_call *)call;
 	const struct store_send_result *sr = store_req_send_result(call->req, 0);
 	if (c)
-		reply_stored(c, call->request_id, s->cmid, sr->stored_at_ms);
+		reply_stored(c, call->from.request_id, s->cmid, sr->stored_at_ms);
 	if (!sr->duplicate)
-		relay_deliver_wake(call->relay, (const uint8_t(*)[16])s->devices, s->n);
+		relay_deliver_wake(call->from.relay, (const uint8_t(*)[16])s->devices, s->n);
 }
 
 /* Compares the offered envelopes with the expected set; fills details on mismatch. */
