@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "query.h"
 #include "wakks_crypto.h"
 #include "wakks_identity.h"
 
@@ -180,25 +181,6 @@ int tdev_wait(struct tdev *d, uint32_t type, int timeout_ms)
 static void b64url(const uint8_t *in, size_t len, char *out, size_t cap)
 {
 	sodium_bin2base64(out, cap, in, len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-}
-
-static const char *query_param(const char *url, const char *name, char *out, size_t cap)
-{
-	char key[64];
-	snprintf(key, sizeof key, "%s=", name);
-	const char *q = strchr(url, '?');
-	for (const char *p = q; p && *p; p = strchr(p + 1, '&')) {
-		if (strncmp(p + 1, key, strlen(key)) == 0) {
-			const char *v = p + 1 + strlen(key);
-			size_t l = strcspn(v, "&");
-			if (l >= cap)
-				return NULL;
-			memcpy(out, v, l);
-			out[l] = '\0';
-			return out;
-		}
-	}
-	return NULL;
 }
 
 int tdev_obtain_token(struct tdev *d, const char *idp, const char *login, char **token)

@@ -15,6 +15,9 @@
 #include <openssl/err.h>
 #include <sodium.h>
 
+#include "tls_client.h"
+#include "ws_proto.h"
+
 static int tls_open(int port, int *fd_out, SSL_CTX **ctx_out, SSL **ssl_out)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -28,9 +31,13 @@ static int tls_open(int port, int *fd_out, SSL_CTX **ctx_out, SSL **ssl_out)
 		close(fd);
 		return -1;
 	}
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL *ssl = SSL_new(ctx);
+	SSL_CTX *ctx = tls_client_ctx_new();
+	SSL *ssl = ctx ? SSL_new(ctx) : NULL;
+	if (!ssl) {
+		SSL_CTX_free(ctx);
+		close(fd);
+		return -1;
+	}
 	SSL_set_fd(ssl, fd);
 	SSL_set_tlsext_host_name(ssl, "localhost");
 	if (SSL_connect(ssl) != 1) {
@@ -76,26 +83,6 @@ static int read_headers(SSL *ssl, char *buf, size_t cap, size_t *got)
 	return -1;
 }
 
-static const char *header_value(const char *headers, const char *name, char *out, size_t cap)
-{
-	size_t nl = strlen(name);
-	for (const char *p = headers; (p = strchr(p, '\n')) != NULL;) {
-		p++;
-		if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
-			const char *v = p + nl + 1;
-			while (*v == ' ')
-				v++;
-			size_t l = strcspn(v, "\r\n");
-			if (l >= cap)
-				l = cap - 1;
-			memcpy(out, v, l);
-			out[l] = '\0';
-			return out;
-		}
-	}
-	return NULL;
-}
-
 int wsc_connect(struct wsc *c, int port, const char *path, const char *subprotocol)
 {
 	memset(c, 0, sizeof *c);
@@ -103,28 +90,23 @@ int wsc_connect(struct wsc *c, int port, const char *path, const char *subprotoc
 	if (tls_open(port, &c->fd, &c->ctx, &c->ssl) != 0)
 		return -1;
 	uint8_t key_raw[16];
-	char key[32];
+	char key[WS_PROTO_KEY_BYTES];
 	randombytes_buf(key_raw, sizeof key_raw);
-	sodium_bin2base64(key, sizeof key, key_raw, sizeof key_raw, sodium_base64_VARIANT_ORIGINAL);
+	ws_proto_key(key_raw, key);
 	char req[1024];
-	int n = snprintf(req, sizeof req,
-			 "GET %s HTTP/1.1\r\nHost: localhost:%d\r\nUpgrade: websocket\r\n"
-			 "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
-			 "%s%s%s\r\n",
-			 path, port, key, subprotocol ? "Sec-WebSocket-Protocol: " : "",
-			 subprotocol ? subprotocol : "", subprotocol ? "\r\n" : "");
-	if (write_all(c->ssl, req, (size_t)n) != 0)
+	int n = ws_proto_upgrade_request(req, sizeof req, path, port, key, subprotocol);
+	if (n < 0 || write_all(c->ssl, req, (size_t)n) != 0)
 		return -1;
 	char headers[4096];
 	size_t got;
 	if (read_headers(c->ssl, headers, sizeof headers, &got) < 0)
 		return -1;
-	if (sscanf(headers, "HTTP/1.%*d %d", &c->http_status) != 1)
+	if ((c->http_status = ws_proto_response_status(headers)) < 0)
 		return -1;
 	if (c->http_status != 101) {
 		char len_s[32];
 		size_t clen = 0;
-		if (header_value(headers, "content-length", len_s, sizeof len_s))
+		if (ws_proto_header_value(headers, "content-length", len_s, sizeof len_s))
 			clen = (size_t)atol(len_s);
 		if (clen >= sizeof c->http_body)
 			clen = sizeof c->http_body - 1;
@@ -138,37 +120,20 @@ int wsc_connect(struct wsc *c, int port, const char *path, const char *subprotoc
 		c->http_body[have] = '\0';
 		return 1;
 	}
-	header_value(headers, "sec-websocket-protocol", c->protocol, sizeof c->protocol);
+	ws_proto_header_value(headers, "sec-websocket-protocol", c->protocol, sizeof c->protocol);
 	return 0;
 }
 
 static int send_frame(struct wsc *c, int opcode, bool fin, const void *data, size_t len)
 {
-	uint8_t hdr[14];
-	size_t h = 0;
-	hdr[h++] = (uint8_t)((fin ? 0x80 : 0) | (opcode & 0x0f));
-	if (len < 126) {
-		hdr[h++] = (uint8_t)(0x80 | len);
-	} else if (len < 65536) {
-		hdr[h++] = 0x80 | 126;
-		hdr[h++] = (uint8_t)(len >> 8);
-		hdr[h++] = (uint8_t)len;
-	} else {
-		hdr[h++] = 0x80 | 127;
-		for (int i = 7; i >= 0; i--)
-			hdr[h++] = (uint8_t)((uint64_t)len >> (8 * i));
-	}
-	uint8_t mask[4];
+	uint8_t hdr[WS_PROTO_MAX_HEADER], mask[4];
 	randombytes_buf(mask, 4);
-	memcpy(hdr + h, mask, 4);
-	h += 4;
+	size_t h = ws_proto_header_encode(hdr, opcode, fin, len, mask);
 	uint8_t *buf = malloc(h + len + 1);
 	if (!buf)
 		return -1;
 	memcpy(buf, hdr, h);
-	const uint8_t *p = data;
-	for (size_t i = 0; i < len; i++)
-		buf[h + i] = p[i] ^ mask[i & 3];
+	ws_proto_mask(buf + h, data, len, mask);
 	int rc = write_all(c->ssl, buf, h + len);
 	free(buf);
 	return rc;
@@ -229,26 +194,18 @@ int wsc_recv(struct wsc *c, int timeout_ms)
 	c->msg_len = 0;
 	int opcode = 0;
 	for (;;) {
-		uint8_t h[2];
+		uint8_t h[WS_PROTO_MAX_HEADER];
 		int r = read_exact(c, h, 2, timeout_ms);
 		if (r <= 0)
 			return r;
-		bool fin = h[0] & 0x80;
-		int op = h[0] & 0x0f;
-		uint64_t len = h[1] & 0x7f;
-		if (len == 126) {
-			uint8_t e[2];
-			if (read_exact(c, e, 2, timeout_ms) <= 0)
-				return -1;
-			len = ((uint64_t)e[0] << 8) | e[1];
-		} else if (len == 127) {
-			uint8_t e[8];
-			if (read_exact(c, e, 8, timeout_ms) <= 0)
-				return -1;
-			len = 0;
-			for (int i = 0; i < 8; i++)
-				len = (len << 8) | e[i];
-		}
+		size_t hsize = ws_proto_header_size(h);
+		if (hsize > 2 && read_exact(c, h + 2, hsize - 2, timeout_ms) <= 0)
+			return -1;
+		struct ws_proto_header fh;
+		ws_proto_header_decode(h, hsize, &fh);
+		bool fin = fh.fin;
+		int op = fh.opcode;
+		uint64_t len = fh.len;
 		if (len > (64u << 20))
 			return -1;
 		uint8_t *payload = malloc(len + 1);
@@ -339,13 +296,13 @@ int https_request(int port, const char *method, const char *path, const char *co
 	if ((size_t)n >= sizeof req || write_all(ssl, req, (size_t)n) != 0 ||
 	    (blen && write_all(ssl, body, blen) != 0) ||
 	    read_headers(ssl, headers, sizeof headers, &got) < 0 ||
-	    sscanf(headers, "HTTP/1.%*d %d", status) != 1)
+	    (*status = ws_proto_response_status(headers)) < 0)
 		goto out;
-	if (location && !header_value(headers, "location", location, loc_cap))
+	if (location && !ws_proto_header_value(headers, "location", location, loc_cap))
 		location[0] = '\0';
 	char len_s[32];
 	size_t clen = 0;
-	bool have_len = header_value(headers, "content-length", len_s, sizeof len_s) != NULL;
+	bool have_len = ws_proto_header_value(headers, "content-length", len_s, sizeof len_s) != NULL;
 	if (have_len)
 		clen = (size_t)atol(len_s);
 	size_t cap = have_len ? clen + 1 : 65536, have = 0;

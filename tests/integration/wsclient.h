@@ -11,11 +11,7 @@
 
 #include <openssl/ssl.h>
 
-#define WS_OP_TEXT 0x1
-#define WS_OP_BINARY 0x2
-#define WS_OP_CLOSE 0x8
-#define WS_OP_PING 0x9
-#define WS_OP_PONG 0xA
+#include "ws_proto.h"
 
 struct wsc {
 	int fd;

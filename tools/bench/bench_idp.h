@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MPL-2.0 */
-/* The benchmark's own identity provider: an ES256 key whose public half the relay trusts through
- * an ordinary `[idp]` section (jwks_file), and ID tokens with the MitID broker profile's claims
- * for made-up citizens, one per device number. The relay verifies them exactly as it verifies a
- * real provider's tokens (signature, iss, aud, times, nonce bound to key and challenge, once-only,
- * assurance level). */
+/* The benchmark's identity provider: an instance of the development identity provider
+ * (wakks_identity.h, devidp_*) with the MitID broker profile, whose ES256 public key the relay
+ * trusts through an ordinary `[idp]` section (jwks_file), minting ID tokens for made-up citizens,
+ * one per device number. The relay verifies them exactly as it verifies a real provider's tokens
+ * (signature, iss, aud, times, nonce bound to key and challenge, once-only, assurance level). */
 #ifndef WAKKS_BENCH_IDP_H
 #define WAKKS_BENCH_IDP_H
 
@@ -15,7 +15,8 @@
 
 struct bench_idp;
 
-/* Loads the key from dir/idp-key.pem, or creates it and writes dir/idp.jwks.json. NULL on error. */
+/* Loads the key from dir (the provider's key file), or creates it; writes dir/idp.jwks.json.
+ * NULL on error. */
 struct bench_idp *bench_idp_open(const char *dir);
 void bench_idp_free(struct bench_idp *idp);
 

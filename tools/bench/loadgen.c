@@ -34,7 +34,8 @@
 
 #include "bench_idp.h"
 #include "bench_util.h"
-#include "relay_launch.h"
+#include "relay_proc.h"
+#include "tls_client.h"
 #include "tls_conn.h"
 #include "wakks_crypto.h"
 #include "wakks_protocol.h"
@@ -614,7 +615,7 @@ static void setup_workers(size_t ndev, bool pairs)
 		struct worker *w = &workers[t];
 		w->id = (int)t;
 		w->epfd = epoll_create1(EPOLL_CLOEXEC);
-		w->ctx = tc_ctx_new();
+		w->ctx = tls_client_ctx_new();
 		w->frame = malloc(sizeof *w->frame);
 		w->enc = malloc(PROTO_MAX_FRAME_BYTES);
 		w->conns = calloc(ndev / opt.threads + 2, sizeof *w->conns);
@@ -721,13 +722,37 @@ static double connect_all(size_t ndev)
 	return SUM(failed) ? -1 : secs;
 }
 
+/* Starts the relay measured, in the state directory (its data kept between runs, so registered
+ * devices are reused), trusting the benchmark identity provider. Limits: the per-connection
+ * request rate is raised so that one benchmark device may send thousands of frames a second (the
+ * default 200/s protects against one abusive device, not what is measured here). Connections per
+ * address stay at the default: the load generator spreads its connections over many source
+ * addresses instead. */
+static int start_relay(struct relay_proc *rp)
+{
+	char extra[1024];
+	int n = snprintf(extra, sizeof extra,
+			 "[limits]\nrequests_per_second = 1000000\nrequest_burst = 1000000\n"
+			 "unauth_timeout_ms = 60000\n"
+			 "[idp bench]\nissuer = %s\naudience = %s\njwks_file = %s/idp.jwks.json\n"
+			 "algs = ES256\nkind = citizen\nprofile = mitid-broker\n"
+			 "[tenant bench]\nname = Benchmark Kommune\ncvr = 12345678\nidps = bench\n",
+			 BENCH_IDP_ISSUER, BENCH_IDP_AUDIENCE, opt.state);
+	if (n <= 0 || (size_t)n >= sizeof extra)
+		return -1;
+	struct relay_proc_opts o = { .binary = opt.relay_bin, .dir = opt.state,
+				     .data_subdir = "relay-data", .log_level = "info",
+				     .extra_config = extra, .stop_wait_ms = 30000 };
+	return relay_proc_start_opts(rp, &o);
+}
+
 /* Registers devices [ndevices_saved, ndev) on a relay started for it, saves them. */
 static int register_missing(size_t ndev)
 {
 	if (ndevices_saved >= ndev)
 		return 0;
-	struct relay_launch rl;
-	if (relay_launch_start(&rl, opt.relay_bin, opt.state) != 0)
+	struct relay_proc rl;
+	if (start_relay(&rl) != 0)
 		return -1;
 	relay_port = rl.port;
 	size_t remaining = ndev - ndevices_saved;
@@ -745,7 +770,7 @@ static int register_missing(size_t ndev)
 	double secs = connect_all(remaining);
 	join_threads();
 	free_workers();
-	relay_launch_stop(&rl);
+	relay_proc_stop(&rl);
 	if (secs < 0) {
 		fprintf(stderr, "loadgen: registration failed (relay log: %s)\n", rl.log_path);
 		return -1;
@@ -774,8 +799,8 @@ static int run_throughput(void)
 	load_devices(ndev);
 	if (register_missing(ndev) != 0)
 		return 1;
-	struct relay_launch rl;
-	if (relay_launch_start(&rl, opt.relay_bin, opt.state) != 0)
+	struct relay_proc rl;
+	if (start_relay(&rl) != 0)
 		return 1;
 	relay_port = rl.port;
 	randombytes_buf(run_nonce, sizeof run_nonce);
@@ -801,7 +826,7 @@ static int run_throughput(void)
 	if (connect_all(ndev) < 0) {
 		fprintf(stderr, "loadgen: not every device authenticated\n");
 		join_threads();
-		relay_launch_stop(&rl);
+		relay_proc_stop(&rl);
 		return 1;
 	}
 	atomic_store(&phase, PH_RUN);
@@ -881,7 +906,7 @@ static int run_throughput(void)
 	bench_samples_free(&lat);
 	bench_samples_free(&slat);
 	free_workers();
-	relay_launch_stop(&rl);
+	relay_proc_stop(&rl);
 	return 0;
 }
 
@@ -896,8 +921,8 @@ static int run_idle(void)
 	load_devices(ndev);
 	if (register_missing(ndev) != 0)
 		return 1;
-	struct relay_launch rl;
-	if (relay_launch_start(&rl, opt.relay_bin, opt.state) != 0)
+	struct relay_proc rl;
+	if (start_relay(&rl) != 0)
 		return 1;
 	relay_port = rl.port;
 	bench_sleep_ms(500);
@@ -927,7 +952,7 @@ static int run_idle(void)
 	fflush(stdout);
 	join_threads();
 	free_workers();
-	relay_launch_stop(&rl);
+	relay_proc_stop(&rl);
 	return held == ndev ? 0 : 1;
 }
 

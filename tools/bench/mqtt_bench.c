@@ -27,6 +27,7 @@
 #include <mosquitto.h>
 
 #include "bench_util.h"
+#include "tls_client.h"
 #include "tls_conn.h"
 
 static struct {
@@ -296,7 +297,7 @@ static int run_idle(void)
 	if (lim > 0 && n + 64 > lim)
 		n = (int)lim - 64;
 	struct iconn *conns = calloc((size_t)n, sizeof *conns);
-	SSL_CTX *ctx = tc_ctx_new();
+	SSL_CTX *ctx = tls_client_ctx_new();
 	int epfd = epoll_create1(0);
 	bench_sleep_ms(300);
 	long rss0 = bench_proc_status_kib(opt.pid, "VmRSS");

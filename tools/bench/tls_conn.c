@@ -12,24 +12,13 @@
 #include <openssl/err.h>
 
 #include "bench_util.h"
+#include "ws_proto.h"
 
 /* A WebSocket message larger than this from the server ends the connection: the relay's frames
  * are at most 1 MiB (PROTO_MAX_FRAME_BYTES) plus a WebSocket header. */
 #define TC_MAX_MESSAGE ((1u << 20) + 16u)
 /* Bytes read per SSL_read call. */
 #define TC_READ_CHUNK 16384u
-
-SSL_CTX *tc_ctx_new(void)
-{
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	if (!ctx)
-		return NULL;
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-				      SSL_MODE_RELEASE_BUFFERS);
-	return ctx;
-}
 
 static void fail(struct tls_conn *c)
 {
@@ -102,36 +91,19 @@ static uint32_t next_mask(struct tls_conn *c)
 
 static void write_ws_frame(struct tls_conn *c, int opcode, const void *data, size_t len)
 {
-	reserve_out(c, len + 14);
+	reserve_out(c, len + WS_PROTO_MAX_HEADER);
 	uint8_t *h = c->out + c->out_len;
-	size_t n = 0;
-	h[n++] = (uint8_t)(0x80 | opcode);
-	if (len < 126) {
-		h[n++] = (uint8_t)(0x80 | len);
-	} else if (len < 65536) {
-		h[n++] = 0x80 | 126;
-		h[n++] = (uint8_t)(len >> 8);
-		h[n++] = (uint8_t)len;
-	} else {
-		h[n++] = 0x80 | 127;
-		for (int i = 7; i >= 0; i--)
-			h[n++] = (uint8_t)((uint64_t)len >> (8 * i));
-	}
 	uint32_t m = next_mask(c);
 	uint8_t mask[4] = { (uint8_t)m, (uint8_t)(m >> 8), (uint8_t)(m >> 16), (uint8_t)(m >> 24) };
-	memcpy(h + n, mask, 4);
-	n += 4;
-	const uint8_t *p = data;
-	uint8_t *o = h + n;
-	for (size_t i = 0; i < len; i++)
-		o[i] = p[i] ^ mask[i & 3];
+	size_t n = ws_proto_header_encode(h, opcode, true, len, mask);
+	ws_proto_mask(h + n, data, len, mask);
 	c->out_len += n + len;
 	c->dirty = true;
 }
 
 void tc_write_ws(struct tls_conn *c, const void *data, size_t len)
 {
-	write_ws_frame(c, 0x2, data, len);
+	write_ws_frame(c, WS_OP_BINARY, data, len);
 }
 
 void tc_flush(struct tls_conn *c)
@@ -161,27 +133,14 @@ static void send_upgrade(struct tls_conn *c)
 		uint32_t m = next_mask(c);
 		memcpy(raw + 4 * i, &m, 4);
 	}
-	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char key[25];
-	size_t k = 0;
-	for (size_t i = 0; i < 15; i += 3) {
-		uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 | raw[i + 2];
-		key[k++] = b64[v >> 18 & 63];
-		key[k++] = b64[v >> 12 & 63];
-		key[k++] = b64[v >> 6 & 63];
-		key[k++] = b64[v & 63];
-	}
-	key[k++] = b64[raw[15] >> 2];
-	key[k++] = b64[(raw[15] & 3) << 4];
-	key[k++] = '=';
-	key[k++] = '=';
-	key[k] = '\0';
+	char key[WS_PROTO_KEY_BYTES];
+	ws_proto_key(raw, key);
 	char req[512];
-	int n = snprintf(req, sizeof req,
-			 "GET %s HTTP/1.1\r\nHost: localhost:%d\r\nUpgrade: websocket\r\n"
-			 "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
-			 "Sec-WebSocket-Protocol: %s\r\n\r\n",
-			 c->ws_path, c->port, key, c->ws_protocol);
+	int n = ws_proto_upgrade_request(req, sizeof req, c->ws_path, c->port, key, c->ws_protocol);
+	if (n < 0) {
+		fail(c);
+		return;
+	}
 	tc_write_raw(c, req, (size_t)n);
 	tc_flush(c);
 }
@@ -192,37 +151,24 @@ static size_t parse_ws(struct tls_conn *c)
 	size_t off = 0;
 	while (c->state == TC_OPEN) {
 		const uint8_t *p = c->in + off;
-		size_t avail = c->in_len - off;
-		if (avail < 2)
+		struct ws_proto_header fh;
+		size_t h = ws_proto_header_decode(p, c->in_len - off, &fh);
+		if (!h)
 			break;
-		int op = p[0] & 0x0f;
-		uint64_t len = p[1] & 0x7f;
-		size_t h = 2;
-		if (len == 126) {
-			if (avail < 4)
-				break;
-			len = (uint64_t)p[2] << 8 | p[3];
-			h = 4;
-		} else if (len == 127) {
-			if (avail < 10)
-				break;
-			len = 0;
-			for (int i = 0; i < 8; i++)
-				len = len << 8 | p[2 + i];
-			h = 10;
-		}
-		if (p[1] & 0x80 || len > TC_MAX_MESSAGE || !(p[0] & 0x80))
+		if (fh.masked || fh.len > TC_MAX_MESSAGE || !fh.fin)
 			return SIZE_MAX; /* masked, oversized or fragmented: the relay sends none */
-		if (avail < h + len)
+		int op = fh.opcode;
+		uint64_t len = fh.len;
+		if (c->in_len - off < h + len)
 			break;
 		const uint8_t *payload = p + h;
 		off += h + (size_t)len;
-		if (op == 0x9) {
-			write_ws_frame(c, 0xA, payload, (size_t)len);
-		} else if (op == 0x8) {
+		if (op == WS_OP_PING) {
+			write_ws_frame(c, WS_OP_PONG, payload, (size_t)len);
+		} else if (op == WS_OP_CLOSE) {
 			c->close_code = len >= 2 ? (uint16_t)(payload[0] << 8 | payload[1]) : 1005;
 			return SIZE_MAX;
-		} else if (op == 0x1 || op == 0x2) {
+		} else if (op == WS_OP_TEXT || op == WS_OP_BINARY) {
 			c->on_data(c, payload, (size_t)len);
 		}
 	}
@@ -236,8 +182,7 @@ static void handle_input(struct tls_conn *c)
 		void *end = memmem(c->in, c->in_len, "\r\n\r\n", 4);
 		if (!end)
 			return;
-		int status = 0;
-		if (sscanf((const char *)c->in, "HTTP/1.%*d %d", &status) != 1 || status != 101) {
+		if (ws_proto_response_status((const char *)c->in) != 101) {
 			fail(c);
 			return;
 		}

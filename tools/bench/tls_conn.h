@@ -39,10 +39,6 @@ struct tls_conn {
 	void *user;
 };
 
-/* Client context: TLS 1.2+, certificate not verified (development certificate), buffers
- * released when idle. */
-SSL_CTX *tc_ctx_new(void);
-
 /* Starts connecting from source address `src` to 127.0.0.1:port and adds the fd to epfd.
  * Returns 0 or -1. */
 int tc_start(struct tls_conn *c, SSL_CTX *ctx, int epfd, unsigned src, int port);

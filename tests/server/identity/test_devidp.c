@@ -8,6 +8,7 @@
 
 #include "test.h"
 #include "id_test_util.h"
+#include "query.h"
 
 #define REDIRECT "https://localhost:8443/app/callback"
 /* RFC 7636 Appendix B */
@@ -139,20 +140,12 @@ static void test_key_persisted(void)
 	free(d);
 }
 
-/* Extracts the value of `name` from a Location's query string. */
-static char *query_param(const char *url, const char *name)
+/* The value of `name` in a Location's query string (malloc'd), read by the tests' one query
+ * parser. */
+static char *location_param(const char *url, const char *name)
 {
-	const char *q = strchr(url, '?');
-	size_t n = strlen(name);
-	while (q) {
-		q++;
-		if (strncmp(q, name, n) == 0 && q[n] == '=') {
-			size_t len = strcspn(q + n + 1, "&");
-			return strndup(q + n + 1, len);
-		}
-		q = strchr(q, '&');
-	}
-	return NULL;
+	char v[512];
+	return query_param(url, name, v, sizeof v) ? strdup(v) : NULL;
 }
 
 static void test_endpoints_flow(void)
@@ -222,7 +215,7 @@ static void test_endpoints_flow(void)
 	CHECK_EQ_INT(r.status, 302);
 	REQUIRE(r.location != NULL);
 	CHECK(strncmp(r.location, REDIRECT "?code=", strlen(REDIRECT) + 6) == 0);
-	char *code = query_param(r.location, "code"), *state = query_param(r.location, "state");
+	char *code = location_param(r.location, "code"), *state = location_param(r.location, "state");
 	CHECK(state && strcmp(state, "xyz") == 0);
 	devidp_response_free(&r);
 	REQUIRE(code != NULL);

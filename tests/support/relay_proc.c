@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Processes started by this test, killed at exit so no relay outlives its test. */
+/* Processes started by this process, killed at exit so no relay outlives its test or benchmark. */
 #define MAX_TRACKED 16
 static pid_t tracked[MAX_TRACKED];
 static bool atexit_installed;
@@ -82,10 +82,11 @@ static void msleep(int ms)
 	nanosleep(&ts, NULL);
 }
 
-static int spawn(struct relay_proc *p, bool dev)
+/* The first start truncates the log; a restart appends to it, so a test can read both runs. */
+static int spawn(struct relay_proc *p, bool dev, bool fresh_log)
 {
-	/* Truncate the log so the port we read is this run's. */
-	int logfd = open(p->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	/* Skip what the log held before, so the port we read is this run's. */
+	int logfd = open(p->log_path, O_WRONLY | O_CREAT | O_APPEND | (fresh_log ? O_TRUNC : 0), 0600);
 	if (logfd < 0)
 		return -1;
 	off_t log_start = lseek(logfd, 0, SEEK_END);
@@ -98,7 +99,7 @@ static int spawn(struct relay_proc *p, bool dev)
 		int devnull = open("/dev/null", O_RDWR);
 		dup2(devnull, 0);
 		dup2(devnull, 1);
-		const char *bin = relay_binary();
+		const char *bin = p->binary;
 		if (dev)
 			execl(bin, bin, "--config", p->config_path, "--dev", (char *)NULL);
 		else
@@ -126,36 +127,57 @@ static int spawn(struct relay_proc *p, bool dev)
 		}
 		msleep(50);
 	}
+	relay_proc_kill(p);
 	char *log = read_file(p->log_path);
 	fprintf(stderr, "relay did not start; its log:\n%s\n", log ? log : "(none)");
 	free(log);
 	return -1;
 }
 
-int relay_proc_start(struct relay_proc *p, const char *extra_config, bool dev)
+int relay_proc_start_opts(struct relay_proc *p, const struct relay_proc_opts *o)
 {
-	/* A test writing to a connection the relay closed must see an error, not die. */
+	/* A client writing to a connection the relay closed must see an error, not die. */
 	signal(SIGPIPE, SIG_IGN);
 	memset(p, 0, sizeof *p);
-	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-	snprintf(p->dir, sizeof p->dir, "%s/wakks-test-XXXXXX", tmp);
-	if (!mkdtemp(p->dir))
+	p->binary = o->binary ? o->binary : relay_binary();
+	p->stop_wait_ms = o->stop_wait_ms ? o->stop_wait_ms : 10000;
+	if (o->dir) {
+		if (strlen(o->dir) >= sizeof p->dir)
+			return -1;
+		strcpy(p->dir, o->dir);
+		p->keep_dir = true;
+	} else {
+		const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+		snprintf(p->dir, sizeof p->dir, "%s/wakks-test-XXXXXX", tmp);
+		if (!mkdtemp(p->dir))
+			return -1;
+	}
+	const char *data = o->data_subdir ? o->data_subdir : "data";
+	if (strlen(p->dir) + 1 + strlen(data) >= sizeof p->data_dir)
 		return -1;
-	snprintf(p->data_dir, sizeof p->data_dir, "%s/data", p->dir);
+	snprintf(p->data_dir, sizeof p->data_dir, "%s/%s", p->dir, data);
 	snprintf(p->log_path, sizeof p->log_path, "%s/relay.log", p->dir);
 	snprintf(p->config_path, sizeof p->config_path, "%s/relay.conf", p->dir);
 	FILE *f = fopen(p->config_path, "w");
 	if (!f)
 		return -1;
-	fprintf(f, "[relay]\nlisten = 127.0.0.1\nport = 0\ndata_dir = %s\nlog_level = debug\n%s\n",
-		p->data_dir, extra_config ? extra_config : "");
-	fclose(f);
-	return spawn(p, dev);
+	fprintf(f, "[relay]\nlisten = 127.0.0.1\nport = 0\ndata_dir = %s\nlog_level = %s\n%s\n",
+		p->data_dir, o->log_level ? o->log_level : "debug",
+		o->extra_config ? o->extra_config : "");
+	if (fclose(f) != 0)
+		return -1;
+	return spawn(p, o->dev, true);
+}
+
+int relay_proc_start(struct relay_proc *p, const char *extra_config, bool dev)
+{
+	struct relay_proc_opts o = { .extra_config = extra_config, .dev = dev };
+	return relay_proc_start_opts(p, &o);
 }
 
 int relay_proc_restart(struct relay_proc *p, bool dev)
 {
-	return spawn(p, dev);
+	return spawn(p, dev, false);
 }
 
 int relay_proc_stop(struct relay_proc *p)
@@ -164,7 +186,7 @@ int relay_proc_stop(struct relay_proc *p)
 		return -1;
 	kill(p->pid, SIGTERM);
 	int status = 0;
-	for (int i = 0; i < 200; i++) {
+	for (int waited = 0; waited < p->stop_wait_ms; waited += 50) {
 		if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
 			track(p->pid, false);
 			p->pid = 0;
@@ -190,7 +212,7 @@ void relay_proc_cleanup(struct relay_proc *p)
 {
 	if (p->pid > 0)
 		relay_proc_kill(p);
-	if (p->dir[0] && !getenv("WAKKS_KEEP_TEST_DIRS")) {
+	if (p->dir[0] && !p->keep_dir && !getenv("WAKKS_KEEP_TEST_DIRS")) {
 		char cmd[400];
 		snprintf(cmd, sizeof cmd, "rm -rf '%s'", p->dir);
 		if (system(cmd) != 0)
