@@ -82,8 +82,8 @@ extern "C" {
 
 /* ---- errors ---------------------------------------------------------------------------------- */
 
-/* Codes lie in -1001..-1999 (the relay passes libuv and protocol codes through the same ints;
- * those stay above -1000), so a storage result can never be taken for a wire code. */
+/* Codes lie in -1001..-1999, apart from every other library of the project (protocol's wire
+ * codes are -1..-63) and from libuv's, so a storage result can never be taken for a wire code. */
 
 #define STORE_ERRNO_MAP(X)                                                                      \
 	X(EINVAL, -1001, "invalid argument")                                                    \
