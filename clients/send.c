@@ -557,7 +557,7 @@ static void encrypt_and_send(wakks_client *c, const wakks_message *m)
 		stride = wc_fanout_stride(&content);
 		out = malloc(n * stride);
 		rc = out ? wc_fanout_encrypt(sess, n, &content, out, n * stride, lens) : WAKKS_E_NOMEM;
-		if (rc < 0 && rc > -64 && rc != WAKKS_E_NOMEM)
+		if (rc < 0 && rc != WAKKS_E_NOMEM)
 			rc = WAKKS_E_CRYPTO;
 		sodium_memzero(desc, sizeof desc);
 	}

@@ -273,8 +273,8 @@ void store__read_end(struct store *s, MDB_txn *txn);
 
 /* Internal results the writer acts on; never reach a callback. The map is full (grow it and retry
  * the batch) / the transaction has too many dirty pages (commit the batch's requests one by one). */
-#define STORE__EMAPFULL (-1001)
-#define STORE__ETXNFULL (-1002)
+#define STORE__EMAPFULL (-1901)
+#define STORE__ETXNFULL (-1902)
 
 /* LMDB or errno code -> STORE_E* (or one of the two above) */
 int store__err(int rc);

@@ -32,75 +32,76 @@
  * ---------------------------------------------------------------------------------------------- */
 
 /* X(name, code, text). Verification codes are for the relay's log only: the wire gets one
- * generic refusal whatever the code. */
+ * generic refusal whatever the code. Codes lie in -5001..-5999, apart from every other library
+ * of the project and from libuv's (which reach down to -4095). */
 #define ID_ERRNO_MAP(X)                                                                          \
-	X(ERR_NOMEM, -1, "out of memory")                                                        \
-	X(ERR_INVALID_ARG, -2, "invalid argument")                                               \
-	X(ERR_CONFIG, -3, "invalid identity provider or tenant configuration")                  \
-	X(ERR_CRYPTO, -4, "cryptographic library failure")                                      \
-	X(ERR_IO, -5, "file input/output failed")                                                \
-	X(ERR_KEYFILE, -6, "key file has the wrong size, owner or permissions (must be 0600)")   \
+	X(ERR_NOMEM, -5001, "out of memory")                                                     \
+	X(ERR_INVALID_ARG, -5002, "invalid argument")                                            \
+	X(ERR_CONFIG, -5003, "invalid identity provider or tenant configuration")               \
+	X(ERR_CRYPTO, -5004, "cryptographic library failure")                                   \
+	X(ERR_IO, -5005, "file input/output failed")                                             \
+	X(ERR_KEYFILE, -5006, "key file has the wrong size, owner or permissions (must be 0600)")   \
 	/* token shape */                                                                        \
-	X(ERR_TOKEN_EMPTY, -10, "token is empty")                                                \
-	X(ERR_TOKEN_TOO_LARGE, -11, "token exceeds the size limit")                              \
-	X(ERR_TOKEN_SHAPE, -12, "token is not a compact JWS (three base64url segments)")         \
-	X(ERR_TOKEN_BASE64, -13, "token segment is not canonical base64url")                     \
-	X(ERR_HEADER_JSON, -14, "JOSE header is not a JSON object")                              \
-	X(ERR_HEADER_UNSUPPORTED, -15, "JOSE header uses unsupported members (crit, b64, jku...)") \
+	X(ERR_TOKEN_EMPTY, -5010, "token is empty")                                              \
+	X(ERR_TOKEN_TOO_LARGE, -5011, "token exceeds the size limit")                            \
+	X(ERR_TOKEN_SHAPE, -5012, "token is not a compact JWS (three base64url segments)")       \
+	X(ERR_TOKEN_BASE64, -5013, "token segment is not canonical base64url")                   \
+	X(ERR_HEADER_JSON, -5014, "JOSE header is not a JSON object")                            \
+	X(ERR_HEADER_UNSUPPORTED, -5015, "JOSE header uses unsupported members (crit, b64, jku...)") \
 	/* algorithm and key */                                                                  \
-	X(ERR_ALG_MISSING, -20, "JOSE header has no alg")                                        \
-	X(ERR_ALG_NONE, -21, "alg none refused")                                                 \
-	X(ERR_ALG_HMAC, -22, "HMAC algorithm refused")                                           \
-	X(ERR_ALG_NOT_ALLOWED, -23, "alg not on the issuer's allowlist")                         \
-	X(ERR_KID_MISSING, -24, "kid missing and the key set has no single candidate key")       \
-	X(ERR_KID_UNKNOWN, -25, "kid not in the issuer's key set (refresh the JWKS once)")       \
-	X(ERR_KEY_ALG_MISMATCH, -26, "key type does not fit the alg")                            \
-	X(ERR_SIGNATURE, -27, "signature does not verify")                                       \
+	X(ERR_ALG_MISSING, -5020, "JOSE header has no alg")                                      \
+	X(ERR_ALG_NONE, -5021, "alg none refused")                                               \
+	X(ERR_ALG_HMAC, -5022, "HMAC algorithm refused")                                         \
+	X(ERR_ALG_NOT_ALLOWED, -5023, "alg not on the issuer's allowlist")                       \
+	X(ERR_KID_MISSING, -5024, "kid missing and the key set has no single candidate key")     \
+	X(ERR_KID_UNKNOWN, -5025, "kid not in the issuer's key set (refresh the JWKS once)")     \
+	X(ERR_KEY_ALG_MISMATCH, -5026, "key type does not fit the alg")                          \
+	X(ERR_SIGNATURE, -5027, "signature does not verify")                                     \
 	/* claims */                                                                             \
-	X(ERR_PAYLOAD_JSON, -30, "claims are not a JSON object")                                 \
-	X(ERR_CLAIM_TYPE, -31, "a registered claim has the wrong JSON type")                     \
-	X(ERR_ISS, -32, "iss does not match the issuer")                                         \
-	X(ERR_AUD, -33, "aud does not contain the client id")                                    \
-	X(ERR_AZP, -34, "azp missing or not the client id")                                      \
-	X(ERR_EXP_MISSING, -35, "exp missing")                                                   \
-	X(ERR_EXPIRED, -36, "token expired")                                                     \
-	X(ERR_NOT_YET_VALID, -37, "nbf is in the future")                                        \
-	X(ERR_IAT_MISSING, -38, "iat missing")                                                   \
-	X(ERR_IAT_FUTURE, -39, "iat is in the future")                                           \
-	X(ERR_TOO_OLD, -40, "token older than the maximum token age")                            \
-	X(ERR_NONCE_MISSING, -41, "nonce missing")                                               \
-	X(ERR_NONCE_MISMATCH, -42, "nonce not bound to this key and challenge")                  \
-	X(ERR_SUBJECT, -43, "person identifier claim missing or malformed")                      \
-	X(ERR_ASSURANCE_MISSING, -44, "assurance level claim missing or not an NSIS URI")        \
-	X(ERR_ASSURANCE_LOW, -45, "assurance level below Substantial")                           \
-	X(ERR_IDP, -46, "idp claim is not mitid")                                                \
-	X(ERR_IDENTITY_TYPE, -47, "identity_type is not private")                                \
-	X(ERR_UPN, -48, "upn/unique_name missing or malformed")                                  \
-	X(ERR_GROUPS, -49, "groups claim malformed")                                             \
-	X(ERR_NO_UNIT, -50, "groups map to no unit of the tenant")                               \
-	X(ERR_TENANT_IDP, -51, "tenant does not trust this identity provider")                   \
-	X(ERR_REPLAYED, -52, "token or nonce already used")                                      \
-	X(ERR_REPLAY_FULL, -53, "replay cache full of unexpired entries")                        \
+	X(ERR_PAYLOAD_JSON, -5030, "claims are not a JSON object")                               \
+	X(ERR_CLAIM_TYPE, -5031, "a registered claim has the wrong JSON type")                   \
+	X(ERR_ISS, -5032, "iss does not match the issuer")                                       \
+	X(ERR_AUD, -5033, "aud does not contain the client id")                                  \
+	X(ERR_AZP, -5034, "azp missing or not the client id")                                    \
+	X(ERR_EXP_MISSING, -5035, "exp missing")                                                 \
+	X(ERR_EXPIRED, -5036, "token expired")                                                   \
+	X(ERR_NOT_YET_VALID, -5037, "nbf is in the future")                                      \
+	X(ERR_IAT_MISSING, -5038, "iat missing")                                                 \
+	X(ERR_IAT_FUTURE, -5039, "iat is in the future")                                         \
+	X(ERR_TOO_OLD, -5040, "token older than the maximum token age")                          \
+	X(ERR_NONCE_MISSING, -5041, "nonce missing")                                             \
+	X(ERR_NONCE_MISMATCH, -5042, "nonce not bound to this key and challenge")                \
+	X(ERR_SUBJECT, -5043, "person identifier claim missing or malformed")                    \
+	X(ERR_ASSURANCE_MISSING, -5044, "assurance level claim missing or not an NSIS URI")      \
+	X(ERR_ASSURANCE_LOW, -5045, "assurance level below Substantial")                         \
+	X(ERR_IDP, -5046, "idp claim is not mitid")                                              \
+	X(ERR_IDENTITY_TYPE, -5047, "identity_type is not private")                              \
+	X(ERR_UPN, -5048, "upn/unique_name missing or malformed")                                \
+	X(ERR_GROUPS, -5049, "groups claim malformed")                                           \
+	X(ERR_NO_UNIT, -5050, "groups map to no unit of the tenant")                             \
+	X(ERR_TENANT_IDP, -5051, "tenant does not trust this identity provider")                 \
+	X(ERR_REPLAYED, -5052, "token or nonce already used")                                    \
+	X(ERR_REPLAY_FULL, -5053, "replay cache full of unexpired entries")                      \
 	/* key sets */                                                                           \
-	X(ERR_JWKS_TOO_LARGE, -60, "JWKS document exceeds the size limit")                       \
-	X(ERR_JWKS_JSON, -61, "JWKS is not a JSON object with a keys array")                     \
-	X(ERR_JWKS_EMPTY, -62, "JWKS holds no usable signing key")                               \
+	X(ERR_JWKS_TOO_LARGE, -5060, "JWKS document exceeds the size limit")                     \
+	X(ERR_JWKS_JSON, -5061, "JWKS is not a JSON object with a keys array")                   \
+	X(ERR_JWKS_EMPTY, -5062, "JWKS holds no usable signing key")                             \
 	/* account ids */                                                                        \
-	X(ERR_CPR, -70, "not a well-formed CPR number")                                          \
+	X(ERR_CPR, -5070, "not a well-formed CPR number")                                        \
 	/* audit chain */                                                                        \
-	X(ERR_AUDIT_ENCODING, -80, "audit entry encoding malformed")                             \
-	X(ERR_AUDIT_SEQ, -81, "audit sequence number gap (entry deleted or reordered)")          \
-	X(ERR_AUDIT_PREV, -82, "audit prev_hash does not match the previous entry")              \
-	X(ERR_AUDIT_HASH, -83, "audit entry hash does not match its contents (edited)")          \
-	X(ERR_AUDIT_HEAD, -84, "audit chain does not end at the recorded head (truncated)")      \
+	X(ERR_AUDIT_ENCODING, -5080, "audit entry encoding malformed")                           \
+	X(ERR_AUDIT_SEQ, -5081, "audit sequence number gap (entry deleted or reordered)")        \
+	X(ERR_AUDIT_PREV, -5082, "audit prev_hash does not match the previous entry")            \
+	X(ERR_AUDIT_HASH, -5083, "audit entry hash does not match its contents (edited)")        \
+	X(ERR_AUDIT_HEAD, -5084, "audit chain does not end at the recorded head (truncated)")    \
 	/* development identity provider */                                                      \
-	X(ERR_DEVIDP_KEYFILE, -90, "development key file malformed or not mode 0600")            \
-	X(ERR_CODE_UNKNOWN, -91, "authorization code unknown or already used")                   \
-	X(ERR_CODE_EXPIRED, -92, "authorization code expired")                                   \
-	X(ERR_CLIENT_ID, -93, "client_id does not match")                                        \
-	X(ERR_REDIRECT_URI, -94, "redirect_uri does not match")                                  \
-	X(ERR_PKCE, -95, "PKCE code_verifier does not match the S256 challenge")                 \
-	X(ERR_CODE_STORE_FULL, -96, "authorization code store full")
+	X(ERR_DEVIDP_KEYFILE, -5090, "development key file malformed or not mode 0600")          \
+	X(ERR_CODE_UNKNOWN, -5091, "authorization code unknown or already used")                 \
+	X(ERR_CODE_EXPIRED, -5092, "authorization code expired")                                 \
+	X(ERR_CLIENT_ID, -5093, "client_id does not match")                                      \
+	X(ERR_REDIRECT_URI, -5094, "redirect_uri does not match")                                \
+	X(ERR_PKCE, -5095, "PKCE code_verifier does not match the S256 challenge")               \
+	X(ERR_CODE_STORE_FULL, -5096, "authorization code store full")
 
 #define ID__ERRNO_ENUM(name, code, text) ID_##name = (code),
 typedef enum id_err { ID_ERRNO_MAP(ID__ERRNO_ENUM) } id_err;

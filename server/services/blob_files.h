@@ -15,8 +15,10 @@
 
 struct relay;
 
-/* The uploaded bytes do not hash to the declared SHA-256 (or are not the declared size). */
-#define BLOB_STORE_EDIGEST (-100000)
+/* The relay's own result codes lie in -6001..-6999: below every libuv code (down to -4095),
+ * which travel in the same int, and apart from every library's range.
+ * The uploaded bytes do not hash to the declared SHA-256 (or are not the declared size). */
+#define BLOB_STORE_EDIGEST (-6001)
 
 /* result: 0, BLOB_STORE_EDIGEST, or a negative libuv code. data/len: the bytes read (read only;
  * valid during the call). */

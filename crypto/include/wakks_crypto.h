@@ -59,18 +59,20 @@ extern "C" {
 #define WC_ENVELOPE_OVERHEAD_MAX (2 + 73 + 40 + 16)
 
 /* ---- Errors ------------------------------------------------------------------------------ */
+/* Codes lie in -2001..-2999, apart from every other library of the project (protocol's wire codes
+ * are -1..-63), so a crypto result passed on unmapped cannot be mistaken for a relay refusal. */
 #define WC_ERRNO_MAP(X)                                                                    \
-	X(INVAL, -1, "invalid argument")                                                   \
-	X(NOMEM, -2, "out of memory")                                                      \
-	X(VERIFY, -3, "verification failed")                                               \
-	X(FORMAT, -4, "malformed input")                                                   \
-	X(VERSION, -5, "unsupported format version")                                       \
-	X(SPACE, -6, "output buffer too small")                                            \
-	X(TOO_LARGE, -7, "input exceeds a limit")                                          \
-	X(SKIP_LIMIT, -8, "message gap exceeds the skipped-key limit")                     \
-	X(PREKEY, -9, "one-time prekey missing, mismatched or already used")               \
-	X(SESSION, -10, "envelope does not belong to this session")                       \
-	X(INIT, -11, "libsodium initialisation failed")
+	X(INVAL, -2001, "invalid argument")                                                \
+	X(NOMEM, -2002, "out of memory")                                                   \
+	X(VERIFY, -2003, "verification failed")                                            \
+	X(FORMAT, -2004, "malformed input")                                                \
+	X(VERSION, -2005, "unsupported format version")                                    \
+	X(SPACE, -2006, "output buffer too small")                                         \
+	X(TOO_LARGE, -2007, "input exceeds a limit")                                       \
+	X(SKIP_LIMIT, -2008, "message gap exceeds the skipped-key limit")                  \
+	X(PREKEY, -2009, "one-time prekey missing, mismatched or already used")            \
+	X(SESSION, -2010, "envelope does not belong to this session")                     \
+	X(INIT, -2011, "libsodium initialisation failed")
 
 enum {
 	WC_OK = 0,

@@ -27,8 +27,9 @@
  *
  * Errors
  *   Every int result is 0 or negative. -1..-63 are the wire codes of protocol/ negated
- *   (PROTO_E_*: a relay refusal such as -37 device_mismatch keeps its wire number); -100 and
- *   below are this library's (WAKKS_E_*). wakks_strerror() names all of them.
+ *   (PROTO_E_*: a relay refusal such as -37 device_mismatch keeps its wire number); -100..-199
+ *   are this library's (WAKKS_E_*). wakks_strerror() names all of them. Codes of the libraries
+ *   underneath (storage, crypto) are mapped onto these and never returned as they are.
  *
  * Threads
  *   No global state beyond libsodium's and OpenSSL's (both initialise themselves thread-safely):

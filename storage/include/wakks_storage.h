@@ -82,25 +82,28 @@ extern "C" {
 
 /* ---- errors ---------------------------------------------------------------------------------- */
 
+/* Codes lie in -1001..-1999, apart from every other library of the project (protocol's wire
+ * codes are -1..-63) and from libuv's, so a storage result can never be taken for a wire code. */
+
 #define STORE_ERRNO_MAP(X)                                                                      \
-	X(EINVAL, -1, "invalid argument")                                                       \
-	X(ENOMEM, -2, "out of memory")                                                          \
-	X(ENOTFOUND, -3, "record not found")                                                    \
-	X(EEXIST, -4, "already exists")                                                         \
-	X(EFULL, -5, "storage full")                                                            \
-	X(EQUOTA, -6, "mailbox quota exceeded")                                                 \
-	X(ENODEVICE, -7, "unknown device")                                                      \
-	X(EREVOKED, -8, "device revoked")                                                       \
-	X(ELIMIT, -9, "limit exceeded")                                                         \
-	X(ESCHEMA_NEWER, -10, "database schema is newer than this program")                     \
-	X(ESCHEMA, -11, "database schema migration failed")                                     \
-	X(ECORRUPT, -12, "stored record malformed")                                             \
-	X(EIO, -13, "storage I/O error")                                                        \
-	X(EACCES, -14, "permission denied")                                                     \
-	X(EBUSY, -15, "storage busy")                                                           \
-	X(ECLOSED, -16, "store is closing")                                                     \
-	X(EINTERNAL, -17, "internal storage error")                                             \
-	X(EAUDIT, -18, "audit entry could not be built")
+	X(EINVAL, -1001, "invalid argument")                                                    \
+	X(ENOMEM, -1002, "out of memory")                                                       \
+	X(ENOTFOUND, -1003, "record not found")                                                 \
+	X(EEXIST, -1004, "already exists")                                                      \
+	X(EFULL, -1005, "storage full")                                                         \
+	X(EQUOTA, -1006, "mailbox quota exceeded")                                              \
+	X(ENODEVICE, -1007, "unknown device")                                                   \
+	X(EREVOKED, -1008, "device revoked")                                                    \
+	X(ELIMIT, -1009, "limit exceeded")                                                      \
+	X(ESCHEMA_NEWER, -1010, "database schema is newer than this program")                   \
+	X(ESCHEMA, -1011, "database schema migration failed")                                   \
+	X(ECORRUPT, -1012, "stored record malformed")                                           \
+	X(EIO, -1013, "storage I/O error")                                                      \
+	X(EACCES, -1014, "permission denied")                                                   \
+	X(EBUSY, -1015, "storage busy")                                                         \
+	X(ECLOSED, -1016, "store is closing")                                                   \
+	X(EINTERNAL, -1017, "internal storage error")                                           \
+	X(EAUDIT, -1018, "audit entry could not be built")
 
 enum store_errno {
 #define STORE__ERRNO_ENUM(name, code, text) STORE_##name = (code),

@@ -127,7 +127,10 @@ extern "C" {
 
 /* ---- Result codes ----------------------------------------------------------------------------
  * One table for the library and the wire: functions return -code, `error` frames carry +code
- * with its symbolic name. 1..31 are frame-level (codec) errors, 32..63 are relay errors. */
+ * with its symbolic name. 1..31 are frame-level (codec) errors, 32..63 are relay errors.
+ * Results therefore lie in -1..-63, a range no other library of this project uses (storage
+ * -1000.., crypto -2000.., libwakks -100..-199, identity -5000.., the relay's own -6000..), so a
+ * code from another layer can never pass for a wire code. */
 #define PROTO_ERRNO_MAP(X)                                                                       \
 	X(MALFORMED, 1, "malformed", "not well-formed msgpack")                                   \
 	X(TRUNCATED, 2, "truncated", "frame ends inside a value")                                 \
