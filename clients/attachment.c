@@ -280,11 +280,10 @@ static bool media_type_ok(const char *s)
 
 /* ---- sending a file --------------------------------------------------------------------------- */
 
-int wakks_send_file(wakks_client *c, const wakks_target *to, const wakks_file *file,
-		    const char *text, size_t len, uint8_t message_id[WAKKS_ID_BYTES], uint32_t *op)
+/* The descriptor's file name and media type, checked before anything is read or drawn. */
+static int send_file__check(const wakks_file *file, size_t len, const char **name_out,
+			    const char **type_out)
 {
-	if (!c || !to || !file || (len && !text) || (!file->path && !file->data && file->len))
-		return WAKKS_E_INVAL;
 	if (len > WAKKS_TEXT_MAX || (!file->path && file->len > WAKKS_FILE_MAX))
 		return WAKKS_E_TOO_LARGE;
 	const char *name = file->file_name;
@@ -296,75 +295,110 @@ int wakks_send_file(wakks_client *c, const wakks_target *to, const wakks_file *f
 	if (!name || !name[0] || strlen(name) > WC_FILE_NAME_MAX || !media_type_ok(type) ||
 	    (file->path && strlen(file->path) >= WAKKS__PATH_MAX))
 		return WAKKS_E_INVAL;
-	wakks_message mt, mf;
-	int rc = wakks__msg_new(c, to, &mf);
-	if (rc != 0)
-		return rc;
-	if (len && (rc = wakks__msg_new(c, to, &mt)) != 0)
-		return rc;
+	*name_out = name;
+	*type_out = type;
+	return 0;
+}
 
-	uint8_t *plain = NULL, *ct = NULL;
-	size_t plain_len = file->len, ct_len = 0;
-	bool own_plain = false;
-	struct wakks__att a;
-	memset(&a, 0, sizeof a);
-	char outbox[WAKKS__PATH_MAX], dir[WAKKS__PATH_MAX], tmp[WAKKS__PATH_MAX];
-	bool written = false;
-	if (file->path) {
-		if ((rc = read_whole(file->path, &plain, &plain_len)) != 0)
-			return rc;
-		own_plain = true;
-	} else {
-		plain = (uint8_t *)file->data;
+/* Encrypts the whole file under a fresh key into *ct and fills the upload record. */
+static int send_file__encrypt(const wakks_file *file, const uint8_t *plain, size_t plain_len,
+			      const char *name, const char *type, uint8_t **ct_out,
+			      size_t *ct_len_out, struct wakks__att *a)
+{
+	size_t cap = wc_attachment_ciphertext_size(plain_len), ct_len = 0;
+	uint8_t *ct = malloc(cap);
+	if (!ct)
+		return WAKKS_E_NOMEM;
+	if (wc_attachment_encrypt(plain, plain_len, ct, cap, &ct_len, &a->desc) != 0) {
+		free(ct);
+		return WAKKS_E_CRYPTO;
 	}
-	size_t cap = wc_attachment_ciphertext_size(plain_len);
-	if (!(ct = malloc(cap))) {
-		rc = WAKKS_E_NOMEM;
-		goto out;
-	}
-	if (wc_attachment_encrypt(plain, plain_len, ct, cap, &ct_len, &a.desc) != 0) {
-		rc = WAKKS_E_CRYPTO;
-		goto out;
-	}
-	snprintf(a.desc.media_type, sizeof a.desc.media_type, "%s", type);
-	snprintf(a.desc.file_name, sizeof a.desc.file_name, "%s", name);
+	snprintf(a->desc.media_type, sizeof a->desc.media_type, "%s", type);
+	snprintf(a->desc.file_name, sizeof a->desc.file_name, "%s", name);
 	/* The blob id is the first half of the ciphertext's digest: it is as random as the key and
 	 * header that begin the ciphertext, and the recipients learn it from the descriptor. */
-	memcpy(a.blob, a.desc.digest, 16);
-	a.ct_size = ct_len;
-	a.state = WAKKS_ATT_UPLOADING;
-	snprintf(a.path, sizeof a.path, "%s", file->path ? file->path : "");
+	memcpy(a->blob, a->desc.digest, 16);
+	a->ct_size = ct_len;
+	a->state = WAKKS_ATT_UPLOADING;
+	snprintf(a->path, sizeof a->path, "%s", file->path ? file->path : "");
+	*ct_out = ct;
+	*ct_len_out = ct_len;
+	return 0;
+}
 
-	/* The ciphertext first, durably; then the message that refers to it. */
+/* Writes the ciphertext to its outbox name durably (temporary file, rename, directory fsync). */
+static int send_file__write_outbox(wakks_client *c, const uint8_t blob[16], const uint8_t *ct,
+				   size_t ct_len, char *outbox, size_t outbox_cap)
+{
+	char dir[WAKKS__PATH_MAX], tmp[WAKKS__PATH_MAX];
+	int rc;
 	snprintf(dir, sizeof dir, "%s/outbox", c->store_dir);
-	wakks__outbox_path(c, a.blob, outbox, sizeof outbox);
+	wakks__outbox_path(c, blob, outbox, outbox_cap);
 	if ((rc = ensure_dir(dir)) != 0 || (rc = write_temp(dir, ct, ct_len, tmp, sizeof tmp)) != 0)
-		goto out;
+		return rc;
 	if (rename(tmp, outbox) != 0 || fsync_dir(dir) != 0) {
 		unlink(tmp);
-		rc = WAKKS_E_IO;
-		goto out;
+		return WAKKS_E_IO;
 	}
-	written = true;
+	return 0;
+}
+
+/* One transaction: the text message (if any), the file message and its upload record. */
+static int send_file__queue(wakks_client *c, const char *text, size_t len, wakks_message *mt,
+			    wakks_message *mf, const struct wakks__att *a)
+{
 	wakks__txn *t;
-	if ((rc = wakks__txn_begin(c->store, true, &t)) != 0)
-		goto out;
+	int rc = wakks__txn_begin(c->store, true, &t);
+	if (rc != 0)
+		return rc;
 	if (len) {
-		mt.text = text;
-		mt.text_len = len;
-		rc = wakks__msg_queue(t, &mt);
+		mt->text = text;
+		mt->text_len = len;
+		rc = wakks__msg_queue(t, mt);
 	}
-	mf.text = "";
-	mf.text_len = 0;
+	mf->text = "";
+	mf->text_len = 0;
 	if (rc == 0)
-		rc = wakks__msg_queue(t, &mf);
+		rc = wakks__msg_queue(t, mf);
 	if (rc == 0)
-		rc = wakks__att_put(t, mf.seq, &a);
+		rc = wakks__att_put(t, mf->seq, a);
 	if (rc == 0)
 		rc = wakks__txn_commit(t);
 	else
 		wakks__txn_abort(t);
+	return rc;
+}
+
+int wakks_send_file(wakks_client *c, const wakks_target *to, const wakks_file *file,
+		    const char *text, size_t len, uint8_t message_id[WAKKS_ID_BYTES], uint32_t *op)
+{
+	if (!c || !to || !file || (len && !text) || (!file->path && !file->data && file->len))
+		return WAKKS_E_INVAL;
+	const char *name, *type;
+	int rc = send_file__check(file, len, &name, &type);
 	if (rc != 0)
+		return rc;
+	wakks_message mt, mf;
+	if ((rc = wakks__msg_new(c, to, &mf)) != 0)
+		return rc;
+	if (len && (rc = wakks__msg_new(c, to, &mt)) != 0)
+		return rc;
+
+	uint8_t *plain = (uint8_t *)file->data, *ct = NULL;
+	size_t plain_len = file->len, ct_len = 0;
+	if (file->path && (rc = read_whole(file->path, &plain, &plain_len)) != 0)
+		return rc;
+	struct wakks__att a;
+	memset(&a, 0, sizeof a);
+	char outbox[WAKKS__PATH_MAX];
+	bool written = false;
+	if ((rc = send_file__encrypt(file, plain, plain_len, name, type, &ct, &ct_len, &a)) != 0)
+		goto out;
+	/* The ciphertext first, durably; then the message that refers to it. */
+	if ((rc = send_file__write_outbox(c, a.blob, ct, ct_len, outbox, sizeof outbox)) != 0)
+		goto out;
+	written = true;
+	if ((rc = send_file__queue(c, text, len, &mt, &mf, &a)) != 0)
 		goto out;
 	written = false; /* the pending message owns it now */
 	uint32_t id = wakks__send_op(c, mf.cmid);
@@ -376,7 +410,7 @@ int wakks_send_file(wakks_client *c, const wakks_target *to, const wakks_file *f
 out:
 	if (written)
 		unlink(outbox);
-	if (own_plain) {
+	if (file->path) {
 		sodium_memzero(plain, plain_len);
 		free(plain);
 	}

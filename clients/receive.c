@@ -33,16 +33,34 @@ static void rx_key(const proto_deliver *d, uint8_t key[48])
 	memcpy(key + 32, d->cmid, 16);
 }
 
-void wakks__on_deliver(wakks_client *c, const proto_deliver *d)
-{
+/* What one deliver carries from phase to phase; pt, sess and att are released in one place. */
+struct receive__rx {
+	const proto_deliver *d;
 	uint8_t rxk[48];
-	rx_key(d, rxk);
 	wakks__txn *t;
-	if (wakks__txn_begin(c->store, true, &t) != 0)
-		return; /* not acked: delivered again later */
+	uint8_t *pt;
+	size_t cap, pl;
+	wc_session *sess;
+	bool used_opk;
+	uint32_t opk_id;
+	wc_content content;
+	struct wakks__att att;
+	wakks_message m;
+	bool is_new;
+	uint64_t fetch;
+	wakks_event peer_ev;
+	bool have_peer_ev;
+};
+
+/* Spec §6 step 1. WAKKS_E_NOT_FOUND: a new envelope, the transaction still open. Anything else
+ * closed the transaction and finished the deliver: 0 acked again (or its file fetched first),
+ * an error left it unacked to be delivered again. */
+static int receive__seen_before(wakks_client *c, wakks__txn *t, const proto_deliver *d,
+				const uint8_t rxk[48])
+{
 	uint8_t *v;
 	size_t vl;
-	int rc = wakks__store_get(t, WT_RX, rxk, sizeof rxk, &v, &vl);
+	int rc = wakks__store_get(t, WT_RX, rxk, 48, &v, &vl);
 	if (rc == 0) {
 		/* Already processed and persisted; the earlier ack was lost, or the file it carries
 		 * was not fetched yet (then fetch it before acknowledging). */
@@ -53,190 +71,239 @@ void wakks__on_deliver(wakks_client *c, const proto_deliver *d)
 			wakks__download_enqueue(c, d->seq, fetch);
 		else
 			wakks__ack(c, d->seq);
-		return;
+		return 0;
 	}
-	if (rc != WAKKS_E_NOT_FOUND) {
+	if (rc != WAKKS_E_NOT_FOUND)
 		wakks__txn_abort(t);
-		return;
-	}
+	return rc;
+}
 
+/* A new session from the sender (first contact, or they started over). */
+static int receive__respond(wakks_client *c, struct receive__rx *rx, const wc_envelope_info *info)
+{
+	const proto_deliver *d = rx->d;
+	wc_signed_prekey spk;
+	wc_one_time_prekey opk;
+	int crc;
+	memset(&opk, 0, sizeof opk);
+	int src = wakks__spk_load(c, rx->t, info->signed_prekey_id, &spk);
+	int orc = info->has_one_time_prekey
+			  ? wakks__opk_load(rx->t, info->one_time_prekey_id, &opk)
+			  : 0;
+	if (src == 0 && orc == 0) {
+		crc = wc_session_respond(&c->ik, &spk, info->has_one_time_prekey ? &opk : NULL,
+					 d->ciphertext.ptr, d->ciphertext.len, &rx->sess, rx->pt,
+					 rx->cap, &rx->pl);
+		rx->used_opk = crc == 0 && info->has_one_time_prekey;
+		rx->opk_id = info->one_time_prekey_id;
+	} else {
+		crc = WC_E_PREKEY;
+	}
+	wc_signed_prekey_wipe(&spk);
+	wc_one_time_prekey_wipe(&opk);
+	return crc;
+}
+
+/* Spec §6 step 2: continue the stored session (decrypted on a copy, so a failure leaves the
+ * stored one as it was), or open a new one from a prekey envelope. */
+static int receive__decrypt(wakks_client *c, struct receive__rx *rx)
+{
+	const proto_deliver *d = rx->d;
 	wc_envelope_info info;
-	size_t cap = wc_envelope_plaintext_max(d->ciphertext.len);
-	uint8_t *pt = malloc(cap ? cap : 1);
-	size_t pl = 0;
-	wc_session *sess = NULL;
-	bool used_opk = false;
-	uint32_t opk_id = 0;
 	int crc = WC_E_FORMAT;
-	if (!pt) {
-		wakks__txn_abort(t);
-		return;
-	}
-	if (wc_envelope_peek(d->ciphertext.ptr, d->ciphertext.len, &info) == 0) {
-		uint8_t acc_of_session[16];
-		rc = wakks__session_load(c, t, d->device, acc_of_session, &sess);
-		if (rc == 0) {
-			crc = wc_session_decrypt(sess, d->ciphertext.ptr, d->ciphertext.len, pt, cap, &pl);
-			if (crc != 0) {
-				wc_session_free(sess);
-				sess = NULL;
-			}
-		} else if (rc != WAKKS_E_NOT_FOUND) {
-			report(c, rc, "stored session unreadable");
+	if (wc_envelope_peek(d->ciphertext.ptr, d->ciphertext.len, &info) != 0)
+		return crc;
+	uint8_t acc_of_session[16];
+	int rc = wakks__session_load(c, rx->t, d->device, acc_of_session, &rx->sess);
+	if (rc == 0) {
+		crc = wc_session_decrypt(rx->sess, d->ciphertext.ptr, d->ciphertext.len, rx->pt,
+					 rx->cap, &rx->pl);
+		if (crc != 0) {
+			wc_session_free(rx->sess);
+			rx->sess = NULL;
 		}
-		/* A prekey envelope opens a new session only when there is none or it belongs to
-		 * another one: one the current session owns but cannot open is a replay, and must
-		 * not replace a working session. */
-		if (!sess && info.is_prekey && (rc == WAKKS_E_NOT_FOUND || crc == WC_E_SESSION)) {
-			/* A new session from the sender (first contact, or they started over). */
-			wc_signed_prekey spk;
-			wc_one_time_prekey opk;
-			memset(&opk, 0, sizeof opk);
-			int src = wakks__spk_load(c, t, info.signed_prekey_id, &spk);
-			int orc = info.has_one_time_prekey ? wakks__opk_load(t, info.one_time_prekey_id, &opk) : 0;
-			if (src == 0 && orc == 0) {
-				crc = wc_session_respond(&c->ik, &spk, info.has_one_time_prekey ? &opk : NULL,
-							 d->ciphertext.ptr, d->ciphertext.len, &sess, pt,
-							 cap, &pl);
-				used_opk = crc == 0 && info.has_one_time_prekey;
-				opk_id = info.one_time_prekey_id;
-			} else {
-				crc = WC_E_PREKEY;
-			}
-			wc_signed_prekey_wipe(&spk);
-			wc_one_time_prekey_wipe(&opk);
-		}
+	} else if (rc != WAKKS_E_NOT_FOUND) {
+		report(c, rc, "stored session unreadable");
 	}
+	/* A prekey envelope opens a new session only when there is none or it belongs to
+	 * another one: one the current session owns but cannot open is a replay, and must
+	 * not replace a working session. */
+	if (!rx->sess && info.is_prekey && (rc == WAKKS_E_NOT_FOUND || crc == WC_E_SESSION))
+		crc = receive__respond(c, rx, &info);
+	return crc;
+}
 
-	wc_content content;
-	if (crc == 0 && wc_content_decode(pt, pl, &content) != 0)
-		crc = WC_E_FORMAT;
+/* Spec §6 step 3 and §6a step 1: the content record and, for a file, its descriptor. */
+static int receive__check_content(struct receive__rx *rx)
+{
+	if (wc_content_decode(rx->pt, rx->pl, &rx->content) != 0)
+		return WC_E_FORMAT;
 	/* The record must name the sender the relay authenticated, and the session must be bound to
-	 * that device's identity key (checked below against the key we know for it). */
-	if (crc == 0 && (memcmp(content.sender_account, d->account, 16) != 0 ||
-			 memcmp(content.sender_device, d->device, 16) != 0))
-		crc = WC_E_VERIFY;
+	 * that device's identity key (checked when the peer is recorded, against the key we know
+	 * for it). */
+	if (memcmp(rx->content.sender_account, rx->d->account, 16) != 0 ||
+	    memcmp(rx->content.sender_device, rx->d->device, 16) != 0)
+		return WC_E_VERIFY;
 	/* A file message: its body is the attachment descriptor, nothing else. */
-	struct wakks__att att;
-	memset(&att, 0, sizeof att);
-	if (crc == 0 && content.kind == WC_KIND_ATTACHMENT &&
-	    wc_attachment_decode(content.body, content.body_len, &att.desc) != 0)
-		crc = WC_E_FORMAT;
-	if (crc != 0) {
-		/* Undecryptable: nothing we can do later will open it (the keys it needs are gone or
-		 * never existed). Drop it so the mailbox moves on, and say so. */
-		wakks__txn_abort(t);
-		wc_session_free(sess);
-		sodium_memzero(pt, cap);
-		free(pt);
-		report(c, WAKKS_E_VERIFY, "a received message could not be decrypted and was dropped");
-		wakks__ack(c, d->seq);
-		return;
-	}
+	if (rx->content.kind == WC_KIND_ATTACHMENT &&
+	    wc_attachment_decode(rx->content.body, rx->content.body_len, &rx->att.desc) != 0)
+		return WC_E_FORMAT;
+	return 0;
+}
 
+/* The history record of a new message. */
+static void receive__fill_message(wakks_client *c, struct receive__rx *rx, bool is_file)
+{
+	const proto_deliver *d = rx->d;
+	wakks_message *m = &rx->m;
+	memcpy(m->id, rx->content.message_id, 16);
+	memcpy(m->conversation, rx->content.conversation_id, 16);
+	memcpy(m->sender_account, d->account, 16);
+	memcpy(m->sender_device, d->device, 16);
+	memcpy(m->cmid, d->cmid, 16);
+	m->sent_ms = rx->content.sent_ms;
+	m->stored_ms = d->time;
+	m->outgoing = memcmp(d->account, c->account, 16) == 0; /* from our other device */
+	if (d->tenant.ptr && d->tenant.len <= WAKKS_SLUG_MAX && d->unit.ptr &&
+	    d->unit.len <= WAKKS_SLUG_MAX) {
+		memcpy(m->tenant, d->tenant.ptr, d->tenant.len);
+		memcpy(m->unit, d->unit.ptr, d->unit.len);
+	}
+	m->text = is_file ? "" : (const char *)rx->content.body;
+	m->text_len = is_file ? 0 : rx->content.body_len;
+}
+
+/* De-duplicate by message id too: a replayed first envelope may open a second session. */
+static int receive__store_message(wakks_client *c, struct receive__rx *rx)
+{
+	bool is_file = rx->content.kind == WC_KIND_ATTACHMENT;
+	uint8_t *v;
+	size_t vl;
+	int rc = wakks__store_get(rx->t, WT_MID, rx->content.message_id, 16, &v, &vl);
+	if (rc == 0) {
+		wakks__store_free(v, vl);
+		if (is_file)
+			rx->fetch = wakks__download_pending(rx->t, rx->content.message_id);
+		return 0;
+	}
+	if (rc != WAKKS_E_NOT_FOUND)
+		return rc;
+	rx->is_new = true;
+	uint64_t last = 0;
+	rc = wakks__store_last_u64(rx->t, WT_MSG, &last);
+	rx->m.seq = last + 1;
+	receive__fill_message(c, rx, is_file);
+	uint8_t seqb[8];
+	wakks__be64(seqb, rx->m.seq);
+	if (rc == 0)
+		rc = wakks__msg_put(rx->t, &rx->m, false);
+	if (rc == 0)
+		rc = wakks__store_put(rx->t, WT_MID, rx->m.id, 16, seqb, 8);
+	if (rc == 0 && is_file) {
+		/* Stored now, fetched next: the file is downloaded before the ack. */
+		memcpy(rx->att.blob, rx->att.desc.digest, 16);
+		rx->att.ct_size = wc_attachment_ciphertext_size((size_t)rx->att.desc.size);
+		rx->att.state = WAKKS_ATT_DOWNLOADING;
+		rc = wakks__att_put(rx->t, rx->m.seq, &rx->att);
+		rx->fetch = rx->m.seq;
+	}
+	return rc;
+}
+
+/* Spec §6 step 4, in the open transaction: peer, session, used one-time prekey, message, rx. */
+static int receive__persist(wakks_client *c, struct receive__rx *rx)
+{
+	const proto_deliver *d = rx->d;
 	uint8_t remote_ik[32];
-	wc_session_remote_identity(sess, remote_ik);
-	wakks_event peer_ev;
-	bool have_peer_ev = false;
-	rc = wakks__peer_seen(c, t, d->account, d->device, remote_ik, &peer_ev, &have_peer_ev);
+	wc_session_remote_identity(rx->sess, remote_ik);
+	int rc = wakks__peer_seen(c, rx->t, d->account, d->device, remote_ik, &rx->peer_ev,
+				  &rx->have_peer_ev);
 	if (rc == 0)
-		rc = wakks__session_save(c, t, d->device, d->account, sess);
-	wc_session_free(sess);
-	if (rc == 0 && used_opk) {
+		rc = wakks__session_save(c, rx->t, d->device, d->account, rx->sess);
+	if (rc == 0 && rx->used_opk) {
 		uint8_t k[4];
-		wakks__be32(k, opk_id);
-		rc = wakks__store_del(t, WT_OPK, k, 4);
+		wakks__be32(k, rx->opk_id);
+		rc = wakks__store_del(rx->t, WT_OPK, k, 4);
 	}
-	/* De-duplicate by message id too: a replayed first envelope may open a second session. */
-	wakks_message m;
-	memset(&m, 0, sizeof m);
-	bool is_new = false, is_file = content.kind == WC_KIND_ATTACHMENT;
-	uint64_t fetch = 0;
-	if (rc == 0 && (content.kind == WC_KIND_TEXT || is_file)) {
-		rc = wakks__store_get(t, WT_MID, content.message_id, 16, &v, &vl);
-		if (rc == 0) {
-			wakks__store_free(v, vl);
-			if (is_file)
-				fetch = wakks__download_pending(t, content.message_id);
-		} else if (rc == WAKKS_E_NOT_FOUND) {
-			is_new = true;
-			uint64_t last;
-			rc = wakks__store_last_u64(t, WT_MSG, &last);
-			m.seq = last + 1;
-			memcpy(m.id, content.message_id, 16);
-			memcpy(m.conversation, content.conversation_id, 16);
-			memcpy(m.sender_account, d->account, 16);
-			memcpy(m.sender_device, d->device, 16);
-			memcpy(m.cmid, d->cmid, 16);
-			m.sent_ms = content.sent_ms;
-			m.stored_ms = d->time;
-			m.outgoing = memcmp(d->account, c->account, 16) == 0; /* from our other device */
-			if (d->tenant.ptr && d->tenant.len <= WAKKS_SLUG_MAX && d->unit.ptr &&
-			    d->unit.len <= WAKKS_SLUG_MAX) {
-				memcpy(m.tenant, d->tenant.ptr, d->tenant.len);
-				memcpy(m.unit, d->unit.ptr, d->unit.len);
-			}
-			m.text = is_file ? "" : (const char *)content.body;
-			m.text_len = is_file ? 0 : content.body_len;
-			uint8_t seqb[8];
-			wakks__be64(seqb, m.seq);
-			if (rc == 0)
-				rc = wakks__msg_put(t, &m, false);
-			if (rc == 0)
-				rc = wakks__store_put(t, WT_MID, m.id, 16, seqb, 8);
-			if (rc == 0 && is_file) {
-				/* Stored now, fetched next: the file is downloaded before the ack. */
-				memcpy(att.blob, att.desc.digest, 16);
-				att.ct_size = wc_attachment_ciphertext_size((size_t)att.desc.size);
-				att.state = WAKKS_ATT_DOWNLOADING;
-				rc = wakks__att_put(t, m.seq, &att);
-				fetch = m.seq;
-			}
-		}
-	}
+	if (rc == 0 &&
+	    (rx->content.kind == WC_KIND_TEXT || rx->content.kind == WC_KIND_ATTACHMENT))
+		rc = receive__store_message(c, rx);
 	if (rc == 0)
-		rc = wakks__store_put(t, WT_RX, rxk, sizeof rxk, content.message_id, 16);
-	if (c->test_crash_receive == WAKKS__CRASH_BEFORE_COMMIT) {
-		c->test_crash_receive = WAKKS__CRASH_NONE;
-		wakks__txn_abort(t);
-		sodium_memzero(pt, cap);
-		free(pt);
-		wakks__ws_abort(&c->ws);
-		return;
-	}
-	wakks__att_wipe(&att);
-	if (rc == 0)
-		rc = wakks__txn_commit(t);
-	else
-		wakks__txn_abort(t);
-	if (rc != 0) {
-		/* Not persisted: not acknowledged. The stored session is unchanged, so the
-		 * redelivery decrypts again. */
-		sodium_memzero(pt, cap);
-		free(pt);
-		report(c, rc, "a received message could not be stored; it will be delivered again");
-		return;
-	}
-	if (have_peer_ev)
-		wakks__emit(c, &peer_ev);
-	if (fetch) {
+		rc = wakks__store_put(rx->t, WT_RX, rx->rxk, sizeof rx->rxk, rx->content.message_id,
+				      16);
+	return rc;
+}
+
+/* Spec §6 step 5, after the commit: the events, then the ack; a file is fetched first. */
+static void receive__announce(wakks_client *c, struct receive__rx *rx)
+{
+	if (rx->have_peer_ev)
+		wakks__emit(c, &rx->peer_ev);
+	if (rx->fetch) {
 		/* The message event and the ack follow the download. */
-		sodium_memzero(pt, cap);
-		free(pt);
-		wakks__download_enqueue(c, d->seq, fetch);
+		wakks__download_enqueue(c, rx->d->seq, rx->fetch);
 		return;
 	}
-	if (is_new) {
+	if (rx->is_new) {
 		wakks_event ev = { .type = WAKKS_EV_MESSAGE };
-		ev.u.message = &m;
+		ev.u.message = &rx->m;
 		wakks__emit(c, &ev);
 	}
-	sodium_memzero(pt, cap);
-	free(pt);
 	if (c->test_crash_receive == WAKKS__CRASH_BEFORE_ACK) {
 		c->test_crash_receive = WAKKS__CRASH_NONE;
 		wakks__ws_abort(&c->ws);
 		return;
 	}
-	wakks__ack(c, d->seq);
+	wakks__ack(c, rx->d->seq);
+}
+
+void wakks__on_deliver(wakks_client *c, const proto_deliver *d)
+{
+	struct receive__rx rx;
+	memset(&rx, 0, sizeof rx);
+	rx.d = d;
+	rx_key(d, rx.rxk);
+	if (wakks__txn_begin(c->store, true, &rx.t) != 0)
+		return; /* not acked: delivered again later */
+	if (receive__seen_before(c, rx.t, d, rx.rxk) != WAKKS_E_NOT_FOUND)
+		return;
+	rx.cap = wc_envelope_plaintext_max(d->ciphertext.len);
+	if (!(rx.pt = malloc(rx.cap ? rx.cap : 1))) {
+		wakks__txn_abort(rx.t);
+		return;
+	}
+	int crc = receive__decrypt(c, &rx);
+	if (crc == 0)
+		crc = receive__check_content(&rx);
+	if (crc != 0) {
+		/* Undecryptable: nothing we can do later will open it (the keys it needs are gone or
+		 * never existed). Drop it so the mailbox moves on, and say so. */
+		wakks__txn_abort(rx.t);
+		report(c, WAKKS_E_VERIFY, "a received message could not be decrypted and was dropped");
+		wakks__ack(c, d->seq);
+		goto complete;
+	}
+	int rc = receive__persist(c, &rx);
+	if (c->test_crash_receive == WAKKS__CRASH_BEFORE_COMMIT) {
+		c->test_crash_receive = WAKKS__CRASH_NONE;
+		wakks__txn_abort(rx.t);
+		wakks__ws_abort(&c->ws);
+		goto complete;
+	}
+	if (rc == 0)
+		rc = wakks__txn_commit(rx.t);
+	else
+		wakks__txn_abort(rx.t);
+	if (rc != 0) {
+		/* Not persisted: not acknowledged. The stored session is unchanged, so the
+		 * redelivery decrypts again. */
+		report(c, rc, "a received message could not be stored; it will be delivered again");
+		goto complete;
+	}
+	receive__announce(c, &rx);
+complete:
+	wc_session_free(rx.sess);
+	wakks__att_wipe(&rx.att);
+	sodium_memzero(rx.pt, rx.cap);
+	free(rx.pt);
 }

@@ -508,10 +508,121 @@ static void take_bundles(wakks_client *c, const proto_bundles *b)
 		wakks__emit(c, &evs[i]);
 }
 
+/* Loads the session of every device of the set; *n shrinks by the devices that have none. */
+static int send__load_sessions(wakks_client *c, wakks__txn *t, wc_session **sess, size_t *n)
+{
+	struct wakks__send *s = &c->send;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < *n; i++) {
+		rc = wakks__session_load(c, t, s->set[i].dev, NULL, &sess[i]);
+		if (rc == WAKKS_E_NOT_FOUND) {
+			/* the bundle did not come (set changed meanwhile): leave it to mismatch */
+			drop_from_set(s, s->set[i].dev);
+			(*n)--;
+			i--;
+			rc = 0;
+		}
+	}
+	return rc;
+}
+
+/* Encrypts the message's content record once per session, advancing each; the envelopes go to
+ * *out at stride *stride, their lengths to lens. */
+static int send__encrypt(wakks_client *c, const wakks_message *m, wc_session **sess, size_t n,
+			 uint8_t **out, size_t *stride, size_t *lens)
+{
+	struct wakks__send *s = &c->send;
+	wc_content content = { 0 };
+	uint8_t desc[WC_ATTACHMENT_DESCRIPTOR_MAX];
+	size_t desc_len = 0;
+	int rc = 0;
+	memcpy(content.message_id, m->id, 16);
+	memcpy(content.conversation_id, m->conversation, 16);
+	content.kind = WC_KIND_TEXT;
+	content.sent_ms = m->sent_ms;
+	memcpy(content.sender_account, c->account, 16);
+	memcpy(content.sender_device, c->device, 16);
+	content.body = (const uint8_t *)m->text;
+	content.body_len = m->text_len;
+	if (s->has_att) {
+		/* The descriptor (key, digest, size, type, name) is the whole body. */
+		content.kind = WC_KIND_ATTACHMENT;
+		rc = wc_attachment_encode(&s->att.desc, desc, sizeof desc, &desc_len) == 0
+			     ? 0
+			     : WAKKS_E_CORRUPT;
+		content.body = desc;
+		content.body_len = desc_len;
+	}
+	*stride = wc_fanout_stride(&content);
+	*out = malloc(n * *stride);
+	rc = *out ? wc_fanout_encrypt(sess, n, &content, *out, n * *stride, lens) : WAKKS_E_NOMEM;
+	/* Crypto codes have their own range; the caller knows only WAKKS_E_* codes. */
+	if (rc < 0 && rc != WAKKS_E_NOMEM)
+		rc = WAKKS_E_CRYPTO;
+	sodium_memzero(desc, sizeof desc);
+	return rc;
+}
+
+/* Saves the advanced sessions and commits them, or aborts when anything before failed. */
+static int send__commit_sessions(wakks_client *c, wakks__txn *t, wc_session **sess, size_t n,
+				 int rc)
+{
+	struct wakks__send *s = &c->send;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = wakks__session_save(c, t, s->set[i].dev, s->set[i].acc, sess[i]);
+	if (rc == 0 && n > 0)
+		rc = wakks__txn_commit(t);
+	else
+		wakks__txn_abort(t);
+	return rc;
+}
+
+/* Builds the send frame from the committed envelopes and hands it to the connection. */
+static void send__transmit(wakks_client *c, const wakks_message *m, const uint8_t *out,
+			   size_t stride, const size_t *lens, size_t n)
+{
+	struct wakks__send *s = &c->send;
+	proto_frame_init(c->tx, PROTO_T_SEND, 0);
+	proto_send *ps = &c->tx->body.send;
+	ps->cmid = s->cmid;
+	if (s->target_used[TGT_ACCOUNT]) {
+		ps->to[0] = m->to_account;
+		ps->to_count = 1;
+	}
+	if (s->target_used[TGT_UNIT]) {
+		ps->tenant = (proto_str){ m->tenant, strlen(m->tenant) };
+		ps->unit = (proto_str){ m->unit, strlen(m->unit) };
+	}
+	ps->receipts = true;
+	if (s->has_att) {
+		ps->blobs[0] = s->att.blob;
+		ps->blob_count = 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ps->env[i].device = s->set[i].dev;
+		ps->env[i].ciphertext = (proto_bytes){ out + i * stride, lens[i] };
+	}
+	ps->env_count = (uint32_t)n;
+	if (c->test_drop_after_send) {
+		c->test_drop_after_send = false;
+		c->ws.drop_after_flush = true;
+	}
+	s->phase = SP_SENT;
+	int sr = wakks__request(c, RQ_SEND, 0, 0);
+	if (sr < 0 && c->ws.state != WS_OPEN) {
+		wakks__send_reset(c); /* connection gone: re-sent after the next auth */
+	} else if (sr < 0) {
+		/* The frame cannot be built: more devices or bytes than one frame carries
+		 * (PROTO_MAX_RECIPIENT_DEVICES, PROTO_MAX_FRAME_BYTES). Retrying cannot help. */
+		finish(c, WAKKS_E_TOO_LARGE, true);
+		wakks__send_kick(c);
+	}
+}
+
 static void encrypt_and_send(wakks_client *c, const wakks_message *m)
 {
 	struct wakks__send *s = &c->send;
-	size_t n = s->n_set, n0 = n;
+	size_t n = s->n_set, n0 = n, stride = 0;
 	if (n == 0) {
 		/* Nobody to send to (a unit without members, an account without devices). */
 		finish(c, PROTO_E_NOT_FOUND, true);
@@ -522,98 +633,22 @@ static void encrypt_and_send(wakks_client *c, const wakks_message *m)
 	uint8_t *out = NULL;
 	wakks__txn *t = NULL;
 	int rc = sess && lens ? wakks__txn_begin(c->store, true, &t) : WAKKS_E_NOMEM;
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		rc = wakks__session_load(c, t, s->set[i].dev, NULL, &sess[i]);
-		if (rc == WAKKS_E_NOT_FOUND) {
-			/* the bundle did not come (set changed meanwhile): leave it to mismatch */
-			drop_from_set(s, s->set[i].dev);
-			n--;
-			i--;
-			rc = 0;
-		}
-	}
-	wc_content content = { 0 };
-	size_t stride = 0;
-	uint8_t desc[WC_ATTACHMENT_DESCRIPTOR_MAX];
-	size_t desc_len = 0;
-	if (rc == 0 && n > 0) {
-		memcpy(content.message_id, m->id, 16);
-		memcpy(content.conversation_id, m->conversation, 16);
-		content.kind = WC_KIND_TEXT;
-		content.sent_ms = m->sent_ms;
-		memcpy(content.sender_account, c->account, 16);
-		memcpy(content.sender_device, c->device, 16);
-		content.body = (const uint8_t *)m->text;
-		content.body_len = m->text_len;
-		if (s->has_att) {
-			/* The descriptor (key, digest, size, type, name) is the whole body. */
-			content.kind = WC_KIND_ATTACHMENT;
-			rc = wc_attachment_encode(&s->att.desc, desc, sizeof desc, &desc_len) == 0
-				     ? 0
-				     : WAKKS_E_CORRUPT;
-			content.body = desc;
-			content.body_len = desc_len;
-		}
-		stride = wc_fanout_stride(&content);
-		out = malloc(n * stride);
-		rc = out ? wc_fanout_encrypt(sess, n, &content, out, n * stride, lens) : WAKKS_E_NOMEM;
-		if (rc < 0 && rc != WAKKS_E_NOMEM)
-			rc = WAKKS_E_CRYPTO;
-		sodium_memzero(desc, sizeof desc);
-	}
+	if (rc == 0)
+		rc = send__load_sessions(c, t, sess, &n);
+	if (rc == 0 && n > 0)
+		rc = send__encrypt(c, m, sess, n, &out, &stride, lens);
 	/* Commit the advanced sessions before anything leaves: a message key is never reused. */
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = wakks__session_save(c, t, s->set[i].dev, s->set[i].acc, sess[i]);
-	if (t) {
-		if (rc == 0 && n > 0)
-			rc = wakks__txn_commit(t);
-		else
-			wakks__txn_abort(t);
-	}
+	if (t)
+		rc = send__commit_sessions(c, t, sess, n, rc);
 	if (sess)
 		for (size_t i = 0; i < n0; i++)
 			wc_session_free(sess[i]);
-	if (rc == 0 && n == 0) {
+	if (rc == 0 && n == 0)
 		finish(c, PROTO_E_NOT_FOUND, true);
-	} else if (rc != 0) {
+	else if (rc != 0)
 		wait_retry(c, rc, SEND_RETRY_MS);
-	} else {
-		proto_frame_init(c->tx, PROTO_T_SEND, 0);
-		proto_send *ps = &c->tx->body.send;
-		ps->cmid = s->cmid;
-		if (s->target_used[TGT_ACCOUNT]) {
-			ps->to[0] = m->to_account;
-			ps->to_count = 1;
-		}
-		if (s->target_used[TGT_UNIT]) {
-			ps->tenant = (proto_str){ m->tenant, strlen(m->tenant) };
-			ps->unit = (proto_str){ m->unit, strlen(m->unit) };
-		}
-		ps->receipts = true;
-		if (s->has_att) {
-			ps->blobs[0] = s->att.blob;
-			ps->blob_count = 1;
-		}
-		for (size_t i = 0; i < n; i++) {
-			ps->env[i].device = s->set[i].dev;
-			ps->env[i].ciphertext = (proto_bytes){ out + i * stride, lens[i] };
-		}
-		ps->env_count = (uint32_t)n;
-		if (c->test_drop_after_send) {
-			c->test_drop_after_send = false;
-			c->ws.drop_after_flush = true;
-		}
-		s->phase = SP_SENT;
-		int sr = wakks__request(c, RQ_SEND, 0, 0);
-		if (sr < 0 && c->ws.state != WS_OPEN) {
-			wakks__send_reset(c); /* connection gone: re-sent after the next auth */
-		} else if (sr < 0) {
-			/* The frame cannot be built: more devices or bytes than one frame carries
-			 * (PROTO_MAX_RECIPIENT_DEVICES, PROTO_MAX_FRAME_BYTES). Retrying cannot help. */
-			finish(c, WAKKS_E_TOO_LARGE, true);
-			wakks__send_kick(c);
-		}
-	}
+	else
+		send__transmit(c, m, out, stride, lens, n);
 	if (out)
 		sodium_memzero(out, n * stride);
 	free(out);

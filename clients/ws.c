@@ -616,22 +616,14 @@ static int blocking_connect(SSL_CTX *ctx, const char *host, int port, int *fd_ou
 /* Largest HTTP response we read: a consent text or a token response. */
 #define HTTPS_MAX_RESPONSE (1u << 20)
 
-int wakks__https(SSL_CTX *ctx, const char *host, int port, const char *method, const char *path,
-		 const char *form, int *status, char **body, char *location, size_t loc_cap)
+static int https__send_request(SSL *ssl, const char *host, int port, const char *method,
+			       const char *path, const char *form)
 {
-	int fd;
-	SSL *ssl;
-	int rc = blocking_connect(ctx, host, port, &fd, &ssl);
-	if (rc != 0)
-		return rc;
 	size_t flen = form ? strlen(form) : 0;
 	size_t cap = strlen(path) + strlen(host) + flen + 256;
 	char *req = malloc(cap);
-	char *resp = malloc(HTTPS_MAX_RESPONSE + 1);
-	size_t have = 0;
-	rc = WAKKS_E_NOMEM;
-	if (!req || !resp)
-		goto out;
+	if (!req)
+		return WAKKS_E_NOMEM;
 	bool v6 = strchr(host, ':') != NULL;
 	int n = snprintf(req, cap,
 			 "%s %s HTTP/1.1\r\nHost: %s%s%s:%d\r\nConnection: close\r\n%s"
@@ -639,31 +631,37 @@ int wakks__https(SSL_CTX *ctx, const char *host, int port, const char *method, c
 			 method, path, v6 ? "[" : "", host, v6 ? "]" : "", port,
 			 form ? "Content-Type: application/x-www-form-urlencoded\r\n" : "", flen,
 			 form ? form : "");
-	rc = WAKKS_E_NET;
-	if (n <= 0 || SSL_write(ssl, req, n) != n)
-		goto out;
+	int rc = n <= 0 || SSL_write(ssl, req, n) != n ? WAKKS_E_NET : 0;
+	free(req);
+	return rc;
+}
+
+/* Reads until the server closes (the request asked it to); resp has room for the terminator. */
+static int https__read_response(SSL *ssl, char *resp, size_t *have_out)
+{
+	size_t have = 0;
 	for (;;) {
-		if (have == HTTPS_MAX_RESPONSE) {
-			rc = WAKKS_E_HTTP;
-			goto out;
-		}
+		if (have == HTTPS_MAX_RESPONSE)
+			return WAKKS_E_HTTP;
 		int r = SSL_read(ssl, resp + have, (int)(HTTPS_MAX_RESPONSE - have));
 		if (r <= 0)
 			break;
 		have += (size_t)r;
 	}
 	resp[have] = '\0';
-	rc = WAKKS_E_HTTP;
-	char *hend = strstr(resp, "\r\n\r\n");
-	if (!hend || sscanf(resp, "HTTP/1.%*d %d", status) != 1)
-		goto out;
-	*hend = '\0';
+	*have_out = have;
+	return 0;
+}
+
+/* Scans the header lines (resp ends at the blank line) for Location and chunked encoding. */
+static void https__scan_headers(const char *resp, char *location, size_t loc_cap, bool *chunked)
+{
 	if (location) {
 		location[0] = '\0';
-		for (char *p = resp; (p = strchr(p, '\n')) != NULL;) {
+		for (const char *p = resp; (p = strchr(p, '\n')) != NULL;) {
 			p++;
 			if (strncasecmp(p, "location:", 9) == 0) {
-				char *v = p + 9;
+				const char *v = p + 9;
 				while (*v == ' ')
 					v++;
 				size_t l = strcspn(v, "\r\n");
@@ -674,44 +672,80 @@ int wakks__https(SSL_CTX *ctx, const char *host, int port, const char *method, c
 			}
 		}
 	}
-	bool chunked = false;
-	for (char *p = resp; (p = strchr(p, '\n')) != NULL;) {
+	*chunked = false;
+	for (const char *p = resp; (p = strchr(p, '\n')) != NULL;) {
 		p++;
 		if (strncasecmp(p, "transfer-encoding:", 18) == 0 && strstr(p, "chunked"))
-			chunked = true;
+			*chunked = true;
 	}
+}
+
+/* De-chunks the body in place; *blen is its length before and after. */
+static int https__dechunk(char *b, size_t *blen)
+{
+	char *src = b, *dst = b, *end = b + *blen;
+	while (src < end) {
+		char *nl = strstr(src, "\r\n");
+		if (!nl)
+			return WAKKS_E_HTTP;
+		size_t cl = strtoul(src, NULL, 16);
+		src = nl + 2;
+		if (cl == 0)
+			break;
+		if ((size_t)(end - src) < cl)
+			return WAKKS_E_HTTP;
+		memmove(dst, src, cl);
+		dst += cl;
+		src += cl + 2;
+	}
+	*blen = (size_t)(dst - b);
+	return 0;
+}
+
+/* Splits a whole response into status, headers and a copy of the body. */
+static int https__parse_response(char *resp, size_t have, int *status, char **body,
+				 char *location, size_t loc_cap)
+{
+	char *hend = strstr(resp, "\r\n\r\n");
+	if (!hend || sscanf(resp, "HTTP/1.%*d %d", status) != 1)
+		return WAKKS_E_HTTP;
+	*hend = '\0';
+	bool chunked;
+	https__scan_headers(resp, location, loc_cap, &chunked);
 	char *b = hend + 4;
 	size_t blen = have - (size_t)(b - resp);
-	if (chunked) {
-		/* De-chunk in place. */
-		char *src = b, *dst = b, *end = b + blen;
-		while (src < end) {
-			char *nl = strstr(src, "\r\n");
-			if (!nl)
-				goto out;
-			size_t cl = strtoul(src, NULL, 16);
-			src = nl + 2;
-			if (cl == 0)
-				break;
-			if ((size_t)(end - src) < cl)
-				goto out;
-			memmove(dst, src, cl);
-			dst += cl;
-			src += cl + 2;
-		}
-		blen = (size_t)(dst - b);
-	}
+	if (chunked && https__dechunk(b, &blen) != 0)
+		return WAKKS_E_HTTP;
 	char *out_body = malloc(blen + 1);
-	if (!out_body) {
-		rc = WAKKS_E_NOMEM;
-		goto out;
-	}
+	if (!out_body)
+		return WAKKS_E_NOMEM;
 	memcpy(out_body, b, blen);
 	out_body[blen] = '\0';
 	*body = out_body;
-	rc = 0;
+	return 0;
+}
+
+int wakks__https(SSL_CTX *ctx, const char *host, int port, const char *method, const char *path,
+		 const char *form, int *status, char **body, char *location, size_t loc_cap)
+{
+	int fd;
+	SSL *ssl;
+	int rc = blocking_connect(ctx, host, port, &fd, &ssl);
+	if (rc != 0)
+		return rc;
+	/* Room for the response before the request leaves: a sent request is not sent twice. */
+	char *resp = malloc(HTTPS_MAX_RESPONSE + 1);
+	size_t have = 0;
+	if (!resp) {
+		rc = WAKKS_E_NOMEM;
+		goto out;
+	}
+	if ((rc = https__send_request(ssl, host, port, method, path, form)) != 0)
+		goto out;
+	if ((rc = https__read_response(ssl, resp, &have)) != 0)
+		goto out;
+	rc = https__parse_response(resp, have, status, body, location, loc_cap);
 out:
-	free(req);
 	free(resp);
 	SSL_shutdown(ssl);
 	SSL_free(ssl);

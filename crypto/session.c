@@ -263,26 +263,16 @@ static int session__skip(struct ratchet_vars *v, uint32_t until, struct wc__skip
 	return WC_OK;
 }
 
-static int session__decrypt(wc_session *s, const struct wc__envelope *e, uint8_t *pt,
-			    size_t pt_cap, size_t *pt_len)
+/* TrySkippedMessageKeys: *found says whether a stored key matched; then the result is final. */
+static int session__try_skipped(wc_session *s, const struct wc__envelope *e, const uint8_t *ad,
+				size_t ad_len, uint8_t *pt, size_t *pt_len, int *found)
 {
-	uint8_t ad[WC__AD_BYTES + 2 + WC__PREKEY_PART_BYTES + WC__HEADER_BYTES];
-	uint8_t mk[32], dh[32];
-	struct ratchet_vars v;
-	struct wc__skipped *tmp = NULL;
-	size_t ntmp = 0, len = 0;
-	int rc;
-
-	if (pt_cap < e->body_len - WC__TAG_BYTES)
-		return WC_E_SPACE;
-	wc__session_ad(s, ad);
-	memcpy(ad + WC__AD_BYTES, e->prefix, e->prefix_len);
-	size_t ad_len = WC__AD_BYTES + e->prefix_len;
-
-	/* TrySkippedMessageKeys */
+	size_t len = 0;
+	*found = 0;
 	for (size_t i = 0; i < s->nskipped; i++) {
 		if (s->skipped[i].n == e->n && sodium_memcmp(s->skipped[i].dh, e->dh, 32) == 0) {
-			rc = session__open(s->skipped[i].mk, e, ad, ad_len, pt, &len);
+			*found = 1;
+			int rc = session__open(s->skipped[i].mk, e, ad, ad_len, pt, &len);
 			if (rc != WC_OK)
 				return rc == WC_E_FORMAT ? rc : WC_E_VERIFY;
 			session__remove_skipped(s, i);
@@ -291,58 +281,125 @@ static int session__decrypt(wc_session *s, const struct wc__envelope *e, uint8_t
 			return WC_OK;
 		}
 	}
+	return WC_OK;
+}
 
-	memcpy(v.rk, s->rk, 32);
-	memcpy(v.dhs_sk, s->dhs_sk, 32);
-	memcpy(v.dhs_pk, s->dhs_pk, 32);
-	memcpy(v.dhr, s->dhr, 32);
-	memcpy(v.cks, s->cks, 32);
-	memcpy(v.ckr, s->ckr, 32);
-	v.ns = s->ns;
-	v.nr = s->nr;
-	v.pn = s->pn;
-	v.flags = s->flags;
+static void session__vars_copy(struct ratchet_vars *v, const wc_session *s)
+{
+	memcpy(v->rk, s->rk, 32);
+	memcpy(v->dhs_sk, s->dhs_sk, 32);
+	memcpy(v->dhs_pk, s->dhs_pk, 32);
+	memcpy(v->dhr, s->dhr, 32);
+	memcpy(v->cks, s->cks, 32);
+	memcpy(v->ckr, s->ckr, 32);
+	v->ns = s->ns;
+	v->nr = s->nr;
+	v->pn = s->pn;
+	v->flags = s->flags;
+}
 
-	/* Room for the keys this message may skip (each run is bounded by WC_MAX_SKIP). */
-	int ratchet = !(v.flags & WC__F_HAS_DHR) || sodium_memcmp(v.dhr, e->dh, 32) != 0;
+static void session__vars_commit(wc_session *s, const struct ratchet_vars *v)
+{
+	memcpy(s->rk, v->rk, 32);
+	memcpy(s->dhs_sk, v->dhs_sk, 32);
+	memcpy(s->dhs_pk, v->dhs_pk, 32);
+	memcpy(s->dhr, v->dhr, 32);
+	memcpy(s->cks, v->cks, 32);
+	memcpy(s->ckr, v->ckr, 32);
+	s->ns = v->ns;
+	s->nr = v->nr;
+	s->pn = v->pn;
+	s->flags = v->flags & (uint8_t)~WC__F_PENDING_PREKEY;
+}
+
+/* Room for the keys this message may skip (each run is bounded by WC_MAX_SKIP). */
+static size_t session__skip_room(const struct ratchet_vars *v, const struct wc__envelope *e,
+				 int ratchet)
+{
 	size_t cap = 0;
 	if (ratchet) {
-		if ((v.flags & WC__F_HAS_CKR) && e->pn > v.nr)
-			cap += e->pn - v.nr < WC_MAX_SKIP ? e->pn - v.nr : WC_MAX_SKIP;
+		if ((v->flags & WC__F_HAS_CKR) && e->pn > v->nr)
+			cap += e->pn - v->nr < WC_MAX_SKIP ? e->pn - v->nr : WC_MAX_SKIP;
 		cap += e->n < WC_MAX_SKIP ? e->n : WC_MAX_SKIP;
-	} else if (e->n > v.nr) {
-		cap += e->n - v.nr < WC_MAX_SKIP ? e->n - v.nr : WC_MAX_SKIP;
+	} else if (e->n > v->nr) {
+		cap += e->n - v->nr < WC_MAX_SKIP ? e->n - v->nr : WC_MAX_SKIP;
 	}
+	return cap;
+}
+
+/* SkipMessageKeys(state, header.pn); DHRatchet(state, header), on the copy. */
+static int session__dh_ratchet(struct ratchet_vars *v, const struct wc__envelope *e,
+			       struct wc__skipped *tmp, size_t *ntmp)
+{
+	uint8_t dh[32];
+	int rc;
+	if ((rc = session__skip(v, e->pn, tmp, ntmp)) != WC_OK)
+		return rc;
+	v->pn = v->ns;
+	v->ns = 0;
+	v->nr = 0;
+	memcpy(v->dhr, e->dh, 32);
+	v->flags |= WC__F_HAS_DHR;
+	rc = WC_E_VERIFY;
+	if (wc__dh(dh, v->dhs_sk, v->dhr) != WC_OK)
+		goto out;
+	wc__kdf_rk(v->rk, dh, v->rk, v->ckr);
+	wc__x25519_keypair(v->dhs_sk, v->dhs_pk);
+	if (wc__dh(dh, v->dhs_sk, v->dhr) != WC_OK)
+		goto out;
+	wc__kdf_rk(v->rk, dh, v->rk, v->cks);
+	v->flags |= WC__F_HAS_CKR | WC__F_HAS_CKS;
+	rc = WC_OK;
+out:
+	sodium_memzero(dh, sizeof dh);
+	return rc;
+}
+
+/* SkipMessageKeys(state, header.n); CKr, mk = KDF_CK(CKr); Nr += 1, on the copy. */
+static int session__message_key(struct ratchet_vars *v, const struct wc__envelope *e,
+				struct wc__skipped *tmp, size_t *ntmp, uint8_t mk[32])
+{
+	int rc;
+	if ((rc = session__skip(v, e->n, tmp, ntmp)) != WC_OK)
+		return rc;
+	if (!(v->flags & WC__F_HAS_CKR) || e->n < v->nr)
+		return WC_E_VERIFY; /* replay of a consumed key, or nothing to decrypt with */
+	wc__kdf_ck(v->ckr, v->ckr, mk);
+	v->nr++;
+	return WC_OK;
+}
+
+static int session__decrypt(wc_session *s, const struct wc__envelope *e, uint8_t *pt,
+			    size_t pt_cap, size_t *pt_len)
+{
+	uint8_t ad[WC__AD_BYTES + 2 + WC__PREKEY_PART_BYTES + WC__HEADER_BYTES];
+	uint8_t mk[32];
+	struct ratchet_vars v;
+	struct wc__skipped *tmp = NULL;
+	size_t ntmp = 0, len = 0;
+	int found;
+	int rc;
+
+	if (pt_cap < e->body_len - WC__TAG_BYTES)
+		return WC_E_SPACE;
+	wc__session_ad(s, ad);
+	memcpy(ad + WC__AD_BYTES, e->prefix, e->prefix_len);
+	size_t ad_len = WC__AD_BYTES + e->prefix_len;
+	rc = session__try_skipped(s, e, ad, ad_len, pt, pt_len, &found);
+	if (found)
+		return rc;
+
+	session__vars_copy(&v, s);
+	int ratchet = !(v.flags & WC__F_HAS_DHR) || sodium_memcmp(v.dhr, e->dh, 32) != 0;
+	size_t cap = session__skip_room(&v, e, ratchet);
 	if (cap && !(tmp = malloc(cap * sizeof *tmp))) {
 		sodium_memzero(&v, sizeof v);
 		return WC_E_NOMEM;
 	}
-
-	if (ratchet) {
-		/* SkipMessageKeys(state, header.pn); DHRatchet(state, header) */
-		if ((rc = session__skip(&v, e->pn, tmp, &ntmp)) != WC_OK)
-			goto out;
-		v.pn = v.ns;
-		v.ns = 0;
-		v.nr = 0;
-		memcpy(v.dhr, e->dh, 32);
-		v.flags |= WC__F_HAS_DHR;
-		if ((rc = wc__dh(dh, v.dhs_sk, v.dhr)) != WC_OK)
-			goto verify_fail;
-		wc__kdf_rk(v.rk, dh, v.rk, v.ckr);
-		wc__x25519_keypair(v.dhs_sk, v.dhs_pk);
-		if ((rc = wc__dh(dh, v.dhs_sk, v.dhr)) != WC_OK)
-			goto verify_fail;
-		wc__kdf_rk(v.rk, dh, v.rk, v.cks);
-		v.flags |= WC__F_HAS_CKR | WC__F_HAS_CKS;
-	}
-	if ((rc = session__skip(&v, e->n, tmp, &ntmp)) != WC_OK)
+	if (ratchet && (rc = session__dh_ratchet(&v, e, tmp, &ntmp)) != WC_OK)
 		goto out;
-	if (!(v.flags & WC__F_HAS_CKR) || e->n < v.nr)
-		goto verify_fail; /* replay of a consumed key, or nothing to decrypt with */
-	/* CKr, mk = KDF_CK(CKr); Nr += 1 */
-	wc__kdf_ck(v.ckr, v.ckr, mk);
-	v.nr++;
+	if ((rc = session__message_key(&v, e, tmp, &ntmp, mk)) != WC_OK)
+		goto out;
 	rc = session__open(mk, e, ad, ad_len, pt, &len);
 	if (rc != WC_OK) {
 		if (rc != WC_E_FORMAT)
@@ -354,21 +411,8 @@ static int session__decrypt(wc_session *s, const struct wc__envelope *e, uint8_t
 		sodium_memzero(pt, e->body_len - WC__TAG_BYTES);
 		goto out;
 	}
-	memcpy(s->rk, v.rk, 32);
-	memcpy(s->dhs_sk, v.dhs_sk, 32);
-	memcpy(s->dhs_pk, v.dhs_pk, 32);
-	memcpy(s->dhr, v.dhr, 32);
-	memcpy(s->cks, v.cks, 32);
-	memcpy(s->ckr, v.ckr, 32);
-	s->ns = v.ns;
-	s->nr = v.nr;
-	s->pn = v.pn;
-	s->flags = v.flags & (uint8_t)~WC__F_PENDING_PREKEY;
+	session__vars_commit(s, &v);
 	*pt_len = len;
-	rc = WC_OK;
-	goto out;
-verify_fail:
-	rc = WC_E_VERIFY;
 out:
 	if (tmp) {
 		sodium_memzero(tmp, ntmp * sizeof *tmp);
@@ -376,7 +420,6 @@ out:
 	}
 	sodium_memzero(&v, sizeof v);
 	sodium_memzero(mk, sizeof mk);
-	sodium_memzero(dh, sizeof dh);
 	return rc;
 }
 
