@@ -13,6 +13,7 @@
 #include "relay.h"
 #include "services/consent_gate.h"
 #include "services/identity_binding.h"
+#include "wakks_devidp.h"
 
 /* Shown at / until a web client directory is configured (web_root). */
 static const char placeholder_page[] =
