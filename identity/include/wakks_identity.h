@@ -298,6 +298,22 @@ int id_verify(const id_idp *idp, const id_keyset *keys, const id_tenant *tenant,
 /* Zeroes the whole structure (the person identifier included). */
 void id_verified_wipe(id_verified *v);
 
+/*
+ * The iss claim of a compact token, read WITHOUT verifying anything, so that the caller can pick
+ * the configured provider whose keys and rules then verify the whole token with id_verify().
+ * Never trust the value for anything else.
+ *
+ * The payload is the text between the first two '.' of token[0..len); it must be canonical
+ * base64url of a JSON object whose "iss" member is a string. The other segments and the token's
+ * size are not looked at (id_verify checks them). out receives the string up to any embedded NUL,
+ * NUL-terminated; it is written only on success.
+ * @return 0; ID_ERR_INVALID_ARG (out NULL, cap 0, token NULL with len > 0); ID_ERR_TOKEN_SHAPE
+ *         (fewer than two dots); ID_ERR_TOKEN_BASE64 (payload not base64url); ID_ERR_PAYLOAD_JSON
+ *         (not a JSON object); ID_ERR_ISS (iss absent, not a string, or not shorter than cap);
+ *         ID_ERR_NOMEM.
+ */
+int id_token_issuer(const char *token, size_t len, char *out, size_t cap) ID_WARN_UNUSED;
+
 /* ------------------------------------------------------------------------------------------------
  * Account identifiers (keyed hashes)
  * ---------------------------------------------------------------------------------------------- */
