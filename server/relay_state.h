@@ -49,7 +49,7 @@ struct relay_registry {
 struct relay_idp {
 	id_idp idp;
 	id_keyset *keys;
-	devidp *dev; /* the development provider serving this issuer, or NULL */
+	struct devidp *dev; /* the development provider serving this issuer, or NULL */
 	uint64_t keys_loaded_ms; /* monotonic; a reload on an unknown kid waits this long apart */
 	char issuer[RELAY_CONFIG_STR_MAX + 64];
 	const struct relay_idp_config *cfg;

@@ -9,7 +9,7 @@ those inside a circle that go against the best order found for its members (a gr
 feedback-arc-set order), i.e. how many arrows would have to go for the graph to have no circle.
 
     tools/depgraph.py server                      # figures and the circles
-    tools/depgraph.py server --exclude identity   # leave a subfolder out
+    tools/depgraph.py clients --exclude web       # leave a subfolder out
     tools/depgraph.py server --max-circle 3       # exit 1 when a circle has more than 3 files
 """
 import argparse

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include <strings.h>
-#include <jansson.h>
 #include <sodium.h>
 
 #include "core/clock.h"
@@ -23,32 +22,6 @@
 #include "services/notify.h"
 #include "services/prekeys.h"
 #include "wakks_storage.h"
-
-/* Reads the unverified `iss` claim only to choose which provider's rules and keys apply; the
- * token is then verified in full against that provider. */
-static int token_issuer(const char *token, size_t len, char *out, size_t cap)
-{
-	const char *dot1 = memchr(token, '.', len);
-	const char *dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
-	if (!dot2)
-		return -1;
-	size_t seg = (size_t)(dot2 - dot1 - 1);
-	unsigned char *json = malloc(seg + 1);
-	size_t n = 0;
-	if (!json || sodium_base642bin(json, seg, dot1 + 1, seg, NULL, &n, NULL,
-				       sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0) {
-		free(json);
-		return -1;
-	}
-	json_t *claims = json_loadb((const char *)json, n, 0, NULL);
-	free(json);
-	const char *iss = json_string_value(json_object_get(claims, "iss"));
-	int rc = iss && strlen(iss) < cap ? 0 : -1;
-	if (rc == 0)
-		memcpy(out, iss, strlen(iss) + 1);
-	json_decref(claims);
-	return rc;
-}
 
 struct register_call {
 	struct relay_call call;
@@ -130,7 +103,7 @@ static int verify_attestation(struct relay_conn *c, const proto_frame *f, struct
 	struct relay *r = c->relay;
 	const proto_register *g = &f->body.reg;
 	char iss[ID_ISSUER_MAX_BYTES + 1];
-	if (token_issuer(g->attestation.ptr, g->attestation.len, iss, sizeof iss) != 0)
+	if (id_token_issuer(g->attestation.ptr, g->attestation.len, iss, sizeof iss) != 0)
 		return refuse(c, f->request_id, "token_shape", 0), -1;
 	struct relay_idp *idp = relay_identity_idp_by_issuer(r, iss);
 	if (!idp)

@@ -14,6 +14,7 @@
 #include "services/consent_gate.h"
 #include "services/identity_binding.h"
 #include "services/metrics.h"
+#include "wakks_devidp.h"
 
 /* Shown at / until a web client directory is configured (web_root). */
 static const char placeholder_page[] =

@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "relay_state.h"
+#include "wakks_devidp.h"
 
 /* Registrations in flight within one token lifetime; beyond it registration fails closed. */
 #define REPLAY_CAPACITY 65536
@@ -70,7 +71,8 @@ static int start_devidp(struct relay *r, struct relay_idp *p, const char *base_u
 	snprintf(p->issuer, sizeof p->issuer, "%s/dev-idp/%s", base_url, p->cfg->id);
 	int rc = devidp_open(&dc, &p->dev);
 	if (rc != 0) {
-		RLOG_ERROR("identity", "devidp_failed", "idp=%s error=\"%s\"", p->cfg->id, id_strerror(rc));
+		RLOG_ERROR("identity", "devidp_failed", "idp=%s error=\"%s\"", p->cfg->id,
+			   devidp_strerror(rc));
 		return -1;
 	}
 	const char *jwks = devidp_jwks_json(p->dev);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "core/config.h"
+#include "wakks_devidp.h"
 #include "wakks_identity.h"
 
 struct relay;

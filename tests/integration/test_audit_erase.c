@@ -11,6 +11,7 @@
 #include "relay_proc.h"
 #include "tclient.h"
 #include "test.h"
+#include "wakks_devidp.h"
 #include "wakks_identity.h"
 #include "wakks_storage.h"
 

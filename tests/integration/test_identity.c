@@ -14,6 +14,7 @@
 #include "relay_proc.h"
 #include "tclient.h"
 #include "test.h"
+#include "wakks_devidp.h"
 #include "wakks_identity.h"
 
 static struct relay_proc relay;

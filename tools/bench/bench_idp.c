@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "wakks_devidp.h"
 #include "wakks_identity.h"
 
 /* Token lifetime: registration of many devices may take minutes on a loaded machine. */

@@ -55,7 +55,7 @@ static int load_key(const char *path, id_profile p, cjose_jwk_t **out)
 		return errno == ENOENT ? 1 : ID_ERR_IO;
 	struct stat st;
 	char *buf = NULL;
-	int rc = ID_ERR_DEVIDP_KEYFILE;
+	int rc = DEVIDP_ERR_KEYFILE;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 0777) != 0600 ||
 	    st.st_uid != geteuid() || st.st_size <= 0 || st.st_size > KEYFILE_MAX_BYTES)
 		goto done;
@@ -172,6 +172,48 @@ static int build_jwks(devidp *d)
 	return d->jwks_json ? 0 : ID_ERR_NOMEM;
 }
 
+static int copy_member(json_t *dst, const json_t *src, const char *name)
+{
+	json_t *v = json_object_get(src, name);
+	return v && json_object_set(dst, name, v) == 0 ? 0 : -1;
+}
+
+/* RFC 7638 thumbprint of a public RSA or EC JWK, base64url: the key's kid. */
+static int jwk_thumbprint(const cjose_jwk_t *jwk, char out[ID_NONCE_BUF_BYTES])
+{
+	cjose_err cerr;
+	char *pub = cjose_jwk_to_json(jwk, false, &cerr);
+	if (!pub)
+		return ID_ERR_CRYPTO;
+	json_error_t jerr;
+	json_t *o = json_loads(pub, 0, &jerr);
+	free(pub);
+	if (!o)
+		return ID_ERR_CRYPTO;
+	/* RFC 7638: the required members only, lexicographic order, no whitespace. */
+	json_t *canon = json_object();
+	const char *kty = json_string_value(json_object_get(o, "kty"));
+	static const char *const rsa[] = { "e", "kty", "n", NULL };
+	static const char *const ec[] = { "crv", "kty", "x", "y", NULL };
+	const char *const *names = kty && strcmp(kty, "RSA") == 0 ? rsa : ec;
+	int rc = canon ? 0 : ID_ERR_NOMEM;
+	for (size_t i = 0; rc == 0 && names[i]; i++)
+		if (copy_member(canon, o, names[i]) != 0)
+			rc = ID_ERR_CRYPTO;
+	char *text = rc == 0 ? json_dumps(canon, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	if (rc == 0 && !text)
+		rc = ID_ERR_NOMEM;
+	if (rc == 0) {
+		uint8_t h[ID_HASH_BYTES];
+		crypto_hash_sha256(h, (const uint8_t *)text, strlen(text));
+		devidp__b64url_encode(h, sizeof h, out, ID_NONCE_BUF_BYTES);
+	}
+	free(text);
+	json_decref(canon);
+	json_decref(o);
+	return rc;
+}
+
 int devidp_open(const devidp_config *cfg, devidp **out)
 {
 	if (!cfg || !out || !cfg->issuer || !cfg->client_id || !cfg->key_dir ||
@@ -224,7 +266,7 @@ int devidp_open(const devidp_config *cfg, devidp **out)
 	}
 	if (rc != 0)
 		goto fail;
-	rc = id__jwk_thumbprint(d->key, d->kid);
+	rc = jwk_thumbprint(d->key, d->kid);
 	if (rc != 0)
 		goto fail;
 	cjose_err cerr;

@@ -49,9 +49,6 @@ int id__verify_claims(const id_idp *idp, const id_tenant *tenant, const uint8_t 
 		      size_t len, const uint8_t identity_pk[ID_PUBLIC_KEY_BYTES],
 		      const uint8_t challenge[ID_CHALLENGE_BYTES], int64_t now, id_verified *out);
 
-/* RFC 7638 thumbprint of a public RSA or EC JWK, base64url. out: 44 bytes. */
-int id__jwk_thumbprint(const cjose_jwk_t *jwk, char out[ID_NONCE_BUF_BYTES]);
-
 /* Account-id hashing over a prepared message (account_id.c). */
 void id__account_hash(const uint8_t key[ID_HASH_KEY_BYTES], const uint8_t *msg, size_t len,
 		      uint8_t out[ID_ACCOUNT_ID_BYTES]);

@@ -13,21 +13,21 @@
 int devidp_pkce_s256_check(const char *verifier, const char *challenge)
 {
 	if (!verifier || !challenge)
-		return ID_ERR_PKCE;
+		return DEVIDP_ERR_PKCE;
 	size_t n = strlen(verifier);
 	if (n < PKCE_VERIFIER_MIN || n > PKCE_VERIFIER_MAX || strlen(challenge) != ID_NONCE_CHARS)
-		return ID_ERR_PKCE;
+		return DEVIDP_ERR_PKCE;
 	for (size_t i = 0; i < n; i++) {
 		char c = verifier[i];
 		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 		      c == '-' || c == '.' || c == '_' || c == '~'))
-			return ID_ERR_PKCE;
+			return DEVIDP_ERR_PKCE;
 	}
 	uint8_t h[ID_HASH_BYTES];
 	char expect[ID_NONCE_BUF_BYTES];
-	id__sha256((const uint8_t *)verifier, n, h);
-	id__b64url_encode(h, sizeof h, expect, sizeof expect);
-	return sodium_memcmp(expect, challenge, ID_NONCE_CHARS) == 0 ? 0 : ID_ERR_PKCE;
+	crypto_hash_sha256(h, (const uint8_t *)verifier, n);
+	devidp__b64url_encode(h, sizeof h, expect, sizeof expect);
+	return sodium_memcmp(expect, challenge, ID_NONCE_CHARS) == 0 ? 0 : DEVIDP_ERR_PKCE;
 }
 
 static bool fits(const char *s, size_t max)
@@ -41,7 +41,7 @@ int devidp_code_issue(devidp *d, const devidp_auth_request *req, int64_t now,
 	if (!d || !req || !out || !fits(req->client_id, DEVIDP__CLIENT_ID_MAX) ||
 	    !fits(req->redirect_uri, DEVIDP__REDIRECT_URI_MAX) || !req->code_challenge ||
 	    strlen(req->code_challenge) != ID_NONCE_CHARS ||
-	    !id__b64url_charset(req->code_challenge, ID_NONCE_CHARS) ||
+	    !devidp__b64url_charset(req->code_challenge, ID_NONCE_CHARS) ||
 	    !fits(req->nonce, DEVIDP__NONCE_MAX) || !fits(req->login, DEVIDP__LOGIN_MAX))
 		return ID_ERR_INVALID_ARG;
 	struct devidp__code *slot = NULL;
@@ -49,11 +49,11 @@ int devidp_code_issue(devidp *d, const devidp_auth_request *req, int64_t now,
 		if (!d->codes[i].in_use || d->codes[i].expires_at <= now)
 			slot = &d->codes[i];
 	if (!slot)
-		return ID_ERR_CODE_STORE_FULL;
+		return DEVIDP_ERR_CODE_STORE_FULL;
 	uint8_t r[32];
 	memset(slot, 0, sizeof *slot);
 	randombytes_buf(r, sizeof r);
-	id__b64url_encode(r, sizeof r, slot->code, sizeof slot->code);
+	devidp__b64url_encode(r, sizeof r, slot->code, sizeof slot->code);
 	strcpy(slot->client_id, req->client_id);
 	strcpy(slot->redirect_uri, req->redirect_uri);
 	strcpy(slot->challenge, req->code_challenge);
@@ -71,7 +71,7 @@ int devidp_code_redeem(devidp *d, const char *code, const char *client_id, const
 	if (!d || !out_token)
 		return ID_ERR_INVALID_ARG;
 	if (!code || strlen(code) != DEVIDP_CODE_CHARS)
-		return ID_ERR_CODE_UNKNOWN;
+		return DEVIDP_ERR_CODE_UNKNOWN;
 	struct devidp__code c;
 	bool found = false;
 	for (size_t i = 0; i < DEVIDP_MAX_CODES; i++) {
@@ -83,14 +83,14 @@ int devidp_code_redeem(devidp *d, const char *code, const char *client_id, const
 		}
 	}
 	if (!found)
-		return ID_ERR_CODE_UNKNOWN;
+		return DEVIDP_ERR_CODE_UNKNOWN;
 	int rc;
 	if (c.expires_at <= now)
-		rc = ID_ERR_CODE_EXPIRED;
+		rc = DEVIDP_ERR_CODE_EXPIRED;
 	else if (!client_id || strcmp(client_id, c.client_id) != 0)
-		rc = ID_ERR_CLIENT_ID;
+		rc = DEVIDP_ERR_CLIENT_ID;
 	else if (!redirect_uri || strcmp(redirect_uri, c.redirect_uri) != 0)
-		rc = ID_ERR_REDIRECT_URI;
+		rc = DEVIDP_ERR_REDIRECT_URI;
 	else
 		rc = devidp_pkce_s256_check(code_verifier, c.challenge);
 	if (rc == 0) {

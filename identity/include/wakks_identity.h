@@ -5,13 +5,11 @@
  *   id_*      OpenID Connect ID token verification (cjose + jansson + OpenSSL), the registration
  *             nonce, keyed account identifiers, a bounded replay cache and the hash-chained audit
  *             log entry format.
- *   devidp_*  The development identity provider: keys, JWKS, discovery, authorize page, code store,
- *             token endpoint, and a minting function for tests.
  *
  * Nothing here logs, touches the network, LMDB or libuv. Every function returns 0 on success or a
  * negative ID_ERR_* code (see id_strerror()); out-parameters are written only on success.
- * Thread-safety: all functions are reentrant; objects (id_keyset, id_replay, devidp) must not be
- * used from two threads at once without external locking (the relay uses them on its loop thread).
+ * Thread-safety: all functions are reentrant; objects (id_keyset, id_replay) must not be used
+ * from two threads at once without external locking (the relay uses them on its loop thread).
  * The exact constructions are specified in spec/identity.md.
  */
 #ifndef WAKKS_IDENTITY_H
@@ -32,8 +30,9 @@
  * ---------------------------------------------------------------------------------------------- */
 
 /* X(name, code, text). Verification codes are for the relay's log only: the wire gets one
- * generic refusal whatever the code. Codes lie in -5001..-5999, apart from every other library
- * of the project and from libuv's (which reach down to -4095). */
+ * generic refusal whatever the code. Codes lie in -5001..-5089 (-5090..-5099 belong to the
+ * development identity provider built on this library), apart from every other library of the
+ * project and from libuv's (which reach down to -4095). */
 #define ID_ERRNO_MAP(X)                                                                          \
 	X(ERR_NOMEM, -5001, "out of memory")                                                     \
 	X(ERR_INVALID_ARG, -5002, "invalid argument")                                            \
@@ -93,15 +92,9 @@
 	X(ERR_AUDIT_SEQ, -5081, "audit sequence number gap (entry deleted or reordered)")        \
 	X(ERR_AUDIT_PREV, -5082, "audit prev_hash does not match the previous entry")            \
 	X(ERR_AUDIT_HASH, -5083, "audit entry hash does not match its contents (edited)")        \
-	X(ERR_AUDIT_HEAD, -5084, "audit chain does not end at the recorded head (truncated)")    \
-	/* development identity provider */                                                      \
-	X(ERR_DEVIDP_KEYFILE, -5090, "development key file malformed or not mode 0600")          \
-	X(ERR_CODE_UNKNOWN, -5091, "authorization code unknown or already used")                 \
-	X(ERR_CODE_EXPIRED, -5092, "authorization code expired")                                 \
-	X(ERR_CLIENT_ID, -5093, "client_id does not match")                                      \
-	X(ERR_REDIRECT_URI, -5094, "redirect_uri does not match")                                \
-	X(ERR_PKCE, -5095, "PKCE code_verifier does not match the S256 challenge")               \
-	X(ERR_CODE_STORE_FULL, -5096, "authorization code store full")
+	X(ERR_AUDIT_HEAD, -5084, "audit chain does not end at the recorded head (truncated)")
+/* Codes -5090 to -5099 are left to libraries built on this one (the development identity
+ * provider), whose own strerror falls back to id_strerror() for the codes above. */
 
 #define ID__ERRNO_ENUM(name, code, text) ID_##name = (code),
 typedef enum id_err { ID_ERRNO_MAP(ID__ERRNO_ENUM) } id_err;
@@ -307,6 +300,22 @@ int id_verify(const id_idp *idp, const id_keyset *keys, const id_tenant *tenant,
 /* Zeroes the whole structure (the person identifier included). */
 void id_verified_wipe(id_verified *v);
 
+/*
+ * The iss claim of a compact token, read WITHOUT verifying anything, so that the caller can pick
+ * the configured provider whose keys and rules then verify the whole token with id_verify().
+ * Never trust the value for anything else.
+ *
+ * The payload is the text between the first two '.' of token[0..len); it must be canonical
+ * base64url of a JSON object whose "iss" member is a string. The other segments and the token's
+ * size are not looked at (id_verify checks them). out receives the string up to any embedded NUL,
+ * NUL-terminated; it is written only on success.
+ * @return 0; ID_ERR_INVALID_ARG (out NULL, cap 0, token NULL with len > 0); ID_ERR_TOKEN_SHAPE
+ *         (fewer than two dots); ID_ERR_TOKEN_BASE64 (payload not base64url); ID_ERR_PAYLOAD_JSON
+ *         (not a JSON object); ID_ERR_ISS (iss absent, not a string, or not shorter than cap);
+ *         ID_ERR_NOMEM.
+ */
+int id_token_issuer(const char *token, size_t len, char *out, size_t cap) ID_WARN_UNUSED;
+
 /* ------------------------------------------------------------------------------------------------
  * Account identifiers (keyed hashes)
  * ---------------------------------------------------------------------------------------------- */
@@ -395,141 +404,5 @@ int id_audit_from_json(const char *line, size_t len, id_audit_entry *out) ID_WAR
 int id_audit_verify_chain(const id_audit_entry *entries, size_t n, uint64_t start_prev_seq,
 			  const uint8_t *start_prev_hash, uint64_t head_seq, const uint8_t *head_hash,
 			  size_t *first_bad) ID_WARN_UNUSED;
-
-/* ------------------------------------------------------------------------------------------------
- * Development identity provider (never in production: the relay enables it only with an explicit
- * dev flag). One devidp instance is one issuer with one profile and one signing key:
- * ES256 for the MitID-broker profile, RS256 for the AD FS profile.
- * ---------------------------------------------------------------------------------------------- */
-
-typedef struct devidp devidp;
-
-typedef struct devidp_user {
-	const char *login;        /* form value, e.g. "anna" */
-	const char *display_name; /* e.g. "Anna Jensen" */
-	id_kind kind;
-	const char *cpr;          /* citizens: made-up, well-formed CPR */
-	const char *mitid_uuid;   /* citizens */
-	const char *upn;          /* caseworkers */
-	const char *groups;       /* caseworkers: comma-separated group names */
-	const char *loa;          /* citizens: NSIS URI */
-} devidp_user;
-
-/* The built-in demo users (Anna Jensen, Bo Nielsen: citizens; Camilla Holm, Dennis Lund:
- * caseworkers of Varde Kommune, group "varde-jobcenter" → unit "jobcenter"). Static storage. */
-const devidp_user *devidp_demo_users(size_t *n);
-const devidp_user *devidp_demo_user(const char *login);
-
-#define DEVIDP_DEMO_TENANT_ID "varde"
-#define DEVIDP_DEMO_UNIT_ID "jobcenter"
-#define DEVIDP_DEMO_GROUP "varde-jobcenter"
-
-typedef struct devidp_config {
-	id_profile profile;         /* MITID_BROKER → ES256 key, citizens; ADFS → RS256, caseworkers */
-	const char *issuer;         /* base URL the endpoints are mounted under, e.g.
-				     * "https://localhost:8443/dev-idp/mitid" (no trailing slash) */
-	const char *client_id;      /* the one client, e.g. "wakks-citizen" */
-	const char *const *redirect_uris; /* allowed exact redirect URIs; none = any https:// or
-					   * http://localhost / http://127.0.0.1 URI */
-	size_t n_redirect_uris;
-	const char *key_dir;        /* directory for the key file (created 0700 if absent) */
-	uint32_t token_lifetime_seconds; /* 0 = 300 */
-	uint32_t code_lifetime_seconds;  /* 0 = 60 */
-} devidp_config;
-
-/* Loads the signing key from key_dir ("devidp-es256.jwk" / "devidp-rs256.jwk"), or generates and
- * saves it with mode 0600 on first use. A key file that is not 0600 is refused.
- * The config strings are copied. @return 0, ID_ERR_CONFIG, ID_ERR_IO, ID_ERR_DEVIDP_KEYFILE,
- * ID_ERR_CRYPTO, ID_ERR_NOMEM. */
-int devidp_open(const devidp_config *cfg, devidp **out) ID_WARN_UNUSED;
-void devidp_close(devidp *d);
-const char *devidp_issuer(const devidp *d);
-const char *devidp_kid(const devidp *d);
-/* "ES256" or "RS256". */
-const char *devidp_alg(const devidp *d);
-/* The JWKS JSON of the public key (static for the instance's lifetime). */
-const char *devidp_jwks_json(const devidp *d);
-/* The private key as JWK JSON (malloc'd; free()). Tests only. */
-char *devidp_private_jwk_json(const devidp *d);
-
-/* An HTTP answer. body is malloc'd (free with devidp_response_free); content_type is static;
- * location is set for 302 redirects. */
-typedef struct devidp_response {
-	int status;
-	const char *content_type;
-	char *location;
-	char *body;
-	size_t body_len;
-	bool no_store; /* send "Cache-Control: no-store" (token responses, RFC 6749 §5.1; login pages) */
-} devidp_response;
-void devidp_response_free(devidp_response *r);
-
-/* Dispatches a request below the issuer URL: `path` is what follows the issuer, e.g.
- * "/.well-known/openid-configuration", "/jwks", "/authorize", "/token". `query` is the raw query
- * string (without '?', may be NULL); `body` the raw application/x-www-form-urlencoded body.
- * Always fills *out (404/405/400 pages included). @return 0 or ID_ERR_NOMEM. */
-int devidp_handle(devidp *d, const char *method, const char *path, const char *query,
-		  const char *body, size_t body_len, int64_t now, devidp_response *out);
-
-/* The individual endpoints, for callers that route themselves. */
-int devidp_discovery(const devidp *d, devidp_response *out);
-int devidp_jwks(const devidp *d, devidp_response *out);
-/* GET /authorize: validates response_type=code, client_id, redirect_uri, scope contains openid,
- * code_challenge_method=S256, code_challenge, nonce, state; answers the login page (Danish). */
-int devidp_authorize_page(devidp *d, const char *query, devidp_response *out);
-/* POST /authorize (the page's form): issues a single-use code and redirects (302) to
- * redirect_uri?code=...&state=... */
-int devidp_authorize_submit(devidp *d, const char *form, size_t form_len, int64_t now,
-			    devidp_response *out);
-/* POST /token: grant_type=authorization_code, code, redirect_uri, client_id, code_verifier. */
-int devidp_token(devidp *d, const char *form, size_t form_len, int64_t now, devidp_response *out);
-
-/* Code store, exposed for tests and for callers that build their own pages. */
-typedef struct devidp_auth_request {
-	const char *client_id;
-	const char *redirect_uri;
-	const char *code_challenge; /* S256: base64url(SHA-256(verifier)) */
-	const char *nonce;
-	const char *login;          /* the demo user chosen */
-} devidp_auth_request;
-#define DEVIDP_CODE_CHARS 43
-#define DEVIDP_MAX_CODES 64 /* outstanding codes; bounded so a page reload loop cannot grow memory */
-/* @return 0, ID_ERR_INVALID_ARG, ID_ERR_CODE_STORE_FULL. out: DEVIDP_CODE_CHARS + NUL. */
-int devidp_code_issue(devidp *d, const devidp_auth_request *req, int64_t now,
-		      char out[DEVIDP_CODE_CHARS + 1]) ID_WARN_UNUSED;
-/* Redeems a code once: the code is consumed whatever the outcome. On success *out_token is a
- * malloc'd ID token. @return 0, ID_ERR_CODE_UNKNOWN, ID_ERR_CODE_EXPIRED, ID_ERR_CLIENT_ID,
- * ID_ERR_REDIRECT_URI, ID_ERR_PKCE, ID_ERR_NOMEM, ID_ERR_CRYPTO. */
-int devidp_code_redeem(devidp *d, const char *code, const char *client_id,
-		       const char *redirect_uri, const char *code_verifier, int64_t now,
-		       char **out_token) ID_WARN_UNUSED;
-/* RFC 7636 S256: challenge == base64url-no-pad(SHA-256(ASCII(verifier))); verifier 43..128 chars of
- * [A-Za-z0-9-._~]. @return 0 or ID_ERR_PKCE. */
-int devidp_pkce_s256_check(const char *code_verifier, const char *code_challenge) ID_WARN_UNUSED;
-
-/* Minting for tests: every field is optional (0/NULL = the normal value). */
-typedef struct devidp_mint_opts {
-	const char *login;       /* demo user; NULL = first user of the instance's kind */
-	const char *nonce;       /* NULL = no nonce claim */
-	int64_t iat;             /* 0 = now */
-	int64_t exp;             /* 0 = iat + token lifetime */
-	int64_t nbf;             /* 0 = no nbf claim */
-	const char *iss;         /* NULL = the instance's issuer */
-	const char *aud;         /* NULL = the instance's client id */
-	/* Header overrides. alg "none" gives an unsigned token with an empty signature; alg "HS256"
-	 * gives an HMAC-SHA-256 token keyed with the text of the provider's public JWK (the
-	 * key-confusion attack); any other alg is written into the header as is, with the
-	 * instance's real signature. */
-	const char *alg;
-	const char *kid;         /* NULL = the instance's kid */
-	bool omit_kid;
-	bool corrupt_signature;  /* flip bits in the signature */
-	/* A JSON object merged into the claims last; a null value removes the claim. */
-	const char *extra_claims_json;
-} devidp_mint_opts;
-
-/* @return 0, ID_ERR_INVALID_ARG (unknown login, bad extra JSON), ID_ERR_CRYPTO, ID_ERR_NOMEM.
- * *out_token is malloc'd (free()). */
-int devidp_mint(devidp *d, const devidp_mint_opts *opts, int64_t now, char **out_token) ID_WARN_UNUSED;
 
 #endif

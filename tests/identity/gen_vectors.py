@@ -3,7 +3,7 @@
 """Generates spec/vectors/identity.json from spec/identity.md with Python's standard library only,
 independently of the C implementation, which replays the file in test_vectors.c.
 
-Usage: python3 tests/server/identity/gen_vectors.py > spec/vectors/identity.json
+Usage: python3 tests/identity/gen_vectors.py > spec/vectors/identity.json
 """
 import base64
 import hashlib

@@ -21,13 +21,13 @@ static devidp *mitid, *adfs;
 static void test_pkce_rfc7636(void)
 {
 	CHECK_EQ_INT(devidp_pkce_s256_check(PKCE_VERIFIER, PKCE_CHALLENGE), 0);
-	CHECK_EQ_INT(devidp_pkce_s256_check("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj", PKCE_CHALLENGE), ID_ERR_PKCE);
-	CHECK_EQ_INT(devidp_pkce_s256_check(PKCE_CHALLENGE, PKCE_CHALLENGE), ID_ERR_PKCE);
-	CHECK_EQ_INT(devidp_pkce_s256_check("short", PKCE_CHALLENGE), ID_ERR_PKCE);
-	CHECK_EQ_INT(devidp_pkce_s256_check("dBjftJeZ4CVP+mB92K27uhbUJU1p1r_wW1gFWFOEjXk", PKCE_CHALLENGE), ID_ERR_PKCE);
-	CHECK_EQ_INT(devidp_pkce_s256_check(NULL, PKCE_CHALLENGE), ID_ERR_PKCE);
+	CHECK_EQ_INT(devidp_pkce_s256_check("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj", PKCE_CHALLENGE), DEVIDP_ERR_PKCE);
+	CHECK_EQ_INT(devidp_pkce_s256_check(PKCE_CHALLENGE, PKCE_CHALLENGE), DEVIDP_ERR_PKCE);
+	CHECK_EQ_INT(devidp_pkce_s256_check("short", PKCE_CHALLENGE), DEVIDP_ERR_PKCE);
+	CHECK_EQ_INT(devidp_pkce_s256_check("dBjftJeZ4CVP+mB92K27uhbUJU1p1r_wW1gFWFOEjXk", PKCE_CHALLENGE), DEVIDP_ERR_PKCE);
+	CHECK_EQ_INT(devidp_pkce_s256_check(NULL, PKCE_CHALLENGE), DEVIDP_ERR_PKCE);
 	/* plain method: challenge == verifier is not accepted. */
-	CHECK_EQ_INT(devidp_pkce_s256_check(PKCE_VERIFIER, PKCE_VERIFIER), ID_ERR_PKCE);
+	CHECK_EQ_INT(devidp_pkce_s256_check(PKCE_VERIFIER, PKCE_VERIFIER), DEVIDP_ERR_PKCE);
 }
 
 static devidp_auth_request req(const char *login)
@@ -46,20 +46,20 @@ static void test_code_single_use(void)
 	CHECK(tok != NULL);
 	free(tok);
 	tok = NULL;
-	CHECK_EQ_INT(devidp_code_redeem(mitid, code, T_CLIENT_CITIZEN, REDIRECT, PKCE_VERIFIER, T_NOW + 6, &tok), ID_ERR_CODE_UNKNOWN);
+	CHECK_EQ_INT(devidp_code_redeem(mitid, code, T_CLIENT_CITIZEN, REDIRECT, PKCE_VERIFIER, T_NOW + 6, &tok), DEVIDP_ERR_CODE_UNKNOWN);
 	CHECK(tok == NULL);
 
 	/* Each binding is checked, and a failed attempt consumes the code too. */
 	REQUIRE_OK(devidp_code_issue(mitid, &r, T_NOW, code));
-	CHECK_EQ_INT(devidp_code_redeem(mitid, code, "other", REDIRECT, PKCE_VERIFIER, T_NOW, &tok), ID_ERR_CLIENT_ID);
-	CHECK_EQ_INT(devidp_code_redeem(mitid, code, T_CLIENT_CITIZEN, REDIRECT, PKCE_VERIFIER, T_NOW, &tok), ID_ERR_CODE_UNKNOWN);
+	CHECK_EQ_INT(devidp_code_redeem(mitid, code, "other", REDIRECT, PKCE_VERIFIER, T_NOW, &tok), DEVIDP_ERR_CLIENT_ID);
+	CHECK_EQ_INT(devidp_code_redeem(mitid, code, T_CLIENT_CITIZEN, REDIRECT, PKCE_VERIFIER, T_NOW, &tok), DEVIDP_ERR_CODE_UNKNOWN);
 	REQUIRE_OK(devidp_code_issue(mitid, &r, T_NOW, code));
-	CHECK_EQ_INT(devidp_code_redeem(mitid, code, T_CLIENT_CITIZEN, REDIRECT "x", PKCE_VERIFIER, T_NOW, &tok), ID_ERR_REDIRECT_URI);
+	CHECK_EQ_INT(devidp_code_redeem(mitid, code, T_CLIENT_CITIZEN, REDIRECT "x", PKCE_VERIFIER, T_NOW, &tok), DEVIDP_ERR_REDIRECT_URI);
 	REQUIRE_OK(devidp_code_issue(mitid, &r, T_NOW, code));
-	CHECK_EQ_INT(devidp_code_redeem(mitid, code, T_CLIENT_CITIZEN, REDIRECT, "x" PKCE_VERIFIER, T_NOW, &tok), ID_ERR_PKCE);
+	CHECK_EQ_INT(devidp_code_redeem(mitid, code, T_CLIENT_CITIZEN, REDIRECT, "x" PKCE_VERIFIER, T_NOW, &tok), DEVIDP_ERR_PKCE);
 	/* A guessed code. */
 	code[0] = code[0] == 'A' ? 'B' : 'A';
-	CHECK_EQ_INT(devidp_code_redeem(mitid, code, T_CLIENT_CITIZEN, REDIRECT, PKCE_VERIFIER, T_NOW, &tok), ID_ERR_CODE_UNKNOWN);
+	CHECK_EQ_INT(devidp_code_redeem(mitid, code, T_CLIENT_CITIZEN, REDIRECT, PKCE_VERIFIER, T_NOW, &tok), DEVIDP_ERR_CODE_UNKNOWN);
 	CHECK(tok == NULL);
 }
 
@@ -68,7 +68,7 @@ static void test_code_expiry_and_bound(void)
 	char code[DEVIDP_CODE_CHARS + 1], *tok = NULL;
 	devidp_auth_request r = req("bo");
 	REQUIRE_OK(devidp_code_issue(mitid, &r, T_NOW, code));
-	CHECK_EQ_INT(devidp_code_redeem(mitid, code, T_CLIENT_CITIZEN, REDIRECT, PKCE_VERIFIER, T_NOW + 60, &tok), ID_ERR_CODE_EXPIRED);
+	CHECK_EQ_INT(devidp_code_redeem(mitid, code, T_CLIENT_CITIZEN, REDIRECT, PKCE_VERIFIER, T_NOW + 60, &tok), DEVIDP_ERR_CODE_EXPIRED);
 	REQUIRE_OK(devidp_code_issue(mitid, &r, T_NOW, code));
 	CHECK_EQ_INT(devidp_code_redeem(mitid, code, T_CLIENT_CITIZEN, REDIRECT, PKCE_VERIFIER, T_NOW + 59, &tok), 0);
 	free(tok);
@@ -77,7 +77,7 @@ static void test_code_expiry_and_bound(void)
 	for (int i = 0; i < DEVIDP_MAX_CODES && rc == 0; i++)
 		rc = devidp_code_issue(mitid, &r, T_NOW + 1000, code);
 	CHECK_EQ_INT(rc, 0);
-	CHECK_EQ_INT(devidp_code_issue(mitid, &r, T_NOW + 1000, code), ID_ERR_CODE_STORE_FULL);
+	CHECK_EQ_INT(devidp_code_issue(mitid, &r, T_NOW + 1000, code), DEVIDP_ERR_CODE_STORE_FULL);
 	/* Expired codes free their slots. */
 	CHECK_EQ_INT(devidp_code_issue(mitid, &r, T_NOW + 1060, code), 0);
 	devidp_auth_request bad = r;
@@ -114,7 +114,7 @@ static void test_key_persisted(void)
 		CHECK(chmod(path, 0644) == 0);
 		devidp_config c = { .profile = (id_profile)p, .issuer = T_ISS_MITID, .client_id = "c", .key_dir = d };
 		devidp *x = NULL;
-		CHECK_EQ_INT(devidp_open(&c, &x), ID_ERR_DEVIDP_KEYFILE);
+		CHECK_EQ_INT(devidp_open(&c, &x), DEVIDP_ERR_KEYFILE);
 		CHECK(x == NULL);
 		CHECK(chmod(path, 0600) == 0);
 	}
@@ -127,7 +127,7 @@ static void test_key_persisted(void)
 	CHECK(chmod(rs, 0600) == 0);
 	devidp_config c = { .profile = ID_PROFILE_ADFS, .issuer = T_ISS_ADFS, .client_id = "c", .key_dir = d };
 	devidp *x = NULL;
-	CHECK_EQ_INT(devidp_open(&c, &x), ID_ERR_DEVIDP_KEYFILE);
+	CHECK_EQ_INT(devidp_open(&c, &x), DEVIDP_ERR_KEYFILE);
 	FILE *f = fopen(es, "w");
 	CHECK(f != NULL);
 	if (f) {
@@ -135,7 +135,7 @@ static void test_key_persisted(void)
 		fclose(f);
 	}
 	c.profile = ID_PROFILE_MITID_BROKER;
-	CHECK_EQ_INT(devidp_open(&c, &x), ID_ERR_DEVIDP_KEYFILE);
+	CHECK_EQ_INT(devidp_open(&c, &x), DEVIDP_ERR_KEYFILE);
 	t_rmtree(d);
 	free(d);
 }

@@ -144,7 +144,7 @@ static const char *check_request(const devidp *d, const devidp__form *f, bool ne
 	if (need_scope && (!(v = devidp__form_get(f, "code_challenge_method")) || strcmp(v, "S256") != 0))
 		return "PKCE med code_challenge_method=S256 er påkrævet.";
 	if (!(v = devidp__form_get(f, "code_challenge")) || strlen(v) != ID_NONCE_CHARS ||
-	    !id__b64url_charset(v, ID_NONCE_CHARS))
+	    !devidp__b64url_charset(v, ID_NONCE_CHARS))
 		return "code_challenge mangler eller er ugyldig.";
 	if (!(v = devidp__form_get(f, "nonce")) || !v[0] || strlen(v) > DEVIDP__NONCE_MAX)
 		return "nonce mangler eller er for lang.";
@@ -245,7 +245,7 @@ int devidp_authorize_submit(devidp *d, const char *form, size_t form_len, int64_
 			.login = u->login,
 		};
 		rc = devidp_code_issue(d, &req, now, code);
-		if (rc == ID_ERR_CODE_STORE_FULL)
+		if (rc == DEVIDP_ERR_CODE_STORE_FULL)
 			problem = "For mange igangværende logins; prøv igen om et minut.";
 		else if (rc != 0)
 			problem = "Forespørgslen er ugyldig.";
@@ -304,22 +304,22 @@ int devidp_token(devidp *d, const char *form, size_t form_len, int64_t now, devi
 	switch (rc) {
 	case 0:
 		break;
-	case ID_ERR_CLIENT_ID:
-		return oauth_error(out, 401, "invalid_client", id_strerror(rc));
-	case ID_ERR_CODE_UNKNOWN:
-	case ID_ERR_CODE_EXPIRED:
-	case ID_ERR_REDIRECT_URI:
-	case ID_ERR_PKCE:
-		return oauth_error(out, 400, "invalid_grant", id_strerror(rc));
+	case DEVIDP_ERR_CLIENT_ID:
+		return oauth_error(out, 401, "invalid_client", devidp_strerror(rc));
+	case DEVIDP_ERR_CODE_UNKNOWN:
+	case DEVIDP_ERR_CODE_EXPIRED:
+	case DEVIDP_ERR_REDIRECT_URI:
+	case DEVIDP_ERR_PKCE:
+		return oauth_error(out, 400, "invalid_grant", devidp_strerror(rc));
 	case ID_ERR_NOMEM:
 		return rc;
 	default:
-		return oauth_error(out, 500, "server_error", id_strerror(rc));
+		return oauth_error(out, 500, "server_error", devidp_strerror(rc));
 	}
 	uint8_t at_raw[32];
 	char at[ID_NONCE_BUF_BYTES];
 	randombytes_buf(at_raw, sizeof at_raw);
-	id__b64url_encode(at_raw, sizeof at_raw, at, sizeof at);
+	devidp__b64url_encode(at_raw, sizeof at_raw, at, sizeof at);
 	json_t *j = json_pack("{s:s, s:s, s:i, s:s, s:s}", "access_token", at, "token_type", "Bearer",
 			      "expires_in", (int)d->token_lifetime, "id_token", id_token, "scope", "openid");
 	free(id_token);

@@ -188,38 +188,3 @@ int id__keyset_find(const id_keyset *ks, const char *kid, unsigned alg_bit, cons
 	*out = found;
 	return 0;
 }
-
-int id__jwk_thumbprint(const cjose_jwk_t *jwk, char out[ID_NONCE_BUF_BYTES])
-{
-	cjose_err cerr;
-	char *pub = cjose_jwk_to_json(jwk, false, &cerr);
-	if (!pub)
-		return ID_ERR_CRYPTO;
-	json_error_t jerr;
-	json_t *o = json_loads(pub, 0, &jerr);
-	free(pub);
-	if (!o)
-		return ID_ERR_CRYPTO;
-	/* RFC 7638: the required members only, lexicographic order, no whitespace. */
-	json_t *canon = json_object();
-	const char *kty = json_string_value(json_object_get(o, "kty"));
-	static const char *const rsa[] = { "e", "kty", "n", NULL };
-	static const char *const ec[] = { "crv", "kty", "x", "y", NULL };
-	const char *const *names = kty && strcmp(kty, "RSA") == 0 ? rsa : ec;
-	int rc = canon ? 0 : ID_ERR_NOMEM;
-	for (size_t i = 0; rc == 0 && names[i]; i++)
-		if (copy_member(canon, o, names[i]) != 0)
-			rc = ID_ERR_CRYPTO;
-	char *text = rc == 0 ? json_dumps(canon, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	if (rc == 0 && !text)
-		rc = ID_ERR_NOMEM;
-	if (rc == 0) {
-		uint8_t h[ID_HASH_BYTES];
-		id__sha256((const uint8_t *)text, strlen(text), h);
-		id__b64url_encode(h, sizeof h, out, ID_NONCE_BUF_BYTES);
-	}
-	free(text);
-	json_decref(canon);
-	json_decref(o);
-	return rc;
-}

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "wakks_devidp.h"
 #include "wakks_identity.h"
 
 #define T_NOW ((int64_t)1780000000)
