@@ -553,12 +553,15 @@ static int send__encrypt(wakks_client *c, const wakks_message *m, wc_session **s
 		content.body = desc;
 		content.body_len = desc_len;
 	}
+	if (rc != 0) /* never send a file message without its descriptor */
+		goto complete;
 	*stride = wc_fanout_stride(&content);
 	*out = malloc(n * *stride);
 	rc = *out ? wc_fanout_encrypt(sess, n, &content, *out, n * *stride, lens) : WAKKS_E_NOMEM;
 	/* Crypto codes have their own range; the caller knows only WAKKS_E_* codes. */
 	if (rc < 0 && rc != WAKKS_E_NOMEM)
 		rc = WAKKS_E_CRYPTO;
+complete:
 	sodium_memzero(desc, sizeof desc);
 	return rc;
 }
