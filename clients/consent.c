@@ -31,8 +31,8 @@ int wakks_consent_record(const wakks_client *c, int kind, const char *tenant, co
 			 const char *language, uint64_t time_ms, uint8_t *rec, size_t *rec_len,
 			 uint8_t sig[64])
 {
-	if (!c || (kind != 1 && kind != 2) || !ascii_ok(tenant, 1, 32) ||
-	    (unit && unit[0] && !ascii_ok(unit, 1, 32)) || !ascii_ok(text_version, 1, 32) ||
+	if (!c || (kind != 1 && kind != 2) || !wakks__slug_ok(tenant) ||
+	    (unit && unit[0] && !wakks__slug_ok(unit)) || !ascii_ok(text_version, 1, 32) ||
 	    !text_sha256 || !ascii_ok(language, 2, 8) || !rec || !rec_len || !sig)
 		return WAKKS_E_INVAL;
 	if (!c->registered)
@@ -197,8 +197,7 @@ void wakks__on_consent_reply(wakks_client *c, struct wakks__req *rq, const proto
 int wakks_consent_text_fetch(wakks_client *c, const char *tenant, const char *unit,
 			     wakks_consent_text *out)
 {
-	if (!c || !out || !ascii_ok(tenant, 1, 32) || (unit && unit[0] && !ascii_ok(unit, 1, 32)) ||
-	    strchr(tenant, '/') || (unit && strchr(unit, '/')))
+	if (!c || !out || !wakks__slug_ok(tenant) || (unit && unit[0] && !wakks__slug_ok(unit)))
 		return WAKKS_E_INVAL;
 	char path[128];
 	snprintf(path, sizeof path, "/consent/%s%s%s", tenant, unit && unit[0] ? "/" : "",
@@ -225,7 +224,7 @@ int wakks_consent_text_fetch(wakks_client *c, const char *tenant, const char *un
 	size_t shal = 0;
 	rc = WAKKS_E_PROTOCOL;
 	if (ver && lang && sha && text && ten && ascii_ok(ver, 1, 32) && ascii_ok(lang, 2, 8) &&
-	    strlen(ten) <= 32 && (!un || strlen(un) <= 32) &&
+	    wakks__slug_ok(ten) && (!un || !un[0] || wakks__slug_ok(un)) &&
 	    sodium_hex2bin(t.sha256, 32, sha, strlen(sha), NULL, &shal, NULL) == 0 && shal == 32) {
 		/* The text must be what the hash names: the record will say we showed it. */
 		size_t tl = json_string_length(json_object_get(j, "text"));

@@ -29,6 +29,11 @@ void wakks_id_hex(const uint8_t id[WAKKS_ID_BYTES], char out[2 * WAKKS_ID_BYTES 
 	sodium_bin2hex(out, 2 * WAKKS_ID_BYTES + 1, id, WAKKS_ID_BYTES);
 }
 
+bool wakks__slug_ok(const char *s)
+{
+	return s && proto_slug_valid(s, strlen(s));
+}
+
 int wakks_id_parse(const char *hex, uint8_t out[WAKKS_ID_BYTES])
 {
 	uint8_t tmp[WAKKS_ID_BYTES];
