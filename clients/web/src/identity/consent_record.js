@@ -8,7 +8,9 @@ export const GRANT = 1;
 export const WITHDRAW = 2;
 export const PURPOSE = 'digital-kommunikation';
 export const CLIENT_VERSION = 'wakks-web/0.1.0';
-const DOMAIN = concat(ascii('wakks.v1 consent'), Uint8Array.of(0));
+// The signature's domain string (spec/consent.md §3); the vector test holds it to the spec's.
+export const SIGN_DOMAIN = 'wakks.v1 consent';
+const DOMAIN = concat(ascii(SIGN_DOMAIN), Uint8Array.of(0));
 
 function str8(s, min, max) {
   const b = new TextEncoder().encode(s);
