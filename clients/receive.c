@@ -144,7 +144,7 @@ void wakks__on_deliver(wakks_client *c, const proto_deliver *d)
 	wc_session_free(sess);
 	if (rc == 0 && used_opk) {
 		uint8_t k[4];
-		wakks__be32(k, opk_id);
+		wakks_store_be32(k, opk_id);
 		rc = wakks__store_del(t, WT_OPK, k, 4);
 	}
 	/* De-duplicate by message id too: a replayed first envelope may open a second session. */
@@ -179,7 +179,7 @@ void wakks__on_deliver(wakks_client *c, const proto_deliver *d)
 			m.text = is_file ? "" : (const char *)content.body;
 			m.text_len = is_file ? 0 : content.body_len;
 			uint8_t seqb[8];
-			wakks__be64(seqb, m.seq);
+			wakks_store_be64(seqb, m.seq);
 			if (rc == 0)
 				rc = wakks__msg_put(t, &m, false);
 			if (rc == 0)

@@ -94,7 +94,7 @@ int wakks__msg_queue(wakks__txn *t, wakks_message *m)
 	int rc = wakks__store_last_u64(t, WT_MSG, &last);
 	m->seq = last + 1;
 	uint8_t seqb[8];
-	wakks__be64(seqb, m->seq);
+	wakks_store_be64(seqb, m->seq);
 	if (rc == 0)
 		rc = wakks__msg_put(t, m, false);
 	if (rc == 0)
@@ -157,9 +157,7 @@ static int pending_scan(const uint8_t *key, size_t klen, const uint8_t *val, siz
 	struct pending_min *p = arg;
 	if (klen != 16 || vlen != 8)
 		return 0;
-	uint64_t seq = 0;
-	for (int i = 0; i < 8; i++)
-		seq = (seq << 8) | val[i];
+	uint64_t seq = wakks_load_be64(val);
 	p->count++;
 	if (!p->seq || seq < p->seq) {
 		p->seq = seq;

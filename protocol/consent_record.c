@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "wakks_bytes.h"
+
 struct reader {
 	const uint8_t *p, *end;
 	const char *why;
@@ -65,9 +67,7 @@ int proto_consent_record_parse(const uint8_t *buf, size_t len, proto_consent_rec
 		*why = r.why;
 		return PROTO_E_INVALID;
 	}
-	c.time_ms = 0;
-	for (int i = 0; i < 8; i++)
-		c.time_ms = (c.time_ms << 8) | t[i];
+	c.time_ms = wakks_load_be64(t);
 	*out = c;
 	return 0;
 }
@@ -118,8 +118,7 @@ int proto_consent_record_encode(const proto_consent_record *r, uint8_t *buf, siz
 	put_str8(&w, r->language);
 	put_str8(&w, r->client_version);
 	uint8_t t[8];
-	for (int i = 0; i < 8; i++)
-		t[i] = (uint8_t)(r->time_ms >> (56 - 8 * i));
+	wakks_store_be64(t, r->time_ms);
 	put(&w, t, 8);
 	if (w.len > cap)
 		return PROTO_E_NO_SPACE;
