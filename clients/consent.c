@@ -37,7 +37,8 @@ int wakks_consent_record(const wakks_client *c, int kind, const char *tenant, co
 		return WAKKS_E_NOT_REGISTERED;
 	proto_consent_record r = {
 		.kind = (uint8_t)kind, .account = c->account, .device = c->device,
-		.tenant = { tenant, strlen(tenant) }, .unit = { unit ? unit : "", unit ? strlen(unit) : 0 },
+		.tenant = { tenant, strlen(tenant) },
+		.unit = { unit ? unit : "", unit ? strlen(unit) : 0 },
 		.purpose = { PROTO_CONSENT_PURPOSE, strlen(PROTO_CONSENT_PURPOSE) },
 		.text_version = { text_version, strlen(text_version) }, .text_sha256 = text_sha256,
 		.language = { language, strlen(language) },

@@ -409,7 +409,8 @@ static int open_section(struct parse_ctx *p, struct relay_config *cfg, char *hea
 		return fail(p, NULL, "section [%s] needs a name", header);
 	if (strcmp(header, "tenant") == 0) {
 		if (!proto_slug_valid(name, strlen(name)))
-			return fail(p, "tenant", "tenant id '%s' must be 1-%u of a-z 0-9 -, not starting with -",
+			return fail(p, "tenant",
+				    "tenant id '%s' must be 1-%u of a-z 0-9 -, not starting with -",
 				    name, PROTO_MAX_SLUG_BYTES);
 		if (relay_config_tenant(cfg, name))
 			return fail(p, NULL, "tenant '%s' defined twice", name);
@@ -430,7 +431,8 @@ static int open_section(struct parse_ctx *p, struct relay_config *cfg, char *hea
 				    name);
 		const char *unit_id = slash + 1;
 		if (!proto_slug_valid(unit_id, strlen(unit_id)))
-			return fail(p, "unit", "unit id '%s' must be 1-%u of a-z 0-9 -, not starting with -",
+			return fail(p, "unit",
+				    "unit id '%s' must be 1-%u of a-z 0-9 -, not starting with -",
 				    unit_id, PROTO_MAX_SLUG_BYTES);
 		for (int i = 0; i < t->unit_count; i++)
 			if (strcmp(t->units[i].id, unit_id) == 0)

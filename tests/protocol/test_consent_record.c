@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* The consent record of spec/consent.md against its vectors (spec/vectors/consent.json): the
- * fields encode to the vector's bytes (by hand and by the codec), the codec's parser reads them back, the deterministic
- * Ed25519 signature matches, and every truncation, extension and bit flip is caught.
+ * fields encode to the vector's bytes (by hand and by the codec), the codec's parser reads them
+ * back, the deterministic Ed25519 signature matches, and every truncation, extension and bit
+ * flip is caught.
  * `test_consent_record --generate` prints the vector file. */
 #include <jansson.h>
 #include <sodium.h>
@@ -144,7 +145,8 @@ static int generate(void)
 	json_t *root = json_pack("{s:s, s:s, s:s, s:s, s:o}", "description",
 				 "OS2wakks consent records (spec/consent.md): fields, exact bytes, and the "
 				 "Ed25519 signature over \"" PROTO_CONSENT_SIGN_DOMAIN "\" || 0x00 || record",
-				 "signing_seed", s, "identity_public_key", p, "sign_domain", PROTO_CONSENT_SIGN_DOMAIN,
+				 "signing_seed", s, "identity_public_key", p,
+				 "sign_domain", PROTO_CONSENT_SIGN_DOMAIN,
 				 "records", list);
 	char *out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	printf("%s\n", out);
@@ -180,7 +182,8 @@ static void vectors_replay(void)
 		CHECK_EQ_INT(n, wn);
 		CHECK(n == wn && memcmp(rec, want, n) == 0);
 		uint8_t by_codec[512];
-		CHECK(codec_encode(&f, by_codec, sizeof by_codec) == wn && memcmp(by_codec, want, wn) == 0);
+		CHECK(codec_encode(&f, by_codec, sizeof by_codec) == wn &&
+		      memcmp(by_codec, want, wn) == 0);
 		CHECK_EQ_INT(codec_encode(&f, by_codec, wn - 1), 0);
 		CHECK(strcmp(json_string_value(json_object_get(root, "sign_domain")),
 			     PROTO_CONSENT_SIGN_DOMAIN) == 0);
