@@ -55,7 +55,7 @@ int wakks__att_put(wakks__txn *t, uint64_t seq, const struct wakks__att *a)
 	wakks__put_u32(&b, (uint32_t)pl);
 	wakks__put_bytes(&b, a->path, pl);
 	sodium_memzero(desc, sizeof desc);
-	wakks__be64(key, seq);
+	wakks_store_be64(key, seq);
 	int rc = b.oom ? WAKKS_E_NOMEM : wakks__store_put(t, WT_ATT, key, 8, b.p, b.len);
 	wakks__buf_free(&b);
 	return rc;
@@ -65,7 +65,7 @@ int wakks__att_get(wakks__txn *t, uint64_t seq, struct wakks__att *a)
 {
 	uint8_t key[8], *v;
 	size_t vl;
-	wakks__be64(key, seq);
+	wakks_store_be64(key, seq);
 	int rc = wakks__store_get(t, WT_ATT, key, 8, &v, &vl);
 	if (rc != 0)
 		return rc;
@@ -553,10 +553,7 @@ uint64_t wakks__download_pending(wakks__txn *t, const uint8_t message_id[16])
 	size_t vl;
 	if (wakks__store_get(t, WT_MID, message_id, 16, &v, &vl) != 0)
 		return 0;
-	uint64_t seq = 0;
-	if (vl == 8)
-		for (int i = 0; i < 8; i++)
-			seq = (seq << 8) | v[i];
+	uint64_t seq = vl == 8 ? wakks_load_be64(v) : 0;
 	wakks__store_free(v, vl);
 	struct wakks__att a;
 	if (!seq || wakks__att_get(t, seq, &a) != 0)

@@ -8,11 +8,9 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "wakks_consent_record.h"
 #include "wakks_internal.h"
 
-#define CONSENT_VERSION 1
-#define CONSENT_PURPOSE "digital-kommunikation"
-#define CONSENT_CONTEXT "wakks.v1 consent"
 #define CONSENT_CLIENT "libwakks/" WAKKS_VERSION
 
 static bool ascii_ok(const char *s, size_t min, size_t max)
@@ -31,69 +29,50 @@ int wakks_consent_record(const wakks_client *c, int kind, const char *tenant, co
 			 const char *language, uint64_t time_ms, uint8_t *rec, size_t *rec_len,
 			 uint8_t sig[64])
 {
-	if (!c || (kind != 1 && kind != 2) || !ascii_ok(tenant, 1, 32) ||
-	    (unit && unit[0] && !ascii_ok(unit, 1, 32)) || !ascii_ok(text_version, 1, 32) ||
+	if (!c || (kind != 1 && kind != 2) || !wakks__slug_ok(tenant) ||
+	    (unit && unit[0] && !wakks__slug_ok(unit)) || !ascii_ok(text_version, 1, 32) ||
 	    !text_sha256 || !ascii_ok(language, 2, 8) || !rec || !rec_len || !sig)
 		return WAKKS_E_INVAL;
 	if (!c->registered)
 		return WAKKS_E_NOT_REGISTERED;
-	wakks__buf b = { 0 };
-	wakks__put_u8(&b, CONSENT_VERSION);
-	wakks__put_u8(&b, (uint8_t)kind);
-	wakks__put_bytes(&b, c->account, 16);
-	wakks__put_bytes(&b, c->device, 16);
-	wakks__put_str8(&b, tenant);
-	wakks__put_str8(&b, unit ? unit : "");
-	wakks__put_str8(&b, CONSENT_PURPOSE);
-	wakks__put_str8(&b, text_version);
-	wakks__put_bytes(&b, text_sha256, 32);
-	wakks__put_str8(&b, language);
-	wakks__put_str8(&b, CONSENT_CLIENT);
-	wakks__put_u64(&b, time_ms);
-	int rc = 0;
-	if (b.oom)
-		rc = WAKKS_E_NOMEM;
-	else if (b.len > PROTO_MAX_CONSENT_RECORD_BYTES)
-		rc = WAKKS_E_TOO_LARGE;
-	if (rc == 0) {
-		/* sig = Ed25519(IK, "wakks.v1 consent" || 0x00 || record) */
-		size_t cl = strlen(CONSENT_CONTEXT);
-		uint8_t *msg = malloc(cl + 1 + b.len);
-		if (!msg) {
-			rc = WAKKS_E_NOMEM;
-		} else {
-			memcpy(msg, CONSENT_CONTEXT, cl);
-			msg[cl] = 0;
-			memcpy(msg + cl + 1, b.p, b.len);
-			crypto_sign_detached(sig, NULL, msg, cl + 1 + b.len, c->ik.secret_key);
-			free(msg);
-			memcpy(rec, b.p, b.len);
-			*rec_len = b.len;
-		}
-	}
-	wakks__buf_free(&b);
-	return rc;
+	proto_consent_record r = {
+		.kind = (uint8_t)kind, .account = c->account, .device = c->device,
+		.tenant = { tenant, strlen(tenant) },
+		.unit = { unit ? unit : "", unit ? strlen(unit) : 0 },
+		.purpose = { PROTO_CONSENT_PURPOSE, strlen(PROTO_CONSENT_PURPOSE) },
+		.text_version = { text_version, strlen(text_version) }, .text_sha256 = text_sha256,
+		.language = { language, strlen(language) },
+		.client_version = { CONSENT_CLIENT, strlen(CONSENT_CLIENT) }, .time_ms = time_ms,
+	};
+	size_t n;
+	int rc = proto_consent_record_encode(&r, rec, PROTO_MAX_CONSENT_RECORD_BYTES, &n);
+	if (rc == PROTO_E_NO_SPACE)
+		return WAKKS_E_TOO_LARGE;
+	if (rc != 0)
+		return WAKKS_E_INVAL;
+	uint8_t msg[PROTO_CONSENT_SIGNED_MAX];
+	size_t ml;
+	if (proto_consent_record_signed(rec, n, msg, sizeof msg, &ml) != 0)
+		return WAKKS_E_TOO_LARGE;
+	crypto_sign_detached(sig, NULL, msg, ml, c->ik.secret_key);
+	*rec_len = n;
+	return 0;
 }
 
-/* Parses a record for the list view. Returns 0 or WAKKS_E_CORRUPT. */
+/* Fills a list entry from a record. Returns 0 or WAKKS_E_CORRUPT. */
 static int record_parse(const uint8_t *p, size_t n, wakks_consent_entry *e)
 {
-	wakks__rd r = { p, n, 0, false };
-	char purpose[65], language[9], client[65];
-	uint8_t acc[16], dev[16], sha[32];
-	uint8_t ver = wakks__get_u8(&r);
-	e->kind = wakks__get_u8(&r);
-	wakks__get_bytes(&r, acc, 16);
-	wakks__get_bytes(&r, dev, 16);
-	wakks__get_str8(&r, e->tenant, sizeof e->tenant);
-	wakks__get_str8(&r, e->unit, sizeof e->unit);
-	wakks__get_str8(&r, purpose, sizeof purpose);
-	wakks__get_str8(&r, e->text_version, sizeof e->text_version);
-	wakks__get_bytes(&r, sha, 32);
-	wakks__get_str8(&r, language, sizeof language);
-	wakks__get_str8(&r, client, sizeof client);
-	e->time_ms = wakks__get_u64(&r);
-	return wakks__rd_done(&r) && ver == CONSENT_VERSION ? 0 : WAKKS_E_CORRUPT;
+	proto_consent_record r;
+	const char *why;
+	if (proto_consent_record_parse(p, n, &r, &why) != 0)
+		return WAKKS_E_CORRUPT;
+	e->kind = r.kind;
+	snprintf(e->tenant, sizeof e->tenant, "%.*s", (int)r.tenant.len, r.tenant.ptr);
+	snprintf(e->unit, sizeof e->unit, "%.*s", (int)r.unit.len, r.unit.ptr ? r.unit.ptr : "");
+	snprintf(e->text_version, sizeof e->text_version, "%.*s", (int)r.text_version.len,
+		 r.text_version.ptr);
+	e->time_ms = r.time_ms;
+	return 0;
 }
 
 static int consent_send(wakks_client *c, int kind, const wakks_consent_text *text, uint32_t *op)
@@ -197,8 +176,7 @@ void wakks__on_consent_reply(wakks_client *c, struct wakks__req *rq, const proto
 int wakks_consent_text_fetch(wakks_client *c, const char *tenant, const char *unit,
 			     wakks_consent_text *out)
 {
-	if (!c || !out || !ascii_ok(tenant, 1, 32) || (unit && unit[0] && !ascii_ok(unit, 1, 32)) ||
-	    strchr(tenant, '/') || (unit && strchr(unit, '/')))
+	if (!c || !out || !wakks__slug_ok(tenant) || (unit && unit[0] && !wakks__slug_ok(unit)))
 		return WAKKS_E_INVAL;
 	char path[128];
 	snprintf(path, sizeof path, "/consent/%s%s%s", tenant, unit && unit[0] ? "/" : "",
@@ -225,7 +203,7 @@ int wakks_consent_text_fetch(wakks_client *c, const char *tenant, const char *un
 	size_t shal = 0;
 	rc = WAKKS_E_PROTOCOL;
 	if (ver && lang && sha && text && ten && ascii_ok(ver, 1, 32) && ascii_ok(lang, 2, 8) &&
-	    strlen(ten) <= 32 && (!un || strlen(un) <= 32) &&
+	    wakks__slug_ok(ten) && (!un || !un[0] || wakks__slug_ok(un)) &&
 	    sodium_hex2bin(t.sha256, 32, sha, strlen(sha), NULL, &shal, NULL) == 0 && shal == 32) {
 		/* The text must be what the hash names: the record will say we showed it. */
 		size_t tl = json_string_length(json_object_get(j, "text"));

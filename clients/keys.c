@@ -25,7 +25,7 @@ static int put_spk(wakks__txn *t, const wc_signed_prekey *k)
 	wakks__put_bytes(&b, k->secret_key, 32);
 	wakks__put_bytes(&b, k->signature, 64);
 	uint8_t key[4];
-	wakks__be32(key, k->id);
+	wakks_store_be32(key, k->id);
 	int rc = b.oom ? WAKKS_E_NOMEM : wakks__store_put(t, WT_SPK, key, 4, b.p, b.len);
 	wakks__buf_free(&b);
 	return rc;
@@ -58,7 +58,7 @@ int wakks__prekeys_store(wakks_client *c, wakks__txn *t, uint32_t n, proto_preke
 		rec[0] = OPK_RECORD_VERSION;
 		memcpy(rec + 1, keys[i].public_key, 32);
 		memcpy(rec + 33, keys[i].secret_key, 32);
-		wakks__be32(key, keys[i].id);
+		wakks_store_be32(key, keys[i].id);
 		rc = wakks__store_put(t, WT_OPK, key, 4, rec, sizeof rec);
 		sodium_memzero(rec, sizeof rec);
 		memcpy(pubs[i], keys[i].public_key, 32);
@@ -174,7 +174,7 @@ static int collect_old_spk(const uint8_t *key, size_t klen, const uint8_t *val, 
 	struct spk_prune *p = arg;
 	if (klen != 4)
 		return 0;
-	uint32_t id = ((uint32_t)key[0] << 24) | ((uint32_t)key[1] << 16) | ((uint32_t)key[2] << 8) | key[3];
+	uint32_t id = wakks_load_be32(key);
 	if (id < p->keep_from && p->n < 64)
 		p->ids[p->n++] = id;
 	return 0;
@@ -254,7 +254,7 @@ void wakks__on_key_reply(wakks_client *c, struct wakks__req *rq, const proto_fra
 	if (wakks__txn_begin(c->store, true, &t) != 0)
 		return;
 	uint8_t key[4];
-	wakks__be32(key, rq->aux);
+	wakks_store_be32(key, rq->aux);
 	uint8_t *v;
 	size_t vl;
 	int rc = wakks__store_get(t, WT_SPK, key, 4, &v, &vl);
@@ -268,7 +268,7 @@ void wakks__on_key_reply(wakks_client *c, struct wakks__req *rq, const proto_fra
 		struct spk_prune p = { .keep_from = rq->aux > SPK_KEEP_PREVIOUS ? rq->aux - SPK_KEEP_PREVIOUS : 0 };
 		rc = wakks__store_each(t, WT_SPK, collect_old_spk, &p);
 		for (size_t i = 0; rc == 0 && i < p.n; i++) {
-			wakks__be32(key, p.ids[i]);
+			wakks_store_be32(key, p.ids[i]);
 			rc = wakks__store_del(t, WT_SPK, key, 4);
 		}
 		if (rc == 0)
@@ -287,7 +287,7 @@ int wakks__spk_load(wakks_client *c, wakks__txn *t, uint32_t id, wc_signed_preke
 {
 	(void)c;
 	uint8_t key[4];
-	wakks__be32(key, id);
+	wakks_store_be32(key, id);
 	uint8_t *v;
 	size_t vl;
 	int rc = wakks__store_get(t, WT_SPK, key, 4, &v, &vl);
@@ -308,7 +308,7 @@ int wakks__spk_load(wakks_client *c, wakks__txn *t, uint32_t id, wc_signed_preke
 int wakks__opk_load(wakks__txn *t, uint32_t id, wc_one_time_prekey *out)
 {
 	uint8_t key[4];
-	wakks__be32(key, id);
+	wakks_store_be32(key, id);
 	uint8_t *v;
 	size_t vl;
 	int rc = wakks__store_get(t, WT_OPK, key, 4, &v, &vl);

@@ -62,7 +62,7 @@ int wakks__msg_put(wakks__txn *t, const wakks_message *m, bool failed)
 {
 	wakks__buf b = { 0 };
 	uint8_t key[8];
-	wakks__be64(key, m->seq);
+	wakks_store_be64(key, m->seq);
 	int rc = wakks__msg_encode(m, failed, &b);
 	if (rc == 0)
 		rc = wakks__store_put(t, WT_MSG, key, 8, b.p, b.len);
@@ -74,7 +74,7 @@ int wakks__msg_get(wakks__txn *t, uint64_t seq, wakks_message *m, bool *failed, 
 		   size_t *raw_len)
 {
 	uint8_t key[8];
-	wakks__be64(key, seq);
+	wakks_store_be64(key, seq);
 	int rc = wakks__store_get(t, WT_MSG, key, 8, raw, raw_len);
 	if (rc != 0)
 		return rc;
@@ -100,8 +100,7 @@ static int history_one(const uint8_t *key, size_t klen, const uint8_t *val, size
 	wakks_message m;
 	if (klen != 8 || wakks__msg_decode(val, vlen, &m, NULL) != 0)
 		return WAKKS_E_CORRUPT;
-	for (int i = 0; i < 8; i++)
-		m.seq = (m.seq << 8) | key[i];
+	m.seq = wakks_load_be64(key);
 	/* A file message's attachment lives in its own table, under the same seq. */
 	struct wakks__att a;
 	int rc = wakks__att_get(h->t, m.seq, &a);
@@ -244,7 +243,7 @@ int wakks__peer_seen(wakks_client *c, wakks__txn *t, const uint8_t acc[16], cons
 	rec[0] = PEER_RECORD_VERSION;
 	rec[1] = 0;
 	memcpy(rec + 2, ik, 32);
-	wakks__be64(rec + 34, wakks__now_ms());
+	wakks_store_be64(rec + 34, wakks__now_ms());
 	return wakks__store_put(t, WT_PEER, key, 32, rec, sizeof rec);
 }
 

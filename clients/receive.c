@@ -194,7 +194,7 @@ static int receive__store_message(wakks_client *c, struct receive__rx *rx)
 	rx->m.seq = last + 1;
 	receive__fill_message(c, rx, is_file);
 	uint8_t seqb[8];
-	wakks__be64(seqb, rx->m.seq);
+	wakks_store_be64(seqb, rx->m.seq);
 	if (rc == 0)
 		rc = wakks__msg_put(rx->t, &rx->m, false);
 	if (rc == 0)
@@ -222,7 +222,7 @@ static int receive__persist(wakks_client *c, struct receive__rx *rx)
 		rc = wakks__session_save(c, rx->t, d->device, d->account, rx->sess);
 	if (rc == 0 && rx->used_opk) {
 		uint8_t k[4];
-		wakks__be32(k, rx->opk_id);
+		wakks_store_be32(k, rx->opk_id);
 		rc = wakks__store_del(rx->t, WT_OPK, k, 4);
 	}
 	if (rc == 0 &&

@@ -45,17 +45,6 @@ void wakks__conversation_id(const uint8_t *account_a, const uint8_t *account_b, 
 	memcpy(out, h, 16);
 }
 
-static bool slug_ok(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-	if (n == 0 || n > WAKKS_SLUG_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || (s[i] == '-' && i)))
-			return false;
-	return true;
-}
-
 static uint32_t *op_slot(wakks_client *c, const uint8_t cmid[16], bool create)
 {
 	for (size_t i = 0; i < 64; i++)
@@ -75,7 +64,7 @@ int wakks__msg_new(wakks_client *c, const wakks_target *to, wakks_message *m)
 {
 	if (!to->account && !to->tenant)
 		return WAKKS_E_INVAL;
-	if ((to->tenant || to->unit) && (!slug_ok(to->tenant) || !slug_ok(to->unit)))
+	if ((to->tenant || to->unit) && (!wakks__slug_ok(to->tenant) || !wakks__slug_ok(to->unit)))
 		return WAKKS_E_INVAL;
 	if (!c->registered)
 		return WAKKS_E_NOT_REGISTERED;
@@ -105,7 +94,7 @@ int wakks__msg_queue(wakks__txn *t, wakks_message *m)
 	int rc = wakks__store_last_u64(t, WT_MSG, &last);
 	m->seq = last + 1;
 	uint8_t seqb[8];
-	wakks__be64(seqb, m->seq);
+	wakks_store_be64(seqb, m->seq);
 	if (rc == 0)
 		rc = wakks__msg_put(t, m, false);
 	if (rc == 0)
@@ -168,9 +157,7 @@ static int pending_scan(const uint8_t *key, size_t klen, const uint8_t *val, siz
 	struct pending_min *p = arg;
 	if (klen != 16 || vlen != 8)
 		return 0;
-	uint64_t seq = 0;
-	for (int i = 0; i < 8; i++)
-		seq = (seq << 8) | val[i];
+	uint64_t seq = wakks_load_be64(val);
 	p->count++;
 	if (!p->seq || seq < p->seq) {
 		p->seq = seq;

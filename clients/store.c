@@ -299,11 +299,8 @@ int wakks__store_last_u64(wakks__txn *t, int table, uint64_t *out)
 	MDB_val k, v;
 	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
 	uint64_t last = 0;
-	if (rc == 0 && k.mv_size == 8) {
-		const uint8_t *p = k.mv_data;
-		for (int i = 0; i < 8; i++)
-			last = (last << 8) | p[i];
-	}
+	if (rc == 0 && k.mv_size == 8)
+		last = wakks_load_be64(k.mv_data);
 	mdb_cursor_close(cur);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return map_err(rc);

@@ -29,6 +29,11 @@ void wakks_id_hex(const uint8_t id[WAKKS_ID_BYTES], char out[2 * WAKKS_ID_BYTES 
 	sodium_bin2hex(out, 2 * WAKKS_ID_BYTES + 1, id, WAKKS_ID_BYTES);
 }
 
+bool wakks__slug_ok(const char *s)
+{
+	return s && proto_slug_valid(s, strlen(s));
+}
+
 int wakks_id_parse(const char *hex, uint8_t out[WAKKS_ID_BYTES])
 {
 	uint8_t tmp[WAKKS_ID_BYTES];
@@ -53,18 +58,6 @@ uint64_t wakks__mono_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-void wakks__be32(uint8_t out[4], uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		out[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-
-void wakks__be64(uint8_t out[8], uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		out[i] = (uint8_t)(v >> (56 - 8 * i));
 }
 
 static bool reserve(wakks__buf *b, size_t n)
@@ -101,7 +94,7 @@ void wakks__put_u8(wakks__buf *b, uint8_t v)
 void wakks__put_u32(wakks__buf *b, uint32_t v)
 {
 	if (reserve(b, 4)) {
-		wakks__be32(b->p + b->len, v);
+		wakks_store_be32(b->p + b->len, v);
 		b->len += 4;
 	}
 }
@@ -109,7 +102,7 @@ void wakks__put_u32(wakks__buf *b, uint32_t v)
 void wakks__put_u64(wakks__buf *b, uint64_t v)
 {
 	if (reserve(b, 8)) {
-		wakks__be64(b->p + b->len, v);
+		wakks_store_be64(b->p + b->len, v);
 		b->len += 8;
 	}
 }
@@ -162,19 +155,13 @@ uint8_t wakks__get_u8(wakks__rd *r)
 uint32_t wakks__get_u32(wakks__rd *r)
 {
 	const uint8_t *p = take(r, 4);
-	uint32_t v = 0;
-	for (int i = 0; p && i < 4; i++)
-		v = (v << 8) | p[i];
-	return v;
+	return p ? wakks_load_be32(p) : 0;
 }
 
 uint64_t wakks__get_u64(wakks__rd *r)
 {
 	const uint8_t *p = take(r, 8);
-	uint64_t v = 0;
-	for (int i = 0; p && i < 8; i++)
-		v = (v << 8) | p[i];
-	return v;
+	return p ? wakks_load_be64(p) : 0;
 }
 
 void wakks__get_bytes(wakks__rd *r, void *out, size_t n)

@@ -11,6 +11,7 @@
 #include <openssl/ssl.h>
 
 #include "wakks.h"
+#include "wakks_bytes.h"
 #include "wakks_crypto.h"
 #include "wakks_protocol.h"
 
@@ -43,8 +44,8 @@ void wakks__get_str8(wakks__rd *r, char *out, size_t cap); /* NUL-terminated; ba
 /* True when every byte was read and nothing was out of bounds. */
 bool wakks__rd_done(const wakks__rd *r);
 
-void wakks__be32(uint8_t out[4], uint32_t v);
-void wakks__be64(uint8_t out[8], uint64_t v);
+/* A tenant or unit id as a C string: proto_slug_valid, and false for NULL. */
+bool wakks__slug_ok(const char *s);
 
 uint64_t wakks__now_ms(void);
 uint64_t wakks__mono_ms(void);

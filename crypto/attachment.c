@@ -41,7 +41,7 @@ int wc_attachment_encrypt(const uint8_t *pt, size_t len, uint8_t *out, size_t ou
 		/* The first chunk's associated data names the domain and the plaintext size. */
 		uint8_t ad[sizeof WC__DS_ATTACHMENT - 1 + 8];
 		memcpy(ad, WC__DS_ATTACHMENT, sizeof WC__DS_ATTACHMENT - 1);
-		wc__put_be64(ad + sizeof WC__DS_ATTACHMENT - 1, (uint64_t)len);
+		wakks_store_be64(ad + sizeof WC__DS_ATTACHMENT - 1, (uint64_t)len);
 		crypto_secretstream_xchacha20poly1305_push(&st, out + off, NULL,
 							   pt + i * WC_ATTACHMENT_CHUNK_BYTES, n,
 							   i == 0 ? ad : NULL, i == 0 ? sizeof ad : 0,
@@ -79,7 +79,7 @@ int wc_attachment_decrypt(const wc_attachment *att, const uint8_t *ct, size_t le
 	size_t size = (size_t)att->size, nchunks = attach__chunks(size), off = SS_HEADER;
 	uint8_t ad[sizeof WC__DS_ATTACHMENT - 1 + 8];
 	memcpy(ad, WC__DS_ATTACHMENT, sizeof WC__DS_ATTACHMENT - 1);
-	wc__put_be64(ad + sizeof WC__DS_ATTACHMENT - 1, att->size);
+	wakks_store_be64(ad + sizeof WC__DS_ATTACHMENT - 1, att->size);
 	for (size_t i = 0; i < nchunks; i++) {
 		size_t n = size - i * WC_ATTACHMENT_CHUNK_BYTES;
 		if (n > WC_ATTACHMENT_CHUNK_BYTES)
@@ -119,7 +119,7 @@ int wc_attachment_encode(const wc_attachment *att, uint8_t *out, size_t out_cap,
 	*p++ = ATT_DESCRIPTOR_VERSION;
 	memcpy(p, att->key, 32);
 	memcpy(p + 32, att->digest, 32);
-	wc__put_be64(p + 64, att->size);
+	wakks_store_be64(p + 64, att->size);
 	p += 72;
 	*p++ = (uint8_t)mt;
 	memcpy(p, att->media_type, mt);
@@ -144,7 +144,7 @@ int wc_attachment_decode(const uint8_t *in, size_t len, wc_attachment *out)
 	memset(&a, 0, sizeof a);
 	memcpy(a.key, in + 1, 32);
 	memcpy(a.digest, in + 33, 32);
-	a.size = wc__get_be64(in + 65);
+	a.size = wakks_load_be64(in + 65);
 	size_t off = 73, mt = in[off++];
 	if (mt > WC_MEDIA_TYPE_MAX || len < off + mt + 1)
 		goto bad;

@@ -25,10 +25,10 @@ int wc_content_encode(const wc_content *c, uint8_t *out, size_t out_cap, size_t 
 	*p++ = c->kind;
 	memcpy(p, c->message_id, 16);
 	memcpy(p + 16, c->conversation_id, 16);
-	wc__put_be64(p + 32, c->sent_ms);
+	wakks_store_be64(p + 32, c->sent_ms);
 	memcpy(p + 40, c->sender_account, 16);
 	memcpy(p + 56, c->sender_device, 16);
-	wc__put_be32(p + 72, (uint32_t)c->body_len);
+	wakks_store_be32(p + 72, (uint32_t)c->body_len);
 	p += 76;
 	if (c->body_len)
 		memcpy(p, c->body, c->body_len);
@@ -54,10 +54,10 @@ int wc_content_decode(const uint8_t *in, size_t len, wc_content *out)
 	const uint8_t *p = in + 2;
 	memcpy(c.message_id, p, 16);
 	memcpy(c.conversation_id, p + 16, 16);
-	c.sent_ms = wc__get_be64(p + 32);
+	c.sent_ms = wakks_load_be64(p + 32);
 	memcpy(c.sender_account, p + 40, 16);
 	memcpy(c.sender_device, p + 56, 16);
-	c.body_len = wc__get_be32(p + 72);
+	c.body_len = wakks_load_be32(p + 72);
 	if (c.body_len != len - WC_CONTENT_HEADER_BYTES)
 		return WC_E_FORMAT;
 	c.body = in + WC_CONTENT_HEADER_BYTES;

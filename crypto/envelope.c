@@ -26,11 +26,11 @@ int wc__envelope_parse(const uint8_t *env, size_t len, struct wc__envelope *out)
 		e.info.is_prekey = 1;
 		memcpy(e.info.sender_identity_key, p, 32);
 		memcpy(e.info.base_key, p + 32, 32);
-		e.info.signed_prekey_id = wc__get_be32(p + 64);
+		e.info.signed_prekey_id = wakks_load_be32(p + 64);
 		if (p[68] > 1)
 			return WC_E_FORMAT;
 		e.info.has_one_time_prekey = p[68];
-		e.info.one_time_prekey_id = wc__get_be32(p + 69);
+		e.info.one_time_prekey_id = wakks_load_be32(p + 69);
 		if (!e.info.has_one_time_prekey && e.info.one_time_prekey_id != 0)
 			return WC_E_FORMAT;
 		off += WC__PREKEY_PART_BYTES;
@@ -40,8 +40,8 @@ int wc__envelope_parse(const uint8_t *env, size_t len, struct wc__envelope *out)
 	if (len < off + WC__HEADER_BYTES + WC__TAG_BYTES + 256)
 		return WC_E_FORMAT;
 	memcpy(e.dh, env + off, 32);
-	e.pn = wc__get_be32(env + off + 32);
-	e.n = wc__get_be32(env + off + 36);
+	e.pn = wakks_load_be32(env + off + 32);
+	e.n = wakks_load_be32(env + off + 36);
 	if (e.n == UINT32_MAX || e.pn == UINT32_MAX)
 		return WC_E_FORMAT; /* no sender ever reaches them: counters stop one short */
 	off += WC__HEADER_BYTES;

@@ -7,9 +7,9 @@ void wc_signed_prekey_message(uint32_t id, const uint8_t public_key[WC_PUBLIC_KE
 {
 	size_t ds = sizeof WC__DS_SIGNED_PREKEY - 1;
 	memcpy(out, WC__DS_SIGNED_PREKEY, ds);
-	wc__put_be32(out + ds, id);
+	wakks_store_be32(out + ds, id);
 	memcpy(out + ds + 4, public_key, 32);
-	wc__put_be64(out + ds + 4 + 32, created_ms);
+	wakks_store_be64(out + ds + 4 + 32, created_ms);
 }
 
 int wc_signed_prekey_generate(const wc_identity *identity, uint32_t id, uint64_t created_ms,

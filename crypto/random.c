@@ -77,7 +77,7 @@ void wc_test_random_seed(uint64_t seed)
 {
 	uint8_t in[20 + 8];
 	memcpy(in, "wakks/v1/test-random", 20);
-	wc__put_be64(in + 20, seed);
+	wakks_store_be64(in + 20, seed);
 	crypto_hash_sha256(wc__seed_key, in, sizeof in);
 	wc__seed_offset = 0;
 	wc__src = SRC_SEED;

@@ -113,14 +113,14 @@ int wc__session_encrypt_padded(wc_session *s, const uint8_t *padded, size_t padd
 		uint8_t *p = out + off;
 		memcpy(p, s->local_identity, 32);
 		memcpy(p + 32, s->base_key, 32);
-		wc__put_be32(p + 64, s->spk_id);
+		wakks_store_be32(p + 64, s->spk_id);
 		p[68] = (s->flags & WC__F_HAS_OPK) ? 1 : 0;
-		wc__put_be32(p + 69, (s->flags & WC__F_HAS_OPK) ? s->opk_id : 0);
+		wakks_store_be32(p + 69, (s->flags & WC__F_HAS_OPK) ? s->opk_id : 0);
 		off += WC__PREKEY_PART_BYTES;
 	}
 	memcpy(out + off, s->dhs_pk, 32);
-	wc__put_be32(out + off + 32, s->pn);
-	wc__put_be32(out + off + 36, s->ns);
+	wakks_store_be32(out + off + 32, s->pn);
+	wakks_store_be32(out + off + 36, s->ns);
 	off += WC__HEADER_BYTES;
 
 	wc__session_ad(s, ad);

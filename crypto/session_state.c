@@ -36,19 +36,19 @@ void wc__session_serialize(const wc_session *s, uint8_t *out)
 	PUT(dhr);
 	PUT(cks);
 	PUT(ckr);
-	wc__put_be32(p, s->ns);
-	wc__put_be32(p + 4, s->nr);
-	wc__put_be32(p + 8, s->pn);
+	wakks_store_be32(p, s->ns);
+	wakks_store_be32(p + 4, s->nr);
+	wakks_store_be32(p + 8, s->pn);
 	p += 12;
 	PUT(base_key);
 #undef PUT
-	wc__put_be32(p, s->spk_id);
-	wc__put_be32(p + 4, s->opk_id);
-	wc__put_be32(p + 8, (uint32_t)s->nskipped);
+	wakks_store_be32(p, s->spk_id);
+	wakks_store_be32(p + 4, s->opk_id);
+	wakks_store_be32(p + 8, (uint32_t)s->nskipped);
 	p += 12;
 	for (size_t i = 0; i < s->nskipped; i++) {
 		memcpy(p, s->skipped[i].dh, 32);
-		wc__put_be32(p + 32, s->skipped[i].n);
+		wakks_store_be32(p + 32, s->skipped[i].n);
 		memcpy(p + 36, s->skipped[i].mk, 32);
 		p += STATE_SKIPPED_BYTES;
 	}
@@ -65,7 +65,7 @@ int wc__session_deserialize(const uint8_t *in, size_t len, wc_session **out)
 		return WC_E_VERSION;
 	if (len < STATE_FIXED_BYTES)
 		return WC_E_FORMAT;
-	uint32_t nskipped = wc__get_be32(in + STATE_FIXED_BYTES - 4);
+	uint32_t nskipped = wakks_load_be32(in + STATE_FIXED_BYTES - 4);
 	if (nskipped > WC_MAX_SKIPPED_KEYS ||
 	    len != STATE_FIXED_BYTES + (size_t)nskipped * STATE_SKIPPED_BYTES)
 		return WC_E_FORMAT;
@@ -89,14 +89,14 @@ int wc__session_deserialize(const uint8_t *in, size_t len, wc_session **out)
 	GET(dhr);
 	GET(cks);
 	GET(ckr);
-	s->ns = wc__get_be32(p);
-	s->nr = wc__get_be32(p + 4);
-	s->pn = wc__get_be32(p + 8);
+	s->ns = wakks_load_be32(p);
+	s->nr = wakks_load_be32(p + 4);
+	s->pn = wakks_load_be32(p + 8);
 	p += 12;
 	GET(base_key);
 #undef GET
-	s->spk_id = wc__get_be32(p);
-	s->opk_id = wc__get_be32(p + 4);
+	s->spk_id = wakks_load_be32(p);
+	s->opk_id = wakks_load_be32(p + 4);
 	p += 12;
 	if (nskipped) {
 		s->skipped = malloc(nskipped * sizeof *s->skipped);
@@ -107,7 +107,7 @@ int wc__session_deserialize(const uint8_t *in, size_t len, wc_session **out)
 		s->skipped_cap = nskipped;
 		for (uint32_t i = 0; i < nskipped; i++) {
 			memcpy(s->skipped[i].dh, p, 32);
-			s->skipped[i].n = wc__get_be32(p + 32);
+			s->skipped[i].n = wakks_load_be32(p + 32);
 			memcpy(s->skipped[i].mk, p + 36, 32);
 			p += STATE_SKIPPED_BYTES;
 		}

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MPL-2.0 */
-/* Internals shared by the crypto/ sources: byte order helpers, HKDF, the ratchet KDFs, padding
- * and the domain-separation strings of spec/crypto.md §Domain separation. */
+/* Internals shared by the crypto/ sources (byte order: wakks_bytes.h): HKDF, the ratchet
+ * KDFs, padding and the domain-separation strings of spec/crypto.md §Domain separation. */
 #ifndef WAKKS_CRYPTO_INTERNAL_H
 #define WAKKS_CRYPTO_INTERNAL_H
 
@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "wakks_bytes.h"
 #include "wakks_crypto.h"
 
 /* Domain-separation strings: every KDF input, signature and AEAD associated data names one. */
@@ -28,30 +29,6 @@
 #define WC__HEADER_BYTES 40
 #define WC__TAG_BYTES crypto_aead_xchacha20poly1305_ietf_ABYTES
 #define WC__AD_BYTES 64
-
-static inline void wc__put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static inline void wc__put_be64(uint8_t *p, uint64_t v)
-{
-	wc__put_be32(p, (uint32_t)(v >> 32));
-	wc__put_be32(p + 4, (uint32_t)v);
-}
-
-static inline uint32_t wc__get_be32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static inline uint64_t wc__get_be64(const uint8_t *p)
-{
-	return ((uint64_t)wc__get_be32(p) << 32) | wc__get_be32(p + 4);
-}
 
 /* HKDF-SHA-256 (RFC 5869) on crypto_auth_hmacsha256; info is an ASCII string without NUL.
  * salt may be NULL (then 32 zero bytes). out_len <= 255 * 32. */

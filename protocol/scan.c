@@ -8,6 +8,7 @@
  * nests deeper than PROTO_MAX_DEPTH, holds more than PROTO_MAX_OBJECTS objects, or is followed
  * by trailing bytes. It allocates nothing. */
 #include "schema_internal.h"
+#include "wakks_bytes.h"
 
 /* How each leading byte is scanned:
  *   0x00..0x1f  a scalar followed by that many payload bytes (fixint, nil, bool, fixstr, fixed
@@ -94,7 +95,7 @@ int proto__scan(const uint8_t *buf, size_t len)
 		if (c == 0xc5u) { /* bin16: ciphertexts */
 			if (len - pos < 2)
 				return PROTO_E_TRUNCATED;
-			size_t n = (size_t)buf[pos] << 8 | buf[pos + 1];
+			size_t n = wakks_load_be16(buf + pos);
 			pos += 2;
 			if (n > len - pos)
 				return PROTO_E_TRUNCATED;

@@ -65,6 +65,11 @@ int proto__check_slug(const uint8_t *s, size_t len)
 	return 0;
 }
 
+bool proto_slug_valid(const char *s, size_t len)
+{
+	return s && len <= PROTO_MAX_SLUG_BYTES && proto__check_slug((const uint8_t *)s, len) == 0;
+}
+
 int proto__check_string(uint8_t kind, const uint8_t *s, size_t len)
 {
 	switch (kind) {

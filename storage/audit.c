@@ -42,7 +42,7 @@ int store__op_audit_append_apply(struct store__wtxn *w, struct store__op *op)
 				  STORE_AUDIT_ENTRY_MAX, &len, hash) != 0 ||
 	    len == 0 || len > STORE_AUDIT_ENTRY_MAX)
 		return STORE_EAUDIT;
-	store__be64(key, prev_seq + 1);
+	wakks_store_be64(key, prev_seq + 1);
 	MDB_val k = {.mv_size = sizeof key, .mv_data = key};
 	MDB_val v = {.mv_size = len, .mv_data = op->u.audit_append.out};
 	rc = mdb_put(w->txn, s->dbi[STORE__DB_AUDIT], &k, &v, MDB_NOOVERWRITE);
@@ -62,7 +62,7 @@ int store__op_audit_append_apply(struct store__wtxn *w, struct store__op *op)
 int store__op_test_audit_raw_apply(struct store__wtxn *w, struct store__op *op)
 {
 	uint8_t key[STORE__KEY_AUDIT_LEN];
-	store__be64(key, op->u.test_audit_raw.seq);
+	wakks_store_be64(key, op->u.test_audit_raw.seq);
 	if (op->u.test_audit_raw.len == 0)
 		return store__del(w->store, w->txn, STORE__DB_AUDIT, key, sizeof key);
 	return store__put(w->store, w->txn, STORE__DB_AUDIT, key, sizeof key,
@@ -106,7 +106,7 @@ int store_audit_iter(struct store *s, uint64_t from_seq, size_t max, store_audit
 	rc = store__err(mdb_cursor_open(txn, s->dbi[STORE__DB_AUDIT], &cur));
 	if (rc)
 		goto done;
-	store__be64(start, from_seq);
+	wakks_store_be64(start, from_seq);
 	k.mv_data = start;
 	k.mv_size = sizeof start;
 	int mrc = max ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : MDB_NOTFOUND;
@@ -117,7 +117,7 @@ int store_audit_iter(struct store *s, uint64_t from_seq, size_t max, store_audit
 			break;
 		}
 		visited++;
-		if (cb(store__rd64(k.mv_data), v.mv_data, v.mv_size, data) != 0 ||
+		if (cb(wakks_load_be64(k.mv_data), v.mv_data, v.mv_size, data) != 0 ||
 		    (size_t)visited >= max)
 			break;
 		mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);

@@ -23,17 +23,17 @@ void store__blob_encode(const struct store_blob *b, uint8_t out[STORE__BLOB_LEN]
 	p += STORE_ID_BYTES;
 	memcpy(p, b->owner_device, STORE_ID_BYTES);
 	p += STORE_ID_BYTES;
-	store__be64(p, b->size);
+	wakks_store_be64(p, b->size);
 	p += 8;
-	store__be64(p, b->have);
+	wakks_store_be64(p, b->have);
 	p += 8;
 	memcpy(p, b->sha256, STORE_BLOB_SHA_BYTES);
 	p += STORE_BLOB_SHA_BYTES;
-	store__be64(p, b->created_ms);
+	wakks_store_be64(p, b->created_ms);
 	p += 8;
-	store__be64(p, b->expires_at_ms);
+	wakks_store_be64(p, b->expires_at_ms);
 	p += 8;
-	store__be32(p, b->refs);
+	wakks_store_be32(p, b->refs);
 }
 
 int store__blob_decode(const uint8_t id[STORE_ID_BYTES], const uint8_t *buf, size_t len,
@@ -50,17 +50,17 @@ int store__blob_decode(const uint8_t id[STORE_ID_BYTES], const uint8_t *buf, siz
 	p += STORE_ID_BYTES;
 	memcpy(b.owner_device, p, STORE_ID_BYTES);
 	p += STORE_ID_BYTES;
-	b.size = store__rd64(p);
+	b.size = wakks_load_be64(p);
 	p += 8;
-	b.have = store__rd64(p);
+	b.have = wakks_load_be64(p);
 	p += 8;
 	memcpy(b.sha256, p, STORE_BLOB_SHA_BYTES);
 	p += STORE_BLOB_SHA_BYTES;
-	b.created_ms = store__rd64(p);
+	b.created_ms = wakks_load_be64(p);
 	p += 8;
-	b.expires_at_ms = store__rd64(p);
+	b.expires_at_ms = wakks_load_be64(p);
 	p += 8;
-	b.refs = store__rd32(p);
+	b.refs = wakks_load_be32(p);
 	if (b.size == 0 || b.have > b.size || (b.state == STORE_BLOB_COMPLETE && b.have != b.size))
 		return STORE_ECORRUPT;
 	*out = b;
@@ -69,7 +69,7 @@ int store__blob_decode(const uint8_t id[STORE_ID_BYTES], const uint8_t *buf, siz
 
 static void expiry_key(uint8_t k[BLOB_EXPIRY_KEY_LEN], uint64_t at, const uint8_t id[STORE_ID_BYTES])
 {
-	store__be64(k, at);
+	wakks_store_be64(k, at);
 	memcpy(k + 8, id, STORE_ID_BYTES);
 }
 
@@ -125,7 +125,7 @@ static int get_counter(struct store *s, MDB_txn *txn, enum store__db db, const v
 		return rc;
 	if (v.mv_size != width)
 		return STORE_ECORRUPT;
-	*out = width == 8 ? store__rd64(v.mv_data) : store__rd32(v.mv_data);
+	*out = width == 8 ? wakks_load_be64(v.mv_data) : wakks_load_be32(v.mv_data);
 	return 0;
 }
 
@@ -138,9 +138,9 @@ static int put_counter(struct store *s, MDB_txn *txn, enum store__db db, const v
 	}
 	uint8_t buf[8];
 	if (width == 8)
-		store__be64(buf, val);
+		wakks_store_be64(buf, val);
 	else
-		store__be32(buf, (uint32_t)val);
+		wakks_store_be32(buf, (uint32_t)val);
 	return store__put(s, txn, db, key, klen, buf, width);
 }
 
@@ -178,8 +178,8 @@ static int usage_get(struct store *s, MDB_txn *txn, const uint8_t account[STORE_
 		return rc;
 	if (v.mv_size != 12)
 		return STORE_ECORRUPT;
-	*bytes = store__rd64(v.mv_data);
-	*count = store__rd32((const uint8_t *)v.mv_data + 8);
+	*bytes = wakks_load_be64(v.mv_data);
+	*count = wakks_load_be32((const uint8_t *)v.mv_data + 8);
 	return 0;
 }
 
@@ -191,8 +191,8 @@ static int usage_put(struct store *s, MDB_txn *txn, const uint8_t account[STORE_
 		return rc == STORE_ENOTFOUND ? 0 : rc;
 	}
 	uint8_t buf[12];
-	store__be64(buf, bytes);
-	store__be32(buf + 8, count);
+	wakks_store_be64(buf, bytes);
+	wakks_store_be32(buf + 8, count);
 	return store__put(s, txn, STORE__DB_BLOB_USAGE, account, STORE_ID_BYTES, buf, sizeof buf);
 }
 
@@ -209,10 +209,10 @@ static int grant_get(struct store *s, MDB_txn *txn, const uint8_t k[BLOB_GRANT_K
 	}
 	if (rc)
 		return rc;
-	if (v.mv_size != 12 || store__rd32(v.mv_data) == 0)
+	if (v.mv_size != 12 || wakks_load_be32(v.mv_data) == 0)
 		return STORE_ECORRUPT;
-	*count = store__rd32(v.mv_data);
-	*expires_at = store__rd64((const uint8_t *)v.mv_data + 4);
+	*count = wakks_load_be32(v.mv_data);
+	*expires_at = wakks_load_be64((const uint8_t *)v.mv_data + 4);
 	return 0;
 }
 
@@ -224,8 +224,8 @@ static int grant_put(struct store *s, MDB_txn *txn, const uint8_t k[BLOB_GRANT_K
 		return rc == STORE_ENOTFOUND ? 0 : rc;
 	}
 	uint8_t buf[12];
-	store__be32(buf, count);
-	store__be64(buf + 4, expires_at);
+	wakks_store_be32(buf, count);
+	wakks_store_be64(buf + 4, expires_at);
 	return store__put(s, txn, STORE__DB_BLOB_GRANTS, k, BLOB_GRANT_KEY_LEN, buf, sizeof buf);
 }
 
@@ -494,7 +494,7 @@ int store__op_blob_expire_apply(struct store__wtxn *w, struct store__op *op)
 			err = STORE_ECORRUPT;
 			break;
 		}
-		if (store__rd64(k.mv_data) > op->u.blob_many.now_ms)
+		if (wakks_load_be64(k.mv_data) > op->u.blob_many.now_ms)
 			break;
 		if (n == max) {
 			res->more = true;

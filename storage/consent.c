@@ -64,7 +64,7 @@ static int last_seq(struct store *s, MDB_txn *txn, const uint8_t account[STORE_I
 		if (k.mv_size != STORE__KEY_CONSENT_LEN)
 			err = STORE_ECORRUPT;
 		else
-			*seq = store__rd64((const uint8_t *)k.mv_data + STORE_ID_BYTES);
+			*seq = wakks_load_be64((const uint8_t *)k.mv_data + STORE_ID_BYTES);
 	}
 	mdb_cursor_close(cur);
 	if (err)

@@ -96,7 +96,7 @@ static size_t align_up(size_t v)
 static int write_schema_version(struct store *s, MDB_txn *txn, uint32_t v)
 {
 	uint8_t buf[4];
-	store__be32(buf, v);
+	wakks_store_be32(buf, v);
 	return store__put(s, txn, STORE__DB_META, STORE__META_SCHEMA_KEY,
 			  strlen(STORE__META_SCHEMA_KEY), buf, sizeof buf);
 }
@@ -129,7 +129,7 @@ static int open_databases(struct store *s)
 			rc = STORE_ECORRUPT;
 			goto fail;
 		}
-		version = store__rd32(v.mv_data);
+		version = wakks_load_be32(v.mv_data);
 		if (version == 0) {
 			rc = STORE_ECORRUPT;
 			goto fail;

@@ -33,7 +33,7 @@ int store__op_expire_apply(struct store__wtxn *w, struct store__op *op)
 			break;
 		}
 		const uint8_t *p = k.mv_data;
-		if (store__rd64(p) > now)
+		if (wakks_load_be64(p) > now)
 			break;
 		if (n == max) {
 			res->more = true;
@@ -41,8 +41,8 @@ int store__op_expire_apply(struct store__wtxn *w, struct store__op *op)
 		}
 		memset(&items[n], 0, sizeof items[n]);
 		memcpy(items[n].device_id, p + 8, STORE_ID_BYTES);
-		items[n].seq = store__rd64(p + 8 + STORE_ID_BYTES);
-		op->u.expire.due[n] = store__rd64(p);
+		items[n].seq = wakks_load_be64(p + 8 + STORE_ID_BYTES);
+		op->u.expire.due[n] = wakks_load_be64(p);
 		n++;
 		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 	}

@@ -73,7 +73,7 @@ int store__idem_expire(struct store__wtxn *w, uint64_t now_ms, size_t max, size_
 			err = STORE_ECORRUPT;
 			break;
 		}
-		if (store__rd64(k.mv_data) > now_ms)
+		if (wakks_load_be64(k.mv_data) > now_ms)
 			break;
 		if (n == max) {
 			*more = true;

@@ -38,7 +38,7 @@ size_t store__account_encode(const struct store_account *a, uint8_t buf[STORE__A
 	buf[1] = a->kind;
 	buf[2] = (uint8_t)tlen;
 	buf[3] = a->n_units;
-	store__be64(buf + 4, a->created_ms);
+	wakks_store_be64(buf + 4, a->created_ms);
 	memcpy(buf + STORE__ACCOUNT_FIXED_LEN, a->tenant, tlen);
 	off = STORE__ACCOUNT_FIXED_LEN + tlen;
 	for (unsigned i = 0; i < a->n_units; i++) {
@@ -72,7 +72,7 @@ int store__account_decode(const uint8_t id[STORE_ID_BYTES], const uint8_t *buf, 
 	a.n_units = buf[3];
 	if (a.n_units > STORE_ACCOUNT_UNITS_MAX)
 		return STORE_ECORRUPT;
-	a.created_ms = store__rd64(buf + 4);
+	a.created_ms = wakks_load_be64(buf + 4);
 	off = STORE__ACCOUNT_FIXED_LEN;
 	if (len - off < tlen || !name_bytes_ok(buf + off, tlen, STORE_TENANT_MAX))
 		return STORE_ECORRUPT;
@@ -103,11 +103,11 @@ void store__device_encode(const struct store_device *d, uint8_t buf[STORE__DEVIC
 	buf[3] = 0;
 	memcpy(buf + 4, d->account_id, STORE_ID_BYTES);
 	memcpy(buf + 20, d->identity_key, STORE_KEY_BYTES);
-	store__be64(buf + 52, d->created_ms);
-	store__be64(buf + 60, d->revoked ? d->revoked_ms : 0);
-	store__be64(buf + 68, d->next_seq);
-	store__be64(buf + 76, d->mailbox_count);
-	store__be64(buf + 84, d->mailbox_bytes);
+	wakks_store_be64(buf + 52, d->created_ms);
+	wakks_store_be64(buf + 60, d->revoked ? d->revoked_ms : 0);
+	wakks_store_be64(buf + 68, d->next_seq);
+	wakks_store_be64(buf + 76, d->mailbox_count);
+	wakks_store_be64(buf + 84, d->mailbox_bytes);
 }
 
 int store__device_decode(const uint8_t id[STORE_ID_BYTES], const uint8_t *buf, size_t len,
@@ -122,11 +122,11 @@ int store__device_decode(const uint8_t id[STORE_ID_BYTES], const uint8_t *buf, s
 	d.revoked = (buf[1] & DEVICE_FLAG_REVOKED) != 0;
 	memcpy(d.account_id, buf + 4, STORE_ID_BYTES);
 	memcpy(d.identity_key, buf + 20, STORE_KEY_BYTES);
-	d.created_ms = store__rd64(buf + 52);
-	d.revoked_ms = store__rd64(buf + 60);
-	d.next_seq = store__rd64(buf + 68);
-	d.mailbox_count = store__rd64(buf + 76);
-	d.mailbox_bytes = store__rd64(buf + 84);
+	d.created_ms = wakks_load_be64(buf + 52);
+	d.revoked_ms = wakks_load_be64(buf + 60);
+	d.next_seq = wakks_load_be64(buf + 68);
+	d.mailbox_count = wakks_load_be64(buf + 76);
+	d.mailbox_bytes = wakks_load_be64(buf + 84);
 	if (d.next_seq == 0 || (!d.revoked && d.revoked_ms != 0))
 		return STORE_ECORRUPT;
 	*out = d;
@@ -137,8 +137,8 @@ void store__spk_encode(const struct store_signed_prekey *k, uint8_t buf[STORE__S
 {
 	buf[0] = STORE__RECORD_V1;
 	buf[1] = buf[2] = buf[3] = 0;
-	store__be32(buf + 4, k->id);
-	store__be64(buf + 8, k->created_ms);
+	wakks_store_be32(buf + 4, k->id);
+	wakks_store_be64(buf + 8, k->created_ms);
 	memcpy(buf + 16, k->public_key, STORE_KEY_BYTES);
 	memcpy(buf + 48, k->signature, STORE_SIG_BYTES);
 }
@@ -148,8 +148,8 @@ int store__spk_decode(const uint8_t *buf, size_t len, struct store_signed_prekey
 	struct store_signed_prekey k;
 	if (len != STORE__SPK_LEN || buf[0] != STORE__RECORD_V1 || buf[1] || buf[2] || buf[3])
 		return STORE_ECORRUPT;
-	k.id = store__rd32(buf + 4);
-	k.created_ms = store__rd64(buf + 8);
+	k.id = wakks_load_be32(buf + 4);
+	k.created_ms = wakks_load_be64(buf + 8);
 	memcpy(k.public_key, buf + 16, STORE_KEY_BYTES);
 	memcpy(k.signature, buf + 48, STORE_SIG_BYTES);
 	*out = k;
@@ -168,7 +168,7 @@ int store__otpk_decode(const uint8_t key[STORE__KEY_OTPK_LEN], const uint8_t *bu
 {
 	if (len != STORE__OTPK_LEN || buf[0] != STORE__RECORD_V1 || buf[1] || buf[2] || buf[3])
 		return STORE_ECORRUPT;
-	out->id = store__rd32(key + STORE_ID_BYTES);
+	out->id = wakks_load_be32(key + STORE_ID_BYTES);
 	memcpy(out->public_key, buf + 4, STORE_KEY_BYTES);
 	return 0;
 }
@@ -178,12 +178,12 @@ void store__mailbox_encode_header(const struct store_envelope *e, uint8_t buf[ST
 	buf[0] = STORE__RECORD_V1;
 	buf[1] = e->ref.kind;
 	buf[2] = buf[3] = 0;
-	store__be64(buf + 4, e->stored_at_ms);
-	store__be64(buf + 12, e->expires_at_ms);
+	wakks_store_be64(buf + 4, e->stored_at_ms);
+	wakks_store_be64(buf + 12, e->expires_at_ms);
 	memcpy(buf + 20, e->ref.sender_account, STORE_ID_BYTES);
 	memcpy(buf + 36, e->ref.sender_device, STORE_ID_BYTES);
 	memcpy(buf + 52, e->ref.message_id, STORE_ID_BYTES);
-	store__be32(buf + 68, (uint32_t)e->payload_len);
+	wakks_store_be32(buf + 68, (uint32_t)e->payload_len);
 }
 
 int store__mailbox_decode(const uint8_t key[STORE__KEY_MAILBOX_LEN], const uint8_t *buf, size_t len,
@@ -194,14 +194,14 @@ int store__mailbox_decode(const uint8_t key[STORE__KEY_MAILBOX_LEN], const uint8
 		return STORE_ECORRUPT;
 	if (buf[1] < STORE_KIND_ENVELOPE || buf[1] > STORE_KIND_NOTICE)
 		return STORE_ECORRUPT;
-	uint32_t plen = store__rd32(buf + 68);
+	uint32_t plen = wakks_load_be32(buf + 68);
 	if (plen > STORE_PAYLOAD_MAX || len - STORE__MAILBOX_HDR_LEN != plen)
 		return STORE_ECORRUPT;
 	memcpy(e.ref.device_id, key, STORE_ID_BYTES);
-	e.ref.seq = store__rd64(key + STORE_ID_BYTES);
+	e.ref.seq = wakks_load_be64(key + STORE_ID_BYTES);
 	e.ref.kind = buf[1];
-	e.stored_at_ms = store__rd64(buf + 4);
-	e.expires_at_ms = store__rd64(buf + 12);
+	e.stored_at_ms = wakks_load_be64(buf + 4);
+	e.expires_at_ms = wakks_load_be64(buf + 12);
 	memcpy(e.ref.sender_account, buf + 20, STORE_ID_BYTES);
 	memcpy(e.ref.sender_device, buf + 36, STORE_ID_BYTES);
 	memcpy(e.ref.message_id, buf + 52, STORE_ID_BYTES);
@@ -221,13 +221,13 @@ void store__idem_encode(uint64_t stored_at, uint64_t expires_at, const struct st
 {
 	buf[0] = STORE__RECORD_V1;
 	buf[1] = 0;
-	store__be16(buf + 2, (uint16_t)n);
-	store__be64(buf + 4, stored_at);
-	store__be64(buf + 12, expires_at);
+	wakks_store_be16(buf + 2, (uint16_t)n);
+	wakks_store_be64(buf + 4, stored_at);
+	wakks_store_be64(buf + 12, expires_at);
 	for (size_t i = 0; i < n; i++) {
 		uint8_t *p = buf + STORE__IDEM_HDR_LEN + i * STORE__IDEM_ENTRY_LEN;
 		memcpy(p, seqs[i].device_id, STORE_ID_BYTES);
-		store__be64(p + STORE_ID_BYTES, seqs[i].seq);
+		wakks_store_be64(p + STORE_ID_BYTES, seqs[i].seq);
 	}
 }
 
@@ -236,16 +236,16 @@ int store__idem_decode(const uint8_t *buf, size_t len, struct store_idempotency 
 {
 	if (len < STORE__IDEM_HDR_LEN || buf[0] != STORE__RECORD_V1 || buf[1] != 0)
 		return STORE_ECORRUPT;
-	size_t n = store__rd16(buf + 2);
+	size_t n = wakks_load_be16(buf + 2);
 	if (n == 0 || n > STORE_SEND_MAX_RECIPIENTS || len != store__idem_len(n))
 		return STORE_ECORRUPT;
-	out->stored_at_ms = store__rd64(buf + 4);
-	out->expires_at_ms = store__rd64(buf + 12);
+	out->stored_at_ms = wakks_load_be64(buf + 4);
+	out->expires_at_ms = wakks_load_be64(buf + 12);
 	out->n = n;
 	for (size_t i = 0; i < n && i < cap; i++) {
 		const uint8_t *p = buf + STORE__IDEM_HDR_LEN + i * STORE__IDEM_ENTRY_LEN;
 		memcpy(seqs[i].device_id, p, STORE_ID_BYTES);
-		seqs[i].seq = store__rd64(p + STORE_ID_BYTES);
+		seqs[i].seq = wakks_load_be64(p + STORE_ID_BYTES);
 	}
 	return 0;
 }
@@ -276,22 +276,22 @@ void store__key_otpk(uint8_t key[STORE__KEY_OTPK_LEN], const uint8_t device[STOR
 		     uint32_t id)
 {
 	memcpy(key, device, STORE_ID_BYTES);
-	store__be32(key + STORE_ID_BYTES, id);
+	wakks_store_be32(key + STORE_ID_BYTES, id);
 }
 
 void store__key_mailbox(uint8_t key[STORE__KEY_MAILBOX_LEN], const uint8_t device[STORE_ID_BYTES],
 			uint64_t seq)
 {
 	memcpy(key, device, STORE_ID_BYTES);
-	store__be64(key + STORE_ID_BYTES, seq);
+	wakks_store_be64(key + STORE_ID_BYTES, seq);
 }
 
 void store__key_mailbox_expiry(uint8_t key[STORE__KEY_MAILBOX_EXPIRY_LEN], uint64_t expires_at,
 			       const uint8_t device[STORE_ID_BYTES], uint64_t seq)
 {
-	store__be64(key, expires_at);
+	wakks_store_be64(key, expires_at);
 	memcpy(key + 8, device, STORE_ID_BYTES);
-	store__be64(key + 8 + STORE_ID_BYTES, seq);
+	wakks_store_be64(key + 8 + STORE_ID_BYTES, seq);
 }
 
 void store__key_idem(uint8_t key[STORE__KEY_IDEM_LEN], const uint8_t device[STORE_ID_BYTES],
@@ -304,7 +304,7 @@ void store__key_idem(uint8_t key[STORE__KEY_IDEM_LEN], const uint8_t device[STOR
 void store__key_idem_expiry(uint8_t key[STORE__KEY_IDEM_EXPIRY_LEN], uint64_t expires_at,
 			    const uint8_t device[STORE_ID_BYTES], const uint8_t msg[STORE_ID_BYTES])
 {
-	store__be64(key, expires_at);
+	wakks_store_be64(key, expires_at);
 	memcpy(key + 8, device, STORE_ID_BYTES);
 	memcpy(key + 8 + STORE_ID_BYTES, msg, STORE_ID_BYTES);
 }
@@ -359,9 +359,9 @@ size_t store__consent_encode(const struct store_consent *c, uint8_t buf[STORE__C
 	off += put_str8(buf + off, c->tenant, tlen);
 	off += put_str8(buf + off, c->unit, ulen);
 	off += put_str8(buf + off, c->text_version, vlen);
-	store__be64(buf + off, c->received_at_ms);
+	wakks_store_be64(buf + off, c->received_at_ms);
 	off += 8;
-	store__be16(buf + off, (uint16_t)c->record_len);
+	wakks_store_be16(buf + off, (uint16_t)c->record_len);
 	off += 2;
 	memcpy(buf + off, c->record, c->record_len);
 	off += c->record_len;
@@ -393,7 +393,7 @@ int store__consent_decode(const uint8_t key[STORE__KEY_CONSENT_LEN], const uint8
 		return STORE_ECORRUPT;
 	memset(&c, 0, sizeof c);
 	memcpy(c.account_id, key, STORE_ID_BYTES);
-	c.seq = store__rd64(key + STORE_ID_BYTES);
+	c.seq = wakks_load_be64(key + STORE_ID_BYTES);
 	c.kind = buf[1];
 	if (!get_str8(buf, len, &off, 1, STORE_TENANT_MAX, c.tenant) ||
 	    !get_str8(buf, len, &off, 0, STORE_UNIT_ID_MAX, c.unit) ||
@@ -401,9 +401,9 @@ int store__consent_decode(const uint8_t key[STORE__KEY_CONSENT_LEN], const uint8
 		return STORE_ECORRUPT;
 	if (len - off < 8 + 2)
 		return STORE_ECORRUPT;
-	c.received_at_ms = store__rd64(buf + off);
+	c.received_at_ms = wakks_load_be64(buf + off);
 	off += 8;
-	c.record_len = store__rd16(buf + off);
+	c.record_len = wakks_load_be16(buf + off);
 	off += 2;
 	if (c.record_len == 0 || c.record_len > STORE_CONSENT_RECORD_MAX ||
 	    len - off != c.record_len + STORE_SIG_BYTES)
@@ -424,8 +424,8 @@ size_t store__consent_latest_encode(const struct store__consent_latest *l,
 		return 0;
 	buf[0] = STORE__RECORD_V1;
 	buf[1] = l->kind;
-	store__be64(buf + 2, l->seq);
-	store__be64(buf + 10, l->received_at_ms);
+	wakks_store_be64(buf + 2, l->seq);
+	wakks_store_be64(buf + 10, l->received_at_ms);
 	return 18 + put_str8(buf + 18, l->text_version, vlen);
 }
 
@@ -437,8 +437,8 @@ int store__consent_latest_decode(const uint8_t *buf, size_t len, struct store__c
 	    (buf[1] != STORE_CONSENT_GRANT && buf[1] != STORE_CONSENT_WITHDRAW))
 		return STORE_ECORRUPT;
 	l.kind = buf[1];
-	l.seq = store__rd64(buf + 2);
-	l.received_at_ms = store__rd64(buf + 10);
+	l.seq = wakks_load_be64(buf + 2);
+	l.received_at_ms = wakks_load_be64(buf + 10);
 	if (l.seq == 0 ||
 	    !get_str8(buf, len, &off, 1, STORE_CONSENT_TEXT_VERSION_MAX, l.text_version) ||
 	    off != len)
@@ -451,18 +451,18 @@ void store__consent_count_encode(const struct store__consent_count *c,
 				 uint8_t buf[STORE__CONSENT_COUNT_LEN])
 {
 	buf[0] = STORE__RECORD_V1;
-	store__be64(buf + 1, c->grants);
-	store__be64(buf + 9, c->withdrawals);
-	store__be64(buf + 17, c->active);
+	wakks_store_be64(buf + 1, c->grants);
+	wakks_store_be64(buf + 9, c->withdrawals);
+	wakks_store_be64(buf + 17, c->active);
 }
 
 int store__consent_count_decode(const uint8_t *buf, size_t len, struct store__consent_count *out)
 {
 	if (len != STORE__CONSENT_COUNT_LEN || buf[0] != STORE__RECORD_V1)
 		return STORE_ECORRUPT;
-	out->grants = store__rd64(buf + 1);
-	out->withdrawals = store__rd64(buf + 9);
-	out->active = store__rd64(buf + 17);
+	out->grants = wakks_load_be64(buf + 1);
+	out->withdrawals = wakks_load_be64(buf + 9);
+	out->active = wakks_load_be64(buf + 17);
 	return 0;
 }
 
@@ -472,7 +472,7 @@ void store__audit_head_encode(uint64_t seq, const uint8_t hash[STORE_AUDIT_HASH_
 			      uint8_t buf[STORE__AUDIT_HEAD_LEN])
 {
 	buf[0] = STORE__RECORD_V1;
-	store__be64(buf + 1, seq);
+	wakks_store_be64(buf + 1, seq);
 	memcpy(buf + 9, hash, STORE_AUDIT_HASH_BYTES);
 }
 
@@ -481,7 +481,7 @@ int store__audit_head_decode(const uint8_t *buf, size_t len, uint64_t *seq,
 {
 	if (len != STORE__AUDIT_HEAD_LEN || buf[0] != STORE__RECORD_V1)
 		return STORE_ECORRUPT;
-	*seq = store__rd64(buf + 1);
+	*seq = wakks_load_be64(buf + 1);
 	memcpy(hash, buf + 9, STORE_AUDIT_HASH_BYTES);
 	return 0;
 }
@@ -492,7 +492,7 @@ void store__key_consent(uint8_t key[STORE__KEY_CONSENT_LEN], const uint8_t accou
 			uint64_t seq)
 {
 	memcpy(key, account, STORE_ID_BYTES);
-	store__be64(key + STORE_ID_BYTES, seq);
+	wakks_store_be64(key + STORE_ID_BYTES, seq);
 }
 
 size_t store__key_consent_latest(uint8_t key[STORE__KEY_CONSENT_LATEST_MAX],

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wakks_bytes.h"
 #include "wakks_storage.h"
 
 #define STORE__RECORD_V1 1
@@ -56,37 +57,6 @@
 #define STORE__CONSENT_LATEST_MAX_LEN (STORE__CONSENT_LATEST_FIXED_LEN + STORE_CONSENT_TEXT_VERSION_MAX)
 #define STORE__CONSENT_COUNT_LEN 25 /* version | grants u64 | withdrawals u64 | active u64 */
 #define STORE__BLOB_LEN 102 /* spec/storage.md §4.13 */
-
-static inline void store__be16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-static inline void store__be32(uint8_t *p, uint32_t v)
-{
-	for (int i = 3; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-static inline void store__be64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-static inline uint16_t store__rd16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-static inline uint32_t store__rd32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-static inline uint64_t store__rd64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
 
 /* Encoders return the encoded length, or 0 if the record is invalid (bad kind, string length ...).
  * Decoders return 0 or STORE_ECORRUPT; *out is written only on success. */

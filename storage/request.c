@@ -6,6 +6,7 @@
 
 #include "records_internal.h"
 #include "store_internal.h"
+#include "wakks_protocol.h"
 
 typedef int (*store__apply_fn)(struct store__wtxn *w, struct store__op *op);
 
@@ -172,12 +173,32 @@ static struct store__op *result_op(const struct store_req *req, int op, enum sto
 
 /* ---- builders -------------------------------------------------------------------------------- */
 
+/* What is written now must be addressable on the wire: tenant and unit ids are slugs
+ * (proto_slug_valid). The record format keeps its room for 64-byte names, so records written
+ * before still decode. */
+static bool slug_ok(const char *s, bool may_be_empty)
+{
+	size_t n = strnlen(s, PROTO_MAX_SLUG_BYTES + 1);
+	return (may_be_empty && n == 0) || proto_slug_valid(s, n);
+}
+
+/* A citizen belongs to no tenant: the relay stores a placeholder there, not a tenant id. */
+static bool account_ids_ok(const struct store_account *a)
+{
+	if (a->kind != STORE_ACCOUNT_CITIZEN && !slug_ok(a->tenant, false))
+		return false;
+	for (unsigned i = 0; i < a->n_units; i++)
+		if (!slug_ok(a->units[i], false))
+			return false;
+	return true;
+}
+
 int store_req_put_account(struct store_req *req, const struct store_account *account)
 {
 	int idx, err;
 	if (!req || !account)
 		return STORE_EINVAL;
-	if (!store__account_valid(account))
+	if (!store__account_valid(account) || !account_ids_ok(account))
 		return STORE_EINVAL;
 	struct store_account *copy = malloc(sizeof *copy);
 	if (!copy)
@@ -457,7 +478,8 @@ int store_req_put_consent(struct store_req *req, const struct store_consent *con
 		return STORE_EINVAL;
 	if (consent->record_len > STORE_CONSENT_RECORD_MAX)
 		return STORE_ELIMIT;
-	if (!store__consent_valid(consent))
+	if (!store__consent_valid(consent) || !slug_ok(consent->tenant, false) ||
+	    !slug_ok(consent->unit, true))
 		return STORE_EINVAL;
 	uint8_t *copy = malloc(consent->record_len);
 	if (!copy)

@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "wakks.h"
+#include "wakks_bytes.h"
 
 enum { EX_OK = 0, EX_REFUSED = 1, EX_USAGE = 2, EX_STORE = 3, EX_NET = 4, EX_TIMEOUT = 5 };
 
@@ -161,17 +162,6 @@ static void load_config(void)
 	fclose(f);
 }
 
-static int hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 static bool parse_hex_key(const char *s, size_t n, uint8_t key[32])
 {
 	while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' '))
@@ -179,7 +169,7 @@ static bool parse_hex_key(const char *s, size_t n, uint8_t key[32])
 	if (n != 64)
 		return false;
 	for (size_t i = 0; i < 32; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+		int hi = wakks_hexval(s[2 * i]), lo = wakks_hexval(s[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return false;
 		key[i] = (uint8_t)(hi << 4 | lo);

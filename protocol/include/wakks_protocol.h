@@ -253,8 +253,14 @@ enum proto_type {
 
 /* Wire name of a frame type ("send"), or NULL if the type is unknown. */
 const char *proto_type_name(uint32_t type);
+
 /* PROTO_F_* flags of a frame type, or 0 if the type is unknown. */
 unsigned proto_type_flags(uint32_t type);
+
+/* True when s[0..len) is a tenant or unit id the wire can carry (`slug`, spec/protocol.md §1):
+ * 1..PROTO_MAX_SLUG_BYTES bytes of a-z 0-9 '-', not starting with '-'. The one rule for these
+ * ids, so that nothing (configuration, storage, clients) accepts an id no frame can address. */
+bool proto_slug_valid(const char *s, size_t len);
 
 /* ---- Views -------------------------------------------------------------------------------- */
 

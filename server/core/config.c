@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "core/log.h"
+#include "wakks_protocol.h"
 
 /* A config line longer than this is refused rather than silently cut. */
 #define CONFIG_LINE_MAX 2048
@@ -371,7 +372,9 @@ static int set_consent_key(struct parse_ctx *p, const char *key, const char *val
 	return fail(p, key, "unknown key in [consent %s]", p->section_name);
 }
 
-static bool valid_id(const char *s)
+/* Identity-provider ids are configuration names only (never on the wire), so they keep their own
+ * rule; tenant and unit ids are the wire's slugs (proto_slug_valid). */
+static bool valid_idp_id(const char *s)
 {
 	size_t n = strlen(s);
 	return n > 0 && n < 64 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_") == n;
@@ -405,8 +408,10 @@ static int open_section(struct parse_ctx *p, struct relay_config *cfg, char *hea
 	if (!name || !*name)
 		return fail(p, NULL, "section [%s] needs a name", header);
 	if (strcmp(header, "tenant") == 0) {
-		if (!valid_id(name))
-			return fail(p, NULL, "tenant id '%s' must be 1-63 of a-z 0-9 - _", name);
+		if (!proto_slug_valid(name, strlen(name)))
+			return fail(p, "tenant",
+				    "tenant id '%s' must be 1-%u of a-z 0-9 -, not starting with -",
+				    name, PROTO_MAX_SLUG_BYTES);
 		if (relay_config_tenant(cfg, name))
 			return fail(p, NULL, "tenant '%s' defined twice", name);
 		if (cfg->tenant_count >= RELAY_MAX_TENANTS)
@@ -425,8 +430,10 @@ static int open_section(struct parse_ctx *p, struct relay_config *cfg, char *hea
 			return fail(p, NULL, "unit names tenant '%s', which is not defined above it",
 				    name);
 		const char *unit_id = slash + 1;
-		if (!valid_id(unit_id))
-			return fail(p, NULL, "unit id '%s' must be 1-63 of a-z 0-9 - _", unit_id);
+		if (!proto_slug_valid(unit_id, strlen(unit_id)))
+			return fail(p, "unit",
+				    "unit id '%s' must be 1-%u of a-z 0-9 -, not starting with -",
+				    unit_id, PROTO_MAX_SLUG_BYTES);
 		for (int i = 0; i < t->unit_count; i++)
 			if (strcmp(t->units[i].id, unit_id) == 0)
 				return fail(p, NULL, "unit '%s/%s' defined twice", name, unit_id);
@@ -462,7 +469,7 @@ static int open_section(struct parse_ctx *p, struct relay_config *cfg, char *hea
 		return 0;
 	}
 	if (strcmp(header, "idp") == 0) {
-		if (!valid_id(name))
+		if (!valid_idp_id(name))
 			return fail(p, NULL, "idp id '%s' must be 1-63 of a-z 0-9 - _", name);
 		if (relay_config_idp(cfg, name))
 			return fail(p, NULL, "idp '%s' defined twice", name);

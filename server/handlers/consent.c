@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "core/clock.h"
 #include "core/log.h"
 #include "handlers/call.h"
@@ -14,23 +16,34 @@
 #include "relay_state.h"
 #include "services/audit_log.h"
 #include "services/consent_gate.h"
-#include "services/consent_record.h"
 #include "services/notify.h"
+#include "wakks_consent_record.h"
 #include "wakks_storage.h"
 
 /* A record's time may differ this much from the relay's clock (device clocks drift). */
 #define CONSENT_CLOCK_SKEW_MS (10u * 60u * 1000u)
 
-static bool view_is(struct consent_view v, const char *s)
+static bool view_is(proto_str v, const char *s)
 {
 	return v.len == strlen(s) && memcmp(v.ptr, s, v.len) == 0;
 }
 
-static void copy_view(char *dst, size_t cap, struct consent_view v)
+static void copy_view(char *dst, size_t cap, proto_str v)
 {
 	size_t n = v.len < cap - 1 ? v.len : cap - 1;
 	memcpy(dst, v.ptr, n);
 	dst[n] = '\0';
+}
+
+/* 0 when sig is the device key's Ed25519 signature over the record's signed message (§3). */
+static int record_verify(const uint8_t *record, size_t len, const uint8_t sig[64],
+			 const uint8_t identity_key[32])
+{
+	uint8_t msg[PROTO_CONSENT_SIGNED_MAX];
+	size_t n;
+	if (proto_consent_record_signed(record, len, msg, sizeof msg, &n) != 0)
+		return -1;
+	return crypto_sign_verify_detached(sig, msg, n, identity_key) == 0 ? 0 : -1;
 }
 
 static bool unit_exists(const struct relay_tenant_config *t, const char *unit)
@@ -70,9 +83,9 @@ static void handle_consent_change(struct relay_conn *c, const proto_frame *f, ui
 		relay_send_error(c, f->request_id, PROTO_E_FORBIDDEN, "only citizens give consent", NULL);
 		return;
 	}
-	struct consent_record rec;
+	proto_consent_record rec;
 	const char *why = NULL;
-	if (consent_record_parse(m->record.ptr, m->record.len, &rec, &why) != 0) {
+	if (proto_consent_record_parse(m->record.ptr, m->record.len, &rec, &why) != 0) {
 		relay_send_error(c, f->request_id, PROTO_E_INVALID, why, NULL);
 		return;
 	}
@@ -87,7 +100,7 @@ static void handle_consent_change(struct relay_conn *c, const proto_frame *f, ui
 		why = "the record's kind does not match the frame";
 	else if (memcmp(rec.account, c->account_id, 16) != 0 || memcmp(rec.device, c->device_id, 16) != 0)
 		why = "the record names another account or device";
-	else if (!view_is(rec.purpose, "digital-kommunikation"))
+	else if (!view_is(rec.purpose, PROTO_CONSENT_PURPOSE))
 		why = "unknown purpose";
 	else if (kind == STORE_CONSENT_GRANT && t && unit_exists(t, unit) &&
 		 (!text || strcmp(text->version, version) != 0 ||
@@ -105,7 +118,7 @@ static void handle_consent_change(struct relay_conn *c, const proto_frame *f, ui
 	}
 	struct store_device dev;
 	if (store_get_device(r->store, c->device_id, &dev) != 0 ||
-	    consent_record_verify(m->record.ptr, m->record.len, m->sig, dev.identity_key) != 0) {
+	    record_verify(m->record.ptr, m->record.len, m->sig, dev.identity_key) != 0) {
 		relay_send_error(c, f->request_id, PROTO_E_BAD_SIGNATURE,
 				 "signature does not verify", NULL);
 		return;

@@ -15,6 +15,7 @@
 #include "services/identity_binding.h"
 #include "services/metrics.h"
 #include "wakks_devidp.h"
+#include "wakks_protocol.h"
 
 /* Shown at / until a web client directory is configured (web_root). */
 static const char placeholder_page[] =
@@ -85,11 +86,12 @@ static int dev_idp(struct relay *r, struct lws *wsi, void *pss, const char *uri,
 /* GET /consent/TENANT[/UNIT]: the text a citizen is shown before granting (spec/consent.md §1). */
 static int consent_text(struct relay *r, struct lws *wsi, void *pss, const char *uri)
 {
-	char tenant[65] = "", unit[65] = "";
+	char tenant[PROTO_MAX_SLUG_BYTES + 1] = "", unit[PROTO_MAX_SLUG_BYTES + 1] = "";
 	const char *rest = uri + strlen("/consent/");
 	const char *slash = strchr(rest, '/');
 	size_t tl = slash ? (size_t)(slash - rest) : strlen(rest);
-	if (tl == 0 || tl >= sizeof tenant || (slash && strlen(slash + 1) >= sizeof unit))
+	if (!proto_slug_valid(rest, tl) ||
+	    (slash && slash[1] && !proto_slug_valid(slash + 1, strlen(slash + 1))))
 		return 1;
 	memcpy(tenant, rest, tl);
 	if (slash)

@@ -34,7 +34,7 @@ static void sealed_records_round_trip(void)
 	CHECK_EQ_INT(wakks__store_put(t, WT_META, "a", 1, "alpha", 5), 0);
 	uint8_t k8[8];
 	for (uint64_t i = 1; i <= 3; i++) {
-		wakks__be64(k8, i);
+		wakks_store_be64(k8, i);
 		CHECK_EQ_INT(wakks__store_put(t, WT_MSG, k8, 8, "m", 1), 0);
 	}
 	CHECK_EQ_INT(wakks__txn_commit(t), 0);
@@ -175,7 +175,7 @@ static void writer_child(const char *dir, int fd)
 	uint8_t val[3000];
 	for (uint64_t i = last + 1;; i++) {
 		uint8_t k8[8];
-		wakks__be64(k8, i);
+		wakks_store_be64(k8, i);
 		memset(val, (int)(i & 0xff), sizeof val);
 		if (wakks__txn_begin(s, true, &t) != 0 ||
 		    wakks__store_put(t, WT_MSG, k8, 8, val, sizeof val) != 0 ||
@@ -243,8 +243,7 @@ static void killed_writer_loses_no_commit(void)
 		uint64_t last = 0;
 		CHECK_EQ_INT(wakks__store_get(t, WT_META, "last", 4, &v, &vl), 0);
 		if (v && vl == 8) {
-			for (int j = 0; j < 8; j++)
-				last = (last << 8) | v[j];
+			last = wakks_load_be64(v);
 			wakks__store_free(v, vl);
 		}
 		struct crash_check c = { 0, 0 };

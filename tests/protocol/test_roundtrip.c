@@ -9,6 +9,7 @@
 #include "schema_internal.h"
 #include "test.h"
 #include "vector_json.h"
+#include "wakks_bytes.h"
 
 static proto_frame f1, f2;
 static uint8_t buf1[PROTO_MAX_FRAME_BYTES + 4096], buf2[PROTO_MAX_FRAME_BYTES + 4096];
@@ -243,8 +244,8 @@ static void test_limits(void)
 	buf1[k++] = 0x93, buf1[k++] = 0x04, buf1[k++] = 0x01, buf1[k++] = 0x81;
 	buf1[k++] = 0xa1, buf1[k++] = 'x', buf1[k++] = 0xdd;
 	uint32_t nils = 100000;
-	buf1[k++] = (uint8_t)(nils >> 24), buf1[k++] = (uint8_t)(nils >> 16);
-	buf1[k++] = (uint8_t)(nils >> 8), buf1[k++] = (uint8_t)nils;
+	wakks_store_be32(buf1 + k, nils);
+	k += 4;
 	memset(buf1 + k, 0xc0, nils);
 	CHECK_EQ_INT(proto_frame_decode(buf1, k + nils, &f2), PROTO_E_OVER_LIMIT);
 }

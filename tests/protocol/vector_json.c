@@ -5,17 +5,7 @@
 
 #include "schema_internal.h"
 #include "vector_json.h"
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "wakks_bytes.h"
 
 uint8_t *hex_decode(const char *hex, size_t *len)
 {
@@ -26,7 +16,7 @@ uint8_t *hex_decode(const char *hex, size_t *len)
 	if (!out)
 		return NULL;
 	for (size_t i = 0; i < n / 2; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = wakks_hexval(hex[2 * i]), lo = wakks_hexval(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0) {
 			free(out);
 			return NULL;

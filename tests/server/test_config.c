@@ -107,6 +107,24 @@ static void consent_text_sections(void)
 	CHECK(strstr(err, "name and cvr are required"));
 }
 
+/* Tenant and unit ids are the wire's slugs: an id no frame could address is refused at load,
+ * naming file, line and key. */
+static void tenant_and_unit_ids_are_slugs(void)
+{
+	CHECK_EQ_INT(load("[tenant va_rde]\nname = Varde Kommune\ncvr = 29189781\n"), -1);
+	CHECK(strstr(err, "/tmp/wakks-config-") && strstr(err, ":1:") && strstr(err, "'tenant'"));
+	CHECK_EQ_INT(load("[tenant abcdefghijabcdefghijabcdefghijabc]\nname = V\ncvr = 29189781\n"), -1);
+	CHECK(strstr(err, ":1:") && strstr(err, "'tenant'"));
+	CHECK_EQ_INT(load("[tenant -varde]\nname = V\ncvr = 29189781\n"), -1);
+	CHECK_EQ_INT(load("[tenant varde]\nname = Varde Kommune\ncvr = 29189781\n[unit varde/job_center]\n"),
+		     -1);
+	CHECK(strstr(err, ":4:") && strstr(err, "'unit'"));
+	/* The longest id the wire carries, and the ids the demo and the tests use. */
+	CHECK_EQ_INT(load("[tenant abcdefghijabcdefghijabcdefghijab]\nname = V\ncvr = 29189781\n"
+			  "[unit abcdefghijabcdefghijabcdefghijab/job-center-2]\n"), 0);
+	CHECK_EQ_INT(load("[tenant varde]\nname = Varde Kommune\ncvr = 29189781\n[unit varde/jobcenter]\n"), 0);
+}
+
 int main(void)
 {
 	RUN(defaults_without_a_file);
@@ -114,5 +132,6 @@ int main(void)
 	RUN(errors_name_line_and_key);
 	RUN(tenants_units_and_providers);
 	RUN(consent_text_sections);
+	RUN(tenant_and_unit_ids_are_slugs);
 	return TEST_RESULT();
 }

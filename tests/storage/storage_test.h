@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "wakks_bytes.h"
 #include "wakks_storage.h"
 
 /* REQUIRE evaluates its condition twice; this evaluates a call once and stops the test unless 0. */
@@ -70,10 +71,7 @@ static inline void t_id(uint8_t id[STORE_ID_BYTES], unsigned tag, unsigned n)
 {
 	memset(id, 0, STORE_ID_BYTES);
 	id[0] = (uint8_t)tag;
-	id[12] = (uint8_t)(n >> 24);
-	id[13] = (uint8_t)(n >> 16);
-	id[14] = (uint8_t)(n >> 8);
-	id[15] = (uint8_t)n;
+	wakks_store_be32(id + 12, n);
 }
 
 /* A fresh temp dir and default config (small map, unlimited quota). */

@@ -23,20 +23,6 @@ static void toy_hash(const uint8_t *p, size_t n, uint8_t out[HASH])
 	}
 }
 
-static void be64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
-
 /* Input "fail" makes the builder fail; "big" returns a length past out_cap. */
 static int build(uint64_t prev_seq, const uint8_t prev_hash[HASH], const void *input,
 		 size_t input_len, uint8_t *out, size_t out_cap, size_t *out_len, uint8_t out_hash[HASH])
@@ -50,7 +36,7 @@ static int build(uint64_t prev_seq, const uint8_t prev_hash[HASH], const void *i
 	size_t n = 8 + HASH + input_len;
 	if (n + HASH > out_cap)
 		return -1;
-	be64(out, prev_seq + 1);
+	wakks_store_be64(out, prev_seq + 1);
 	memcpy(out + 8, prev_hash, HASH);
 	if (input_len)
 		memcpy(out + 8 + HASH, input, input_len);
@@ -134,7 +120,7 @@ static int verify_cb(uint64_t seq, const uint8_t *entry, size_t len, void *data)
 		toy_hash(entry, len - HASH, h);
 		if (memcmp(h, entry + len - HASH, HASH) != 0)
 			v->err = V_HASH;
-		else if (rd64(entry) != v->prev_seq + 1 || seq != rd64(entry))
+		else if (wakks_load_be64(entry) != v->prev_seq + 1 || seq != wakks_load_be64(entry))
 			v->err = V_SEQ;
 		else if (memcmp(entry + 8, v->prev_hash, HASH) != 0)
 			v->err = V_PREV;

@@ -183,8 +183,7 @@ struct seen {
 static int seen_cb(const struct store_envelope *env, void *data)
 {
 	struct seen *s = data;
-	unsigned msg = ((unsigned)env->ref.message_id[12] << 24) | ((unsigned)env->ref.message_id[13] << 16) |
-		       ((unsigned)env->ref.message_id[14] << 8) | env->ref.message_id[15];
+	unsigned msg = wakks_load_be32(env->ref.message_id + 12);
 	if (env->ref.seq < MAX_SEQ)
 		s->msg_at[env->ref.seq] = msg;
 	s->n++;

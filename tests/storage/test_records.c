@@ -324,8 +324,7 @@ static uint32_t stored_version(const char *path, bool *marker)
 	    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0) {
 		if (mdb_dbi_open(txn, "meta", 0, &dbi) == 0 && mdb_get(txn, dbi, &k, &v) == 0 &&
 		    v.mv_size == 4) {
-			const uint8_t *p = v.mv_data;
-			version = ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+			version = wakks_load_be32(v.mv_data);
 		}
 		k.mv_size = 6;
 		k.mv_data = "marker";

@@ -37,6 +37,7 @@
 #include "relay_proc.h"
 #include "tls_client.h"
 #include "tls_conn.h"
+#include "wakks_bytes.h"
 #include "wakks_crypto.h"
 #include "wakks_protocol.h"
 
@@ -113,20 +114,6 @@ static uint64_t interval_ns; /* rate mode: per pair */
 static _Atomic int errors_printed;
 
 /* ---- helpers --------------------------------------------------------------------------------- */
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-	put_be32(p, (uint32_t)(v >> 32));
-	put_be32(p + 4, (uint32_t)v);
-}
 
 static uint64_t get_be(const uint8_t *p, size_t n)
 {
@@ -208,7 +195,7 @@ static void build_template(struct pair *p, const struct device *to)
 	for (size_t i = 0; i < opt.ct_size; i++)
 		q[i] = (uint8_t)(i * 131u + 7u);
 	memcpy(q + 8, run_nonce, 8);
-	put_be32(q + 16, p->index);
+	wakks_store_be32(q + 16, p->index);
 	q += opt.ct_size;
 	p->frame = b;
 	p->frame_len = (size_t)(q - b);
@@ -220,9 +207,9 @@ static void send_one(struct pair *p, uint64_t now)
 	uint32_t rid = s->next_rid++;
 	if (s->next_rid >= RID_FOREIGN)
 		s->next_rid = 1;
-	put_be32(p->frame + p->rid_off, rid);
-	put_be64(p->frame + p->cmid_off + 8, p->sent);
-	put_be64(p->frame + p->ct_off, now);
+	wakks_store_be32(p->frame + p->rid_off, rid);
+	wakks_store_be64(p->frame + p->cmid_off + 8, p->sent);
+	wakks_store_be64(p->frame + p->ct_off, now);
 	p->send_ns[rid % RING] = now;
 	p->sent++;
 	tc_write_ws(&s->tc, p->frame, p->frame_len);
@@ -308,8 +295,8 @@ static void send_ack(struct dconn *c, uint64_t seq, bool foreign)
 	uint32_t rid = c->next_rid++;
 	if (c->next_rid >= RID_FOREIGN)
 		c->next_rid = 1;
-	put_be32(b + 3, foreign ? rid | RID_FOREIGN : rid);
-	put_be64(b + 13, seq);
+	wakks_store_be32(b + 3, foreign ? rid | RID_FOREIGN : rid);
+	wakks_store_be64(b + 13, seq);
 	tc_write_ws(&c->tc, b, sizeof b);
 	mark_dirty(c);
 }
@@ -383,7 +370,7 @@ static size_t on_data(struct tls_conn *tc, const uint8_t *buf, size_t len)
 		}
 		bool ours = ct_len >= 20 && memcmp(ct + 8, run_nonce, 8) == 0;
 		if (ours) {
-			uint64_t sent_ns = get_be(ct, 8), now = bench_now_ns();
+			uint64_t sent_ns = wakks_load_be64(ct), now = bench_now_ns();
 			if (ph == PH_MEASURE) {
 				bench_samples_add(&w->lat, (now - sent_ns) / 1000u);
 				atomic_fetch_add_explicit(&w->delivered, 1, memory_order_relaxed);
@@ -815,7 +802,7 @@ static int run_throughput(void)
 	/* The template must be a frame the relay accepts: check it once with the codec. */
 	{
 		struct pair *p = &workers[0].pairs[0];
-		put_be32(p->frame + p->rid_off, 1);
+		wakks_store_be32(p->frame + p->rid_off, 1);
 		if (proto_frame_decode(p->frame, p->frame_len, workers[0].frame) != 0 ||
 		    workers[0].frame->body.send.env[0].ciphertext.len != opt.ct_size) {
 			fprintf(stderr, "loadgen: send template does not decode\n");

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { ready } from '../src/crypto/sodium.js';
 import { nonceInput, registrationNonce } from '../src/identity/nonce.js';
 import { pkcePair } from '../src/identity/pkce.js';
-import { encodeRecord, decodeRecord, signRecord, signedBytes, GRANT } from '../src/identity/consent_record.js';
+import { encodeRecord, decodeRecord, signRecord, signedBytes, GRANT, SIGN_DOMAIN } from '../src/identity/consent_record.js';
 import { identityFromSeed, verify } from '../src/crypto/keys.js';
 import { fromHex, toHex, vectors } from './hex.js';
 
@@ -41,6 +41,7 @@ test('consent record layout and signature', () => {
 
 test('consent record vectors: exact bytes and signature', () => {
   const v = vectors('consent');
+  assert.equal(SIGN_DOMAIN, v.sign_domain);
   const ik = identityFromSeed(fromHex(v.signing_seed));
   assert.equal(toHex(ik.pk), v.identity_public_key);
   for (const r of v.records) {

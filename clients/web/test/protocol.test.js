@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { decode, encode } from '../src/protocol/codec.js';
 import { errcode } from '../src/protocol/errors.js';
 import { T } from '../src/protocol/schema.js';
+import { slugValid } from '../src/protocol/slug.js';
 import { fromHex, toHex, vectors, plain, typed } from './hex.js';
 
 const v = vectors('protocol');
@@ -33,3 +34,8 @@ for (const c of v.invalid) {
     });
   });
 }
+
+test('tenant and unit ids: the slug rule of spec/protocol.md §1', () => {
+  for (const s of ['varde', 'jobcenter', 'a', '0-9', 'a'.repeat(32)]) assert.ok(slugValid(s), s);
+  for (const s of ['', '-a', 'Varde', 'va_rde', 'a.b', 'a/b', 'æ', 'a'.repeat(33), null]) assert.ok(!slugValid(s), s);
+});

@@ -4,6 +4,7 @@
 import { ProtoError } from './errors.js';
 import { read, Writer } from './msgpack.js';
 import { BY_NUMBER, LIMITS } from './schema.js';
+import { slugValid } from './slug.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const keyOf = (b) => String.fromCharCode(...b);
@@ -18,8 +19,6 @@ function sized(len, f) {
   if (len > f.hi) throw new ProtoError('over_limit', f.k);
   if (len < f.lo) throw new ProtoError('bad_length', f.k);
 }
-
-const SLUG = /^[a-z0-9][a-z0-9-]*$/;
 
 function field(node, f) {
   switch (f.kind) {
@@ -42,7 +41,7 @@ function field(node, f) {
         try { return utf8.decode(node.b); } catch { throw new ProtoError('bad_string', f.k); }
       }
       const s = keyOf(node.b);
-      const ok = f.kind === 'slug' ? SLUG.test(s) : node.b.every((c) => c >= 0x21 && c <= 0x7e);
+      const ok = f.kind === 'slug' ? slugValid(s) : node.b.every((c) => c >= 0x21 && c <= 0x7e);
       if (!ok) throw new ProtoError('bad_string', f.k);
       return s;
     }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* The consent record of spec/consent.md against its vectors (spec/vectors/consent.json): the
- * fields encode to the vector's bytes, the relay's parser reads them back, the deterministic
- * Ed25519 signature matches, and every truncation, extension and bit flip is caught.
+ * fields encode to the vector's bytes (by hand and by the codec), the codec's parser reads them
+ * back, the deterministic Ed25519 signature matches, and every truncation, extension and bit
+ * flip is caught.
  * `test_consent_record --generate` prints the vector file. */
 #include <jansson.h>
 #include <sodium.h>
@@ -9,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "services/consent_record.h"
+#include "wakks_consent_record.h"
 #include "test.h"
 
 struct fields {
@@ -76,9 +77,35 @@ static void sample(struct fields *f, uint8_t kind, const char *unit)
 static void sign(const uint8_t *rec, size_t n, const uint8_t sk[64], uint8_t sig[64])
 {
 	uint8_t msg[600];
-	memcpy(msg, CONSENT_SIGN_DOMAIN, sizeof CONSENT_SIGN_DOMAIN);
-	memcpy(msg + sizeof CONSENT_SIGN_DOMAIN, rec, n);
-	crypto_sign_detached(sig, NULL, msg, sizeof CONSENT_SIGN_DOMAIN + n, sk);
+	memcpy(msg, PROTO_CONSENT_SIGN_DOMAIN, sizeof PROTO_CONSENT_SIGN_DOMAIN);
+	memcpy(msg + sizeof PROTO_CONSENT_SIGN_DOMAIN, rec, n);
+	crypto_sign_detached(sig, NULL, msg, sizeof PROTO_CONSENT_SIGN_DOMAIN + n, sk);
+}
+
+/* The relay's check: the signature over the codec's signed message. */
+static int consent_record_verify(const uint8_t *rec, size_t n, const uint8_t sig[64],
+				 const uint8_t pk[32])
+{
+	uint8_t msg[PROTO_CONSENT_SIGNED_MAX];
+	size_t ml;
+	if (proto_consent_record_signed(rec, n, msg, sizeof msg, &ml) != 0)
+		return -1;
+	return crypto_sign_verify_detached(sig, msg, ml, pk) == 0 ? 0 : -1;
+}
+
+/* The same fields through the codec's encoder (libwakks' path). */
+static size_t codec_encode(const struct fields *f, uint8_t *buf, size_t cap)
+{
+	proto_consent_record r = {
+		.kind = f->kind, .account = f->account, .device = f->device,
+		.tenant = { f->tenant, strlen(f->tenant) }, .unit = { f->unit, strlen(f->unit) },
+		.purpose = { f->purpose, strlen(f->purpose) },
+		.text_version = { f->version, strlen(f->version) }, .text_sha256 = f->sha,
+		.language = { f->language, strlen(f->language) },
+		.client_version = { f->client, strlen(f->client) }, .time_ms = f->time,
+	};
+	size_t n = 0;
+	return proto_consent_record_encode(&r, buf, cap, &n) == 0 ? n : 0;
 }
 
 static char *hex(const uint8_t *b, size_t n)
@@ -117,8 +144,9 @@ static int generate(void)
 	char *s = hex(seed, 32), *p = hex(pk, 32);
 	json_t *root = json_pack("{s:s, s:s, s:s, s:s, s:o}", "description",
 				 "OS2wakks consent records (spec/consent.md): fields, exact bytes, and the "
-				 "Ed25519 signature over \"wakks.v1 consent\" || 0x00 || record",
-				 "signing_seed", s, "identity_public_key", p, "sign_domain", "wakks.v1 consent",
+				 "Ed25519 signature over \"" PROTO_CONSENT_SIGN_DOMAIN "\" || 0x00 || record",
+				 "signing_seed", s, "identity_public_key", p,
+				 "sign_domain", PROTO_CONSENT_SIGN_DOMAIN,
 				 "records", list);
 	char *out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	printf("%s\n", out);
@@ -153,15 +181,21 @@ static void vectors_replay(void)
 		sodium_hex2bin(want, sizeof want, rh, strlen(rh), NULL, &wn, NULL);
 		CHECK_EQ_INT(n, wn);
 		CHECK(n == wn && memcmp(rec, want, n) == 0);
+		uint8_t by_codec[512];
+		CHECK(codec_encode(&f, by_codec, sizeof by_codec) == wn &&
+		      memcmp(by_codec, want, wn) == 0);
+		CHECK_EQ_INT(codec_encode(&f, by_codec, wn - 1), 0);
+		CHECK(strcmp(json_string_value(json_object_get(root, "sign_domain")),
+			     PROTO_CONSENT_SIGN_DOMAIN) == 0);
 		sodium_hex2bin(want_sig, 64, json_string_value(json_object_get(v, "signature")), 128, NULL,
 			       NULL, NULL);
 		sign(rec, n, sk, sig);
 		CHECK_MEM(sig, want_sig, 64);
 		CHECK_EQ_INT(consent_record_verify(want, wn, want_sig, pk), 0);
 
-		struct consent_record r;
+		proto_consent_record r;
 		const char *why = NULL;
-		REQUIRE(consent_record_parse(want, wn, &r, &why) == 0);
+		REQUIRE(proto_consent_record_parse(want, wn, &r, &why) == 0);
 		CHECK_EQ_INT(r.kind, f.kind);
 		CHECK_MEM(r.account, f.account, 16);
 		CHECK(r.unit.len == strlen(f.unit) && memcmp(r.unit.ptr, f.unit, r.unit.len) == 0);
@@ -170,10 +204,10 @@ static void vectors_replay(void)
 		/* Every prefix and an extension are refused; every flipped bit breaks the signature. */
 		int prefixes = 0, flips = 0;
 		for (size_t k = 0; k < wn; k++)
-			prefixes += consent_record_parse(want, k, &r, &why) != 0;
+			prefixes += proto_consent_record_parse(want, k, &r, &why) != 0;
 		CHECK_EQ_INT(prefixes, wn);
 		want[wn] = 0;
-		CHECK(consent_record_parse(want, wn + 1, &r, &why) != 0);
+		CHECK(proto_consent_record_parse(want, wn + 1, &r, &why) != 0);
 		for (size_t k = 0; k < wn * 8; k++) {
 			want[k / 8] ^= (uint8_t)(1u << (k % 8));
 			flips += consent_record_verify(want, wn, want_sig, pk) != 0;

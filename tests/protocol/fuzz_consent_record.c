@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MPL-2.0 */
-/* The relay's consent record parser on arbitrary bytes: never reads outside the input, and every
+/* The consent record parser on arbitrary bytes: never reads outside the input, and every
  * record it accepts has views inside the input and fields within their bounds. */
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "services/consent_record.h"
+#include "wakks_consent_record.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -17,9 +17,9 @@ static void inside(const void *p, size_t n, const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct consent_record r;
+	proto_consent_record r;
 	const char *why = NULL;
-	if (consent_record_parse(data, size, &r, &why) != 0) {
+	if (proto_consent_record_parse(data, size, &r, &why) != 0) {
 		if (!why)
 			abort(); /* every refusal says why */
 		return 0;
