@@ -5,17 +5,7 @@
 #include <string.h>
 
 #include "devidp_internal.h"
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "wakks_bytes.h"
 
 /* Percent-decodes s[0..n) into a fresh string; NULL on malformed input or NUL bytes. */
 static char *decode(const char *s, size_t n, int *err)
@@ -31,12 +21,12 @@ static char *decode(const char *s, size_t n, int *err)
 		if (c == '+') {
 			c = ' ';
 		} else if (c == '%') {
-			if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0) {
+			if (i + 2 >= n || wakks_hexval((unsigned char)s[i + 1]) < 0 || wakks_hexval((unsigned char)s[i + 2]) < 0) {
 				free(out);
 				*err = ID_ERR_INVALID_ARG;
 				return NULL;
 			}
-			c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+			c = (char)(wakks_hexval((unsigned char)s[i + 1]) * 16 + wakks_hexval((unsigned char)s[i + 2]));
 			i += 2;
 		}
 		if (c == 0) {

@@ -3,7 +3,9 @@
 #include <string.h>
 
 #include "identity_internal.h"
+#include "wakks_protocol.h"
 
+/* Identity-provider ids: configuration names. */
 static bool name_ok(const char *s)
 {
 	if (!s)
@@ -17,6 +19,12 @@ static bool name_ok(const char *s)
 			return false;
 	}
 	return true;
+}
+
+/* Tenant and unit ids travel on the wire: the protocol's one slug rule. */
+static bool slug_ok(const char *s)
+{
+	return s && proto_slug_valid(s, strlen(s));
 }
 
 int id_idp_validate(const id_idp *idp)
@@ -62,7 +70,7 @@ static bool has_unit(const id_tenant *t, const char *unit_id)
 
 int id_tenant_validate(const id_tenant *t)
 {
-	if (!t || !name_ok(t->id) || !t->name || !t->cvr)
+	if (!t || !slug_ok(t->id) || !t->name || !t->cvr)
 		return ID_ERR_CONFIG;
 	if (strlen(t->cvr) != 8 || strspn(t->cvr, "0123456789") != 8)
 		return ID_ERR_CONFIG;
@@ -70,7 +78,7 @@ int id_tenant_validate(const id_tenant *t)
 	    (t->n_group_map && !t->group_map))
 		return ID_ERR_CONFIG;
 	for (size_t i = 0; i < t->n_units; i++) {
-		if (!name_ok(t->units[i].id) || !t->units[i].name)
+		if (!slug_ok(t->units[i].id) || !t->units[i].name)
 			return ID_ERR_CONFIG;
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(t->units[i].id, t->units[j].id) == 0)

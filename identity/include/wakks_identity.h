@@ -182,7 +182,7 @@ typedef struct id_idp {
 } id_idp;
 
 typedef struct id_unit {
-	const char *id;   /* e.g. "jobcenter" (1..ID_NAME_MAX_BYTES) */
+	const char *id;   /* e.g. "jobcenter": a slug (spec/protocol.md) */
 	const char *name; /* e.g. "Jobcenter" */
 } id_unit;
 
@@ -193,7 +193,7 @@ typedef struct id_group_map {
 } id_group_map;
 
 typedef struct id_tenant {
-	const char *id;   /* e.g. "varde" (1..ID_NAME_MAX_BYTES) */
+	const char *id;   /* e.g. "varde": a slug (spec/protocol.md) */
 	const char *name; /* e.g. "Varde Kommune" */
 	const char *cvr;  /* 8 digits */
 	const id_unit *units;

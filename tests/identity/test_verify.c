@@ -547,6 +547,20 @@ static void test_config_refused(void)
 	bt.group_map = dangling;
 	bt.n_group_map = 1;
 	CHECK_EQ_INT(id_tenant_validate(&bt), ID_ERR_CONFIG);
+	/* Tenant and unit ids follow the wire's slug rule: names the wire could not carry are refused. */
+	const char *unaddressable[] = { "varde.kommune", "varde_kommune", "-varde", "Varde" };
+	for (size_t i = 0; i < sizeof unaddressable / sizeof unaddressable[0]; i++) {
+		bt = t_tenant;
+		bt.id = unaddressable[i];
+		CHECK_EQ_INT(id_tenant_validate(&bt), ID_ERR_CONFIG);
+		id_unit u = t_tenant.units[0];
+		u.id = unaddressable[i];
+		bt = t_tenant;
+		bt.units = &u;
+		bt.n_units = 1;
+		bt.n_group_map = 0;
+		CHECK_EQ_INT(id_tenant_validate(&bt), ID_ERR_CONFIG);
+	}
 }
 
 int main(void)
