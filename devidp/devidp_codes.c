@@ -26,7 +26,7 @@ int devidp_pkce_s256_check(const char *verifier, const char *challenge)
 	uint8_t h[ID_HASH_BYTES];
 	char expect[ID_NONCE_BUF_BYTES];
 	crypto_hash_sha256(h, (const uint8_t *)verifier, n);
-	devidp__b64url_encode(h, sizeof h, expect, sizeof expect);
+	id_b64url_encode(h, sizeof h, expect, sizeof expect);
 	return sodium_memcmp(expect, challenge, ID_NONCE_CHARS) == 0 ? 0 : DEVIDP_ERR_PKCE;
 }
 
@@ -41,7 +41,7 @@ int devidp_code_issue(devidp *d, const devidp_auth_request *req, int64_t now,
 	if (!d || !req || !out || !fits(req->client_id, DEVIDP__CLIENT_ID_MAX) ||
 	    !fits(req->redirect_uri, DEVIDP__REDIRECT_URI_MAX) || !req->code_challenge ||
 	    strlen(req->code_challenge) != ID_NONCE_CHARS ||
-	    !devidp__b64url_charset(req->code_challenge, ID_NONCE_CHARS) ||
+	    !id_b64url_charset(req->code_challenge, ID_NONCE_CHARS) ||
 	    !fits(req->nonce, DEVIDP__NONCE_MAX) || !fits(req->login, DEVIDP__LOGIN_MAX))
 		return ID_ERR_INVALID_ARG;
 	struct devidp__code *slot = NULL;
@@ -53,7 +53,7 @@ int devidp_code_issue(devidp *d, const devidp_auth_request *req, int64_t now,
 	uint8_t r[32];
 	memset(slot, 0, sizeof *slot);
 	randombytes_buf(r, sizeof r);
-	devidp__b64url_encode(r, sizeof r, slot->code, sizeof slot->code);
+	id_b64url_encode(r, sizeof r, slot->code, sizeof slot->code);
 	strcpy(slot->client_id, req->client_id);
 	strcpy(slot->redirect_uri, req->redirect_uri);
 	strcpy(slot->challenge, req->code_challenge);

@@ -144,7 +144,7 @@ static const char *check_request(const devidp *d, const devidp__form *f, bool ne
 	if (need_scope && (!(v = devidp__form_get(f, "code_challenge_method")) || strcmp(v, "S256") != 0))
 		return "PKCE med code_challenge_method=S256 er påkrævet.";
 	if (!(v = devidp__form_get(f, "code_challenge")) || strlen(v) != ID_NONCE_CHARS ||
-	    !devidp__b64url_charset(v, ID_NONCE_CHARS))
+	    !id_b64url_charset(v, ID_NONCE_CHARS))
 		return "code_challenge mangler eller er ugyldig.";
 	if (!(v = devidp__form_get(f, "nonce")) || !v[0] || strlen(v) > DEVIDP__NONCE_MAX)
 		return "nonce mangler eller er for lang.";
@@ -319,7 +319,7 @@ int devidp_token(devidp *d, const char *form, size_t form_len, int64_t now, devi
 	uint8_t at_raw[32];
 	char at[ID_NONCE_BUF_BYTES];
 	randombytes_buf(at_raw, sizeof at_raw);
-	devidp__b64url_encode(at_raw, sizeof at_raw, at, sizeof at);
+	id_b64url_encode(at_raw, sizeof at_raw, at, sizeof at);
 	json_t *j = json_pack("{s:s, s:s, s:i, s:s, s:s}", "access_token", at, "token_type", "Bearer",
 			      "expires_in", (int)d->token_lifetime, "id_token", id_token, "scope", "openid");
 	free(id_token);

@@ -58,13 +58,6 @@ void devidp__form_free(devidp__form *f);
 char *devidp__html_escape(const char *s);
 char *devidp__url_encode(const char *s);
 
-/* base64url without padding (devidp_b64.c). Encode: returns the length written (NUL-terminated),
- * 0 if cap is too small. Decode: *out malloc'd. @return 0, ID_ERR_TOKEN_BASE64, ID_ERR_NOMEM. */
-size_t devidp__b64url_encode(const uint8_t *in, size_t n, char *out, size_t cap);
-char *devidp__b64url_encode_alloc(const uint8_t *in, size_t n);
-bool devidp__b64url_charset(const char *in, size_t len);
-int devidp__b64url_decode(const char *in, size_t len, uint8_t **out, size_t *out_len);
-
 bool devidp__redirect_allowed(const devidp *d, const char *uri);
 id_kind devidp__kind(const devidp *d);
 

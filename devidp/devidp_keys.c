@@ -206,7 +206,7 @@ static int jwk_thumbprint(const cjose_jwk_t *jwk, char out[ID_NONCE_BUF_BYTES])
 	if (rc == 0) {
 		uint8_t h[ID_HASH_BYTES];
 		crypto_hash_sha256(h, (const uint8_t *)text, strlen(text));
-		devidp__b64url_encode(h, sizeof h, out, ID_NONCE_BUF_BYTES);
+		id_b64url_encode(h, sizeof h, out, ID_NONCE_BUF_BYTES);
 	}
 	free(text);
 	json_decref(canon);

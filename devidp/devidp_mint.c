@@ -41,7 +41,7 @@ static json_t *base_claims(const devidp *d, const devidp_user *u, const devidp_m
 	uint8_t jti_raw[16];
 	char jti[32];
 	randombytes_buf(jti_raw, sizeof jti_raw);
-	devidp__b64url_encode(jti_raw, sizeof jti_raw, jti, sizeof jti);
+	id_b64url_encode(jti_raw, sizeof jti_raw, jti, sizeof jti);
 	json_t *c = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s}", "iss", o->iss ? o->iss : d->issuer,
 			      "aud", o->aud ? o->aud : d->client_id, "iat", (json_int_t)iat, "exp",
 			      (json_int_t)exp, "auth_time", (json_int_t)iat, "jti", jti, "name",
@@ -70,7 +70,7 @@ static json_t *base_claims(const devidp *d, const devidp_user *u, const devidp_m
 		uint8_t h[ID_HASH_BYTES];
 		char sub[ID_NONCE_BUF_BYTES], uniq[ID_UPN_MAX_BYTES + 8];
 		crypto_hash_sha256(h, (const uint8_t *)u->upn, strlen(u->upn));
-		devidp__b64url_encode(h, sizeof h, sub, sizeof sub);
+		id_b64url_encode(h, sizeof h, sub, sizeof sub);
 		const char *at = strchr(u->upn, '@');
 		snprintf(uniq, sizeof uniq, "VARDE\\%.*s", (int)(at ? at - u->upn : (long)strlen(u->upn)), u->upn);
 		json_object_set_new(c, "sub", json_string(sub));
@@ -108,7 +108,7 @@ static char *b64_json(const json_t *j)
 	char *text = json_dumps(j, JSON_COMPACT);
 	if (!text)
 		return NULL;
-	char *b = devidp__b64url_encode_alloc((const uint8_t *)text, strlen(text));
+	char *b = id_b64url_encode_alloc((const uint8_t *)text, strlen(text));
 	free(text);
 	return b;
 }
@@ -168,7 +168,7 @@ int devidp_mint(devidp *d, const devidp_mint_opts *opts, int64_t now, char **out
 		goto done;
 
 	if (strcmp(alg, "none") == 0) {
-		b64p = devidp__b64url_encode_alloc((const uint8_t *)payload_json, strlen(payload_json));
+		b64p = id_b64url_encode_alloc((const uint8_t *)payload_json, strlen(payload_json));
 		token = b64p ? join3(b64h, b64p, "") : NULL;
 	} else if (strcmp(alg, "HS256") == 0) {
 		/* Key confusion: HMAC keyed with the provider's public key text, as a verifier that
@@ -177,7 +177,7 @@ int devidp_mint(devidp *d, const devidp_mint_opts *opts, int64_t now, char **out
 		char *pub = cjose_jwk_to_json(d->key, false, &cerr);
 		uint8_t mac[crypto_auth_hmacsha256_BYTES];
 		crypto_auth_hmacsha256_state st;
-		b64p = devidp__b64url_encode_alloc((const uint8_t *)payload_json, strlen(payload_json));
+		b64p = id_b64url_encode_alloc((const uint8_t *)payload_json, strlen(payload_json));
 		if (!pub || !b64p) {
 			free(pub);
 			goto done;
@@ -191,7 +191,7 @@ int devidp_mint(devidp *d, const devidp_mint_opts *opts, int64_t now, char **out
 		crypto_auth_hmacsha256_init(&st, (const uint8_t *)pub, strlen(pub));
 		crypto_auth_hmacsha256_update(&st, (const uint8_t *)input, strlen(input));
 		crypto_auth_hmacsha256_final(&st, mac);
-		char *b64s = devidp__b64url_encode_alloc(mac, sizeof mac);
+		char *b64s = id_b64url_encode_alloc(mac, sizeof mac);
 		token = b64s ? join3(b64h, b64p, b64s) : NULL;
 		free(b64s);
 		free(input);
@@ -211,10 +211,10 @@ int devidp_mint(devidp *d, const devidp_mint_opts *opts, int64_t now, char **out
 		if (o->corrupt_signature) {
 			uint8_t *bin;
 			size_t blen;
-			if (devidp__b64url_decode(sig, strlen(sig), &bin, &blen) != 0)
+			if (id_b64url_decode(sig, strlen(sig), &bin, &blen) != 0)
 				goto done;
 			bin[blen / 2] ^= 0x01;
-			flipped = devidp__b64url_encode_alloc(bin, blen);
+			flipped = id_b64url_encode_alloc(bin, blen);
 			free(bin);
 			if (!flipped)
 				goto done;

@@ -7,12 +7,12 @@
 
 #include "identity_internal.h"
 
-size_t id__b64url_len(size_t n)
+size_t id_b64url_len(size_t n)
 {
 	return (n / 3) * 4 + ((n % 3) ? (n % 3) + 1 : 0);
 }
 
-size_t id__b64url_encode(const uint8_t *in, size_t n, char *out, size_t cap)
+size_t id_b64url_encode(const uint8_t *in, size_t n, char *out, size_t cap)
 {
 	size_t need = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	if (cap < need)
@@ -21,7 +21,7 @@ size_t id__b64url_encode(const uint8_t *in, size_t n, char *out, size_t cap)
 	return strlen(out);
 }
 
-char *id__b64url_encode_alloc(const uint8_t *in, size_t n)
+char *id_b64url_encode_alloc(const uint8_t *in, size_t n)
 {
 	size_t need = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	char *out = malloc(need);
@@ -31,7 +31,7 @@ char *id__b64url_encode_alloc(const uint8_t *in, size_t n)
 	return out;
 }
 
-bool id__b64url_charset(const char *in, size_t len)
+bool id_b64url_charset(const char *in, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)in[i];
@@ -42,9 +42,9 @@ bool id__b64url_charset(const char *in, size_t len)
 	return true;
 }
 
-int id__b64url_decode(const char *in, size_t len, uint8_t **out, size_t *out_len)
+int id_b64url_decode(const char *in, size_t len, uint8_t **out, size_t *out_len)
 {
-	if (!id__b64url_charset(in, len) || len % 4 == 1)
+	if (!id_b64url_charset(in, len) || len % 4 == 1)
 		return ID_ERR_TOKEN_BASE64;
 	size_t cap = len / 4 * 3 + 3;
 	uint8_t *buf = malloc(cap + 1);

@@ -10,18 +10,6 @@
 
 #define ID__KID_MAX_BYTES 128
 
-/* base64url without padding. Encode: out must hold id__b64url_len(n) + 1 bytes; returns the
- * length written (NUL-terminated). */
-size_t id__b64url_len(size_t n);
-size_t id__b64url_encode(const uint8_t *in, size_t n, char *out, size_t cap);
-/* Encodes into a fresh malloc'd string, or NULL. */
-char *id__b64url_encode_alloc(const uint8_t *in, size_t n);
-/* Strict decode (alphabet, no padding, zero trailing bits). *out malloc'd (one spare NUL byte
- * appended, not counted). @return 0, ID_ERR_TOKEN_BASE64, ID_ERR_NOMEM. */
-int id__b64url_decode(const char *in, size_t len, uint8_t **out, size_t *out_len);
-/* True if every byte is in the base64url alphabet. */
-bool id__b64url_charset(const char *in, size_t len);
-
 void id__sha256(const uint8_t *in, size_t len, uint8_t out[ID_HASH_BYTES]);
 void id__put_u16be(uint8_t *p, uint16_t v);
 void id__put_u64be(uint8_t *p, uint64_t v);

@@ -48,7 +48,7 @@ static long member_len(const json_t *k, const char *name, bool strip_zeros)
 		return -1;
 	uint8_t *bin;
 	size_t blen;
-	if (id__b64url_decode(s, n, &bin, &blen) != 0)
+	if (id_b64url_decode(s, n, &bin, &blen) != 0)
 		return -1;
 	size_t skip = 0;
 	while (strip_zeros && skip < blen && bin[skip] == 0)

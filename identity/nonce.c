@@ -28,6 +28,6 @@ int id_nonce_compute(const char *issuer, const uint8_t identity_pk[ID_PUBLIC_KEY
 	crypto_hash_sha256_update(&st, identity_pk, ID_PUBLIC_KEY_BYTES);
 	crypto_hash_sha256_update(&st, challenge, ID_CHALLENGE_BYTES);
 	crypto_hash_sha256_final(&st, digest);
-	id__b64url_encode(digest, sizeof digest, out, ID_NONCE_BUF_BYTES);
+	id_b64url_encode(digest, sizeof digest, out, ID_NONCE_BUF_BYTES);
 	return 0;
 }

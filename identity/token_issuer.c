@@ -15,7 +15,7 @@ int id_token_issuer(const char *token, size_t len, char *out, size_t cap)
 		return ID_ERR_TOKEN_SHAPE;
 	uint8_t *payload;
 	size_t n;
-	int rc = id__b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &payload, &n);
+	int rc = id_b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &payload, &n);
 	if (rc != 0)
 		return rc;
 	json_t *claims = json_loadb((const char *)payload, n, 0, NULL);

@@ -146,8 +146,8 @@ static int verify_signed(const id_idp *idp, const id_keyset *keys, const char *t
 	/* An empty signature is left for the alg check to name (alg none tokens have one). */
 	if (hlen == 0 || plen == 0)
 		return ID_ERR_TOKEN_SHAPE;
-	if (!id__b64url_charset(token, hlen) || !id__b64url_charset(dot1 + 1, plen) ||
-	    !id__b64url_charset(dot2 + 1, slen))
+	if (!id_b64url_charset(token, hlen) || !id_b64url_charset(dot1 + 1, plen) ||
+	    !id_b64url_charset(dot2 + 1, slen))
 		return ID_ERR_TOKEN_BASE64;
 
 	uint8_t *hbin = NULL, *pbin = NULL, *sbin = NULL, *plain = NULL;
@@ -159,11 +159,11 @@ static int verify_signed(const id_idp *idp, const id_keyset *keys, const char *t
 	const char *kid = NULL;
 	const cjose_jwk_t *jwk = NULL;
 	json_error_t jerr;
-	int rc = id__b64url_decode(token, hlen, &hbin, &hbin_len);
+	int rc = id_b64url_decode(token, hlen, &hbin, &hbin_len);
 	if (rc == 0)
-		rc = id__b64url_decode(dot1 + 1, plen, &pbin, &pbin_len);
+		rc = id_b64url_decode(dot1 + 1, plen, &pbin, &pbin_len);
 	if (rc == 0)
-		rc = id__b64url_decode(dot2 + 1, slen, &sbin, &sbin_len);
+		rc = id_b64url_decode(dot2 + 1, slen, &sbin, &sbin_len);
 	if (rc != 0)
 		goto done;
 	hdr = json_loadb((const char *)hbin, hbin_len, JSON_REJECT_DUPLICATES, &jerr);

@@ -26,6 +26,23 @@
 #endif
 
 /* ------------------------------------------------------------------------------------------------
+ * base64url (RFC 4648 §5) without padding: token segments, thumbprints, nonces; also what
+ * libraries built on this one (the development identity provider) encode with.
+ * ---------------------------------------------------------------------------------------------- */
+
+/* Encode: out must hold id_b64url_len(n) + 1 bytes; returns the
+ * length written (NUL-terminated). */
+size_t id_b64url_len(size_t n);
+size_t id_b64url_encode(const uint8_t *in, size_t n, char *out, size_t cap);
+/* Encodes into a fresh malloc'd string, or NULL. */
+char *id_b64url_encode_alloc(const uint8_t *in, size_t n);
+/* Strict decode (alphabet, no padding, zero trailing bits). *out malloc'd (one spare NUL byte
+ * appended, not counted). @return 0, ID_ERR_TOKEN_BASE64, ID_ERR_NOMEM. */
+int id_b64url_decode(const char *in, size_t len, uint8_t **out, size_t *out_len);
+/* True if every byte is in the base64url alphabet. */
+bool id_b64url_charset(const char *in, size_t len);
+
+/* ------------------------------------------------------------------------------------------------
  * Errors
  * ---------------------------------------------------------------------------------------------- */
 
