@@ -104,7 +104,7 @@ struct relay {
 	size_t tx_cap;
 	bool stopping;
 	bool expire_inflight;
-	struct blob_busy *blob_busy; /* blobs with a chunk being written (handle_blob.c) */
+	struct blob_busy *blob_busy; /* blobs with a chunk being written (handlers/blobs.c) */
 	uint64_t housekeeping_ticks;
 	uint64_t stop_deadline_ms;
 	int exit_status;
