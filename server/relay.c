@@ -155,33 +155,22 @@ static void audit_config_loaded(struct relay *r)
 		RLOG_ERROR("audit", "config_entry_failed", "error=\"could not submit\"");
 }
 
-int relay_start(struct relay *r, uv_loop_t *loop)
+/* The loop thread's working memory: one frame in, one frame out, the encode buffer, and the
+ * large per-request scratch (device sets, error details). */
+static int alloc_scratch(struct relay *r)
 {
-	r->loop = loop;
-	r->started_ms = relay_monotonic_ms();
-	relay_log_threshold = (enum relay_log_level)r->cfg.log_level;
-	signal(SIGPIPE, SIG_IGN);
-
-	if (ensure_dir(r->cfg.data_dir) != 0) {
-		RLOG_ERROR("relay", "data_dir_failed", "path=%s error=\"%s\"", r->cfg.data_dir,
-			   strerror(errno));
-		return -1;
-	}
 	r->scratch = calloc(1, sizeof *r->scratch);
 	r->rx_frame = calloc(1, sizeof *r->rx_frame);
 	r->tx_frame = calloc(1, sizeof *r->tx_frame);
 	r->tx_cap = PROTO_MAX_FRAME_BYTES;
 	r->tx_buf = malloc(r->tx_cap);
-	if (!r->scratch || !r->rx_frame || !r->tx_frame || !r->tx_buf)
-		return -1;
-	if (prepare_tls(r) != 0 || open_storage(r) != 0)
-		return -1;
-	if (blob_store_init(r) != 0) {
-		RLOG_ERROR("relay", "blob_dir_failed", "path=%s/blobs error=\"%s\"", r->cfg.data_dir,
-			   strerror(errno));
-		return -1;
-	}
+	return r->scratch && r->rx_frame && r->tx_frame && r->tx_buf ? 0 : -1;
+}
 
+/* Creates the lws context on our loop: HTTP and wakks.v1 on one TLS port. Returns the port it
+ * listens on, or -1 after logging why. */
+static int start_lws(struct relay *r, uv_loop_t *loop)
+{
 	relay_protocols[0] = (struct lws_protocols){ "http", relay_http_callback,
 						     relay_http_pss_size(), 0, 0, NULL, 0 };
 	/* rx_buffer_size bounds one lws read, not a frame (frames are reassembled in ws.c); lws
@@ -219,18 +208,26 @@ int relay_start(struct relay *r, uv_loop_t *loop)
 	 * the context because its event library installs signal handling of its own. */
 	signal(SIGPIPE, SIG_IGN);
 	r->vhost = lws_get_vhost_by_name(r->lws, "default");
-	int port = r->vhost ? lws_get_vhost_listen_port(r->vhost) : r->cfg.port;
+	return r->vhost ? lws_get_vhost_listen_port(r->vhost) : r->cfg.port;
+}
+
+/* Identity providers (whose development issuer names the port), consent texts, and the audit
+ * entry that records which configuration the relay runs with. */
+static int start_identity_and_consent(struct relay *r, int port)
+{
 	char base_url[RELAY_CONFIG_STR_MAX];
 	if (r->cfg.public_url[0])
 		snprintf(base_url, sizeof base_url, "%s", r->cfg.public_url);
 	else
 		snprintf(base_url, sizeof base_url, "https://localhost:%d", port);
-	if (relay_identity_start(r, base_url) != 0)
-		return -1;
-	if (relay_consent_start(r) != 0)
+	if (relay_identity_start(r, base_url) != 0 || relay_consent_start(r) != 0)
 		return -1;
 	audit_config_loaded(r);
+	return 0;
+}
 
+static void start_signals_and_timers(struct relay *r, uv_loop_t *loop)
+{
 	uv_signal_init(loop, &r->sigint);
 	uv_signal_init(loop, &r->sigterm);
 	r->sigint.data = r->sigterm.data = r;
@@ -239,6 +236,31 @@ int relay_start(struct relay *r, uv_loop_t *loop)
 	uv_timer_init(loop, &r->shutdown_timer);
 	r->shutdown_timer.data = r;
 	relay_housekeeping_start(r);
+}
+
+int relay_start(struct relay *r, uv_loop_t *loop)
+{
+	r->loop = loop;
+	r->started_ms = relay_monotonic_ms();
+	relay_log_threshold = (enum relay_log_level)r->cfg.log_level;
+	signal(SIGPIPE, SIG_IGN);
+
+	if (ensure_dir(r->cfg.data_dir) != 0) {
+		RLOG_ERROR("relay", "data_dir_failed", "path=%s error=\"%s\"", r->cfg.data_dir,
+			   strerror(errno));
+		return -1;
+	}
+	if (alloc_scratch(r) != 0 || prepare_tls(r) != 0 || open_storage(r) != 0)
+		return -1;
+	if (blob_store_init(r) != 0) {
+		RLOG_ERROR("relay", "blob_dir_failed", "path=%s/blobs error=\"%s\"", r->cfg.data_dir,
+			   strerror(errno));
+		return -1;
+	}
+	int port = start_lws(r, loop);
+	if (port < 0 || start_identity_and_consent(r, port) != 0)
+		return -1;
+	start_signals_and_timers(r, loop);
 
 	if (r->cfg.dev_mode)
 		RLOG_WARN("relay", "development_mode",
