@@ -167,6 +167,20 @@ static void forged_and_tampered_records_refused(void)
 	CHECK_EQ_INT(caseworker_writes_to_anna(), PROTO_T_ERROR);
 }
 
+/* spec/consent.md §4 states one order of checks: an unknown unit is not_found even when the record
+ * is also of the wrong kind and unsigned; with a known unit, the wrong kind comes before the
+ * signature. */
+static void consent_checks_in_the_stated_order(void)
+{
+	uint8_t rec[512], sig[64] = { 0 };
+	size_t n = make_record(rec, &anna, 2, "no-such-unit", text_version, text_sha);
+	CHECK_EQ_INT(consent(&anna, PROTO_T_CONSENT_GRANT, rec, n, sig), PROTO_T_ERROR);
+	CHECK_EQ_INT(anna.frame.body.error.code, -PROTO_E_NOT_FOUND);
+	n = make_record(rec, &anna, 2, "", text_version, text_sha);
+	CHECK_EQ_INT(consent(&anna, PROTO_T_CONSENT_GRANT, rec, n, sig), PROTO_T_ERROR);
+	CHECK_EQ_INT(anna.frame.body.error.code, -PROTO_E_INVALID);
+}
+
 static void history_in_order_with_exact_bytes(void)
 {
 	CHECK_EQ_INT(grant_or_withdraw(&anna, 1), PROTO_T_OK);
@@ -305,6 +319,7 @@ int main(void)
 	RUN(consent_text_served_with_its_hash);
 	RUN(grant_lets_caseworker_write_withdraw_stops_it);
 	RUN(forged_and_tampered_records_refused);
+	RUN(consent_checks_in_the_stated_order);
 	RUN(history_in_order_with_exact_bytes);
 	RUN(caseworker_finds_only_consenting_citizens);
 	RUN(lookups_rate_limited);
