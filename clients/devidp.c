@@ -45,6 +45,28 @@ static bool name_ok(const char *s)
 	return true;
 }
 
+/* The provider's issuer as it states it in its discovery document: the nonce binds this exact
+ * string, which need not match the address this client reached the relay by (spec/identity.md
+ * §11.1: 127.0.0.1 and localhost are different issuers). */
+static int discover_issuer(wakks_client *c, const char *idp, char *issuer, size_t cap)
+{
+	char path[256];
+	snprintf(path, sizeof path, "/dev-idp/%s/.well-known/openid-configuration", idp);
+	int status = 0;
+	char *body = NULL;
+	int rc = wakks__https(c->tls, c->host, c->port, "GET", path, NULL, &status, &body, NULL, 0);
+	if (rc != 0)
+		return rc;
+	json_t *j = status == 200 && body ? json_loads(body, 0, NULL) : NULL;
+	free(body);
+	const char *iss = json_string_value(json_object_get(j, "issuer"));
+	rc = iss && strlen(iss) < cap ? 0 : WAKKS_E_HTTP;
+	if (rc == 0)
+		memcpy(issuer, iss, strlen(iss) + 1);
+	json_decref(j);
+	return rc;
+}
+
 int wakks_devidp_login(wakks_client *c, const char *idp, const char *user, char **token)
 {
 	if (!c || !name_ok(idp) || !name_ok(user) || !token)
@@ -52,8 +74,9 @@ int wakks_devidp_login(wakks_client *c, const char *idp, const char *user, char 
 	if (!c->have_challenge)
 		return WAKKS_E_STATE;
 	char issuer[512], nonce[WAKKS_NONCE_CHARS + 1], verifier[64], challenge[64];
-	snprintf(issuer, sizeof issuer, "https://%s:%d/dev-idp/%s", c->host, c->port, idp);
-	int rc = wakks_registration_nonce(c, issuer, nonce);
+	int rc = discover_issuer(c, idp, issuer, sizeof issuer);
+	if (rc == 0)
+		rc = wakks_registration_nonce(c, issuer, nonce);
 	if (rc != 0)
 		return rc;
 	uint8_t raw[32], digest[32];

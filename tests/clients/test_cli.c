@@ -109,6 +109,18 @@ static void init_and_login(void)
 	CHECK(strcmp(anna_account, camilla_account) != 0);
 }
 
+/* The issuer the nonce binds comes from the provider's discovery document, not from the address
+ * the CLI reached the relay by (spec/identity.md §11.1): a login through 127.0.0.1 works too. */
+static void login_through_the_loopback_address(void)
+{
+	char store_b[500], url[64];
+	snprintf(store_b, sizeof store_b, "%s/bo-store", relay.dir);
+	snprintf(url, sizeof url, "wss://127.0.0.1:%d", relay.port);
+	REQUIRE(wakks("--store", store_b, "--relay", url, "--ca", ca, "init", NULL) == 0);
+	CHECK_EQ_INT(wakks("--store", store_b, "login", "--user", "bo", NULL), 0);
+	CHECK_EQ_INT(wakks("--store", store_b, "whoami", NULL), 0);
+}
+
 static void citizen_writes_caseworker_receives(void)
 {
 	CHECK_EQ_INT(wakks("--store", store_a, "send", "--unit", "varde/jobcenter", "Hej", "fra",
@@ -255,6 +267,7 @@ int main(void)
 	unsetenv("WAKKS_STORE_KEY");
 	RUN(help_and_usage_errors);
 	RUN(init_and_login);
+	RUN(login_through_the_loopback_address);
 	RUN(citizen_writes_caseworker_receives);
 	RUN(file_sent_and_received_byte_identical);
 	RUN(caseworker_needs_consent);
