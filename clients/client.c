@@ -331,6 +331,11 @@ static void fail_requests(wakks_client *c, int err)
 
 static void connection_lost(wakks_client *c, int err)
 {
+	/* A refused auth is the reason the relay then closes: keep that one. */
+	if (c->conn_why != WAKKS_WHY_AUTH_REFUSED) {
+		c->conn_error = err ? err : WAKKS_E_CLOSED;
+		c->conn_why = c->ws.why;
+	}
 	wakks__ws_close(&c->ws, false);
 	c->have_challenge = false;
 	fail_requests(c, err ? err : WAKKS_E_CLOSED);
@@ -374,7 +379,16 @@ int wakks_connect(wakks_client *c)
 		return WAKKS_E_STATE;
 	c->want_connected = true;
 	c->backoff_ms = BACKOFF_FIRST_MS;
+	c->conn_error = 0;
+	c->conn_why = WAKKS_WHY_OTHER;
 	return start_connect(c);
+}
+
+int wakks_connection_error(const wakks_client *c, int *why)
+{
+	if (why)
+		*why = c->conn_why;
+	return c->conn_error;
 }
 
 void wakks_disconnect(wakks_client *c)
@@ -494,6 +508,8 @@ static void on_reply(wakks_client *c, const proto_frame *f)
 			wakks_event ev = { .type = WAKKS_EV_ERROR };
 			ev.u.error.code = err ? err : WAKKS_E_PROTOCOL;
 			ev.u.error.what = "authentication refused";
+			c->conn_error = ev.u.error.code;
+			c->conn_why = WAKKS_WHY_AUTH_REFUSED;
 			wakks__emit(c, &ev);
 			c->want_connected = false;
 		}

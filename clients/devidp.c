@@ -102,11 +102,19 @@ int wakks_devidp_login(wakks_client *c, const char *idp, const char *user, char 
 		 "&code_challenge_method=S256&nonce=%s&state=%s",
 		 idp, dev_redirect, challenge, nonce, state);
 	rc = wakks__https(c->tls, c->host, c->port, "GET", path, NULL, &status, &body, NULL, 0);
-	free(body);
 	if (rc != 0)
 		return rc;
+	/* The page offers this provider's demo users as radio buttons: a user it does not offer
+	 * (a caseworker at the citizens' provider, say) is refused below with a page meant for a
+	 * browser; say instead that the provider has no such user. */
+	char offered[96];
+	snprintf(offered, sizeof offered, "name=\"login\" value=\"%s\"", user);
+	bool has_user = status == 200 && body && strstr(body, offered);
+	free(body);
 	if (status != 200)
 		return WAKKS_E_HTTP;
+	if (!has_user)
+		return WAKKS_E_NOT_FOUND;
 	/* 2. the person picks a demo identity: the form the page carries */
 	snprintf(path, sizeof path, "/dev-idp/%s/authorize", idp);
 	snprintf(form, sizeof form,

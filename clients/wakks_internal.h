@@ -134,6 +134,8 @@ typedef struct wakks__ws {
 	int msg_op;
 	uint16_t close_code;
 	int error;               /* WAKKS_E_* that ended it */
+	int why;                 /* enum wakks_conn_why: what more is known about it */
+	int connect_errno;       /* the last TCP connect failure (errno) */
 	uint64_t last_rx_mono;   /* when bytes last arrived (pongs included): liveness */
 	bool drop_after_flush;   /* test hook: abort once the queue is written */
 } wakks__ws;
@@ -293,6 +295,7 @@ struct wakks_client {
 	struct wakks__download dl;
 	char *files_dir;
 	char consent_tenant[WAKKS_SLUG_MAX + 1], consent_unit[WAKKS_SLUG_MAX + 1];
+	int conn_error, conn_why;   /* wakks_connection_error */
 	bool in_callback;
 	bool test_drop_after_send;
 	int test_crash_receive; /* WAKKS__CRASH_*: one-shot */

@@ -73,6 +73,23 @@ static void ws_fail(wakks__ws *w, int err)
 	w->state = WS_CLOSED;
 }
 
+/* What a failed TCP connect says about the host, for wakks_connection_error. */
+static int why_of_errno(int e)
+{
+	switch (e) {
+	case ECONNREFUSED:
+		return WAKKS_WHY_REFUSED;
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case ETIMEDOUT:
+	case EHOSTDOWN:
+	case ENETDOWN:
+		return WAKKS_WHY_UNREACHABLE;
+	default:
+		return WAKKS_WHY_OTHER;
+	}
+}
+
 static int try_next_address(wakks__ws *w)
 {
 	while (w->ai_next) {
@@ -89,8 +106,10 @@ static int try_next_address(wakks__ws *w)
 			w->state = WS_TCP;
 			return 0;
 		}
+		w->connect_errno = errno;
 		close(fd);
 	}
+	w->why = why_of_errno(w->connect_errno);
 	return WAKKS_E_NET;
 }
 
@@ -107,6 +126,7 @@ int wakks__ws_start(wakks__ws *w, SSL_CTX *ctx, const char *host, int port)
 	if (getaddrinfo(host, ps, &hints, &w->ai_list) != 0) {
 		w->state = WS_CLOSED;
 		w->error = WAKKS_E_NET;
+		w->why = WAKKS_WHY_NO_HOST;
 		return WAKKS_E_NET;
 	}
 	w->ai_next = w->ai_list;
@@ -483,6 +503,7 @@ int wakks__ws_io(wakks__ws *w, SSL_CTX *ctx, wakks__ws_msg_cb cb, void *arg)
 		if (err != 0) {
 			close(w->fd);
 			w->fd = -1;
+			w->connect_errno = err;
 			if (try_next_address(w) != 0) {
 				ws_fail(w, WAKKS_E_NET);
 				return WAKKS_E_NET;
@@ -503,6 +524,8 @@ int wakks__ws_io(wakks__ws *w, SSL_CTX *ctx, wakks__ws_msg_cb cb, void *arg)
 				w->want_write = e == SSL_ERROR_WANT_WRITE;
 				return 0;
 			}
+			if (SSL_get_verify_result(w->ssl) != X509_V_OK)
+				w->why = WAKKS_WHY_CERTIFICATE;
 			rc = WAKKS_E_TLS;
 			goto fail;
 		}

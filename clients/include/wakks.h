@@ -276,6 +276,19 @@ int wakks_connect(wakks_client *c);
 void wakks_disconnect(wakks_client *c);
 int wakks_state(const wakks_client *c);
 
+/* Why the last connection, or attempt to connect, ended, so an application can tell the person
+ * what to fix: the WAKKS_E_* code (0 while none has ended) and, in *why (may be NULL), one of
+ * enum wakks_conn_why. Reset by wakks_connect. */
+enum wakks_conn_why {
+	WAKKS_WHY_OTHER = 0,    /* nothing more specific known */
+	WAKKS_WHY_NO_HOST,      /* the host name did not resolve */
+	WAKKS_WHY_REFUSED,      /* the host answered, but nothing listens on the port */
+	WAKKS_WHY_UNREACHABLE,  /* no route to the host, or it did not answer */
+	WAKKS_WHY_CERTIFICATE,  /* TLS: the relay's certificate is not trusted or not for this host */
+	WAKKS_WHY_AUTH_REFUSED, /* the relay refused this device's auth: revoked or unknown */
+};
+int wakks_connection_error(const wakks_client *c, int *why);
+
 /* The socket to watch (-1 when none), the poll(2) events to watch it for, and the milliseconds
  * until wakks_process() must be called anyway (-1: no timer). */
 int wakks_fd(const wakks_client *c);
@@ -321,7 +334,9 @@ int wakks_register(wakks_client *c, const char *id_token, uint32_t *op);
 /* Development identity provider only (`/dev-idp/IDP` on the relay): runs the OpenID Connect
  * authorization-code flow with PKCE for demo user `user` with this connection's nonce, and
  * returns the ID token in *token (malloc'd). Blocking HTTPS to the relay, same trust settings.
- * @return 0, WAKKS_E_STATE (no challenge yet), WAKKS_E_HTTP, WAKKS_E_TLS, WAKKS_E_NET. */
+ * @return 0, WAKKS_E_STATE (no challenge yet), WAKKS_E_NOT_FOUND (this provider offers no such
+ *         user: citizens log in at dev-mitid, caseworkers at dev-adfs), WAKKS_E_HTTP,
+ *         WAKKS_E_TLS, WAKKS_E_NET. */
 int wakks_devidp_login(wakks_client *c, const char *idp, const char *user, char **token);
 
 /* ---- Messages -------------------------------------------------------------------------------- */
@@ -401,6 +416,17 @@ size_t wakks_downloads_pending(const wakks_client *c);
 
 /* Number of messages waiting for `stored`. */
 size_t wakks_pending_count(const wakks_client *c);
+
+/* The outbox: calls fn for every message still waiting for `stored`, in the order they are sent
+ * (history order); fn returns nonzero to stop. The message is valid during the call.
+ * @return 0, WAKKS_E_STORE, WAKKS_E_CORRUPT, WAKKS_E_NOMEM. */
+int wakks_outbox(wakks_client *c, int (*fn)(const wakks_message *m, void *arg), void *arg);
+/* Takes a message (by message id) out of the outbox so it is never sent: it stays in history
+ * marked failed (a file message's attachment as WAKKS_ATT_FAILED, its outbox file removed), and
+ * the op that queued it, if this client still runs it, finishes with WAKKS_E_NOT_FOUND.
+ * @return 0, WAKKS_E_NOT_FOUND (no such message waiting), WAKKS_E_STATE (it is the message being
+ * sent right now: it may already be on the relay), WAKKS_E_STORE, WAKKS_E_CORRUPT. */
+int wakks_outbox_drop(wakks_client *c, const uint8_t message_id[WAKKS_ID_BYTES]);
 
 /* Calls fn for every stored message (received and sent), oldest first; fn returns nonzero to
  * stop. The message is valid during the call. @return 0, WAKKS_E_STORE, WAKKS_E_CORRUPT. */
