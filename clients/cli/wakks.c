@@ -2,7 +2,8 @@
 /* wakks: the OS2wakks command-line client, one device per store directory.
  *
  * Exit status: 0 success, 1 the relay or the operation refused (the message says why), 2 usage,
- * 3 store or key problem, 4 network or TLS problem, 5 timed out. */
+ * 3 store or key problem, 4 network or TLS problem, 5 timed out, 6 a message is queued but not
+ * sent yet (it goes out with the next command that connects). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -20,7 +21,8 @@
 #include "wakks.h"
 #include "wakks_bytes.h"
 
-enum { EX_OK = 0, EX_REFUSED = 1, EX_USAGE = 2, EX_STORE = 3, EX_NET = 4, EX_TIMEOUT = 5 };
+enum { EX_OK = 0, EX_REFUSED = 1, EX_USAGE = 2, EX_STORE = 3, EX_NET = 4, EX_TIMEOUT = 5,
+       EX_QUEUED = 6 };
 
 #define DEFAULT_TIMEOUT_MS 20000
 
@@ -38,6 +40,7 @@ static const char usage_text[] =
 	"  --json             machine-readable output, one JSON object per line\n"
 	"  --timeout SECONDS  how long to wait for the relay (default 20)\n"
 	"  -h, --help         this text\n"
+	"  --version          the version of wakks\n"
 	"\n"
 	"Commands:\n"
 	"  init                              create the store, its key file and config\n"
@@ -49,7 +52,8 @@ static const char usage_text[] =
 	"                                    ID token with, then reads the token (file or stdin)\n"
 	"  whoami                            account, device and identity key of this device\n"
 	"  send (--to ACCOUNT | --unit TENANT/UNIT)... TEXT\n"
-	"                                    send a text (a caseworker may give both)\n"
+	"                                    send a text (a caseworker may give both); when the\n"
+	"                                    relay cannot be reached it stays queued (exit 6)\n"
 	"  send --file PATH [--type MEDIA/TYPE] (--to ACCOUNT | --unit TENANT/UNIT)... [TEXT]\n"
 	"                                    send a file, encrypted (with a text if given)\n"
 	"  receive [--idle SECONDS] [--save-dir DIR]\n"
@@ -59,40 +63,77 @@ static const char usage_text[] =
 	"                                    files/)\n"
 	"  listen                            print messages as they arrive, until interrupted\n"
 	"  history                           print the stored conversation history\n"
+	"  outbox                            list queued messages, not yet taken by the relay\n"
+	"  outbox drop MESSAGE               take a queued message out: it is never sent\n"
 	"  devices                           list this account's devices\n"
 	"  revoke DEVICE                     revoke a device of this account (this one: log out)\n"
-	"  consent grant TENANT[/UNIT]       show the tenant's consent text and grant consent\n"
+	"  consent grant TENANT[/UNIT] [--yes]\n"
+	"                                    show the tenant's consent text and grant consent: in a\n"
+	"                                    terminal after your yes; otherwise --yes is that yes\n"
 	"  consent withdraw TENANT[/UNIT]    withdraw it\n"
 	"  consent list                      the account's consent history\n"
 	"  safety-number PEER                safety number with a peer device (or every device of\n"
 	"                                    a peer account); compare it with the peer's\n"
-	"  peers                             known peer devices\n";
+	"  peers                             known peer devices\n"
+	"\n"
+	"Times are local (TZ; Europe/Copenhagen when TZ is unset).\n"
+	"\n"
+	"Exit status: 0 done, 1 refused by the relay or the operation (the message says why),\n"
+	"2 usage, 3 store or key problem, 4 network or TLS problem, 5 timed out, 6 a message is\n"
+	"queued but not sent (the next command that connects sends it; see `wakks outbox`).\n";
 
 struct cli {
 	const char *relay, *ca, *store, *key_file, *save_dir;
+	bool relay_from_config, ca_from_config;
+	char host[256], port[8]; /* of the relay, for messages */
 	bool json;
 	int timeout_ms;
 	wakks_client *c;
 	int n_printed;
 	uint64_t last_event_mono;
-	/* devices / consents from DONE events */
-	bool listed;
+	uint64_t start_ms;       /* wall clock when this command started */
+	/* consent grant/withdraw: the latest record of one scope in the account's history */
+	const char *scan_tenant, *scan_unit;
+	int scan_kind;           /* 0 none, 1 granted, 2 withdrawn */
+	uint64_t scan_relay_ms, scan_time_ms;
+	char scan_version[33];
 };
 
 static struct cli g;
+
+static void vsay(const char *fmt, va_list ap)
+{
+	fputs("wakks: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+/* A line on stderr that does not end the command. */
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsay(fmt, ap);
+	va_end(ap);
+}
+
+static void leave(int code) __attribute__((noreturn));
+static void leave(int code)
+{
+	if (g.c)
+		wakks_close(g.c);
+	exit(code);
+}
 
 static void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 static void die(int code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("wakks: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vsay(fmt, ap);
 	va_end(ap);
-	if (g.c)
-		wakks_close(g.c);
-	exit(code);
+	leave(code);
 }
 
 static int exit_for(int err)
@@ -128,7 +169,7 @@ static void fmt_time(uint64_t ms, char *out, size_t cap)
 	time_t t = (time_t)(ms / 1000);
 	struct tm tm;
 	localtime_r(&t, &tm);
-	strftime(out, cap, "%Y-%m-%d %H:%M:%S", &tm);
+	strftime(out, cap, "%Y-%m-%d %H:%M:%S %Z", &tm);
 }
 
 /* ---- store location, key, config --------------------------------------------------------------- */
@@ -154,12 +195,75 @@ static void load_config(void)
 		if (strncmp(line, "relay=", 6) == 0 && !g.relay) {
 			snprintf(relay, sizeof relay, "%s", line + 6);
 			g.relay = relay;
+			g.relay_from_config = true;
 		} else if (strncmp(line, "ca=", 3) == 0 && !g.ca && line[3]) {
 			snprintf(ca, sizeof ca, "%s", line + 3);
 			g.ca = ca;
+			g.ca_from_config = true;
 		}
 	}
 	fclose(f);
+}
+
+/* The relay's address as the library takes it, wss://HOST[:PORT][/PATH]. Anything else is a
+ * usage error that says what is wrong with it, not the library's bare "invalid argument". */
+static void check_relay(void)
+{
+	const char *u = g.relay;
+	char where[4400];
+	if (g.relay_from_config)
+		snprintf(where, sizeof where, "the relay %s in %s", u, config_path());
+	else
+		snprintf(where, sizeof where, "--relay %s", u);
+	const char *fix = g.relay_from_config ? " (run `init` again with --relay to change it)" : "";
+	const char *sep = strstr(u, "://");
+	if (!sep)
+		die(EX_USAGE, "%s has no scheme: the relay's address is wss://HOST:PORT, e.g. wss://%s%s",
+		    where, u[0] ? u : "localhost:8443", fix);
+	if (strncmp(u, "wss://", 6) != 0)
+		die(EX_USAGE, "%s: the relay speaks WebSocket over TLS, so its address starts with "
+			      "wss://, not %.*s:// (e.g. wss://%s)%s",
+		    where, (int)(sep - u), u, sep[3] ? sep + 3 : "localhost:8443", fix);
+	const char *h = u + 6, *end;
+	size_t hl;
+	if (*h == '[') {
+		end = strchr(h, ']');
+		if (!end)
+			die(EX_USAGE, "%s: an IPv6 address needs its closing ], e.g. wss://[::1]:8443%s",
+			    where, fix);
+		h++;
+		hl = (size_t)(end - h);
+		end++;
+	} else {
+		end = h + strcspn(h, ":/");
+		hl = (size_t)(end - h);
+	}
+	if (hl == 0 || hl >= sizeof g.host)
+		die(EX_USAGE, "%s names no host: write wss://HOST:PORT, e.g. wss://localhost:8443%s",
+		    where, fix);
+	memcpy(g.host, h, hl);
+	g.host[hl] = '\0';
+	snprintf(g.port, sizeof g.port, "443");
+	if (*end == ':') {
+		char *e;
+		long p = strtol(end + 1, &e, 10);
+		if (end[1] < '0' || end[1] > '9' || p <= 0 || p > 65535 || (*e && *e != '/'))
+			die(EX_USAGE, "%s: the port must be a number from 1 to 65535%s", where, fix);
+		snprintf(g.port, sizeof g.port, "%ld", p);
+	} else if (*end && *end != '/') {
+		die(EX_USAGE, "%s: unexpected %s after the host; write wss://HOST:PORT%s", where, end,
+		    fix);
+	}
+}
+
+/* A CA file that cannot be read is the command line's mistake, not the store's. */
+static void check_ca(void)
+{
+	if (g.ca && access(g.ca, R_OK) != 0)
+		die(EX_USAGE, "cannot read the CA file %s%s%s: %s; give the relay's certificate or CA "
+			      "with --ca (the development relay's is DATA/dev-cert.pem)",
+		    g.ca, g.ca_from_config ? " named in " : "", g.ca_from_config ? config_path() : "",
+		    strerror(errno));
 }
 
 static bool parse_hex_key(const char *s, size_t n, uint8_t key[32])
@@ -228,7 +332,7 @@ static const char *file_state_name(int state)
 
 static void print_message(const wakks_message *m)
 {
-	char acc[33], dev[33], id[33], when[32];
+	char acc[33], dev[33], id[33], when[48];
 	wakks_id_hex(m->sender_account, acc);
 	wakks_id_hex(m->sender_device, dev);
 	wakks_id_hex(m->id, id);
@@ -302,7 +406,24 @@ static void on_event(wakks_client *c, const wakks_event *ev, void *user)
 				dev, ev->u.peer.safety_number);
 		break;
 	}
+	case WAKKS_EV_SENT: {
+		/* A message queued by an earlier command went out with this one: say so, since the
+		 * person may be wondering whether to send it again. This command's own (a text sent
+		 * with a file is a message of its own) are reported by `send`. */
+		if (ev->u.message->sent_ms >= g.start_ms)
+			break;
+		char id[33];
+		wakks_id_hex(ev->u.message->id, id);
+		if (g.json)
+			printf("{\"event\":\"sent\",\"id\":\"%s\",\"queued\":true}\n", id);
+		else
+			say("queued message %s is sent now", id);
+		break;
+	}
 	case WAKKS_EV_ERROR:
+		/* A refused auth is explained once, by the command that wanted the connection. */
+		if (ev->u.error.code == WAKKS_RELAY_AUTH_FAILED)
+			break;
 		fprintf(stderr, "wakks: %s: %s\n", ev->u.error.what, wakks_strerror(ev->u.error.code));
 		break;
 	default:
@@ -312,7 +433,7 @@ static void on_event(wakks_client *c, const wakks_event *ev, void *user)
 
 /* ---- opening and connecting ---------------------------------------------------------------------- */
 
-static void open_client(bool must_exist, bool reconnect)
+static void open_client(bool must_exist, bool reconnect, wakks_event_cb cb)
 {
 	struct stat st;
 	if (must_exist && stat(g.store, &st) != 0)
@@ -320,6 +441,8 @@ static void open_client(bool must_exist, bool reconnect)
 		    g.store);
 	if (!g.relay)
 		die(EX_USAGE, "no relay: give --relay wss://HOST:PORT (or run `init` with it)");
+	check_relay();
+	check_ca();
 	uint8_t key[32];
 	read_key(key);
 	wakks_config cfg = {
@@ -328,39 +451,147 @@ static void open_client(bool must_exist, bool reconnect)
 		.store_dir = g.store,
 		.store_key = key,
 		.device_label = "wakks-cli",
-		.on_event = on_event,
+		.on_event = cb,
 		.auto_reconnect = reconnect,
 		.files_dir = g.save_dir,
 	};
 	int rc = wakks_open(&cfg, &g.c);
 	sodium_memzero(key, sizeof key);
+	if (rc == WAKKS_E_TLS && g.ca)
+		die(EX_USAGE, "the CA file %s holds no certificate that can be read (PEM expected); "
+			      "give the relay's certificate or CA with --ca", g.ca);
+	if (rc == WAKKS_E_TLS)
+		die(EX_NET, "cannot load the system's trusted certificates; give the relay's "
+			    "certificate or CA with --ca");
 	if (rc != 0)
 		die(exit_for(rc), "cannot open the store %s: %s", g.store, wakks_strerror(rc));
 }
 
+/* ---- a revoked device ------------------------------------------------------------------------ */
+
+/* The store remembers that the relay refused this device (revoked, by itself or from another
+ * device): a file next to the config, written when the CLI learns it. A revoked device stays
+ * revoked, so later commands say so at once instead of trying to connect. */
+static const char *revoked_path(void)
+{
+	static char p[4200];
+	snprintf(p, sizeof p, "%s/revoked", g.store);
+	return p;
+}
+
+static void mark_revoked(void)
+{
+	FILE *f = fopen(revoked_path(), "w");
+	if (!f)
+		return; /* the next command finds out from the relay again */
+	fprintf(f, "%llu\n", (unsigned long long)time(NULL) * 1000u);
+	fclose(f);
+}
+
+/* When the CLI learned that this device is revoked (ms), or 0 when it has not. */
+static uint64_t revoked_since(void)
+{
+	FILE *f = fopen(revoked_path(), "r");
+	if (!f)
+		return 0;
+	unsigned long long ms = 0;
+	if (fscanf(f, "%llu", &ms) != 1 || ms == 0)
+		ms = 1;
+	fclose(f);
+	return ms;
+}
+
+static const char revoked_advice[] =
+	"this device is revoked: the relay no longer accepts it (it was logged out, or revoked from "
+	"another device). Start again with a new store: wakks --store NEWDIR --relay URL init, then "
+	"wakks --store NEWDIR login";
+
+/* ---- connecting ------------------------------------------------------------------------------ */
+
 static bool reached(wakks_client *c, void *arg)
 {
-	int want = *(int *)arg;
-	return wakks_state(c) >= want || (wakks_state(c) == WAKKS_DISCONNECTED && wakks_fd(c) < 0 &&
-					 wakks_timeout_ms(c) < 0);
+	int want = *(int *)arg, why = 0;
+	wakks_connection_error(c, &why);
+	return wakks_state(c) >= want || why == WAKKS_WHY_AUTH_REFUSED ||
+	       (wakks_state(c) == WAKKS_DISCONNECTED && wakks_fd(c) < 0 && wakks_timeout_ms(c) < 0);
+}
+
+/* Says why there is no connection, in words that tell a stopped relay, a certificate that is not
+ * trusted and a host that cannot be reached apart; returns the exit status. */
+static int explain_no_connection(void)
+{
+	int why = 0, err = wakks_connection_error(g.c, &why);
+	switch (why) {
+	case WAKKS_WHY_AUTH_REFUSED:
+		mark_revoked();
+		say("%s", revoked_advice);
+		return EX_REFUSED;
+	case WAKKS_WHY_NO_HOST:
+		say("cannot reach the relay: the host name %s does not resolve; check it in --relay",
+		    g.host);
+		return EX_NET;
+	case WAKKS_WHY_REFUSED:
+		say("cannot reach the relay: nothing listens on %s port %s (connection refused); is "
+		    "the relay running, and on that port?", g.host, g.port);
+		return EX_NET;
+	case WAKKS_WHY_UNREACHABLE:
+		say("cannot reach the relay: host %s is unreachable (no route, or it does not answer); "
+		    "check the network and the host in --relay", g.host);
+		return EX_NET;
+	case WAKKS_WHY_CERTIFICATE:
+		say("the relay at %s:%s presents a certificate that is not trusted by %s%s, or not "
+		    "issued for %s; give the relay's certificate or CA with --ca (the development "
+		    "relay's is DATA/dev-cert.pem)",
+		    g.host, g.port, g.ca ? "the CA file " : "the system's CAs", g.ca ? g.ca : "",
+		    g.host);
+		return EX_NET;
+	default:
+		break;
+	}
+	if (err == WAKKS_E_TLS)
+		say("TLS with %s:%s failed: is this the address of a wakks relay?", g.host, g.port);
+	else if (err == WAKKS_E_HANDSHAKE)
+		say("%s:%s answered but refused the WebSocket upgrade: is this the address of a wakks "
+		    "relay?", g.host, g.port);
+	else
+		say("lost the connection to %s: %s", g.relay,
+		    wakks_strerror(err ? err : WAKKS_E_CLOSED));
+	return EX_NET;
+}
+
+/* Connects until want_state; 0, or the exit status after saying what went wrong. */
+static int try_connect(int want_state)
+{
+	if (wakks_connect(g.c) != 0)
+		return explain_no_connection();
+	if (wakks_run_until(g.c, reached, &want_state, g.timeout_ms) != 0) {
+		if (wakks_connection_error(g.c, NULL) != 0)
+			return explain_no_connection(); /* reconnecting (listen): the last reason */
+		if (wakks_state(g.c) == WAKKS_CONNECTING)
+			say("no answer from %s port %s in %d s: the host is unreachable or a firewall "
+			    "drops the connection", g.host, g.port, g.timeout_ms / 1000);
+		else
+			say("the relay at %s did not answer in time", g.relay);
+		return EX_TIMEOUT;
+	}
+	if (wakks_state(g.c) >= want_state)
+		return EX_OK;
+	return explain_no_connection();
 }
 
 static void connect_to(int want_state)
 {
-	int rc = wakks_connect(g.c);
-	if (rc != 0)
-		die(EX_NET, "cannot connect to %s: %s", g.relay, wakks_strerror(rc));
-	rc = wakks_run_until(g.c, reached, &want_state, g.timeout_ms);
-	if (rc != 0)
-		die(EX_TIMEOUT, "the relay did not answer in time");
-	if (wakks_state(g.c) < want_state)
-		die(EX_NET, "could not connect to %s (TLS, certificate or network; see --ca)", g.relay);
+	int rc = try_connect(want_state);
+	if (rc != EX_OK)
+		leave(rc);
 }
 
 static void need_registered(void)
 {
 	if (!wakks_is_registered(g.c))
 		die(EX_STORE, "this device is not registered yet: run `wakks login` or `wakks register`");
+	if (revoked_since())
+		die(EX_REFUSED, "%s", revoked_advice);
 }
 
 static int wait_op(uint32_t op, const char *what)
@@ -379,6 +610,8 @@ static int cmd_init(void)
 {
 	if (!g.relay)
 		die(EX_USAGE, "init needs --relay wss://HOST:PORT");
+	check_relay();
+	check_ca();
 	if (mkdir(g.store, 0700) != 0 && errno != EEXIST)
 		die(EX_STORE, "cannot create %s: %s", g.store, strerror(errno));
 	if (!getenv("WAKKS_STORE_KEY") && access(key_path(), F_OK) != 0) {
@@ -405,7 +638,7 @@ static int cmd_init(void)
 	free(ca_abs);
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0 || rename(tmp, config_path()) != 0)
 		die(EX_STORE, "cannot write %s", config_path());
-	open_client(true, false);
+	open_client(true, false, on_event);
 	uint8_t ik[32];
 	char hex[65];
 	wakks_identity_key(g.c, ik);
@@ -429,12 +662,21 @@ static void print_whoami(void)
 		wakks_id_hex(dev, d);
 	wakks_identity_key(g.c, ik);
 	sodium_bin2hex(k, sizeof k, ik, 32);
-	if (g.json)
-		printf("{\"account\":\"%s\",\"device\":\"%s\",\"identity_key\":\"%s\",\"registered\":%s}\n",
-		       a, d, k, wakks_is_registered(g.c) ? "true" : "false");
-	else
-		printf("account  %s\ndevice   %s\nidentity %s\n", a[0] ? a : "(not registered)",
-		       d[0] ? d : "(not registered)", k);
+	uint64_t revoked = revoked_since();
+	if (g.json) {
+		printf("{\"account\":\"%s\",\"device\":\"%s\",\"identity_key\":\"%s\",\"registered\":%s,"
+		       "\"revoked\":%s}\n",
+		       a, d, k, wakks_is_registered(g.c) ? "true" : "false", revoked ? "true" : "false");
+		return;
+	}
+	printf("account  %s\ndevice   %s\nidentity %s\n", a[0] ? a : "(not registered)",
+	       d[0] ? d : "(not registered)", k);
+	if (revoked) {
+		char when[48];
+		fmt_time(revoked, when, sizeof when);
+		printf("status   revoked: the relay refused this device (noticed %s); log in again "
+		       "from a new store\n", when);
+	}
 }
 
 static int do_register(const char *token)
@@ -448,6 +690,26 @@ static int do_register(const char *token)
 	return EX_OK;
 }
 
+/* The development provider's demo users (devidp/, spec/identity.md): a citizen logs in at
+ * dev-mitid, a caseworker at dev-adfs. A user the chosen provider does not offer gets told where
+ * they belong. */
+static void wrong_provider(const char *user, const char *idp) __attribute__((noreturn));
+static void wrong_provider(const char *user, const char *idp)
+{
+	static const char *const citizens[] = { "anna", "bo" }, *const caseworkers[] = { "camilla",
+											  "dennis" };
+	for (size_t i = 0; i < 2; i++) {
+		if (strcmp(user, caseworkers[i]) == 0)
+			die(EX_USAGE, "%s is a caseworker, and %s has no caseworkers: caseworkers log in "
+				      "at the municipality's AD FS, --idp dev-adfs", user, idp);
+		if (strcmp(user, citizens[i]) == 0)
+			die(EX_USAGE, "%s is a citizen, and %s has no citizens: citizens log in with "
+				      "MitID, --idp dev-mitid (the default)", user, idp);
+	}
+	die(EX_USAGE, "%s has no user %s: the citizens are anna and bo (--idp dev-mitid), the "
+		      "caseworkers camilla and dennis (--idp dev-adfs)", idp, user);
+}
+
 static int cmd_login(const char *user, const char *idp)
 {
 	if (!user)
@@ -457,6 +719,8 @@ static int cmd_login(const char *user, const char *idp)
 	connect_to(WAKKS_CONNECTED);
 	char *token = NULL;
 	int rc = wakks_devidp_login(g.c, idp, user, &token);
+	if (rc == WAKKS_E_NOT_FOUND)
+		wrong_provider(user, idp);
 	if (rc != 0)
 		die(exit_for(rc), "login at %s as %s failed: %s", idp, user, wakks_strerror(rc));
 	rc = do_register(token);
@@ -509,6 +773,18 @@ static bool split_unit(char *arg, const char **tenant, const char **unit)
 	return true;
 }
 
+/* The message is in the outbox, not on the relay: say so plainly, so that nobody sends it again
+ * by hand and the relay gets it twice. */
+static int queued(const char *hex, const char *why)
+{
+	say("message %s is queued, not sent (%s). The next command that connects sends it (e.g. "
+	    "`wakks receive`): do not send it again. `wakks outbox` lists queued messages; "
+	    "`wakks outbox drop %s` takes it out.", hex, why, hex);
+	if (g.json)
+		printf("{\"queued\":\"%s\"}\n", hex);
+	return EX_QUEUED;
+}
+
 static bool send_settled(wakks_client *c, void *arg)
 {
 	(void)arg;
@@ -545,17 +821,21 @@ static int cmd_send(char **to, int n_to, char **units, int n_units, const char *
 	}
 	if (rc != 0)
 		die(exit_for(rc), "send: %s", wakks_strerror(rc));
-	connect_to(WAKKS_READY);
-	rc = wakks_wait(g.c, op, g.timeout_ms);
 	char hex[33];
 	wakks_id_hex(id, hex);
+	rc = try_connect(WAKKS_READY);
+	if (rc == EX_REFUSED) {
+		/* Revoked: it can never go out from this device; do not leave it waiting. */
+		wakks_outbox_drop(g.c, id);
+		die(EX_REFUSED, "message %s was not sent", hex);
+	}
+	if (rc != EX_OK)
+		return queued(hex, "the relay could not be reached");
+	rc = wakks_wait(g.c, op, g.timeout_ms);
 	if (rc == WAKKS_E_TIMEOUT || rc == WAKKS_E_CLOSED || rc == WAKKS_E_RETRIES ||
 	    rc == WAKKS_RELAY_RATE_LIMITED || rc == WAKKS_RELAY_UNAVAILABLE ||
-	    rc == WAKKS_RELAY_QUOTA_EXCEEDED) {
-		fprintf(stderr, "wakks: message %s is queued and will be sent by the next command "
-				"that connects (%s)\n", hex, wakks_strerror(rc));
-		return rc == WAKKS_E_TIMEOUT ? EX_TIMEOUT : EX_NET;
-	}
+	    rc == WAKKS_RELAY_QUOTA_EXCEEDED)
+		return queued(hex, wakks_strerror(rc));
 	if (rc != 0)
 		die(exit_for(rc), "send refused: %s", wakks_strerror(rc));
 	/* Earlier queued messages go out too before we leave. */
@@ -619,7 +899,7 @@ static void on_list(wakks_client *c, const wakks_event *ev, void *user)
 		return on_event(c, ev, user);
 	for (size_t i = 0; i < ev->u.done.n_devices; i++) {
 		const wakks_device_info *d = &ev->u.done.devices[i];
-		char id[33], when[32], ik[65];
+		char id[33], when[48], ik[65];
 		wakks_id_hex(d->device, id);
 		sodium_bin2hex(ik, sizeof ik, d->identity_key, 32);
 		fmt_time(d->registered_ms, when, sizeof when);
@@ -633,7 +913,17 @@ static void on_list(wakks_client *c, const wakks_event *ev, void *user)
 	}
 	for (size_t i = 0; i < ev->u.done.n_consents; i++) {
 		const wakks_consent_entry *e = &ev->u.done.consents[i];
-		char when[32];
+		if (g.scan_tenant) {
+			if (strcmp(e->tenant, g.scan_tenant) == 0 && strcmp(e->unit, g.scan_unit) == 0 &&
+			    e->relay_ms >= g.scan_relay_ms) {
+				g.scan_kind = e->kind;
+				g.scan_relay_ms = e->relay_ms;
+				g.scan_time_ms = e->time_ms;
+				snprintf(g.scan_version, sizeof g.scan_version, "%s", e->text_version);
+			}
+			continue;
+		}
+		char when[48];
 		fmt_time(e->time_ms, when, sizeof when);
 		if (g.json)
 			printf("{\"kind\":\"%s\",\"tenant\":\"%s\",\"unit\":\"%s\",\"text_version\":\"%s\","
@@ -644,7 +934,6 @@ static void on_list(wakks_client *c, const wakks_event *ev, void *user)
 			printf("%s  %-10s %s%s%s  text %s\n", when, e->kind == 1 ? "granted" : "withdrawn",
 			       e->tenant, e->unit[0] ? "/" : "", e->unit, e->text_version);
 	}
-	g.listed = true;
 }
 
 static int cmd_devices(void)
@@ -671,8 +960,24 @@ static int cmd_revoke(const char *dev_hex)
 	if (rc != 0)
 		die(exit_for(rc), "revoke: %s", wakks_strerror(rc));
 	wait_op(op, "revoke");
+	uint8_t self[16];
+	if (wakks_device_id(g.c, self) == 0 && memcmp(self, dev, 16) == 0)
+		mark_revoked(); /* logged out: this store is done */
 	printf(g.json ? "{\"revoked\":\"%s\"}\n" : "revoked %s\n", dev_hex);
 	return EX_OK;
+}
+
+/* The latest record of this scope in the account's consent history (g.scan_*). */
+static void consent_state(const char *tenant, const char *unit)
+{
+	g.scan_tenant = tenant;
+	g.scan_unit = unit;
+	uint32_t op;
+	int rc = wakks_consent_list(g.c, &op);
+	if (rc != 0)
+		die(exit_for(rc), "consent list: %s", wakks_strerror(rc));
+	wait_op(op, "consent list");
+	g.scan_tenant = NULL;
 }
 
 static int cmd_consent(const char *verb, char *where, bool yes)
@@ -697,14 +1002,46 @@ static int cmd_consent(const char *verb, char *where, bool yes)
 	const char *tenant = where, *unit = "";
 	if (strchr(where, '/') && !split_unit(where, &tenant, &unit))
 		die(EX_USAGE, "TENANT/UNIT, e.g. varde/jobcenter");
+	/* Consent is given by a person, never by default: in a terminal they answer the question,
+	 * anywhere else --yes is their answer. */
+	bool ask = grant && !yes;
+	if (ask && !isatty(0))
+		die(EX_USAGE, "consent needs your explicit yes: run `wakks consent grant %s%s%s` in a "
+			      "terminal to read the text and answer, or add --yes to grant it",
+		    tenant, unit[0] ? "/" : "", unit);
 	connect_to(WAKKS_READY);
+	consent_state(tenant, unit);
 	wakks_consent_text text;
 	int rc = wakks_consent_text_fetch(g.c, tenant, unit, &text);
 	if (rc != 0)
 		die(exit_for(rc), "cannot fetch the consent text of %s: %s", tenant, wakks_strerror(rc));
-	if (grant && !g.json)
+	/* Granting what is already granted (the same text) or withdrawing what is not granted would
+	 * only add a record that changes nothing. */
+	bool active = g.scan_kind == 1;
+	bool same_text = active && strcmp(g.scan_version, text.version) == 0;
+	if ((grant && same_text) || (!grant && !active)) {
+		char when[48] = "";
+		if (g.scan_kind)
+			fmt_time(g.scan_time_ms, when, sizeof when);
+		if (g.json)
+			printf("{\"consent\":\"%s\",\"tenant\":\"%s\",\"unit\":\"%s\"}\n",
+			       grant ? "already_active" : "not_active", tenant, unit);
+		else if (grant)
+			printf("consent to %s%s%s is already active (granted %s, text version %s): "
+			       "nothing to do\n", tenant, unit[0] ? "/" : "", unit, when, text.version);
+		else
+			printf("there is no active consent to %s%s%s to withdraw%s%s%s\n", tenant,
+			       unit[0] ? "/" : "", unit, g.scan_kind ? " (withdrawn " : "", when,
+			       g.scan_kind ? ")" : "");
+		wakks_consent_text_free(&text);
+		return EX_OK;
+	}
+	if (grant && !g.json) {
 		printf("%s\n\n(consent text version %s, %s)\n", text.text, text.version, text.language);
-	if (grant && !yes && isatty(0)) {
+		if (active)
+			printf("(this replaces your consent to text version %s)\n", g.scan_version);
+	}
+	if (ask) {
 		printf("Grant consent? [y/N] ");
 		fflush(stdout);
 		char ans[8];
@@ -725,6 +1062,75 @@ static int cmd_consent(const char *verb, char *where, bool yes)
 	else
 		printf("consent %s: %s%s%s\n", grant ? "granted" : "withdrawn", tenant,
 		       unit[0] ? "/" : "", unit);
+	return EX_OK;
+}
+
+/* ---- the outbox ------------------------------------------------------------------------------ */
+
+static int outbox_one(const wakks_message *m, void *arg)
+{
+	int *n = arg;
+	char id[33], to[33] = "", when[48];
+	static const uint8_t zero[16];
+	wakks_id_hex(m->id, id);
+	if (memcmp(m->to_account, zero, 16) != 0)
+		wakks_id_hex(m->to_account, to);
+	fmt_time(m->sent_ms, when, sizeof when);
+	const wakks_attachment *a = m->attachment;
+	(*n)++;
+	if (g.json) {
+		json_t *j = json_pack("{s:s, s:I, s:s, s:s, s:s}", "id", id, "queued_ms",
+				      (json_int_t)m->sent_ms, "to_account", to, "tenant", m->tenant,
+				      "unit", m->unit);
+		if (j && a)
+			json_object_set_new(j, "file",
+					    json_pack("{s:s, s:s, s:I}", "name", a->file_name,
+						      "media_type", a->media_type, "size",
+						      (json_int_t)a->size));
+		else if (j)
+			json_object_set_new(j, "text", json_stringn(m->text, m->text_len));
+		char *str = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		if (str)
+			puts(str);
+		free(str);
+		json_decref(j);
+		return 0;
+	}
+	printf("%s  %s  to %s%s%s%s%s: ", id, when, to, to[0] && m->tenant[0] ? " " : "", m->tenant,
+	       m->tenant[0] ? "/" : "", m->unit);
+	if (a)
+		printf("file %s (%llu bytes)\n", a->file_name, (unsigned long long)a->size);
+	else
+		printf("%.*s\n", (int)m->text_len, m->text);
+	return 0;
+}
+
+static int cmd_outbox(const char *verb, const char *id_hex)
+{
+	if (!verb || strcmp(verb, "list") == 0) {
+		int n = 0;
+		int rc = wakks_outbox(g.c, outbox_one, &n);
+		if (rc != 0)
+			die(exit_for(rc), "outbox: %s", wakks_strerror(rc));
+		if (n == 0 && !g.json)
+			say("the outbox is empty: every message has been taken by the relay");
+		return EX_OK;
+	}
+	if (strcmp(verb, "drop") != 0)
+		die(EX_USAGE, "outbox [list], or outbox drop MESSAGE");
+	uint8_t id[16];
+	if (!id_hex || wakks_id_parse(id_hex, id) != 0)
+		die(EX_USAGE, "outbox drop wants a message id (32 hex digits; see `wakks outbox`)");
+	int rc = wakks_outbox_drop(g.c, id);
+	if (rc == WAKKS_E_NOT_FOUND)
+		die(EX_REFUSED, "no queued message %s: `wakks outbox` lists them (a message the relay "
+				"has taken cannot be called back)", id_hex);
+	if (rc != 0)
+		die(exit_for(rc), "outbox drop: %s", wakks_strerror(rc));
+	if (g.json)
+		printf("{\"dropped\":\"%s\"}\n", id_hex);
+	else
+		printf("dropped %s: it will not be sent\n", id_hex);
 	return EX_OK;
 }
 
@@ -788,7 +1194,7 @@ struct cli_options {
 };
 
 enum { O_RELAY = 256, O_CA, O_STORE, O_KEYFILE, O_JSON, O_TIMEOUT, O_USER, O_IDP, O_ISSUER,
-       O_TOKENFILE, O_TO, O_UNIT, O_IDLE, O_YES, O_FILE, O_TYPE, O_SAVEDIR };
+       O_TOKENFILE, O_TO, O_UNIT, O_IDLE, O_YES, O_FILE, O_TYPE, O_SAVEDIR, O_VERSION };
 
 static const struct option opts[] = {
 	{ "relay", required_argument, NULL, O_RELAY },
@@ -809,6 +1215,7 @@ static const struct option opts[] = {
 	{ "type", required_argument, NULL, O_TYPE },
 	{ "save-dir", required_argument, NULL, O_SAVEDIR },
 	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, O_VERSION },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -837,6 +1244,7 @@ static int parse_options(int argc, char **argv, const char *short_opts, struct c
 		case O_TYPE: o->media_type = optarg; break;
 		case O_SAVEDIR: g.save_dir = optarg; break;
 		case 'h': fputs(usage_text, stdout); return EX_OK;
+		case O_VERSION: printf("wakks %s (OS2wakks)\n", WAKKS_VERSION); return EX_OK;
 		default: fputs(usage_text, stderr); return EX_USAGE;
 		}
 	}
@@ -846,6 +1254,13 @@ static int parse_options(int argc, char **argv, const char *short_opts, struct c
 int main(int argc, char **argv)
 {
 	g.timeout_ms = DEFAULT_TIMEOUT_MS;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	g.start_ms = (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+	/* Times are shown in local time with their zone; the people using this live in Denmark. */
+	if (!getenv("TZ"))
+		setenv("TZ", "Europe/Copenhagen", 1);
+	tzset();
 	struct cli_options o = { .idp = "dev-mitid", .idle = 2.0 };
 	int status = parse_options(argc, argv, "+h", &o);
 	if (status >= 0)
@@ -860,7 +1275,9 @@ int main(int argc, char **argv)
 	int n_args = 0;
 	int sub_argc = argc - optind;
 	char **sub_argv = argv + optind;
-	optind = 1;
+	/* 0, not 1: getopt starts afresh, so options after the command's own arguments count too
+	 * (`consent grant varde --yes`), not only the first parse's order */
+	optind = 0;
 	status = parse_options(sub_argc, sub_argv, "h", &o);
 	if (status >= 0)
 		return status;
@@ -880,12 +1297,15 @@ int main(int argc, char **argv)
 		     strcmp(cmd, "receive") == 0 || strcmp(cmd, "listen") == 0 ||
 		     strcmp(cmd, "history") == 0 || strcmp(cmd, "devices") == 0 ||
 		     strcmp(cmd, "revoke") == 0 || strcmp(cmd, "consent") == 0 ||
-		     strcmp(cmd, "safety-number") == 0 || strcmp(cmd, "peers") == 0;
+		     strcmp(cmd, "safety-number") == 0 || strcmp(cmd, "peers") == 0 ||
+		     strcmp(cmd, "outbox") == 0;
 	if (!known) {
 		fprintf(stderr, "wakks: unknown command %s (see wakks --help)\n", cmd);
 		return EX_USAGE;
 	}
-	open_client(true, strcmp(cmd, "listen") == 0);
+	/* devices and consent print what the relay's answer carries */
+	bool lists = strcmp(cmd, "devices") == 0 || strcmp(cmd, "consent") == 0;
+	open_client(true, strcmp(cmd, "listen") == 0, lists ? on_list : on_event);
 	int rc;
 	if (strcmp(cmd, "login") == 0)
 		rc = cmd_login(o.user, o.idp);
@@ -914,22 +1334,13 @@ int main(int argc, char **argv)
 		rc = cmd_receive(o.idle, true);
 	else if (strcmp(cmd, "history") == 0)
 		rc = cmd_history();
-	else if (strcmp(cmd, "devices") == 0 || strcmp(cmd, "consent") == 0) {
-		wakks_close(g.c);
-		g.c = NULL;
-		/* reopen with the list printer as the event handler */
-		uint8_t key[32];
-		read_key(key);
-		wakks_config cfg = { .relay_url = g.relay, .ca_file = g.ca, .store_dir = g.store,
-				     .store_key = key, .device_label = "wakks-cli", .on_event = on_list };
-		int orc = wakks_open(&cfg, &g.c);
-		sodium_memzero(key, sizeof key);
-		if (orc != 0)
-			die(exit_for(orc), "cannot open the store: %s", wakks_strerror(orc));
-		rc = strcmp(cmd, "devices") == 0 ? cmd_devices()
-						 : cmd_consent(n_args ? args[0] : NULL,
-							       n_args > 1 ? args[1] : NULL, o.yes);
-	} else if (strcmp(cmd, "revoke") == 0)
+	else if (strcmp(cmd, "devices") == 0)
+		rc = cmd_devices();
+	else if (strcmp(cmd, "consent") == 0)
+		rc = cmd_consent(n_args ? args[0] : NULL, n_args > 1 ? args[1] : NULL, o.yes);
+	else if (strcmp(cmd, "outbox") == 0)
+		rc = cmd_outbox(n_args ? args[0] : NULL, n_args > 1 ? args[1] : NULL);
+	else if (strcmp(cmd, "revoke") == 0)
 		rc = cmd_revoke(n_args ? args[0] : NULL);
 	else if (strcmp(cmd, "safety-number") == 0)
 		rc = cmd_safety(n_args ? args[0] : NULL);

@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "relay_proc.h"
 #include "test.h"
@@ -80,9 +83,96 @@ static void json_field(const char *line, const char *name, char *dst, size_t cap
 static void help_and_usage_errors(void)
 {
 	CHECK_EQ_INT(wakks("--help", NULL), 0);
-	CHECK(strstr(out, "login") && strstr(out, "consent grant"));
+	CHECK(strstr(out, "login") && strstr(out, "consent grant") && strstr(out, "outbox"));
+	CHECK(strstr(out, "Exit status") && strstr(out, "6 a message is"));
 	CHECK_EQ_INT(wakks("frobnicate", NULL), 2);
 	CHECK_EQ_INT(wakks("--store", store_a, "whoami", NULL), 3); /* no store yet */
+	CHECK_EQ_INT(wakks("--version", NULL), 0);
+	CHECK(strncmp(out, "wakks " WAKKS_VERSION, strlen("wakks " WAKKS_VERSION)) == 0);
+}
+
+/* A relay address of the wrong form, or a CA file that is not there, is a usage error that says
+ * what is wrong; it is not reported as a problem of the store. */
+static void relay_url_and_ca_mistakes(void)
+{
+	char store_x[500];
+	snprintf(store_x, sizeof store_x, "%s/x-store", relay.dir);
+	CHECK_EQ_INT(wakks("--store", store_x, "--relay", "https://localhost:8443", "init", NULL), 2);
+	CHECK(strstr(err, "wss://") && strstr(err, "not https://") && !strstr(err, "store"));
+	CHECK_EQ_INT(wakks("--store", store_x, "--relay", "localhost:8443", "init", NULL), 2);
+	CHECK(strstr(err, "no scheme") && strstr(err, "wss://localhost:8443"));
+	CHECK_EQ_INT(wakks("--store", store_x, "--relay", "wss://localhost:http", "init", NULL), 2);
+	CHECK(strstr(err, "port") != NULL);
+	CHECK_EQ_INT(wakks("--store", store_x, "--relay", relay_url, "--ca", "/nonexistent/ca.pem",
+			   "init", NULL), 2);
+	CHECK(strstr(err, "CA file /nonexistent/ca.pem") && !strstr(err, "store"));
+	/* the same for a store that exists */
+	CHECK_EQ_INT(wakks("--store", store_a, "--relay", "https://localhost:8443", "whoami", NULL), 2);
+	CHECK(strstr(err, "wss://") && !strstr(err, "cannot open the store"));
+	CHECK_EQ_INT(wakks("--store", store_a, "--ca", "/nonexistent/ca.pem", "devices", NULL), 2);
+	CHECK(strstr(err, "CA file") && !strstr(err, "cannot open the store"));
+}
+
+/* A caseworker at the citizens' provider, or a citizen at the caseworkers', is told where they
+ * log in. */
+static void login_at_the_wrong_provider(void)
+{
+	char store_w[500];
+	snprintf(store_w, sizeof store_w, "%s/wrong-idp-store", relay.dir);
+	REQUIRE(wakks("--store", store_w, "--relay", relay_url, "--ca", ca, "init", NULL) == 0);
+	CHECK_EQ_INT(wakks("--store", store_w, "login", "--user", "camilla", NULL), 2);
+	CHECK(strstr(err, "camilla is a caseworker") && strstr(err, "--idp dev-adfs"));
+	CHECK(strstr(err, "HTTP request failed") == NULL);
+	CHECK_EQ_INT(wakks("--store", store_w, "login", "--user", "anna", "--idp", "dev-adfs", NULL), 2);
+	CHECK(strstr(err, "anna is a citizen") && strstr(err, "--idp dev-mitid"));
+	CHECK_EQ_INT(wakks("--store", store_w, "login", "--user", "zelda", NULL), 2);
+	CHECK(strstr(err, "no user zelda") != NULL);
+	/* nothing was registered: the right provider still works */
+	CHECK_EQ_INT(wakks("--store", store_w, "login", "--user", "dennis", "--idp", "dev-adfs", NULL), 0);
+}
+
+/* A self-signed certificate the relay's is not: the CA file of a relay we do not trust. */
+static bool write_other_cert(const char *path)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	bool ok = key && x;
+	if (ok) {
+		ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+		X509_gmtime_adj(X509_getm_notBefore(x), 0);
+		X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+		X509_set_pubkey(x, key);
+		X509_NAME *name = X509_get_subject_name(x);
+		X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost",
+					   -1, -1, 0);
+		X509_set_issuer_name(x, name);
+		ok = X509_sign(x, key, EVP_sha256()) > 0;
+	}
+	FILE *f = ok ? fopen(path, "w") : NULL;
+	ok = f && PEM_write_X509(f, x) == 1;
+	if (f)
+		fclose(f);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return ok;
+}
+
+/* A relay that is not running, a certificate that is not trusted and a host that does not
+ * resolve each get their own message. */
+static void connection_failures_told_apart(void)
+{
+	char other[500];
+	snprintf(other, sizeof other, "%s/other-cert.pem", relay.dir);
+	REQUIRE(write_other_cert(other));
+	CHECK_EQ_INT(wakks("--store", store_a, "--ca", other, "devices", NULL), 4);
+	CHECK(strstr(err, "certificate") && strstr(err, "--ca") && strstr(err, other));
+	CHECK(strstr(err, "(TLS, certificate or network") == NULL);
+	CHECK_EQ_INT(wakks("--store", store_a, "--relay", "wss://no-such-host.invalid:8443",
+			   "devices", NULL), 4);
+	CHECK(strstr(err, "no-such-host.invalid does not resolve") != NULL);
+	/* a port nothing listens on: the relay is not running there */
+	CHECK_EQ_INT(wakks("--store", store_a, "--relay", "wss://localhost:1", "devices", NULL), 4);
+	CHECK(strstr(err, "connection refused") && strstr(err, "is the relay running"));
 }
 
 static void init_and_login(void)
@@ -211,6 +301,37 @@ static void caseworker_needs_consent(void)
 	CHECK(strstr(out, "Før samtykke") == NULL);
 }
 
+/* Consent is never granted without an explicit yes; a consent already active is not granted
+ * again. */
+static void consent_needs_a_yes_and_is_granted_once(void)
+{
+	/* stdin is not a terminal and there is no --yes: refused, nothing signed */
+	CHECK_EQ_INT(wakks("--store", store_a, "consent", "grant", "varde/jobcenter", NULL), 2);
+	CHECK(strstr(err, "explicit yes") && strstr(err, "--yes"));
+	CHECK_EQ_INT(wakks("--store", store_a, "--json", "consent", "list", NULL), 0);
+	CHECK(strstr(out, "\"unit\":\"jobcenter\"") == NULL);
+	/* granted already (caseworker_needs_consent): said so, no second record */
+	CHECK_EQ_INT(wakks("--store", store_a, "consent", "grant", "varde", "--yes", NULL), 0);
+	CHECK(strstr(out, "consent to varde is already active") != NULL);
+	CHECK_EQ_INT(wakks("--store", store_a, "--json", "consent", "list", NULL), 0);
+	int grants = 0;
+	for (const char *p = out; (p = strstr(p, "\"kind\":\"grant\"")); p++)
+		grants++;
+	CHECK_EQ_INT(grants, 1);
+}
+
+/* Times are local, with their zone: Europe/Copenhagen unless TZ says otherwise. */
+static void times_show_their_zone(void)
+{
+	unsetenv("TZ");
+	CHECK_EQ_INT(wakks("--store", store_a, "history", NULL), 0);
+	CHECK(strstr(out, " CET ") || strstr(out, " CEST "));
+	setenv("TZ", "UTC", 1);
+	CHECK_EQ_INT(wakks("--store", store_a, "history", NULL), 0);
+	CHECK(strstr(out, " UTC ") != NULL);
+	unsetenv("TZ");
+}
+
 static void devices_history_and_safety_numbers(void)
 {
 	CHECK_EQ_INT(wakks("--store", store_a, "--json", "devices", NULL), 0);
@@ -230,16 +351,60 @@ static void devices_history_and_safety_numbers(void)
 static void relay_down_then_queued_message_goes_out(void)
 {
 	relay_proc_stop(&relay);
-	/* The message is stored as pending; the CLI says it could not reach the relay. */
+	/* The message is stored as pending; the CLI says it is queued, not sent (exit 6), and why. */
 	CHECK_EQ_INT(wakks("--store", store_a, "--timeout", "3", "send", "--unit", "varde/jobcenter",
-			   "skrevet mens relæet var nede", NULL), 4);
+			   "skrevet mens relæet var nede", NULL), 6);
+	CHECK(strstr(err, "queued, not sent") && strstr(err, "connection refused"));
 	CHECK_EQ_INT(wakks("--store", store_c, "--timeout", "3", "receive", NULL), 4);
+	CHECK(strstr(err, "connection refused") != NULL);
+	/* the outbox lists it; a second one, dropped, never goes out */
+	CHECK_EQ_INT(wakks("--store", store_a, "--timeout", "3", "--json", "send", "--unit",
+			   "varde/jobcenter", "fortrudt", NULL), 6);
+	char dropped[33];
+	json_field(out, "queued", dropped, sizeof dropped);
+	CHECK_EQ_INT(strlen(dropped), 32);
+	CHECK_EQ_INT(wakks("--store", store_a, "outbox", NULL), 0);
+	CHECK(strstr(out, "skrevet mens relæet var nede") && strstr(out, "fortrudt") &&
+	      strstr(out, dropped));
+	CHECK_EQ_INT(wakks("--store", store_a, "outbox", "drop", dropped, NULL), 0);
+	CHECK_EQ_INT(wakks("--store", store_a, "outbox", "drop", dropped, NULL), 1);
+	CHECK_EQ_INT(wakks("--store", store_a, "outbox", NULL), 0);
+	CHECK(strstr(out, "skrevet mens relæet var nede") && !strstr(out, "fortrudt"));
 	REQUIRE(relay_proc_restart(&relay, true) == 0);
 	snprintf(relay_url, sizeof relay_url, "wss://localhost:%d", relay.port);
-	/* the next command that connects sends it, with the same client message id */
+	/* the next command that connects sends it, with the same client message id, and says so */
 	CHECK_EQ_INT(wakks("--store", store_a, "--relay", relay_url, "receive", "--idle", "1", NULL), 0);
+	CHECK(strstr(err, "is sent now") != NULL);
+	CHECK_EQ_INT(wakks("--store", store_a, "outbox", NULL), 0);
+	CHECK(strstr(err, "the outbox is empty") != NULL);
 	CHECK_EQ_INT(wakks("--store", store_c, "--relay", relay_url, "receive", NULL), 0);
 	CHECK(strstr(out, "skrevet mens relæet var nede") != NULL);
+	CHECK(strstr(out, "fortrudt") == NULL);
+}
+
+/* A device revoked from another device of the account: its send says so (exit 1, the message
+ * not left queued), and whoami shows it. */
+static void revoked_device_is_told_so(void)
+{
+	char store_2[500], dev2[33];
+	snprintf(store_2, sizeof store_2, "%s/anna2-store", relay.dir);
+	REQUIRE(wakks("--store", store_2, "--relay", relay_url, "--ca", ca, "init", NULL) == 0);
+	REQUIRE(wakks("--store", store_2, "login", "--user", "anna", NULL) == 0);
+	REQUIRE(wakks("--store", store_2, "--json", "whoami", NULL) == 0);
+	json_field(out, "device", dev2, sizeof dev2);
+	CHECK(strstr(out, "\"revoked\":false") != NULL);
+	REQUIRE(wakks("--store", store_a, "--relay", relay_url, "revoke", dev2, NULL) == 0);
+	CHECK_EQ_INT(wakks("--store", store_2, "send", "--unit", "varde/jobcenter", "efter", NULL), 1);
+	CHECK(strstr(err, "revoked") && !strstr(err, "could not connect"));
+	CHECK_EQ_INT(wakks("--store", store_2, "outbox", NULL), 0);
+	CHECK(strstr(out, "efter") == NULL);
+	CHECK_EQ_INT(wakks("--store", store_2, "whoami", NULL), 0);
+	CHECK(strstr(out, "revoked") != NULL);
+	CHECK_EQ_INT(wakks("--store", store_2, "--json", "whoami", NULL), 0);
+	CHECK(strstr(out, "\"revoked\":true") != NULL);
+	/* later commands say so at once */
+	CHECK_EQ_INT(wakks("--store", store_2, "devices", NULL), 1);
+	CHECK(strstr(err, "revoked") != NULL);
 }
 
 static void store_key_problems(void)
@@ -267,12 +432,18 @@ int main(void)
 	unsetenv("WAKKS_STORE_KEY");
 	RUN(help_and_usage_errors);
 	RUN(init_and_login);
+	RUN(relay_url_and_ca_mistakes);
+	RUN(login_at_the_wrong_provider);
 	RUN(login_through_the_loopback_address);
+	RUN(connection_failures_told_apart);
 	RUN(citizen_writes_caseworker_receives);
 	RUN(file_sent_and_received_byte_identical);
 	RUN(caseworker_needs_consent);
+	RUN(consent_needs_a_yes_and_is_granted_once);
+	RUN(times_show_their_zone);
 	RUN(devices_history_and_safety_numbers);
 	RUN(relay_down_then_queued_message_goes_out);
+	RUN(revoked_device_is_told_so);
 	RUN(store_key_problems);
 	relay_proc_stop(&relay);
 	int rc = TEST_RESULT();
