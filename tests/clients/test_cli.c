@@ -407,6 +407,23 @@ static void revoked_device_is_told_so(void)
 	CHECK(strstr(err, "revoked") != NULL);
 }
 
+/* Withdrawing what is not granted adds no record either. */
+static void consent_withdrawn_once(void)
+{
+	CHECK_EQ_INT(wakks("--store", store_a, "--relay", relay_url, "consent", "withdraw", "varde",
+			   NULL), 0);
+	CHECK(strstr(out, "consent withdrawn: varde") != NULL);
+	CHECK_EQ_INT(wakks("--store", store_a, "--relay", relay_url, "consent", "withdraw", "varde",
+			   NULL), 0);
+	CHECK(strstr(out, "no active consent to varde") != NULL);
+	CHECK_EQ_INT(wakks("--store", store_a, "--relay", relay_url, "--json", "consent", "list",
+			   NULL), 0);
+	int withdrawals = 0;
+	for (const char *p = out; (p = strstr(p, "\"kind\":\"withdrawal\"")); p++)
+		withdrawals++;
+	CHECK_EQ_INT(withdrawals, 1);
+}
+
 static void store_key_problems(void)
 {
 	char keyfile[500];
@@ -444,6 +461,7 @@ int main(void)
 	RUN(devices_history_and_safety_numbers);
 	RUN(relay_down_then_queued_message_goes_out);
 	RUN(revoked_device_is_told_so);
+	RUN(consent_withdrawn_once);
 	RUN(store_key_problems);
 	relay_proc_stop(&relay);
 	int rc = TEST_RESULT();
