@@ -48,7 +48,7 @@ int wakks_outbox(wakks_client *c, int (*fn)(const wakks_message *m, void *arg), 
 		return rc;
 	struct seqs s = { 0 };
 	rc = wakks__store_each(t, WT_PENDING, collect_seq, &s);
-	if (rc == 0)
+	if (rc == 0 && s.n)
 		qsort(s.v, s.n, sizeof *s.v, cmp_u64); /* history order: the order they are sent in */
 	for (size_t i = 0; rc == 0 && i < s.n; i++) {
 		wakks_message m;
