@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "net/registry.h"
 #include "relay.h"
+#include "services/device_rate.h"
 #include "services/receipts.h"
 
 static void usage(FILE *f)
@@ -118,5 +119,6 @@ int main(int argc, char **argv)
 	relay_receipts_free(&relay);
 	idmap_foreach(&relay.lookup_buckets, free_value, NULL);
 	idmap_free(&relay.lookup_buckets);
+	relay_device_rate_free(&relay);
 	return relay.exit_status;
 }

@@ -86,16 +86,18 @@ void relay_call_cancel(struct relay_call *call)
 	free(call);
 }
 
-void relay_call_submit(struct relay_conn *c, struct relay_call *call, int op)
+int relay_call_submit(struct relay_conn *c, struct relay_call *call, int op)
 {
 	if (op < 0) {
 		relay_call_reply_error(c, call->from.request_id, op, call->limit_text, NULL);
 		relay_call_cancel(call);
-		return;
+		return -1;
 	}
 	int rc = store_submit(call->req); /* frees the request on failure */
 	if (rc != 0) {
 		relay_call_reply_error(c, call->from.request_id, rc, call->limit_text, NULL);
 		free(call);
+		return -1;
 	}
+	return 0;
 }
