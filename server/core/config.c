@@ -49,8 +49,10 @@ static const struct key_spec relay_keys[] = {
 	NUM("limits", send_queue_max_bytes, KEY_U32, 65536, 1u << 30),
 	NUM("limits", mailbox_max_envelopes, KEY_U32, 1, 100000000),
 	NUM("limits", mailbox_max_bytes, KEY_U64, 1024, 1ull << 40),
+	NUM("limits", mailbox_sender_max_envelopes, KEY_U32, 1, 100000000),
 	NUM("limits", envelope_ttl_seconds, KEY_U32, 1, 366u * 86400),
 	NUM("limits", bundle_fetches_per_minute, KEY_U32, 1, 1000000),
+	NUM("limits", sends_per_minute, KEY_U32, 1, 1000000),
 	NUM("limits", prekeys_low_watermark, KEY_U32, 0, 10000),
 	NUM("limits", shutdown_grace_ms, KEY_U32, 0, 60000),
 	NUM("limits", blob_max_bytes, KEY_U64, 1, 1ull << 30),
@@ -76,9 +78,15 @@ void relay_config_defaults(struct relay_config *cfg)
 	cfg->send_queue_max_bytes = 4u << 20;
 	cfg->mailbox_max_envelopes = 10000;
 	cfg->mailbox_max_bytes = 256ull << 20;
+	/* A tenth of a mailbox per sender account: ten senders must fill a unit member's mailbox
+	 * together before an eleventh is refused. */
+	cfg->mailbox_sender_max_envelopes = 1000;
 	/* A sender sets up sessions once per device; thirty fetches a minute cover writing to a
 	 * handful of units and colleagues, while bounding the one-time prekeys a device can spend. */
 	cfg->bundle_fetches_per_minute = 30;
+	/* A person types a few messages a minute; an application sending on their behalf (a journal
+	 * bridge, a retry after reconnecting) bursts a little more. */
+	cfg->sends_per_minute = 120;
 	cfg->envelope_ttl_seconds = 30u * 86400;
 	cfg->prekeys_low_watermark = 20;
 	cfg->shutdown_grace_ms = 2000;

@@ -82,9 +82,11 @@ struct relay_config {
 	uint32_t send_queue_max_bytes;
 	uint32_t mailbox_max_envelopes;
 	uint64_t mailbox_max_bytes;
+	uint32_t mailbox_sender_max_envelopes; /* envelopes from one sender account in one mailbox */
 	uint32_t envelope_ttl_seconds;
 	uint32_t prekeys_low_watermark;
 	uint32_t bundle_fetches_per_minute; /* per requesting device */
+	uint32_t sends_per_minute;          /* per sending device */
 	uint32_t shutdown_grace_ms;
 	uint64_t blob_max_bytes;       /* largest attachment blob accepted */
 	uint64_t blob_quota_bytes;     /* bytes of blobs one account may hold at once */

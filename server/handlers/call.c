@@ -17,6 +17,7 @@ void relay_call_reply_error(struct relay_conn *c, uint32_t request_id, int store
 				 limit_text ? limit_text : store_strerror(store_rc), NULL);
 		break;
 	case STORE_EQUOTA:
+	case STORE_ESHARE:
 		relay_send_error(c, request_id, PROTO_E_QUOTA_EXCEEDED, store_strerror(store_rc), NULL);
 		break;
 	case STORE_EFULL:

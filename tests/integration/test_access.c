@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* Who may take what from whom, against a real relay with two municipalities: device sets and
  * one-time prekeys only between parties who may talk to each other, bundle fetches limited per
- * device, a signed-prekey rotation that must bring a new id, and one device per connection when
- * registrations are pipelined. */
+ * device, a signed-prekey rotation that must bring a new id, one device per connection when
+ * registrations are pipelined, and one sender's share of a mailbox. */
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -294,6 +294,62 @@ static void pipelined_registers_bind_one_device(void)
 	tdev_free(&d);
 }
 
+static int send_to_unit(struct tdev *from, const uint8_t (*devs)[16], size_t n)
+{
+	uint8_t cmid[16];
+	randombytes_buf(cmid, sizeof cmid);
+	return tdev_send(from, cmid, NULL, 0, "varde", "jobcenter", devs, n, "til enheden", 11, false);
+}
+
+/* With the unit's caseworkers offline, one citizen's pipelined sends fill only her share of their
+ * mailboxes (mailbox_sender_max_envelopes); another citizen still gets through; and a device's
+ * sends per minute are bounded across reconnects (sends_per_minute). */
+static void one_sender_fills_only_its_share(void)
+{
+	struct relay_proc r2;
+	REQUIRE(relay_proc_start(&r2, "[limits]\nmailbox_max_envelopes = 8\n"
+				      "mailbox_sender_max_envelopes = 3\nsends_per_minute = 5\n", true) == 0);
+	struct tdev a, b, cw1, cw2;
+	struct tdev *all[] = { &a, &b, &cw1, &cw2 };
+	for (int i = 0; i < 4; i++)
+		tdev_init(all[i], r2.port);
+	REQUIRE(tdev_register(&a, "dev-mitid", "anna", 1) == 0 && tdev_register(&b, "dev-mitid", "bo", 1) == 0 &&
+		tdev_register(&cw1, "dev-adfs", "camilla", 1) == 0 &&
+		tdev_register(&cw2, "dev-adfs", "dennis", 1) == 0);
+	tdev_disconnect(&cw1);
+	tdev_disconnect(&cw2);
+	uint8_t devs[2][16];
+	memcpy(devs[0], cw1.device_id, 16);
+	memcpy(devs[1], cw2.device_id, 16);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ_INT(send_to_unit(&a, (const uint8_t(*)[16])devs, 2), PROTO_T_STORED);
+	CHECK_EQ_INT(send_to_unit(&a, (const uint8_t(*)[16])devs, 2), PROTO_T_ERROR);
+	CHECK_EQ_INT(error_code(&a), PROTO_E_QUOTA_EXCEEDED);
+	CHECK(a.frame.body.error.has_details && a.frame.body.error.details.limit == 3);
+	/* The mailboxes are not full for everyone. */
+	CHECK_EQ_INT(send_to_unit(&b, (const uint8_t(*)[16])devs, 2), PROTO_T_STORED);
+	/* anna's fifth send is refused by her share, the sixth by her rate, also after a reconnect. */
+	CHECK_EQ_INT(send_to_unit(&a, (const uint8_t(*)[16])devs, 2), PROTO_T_ERROR);
+	CHECK_EQ_INT(error_code(&a), PROTO_E_QUOTA_EXCEEDED);
+	REQUIRE(tdev_login(&a) == 0);
+	CHECK_EQ_INT(send_to_unit(&a, (const uint8_t(*)[16])devs, 2), PROTO_T_ERROR);
+	CHECK_EQ_INT(error_code(&a), PROTO_E_RATE_LIMITED);
+	CHECK(a.frame.body.error.has_details && a.frame.body.error.details.retry_ms > 0);
+	/* The caseworker finds anna's three and bo's one. */
+	REQUIRE(tdev_login(&cw1) == 0);
+	int from_a = 0, from_b = 0;
+	while (tdev_wait(&cw1, PROTO_T_DELIVER, 1000) == PROTO_T_DELIVER) {
+		from_a += memcmp(cw1.frame.body.deliver.account, a.account_id, 16) == 0;
+		from_b += memcmp(cw1.frame.body.deliver.account, b.account_id, 16) == 0;
+	}
+	CHECK_EQ_INT(from_a, 3);
+	CHECK_EQ_INT(from_b, 1);
+	for (int i = 0; i < 4; i++)
+		tdev_free(all[i]);
+	CHECK_EQ_INT(relay_proc_stop(&r2), 0);
+	relay_proc_cleanup(&r2);
+}
+
 static char *config(void)
 {
 	static char conf[4096];
@@ -348,6 +404,7 @@ int main(void)
 	RUN(bundle_fetches_limited_per_device);
 	RUN(spk_rotation_needs_a_new_id);
 	RUN(pipelined_registers_bind_one_device);
+	RUN(one_sender_fills_only_its_share);
 	for (size_t i = 0; i < 5; i++)
 		tdev_free(all[i]);
 	CHECK_EQ_INT(relay_proc_stop(&relay), 0);
