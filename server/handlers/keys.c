@@ -130,6 +130,23 @@ static void bundles_taken(struct relay_call *call, struct relay_conn *c)
 		relay_prekeys_check(r, b->set.e[i].device);
 }
 
+/* `devs` narrows the fetch to single devices of the addressee (spec/protocol.md §6.4): a sender
+ * lacking sessions with only some devices spends one prekey of each of those, not one of every
+ * member. Named devices that are not (or no longer) in the set are left out, as they would be
+ * from a fresh device set. */
+static void keep_named_devices(struct relay_devset *set, const proto_target *t)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < set->n; i++) {
+		bool named = false;
+		for (uint32_t j = 0; j < t->dev_count && !named; j++)
+			named = memcmp(set->e[i].device, t->devs[j], 16) == 0;
+		if (named)
+			set->e[kept++] = set->e[i];
+	}
+	set->n = kept;
+}
+
 void handle_bundles_fetch(struct relay_conn *c, const proto_frame *f)
 {
 	struct relay *r = c->relay;
@@ -151,11 +168,17 @@ void handle_bundles_fetch(struct relay_conn *c, const proto_frame *f)
 								    bundles_taken);
 	if (!b)
 		return;
-	rc = relay_devset_add_target(r, &b->set, &f->body.bundles_fetch);
+	const proto_target *t = &f->body.bundles_fetch;
+	rc = relay_devset_add_target(r, &b->set, t);
+	size_t whole = b->set.n;
+	if (rc == 0 && t->dev_count)
+		keep_named_devices(&b->set, t);
+	RLOG_DEBUG("keys", "bundles_fetch", "conn=%llu set=%zu named=%u taken=%zu", (unsigned long long)c->id,
+		   whole, t->dev_count, b->set.n);
 	if (rc != 0 || b->set.n == 0) {
 		relay_send_error(c, f->request_id, rc ? rc : PROTO_E_NOT_FOUND,
 				 rc == PROTO_E_OVER_LIMIT ? "device set too large"
-							  : "no such account or unit, or it has no devices",
+							  : "no such account or unit, or none of the named devices",
 				 NULL);
 		relay_call_cancel(&b->call);
 		return;

@@ -230,6 +230,31 @@ static void spk_rotation_needs_a_new_id(void)
 	CHECK_EQ_INT(camilla.frame.body.bundles.list[0].spk.id, 2);
 }
 
+/* bundles_fetch may name single devices: only their one-time prekeys are spent. */
+static void bundles_fetch_names_single_devices(void)
+{
+	int cam = key_count(&camilla), den = key_count(&dennis);
+	REQUIRE(cam >= 0 && den > 0);
+	proto_frame f;
+	proto_frame_init(&f, PROTO_T_BUNDLES_FETCH, 0);
+	f.body.bundles_fetch.tenant = (proto_str){ "varde", 5 };
+	f.body.bundles_fetch.unit = (proto_str){ "jobcenter", 9 };
+	f.body.bundles_fetch.devs[f.body.bundles_fetch.dev_count++] = dennis.device_id;
+	f.body.bundles_fetch.devs[f.body.bundles_fetch.dev_count++] = bo.device_id; /* not a member */
+	CHECK_EQ_INT(tdev_request(&anna, &f, 5000), PROTO_T_BUNDLES);
+	CHECK_EQ_INT(anna.frame.body.bundles.count, 1);
+	CHECK(anna.frame.body.bundles.count == 1 &&
+	      memcmp(anna.frame.body.bundles.list[0].device, dennis.device_id, 16) == 0 &&
+	      anna.frame.body.bundles.list[0].has_opk);
+	CHECK_EQ_INT(key_count(&dennis), den - 1);
+	CHECK_EQ_INT(key_count(&camilla), cam);
+	/* Naming only devices outside the set finds nothing. */
+	f.body.bundles_fetch.dev_count = 0;
+	f.body.bundles_fetch.devs[f.body.bundles_fetch.dev_count++] = bo.device_id;
+	CHECK_EQ_INT(tdev_request(&anna, &f, 5000), PROTO_T_ERROR);
+	CHECK_EQ_INT(error_code(&anna), PROTO_E_NOT_FOUND);
+}
+
 static int devices_of(struct tdev *d)
 {
 	proto_frame f;
@@ -403,6 +428,7 @@ int main(void)
 	RUN(one_time_prekeys_only_for_parties_who_may_talk);
 	RUN(bundle_fetches_limited_per_device);
 	RUN(spk_rotation_needs_a_new_id);
+	RUN(bundles_fetch_names_single_devices);
 	RUN(pipelined_registers_bind_one_device);
 	RUN(one_sender_fills_only_its_share);
 	for (size_t i = 0; i < 5; i++)
