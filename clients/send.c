@@ -200,6 +200,8 @@ static int load_head(wakks_client *c, wakks_message *m, uint8_t **raw, size_t *r
 	return rc;
 }
 
+static void name_missing_devices(wakks_client *c, const wakks_message *m, int target, proto_target *tg);
+
 static void request_target(wakks_client *c, int kind, int target, const wakks_message *m)
 {
 	proto_frame_init(c->tx, kind == RQ_DEVSET ? PROTO_T_DEVICE_SET_GET : PROTO_T_BUNDLES_FETCH, 0);
@@ -212,6 +214,8 @@ static void request_target(wakks_client *c, int kind, int target, const wakks_me
 		tg->tenant = (proto_str){ m->tenant, strlen(m->tenant) };
 		tg->unit = (proto_str){ m->unit, strlen(m->unit) };
 	}
+	if (kind == RQ_BUNDLES)
+		name_missing_devices(c, m, target, tg);
 	if (wakks__request(c, kind, 0, (uint32_t)target) < 0)
 		wakks__send_reset(c); /* the connection is going; retried after the next auth */
 }
@@ -364,26 +368,44 @@ static int add_addr(struct wakks__send *s, const uint8_t acc[16], const uint8_t 
 	return 0;
 }
 
-/* Which targets have devices without a session: bit per target (by account match). */
+/* The target a device of the set came from (by account match). */
+static int target_of(wakks_client *c, const wakks_message *m, const uint8_t acc[16])
+{
+	if (memcmp(acc, c->account, 16) == 0)
+		return TGT_SELF;
+	if (c->send.target_used[TGT_ACCOUNT] && memcmp(acc, m->to_account, 16) == 0)
+		return TGT_ACCOUNT;
+	return TGT_UNIT;
+}
+
+/* Which targets have devices without a session: bit per target. */
 static unsigned targets_missing_sessions(wakks_client *c, const wakks_message *m)
 {
 	unsigned bits = 0;
 	wakks__txn *t;
 	if (wakks__txn_begin(c->store, false, &t) != 0)
 		return 0;
-	for (size_t i = 0; i < c->send.n_set; i++) {
-		if (wakks__session_exists(c, t, c->send.set[i].dev))
-			continue;
-		const uint8_t *acc = c->send.set[i].acc;
-		if (memcmp(acc, c->account, 16) == 0)
-			bits |= 1u << TGT_SELF;
-		else if (c->send.target_used[TGT_ACCOUNT] && memcmp(acc, m->to_account, 16) == 0)
-			bits |= 1u << TGT_ACCOUNT;
-		else
-			bits |= 1u << TGT_UNIT;
-	}
+	for (size_t i = 0; i < c->send.n_set; i++)
+		if (!wakks__session_exists(c, t, c->send.set[i].dev))
+			bits |= 1u << target_of(c, m, c->send.set[i].acc);
 	wakks__txn_abort(t);
 	return bits;
+}
+
+/* A bundles_fetch names just the target's devices we have no session with (spec/protocol.md
+ * §6.4): every bundle the relay hands out spends a one-time prekey of its device, so a sender
+ * missing one session must not spend one of every unit member. The names point into the device
+ * set, which lives until the send is reset. Without a store the fetch covers the whole target. */
+static void name_missing_devices(wakks_client *c, const wakks_message *m, int target, proto_target *tg)
+{
+	wakks__txn *t;
+	if (wakks__txn_begin(c->store, false, &t) != 0)
+		return;
+	for (size_t i = 0; i < c->send.n_set && tg->dev_count < PROTO_MAX_DEVICE_SET; i++)
+		if (target_of(c, m, c->send.set[i].acc) == target &&
+		    !wakks__session_exists(c, t, c->send.set[i].dev))
+			tg->devs[tg->dev_count++] = c->send.set[i].dev;
+	wakks__txn_abort(t);
 }
 
 static void encrypt_and_send(wakks_client *c, const wakks_message *m);

@@ -269,6 +269,27 @@ static int has_duplicate_id(const uint8_t *const *ids, uint32_t n, size_t stride
 	return 0;
 }
 
+/* ---- keys: bundles_fetch, which may name single devices ---- */
+
+static int check_bundles_fetch(const void *body, const char **field)
+{
+	const proto_target *t = body;
+	int rc = check_target(body, field);
+	if (rc == 0 && has_duplicate_id(t->devs, t->dev_count, sizeof t->devs[0])) {
+		*field = "devs";
+		rc = PROTO_E_INVALID;
+	}
+	return rc;
+}
+
+static const struct proto__field bundles_fetch_f[] = {
+	F_FIX("acc", OPT, proto_target, account, ID),
+	F_SLUG("ten", OPT, proto_target, tenant),
+	F_SLUG("unit", OPT, proto_target, unit),
+	F_AID("devs", OPT, proto_target, devs, dev_count, 1, PROTO_MAX_DEVICE_SET),
+};
+SCHEMA_OPT(bundles_fetch_s, "bundles_fetch", bundles_fetch_f, 0x0, check_bundles_fetch);
+
 /* A send addresses accounts and/or one unit (tenant with unit), each device once. */
 static int check_send(const void *body, const char **field)
 {
@@ -474,7 +495,7 @@ SCHEMA(blob_data_s, "blob_data", blob_data_f, NULL);
 #define key_count_get_schema empty_s
 #define key_count_schema key_count_s
 #define prekeys_low_schema key_count_s
-#define bundles_fetch_schema target_s
+#define bundles_fetch_schema bundles_fetch_s
 #define bundles_schema bundles_s
 #define tenants_list_schema empty_s
 #define tenants_schema tenants_s

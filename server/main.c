@@ -8,6 +8,7 @@
  *   wakks-relay consent-report TENANT          consent figures for a municipality
  *   wakks-relay revoke-caseworker TENANT UPN   revoke every device of a caseworker
  * Exit status: 0 success, 1 runtime failure, 2 bad command line or configuration. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "core/log.h"
 #include "net/registry.h"
 #include "relay.h"
+#include "services/device_rate.h"
 #include "services/receipts.h"
 
 static void usage(FILE *f)
@@ -87,8 +89,10 @@ int main(int argc, char **argv)
 	if (dev)
 		relay_config_add_dev_defaults(&relay.cfg);
 	if (relay_config_check(&relay.cfg, err, sizeof err) != 0) {
+		/* A check that found the offending key already names the file and line. */
+		bool named = config_path && strncmp(err, config_path, strlen(config_path)) == 0;
 		fprintf(stderr, "wakks-relay: configuration error: %s%s%s\n",
-			config_path ? config_path : "", config_path ? ": " : "", err);
+			config_path && !named ? config_path : "", config_path && !named ? ": " : "", err);
 		return 2;
 	}
 
@@ -115,5 +119,6 @@ int main(int argc, char **argv)
 	relay_receipts_free(&relay);
 	idmap_foreach(&relay.lookup_buckets, free_value, NULL);
 	idmap_free(&relay.lookup_buckets);
+	relay_device_rate_free(&relay);
 	return relay.exit_status;
 }

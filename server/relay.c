@@ -98,6 +98,7 @@ static int open_storage(struct relay *r)
 		.max_batch = r->cfg.max_batch,
 		.mailbox_max_envelopes = r->cfg.mailbox_max_envelopes,
 		.mailbox_max_bytes = r->cfg.mailbox_max_bytes,
+		.mailbox_max_per_sender = r->cfg.mailbox_sender_max_envelopes,
 	};
 	int rc = store_open(&r->store, r->loop, &sc);
 	if (rc != 0) {

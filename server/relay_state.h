@@ -92,6 +92,7 @@ struct relay {
 	size_t consent_text_count;
 	struct idmap lookup_buckets; /* caseworker account -> struct lookup_bucket */
 	struct idmap receipts; /* device id -> struct receipt_queue, for offline senders */
+	struct idmap device_rates; /* device id -> per-device budgets (services/device_rate.c) */
 	uint64_t conn_count;
 	uint64_t next_conn_id;
 	struct relay_metrics metrics;

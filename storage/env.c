@@ -19,12 +19,13 @@
 #define MAP_ALIGN ((size_t)1 << 16)
 
 /* Migrations from an older schema version to the next one, run in order in the opening
- * transaction. Version 1 is the first; a future entry looks like {1, migrate_1_to_2}. */
+ * transaction. Version 1 is the first. */
 struct store__migration {
 	uint32_t from;
 	int (*run)(struct store *s, MDB_txn *txn);
 };
 static const struct store__migration migrations[] = {
+	{1, store__mailbox_senders_build},
 	{0, NULL},
 };
 

@@ -6,6 +6,83 @@
 #include "records_internal.h"
 #include "store_internal.h"
 
+/* ---- each sender's share of a mailbox ---------------------------------------------------------
+ * mailbox_senders[recipient device || sender account] = u32 count of the sender's envelopes in
+ * that mailbox (a bare counter like the blob counters; absent when zero). It lets a send be
+ * refused when one sender holds its whole share, so that one sender cannot fill a mailbox for
+ * everyone, without scanning the mailbox. */
+#define SENDER_KEY_LEN (2 * STORE_ID_BYTES)
+
+static void sender_key(uint8_t key[SENDER_KEY_LEN], const uint8_t device[STORE_ID_BYTES],
+		       const uint8_t account[STORE_ID_BYTES])
+{
+	memcpy(key, device, STORE_ID_BYTES);
+	memcpy(key + STORE_ID_BYTES, account, STORE_ID_BYTES);
+}
+
+static int sender_count(struct store *s, MDB_txn *txn, const uint8_t key[SENDER_KEY_LEN], uint32_t *n)
+{
+	MDB_val v;
+	int rc = store__get(s, txn, STORE__DB_MAILBOX_SENDERS, key, SENDER_KEY_LEN, &v);
+	if (rc == STORE_ENOTFOUND) {
+		*n = 0;
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if (v.mv_size != 4)
+		return STORE_ECORRUPT;
+	*n = wakks_load_be32(v.mv_data);
+	return 0;
+}
+
+/* Adds delta (+1 or -count) to the sender's count; a count reaching zero is deleted. A missing
+ * or smaller count than removed is taken as zero: removing never fails for the counter. */
+static int sender_add(struct store *s, MDB_txn *txn, const uint8_t device[STORE_ID_BYTES],
+		      const uint8_t account[STORE_ID_BYTES], int64_t delta)
+{
+	uint8_t key[SENDER_KEY_LEN], buf[4];
+	uint32_t n;
+	sender_key(key, device, account);
+	int rc = sender_count(s, txn, key, &n);
+	if (rc)
+		return rc;
+	int64_t next = (int64_t)n + delta;
+	if (next <= 0) {
+		rc = n ? store__del(s, txn, STORE__DB_MAILBOX_SENDERS, key, sizeof key) : 0;
+		return rc == STORE_ENOTFOUND ? 0 : rc;
+	}
+	if (next > UINT32_MAX)
+		return STORE_ELIMIT;
+	wakks_store_be32(buf, (uint32_t)next);
+	return store__put(s, txn, STORE__DB_MAILBOX_SENDERS, key, sizeof key, buf, sizeof buf);
+}
+
+int store__mailbox_senders_build(struct store *s, MDB_txn *txn)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = store__err(mdb_cursor_open(txn, s->dbi[STORE__DB_MAILBOXES], &cur));
+	if (rc)
+		return rc;
+	int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	while (mrc == 0 && rc == 0) {
+		struct store_envelope e;
+		if (k.mv_size != STORE__KEY_MAILBOX_LEN)
+			rc = STORE_ECORRUPT;
+		if (rc == 0)
+			rc = store__mailbox_decode(k.mv_data, v.mv_data, v.mv_size, &e);
+		if (rc == 0)
+			rc = sender_add(s, txn, e.ref.device_id, e.ref.sender_account, 1);
+		if (rc == 0)
+			mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	if (rc == 0 && mrc != MDB_NOTFOUND)
+		rc = store__err(mrc);
+	return rc;
+}
+
 static int put_envelope(struct store__wtxn *w, const struct store_envelope *e)
 {
 	struct store *s = w->store;
@@ -64,6 +141,18 @@ int store__op_store_envelopes_apply(struct store__wtxn *w, struct store__op *op)
 			store__req_fail_device(w, r->device_id);
 			return STORE_EQUOTA;
 		}
+		if (s->cfg.mailbox_max_per_sender) {
+			uint8_t skey[SENDER_KEY_LEN];
+			uint32_t held;
+			sender_key(skey, r->device_id, send->sender_account);
+			rc = sender_count(s, w->txn, skey, &held);
+			if (rc)
+				return rc;
+			if ((uint64_t)held + 1 > s->cfg.mailbox_max_per_sender) {
+				store__req_fail_device(w, r->device_id);
+				return STORE_ESHARE;
+			}
+		}
 		struct store_envelope e = {
 			.stored_at_ms = w->now_ms,
 			.expires_at_ms = r->expires_at_ms,
@@ -77,6 +166,8 @@ int store__op_store_envelopes_apply(struct store__wtxn *w, struct store__op *op)
 		memcpy(e.ref.sender_device, send->sender_device, STORE_ID_BYTES);
 		memcpy(e.ref.message_id, send->message_id, STORE_ID_BYTES);
 		rc = put_envelope(w, &e);
+		if (rc == 0)
+			rc = sender_add(s, w->txn, r->device_id, send->sender_account, 1);
 		if (rc)
 			return rc;
 		dev.next_seq++;
@@ -119,6 +210,9 @@ int store__mailbox_delete(struct store__wtxn *w, const uint8_t device_id[STORE_I
 	store__key_mailbox_expiry(xkey, e.expires_at_ms, device_id, seq);
 	rc = store__del(s, w->txn, STORE__DB_MAILBOX_EXPIRY, xkey, sizeof xkey);
 	if (rc && rc != STORE_ENOTFOUND)
+		return rc;
+	rc = sender_add(s, w->txn, device_id, e.ref.sender_account, -1);
+	if (rc)
 		return rc;
 	rc = store__device_load(s, w->txn, device_id, &dev);
 	if (rc == 0) {
@@ -192,6 +286,8 @@ int store__mailbox_delete_some(struct store__wtxn *w, const uint8_t device_id[ST
 		err = store__del(s, w->txn, STORE__DB_MAILBOX_EXPIRY, xkey, sizeof xkey);
 		if (err == STORE_ENOTFOUND)
 			err = 0;
+		if (err == 0)
+			err = sender_add(s, w->txn, device_id, e.ref.sender_account, -1);
 		if (err)
 			break;
 		count++;

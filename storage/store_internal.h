@@ -38,7 +38,8 @@
 	X(BLOB_GRANTS, "blob_grants")                                                        \
 	X(BLOB_USAGE, "blob_usage")                                                          \
 	X(BLOB_FILES, "blob_files")                                                          \
-	X(ACCOUNT_BLOBS, "account_blobs")
+	X(ACCOUNT_BLOBS, "account_blobs")                                                    \
+	X(MAILBOX_SENDERS, "mailbox_senders")
 
 enum store__db {
 #define STORE__DB_ENUM(id, name) STORE__DB_##id,
@@ -292,6 +293,9 @@ int store__get(struct store *s, MDB_txn *txn, enum store__db db, const void *key
 int store__put(struct store *s, MDB_txn *txn, enum store__db db, const void *key, size_t klen,
 	       const void *val, size_t vlen);
 int store__del(struct store *s, MDB_txn *txn, enum store__db db, const void *key, size_t klen);
+
+/* Schema 1 -> 2: counts the envelopes of every mailbox per sender account (mailbox.c). */
+int store__mailbox_senders_build(struct store *s, MDB_txn *txn);
 
 /* Device record helpers shared by the write operations (devices.c). */
 int store__device_load(struct store *s, MDB_txn *txn, const uint8_t id[STORE_ID_BYTES],

@@ -376,6 +376,11 @@ typedef struct proto_target {
 	const uint8_t *account; /* "acc": optional */
 	proto_str tenant;       /* "ten": optional slug */
 	proto_str unit;         /* "unit": optional slug */
+	/* "devs": bundles_fetch only, optional: just these devices of the addressee, so a sender
+	 * missing sessions with a few devices spends one prekey each of those, not of every member.
+	 * Distinct ids, 1..PROTO_MAX_DEVICE_SET; dev_count 0 = absent (every device). */
+	uint32_t dev_count;
+	const uint8_t *devs[PROTO_MAX_DEVICE_SET];
 } proto_target;
 
 typedef struct proto_bundle {

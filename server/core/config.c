@@ -49,7 +49,10 @@ static const struct key_spec relay_keys[] = {
 	NUM("limits", send_queue_max_bytes, KEY_U32, 65536, 1u << 30),
 	NUM("limits", mailbox_max_envelopes, KEY_U32, 1, 100000000),
 	NUM("limits", mailbox_max_bytes, KEY_U64, 1024, 1ull << 40),
+	NUM("limits", mailbox_sender_max_envelopes, KEY_U32, 1, 100000000),
 	NUM("limits", envelope_ttl_seconds, KEY_U32, 1, 366u * 86400),
+	NUM("limits", bundle_fetches_per_minute, KEY_U32, 1, 1000000),
+	NUM("limits", sends_per_minute, KEY_U32, 1, 1000000),
 	NUM("limits", prekeys_low_watermark, KEY_U32, 0, 10000),
 	NUM("limits", shutdown_grace_ms, KEY_U32, 0, 60000),
 	NUM("limits", blob_max_bytes, KEY_U64, 1, 1ull << 30),
@@ -75,6 +78,15 @@ void relay_config_defaults(struct relay_config *cfg)
 	cfg->send_queue_max_bytes = 4u << 20;
 	cfg->mailbox_max_envelopes = 10000;
 	cfg->mailbox_max_bytes = 256ull << 20;
+	/* A tenth of a mailbox per sender account: ten senders must fill a unit member's mailbox
+	 * together before an eleventh is refused. */
+	cfg->mailbox_sender_max_envelopes = 1000;
+	/* A sender sets up sessions once per device; thirty fetches a minute cover writing to a
+	 * handful of units and colleagues, while bounding the one-time prekeys a device can spend. */
+	cfg->bundle_fetches_per_minute = 30;
+	/* A person types a few messages a minute; an application sending on their behalf (a journal
+	 * bridge, a retry after reconnecting) bursts a little more. */
+	cfg->sends_per_minute = 120;
 	cfg->envelope_ttl_seconds = 30u * 86400;
 	cfg->prekeys_low_watermark = 20;
 	cfg->shutdown_grace_ms = 2000;
@@ -286,9 +298,11 @@ static int set_tenant_key(struct parse_ctx *p, const char *key, const char *valu
 			return fail(p, key, "a CVR number is 8 digits");
 		return set_string(p, key, t->cvr, sizeof t->cvr, value);
 	}
-	if (strcmp(key, "idps") == 0)
+	if (strcmp(key, "idps") == 0) {
+		t->idps_line = p->line;
 		return set_list(p, key, t->idps[0], sizeof t->idps[0], RELAY_MAX_GROUP_MAPS,
 				&t->idp_count, value);
+	}
 	if (strcmp(key, "journal_upns") == 0)
 		return set_list(p, key, t->journal_upns[0], sizeof t->journal_upns[0],
 				RELAY_MAX_GROUP_MAPS, &t->journal_upn_count, value);
@@ -562,10 +576,51 @@ int relay_config_load(struct relay_config *cfg, const char *path, char *err, siz
 		snprintf(err, err_len, "%s: read error", path);
 		rc = -1;
 	}
-	if (rc == 0)
+	if (rc == 0) {
 		crypto_hash_sha256_final(&sha, cfg->file_sha256);
+		copy_str(cfg->file, sizeof cfg->file, path);
+	}
 	fclose(f);
 	return rc;
+}
+
+/* The tenant whose `idps` lists provider `id` first, before tenant index `before`; -1 if none. */
+static int earlier_tenant_listing(const struct relay_config *cfg, int before, const char *id)
+{
+	for (int i = 0; i < before; i++)
+		for (int j = 0; j < cfg->tenants[i].idp_count; j++)
+			if (strcmp(cfg->tenants[i].idps[j], id) == 0)
+				return i;
+	return -1;
+}
+
+/* A caseworker provider (a municipality's AD FS) belongs to one tenant: the relay finds a token's
+ * tenant by its issuer (spec/identity.md §4), so a second tenant listing it would never see its
+ * caseworkers (the first tenant wins) and is refused here instead. Citizen providers are shared. */
+static int check_caseworker_idps_unshared(const struct relay_config *cfg, char *err, size_t err_len)
+{
+	for (int i = 0; i < cfg->tenant_count; i++) {
+		const struct relay_tenant_config *t = &cfg->tenants[i];
+		for (int j = 0; j < t->idp_count; j++) {
+			const struct relay_idp_config *d = relay_config_idp(cfg, t->idps[j]);
+			if (!d || d->kind != RELAY_IDP_CASEWORKER)
+				continue;
+			int other = earlier_tenant_listing(cfg, i, d->id);
+			if (other < 0)
+				continue;
+			if (t->idps_line > 0)
+				snprintf(err, err_len, "%s:%d: key 'idps': ", cfg->file, t->idps_line);
+			else
+				err[0] = '\0';
+			size_t used = strlen(err);
+			snprintf(err + used, err_len - used,
+				 "tenant %s lists caseworker provider '%s', which tenant %s already lists; "
+				 "a caseworker provider belongs to one tenant",
+				 t->id, d->id, cfg->tenants[other].id);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int relay_config_check(const struct relay_config *cfg, char *err, size_t err_len)
@@ -595,6 +650,8 @@ int relay_config_check(const struct relay_config *cfg, char *err, size_t err_len
 			}
 		}
 	}
+	if (check_caseworker_idps_unshared(cfg, err, err_len) != 0)
+		return -1;
 	for (int i = 0; i < cfg->tenant_count; i++) {
 		const struct relay_tenant_config *t = &cfg->tenants[i];
 		if (!t->name[0] || !t->cvr[0]) {

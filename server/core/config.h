@@ -40,6 +40,7 @@ struct relay_tenant_config {
 	char cvr[16];
 	char idps[RELAY_MAX_GROUP_MAPS][64]; /* ids of the identity providers it trusts */
 	int idp_count;
+	int idps_line; /* line of the `idps` key in the file, 0 when not from a file */
 	struct relay_unit_config units[RELAY_MAX_UNITS_PER_TENANT];
 	int unit_count;
 	/* UPNs (from the tenant's caseworker provider) that register as the tenant's journal device. */
@@ -81,8 +82,11 @@ struct relay_config {
 	uint32_t send_queue_max_bytes;
 	uint32_t mailbox_max_envelopes;
 	uint64_t mailbox_max_bytes;
+	uint32_t mailbox_sender_max_envelopes; /* envelopes from one sender account in one mailbox */
 	uint32_t envelope_ttl_seconds;
 	uint32_t prekeys_low_watermark;
+	uint32_t bundle_fetches_per_minute; /* per requesting device */
+	uint32_t sends_per_minute;          /* per sending device */
 	uint32_t shutdown_grace_ms;
 	uint64_t blob_max_bytes;       /* largest attachment blob accepted */
 	uint64_t blob_quota_bytes;     /* bytes of blobs one account may hold at once */
@@ -98,6 +102,9 @@ struct relay_config {
 	int idp_count;
 	/* From the command line only, never from a file: a production file cannot turn it on. */
 	bool dev_mode;
+	/* The file last loaded ("" without one): relay_config_check names it with the line of the
+	 * key that contradicts another. */
+	char file[RELAY_CONFIG_PATH_MAX];
 	/* SHA-256 of the configuration file's bytes (zero without a file), for the audit log. */
 	uint8_t file_sha256[32];
 };

@@ -22,6 +22,11 @@ void handle_auth(struct relay_conn *c, const proto_frame *f)
 	struct store_device dev;
 	uint8_t msg[PROTO_AUTH_MSG_BYTES];
 	proto_auth_message(msg, c->challenge, a->device);
+	if (c->registering) {
+		relay_send_error(c, f->request_id, PROTO_E_ALREADY_AUTHENTICATED,
+				 "a registration on this connection is being stored", NULL);
+		return;
+	}
 
 	/* One refusal for an unknown device, a revoked one and a bad signature (spec/protocol.md
 	 * §4.2): the reply says nothing about which; the log does. */

@@ -255,6 +255,14 @@ void handle_blob_put(struct relay_conn *c, const proto_frame *f)
 {
 	struct relay *r = c->relay;
 	const proto_blob_put *m = &f->body.blob_put;
+	/* The id is the digest's first half (spec/protocol.md §9a): only the uploader and the
+	 * recipients of the attachment descriptor can name a blob, so an answer about an id in use
+	 * tells nothing to anyone else, and no one can take an id before its ciphertext exists. */
+	if (memcmp(m->id, m->sha256, STORE_ID_BYTES) != 0) {
+		relay_send_error(c, f->request_id, PROTO_E_INVALID,
+				 "a blob id is the first 16 bytes of the SHA-256 of its ciphertext", NULL);
+		return;
+	}
 	if (m->size > r->cfg.blob_max_bytes) {
 		proto_error_details d = { 0 };
 		d.limit = r->cfg.blob_max_bytes;

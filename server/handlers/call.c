@@ -17,6 +17,7 @@ void relay_call_reply_error(struct relay_conn *c, uint32_t request_id, int store
 				 limit_text ? limit_text : store_strerror(store_rc), NULL);
 		break;
 	case STORE_EQUOTA:
+	case STORE_ESHARE:
 		relay_send_error(c, request_id, PROTO_E_QUOTA_EXCEEDED, store_strerror(store_rc), NULL);
 		break;
 	case STORE_EFULL:
@@ -86,16 +87,18 @@ void relay_call_cancel(struct relay_call *call)
 	free(call);
 }
 
-void relay_call_submit(struct relay_conn *c, struct relay_call *call, int op)
+int relay_call_submit(struct relay_conn *c, struct relay_call *call, int op)
 {
 	if (op < 0) {
 		relay_call_reply_error(c, call->from.request_id, op, call->limit_text, NULL);
 		relay_call_cancel(call);
-		return;
+		return -1;
 	}
 	int rc = store_submit(call->req); /* frees the request on failure */
 	if (rc != 0) {
 		relay_call_reply_error(c, call->from.request_id, rc, call->limit_text, NULL);
 		free(call);
+		return -1;
 	}
+	return 0;
 }

@@ -57,8 +57,9 @@ struct relay_call *relay_call_new(struct relay_conn *c, uint32_t request_id, siz
 
 /* Submits call->req. op is the lowest result of the operation builders: when it is negative
  * nothing is submitted. On any failure here the error is answered through the map and the call is
- * freed (c is the asking connection, still open). */
-void relay_call_submit(struct relay_conn *c, struct relay_call *call, int op);
+ * freed (c is the asking connection, still open). Returns 0 when submitted (a callback will
+ * run), -1 when answered and freed here. */
+int relay_call_submit(struct relay_conn *c, struct relay_call *call, int op);
 
 /* Frees a call that will not be submitted, without answering (the handler has answered). */
 void relay_call_cancel(struct relay_call *call);

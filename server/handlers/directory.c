@@ -8,6 +8,7 @@
 #include "net/outgoing.h"
 #include "relay_state.h"
 #include "services/devset.h"
+#include "services/peer_access.h"
 
 static proto_str str_view(const char *s)
 {
@@ -50,9 +51,15 @@ void handle_units_list(struct relay_conn *c, const proto_frame *f)
 void handle_device_set_get(struct relay_conn *c, const proto_frame *f)
 {
 	struct relay *r = c->relay;
+	const char *why = NULL;
+	int rc = relay_peer_access(c, &f->body.device_set_get, &why);
+	if (rc != 0) {
+		relay_send_error(c, f->request_id, rc, why, NULL);
+		return;
+	}
 	struct relay_devset *set = &r->scratch->set;
 	set->n = 0;
-	int rc = relay_devset_add_target(r, set, &f->body.device_set_get);
+	rc = relay_devset_add_target(r, set, &f->body.device_set_get);
 	if (rc != 0) {
 		relay_send_error(c, f->request_id, rc,
 				 rc == PROTO_E_NOT_FOUND ? "no such account or unit" : "device set too large",

@@ -11,6 +11,8 @@
 #include "net/outgoing.h"
 #include "relay_state.h"
 #include "services/devset.h"
+#include "services/device_rate.h"
+#include "services/peer_access.h"
 #include "services/prekeys.h"
 #include "wakks_storage.h"
 
@@ -58,6 +60,14 @@ void handle_spk_rotate(struct relay_conn *c, const proto_frame *f)
 	struct store_device dev;
 	if (store_get_device(r->store, c->device_id, &dev) != 0) {
 		relay_send_error(c, f->request_id, PROTO_E_INTERNAL, "device record unreadable", NULL);
+		return;
+	}
+	/* A rotation must bring a new key under a new id (spec/protocol.md §6.2): a peer that
+	 * fetched the old bundle tells the two apart by id alone. */
+	struct store_signed_prekey current;
+	if (store_get_signed_prekey(r->store, c->device_id, &current) == 0 && current.id == spk->id) {
+		relay_send_error(c, f->request_id, PROTO_E_INVALID,
+				 "the signed prekey id is the current one; a rotation needs a new id", NULL);
 		return;
 	}
 	if (relay_spk_verify(dev.identity_key, spk) != 0) {
@@ -120,18 +130,55 @@ static void bundles_taken(struct relay_call *call, struct relay_conn *c)
 		relay_prekeys_check(r, b->set.e[i].device);
 }
 
+/* `devs` narrows the fetch to single devices of the addressee (spec/protocol.md §6.4): a sender
+ * lacking sessions with only some devices spends one prekey of each of those, not one of every
+ * member. Named devices that are not (or no longer) in the set are left out, as they would be
+ * from a fresh device set. */
+static void keep_named_devices(struct relay_devset *set, const proto_target *t)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < set->n; i++) {
+		bool named = false;
+		for (uint32_t j = 0; j < t->dev_count && !named; j++)
+			named = memcmp(set->e[i].device, t->devs[j], 16) == 0;
+		if (named)
+			set->e[kept++] = set->e[i];
+	}
+	set->n = kept;
+}
+
 void handle_bundles_fetch(struct relay_conn *c, const proto_frame *f)
 {
 	struct relay *r = c->relay;
+	const char *why = NULL;
+	int rc = relay_peer_access(c, &f->body.bundles_fetch, &why);
+	if (rc != 0) {
+		relay_send_error(c, f->request_id, rc, why, NULL);
+		return;
+	}
+	proto_error_details d = { 0 };
+	if (!relay_device_rate_take(r, c->device_id, RELAY_RATE_BUNDLES, r->cfg.bundle_fetches_per_minute,
+				    &d.retry_ms)) {
+		r->metrics.rate_limited++;
+		relay_send_error(c, f->request_id, PROTO_E_RATE_LIMITED,
+				 "too many bundle fetches from this device (bundle_fetches_per_minute)", &d);
+		return;
+	}
 	struct bundle_call *b = (struct bundle_call *)relay_call_new(c, f->request_id, sizeof *b,
 								    bundles_taken);
 	if (!b)
 		return;
-	int rc = relay_devset_add_target(r, &b->set, &f->body.bundles_fetch);
+	const proto_target *t = &f->body.bundles_fetch;
+	rc = relay_devset_add_target(r, &b->set, t);
+	size_t whole = b->set.n;
+	if (rc == 0 && t->dev_count)
+		keep_named_devices(&b->set, t);
+	RLOG_DEBUG("keys", "bundles_fetch", "conn=%llu set=%zu named=%u taken=%zu", (unsigned long long)c->id,
+		   whole, t->dev_count, b->set.n);
 	if (rc != 0 || b->set.n == 0) {
 		relay_send_error(c, f->request_id, rc ? rc : PROTO_E_NOT_FOUND,
 				 rc == PROTO_E_OVER_LIMIT ? "device set too large"
-							  : "no such account or unit, or it has no devices",
+							  : "no such account or unit, or none of the named devices",
 				 NULL);
 		relay_call_cancel(&b->call);
 		return;

@@ -32,9 +32,11 @@ struct register_call {
 static void register_refused(struct relay_call *call, struct relay_conn *c, int result)
 {
 	RLOG_ERROR("register", "store_failed", "error=\"%s\"", store_strerror(result));
-	if (c)
+	if (c) {
+		c->registering = false;
 		relay_call_reply_error(c, call->from.request_id, result, NULL,
 				       "the registration could not be stored; retry");
+	}
 }
 
 static void registered(struct relay_call *call, struct relay_conn *c)
@@ -42,6 +44,8 @@ static void registered(struct relay_call *call, struct relay_conn *c)
 	struct register_call *g = (struct register_call *)call;
 	struct relay *r = call->from.relay;
 	RLOG_INFO("register", "device_registered", "conn=%llu", c ? (unsigned long long)c->id : 0ull);
+	if (c)
+		c->registering = false;
 	if (c && c->state == CONN_UNAUTHENTICATED) {
 		relay_conn_authenticated(c, g->device, g->account);
 		proto_frame *out = relay_tx_frame(r, PROTO_T_REGISTERED, call->from.request_id);
@@ -181,7 +185,8 @@ static void store_registration(struct relay_conn *c, const proto_frame *f, struc
 	if (op >= 0)
 		op = relay_audit_append(req, ID_AUDIT_DEVICE_REGISTERED, dev.created_ms,
 					(const uint8_t(*)[16])subjects, 2, idp->cfg->id, strlen(idp->cfg->id));
-	relay_call_submit(c, &k->call, op);
+	if (relay_call_submit(c, &k->call, op) == 0)
+		c->registering = true;
 }
 
 void handle_register(struct relay_conn *c, const proto_frame *f)
@@ -189,6 +194,13 @@ void handle_register(struct relay_conn *c, const proto_frame *f)
 	struct relay *r = c->relay;
 	struct store_account acc;
 	struct relay_idp *idp = NULL;
+	/* Before the token is looked at: a second register must not use up its token either. */
+	if (c->registering) {
+		relay_send_error(c, f->request_id, PROTO_E_ALREADY_AUTHENTICATED,
+				 "a registration on this connection is being stored; nothing else was stored",
+				 NULL);
+		return;
+	}
 	if (verify_attestation(c, f, &acc, &idp) != 0)
 		return;
 	size_t live = 0;

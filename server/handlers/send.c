@@ -16,6 +16,7 @@
 #include "services/blob_files.h"
 #include "services/consent_gate.h"
 #include "services/delivery.h"
+#include "services/device_rate.h"
 #include "services/devset.h"
 #include "services/mailbox_record.h"
 #include "wakks_storage.h"
@@ -48,6 +49,11 @@ static void send_refused(struct relay_call *call, struct relay_conn *c, int resu
 		d.limit = r->cfg.mailbox_max_envelopes;
 		relay_send_error(c, call->from.request_id, PROTO_E_QUOTA_EXCEEDED,
 				 "a recipient device's mailbox is full; nothing was stored", &d);
+	} else if (result == STORE_ESHARE) {
+		d.limit = r->cfg.mailbox_sender_max_envelopes;
+		relay_send_error(c, call->from.request_id, PROTO_E_QUOTA_EXCEEDED,
+				 "your share of a recipient device's mailbox is full until it reads; nothing was stored",
+				 &d);
 	} else if (result == STORE_ENODEVICE || result == STORE_EREVOKED) {
 		const uint8_t *dev = store_req_failed_device(call->req);
 		if (dev) {
@@ -219,6 +225,17 @@ void handle_send(struct relay_conn *c, const proto_frame *f)
 	}
 	if (check_send(c, f) != 0)
 		return;
+	/* Only a send that would be stored spends from the device's budget: a resend is answered
+	 * above, a refused one stores nothing. */
+	proto_error_details rd = { 0 };
+	if (!relay_device_rate_take(r, c->device_id, RELAY_RATE_SENDS, r->cfg.sends_per_minute,
+				    &rd.retry_ms)) {
+		r->metrics.rate_limited++;
+		r->metrics.sends_rejected++;
+		relay_send_error(c, f->request_id, PROTO_E_RATE_LIMITED,
+				 "too many sends from this device (sends_per_minute); nothing was stored", &rd);
+		return;
+	}
 	struct send_call *s = (struct send_call *)relay_call_new(
 		c, f->request_id, sizeof *s + (size_t)m->env_count * 16, stored);
 	if (!s)

@@ -41,6 +41,9 @@ struct relay_conn {
 	uint8_t account_id[RELAY_ID_BYTES];
 	uint8_t account_kind; /* enum store_account_kind, once authenticated */
 	char tenant[65];      /* caseworkers and journal devices: their tenant */
+	/* A register is being stored: the connection is becoming that device, so a second auth or
+	 * register meanwhile is refused (one device per connection, one answer per request). */
+	bool registering;
 
 	/* Outgoing frames; bounded by send_queue_max_bytes, past which reading stops. */
 	struct relay_out_frame *out_head, *out_tail;

@@ -103,7 +103,8 @@ extern "C" {
 	X(EBUSY, -1015, "storage busy")                                                         \
 	X(ECLOSED, -1016, "store is closing")                                                   \
 	X(EINTERNAL, -1017, "internal storage error")                                           \
-	X(EAUDIT, -1018, "audit entry could not be built")
+	X(EAUDIT, -1018, "audit entry could not be built")                                     \
+	X(ESHARE, -1019, "the sender's share of a mailbox is full")
 
 enum store_errno {
 #define STORE__ERRNO_ENUM(name, code, text) STORE_##name = (code),
@@ -219,6 +220,9 @@ struct store_config {
 	unsigned max_batch;          /* requests per group commit; 0 = 256, at most STORE_BATCH_MAX */
 	uint64_t mailbox_max_envelopes; /* per device mailbox; 0 = unlimited */
 	uint64_t mailbox_max_bytes;     /* per device mailbox, payload bytes; 0 = unlimited */
+	/* Envelopes from one sender account in one device's mailbox; 0 = unlimited. A send past it
+	 * fails STORE_ESHARE: one sender fills only its share, so others still get through. */
+	uint64_t mailbox_max_per_sender;
 	/* Wall clock in ms since the Unix epoch, read by the writer for stored_at; NULL = realtime
 	 * clock. Called on the writer thread. */
 	uint64_t (*now_ms)(void *clock_data);
@@ -698,7 +702,7 @@ struct store_stats {
 void store_get_stats(struct store *store, struct store_stats *out);
 
 /* The schema version this program writes. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 #ifdef WAKKS_TEST_HOOKS
 /* Test builds only: while paused the writer takes no requests, so tests can queue a batch. */

@@ -246,6 +246,10 @@ static void new_caseworker_device_joins_and_revoked_one_gets_nothing(void)
 	CHECK_EQ_INT(th_wait_text(&camilla2, "til hele teamet", 10000), 0);
 	CHECK_EQ_INT(anna1.n_device_changes, dc + 1);
 	CHECK_MEM(anna1.last_change_device, c2dev, 16);
+	/* anna1 lacked a session with the new device only: her bundle fetch named it alone, so no
+	 * one-time prekey of camilla's first device was spent (spec/protocol.md §6.4). */
+	CHECK(relay_log_contains(&relay, "set=2 named=1 taken=1"));
+	CHECK(!relay_log_contains(&relay, "set=2 named=0"));
 	/* The new device opens sessions with anna2's rotated signed prekey. */
 	CHECK_EQ_INT(th_send(&camilla2, anna_acc, "varde", "jobcenter", "fra den nye enhed"), 0);
 	CHECK_EQ_INT(th_wait_text(&anna2, "fra den nye enhed", 10000), 0);

@@ -40,10 +40,12 @@ struct att {
 static struct att pdf, photo;
 static uint64_t delivered_seq[2]; /* camilla's and dennis's envelope referencing them */
 
+static void sha256(const uint8_t *p, size_t n, uint8_t out[32]);
+
+/* The blob id is the first half of the ciphertext's SHA-256 (spec/protocol.md §9a). */
 static void make_att(struct att *a, size_t len, const char *magic, const char *media, const char *name)
 {
 	memset(a, 0, sizeof *a);
-	randombytes_buf(a->id, 16);
 	a->plain = malloc(len);
 	a->plain_len = len;
 	/* Recognisable plaintext: a header and repeated text, so a leak would be visible. */
@@ -54,6 +56,9 @@ static void make_att(struct att *a, size_t len, const char *magic, const char *m
 	if (wc_attachment_encrypt(a->plain, len, a->ct, wc_attachment_ciphertext_size(len), &a->ct_len,
 				  &a->desc) != WC_OK)
 		a->ct_len = 0;
+	uint8_t digest[32];
+	sha256(a->ct, a->ct_len, digest);
+	memcpy(a->id, digest, 16);
 	snprintf(a->desc.media_type, sizeof a->desc.media_type, "%s", media);
 	snprintf(a->desc.file_name, sizeof a->desc.file_name, "%s", name);
 }
@@ -490,8 +495,8 @@ static void corrupted_chunk_refused_and_deleted(void)
 static void over_size_limit_and_quota_refused(void)
 {
 	uint8_t id[16], sha[32];
-	randombytes_buf(id, 16);
 	randombytes_buf(sha, 32);
+	memcpy(id, sha, 16);
 	/* blob_max_bytes = 12 MiB in this relay's configuration. */
 	CHECK_EQ_INT(blob_put(&anna, id, 12 * MIB + 1, sha), PROTO_T_ERROR);
 	CHECK_EQ_INT(anna.frame.body.error.code, -PROTO_E_OVER_LIMIT);
@@ -500,13 +505,24 @@ static void over_size_limit_and_quota_refused(void)
 	/* blob_quota_bytes = 16 MiB: anna holds the 3 MiB resumed upload; 12 MiB fits, then 2 more
 	 * do not. */
 	CHECK_EQ_INT(blob_put(&anna, id, 12 * MIB, sha), PROTO_T_BLOB_STATE);
-	uint8_t id2[16];
-	randombytes_buf(id2, 16);
-	CHECK_EQ_INT(blob_put(&anna, id2, 2 * MIB, sha), PROTO_T_ERROR);
+	uint8_t id2[16], sha2[32];
+	randombytes_buf(sha2, 32);
+	memcpy(id2, sha2, 16);
+	CHECK_EQ_INT(blob_put(&anna, id2, 2 * MIB, sha2), PROTO_T_ERROR);
 	CHECK_EQ_INT(anna.frame.body.error.code, -PROTO_E_QUOTA_EXCEEDED);
 	CHECK_EQ_INT(anna.frame.body.error.details.limit, 16 * MIB);
 	/* Another account has its own quota. */
-	CHECK_EQ_INT(blob_put(&bo, id2, 2 * MIB, sha), PROTO_T_BLOB_STATE);
+	CHECK_EQ_INT(blob_put(&bo, id2, 2 * MIB, sha2), PROTO_T_BLOB_STATE);
+	/* A blob id is the first half of its digest (else invalid, nothing stored), so only those
+	 * who hold the digest can name a blob; for them, an id in use by another device is forbidden. */
+	uint8_t odd[16];
+	randombytes_buf(odd, 16);
+	CHECK_EQ_INT(blob_put(&bo, odd, 1, sha2), PROTO_T_ERROR);
+	CHECK_EQ_INT(bo.frame.body.error.code, -PROTO_E_INVALID);
+	CHECK_EQ_INT(blob_status(&bo, odd), PROTO_T_ERROR);
+	CHECK_EQ_INT(bo.frame.body.error.code, -PROTO_E_NOT_FOUND);
+	CHECK_EQ_INT(blob_put(&bo, id, 12 * MIB, sha), PROTO_T_ERROR);
+	CHECK_EQ_INT(bo.frame.body.error.code, -PROTO_E_FORBIDDEN);
 	/* An incomplete blob cannot be referenced. */
 	uint8_t devs[2][16];
 	memcpy(devs[0], camilla.device_id, 16);
@@ -579,8 +595,9 @@ static void blobs_expire(void)
 	REQUIRE(tdev_register(&c2, "dev-adfs", "camilla", 5) == 0);
 	REQUIRE(tdev_register(&d2, "dev-adfs", "dennis", 5) == 0);
 
-	struct att orphan, sent;
+	struct att orphan, sent, half;
 	make_att(&orphan, 100 * 1024, "%PDF", "application/pdf", "glemt.pdf");
+	make_att(&half, 100 * 1024, "%PDF", "application/pdf", "halv.pdf");
 	make_att(&sent, 100 * 1024, "%PDF", "application/pdf", "sendt.pdf");
 	CHECK_EQ_INT(upload_from(&a2, orphan.id, orphan.ct, orphan.ct_len), 0);
 	CHECK_EQ_INT(upload_from(&a2, sent.id, sent.ct, sent.ct_len), 0);
@@ -593,18 +610,17 @@ static void blobs_expire(void)
 	REQUIRE(tdev_wait(&c2, PROTO_T_DELIVER, 5000) == PROTO_T_DELIVER);
 	CHECK_EQ_INT(blob_get(&c2, sent.id, 0, 16), PROTO_T_BLOB_DATA);
 	/* An upload in progress expires too, temporary file and all. */
-	uint8_t half_id[16], sha[32];
-	randombytes_buf(half_id, 16);
-	sha256(orphan.ct, orphan.ct_len, sha);
-	REQUIRE(blob_put(&a2, half_id, orphan.ct_len, sha) == PROTO_T_BLOB_STATE);
-	REQUIRE(blob_chunk(&a2, half_id, 0, orphan.ct, 1000) == PROTO_T_BLOB_STATE);
+	uint8_t sha[32];
+	sha256(half.ct, half.ct_len, sha);
+	REQUIRE(blob_put(&a2, half.id, half.ct_len, sha) == PROTO_T_BLOB_STATE);
+	REQUIRE(blob_chunk(&a2, half.id, 0, half.ct, 1000) == PROTO_T_BLOB_STATE);
 
 	char orphan_path[512], sent_path[512];
 	snprintf(orphan_path, sizeof orphan_path, "%s", blob_file(&r2, orphan.ct, orphan.ct_len));
 	snprintf(sent_path, sizeof sent_path, "%s", blob_file(&r2, sent.ct, sent.ct_len));
 	CHECK(gone_within(orphan_path, 6000));
 	CHECK_EQ_INT(blob_status(&a2, orphan.id), PROTO_T_ERROR);
-	CHECK_EQ_INT(blob_status(&a2, half_id), PROTO_T_ERROR);
+	CHECK_EQ_INT(blob_status(&a2, half.id), PROTO_T_ERROR);
 	CHECK_EQ_INT(tmp_entries(&r2), 0);
 	/* Unacknowledged, the envelopes expire, and the referenced blob with them. */
 	CHECK(gone_within(sent_path, 8000));
@@ -613,6 +629,7 @@ static void blobs_expire(void)
 
 	free_att(&orphan);
 	free_att(&sent);
+	free_att(&half);
 	tdev_free(&a2);
 	tdev_free(&c2);
 	tdev_free(&d2);

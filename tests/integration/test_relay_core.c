@@ -81,7 +81,9 @@ static int device_set_size(struct tdev *asker, const uint8_t account[16])
 
 static void directory_lists_current_device_sets(void)
 {
-	CHECK_EQ_INT(device_set_size(&anna, bo1.account_id), 2);
+	/* A citizen sees her own account's devices and the municipality's, never another citizen's
+	 * (test_access covers who may see what). */
+	CHECK_EQ_INT(device_set_size(&bo1, bo1.account_id), 2);
 	CHECK_EQ_INT(device_set_size(&anna, anna.account_id), 1);
 	CHECK_EQ_INT(device_set_size(&anna, camilla.account_id), 1);
 	proto_frame f;
@@ -284,13 +286,14 @@ static void *fetch_bundles(void *p)
 
 static void concurrent_bundle_fetches_never_share_a_one_time_prekey(void)
 {
-	/* Anna's device has 10 one-time prekeys; four clients fetch 8 times each at once. */
+	/* Camilla's device has 10 one-time prekeys; four citizen devices, who may write to her,
+	 * fetch 8 times each at once. */
 	struct fetch_arg args[4];
 	pthread_t th[4];
 	for (int i = 0; i < 4; i++) {
 		memset(&args[i], 0, sizeof args[i]);
 		args[i].port = relay.port;
-		memcpy(args[i].target, anna.account_id, 16);
+		memcpy(args[i].target, camilla.account_id, 16);
 		pthread_create(&th[i], NULL, fetch_bundles, &args[i]);
 	}
 	int total = 0;
@@ -304,12 +307,12 @@ static void concurrent_bundle_fetches_never_share_a_one_time_prekey(void)
 		}
 	}
 	CHECK_EQ_INT(total, 10);
-	/* Anna is told her one-time prekeys run low. */
-	CHECK_EQ_INT(tdev_wait(&anna, PROTO_T_PREKEYS_LOW, 3000), PROTO_T_PREKEYS_LOW);
+	/* Camilla is told her one-time prekeys run low. */
+	CHECK_EQ_INT(tdev_wait(&camilla, PROTO_T_PREKEYS_LOW, 3000), PROTO_T_PREKEYS_LOW);
 	proto_frame f;
 	proto_frame_init(&f, PROTO_T_KEY_COUNT_GET, 0);
-	CHECK_EQ_INT(tdev_request(&anna, &f, 5000), PROTO_T_KEY_COUNT);
-	CHECK_EQ_INT(anna.frame.body.key_count.count, 0);
+	CHECK_EQ_INT(tdev_request(&camilla, &f, 5000), PROTO_T_KEY_COUNT);
+	CHECK_EQ_INT(camilla.frame.body.key_count.count, 0);
 }
 
 static void revoked_device_is_refused(void)

@@ -169,6 +169,7 @@ VALID = [
     ("prekeys_low", "prekeys_low", 0, {"n": 5}),
     ("bundles_fetch_account", "bundles_fetch", 7, {"acc": CIT}),
     ("bundles_fetch_unit", "bundles_fetch", 8, {"ten": "varde", "unit": "jobcenter"}),
+    ("bundles_fetch_unit_devices", "bundles_fetch", 8, {"ten": "varde", "unit": "jobcenter", "devs": [DEV_W2, DEV_J]}),
     ("bundles", "bundles", 7, {"list": [bundle(CIT, DEV_C1, "c1"), bundle(CIT, DEV_C2, "c2", with_opk=False)]}),
     ("tenants_list", "tenants_list", 9, {}),
     ("tenants", "tenants", 9, {"list": [{"id": "varde", "name": "Varde Kommune"}, {"id": "aarhus", "name": "Aarhus Kommune"}]}),
@@ -340,6 +341,9 @@ def main():
     # consistency
     bad("bundles_fetch_account_and_unit", "invalid", frame("bundles_fetch", 7, {"acc": CIT, "ten": "varde", "unit": "jobcenter"}))
     bad("bundles_fetch_nothing", "invalid", frame("bundles_fetch", 7, {}))
+    bad("bundles_fetch_device_twice", "invalid", frame("bundles_fetch", 7, {"acc": CIT, "devs": [DEV_C1, DEV_C1]}))
+    bad("bundles_fetch_devices_empty", "bad_length", frame("bundles_fetch", 7, {"acc": CIT, "devs": []}))
+    bad("bundles_fetch_513_devices", "over_limit", frame("bundles_fetch", 7, {"acc": CIT, "devs": [h(f"dev/{i}", 16) for i in range(513)]}))
     bad("device_set_get_unit_without_tenant", "invalid", frame("device_set_get", 11, {"unit": "jobcenter"}))
     bad("send_no_addressee", "invalid", frame("send", 12, {"cmid": CMID, "env": send["env"]}))
     bad("send_unit_without_tenant", "invalid", frame("send", 12, {"cmid": CMID, "unit": "jobcenter", "env": send["env"]}))

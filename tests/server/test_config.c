@@ -86,6 +86,23 @@ static void tenants_units_and_providers(void)
 	CHECK(strstr(err, "not allowed"));
 	CHECK_EQ_INT(load("[tenant t]\nidps = ghost\n"), -1);
 	CHECK(strstr(err, "ghost"));
+	/* A caseworker provider trusted by two tenants: the second never sees its caseworkers, so it
+	 * is a configuration error naming the second listing's line and key. Citizen providers are
+	 * shared by every tenant. */
+	CHECK_EQ_INT(load("[idp adfs]\nissuer = https://adfs.example/adfs\naudience = os2wakks\n"
+			  "jwks_file = /etc/k.json\nkind = caseworker\nprofile = adfs\n"
+			  "[idp broker]\nissuer = https://broker.example\naudience = os2wakks\n"
+			  "jwks_file = /etc/b.json\nkind = citizen\n"
+			  "[tenant varde]\nname = Varde Kommune\ncvr = 29189781\nidps = broker, adfs\n"
+			  "[tenant esbjerg]\nname = Esbjerg Kommune\ncvr = 29189803\n"
+			  "idps = broker, adfs\n"), -1);
+	CHECK(strstr(err, "/tmp/wakks-config-") && strstr(err, ":19:") && strstr(err, "'idps'") &&
+	      strstr(err, "esbjerg") && strstr(err, "varde") && strstr(err, "adfs"));
+	CHECK_EQ_INT(load("[idp broker]\nissuer = https://broker.example\naudience = os2wakks\n"
+			  "jwks_file = /etc/b.json\nkind = citizen\n"
+			  "[tenant varde]\nname = Varde Kommune\ncvr = 29189781\nidps = broker\n"
+			  "[tenant esbjerg]\nname = Esbjerg Kommune\ncvr = 29189803\nidps = broker\n"),
+		     0);
 	/* The development providers cannot be enabled from a file. */
 	CHECK_EQ_INT(load("[tenant t]\nidps = dev-mitid\n"), -1);
 	CHECK_EQ_INT(load("[relay]\ndev_mode = true\n"), -1);

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* Sends, idempotent resends, quotas, acks and expiry. */
+#include <lmdb.h>
+
 #include "test.h"
 #include "storage_test.h"
 
@@ -252,6 +254,107 @@ static void test_quota_exceeded_stores_nothing(void)
 	t_teardown(&e);
 }
 
+static int ack(struct t_env *e, unsigned dev, uint64_t seq)
+{
+	uint8_t id[STORE_ID_BYTES];
+	struct t_res res;
+	t_id(id, 'D', dev);
+	memset(&res, 0, sizeof res);
+	struct store_req *req = store_req_new(e->s, t_cb, &res);
+	if (store_req_delete_envelope(req, id, seq) != 0) {
+		store_req_free(req);
+		return -1;
+	}
+	return t_run(e, req, &res);
+}
+
+/* Rewrites the environment as schema version 1 wrote it: no mailbox_senders entries. */
+static int as_schema_1(const char *path)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi meta, senders;
+	uint8_t one[4];
+	wakks_store_be32(one, 1);
+	MDB_val k = {.mv_size = 14, .mv_data = "schema_version"}, v = {.mv_size = 4, .mv_data = one};
+	int rc = mdb_env_create(&env);
+	if (rc)
+		return rc;
+	mdb_env_set_maxdbs(env, 32);
+	if ((rc = mdb_env_open(env, path, 0, 0600)) == 0 && (rc = mdb_txn_begin(env, NULL, 0, &txn)) == 0) {
+		rc = mdb_dbi_open(txn, "meta", 0, &meta);
+		if (rc == 0)
+			rc = mdb_put(txn, meta, &k, &v, 0);
+		if (rc == 0)
+			rc = mdb_dbi_open(txn, "mailbox_senders", 0, &senders);
+		if (rc == 0)
+			rc = mdb_drop(txn, senders, 0);
+		rc = rc ? (mdb_txn_abort(txn), rc) : mdb_txn_commit(txn);
+	}
+	mdb_env_close(env);
+	return rc;
+}
+
+/* One sender fills only its share of a mailbox: past it its sends fail STORE_ESHARE and store
+ * nothing, while another sender still gets through; an ack frees a place; the share survives a
+ * reopen and is rebuilt from the mailboxes when schema 1 data is migrated. */
+static void test_sender_share_of_a_mailbox(void)
+{
+	struct t_env e;
+	REQUIRE_OK(t_setup(&e));
+	e.cfg.mailbox_max_envelopes = 10;
+	e.cfg.mailbox_max_per_sender = 2;
+	REQUIRE_OK(t_open(&e));
+	REQUIRE_OK(setup_people(&e));
+	REQUIRE_OK(t_put_device(&e, 1, 4)); /* device 4 of account 1 sends to its own account's device 1 */
+	struct t_send ts;
+	struct t_res res;
+	unsigned to1[] = {1}, to12[] = {1, 2};
+	make_send(&ts, 1, to1, 1, 1u << 30);
+	CHECK_EQ_INT(run_send(&e, &ts, &res), 0);
+	make_send(&ts, 2, to12, 2, 1u << 30);
+	CHECK_EQ_INT(run_send(&e, &ts, &res), 0);
+	make_send(&ts, 3, to12, 2, 1u << 30);
+	CHECK_EQ_INT(run_send(&e, &ts, &res), STORE_ESHARE);
+	CHECK(res.has_failed_device && res.failed_device[15] == 1);
+	struct collect c;
+	CHECK_EQ_INT(mailbox(&e, 1, 0, 100, &c), 2);
+	CHECK_EQ_INT(mailbox(&e, 2, 0, 100, &c), 1); /* nothing of the refused send */
+	/* another sender account still reaches device 1 */
+	make_send(&ts, 4, to1, 1, 1u << 30);
+	t_id(ts.send.sender_account, 'A', 1);
+	t_id(ts.send.sender_device, 'D', 4);
+	CHECK_EQ_INT(run_send(&e, &ts, &res), 0);
+	/* an ack of one of sender 2's envelopes frees one place for it */
+	CHECK_EQ_INT(ack(&e, 1, 1), 0);
+	make_send(&ts, 5, to1, 1, 1u << 30);
+	CHECK_EQ_INT(run_send(&e, &ts, &res), 0);
+	make_send(&ts, 6, to1, 1, 1u << 30);
+	CHECK_EQ_INT(run_send(&e, &ts, &res), STORE_ESHARE);
+	/* the counts are stored: after a reopen, and after a migration from schema 1 */
+	t_close(&e);
+	REQUIRE_OK(t_open(&e));
+	CHECK_EQ_INT(run_send(&e, &ts, &res), STORE_ESHARE);
+	t_close(&e);
+	REQUIRE_OK(as_schema_1(e.dbpath));
+	REQUIRE_OK(t_open(&e));
+	CHECK_EQ_INT(run_send(&e, &ts, &res), STORE_ESHARE);
+	CHECK_EQ_INT(ack(&e, 1, 2), 0);
+	CHECK_EQ_INT(run_send(&e, &ts, &res), 0);
+	/* revoking a device empties its mailbox and its senders' counts */
+	memset(&res, 0, sizeof res);
+	uint8_t d1[STORE_ID_BYTES];
+	t_id(d1, 'D', 1);
+	struct store_req *req = store_req_new(e.s, t_cb, &res);
+	CHECK_EQ_INT(store_req_delete_mailbox(req, d1), 0);
+	CHECK_EQ_INT(t_run(&e, req, &res), 0);
+	make_send(&ts, 7, to1, 1, 1u << 30);
+	CHECK_EQ_INT(run_send(&e, &ts, &res), 0);
+	make_send(&ts, 8, to1, 1, 1u << 30);
+	CHECK_EQ_INT(run_send(&e, &ts, &res), 0);
+	t_teardown(&e);
+}
+
 static void test_ack_deletes_and_reports_sender(void)
 {
 	struct t_env e;
@@ -402,6 +505,7 @@ int main(void)
 	RUN(test_send_assigns_per_device_sequence);
 	RUN(test_idempotent_resend_stores_nothing);
 	RUN(test_quota_exceeded_stores_nothing);
+	RUN(test_sender_share_of_a_mailbox);
 	RUN(test_ack_deletes_and_reports_sender);
 	RUN(test_expiry_removes_due_envelopes);
 	RUN(test_builders_validate);

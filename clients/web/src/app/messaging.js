@@ -222,14 +222,22 @@ export class Messaging {
     targets.push({ acc: d.acc });
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const required = new Map();
-      for (const t of targets) {
-        let list = await this.deviceSet(t);
-        let needBundles = !list || list.some((x) => !equal(x.dev, d.dev) && !this.c.sessions.has(x.acc, x.dev));
-        if (needBundles) {
-          const { bundles } = await this.openSessions(t);
-          if (!list) list = bundles;
+      try {
+        for (const t of targets) {
+          let list = await this.deviceSet(t);
+          // Bundles only for the devices without a session: each fetch spends a one-time prekey
+          // of every device it names (spec/protocol.md §6.4).
+          const missing = list?.filter((x) => !equal(x.dev, d.dev) && !this.c.sessions.has(x.acc, x.dev)).map((x) => x.dev);
+          if (!list || missing.length) {
+            const { bundles } = await this.openSessions(list ? { ...t, devs: missing } : t);
+            if (!list) list = bundles;
+          }
+          for (const x of list) if (!equal(x.dev, d.dev)) required.set(toHex(x.dev), x);
         }
-        for (const x of list) if (!equal(x.dev, d.dev)) required.set(toHex(x.dev), x);
+      } catch (e) {
+        // The relay answers a caseworker's look at a citizen without consent as it would the send.
+        if (e.code === 'consent_required') { await this.finish(item, 'consent', null); return 0; }
+        throw e;
       }
       const addrs = [...required.values()].filter((x) => this.c.sessions.has(x.acc, x.dev));
       if (!addrs.length) { await this.finish(item, 'failed', null); return 0; }

@@ -43,6 +43,10 @@ function hasDup(list) {
   return false;
 }
 function hex(b) { let s = ''; for (const x of b) s += x.toString(16).padStart(2, '0'); return s; }
+// bundles_fetch may name single devices of the addressee, each once.
+function checkBundlesFetch(b) {
+  return checkTarget(b) ?? (b.devs && hasDup(b.devs) ? 'devs' : null);
+}
 function checkSend(b) {
   const unit = b.unit !== undefined, ten = b.ten !== undefined;
   if (unit !== ten) return unit ? 'ten' : 'unit';
@@ -65,6 +69,8 @@ const errorDet = schema([
   u64('limit', opt, 1n), u64('retry', opt, 1n),
 ]);
 const target = schema([fix('acc', opt, ID), slug('ten', opt), slug('unit', opt)], checkTarget);
+const bundlesFetch = schema([fix('acc', opt, ID), slug('ten', opt), slug('unit', opt),
+  arrId('devs', opt, 1, L.DEVICE_SET)], checkBundlesFetch);
 const entry = schema([slug('id', req), text('name', req, 1, L.NAME_BYTES)]);
 const deviceAddr = schema([fix('acc', req, ID), fix('dev', req, ID)]);
 const consent = schema([bin('rec', req, 1, L.CONSENT_RECORD_BYTES), fix('sig', req, SIG)]);
@@ -91,7 +97,7 @@ const TABLE = [
   ['key_count_get', 34, 'req', empty],
   ['key_count', 35, 'rep', counted],
   ['prekeys_low', 36, 'push', counted],
-  ['bundles_fetch', 37, 'req', target],
+  ['bundles_fetch', 37, 'req', bundlesFetch],
   ['bundles', 38, 'rep', schema([arrMap('list', req, 0, L.DEVICE_SET, schema([
     fix('acc', req, ID), fix('dev', req, ID), fix('ik', req, KEY), map('spk', req, spk),
     map('opk', opt, prekey)]))])],
