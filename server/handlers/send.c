@@ -17,6 +17,7 @@
 #include "services/consent_gate.h"
 #include "services/delivery.h"
 #include "services/devset.h"
+#include "services/liveness.h"
 #include "services/mailbox_record.h"
 #include "wakks_storage.h"
 
@@ -48,6 +49,10 @@ static void send_refused(struct relay_call *call, struct relay_conn *c, int resu
 		d.limit = r->cfg.mailbox_max_envelopes;
 		relay_send_error(c, call->from.request_id, PROTO_E_QUOTA_EXCEEDED,
 				 "a recipient device's mailbox is full; nothing was stored", &d);
+	} else if (result == STORE_EREVOKED && store_req_failed_device(call->req) &&
+		   memcmp(store_req_failed_device(call->req), c->device_id, 16) == 0) {
+		/* The sending device itself was revoked before its send reached the disk. */
+		relay_conn_close(c, RELAY_CLOSE_REVOKED, "device revoked");
 	} else if (result == STORE_ENODEVICE || result == STORE_EREVOKED) {
 		const uint8_t *dev = store_req_failed_device(call->req);
 		if (dev) {
