@@ -25,6 +25,7 @@
 #include "services/devset.h"
 #include "services/housekeeping.h"
 #include "services/identity_binding.h"
+#include "services/membership.h"
 #include "wakks_protocol.h"
 #include "wakks_storage.h"
 
@@ -223,6 +224,8 @@ static int start_identity_and_consent(struct relay *r, int port)
 	if (relay_identity_start(r, base_url) != 0 || relay_consent_start(r) != 0)
 		return -1;
 	audit_config_loaded(r);
+	/* Memberships the configuration no longer allows end with this start (spec/identity.md §9). */
+	(void)relay_membership_start(r);
 	return 0;
 }
 
