@@ -224,8 +224,6 @@ static int start_identity_and_consent(struct relay *r, int port)
 	if (relay_identity_start(r, base_url) != 0 || relay_consent_start(r) != 0)
 		return -1;
 	audit_config_loaded(r);
-	/* Memberships the configuration no longer allows end with this start (spec/identity.md §9). */
-	(void)relay_membership_start(r);
 	return 0;
 }
 
@@ -255,6 +253,9 @@ int relay_start(struct relay *r, uv_loop_t *loop)
 	}
 	if (alloc_scratch(r) != 0 || prepare_tls(r) != 0 || open_storage(r) != 0)
 		return -1;
+	/* Memberships the configuration no longer allows end with this start, durably before the
+	 * first connection is accepted (spec/identity.md §9). */
+	(void)relay_membership_start(r);
 	if (blob_store_init(r) != 0) {
 		RLOG_ERROR("relay", "blob_dir_failed", "path=%s/blobs error=\"%s\"", r->cfg.data_dir,
 			   strerror(errno));

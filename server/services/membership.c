@@ -234,6 +234,10 @@ int relay_membership_start(struct relay *r)
 	if (w.pruned)
 		RLOG_INFO("membership", "reevaluated", "accounts_changed=%zu", w.pruned);
 	mc->failed |= w.rc != 0;
+	/* Nothing else is on the loop yet: wait here until the rewrites are durable, so that no
+	 * request is ever answered from a membership that just ended. */
+	while (mc->pending)
+		uv_run(r->loop, UV_RUN_ONCE);
 	mc->walked = true;
 	commit_if_done(mc);
 	return w.rc;

@@ -31,7 +31,9 @@ bool relay_attestation_expired(struct relay *r, const struct store_account *acc,
  * no longer allows, and ends every membership of a unit whose groups or caseworker providers
  * changed since the last start (their fingerprints are kept in DATA_DIR/memberships, replaced once
  * the rewrites are durable). A caseworker whose fresh ID token still maps to the unit gets it
- * back by re-attesting. Returns 0, or -1 when it could not read or submit (logged). */
+ * back by re-attesting. Runs the loop until the rewrites are durable: call it after the storage
+ * opened and before anything else is on the loop. Returns 0, or -1 when it could not read or
+ * submit (logged). */
 int relay_membership_start(struct relay *r);
 
 #endif
