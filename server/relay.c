@@ -25,6 +25,7 @@
 #include "services/devset.h"
 #include "services/housekeeping.h"
 #include "services/identity_binding.h"
+#include "services/membership.h"
 #include "wakks_protocol.h"
 #include "wakks_storage.h"
 
@@ -253,6 +254,9 @@ int relay_start(struct relay *r, uv_loop_t *loop)
 	}
 	if (alloc_scratch(r) != 0 || prepare_tls(r) != 0 || open_storage(r) != 0)
 		return -1;
+	/* Memberships the configuration no longer allows end with this start, durably before the
+	 * first connection is accepted (spec/identity.md §9). */
+	(void)relay_membership_start(r);
 	if (blob_store_init(r) != 0) {
 		RLOG_ERROR("relay", "blob_dir_failed", "path=%s/blobs error=\"%s\"", r->cfg.data_dir,
 			   strerror(errno));

@@ -107,6 +107,7 @@ struct relay {
 	bool expire_inflight;
 	struct blob_busy *blob_busy; /* blobs with a chunk being written (handlers/blobs.c) */
 	uint64_t housekeeping_ticks;
+	uint64_t liveness_audit_seq; /* audit head at the last check of every connection's device */
 	uint64_t stop_deadline_ms;
 	int exit_status;
 	char tls_cert[RELAY_CONFIG_PATH_MAX];

@@ -115,6 +115,19 @@ int store__op_store_envelopes_apply(struct store__wtxn *w, struct store__op *op)
 	so->result.stored_at_ms = w->now_ms;
 	so->result.n = send->n_recipients;
 	so->result.seqs = so->seqs;
+	/* A client's envelopes are never stored from a revoked sending device, checked inside the
+	 * transaction: a revocation committed before this batch (or earlier in it) wins over a send
+	 * the relay checked before the revocation reached it. (Erasure revokes before it deletes.) */
+	if (send->kind == STORE_KIND_ENVELOPE) {
+		struct store_device sender;
+		rc = store__device_load(s, w->txn, send->sender_device, &sender);
+		if (rc && rc != STORE_ENOTFOUND)
+			return rc;
+		if (rc == 0 && sender.revoked) {
+			store__req_fail_device(w, send->sender_device);
+			return STORE_EREVOKED;
+		}
+	}
 	if (idempotent) {
 		rc = store__idem_lookup(w, so);
 		if (rc < 0)

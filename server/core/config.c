@@ -58,6 +58,7 @@ static const struct key_spec relay_keys[] = {
 	NUM("limits", blob_max_bytes, KEY_U64, 1, 1ull << 30),
 	NUM("limits", blob_quota_bytes, KEY_U64, 1, 1ull << 40),
 	NUM("limits", blob_orphan_seconds, KEY_U32, 1, 7u * 86400),
+	NUM("limits", caseworker_attestation_seconds, KEY_U32, 1, 7u * 86400),
 	NUM("storage", map_size_initial_mb, KEY_U64, 1, 1ull << 24),
 	NUM("storage", map_size_max_mb, KEY_U64, 1, 1ull << 24),
 	NUM("storage", max_batch, KEY_U32, 1, 100000),
@@ -93,6 +94,7 @@ void relay_config_defaults(struct relay_config *cfg)
 	cfg->blob_max_bytes = 25ull << 20;
 	cfg->blob_quota_bytes = 200ull << 20;
 	cfg->blob_orphan_seconds = 3600;
+	cfg->caseworker_attestation_seconds = 12u * 3600;
 	cfg->map_size_initial_mb = 64;
 	cfg->map_size_max_mb = 1u << 16;
 	cfg->max_batch = 1024;

@@ -91,6 +91,9 @@ struct relay_config {
 	uint64_t blob_max_bytes;       /* largest attachment blob accepted */
 	uint64_t blob_quota_bytes;     /* bytes of blobs one account may hold at once */
 	uint32_t blob_orphan_seconds;  /* an upload not referenced by a send is deleted after this */
+	/* A caseworker device's ID token vouches for its groups this long; then it re-attests
+	 * (spec/identity.md §9) before it may write to or look up citizens again. */
+	uint32_t caseworker_attestation_seconds;
 	/* [storage] */
 	uint64_t map_size_initial_mb;
 	uint64_t map_size_max_mb;

@@ -15,6 +15,7 @@
 #include "net/outgoing.h"
 #include "relay_state.h"
 #include "services/audit_log.h"
+#include "services/consent_gate.h"
 #include "wakks_storage.h"
 
 /* Per caseworker: a person looking up citizens by hand needs a few a minute; a script harvesting
@@ -49,19 +50,6 @@ static bool take_lookup_token(struct relay *r, const uint8_t account[16])
 	return true;
 }
 
-static bool reachable_by(struct relay *r, const uint8_t citizen[16], const struct store_account *cw)
-{
-	uint8_t kind = 0;
-	if (store_consent_latest(r->store, citizen, cw->tenant, "", &kind, NULL) == 0 &&
-	    kind == STORE_CONSENT_GRANT)
-		return true;
-	for (unsigned i = 0; i < cw->n_units; i++)
-		if (store_consent_latest(r->store, citizen, cw->tenant, cw->units[i], &kind, NULL) == 0 &&
-		    kind == STORE_CONSENT_GRANT)
-			return true;
-	return false;
-}
-
 struct lookup_call {
 	struct relay_call call;
 	bool reachable;
@@ -93,9 +81,12 @@ void handle_citizen_lookup(struct relay_conn *c, const proto_frame *f)
 {
 	struct relay *r = c->relay;
 	struct store_account cw;
-	if (c->account_kind != STORE_ACCOUNT_CASEWORKER ||
-	    store_get_account(r->store, c->account_id, &cw) != 0) {
-		relay_send_error(c, f->request_id, PROTO_E_FORBIDDEN, "only caseworkers look citizens up", NULL);
+	const char *why = "only caseworkers look citizens up";
+	int standing = c->account_kind == STORE_ACCOUNT_CASEWORKER
+			       ? relay_caseworker_standing(c, &cw, &why)
+			       : PROTO_E_FORBIDDEN;
+	if (standing != 0) {
+		relay_send_error(c, f->request_id, standing, why, NULL);
 		return;
 	}
 	if (!take_lookup_token(r, c->account_id)) {
@@ -120,7 +111,8 @@ void handle_citizen_lookup(struct relay_conn *c, const proto_frame *f)
 				 rc == ID_ERR_CPR ? "not a CPR number" : "out of memory", NULL);
 		return;
 	}
-	k->reachable = reachable_by(r, k->citizen, &cw);
+	/* The same rule as a send's (services/consent_gate.c), over the caseworker's own units. */
+	k->reachable = relay_consent_reaches(r, k->citizen, &cw, NULL);
 	uint8_t subjects[2][16];
 	memcpy(subjects[0], c->account_id, 16);
 	memcpy(subjects[1], k->citizen, 16);

@@ -144,15 +144,20 @@ static int verify_attestation(struct relay_conn *c, const proto_frame *f, struct
 /* Stores the account (keeping its creation time), the new device, its prekeys and the audit
  * entry in one transaction; the device is live once that commits. */
 static void store_registration(struct relay_conn *c, const proto_frame *f, struct store_account *acc,
-			       const struct relay_idp *idp)
+			       const struct relay_idp *idp, const uint8_t *rebind)
 {
 	struct relay *r = c->relay;
 	const proto_register *g = &f->body.reg;
 	struct store_account existing;
 	acc->created_ms = store_get_account(r->store, acc->id, &existing) == 0 ? existing.created_ms
 									       : relay_now_ms();
+	/* created_at is the time of the device's last attestation: a re-attestation keeps the
+	 * device id (and its mailbox, sessions and place in every device set) and restarts it. */
 	struct store_device dev = { .created_ms = relay_now_ms() };
-	randombytes_buf(dev.id, sizeof dev.id);
+	if (rebind)
+		memcpy(dev.id, rebind, sizeof dev.id);
+	else
+		randombytes_buf(dev.id, sizeof dev.id);
 	memcpy(dev.account_id, acc->id, 16);
 	memcpy(dev.identity_key, g->identity_key, 32);
 	struct store_signed_prekey spk = { .id = g->spk.id, .created_ms = g->spk.time };
@@ -205,11 +210,18 @@ void handle_register(struct relay_conn *c, const proto_frame *f)
 		return;
 	size_t live = 0;
 	struct store_device devs[PROTO_MAX_DEVICES_PER_ACCOUNT];
-	if (store_list_devices(r->store, acc.id, false, devs, PROTO_MAX_DEVICES_PER_ACCOUNT, &live) == 0 &&
-	    live >= PROTO_MAX_DEVICES_PER_ACCOUNT) {
+	if (store_list_devices(r->store, acc.id, false, devs, PROTO_MAX_DEVICES_PER_ACCOUNT, &live) != 0)
+		live = 0;
+	/* The identity key of a live device of this account: a re-attestation of that device
+	 * (spec/protocol.md §5.1), which re-binds it with the fresh token's units. */
+	const uint8_t *rebind = NULL;
+	for (size_t i = 0; i < live && i < PROTO_MAX_DEVICES_PER_ACCOUNT && !rebind; i++)
+		if (sodium_memcmp(devs[i].identity_key, f->body.reg.identity_key, 32) == 0)
+			rebind = devs[i].id;
+	if (!rebind && live >= PROTO_MAX_DEVICES_PER_ACCOUNT) {
 		relay_send_error(c, f->request_id, PROTO_E_TOO_MANY_DEVICES,
 				 "this account has the maximum number of devices; revoke one first", NULL);
 		return;
 	}
-	store_registration(c, f, &acc, idp);
+	store_registration(c, f, &acc, idp, rebind);
 }

@@ -18,6 +18,7 @@
 #include "services/delivery.h"
 #include "services/device_rate.h"
 #include "services/devset.h"
+#include "services/liveness.h"
 #include "services/mailbox_record.h"
 #include "wakks_storage.h"
 
@@ -49,6 +50,10 @@ static void send_refused(struct relay_call *call, struct relay_conn *c, int resu
 		d.limit = r->cfg.mailbox_max_envelopes;
 		relay_send_error(c, call->from.request_id, PROTO_E_QUOTA_EXCEEDED,
 				 "a recipient device's mailbox is full; nothing was stored", &d);
+	} else if (result == STORE_EREVOKED && store_req_failed_device(call->req) &&
+		   memcmp(store_req_failed_device(call->req), c->device_id, 16) == 0) {
+		/* The sending device itself was revoked before its send reached the disk. */
+		relay_conn_close(c, RELAY_CLOSE_REVOKED, "device revoked");
 	} else if (result == STORE_ESHARE) {
 		d.limit = r->cfg.mailbox_sender_max_envelopes;
 		relay_send_error(c, call->from.request_id, PROTO_E_QUOTA_EXCEEDED,

@@ -13,6 +13,7 @@
 #include "net/outgoing.h"
 #include "relay_state.h"
 #include "services/delivery.h"
+#include "services/liveness.h"
 
 void relay_on_open(struct relay_conn *c)
 {
@@ -115,6 +116,10 @@ void relay_on_frame(struct relay_conn *c, const uint8_t *data, size_t len)
 				 "this connection is already authenticated", NULL);
 		return;
 	}
+	/* A device revoked or erased meanwhile (possibly by another process) is answered by a close,
+	 * never by its request. */
+	if (c->state == CONN_AUTHENTICATED && !relay_conn_still_live(c))
+		return;
 	relay_handler fn = lookup(type);
 	if (!fn) {
 		char text[96];

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "net/conn.h"
 #include "relay_state.h"
+#include "services/membership.h"
 #include "wakks_storage.h"
 
 /* Consent texts are a page or two; a larger file is a configuration mistake. */
@@ -109,33 +110,100 @@ const struct relay_consent_text *relay_consent_text(struct relay *r, const char 
 	return whole;
 }
 
-static bool consent_active(struct relay *r, const uint8_t citizen[16], const char *tenant,
+/* Whether the citizen's consent covers (tenant, unit): of the latest whole-tenant record and the
+ * latest record narrowed to the unit, the later one decides (a withdrawal on a tie), so a
+ * municipality-wide withdrawal ends a narrower grant given before it, and a unit grant after a
+ * municipality-wide withdrawal narrows consent to that unit. */
+static bool consent_covers(struct relay *r, const uint8_t citizen[16], const char *tenant,
 			   const char *unit)
 {
-	uint8_t kind = 0;
-	if (store_consent_latest(r->store, citizen, tenant, "", &kind, NULL) == 0 &&
-	    kind == STORE_CONSENT_GRANT)
-		return true;
-	return unit && unit[0] && store_consent_latest(r->store, citizen, tenant, unit, &kind, NULL) == 0 &&
-	       kind == STORE_CONSENT_GRANT;
+	uint8_t kind_t = 0, kind_u = 0;
+	uint64_t at_t = 0, at_u = 0;
+	bool has_t = store_consent_latest(r->store, citizen, tenant, "", &kind_t, &at_t) == 0;
+	bool has_u = unit && unit[0] &&
+		     store_consent_latest(r->store, citizen, tenant, unit, &kind_u, &at_u) == 0;
+	if (has_t && has_u) {
+		if (at_t != at_u)
+			return (at_t > at_u ? kind_t : kind_u) == STORE_CONSENT_GRANT;
+		return kind_t == STORE_CONSENT_GRANT && kind_u == STORE_CONSENT_GRANT;
+	}
+	if (has_t)
+		return kind_t == STORE_CONSENT_GRANT;
+	return has_u && kind_u == STORE_CONSENT_GRANT;
+}
+
+bool relay_consent_reaches(struct relay *r, const uint8_t citizen[16], const struct store_account *cw,
+			   const char *unit)
+{
+	if (unit)
+		return consent_covers(r, citizen, cw->tenant, unit);
+	for (uint8_t i = 0; i < cw->n_units; i++)
+		if (consent_covers(r, citizen, cw->tenant, cw->units[i]))
+			return true;
+	return false;
+}
+
+int relay_caseworker_standing(struct relay_conn *c, struct store_account *cw, const char **why)
+{
+	struct relay *r = c->relay;
+	struct store_device dev;
+	if (store_get_account(r->store, c->account_id, cw) != 0 ||
+	    store_get_device(r->store, c->device_id, &dev) != 0 ||
+	    (cw->kind != STORE_ACCOUNT_CASEWORKER && cw->kind != STORE_ACCOUNT_JOURNAL)) {
+		*why = "only caseworkers and journal devices write to or look up citizens";
+		return PROTO_E_FORBIDDEN;
+	}
+	relay_membership_prune(r, cw);
+	if (relay_attestation_expired(r, cw, &dev)) {
+		*why = "this device's attestation has expired; register again with its identity key";
+		return PROTO_E_FORBIDDEN;
+	}
+	if (cw->kind == STORE_ACCOUNT_CASEWORKER && cw->n_units == 0) {
+		*why = "this caseworker is a member of no unit";
+		return PROTO_E_FORBIDDEN;
+	}
+	return 0;
+}
+
+static bool is_kind(struct relay *r, const uint8_t account[16], uint8_t kind)
+{
+	struct store_account acc;
+	return store_get_account(r->store, account, &acc) == 0 && acc.kind == kind;
 }
 
 int relay_consent_gate(struct relay_conn *c, const proto_send *m, const char **why)
 {
+	struct relay *r = c->relay;
 	if (c->account_kind != STORE_ACCOUNT_CASEWORKER && c->account_kind != STORE_ACCOUNT_JOURNAL)
 		return 0; /* citizen → anyone: always allowed */
-	struct relay *r = c->relay;
+	bool to_citizen = false;
+	for (uint32_t i = 0; i < m->to_count && !to_citizen; i++)
+		to_citizen = is_kind(r, m->to[i], STORE_ACCOUNT_CITIZEN);
+	if (!to_citizen)
+		return 0; /* colleagues and units */
+	struct store_account cw;
+	int rc = relay_caseworker_standing(c, &cw, why);
+	if (rc != 0)
+		return rc;
+	/* The message belongs to one of the sender's own units: that unit's members and journal
+	 * devices get it (journalisation), and the citizen's consent is checked against it. */
 	char unit[STORE_UNIT_ID_MAX + 1] = "";
+	bool own_tenant = m->tenant.ptr && m->tenant.len == strlen(cw.tenant) &&
+			  memcmp(m->tenant.ptr, cw.tenant, m->tenant.len) == 0;
 	if (m->unit.ptr && m->unit.len < sizeof unit) {
 		memcpy(unit, m->unit.ptr, m->unit.len);
 		unit[m->unit.len] = '\0';
 	}
+	if (!own_tenant || !unit[0] ||
+	    (cw.kind == STORE_ACCOUNT_CASEWORKER && !relay_membership_has(&cw, unit))) {
+		*why = "a message to a citizen names one of the sender's own units; nothing was stored";
+		return PROTO_E_FORBIDDEN;
+	}
 	for (uint32_t i = 0; i < m->to_count; i++) {
-		struct store_account acc;
-		if (store_get_account(r->store, m->to[i], &acc) != 0 || acc.kind != STORE_ACCOUNT_CITIZEN)
+		if (!is_kind(r, m->to[i], STORE_ACCOUNT_CITIZEN))
 			continue;
-		if (!consent_active(r, m->to[i], c->tenant, unit)) {
-			*why = "the citizen has no active consent for this municipality; nothing was stored";
+		if (!relay_consent_reaches(r, m->to[i], &cw, unit)) {
+			*why = "the citizen has no active consent for this unit; nothing was stored";
 			return PROTO_E_CONSENT_REQUIRED;
 		}
 	}

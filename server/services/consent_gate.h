@@ -4,6 +4,7 @@
 #ifndef WAKKS_RELAY_SERVICES_CONSENT_GATE_H
 #define WAKKS_RELAY_SERVICES_CONSENT_GATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,9 +31,23 @@ void relay_consent_stop(struct relay *r);
 const struct relay_consent_text *relay_consent_text(struct relay *r, const char *tenant,
 						    const char *unit);
 
-/* 0 when the send may go ahead; else a PROTO_E_* code with *why for the error text. Refuses a
- * caseworker's or journal device's send to a citizen without that citizen's active consent for
- * the sender's tenant (or for the unit the send names). */
+struct store_account;
+
+/* 0 when the send may go ahead; else a PROTO_E_* code with *why for the error text.
+ * - A caseworker's or journal device's send to a citizen names one of the sender's own units
+ *   (journal devices: any unit of their tenant) and needs the citizen's consent for that unit
+ *   (relay_consent_reaches); the sender must have standing (relay_caseworker_standing).
+ * - A citizen's send is always allowed. */
 int relay_consent_gate(struct relay_conn *c, const proto_send *m, const char **why);
+
+/* The authenticated caseworker or journal device's account, pruned to its current units, in *cw
+ * when it may write to or look up citizens at all: 0, or PROTO_E_FORBIDDEN with *why (not a
+ * caseworker, attestation expired, member of no unit). */
+int relay_caseworker_standing(struct relay_conn *c, struct store_account *cw, const char **why);
+
+/* The one consent rule of a send and a look-up (spec/consent.md §5, §6): whether the citizen's
+ * consent covers the caseworker's tenant for `unit`, or with unit NULL for any of cw's units. */
+bool relay_consent_reaches(struct relay *r, const uint8_t citizen[16], const struct store_account *cw,
+			   const char *unit);
 
 #endif

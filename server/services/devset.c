@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "relay_state.h"
+#include "services/membership.h"
 #include "wakks_storage.h"
 
 int relay_devset_find(const struct relay_devset *set, const uint8_t device[16])
@@ -56,12 +57,23 @@ int relay_devset_add_account(struct relay *r, struct relay_devset *set, const ui
 struct unit_walk {
 	struct relay *r;
 	struct relay_devset *set;
+	const char *unit; /* NULL: every account listed (the tenant's journal accounts) */
 	int rc;
 };
 
 static int add_member(const uint8_t account[16], void *data)
 {
 	struct unit_walk *w = data;
+	/* The unit index follows the account records, which may name a unit the configuration no
+	 * longer lets the caseworker hold (a group mapping changed): such a member is not one. */
+	if (w->unit) {
+		struct store_account acc;
+		if (store_get_account(w->r->store, account, &acc) != 0)
+			return 0;
+		relay_membership_prune(w->r, &acc);
+		if (acc.kind == STORE_ACCOUNT_CASEWORKER && !relay_membership_has(&acc, w->unit))
+			return 0;
+	}
 	w->rc = add_devices_of(w->r, w->set, account);
 	return w->rc != 0;
 }
@@ -82,9 +94,10 @@ int relay_devset_add_unit(struct relay *r, struct relay_devset *set, const char 
 		found |= strcmp(tc->units[i].id, u) == 0;
 	if (!found)
 		return PROTO_E_NOT_FOUND;
-	struct unit_walk w = { r, set, 0 };
+	struct unit_walk w = { r, set, u, 0 };
 	int rc = store_list_unit_accounts(r->store, t, u, add_member, &w);
 	/* The tenant's journal device gets a copy of every unit conversation (journalisation). */
+	w.unit = NULL;
 	if (rc >= 0 && w.rc == 0)
 		rc = store_list_tenant_accounts(r->store, t, STORE_ACCOUNT_JOURNAL, add_member, &w);
 	if (rc < 0)

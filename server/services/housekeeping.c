@@ -7,6 +7,7 @@
 #include "relay_state.h"
 #include "services/blob_files.h"
 #include "services/expiry.h"
+#include "services/liveness.h"
 #include "services/metrics.h"
 
 /* Short enough that an unauthenticated connection never outlives its deadline by much. */
@@ -27,6 +28,10 @@ static void on_tick(uv_timer_t *t)
 			relay_conn_close(c, 4002, "authentication deadline passed");
 		}
 	}
+	/* A revocation or erasure, also by an operator command in another process, closes the
+	 * device's connection within a tick. */
+	if (!r->stopping)
+		relay_liveness_tick(r);
 	/* Expiry once a second: envelopes live for days, and a pass is a write transaction. */
 	if (!r->stopping && ++r->housekeeping_ticks % (1000 / HOUSEKEEPING_INTERVAL_MS) == 0)
 		relay_expire_tick(r);

@@ -500,6 +500,47 @@ static void test_builders_validate(void)
 	t_teardown(&e);
 }
 
+
+/* A send checked before its sending device was revoked reaches the writer after the revocation:
+ * the writer refuses it inside the transaction, whether the revocation committed in an earlier
+ * batch or earlier in the same one (issue 15 item 1). */
+static void test_revoked_sender_stores_nothing(void)
+{
+	struct t_env e;
+	REQUIRE_OK(t_setup(&e));
+	REQUIRE_OK(t_open(&e));
+	REQUIRE_OK(setup_people(&e));
+	uint8_t sender[STORE_ID_BYTES];
+	t_id(sender, 'D', 10);
+	struct t_send ts;
+	unsigned devs[] = {1};
+	make_send(&ts, 1, devs, 1, 1u << 30);
+	/* Revocation and send queued in one batch, the revocation first. */
+	struct t_res rr, sr;
+	memset(&rr, 0, sizeof rr);
+	memset(&sr, 0, sizeof sr);
+	store_test_pause_writer(e.s, true);
+	struct store_req *rev = store_req_new(e.s, t_cb, &rr);
+	CHECK_EQ_INT(store_req_revoke_device(rev, sender, 5), 0);
+	CHECK_EQ_INT(store_submit(rev), 0);
+	struct store_req *snd = store_req_new(e.s, t_cb, &sr);
+	CHECK_EQ_INT(store_req_store_envelopes(snd, &ts.send), 0);
+	CHECK_EQ_INT(store_submit(snd), 0);
+	store_test_pause_writer(e.s, false);
+	t_wait_all(&e, &sr, 1);
+	t_wait_all(&e, &rr, 1);
+	CHECK_EQ_INT(sr.result, STORE_EREVOKED);
+	CHECK(rr.done && rr.result == 0);
+	CHECK(sr.has_failed_device && memcmp(sr.failed_device, sender, STORE_ID_BYTES) == 0);
+	struct collect c;
+	CHECK_EQ_INT(mailbox(&e, 1, 0, 100, &c), 0);
+	/* And in a later batch. */
+	make_send(&ts, 2, devs, 1, 1u << 30);
+	CHECK_EQ_INT(run_send(&e, &ts, &sr), STORE_EREVOKED);
+	CHECK_EQ_INT(mailbox(&e, 1, 0, 100, &c), 0);
+	t_teardown(&e);
+}
+
 int main(void)
 {
 	RUN(test_send_assigns_per_device_sequence);
@@ -509,5 +550,6 @@ int main(void)
 	RUN(test_ack_deletes_and_reports_sender);
 	RUN(test_expiry_removes_due_envelopes);
 	RUN(test_builders_validate);
+	RUN(test_revoked_sender_stores_nothing);
 	return TEST_RESULT();
 }
