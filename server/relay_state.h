@@ -94,6 +94,9 @@ struct relay {
 	struct idmap receipts; /* device id -> struct receipt_queue, for offline senders */
 	uint64_t conn_count;
 	uint64_t next_conn_id;
+	/* Reassembly memory held by connections that had not authenticated when it was allocated;
+	 * bounded by cfg.unauth_buffer_max_bytes (net/ws.c). */
+	size_t unauth_rx_bytes;
 	struct relay_metrics metrics;
 	/* Scratch frames and encode buffer: the loop is single-threaded and every frame is encoded
 	 * and queued (copied) before the next is built. */

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* The relay's edge against a real relay process: what an unauthenticated peer can make it do
+ * (frames are rate limited and size-capped before authentication, and all unauthenticated
+ * peers together hold a bounded amount of reassembly memory). */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "relay_proc.h"
+#include "tclient.h"
+#include "test.h"
+
+static struct relay_proc relay;
+
+/* The relay's settings for this file: pre-authentication limits small enough to reach. */
+#define UNAUTH_FRAME 32768
+#define UNAUTH_BUFFER 65536
+
+static int wait_error(struct tdev *d, int timeout_ms)
+{
+	int t = tdev_wait(d, PROTO_T_ERROR, timeout_ms);
+	return t == PROTO_T_ERROR ? -(int)d->frame.body.error.code : t;
+}
+
+static void register_flood_is_rate_limited(void)
+{
+	/* register frames with a token that does not verify: each costs the relay a token check,
+	 * and before the fix every one was checked, however fast they came. */
+	struct tdev d;
+	tdev_init(&d, relay.port);
+	REQUIRE(tdev_connect(&d) == 0);
+	int limited = 0, checked = 0;
+	for (int i = 0; i < 20; i++) {
+		int t = tdev_register_token(&d, "eyJhbGciOiJSUzI1NiJ9.e30.c2ln", 0);
+		REQUIRE(t == PROTO_T_ERROR);
+		if (d.frame.body.error.code == -PROTO_E_RATE_LIMITED) {
+			limited++;
+			CHECK(d.frame.body.error.details.retry_ms > 0);
+		} else {
+			CHECK_EQ_INT(d.frame.body.error.code, -PROTO_E_ATTESTATION_REJECTED);
+			checked++;
+		}
+	}
+	/* Burst 5 at 1 per second: 20 frames sent back to back cannot all be checked. */
+	CHECK(limited > 0);
+	CHECK(checked >= 5);
+	/* Frames that do not even decode cost a token too (spec/protocol.md §3.4). */
+	static const uint8_t junk[8] = { 0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1 };
+	int junk_limited = 0;
+	for (int i = 0; i < 10; i++) {
+		REQUIRE(tdev_send_raw(&d, junk, sizeof junk) == 0);
+		if (wait_error(&d, 5000) == PROTO_E_RATE_LIMITED)
+			junk_limited++;
+	}
+	CHECK(junk_limited > 0);
+	tdev_free(&d);
+}
+
+static void authenticated_connection_gets_its_own_bucket(void)
+{
+	/* The device's burst of 400 is not shared with what the connection spent before register. */
+	struct tdev d;
+	tdev_init(&d, relay.port);
+	REQUIRE(tdev_register(&d, "dev-mitid", "anna", 1) == 0);
+	for (int i = 0; i < 20; i++) {
+		proto_frame f;
+		proto_frame_init(&f, PROTO_T_KEY_COUNT_GET, 0);
+		CHECK_EQ_INT(tdev_request(&d, &f, 5000), PROTO_T_KEY_COUNT);
+	}
+	tdev_free(&d);
+}
+
+static void unauthenticated_frame_size_is_capped(void)
+{
+	uint8_t *junk = malloc(UNAUTH_FRAME + 1000);
+	REQUIRE(junk);
+	memset(junk, 0xc1, UNAUTH_FRAME + 1000);
+
+	struct tdev d;
+	tdev_init(&d, relay.port);
+	REQUIRE(tdev_connect(&d) == 0);
+	REQUIRE(wsc_send(&d.ws, WS_OP_BINARY, junk, UNAUTH_FRAME + 1000) == 0);
+	CHECK_EQ_INT(wait_error(&d, 5000), PROTO_E_TOO_LARGE);
+	CHECK_EQ_INT(wsc_recv(&d.ws, 5000), WS_OP_CLOSE);
+	CHECK_EQ_INT(d.ws.close_code, 1009);
+	tdev_free(&d);
+
+	/* After register the configured max_frame_bytes applies: the same message is read whole
+	 * (and answered as the junk it is) on a connection that stays open. */
+	struct tdev a;
+	tdev_init(&a, relay.port);
+	REQUIRE(tdev_register(&a, "dev-mitid", "bo", 1) == 0);
+	REQUIRE(wsc_send(&a.ws, WS_OP_BINARY, junk, UNAUTH_FRAME + 1000) == 0);
+	CHECK_EQ_INT(wait_error(&a, 5000), PROTO_E_MALFORMED);
+	proto_frame f;
+	proto_frame_init(&f, PROTO_T_KEY_COUNT_GET, 0);
+	CHECK_EQ_INT(tdev_request(&a, &f, 5000), PROTO_T_KEY_COUNT);
+	tdev_free(&a);
+	free(junk);
+}
+
+/* Opens a raw connection, reads hello and sends the first `len` bytes of a message as a
+ * fragment that is not final. */
+static int start_unfinished_message(struct wsc *c, const uint8_t *data, size_t len)
+{
+	if (wsc_connect(c, relay.port, "/v1", "wakks.v1") != 0 || wsc_recv(c, 5000) != WS_OP_BINARY)
+		return -1;
+	return wsc_send_fragment(c, WS_OP_BINARY, false, data, len);
+}
+
+/* A ping between fragments: its pong comes once the relay has read what was sent before it. */
+static int synced(struct wsc *c)
+{
+	return wsc_send(c, WS_OP_PING, "sync", 4) == 0 ? wsc_recv(c, 5000) : -1;
+}
+
+static void unauthenticated_memory_is_bounded(void)
+{
+	/* Each unfinished 20000-byte fragment makes the relay hold a 32 KiB buffer; the budget for
+	 * all unauthenticated peers is 64 KiB, so the third peer is refused and the first two go on. */
+	static uint8_t junk[20000];
+	memset(junk, 0xc1, sizeof junk);
+	struct wsc c[4];
+	for (int i = 0; i < 2; i++) {
+		REQUIRE(start_unfinished_message(&c[i], junk, sizeof junk) == 0);
+		CHECK_EQ_INT(synced(&c[i]), WS_OP_PONG);
+	}
+	REQUIRE(start_unfinished_message(&c[2], junk, sizeof junk) == 0);
+	int op = wsc_recv(&c[2], 5000);
+	CHECK_EQ_INT(op, WS_OP_BINARY);
+	proto_frame f;
+	REQUIRE(op == WS_OP_BINARY && proto_frame_decode(c[2].msg, c[2].msg_len, &f) == 0);
+	CHECK_EQ_INT(f.type, PROTO_T_ERROR);
+	CHECK_EQ_INT(f.body.error.code, -PROTO_E_UNAVAILABLE);
+	CHECK_EQ_INT(wsc_recv(&c[2], 5000), WS_OP_CLOSE);
+	CHECK_EQ_INT(c[2].close_code, 1013);
+	wsc_close(&c[2]);
+
+	/* The first peer finishes its message and is answered; its buffer is released, so a new
+	 * peer fits in the budget again. */
+	REQUIRE(wsc_send_fragment(&c[0], WS_OP_CONT, true, junk, 1000) == 0);
+	op = wsc_recv(&c[0], 5000);
+	REQUIRE(op == WS_OP_BINARY && proto_frame_decode(c[0].msg, c[0].msg_len, &f) == 0);
+	CHECK_EQ_INT(f.body.error.code, -PROTO_E_MALFORMED);
+	REQUIRE(start_unfinished_message(&c[3], junk, sizeof junk) == 0);
+	CHECK_EQ_INT(synced(&c[3]), WS_OP_PONG);
+	/* Closing a peer mid-message returns its share too (checked by the budget staying usable
+	 * for the next test's connections). */
+	wsc_close(&c[0]);
+	wsc_close(&c[1]);
+	wsc_close(&c[3]);
+}
+
+int main(void)
+{
+	char cfg[256];
+	snprintf(cfg, sizeof cfg, "[limits]\nunauth_max_frame_bytes = %d\nunauth_buffer_max_bytes = %d\n",
+		 UNAUTH_FRAME, UNAUTH_BUFFER);
+	if (sodium_init() < 0 || relay_proc_start(&relay, cfg, true) != 0)
+		return 1;
+	RUN(register_flood_is_rate_limited);
+	RUN(authenticated_connection_gets_its_own_bucket);
+	RUN(unauthenticated_frame_size_is_capped);
+	RUN(unauthenticated_memory_is_bounded);
+	CHECK_EQ_INT(relay_proc_stop(&relay), 0);
+	relay_proc_cleanup(&relay);
+	return TEST_RESULT();
+}
