@@ -33,6 +33,13 @@
  * connection than 2048 for the same throughput; 1024 splits 1 KiB envelopes and costs CPU). */
 #define RELAY_RX_BUFFER_BYTES 2048
 
+/* The TLS 1.2 suites the relay accepts (Mozilla's "intermediate" list without finite-field DHE):
+ * forward secrecy and an AEAD each, for ECDSA (the development certificate) and RSA keys. */
+#define RELAY_TLS12_CIPHERS                                                                  \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                          \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                          \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
 /* How often a stopping relay checks whether every WebSocket has closed. */
 #define SHUTDOWN_POLL_MS 20
 
@@ -193,8 +200,11 @@ static int start_lws(struct relay *r, uv_loop_t *loop)
 	info.mounts = build_mounts(&r->cfg);
 	info.ssl_cert_filepath = r->tls_cert;
 	info.ssl_private_key_filepath = r->tls_key;
-	/* TLS 1.2 and newer only. */
+	/* TLS 1.2 and newer only, and in TLS 1.2 only ECDHE with an AEAD: CBC suites are the ones
+	 * with padding-oracle and Lucky13 history, and static RSA has no forward secrecy. Every TLS
+	 * 1.3 suite is an AEAD with ECDHE already. */
 	info.ssl_options_set = SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+	info.ssl_cipher_list = RELAY_TLS12_CIPHERS;
 	info.user = r;
 	info.timeout_secs = 20;
 

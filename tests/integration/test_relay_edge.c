@@ -1,12 +1,19 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* The relay's edge against a real relay process: what an unauthenticated peer can make it do
  * (frames are rate limited and size-capped before authentication, and all unauthenticated
- * peers together hold a bounded amount of reassembly memory). */
+ * peers together hold a bounded amount of reassembly memory) and which TLS 1.2 suites it
+ * accepts. */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
 
 #include "relay_proc.h"
 #include "tclient.h"
@@ -153,6 +160,73 @@ static void unauthenticated_memory_is_bounded(void)
 	wsc_close(&c[3]);
 }
 
+/* One TLS 1.2 handshake offering exactly `ciphers`. Returns 1 when it completed, 0 when the
+ * relay refused it, -1 when the connection could not be made. */
+static int tls12_handshake(const char *ciphers)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -1;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)relay.port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+		close(fd);
+		return -1;
+	}
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL *ssl = NULL;
+	int rc = -1;
+	if (!ctx || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_set_cipher_list(ctx, ciphers) != 1 || !(ssl = SSL_new(ctx)))
+		goto out;
+	SSL_set_fd(ssl, fd);
+	rc = SSL_connect(ssl) == 1 ? 1 : 0;
+	ERR_clear_error();
+out:
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+	return rc;
+}
+
+static void tls12_accepts_only_aead_suites(void)
+{
+	/* Every TLS 1.2 suite this OpenSSL knows that is not an AEAD (the CBC and NULL suites),
+	 * offered together: the relay must refuse the handshake. */
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	REQUIRE(ctx && SSL_CTX_set_cipher_list(ctx, "ALL:COMPLEMENTOFALL:@SECLEVEL=0") == 1);
+	SSL *ssl = SSL_new(ctx);
+	REQUIRE(ssl);
+	STACK_OF(SSL_CIPHER) *all = SSL_get1_supported_ciphers(ssl);
+	REQUIRE(all);
+	char *list = calloc(1, 16384);
+	REQUIRE(list);
+	int cbc = 0;
+	for (int i = 0; i < sk_SSL_CIPHER_num(all); i++) {
+		const SSL_CIPHER *ci = sk_SSL_CIPHER_value(all, i);
+		if (SSL_CIPHER_is_aead(ci) || strcmp(SSL_CIPHER_get_version(ci), "TLSv1.3") == 0)
+			continue;
+		if (strlen(list) + strlen(SSL_CIPHER_get_name(ci)) + 2 >= 16384)
+			break;
+		if (list[0])
+			strcat(list, ":");
+		strcat(list, SSL_CIPHER_get_name(ci));
+		cbc++;
+	}
+	sk_SSL_CIPHER_free(all);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	CHECK(cbc > 0);
+	CHECK_EQ_INT(tls12_handshake(list), 0);
+	free(list);
+	/* The one the issue named, alone. */
+	CHECK_EQ_INT(tls12_handshake("ECDHE-ECDSA-AES256-SHA"), 0);
+	/* TLS 1.2 with AEAD suites still works. */
+	CHECK_EQ_INT(tls12_handshake("ECDHE-ECDSA-AES128-GCM-SHA256"), 1);
+	CHECK_EQ_INT(tls12_handshake("ECDHE-ECDSA-CHACHA20-POLY1305"), 1);
+}
+
 int main(void)
 {
 	char cfg[256];
@@ -164,6 +238,7 @@ int main(void)
 	RUN(authenticated_connection_gets_its_own_bucket);
 	RUN(unauthenticated_frame_size_is_capped);
 	RUN(unauthenticated_memory_is_bounded);
+	RUN(tls12_accepts_only_aead_suites);
 	CHECK_EQ_INT(relay_proc_stop(&relay), 0);
 	relay_proc_cleanup(&relay);
 	return TEST_RESULT();
