@@ -69,6 +69,9 @@ static const struct lws_http_mount *build_mounts(const struct relay_config *cfg)
 		root->origin = cfg->web_root;
 		root->def = "index.html";
 		root->origin_protocol = LWSMPRO_FILE;
+		/* lws asks this protocol's callback for headers to add to each file it serves: the
+		 * Content-Security-Policy (net/http.c). */
+		root->protocol = "http";
 	} else {
 		root->origin = "http";
 		root->origin_protocol = LWSMPRO_CALLBACK;
@@ -205,6 +208,13 @@ static int start_lws(struct relay *r, uv_loop_t *loop)
 	 * 1.3 suite is an AEAD with ECDHE already. */
 	info.ssl_options_set = SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
 	info.ssl_cipher_list = RELAY_TLS12_CIPHERS;
+	/* Security headers on every HTTP answer; the policy the web client runs under. */
+	info.headers = relay_http_canned_headers();
+	r->http_csp = relay_http_csp_build(&r->cfg);
+	if (!r->http_csp) {
+		RLOG_ERROR("relay", "out_of_memory", "what=content_security_policy");
+		return -1;
+	}
 	info.user = r;
 	info.timeout_secs = 20;
 
@@ -301,6 +311,8 @@ static void finish_stop(struct relay *r)
 	free(r->rx_frame);
 	free(r->tx_frame);
 	free(r->tx_buf);
+	free(r->http_csp);
+	r->http_csp = NULL;
 	r->rx_frame = r->tx_frame = NULL;
 	r->scratch = NULL;
 	r->tx_buf = NULL;

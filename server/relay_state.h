@@ -111,6 +111,7 @@ struct relay {
 	uint64_t housekeeping_ticks;
 	uint64_t stop_deadline_ms;
 	int exit_status;
+	char *http_csp; /* Content-Security-Policy of the web client (net/http.c) */
 	char tls_cert[RELAY_CONFIG_PATH_MAX];
 	char tls_key[RELAY_CONFIG_PATH_MAX];
 };

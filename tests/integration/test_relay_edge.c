@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* The relay's edge against a real relay process: what an unauthenticated peer can make it do
  * (frames are rate limited and size-capped before authentication, and all unauthenticated
- * peers together hold a bounded amount of reassembly memory) and which TLS 1.2 suites it
- * accepts. */
+ * peers together hold a bounded amount of reassembly memory), which TLS 1.2 suites it accepts,
+ * and the security headers it serves the browser client with. */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -20,8 +21,10 @@
 #include "test.h"
 
 static struct relay_proc relay;
+static char web_root[64];
 
-/* The relay's settings for this file: pre-authentication limits small enough to reach. */
+/* The relay's settings for this file: pre-authentication limits small enough to reach, and a
+ * web client directory to serve. */
 #define UNAUTH_FRAME 32768
 #define UNAUTH_BUFFER 65536
 
@@ -227,19 +230,109 @@ static void tls12_accepts_only_aead_suites(void)
 	CHECK_EQ_INT(tls12_handshake("ECDHE-ECDSA-CHACHA20-POLY1305"), 1);
 }
 
+/* The value of header `name` in a response head, or NULL. */
+static const char *header(const char *head, const char *name, char *out, size_t cap)
+{
+	return ws_proto_header_value(head, name, out, cap);
+}
+
+/* The directive `name` of a Content-Security-Policy, up to its `;`, in out. */
+static bool csp_directive(const char *csp, const char *name, char *out, size_t cap)
+{
+	size_t nl = strlen(name);
+	for (const char *p = csp; p && *p;) {
+		while (*p == ' ' || *p == ';')
+			p++;
+		const char *end = strchr(p, ';');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (len >= nl && strncmp(p, name, nl) == 0 && (p[nl] == ' ' || len == nl)) {
+			snprintf(out, cap, "%.*s", (int)len, p);
+			return true;
+		}
+		p = end;
+	}
+	return false;
+}
+
+static void check_security_headers(const char *path, int want_status)
+{
+	int status = 0;
+	char *body = NULL;
+	static char head[8192];
+	char v[1024], d[512];
+	REQUIRE(https_request_headers(relay.port, "GET", path, NULL, NULL, &status, &body, NULL, 0,
+				      head, sizeof head) == 0);
+	free(body);
+	CHECK_EQ_INT(status, want_status);
+	CHECK(header(head, "strict-transport-security", v, sizeof v) && strstr(v, "max-age="));
+	CHECK(header(head, "x-content-type-options", v, sizeof v) && strcmp(v, "nosniff") == 0);
+	CHECK(header(head, "referrer-policy", v, sizeof v) && strcmp(v, "no-referrer") == 0);
+	if (!header(head, "content-security-policy", v, sizeof v)) {
+		fprintf(stderr, "%s: no content-security-policy in\n%s\n", path, head);
+		CHECK(false);
+		return;
+	}
+	/* Strict enough that injected script cannot run: scripts only from the relay's own
+	 * files, no inline script, no eval, nothing from elsewhere, no framing. */
+	CHECK(csp_directive(v, "default-src", d, sizeof d) && strcmp(d, "default-src 'none'") == 0);
+	if (csp_directive(v, "script-src", d, sizeof d)) {
+		CHECK(strstr(d, "'unsafe-inline'") == NULL);
+		CHECK(strstr(d, "'unsafe-eval'") == NULL);
+		CHECK(strstr(d, "*") == NULL && strstr(d, "data:") == NULL && strstr(d, "blob:") == NULL);
+	}
+	CHECK(csp_directive(v, "frame-ancestors", d, sizeof d) && strcmp(d, "frame-ancestors 'none'") == 0);
+	CHECK(csp_directive(v, "base-uri", d, sizeof d) && strcmp(d, "base-uri 'none'") == 0);
+}
+
+static void web_client_served_with_security_headers(void)
+{
+	check_security_headers("/", 200);
+	check_security_headers("/index.html", 200);
+	check_security_headers("/app.js", 200);
+	check_security_headers("/healthz", 200);
+	check_security_headers("/no-such-file", 404);
+	check_security_headers("/dev-idp/dev-mitid/authorize", 400);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[128];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
 int main(void)
 {
-	char cfg[256];
-	snprintf(cfg, sizeof cfg, "[limits]\nunauth_max_frame_bytes = %d\nunauth_buffer_max_bytes = %d\n",
-		 UNAUTH_FRAME, UNAUTH_BUFFER);
-	if (sodium_init() < 0 || relay_proc_start(&relay, cfg, true) != 0)
+	snprintf(web_root, sizeof web_root, "/tmp/wakks-edge-web-XXXXXX");
+	if (sodium_init() < 0 || !mkdtemp(web_root))
+		return 1;
+	write_file(web_root, "index.html",
+		   "<!DOCTYPE html><html><head><script src=\"app.js\"></script></head></html>\n");
+	write_file(web_root, "app.js", "document.title = 'edge';\n");
+	char cfg[512];
+	snprintf(cfg, sizeof cfg,
+		 "[relay]\nweb_root = %s\n[limits]\nunauth_max_frame_bytes = %d\n"
+		 "unauth_buffer_max_bytes = %d\n",
+		 web_root, UNAUTH_FRAME, UNAUTH_BUFFER);
+	if (relay_proc_start(&relay, cfg, true) != 0)
 		return 1;
 	RUN(register_flood_is_rate_limited);
 	RUN(authenticated_connection_gets_its_own_bucket);
 	RUN(unauthenticated_frame_size_is_capped);
 	RUN(unauthenticated_memory_is_bounded);
 	RUN(tls12_accepts_only_aead_suites);
+	RUN(web_client_served_with_security_headers);
 	CHECK_EQ_INT(relay_proc_stop(&relay), 0);
 	relay_proc_cleanup(&relay);
+	char path[128];
+	snprintf(path, sizeof path, "%s/index.html", web_root);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/app.js", web_root);
+	unlink(path);
+	rmdir(web_root);
 	return TEST_RESULT();
 }
