@@ -34,6 +34,13 @@
  * connection than 2048 for the same throughput; 1024 splits 1 KiB envelopes and costs CPU). */
 #define RELAY_RX_BUFFER_BYTES 2048
 
+/* The TLS 1.2 suites the relay accepts (Mozilla's "intermediate" list without finite-field DHE):
+ * forward secrecy and an AEAD each, for ECDSA (the development certificate) and RSA keys. */
+#define RELAY_TLS12_CIPHERS                                                                  \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                          \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                          \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
 /* How often a stopping relay checks whether every WebSocket has closed. */
 #define SHUTDOWN_POLL_MS 20
 
@@ -63,6 +70,9 @@ static const struct lws_http_mount *build_mounts(const struct relay_config *cfg)
 		root->origin = cfg->web_root;
 		root->def = "index.html";
 		root->origin_protocol = LWSMPRO_FILE;
+		/* lws asks this protocol's callback for headers to add to each file it serves: the
+		 * Content-Security-Policy (net/http.c). */
+		root->protocol = "http";
 	} else {
 		root->origin = "http";
 		root->origin_protocol = LWSMPRO_CALLBACK;
@@ -195,8 +205,18 @@ static int start_lws(struct relay *r, uv_loop_t *loop)
 	info.mounts = build_mounts(&r->cfg);
 	info.ssl_cert_filepath = r->tls_cert;
 	info.ssl_private_key_filepath = r->tls_key;
-	/* TLS 1.2 and newer only. */
+	/* TLS 1.2 and newer only, and in TLS 1.2 only ECDHE with an AEAD: CBC suites are the ones
+	 * with padding-oracle and Lucky13 history, and static RSA has no forward secrecy. Every TLS
+	 * 1.3 suite is an AEAD with ECDHE already. */
 	info.ssl_options_set = SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+	info.ssl_cipher_list = RELAY_TLS12_CIPHERS;
+	/* Security headers on every HTTP answer; the policy the web client runs under. */
+	info.headers = relay_http_canned_headers();
+	r->http_csp = relay_http_csp_build(&r->cfg);
+	if (!r->http_csp) {
+		RLOG_ERROR("relay", "out_of_memory", "what=content_security_policy");
+		return -1;
+	}
 	info.user = r;
 	info.timeout_secs = 20;
 
@@ -296,6 +316,8 @@ static void finish_stop(struct relay *r)
 	free(r->rx_frame);
 	free(r->tx_frame);
 	free(r->tx_buf);
+	free(r->http_csp);
+	r->http_csp = NULL;
 	r->rx_frame = r->tx_frame = NULL;
 	r->scratch = NULL;
 	r->tx_buf = NULL;

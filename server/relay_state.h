@@ -95,6 +95,9 @@ struct relay {
 	struct idmap device_rates; /* device id -> per-device budgets (services/device_rate.c) */
 	uint64_t conn_count;
 	uint64_t next_conn_id;
+	/* Reassembly memory held by connections that had not authenticated when it was allocated;
+	 * bounded by cfg.unauth_buffer_max_bytes (net/ws.c). */
+	size_t unauth_rx_bytes;
 	struct relay_metrics metrics;
 	/* Scratch frames and encode buffer: the loop is single-threaded and every frame is encoded
 	 * and queued (copied) before the next is built. */
@@ -110,6 +113,7 @@ struct relay {
 	uint64_t liveness_audit_seq; /* audit head at the last check of every connection's device */
 	uint64_t stop_deadline_ms;
 	int exit_status;
+	char *http_csp; /* Content-Security-Policy of the web client (net/http.c) */
 	char tls_cert[RELAY_CONFIG_PATH_MAX];
 	char tls_key[RELAY_CONFIG_PATH_MAX];
 };

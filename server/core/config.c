@@ -46,6 +46,10 @@ static const struct key_spec relay_keys[] = {
 	NUM("limits", max_connections_per_address, KEY_U32, 1, 1000000),
 	NUM("limits", requests_per_second, KEY_U32, 1, 1000000),
 	NUM("limits", request_burst, KEY_U32, 1, 1000000),
+	NUM("limits", unauth_max_frame_bytes, KEY_U32, 1024, 1u << 20),
+	NUM("limits", unauth_requests_per_second, KEY_U32, 1, 1000000),
+	NUM("limits", unauth_request_burst, KEY_U32, 1, 1000000),
+	NUM("limits", unauth_buffer_max_bytes, KEY_U32, 65536, 1u << 30),
 	NUM("limits", send_queue_max_bytes, KEY_U32, 65536, 1u << 30),
 	NUM("limits", mailbox_max_envelopes, KEY_U32, 1, 100000000),
 	NUM("limits", mailbox_max_bytes, KEY_U64, 1024, 1ull << 40),
@@ -76,6 +80,15 @@ void relay_config_defaults(struct relay_config *cfg)
 	cfg->max_connections_per_address = 64;
 	cfg->requests_per_second = 200;
 	cfg->request_burst = 400;
+	/* The largest legitimate pre-authentication frame is a `register` with a 16 KiB ID token
+	 * and 100 one-time prekeys: about 21 KiB. */
+	cfg->unauth_max_frame_bytes = 32u << 10;
+	/* A client sends one `auth` or `register` per connection, and a few more after a failed
+	 * login; each costs the relay a signature check. */
+	cfg->unauth_requests_per_second = 1;
+	cfg->unauth_request_burst = 5;
+	/* 512 unauthenticated peers each halfway through a largest pre-authentication frame. */
+	cfg->unauth_buffer_max_bytes = 16u << 20;
 	cfg->send_queue_max_bytes = 4u << 20;
 	cfg->mailbox_max_envelopes = 10000;
 	cfg->mailbox_max_bytes = 256ull << 20;
@@ -629,6 +642,10 @@ int relay_config_check(const struct relay_config *cfg, char *err, size_t err_len
 {
 	if (cfg->map_size_initial_mb > cfg->map_size_max_mb) {
 		snprintf(err, err_len, "storage: map_size_initial_mb exceeds map_size_max_mb");
+		return -1;
+	}
+	if (cfg->unauth_max_frame_bytes > cfg->unauth_buffer_max_bytes) {
+		snprintf(err, err_len, "limits: unauth_max_frame_bytes exceeds unauth_buffer_max_bytes");
 		return -1;
 	}
 	if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0')) {

@@ -79,6 +79,12 @@ struct relay_config {
 	uint32_t max_connections_per_address;
 	uint32_t requests_per_second;
 	uint32_t request_burst;
+	/* Before authentication a connection has done nothing to be trusted with: smaller frames, a
+	 * slower token bucket, and one budget for the reassembly memory of all such connections. */
+	uint32_t unauth_max_frame_bytes;
+	uint32_t unauth_requests_per_second;
+	uint32_t unauth_request_burst;
+	uint32_t unauth_buffer_max_bytes;
 	uint32_t send_queue_max_bytes;
 	uint32_t mailbox_max_envelopes;
 	uint64_t mailbox_max_bytes;

@@ -24,7 +24,7 @@ struct relay_conn *relay_conn_new(struct relay *r, struct lws *wsi)
 	c->id = ++r->next_conn_id;
 	c->opened_ms = relay_monotonic_ms();
 	c->state = CONN_UNAUTHENTICATED;
-	c->tokens = r->cfg.request_burst;
+	c->tokens = r->cfg.unauth_request_burst;
 	c->tokens_at_ms = c->opened_ms;
 	randombytes_buf(c->challenge, sizeof c->challenge);
 	lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
@@ -56,7 +56,7 @@ void relay_conn_closed(struct relay_conn *c)
 		n = f->next;
 		free(f);
 	}
-	free(c->rx);
+	relay_conn_rx_release(c);
 	sodium_memzero(c->challenge, sizeof c->challenge);
 	free(c);
 }
@@ -249,14 +249,33 @@ int relay_conn_write_next(struct relay_conn *c)
 	return 0;
 }
 
+void relay_conn_rx_release(struct relay_conn *c)
+{
+	c->relay->unauth_rx_bytes -= c->rx_unauth;
+	c->rx_unauth = 0;
+	free(c->rx);
+	c->rx = NULL;
+	c->rx_len = 0;
+	c->rx_cap = 0;
+}
+
+uint32_t relay_conn_rate(const struct relay_conn *c)
+{
+	const struct relay_config *cfg = &c->relay->cfg;
+	return c->state == CONN_UNAUTHENTICATED ? cfg->unauth_requests_per_second
+						: cfg->requests_per_second;
+}
+
 bool relay_conn_take_token(struct relay_conn *c, uint64_t now_ms)
 {
 	const struct relay_config *cfg = &c->relay->cfg;
+	uint32_t burst = c->state == CONN_UNAUTHENTICATED ? cfg->unauth_request_burst
+							  : cfg->request_burst;
 	double elapsed = (double)(now_ms - c->tokens_at_ms) / 1000.0;
 	c->tokens_at_ms = now_ms;
-	c->tokens += elapsed * cfg->requests_per_second;
-	if (c->tokens > cfg->request_burst)
-		c->tokens = cfg->request_burst;
+	c->tokens += elapsed * relay_conn_rate(c);
+	if (c->tokens > burst)
+		c->tokens = burst;
 	if (c->tokens < 1.0)
 		return false;
 	c->tokens -= 1.0;
@@ -274,6 +293,9 @@ void relay_conn_authenticated(struct relay_conn *c, const uint8_t device_id[16],
 		snprintf(c->tenant, sizeof c->tenant, "%s", acc.tenant);
 	}
 	c->state = CONN_AUTHENTICATED;
+	/* The authenticated bucket starts full: what the connection spent proving itself is not
+	 * held against the device. */
+	c->tokens = c->relay->cfg.request_burst;
 	c->deliver_from_seq = 0;
 	c->relay->metrics.auth_ok++;
 	relay_conn_bind_device(c);

@@ -53,6 +53,7 @@ struct relay_conn {
 	/* A frame being reassembled from WebSocket fragments. */
 	unsigned char *rx;
 	size_t rx_len, rx_cap;
+	size_t rx_unauth; /* of rx_cap, what counts against relay.unauth_rx_bytes */
 	bool rx_oversize;
 
 	/* Token bucket for requests per second. */
@@ -101,7 +102,14 @@ void relay_conn_close(struct relay_conn *c, uint16_t code, const char *reason);
  * close the connection now. */
 int relay_conn_write_next(struct relay_conn *c);
 
-/* Takes a rate-limit token; false when the device is over its requests per second. */
+/* Takes a rate-limit token; false when the connection is over its requests per second (the
+ * unauthenticated rate before auth or register, the configured one after). */
 bool relay_conn_take_token(struct relay_conn *c, uint64_t now_ms);
+
+/* The requests per second the connection's bucket refills at in its current state. */
+uint32_t relay_conn_rate(const struct relay_conn *c);
+
+/* Frees the reassembly buffer and returns its memory to the unauthenticated budget. */
+void relay_conn_rx_release(struct relay_conn *c);
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 #include "net/http.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,80 @@
 #include "net/ws.h"
 #include "pipeline/http_routes.h"
 #include "relay_state.h"
+
+/* Every answer on the relay's port carries these; lws adds a vhost's canned headers to each
+ * response, the web client's files, our routes and its own errors alike. The browser must reach
+ * the relay over TLS only for a year (the relay serves the code that holds the keys, so a
+ * downgraded first visit could serve other code), must not guess content types, sends no
+ * referrer (the login flow's URLs carry codes), and shows the client in no frame. */
+static const struct lws_protocol_vhost_options hdr_frame = {
+	NULL, NULL, "x-frame-options:", "DENY"
+};
+static const struct lws_protocol_vhost_options hdr_referrer = {
+	&hdr_frame, NULL, "referrer-policy:", "no-referrer"
+};
+static const struct lws_protocol_vhost_options hdr_nosniff = {
+	&hdr_referrer, NULL, "x-content-type-options:", "nosniff"
+};
+static const struct lws_protocol_vhost_options hdr_hsts = {
+	&hdr_nosniff, NULL, "strict-transport-security:", "max-age=31536000"
+};
+
+const struct lws_protocol_vhost_options *relay_http_canned_headers(void)
+{
+	return &hdr_hsts;
+}
+
+/* The web client's policy (spec/relay.md §7a): its scripts and styles only from the relay's own
+ * files, no inline script and no eval (WebAssembly compilation only, for libsodium), images also
+ * from the blob: URLs of decrypted attachments, connections to the relay, the identity providers
+ * and those blob: URLs (which only the page's own origin can read), and no framing, plugins or
+ * base URL. */
+#define CSP_HEAD "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; " \
+		 "img-src 'self' blob: data:; connect-src 'self' blob:"
+#define CSP_TAIL "; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+/* Appends the origin (https://host[:port]) of an issuer URL to the policy, unless it is there
+ * already or is not a plain https origin (nothing else may reach the header). */
+static void csp_add_origin(char *csp, size_t cap, const char *issuer)
+{
+	static const char scheme[] = "https://";
+	if (strncmp(issuer, scheme, sizeof scheme - 1) != 0)
+		return;
+	size_t n = sizeof scheme - 1 + strcspn(issuer + sizeof scheme - 1, "/?#");
+	char origin[RELAY_CONFIG_STR_MAX];
+	if (n == sizeof scheme - 1 || n >= sizeof origin)
+		return;
+	memcpy(origin, issuer, n);
+	origin[n] = '\0';
+	for (const char *q = origin + sizeof scheme - 1; *q; q++)
+		if (!isalnum((unsigned char)*q) && !strchr(".-:[]", *q))
+			return;
+	char word[RELAY_CONFIG_STR_MAX + 2];
+	snprintf(word, sizeof word, " %s", origin);
+	size_t wl = strlen(word);
+	for (const char *at = strstr(csp, word); at; at = strstr(at + 1, word))
+		if (at[wl] == ' ' || at[wl] == '\0')
+			return;
+	if (strlen(csp) + wl < cap)
+		strcat(csp, word);
+}
+
+char *relay_http_csp_build(const struct relay_config *cfg)
+{
+	size_t cap = sizeof CSP_HEAD + sizeof CSP_TAIL +
+		     (size_t)cfg->idp_count * (RELAY_CONFIG_STR_MAX + 1);
+	char *csp = malloc(cap);
+	if (!csp)
+		return NULL;
+	snprintf(csp, cap, "%s", CSP_HEAD);
+	/* The development providers live on the relay's own origin ('self'). */
+	for (int i = 0; i < cfg->idp_count; i++)
+		if (!cfg->idps[i].development)
+			csp_add_origin(csp, cap - sizeof CSP_TAIL, cfg->idps[i].issuer);
+	strcat(csp, CSP_TAIL);
+	return csp;
+}
 
 static bool offers_subprotocol(struct lws *wsi)
 {
@@ -75,6 +150,16 @@ int relay_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 		if (pss->is_post)
 			return 0; /* answered once the body has arrived */
 		return relay_http_route(r, wsi, user, pss->uri, NULL, 0) ? -1 : 0;
+	}
+	case LWS_CALLBACK_ADD_HEADERS: {
+		/* A file of the web client (the root mount names this protocol so that lws asks). */
+		struct lws_process_html_args *args = in;
+		if (!r->http_csp)
+			return 0;
+		return lws_add_http_header_by_name(wsi, (const unsigned char *)"content-security-policy:",
+						   (const unsigned char *)r->http_csp,
+						   (int)strlen(r->http_csp), (unsigned char **)&args->p,
+						   (unsigned char *)args->p + args->max_len) ? 1 : 0;
 	}
 	case LWS_CALLBACK_HTTP_BODY:
 		if (pss->post_too_large || pss->post_len + len > HTTP_BODY_MAX) {

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "relay_state.h"
+
 size_t relay_http_pss_size(void)
 {
 	return sizeof(struct http_pss);
@@ -29,8 +31,15 @@ int relay_http_respond(struct lws *wsi, void *user, unsigned status, const char 
 	if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
 					(const unsigned char *)"no-store", 8, &p, end))
 		return -1;
+	/* The web client's policy, unless the route brings its own (a page with other needs). */
+	struct relay *r = lws_context_user(lws_get_context(wsi));
+	if (r->http_csp && !(extra_headers && strstr(extra_headers, "content-security-policy:")) &&
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"content-security-policy:",
+					(const unsigned char *)r->http_csp, (int)strlen(r->http_csp),
+					&p, end))
+		return -1;
 	if (extra_headers) {
-		/* "name: value\n" pairs; used for Location on redirects. */
+		/* "name: value\n" pairs: Location on redirects, a route's own policy. */
 		char buf[1024];
 		snprintf(buf, sizeof buf, "%s", extra_headers);
 		char *save = NULL;

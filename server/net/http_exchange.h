@@ -28,7 +28,9 @@ struct http_pss {
 /* The size lws allocates per HTTP connection. */
 size_t relay_http_pss_size(void);
 
-/* Queues a complete response; the body is copied. Returns 0 or -1 (lws must close). */
+/* Queues a complete response; the body is copied. extra_headers: "name: value" lines (lower-case
+ * names); the web client's Content-Security-Policy is added unless they name one. Returns 0 or -1
+ * (lws must close). */
 int relay_http_respond(struct lws *wsi, void *pss, unsigned status, const char *content_type,
 		       const char *extra_headers, const void *body, size_t len);
 

@@ -16,10 +16,48 @@ struct ws_pss {
 	struct relay_conn *conn;
 };
 
+/* The largest message the connection may send in its state: before auth or register a peer
+ * has proved nothing, and the largest legitimate pre-authentication frame is a few KiB. */
+static size_t frame_limit(const struct relay_conn *c)
+{
+	const struct relay_config *cfg = &c->relay->cfg;
+	if (c->state == CONN_UNAUTHENTICATED && cfg->unauth_max_frame_bytes < cfg->max_frame_bytes)
+		return cfg->unauth_max_frame_bytes;
+	return cfg->max_frame_bytes;
+}
+
+/* Grows the reassembly buffer to hold `need` bytes. 0, or -1 when out of memory, or 1 when an
+ * unauthenticated connection would take the relay past unauth_buffer_max_bytes: many peers
+ * that never finish a message must not hold the relay's memory among them. */
+static int grow_rx(struct relay_conn *c, size_t need, size_t max)
+{
+	struct relay *r = c->relay;
+	/* Grow only by what has actually arrived, never by a declared length. */
+	size_t cap = c->rx_cap ? c->rx_cap : 4096;
+	while (cap < need)
+		cap *= 2;
+	if (cap > max)
+		cap = max;
+	size_t more = cap - c->rx_cap;
+	bool unauth = c->state == CONN_UNAUTHENTICATED;
+	if (unauth && r->unauth_rx_bytes + more > r->cfg.unauth_buffer_max_bytes)
+		return 1;
+	unsigned char *n = realloc(c->rx, cap);
+	if (!n)
+		return -1;
+	c->rx = n;
+	c->rx_cap = cap;
+	if (unauth) {
+		c->rx_unauth += more;
+		r->unauth_rx_bytes += more;
+	}
+	return 0;
+}
+
 static int reassemble(struct relay_conn *c, struct lws *wsi, const void *in, size_t len)
 {
 	struct relay *r = c->relay;
-	size_t max = r->cfg.max_frame_bytes;
+	size_t max = frame_limit(c);
 	bool complete = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
 	if (complete && c->rx_len == 0 && !c->rx_oversize && len <= max) {
 		/* The common case: a whole frame in one read, handled in place without a copy. */
@@ -31,20 +69,21 @@ static int reassemble(struct relay_conn *c, struct lws *wsi, const void *in, siz
 	if (c->rx_oversize || c->rx_len + len > max) {
 		/* Keep discarding the rest of this message; answer once it is complete. */
 		c->rx_oversize = true;
-		c->rx_len = 0;
+		relay_conn_rx_release(c);
 	} else {
 		if (c->rx_len + len > c->rx_cap) {
-			/* Grow only by what has actually arrived, never by a declared length. */
-			size_t cap = c->rx_cap ? c->rx_cap : 4096;
-			while (cap < c->rx_len + len)
-				cap *= 2;
-			if (cap > max)
-				cap = max;
-			unsigned char *n = realloc(c->rx, cap);
-			if (!n)
+			int rc = grow_rx(c, c->rx_len + len, max);
+			if (rc < 0)
 				return -1;
-			c->rx = n;
-			c->rx_cap = cap;
+			if (rc > 0) {
+				relay_conn_rx_release(c);
+				r->metrics.frames_in++;
+				RLOG_WARN("ws", "unauth_buffer_full", "conn=%llu peer=%s held=%zu",
+					  (unsigned long long)c->id, c->peer, r->unauth_rx_bytes);
+				relay_on_transport_error(c, 1013,
+							 "too much data held for unauthenticated peers; try again later");
+				return 0;
+			}
 		}
 		memcpy(c->rx + c->rx_len, in, len);
 		c->rx_len += len;
@@ -55,17 +94,16 @@ static int reassemble(struct relay_conn *c, struct lws *wsi, const void *in, siz
 	r->metrics.frames_in++;
 	if (c->rx_oversize) {
 		c->rx_oversize = false;
-		relay_on_transport_error(c, 1009, "frame larger than max_frame_bytes");
+		relay_on_transport_error(c, 1009, c->state == CONN_UNAUTHENTICATED
+							  ? "frame larger than unauth_max_frame_bytes"
+							  : "frame larger than max_frame_bytes");
 		return 0;
 	}
 	size_t n = c->rx_len;
-	c->rx_len = 0;
 	r->metrics.bytes_in += n;
 	relay_on_frame(c, c->rx, n);
 	/* Released once used, so an idle connection holds no reassembly buffer. */
-	free(c->rx);
-	c->rx = NULL;
-	c->rx_cap = 0;
+	relay_conn_rx_release(c);
 	return 0;
 }
 

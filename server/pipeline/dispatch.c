@@ -26,7 +26,16 @@ void relay_on_open(struct relay_conn *c)
 
 void relay_on_transport_error(struct relay_conn *c, int code, const char *what)
 {
-	relay_send_error(c, 0, code == 1009 ? PROTO_E_TOO_LARGE : PROTO_E_MALFORMED, what, NULL);
+	proto_error_details d = { 0 };
+	int err = PROTO_E_MALFORMED;
+	if (code == 1009) {
+		err = PROTO_E_TOO_LARGE;
+	} else if (code == 1013) {
+		/* The relay's budget for unauthenticated peers is spent; it frees as they finish. */
+		err = PROTO_E_UNAVAILABLE;
+		d.retry_ms = 1000;
+	}
+	relay_send_error(c, 0, err, what, d.retry_ms ? &d : NULL);
 	relay_conn_close(c, (uint16_t)code, what);
 }
 
@@ -72,6 +81,17 @@ void relay_on_frame(struct relay_conn *c, const uint8_t *data, size_t len)
 	struct relay *r = c->relay;
 	uint32_t type = 0, request_id = 0;
 	int rc = proto_frame_peek(data, len, &type, &request_id);
+	/* Every frame costs a token, whatever the state and whether it decodes (spec/protocol.md
+	 * §3.4): before authentication a peer could otherwise make the relay check signatures or
+	 * answer bad frames as fast as it can send them. The peek only reads the header. */
+	if (!relay_conn_take_token(c, relay_monotonic_ms())) {
+		r->metrics.rate_limited++;
+		proto_error_details d = { 0 };
+		d.retry_ms = 1000 / relay_conn_rate(c) + 1;
+		relay_send_error(c, rc == 0 ? request_id : 0, PROTO_E_RATE_LIMITED,
+				 "requests per second exceeded", &d);
+		return;
+	}
 	if (rc != 0) {
 		relay_send_error(c, 0, rc, proto_strerror(rc), NULL);
 		return;
@@ -89,13 +109,6 @@ void relay_on_frame(struct relay_conn *c, const uint8_t *data, size_t len)
 		snprintf(text, sizeof text, "frame type %s is sent by the relay, not to it",
 			 proto_type_name(type));
 		relay_send_error(c, request_id, PROTO_E_UNKNOWN_TYPE, text, NULL);
-		return;
-	}
-	if (c->state == CONN_AUTHENTICATED && !relay_conn_take_token(c, relay_monotonic_ms())) {
-		r->metrics.rate_limited++;
-		proto_error_details d = { 0 };
-		d.retry_ms = 1000 / (r->cfg.requests_per_second ? r->cfg.requests_per_second : 1) + 1;
-		relay_send_error(c, request_id, PROTO_E_RATE_LIMITED, "requests per second exceeded", &d);
 		return;
 	}
 	const char *field = "";

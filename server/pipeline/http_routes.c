@@ -51,6 +51,41 @@ static int metrics(struct relay *r, struct lws *wsi, void *pss)
 	return rc;
 }
 
+/* The first `needle` in the n bytes at `hay`, or NULL. */
+static const char *find(const char *hay, size_t n, const char *needle)
+{
+	size_t nl = strlen(needle);
+	for (size_t i = 0; hay && i + nl <= n; i++)
+		if (memcmp(hay + i, needle, nl) == 0)
+			return hay + i;
+	return NULL;
+}
+
+/* The development provider's login page has no script and one inline stylesheet: its policy
+ * allows exactly that stylesheet (by its SHA-256) and form posts to the provider, which then
+ * redirects to the web client's callback. Writes the header line; returns its length. */
+static int dev_idp_policy(char *out, size_t cap, const devidp_response *resp)
+{
+	char style_src[32 + sodium_base64_ENCODED_LEN(crypto_hash_sha256_BYTES,
+						      sodium_base64_VARIANT_ORIGINAL)] = "";
+	const char *open = find(resp->body, resp->body_len, "<style>");
+	const char *close = open ? find(open, resp->body_len - (size_t)(open - resp->body),
+					"</style>") : NULL;
+	if (close) {
+		unsigned char h[crypto_hash_sha256_BYTES];
+		open += strlen("<style>");
+		crypto_hash_sha256(h, (const unsigned char *)open, (unsigned long long)(close - open));
+		char b64[sodium_base64_ENCODED_LEN(crypto_hash_sha256_BYTES,
+						   sodium_base64_VARIANT_ORIGINAL)];
+		sodium_bin2base64(b64, sizeof b64, h, sizeof h, sodium_base64_VARIANT_ORIGINAL);
+		snprintf(style_src, sizeof style_src, "; style-src 'sha256-%s'", b64);
+	}
+	return snprintf(out, cap,
+			"content-security-policy: default-src 'none'%s; form-action 'self'; "
+			"frame-ancestors 'none'; base-uri 'none'\n",
+			style_src);
+}
+
 /* /dev-idp/<provider id>/<endpoint>: the development identity provider (only with --dev).
  * Returns 1 when no such provider exists (the caller answers 404). */
 static int dev_idp(struct relay *r, struct lws *wsi, void *pss, const char *uri, const char *body,
@@ -73,12 +108,12 @@ static int dev_idp(struct relay *r, struct lws *wsi, void *pss, const char *uri,
 	free(query);
 	if (rc != 0)
 		return relay_http_respond(wsi, pss, 500, "text/plain", NULL, "error\n", 6);
-	char location[2048 + 16];
-	if (resp.location)
-		snprintf(location, sizeof location, "location: %s", resp.location);
-	rc = relay_http_respond(wsi, pss, (unsigned)resp.status, resp.content_type,
-				resp.location ? location : NULL, resp.body ? resp.body : "",
-				resp.body ? resp.body_len : 0);
+	char headers[2048 + 256];
+	int n = dev_idp_policy(headers, sizeof headers, &resp);
+	if (resp.location && n >= 0 && (size_t)n < sizeof headers)
+		snprintf(headers + n, sizeof headers - (size_t)n, "location: %s\n", resp.location);
+	rc = relay_http_respond(wsi, pss, (unsigned)resp.status, resp.content_type, headers,
+				resp.body ? resp.body : "", resp.body ? resp.body_len : 0);
 	devidp_response_free(&resp);
 	return rc;
 }

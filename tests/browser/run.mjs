@@ -5,7 +5,7 @@
 // passes axe-core.
 // Usage: node run.mjs BUILD_DIR [SCREENSHOT_DIR]. Ends with `N passed, N failed`.
 import { createRequire } from 'node:module';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { startRelay } from './relay.mjs';
 import { cliInterop } from './cli.mjs';
@@ -42,8 +42,11 @@ async function must(name, fn) {
   if (results.filter((r) => !r[1]).length > before) failedHard = true;
 }
 
+// Evaluated through the debugging protocol: the relay's Content-Security-Policy refuses an
+// inline <script>, as it should, so axe-core cannot be added as a script tag.
+const AXE_SOURCE = readFileSync(AXE, 'utf8');
 async function axe(page, view) {
-  await page.addScriptTag({ path: AXE });
+  if (!(await page.evaluate(() => !!window.axe))) await page.evaluate(AXE_SOURCE);
   const r = await page.evaluate(() => window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } }));
   const v = r.violations.map((x) => `${x.id} (${x.impact}): ${x.nodes.map((n) => n.target.join(' ')).join(', ')}`);
   if (v.length) throw new Error(`axe-core on ${view}:\n    ${v.join('\n    ')}`);
@@ -92,6 +95,14 @@ async function main() {
   const base = relay.url;
   const caseCtx = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'da-DK' });
   const citCtx = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'da-DK' });
+  // Everything the web client does must run under the relay's Content-Security-Policy: every
+  // page of every context reports a violation on its console, and the last step counts them.
+  const cspViolations = [];
+  const watchCsp = (ctx) => ctx.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+  });
+  watchCsp(caseCtx);
+  watchCsp(citCtx);
   let cw, cit, revokedDev;
   const contexts = [];
   try {
@@ -185,6 +196,7 @@ async function main() {
     });
     await step('a second browser of the citizen gets the caseworker\'s messages and copies of her own', async () => {
       const ctx2 = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'da-DK' });
+      watchCsp(ctx2);
       contexts.push(ctx2);
       const cit2 = await login(ctx2, base, 'citizen', 'anna');
       await cw.evaluate(() => window.wakks.go({ view: 'home' }));
@@ -294,6 +306,26 @@ async function main() {
       await cw.waitForSelector('.msg.mine:has-text("mødet er torsdag")');
     });
     await cliInterop({ step, relay, buildDir, root, cw, openNav, send, waitStatus });
+    await step('injected script does not run, and the client ran without a policy violation', async () => {
+      const r = await cw.goto(base);
+      const csp = r.headers()['content-security-policy'] ?? '';
+      if (!/script-src 'self'/.test(csp) || /unsafe-inline/.test(csp)) throw new Error(`policy: ${csp}`);
+      await waitOnline(cw);
+      if (cspViolations.length) throw new Error(`policy violations:\n    ${cspViolations.join('\n    ')}`);
+      // What an injected message would try: an inline script and an event handler attribute.
+      const ran = await cw.evaluate(() => new Promise((done) => {
+        window.__injected = 0;
+        const s = document.createElement('script');
+        s.textContent = 'window.__injected += 1';
+        document.body.append(s);
+        const div = document.createElement('div');
+        div.innerHTML = '<img src="data:," onerror="window.__injected += 2">';
+        document.body.append(div);
+        setTimeout(() => done(window.__injected), 500);
+      }));
+      if (ran !== 0) throw new Error(`injected script ran (${ran})`);
+      if (!cspViolations.length) throw new Error('the refused injection was not reported');
+    });
   } finally {
     for (const c of contexts) await c.close().catch(() => {});
     await browser.close().catch(() => {});

@@ -144,6 +144,11 @@ int wsc_send(struct wsc *c, int opcode, const void *data, size_t len)
 	return send_frame(c, opcode, true, data, len);
 }
 
+int wsc_send_fragment(struct wsc *c, int opcode, bool fin, const void *data, size_t len)
+{
+	return send_frame(c, opcode, fin, data, len);
+}
+
 int wsc_send_fragmented(struct wsc *c, int opcode, const void *data, size_t len, size_t frag)
 {
 	const uint8_t *p = data;
@@ -278,6 +283,14 @@ void wsc_abort(struct wsc *c)
 int https_request(int port, const char *method, const char *path, const char *content_type,
 		  const char *body, int *status, char **resp_body, char *location, size_t loc_cap)
 {
+	return https_request_headers(port, method, path, content_type, body, status, resp_body,
+				     location, loc_cap, NULL, 0);
+}
+
+int https_request_headers(int port, const char *method, const char *path,
+			  const char *content_type, const char *body, int *status, char **resp_body,
+			  char *location, size_t loc_cap, char *resp_headers, size_t hdr_cap)
+{
 	int fd;
 	SSL_CTX *ctx;
 	SSL *ssl;
@@ -300,6 +313,8 @@ int https_request(int port, const char *method, const char *path, const char *co
 		goto out;
 	if (location && !ws_proto_header_value(headers, "location", location, loc_cap))
 		location[0] = '\0';
+	if (resp_headers)
+		snprintf(resp_headers, hdr_cap, "%s", headers);
 	char len_s[32];
 	size_t clen = 0;
 	bool have_len = ws_proto_header_value(headers, "content-length", len_s, sizeof len_s) != NULL;

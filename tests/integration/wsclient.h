@@ -35,6 +35,10 @@ int wsc_connect(struct wsc *c, int port, const char *path, const char *subprotoc
 /* Sends one complete (masked) message. Returns 0 or -1. */
 int wsc_send(struct wsc *c, int opcode, const void *data, size_t len);
 
+/* Sends one WebSocket frame as given: a fragment (opcode 0 continues a message) with or without
+ * FIN, for messages left unfinished on purpose. */
+int wsc_send_fragment(struct wsc *c, int opcode, bool fin, const void *data, size_t len);
+
 /* Sends a message split into fragments of at most `frag` bytes. */
 int wsc_send_fragmented(struct wsc *c, int opcode, const void *data, size_t len, size_t frag);
 
@@ -56,5 +60,10 @@ void wsc_abort(struct wsc *c);
  * response body (NUL-terminated) and the Location header if any. Returns 0 or -1. */
 int https_request(int port, const char *method, const char *path, const char *content_type,
 		  const char *body, int *status, char **resp_body, char *location, size_t loc_cap);
+
+/* https_request that also copies the response's status line and headers to resp_headers. */
+int https_request_headers(int port, const char *method, const char *path,
+			  const char *content_type, const char *body, int *status, char **resp_body,
+			  char *location, size_t loc_cap, char *resp_headers, size_t hdr_cap);
 
 #endif

@@ -37,6 +37,31 @@ static void defaults_without_a_file(void)
 	CHECK_EQ_INT(relay_config_check(&cfg, err, sizeof err), 0);
 }
 
+static void unauthenticated_limits(void)
+{
+	relay_config_defaults(&cfg);
+	/* A `register` with a 16 KiB token and 100 prekeys (~21 KiB) fits the default. */
+	CHECK_EQ_INT(cfg.unauth_max_frame_bytes, 32768);
+	CHECK_EQ_INT(cfg.unauth_requests_per_second, 1);
+	CHECK_EQ_INT(cfg.unauth_request_burst, 5);
+	CHECK_EQ_INT(cfg.unauth_buffer_max_bytes, 16u << 20);
+	CHECK_EQ_INT(load("[limits]\nunauth_max_frame_bytes = 4096\nunauth_requests_per_second = 3\n"
+			  "unauth_request_burst = 7\nunauth_buffer_max_bytes = 65536\n"), 0);
+	CHECK_EQ_INT(cfg.unauth_max_frame_bytes, 4096);
+	CHECK_EQ_INT(cfg.unauth_requests_per_second, 3);
+	CHECK_EQ_INT(cfg.unauth_request_burst, 7);
+	CHECK_EQ_INT(cfg.unauth_buffer_max_bytes, 65536);
+	CHECK_EQ_INT(load("[limits]\nunauth_max_frame_bytes = 512\n"), -1);
+	CHECK(strstr(err, "'unauth_max_frame_bytes'") && strstr(err, "outside"));
+	CHECK_EQ_INT(load("[limits]\nunauth_buffer_max_bytes = 1000\n"), -1);
+	CHECK(strstr(err, "'unauth_buffer_max_bytes'"));
+	CHECK_EQ_INT(load("[limits]\nunauth_requests_per_second = 0\n"), -1);
+	/* One message must fit the budget for all of them. */
+	CHECK_EQ_INT(load("[limits]\nunauth_max_frame_bytes = 131072\n"
+			  "unauth_buffer_max_bytes = 65536\n"), -1);
+	CHECK(strstr(err, "unauth_max_frame_bytes exceeds unauth_buffer_max_bytes"));
+}
+
 static void values_comments_and_quotes(void)
 {
 	CHECK_EQ_INT(load("# comment\n[relay]\nport = 9000   # trailing comment\n"
@@ -145,6 +170,7 @@ static void tenant_and_unit_ids_are_slugs(void)
 int main(void)
 {
 	RUN(defaults_without_a_file);
+	RUN(unauthenticated_limits);
 	RUN(values_comments_and_quotes);
 	RUN(errors_name_line_and_key);
 	RUN(tenants_units_and_providers);
