@@ -19,7 +19,7 @@ export async function cliInterop({ step, relay, buildDir, root, cw, openNav, sen
     await step('C client citizen registers through the development provider and grants consent', async () => {
       await wakks('--relay', `wss://localhost:${relay.port}`, ...(ca ? ['--ca', ca] : []), 'init');
       await wakks('login', '--user', 'bo', '--idp', 'dev-mitid');
-      await wakks('consent', 'grant', 'varde');
+      await wakks('consent', 'grant', 'varde', '--yes'); // no terminal here: the explicit yes
     });
     await step('a message from the C client appears in the caseworker\'s browser', async () => {
       await wakks('send', '--unit', 'varde/jobcenter', 'Hej fra kommandolinjen');
