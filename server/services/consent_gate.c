@@ -174,8 +174,18 @@ static bool is_kind(struct relay *r, const uint8_t account[16], uint8_t kind)
 int relay_consent_gate(struct relay_conn *c, const proto_send *m, const char **why)
 {
 	struct relay *r = c->relay;
+	if (c->account_kind == STORE_ACCOUNT_CITIZEN) {
+		/* Citizen → tenant is always allowed, but a message to a caseworker belongs to a unit
+		 * and names it, so that the unit's journal devices receive it too. */
+		for (uint32_t i = 0; i < m->to_count; i++)
+			if (!is_kind(r, m->to[i], STORE_ACCOUNT_CITIZEN) && !m->unit.ptr) {
+				*why = "a message to a caseworker names the caseworker's unit; nothing was stored";
+				return PROTO_E_FORBIDDEN;
+			}
+		return 0;
+	}
 	if (c->account_kind != STORE_ACCOUNT_CASEWORKER && c->account_kind != STORE_ACCOUNT_JOURNAL)
-		return 0; /* citizen → anyone: always allowed */
+		return 0;
 	bool to_citizen = false;
 	for (uint32_t i = 0; i < m->to_count && !to_citizen; i++)
 		to_citizen = is_kind(r, m->to[i], STORE_ACCOUNT_CITIZEN);

@@ -233,6 +233,54 @@ static void caseworker_writes_only_as_member_of_own_unit(void)
 	tdev_free(&journal);
 }
 
+/* Item 9, the citizen's side: a message to a caseworker's account names the caseworker's unit,
+ * so that the unit's journal device receives it as well; without a unit it is refused. */
+static void citizen_writes_to_a_caseworker_through_the_unit(void)
+{
+	struct tdev anna, camilla, journal;
+	tdev_init(&anna, relay.port);
+	tdev_init(&camilla, relay.port);
+	tdev_init(&journal, relay.port);
+	REQUIRE(tdev_register(&anna, "dev-mitid", "anna", 2) == 0);
+	REQUIRE(tdev_register(&camilla, "dev-adfs", "camilla", 2) == 0);
+	REQUIRE(tdev_register(&journal, "dev-adfs", "dennis", 2) == 0);
+	uint8_t to[1][16], cmid[16], devs[PROTO_MAX_RECIPIENT_DEVICES][16];
+	memcpy(to[0], camilla.account_id, 16);
+	memcpy(devs[0], camilla.device_id, 16);
+	randombytes_buf(cmid, sizeof cmid);
+	/* The device set is checked first: complete it from the mismatch, then the unit rule. */
+	CHECK_EQ_INT(tdev_send(&anna, cmid, (const uint8_t(*)[16])to, 1, NULL, NULL,
+			       (const uint8_t(*)[16])devs, 1, "x", 1, false),
+		     PROTO_T_ERROR);
+	REQUIRE(anna.frame.body.error.code == -PROTO_E_DEVICE_MISMATCH);
+	size_t n = 1;
+	for (uint32_t i = 0; i < anna.frame.body.error.details.missing_count; i++)
+		memcpy(devs[n++], anna.frame.body.error.details.missing[i], 16);
+	CHECK_EQ_INT(tdev_send(&anna, cmid, (const uint8_t(*)[16])to, 1, NULL, NULL,
+			       (const uint8_t(*)[16])devs, n, "x", 1, false),
+		     PROTO_T_ERROR);
+	CHECK_EQ_INT(anna.frame.body.error.code, -PROTO_E_FORBIDDEN);
+	/* With the unit: the required set (learnt from the mismatch) holds the journal device. */
+	CHECK_EQ_INT(tdev_send(&anna, cmid, (const uint8_t(*)[16])to, 1, "varde", "jobcenter",
+			       (const uint8_t(*)[16])devs, n, "x", 1, false),
+		     PROTO_T_ERROR);
+	REQUIRE(anna.frame.body.error.code == -PROTO_E_DEVICE_MISMATCH);
+	bool journal_required = false;
+	for (uint32_t i = 0; i < anna.frame.body.error.details.missing_count; i++) {
+		journal_required |= memcmp(anna.frame.body.error.details.missing[i], journal.device_id, 16) == 0;
+		memcpy(devs[n++], anna.frame.body.error.details.missing[i], 16);
+	}
+	CHECK(journal_required);
+	CHECK_EQ_INT(tdev_send(&anna, cmid, (const uint8_t(*)[16])to, 1, "varde", "jobcenter",
+			       (const uint8_t(*)[16])devs, n, "x", 1, false),
+		     PROTO_T_STORED);
+	REQUIRE(tdev_wait(&journal, PROTO_T_DELIVER, 5000) == PROTO_T_DELIVER);
+	CHECK_MEM(journal.frame.body.deliver.account, anna.account_id, 16);
+	tdev_free(&anna);
+	tdev_free(&camilla);
+	tdev_free(&journal);
+}
+
 static int unit_device_count(struct tdev *asker, const char *unit)
 {
 	proto_frame f;
@@ -329,6 +377,7 @@ int main(void)
 		return 1;
 	RUN(operator_revocation_closes_open_connections);
 	RUN(caseworker_writes_only_as_member_of_own_unit);
+	RUN(citizen_writes_to_a_caseworker_through_the_unit);
 	RUN(attestation_expires_and_membership_follows_configuration);
 	relay_proc_cleanup(&relay);
 	return TEST_RESULT();
