@@ -107,7 +107,9 @@ struct relay {
 	struct blob_busy *blob_busy; /* blobs with a chunk being written (handlers/blobs.c) */
 	uint64_t housekeeping_ticks;
 	uint64_t stop_deadline_ms;
-	int exit_status;
+	int exit_status; /* the process's; a failed start sets it (core/data_dir.h) */
+	bool running;    /* relay_start completed: the housekeeping timer runs */
+	int data_dir_lock; /* the flock on data_dir, held while the relay runs; -1 before */
 	char tls_cert[RELAY_CONFIG_PATH_MAX];
 	char tls_key[RELAY_CONFIG_PATH_MAX];
 };
