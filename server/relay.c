@@ -119,7 +119,7 @@ static int storage_refused(const char *db_path, int rc)
 }
 
 /* The account-id key, the database and the marker that ties the directory to that database
- * (spec/storage.md §3): a directory that held a database never starts with another or an empty
+ * (spec/storage.md §2a): a directory that held a database never starts with another or an empty
  * one, and a key never meets a database of another key. Returns 0 or the exit status after
  * relay_start_failed; on failure the directory is left as it was. */
 static int open_data(struct relay *r)

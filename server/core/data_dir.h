@@ -31,7 +31,7 @@ int relay_data_dir_open(const char *dir, int permissions, int *lock_fd);
  * Returns 0 or the exit status after relay_start_failed. */
 int relay_data_dir_check_secret(const char *path, int permissions);
 
-/* DIR/database-id: the id of the database this directory holds (spec/storage.md §3).
+/* DIR/database-id: the id of the database this directory holds (spec/storage.md §2a).
  * Returns 0 and id, 1 if there is no marker, or the exit status after relay_start_failed. */
 int relay_data_dir_read_marker(const char *dir, uint8_t id[RELAY_DB_ID_BYTES]);
 

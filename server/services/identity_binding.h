@@ -31,7 +31,7 @@ int relay_identity_load_account_key(const char *data_dir, uint8_t key[ID_HASH_KE
 int relay_identity_open_account_key(const char *data_dir, uint8_t key[ID_HASH_KEY_BYTES],
 				    bool *created);
 
-/* The fingerprint of the account-id key that the database records (spec/storage.md §3): a
+/* The fingerprint of the account-id key that the database records (spec/storage.md §2a): a
  * domain-separated BLAKE2b-256 of the key, so the key itself is never stored with the data. */
 void relay_identity_key_fingerprint(const uint8_t key[ID_HASH_KEY_BYTES], uint8_t fp[32]);
 

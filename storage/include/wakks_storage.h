@@ -226,7 +226,7 @@ struct store_config {
 	 * clock. Called on the writer thread. */
 	uint64_t (*now_ms)(void *clock_data);
 	void *clock_data;
-	/* The database's identity (spec/storage.md §3), checked in the opening transaction before
+	/* The database's identity (spec/storage.md §2a), checked in the opening transaction before
 	 * anything is written. expect_db_id: the id the database must carry (STORE_DB_ID_BYTES),
 	 * else STORE_EIDENTITY; NULL accepts any, and a database without an id is given a random one.
 	 * account_key_fp: the fingerprint of the key that derives account ids (STORE_KEY_FP_BYTES),
@@ -249,7 +249,7 @@ struct store_config {
  *         STORE_EACCES or STORE_EIO. why may be NULL. */
 int store_check_file(const char *dir, char *why, size_t why_len);
 
-/* The database's id (spec/storage.md §3), as read or created by store_open. */
+/* The database's id (spec/storage.md §2a), as read or created by store_open. */
 void store_db_id(const struct store *store, uint8_t out[STORE_DB_ID_BYTES]);
 
 /* Whether store_open created the environment (there was no data.mdb). */
