@@ -249,8 +249,11 @@ static void second_relay_on_the_same_data_dir(void)
 	REQUIRE(relay_proc_prepare(&second, &o) == 0);
 	char needle[80];
 	snprintf(needle, sizeof needle, "is in use by another relay (pid %d)", (int)first.pid);
+	/* The first relay is paused (still holding its lock) so that only the second could change
+	 * the directory meanwhile. */
+	REQUIRE(kill(first.pid, SIGSTOP) == 0);
 	expect_refused(&second, true, 4, needle);
-	CHECK(kill(first.pid, 0) == 0);
+	CHECK(kill(first.pid, SIGCONT) == 0);
 	CHECK_EQ_INT(relay_proc_stop(&first), 0);
 	relay_proc_cleanup(&first);
 }
@@ -337,6 +340,23 @@ static void database_without_marker_is_adopted_once(void)
 	relay_proc_cleanup(&p);
 }
 
+static void operator_command_creates_no_database(void)
+{
+	struct relay_proc p;
+	REQUIRE(prepare_copy(&p, populated, true, NULL) == 0);
+	CHECK_EQ_INT(sh("rm \"$D/db/data.mdb\"", p.data_dir), 0);
+	uint8_t before[32], after[32];
+	snapshot(p.data_dir, before);
+	char *err = NULL;
+	char *args[] = { (char *)relay_binary(), "audit", "verify", "--config", p.config_path, NULL };
+	CHECK(relay_run_command(args, &err) != 0);
+	CHECK(err && strstr(err, "no database in"));
+	free(err);
+	snapshot(p.data_dir, after);
+	CHECK_MEM(before, after, 32);
+	relay_proc_cleanup(&p);
+}
+
 /* ---- set-up -------------------------------------------------------------------------------------- */
 
 static int make_populated(void)
@@ -382,6 +402,7 @@ int main(void)
 	RUN(production_relay_without_certificate);
 	RUN(dev_certificate_generated_with_private_key_0600);
 	RUN(database_without_marker_is_adopted_once);
+	RUN(operator_command_creates_no_database);
 	relay_proc_cleanup(&base);
 	relay_proc_cleanup(&base_other);
 	return TEST_RESULT();
