@@ -7,7 +7,9 @@
  *   wakks-relay erase-citizen                  GDPR erase; reads the CPR number from stdin
  *   wakks-relay consent-report TENANT          consent figures for a municipality
  *   wakks-relay revoke-caseworker TENANT UPN   revoke every device of a caseworker
- * Exit status: 0 success, 1 runtime failure, 2 bad command line or configuration. */
+ * Exit status (docs/operations.md, "Start-up errors"): 0 success, 1 runtime failure, 2 bad
+ * command line, configuration or data directory set-up, 3 the data in the data directory is
+ * damaged or not the data it held, 4 the data directory or the port is in use by another process. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,16 +98,21 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	if ((!command || strcmp(command, "check-config") == 0) &&
+	    relay_config_check_tls(&relay.cfg, err, sizeof err) != 0) {
+		fprintf(stderr, "wakks-relay: configuration error: %s%s%s\n",
+			config_path ? config_path : "", config_path ? ": " : "", err);
+		return 2;
+	}
 	if (command)
 		return relay_run_command(&relay.cfg, command, command_arg, command_arg2);
 
 	uv_loop_t loop;
 	uv_loop_init(&loop);
-	if (relay_start(&relay, &loop) != 0) {
+	/* A failed start has logged why and set the exit status; it stops like a running relay, so
+	 * that whatever it opened is closed on the one path. */
+	if (relay_start(&relay, &loop) != 0)
 		relay_stop(&relay);
-		uv_run(&loop, UV_RUN_DEFAULT);
-		return 1;
-	}
 	uv_run(&loop, UV_RUN_DEFAULT);
 	/* lws finishes destroying a context on a foreign loop only after the loop has run its
 	 * close callbacks; a second call completes it (a no-op once pcontext is cleared). */

@@ -1,17 +1,22 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 #include "relay.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/ssl.h>
 
 #include "core/clock.h"
+#include "core/data_dir.h"
 #include "core/log.h"
 #include "handlers/blobs.h"
 #include "net/conn.h"
@@ -84,13 +89,6 @@ static const struct lws_http_mount *build_mounts(const struct relay_config *cfg)
 	return &mounts[0];
 }
 
-static int ensure_dir(const char *path)
-{
-	if (mkdir(path, 0700) == 0 || errno == EEXIST)
-		return 0;
-	return -1;
-}
-
 static void on_signal(uv_signal_t *h, int signum)
 {
 	struct relay *r = h->data;
@@ -98,41 +96,145 @@ static void on_signal(uv_signal_t *h, int signum)
 	relay_stop(r);
 }
 
-static int open_storage(struct relay *r)
+/* Why store_open refused, as the one start-up line. */
+static int storage_refused(const char *db_path, int rc)
 {
-	char path[RELAY_CONFIG_PATH_MAX + 8];
-	snprintf(path, sizeof path, "%s/db", r->cfg.data_dir);
+	const char *restore = "restore the data directory from a backup (docs/operations.md)";
+	switch (rc) {
+	case STORE_ENOKEY:
+		return relay_start_failed(RELAY_EXIT_DATA,
+					  "restore account-id.key from the backup of this data directory; a new key would put every person into a new account",
+					  "account-id.key is missing, but the database in %s holds accounts or records the key it belongs to",
+					  db_path);
+	case STORE_EKEY:
+		return relay_start_failed(RELAY_EXIT_DATA,
+					  "restore the account-id.key that was backed up with this database",
+					  "account-id.key does not belong to the database in %s (the database records another key's fingerprint)",
+					  db_path);
+	case STORE_EIDENTITY:
+		return relay_start_failed(RELAY_EXIT_DATA,
+					  "put back the data.mdb this directory held, or restore data.mdb and database-id from one backup",
+					  "%s/data.mdb is not the database this data directory held (database-id names another)",
+					  db_path);
+	case STORE_ESCHEMA_NEWER:
+		return relay_start_failed(RELAY_EXIT_DATA, "run the relay version that wrote it, or newer",
+					  "the database in %s was written by a newer relay", db_path);
+	case STORE_EACCES:
+		return relay_start_failed(RELAY_EXIT_CONFIG,
+					  "make the data directory and its files writable by the relay's user, on a read-write filesystem",
+					  "the database in %s cannot be opened: %s", db_path, store_strerror(rc));
+	default:
+		return relay_start_failed(RELAY_EXIT_DATA, restore,
+					  "the database in %s cannot be opened: %s", db_path, store_strerror(rc));
+	}
+}
+
+/* The account-id key, the database and the marker that ties the directory to that database
+ * (spec/storage.md §2a): a directory that held a database never starts with another or an empty
+ * one, and a key never meets a database of another key. Returns 0 or the exit status after
+ * relay_start_failed; on failure the directory is left as it was. */
+static int open_data(struct relay *r)
+{
+	const char *dir = r->cfg.data_dir;
+	int perms = r->cfg.data_dir_permissions;
+	char db_path[RELAY_CONFIG_PATH_MAX + 8], file[RELAY_CONFIG_PATH_MAX + 32], why[600];
+	snprintf(db_path, sizeof db_path, "%s/db", dir);
+	uint8_t marker[RELAY_DB_ID_BYTES];
+	int st = relay_data_dir_read_marker(dir, marker);
+	if (st > 1)
+		return st;
+	bool have_marker = st == 0;
+
+	int rc = store_check_file(db_path, why, sizeof why);
+	if (rc == STORE_ENOTFOUND && have_marker)
+		return relay_start_failed(RELAY_EXIT_DATA,
+					  "restore db/data.mdb from a backup of this data directory; to start an empty relay on purpose, give it a new data_dir",
+					  "%s/data.mdb is missing, but %s/database-id says this directory holds a database",
+					  db_path, dir);
+	if (rc != 0 && rc != STORE_ENOTFOUND)
+		return relay_start_failed(rc == STORE_EACCES ? RELAY_EXIT_CONFIG : RELAY_EXIT_DATA,
+					  "restore the data directory from a backup (docs/operations.md)",
+					  "%s", why);
+	snprintf(file, sizeof file, "%s/data.mdb", db_path);
+	if ((st = relay_data_dir_check_secret(db_path, perms)) != 0 ||
+	    (st = relay_data_dir_check_secret(file, perms)) != 0)
+		return st;
+	snprintf(file, sizeof file, "%s/account-id.key", dir);
+	if ((st = relay_data_dir_check_secret(file, perms)) != 0)
+		return st;
+
+	bool key_created = false;
+	rc = relay_identity_open_account_key(dir, r->identity.account_key, &key_created);
+	if (rc != 0)
+		return relay_start_failed(RELAY_EXIT_DATA,
+					  "restore account-id.key from the backup of this data directory (32 bytes, mode 0600, owned by the relay's user)",
+					  "%s is unusable: %s", file, id_strerror(rc));
+	uint8_t fp[32];
+	relay_identity_key_fingerprint(r->identity.account_key, fp);
 	struct store_config sc = {
-		.path = path,
+		.path = db_path,
 		.map_size_initial = (size_t)r->cfg.map_size_initial_mb << 20,
 		.map_size_max = (size_t)r->cfg.map_size_max_mb << 20,
 		.max_batch = r->cfg.max_batch,
 		.mailbox_max_envelopes = r->cfg.mailbox_max_envelopes,
 		.mailbox_max_bytes = r->cfg.mailbox_max_bytes,
 		.mailbox_max_per_sender = r->cfg.mailbox_sender_max_envelopes,
+		.expect_db_id = have_marker ? marker : NULL,
+		.account_key_fp = fp,
+		.account_key_new = key_created,
 	};
-	int rc = store_open(&r->store, r->loop, &sc);
+	rc = store_open(&r->store, r->loop, &sc);
 	if (rc != 0) {
-		RLOG_ERROR("storage", "open_failed", "path=%s error=\"%s\"", path, store_strerror(rc));
-		return -1;
+		if (key_created)
+			unlink(file); /* ours, made just now: the directory stays as it was */
+		return storage_refused(db_path, rc);
+	}
+	if (key_created)
+		RLOG_INFO("identity", "account_key_created", "path=%s", file);
+	if (!have_marker) {
+		uint8_t id[RELAY_DB_ID_BYTES];
+		store_db_id(r->store, id);
+		if ((st = relay_data_dir_write_marker(dir, id)) != 0)
+			return st;
+		if (store_created(r->store))
+			RLOG_INFO("storage", "database_created", "path=%s", db_path);
+		else
+			RLOG_WARN("storage", "database_marker_written",
+				  "path=%s/database-id note=\"this directory's database is now recorded; it will not start with another\"",
+				  dir);
 	}
 	return 0;
 }
 
+/* The configured certificate, or with --dev the development certificate (generated once in the
+ * data directory). Without --dev a certificate is required (relay_config_check_tls). Returns 0
+ * or the exit status after relay_start_failed. */
 static int prepare_tls(struct relay *r)
 {
 	if (r->cfg.tls_cert[0]) {
 		snprintf(r->tls_cert, sizeof r->tls_cert, "%s", r->cfg.tls_cert);
 		snprintf(r->tls_key, sizeof r->tls_key, "%s", r->cfg.tls_key);
+		const char *files[2] = { r->tls_cert, r->tls_key };
+		for (int i = 0; i < 2; i++)
+			if (access(files[i], R_OK) != 0)
+				return relay_start_failed(RELAY_EXIT_CONFIG,
+							  "correct tls_cert and tls_key, or make the files readable by the relay's user",
+							  "%s %s cannot be read: %s", i ? "tls_key" : "tls_cert",
+							  files[i], strerror(errno));
 		return 0;
 	}
+	if (!r->cfg.dev_mode)
+		return relay_start_failed(RELAY_EXIT_CONFIG, "configure tls_cert and tls_key",
+					  "no certificate: tls_cert and tls_key are required without --dev");
 	char err[256];
 	int created = 0;
 	if (relay_dev_cert_ensure(r->cfg.data_dir, r->tls_cert, r->tls_key, sizeof r->tls_cert,
-				  &created, err, sizeof err) != 0) {
-		RLOG_ERROR("tls", "dev_cert_failed", "error=\"%s\"", err);
-		return -1;
-	}
+				  &created, err, sizeof err) != 0)
+		return relay_start_failed(RELAY_EXIT_CONFIG, "make data_dir writable by the relay's user",
+					  "%s", err);
+	int st = relay_data_dir_check_secret(r->tls_key, r->cfg.data_dir_permissions);
+	if (st)
+		return st;
 	if (created)
 		RLOG_WARN("tls", "dev_cert_generated",
 			  "cert=%s key=%s note=\"self-signed development certificate; configure tls_cert and tls_key for production\"",
@@ -179,6 +281,35 @@ static int alloc_scratch(struct relay *r)
 	return r->scratch && r->rx_frame && r->tx_frame && r->tx_buf ? 0 : -1;
 }
 
+/* lws (4.1) logs a failed bind and runs on without a listener; binding the address ourselves
+ * first turns a port in use into a failed start. The probe is closed before lws binds. Returns 0
+ * or the exit status after relay_start_failed. */
+static int probe_port(const struct relay_config *cfg)
+{
+	if (cfg->port == 0)
+		return 0;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port) };
+	const char *addr = cfg->listen[0] ? cfg->listen : "0.0.0.0";
+	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
+		return 0; /* a host or interface name: lws resolves it */
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+	int e = errno;
+	close(fd);
+	if (rc == 0)
+		return 0;
+	if (e == EADDRINUSE)
+		return relay_start_failed(RELAY_EXIT_IN_USE,
+					  "stop the process that holds the port (ss -ltnp), or configure another port",
+					  "%s:%d is already in use", addr, cfg->port);
+	return relay_start_failed(RELAY_EXIT_CONFIG, "correct listen and port",
+				  "cannot listen on %s:%d: %s", addr, cfg->port, strerror(e));
+}
+
 /* Creates the lws context on our loop: HTTP and wakks.v1 on one TLS port. Returns the port it
  * listens on, or -1 after logging why. */
 static int start_lws(struct relay *r, uv_loop_t *loop)
@@ -223,7 +354,9 @@ static int start_lws(struct relay *r, uv_loop_t *loop)
 	lws_set_log_level(getenv("WAKKS_LWS_DEBUG") ? (LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO | LLL_DEBUG) : LLL_ERR, NULL);
 	r->lws = lws_create_context(&info);
 	if (!r->lws) {
-		RLOG_ERROR("relay", "lws_context_failed", "port=%d", r->cfg.port);
+		relay_start_failed(RELAY_EXIT_CONFIG,
+				   "check tls_cert and tls_key (a PEM certificate and its key), listen and port",
+				   "the TLS listener could not be created on port %d", r->cfg.port);
 		return -1;
 	}
 	/* A peer that disconnects mid-write must cost an error return, never the process; set after
@@ -248,44 +381,71 @@ static int start_identity_and_consent(struct relay *r, int port)
 	return 0;
 }
 
-static void start_signals_and_timers(struct relay *r, uv_loop_t *loop)
+/* The handles relay_stop closes exist from the first line of relay_start on, so that a start
+ * that fails anywhere stops on the same path as a running relay. */
+static void init_handles(struct relay *r, uv_loop_t *loop)
 {
 	uv_signal_init(loop, &r->sigint);
 	uv_signal_init(loop, &r->sigterm);
 	r->sigint.data = r->sigterm.data = r;
-	uv_signal_start(&r->sigint, on_signal, SIGINT);
-	uv_signal_start(&r->sigterm, on_signal, SIGTERM);
 	uv_timer_init(loop, &r->shutdown_timer);
 	r->shutdown_timer.data = r;
+}
+
+static void start_signals_and_timers(struct relay *r)
+{
+	uv_signal_start(&r->sigint, on_signal, SIGINT);
+	uv_signal_start(&r->sigterm, on_signal, SIGTERM);
 	relay_housekeeping_start(r);
+	r->running = true;
+}
+
+/* Every step up to listening; returns 0 or the exit status after relay_start_failed. */
+static int start_steps(struct relay *r, uv_loop_t *loop, int *port)
+{
+	int st;
+	if (alloc_scratch(r) != 0)
+		return relay_start_failed(RELAY_EXIT_RUNTIME, "give the relay more memory",
+					  "out of memory");
+	if ((st = relay_data_dir_open(r->cfg.data_dir, r->cfg.data_dir_permissions,
+				      &r->data_dir_lock)) != 0 ||
+	    (st = prepare_tls(r)) != 0 || (st = open_data(r)) != 0)
+		return st;
+	/* Memberships the configuration no longer allows end with this start, durably before the
+	 * first connection is accepted (spec/identity.md §9). */
+	(void)relay_membership_start(r);
+	if (blob_store_init(r) != 0)
+		return relay_start_failed(RELAY_EXIT_CONFIG, "make data_dir writable by the relay's user",
+					  "%s/blobs cannot be created: %s", r->cfg.data_dir,
+					  strerror(errno));
+	if ((st = probe_port(&r->cfg)) != 0)
+		return st;
+	*port = start_lws(r, loop);
+	if (*port < 0)
+		return RELAY_EXIT_CONFIG;
+	if (start_identity_and_consent(r, *port) != 0)
+		return relay_start_failed(RELAY_EXIT_CONFIG,
+					  "correct the identity provider or consent settings named above",
+					  "identity providers or consent texts could not be loaded");
+	return 0;
 }
 
 int relay_start(struct relay *r, uv_loop_t *loop)
 {
 	r->loop = loop;
 	r->started_ms = relay_monotonic_ms();
+	r->data_dir_lock = -1;
 	relay_log_threshold = (enum relay_log_level)r->cfg.log_level;
 	signal(SIGPIPE, SIG_IGN);
+	init_handles(r, loop);
 
-	if (ensure_dir(r->cfg.data_dir) != 0) {
-		RLOG_ERROR("relay", "data_dir_failed", "path=%s error=\"%s\"", r->cfg.data_dir,
-			   strerror(errno));
+	int port = 0;
+	int st = start_steps(r, loop, &port);
+	if (st != 0) {
+		r->exit_status = st;
 		return -1;
 	}
-	if (alloc_scratch(r) != 0 || prepare_tls(r) != 0 || open_storage(r) != 0)
-		return -1;
-	/* Memberships the configuration no longer allows end with this start, durably before the
-	 * first connection is accepted (spec/identity.md §9). */
-	(void)relay_membership_start(r);
-	if (blob_store_init(r) != 0) {
-		RLOG_ERROR("relay", "blob_dir_failed", "path=%s/blobs error=\"%s\"", r->cfg.data_dir,
-			   strerror(errno));
-		return -1;
-	}
-	int port = start_lws(r, loop);
-	if (port < 0 || start_identity_and_consent(r, port) != 0)
-		return -1;
-	start_signals_and_timers(r, loop);
+	start_signals_and_timers(r);
 
 	if (r->cfg.dev_mode)
 		RLOG_WARN("relay", "development_mode",
@@ -299,7 +459,8 @@ static void finish_stop(struct relay *r)
 {
 	uv_timer_stop(&r->shutdown_timer);
 	uv_close((uv_handle_t *)&r->shutdown_timer, NULL);
-	relay_housekeeping_stop(r);
+	if (r->running)
+		relay_housekeeping_stop(r);
 	uv_signal_stop(&r->sigint);
 	uv_signal_stop(&r->sigterm);
 	uv_close((uv_handle_t *)&r->sigint, NULL);
@@ -321,6 +482,11 @@ static void finish_stop(struct relay *r)
 	r->rx_frame = r->tx_frame = NULL;
 	r->scratch = NULL;
 	r->tx_buf = NULL;
+	/* The data directory's lock is released last: another relay may start on it once nothing
+	 * here touches it any more. */
+	if (r->data_dir_lock >= 0)
+		close(r->data_dir_lock);
+	r->data_dir_lock = -1;
 	RLOG_INFO("relay", "stopped", "");
 }
 

@@ -112,7 +112,9 @@ struct relay {
 	uint64_t housekeeping_ticks;
 	uint64_t liveness_audit_seq; /* audit head at the last check of every connection's device */
 	uint64_t stop_deadline_ms;
-	int exit_status;
+	int exit_status; /* the process's; a failed start sets it (core/data_dir.h) */
+	bool running;    /* relay_start completed: the housekeeping timer runs */
+	int data_dir_lock; /* the flock on data_dir, held while the relay runs; -1 before */
 	char *http_csp; /* Content-Security-Policy of the web client (net/http.c) */
 	char tls_cert[RELAY_CONFIG_PATH_MAX];
 	char tls_key[RELAY_CONFIG_PATH_MAX];

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -102,6 +103,56 @@ static int write_schema_version(struct store *s, MDB_txn *txn, uint32_t v)
 			  strlen(STORE__META_SCHEMA_KEY), buf, sizeof buf);
 }
 
+/* The database's id and the fingerprint of the account-id key (store_config), checked before the
+ * opening transaction writes anything and recorded where missing. */
+static int check_identity(struct store *s, MDB_txn *txn)
+{
+	MDB_val v;
+	const char *id_key = STORE__META_DATABASE_ID_KEY, *fp_key = STORE__META_ACCOUNT_KEY_FP_KEY;
+	int rc = store__get(s, txn, STORE__DB_META, id_key, strlen(id_key), &v);
+	bool have_id = rc == 0;
+	if (rc != 0 && rc != STORE_ENOTFOUND)
+		return rc;
+	if (have_id && v.mv_size != STORE_DB_ID_BYTES)
+		return STORE_ECORRUPT;
+	if (have_id)
+		memcpy(s->db_id, v.mv_data, STORE_DB_ID_BYTES);
+	if (s->cfg.expect_db_id &&
+	    (!have_id || memcmp(s->db_id, s->cfg.expect_db_id, STORE_DB_ID_BYTES) != 0))
+		return STORE_EIDENTITY;
+
+	bool have_fp = false;
+	if (s->cfg.account_key_fp) {
+		rc = store__get(s, txn, STORE__DB_META, fp_key, strlen(fp_key), &v);
+		if (rc != 0 && rc != STORE_ENOTFOUND)
+			return rc;
+		have_fp = rc == 0;
+		if (have_fp && v.mv_size != STORE_KEY_FP_BYTES)
+			return STORE_ECORRUPT;
+		MDB_stat accounts;
+		rc = store__err(mdb_stat(txn, s->dbi[STORE__DB_ACCOUNTS], &accounts));
+		if (rc)
+			return rc;
+		if (s->cfg.account_key_new && (have_fp || accounts.ms_entries > 0))
+			return STORE_ENOKEY;
+		if (have_fp && memcmp(v.mv_data, s->cfg.account_key_fp, STORE_KEY_FP_BYTES) != 0)
+			return STORE_EKEY;
+	}
+
+	if (!have_id) {
+		if (getrandom(s->db_id, sizeof s->db_id, 0) != (ssize_t)sizeof s->db_id)
+			return STORE_EIO;
+		rc = store__put(s, txn, STORE__DB_META, id_key, strlen(id_key), s->db_id,
+				sizeof s->db_id);
+		if (rc)
+			return rc;
+	}
+	if (s->cfg.account_key_fp && !have_fp)
+		return store__put(s, txn, STORE__DB_META, fp_key, strlen(fp_key), s->cfg.account_key_fp,
+				  STORE_KEY_FP_BYTES);
+	return 0;
+}
+
 /* Checks or initialises the schema version and opens every named database, in one transaction. */
 static int open_databases(struct store *s)
 {
@@ -149,6 +200,9 @@ static int open_databases(struct store *s)
 		if (rc)
 			goto fail;
 	}
+	rc = check_identity(s, txn);
+	if (rc)
+		goto fail;
 	if (version == 0) {
 		rc = write_schema_version(s, txn, program_version());
 		if (rc)
@@ -233,6 +287,11 @@ int store_open(struct store **out, uv_loop_t *loop, const struct store_config *c
 		rc = store__err(errno);
 		goto fail;
 	}
+	/* A damaged file is refused before LMDB maps it; a missing one is created below. */
+	rc = store_check_file(s->path, NULL, 0);
+	s->created = rc == STORE_ENOTFOUND;
+	if (rc != 0 && rc != STORE_ENOTFOUND)
+		goto fail;
 	rc = store__err(mdb_env_create(&s->env));
 	if (rc)
 		goto fail;
@@ -269,6 +328,16 @@ fail:
 		mdb_env_close(s->env);
 	free_store(s);
 	return rc;
+}
+
+void store_db_id(const struct store *s, uint8_t out[STORE_DB_ID_BYTES])
+{
+	memcpy(out, s->db_id, STORE_DB_ID_BYTES);
+}
+
+bool store_created(const struct store *s)
+{
+	return s->created;
 }
 
 void store_close(struct store *s)

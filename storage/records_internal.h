@@ -15,6 +15,8 @@
 
 #define STORE__META_SCHEMA_KEY "schema_version"
 #define STORE__META_AUDIT_HEAD_KEY "audit_head"
+#define STORE__META_DATABASE_ID_KEY "database_id"
+#define STORE__META_ACCOUNT_KEY_FP_KEY "account_key_fp"
 
 /* keys */
 #define STORE__KEY_ACCOUNT_DEVICE_LEN 32 /* account id | device id */

@@ -84,6 +84,8 @@ struct store {
 	bool unmapped;
 
 	bool closing; /* loop thread */
+	bool created; /* store_open found no data.mdb */
+	uint8_t db_id[STORE_DB_ID_BYTES];
 };
 
 /* ---- write requests -------------------------------------------------------------------------- */

@@ -14,15 +14,26 @@ void relay_command_store_close(struct store *store, uv_loop_t *loop)
 
 int relay_command_store(const struct relay_config *cfg, struct store **out, uv_loop_t *loop)
 {
-	uv_loop_init(loop);
-	char path[RELAY_CONFIG_PATH_MAX + 8];
+	char path[RELAY_CONFIG_PATH_MAX + 8], why[600];
 	snprintf(path, sizeof path, "%s/db", cfg->data_dir);
+	/* A command works on the database the relay created; it never creates one (a wrong data_dir
+	 * would otherwise get an empty database that a later start takes for its own). */
+	int rc = store_check_file(path, why, sizeof why);
+	if (rc == STORE_ENOTFOUND) {
+		fprintf(stderr, "wakks-relay: no database in %s (is data_dir right?)\n", path);
+		return rc;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "wakks-relay: %s\n", why);
+		return rc;
+	}
+	uv_loop_init(loop);
 	struct store_config sc = {
 		.path = path,
 		.map_size_initial = (size_t)cfg->map_size_initial_mb << 20,
 		.map_size_max = (size_t)cfg->map_size_max_mb << 20,
 	};
-	int rc = store_open(out, loop, &sc);
+	rc = store_open(out, loop, &sc);
 	if (rc != 0) {
 		fprintf(stderr, "wakks-relay: cannot open storage %s: %s\n", path, store_strerror(rc));
 		uv_loop_close(loop);

@@ -16,7 +16,7 @@
 /* A config line longer than this is refused rather than silently cut. */
 #define CONFIG_LINE_MAX 2048
 
-enum key_type { KEY_STR, KEY_PATH, KEY_U32, KEY_U64, KEY_PORT, KEY_LOGLEVEL };
+enum key_type { KEY_STR, KEY_PATH, KEY_U32, KEY_U64, KEY_PORT, KEY_LOGLEVEL, KEY_PERMISSIONS };
 
 struct key_spec {
 	const char *section;
@@ -41,6 +41,7 @@ static const struct key_spec relay_keys[] = {
 	STR("relay", web_root, KEY_PATH),
 	STR("relay", public_url, KEY_STR),
 	NUM("relay", log_level, KEY_LOGLEVEL, 0, 3),
+	NUM("relay", data_dir_permissions, KEY_PERMISSIONS, 0, 1),
 	NUM("limits", max_frame_bytes, KEY_U32, 1024, 1u << 20),
 	NUM("limits", unauth_timeout_ms, KEY_U32, 100, 600000),
 	NUM("limits", max_connections_per_address, KEY_U32, 1, 1000000),
@@ -261,6 +262,14 @@ static int set_relay_key(struct parse_ctx *p, struct relay_config *cfg, const ch
 			*(int *)field = lvl;
 			return 0;
 		}
+		case KEY_PERMISSIONS:
+			if (strcmp(value, "strict") == 0)
+				*(int *)field = RELAY_PERMISSIONS_STRICT;
+			else if (strcmp(value, "warn") == 0)
+				*(int *)field = RELAY_PERMISSIONS_WARN;
+			else
+				return fail(p, key, "'%s' is not one of strict, warn", value);
+			return 0;
 		case KEY_PORT:
 		case KEY_U32:
 		case KEY_U64:
@@ -634,6 +643,17 @@ static int check_caseworker_idps_unshared(const struct relay_config *cfg, char *
 				 t->id, d->id, cfg->tenants[other].id);
 			return -1;
 		}
+	}
+	return 0;
+}
+
+int relay_config_check_tls(const struct relay_config *cfg, char *err, size_t err_len)
+{
+	if (!cfg->dev_mode && !cfg->tls_cert[0]) {
+		snprintf(err, err_len,
+			 "relay: tls_cert and tls_key are required without --dev (only a development "
+			 "relay generates a certificate of its own)");
+		return -1;
 	}
 	return 0;
 }

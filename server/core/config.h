@@ -73,6 +73,7 @@ struct relay_config {
 	char web_root[RELAY_CONFIG_PATH_MAX];
 	char public_url[RELAY_CONFIG_STR_MAX];
 	int log_level;
+	int data_dir_permissions; /* enum relay_permissions */
 	/* [limits] */
 	uint32_t max_frame_bytes;
 	uint32_t unauth_timeout_ms;
@@ -118,6 +119,9 @@ struct relay_config {
 	uint8_t file_sha256[32];
 };
 
+/* What the relay does about a data directory or secret file that group or others can access. */
+enum relay_permissions { RELAY_PERMISSIONS_STRICT, RELAY_PERMISSIONS_WARN };
+
 /* Fills `cfg` with the embedded defaults. */
 void relay_config_defaults(struct relay_config *cfg);
 
@@ -130,6 +134,10 @@ int relay_config_load(struct relay_config *cfg, const char *path, char *err, siz
 
 /* Checks relations between keys after loading (e.g. unit groups, tenant idps exist). */
 int relay_config_check(const struct relay_config *cfg, char *err, size_t err_len);
+
+/* What running the relay needs beyond relay_config_check (the operator commands do not serve
+ * TLS): without --dev, tls_cert and tls_key. Returns 0, or -1 with the reason in err. */
+int relay_config_check_tls(const struct relay_config *cfg, char *err, size_t err_len);
 
 const struct relay_tenant_config *relay_config_tenant(const struct relay_config *cfg,
 						      const char *id);

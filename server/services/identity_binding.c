@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 
@@ -18,16 +19,46 @@
 #define TOKEN_MAX_AGE_SECONDS 600
 #define TOKEN_SKEW_SECONDS 60
 
-/* The secret that keys account ids: created once, 0600, never leaves the data directory. */
+static void account_key_path(const char *data_dir, char *path, size_t len)
+{
+	snprintf(path, len, "%s/account-id.key", data_dir);
+}
+
+int relay_identity_open_account_key(const char *data_dir, uint8_t key[ID_HASH_KEY_BYTES],
+				    bool *created)
+{
+	char path[RELAY_CONFIG_PATH_MAX + 32];
+	account_key_path(data_dir, path, sizeof path);
+	struct stat st;
+	bool existed = lstat(path, &st) == 0;
+	int rc = id_account_key_load(path, key);
+	if (rc == 0)
+		*created = !existed;
+	return rc;
+}
+
 int relay_identity_load_account_key(const char *data_dir, uint8_t key[ID_HASH_KEY_BYTES])
 {
 	char path[RELAY_CONFIG_PATH_MAX + 32];
-	snprintf(path, sizeof path, "%s/account-id.key", data_dir);
-	int rc = id_account_key_load(path, key);
+	account_key_path(data_dir, path, sizeof path);
+	struct stat st;
+	/* Only the relay's start creates the key (with the database it belongs to): a command that
+	 * made a fresh one would derive account ids no database holds. */
+	int rc = lstat(path, &st) == 0 ? id_account_key_load(path, key) : ID_ERR_IO;
 	if (rc != 0)
 		RLOG_ERROR("identity", "account_key_invalid", "path=%s error=\"%s\"", path,
-			   id_strerror(rc));
+			   lstat(path, &st) == 0 ? id_strerror(rc) : "missing");
 	return rc == 0 ? 0 : -1;
+}
+
+void relay_identity_key_fingerprint(const uint8_t key[ID_HASH_KEY_BYTES], uint8_t fp[32])
+{
+	static const char domain[] = "OS2wakks account-id key fingerprint v1";
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, NULL, 0, 32);
+	crypto_generichash_update(&st, (const unsigned char *)domain, sizeof domain - 1);
+	crypto_generichash_update(&st, key, ID_HASH_KEY_BYTES);
+	crypto_generichash_final(&st, fp, 32);
 }
 
 static int read_file(const char *path, char **out, size_t *len)
@@ -174,8 +205,6 @@ static void build_tenant(struct relay_tenant_ids *t, const struct relay_tenant_c
 int relay_identity_start(struct relay *r, const char *base_url)
 {
 	struct relay_identity *id = &r->identity;
-	if (relay_identity_load_account_key(r->cfg.data_dir, id->account_key) != 0)
-		return -1;
 	if (id_replay_new(REPLAY_CAPACITY, &id->replay) != 0)
 		return -1;
 	for (int i = 0; i < r->cfg.idp_count; i++) {

@@ -5,6 +5,7 @@
 #ifndef WAKKS_RELAY_SERVICES_IDENTITY_BINDING_H
 #define WAKKS_RELAY_SERVICES_IDENTITY_BINDING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,14 +16,24 @@
 struct relay;
 struct relay_idp;
 
-/* Loads keys and builds the tables; `base_url` is where this relay is reached (for the
- * development provider's issuer). Returns 0 or -1 after logging why. */
+/* Loads the providers' keys and builds the tables; `base_url` is where this relay is reached (for
+ * the development provider's issuer). The account-id key is already in r->identity (the start
+ * opens it with the database). Returns 0 or -1 after logging why. */
 int relay_identity_start(struct relay *r, const char *base_url);
 void relay_identity_stop(struct relay *r);
 
-/* Loads the secret that keys account ids from data_dir (creating it, 0600, on first use).
- * Returns 0 or -1. */
+/* Loads the secret that keys account ids from DATA_DIR/account-id.key, never creating it (the
+ * operator commands). Returns 0 or -1 after logging why. */
 int relay_identity_load_account_key(const char *data_dir, uint8_t key[ID_HASH_KEY_BYTES]);
+
+/* The relay's start: loads DATA_DIR/account-id.key or creates it (0600) when missing, and says
+ * which in *created. Returns 0, or an ID_ERR_* code (nothing logged: the start says why). */
+int relay_identity_open_account_key(const char *data_dir, uint8_t key[ID_HASH_KEY_BYTES],
+				    bool *created);
+
+/* The fingerprint of the account-id key that the database records (spec/storage.md §2a): a
+ * domain-separated BLAKE2b-256 of the key, so the key itself is never stored with the data. */
+void relay_identity_key_fingerprint(const uint8_t key[ID_HASH_KEY_BYTES], uint8_t fp[32]);
 
 /* Re-reads the provider's key set file after a token named an unknown kid (the provider rotated
  * its keys). At most once a minute per provider, so tokens with made-up kids cannot make the relay

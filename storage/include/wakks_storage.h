@@ -103,8 +103,11 @@ extern "C" {
 	X(EBUSY, -1015, "storage busy")                                                         \
 	X(ECLOSED, -1016, "store is closing")                                                   \
 	X(EINTERNAL, -1017, "internal storage error")                                           \
-	X(EAUDIT, -1018, "audit entry could not be built")                                     \
-	X(ESHARE, -1019, "the sender's share of a mailbox is full")
+	X(EAUDIT, -1018, "audit entry could not be built")                                      \
+	X(ESHARE, -1019, "the sender's share of a mailbox is full")                             \
+	X(EIDENTITY, -1020, "database is not the one expected")                                  \
+	X(EKEY, -1021, "account-id key does not belong to this database")                       \
+	X(ENOKEY, -1022, "account-id key is new but the database holds accounts or another key")
 
 enum store_errno {
 #define STORE__ERRNO_ENUM(name, code, text) STORE_##name = (code),
@@ -227,13 +230,43 @@ struct store_config {
 	 * clock. Called on the writer thread. */
 	uint64_t (*now_ms)(void *clock_data);
 	void *clock_data;
+	/* The database's identity (spec/storage.md §2a), checked in the opening transaction before
+	 * anything is written. expect_db_id: the id the database must carry (STORE_DB_ID_BYTES),
+	 * else STORE_EIDENTITY; NULL accepts any, and a database without an id is given a random one.
+	 * account_key_fp: the fingerprint of the key that derives account ids (STORE_KEY_FP_BYTES),
+	 * recorded when the database has none, else it must match (STORE_EKEY); NULL skips both.
+	 * account_key_new: that key was created just now, so a database that holds accounts or a
+	 * recorded fingerprint is refused with STORE_ENOKEY (its own key was lost). */
+	const uint8_t *expect_db_id;
+	const uint8_t *account_key_fp;
+	bool account_key_new;
 };
+
+#define STORE_DB_ID_BYTES 16
+#define STORE_KEY_FP_BYTES 32
+
+/* Checks DIR/data.mdb against its meta pages without mapping it (LMDB would die of SIGBUS on a
+ * truncated file): a regular file holding both meta pages, LMDB's magic and data version, a
+ * sane page size, and the newest meta page's last page inside the file.
+ * @return 0 (valid), STORE_ENOTFOUND (DIR or data.mdb does not exist), STORE_ECORRUPT with the
+ *         reason in why (DIR is no directory, data.mdb is no regular file, empty, truncated, ...),
+ *         STORE_EACCES or STORE_EIO. why may be NULL. */
+int store_check_file(const char *dir, char *why, size_t why_len);
+
+/* The database's id (spec/storage.md §2a), as read or created by store_open. */
+void store_db_id(const struct store *store, uint8_t out[STORE_DB_ID_BYTES]);
+
+/* Whether store_open created the environment (there was no data.mdb). */
+bool store_created(const struct store *store);
 
 /* Opens (creating if needed) the environment and starts the writer thread.
  * A database with a newer schema version is refused; an older one is migrated in one transaction.
  * The store uses one uv_async handle on loop.
+ * A data.mdb that exists must pass store_check_file (else STORE_ECORRUPT): it is never mapped
+ * when damaged, and never replaced.
  * @return 0 and *out, or STORE_EINVAL, STORE_ENOMEM, STORE_EACCES, STORE_EIO, STORE_ECORRUPT,
- *         STORE_ESCHEMA_NEWER, STORE_ESCHEMA. *out is written only on success. */
+ *         STORE_ESCHEMA_NEWER, STORE_ESCHEMA, STORE_EIDENTITY, STORE_EKEY, STORE_ENOKEY.
+ *         *out is written only on success. */
 int store_open(struct store **out, uv_loop_t *loop, const struct store_config *cfg);
 
 /* Refuses new requests, lets the writer commit everything already submitted, runs those

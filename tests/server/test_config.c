@@ -134,6 +134,28 @@ static void tenants_units_and_providers(void)
 	CHECK(strstr(err, "unknown key"));
 }
 
+/* A production relay (no --dev) names its certificate; only --dev generates one. */
+static void certificate_required_without_dev(void)
+{
+	CHECK_EQ_INT(load("[relay]\nport = 9000\n"), 0);
+	CHECK_EQ_INT(relay_config_check_tls(&cfg, err, sizeof err), -1);
+	CHECK(strstr(err, "tls_cert and tls_key are required without --dev"));
+	cfg.dev_mode = true;
+	CHECK_EQ_INT(relay_config_check_tls(&cfg, err, sizeof err), 0);
+	CHECK_EQ_INT(load("[relay]\ntls_cert = /a.pem\ntls_key = /a.key\n"), 0);
+	CHECK_EQ_INT(relay_config_check_tls(&cfg, err, sizeof err), 0);
+}
+
+static void data_dir_permissions_strict_or_warn(void)
+{
+	CHECK_EQ_INT(load("[relay]\n"), 0);
+	CHECK_EQ_INT(cfg.data_dir_permissions, RELAY_PERMISSIONS_STRICT);
+	CHECK_EQ_INT(load("[relay]\ndata_dir_permissions = warn\n"), 0);
+	CHECK_EQ_INT(cfg.data_dir_permissions, RELAY_PERMISSIONS_WARN);
+	CHECK_EQ_INT(load("[relay]\ndata_dir_permissions = loose\n"), -1);
+	CHECK(strstr(err, ":2:") && strstr(err, "'data_dir_permissions'") && strstr(err, "strict, warn"));
+}
+
 static void consent_text_sections(void)
 {
 	CHECK_EQ_INT(load("[tenant varde]\nname = Varde Kommune\ncvr = 29189781\n[unit varde/jobcenter]\n"
@@ -175,6 +197,8 @@ int main(void)
 	RUN(errors_name_line_and_key);
 	RUN(tenants_units_and_providers);
 	RUN(consent_text_sections);
+	RUN(certificate_required_without_dev);
+	RUN(data_dir_permissions_strict_or_warn);
 	RUN(tenant_and_unit_ids_are_slugs);
 	return TEST_RESULT();
 }

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "test_cert.h"
+
 /* Processes started by this process, killed at exit so no relay outlives its test or benchmark. */
 #define MAX_TRACKED 16
 static pid_t tracked[MAX_TRACKED];
@@ -134,7 +136,7 @@ static int spawn(struct relay_proc *p, bool dev, bool fresh_log)
 	return -1;
 }
 
-int relay_proc_start_opts(struct relay_proc *p, const struct relay_proc_opts *o)
+int relay_proc_prepare(struct relay_proc *p, const struct relay_proc_opts *o)
 {
 	/* A client writing to a connection the relay closed must see an error, not die. */
 	signal(SIGPIPE, SIG_IGN);
@@ -158,15 +160,72 @@ int relay_proc_start_opts(struct relay_proc *p, const struct relay_proc_opts *o)
 	snprintf(p->data_dir, sizeof p->data_dir, "%s/%s", p->dir, data);
 	snprintf(p->log_path, sizeof p->log_path, "%s/relay.log", p->dir);
 	snprintf(p->config_path, sizeof p->config_path, "%s/relay.conf", p->dir);
+	char cert[300] = "", key[300] = "";
+	if (!o->dev && !o->no_tls_cert && test_cert_write(p->dir, cert, key, sizeof cert) != 0)
+		return -1;
 	FILE *f = fopen(p->config_path, "w");
 	if (!f)
 		return -1;
-	fprintf(f, "[relay]\nlisten = 127.0.0.1\nport = 0\ndata_dir = %s\nlog_level = %s\n%s\n",
-		p->data_dir, o->log_level ? o->log_level : "debug",
-		o->extra_config ? o->extra_config : "");
+	fprintf(f, "[relay]\nlisten = 127.0.0.1\nport = %d\ndata_dir = %s\nlog_level = %s\n", o->port,
+		p->data_dir, o->log_level ? o->log_level : "debug");
+	if (cert[0])
+		fprintf(f, "tls_cert = %s\ntls_key = %s\n", cert, key);
+	fprintf(f, "%s\n", o->extra_config ? o->extra_config : "");
 	if (fclose(f) != 0)
 		return -1;
+	return 0;
+}
+
+int relay_proc_start_opts(struct relay_proc *p, const struct relay_proc_opts *o)
+{
+	if (relay_proc_prepare(p, o) != 0)
+		return -1;
 	return spawn(p, o->dev, true);
+}
+
+char *relay_proc_log(const struct relay_proc *p)
+{
+	return read_file(p->log_path);
+}
+
+int relay_proc_run_to_exit(struct relay_proc *p, bool dev, int timeout_ms)
+{
+	int logfd = open(p->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	if (logfd < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(logfd, 2);
+		int devnull = open("/dev/null", O_RDWR);
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		const char *bin = p->binary;
+		if (dev)
+			execl(bin, bin, "--config", p->config_path, "--dev", (char *)NULL);
+		else
+			execl(bin, bin, "--config", p->config_path, (char *)NULL);
+		_exit(127);
+	}
+	close(logfd);
+	track(pid, true);
+	int status = 0;
+	for (int waited = 0; waited <= timeout_ms; waited += 20) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			track(pid, false);
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		}
+		msleep(20);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	track(pid, false);
+	char *log = read_file(p->log_path);
+	fprintf(stderr, "relay did not exit; its log:\n%s\n", log ? log : "(none)");
+	free(log);
+	return -1;
 }
 
 int relay_proc_start(struct relay_proc *p, const char *extra_config, bool dev)

@@ -29,6 +29,10 @@ struct relay_proc_opts {
 	const char *extra_config; /* appended to the config (sections and keys) */
 	bool dev;                 /* pass --dev */
 	int stop_wait_ms;         /* 0: 10 s */
+	int port;                 /* 0: an ephemeral port */
+	/* Without --dev the relay needs tls_cert and tls_key: a test certificate is written into dir
+	 * and configured, unless this asks for a relay without one. */
+	bool no_tls_cert;
 };
 
 /* The relay binary: from the WAKKS_RELAY environment variable (set by meson). */
@@ -38,6 +42,18 @@ const char *relay_binary(void);
  * config appended), starts the relay with its log in DIR/relay.log and waits until it logs that it
  * listens. Returns 0 or -1 (the log is printed on failure). */
 int relay_proc_start_opts(struct relay_proc *p, const struct relay_proc_opts *o);
+
+/* The first half of relay_proc_start_opts: the directory and DIR/relay.conf, nothing started.
+ * Returns 0 or -1. */
+int relay_proc_prepare(struct relay_proc *p, const struct relay_proc_opts *o);
+
+/* Runs the relay on a prepared (or stopped) directory and waits up to timeout_ms for it to exit,
+ * its log appended to DIR/relay.log. Returns its exit status, 128 + the signal if a signal ended
+ * it, or -1 if it still ran (it is killed then). For starts that must fail. */
+int relay_proc_run_to_exit(struct relay_proc *p, bool dev, int timeout_ms);
+
+/* DIR/relay.log, malloc'd (NULL if unreadable). */
+char *relay_proc_log(const struct relay_proc *p);
 
 /* relay_proc_start_opts in a new temporary directory with `extra_config`, --dev when dev. */
 int relay_proc_start(struct relay_proc *p, const char *extra_config, bool dev);
