@@ -43,6 +43,19 @@ static void free_value(void *value, void *data)
 	free(value);
 }
 
+/* One line per configuration error, each naming the file where the check itself did not (a check
+ * that found the offending key names file and line already). Returns the exit status. */
+static int print_config_errors(char *errors, const char *config_path)
+{
+	char *save = NULL;
+	for (char *e = strtok_r(errors, "\n", &save); e; e = strtok_r(NULL, "\n", &save)) {
+		bool named = !config_path || strncmp(e, config_path, strlen(config_path)) == 0;
+		fprintf(stderr, "wakks-relay: configuration error: %s%s%s\n", named ? "" : config_path,
+			named ? "" : ": ", e);
+	}
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	const char *config_path = NULL;
@@ -83,27 +96,17 @@ int main(int argc, char **argv)
 	static struct relay relay; /* large (configuration tables); not on the stack */
 	relay_config_defaults(&relay.cfg);
 	relay.cfg.dev_mode = dev;
-	char err[1024];
-	if (config_path && relay_config_load(&relay.cfg, config_path, err, sizeof err) != 0) {
-		fprintf(stderr, "wakks-relay: configuration error: %s\n", err);
-		return 2;
-	}
+	char err[RELAY_CONFIG_ERRORS_MAX * 320];
+	if (config_path && relay_config_load(&relay.cfg, config_path, err, sizeof err) != 0)
+		return print_config_errors(err, NULL);
 	if (dev)
 		relay_config_add_dev_defaults(&relay.cfg);
-	if (relay_config_check(&relay.cfg, err, sizeof err) != 0) {
-		/* A check that found the offending key already names the file and line. */
-		bool named = config_path && strncmp(err, config_path, strlen(config_path)) == 0;
-		fprintf(stderr, "wakks-relay: configuration error: %s%s%s\n",
-			config_path && !named ? config_path : "", config_path && !named ? ": " : "", err);
-		return 2;
-	}
-
+	int checked = relay_config_check(&relay.cfg, err, sizeof err);
 	if ((!command || strcmp(command, "check-config") == 0) &&
-	    relay_config_check_tls(&relay.cfg, err, sizeof err) != 0) {
-		fprintf(stderr, "wakks-relay: configuration error: %s%s%s\n",
-			config_path ? config_path : "", config_path ? ": " : "", err);
-		return 2;
-	}
+	    relay_config_check_tls(&relay.cfg, err, sizeof err) != 0)
+		checked = -1;
+	if (checked != 0)
+		return print_config_errors(err, config_path);
 	if (command)
 		return relay_run_command(&relay.cfg, command, command_arg, command_arg2);
 

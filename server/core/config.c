@@ -188,7 +188,30 @@ struct parse_ctx {
 	struct relay_unit_config *unit;
 	struct relay_idp_config *idp;
 	struct relay_consent_text_config *consent;
+	bool skip_section; /* its header was refused: its keys would only repeat that error */
 };
+
+/* A configuration with several mistakes gets all of them in one run (an operator fixing one per
+ * restart would need as many restarts): each error is appended to err as a line of its own, up to
+ * RELAY_CONFIG_ERRORS_MAX lines. Returns -1. */
+static int report(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int report(char *err, size_t err_len, const char *fmt, ...)
+{
+	size_t used = strnlen(err, err_len);
+	size_t lines = used ? 1 : 0;
+	for (size_t i = 0; i < used; i++)
+		lines += err[i] == '\n';
+	if (lines >= RELAY_CONFIG_ERRORS_MAX || used + 2 >= err_len)
+		return -1;
+	if (used)
+		err[used++] = '\n';
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err + used, err_len - used, fmt, ap);
+	va_end(ap);
+	return -1;
+}
 
 static int fail(struct parse_ctx *p, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -201,10 +224,8 @@ static int fail(struct parse_ctx *p, const char *key, const char *fmt, ...)
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
 	if (key)
-		snprintf(p->err, p->err_len, "%s:%d: key '%s': %s", p->path, p->line, key, what);
-	else
-		snprintf(p->err, p->err_len, "%s:%d: %s", p->path, p->line, what);
-	return -1;
+		return report(p->err, p->err_len, "%s:%d: key '%s': %s", p->path, p->line, key, what);
+	return report(p->err, p->err_len, "%s:%d: %s", p->path, p->line, what);
 }
 
 static char *trim(char *s)
@@ -546,8 +567,12 @@ static int parse_line(struct parse_ctx *p, struct relay_config *cfg, char *line)
 		if (!end || trim(end + 1)[0] != '\0')
 			return fail(p, NULL, "malformed section header");
 		*end = '\0';
-		return open_section(p, cfg, trim(s + 1));
+		int rc = open_section(p, cfg, trim(s + 1));
+		p->skip_section = rc != 0;
+		return rc;
 	}
+	if (p->skip_section)
+		return 0;
 	char *eq = strchr(s, '=');
 	if (!eq)
 		return fail(p, NULL, "expected 'key = value'");
@@ -583,6 +608,7 @@ int relay_config_load(struct relay_config *cfg, const char *path, char *err, siz
 	}
 	char line[CONFIG_LINE_MAX];
 	int rc = 0;
+	err[0] = '\0';
 	crypto_hash_sha256_state sha;
 	crypto_hash_sha256_init(&sha);
 	while (fgets(line, sizeof line, f)) {
@@ -591,10 +617,10 @@ int relay_config_load(struct relay_config *cfg, const char *path, char *err, siz
 		size_t n = strlen(line);
 		if (n == sizeof line - 1 && line[n - 1] != '\n') {
 			rc = fail(&p, NULL, "line longer than %d bytes", CONFIG_LINE_MAX - 2);
-			break;
+			break; /* the rest of the line would be read as lines of their own */
 		}
-		if ((rc = parse_line(&p, cfg, line)) != 0)
-			break;
+		if (parse_line(&p, cfg, line) != 0)
+			rc = -1;
 	}
 	if (rc == 0 && ferror(f)) {
 		snprintf(err, err_len, "%s: read error", path);
@@ -623,6 +649,7 @@ static int earlier_tenant_listing(const struct relay_config *cfg, int before, co
  * caseworkers (the first tenant wins) and is refused here instead. Citizen providers are shared. */
 static int check_caseworker_idps_unshared(const struct relay_config *cfg, char *err, size_t err_len)
 {
+	int rc = 0;
 	for (int i = 0; i < cfg->tenant_count; i++) {
 		const struct relay_tenant_config *t = &cfg->tenants[i];
 		for (int j = 0; j < t->idp_count; j++) {
@@ -632,97 +659,74 @@ static int check_caseworker_idps_unshared(const struct relay_config *cfg, char *
 			int other = earlier_tenant_listing(cfg, i, d->id);
 			if (other < 0)
 				continue;
+			char where[RELAY_CONFIG_PATH_MAX + 32] = "";
 			if (t->idps_line > 0)
-				snprintf(err, err_len, "%s:%d: key 'idps': ", cfg->file, t->idps_line);
-			else
-				err[0] = '\0';
-			size_t used = strlen(err);
-			snprintf(err + used, err_len - used,
-				 "tenant %s lists caseworker provider '%s', which tenant %s already lists; "
-				 "a caseworker provider belongs to one tenant",
-				 t->id, d->id, cfg->tenants[other].id);
-			return -1;
+				snprintf(where, sizeof where, "%s:%d: key 'idps': ", cfg->file, t->idps_line);
+			rc = report(err, err_len,
+				    "%stenant %s lists caseworker provider '%s', which tenant %s already lists; "
+				    "a caseworker provider belongs to one tenant",
+				    where, t->id, d->id, cfg->tenants[other].id);
 		}
 	}
-	return 0;
+	return rc;
 }
 
 int relay_config_check_tls(const struct relay_config *cfg, char *err, size_t err_len)
 {
-	if (!cfg->dev_mode && !cfg->tls_cert[0]) {
-		snprintf(err, err_len,
-			 "relay: tls_cert and tls_key are required without --dev (only a development "
-			 "relay generates a certificate of its own)");
-		return -1;
-	}
+	if (!cfg->dev_mode && !cfg->tls_cert[0])
+		return report(err, err_len,
+			      "relay: tls_cert and tls_key are required without --dev (only a development "
+			      "relay generates a certificate of its own)");
 	return 0;
 }
 
 int relay_config_check(const struct relay_config *cfg, char *err, size_t err_len)
 {
-	if (cfg->map_size_initial_mb > cfg->map_size_max_mb) {
-		snprintf(err, err_len, "storage: map_size_initial_mb exceeds map_size_max_mb");
-		return -1;
-	}
-	if (cfg->unauth_max_frame_bytes > cfg->unauth_buffer_max_bytes) {
-		snprintf(err, err_len, "limits: unauth_max_frame_bytes exceeds unauth_buffer_max_bytes");
-		return -1;
-	}
-	if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0')) {
-		snprintf(err, err_len, "relay: tls_cert and tls_key must be set together");
-		return -1;
-	}
+	int rc = 0;
+	err[0] = '\0';
+	if (cfg->map_size_initial_mb > cfg->map_size_max_mb)
+		rc = report(err, err_len, "storage: map_size_initial_mb exceeds map_size_max_mb");
+	if (cfg->unauth_max_frame_bytes > cfg->unauth_buffer_max_bytes)
+		rc = report(err, err_len, "limits: unauth_max_frame_bytes exceeds unauth_buffer_max_bytes");
+	if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0'))
+		rc = report(err, err_len, "relay: tls_cert and tls_key must be set together");
 	for (int i = 0; i < cfg->tenant_count; i++) {
 		const struct relay_tenant_config *t = &cfg->tenants[i];
 		for (int j = 0; j < t->idp_count; j++) {
 			const struct relay_idp_config *d = relay_config_idp(cfg, t->idps[j]);
-			if (!d) {
-				snprintf(err, err_len, "tenant %s: idps names '%s', which is not defined",
-					 t->id, t->idps[j]);
-				return -1;
-			}
-			if (d->development && !cfg->dev_mode) {
-				snprintf(err, err_len,
-					 "tenant %s: idp '%s' is the development provider, which needs --dev",
-					 t->id, d->id);
-				return -1;
-			}
+			if (!d)
+				rc = report(err, err_len, "tenant %s: idps names '%s', which is not defined",
+					    t->id, t->idps[j]);
+			else if (d->development && !cfg->dev_mode)
+				rc = report(err, err_len,
+					    "tenant %s: idp '%s' is the development provider, which needs --dev",
+					    t->id, d->id);
 		}
 	}
 	if (check_caseworker_idps_unshared(cfg, err, err_len) != 0)
-		return -1;
+		rc = -1;
 	for (int i = 0; i < cfg->tenant_count; i++) {
 		const struct relay_tenant_config *t = &cfg->tenants[i];
-		if (!t->name[0] || !t->cvr[0]) {
-			snprintf(err, err_len, "tenant %s: name and cvr are required", t->id);
-			return -1;
-		}
-		if (t->consent.set && (!t->consent.version[0] || !t->consent.text_file[0])) {
-			snprintf(err, err_len, "consent %s: version and text_file are required", t->id);
-			return -1;
-		}
+		if (!t->name[0] || !t->cvr[0])
+			rc = report(err, err_len, "tenant %s: name and cvr are required", t->id);
+		if (t->consent.set && (!t->consent.version[0] || !t->consent.text_file[0]))
+			rc = report(err, err_len, "consent %s: version and text_file are required", t->id);
 		for (int j = 0; j < t->unit_count; j++) {
 			const struct relay_consent_text_config *c = &t->units[j].consent;
-			if (c->set && (!c->version[0] || !c->text_file[0])) {
-				snprintf(err, err_len, "consent %s/%s: version and text_file are required",
-					 t->id, t->units[j].id);
-				return -1;
-			}
+			if (c->set && (!c->version[0] || !c->text_file[0]))
+				rc = report(err, err_len, "consent %s/%s: version and text_file are required",
+					    t->id, t->units[j].id);
 		}
 	}
 	for (int i = 0; i < cfg->idp_count; i++) {
 		const struct relay_idp_config *d = &cfg->idps[i];
 		if (d->development)
 			continue;
-		if (!d->issuer[0] || !d->audience[0] || !d->jwks_file[0]) {
-			snprintf(err, err_len, "idp %s: issuer, audience and jwks_file are required",
-				 d->id);
-			return -1;
-		}
-		if (d->profile == RELAY_IDP_PROFILE_ADFS && strcmp(d->algs, "RS256") != 0) {
-			snprintf(err, err_len, "idp %s: the adfs profile allows RS256 only", d->id);
-			return -1;
-		}
+		if (!d->issuer[0] || !d->audience[0] || !d->jwks_file[0])
+			rc = report(err, err_len, "idp %s: issuer, audience and jwks_file are required",
+				    d->id);
+		if (d->profile == RELAY_IDP_PROFILE_ADFS && strcmp(d->algs, "RS256") != 0)
+			rc = report(err, err_len, "idp %s: the adfs profile allows RS256 only", d->id);
 	}
-	return 0;
+	return rc;
 }

@@ -128,15 +128,21 @@ void relay_config_defaults(struct relay_config *cfg);
 /* Adds the demo tenant and the development identity providers (for --dev). */
 void relay_config_add_dev_defaults(struct relay_config *cfg);
 
-/* Reads `path` over the current values. On error returns -1 and writes one line naming file,
- * line and key to `err`. */
+/* Every mistake of a configuration is reported in one run: err receives one line per error
+ * ('\n' between them), at most this many. */
+#define RELAY_CONFIG_ERRORS_MAX 20
+
+/* Reads `path` over the current values. On error returns -1 and writes to `err` one line per
+ * error, each naming file, line and key; the lines after an error are still read. */
 int relay_config_load(struct relay_config *cfg, const char *path, char *err, size_t err_len);
 
-/* Checks relations between keys after loading (e.g. unit groups, tenant idps exist). */
+/* Checks relations between keys after loading (e.g. unit groups, tenant idps exist). On error
+ * returns -1 and writes every failed check to `err`, one line each. */
 int relay_config_check(const struct relay_config *cfg, char *err, size_t err_len);
 
 /* What running the relay needs beyond relay_config_check (the operator commands do not serve
- * TLS): without --dev, tls_cert and tls_key. Returns 0, or -1 with the reason in err. */
+ * TLS): without --dev, tls_cert and tls_key. Returns 0, or -1 with the reason appended to err
+ * as a line of its own (after what relay_config_check wrote there). */
 int relay_config_check_tls(const struct relay_config *cfg, char *err, size_t err_len);
 
 const struct relay_tenant_config *relay_config_tenant(const struct relay_config *cfg,

@@ -10,7 +10,7 @@
 #include "test.h"
 
 static struct relay_config cfg;
-static char err[1024];
+static char err[RELAY_CONFIG_ERRORS_MAX * 320];
 
 static int load(const char *text)
 {
@@ -90,6 +90,39 @@ static void errors_name_line_and_key(void)
 	CHECK(strstr(err, "key = value"));
 	CHECK_EQ_INT(load("[relay]\ntls_cert = /a.pem\n"), -1);
 	CHECK(strstr(err, "tls_cert and tls_key"));
+}
+
+static int count_lines(const char *s)
+{
+	int n = s[0] ? 1 : 0;
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* check-config reports every mistake in one run, each on its own line naming where it is; a
+ * refused section does not drag its keys in as errors of their own. */
+static void every_error_reported_at_once(void)
+{
+	CHECK_EQ_INT(load("[relay]\nport = 70000\nfoo = 1\n[nonsense]\nbar = 2\n[limits]\n"
+			  "requests_per_second = -3\n"),
+		     -1);
+	CHECK_EQ_INT(count_lines(err), 4);
+	CHECK(strstr(err, ":2: key 'port'") && strstr(err, ":3: key 'foo'") &&
+	      strstr(err, ":4: unknown section") && strstr(err, ":7: key 'requests_per_second'"));
+	CHECK(!strstr(err, "'bar'"));
+	/* relations between keys: all of them too */
+	CHECK_EQ_INT(load("[relay]\ntls_cert = /a.pem\n[storage]\nmap_size_initial_mb = 900\n"
+			  "map_size_max_mb = 100\n"),
+		     -1);
+	CHECK_EQ_INT(count_lines(err), 2);
+	CHECK(strstr(err, "tls_cert and tls_key") && strstr(err, "map_size_initial_mb exceeds"));
+	/* a flood of mistakes stays bounded */
+	char many[4096] = "[relay]\n";
+	for (int i = 0; i < 40; i++)
+		strcat(many, "foo = 1\n");
+	CHECK_EQ_INT(load(many), -1);
+	CHECK_EQ_INT(count_lines(err), RELAY_CONFIG_ERRORS_MAX);
 }
 
 static void tenants_units_and_providers(void)
@@ -195,6 +228,7 @@ int main(void)
 	RUN(unauthenticated_limits);
 	RUN(values_comments_and_quotes);
 	RUN(errors_name_line_and_key);
+	RUN(every_error_reported_at_once);
 	RUN(tenants_units_and_providers);
 	RUN(consent_text_sections);
 	RUN(certificate_required_without_dev);
