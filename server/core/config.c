@@ -47,6 +47,7 @@ static const struct key_spec relay_keys[] = {
 	NUM("limits", requests_per_second, KEY_U32, 1, 1000000),
 	NUM("limits", request_burst, KEY_U32, 1, 1000000),
 	NUM("limits", send_queue_max_bytes, KEY_U32, 65536, 1u << 30),
+	NUM("limits", max_inflight_deliveries, KEY_U32, 1, 4096),
 	NUM("limits", mailbox_max_envelopes, KEY_U32, 1, 100000000),
 	NUM("limits", mailbox_max_bytes, KEY_U64, 1024, 1ull << 40),
 	NUM("limits", envelope_ttl_seconds, KEY_U32, 1, 366u * 86400),
@@ -73,6 +74,7 @@ void relay_config_defaults(struct relay_config *cfg)
 	cfg->requests_per_second = 200;
 	cfg->request_burst = 400;
 	cfg->send_queue_max_bytes = 4u << 20;
+	cfg->max_inflight_deliveries = 64; /* spec/protocol.md §8.3 */
 	cfg->mailbox_max_envelopes = 10000;
 	cfg->mailbox_max_bytes = 256ull << 20;
 	cfg->envelope_ttl_seconds = 30u * 86400;

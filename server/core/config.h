@@ -79,6 +79,7 @@ struct relay_config {
 	uint32_t requests_per_second;
 	uint32_t request_burst;
 	uint32_t send_queue_max_bytes;
+	uint32_t max_inflight_deliveries; /* unacknowledged deliver frames per connection */
 	uint32_t mailbox_max_envelopes;
 	uint64_t mailbox_max_bytes;
 	uint32_t envelope_ttl_seconds;

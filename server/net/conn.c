@@ -57,6 +57,7 @@ void relay_conn_closed(struct relay_conn *c)
 		free(f);
 	}
 	free(c->rx);
+	free(c->inflight);
 	sodium_memzero(c->challenge, sizeof c->challenge);
 	free(c);
 }

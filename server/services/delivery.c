@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 #include "services/delivery.h"
 
+#include <stdlib.h>
+
 #include "core/log.h"
 #include "net/conn.h"
 #include "net/outgoing.h"
@@ -57,12 +59,29 @@ static void delete_lost(struct relay_conn *c, const struct pump_ctx *p)
 	}
 }
 
+/* True when the connection may have one more delivery unacknowledged (spec/protocol.md §8.3);
+ * an ack (relay_deliver_acked) resumes a pump that stopped here. */
+static bool window_open(struct relay_conn *c)
+{
+	uint32_t window = c->relay->cfg.max_inflight_deliveries;
+	if (!c->inflight) {
+		c->inflight = malloc(window * sizeof *c->inflight);
+		if (!c->inflight)
+			return false; /* the next ack or connection tries again */
+	}
+	return c->n_inflight < window;
+}
+
 static int pump_one(const struct store_envelope *env, void *data)
 {
 	struct pump_ctx *p = data;
 	struct relay_conn *c = p->conn;
 	if (!relay_conn_can_push(c)) {
 		c->deliver_more = true;
+		p->stopped = 1;
+		return 1;
+	}
+	if (!window_open(c)) {
 		p->stopped = 1;
 		return 1;
 	}
@@ -86,6 +105,7 @@ static int pump_one(const struct store_envelope *env, void *data)
 	d->ciphertext = (proto_bytes){ rec.ciphertext, rec.ciphertext_len };
 	if (relay_send_frame(c, f) == 0) {
 		c->relay->metrics.envelopes_delivered++;
+		c->inflight[c->n_inflight++] = env->ref.seq;
 		p->sent++;
 	}
 	return 0;
@@ -107,6 +127,19 @@ void relay_deliver_pump(struct relay_conn *c)
 		}
 		if (p.stopped || n < DELIVER_BATCH)
 			return;
+	}
+}
+
+void relay_deliver_acked(struct relay_conn *c, uint64_t seq)
+{
+	for (uint32_t i = 0; i < c->n_inflight; i++) {
+		if (c->inflight[i] == seq) {
+			bool was_full = c->n_inflight == c->relay->cfg.max_inflight_deliveries;
+			c->inflight[i] = c->inflight[--c->n_inflight];
+			if (was_full)
+				relay_deliver_pump(c);
+			return;
+		}
 	}
 }
 

@@ -13,6 +13,7 @@
 #include "wsclient.h"
 
 static struct relay_proc relay;
+static struct tdev anna, bo; /* two citizens, each with one device */
 
 static int command(const char *what, char **out)
 {
@@ -74,12 +75,7 @@ static uint64_t metric(const char *name)
 
 static void damaged_envelope_is_reported_lost_not_delivered(void)
 {
-	struct tdev anna, bo;
 	char ct[64], file[400];
-	tdev_init(&anna, relay.port);
-	tdev_init(&bo, relay.port);
-	REQUIRE(tdev_register(&anna, "dev-mitid", "anna", 1) == 0);
-	REQUIRE(tdev_register(&bo, "dev-mitid", "bo", 1) == 0);
 	tdev_disconnect(&bo);
 	uint8_t to[1][16], devs[1][16];
 	memcpy(to[0], bo.account_id, 16);
@@ -143,15 +139,75 @@ static void damaged_envelope_is_reported_lost_not_delivered(void)
 	CHECK_EQ_INT(command("check-data", &out), 0);
 	CHECK(out && strstr(out, ", 0 damaged") != NULL);
 	free(out);
-	tdev_free(&anna);
-	tdev_free(&bo);
+}
+
+/* Counts the deliver frames that arrive within ms, acking none; their seqs go to seqs. */
+static int deliveries(struct tdev *d, int ms, uint64_t *seqs, int cap)
+{
+	int n = 0;
+	for (int t; (t = tdev_wait(d, PROTO_T_DELIVER, ms)) > 0;) {
+		if (n < cap)
+			seqs[n] = d->frame.body.deliver.seq;
+		n++;
+	}
+	return n;
+}
+
+static void inflight_window_caps_unacknowledged_deliveries(void)
+{
+	uint64_t seqs[32];
+	tdev_disconnect(&bo);
+	uint8_t to[1][16], devs[1][16];
+	memcpy(to[0], bo.account_id, 16);
+	memcpy(devs[0], bo.device_id, 16);
+	for (int i = 1; i <= 10; i++) {
+		uint8_t cmid[16] = { 0xc0, (uint8_t)i };
+		CHECK_EQ_INT(tdev_send(&anna, cmid, (const uint8_t(*)[16])to, 1, NULL, NULL,
+				       (const uint8_t(*)[16])devs, 1, "ct", 2, false),
+			     PROTO_T_STORED);
+	}
+
+	/* the relay is configured with a window of 3: three, and no more until an ack */
+	REQUIRE(tdev_login(&bo) == 0);
+	CHECK_EQ_INT(deliveries(&bo, 700, seqs, 32), 3);
+	/* an ack opens one slot, also for an envelope stored meanwhile */
+	CHECK_EQ_INT(tdev_ack(&bo, seqs[1]), PROTO_T_OK);
+	CHECK_EQ_INT(deliveries(&bo, 700, seqs + 3, 29), 1);
+	uint8_t cmid[16] = { 0xc0, 11 };
+	CHECK_EQ_INT(tdev_send(&anna, cmid, (const uint8_t(*)[16])to, 1, NULL, NULL,
+			       (const uint8_t(*)[16])devs, 1, "ct", 2, false),
+		     PROTO_T_STORED);
+	CHECK_EQ_INT(deliveries(&bo, 500, seqs + 4, 28), 0);
+	/* acking as they come, every envelope arrives, in order */
+	uint64_t last = seqs[3];
+	int total = 4;
+	CHECK_EQ_INT(tdev_ack(&bo, seqs[0]), PROTO_T_OK);
+	CHECK_EQ_INT(tdev_ack(&bo, seqs[2]), PROTO_T_OK);
+	CHECK_EQ_INT(tdev_ack(&bo, seqs[3]), PROTO_T_OK);
+	for (int t; (t = tdev_wait(&bo, PROTO_T_DELIVER, 700)) > 0;) {
+		uint64_t seq = bo.frame.body.deliver.seq;
+		CHECK(seq > last);
+		last = seq;
+		total++;
+		CHECK_EQ_INT(tdev_ack(&bo, seq), PROTO_T_OK);
+	}
+	CHECK_EQ_INT(total, 11);
 }
 
 int main(void)
 {
-	if (sodium_init() < 0 || relay_proc_start(&relay, NULL, true) != 0)
+	if (sodium_init() < 0 ||
+	    relay_proc_start(&relay, "[limits]\nmax_inflight_deliveries = 3\n", true) != 0)
 		return 1;
+	tdev_init(&anna, relay.port);
+	tdev_init(&bo, relay.port);
+	if (tdev_register(&anna, "dev-mitid", "anna", 1) != 0 ||
+	    tdev_register(&bo, "dev-mitid", "bo", 1) != 0)
+		return 1;
+	RUN(inflight_window_caps_unacknowledged_deliveries);
 	RUN(damaged_envelope_is_reported_lost_not_delivered);
+	tdev_free(&anna);
+	tdev_free(&bo);
 	relay_proc_cleanup(&relay);
 	return TEST_RESULT();
 }
