@@ -66,6 +66,7 @@ struct relay_conn {
 
 	uint16_t close_code;
 	char close_reason[96];
+	bool close_sent; /* our close frame is written; waiting for the peer's */
 };
 
 /* Creates the connection object for a new WebSocket; NULL when out of memory. */

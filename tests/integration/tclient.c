@@ -176,6 +176,12 @@ int tdev_wait(struct tdev *d, uint32_t type, int timeout_ms)
 	}
 }
 
+int tdev_post(struct tdev *d, proto_frame *f)
+{
+	f->request_id = d->next_request++;
+	return send_frame(d, f);
+}
+
 int tdev_next(struct tdev *d, int timeout_ms)
 {
 	uint8_t *buf;
