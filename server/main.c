@@ -3,6 +3,7 @@
  *   wakks-relay [--config FILE] [--dev]        run the relay
  *   wakks-relay check-config [--config FILE]   validate the configuration and exit
  *   wakks-relay backup DIR [--config FILE]     hot copy of the database into DIR
+ *   wakks-relay check-data [--config FILE]     verify every stored record's checksum
  *   wakks-relay audit verify|export            check the audit chain / write it as JSON lines
  *   wakks-relay erase-citizen                  GDPR erase; reads the CPR number from stdin
  *   wakks-relay consent-report TENANT          consent figures for a municipality
@@ -31,6 +32,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: wakks-relay [--config FILE] [--dev]\n"
 		   "       wakks-relay check-config [--config FILE] [--dev]\n"
 		   "       wakks-relay backup DIR [--config FILE]\n"
+		   "       wakks-relay check-data [--config FILE]\n"
 		   "       wakks-relay audit verify|export [--config FILE]\n"
 		   "       wakks-relay erase-citizen [--config FILE]   (CPR number on stdin)\n"
 		   "       wakks-relay consent-report TENANT [--config FILE]\n"

@@ -463,6 +463,11 @@ static void finish_stop(struct relay *r)
 		relay_housekeeping_stop(r);
 	uv_signal_stop(&r->sigint);
 	uv_signal_stop(&r->sigterm);
+	/* Stopping is under way: a repeated signal (a supervisor's, or a second Ctrl-C) during the
+	 * last commits and the close of the environment must not end the process with a signal
+	 * instead of status 0. SIGKILL still ends a teardown that hangs. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
 	uv_close((uv_handle_t *)&r->sigint, NULL);
 	uv_close((uv_handle_t *)&r->sigterm, NULL);
 	if (r->lws)

@@ -29,6 +29,7 @@ struct relay_metrics {
 	uint64_t envelopes_delivered;
 	uint64_t envelopes_acked;
 	uint64_t envelopes_expired;
+	uint64_t envelopes_lost; /* damaged in storage: reported to the recipient, never delivered */
 	uint64_t sends_rejected;
 	uint64_t rate_limited;
 	uint64_t backpressure_pauses;

@@ -105,7 +105,7 @@ static int list_index(struct store *s, enum store__db db, const uint8_t *prefix,
 	}
 	k.mv_data = (void *)prefix;
 	k.mv_size = plen;
-	int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	int mrc = store__cursor_get(s, cur, &k, &v, MDB_SET_RANGE);
 	while (mrc == 0 && k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0) {
 		const uint8_t *p = k.mv_data;
 		/* a longer name sharing the prefix has a different length byte, so it never matches;
@@ -127,7 +127,7 @@ static int list_index(struct store *s, enum store__db db, const uint8_t *prefix,
 			}
 			memcpy(ids[n++], p + klen - STORE_ID_BYTES, STORE_ID_BYTES);
 		}
-		mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		mrc = store__cursor_get(s, cur, &k, &v, MDB_NEXT);
 	}
 	if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
 		rc = store__err(mrc);

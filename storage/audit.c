@@ -43,11 +43,12 @@ int store__op_audit_append_apply(struct store__wtxn *w, struct store__op *op)
 	    len == 0 || len > STORE_AUDIT_ENTRY_MAX)
 		return STORE_EAUDIT;
 	wakks_store_be64(key, prev_seq + 1);
-	MDB_val k = {.mv_size = sizeof key, .mv_data = key};
-	MDB_val v = {.mv_size = len, .mv_data = op->u.audit_append.out};
-	rc = mdb_put(w->txn, s->dbi[STORE__DB_AUDIT], &k, &v, MDB_NOOVERWRITE);
+	void *dst;
+	rc = store__reserve(s, w->txn, STORE__DB_AUDIT, key, sizeof key, len, MDB_NOOVERWRITE, &dst);
 	if (rc)
 		return rc == MDB_KEYEXIST ? STORE_ECORRUPT : store__err(rc); /* an entry past the head */
+	memcpy(dst, op->u.audit_append.out, len);
+	store__seal(key, sizeof key, dst, len);
 	store__audit_head_encode(prev_seq + 1, hash, head);
 	rc = store__put(s, w->txn, STORE__DB_META, STORE__META_AUDIT_HEAD_KEY,
 			strlen(STORE__META_AUDIT_HEAD_KEY), head, sizeof head);
@@ -109,7 +110,7 @@ int store_audit_iter(struct store *s, uint64_t from_seq, size_t max, store_audit
 	wakks_store_be64(start, from_seq);
 	k.mv_data = start;
 	k.mv_size = sizeof start;
-	int mrc = max ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : MDB_NOTFOUND;
+	int mrc = max ? store__cursor_get(s, cur, &k, &v, MDB_SET_RANGE) : MDB_NOTFOUND;
 	while (mrc == 0) {
 		if (k.mv_size != STORE__KEY_AUDIT_LEN || v.mv_size == 0 ||
 		    v.mv_size > STORE_AUDIT_ENTRY_MAX) {
@@ -120,7 +121,7 @@ int store_audit_iter(struct store *s, uint64_t from_seq, size_t max, store_audit
 		if (cb(wakks_load_be64(k.mv_data), v.mv_data, v.mv_size, data) != 0 ||
 		    (size_t)visited >= max)
 			break;
-		mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		mrc = store__cursor_get(s, cur, &k, &v, MDB_NEXT);
 	}
 	if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
 		rc = store__err(mrc);

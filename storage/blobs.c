@@ -488,7 +488,7 @@ int store__op_blob_expire_apply(struct store__wtxn *w, struct store__op *op)
 	int err = 0, rc = mdb_cursor_open(w->txn, s->dbi[STORE__DB_BLOB_EXPIRY], &cur);
 	if (rc)
 		return store__err(rc);
-	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	rc = store__cursor_get(s, cur, &k, &v, MDB_FIRST);
 	while (rc == 0) {
 		if (k.mv_size != BLOB_EXPIRY_KEY_LEN) {
 			err = STORE_ECORRUPT;
@@ -501,7 +501,7 @@ int store__op_blob_expire_apply(struct store__wtxn *w, struct store__op *op)
 			break;
 		}
 		memcpy(due[n++], (const uint8_t *)k.mv_data + 8, STORE_ID_BYTES);
-		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		rc = store__cursor_get(s, cur, &k, &v, MDB_NEXT);
 	}
 	mdb_cursor_close(cur);
 	if (!err && rc != 0 && rc != MDB_NOTFOUND)
@@ -533,7 +533,7 @@ int store__blob_erase_owner(struct store__wtxn *w, const uint8_t account[STORE_I
 		return store__err(rc);
 	for (;;) {
 		MDB_val k = { .mv_size = STORE_ID_BYTES, .mv_data = (void *)account }, v;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		rc = store__cursor_get(s, cur, &k, &v, MDB_SET_RANGE);
 		if (rc == 0 && (k.mv_size != 2 * STORE_ID_BYTES ||
 				memcmp(k.mv_data, account, STORE_ID_BYTES) != 0))
 			rc = MDB_NOTFOUND;

@@ -53,11 +53,11 @@ static int last_seq(struct store *s, MDB_txn *txn, const uint8_t account[STORE_I
 	store__key_consent(end, account, UINT64_MAX);
 	k.mv_data = end;
 	k.mv_size = sizeof end;
-	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	rc = store__cursor_get(s, cur, &k, &v, MDB_SET_RANGE);
 	if (rc == 0 && !(k.mv_size == sizeof end && memcmp(k.mv_data, end, sizeof end) == 0))
-		rc = mdb_cursor_get(cur, &k, &v, MDB_PREV); /* the first key past the account's range */
+		rc = store__cursor_get(s, cur, &k, &v, MDB_PREV); /* the first key past the account's range */
 	else if (rc == MDB_NOTFOUND)
-		rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+		rc = store__cursor_get(s, cur, &k, &v, MDB_LAST);
 	int err = 0;
 	*seq = 0;
 	if (rc == 0 && k.mv_size >= STORE_ID_BYTES && memcmp(k.mv_data, account, STORE_ID_BYTES) == 0) {
@@ -104,11 +104,12 @@ int store__op_put_consent_apply(struct store__wtxn *w, struct store__op *op)
 	if (!len)
 		return STORE_EINVAL;
 	store__key_consent(key, c.account_id, c.seq);
-	MDB_val k = {.mv_size = sizeof key, .mv_data = key};
-	MDB_val val = {.mv_size = len, .mv_data = buf};
-	rc = mdb_put(w->txn, s->dbi[STORE__DB_CONSENTS], &k, &val, MDB_NOOVERWRITE);
+	void *dst;
+	rc = store__reserve(s, w->txn, STORE__DB_CONSENTS, key, sizeof key, len, MDB_NOOVERWRITE, &dst);
 	if (rc)
 		return rc == MDB_KEYEXIST ? STORE_ECORRUPT : store__err(rc);
+	memcpy(dst, buf, len);
+	store__seal(key, sizeof key, dst, len);
 
 	/* The latest index: the superseded record no longer counts as active. */
 	size_t lklen = store__key_consent_latest(lkey, c.account_id, c.tenant, c.unit);
@@ -257,7 +258,7 @@ int store_consent_iter(struct store *s, const uint8_t account_id[STORE_ID_BYTES]
 	store__key_consent(start, account_id, 0);
 	k.mv_data = start;
 	k.mv_size = sizeof start;
-	int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	int mrc = store__cursor_get(s, cur, &k, &v, MDB_SET_RANGE);
 	while (mrc == 0) {
 		struct store_consent c;
 		if (k.mv_size < STORE_ID_BYTES || memcmp(k.mv_data, account_id, STORE_ID_BYTES) != 0)
@@ -272,7 +273,7 @@ int store_consent_iter(struct store *s, const uint8_t account_id[STORE_ID_BYTES]
 		visited++;
 		if (cb(&c, data) != 0 || visited >= STORE_CONSENT_MAX_PER_ACCOUNT)
 			break;
-		mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		mrc = store__cursor_get(s, cur, &k, &v, MDB_NEXT);
 	}
 	if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
 		rc = store__err(mrc);
@@ -325,7 +326,7 @@ int store_consent_report(struct store *s, const char *tenant, store_consent_repo
 		goto done;
 	k.mv_data = prefix;
 	k.mv_size = plen;
-	int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	int mrc = store__cursor_get(s, cur, &k, &v, MDB_SET_RANGE);
 	while (mrc == 0 && visited < INT32_MAX) {
 		char unit[STORE_UNIT_ID_MAX + 1], tv[STORE_CONSENT_TEXT_VERSION_MAX + 1];
 		struct store__consent_count c;
@@ -347,7 +348,7 @@ int store_consent_report(struct store *s, const char *tenant, store_consent_repo
 		visited++;
 		if (cb(&row, data) != 0)
 			break;
-		mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		mrc = store__cursor_get(s, cur, &k, &v, MDB_NEXT);
 	}
 	if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
 		rc = store__err(mrc);

@@ -111,7 +111,7 @@ int store_list_devices(struct store *s, const uint8_t account_id[STORE_ID_BYTES]
 	memcpy(start, account_id, STORE_ID_BYTES);
 	k.mv_data = start;
 	k.mv_size = sizeof start;
-	int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	int mrc = store__cursor_get(s, cur, &k, &v, MDB_SET_RANGE);
 	while (mrc == 0) {
 		if (k.mv_size != STORE__KEY_ACCOUNT_DEVICE_LEN) {
 			rc = STORE_ECORRUPT;
@@ -128,7 +128,7 @@ int store_list_devices(struct store *s, const uint8_t account_id[STORE_ID_BYTES]
 				out[count] = dev;
 			count++;
 		}
-		mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		mrc = store__cursor_get(s, cur, &k, &v, MDB_NEXT);
 	}
 	if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
 		rc = store__err(mrc);

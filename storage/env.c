@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "records_internal.h"
 #include "store_internal.h"
 
@@ -20,13 +22,16 @@
 #define MAP_ALIGN ((size_t)1 << 16)
 
 /* Migrations from an older schema version to the next one, run in order in the opening
- * transaction. Version 1 is the first. */
+ * transaction. Version 1 is the first; 2 seals every value with its checksum; 3 counts each
+ * mailbox's envelopes per sender account. */
 struct store__migration {
 	uint32_t from;
 	int (*run)(struct store *s, MDB_txn *txn);
 };
+static int migrate_1_to_2(struct store *s, MDB_txn *txn);
 static const struct store__migration migrations[] = {
-	{1, store__mailbox_senders_build},
+	{1, migrate_1_to_2},
+	{2, store__mailbox_senders_build},
 	{0, NULL},
 };
 
@@ -88,6 +93,74 @@ uint64_t store__now_ms(struct store *s)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Version 2 adds the checksum trailer to every value (spec/storage.md §2.1, §8): each value of
+ * each database is rewritten in place as value || checksum. */
+static int migrate_1_to_2(struct store *s, MDB_txn *txn)
+{
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	int rc = 0;
+	for (int i = 0; i < STORE__DB_COUNT && rc == 0; i++) {
+		MDB_cursor *cur;
+		MDB_val k, v;
+		rc = mdb_cursor_open(txn, s->dbi[i], &cur);
+		if (rc)
+			break;
+		int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+		while (mrc == 0) {
+			uint8_t key[512]; /* LMDB's default maximum key size is 511 */
+			size_t need = v.mv_size + STORE__CHECK_LEN;
+			if (k.mv_size > sizeof key) {
+				mrc = MDB_CORRUPTED;
+				break;
+			}
+			if (need > cap) {
+				uint8_t *nb = realloc(buf, need);
+				if (!nb) {
+					mrc = ENOMEM;
+					break;
+				}
+				buf = nb;
+				cap = need;
+			}
+			/* Copies first: the put moves the page the old value and key lie in. */
+			memcpy(key, k.mv_data, k.mv_size);
+			if (v.mv_size)
+				memcpy(buf, v.mv_data, v.mv_size);
+			store__seal(key, k.mv_size, buf, v.mv_size);
+			MDB_val nk = {.mv_size = k.mv_size, .mv_data = key};
+			MDB_val nv = {.mv_size = need, .mv_data = buf};
+			mrc = mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT);
+			if (mrc == 0)
+				mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		}
+		mdb_cursor_close(cur);
+		if (mrc != MDB_NOTFOUND)
+			rc = store__err(mrc);
+	}
+	free(buf);
+	return rc;
+}
+
+/* The stored schema version. Version 1 wrote the bare u32; later versions seal it like every
+ * other value, so the length tells which rule applies. */
+static int read_schema_version(struct store *s, MDB_txn *txn, uint32_t *version)
+{
+	MDB_val k = {.mv_size = strlen(STORE__META_SCHEMA_KEY), .mv_data = STORE__META_SCHEMA_KEY};
+	MDB_val v;
+	int rc = store__err(mdb_get(txn, s->dbi[STORE__DB_META], &k, &v));
+	if (rc)
+		return rc;
+	if (v.mv_size == 4 + STORE__CHECK_LEN && (rc = store__check(s, &k, &v)) != 0)
+		return rc;
+	if (v.mv_size != 4)
+		return STORE_ECORRUPT;
+	*version = wakks_load_be32(v.mv_data);
+	if (*version == 0)
+		return STORE_ECORRUPT;
+	return 0;
 }
 
 static size_t align_up(size_t v)
@@ -157,7 +230,6 @@ static int check_identity(struct store *s, MDB_txn *txn)
 static int open_databases(struct store *s)
 {
 	MDB_txn *txn;
-	MDB_val v;
 	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
 	if (rc == MDB_MAP_RESIZED) {
 		/* Another process (a running relay, when this is the backup command) grew the map:
@@ -174,18 +246,8 @@ static int open_databases(struct store *s)
 	if (rc)
 		goto fail;
 	uint32_t version = 0;
-	rc = store__get(s, txn, STORE__DB_META, STORE__META_SCHEMA_KEY,
-			strlen(STORE__META_SCHEMA_KEY), &v);
+	rc = read_schema_version(s, txn, &version);
 	if (rc == 0) {
-		if (v.mv_size != 4) {
-			rc = STORE_ECORRUPT;
-			goto fail;
-		}
-		version = wakks_load_be32(v.mv_data);
-		if (version == 0) {
-			rc = STORE_ECORRUPT;
-			goto fail;
-		}
 		if (version > program_version()) {
 			rc = STORE_ESCHEMA_NEWER;
 			goto fail;
@@ -200,9 +262,6 @@ static int open_databases(struct store *s)
 		if (rc)
 			goto fail;
 	}
-	rc = check_identity(s, txn);
-	if (rc)
-		goto fail;
 	if (version == 0) {
 		rc = write_schema_version(s, txn, program_version());
 		if (rc)
@@ -225,6 +284,11 @@ static int open_databases(struct store *s)
 		if (rc)
 			goto fail;
 	}
+	/* After the migrations: the identity and key fingerprint are read and written sealed
+	 * (§2.1), which a version-1 database is not until its migration has run. */
+	rc = check_identity(s, txn);
+	if (rc)
+		goto fail;
 	rc = store__err(mdb_txn_commit(txn));
 	return rc == STORE__EMAPFULL ? STORE_EFULL : rc;
 fail:
@@ -255,6 +319,8 @@ int store_open(struct store **out, uv_loop_t *loop, const struct store_config *c
 
 	if (!out || !loop || !cfg || !cfg->path || !cfg->path[0] || cfg->max_batch > STORE_BATCH_MAX)
 		return STORE_EINVAL;
+	if (sodium_init() < 0) /* picks the fast BLAKE2b of the record checksums; idempotent */
+		return STORE_EINTERNAL;
 	s = calloc(1, sizeof *s);
 	if (!s)
 		return STORE_ENOMEM;
@@ -424,6 +490,43 @@ void store_get_stats(struct store *s, struct store_stats *out)
 	pthread_mutex_lock(&s->lock);
 	*out = s->stats;
 	pthread_mutex_unlock(&s->lock);
+	out->corrupt_reads = __atomic_load_n(&s->corrupt_reads, __ATOMIC_RELAXED);
+}
+
+int store_check_data(struct store *s, store_check_cb cb, void *data, uint64_t *records)
+{
+	MDB_txn *txn;
+	uint64_t n = 0, bad = 0;
+	if (!s || !cb)
+		return STORE_EINVAL;
+	int rc = store__read_begin(s, &txn);
+	if (rc)
+		return rc;
+	for (int i = 0; i < STORE__DB_COUNT && rc == 0; i++) {
+		MDB_cursor *cur;
+		MDB_val k, v;
+		rc = store__err(mdb_cursor_open(txn, s->dbi[i], &cur));
+		if (rc)
+			break;
+		int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+		while (mrc == 0) {
+			n++;
+			if (store__check(NULL, &k, &v) != 0) {
+				bad++;
+				cb(db_names[i], k.mv_data, k.mv_size, data);
+			}
+			mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		}
+		mdb_cursor_close(cur);
+		if (mrc != MDB_NOTFOUND)
+			rc = store__err(mrc);
+	}
+	store__read_end(s, txn);
+	if (rc)
+		return rc;
+	if (records)
+		*records = n;
+	return bad > INT32_MAX ? INT32_MAX : (int)bad;
 }
 
 #ifdef WAKKS_TEST_HOOKS

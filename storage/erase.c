@@ -23,7 +23,7 @@ static int account_device_ids(struct store *s, MDB_txn *txn, const uint8_t accou
 		return store__err(rc);
 	k.mv_data = (void *)account;
 	k.mv_size = STORE_ID_BYTES;
-	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	rc = store__cursor_get(s, cur, &k, &v, MDB_SET_RANGE);
 	while (rc == 0) {
 		if (k.mv_size < STORE_ID_BYTES || memcmp(k.mv_data, account, STORE_ID_BYTES) != 0)
 			break;
@@ -42,7 +42,7 @@ static int account_device_ids(struct store *s, MDB_txn *txn, const uint8_t accou
 			cap = ncap;
 		}
 		memcpy(ids[n++], (const uint8_t *)k.mv_data + STORE_ID_BYTES, STORE_ID_BYTES);
-		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		rc = store__cursor_get(s, cur, &k, &v, MDB_NEXT);
 	}
 	mdb_cursor_close(cur);
 	if (!err && rc != 0 && rc != MDB_NOTFOUND)

@@ -26,11 +26,16 @@ int store__op_expire_apply(struct store__wtxn *w, struct store__op *op)
 	int rc = mdb_cursor_open(w->txn, s->dbi[STORE__DB_MAILBOX_EXPIRY], &cur);
 	if (rc)
 		return store__err(rc);
-	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-	while (rc == 0) {
-		if (k.mv_size != STORE__KEY_MAILBOX_EXPIRY_LEN) {
-			err = STORE_ECORRUPT;
-			break;
+	rc = store__cursor_get(s, cur, &k, &v, MDB_FIRST);
+	while (rc == 0 || rc == MDB_CORRUPTED) {
+		if (rc == MDB_CORRUPTED || k.mv_size != STORE__KEY_MAILBOX_EXPIRY_LEN) {
+			/* A damaged index entry names nothing it can be trusted for; it is derived
+			 * data, so drop it rather than stop every later expiry pass on it. */
+			rc = mdb_cursor_del(cur, 0);
+			if (rc)
+				break;
+			rc = store__cursor_get(s, cur, &k, &v, MDB_NEXT);
+			continue;
 		}
 		const uint8_t *p = k.mv_data;
 		if (wakks_load_be64(p) > now)
@@ -44,7 +49,7 @@ int store__op_expire_apply(struct store__wtxn *w, struct store__op *op)
 		items[n].seq = wakks_load_be64(p + 8 + STORE_ID_BYTES);
 		op->u.expire.due[n] = wakks_load_be64(p);
 		n++;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		rc = store__cursor_get(s, cur, &k, &v, MDB_NEXT);
 	}
 	mdb_cursor_close(cur);
 	if (!err && rc != 0 && rc != MDB_NOTFOUND)
@@ -54,15 +59,17 @@ int store__op_expire_apply(struct store__wtxn *w, struct store__op *op)
 
 	size_t out = 0;
 	for (size_t i = 0; i < n; i++) {
-		bool found;
+		bool found, damaged;
 		struct store_envelope_ref ref;
 		uint8_t device[STORE_ID_BYTES];
 		uint64_t seq = items[i].seq;
 		memcpy(device, items[i].device_id, STORE_ID_BYTES);
-		err = store__mailbox_delete(w, device, seq, &found, &ref);
+		err = store__mailbox_delete(w, device, seq, &found, &ref, &damaged);
 		if (err)
 			return err;
-		if (found) {
+		if (found && damaged) {
+			/* its sender is not known, so there is no one to tell */
+		} else if (found) {
 			items[out++] = ref; /* out <= i: never overwrites an entry still to be read */
 		} else {
 			/* An index entry without its envelope: drop the stale entry. */

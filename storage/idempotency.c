@@ -43,14 +43,15 @@ int store__idem_put(struct store__wtxn *w, const struct store__send_op *so, uint
 	struct store *s = w->store;
 	uint8_t key[STORE__KEY_IDEM_LEN], xkey[STORE__KEY_IDEM_EXPIRY_LEN];
 	size_t n = so->result.n;
-	MDB_val k = {.mv_size = sizeof key, .mv_data = key};
-	MDB_val v = {.mv_size = store__idem_len(n), .mv_data = NULL};
+	size_t len = store__idem_len(n);
+	void *dst;
 
 	store__key_idem(key, so->send.sender_device, so->send.message_id);
-	int rc = mdb_put(w->txn, s->dbi[STORE__DB_IDEMPOTENCY], &k, &v, MDB_RESERVE);
+	int rc = store__reserve(s, w->txn, STORE__DB_IDEMPOTENCY, key, sizeof key, len, 0, &dst);
 	if (rc)
 		return store__err(rc);
-	store__idem_encode(w->now_ms, expires_at, so->seqs, n, v.mv_data);
+	store__idem_encode(w->now_ms, expires_at, so->seqs, n, dst);
+	store__seal(key, sizeof key, dst, len);
 	store__key_idem_expiry(xkey, expires_at, so->send.sender_device, so->send.message_id);
 	return store__put(s, w->txn, STORE__DB_IDEMPOTENCY_EXPIRY, xkey, sizeof xkey, "", 0);
 }
@@ -67,11 +68,15 @@ int store__idem_expire(struct store__wtxn *w, uint64_t now_ms, size_t max, size_
 	if (rc)
 		return store__err(rc);
 	/* Oldest expiry first; each round deletes the first entry. */
-	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-	while (rc == 0) {
-		if (k.mv_size != STORE__KEY_IDEM_EXPIRY_LEN) {
-			err = STORE_ECORRUPT;
-			break;
+	rc = store__cursor_get(s, cur, &k, &v, MDB_FIRST);
+	while (rc == 0 || rc == MDB_CORRUPTED) {
+		if (rc == MDB_CORRUPTED || k.mv_size != STORE__KEY_IDEM_EXPIRY_LEN) {
+			/* derived data: drop a damaged index entry (as the mailbox expiry does) */
+			rc = mdb_cursor_del(cur, 0);
+			if (rc)
+				break;
+			rc = store__cursor_get(s, cur, &k, &v, MDB_FIRST);
+			continue;
 		}
 		if (wakks_load_be64(k.mv_data) > now_ms)
 			break;
@@ -90,7 +95,7 @@ int store__idem_expire(struct store__wtxn *w, uint64_t now_ms, size_t max, size_
 		if (err)
 			break;
 		n++;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+		rc = store__cursor_get(s, cur, &k, &v, MDB_FIRST);
 	}
 	mdb_cursor_close(cur);
 	if (!err && rc != 0 && rc != MDB_NOTFOUND)
@@ -116,7 +121,7 @@ int store__idem_delete_sender(struct store__wtxn *w, const uint8_t sender_device
 		memcpy(start, sender_device, STORE_ID_BYTES);
 		k.mv_data = start;
 		k.mv_size = sizeof start;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		rc = store__cursor_get(s, cur, &k, &v, MDB_SET_RANGE);
 		if (rc == 0 && (k.mv_size < STORE_ID_BYTES ||
 				memcmp(k.mv_data, sender_device, STORE_ID_BYTES) != 0))
 			rc = MDB_NOTFOUND;

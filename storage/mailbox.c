@@ -65,17 +65,19 @@ int store__mailbox_senders_build(struct store *s, MDB_txn *txn)
 	int rc = store__err(mdb_cursor_open(txn, s->dbi[STORE__DB_MAILBOXES], &cur));
 	if (rc)
 		return rc;
-	int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-	while (mrc == 0 && rc == 0) {
+	int mrc = store__cursor_get(s, cur, &k, &v, MDB_FIRST);
+	while ((mrc == 0 || mrc == MDB_CORRUPTED) && rc == 0) {
+		/* A damaged envelope names no sender it could be counted for; it is reported lost
+		 * when its device next reads its mailbox. */
 		struct store_envelope e;
-		if (k.mv_size != STORE__KEY_MAILBOX_LEN)
+		if (mrc == 0 && k.mv_size != STORE__KEY_MAILBOX_LEN)
 			rc = STORE_ECORRUPT;
-		if (rc == 0)
+		if (mrc == 0 && rc == 0)
 			rc = store__mailbox_decode(k.mv_data, v.mv_data, v.mv_size, &e);
-		if (rc == 0)
+		if (mrc == 0 && rc == 0)
 			rc = sender_add(s, txn, e.ref.device_id, e.ref.sender_account, 1);
 		if (rc == 0)
-			mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+			mrc = store__cursor_get(s, cur, &k, &v, MDB_NEXT);
 	}
 	mdb_cursor_close(cur);
 	if (rc == 0 && mrc != MDB_NOTFOUND)
@@ -87,17 +89,19 @@ static int put_envelope(struct store__wtxn *w, const struct store_envelope *e)
 {
 	struct store *s = w->store;
 	uint8_t key[STORE__KEY_MAILBOX_LEN], xkey[STORE__KEY_MAILBOX_EXPIRY_LEN];
-	MDB_val k = {.mv_size = sizeof key, .mv_data = key};
-	MDB_val v = {.mv_size = STORE__MAILBOX_HDR_LEN + e->payload_len, .mv_data = NULL};
+	size_t len = STORE__MAILBOX_HDR_LEN + e->payload_len;
+	uint8_t *dst;
 
 	store__key_mailbox(key, e->ref.device_id, e->ref.seq);
 	/* Reserve the value in the page and write it in place: no second copy of the payload. */
-	int rc = mdb_put(w->txn, s->dbi[STORE__DB_MAILBOXES], &k, &v, MDB_NOOVERWRITE | MDB_RESERVE);
+	int rc = store__reserve(s, w->txn, STORE__DB_MAILBOXES, key, sizeof key, len, MDB_NOOVERWRITE,
+				(void **)&dst);
 	if (rc)
 		return rc == MDB_KEYEXIST ? STORE_ECORRUPT : store__err(rc);
-	store__mailbox_encode_header(e, v.mv_data);
+	store__mailbox_encode_header(e, dst);
 	if (e->payload_len)
-		memcpy((uint8_t *)v.mv_data + STORE__MAILBOX_HDR_LEN, e->payload, e->payload_len);
+		memcpy(dst + STORE__MAILBOX_HDR_LEN, e->payload, e->payload_len);
+	store__seal(key, sizeof key, dst, len);
 	store__key_mailbox_expiry(xkey, e->expires_at_ms, e->ref.device_id, e->ref.seq);
 	return store__put(s, w->txn, STORE__DB_MAILBOX_EXPIRY, xkey, sizeof xkey, "", 0);
 }
@@ -198,8 +202,29 @@ int store__op_store_envelopes_apply(struct store__wtxn *w, struct store__op *op)
 	return idempotent ? store__idem_put(w, so, max_expiry) : 0;
 }
 
+/* Reads one envelope value. A value that fails its checksum or its decoder is damaged: only the
+ * key (device, seq) is believed, e->damaged is set and the payload length is what the value's
+ * size implies, for the device's byte counter. */
+static int read_envelope(struct store *s, const MDB_val *k, MDB_val v, bool checked_ok,
+			 struct store_envelope *e)
+{
+	if (k->mv_size != STORE__KEY_MAILBOX_LEN)
+		return STORE_ECORRUPT;
+	if (checked_ok && store__mailbox_decode(k->mv_data, v.mv_data, v.mv_size, e) == 0)
+		return 0;
+	if (checked_ok)
+		__atomic_add_fetch(&s->corrupt_reads, 1, __ATOMIC_RELAXED);
+	memset(e, 0, sizeof *e);
+	memcpy(e->ref.device_id, k->mv_data, STORE_ID_BYTES);
+	e->ref.seq = wakks_load_be64((const uint8_t *)k->mv_data + STORE_ID_BYTES);
+	e->damaged = true;
+	size_t over = STORE__MAILBOX_HDR_LEN + (checked_ok ? 0 : STORE__CHECK_LEN);
+	e->payload_len = v.mv_size > over ? v.mv_size - over : 0;
+	return 0;
+}
+
 int store__mailbox_delete(struct store__wtxn *w, const uint8_t device_id[STORE_ID_BYTES],
-			  uint64_t seq, bool *found, struct store_envelope_ref *ref)
+			  uint64_t seq, bool *found, struct store_envelope_ref *ref, bool *damaged)
 {
 	struct store *s = w->store;
 	uint8_t key[STORE__KEY_MAILBOX_LEN], xkey[STORE__KEY_MAILBOX_EXPIRY_LEN];
@@ -208,25 +233,31 @@ int store__mailbox_delete(struct store__wtxn *w, const uint8_t device_id[STORE_I
 	MDB_val v;
 
 	*found = false;
+	*damaged = false;
 	store__key_mailbox(key, device_id, seq);
 	int rc = store__get(s, w->txn, STORE__DB_MAILBOXES, key, sizeof key, &v);
 	if (rc == STORE_ENOTFOUND)
 		return 0;
-	if (rc)
+	if (rc && rc != STORE_ECORRUPT)
 		return rc;
-	rc = store__mailbox_decode(key, v.mv_data, v.mv_size, &e);
+	MDB_val k = {.mv_size = sizeof key, .mv_data = key};
+	rc = read_envelope(s, &k, v, rc == 0, &e);
 	if (rc)
 		return rc;
 	rc = store__del(s, w->txn, STORE__DB_MAILBOXES, key, sizeof key);
 	if (rc)
 		return rc;
-	store__key_mailbox_expiry(xkey, e.expires_at_ms, device_id, seq);
-	rc = store__del(s, w->txn, STORE__DB_MAILBOX_EXPIRY, xkey, sizeof xkey);
-	if (rc && rc != STORE_ENOTFOUND)
-		return rc;
-	rc = sender_add(s, w->txn, device_id, e.ref.sender_account, -1);
-	if (rc)
-		return rc;
+	/* A damaged envelope's expires_at and sender are unknown: its expiry entry stays behind and
+	 * the expiry pass drops it as stale when it comes due; its sender's share is not given back. */
+	if (!e.damaged) {
+		store__key_mailbox_expiry(xkey, e.expires_at_ms, device_id, seq);
+		rc = store__del(s, w->txn, STORE__DB_MAILBOX_EXPIRY, xkey, sizeof xkey);
+		if (rc && rc != STORE_ENOTFOUND)
+			return rc;
+		rc = sender_add(s, w->txn, device_id, e.ref.sender_account, -1);
+		if (rc)
+			return rc;
+	}
 	rc = store__device_load(s, w->txn, device_id, &dev);
 	if (rc == 0) {
 		dev.mailbox_count = dev.mailbox_count ? dev.mailbox_count - 1 : 0;
@@ -239,6 +270,7 @@ int store__mailbox_delete(struct store__wtxn *w, const uint8_t device_id[STORE_I
 		return rc;
 	*found = true;
 	*ref = e.ref;
+	*damaged = e.damaged;
 	return 0;
 }
 
@@ -247,22 +279,24 @@ int store__op_delete_envelope_apply(struct store__wtxn *w, struct store__op *op)
 	struct store_delete_result *res = &op->u.delete_envelope.result;
 	memset(res, 0, sizeof *res);
 	int rc = store__mailbox_delete(w, op->u.delete_envelope.device_id, op->u.delete_envelope.seq,
-				       &res->found, &res->ref);
+				       &res->found, &res->ref, &res->damaged);
 	if (rc == 0 && res->found)
 		w->envelopes_deleted++;
 	return rc;
 }
 
-/* Positions cur on the device's lowest-seq envelope; MDB_NOTFOUND when its mailbox is empty. */
-static int first_envelope(MDB_cursor *cur, const uint8_t device_id[STORE_ID_BYTES], MDB_val *k,
-			  MDB_val *v)
+/* Positions cur on the device's lowest-seq envelope; MDB_NOTFOUND when its mailbox is empty,
+ * MDB_CORRUPTED when that envelope's checksum fails. */
+static int first_envelope(struct store *s, MDB_cursor *cur, const uint8_t device_id[STORE_ID_BYTES],
+			  MDB_val *k, MDB_val *v)
 {
 	uint8_t start[STORE__KEY_MAILBOX_LEN];
 	store__key_mailbox(start, device_id, 0);
 	k->mv_data = start;
 	k->mv_size = sizeof start;
-	int rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
-	if (rc == 0 && (k->mv_size < STORE_ID_BYTES || memcmp(k->mv_data, device_id, STORE_ID_BYTES) != 0))
+	int rc = store__cursor_get(s, cur, k, v, MDB_SET_RANGE);
+	if ((rc == 0 || rc == MDB_CORRUPTED) &&
+	    (k->mv_size < STORE_ID_BYTES || memcmp(k->mv_data, device_id, STORE_ID_BYTES) != 0))
 		rc = MDB_NOTFOUND;
 	return rc;
 }
@@ -280,23 +314,19 @@ int store__mailbox_delete_some(struct store__wtxn *w, const uint8_t device_id[ST
 	if (rc)
 		return store__err(rc);
 	for (;;) {
-		rc = first_envelope(cur, device_id, &k, &v);
-		if (rc || count == max)
+		rc = first_envelope(s, cur, device_id, &k, &v);
+		if ((rc && rc != MDB_CORRUPTED) || count == max)
 			break;
 		struct store_envelope e;
 		uint8_t xkey[STORE__KEY_MAILBOX_EXPIRY_LEN];
-		if (k.mv_size != STORE__KEY_MAILBOX_LEN) {
-			err = STORE_ECORRUPT;
-			break;
-		}
-		err = store__mailbox_decode(k.mv_data, v.mv_data, v.mv_size, &e);
+		err = read_envelope(s, &k, v, rc == 0, &e);
 		if (err)
 			break;
 		store__key_mailbox_expiry(xkey, e.expires_at_ms, device_id, e.ref.seq);
 		rc = mdb_cursor_del(cur, 0);
 		if (rc)
 			break;
-		err = store__del(s, w->txn, STORE__DB_MAILBOX_EXPIRY, xkey, sizeof xkey);
+		err = e.damaged ? 0 : store__del(s, w->txn, STORE__DB_MAILBOX_EXPIRY, xkey, sizeof xkey);
 		if (err == STORE_ENOTFOUND)
 			err = 0;
 		if (err == 0)
@@ -363,22 +393,19 @@ int store_mailbox_iter(struct store *s, const uint8_t device_id[STORE_ID_BYTES],
 	store__key_mailbox(start, device_id, from_seq);
 	k.mv_data = start;
 	k.mv_size = sizeof start;
-	int mrc = max ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : MDB_NOTFOUND;
-	while (mrc == 0) {
+	int mrc = max ? store__cursor_get(s, cur, &k, &v, MDB_SET_RANGE) : MDB_NOTFOUND;
+	while (mrc == 0 || mrc == MDB_CORRUPTED) {
 		struct store_envelope e;
-		if (k.mv_size != STORE__KEY_MAILBOX_LEN) {
-			rc = STORE_ECORRUPT;
+		if (k.mv_size < STORE_ID_BYTES || memcmp(k.mv_data, device_id, STORE_ID_BYTES) != 0)
 			break;
-		}
-		if (memcmp(k.mv_data, device_id, STORE_ID_BYTES) != 0)
-			break;
-		rc = store__mailbox_decode(k.mv_data, v.mv_data, v.mv_size, &e);
+		/* A damaged envelope is handed out as such, never as data (spec/storage.md §6). */
+		rc = read_envelope(s, &k, v, mrc == 0, &e);
 		if (rc)
 			break;
 		visited++;
 		if (cb(&e, data) != 0 || (size_t)visited >= max)
 			break;
-		mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		mrc = store__cursor_get(s, cur, &k, &v, MDB_NEXT);
 	}
 	if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
 		rc = store__err(mrc);

@@ -37,14 +37,14 @@ int store__op_put_signed_prekey_apply(struct store__wtxn *w, struct store__op *o
 }
 
 /* Positions cur on the device's first one-time prekey; MDB_NOTFOUND when it has none. */
-static int first_otpk(MDB_cursor *cur, const uint8_t device_id[STORE_ID_BYTES], MDB_val *k,
+static int first_otpk(struct store *s, MDB_cursor *cur, const uint8_t device_id[STORE_ID_BYTES], MDB_val *k,
 		      MDB_val *v)
 {
 	uint8_t start[STORE__KEY_OTPK_LEN];
 	store__key_otpk(start, device_id, 0);
 	k->mv_data = start;
 	k->mv_size = sizeof start;
-	int rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+	int rc = store__cursor_get(s, cur, k, v, MDB_SET_RANGE);
 	if (rc == 0 && (k->mv_size != STORE__KEY_OTPK_LEN ||
 			memcmp(k->mv_data, device_id, STORE_ID_BYTES) != 0))
 		rc = MDB_NOTFOUND;
@@ -61,10 +61,10 @@ static int count_otpks(struct store *s, MDB_txn *txn, const uint8_t device_id[ST
 	int rc = mdb_cursor_open(txn, s->dbi[STORE__DB_ONE_TIME_PREKEYS], &cur);
 	if (rc)
 		return store__err(rc);
-	rc = first_otpk(cur, device_id, &k, &v);
+	rc = first_otpk(s, cur, device_id, &k, &v);
 	while (rc == 0 && count <= limit) {
 		count++;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		rc = store__cursor_get(s, cur, &k, &v, MDB_NEXT);
 		if (rc == 0 && (k.mv_size != STORE__KEY_OTPK_LEN ||
 				memcmp(k.mv_data, device_id, STORE_ID_BYTES) != 0))
 			rc = MDB_NOTFOUND;
@@ -116,7 +116,7 @@ int store__op_take_one_time_prekeys_apply(struct store__wtxn *w, struct store__o
 	for (size_t i = 0; i < res->n; i++) {
 		keys[i].found = false;
 		memset(&keys[i].key, 0, sizeof keys[i].key);
-		rc = first_otpk(cur, keys[i].device_id, &k, &v);
+		rc = first_otpk(w->store, cur, keys[i].device_id, &k, &v);
 		if (rc == MDB_NOTFOUND)
 			continue; /* none left for this device: the sender goes without */
 		if (rc) {

@@ -32,15 +32,21 @@ int store__get(struct store *s, MDB_txn *txn, enum store__db db, const void *key
 	       MDB_val *val)
 {
 	MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
-	return store__err(mdb_get(txn, s->dbi[db], &k, val));
+	int rc = store__err(mdb_get(txn, s->dbi[db], &k, val));
+	return rc ? rc : store__check(s, &k, val);
 }
 
 int store__put(struct store *s, MDB_txn *txn, enum store__db db, const void *key, size_t klen,
 	       const void *val, size_t vlen)
 {
-	MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
-	MDB_val v = {.mv_size = vlen, .mv_data = (void *)val};
-	return store__err(mdb_put(txn, s->dbi[db], &k, &v, 0));
+	void *dst;
+	int rc = store__reserve(s, txn, db, key, klen, vlen, 0, &dst);
+	if (rc)
+		return store__err(rc);
+	if (vlen)
+		memcpy(dst, val, vlen);
+	store__seal(key, klen, dst, vlen);
+	return 0;
 }
 
 int store__del(struct store *s, MDB_txn *txn, enum store__db db, const void *key, size_t klen)
@@ -63,7 +69,7 @@ int store__delete_prefix(struct store *s, MDB_txn *txn, enum store__db db, const
 		/* From the start of the prefix each time: a deletion moves the cursor. */
 		k.mv_data = (void *)prefix;
 		k.mv_size = plen;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		rc = store__cursor_get(s, cur, &k, &v, MDB_SET_RANGE);
 		if (rc == 0 && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0))
 			rc = MDB_NOTFOUND;
 		if (rc)

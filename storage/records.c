@@ -189,7 +189,7 @@ void store__mailbox_encode_header(const struct store_envelope *e, uint8_t buf[ST
 int store__mailbox_decode(const uint8_t key[STORE__KEY_MAILBOX_LEN], const uint8_t *buf, size_t len,
 			  struct store_envelope *out)
 {
-	struct store_envelope e;
+	struct store_envelope e = {0};
 	if (len < STORE__MAILBOX_HDR_LEN || buf[0] != STORE__RECORD_V1 || buf[2] || buf[3])
 		return STORE_ECORRUPT;
 	if (buf[1] < STORE_KIND_ENVELOPE || buf[1] > STORE_KIND_NOTICE)

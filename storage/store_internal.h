@@ -86,6 +86,9 @@ struct store {
 	bool closing; /* loop thread */
 	bool created; /* store_open found no data.mdb */
 	uint8_t db_id[STORE_DB_ID_BYTES];
+
+	/* Values that failed their checksum, on any thread (atomic; store_get_stats reads it). */
+	uint64_t corrupt_reads;
 };
 
 /* ---- write requests -------------------------------------------------------------------------- */
@@ -289,7 +292,8 @@ typedef int (*store__entry_fn)(const MDB_val *key, const MDB_val *val, void *dat
 int store__delete_prefix(struct store *s, MDB_txn *txn, enum store__db db, const void *prefix,
 			 size_t plen, store__entry_fn fn, void *data, size_t *deleted);
 
-/* Small helpers over a transaction. get returns STORE_ENOTFOUND when absent. */
+/* Small helpers over a transaction; they add (put) and verify and strip (get) the checksum
+ * trailer. get returns STORE_ENOTFOUND when absent, STORE_ECORRUPT when the checksum fails. */
 int store__get(struct store *s, MDB_txn *txn, enum store__db db, const void *key, size_t klen,
 	       MDB_val *val);
 int store__put(struct store *s, MDB_txn *txn, enum store__db db, const void *key, size_t klen,
@@ -298,6 +302,24 @@ int store__del(struct store *s, MDB_txn *txn, enum store__db db, const void *key
 
 /* Schema 1 -> 2: counts the envelopes of every mailbox per sender account (mailbox.c). */
 int store__mailbox_senders_build(struct store *s, MDB_txn *txn);
+/* ---- checksums (checksum.c, spec/storage.md §2.1) ------------------------------------------- */
+
+/* Every value stored is the record followed by this many checksum bytes. */
+#define STORE__CHECK_LEN 8
+
+void store__checksum(const void *key, size_t klen, const void *val, size_t vlen,
+		     uint8_t out[STORE__CHECK_LEN]);
+/* Verifies v's trailer against k and strips it from v. STORE_ECORRUPT (and counted, if s) when
+ * it does not match; v is then unchanged. */
+int store__check(struct store *s, const MDB_val *k, MDB_val *v);
+/* mdb_cursor_get that verifies and strips the value's trailer: MDB_CORRUPTED (k and the raw v
+ * still set) when the checksum fails, else LMDB's own result. */
+int store__cursor_get(struct store *s, MDB_cursor *cur, MDB_val *k, MDB_val *v, MDB_cursor_op op);
+/* mdb_put with MDB_RESERVE of vlen bytes plus the trailer; the caller writes the vlen bytes at
+ * *out and then calls store__seal. Returns LMDB's result (MDB_KEYEXIST stays distinguishable). */
+int store__reserve(struct store *s, MDB_txn *txn, enum store__db db, const void *key, size_t klen,
+		   size_t vlen, unsigned flags, void **out);
+void store__seal(const void *key, size_t klen, void *val, size_t vlen);
 
 /* Device record helpers shared by the write operations (devices.c). */
 int store__device_load(struct store *s, MDB_txn *txn, const uint8_t id[STORE_ID_BYTES],
@@ -313,9 +335,11 @@ int store__otpk_delete_all(struct store *s, MDB_txn *txn, const uint8_t device_i
 int store__account_index(struct store__wtxn *w, const struct store_account *a, bool del, size_t *n);
 
 /* Mailbox helpers (mailbox.c): delete one envelope with its expiry index entry and update the
- * device's counters. *found = false (and 0) when absent; ref written when found. */
+ * device's counters. *found = false (and 0) when absent; ref and *damaged written when found.
+ * A damaged envelope (checksum or decoder failed) is deleted too; its ref holds only the device
+ * and seq. */
 int store__mailbox_delete(struct store__wtxn *w, const uint8_t device_id[STORE_ID_BYTES],
-			  uint64_t seq, bool *found, struct store_envelope_ref *ref);
+			  uint64_t seq, bool *found, struct store_envelope_ref *ref, bool *damaged);
 /* Deletes up to max of a device's envelopes, lowest seq first, with their expiry entries, and
  * updates its counters if the device record exists. *more: envelopes remain after those. */
 int store__mailbox_delete_some(struct store__wtxn *w, const uint8_t device_id[STORE_ID_BYTES],

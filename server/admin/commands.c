@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include "admin/accounts.h"
+#include "admin/check_data.h"
 #include "admin/offline_store.h"
 #include "services/audit_log.h"
 #include "wakks_storage.h"
@@ -107,6 +108,8 @@ int relay_run_command(const struct relay_config *cfg, const char *command, const
 		       cfg->idp_count);
 		return 0;
 	}
+	if (strcmp(command, "check-data") == 0)
+		return relay_check_data(cfg);
 	if (strcmp(command, "backup") == 0) {
 		if (!arg) {
 			fprintf(stderr, "wakks-relay: backup needs a target directory\n");

@@ -52,6 +52,7 @@ static const struct key_spec relay_keys[] = {
 	NUM("limits", unauth_request_burst, KEY_U32, 1, 1000000),
 	NUM("limits", unauth_buffer_max_bytes, KEY_U32, 65536, 1u << 30),
 	NUM("limits", send_queue_max_bytes, KEY_U32, 65536, 1u << 30),
+	NUM("limits", max_inflight_deliveries, KEY_U32, 1, 4096),
 	NUM("limits", mailbox_max_envelopes, KEY_U32, 1, 100000000),
 	NUM("limits", mailbox_max_bytes, KEY_U64, 1024, 1ull << 40),
 	NUM("limits", mailbox_sender_max_envelopes, KEY_U32, 1, 100000000),
@@ -91,6 +92,7 @@ void relay_config_defaults(struct relay_config *cfg)
 	/* 512 unauthenticated peers each halfway through a largest pre-authentication frame. */
 	cfg->unauth_buffer_max_bytes = 16u << 20;
 	cfg->send_queue_max_bytes = 4u << 20;
+	cfg->max_inflight_deliveries = 64; /* spec/protocol.md §8.3 */
 	cfg->mailbox_max_envelopes = 10000;
 	cfg->mailbox_max_bytes = 256ull << 20;
 	/* A tenth of a mailbox per sender account: ten senders must fill a unit member's mailbox

@@ -87,6 +87,7 @@ struct relay_config {
 	uint32_t unauth_request_burst;
 	uint32_t unauth_buffer_max_bytes;
 	uint32_t send_queue_max_bytes;
+	uint32_t max_inflight_deliveries; /* unacknowledged deliver frames per connection */
 	uint32_t mailbox_max_envelopes;
 	uint64_t mailbox_max_bytes;
 	uint32_t mailbox_sender_max_envelopes; /* envelopes from one sender account in one mailbox */

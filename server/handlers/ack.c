@@ -12,6 +12,7 @@
 #include "net/outgoing.h"
 #include "relay_state.h"
 #include "services/blob_files.h"
+#include "services/delivery.h"
 #include "services/mailbox_record.h"
 #include "services/receipts.h"
 #include "wakks_storage.h"
@@ -87,4 +88,7 @@ void handle_ack(struct relay_conn *c, const proto_frame *f)
 		op = store_req_blob_release(a->call.req, (const uint8_t(*)[16])peek.blobs, peek.n_blobs,
 					    c->device_id, op);
 	relay_call_submit(c, &a->call, op);
+	/* The device has the envelope: the window moves on arrival of the ack (spec/protocol.md
+	 * §8.3), not at its commit, so a slow disk does not also slow delivery. */
+	relay_deliver_acked(c, seq);
 }

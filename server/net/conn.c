@@ -14,6 +14,9 @@
 
 #define RELAY_LWS_WRITE_CLOSE 4
 
+/* How long a connection waits for the peer's answer to our close frame before lws drops it. */
+#define CLOSE_ACK_TIMEOUT_S 5
+
 struct relay_conn *relay_conn_new(struct relay *r, struct lws *wsi)
 {
 	struct relay_conn *c = calloc(1, sizeof *c);
@@ -57,6 +60,7 @@ void relay_conn_closed(struct relay_conn *c)
 		free(f);
 	}
 	relay_conn_rx_release(c);
+	free(c->inflight);
 	sodium_memzero(c->challenge, sizeof c->challenge);
 	free(c);
 }
@@ -87,11 +91,14 @@ static void update_rx_flow(struct relay_conn *c)
 	if (!c->wsi)
 		return;
 	size_t cap = c->relay->cfg.send_queue_max_bytes;
-	if (!c->rx_paused && c->out_bytes > cap) {
+	/* A closing connection always reads: what the peer sent is read and dropped until its
+	 * close frame arrives, so the socket never closes with unread data (the kernel would then
+	 * send a reset that can overtake our close frame, and the peer see 1006). */
+	if (!c->rx_paused && c->out_bytes > cap && c->state != CONN_CLOSING) {
 		c->rx_paused = true;
 		c->relay->metrics.backpressure_pauses++;
 		lws_rx_flow_control(c->wsi, 0);
-	} else if (c->rx_paused && c->out_bytes <= cap / 2) {
+	} else if (c->rx_paused && (c->out_bytes <= cap / 2 || c->state == CONN_CLOSING)) {
 		c->rx_paused = false;
 		lws_rx_flow_control(c->wsi, 1);
 	}
@@ -131,6 +138,7 @@ void relay_conn_close(struct relay_conn *c, uint16_t code, const char *reason)
 	c->close_code = code;
 	snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
 	relay_registry_unbind_device(c->relay, c);
+	update_rx_flow(c);
 	lws_callback_on_writable(c->wsi);
 }
 
@@ -233,18 +241,24 @@ int relay_conn_write_next(struct relay_conn *c)
 		lws_callback_on_writable(c->wsi);
 		return 0;
 	}
-	if (c->state == CONN_CLOSING) {
-		/* The close frame is written here and the connection dropped after it. The usual
+	if (c->state == CONN_CLOSING && !c->close_sent) {
+		/* The close frame is written here, after every queued frame. The usual
 		 * lws_close_reason() + return -1 loses the frame with Debian's lws 4.1 on a libuv loop
 		 * (its debug build closes the connection a second time before the frame goes out).
-		 * lws keeps the opcode out of its public enum; 4 is its LWS_WRITE_CLOSE. */
+		 * lws keeps the opcode out of its public enum; 4 is its LWS_WRITE_CLOSE.
+		 * Then the close handshake (RFC 6455 §7.1.1): the connection stays open, reading and
+		 * dropping, until the peer's close frame arrives (net/ws.c,
+		 * LWS_CALLBACK_WS_PEER_INITIATED_CLOSE) or the timeout; dropping it at once would close a socket with unread data. */
 		unsigned char frame[LWS_PRE + 2 + sizeof c->close_reason];
 		size_t rl = strlen(c->close_reason);
 		frame[LWS_PRE] = (unsigned char)(c->close_code >> 8);
 		frame[LWS_PRE + 1] = (unsigned char)(c->close_code & 0xff);
 		memcpy(frame + LWS_PRE + 2, c->close_reason, rl);
-		lws_write(c->wsi, frame + LWS_PRE, 2 + rl, (enum lws_write_protocol)RELAY_LWS_WRITE_CLOSE);
-		return -1;
+		if (lws_write(c->wsi, frame + LWS_PRE, 2 + rl,
+			      (enum lws_write_protocol)RELAY_LWS_WRITE_CLOSE) < (int)(2 + rl))
+			return -1;
+		c->close_sent = true;
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_ACK, CLOSE_ACK_TIMEOUT_S);
 	}
 	return 0;
 }

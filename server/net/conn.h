@@ -63,9 +63,14 @@ struct relay_conn {
 	/* Mailbox delivery: next sequence number to push, and a drain in progress. */
 	uint64_t deliver_from_seq;
 	bool deliver_more;
+	/* Seqs pushed on this connection and not yet acknowledged, at most max_inflight_deliveries
+	 * (allocated with the first delivery); pushing waits for an ack when it is full. */
+	uint64_t *inflight;
+	uint32_t n_inflight;
 
 	uint16_t close_code;
 	char close_reason[96];
+	bool close_sent; /* our close frame is written; waiting for the peer's */
 };
 
 /* Creates the connection object for a new WebSocket; NULL when out of memory. */

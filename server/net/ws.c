@@ -152,6 +152,10 @@ int relay_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 			relay_on_writable_room(c);
 		return rc;
 	}
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		/* The peer's close frame: after ours it completes the handshake, and lws closes the
+		 * connection (nonzero) without echoing; otherwise lws answers it (0). */
+		return pss->conn && pss->conn->close_sent ? -1 : 0;
 	case LWS_CALLBACK_CLOSED:
 		if (pss->conn) {
 			RLOG_DEBUG("ws", "closed", "conn=%llu", (unsigned long long)pss->conn->id);

@@ -44,6 +44,7 @@ int relay_metrics_render(const struct relay *r, char *buf, size_t len)
 	emit(&o, "wakks_envelopes_delivered_total", "counter", "Envelopes pushed to devices.", m->envelopes_delivered);
 	emit(&o, "wakks_envelopes_acked_total", "counter", "Envelopes acknowledged and deleted.", m->envelopes_acked);
 	emit(&o, "wakks_envelopes_expired_total", "counter", "Envelopes deleted at expiry.", m->envelopes_expired);
+	emit(&o, "wakks_envelopes_lost_total", "counter", "Envelopes found damaged in storage and reported lost to their recipient.", m->envelopes_lost);
 	emit(&o, "wakks_sends_rejected_total", "counter", "Send requests refused.", m->sends_rejected);
 	emit(&o, "wakks_rate_limited_total", "counter", "Requests refused by rate limit.", m->rate_limited);
 	emit(&o, "wakks_backpressure_pauses_total", "counter", "Times reading from a slow peer stopped.", m->backpressure_pauses);
@@ -64,6 +65,7 @@ int relay_metrics_render(const struct relay *r, char *buf, size_t len)
 		emit(&o, "wakks_store_commit_latency_microseconds_sum", "counter", "Sum of commit latencies.", s.total_commit_us);
 		emit(&o, "wakks_store_map_size_bytes", "gauge", "LMDB map size.", s.map_size);
 		emit(&o, "wakks_store_full_errors_total", "counter", "Writes refused because storage is full.", s.full_errors);
+		emit(&o, "wakks_store_corrupt_reads_total", "counter", "Stored values that failed their checksum or decoder when read.", s.corrupt_reads);
 		if (!o.overflow) {
 			static const unsigned lo[STORE_BATCH_HIST_BUCKETS] = { 1, 2, 4, 8, 16, 32, 64, 128 };
 			int n = snprintf(o.buf + o.used, o.len - o.used,

@@ -189,6 +189,9 @@ struct store_envelope {
 	uint64_t expires_at_ms;
 	const uint8_t *payload;
 	size_t payload_len;
+	/* The stored copy failed its checksum or its decoder (spec/storage.md §2.1): only
+	 * ref.device_id and ref.seq (from the key) mean anything; payload is NULL. */
+	bool damaged;
 };
 
 enum store_consent_kind {
@@ -490,6 +493,7 @@ int store_req_delete_envelope(struct store_req *req, const uint8_t device_id[STO
 struct store_delete_result {
 	bool found;
 	struct store_envelope_ref ref; /* valid when found */
+	bool damaged; /* found, but damaged: ref holds only the device and seq */
 };
 const struct store_delete_result *store_req_delete_result(const struct store_req *req, int op);
 
@@ -731,11 +735,21 @@ struct store_stats {
 	uint64_t map_size;            /* bytes currently mapped */
 	uint64_t map_grows;
 	uint64_t full_errors;         /* requests failed with STORE_EFULL */
+	uint64_t corrupt_reads;       /* values read that failed their checksum or decoder */
 };
 void store_get_stats(struct store *store, struct store_stats *out);
 
+/* Called by store_check_data for each value whose checksum fails (spec/storage.md §2.1): the
+ * database's name and the key as stored (valid only during the call). */
+typedef void (*store_check_cb)(const char *db, const void *key, size_t klen, void *data);
+
+/* Walks every value of every database in one read snapshot and verifies its checksum.
+ * *records (may be NULL) gets the number of values read.
+ * @return the number of damaged values (>= 0), or a negative error. */
+int store_check_data(struct store *store, store_check_cb cb, void *data, uint64_t *records);
+
 /* The schema version this program writes. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 #ifdef WAKKS_TEST_HOOKS
 /* Test builds only: while paused the writer takes no requests, so tests can queue a batch. */

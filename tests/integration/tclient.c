@@ -176,6 +176,29 @@ int tdev_wait(struct tdev *d, uint32_t type, int timeout_ms)
 	}
 }
 
+int tdev_post(struct tdev *d, proto_frame *f)
+{
+	f->request_id = d->next_request++;
+	return send_frame(d, f);
+}
+
+int tdev_next(struct tdev *d, int timeout_ms)
+{
+	uint8_t *buf;
+	size_t len;
+	if (d->queued) {
+		buf = d->queue[0].buf;
+		len = d->queue[0].len;
+		memmove(&d->queue[0], &d->queue[1], (d->queued - 1) * sizeof d->queue[0]);
+		d->queued--;
+		return take_frame(d, buf, len);
+	}
+	int r = read_one(d, timeout_ms, &buf, &len);
+	if (r <= 0)
+		return r;
+	return take_frame(d, buf, len);
+}
+
 /* ---- OpenID Connect through the development provider ------------------------------------------ */
 
 static void b64url(const uint8_t *in, size_t len, char *out, size_t cap)

@@ -68,6 +68,13 @@ int tdev_request(struct tdev *d, proto_frame *f, int timeout_ms);
  * the connection closed. The frame is in d->frame. */
 int tdev_wait(struct tdev *d, uint32_t type, int timeout_ms);
 
+/* Sends f (its request id assigned here) without waiting for the reply: pipelined requests.
+ * Returns 0 or -1. */
+int tdev_post(struct tdev *d, proto_frame *f);
+
+/* The next frame of any type (queued ones first), as tdev_wait returns it. */
+int tdev_next(struct tdev *d, int timeout_ms);
+
 /* Sends a `send` to the given device set: env_count ciphertexts, each `ct` for device devs[i].
  * to/to_count: accounts addressed; tenant/unit: a unit (or NULL). Returns the reply type. */
 int tdev_send(struct tdev *d, const uint8_t cmid[16], const uint8_t (*to)[16], size_t to_count,

@@ -266,8 +266,10 @@ static void free_conn(struct wsc *c)
 
 void wsc_close(struct wsc *c)
 {
-	if (c->ssl && !c->close_code) {
-		uint8_t code[2] = { 0x03, 0xe8 };
+	/* Our close, or the answer to the server's (RFC 6455 §5.5.1: its code echoed). */
+	if (c->ssl) {
+		uint16_t v = c->close_code && c->close_code != 1005 ? c->close_code : 1000;
+		uint8_t code[2] = { (uint8_t)(v >> 8), (uint8_t)v };
 		send_frame(c, WS_OP_CLOSE, true, code, 2);
 	}
 	if (c->ssl)

@@ -50,7 +50,7 @@ int wsc_send_raw(struct wsc *c, const void *data, size_t len);
  * -1 when the connection ended without a close frame. */
 int wsc_recv(struct wsc *c, int timeout_ms);
 
-/* Sends a close frame (if still open) and frees everything. */
+/* Sends a close frame (ours, or the answer to the server's) and frees everything. */
 void wsc_close(struct wsc *c);
 
 /* Drops the TCP connection without a close frame (a crashing client). */

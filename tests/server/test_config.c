@@ -34,6 +34,7 @@ static void defaults_without_a_file(void)
 	CHECK_EQ_INT(cfg.port, 8443);
 	CHECK(strcmp(cfg.data_dir, "./var") == 0);
 	CHECK_EQ_INT(cfg.max_frame_bytes, 1u << 20);
+	CHECK_EQ_INT(cfg.max_inflight_deliveries, 64);
 	CHECK_EQ_INT(relay_config_check(&cfg, err, sizeof err), 0);
 }
 

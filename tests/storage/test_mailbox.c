@@ -4,6 +4,7 @@
 
 #include "test.h"
 #include "storage_test.h"
+#include "store_internal.h" /* store__seal: to write data as schema version 2 did */
 
 static uint64_t fake_now = 10000;
 static uint64_t fake_clock(void *data)
@@ -268,15 +269,17 @@ static int ack(struct t_env *e, unsigned dev, uint64_t seq)
 	return t_run(e, req, &res);
 }
 
-/* Rewrites the environment as schema version 1 wrote it: no mailbox_senders entries. */
-static int as_schema_1(const char *path)
+/* Rewrites the environment as schema version 2 wrote it: values sealed (spec/storage.md §2.1),
+ * no mailbox_senders entries. */
+static int as_schema_2(const char *path)
 {
 	MDB_env *env;
 	MDB_txn *txn;
 	MDB_dbi meta, senders;
-	uint8_t one[4];
-	wakks_store_be32(one, 1);
-	MDB_val k = {.mv_size = 14, .mv_data = "schema_version"}, v = {.mv_size = 4, .mv_data = one};
+	uint8_t two[4 + STORE__CHECK_LEN];
+	wakks_store_be32(two, 2);
+	store__seal("schema_version", 14, two, 4);
+	MDB_val k = {.mv_size = 14, .mv_data = "schema_version"}, v = {.mv_size = sizeof two, .mv_data = two};
 	int rc = mdb_env_create(&env);
 	if (rc)
 		return rc;
@@ -297,7 +300,7 @@ static int as_schema_1(const char *path)
 
 /* One sender fills only its share of a mailbox: past it its sends fail STORE_ESHARE and store
  * nothing, while another sender still gets through; an ack frees a place; the share survives a
- * reopen and is rebuilt from the mailboxes when schema 1 data is migrated. */
+ * reopen and is rebuilt from the mailboxes when schema 2 data is migrated. */
 static void test_sender_share_of_a_mailbox(void)
 {
 	struct t_env e;
@@ -331,12 +334,12 @@ static void test_sender_share_of_a_mailbox(void)
 	CHECK_EQ_INT(run_send(&e, &ts, &res), 0);
 	make_send(&ts, 6, to1, 1, 1u << 30);
 	CHECK_EQ_INT(run_send(&e, &ts, &res), STORE_ESHARE);
-	/* the counts are stored: after a reopen, and after a migration from schema 1 */
+	/* the counts are stored: after a reopen, and after a migration from schema 2 */
 	t_close(&e);
 	REQUIRE_OK(t_open(&e));
 	CHECK_EQ_INT(run_send(&e, &ts, &res), STORE_ESHARE);
 	t_close(&e);
-	REQUIRE_OK(as_schema_1(e.dbpath));
+	REQUIRE_OK(as_schema_2(e.dbpath));
 	REQUIRE_OK(t_open(&e));
 	CHECK_EQ_INT(run_send(&e, &ts, &res), STORE_ESHARE);
 	CHECK_EQ_INT(ack(&e, 1, 2), 0);

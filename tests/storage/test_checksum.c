@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* Record checksums (spec/storage.md §2.1): bit rot in data.mdb is found on read and by the
+ * whole-database check, a damaged envelope is handed out as damaged (never as data) and can still
+ * be deleted and expired, and a schema version 1 database is migrated to sealed values. */
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <lmdb.h>
+
+#include "test.h"
+#include "storage_test.h"
+
+static uint64_t fake_now = 10000;
+static uint64_t fake_clock(void *data)
+{
+	(void)data;
+	return fake_now;
+}
+
+/* Account 1 with device 1 (the recipient), account 2 with device 10 (the sender). */
+static int setup_people(struct t_env *e)
+{
+	if (t_put_account(e, 1, STORE_ACCOUNT_CITIZEN) || t_put_account(e, 2, STORE_ACCOUNT_CASEWORKER))
+		return -1;
+	if (t_put_device(e, 1, 1))
+		return -1;
+	return t_put_device(e, 2, 10);
+}
+
+/* Message msg from device 10 to device 1; payload "PAYLOAD-<msg>-" and a recognisable tail. */
+static int send_one(struct t_env *e, unsigned msg)
+{
+	struct t_res res = {0};
+	struct store_send send;
+	struct store_recipient r;
+	char payload[64];
+	memset(&send, 0, sizeof send);
+	memset(&r, 0, sizeof r);
+	snprintf(payload, sizeof payload, "PAYLOAD-%u-abcdefghijklmnopqrstuvwxyz", msg);
+	t_id(send.sender_account, 'A', 2);
+	t_id(send.sender_device, 'D', 10);
+	t_id(send.message_id, 'M', msg);
+	send.kind = STORE_KIND_ENVELOPE;
+	t_id(r.device_id, 'D', 1);
+	r.payload = (const uint8_t *)payload;
+	r.payload_len = strlen(payload);
+	r.expires_at_ms = 50000;
+	send.recipients = &r;
+	send.n_recipients = 1;
+	struct store_req *req = store_req_new(e->s, t_cb, &res);
+	if (store_req_store_envelopes(req, &send) != 0) {
+		store_req_free(req);
+		return -100;
+	}
+	return t_run(e, req, &res);
+}
+
+/* Flips one bit in every occurrence of needle in the file: bit rot, as the disk does it. Every
+ * one, because LMDB's copy-on-write leaves older copies of a page in the file besides the live
+ * one. Returns the number of occurrences (0: the needle is missing). */
+static int flip_in_file(const char *path, const char *needle, size_t at)
+{
+	FILE *f = fopen(path, "r+b");
+	if (!f)
+		return -1;
+	fseek(f, 0, SEEK_END);
+	long size = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *buf = malloc((size_t)size);
+	int rc = 0;
+	if (buf && fread(buf, 1, (size_t)size, f) == (size_t)size) {
+		size_t nl = strlen(needle);
+		for (long i = 0; i + (long)nl <= size; i++) {
+			if (memcmp(buf + i, needle, nl) == 0) {
+				fseek(f, i + (long)at, SEEK_SET);
+				fputc(buf[i + at] ^ 0x10, f);
+				rc++;
+			}
+		}
+	}
+	free(buf);
+	fclose(f);
+	return rc;
+}
+
+struct seen {
+	size_t n;
+	uint64_t seqs[8];
+	bool damaged[8];
+	char payloads[8][64];
+};
+
+static int seen_cb(const struct store_envelope *env, void *data)
+{
+	struct seen *s = data;
+	s->seqs[s->n] = env->ref.seq;
+	s->damaged[s->n] = env->damaged;
+	if (!env->damaged)
+		snprintf(s->payloads[s->n], sizeof s->payloads[s->n], "%.*s", (int)env->payload_len,
+			 (const char *)env->payload);
+	s->n++;
+	return 0;
+}
+
+struct found {
+	int n;
+	char db[32];
+};
+
+static void found_cb(const char *db, const void *key, size_t klen, void *data)
+{
+	struct found *f = data;
+	(void)key;
+	(void)klen;
+	f->n++;
+	snprintf(f->db, sizeof f->db, "%s", db);
+}
+
+static void test_flipped_bit_is_never_served(void)
+{
+	struct t_env e;
+	char file[700];
+	uint8_t dev[STORE_ID_BYTES];
+	REQUIRE_OK(t_setup(&e));
+	e.cfg.now_ms = fake_clock;
+	REQUIRE_OK(t_open(&e));
+	REQUIRE_OK(setup_people(&e));
+	for (unsigned m = 1; m <= 3; m++)
+		REQUIRE_OK(send_one(&e, m));
+	t_close(&e);
+	snprintf(file, sizeof file, "%s/data.mdb", e.dbpath);
+	REQUIRE(flip_in_file(file, "PAYLOAD-2-", 14) > 0);
+
+	REQUIRE_OK(t_open(&e));
+	struct store_stats st;
+	store_get_stats(e.s, &st);
+	CHECK_EQ_INT(st.corrupt_reads, 0);
+
+	/* the damaged envelope is handed out as damaged; its neighbours as they were */
+	struct seen s = {0};
+	t_id(dev, 'D', 1);
+	CHECK_EQ_INT(store_mailbox_iter(e.s, dev, 0, 10, seen_cb, &s), 3);
+	CHECK_EQ_INT(s.n, 3);
+	CHECK(!s.damaged[0] && s.damaged[1] && !s.damaged[2]);
+	CHECK_EQ_INT(s.seqs[1], 2);
+	CHECK(strcmp(s.payloads[0], "PAYLOAD-1-abcdefghijklmnopqrstuvwxyz") == 0);
+	CHECK(strcmp(s.payloads[2], "PAYLOAD-3-abcdefghijklmnopqrstuvwxyz") == 0);
+	store_get_stats(e.s, &st);
+	CHECK_EQ_INT(st.corrupt_reads, 1);
+
+	/* the whole-database check names it */
+	struct found f = {0};
+	uint64_t records = 0;
+	CHECK_EQ_INT(store_check_data(e.s, found_cb, &f, &records), 1);
+	CHECK_EQ_INT(f.n, 1);
+	CHECK(strcmp(f.db, "mailboxes") == 0);
+	CHECK(records > 10);
+
+	/* it can be deleted (the relay does so after telling the recipient) */
+	struct t_res res = {0};
+	struct store_req *req = store_req_new(e.s, t_cb, &res);
+	CHECK_EQ_INT(store_req_delete_envelope(req, dev, 2), 0);
+	CHECK_EQ_INT(t_run(&e, req, &res), 0);
+	CHECK(res.op[0].deleted.found && res.op[0].deleted.damaged);
+	CHECK_EQ_INT(res.op[0].deleted.ref.seq, 2);
+	struct store_device d;
+	REQUIRE_OK(store_get_device(e.s, dev, &d));
+	CHECK_EQ_INT(d.mailbox_count, 2);
+	CHECK_EQ_INT(store_check_data(e.s, found_cb, &f, NULL), 0);
+
+	/* its stale expiry entry does not stop the expiry of the others */
+	memset(&res, 0, sizeof res);
+	req = store_req_new(e.s, t_cb, &res);
+	CHECK_EQ_INT(store_req_expire(req, 60000, 100), 0);
+	CHECK_EQ_INT(t_run(&e, req, &res), 0);
+	CHECK_EQ_INT(res.op[0].n, 2);
+	memset(&s, 0, sizeof s);
+	CHECK_EQ_INT(store_mailbox_iter(e.s, dev, 0, 10, seen_cb, &s), 0);
+	REQUIRE_OK(store_get_device(e.s, dev, &d));
+	CHECK_EQ_INT(d.mailbox_count, 0);
+	t_teardown(&e);
+}
+
+/* Opens the environment with plain LMDB, as a disk or an old program would see it. */
+static int raw_open(const char *path, MDB_env **env, MDB_txn **txn)
+{
+	if (mdb_env_create(env) != 0)
+		return -1;
+	mdb_env_set_maxdbs(*env, 32);
+	mdb_env_set_mapsize(*env, 256u << 20);
+	if (mdb_env_open(*env, path, 0, 0600) != 0 || mdb_txn_begin(*env, NULL, 0, txn) != 0) {
+		mdb_env_close(*env);
+		return -1;
+	}
+	return 0;
+}
+
+static void test_damaged_device_record_is_an_error(void)
+{
+	struct t_env e;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	uint8_t id[STORE_ID_BYTES], copy[256];
+	REQUIRE_OK(t_setup(&e));
+	REQUIRE_OK(t_open(&e));
+	REQUIRE_OK(setup_people(&e));
+	t_close(&e);
+
+	t_id(id, 'D', 1);
+	REQUIRE_OK(raw_open(e.dbpath, &env, &txn));
+	REQUIRE_OK(mdb_dbi_open(txn, "devices", 0, &dbi));
+	MDB_val k = {.mv_size = sizeof id, .mv_data = id}, v;
+	REQUIRE_OK(mdb_get(txn, dbi, &k, &v));
+	CHECK(v.mv_size <= sizeof copy);
+	memcpy(copy, v.mv_data, v.mv_size);
+	copy[70] ^= 0x01; /* next_seq: a decoder alone could not tell */
+	v.mv_data = copy;
+	REQUIRE_OK(mdb_put(txn, dbi, &k, &v, 0));
+	REQUIRE_OK(mdb_txn_commit(txn));
+	mdb_env_close(env);
+
+	REQUIRE_OK(t_open(&e));
+	struct store_device d;
+	CHECK_EQ_INT(store_get_device(e.s, id, &d), STORE_ECORRUPT);
+	/* a send to it fails rather than use a damaged sequence counter */
+	CHECK_EQ_INT(send_one(&e, 1), STORE_ECORRUPT);
+	struct found f = {0};
+	CHECK_EQ_INT(store_check_data(e.s, found_cb, &f, NULL), 1);
+	CHECK(strcmp(f.db, "devices") == 0);
+	t_teardown(&e);
+}
+
+/* Rewrites a sealed environment as schema version 1 wrote it: bare values, a bare u32 version. */
+static int unseal_to_v1(const char *path)
+{
+	static const char *const dbs[] = {"meta", "accounts", "unit_accounts", "tenant_accounts",
+					  "devices", "account_devices", "mailboxes", "mailbox_expiry",
+					  "idempotency", "idempotency_expiry"};
+	MDB_env *env;
+	MDB_txn *txn;
+	uint8_t buf[512];
+	if (raw_open(path, &env, &txn))
+		return -1;
+	int rc = 0;
+	for (size_t i = 0; i < sizeof dbs / sizeof dbs[0] && rc == 0; i++) {
+		MDB_dbi dbi;
+		MDB_cursor *cur;
+		MDB_val k, v;
+		if ((rc = mdb_dbi_open(txn, dbs[i], 0, &dbi)) != 0 ||
+		    (rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+			break;
+		int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+		while (mrc == 0) {
+			if (v.mv_size < 8 || v.mv_size - 8 > sizeof buf) {
+				mrc = -1;
+				break;
+			}
+			memcpy(buf, v.mv_data, v.mv_size - 8);
+			MDB_val nv = {.mv_size = v.mv_size - 8, .mv_data = buf};
+			mrc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT);
+			if (mrc == 0)
+				mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		}
+		mdb_cursor_close(cur);
+		if (mrc != MDB_NOTFOUND)
+			rc = -1;
+	}
+	if (rc == 0) {
+		/* version 1 had no mailbox_senders database (schema 3 adds it) */
+		MDB_dbi senders;
+		if (mdb_dbi_open(txn, "mailbox_senders", 0, &senders) == 0)
+			rc = mdb_drop(txn, senders, 1);
+	}
+	if (rc == 0) {
+		MDB_dbi meta;
+		uint8_t one[4] = {0, 0, 0, 1};
+		MDB_val k = {.mv_size = 14, .mv_data = "schema_version"};
+		MDB_val v = {.mv_size = 4, .mv_data = one};
+		rc = mdb_dbi_open(txn, "meta", 0, &meta);
+		if (rc == 0)
+			rc = mdb_put(txn, meta, &k, &v, 0);
+	}
+	if (rc == 0)
+		rc = mdb_txn_commit(txn);
+	else
+		mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return rc;
+}
+
+static void test_version_1_database_is_migrated(void)
+{
+	struct t_env e;
+	uint8_t dev[STORE_ID_BYTES];
+	REQUIRE_OK(t_setup(&e));
+	e.cfg.now_ms = fake_clock;
+	REQUIRE_OK(t_open(&e));
+	REQUIRE_OK(setup_people(&e));
+	REQUIRE_OK(send_one(&e, 7));
+	t_close(&e);
+	REQUIRE_OK(unseal_to_v1(e.dbpath));
+
+	REQUIRE_OK(t_open(&e));
+	struct found f = {0};
+	CHECK_EQ_INT(store_check_data(e.s, found_cb, &f, NULL), 0);
+	struct seen s = {0};
+	t_id(dev, 'D', 1);
+	CHECK_EQ_INT(store_mailbox_iter(e.s, dev, 0, 10, seen_cb, &s), 1);
+	CHECK(!s.damaged[0]);
+	CHECK(strcmp(s.payloads[0], "PAYLOAD-7-abcdefghijklmnopqrstuvwxyz") == 0);
+	/* new writes work on the migrated data: the next seq follows on */
+	REQUIRE_OK(send_one(&e, 8));
+	memset(&s, 0, sizeof s);
+	CHECK_EQ_INT(store_mailbox_iter(e.s, dev, 0, 10, seen_cb, &s), 2);
+	CHECK_EQ_INT(s.seqs[1], 2);
+	t_close(&e);
+
+	/* the stored version is the program's, sealed */
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi meta;
+	REQUIRE_OK(raw_open(e.dbpath, &env, &txn));
+	REQUIRE_OK(mdb_dbi_open(txn, "meta", 0, &meta));
+	MDB_val k = {.mv_size = 14, .mv_data = "schema_version"}, v;
+	REQUIRE_OK(mdb_get(txn, meta, &k, &v));
+	CHECK_EQ_INT(v.mv_size, 12);
+	CHECK_EQ_INT(wakks_load_be32(v.mv_data), STORE_SCHEMA_VERSION);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	t_teardown(&e);
+}
+
+int main(void)
+{
+	RUN(test_flipped_bit_is_never_served);
+	RUN(test_damaged_device_record_is_an_error);
+	RUN(test_version_1_database_is_migrated);
+	return TEST_RESULT();
+}
