@@ -69,3 +69,35 @@ int proto_frame_peek(const uint8_t *buf, size_t len, uint32_t *type, uint32_t *r
 	*request_id = (uint32_t)r;
 	return 0;
 }
+
+/* The request id an error about this frame carries (spec/protocol.md §3.4): the frame starts with
+ * an array head of at least two elements and two non-negative integers, the second at most
+ * uint32. The count, the type's value and everything after the two integers do not matter: an
+ * error about them still concerns this request. */
+uint32_t proto_frame_error_request_id(const uint8_t *buf, size_t len)
+{
+	size_t pos = 0;
+	uint64_t t, r;
+	uint32_t count;
+
+	if (buf == NULL || len < 1)
+		return 0;
+	uint8_t c = buf[pos++];
+	if (c >= 0x90 && c <= 0x9f) {
+		count = c & 0x0fu;
+	} else if (c == 0xdc || c == 0xdd) {
+		size_t n = c == 0xdc ? 2 : 4;
+		if (len - pos < n)
+			return 0;
+		count = 0;
+		for (size_t i = 0; i < n; i++)
+			count = count << 8 | buf[pos + i];
+		pos += n;
+	} else {
+		return 0;
+	}
+	if (count < 2 || read_uint(buf, len, &pos, &t) != 0 || read_uint(buf, len, &pos, &r) != 0 ||
+	    r > UINT32_MAX)
+		return 0;
+	return (uint32_t)r;
+}

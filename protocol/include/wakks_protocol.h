@@ -624,6 +624,11 @@ void proto_frame_init(proto_frame *f, uint32_t type, uint32_t request_id);
  *         PROTO_E_TOO_LARGE. An unknown type is NOT an error here. */
 int proto_frame_peek(const uint8_t *buf, size_t len, uint32_t *type, uint32_t *request_id);
 
+/* The request id an `error` about a frame that fails to decode carries (spec/protocol.md §3.4):
+ * the second element when the frame begins with an array head of two or more elements and two
+ * non-negative integers, the second within uint32; else 0. Never fails. */
+uint32_t proto_frame_error_request_id(const uint8_t *buf, size_t len);
+
 /* Decodes and fully validates one frame occupying exactly buf[0..len). On success *out holds views
  * into buf (see "Ownership and lifetime of views" above). On failure out->type is PROTO_T_NONE
  * (or *out is untouched when the failure precedes the body) and the body is unspecified: the

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MPL-2.0 */
-/* Frame dispatch: decode, check what the connection may send in its state, rate-limit, then call
+/* Frame dispatch: rate-limit, decode, check what the connection may send in its state, then call
  * the handler from the table. Every refusal is an `error` frame naming what was wrong. */
 #include "pipeline/dispatch.h"
 
@@ -79,44 +79,40 @@ static relay_handler lookup(uint32_t type)
 void relay_on_frame(struct relay_conn *c, const uint8_t *data, size_t len)
 {
 	struct relay *r = c->relay;
-	uint32_t type = 0, request_id = 0;
-	int rc = proto_frame_peek(data, len, &type, &request_id);
+	/* The request id every error about this frame carries, readable or 0 (spec/protocol.md
+	 * §3.4); the rate limit and the codec's errors both use it. */
+	uint32_t request_id = proto_frame_error_request_id(data, len);
 	/* Every frame costs a token, whatever the state and whether it decodes (spec/protocol.md
 	 * §3.4): before authentication a peer could otherwise make the relay check signatures or
-	 * answer bad frames as fast as it can send them. The peek only reads the header. */
+	 * answer bad frames as fast as it can send them. The token is about the connection, so it is
+	 * taken before anything about the frame is judged. */
 	if (!relay_conn_take_token(c, relay_monotonic_ms())) {
 		r->metrics.rate_limited++;
 		proto_error_details d = { 0 };
 		d.retry_ms = 1000 / relay_conn_rate(c) + 1;
-		relay_send_error(c, rc == 0 ? request_id : 0, PROTO_E_RATE_LIMITED,
-				 "requests per second exceeded", &d);
+		relay_send_error(c, request_id, PROTO_E_RATE_LIMITED, "requests per second exceeded",
+				 &d);
 		return;
 	}
+	/* The codec's order is the spec's (well-formedness, shape, type, request id, body), so the
+	 * relay answers every bad frame exactly as every other decoder judges it; what the relay
+	 * alone decides (direction, connection state) comes after. */
+	const char *field = "";
+	int rc = proto_frame_decode_diag(data, len, r->rx_frame, &field);
 	if (rc != 0) {
-		relay_send_error(c, 0, rc, proto_strerror(rc), NULL);
+		char text[160];
+		snprintf(text, sizeof text, "%s%s%s", proto_strerror(rc), field[0] ? ": " : "", field);
+		relay_send_error(c, request_id, rc, text, NULL);
 		return;
 	}
+	uint32_t type = r->rx_frame->type;
 	unsigned flags = proto_type_flags(type);
-	if (!flags) {
-		char text[96];
-		snprintf(text, sizeof text, "unknown frame type %u", type);
-		relay_send_error(c, request_id, PROTO_E_UNKNOWN_TYPE, text, NULL);
-		return;
-	}
 	if (!(flags & PROTO_F_C2R)) {
 		/* spec/protocol.md §3.5: a relay-to-client type sent to the relay counts as unknown. */
 		char text[96];
 		snprintf(text, sizeof text, "frame type %s is sent by the relay, not to it",
 			 proto_type_name(type));
 		relay_send_error(c, request_id, PROTO_E_UNKNOWN_TYPE, text, NULL);
-		return;
-	}
-	const char *field = "";
-	rc = proto_frame_decode_diag(data, len, r->rx_frame, &field);
-	if (rc != 0) {
-		char text[160];
-		snprintf(text, sizeof text, "%s%s%s", proto_strerror(rc), field[0] ? ": " : "", field);
-		relay_send_error(c, request_id, rc, text, NULL);
 		return;
 	}
 	if (c->state == CONN_UNAUTHENTICATED && !(flags & PROTO_F_PRE_AUTH)) {

@@ -18,6 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t type, rid;
 	const char *field = NULL;
 	int peeked = proto_frame_peek(data, size, &type, &rid);
+	/* Read from every frame the relay receives, so it must be safe on any bytes. */
+	uint32_t error_rid = proto_frame_error_request_id(data, size);
 	int rc = proto_frame_decode_diag(data, size, &frame, &field);
 	if (rc != 0) {
 		if (proto_errname(rc) == NULL || field == NULL)
@@ -26,6 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (peeked != 0 || type != frame.type || rid != frame.request_id)
 		abort(); /* peek must agree with a successful decode */
+	if (error_rid != frame.request_id)
+		abort(); /* a frame that decodes has a readable request id, its own */
 	if (proto_frame_validate(&frame) != 0)
 		abort(); /* decode and validate enforce the same rules */
 

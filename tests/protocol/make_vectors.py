@@ -215,6 +215,41 @@ VALID = [
 ]
 
 
+def error_rid(b):
+    """The request id an error about frame bytes b carries (spec/protocol.md §3.4): an array head
+    of two or more elements, then two non-negative integers, the second within uint32; else 0."""
+    def uint_at(p):
+        if p >= len(b):
+            return None, p
+        c = b[p]
+        if c <= 0x7F:
+            return c, p + 1
+        width = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8, 0xD0: 1, 0xD1: 2, 0xD2: 4, 0xD3: 8}.get(c)
+        if width is None or p + 1 + width > len(b):
+            return None, p
+        raw = b[p + 1:p + 1 + width]
+        v = int.from_bytes(raw, "big", signed=c >= 0xD0)
+        return (v if v >= 0 else None), p + 1 + width
+    if not b:
+        return 0
+    if 0x90 <= b[0] <= 0x9F:
+        count, p = b[0] & 0x0F, 1
+    elif b[0] in (0xDC, 0xDD):
+        w = 2 if b[0] == 0xDC else 4
+        if len(b) < 1 + w:
+            return 0
+        count, p = int.from_bytes(b[1:1 + w], "big"), 1 + w
+    else:
+        return 0
+    if count < 2:
+        return 0
+    t, p = uint_at(p)
+    if t is None:
+        return 0
+    r, p = uint_at(p)
+    return r if r is not None and r <= 0xFFFFFFFF else 0
+
+
 def frame(type_name, rid, body):
     return [TYPES[type_name], rid, body]
 
@@ -249,9 +284,13 @@ def main():
 
     inv = []
 
-    def bad(name, err, wire, note=None):
+    def bad(name, err, wire, note=None, rid=None):
         b = wire if isinstance(wire, (bytes, bytearray)) else enc(wire)
-        e = {"name": name, "hex": bytes(b).hex(), "error": err, "code": CODES[err]}
+        # rid: the request id the relay's error must carry; the cases that pin the rule state it.
+        got = error_rid(bytes(b))
+        if rid is not None and rid != got:
+            raise SystemExit(f"{name}: error request id {got}, the rule says {rid}")
+        e = {"name": name, "hex": bytes(b).hex(), "error": err, "code": CODES[err], "rid": got}
         if note:
             e["note"] = note
         inv.append(e)
@@ -261,32 +300,32 @@ def main():
     hello_wire = enc(frame("hello", 0, hello))
 
     # truncated
-    bad("empty", "truncated", b"")
+    bad("empty", "truncated", b"", rid=0)
     bad("send_truncated_in_ciphertext", "truncated", send_wire[:-10])
     bad("send_truncated_one_byte", "truncated", send_wire[:-1])
-    bad("hello_truncated_header", "truncated", hello_wire[:2])
-    bad("array32_huge_count", "truncated", b"\xdd\xff\xff\xff\xff", "declared 4294967295 elements, 0 present: no allocation")
+    bad("hello_truncated_header", "truncated", hello_wire[:2], rid=0)
+    bad("array32_huge_count", "truncated", b"\xdd\xff\xff\xff\xff", "declared 4294967295 elements, 0 present: no allocation", rid=0)
     bad("map32_huge_count", "truncated", bytes.fromhex("9340") + b"\x00" + b"\xdf\xff\xff\xff\xff")
     bad("bin32_huge_length", "truncated", enc([64, 1, Raw(b"\x81\xa4cmid\xc6\xff\xff\xff\xf0")]))
     # trailing
     bad("hello_trailing_nil", "trailing_bytes", hello_wire + b"\xc0")
     bad("two_frames", "trailing_bytes", hello_wire + hello_wire)
     # malformed
-    bad("reserved_byte_c1", "malformed", enc(frame("ok", 3, {}))[:-1] + b"\xc1")
+    bad("reserved_byte_c1", "malformed", enc(frame("ok", 3, {}))[:-1] + b"\xc1", rid=3)
     # depth
     deep = Raw(b"\x91" * 8 + b"\xc0")
     bad("too_deep_unknown_field", "too_deep", frame("ok", 3, {"x": deep}))
     # shape
-    bad("frame_is_map", "bad_shape", {"type": 1})
-    bad("frame_two_elements", "bad_shape", [4, 3])
-    bad("frame_four_elements", "bad_shape", [4, 3, {}, None])
-    bad("type_is_string", "bad_shape", ["hello", 0, {}])
+    bad("frame_is_map", "bad_shape", {"type": 1}, rid=0)
+    bad("frame_two_elements", "bad_shape", [4, 3], rid=3)
+    bad("frame_four_elements", "bad_shape", [4, 3, {}, None], rid=3)
+    bad("type_is_string", "bad_shape", ["hello", 0, {}], rid=0)
     bad("body_is_array", "bad_shape", [4, 3, []])
-    bad("request_id_negative", "bad_shape", [4, -1, {}])
-    bad("type_over_uint32", "out_of_range", [2**32 + 4, 3, {}])
+    bad("request_id_negative", "bad_shape", [4, -1, {}], rid=0)
+    bad("type_over_uint32", "out_of_range", [2**32 + 4, 3, {}], rid=3)
     # type, request id
     bad("unknown_type_200", "unknown_type", [200, 7, {"blob": b"\x00" * 8}],
-        "the relay answers error(unknown_type) with request id 7 and keeps the connection")
+        "the relay answers error(unknown_type) with request id 7 and keeps the connection", rid=7)
     bad("unknown_type_0", "unknown_type", [0, 7, {}])
     bad("request_without_id", "bad_request_id", frame("send", 0, send))
     bad("push_with_id", "bad_request_id", frame("deliver", 5, by["deliver"][3]))
@@ -369,7 +408,7 @@ def main():
         "description": "OS2wakks wire protocol v1 test vectors (spec/protocol.md). 'valid': hex is one frame; "
                        "'frame' is its decoded form (bin as lowercase hex, str as string); when 'canonical' is true "
                        "encoding 'frame' must give exactly 'hex'. 'invalid': decoding 'hex' must fail with 'error' "
-                       "(wire name) / 'code' (wire number). Generated by tests/protocol/make_vectors.py.",
+                       "(wire name) / 'code' (wire number), and the relay's error carries request id 'rid' (§3.4). Generated by tests/protocol/make_vectors.py.",
         "protocol_version": 1,
         "types": TYPES,
         "valid": valid,

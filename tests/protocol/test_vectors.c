@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* Replays spec/vectors/protocol.json: every valid vector decodes to its listed fields and (when
- * canonical) encodes back to its exact bytes; every invalid vector fails with its listed code. */
+ * canonical) encodes back to its exact bytes; every invalid vector fails with its listed code, and
+ * the request id an error about it carries is the listed one. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,6 +89,15 @@ static void test_invalid_vectors(void)
 			fprintf(stderr, "  vector %s: got %s ('%s'), want %s\n", name,
 				proto_errname(rc) ? proto_errname(rc) : "ok", field ? field : "", err);
 		CHECK_EQ_INT(rc, -code);
+		/* The request id the relay's error about this frame carries (spec/protocol.md §3.4). */
+		json_t *rid = json_object_get(v, "rid");
+		CHECK(json_is_integer(rid));
+		uint32_t want_rid = (uint32_t)json_integer_value(rid);
+		uint32_t got_rid = proto_frame_error_request_id(len ? bytes : (const uint8_t *)"", len);
+		if (got_rid != want_rid)
+			fprintf(stderr, "  vector %s: error request id %u, want %u\n", name, got_rid,
+				want_rid);
+		CHECK_EQ_INT(got_rid, want_rid);
 		if (code == 7) { /* unknown type: the header is still readable for the error reply */
 			uint32_t t = 0, r = 0;
 			CHECK_EQ_INT(proto_frame_peek(bytes, len, &t, &r), 0);

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MPL-2.0
 // Replays spec/vectors/protocol.json: every valid frame decodes to its JSON form (and canonical
-// ones re-encode byte for byte); every invalid frame fails with its wire error.
+// ones re-encode byte for byte); every invalid frame fails with its wire error, and an error about
+// it carries the vector's request id.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decode, encode } from '../src/protocol/codec.js';
+import { decode, encode, errorRequestId } from '../src/protocol/codec.js';
 import { errcode } from '../src/protocol/errors.js';
 import { T } from '../src/protocol/schema.js';
 import { slugValid } from '../src/protocol/slug.js';
@@ -32,6 +33,7 @@ for (const c of v.invalid) {
       assert.equal(errcode(e.code), c.code);
       return true;
     });
+    assert.equal(errorRequestId(fromHex(c.hex)), c.rid, 'request id of the error (§3.4)');
   });
 }
 

@@ -163,21 +163,32 @@ export function encode(type, rid, b = {}) {
   return out;
 }
 
-/** Reads only the header of a frame that failed to decode (§3.4): [type, rid] or null. */
-export function peek(buf) {
-  try {
-    let p = 0;
-    const b0 = buf[p++];
-    if (b0 === 0x93) { /* fixarray 3 */ } else if (b0 === 0xdc) p += 2; else return null;
-    const n = () => {
-      const b = buf[p++];
-      if (b <= 0x7f) return b;
-      if (b === 0xcc) return buf[p++];
-      if (b === 0xcd) { const v = (buf[p] << 8) | buf[p + 1]; p += 2; return v; }
-      if (b === 0xce) { const v = new DataView(buf.buffer, buf.byteOffset + p, 4).getUint32(0); p += 4; return v; }
-      return null;
-    };
-    const t = n(), r = n();
-    return t === null || r === null ? null : [t, r];
-  } catch { return null; }
+/** The request id an error about a frame carries (spec/protocol.md §3.4): the frame starts with
+ * an array head of two or more elements and two non-negative integers, the second within uint32;
+ * otherwise 0. The element count and the type's value do not matter. */
+export function errorRequestId(buf) {
+  let p = 0;
+  const has = (n) => p + n <= buf.length;
+  const be = (n) => { let v = 0n; for (let i = 0; i < n; i++) v = (v << 8n) | BigInt(buf[p + i]); p += n; return v; };
+  const uint = () => {
+    if (!has(1)) return null;
+    const b = buf[p++];
+    if (b <= 0x7f) return BigInt(b);
+    const width = { 0xcc: 1, 0xcd: 2, 0xce: 4, 0xcf: 8, 0xd0: 1, 0xd1: 2, 0xd2: 4, 0xd3: 8 }[b];
+    if (width === undefined || !has(width)) return null;
+    if (b >= 0xd0 && (buf[p] & 0x80)) return null; /* negative */
+    return be(width);
+  };
+  if (!has(1)) return 0;
+  const b0 = buf[p++];
+  let count;
+  if (b0 >= 0x90 && b0 <= 0x9f) count = b0 & 0x0f;
+  else if (b0 === 0xdc || b0 === 0xdd) {
+    const w = b0 === 0xdc ? 2 : 4;
+    if (!has(w)) return 0;
+    count = Number(be(w));
+  } else return 0;
+  if (count < 2 || uint() === null) return 0;
+  const r = uint();
+  return r === null || r > 0xffffffffn ? 0 : Number(r);
 }
