@@ -4,8 +4,9 @@
  * backup` copies the running relay. The backup is private and passes `backup --verify`; `restore`
  * puts it into a new data directory, and a relay started there delivers every envelope stored
  * before the backup began, the attachments they reference download, and a caseworker finds the
- * citizen again by CPR number. A tampered, missing or readable-by-others file fails the check,
- * and a damaged backup is not restored. */
+ * citizen again by CPR number; so does a relay started on the backup directory itself. A
+ * tampered, missing or readable-by-others file fails the check, and a damaged backup is not
+ * restored. */
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
@@ -399,6 +400,30 @@ static void verify_detects_tampered_missing_and_readable_files(void)
 	CHECK_EQ_INT(command("backup", "--verify", backup_dir, NULL), 0);
 }
 
+/* docs/operations.md: a relay may also be started on a backup directory itself. */
+static void relay_starts_on_the_backup_itself(void)
+{
+	CHECK_EQ_INT(relay_proc_stop(&restored), 0);
+	struct relay_proc on_backup;
+	struct relay_proc_opts o = { .dir = relay.dir, .data_subdir = "backup", .dev = true,
+				     .extra_config = CONFIG };
+	REQUIRE(relay_proc_start_opts(&on_backup, &o) == 0);
+	tdev_disconnect(&camilla);
+	camilla.port = on_backup.port;
+	REQUIRE(tdev_login(&camilla) == 0);
+	const devidp_user *a = devidp_demo_user("anna");
+	CHECK_EQ_INT(lookup(&camilla, a->cpr), PROTO_T_CITIZEN);
+	CHECK(camilla.frame.body.citizen.reachable);
+	int found = 0;
+	while (found < BEFORE && tdev_wait(&camilla, PROTO_T_DELIVER, 3000) == PROTO_T_DELIVER)
+		for (int i = 0; i < BEFORE; i++)
+			found += memcmp(camilla.frame.body.deliver.cmid, before[i], 16) == 0;
+	CHECK_EQ_INT(found, BEFORE);
+	CHECK_EQ_INT(download(&camilla, doc_id, doc_len, doc), 0);
+	tdev_disconnect(&camilla);
+	relay_proc_cleanup(&on_backup);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN); /* a connection the stopped relay closed */
@@ -410,6 +435,7 @@ int main(void)
 	RUN(restored_relay_delivers_everything_stored_before);
 	RUN(citizen_found_again_by_cpr);
 	RUN(verify_detects_tampered_missing_and_readable_files);
+	RUN(relay_starts_on_the_backup_itself);
 	tdev_free(&anna);
 	tdev_free(&bo);
 	tdev_free(&camilla);
