@@ -4,7 +4,8 @@
  * sends that no longer fit are refused with `unavailable`, "storage is full" and a retry time;
  * the refusals make one error line, not one per send; /metrics shows the map's use, its
  * maximum, the warning state and the refusals. A second relay, warned at a threshold below the
- * disk's present use, warns about the disk and shows it in /metrics. */
+ * disk's present use, warns about the disk; an upload whose file is /dev/full (ENOSPC on every
+ * write, as a full disk) is refused as "storage is full", logged once and counted in /metrics. */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,28 +124,56 @@ static void metrics_show_the_map_and_refusals(void)
 	free(body);
 }
 
-static void disk_past_threshold_warns(void)
+/* A second relay: warned at a threshold the disk has already passed, and with one upload whose
+ * file is the kernel's /dev/full, where every write fails with ENOSPC as on a full disk. */
+static void full_disk_warned_and_refused_as_storage_full(void)
 {
 	struct statvfs st;
 	REQUIRE(statvfs(relay.dir, &st) == 0);
 	unsigned long long used_pct =
 		(unsigned long long)(st.f_blocks - st.f_bavail) * 100 / (st.f_blocks ? st.f_blocks : 1);
-	if (used_pct < 1) {
-		fprintf(stderr, "  skipped: the test's file system is empty\n");
+	if (used_pct < 1 || access("/dev/full", W_OK) != 0) {
+		fprintf(stderr, "  skipped: the test's file system is empty or there is no /dev/full\n");
 		return;
 	}
 	char config[128];
 	snprintf(config, sizeof config, "[storage]\nstorage_warn_percent = %llu\n",
 		 used_pct > 100 ? 100 : used_pct);
 	struct relay_proc disk;
+	struct tdev bo;
 	REQUIRE(relay_proc_start(&disk, config, true) == 0);
+	tdev_init(&bo, disk.port);
+	REQUIRE(tdev_register(&bo, "dev-mitid", "bo", 5) == 0);
+
+	uint8_t id[16], sha[32];
+	char hex[33], path[600];
+	randombytes_buf(id, 16);
+	crypto_hash_sha256(sha, msg, sizeof msg);
+	proto_frame f;
+	proto_frame_init(&f, PROTO_T_BLOB_PUT, 0);
+	f.body.blob_put = (proto_blob_put){ id, sizeof msg, sha };
+	REQUIRE(tdev_request(&bo, &f, 5000) == PROTO_T_BLOB_STATE);
+	sodium_bin2hex(hex, sizeof hex, id, 16);
+	snprintf(path, sizeof path, "%s/blobs/tmp/%s", disk.data_dir, hex);
+	REQUIRE(symlink("/dev/full", path) == 0);
+	for (int i = 0; i < 3; i++) {
+		proto_frame_init(&f, PROTO_T_BLOB_CHUNK, 0);
+		f.body.blob_chunk = (proto_blob_chunk){ id, 0, { msg, 4096 } };
+		CHECK_EQ_INT(tdev_request(&bo, &f, 5000), PROTO_T_ERROR);
+		CHECK(refused_as_full(&bo));
+	}
+
 	usleep(1600 * 1000);
 	CHECK_EQ_INT(count_in_log(&disk, "level=warn component=storage event=nearly_full what=disk"), 1);
 	CHECK_EQ_INT(count_in_log(&disk, "what=map"), 0);
+	CHECK_EQ_INT(count_in_log(&disk, "event=writes_refused reason=disk_full refused=3"), 1);
+	CHECK_EQ_INT(count_in_log(&disk, "event=write_failed"), 0);
 	char *body = metrics(disk.port);
 	CHECK_EQ_INT(metric(body, "wakks_disk_nearly_full"), 1);
 	CHECK_EQ_INT(metric(body, "wakks_store_map_nearly_full"), 0);
+	CHECK_EQ_INT(metric(body, "wakks_disk_full_errors_total"), 3);
 	free(body);
+	tdev_free(&bo);
 	relay_proc_cleanup(&disk);
 }
 
@@ -155,7 +184,7 @@ int main(void)
 	RUN(people_register);
 	RUN(full_map_refuses_with_retry_and_logs_once);
 	RUN(metrics_show_the_map_and_refusals);
-	RUN(disk_past_threshold_warns);
+	RUN(full_disk_warned_and_refused_as_storage_full);
 	tdev_free(&anna);
 	tdev_free(&camilla);
 	relay_proc_cleanup(&relay);
