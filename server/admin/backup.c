@@ -624,30 +624,26 @@ int relay_restore(const struct relay_config *cfg, const char *backup, const char
 		existed = true;
 		chmod(target, 0700);
 	}
-	if (relay_backup_verify(cfg, backup) != 0) {
+	struct manifest m = { 0 };
+	if (relay_backup_verify(cfg, backup) != 0 || read_manifest(backup, &m) != 0) {
 		fprintf(stderr, "wakks-relay: restore: %s is not a usable backup; nothing restored\n",
 			backup);
-		if (!existed)
-			rmdir(target);
-		return 1;
-	}
-	struct manifest m;
-	if (read_manifest(backup, &m) != 0) {
-		if (!existed)
-			rmdir(target);
-		return 1;
+		goto fail;
 	}
 	int rc = restore_files(backup, target, &m);
 	if (rc) {
 		fprintf(stderr, "wakks-relay: restore into %s failed: %s; nothing restored\n", target,
 			strerror(-rc));
-		remove_tree(target);
-		if (existed)
-			mkdir(target, 0700);
-		manifest_free(&m);
-		return 1;
+		goto fail;
 	}
 	printf("restored %s (relay version %s) into %s\n", backup, m.version, target);
 	manifest_free(&m);
 	return 0;
+fail:
+	/* Nothing half-restored: the target is left as it was found. */
+	remove_tree(target);
+	if (existed)
+		mkdir(target, 0700);
+	manifest_free(&m);
+	return 1;
 }
