@@ -2,7 +2,9 @@
 /* wakks-relay: the OS2wakks relay.
  *   wakks-relay [--config FILE] [--dev]        run the relay
  *   wakks-relay check-config [--config FILE]   validate the configuration and exit
- *   wakks-relay backup DIR [--config FILE]     hot copy of the database into DIR
+ *   wakks-relay backup DIR [--config FILE]     hot, complete, private backup into DIR
+ *   wakks-relay backup --verify DIR            check a backup without starting it
+ *   wakks-relay restore BACKUP [DATA_DIR]      restore a backup into a new data directory
  *   wakks-relay check-data [--config FILE]     verify every stored record's checksum
  *   wakks-relay audit verify|export            check the audit chain / write it as JSON lines
  *   wakks-relay erase-citizen                  GDPR erase; reads the CPR number from stdin
@@ -32,6 +34,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: wakks-relay [--config FILE] [--dev]\n"
 		   "       wakks-relay check-config [--config FILE] [--dev]\n"
 		   "       wakks-relay backup DIR [--config FILE]\n"
+		   "       wakks-relay backup --verify DIR [--config FILE]\n"
+		   "       wakks-relay restore BACKUP [DATA_DIR] [--config FILE]\n"
 		   "       wakks-relay check-data [--config FILE]\n"
 		   "       wakks-relay audit verify|export [--config FILE]\n"
 		   "       wakks-relay erase-citizen [--config FILE]   (CPR number on stdin)\n"
@@ -77,6 +81,8 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--version") == 0) {
 			printf("wakks-relay %s\n", WAKKS_VERSION);
 			return 0;
+		} else if (command && !command_arg && strcmp(argv[i], "--verify") == 0) {
+			command_arg = argv[i]; /* backup --verify DIR */
 		} else if (!command && argv[i][0] != '-') {
 			command = argv[i];
 		} else if (command && !command_arg && argv[i][0] != '-') {

@@ -71,6 +71,20 @@ struct relay_identity {
 	id_replay *replay;
 };
 
+/* How full storage is, sampled once a second (services/storage_space.c), and what was said about
+ * it: a warning when crossing storage_warn_percent, rate-limited lines for refused writes. */
+struct relay_storage_space {
+	uv_fs_t statfs;          /* the file system of data_dir, asked on the threadpool */
+	bool statfs_inflight;
+	bool fs_known;
+	uint64_t fs_size, fs_avail; /* bytes; avail as an unprivileged process may use them */
+	uint64_t map_used, map_max;
+	bool map_warned, fs_warned; /* above the threshold now; re-armed below it */
+	uint64_t disk_refused;   /* writes refused because the file system is full (blob files, I/O) */
+	uint64_t refused_logged; /* refused writes (map and disk) reported so far */
+	uint64_t refused_log_ms; /* monotonic time of the last such line; 0 = none yet */
+};
+
 struct blob_busy;
 struct relay_consent_text;
 struct relay_conn;
@@ -100,6 +114,7 @@ struct relay {
 	 * bounded by cfg.unauth_buffer_max_bytes (net/ws.c). */
 	size_t unauth_rx_bytes;
 	struct relay_metrics metrics;
+	struct relay_storage_space space;
 	/* Scratch frames and encode buffer: the loop is single-threaded and every frame is encoded
 	 * and queued (copied) before the next is built. */
 	struct relay_scratch *scratch; /* large per-request working memory, see devset.h */

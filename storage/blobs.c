@@ -761,6 +761,40 @@ int store_get_blob(struct store *s, const uint8_t id[STORE_ID_BYTES], struct sto
 	return rc;
 }
 
+int store_list_blobs(struct store *s, store_blob_cb cb, void *data)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	if (!s || !cb)
+		return STORE_EINVAL;
+	int rc = store__read_begin(s, &txn);
+	if (rc)
+		return rc;
+	rc = store__err(mdb_cursor_open(txn, s->dbi[STORE__DB_BLOBS], &cur));
+	if (rc)
+		goto done;
+	int mrc;
+	for (mrc = store__cursor_get(s, cur, &k, &v, MDB_FIRST); mrc == 0 && rc == 0;
+	     mrc = store__cursor_get(s, cur, &k, &v, MDB_NEXT)) {
+		struct store_blob b;
+		if (k.mv_size != STORE_ID_BYTES) {
+			rc = STORE_ECORRUPT;
+			break;
+		}
+		rc = store__blob_decode(k.mv_data, v.mv_data, v.mv_size, &b);
+		if (rc == 0)
+			rc = cb(&b, data);
+	}
+	/* A damaged blob record is an error: a backup must not leave out a file it cannot name. */
+	if (rc == 0 && mrc == MDB_CORRUPTED)
+		rc = STORE_ECORRUPT;
+	mdb_cursor_close(cur);
+done:
+	store__read_end(s, txn);
+	return rc;
+}
+
 int store_get_blob_file_count(struct store *s, const uint8_t sha256[STORE_BLOB_SHA_BYTES],
 			      uint32_t *count)
 {

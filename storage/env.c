@@ -476,6 +476,10 @@ int store_backup(struct store *s, const char *dir)
 			break;
 		}
 	}
+	/* LMDB creates the copy 0666 less the umask; the copy holds everything the relay keeps, so
+	 * it is private whatever the caller's umask. */
+	if (rc == 0 && chmod(path, 0600) != 0)
+		rc = errno;
 	if (rc) {
 		unlink(path);
 		rmdir(dir);
@@ -487,9 +491,19 @@ int store_backup(struct store *s, const char *dir)
 
 void store_get_stats(struct store *s, struct store_stats *out)
 {
+	MDB_envinfo info;
+	MDB_stat st;
+	uint64_t used = 0;
+	/* The meta pages are read from the map: not while the writer remaps it. */
+	pthread_rwlock_rdlock(&s->map_lock);
+	if (!s->unmapped && s->env && mdb_env_info(s->env, &info) == 0 && mdb_env_stat(s->env, &st) == 0)
+		used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	pthread_rwlock_unlock(&s->map_lock);
 	pthread_mutex_lock(&s->lock);
 	*out = s->stats;
 	pthread_mutex_unlock(&s->lock);
+	out->map_size_max = s->cfg.map_size_max;
+	out->map_used = used;
 	out->corrupt_reads = __atomic_load_n(&s->corrupt_reads, __ATOMIC_RELAXED);
 }
 

@@ -7,26 +7,11 @@
 #include <uv.h>
 
 #include "admin/accounts.h"
+#include "admin/backup.h"
 #include "admin/check_data.h"
 #include "admin/offline_store.h"
 #include "services/audit_log.h"
 #include "wakks_storage.h"
-
-static int backup(const struct relay_config *cfg, const char *dir)
-{
-	uv_loop_t loop;
-	struct store *store;
-	if (relay_command_store(cfg, &store, &loop) != 0)
-		return 1;
-	int rc = store_backup(store, dir);
-	relay_command_store_close(store, &loop);
-	if (rc != 0) {
-		fprintf(stderr, "wakks-relay: backup to %s failed: %s\n", dir, store_strerror(rc));
-		return 1;
-	}
-	printf("backup written to %s\n", dir);
-	return 0;
-}
 
 static int audit_command(const struct relay_config *cfg, const char *what)
 {
@@ -111,12 +96,16 @@ int relay_run_command(const struct relay_config *cfg, const char *command, const
 	if (strcmp(command, "check-data") == 0)
 		return relay_check_data(cfg);
 	if (strcmp(command, "backup") == 0) {
-		if (!arg) {
-			fprintf(stderr, "wakks-relay: backup needs a target directory\n");
+		if (arg && strcmp(arg, "--verify") == 0)
+			return relay_backup_verify(cfg, arg2);
+		if (!arg || arg2) {
+			fprintf(stderr, "wakks-relay: backup needs one target directory\n");
 			return 2;
 		}
-		return backup(cfg, arg);
+		return relay_backup(cfg, arg);
 	}
+	if (strcmp(command, "restore") == 0)
+		return relay_restore(cfg, arg, arg2);
 	fprintf(stderr, "wakks-relay: unknown command '%s'\n", command);
 	return 2;
 }

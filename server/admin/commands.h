@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MPL-2.0 */
-/* Operator commands that run instead of the relay: check-config, backup, audit verify|export,
- * erase-citizen, revoke-caseworker, consent-report, check-data. */
+/* Operator commands that run instead of the relay: check-config, backup [--verify], restore,
+ * audit verify|export, erase-citizen, revoke-caseworker, consent-report, check-data. */
 #ifndef WAKKS_RELAY_ADMIN_COMMANDS_H
 #define WAKKS_RELAY_ADMIN_COMMANDS_H
 

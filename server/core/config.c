@@ -68,6 +68,7 @@ static const struct key_spec relay_keys[] = {
 	NUM("storage", map_size_initial_mb, KEY_U64, 1, 1ull << 24),
 	NUM("storage", map_size_max_mb, KEY_U64, 1, 1ull << 24),
 	NUM("storage", max_batch, KEY_U32, 1, 100000),
+	NUM("storage", storage_warn_percent, KEY_U32, 1, 100),
 };
 
 void relay_config_defaults(struct relay_config *cfg)
@@ -114,6 +115,7 @@ void relay_config_defaults(struct relay_config *cfg)
 	cfg->map_size_initial_mb = 64;
 	cfg->map_size_max_mb = 1u << 16;
 	cfg->max_batch = 1024;
+	cfg->storage_warn_percent = 90;
 }
 
 static void copy_str(char *dst, size_t size, const char *src)

@@ -105,6 +105,7 @@ struct relay_config {
 	/* [storage] */
 	uint64_t map_size_initial_mb;
 	uint64_t map_size_max_mb;
+	uint32_t storage_warn_percent; /* warn when the map or the disk is this full */
 	uint32_t max_batch;
 	/* [tenant ID], [unit TENANT/UNIT], [idp ID] */
 	struct relay_tenant_config tenants[RELAY_MAX_TENANTS];

@@ -17,6 +17,7 @@
 #include "net/outgoing.h"
 #include "relay_state.h"
 #include "services/blob_files.h"
+#include "services/storage_space.h"
 #include "wakks_storage.h"
 
 /* Blob bytes held in memory by reads and writes in flight, over all connections: bounds what a
@@ -103,6 +104,27 @@ static void reply_retry(struct relay_conn *c, uint32_t request_id, const char *t
 	relay_send_error(c, request_id, PROTO_E_UNAVAILABLE, text, &d);
 }
 
+/* A blob file write failed (result: a libuv code, or 0 when the record could not be submitted).
+ * A full disk is counted and reported by services/storage_space.c (one line a minute, not one per
+ * chunk) and said as such to the client, with the retry time of a full storage; anything else is
+ * logged here and is a passing failure. c may be NULL (the connection is gone). */
+static void reply_write_failed(struct relay *r, struct relay_conn *c, uint32_t request_id,
+			       int result, const char *event, const char *text)
+{
+	proto_error_details d = { 0 };
+	if (result != 0 && relay_storage_full(r, 0, result)) {
+		d.retry_ms = RELAY_RETRY_FULL_MS;
+		if (c)
+			relay_send_error(c, request_id, PROTO_E_UNAVAILABLE,
+					 "the relay's storage is full; nothing was stored", &d);
+		return;
+	}
+	if (result != 0)
+		RLOG_ERROR("blob", event, "error=\"%s\"", uv_strerror(result));
+	if (c)
+		relay_send_error(c, request_id, PROTO_E_UNAVAILABLE, text, NULL);
+}
+
 static struct blob_ctx *ctx_new(struct relay_conn *c, uint32_t request_id, const struct store_blob *b)
 {
 	struct blob_ctx *x = calloc(1, sizeof *x);
@@ -175,10 +197,8 @@ static void sealed(int result, const uint8_t *data, size_t len, void *arg)
 			req = NULL;
 		}
 	} else if (result != 0) {
-		RLOG_ERROR("blob", "seal_failed", "error=\"%s\"", uv_strerror(result));
-		if (c)
-			relay_send_error(c, x->from.request_id, PROTO_E_UNAVAILABLE,
-					 "the blob could not be stored; retry with blob_status", NULL);
+		reply_write_failed(r, c, x->from.request_id, result, "seal_failed",
+				   "the blob could not be stored; retry with blob_status");
 		goto drop;
 	} else {
 		req = store_req_new(r->store, completed, x);
@@ -339,12 +359,9 @@ static void appended(int result, const uint8_t *data, size_t len, void *arg)
 		}
 		if (req && store_submit(req) == 0)
 			return;
-	} else if (result != 0) {
-		RLOG_ERROR("blob", "write_failed", "error=\"%s\"", uv_strerror(result));
 	}
-	if (c)
-		relay_send_error(c, x->from.request_id, PROTO_E_UNAVAILABLE,
-				 "the chunk could not be stored; retry with blob_status", NULL);
+	reply_write_failed(r, c, x->from.request_id, result, "write_failed",
+			   "the chunk could not be stored; retry with blob_status");
 	busy_del(r, x->blob.id);
 	free(x);
 }

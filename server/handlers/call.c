@@ -6,11 +6,21 @@
 #include "net/conn.h"
 #include "net/outgoing.h"
 #include "relay_state.h"
+#include "services/storage_space.h"
 #include "wakks_storage.h"
 
 void relay_call_reply_error(struct relay_conn *c, uint32_t request_id, int store_rc,
 			    const char *limit_text, const char *failure_text)
 {
+	proto_error_details retry = { 0 };
+	/* A full disk reaches storage as ENOSPC (storage full) or, once LMDB gave up on a write, as
+	 * an I/O error: either way the sender is told the truth and when to try again. */
+	if (relay_storage_full(c->relay, store_rc, 0)) {
+		retry.retry_ms = RELAY_RETRY_FULL_MS;
+		relay_send_error(c, request_id, PROTO_E_UNAVAILABLE,
+				 "the relay's storage is full; nothing was stored", &retry);
+		return;
+	}
 	switch (store_rc) {
 	case STORE_ELIMIT:
 		relay_send_error(c, request_id, PROTO_E_OVER_LIMIT,
@@ -19,10 +29,6 @@ void relay_call_reply_error(struct relay_conn *c, uint32_t request_id, int store
 	case STORE_EQUOTA:
 	case STORE_ESHARE:
 		relay_send_error(c, request_id, PROTO_E_QUOTA_EXCEEDED, store_strerror(store_rc), NULL);
-		break;
-	case STORE_EFULL:
-		relay_send_error(c, request_id, PROTO_E_UNAVAILABLE,
-				 "the relay's storage is full; nothing was stored", NULL);
 		break;
 	case STORE_ECLOSED:
 		relay_send_error(c, request_id, PROTO_E_UNAVAILABLE, "the relay is shutting down", NULL);

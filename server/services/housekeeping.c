@@ -9,6 +9,7 @@
 #include "services/expiry.h"
 #include "services/liveness.h"
 #include "services/metrics.h"
+#include "services/storage_space.h"
 
 /* Short enough that an unauthenticated connection never outlives its deadline by much. */
 #define HOUSEKEEPING_INTERVAL_MS 250
@@ -33,8 +34,10 @@ static void on_tick(uv_timer_t *t)
 	if (!r->stopping)
 		relay_liveness_tick(r);
 	/* Expiry once a second: envelopes live for days, and a pass is a write transaction. */
-	if (!r->stopping && ++r->housekeeping_ticks % (1000 / HOUSEKEEPING_INTERVAL_MS) == 0)
+	if (!r->stopping && ++r->housekeeping_ticks % (1000 / HOUSEKEEPING_INTERVAL_MS) == 0) {
 		relay_expire_tick(r);
+		relay_storage_space_sample(r);
+	}
 	/* The first sample right away, then every 10 s. */
 	if (!r->stopping && r->housekeeping_ticks % (10000 / HOUSEKEEPING_INTERVAL_MS) == 1)
 		relay_metrics_sample_mailboxes(r);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MPL-2.0 */
-/* A once-a-second timer: closes connections that did not authenticate in time and expires
- * envelopes past their TTL. */
+/* A once-a-second timer: closes connections that did not authenticate in time, expires
+ * envelopes past their TTL and samples how full storage is (services/storage_space.h). */
 #ifndef WAKKS_RELAY_SERVICES_HOUSEKEEPING_H
 #define WAKKS_RELAY_SERVICES_HOUSEKEEPING_H
 

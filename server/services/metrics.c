@@ -66,6 +66,14 @@ int relay_metrics_render(const struct relay *r, char *buf, size_t len)
 		emit(&o, "wakks_store_map_size_bytes", "gauge", "LMDB map size.", s.map_size);
 		emit(&o, "wakks_store_full_errors_total", "counter", "Writes refused because storage is full.", s.full_errors);
 		emit(&o, "wakks_store_corrupt_reads_total", "counter", "Stored values that failed their checksum or decoder when read.", s.corrupt_reads);
+		const struct relay_storage_space *sp = &r->space;
+		emit(&o, "wakks_store_map_used_bytes", "gauge", "LMDB map in use (highest page).", s.map_used);
+		emit(&o, "wakks_store_map_max_bytes", "gauge", "Size the LMDB map may grow to (map_size_max_mb).", s.map_size_max);
+		emit(&o, "wakks_store_map_nearly_full", "gauge", "1 while the map is past storage_warn_percent of its maximum.", sp->map_warned);
+		emit(&o, "wakks_disk_size_bytes", "gauge", "Size of data_dir's file system (sampled every second).", sp->fs_size);
+		emit(&o, "wakks_disk_available_bytes", "gauge", "Space left on data_dir's file system (sampled every second).", sp->fs_avail);
+		emit(&o, "wakks_disk_nearly_full", "gauge", "1 while data_dir's file system is past storage_warn_percent.", sp->fs_warned);
+		emit(&o, "wakks_disk_full_errors_total", "counter", "Writes refused because data_dir's file system is full.", sp->disk_refused);
 		if (!o.overflow) {
 			static const unsigned lo[STORE_BATCH_HIST_BUCKETS] = { 1, 2, 4, 8, 16, 32, 64, 128 };
 			int n = snprintf(o.buf + o.used, o.len - o.used,

@@ -626,6 +626,12 @@ struct store_blob {
 /* @return 0, STORE_ENOTFOUND, STORE_ECORRUPT, ... */
 int store_get_blob(struct store *store, const uint8_t id[STORE_ID_BYTES], struct store_blob *out);
 
+/* Calls cb for every blob record (uploading and complete), in id order, in one read snapshot; a
+ * non-zero return from cb stops the walk and is returned. The backup uses it on its copy to know
+ * which files the copy refers to. */
+typedef int (*store_blob_cb)(const struct store_blob *blob, void *data);
+int store_list_blobs(struct store *store, store_blob_cb cb, void *data);
+
 /* Number of complete blobs whose content-addressed file is named by sha256 (0 when none). */
 int store_get_blob_file_count(struct store *store, const uint8_t sha256[STORE_BLOB_SHA_BYTES],
 			      uint32_t *count);
@@ -712,8 +718,8 @@ const uint8_t *store_req_failed_device(const struct store_req *req);
 
 /* ---- operations and metrics ------------------------------------------------------------------ */
 
-/* Copy the environment, compacted, into dir, which must not exist (it is created 0700).
- * Consistent snapshot while the relay runs; blocks the caller for the copy, so call it from a
+/* Copy the environment, compacted, into dir, which must not exist (it is created 0700; the copy,
+ * data.mdb, is 0600). Consistent snapshot while the relay runs; blocks the caller for the copy, so call it from a
  * thread other than the loop (uv_queue_work) or from the command line. Map growth waits for it.
  * @return 0, STORE_EEXIST, STORE_EACCES, STORE_EIO, STORE_EFULL, ... */
 int store_backup(struct store *store, const char *dir);
@@ -733,6 +739,9 @@ struct store_stats {
 	uint64_t envelopes_deleted;
 	uint64_t envelopes_expired;
 	uint64_t map_size;            /* bytes currently mapped */
+	uint64_t map_size_max;        /* the configured maximum the map may grow to */
+	uint64_t map_used;            /* bytes up to the highest page in use (freed pages are reused
+	                               * before the map grows, so this is the high-water mark) */
 	uint64_t map_grows;
 	uint64_t full_errors;         /* requests failed with STORE_EFULL */
 	uint64_t corrupt_reads;       /* values read that failed their checksum or decoder */

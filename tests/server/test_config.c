@@ -35,6 +35,7 @@ static void defaults_without_a_file(void)
 	CHECK(strcmp(cfg.data_dir, "./var") == 0);
 	CHECK_EQ_INT(cfg.max_frame_bytes, 1u << 20);
 	CHECK_EQ_INT(cfg.max_inflight_deliveries, 64);
+	CHECK_EQ_INT(cfg.storage_warn_percent, 90);
 	CHECK_EQ_INT(relay_config_check(&cfg, err, sizeof err), 0);
 }
 
@@ -71,6 +72,11 @@ static void values_comments_and_quotes(void)
 	CHECK_EQ_INT(cfg.port, 9000);
 	CHECK(strcmp(cfg.data_dir, "/srv/wakks #1") == 0);
 	CHECK_EQ_INT(cfg.mailbox_max_envelopes, 5);
+	CHECK_EQ_INT(load("[storage]\nstorage_warn_percent = 75\n"), 0);
+	CHECK_EQ_INT(cfg.storage_warn_percent, 75);
+	CHECK_EQ_INT(load("[storage]\nstorage_warn_percent = 101\n"), -1);
+	CHECK(strstr(err, "'storage_warn_percent'") && strstr(err, "outside"));
+	CHECK_EQ_INT(load("[storage]\nstorage_warn_percent = 0\n"), -1);
 }
 
 static void errors_name_line_and_key(void)

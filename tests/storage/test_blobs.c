@@ -428,6 +428,49 @@ static void test_builders_validate(void)
 	t_teardown(&e);
 }
 
+struct walk {
+	unsigned n, complete, stop_at;
+	uint64_t have_sum;
+};
+
+static int walk_cb(const struct store_blob *b, void *data)
+{
+	struct walk *w = data;
+	w->n++;
+	w->complete += b->state == STORE_BLOB_COMPLETE;
+	w->have_sum += b->have;
+	return w->n == w->stop_at ? 7 : 0;
+}
+
+/* The backup walks every blob record of its copy, uploading and complete. */
+static void test_list_blobs_walks_every_record(void)
+{
+	struct t_env e;
+	struct b_res res;
+	struct store_blob b;
+	struct walk w = { 0 };
+	REQUIRE_OK(setup(&e));
+	REQUIRE_OK(store_list_blobs(e.s, walk_cb, &w));
+	CHECK_EQ_INT(w.n, 0);
+	for (unsigned i = 1; i <= 3; i++) {
+		make_blob(&b, i, 2, 10, 100, (uint8_t)i, 4000);
+		REQUIRE_OK(declare(&e, &b, 0, &res));
+	}
+	REQUIRE_OK(progress(&e, 1, 0, 100, &res));
+	REQUIRE_OK(complete(&e, 1, &res));
+	REQUIRE_OK(progress(&e, 2, 0, 40, &res));
+	REQUIRE_OK(store_list_blobs(e.s, walk_cb, &w));
+	CHECK_EQ_INT(w.n, 3);
+	CHECK_EQ_INT(w.complete, 1);
+	CHECK_EQ_INT((int)w.have_sum, 140);
+	/* A callback's non-zero result stops the walk and is returned. */
+	struct walk stop = { .stop_at = 2 };
+	CHECK_EQ_INT(store_list_blobs(e.s, walk_cb, &stop), 7);
+	CHECK_EQ_INT(stop.n, 2);
+	CHECK_EQ_INT(store_list_blobs(e.s, NULL, NULL), STORE_EINVAL);
+	t_teardown(&e);
+}
+
 int main(void)
 {
 	RUN(test_declare_resume_clash_quota);
@@ -437,5 +480,6 @@ int main(void)
 	RUN(test_blob_count_per_account_bounded);
 	RUN(test_erase_account_removes_its_blobs);
 	RUN(test_builders_validate);
+	RUN(test_list_blobs_walks_every_record);
 	return TEST_RESULT();
 }

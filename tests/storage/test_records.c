@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* Accounts, devices and prekeys put and read back; reopen keeps everything; a newer schema is
  * refused; a hot backup opens as an environment holding the data. */
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <lmdb.h>
@@ -386,6 +387,12 @@ static void test_backup_opens_with_data(void)
 	snprintf(bdir, sizeof bdir, "%s/backup", e.dir);
 	CHECK_EQ_INT(store_backup(e.s, bdir), 0);
 	CHECK_EQ_INT(store_backup(e.s, bdir), STORE_EEXIST);
+	/* Private whatever the umask: the copy holds everything. */
+	char copy[720];
+	struct stat st;
+	snprintf(copy, sizeof copy, "%s/data.mdb", bdir);
+	CHECK(stat(copy, &st) == 0 && (st.st_mode & 0777) == 0600);
+	CHECK(stat(bdir, &st) == 0 && (st.st_mode & 0777) == 0700);
 	/* the original goes on working */
 	CHECK_EQ_INT(t_put_device(&e, 1, 2), 0);
 	t_close(&e);
