@@ -126,10 +126,16 @@ static int upload_from(struct tdev *d, const uint8_t id[16], const uint8_t *ct, 
 	int t = blob_put(d, id, len, sha);
 	if (t != PROTO_T_BLOB_STATE)
 		return t;
-	while (!d->frame.body.blob_state.done) {
+	/* All bytes there but not done: the relay is still checking the digest of an upload whose
+	 * last chunk came on a connection that dropped; ask again, as libwakks does. */
+	for (int checks = 0; !d->frame.body.blob_state.done;) {
 		uint64_t have = d->frame.body.blob_state.have;
 		size_t n = len - have < CHUNK ? len - have : CHUNK;
-		t = blob_chunk(d, id, have, ct + have, n);
+		if (n == 0 && ++checks > 200)
+			return -1;
+		if (n == 0)
+			usleep(50 * 1000);
+		t = n ? blob_chunk(d, id, have, ct + have, n) : blob_status(d, id);
 		if (t != PROTO_T_BLOB_STATE)
 			return t;
 	}
@@ -290,12 +296,14 @@ static void citizen_sends_document_and_photo_to_unit(void)
 	REQUIRE(file != NULL);
 	CHECK(flen == pdf.ct_len && memcmp(file, pdf.ct, flen) == 0);
 	CHECK(memmem(file, flen, "Lonseddel for oktober", 21) == NULL);
-	CHECK(memmem(file, flen, "%PDF", 4) == NULL);
+	/* The plaintext's magic would stand at the start; anywhere else four random bytes of
+	 * ciphertext can match it by chance (about once in 400 files of this size). */
+	CHECK(flen < 9 || memcmp(file, "%PDF-1.7\n", 9) != 0);
 	free(file);
 	file = read_file(blob_file(&relay, photo.ct, photo.ct_len), &flen);
 	REQUIRE(file != NULL);
 	CHECK(flen == photo.ct_len && memcmp(file, photo.ct, flen) == 0);
-	CHECK(memmem(file, flen, "JFIF", 4) == NULL);
+	CHECK(flen < 10 || memmem(file, 10, "JFIF", 4) == NULL);
 	free(file);
 
 	/* Declaring a complete blob again answers done: nothing to upload. */
