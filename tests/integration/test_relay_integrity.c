@@ -9,6 +9,7 @@
 
 #include "relay_proc.h"
 #include "tclient.h"
+#include "bitrot.h"
 #include "test.h"
 #include "wsclient.h"
 
@@ -21,34 +22,6 @@ static int command(const char *what, char **out)
 	char *args[] = { (char *)relay_binary(), "--config", relay.config_path, (char *)what, NULL };
 	int rc = relay_run_command_io(args, NULL, out, &err);
 	free(err);
-	return rc;
-}
-
-/* Flips one bit in every occurrence of needle in the file: bit rot, as the disk does it. Every
- * one, because LMDB's copy-on-write leaves older copies of a page in the file besides the live
- * one. Returns the number of occurrences (0: the needle is missing). */
-static int flip_in_file(const char *path, const char *needle, size_t at)
-{
-	FILE *f = fopen(path, "r+b");
-	if (!f)
-		return -1;
-	fseek(f, 0, SEEK_END);
-	long size = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *buf = malloc((size_t)size);
-	int rc = 0;
-	if (buf && fread(buf, 1, (size_t)size, f) == (size_t)size) {
-		size_t nl = strlen(needle);
-		for (long i = 0; i + (long)nl <= size; i++) {
-			if (memcmp(buf + i, needle, nl) == 0) {
-				fseek(f, i + (long)at, SEEK_SET);
-				fputc(buf[i + at] ^ 0x04, f);
-				rc++;
-			}
-		}
-	}
-	free(buf);
-	fclose(f);
 	return rc;
 }
 
@@ -92,7 +65,7 @@ static void damaged_envelope_is_reported_lost_not_delivered(void)
 
 	/* one bit of envelope 3's ciphertext rots on disk */
 	snprintf(file, sizeof file, "%s/db/data.mdb", relay.data_dir);
-	REQUIRE(flip_in_file(file, "CT-3-the-", 12) > 0);
+	REQUIRE(bitrot_flip(file, "CT-3-the-", 12, 0x04) > 0);
 
 	char *out = NULL;
 	CHECK_EQ_INT(command("check-data", &out), 1);

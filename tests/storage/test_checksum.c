@@ -7,6 +7,7 @@
 
 #include <lmdb.h>
 
+#include "bitrot.h"
 #include "test.h"
 #include "storage_test.h"
 
@@ -55,34 +56,6 @@ static int send_one(struct t_env *e, unsigned msg)
 	return t_run(e, req, &res);
 }
 
-/* Flips one bit in every occurrence of needle in the file: bit rot, as the disk does it. Every
- * one, because LMDB's copy-on-write leaves older copies of a page in the file besides the live
- * one. Returns the number of occurrences (0: the needle is missing). */
-static int flip_in_file(const char *path, const char *needle, size_t at)
-{
-	FILE *f = fopen(path, "r+b");
-	if (!f)
-		return -1;
-	fseek(f, 0, SEEK_END);
-	long size = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *buf = malloc((size_t)size);
-	int rc = 0;
-	if (buf && fread(buf, 1, (size_t)size, f) == (size_t)size) {
-		size_t nl = strlen(needle);
-		for (long i = 0; i + (long)nl <= size; i++) {
-			if (memcmp(buf + i, needle, nl) == 0) {
-				fseek(f, i + (long)at, SEEK_SET);
-				fputc(buf[i + at] ^ 0x10, f);
-				rc++;
-			}
-		}
-	}
-	free(buf);
-	fclose(f);
-	return rc;
-}
-
 struct seen {
 	size_t n;
 	uint64_t seqs[8];
@@ -129,7 +102,7 @@ static void test_flipped_bit_is_never_served(void)
 		REQUIRE_OK(send_one(&e, m));
 	t_close(&e);
 	snprintf(file, sizeof file, "%s/data.mdb", e.dbpath);
-	REQUIRE(flip_in_file(file, "PAYLOAD-2-", 14) > 0);
+	REQUIRE(bitrot_flip(file, "PAYLOAD-2-", 14, 0x10) > 0);
 
 	REQUIRE_OK(t_open(&e));
 	struct store_stats st;

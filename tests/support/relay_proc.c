@@ -84,17 +84,11 @@ static void msleep(int ms)
 	nanosleep(&ts, NULL);
 }
 
-/* The first start truncates the log; a restart appends to it, so a test can read both runs. */
-static int spawn(struct relay_proc *p, bool dev, bool fresh_log)
+/* Starts the relay binary on p's configuration, its stderr appended to logfd (closed here), and
+ * dies with the test. Returns the pid, or -1. */
+static pid_t spawn_relay(const struct relay_proc *p, bool dev, int logfd)
 {
-	/* Skip what the log held before, so the port we read is this run's. */
-	int logfd = open(p->log_path, O_WRONLY | O_CREAT | O_APPEND | (fresh_log ? O_TRUNC : 0), 0600);
-	if (logfd < 0)
-		return -1;
-	off_t log_start = lseek(logfd, 0, SEEK_END);
 	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(logfd, 2);
@@ -109,6 +103,20 @@ static int spawn(struct relay_proc *p, bool dev, bool fresh_log)
 		_exit(127);
 	}
 	close(logfd);
+	return pid;
+}
+
+/* The first start truncates the log; a restart appends to it, so a test can read both runs. */
+static int spawn(struct relay_proc *p, bool dev, bool fresh_log)
+{
+	/* Skip what the log held before, so the port we read is this run's. */
+	int logfd = open(p->log_path, O_WRONLY | O_CREAT | O_APPEND | (fresh_log ? O_TRUNC : 0), 0600);
+	if (logfd < 0)
+		return -1;
+	off_t log_start = lseek(logfd, 0, SEEK_END);
+	pid_t pid = spawn_relay(p, dev, logfd);
+	if (pid < 0)
+		return -1;
 	p->pid = pid;
 	track(pid, true);
 	for (int i = 0; i < 200; i++) {
@@ -193,23 +201,9 @@ int relay_proc_run_to_exit(struct relay_proc *p, bool dev, int timeout_ms)
 	int logfd = open(p->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
 	if (logfd < 0)
 		return -1;
-	pid_t pid = fork();
+	pid_t pid = spawn_relay(p, dev, logfd);
 	if (pid < 0)
 		return -1;
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(logfd, 2);
-		int devnull = open("/dev/null", O_RDWR);
-		dup2(devnull, 0);
-		dup2(devnull, 1);
-		const char *bin = p->binary;
-		if (dev)
-			execl(bin, bin, "--config", p->config_path, "--dev", (char *)NULL);
-		else
-			execl(bin, bin, "--config", p->config_path, (char *)NULL);
-		_exit(127);
-	}
-	close(logfd);
 	track(pid, true);
 	int status = 0;
 	for (int waited = 0; waited <= timeout_ms; waited += 20) {
