@@ -94,7 +94,7 @@ enum {
 #undef WAKKS__ERR_ENUM
 };
 
-/* Relay refusals an application dispatches on (the wire codes of spec/protocol.md §11, negated;
+/* Relay refusals an application dispatches on (the wire codes of spec/protocol.md §12, negated;
  * equal to protocol/'s PROTO_E_*). Any other code from -1 to -63 is a refusal too. */
 #define WAKKS_RELAY_AUTH_FAILED (-34)
 #define WAKKS_RELAY_ATTESTATION_REJECTED (-35)

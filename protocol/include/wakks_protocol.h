@@ -87,7 +87,7 @@ extern "C" {
 /* One ciphertext: a text message with its ratchet header and padding. Files are attachments
  * (blobs, below) and never travel inline. */
 #define PROTO_MAX_CIPHERTEXT_BYTES (64u * 1024u)
-/* Attachments (spec/protocol.md §9a). One chunk of a blob upload or download: with the frame's
+/* Attachments (spec/protocol.md §10). One chunk of a blob upload or download: with the frame's
  * few other bytes it stays well under PROTO_MAX_FRAME_BYTES, and one write or read of it keeps
  * the relay's per-request memory small. */
 #define PROTO_MAX_BLOB_CHUNK_BYTES (256u * 1024u)

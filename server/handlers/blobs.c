@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MPL-2.0 */
-/* Attachment blobs over the authenticated WebSocket (spec/protocol.md §9a, spec/relay.md §9):
+/* Attachment blobs over the authenticated WebSocket (spec/protocol.md §10, spec/relay.md §9):
  * blob_put declares a blob (or resumes it), blob_chunk appends at the stored offset, blob_status
  * tells how much is stored, blob_get reads a complete blob for a device allowed to. The bytes go
  * to files through blob_store (threadpool), the record to storage (writer thread); the sender
@@ -275,7 +275,7 @@ void handle_blob_put(struct relay_conn *c, const proto_frame *f)
 {
 	struct relay *r = c->relay;
 	const proto_blob_put *m = &f->body.blob_put;
-	/* The id is the digest's first half (spec/protocol.md §9a): only the uploader and the
+	/* The id is the digest's first half (spec/protocol.md §10): only the uploader and the
 	 * recipients of the attachment descriptor can name a blob, so an answer about an id in use
 	 * tells nothing to anyone else, and no one can take an id before its ciphertext exists. */
 	if (memcmp(m->id, m->sha256, STORE_ID_BYTES) != 0) {

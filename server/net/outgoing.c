@@ -44,7 +44,7 @@ void relay_send_error(struct relay_conn *c, uint32_t request_id, int code, const
 		f->body.error.has_details = true;
 		f->body.error.details = *details;
 	}
-	/* unavailable always says when to try again (spec/protocol.md §11): a client without a hint
+	/* unavailable always says when to try again (spec/protocol.md §12): a client without a hint
 	 * would either give up or retry at once. */
 	if (code == PROTO_E_UNAVAILABLE && f->body.error.details.retry_ms == 0) {
 		f->body.error.has_details = true;

@@ -42,7 +42,7 @@ static uint64_t delivered_seq[2]; /* camilla's and dennis's envelope referencing
 
 static void sha256(const uint8_t *p, size_t n, uint8_t out[32]);
 
-/* The blob id is the first half of the ciphertext's SHA-256 (spec/protocol.md §9a). */
+/* The blob id is the first half of the ciphertext's SHA-256 (spec/protocol.md §10). */
 static void make_att(struct att *a, size_t len, const char *magic, const char *media, const char *name)
 {
 	memset(a, 0, sizeof *a);

@@ -48,7 +48,7 @@ static int blob_put(struct tdev *d, const uint8_t id[16], uint64_t size, const u
 	return tdev_request(d, &f, 10000);
 }
 
-/* A blob's id is the first half of its ciphertext's SHA-256 (spec/protocol.md §9a.1). */
+/* A blob's id is the first half of its ciphertext's SHA-256 (spec/protocol.md §10.1). */
 static void blob_id_of(uint8_t id[16], const uint8_t *ct, size_t len)
 {
 	uint8_t sha[32];

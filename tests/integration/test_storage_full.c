@@ -148,7 +148,7 @@ static void full_disk_warned_and_refused_as_storage_full(void)
 	uint8_t id[16], sha[32];
 	char hex[33], path[600];
 	crypto_hash_sha256(sha, msg, sizeof msg);
-	memcpy(id, sha, 16); /* a blob's id is the first half of its digest (spec/protocol.md §9a.1) */
+	memcpy(id, sha, 16); /* a blob's id is the first half of its digest (spec/protocol.md §10.1) */
 	proto_frame f;
 	proto_frame_init(&f, PROTO_T_BLOB_PUT, 0);
 	f.body.blob_put = (proto_blob_put){ id, sizeof msg, sha };

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MPL-2.0
-// Attachment transfer against an in-memory relay that follows spec/protocol.md §9a and speaks real
+// Attachment transfer against an in-memory relay that follows spec/protocol.md §10 and speaks real
 // frames (every request and reply goes through the codec): chunks of at most 256 KiB at the
 // relay's `have`, resuming after a dropped connection, and downloads whose size and digest are
 // checked before decryption.

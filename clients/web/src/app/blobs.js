@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MPL-2.0
-// Attachment transfer (spec/protocol.md §9a): the upload of one encrypted blob in chunks that
+// Attachment transfer (spec/protocol.md §10): the upload of one encrypted blob in chunks that
 // follow the relay's `have`, resumable by declaring the blob again, and the download of a blob
 // whose size and SHA-256 are checked against the descriptor before anything is decrypted.
 import { sodium } from '../crypto/sodium.js';

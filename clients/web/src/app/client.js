@@ -177,7 +177,7 @@ export class Client extends EventTarget {
     if (f.type === T.prekeys_low) return this.topUpPrekeys();
     if (f.type === T.consent_changed) return this.consentChanged(f.body);
     if (f.type === T.devices_changed) return this.changed('devices');
-    return undefined; // unknown pushes are ignored (spec/protocol.md §13 rule 5)
+    return undefined; // unknown pushes are ignored (spec/protocol.md §14 rule 5)
   }
 
   /** Relay time now, in ms. */

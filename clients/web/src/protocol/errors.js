@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MPL-2.0
-// The error table of spec/protocol.md §11: wire code, name, and the Danish text a user may see.
+// The error table of spec/protocol.md §12: wire code, name, and the Danish text a user may see.
 
 export const ERRORS = [
   [1, 'malformed'], [2, 'truncated'], [3, 'trailing_bytes'], [4, 'frame_too_large'],

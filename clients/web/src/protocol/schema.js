@@ -132,7 +132,7 @@ const TABLE = [
   ['consent_changed', 86, 'push', schema([fix('acc', req, ID), slug('ten', req), slug('unit', opt),
     u32('kind', req, 1n, 2n), u64('time', req)])],
   ['devices_changed', 87, 'push', schema([fix('acc', req, ID)])],
-  // Attachments (spec/protocol.md §9a): encrypted blobs uploaded and fetched in chunks.
+  // Attachments (spec/protocol.md §10): encrypted blobs uploaded and fetched in chunks.
   ['blob_put', 96, 'req', schema([fix('id', req, ID), u64('size', req, 1n, L.BLOB_BYTES),
     fix('sha', req, 32)])],
   ['blob_state', 97, 'rep', schema([fix('id', req, ID), u64('size', req, 1n, L.BLOB_BYTES),
