@@ -70,6 +70,11 @@ bool proto_slug_valid(const char *s, size_t len)
 	return s && len <= PROTO_MAX_SLUG_BYTES && proto__check_slug((const uint8_t *)s, len) == 0;
 }
 
+bool proto_text_valid(const void *s, size_t len)
+{
+	return (s || len == 0) && proto__check_utf8(s, len) == 0;
+}
+
 int proto__check_string(uint8_t kind, const uint8_t *s, size_t len)
 {
 	switch (kind) {

@@ -18,9 +18,44 @@ int store__device_load(struct store *s, MDB_txn *txn, const uint8_t id[STORE_ID_
 
 int store__device_save(struct store *s, MDB_txn *txn, const struct store_device *dev)
 {
-	uint8_t buf[STORE__DEVICE_LEN];
-	store__device_encode(dev, buf);
-	return store__put(s, txn, STORE__DB_DEVICES, dev->id, STORE_ID_BYTES, buf, sizeof buf);
+	uint8_t buf[STORE__DEVICE_MAX_LEN];
+	size_t len = store__device_encode(dev, buf);
+	if (len == 0)
+		return STORE_EINVAL;
+	return store__put(s, txn, STORE__DB_DEVICES, dev->id, STORE_ID_BYTES, buf, len);
+}
+
+int store__devices_add_label(struct store *s, MDB_txn *txn)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = store__err(mdb_cursor_open(txn, s->dbi[STORE__DB_DEVICES], &cur));
+	if (rc)
+		return rc;
+	int mrc = store__cursor_get(s, cur, &k, &v, MDB_FIRST);
+	while ((mrc == 0 || mrc == MDB_CORRUPTED) && rc == 0) {
+		/* A damaged record (checksum or layout) is left as it is: it was unreadable before
+		 * and stays so, check-data reports it, and one such record must not make the whole
+		 * database unopenable. */
+		struct store_device d;
+		uint8_t key[STORE_ID_BYTES], buf[STORE__DEVICE_MAX_LEN + STORE__CHECK_LEN];
+		if (mrc == 0 && k.mv_size == STORE_ID_BYTES &&
+		    store__device_decode_v1(k.mv_data, v.mv_data, v.mv_size, &d) == 0) {
+			/* Copies first: the put moves the page the old key and value lie in. */
+			memcpy(key, k.mv_data, sizeof key);
+			size_t len = store__device_encode(&d, buf); /* no label: always valid */
+			store__seal(key, sizeof key, buf, len);
+			MDB_val nk = {.mv_size = sizeof key, .mv_data = key};
+			MDB_val nv = {.mv_size = len + STORE__CHECK_LEN, .mv_data = buf};
+			rc = store__err(mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT));
+		}
+		if (rc == 0)
+			mrc = store__cursor_get(s, cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	if (rc == 0 && mrc != MDB_NOTFOUND)
+		rc = store__err(mrc);
+	return rc;
 }
 
 int store__op_put_device_apply(struct store__wtxn *w, struct store__op *op)

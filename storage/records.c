@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "records_internal.h"
+#include "wakks_protocol.h"
 
 static bool name_ok(const char *s, size_t max, size_t *len)
 {
@@ -95,9 +96,16 @@ int store__account_decode(const uint8_t id[STORE_ID_BYTES], const uint8_t *buf, 
 
 #define DEVICE_FLAG_REVOKED 0x01u
 
-void store__device_encode(const struct store_device *d, uint8_t buf[STORE__DEVICE_LEN])
+int store__device_label_valid(const struct store_device *d)
 {
-	buf[0] = STORE__RECORD_V1;
+	return d->label_len <= STORE_DEVICE_LABEL_MAX && proto_text_valid(d->label, d->label_len);
+}
+
+size_t store__device_encode(const struct store_device *d, uint8_t buf[STORE__DEVICE_MAX_LEN])
+{
+	if (!store__device_label_valid(d))
+		return 0;
+	buf[0] = STORE__RECORD_V2;
 	buf[1] = d->revoked ? DEVICE_FLAG_REVOKED : 0;
 	buf[2] = 0;
 	buf[3] = 0;
@@ -108,27 +116,61 @@ void store__device_encode(const struct store_device *d, uint8_t buf[STORE__DEVIC
 	wakks_store_be64(buf + 68, d->next_seq);
 	wakks_store_be64(buf + 76, d->mailbox_count);
 	wakks_store_be64(buf + 84, d->mailbox_bytes);
+	buf[STORE__DEVICE_FIXED_LEN] = d->label_len;
+	memcpy(buf + STORE__DEVICE_FIXED_LEN + 1, d->label, d->label_len);
+	return STORE__DEVICE_FIXED_LEN + 1 + (size_t)d->label_len;
+}
+
+/* The fixed part both layouts share, after the version byte. */
+static int device_fixed_decode(const uint8_t id[STORE_ID_BYTES], const uint8_t *buf,
+			       struct store_device *d)
+{
+	if ((buf[1] & ~DEVICE_FLAG_REVOKED) != 0 || buf[2] != 0 || buf[3] != 0)
+		return STORE_ECORRUPT;
+	memset(d, 0, sizeof *d);
+	memcpy(d->id, id, STORE_ID_BYTES);
+	d->revoked = (buf[1] & DEVICE_FLAG_REVOKED) != 0;
+	memcpy(d->account_id, buf + 4, STORE_ID_BYTES);
+	memcpy(d->identity_key, buf + 20, STORE_KEY_BYTES);
+	d->created_ms = wakks_load_be64(buf + 52);
+	d->revoked_ms = wakks_load_be64(buf + 60);
+	d->next_seq = wakks_load_be64(buf + 68);
+	d->mailbox_count = wakks_load_be64(buf + 76);
+	d->mailbox_bytes = wakks_load_be64(buf + 84);
+	if (d->next_seq == 0 || (!d->revoked && d->revoked_ms != 0))
+		return STORE_ECORRUPT;
+	return 0;
 }
 
 int store__device_decode(const uint8_t id[STORE_ID_BYTES], const uint8_t *buf, size_t len,
 			 struct store_device *out)
 {
 	struct store_device d;
-	if (len != STORE__DEVICE_LEN || buf[0] != STORE__RECORD_V1 ||
-	    (buf[1] & ~DEVICE_FLAG_REVOKED) != 0 || buf[2] != 0 || buf[3] != 0)
+	if (len < STORE__DEVICE_FIXED_LEN + 1 || buf[0] != STORE__RECORD_V2)
 		return STORE_ECORRUPT;
-	memset(&d, 0, sizeof d);
-	memcpy(d.id, id, STORE_ID_BYTES);
-	d.revoked = (buf[1] & DEVICE_FLAG_REVOKED) != 0;
-	memcpy(d.account_id, buf + 4, STORE_ID_BYTES);
-	memcpy(d.identity_key, buf + 20, STORE_KEY_BYTES);
-	d.created_ms = wakks_load_be64(buf + 52);
-	d.revoked_ms = wakks_load_be64(buf + 60);
-	d.next_seq = wakks_load_be64(buf + 68);
-	d.mailbox_count = wakks_load_be64(buf + 76);
-	d.mailbox_bytes = wakks_load_be64(buf + 84);
-	if (d.next_seq == 0 || (!d.revoked && d.revoked_ms != 0))
+	int rc = device_fixed_decode(id, buf, &d);
+	if (rc)
+		return rc;
+	d.label_len = buf[STORE__DEVICE_FIXED_LEN];
+	if (len != STORE__DEVICE_FIXED_LEN + 1 + (size_t)d.label_len)
 		return STORE_ECORRUPT;
+	memcpy(d.label, buf + STORE__DEVICE_FIXED_LEN + 1, d.label_len);
+	/* A label the relay would have to refuse to send is no label it stored. */
+	if (!store__device_label_valid(&d))
+		return STORE_ECORRUPT;
+	*out = d;
+	return 0;
+}
+
+int store__device_decode_v1(const uint8_t id[STORE_ID_BYTES], const uint8_t *buf, size_t len,
+			    struct store_device *out)
+{
+	struct store_device d;
+	if (len != STORE__DEVICE_FIXED_LEN || buf[0] != STORE__RECORD_V1)
+		return STORE_ECORRUPT;
+	int rc = device_fixed_decode(id, buf, &d);
+	if (rc)
+		return rc;
 	*out = d;
 	return 0;
 }

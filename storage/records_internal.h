@@ -12,6 +12,8 @@
 #include "wakks_storage.h"
 
 #define STORE__RECORD_V1 1
+/* The device record of schema 4, which carries the device's label (spec/storage.md §4.2). */
+#define STORE__RECORD_V2 2
 
 #define STORE__META_SCHEMA_KEY "schema_version"
 #define STORE__META_AUDIT_HEAD_KEY "audit_head"
@@ -41,7 +43,9 @@
 #define STORE__ACCOUNT_FIXED_LEN 12
 #define STORE__ACCOUNT_MAX_LEN \
 	(STORE__ACCOUNT_FIXED_LEN + STORE_TENANT_MAX + STORE_ACCOUNT_UNITS_MAX * (1 + STORE_UNIT_ID_MAX))
-#define STORE__DEVICE_LEN 92
+/* device: the fixed part, then u8 label length and the label */
+#define STORE__DEVICE_FIXED_LEN 92
+#define STORE__DEVICE_MAX_LEN (STORE__DEVICE_FIXED_LEN + 1 + STORE_DEVICE_LABEL_MAX)
 #define STORE__SPK_LEN 112
 #define STORE__OTPK_LEN 36
 #define STORE__MAILBOX_HDR_LEN 72
@@ -71,9 +75,14 @@ void store__blob_encode(const struct store_blob *b, uint8_t buf[STORE__BLOB_LEN]
 int store__blob_decode(const uint8_t id[STORE_ID_BYTES], const uint8_t *buf, size_t len,
 		       struct store_blob *out);
 
-void store__device_encode(const struct store_device *d, uint8_t buf[STORE__DEVICE_LEN]);
+/* Devices. encode returns the length (0 if the label is invalid); decode reads the current
+ * layout only. decode_v1 reads schema 3's layout (92 bytes, no label) for the 3 -> 4 migration. */
+int store__device_label_valid(const struct store_device *d);
+size_t store__device_encode(const struct store_device *d, uint8_t buf[STORE__DEVICE_MAX_LEN]);
 int store__device_decode(const uint8_t id[STORE_ID_BYTES], const uint8_t *buf, size_t len,
 			 struct store_device *out);
+int store__device_decode_v1(const uint8_t id[STORE_ID_BYTES], const uint8_t *buf, size_t len,
+			    struct store_device *out);
 
 void store__spk_encode(const struct store_signed_prekey *k, uint8_t buf[STORE__SPK_LEN]);
 int store__spk_decode(const uint8_t *buf, size_t len, struct store_signed_prekey *out);

@@ -216,12 +216,14 @@ int store_req_put_account(struct store_req *req, const struct store_account *acc
 int store_req_put_device(struct store_req *req, const struct store_device *device)
 {
 	int idx, err;
-	if (!req || !device)
+	if (!req || !device || !store__device_label_valid(device))
 		return STORE_EINVAL;
 	struct store__op *op = store__req_add(req, STORE__OP_put_device, &idx, &err);
 	if (!op)
 		return err;
 	op->u.put_device = *device;
+	/* The terminator the struct promises, whatever the caller left after the label. */
+	op->u.put_device.label[device->label_len] = '\0';
 	return idx;
 }
 

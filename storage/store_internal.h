@@ -300,7 +300,7 @@ int store__put(struct store *s, MDB_txn *txn, enum store__db db, const void *key
 	       const void *val, size_t vlen);
 int store__del(struct store *s, MDB_txn *txn, enum store__db db, const void *key, size_t klen);
 
-/* Schema 1 -> 2: counts the envelopes of every mailbox per sender account (mailbox.c). */
+/* Schema 2 -> 3: counts the envelopes of every mailbox per sender account (mailbox.c). */
 int store__mailbox_senders_build(struct store *s, MDB_txn *txn);
 /* ---- checksums (checksum.c, spec/storage.md §2.1) ------------------------------------------- */
 
@@ -325,6 +325,8 @@ void store__seal(const void *key, size_t klen, void *val, size_t vlen);
 int store__device_load(struct store *s, MDB_txn *txn, const uint8_t id[STORE_ID_BYTES],
 		       struct store_device *out);
 int store__device_save(struct store *s, MDB_txn *txn, const struct store_device *dev);
+/* Schema 3 -> 4: rewrites every device record in the layout with a label (none). */
+int store__devices_add_label(struct store *s, MDB_txn *txn);
 
 /* Prekey helpers (prekeys.c). *n (may be NULL) gets the number deleted. */
 int store__otpk_delete_all(struct store *s, MDB_txn *txn, const uint8_t device_id[STORE_ID_BYTES],

@@ -433,8 +433,32 @@ static void on_event(wakks_client *c, const wakks_event *ev, void *user)
 
 /* ---- opening and connecting ---------------------------------------------------------------------- */
 
+/* The label this device registers with: the host name, which the person who has to recognise
+ * the device in a list knows. Host names are printable ASCII; anything else, or none, gives the
+ * program's name, and a longer one is cut to the protocol's 64 bytes (WAKKS_LABEL_MAX). */
+#define WAKKS_LABEL_MAX 64
+static const char *device_label(char buf[WAKKS_LABEL_MAX + 1])
+{
+	char host[256];
+	if (gethostname(host, sizeof host) != 0)
+		return "wakks-cli";
+	host[sizeof host - 1] = '\0';
+	size_t n = strlen(host);
+	for (size_t i = 0; i < n; i++)
+		if (host[i] < 0x21 || host[i] > 0x7e)
+			return "wakks-cli";
+	if (n == 0)
+		return "wakks-cli";
+	if (n > WAKKS_LABEL_MAX)
+		n = WAKKS_LABEL_MAX;
+	memcpy(buf, host, n);
+	buf[n] = '\0';
+	return buf;
+}
+
 static void open_client(bool must_exist, bool reconnect, wakks_event_cb cb)
 {
+	char label[WAKKS_LABEL_MAX + 1];
 	struct stat st;
 	if (must_exist && stat(g.store, &st) != 0)
 		die(EX_STORE, "no store at %s: run `wakks --store %s --relay URL init` first", g.store,
@@ -450,7 +474,7 @@ static void open_client(bool must_exist, bool reconnect, wakks_event_cb cb)
 		.ca_file = g.ca,
 		.store_dir = g.store,
 		.store_key = key,
-		.device_label = "wakks-cli",
+		.device_label = device_label(label),
 		.on_event = cb,
 		.auto_reconnect = reconnect,
 		.files_dir = g.save_dir,
@@ -891,6 +915,23 @@ static int cmd_history(void)
 	return EX_OK;
 }
 
+/* Copies UTF-8 text for a terminal: C0 and C1 control characters and DEL become '?'. */
+static void printable(const char *in, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (const unsigned char *p = (const unsigned char *)in; *p && o + 1 < cap; p++) {
+		if (*p < 0x20 || *p == 0x7f) {
+			out[o++] = '?';
+		} else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			out[o++] = '?';
+			p++;
+		} else {
+			out[o++] = (char)*p;
+		}
+	}
+	out[o] = '\0';
+}
+
 static void on_list(wakks_client *c, const wakks_event *ev, void *user)
 {
 	(void)c;
@@ -903,13 +944,23 @@ static void on_list(wakks_client *c, const wakks_event *ev, void *user)
 		wakks_id_hex(d->device, id);
 		sodium_bin2hex(ik, sizeof ik, d->identity_key, 32);
 		fmt_time(d->registered_ms, when, sizeof when);
-		if (g.json)
-			printf("{\"device\":\"%s\",\"identity_key\":\"%s\",\"registered_ms\":%llu,"
-			       "\"label\":\"%s\",\"this_device\":%s}\n",
-			       id, ik, (unsigned long long)d->registered_ms, d->label,
-			       d->this_device ? "true" : "false");
-		else
-			printf("%s  %s  %-20s%s\n", id, when, d->label, d->this_device ? "  (this device)" : "");
+		/* The label is another device's text: JSON escapes it, and the terminal gets no
+		 * control characters from it. */
+		char label[sizeof d->label];
+		printable(d->label, label, sizeof label);
+		if (g.json) {
+			json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:b}", "device", id, "identity_key", ik,
+					      "registered_ms", (json_int_t)d->registered_ms, "label",
+					      label, "this_device", d->this_device);
+			char *line = j ? json_dumps(j, JSON_COMPACT) : NULL;
+			if (line)
+				puts(line);
+			free(line);
+			json_decref(j);
+		} else {
+			printf("%s  %s  %-20s%s\n", id, when, label[0] ? label : "-",
+			       d->this_device ? "  (this device)" : "");
+		}
 	}
 	for (size_t i = 0; i < ev->u.done.n_consents; i++) {
 		const wakks_consent_entry *e = &ev->u.done.consents[i];

@@ -262,6 +262,11 @@ unsigned proto_type_flags(uint32_t type);
  * ids, so that nothing (configuration, storage, clients) accepts an id no frame can address. */
 bool proto_slug_valid(const char *s, size_t len);
 
+/* True when s[0..len) is valid UTF-8 (no overlong forms, surrogates or code points beyond
+ * U+10FFFF): the rule of the `text` type (spec/protocol.md §1), for what is stored to be sent as
+ * text later (device labels). Bounds are the caller's. */
+bool proto_text_valid(const void *s, size_t len);
+
 /* ---- Views -------------------------------------------------------------------------------- */
 
 /* A msgpack bin view. ptr may be NULL only when len is 0 (absent optional field). */

@@ -33,6 +33,9 @@ void handle_devices_list(struct relay_conn *c, const proto_frame *f)
 		d->device = devices[i].id;
 		d->identity_key = devices[i].identity_key;
 		d->time = devices[i].created_ms;
+		/* The label as the device gave it (none: the key is left out). */
+		if (devices[i].label_len)
+			d->label = (proto_str){ devices[i].label, devices[i].label_len };
 	}
 	relay_send_frame(c, out);
 }

@@ -143,8 +143,24 @@ static int verify_attestation(struct relay_conn *c, const proto_frame *f, struct
 
 /* Stores the account (keeping its creation time), the new device, its prekeys and the audit
  * entry in one transaction; the device is live once that commits. */
+/* The device's label: the one this register carries (the decoder checked it is UTF-8 of at most
+ * PROTO_MAX_LABEL_BYTES); without one, a re-attested device keeps the label it had. Never logged:
+ * the device chose it, and it may name a person. */
+static void set_label(struct store_device *dev, const proto_str *label, const struct store_device *old)
+{
+	_Static_assert(PROTO_MAX_LABEL_BYTES <= STORE_DEVICE_LABEL_MAX, "a wire label fits the record");
+	if (label->ptr && label->len > 0 && label->len <= PROTO_MAX_LABEL_BYTES) {
+		dev->label_len = (uint8_t)label->len;
+		memcpy(dev->label, label->ptr, label->len);
+	} else if (old) {
+		dev->label_len = old->label_len;
+		memcpy(dev->label, old->label, old->label_len);
+	}
+	dev->label[dev->label_len] = '\0';
+}
+
 static void store_registration(struct relay_conn *c, const proto_frame *f, struct store_account *acc,
-			       const struct relay_idp *idp, const uint8_t *rebind)
+			       const struct relay_idp *idp, const struct store_device *rebind)
 {
 	struct relay *r = c->relay;
 	const proto_register *g = &f->body.reg;
@@ -155,11 +171,12 @@ static void store_registration(struct relay_conn *c, const proto_frame *f, struc
 	 * device id (and its mailbox, sessions and place in every device set) and restarts it. */
 	struct store_device dev = { .created_ms = relay_now_ms() };
 	if (rebind)
-		memcpy(dev.id, rebind, sizeof dev.id);
+		memcpy(dev.id, rebind->id, sizeof dev.id);
 	else
 		randombytes_buf(dev.id, sizeof dev.id);
 	memcpy(dev.account_id, acc->id, 16);
 	memcpy(dev.identity_key, g->identity_key, 32);
+	set_label(&dev, &g->label, rebind);
 	struct store_signed_prekey spk = { .id = g->spk.id, .created_ms = g->spk.time };
 	memcpy(spk.public_key, g->spk.pub, 32);
 	memcpy(spk.signature, g->spk.sig, 64);
@@ -214,10 +231,10 @@ void handle_register(struct relay_conn *c, const proto_frame *f)
 		live = 0;
 	/* The identity key of a live device of this account: a re-attestation of that device
 	 * (spec/protocol.md §5.1), which re-binds it with the fresh token's units. */
-	const uint8_t *rebind = NULL;
+	const struct store_device *rebind = NULL;
 	for (size_t i = 0; i < live && i < PROTO_MAX_DEVICES_PER_ACCOUNT && !rebind; i++)
 		if (sodium_memcmp(devs[i].identity_key, f->body.reg.identity_key, 32) == 0)
-			rebind = devs[i].id;
+			rebind = &devs[i];
 	if (!rebind && live >= PROTO_MAX_DEVICES_PER_ACCOUNT) {
 		relay_send_error(c, f->request_id, PROTO_E_TOO_MANY_DEVICES,
 				 "this account has the maximum number of devices; revoke one first", NULL);

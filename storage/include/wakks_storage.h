@@ -47,6 +47,8 @@ extern "C" {
 /* Tenant and unit identifiers are short ASCII names from the configuration ("varde", "jobcenter"). */
 #define STORE_TENANT_MAX 64
 #define STORE_UNIT_ID_MAX 64
+/* A device's label is chosen by the device (spec/protocol.md §5.1, MAX_LABEL_BYTES): UTF-8 bytes. */
+#define STORE_DEVICE_LABEL_MAX 64
 /* A caseworker belongs to a handful of units; more is a configuration error, not a use case. */
 #define STORE_ACCOUNT_UNITS_MAX 16
 /* Hard ceilings of the record formats; the relay configures tighter limits of its own. Each is a
@@ -142,6 +144,10 @@ struct store_device {
 	uint64_t created_ms;
 	bool revoked;
 	uint64_t revoked_ms;      /* 0 unless revoked */
+	/* The label the device gave itself: label_len (0..STORE_DEVICE_LABEL_MAX, 0 = none) bytes of
+	 * valid UTF-8, stored as given (a NUL inside included); label[label_len] is a NUL. */
+	uint8_t label_len;
+	char label[STORE_DEVICE_LABEL_MAX + 1];
 	/* Maintained by the store; ignored by put device. */
 	uint64_t next_seq;        /* sequence number the next envelope for this device gets (from 1) */
 	uint64_t mailbox_count;   /* envelopes in the mailbox */
@@ -414,8 +420,9 @@ int store_submit(struct store_req *req);
 /* Insert or replace an account. */
 int store_req_put_account(struct store_req *req, const struct store_account *account);
 
-/* Insert or replace a device's identity fields (account, key, created, revoked). The account must
- * exist (else STORE_ENOTFOUND); the mailbox counters of an existing device are kept. */
+/* Insert or replace a device's identity fields (account, key, created, revoked, label). The
+ * account must exist (else STORE_ENOTFOUND); the mailbox counters of an existing device are kept.
+ * STORE_EINVAL for a label longer than STORE_DEVICE_LABEL_MAX or not valid UTF-8. */
 int store_req_put_device(struct store_req *req, const struct store_device *device);
 
 /* Mark a device revoked at at_ms and drop its one-time and signed prekeys. Its mailbox is kept
@@ -758,7 +765,7 @@ typedef void (*store_check_cb)(const char *db, const void *key, size_t klen, voi
 int store_check_data(struct store *store, store_check_cb cb, void *data, uint64_t *records);
 
 /* The schema version this program writes. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 #ifdef WAKKS_TEST_HOOKS
 /* Test builds only: while paused the writer takes no requests, so tests can queue a batch. */

@@ -210,6 +210,10 @@ async function main() {
       await cw.waitForSelector('.msg.theirs:has-text("Skrevet på min anden enhed")', { timeout: 15000 });
       await openNav(cit2, 'devices');
       await cit2.waitForSelector('ul.devices li >> nth=1');
+      // each browser registered with the label it derives from browser and platform, and the
+      // list shows it (Debian's chromium: "Chrome på Linux")
+      await cit2.waitForSelector('ul.devices li:has-text("denne enhed"):has-text("Chrome på Linux")');
+      await cit2.waitForFunction(() => [...document.querySelectorAll('ul.devices li')].every((li) => li.textContent.startsWith('Chrome på Linux (')));
       await shot(cit2, 'citizen-devices');
       revokedDev = await cit2.evaluate(() => window.wakks.client.myDevHex());
       cit2.once('dialog', (d) => d.accept());

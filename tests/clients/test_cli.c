@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* The wakks command line, driven as a process against a real relay: a citizen and a caseworker
  * set up stores, log in through the development provider, write, send and receive files,
- * receive, grant consent; exit statuses and refusals. */
+ * receive, grant consent; device labels; exit statuses and refusals. */
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -348,6 +348,28 @@ static void devices_history_and_safety_numbers(void)
 	CHECK_EQ_INT(wakks("--store", store_a, "safety-number", "00112233445566778899aabbccddeeff", NULL), 1);
 }
 
+/* The CLI registers with its host name as the device's label (cut to the protocol's 64 bytes),
+ * and `devices` shows each device's label, in JSON and as text. */
+static void devices_show_the_host_name(void)
+{
+	char host[256], want[65], label[128] = "";
+	REQUIRE(gethostname(host, sizeof host) == 0);
+	host[sizeof host - 1] = '\0';
+	size_t n = strnlen(host, sizeof want - 1);
+	memcpy(want, host, n);
+	want[n] = '\0';
+	CHECK_EQ_INT(wakks("--store", store_a, "--json", "devices", NULL), 0);
+	for (char *line = out; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		char dev[33];
+		json_field(line, "device", dev, sizeof dev);
+		if (strcmp(dev, anna_device) == 0)
+			json_field(line, "label", label, sizeof label);
+	}
+	CHECK(strcmp(label, want) == 0);
+	CHECK_EQ_INT(wakks("--store", store_c, "devices", NULL), 0);
+	CHECK(strstr(out, camilla_device) && strstr(out, want));
+}
+
 static void relay_down_then_queued_message_goes_out(void)
 {
 	relay_proc_stop(&relay);
@@ -459,6 +481,7 @@ int main(void)
 	RUN(consent_needs_a_yes_and_is_granted_once);
 	RUN(times_show_their_zone);
 	RUN(devices_history_and_safety_numbers);
+	RUN(devices_show_the_host_name);
 	RUN(relay_down_then_queued_message_goes_out);
 	RUN(revoked_device_is_told_so);
 	RUN(consent_withdrawn_once);

@@ -272,6 +272,8 @@ int tdev_register_token(struct tdev *d, const char *token, uint32_t n_opk)
 	proto_register *g = &f.body.reg;
 	g->attestation = (proto_str){ token, strlen(token) };
 	g->identity_key = d->ik_pk;
+	if (d->label)
+		g->label = (proto_str){ d->label, strlen(d->label) };
 	uint8_t spk_pub[32], spk_sec[32], spk_sig[64], msg[WC_SIGNED_PREKEY_MESSAGE_BYTES];
 	crypto_box_keypair(spk_pub, spk_sec);
 	uint64_t now = (uint64_t)time(NULL) * 1000;

@@ -20,6 +20,7 @@ struct tdev {
 	uint8_t ik_pk[32], ik_sk[64];
 	uint8_t device_id[16], account_id[16];
 	uint8_t challenge[32];
+	const char *label; /* sent in register when set (NULL after tdev_init) */
 	struct wsc ws;
 	bool connected;
 	uint32_t next_request;

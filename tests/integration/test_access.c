@@ -2,7 +2,7 @@
 /* Who may take what from whom, against a real relay with two municipalities: device sets and
  * one-time prekeys only between parties who may talk to each other, bundle fetches limited per
  * device, a signed-prekey rotation that must bring a new id, one device per connection when
- * registrations are pipelined, and one sender's share of a mailbox. */
+ * registrations are pipelined, device labels, and one sender's share of a mailbox. */
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -319,6 +319,65 @@ static void pipelined_registers_bind_one_device(void)
 	tdev_free(&d);
 }
 
+/* The label devices_list reports for device dev of d's account: 1 with it in out (NUL-terminated),
+ * 0 when the device is listed without one, -1 when it is not listed. */
+static int listed_label(struct tdev *d, const uint8_t dev[16], char out[PROTO_MAX_LABEL_BYTES + 1])
+{
+	proto_frame f;
+	proto_frame_init(&f, PROTO_T_DEVICES_LIST, 0);
+	if (tdev_request(d, &f, 5000) != PROTO_T_DEVICES)
+		return -1;
+	const proto_devices *l = &d->frame.body.devices;
+	for (uint32_t i = 0; i < l->count; i++) {
+		if (memcmp(l->list[i].device, dev, 16) != 0)
+			continue;
+		if (!l->list[i].label.ptr)
+			return 0;
+		if (l->list[i].label.len > PROTO_MAX_LABEL_BYTES)
+			return -1;
+		memcpy(out, l->list[i].label.ptr, l->list[i].label.len);
+		out[l->list[i].label.len] = '\0';
+		return 1;
+	}
+	return -1;
+}
+
+/* A register's label is stored and listed by devices (spec/protocol.md §5.1-5.2); a device
+ * registered without one is listed without one; a re-attestation with a label replaces it, one
+ * without keeps it. */
+static void device_labels_round_trip(void)
+{
+	char label[PROTO_MAX_LABEL_BYTES + 1];
+	struct tdev d, again, third;
+	tdev_init(&d, relay.port);
+	d.label = "Firefox p\xc3\xa5 Windows";
+	REQUIRE(tdev_register(&d, "dev-mitid", "anna", 1) == 0);
+	CHECK_EQ_INT(listed_label(&anna, d.device_id, label), 1);
+	CHECK(strcmp(label, "Firefox p\xc3\xa5 Windows") == 0);
+	CHECK_EQ_INT(listed_label(&d, anna.device_id, label), 0);
+	int count = devices_of(&anna);
+
+	/* re-attestation (same identity key) with another label: the same device, relabelled */
+	tdev_init(&again, relay.port);
+	tdev_copy_identity(&again, &d);
+	again.label = "iPhone";
+	REQUIRE(tdev_register(&again, "dev-mitid", "anna", 0) == 0);
+	CHECK_MEM(again.device_id, d.device_id, 16);
+	CHECK_EQ_INT(devices_of(&anna), count);
+	CHECK_EQ_INT(listed_label(&anna, d.device_id, label), 1);
+	CHECK(strcmp(label, "iPhone") == 0);
+
+	/* re-attestation without a label keeps the stored one */
+	tdev_init(&third, relay.port);
+	tdev_copy_identity(&third, &d);
+	REQUIRE(tdev_register(&third, "dev-mitid", "anna", 0) == 0);
+	CHECK_EQ_INT(listed_label(&anna, d.device_id, label), 1);
+	CHECK(strcmp(label, "iPhone") == 0);
+	tdev_free(&d);
+	tdev_free(&again);
+	tdev_free(&third);
+}
+
 static int send_to_unit(struct tdev *from, const uint8_t (*devs)[16], size_t n)
 {
 	uint8_t cmid[16];
@@ -430,6 +489,7 @@ int main(void)
 	RUN(spk_rotation_needs_a_new_id);
 	RUN(bundles_fetch_names_single_devices);
 	RUN(pipelined_registers_bind_one_device);
+	RUN(device_labels_round_trip);
 	RUN(one_sender_fills_only_its_share);
 	for (size_t i = 0; i < 5; i++)
 		tdev_free(all[i]);

@@ -39,9 +39,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	case 1: {
 		struct store_device d;
-		uint8_t buf[STORE__DEVICE_LEN];
+		uint8_t buf[STORE__DEVICE_MAX_LEN];
 		if (store__device_decode(key, v, n, &d) == 0) {
-			store__device_encode(&d, buf);
+			if (store__device_encode(&d, buf) != n)
+				abort();
 			same(buf, v, n);
 		}
 		break;

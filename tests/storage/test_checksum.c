@@ -231,6 +231,12 @@ static int unseal_to_v1(const char *path)
 			}
 			memcpy(buf, v.mv_data, v.mv_size - 8);
 			MDB_val nv = {.mv_size = v.mv_size - 8, .mv_data = buf};
+			/* version 1 wrote device records without a label (record version 1,
+			 * 92 bytes; schema 4 adds the label) */
+			if (strcmp(dbs[i], "devices") == 0 && nv.mv_size > 92) {
+				buf[0] = 1;
+				nv.mv_size = 92;
+			}
 			mrc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT);
 			if (mrc == 0)
 				mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);

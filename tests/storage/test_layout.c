@@ -48,7 +48,7 @@ static void test_account_layout(void)
 static void test_device_layout(void)
 {
 	struct store_device d, e;
-	uint8_t buf[STORE__DEVICE_LEN];
+	uint8_t buf[STORE__DEVICE_MAX_LEN];
 	memset(&d, 0, sizeof d);
 	memcpy(d.id, ID_D, 16);
 	memcpy(d.account_id, ID_A, 16);
@@ -59,9 +59,12 @@ static void test_device_layout(void)
 	d.next_seq = 3;
 	d.mailbox_count = 4;
 	d.mailbox_bytes = 5;
-	store__device_encode(&d, buf);
-	CHECK_EQ_INT(sizeof buf, 92);
-	CHECK_EQ_INT(buf[0], 1);
+	static const char label[] = "Firefox p\xc3\xa5 Windows";
+	d.label_len = (uint8_t)strlen(label);
+	memcpy(d.label, label, d.label_len);
+	size_t len = store__device_encode(&d, buf);
+	CHECK_EQ_INT(len, 93 + strlen(label));
+	CHECK_EQ_INT(buf[0], 2);
 	CHECK_EQ_INT(buf[1], 1);
 	CHECK_MEM(buf + 4, ID_A, 16);
 	CHECK_EQ_INT(buf[20], 0x42);
@@ -71,17 +74,46 @@ static void test_device_layout(void)
 	CHECK_EQ_INT(buf[75], 3);
 	CHECK_EQ_INT(buf[83], 4);
 	CHECK_EQ_INT(buf[91], 5);
-	CHECK_EQ_INT(store__device_decode(ID_D, buf, sizeof buf, &e), 0);
+	CHECK_EQ_INT(buf[92], strlen(label));
+	CHECK_MEM(buf + 93, label, strlen(label));
+	CHECK_EQ_INT(store__device_decode(ID_D, buf, len, &e), 0);
 	CHECK_MEM(e.id, ID_D, 16);
 	CHECK_MEM(e.account_id, ID_A, 16);
 	CHECK_MEM(e.identity_key, d.identity_key, 32);
 	CHECK(e.revoked);
 	CHECK(e.created_ms == 1 && e.revoked_ms == 2 && e.next_seq == 3 && e.mailbox_count == 4 &&
 	      e.mailbox_bytes == 5);
+	CHECK_EQ_INT(e.label_len, strlen(label));
+	CHECK(strcmp(e.label, label) == 0);
+	/* the value ends exactly after the label */
+	CHECK_EQ_INT(store__device_decode(ID_D, buf, len - 1, &e), STORE_ECORRUPT);
+	buf[len] = 'x';
+	CHECK_EQ_INT(store__device_decode(ID_D, buf, len + 1, &e), STORE_ECORRUPT);
+	/* a stored label that is not UTF-8 is damage, never served */
+	buf[93 + 9] = 0xff;
+	CHECK_EQ_INT(store__device_decode(ID_D, buf, len, &e), STORE_ECORRUPT);
+	buf[93 + 9] = 0xc3;
+	/* schema 3's layout (version 1, 92 bytes) is no longer read as a current record */
+	buf[0] = 1;
+	CHECK_EQ_INT(store__device_decode(ID_D, buf, len, &e), STORE_ECORRUPT);
+	CHECK_EQ_INT(store__device_decode(ID_D, buf, 92, &e), STORE_ECORRUPT);
+	CHECK_EQ_INT(store__device_decode_v1(ID_D, buf, 92, &e), 0);
+	CHECK(e.revoked && e.next_seq == 3 && e.label_len == 0);
+	buf[0] = 2;
 	buf[1] = 0x03; /* unknown flag */
-	CHECK_EQ_INT(store__device_decode(ID_D, buf, sizeof buf, &e), STORE_ECORRUPT);
+	CHECK_EQ_INT(store__device_decode(ID_D, buf, len, &e), STORE_ECORRUPT);
 	buf[1] = 0x00; /* not revoked but a revocation time */
-	CHECK_EQ_INT(store__device_decode(ID_D, buf, sizeof buf, &e), STORE_ECORRUPT);
+	CHECK_EQ_INT(store__device_decode(ID_D, buf, len, &e), STORE_ECORRUPT);
+	/* no label: length zero */
+	d.label_len = 0;
+	CHECK_EQ_INT(store__device_encode(&d, buf), 93);
+	CHECK_EQ_INT(buf[92], 0);
+	/* the encoder refuses an over-long label or one that is not UTF-8 */
+	d.label_len = STORE_DEVICE_LABEL_MAX + 1;
+	CHECK_EQ_INT(store__device_encode(&d, buf), 0);
+	d.label_len = 2;
+	memcpy(d.label, "\xc3(", 2);
+	CHECK_EQ_INT(store__device_encode(&d, buf), 0);
 }
 
 static void test_prekey_layouts(void)

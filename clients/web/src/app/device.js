@@ -3,6 +3,7 @@
 // seals sessions, and the frames that register and authenticate it.
 import { random } from '../crypto/random.js';
 import { ascii, concat } from '../crypto/bytes.js';
+import { deviceLabel } from './label.js';
 import { identityGenerate, oneTimePrekeysGenerate, sign, signedPrekeyGenerate } from '../crypto/keys.js';
 
 // One-time prekeys uploaded at registration and per top-up (protocol limit 100 per frame).
@@ -26,9 +27,7 @@ const AUTH = concat(ascii('wakks.v1 auth'), Uint8Array.of(0));
 /** The 62-byte AuthMessage of spec/protocol.md §4.2, signed. */
 export const authBody = (ik, chal, dev) => ({ dev, sig: sign(ik.sk, concat(AUTH, chal, dev)) });
 
-/** A short label for this browser, shown in device lists. */
+/** This browser's label in device lists ("Firefox på Windows"). */
 export function browserLabel() {
-  const ua = navigator.userAgent;
-  const name = /Edg\//.test(ua) ? 'Edge' : /Firefox\//.test(ua) ? 'Firefox' : /Chrom/.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : 'Browser';
-  return `Webklient (${name})`;
+  return deviceLabel(navigator.userAgent, navigator.userAgentData?.platform);
 }
