@@ -267,7 +267,7 @@ int tdev_obtain_token(struct tdev *d, const char *idp, const char *login, char *
 
 int tdev_register_token(struct tdev *d, const char *token, uint32_t n_opk)
 {
-	static proto_frame f;
+	static __thread proto_frame f; /* large; per thread, as tests register from several */
 	proto_frame_init(&f, PROTO_T_REGISTER, 0);
 	proto_register *g = &f.body.reg;
 	g->attestation = (proto_str){ token, strlen(token) };
@@ -280,7 +280,7 @@ int tdev_register_token(struct tdev *d, const char *token, uint32_t n_opk)
 	wc_signed_prekey_message(1, spk_pub, now, msg);
 	crypto_sign_detached(spk_sig, NULL, msg, sizeof msg, d->ik_sk);
 	g->spk = (proto_signed_prekey){ 1, spk_pub, now, spk_sig };
-	static uint8_t opk_pub[PROTO_MAX_PREKEYS_PER_UPLOAD][32];
+	static __thread uint8_t opk_pub[PROTO_MAX_PREKEYS_PER_UPLOAD][32];
 	for (uint32_t i = 0; i < n_opk && i < PROTO_MAX_PREKEYS_PER_UPLOAD; i++) {
 		uint8_t sk[32];
 		crypto_box_keypair(opk_pub[i], sk);
@@ -307,7 +307,7 @@ int tdev_register(struct tdev *d, const char *idp, const char *login, uint32_t n
 
 int tdev_auth(struct tdev *d)
 {
-	static proto_frame f;
+	static __thread proto_frame f; /* large; per thread, as tests register from several */
 	proto_frame_init(&f, PROTO_T_AUTH, 0);
 	uint8_t msg[PROTO_AUTH_MSG_BYTES], sig[64];
 	proto_auth_message(msg, d->challenge, d->device_id);
@@ -328,7 +328,7 @@ int tdev_send(struct tdev *d, const uint8_t cmid[16], const uint8_t (*to)[16], s
 	      const char *tenant, const char *unit, const uint8_t (*devs)[16], size_t n_devs,
 	      const void *ct, size_t ct_len, bool receipts)
 {
-	static proto_frame f;
+	static __thread proto_frame f; /* large; per thread, as tests register from several */
 	proto_frame_init(&f, PROTO_T_SEND, 0);
 	proto_send *s = &f.body.send;
 	s->cmid = cmid;
@@ -349,7 +349,7 @@ int tdev_send(struct tdev *d, const uint8_t cmid[16], const uint8_t (*to)[16], s
 
 int tdev_ack(struct tdev *d, uint64_t seq)
 {
-	static proto_frame f;
+	static __thread proto_frame f; /* large; per thread, as tests register from several */
 	proto_frame_init(&f, PROTO_T_ACK, 0);
 	f.body.ack.seq = seq;
 	return tdev_request(d, &f, 10000);
