@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "query.h"
+#include "wakks_consent_record.h"
 #include "wakks_crypto.h"
 #include "wakks_identity.h"
 
@@ -353,4 +354,57 @@ int tdev_ack(struct tdev *d, uint64_t seq)
 	proto_frame_init(&f, PROTO_T_ACK, 0);
 	f.body.ack.seq = seq;
 	return tdev_request(d, &f, 10000);
+}
+
+int tconsent_text(int port, const char *tenant, char version[33], uint8_t sha[32])
+{
+	char path[128];
+	snprintf(path, sizeof path, "/consent/%s", tenant);
+	int status = 0;
+	char *body = NULL;
+	if (https_request(port, "GET", path, NULL, NULL, &status, &body, NULL, 0) != 0 || status != 200) {
+		free(body);
+		return -1;
+	}
+	json_t *j = json_loads(body, 0, NULL);
+	free(body);
+	const char *v = json_string_value(json_object_get(j, "version"));
+	const char *h = json_string_value(json_object_get(j, "sha256"));
+	int rc = v && h && strlen(v) < 33 && strlen(h) == 64 &&
+			 sodium_hex2bin(sha, 32, h, 64, NULL, NULL, NULL) == 0
+		 ? 0
+		 : -1;
+	if (rc == 0)
+		memcpy(version, v, strlen(v) + 1);
+	json_decref(j);
+	return rc;
+}
+
+static proto_str str_of(const char *s)
+{
+	return (proto_str){ s, strlen(s) };
+}
+
+int tdev_consent(struct tdev *d, uint8_t kind, const char *tenant, const char *unit,
+		 const char *text_version, const uint8_t text_sha[32])
+{
+	proto_consent_record r = {
+		.kind = kind, .account = d->account_id, .device = d->device_id,
+		.tenant = str_of(tenant), .unit = str_of(unit), .purpose = str_of(PROTO_CONSENT_PURPOSE),
+		.text_version = str_of(text_version), .language = str_of("da"),
+		.client_version = str_of("wakks-test/1"), .text_sha256 = text_sha,
+		.time_ms = (uint64_t)time(NULL) * 1000,
+	};
+	uint8_t rec[PROTO_MAX_CONSENT_RECORD_BYTES], msg[PROTO_CONSENT_SIGNED_MAX], sig[64];
+	size_t n = 0, ml = 0;
+	if (proto_consent_record_encode(&r, rec, sizeof rec, &n) != 0 ||
+	    proto_consent_record_signed(rec, n, msg, sizeof msg, &ml) != 0)
+		return -1;
+	crypto_sign_detached(sig, NULL, msg, ml, d->ik_sk);
+	static __thread proto_frame f;
+	proto_frame_init(&f, kind == 1 ? PROTO_T_CONSENT_GRANT : PROTO_T_CONSENT_WITHDRAW, 0);
+	proto_consent *c = kind == 1 ? &f.body.consent_grant : &f.body.consent_withdraw;
+	c->record = (proto_bytes){ rec, n };
+	c->sig = sig;
+	return tdev_request(d, &f, 5000);
 }

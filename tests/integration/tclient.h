@@ -88,4 +88,14 @@ int tdev_ack(struct tdev *d, uint64_t seq);
 /* Sends raw bytes as one binary WebSocket message. */
 int tdev_send_raw(struct tdev *d, const void *buf, size_t len);
 
+/* The consent text a relay serves for tenant (GET /consent/TENANT): its version and SHA-256.
+ * Returns 0 or -1. */
+int tconsent_text(int port, const char *tenant, char version[33], uint8_t sha[32]);
+
+/* A consent record of d's account and device (spec/consent.md §2), built with the protocol's
+ * codec and signed with d's identity key, sent as consent_grant (kind 1) or consent_withdraw
+ * (kind 2) for tenant and unit ("" = the whole tenant). Returns the reply type. */
+int tdev_consent(struct tdev *d, uint8_t kind, const char *tenant, const char *unit,
+		 const char *text_version, const uint8_t text_sha[32]);
+
 #endif

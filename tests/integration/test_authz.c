@@ -28,62 +28,10 @@ static struct relay_proc relay;
 static char text_version[33];
 static uint8_t text_sha[32];
 
-static void put_str8(uint8_t *buf, size_t *n, const char *s)
-{
-	buf[(*n)++] = (uint8_t)strlen(s);
-	memcpy(buf + *n, s, strlen(s));
-	*n += strlen(s);
-}
-
 /* spec/consent.md §2-§3: a grant (1) or withdrawal (2) by d for varde, or for one unit of it. */
 static int consent(struct tdev *d, uint8_t kind, const char *unit)
 {
-	uint8_t rec[512], msg[600], sig[64];
-	size_t n = 0;
-	rec[n++] = 1;
-	rec[n++] = kind;
-	memcpy(rec + n, d->account_id, 16);
-	n += 16;
-	memcpy(rec + n, d->device_id, 16);
-	n += 16;
-	put_str8(rec, &n, "varde");
-	put_str8(rec, &n, unit);
-	put_str8(rec, &n, "digital-kommunikation");
-	put_str8(rec, &n, text_version);
-	memcpy(rec + n, text_sha, 32);
-	n += 32;
-	put_str8(rec, &n, "da");
-	put_str8(rec, &n, "wakks-test/1");
-	uint64_t t = (uint64_t)time(NULL) * 1000;
-	for (int i = 7; i >= 0; i--)
-		rec[n++] = (uint8_t)(t >> (8 * i));
-	memcpy(msg, "wakks.v1 consent", 17);
-	memcpy(msg + 17, rec, n);
-	crypto_sign_detached(sig, NULL, msg, 17 + n, d->ik_sk);
-	proto_frame f;
-	uint32_t type = kind == 1 ? PROTO_T_CONSENT_GRANT : PROTO_T_CONSENT_WITHDRAW;
-	proto_frame_init(&f, type, 0);
-	proto_consent *c = kind == 1 ? &f.body.consent_grant : &f.body.consent_withdraw;
-	c->record = (proto_bytes){ rec, n };
-	c->sig = sig;
-	return tdev_request(d, &f, 5000);
-}
-
-static int fetch_consent_text(int port)
-{
-	/* The development text's version and hash: the same for every unit of the demo tenant. */
-	int status = 0;
-	char *body = NULL;
-	if (https_request(port, "GET", "/consent/varde", NULL, NULL, &status, &body, NULL, 0) != 0 ||
-	    status != 200)
-		return -1;
-	const char *v = strstr(body, "\"version\":\""), *h = strstr(body, "\"sha256\":\"");
-	int rc = v && h && sscanf(v + 11, "%32[^\"]", text_version) == 1 &&
-			 sodium_hex2bin(text_sha, 32, h + 10, 64, NULL, NULL, NULL) == 0
-		 ? 0
-		 : -1;
-	free(body);
-	return rc;
+	return tdev_consent(d, kind, "varde", unit, text_version, text_sha);
 }
 
 static int lookup(struct tdev *d, const char *cpr)
@@ -128,7 +76,7 @@ static void operator_revocation_closes_open_connections(void)
 	REQUIRE(tdev_register(&anna, "dev-mitid", "anna", 2) == 0);
 	REQUIRE(tdev_register(&bo, "dev-mitid", "bo", 2) == 0);
 	REQUIRE(tdev_register(&camilla, "dev-adfs", "camilla", 2) == 0);
-	REQUIRE(fetch_consent_text(relay.port) == 0);
+	REQUIRE(tconsent_text(relay.port, "varde", text_version, text_sha) == 0);
 	CHECK_EQ_INT(consent(&anna, 1, ""), PROTO_T_OK);
 	const devidp_user *a = devidp_demo_user("anna"), *b = devidp_demo_user("bo"),
 			  *cw = devidp_demo_user("camilla");
@@ -307,7 +255,7 @@ static void attestation_expires_and_membership_follows_configuration(void)
 	tdev_init(&camilla, port);
 	REQUIRE(tdev_register(&anna, "dev-mitid", "anna", 2) == 0);
 	REQUIRE(tdev_register(&camilla, "dev-adfs", "camilla", 2) == 0);
-	REQUIRE(fetch_consent_text(port) == 0);
+	REQUIRE(tconsent_text(port, "varde", text_version, text_sha) == 0);
 	CHECK_EQ_INT(consent(&anna, 1, ""), PROTO_T_OK);
 	const devidp_user *a = devidp_demo_user("anna");
 	REQUIRE(a);

@@ -110,52 +110,11 @@ static int send_unit(struct tdev *from, const uint8_t cmid[16], const uint8_t *b
 /* spec/consent.md §2: anna's grant for the whole municipality, on the served text. */
 static int grant_consent(struct tdev *d)
 {
-	int status = 0;
-	char *body = NULL;
-	if (https_request(d->port, "GET", "/consent/varde", NULL, NULL, &status, &body, NULL, 0) != 0)
+	char version[33];
+	uint8_t sha[32];
+	if (tconsent_text(d->port, "varde", version, sha) != 0)
 		return -1;
-	json_t *j = json_loads(body, 0, NULL);
-	free(body);
-	const char *hex = j ? json_string_value(json_object_get(j, "sha256")) : NULL;
-	const char *version = j ? json_string_value(json_object_get(j, "version")) : NULL;
-	uint8_t rec[512], msg[600], sig[64], sha[32];
-	size_t n = 0;
-	if (!hex || !version || sodium_hex2bin(sha, 32, hex, strlen(hex), NULL, NULL, NULL) != 0) {
-		json_decref(j);
-		return -1;
-	}
-	rec[n++] = 1;
-	rec[n++] = 1; /* grant */
-	memcpy(rec + n, d->account_id, 16);
-	n += 16;
-	memcpy(rec + n, d->device_id, 16);
-	n += 16;
-	const char *strs1[] = { "varde", "", "digital-kommunikation", version };
-	for (int i = 0; i < 4; i++) {
-		rec[n++] = (uint8_t)strlen(strs1[i]);
-		memcpy(rec + n, strs1[i], strlen(strs1[i]));
-		n += strlen(strs1[i]);
-	}
-	json_decref(j);
-	memcpy(rec + n, sha, 32);
-	n += 32;
-	const char *strs2[] = { "da", "wakks-test/1" };
-	for (int i = 0; i < 2; i++) {
-		rec[n++] = (uint8_t)strlen(strs2[i]);
-		memcpy(rec + n, strs2[i], strlen(strs2[i]));
-		n += strlen(strs2[i]);
-	}
-	uint64_t t = (uint64_t)time(NULL) * 1000;
-	for (int i = 7; i >= 0; i--)
-		rec[n++] = (uint8_t)(t >> (8 * i));
-	memcpy(msg, "wakks.v1 consent", 17);
-	memcpy(msg + 17, rec, n);
-	crypto_sign_detached(sig, NULL, msg, 17 + n, d->ik_sk);
-	proto_frame f;
-	proto_frame_init(&f, PROTO_T_CONSENT_GRANT, 0);
-	f.body.consent_grant.record = (proto_bytes){ rec, n };
-	f.body.consent_grant.sig = sig;
-	return tdev_request(d, &f, 5000);
+	return tdev_consent(d, 1, "varde", "", version, sha);
 }
 
 static int lookup(struct tdev *d, const char *cpr)
