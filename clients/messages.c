@@ -88,6 +88,23 @@ int wakks__msg_get(wakks__txn *t, uint64_t seq, wakks_message *m, bool *failed, 
 	return 0;
 }
 
+int wakks__msg_present(wakks__txn *t, wakks_message *m,
+		       int (*fn)(const wakks_message *m, void *arg), void *arg)
+{
+	/* A file message's attachment lives in its own table, under the same seq. */
+	struct wakks__att a;
+	int rc = wakks__att_get(t, m->seq, &a);
+	bool has_att = rc == 0;
+	if (rc != 0 && rc != WAKKS_E_NOT_FOUND)
+		return rc;
+	m->attachment = has_att ? &a.pub : NULL;
+	rc = fn(m, arg) ? 1 : 0;
+	m->attachment = NULL; /* it pointed at a, wiped now */
+	if (has_att)
+		wakks__att_wipe(&a);
+	return rc;
+}
+
 struct history_walk {
 	int (*fn)(const wakks_message *m, void *arg);
 	void *arg;
@@ -101,17 +118,7 @@ static int history_one(const uint8_t *key, size_t klen, const uint8_t *val, size
 	if (klen != 8 || wakks__msg_decode(val, vlen, &m, NULL) != 0)
 		return WAKKS_E_CORRUPT;
 	m.seq = wakks_load_be64(key);
-	/* A file message's attachment lives in its own table, under the same seq. */
-	struct wakks__att a;
-	int rc = wakks__att_get(h->t, m.seq, &a);
-	if (rc == 0)
-		m.attachment = &a.pub;
-	else if (rc != WAKKS_E_NOT_FOUND)
-		return rc;
-	rc = h->fn(&m, h->arg) ? 1 : 0;
-	if (m.attachment)
-		wakks__att_wipe(&a);
-	return rc;
+	return wakks__msg_present(h->t, &m, h->fn, h->arg);
 }
 
 int wakks_history(wakks_client *c, int (*fn)(const wakks_message *m, void *arg), void *arg)

@@ -57,18 +57,12 @@ int wakks_outbox(wakks_client *c, int (*fn)(const wakks_message *m, void *arg), 
 		rc = wakks__msg_get(t, s.v[i], &m, NULL, &raw, &rl);
 		if (rc != 0)
 			break;
-		struct wakks__att a;
-		int arc = wakks__att_get(t, m.seq, &a);
-		if (arc == 0)
-			m.attachment = &a.pub;
-		else if (arc != WAKKS_E_NOT_FOUND)
-			rc = arc;
-		bool stop = rc == 0 && fn(&m, arg) != 0;
-		if (arc == 0)
-			wakks__att_wipe(&a);
+		rc = wakks__msg_present(t, &m, fn, arg);
 		wakks__store_free(raw, rl);
-		if (stop)
+		if (rc == 1) { /* fn asked to stop */
+			rc = 0;
 			break;
+		}
 	}
 	free(s.v);
 	wakks__txn_abort(t);

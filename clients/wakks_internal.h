@@ -395,6 +395,10 @@ int wakks__msg_get(wakks__txn *t, uint64_t seq, wakks_message *m, bool *failed, 
 /* messages */
 int wakks__msg_encode(const wakks_message *m, bool failed, wakks__buf *b);
 int wakks__msg_decode(const uint8_t *p, size_t n, wakks_message *m, bool *failed);
+/* Hands m to fn the way the API shows a message: with its attachment, if it has one, which is
+ * wiped after fn returns (m must not be kept). Returns 1 when fn asked to stop, 0, or an error. */
+int wakks__msg_present(wakks__txn *t, wakks_message *m,
+		       int (*fn)(const wakks_message *m, void *arg), void *arg);
 
 /* consent.c */
 void wakks__on_consent_reply(wakks_client *c, struct wakks__req *rq, const proto_frame *f);
