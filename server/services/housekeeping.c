@@ -39,6 +39,7 @@ static void on_tick(uv_timer_t *t)
 		relay_expire_tick(r);
 		relay_storage_space_sample(r);
 		relay_readiness_probe(r);
+		relay_metrics_sample_total(r);
 	}
 	/* The first sample right away, then every 10 s. */
 	if (!r->stopping && r->housekeeping_ticks % (10000 / HOUSEKEEPING_INTERVAL_MS) == 1)

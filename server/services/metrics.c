@@ -177,7 +177,7 @@ static void storage_metrics(struct out *o, const struct relay *r)
 	const struct relay_metrics *m = &r->metrics;
 	emit(o, "wakks_mailbox_depth_online_total", "gauge", "Envelopes waiting for connected devices (sampled every 10 s).", m->mailbox_depth_sum);
 	emit(o, "wakks_mailbox_depth_online_max", "gauge", "Deepest mailbox of a connected device (sampled every 10 s).", m->mailbox_depth_max);
-	emit(o, "wakks_mailbox_depth_offline_total", "gauge", "Envelopes waiting for devices that are not connected (sampled every 10 s).", m->mailbox_depth_offline);
+	emit(o, "wakks_mailbox_depth_offline_total", "gauge", "Envelopes waiting for devices that are not connected (all envelopes, sampled every second, less the connected devices' last sample).", m->mailbox_depth_offline);
 	struct store_stats s;
 	store_get_stats(r->store, &s);
 	emit(o, "wakks_store_envelopes_stored_total", "counter", "Envelopes committed to storage.", s.envelopes_stored);
@@ -270,4 +270,12 @@ void relay_metrics_sample_mailboxes(struct relay *r)
 	r->metrics.mailbox_depth_max = max;
 	if (store_mailbox_total(r->store, &total) == 0)
 		r->metrics.mailbox_depth_offline = total > sum ? total - sum : 0;
+}
+
+void relay_metrics_sample_total(struct relay *r)
+{
+	uint64_t total = 0;
+	if (store_mailbox_total(r->store, &total) == 0)
+		r->metrics.mailbox_depth_offline =
+			total > r->metrics.mailbox_depth_sum ? total - r->metrics.mailbox_depth_sum : 0;
 }

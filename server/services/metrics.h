@@ -15,6 +15,10 @@
  * connection, so it runs on a timer rather than on every scrape. */
 void relay_metrics_sample_mailboxes(struct relay *r);
 
+/* The offline queue from the count of all stored envelopes (one database statistic): every
+ * second, less the connected devices' depth of the last relay_metrics_sample_mailboxes. */
+void relay_metrics_sample_total(struct relay *r);
+
 /* Renders every metric into buf; returns the length, or -1 if buf is too small. */
 int relay_metrics_render(const struct relay *r, char *buf, size_t len);
 
