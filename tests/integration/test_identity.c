@@ -280,7 +280,7 @@ static void provider_key_rotation_reloads_the_key_set_once(void)
 	snprintf(conf, sizeof conf,
 		 "[idp broker]\nissuer = %s\naudience = os2wakks\njwks_file = %s\nalgs = ES256\n"
 		 "kind = citizen\nprofile = mitid-broker\n[tenant testby]\nname = Testby\n"
-		 "cvr = 12345678\nidps = broker\n[unit testby/jobcenter]\nname = Jobcenter\n",
+		 "cvr = 29189803\nidps = broker\n[unit testby/jobcenter]\nname = Jobcenter\n",
 		 issuer, jwks);
 	struct relay_proc r2;
 	REQUIRE(relay_proc_start(&r2, conf, false) == 0);
