@@ -100,12 +100,25 @@ static int parse_args(int argc, char **argv, struct tenant_args *a)
 	return a->sub ? 0 : -1;
 }
 
-static int print_errors(const char *what, char *err)
+/* Prints each error line; `tmp` (the file being added, under its temporary name) is named as
+ * the file it would have become, `path`. */
+static int print_errors_as(const char *what, char *err, const char *tmp, const char *path)
 {
 	char *save = NULL;
-	for (char *e = strtok_r(err, "\n", &save); e; e = strtok_r(NULL, "\n", &save))
-		fprintf(stderr, "wakks-relay: %s: %s\n", what, e);
+	for (char *e = strtok_r(err, "\n", &save); e; e = strtok_r(NULL, "\n", &save)) {
+		const char *at = tmp ? strstr(e, tmp) : NULL;
+		if (at)
+			fprintf(stderr, "wakks-relay: %s: %.*s%s%s\n", what, (int)(at - e), e, path,
+				at + strlen(tmp));
+		else
+			fprintf(stderr, "wakks-relay: %s: %s\n", what, e);
+	}
 	return 2;
+}
+
+static int print_errors(const char *what, char *err)
+{
+	return print_errors_as(what, err, NULL, NULL);
 }
 
 static const char *kind_name(const struct relay_tenant_config *t)
@@ -280,7 +293,7 @@ static int add(const struct tenant_args *a, struct relay_config *cfg)
 	}
 	if (rc != 0) {
 		unlink(tmp);
-		return print_errors("tenant not added", err);
+		return print_errors_as("tenant not added", err, tmp, path);
 	}
 	/* link() refuses to replace a file that appeared meanwhile, where rename() would not. */
 	if (link(tmp, path) != 0) {

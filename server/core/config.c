@@ -743,7 +743,8 @@ static int check_caseworker_idps_unshared(const struct relay_config *cfg, char *
 				continue;
 			char where[RELAY_CONFIG_PATH_MAX + 32] = "";
 			if (t->idps_line > 0)
-				snprintf(where, sizeof where, "%s:%d: key 'idps': ", cfg->file, t->idps_line);
+				snprintf(where, sizeof where, "%s:%d: key 'idps': ",
+					 t->source_file[0] ? t->source_file : cfg->file, t->idps_line);
 			rc = report(err, err_len,
 				    "%stenant %s lists caseworker provider '%s', which tenant %s already lists; "
 				    "a caseworker provider belongs to one tenant",
