@@ -136,7 +136,9 @@ void relay_log__emit(enum relay_log_level level, const char *component, const ch
 	struct timespec ts;
 	struct tm tm;
 	char pairs[LOG_LINE_MAX] = "";
-	char line[2 * LOG_LINE_MAX];
+	/* Room for every pair escaped (a quote or backslash doubles; control characters never reach
+	 * here unescaped, relay_log_quote replaces them). */
+	char line[8 * LOG_LINE_MAX];
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
