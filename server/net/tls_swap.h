@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* Replacing the public listener's certificate and key while it runs (a reload). libwebsockets
- * 4.1 has no call for it (its certificate loading is internal, and re-creating the vhost would
- * drop the listening socket), but it hands the server's SSL_CTX to protocol 0 once, at
- * LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS (net/http.c keeps it in r->tls_ctx). OpenSSL
+ * 4.1's lws_tls_cert_updated() only updates vhosts whose certificate path equals the one given
+ * (a reload that names a new file would change nothing) and does not report a file that fails to
+ * load; re-creating the vhost would drop the listening socket. But lws hands the server's SSL_CTX
+ * to protocol 0 once, at LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS (net/http.c keeps it
+ * in r->tls_ctx), and the relay loads the checked pair into that context itself. OpenSSL
  * copies a context's certificate into each SSL object when the connection is accepted, so loading
  * the new pair into the context changes what new handshakes present, and leaves every
  * established connection as it is. */
