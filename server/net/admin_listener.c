@@ -106,17 +106,46 @@ static void answer(struct admin_conn *c, int status, const char *type, const cha
 		conn_close(c);
 }
 
+int relay_admin_parse_request(const char *head, char *method, size_t method_len, char *path,
+			      size_t path_len)
+{
+	const char *p = head;
+	size_t m = 0;
+	while (p[m] >= 'A' && p[m] <= 'Z' && m < 7)
+		m++;
+	if (m == 0 || p[m] != ' ' || m >= method_len)
+		return -1;
+	const char *t = p + m + 1;
+	if (*t != '/')
+		return -1;
+	size_t n = 0;
+	while (t[n] > ' ' && t[n] != 0x7f)
+		n++;
+	if (t[n] != ' ' || n >= path_len)
+		return -1;
+	const char *v = t + n + 1;
+	if (strncmp(v, "HTTP/1.", 7) != 0 || (v[7] != '0' && v[7] != '1') ||
+	    !(v[8] == '\n' || (v[8] == '\r' && v[9] == '\n')))
+		return -1;
+	memcpy(method, p, m);
+	method[m] = '\0';
+	size_t keep = n;
+	const char *q = memchr(t, '?', n);
+	if (q)
+		keep = (size_t)(q - t);
+	memcpy(path, t, keep);
+	path[keep] = '\0';
+	return 0;
+}
+
 /* The request line is all the routes need; headers are read past and ignored. */
 static void handle_request(struct admin_conn *c)
 {
 	char method[8], target[256];
-	if (sscanf(c->req, "%7s %255s HTTP/1.", method, target) != 2) {
+	if (relay_admin_parse_request(c->req, method, sizeof method, target, sizeof target) != 0) {
 		answer(c, 400, "text/plain", "bad request\n", 12);
 		return;
 	}
-	char *q = strchr(target, '?');
-	if (q)
-		*q = '\0';
 	struct relay_admin_answer a = { 0 };
 	if (c->admin->route(c->admin->relay, method, target, &a) != 0) {
 		answer(c, 500, "text/plain", "out of memory\n", 14);

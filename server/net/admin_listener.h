@@ -24,6 +24,13 @@ struct relay_admin_answer {
 typedef int (*relay_admin_route_fn)(struct relay *r, const char *method, const char *path,
 				    struct relay_admin_answer *a);
 
+/* The request line of an HTTP/1.x request head (what a client sent up to its blank line):
+ * METHOD (1-7 of A-Z), one space, a target starting with '/' (at most path_len - 1 bytes, no
+ * space or control character; its query after '?' is dropped), one space, HTTP/1.0 or HTTP/1.1,
+ * CRLF or LF. Returns 0 with method and path written, -1 for anything else. */
+int relay_admin_parse_request(const char *head, char *method, size_t method_len, char *path,
+			      size_t path_len);
+
 /* Listens on host:port (port 0: an ephemeral one) and stores the bound port in r->admin_port.
  * Returns 0, or a negative libuv error code (nothing listens then). */
 int relay_admin_start(struct relay *r, const char *host, int port, relay_admin_route_fn route);

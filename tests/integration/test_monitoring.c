@@ -5,7 +5,10 @@
  * dashboard and alert rules (every metric they use is one the relay exports), and the log in both
  * formats (each line parses; libwebsockets' lines come through our logger; no token or CPR
  * number appears). argv[1]: the source tree's docs/monitoring. */
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,6 +221,37 @@ static void readyz_ready_and_healthz_live(void)
 	REQUIRE(admin_get(relay.admin_port, "/nothing", &status, &body) == 0);
 	CHECK_EQ_INT(status, 404);
 	free(body);
+}
+
+/* The status line the monitoring listener answers `request` with; -1 without an answer. */
+static int raw_admin(const char *request)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)relay.admin_port) };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int status = -1;
+	char buf[256] = "";
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+	    write(fd, request, strlen(request)) == (ssize_t)strlen(request) &&
+	    read(fd, buf, sizeof buf - 1) > 0)
+		sscanf(buf, "HTTP/1.1 %d", &status);
+	if (fd >= 0)
+		close(fd);
+	return status;
+}
+
+static void admin_listener_refuses_what_is_not_a_get(void)
+{
+	CHECK_EQ_INT(raw_admin("POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n"), 405);
+	CHECK_EQ_INT(raw_admin("GET /metrics?x=1 HTTP/1.0\r\n\r\n"), 200);
+	CHECK_EQ_INT(raw_admin("hello\r\n\r\n"), 400);
+	CHECK_EQ_INT(raw_admin("GET http://x/metrics HTTP/1.1\r\n\r\n"), 400);
+	/* A request head larger than the listener reads is refused, not buffered without end. */
+	char big[6000];
+	memset(big, 'a', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	memcpy(big, "GET /", 5);
+	CHECK_EQ_INT(raw_admin(big), 400);
 }
 
 /* storage_warn_percent = 1: any real disk is past it, as a nearly full one would be. */
@@ -509,6 +543,7 @@ int main(int argc, char **argv)
 	if (sodium_init() < 0 || relay_proc_start(&relay, TENANT_CONFIG, true) != 0)
 		return 1;
 	RUN(readyz_ready_and_healthz_live);
+	RUN(admin_listener_refuses_what_is_not_a_get);
 	RUN(counters_and_histograms_move_after_real_sends);
 	RUN(offline_queue_depth_counts_waiting_envelopes);
 	RUN(dashboard_and_alerts_use_exported_metrics);
