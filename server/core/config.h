@@ -143,8 +143,9 @@ void relay_config_defaults(struct relay_config *cfg);
 void relay_config_add_dev_defaults(struct relay_config *cfg);
 
 /* Every mistake of a configuration is reported in one run: err receives one line per error
- * ('\n' between them), at most this many. */
-#define RELAY_CONFIG_ERRORS_MAX 20
+ * ('\n' between them), at most this many (a main file with a hundred tenant files, each with the
+ * same mistake, still shows them all). */
+#define RELAY_CONFIG_ERRORS_MAX 200
 
 /* Reads `path` over the current values. On error returns -1 and writes to `err` one line per
  * error, each naming file, line and key; the lines after an error are still read. */
