@@ -482,6 +482,9 @@ int relay_start(struct relay *r, uv_loop_t *loop)
 	relay_log_threshold = (enum relay_log_level)r->cfg.log_level;
 	relay_log_format = (enum relay_log_format)r->cfg.log_format;
 	signal(SIGPIPE, SIG_IGN);
+	/* A reload asked for while the relay is still starting must not end it (the default action
+	 * of SIGHUP); it is handled once the relay runs. */
+	signal(SIGHUP, SIG_IGN);
 	init_handles(r, loop);
 
 	int port = 0;
@@ -516,6 +519,7 @@ static void finish_stop(struct relay *r)
 	 * instead of status 0. SIGKILL still ends a teardown that hangs. */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN); /* a reload asked for while stopping has nothing left to change */
 	uv_close((uv_handle_t *)&r->sigint, NULL);
 	uv_close((uv_handle_t *)&r->sigterm, NULL);
 	uv_close((uv_handle_t *)&r->sighup, NULL);
