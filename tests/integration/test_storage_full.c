@@ -122,6 +122,12 @@ static void metrics_show_the_map_and_refusals(void)
 	CHECK(metric(body, "wakks_disk_available_bytes") != ~0ull);
 	CHECK_EQ_INT(metric(body, "wakks_disk_full_errors_total"), 0);
 	free(body);
+	/* Not ready for new traffic: a load balancer sends it elsewhere. */
+	int status = 0;
+	REQUIRE(admin_get(relay.admin_port, "/readyz", &status, &body) == 0);
+	CHECK_EQ_INT(status, 503);
+	CHECK(strstr(body, "map_nearly_full") != NULL);
+	free(body);
 }
 
 /* A second relay: warned at a threshold the disk has already passed, and with one upload whose
