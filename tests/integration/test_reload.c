@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* Live configuration (SIGHUP) against a real relay with open connections: a reload that changes
- * a unit's group mapping, the tenant's consent text and the TLS certificate takes effect at once
+ * a unit's group mapping, the tenant's consent text, the TLS certificate and a limit takes effect
+ * at once
  * (the caseworker whose groups no longer map to the unit loses it on her open connection, /consent
  * serves the new text, a new TLS connection gets the new certificate) while the open connections
  * stay; a reload of an invalid file changes nothing and logs every error. */
@@ -173,9 +174,21 @@ static void reload_changes_mapping_consent_text_and_certificate_live(void)
 	CHECK_EQ_INT(tdev_send(&camilla2, cmid, (const uint8_t(*)[16])acc, 1, "varde", "jobcenter",
 			       (const uint8_t(*)[16])devs, 2, "hej", 3, false),
 		     PROTO_T_STORED);
+	/* Limits too: one send a minute, from the next request on. */
+	write_config("varde-jobcenter", "v2", text_v2, cert_b, key_b, "[limits]\nsends_per_minute = 1\n");
+	REQUIRE(reload_and_wait("event=reloaded", 3));
+	int replies[2];
+	for (int i = 0; i < 2; i++) {
+		randombytes_buf(cmid, 16);
+		replies[i] = tdev_send(&camilla2, cmid, (const uint8_t(*)[16])acc, 1, "varde", "jobcenter",
+				       (const uint8_t(*)[16])devs, 2, "hej", 3, false);
+	}
+	CHECK_EQ_INT(replies[0], PROTO_T_STORED);
+	CHECK_EQ_INT(replies[1], PROTO_T_ERROR);
+	CHECK_EQ_INT(camilla2.frame.body.error.code, -PROTO_E_RATE_LIMITED);
 
 	char *log = relay_proc_log(&relay);
-	CHECK(count(log, "event=certificate_reloaded") == 2);
+	CHECK(count(log, "event=certificate_reloaded") == 3);
 	CHECK(count(log, "event=unit_mapping_changed tenant=varde unit=jobcenter") >= 1);
 	free(log);
 	tdev_free(&anna);
@@ -211,7 +224,7 @@ static void invalid_file_changes_nothing(void)
 	char *body = NULL;
 	REQUIRE(admin_get(relay.admin_port, "/metrics", &status, &body) == 0);
 	CHECK(strstr(body, "\nwakks_config_reload_failures_total 2\n") != NULL);
-	CHECK(strstr(body, "\nwakks_config_reloads_total 2\n") != NULL);
+	CHECK(strstr(body, "\nwakks_config_reloads_total 3\n") != NULL);
 	free(body);
 }
 
