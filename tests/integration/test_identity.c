@@ -329,6 +329,16 @@ static void provider_key_rotation_reloads_the_key_set_once(void)
 	tdev_init(&d, r2.port);
 	CHECK_EQ_INT(register_with(&d, a, (devidp_mint_opts){ .login = "anna" }), PROTO_T_REGISTERED);
 	tdev_free(&d);
+	/* A key set file that is not there: the reload is refused and the keys in use stay. */
+	REQUIRE(unlink(jwks2) == 0);
+	kill(r2.pid, SIGHUP);
+	for (int i = 0; i < 100 && !relay_log_contains(&r2, "event=reload_refused"); i++)
+		usleep(50 * 1000);
+	CHECK(relay_log_contains(&r2, "event=jwks_unreadable idp=broker"));
+	CHECK(relay_log_contains(&r2, "event=reload_refused"));
+	tdev_init(&d, r2.port);
+	CHECK_EQ_INT(register_with(&d, a, (devidp_mint_opts){ .login = "bo" }), PROTO_T_REGISTERED);
+	tdev_free(&d);
 	CHECK_EQ_INT(relay_proc_stop(&r2), 0);
 	relay_proc_cleanup(&r2);
 	devidp_close(a);
