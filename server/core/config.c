@@ -16,7 +16,8 @@
 /* A config line longer than this is refused rather than silently cut. */
 #define CONFIG_LINE_MAX 2048
 
-enum key_type { KEY_STR, KEY_PATH, KEY_U32, KEY_U64, KEY_PORT, KEY_LOGLEVEL, KEY_PERMISSIONS };
+enum key_type { KEY_STR, KEY_PATH, KEY_U32, KEY_U64, KEY_PORT, KEY_LOGLEVEL, KEY_LOGFORMAT,
+		KEY_PERMISSIONS };
 
 struct key_spec {
 	const char *section;
@@ -41,6 +42,9 @@ static const struct key_spec relay_keys[] = {
 	STR("relay", web_root, KEY_PATH),
 	STR("relay", public_url, KEY_STR),
 	NUM("relay", log_level, KEY_LOGLEVEL, 0, 3),
+	NUM("relay", log_format, KEY_LOGFORMAT, 0, 1),
+	STR("relay", admin_listen, KEY_STR),
+	STR("relay", tenants_dir, KEY_PATH),
 	NUM("relay", data_dir_permissions, KEY_PERMISSIONS, 0, 1),
 	NUM("limits", max_frame_bytes, KEY_U32, 1024, 1u << 20),
 	NUM("limits", unauth_timeout_ms, KEY_U32, 100, 600000),
@@ -77,6 +81,8 @@ void relay_config_defaults(struct relay_config *cfg)
 	snprintf(cfg->listen, sizeof cfg->listen, "0.0.0.0");
 	cfg->port = 8443;
 	snprintf(cfg->data_dir, sizeof cfg->data_dir, "./var");
+	/* The Prometheus port registered for exporters of this kind; loopback only by default. */
+	snprintf(cfg->admin_listen, sizeof cfg->admin_listen, "127.0.0.1:9464");
 	cfg->log_level = RELAY_LOG_INFO;
 	cfg->max_frame_bytes = 1u << 20;
 	cfg->unauth_timeout_ms = 600000;
@@ -193,6 +199,8 @@ struct parse_ctx {
 	struct relay_idp_config *idp;
 	struct relay_consent_text_config *consent;
 	bool skip_section; /* its header was refused: its keys would only repeat that error */
+	bool tenant_file;  /* a tenants.d file: one tenant, its units and consent texts only */
+	struct relay_tenant_config *file_tenant; /* that tenant, once its section was read */
 };
 
 /* A configuration with several mistakes gets all of them in one run (an operator fixing one per
@@ -287,6 +295,13 @@ static int set_relay_key(struct parse_ctx *p, struct relay_config *cfg, const ch
 			*(int *)field = lvl;
 			return 0;
 		}
+		case KEY_LOGFORMAT: {
+			int fmt = relay_log_format_parse(value);
+			if (fmt < 0)
+				return fail(p, key, "'%s' is not one of logfmt, json", value);
+			*(int *)field = fmt;
+			return 0;
+		}
 		case KEY_PERMISSIONS:
 			if (strcmp(value, "strict") == 0)
 				*(int *)field = RELAY_PERMISSIONS_STRICT;
@@ -343,9 +358,28 @@ static int set_tenant_key(struct parse_ctx *p, const char *key, const char *valu
 	if (strcmp(key, "name") == 0)
 		return set_string(p, key, t->name, sizeof t->name, value);
 	if (strcmp(key, "cvr") == 0) {
-		if (strlen(value) != 8 || strspn(value, "0123456789") != 8)
-			return fail(p, key, "a CVR number is 8 digits");
+		if (!relay_cvr_valid(value))
+			return fail(p, key, "'%s' is not a CVR number (8 digits passing the modulus-11 check)",
+				    value);
 		return set_string(p, key, t->cvr, sizeof t->cvr, value);
+	}
+	if (strcmp(key, "kind") == 0) {
+		if (strcmp(value, "municipality") == 0)
+			t->kind = RELAY_TENANT_MUNICIPALITY;
+		else if (strcmp(value, "region") == 0)
+			t->kind = RELAY_TENANT_REGION;
+		else
+			return fail(p, key, "'%s' is not municipality or region", value);
+		return 0;
+	}
+	if (strcmp(key, "scope") == 0) {
+		if (strcmp(value, "light") == 0)
+			t->scope = RELAY_TENANT_LIGHT;
+		else if (strcmp(value, "full") == 0)
+			t->scope = RELAY_TENANT_FULL;
+		else
+			return fail(p, key, "'%s' is not light or full", value);
+		return 0;
 	}
 	if (strcmp(key, "idps") == 0) {
 		t->idps_line = p->line;
@@ -459,6 +493,21 @@ static int open_section(struct parse_ctx *p, struct relay_config *cfg, char *hea
 	copy_str(p->section, sizeof p->section, header);
 	copy_str(p->section_name, sizeof p->section_name, name ? name : "");
 
+	if (p->tenant_file) {
+		if (strcmp(header, "tenant") != 0 && strcmp(header, "unit") != 0 &&
+		    strcmp(header, "consent") != 0)
+			return fail(p, NULL, "a tenant file holds [tenant], [unit] and [consent] sections "
+				    "only, not [%s]", header);
+		if (strcmp(header, "tenant") == 0 && p->file_tenant)
+			return fail(p, NULL, "one tenant per file: [tenant %s] follows [tenant %s]",
+				    name ? name : "", p->file_tenant->id);
+		if (strcmp(header, "tenant") != 0 &&
+		    (!p->file_tenant || !name || strncmp(name, p->file_tenant->id,
+							 strlen(p->file_tenant->id)) != 0 ||
+		     (name[strlen(p->file_tenant->id)] != '/' && name[strlen(p->file_tenant->id)] != '\0')))
+			return fail(p, NULL, "[%s %s] names another tenant than this file's", header,
+				    name ? name : "");
+	}
 	if (strcmp(header, "relay") == 0 || strcmp(header, "limits") == 0 ||
 	    strcmp(header, "storage") == 0) {
 		if (name)
@@ -481,6 +530,10 @@ static int open_section(struct parse_ctx *p, struct relay_config *cfg, char *hea
 			return fail(p, NULL, "more than %d tenants", RELAY_MAX_TENANTS);
 		p->tenant = &cfg->tenants[cfg->tenant_count++];
 		copy_str(p->tenant->id, sizeof p->tenant->id, name);
+		if (p->tenant_file) {
+			p->file_tenant = p->tenant;
+			copy_str(p->tenant->source_file, sizeof p->tenant->source_file, p->path);
+		}
 		return 0;
 	}
 	if (strcmp(header, "unit") == 0) {
@@ -601,18 +654,43 @@ static int parse_line(struct parse_ctx *p, struct relay_config *cfg, char *line)
 	return set_relay_key(p, cfg, key, value);
 }
 
+static int load_file(struct relay_config *cfg, const char *path, char *err, size_t err_len,
+		     bool tenant_file);
+
 int relay_config_load(struct relay_config *cfg, const char *path, char *err, size_t err_len)
 {
-	struct parse_ctx p = { .path = path, .err = err, .err_len = err_len };
+	err[0] = '\0';
+	return load_file(cfg, path, err, err_len, false);
+}
+
+int relay_config_load_tenant_file(struct relay_config *cfg, const char *path, char *err,
+				  size_t err_len)
+{
+	return load_file(cfg, path, err, err_len, true);
+}
+
+bool relay_cvr_valid(const char *cvr)
+{
+	static const int weights[8] = { 2, 7, 6, 5, 4, 3, 2, 1 };
+	if (strlen(cvr) != 8 || strspn(cvr, "0123456789") != 8 || cvr[0] == '0')
+		return false;
+	int sum = 0;
+	for (int i = 0; i < 8; i++)
+		sum += (cvr[i] - '0') * weights[i];
+	return sum % 11 == 0;
+}
+
+static int load_file(struct relay_config *cfg, const char *path, char *err, size_t err_len,
+		     bool tenant_file)
+{
+	struct parse_ctx p = { .path = path, .err = err, .err_len = err_len,
+			       .tenant_file = tenant_file };
 	FILE *f = fopen(path, "r");
-	if (!f) {
-		snprintf(err, err_len, "%s: cannot open configuration file: %s", path,
-			 strerror(errno));
-		return -1;
-	}
+	if (!f)
+		return report(err, err_len, "%s: cannot open configuration file: %s", path,
+			      strerror(errno));
 	char line[CONFIG_LINE_MAX];
 	int rc = 0;
-	err[0] = '\0';
 	crypto_hash_sha256_state sha;
 	crypto_hash_sha256_init(&sha);
 	while (fgets(line, sizeof line, f)) {
@@ -626,11 +704,11 @@ int relay_config_load(struct relay_config *cfg, const char *path, char *err, siz
 		if (parse_line(&p, cfg, line) != 0)
 			rc = -1;
 	}
-	if (rc == 0 && ferror(f)) {
-		snprintf(err, err_len, "%s: read error", path);
-		rc = -1;
-	}
-	if (rc == 0) {
+	if (rc == 0 && ferror(f))
+		rc = report(err, err_len, "%s: read error", path);
+	if (rc == 0 && tenant_file && !p.file_tenant)
+		rc = report(err, err_len, "%s: a tenant file needs a [tenant ID] section", path);
+	if (rc == 0 && !tenant_file) {
 		crypto_hash_sha256_final(&sha, cfg->file_sha256);
 		copy_str(cfg->file, sizeof cfg->file, path);
 	}
@@ -665,7 +743,8 @@ static int check_caseworker_idps_unshared(const struct relay_config *cfg, char *
 				continue;
 			char where[RELAY_CONFIG_PATH_MAX + 32] = "";
 			if (t->idps_line > 0)
-				snprintf(where, sizeof where, "%s:%d: key 'idps': ", cfg->file, t->idps_line);
+				snprintf(where, sizeof where, "%s:%d: key 'idps': ",
+					 t->source_file[0] ? t->source_file : cfg->file, t->idps_line);
 			rc = report(err, err_len,
 				    "%stenant %s lists caseworker provider '%s', which tenant %s already lists; "
 				    "a caseworker provider belongs to one tenant",

@@ -126,6 +126,12 @@ int relay_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 	struct relay *r = lws_context_user(lws_get_context(wsi));
 
 	switch (reason) {
+	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+		/* The public listener's server context: a reload loads a new certificate into it
+		 * (net/tls_swap.h). */
+		if (r)
+			r->tls_ctx = user;
+		return 0;
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
 		char uri[256];
 		if (strcmp((const char *)in, "websocket") != 0)

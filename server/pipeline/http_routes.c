@@ -13,7 +13,6 @@
 #include "relay_state.h"
 #include "services/consent_gate.h"
 #include "services/identity_binding.h"
-#include "services/metrics.h"
 #include "wakks_devidp.h"
 #include "wakks_protocol.h"
 
@@ -22,34 +21,7 @@ static const char placeholder_page[] =
 	"<!doctype html>\n<html lang=\"da\"><head><meta charset=\"utf-8\">"
 	"<title>OS2wakks</title></head><body><main><h1>OS2wakks</h1>"
 	"<p>Relayet k&oslash;rer. Webklienten er ikke installeret i denne opstilling.</p>"
-	"<p><a href=\"/healthz\">Status</a></p></main></body></html>\n";
-
-static int healthz(struct relay *r, struct lws *wsi, void *pss)
-{
-	char body[256];
-	uint64_t uptime = (relay_monotonic_ms() - r->started_ms) / 1000;
-	int n = snprintf(body, sizeof body,
-			 "{\"status\":\"%s\",\"version\":\"%s\",\"uptime_seconds\":%llu,"
-			 "\"connections\":%llu}\n",
-			 r->stopping ? "stopping" : "ok", WAKKS_VERSION,
-			 (unsigned long long)uptime, (unsigned long long)r->conn_count);
-	return relay_http_respond(wsi, pss, r->stopping ? 503 : 200, "application/json", NULL,
-				  body, (size_t)n);
-}
-
-static int metrics(struct relay *r, struct lws *wsi, void *pss)
-{
-	size_t cap = 16384;
-	char *buf = malloc(cap);
-	if (!buf)
-		return -1;
-	int n = relay_metrics_render(r, buf, cap);
-	int rc = n < 0 ? relay_http_respond(wsi, pss, 500, "text/plain", NULL, "metrics too large\n", 18)
-		       : relay_http_respond(wsi, pss, 200, "text/plain; version=0.0.4", NULL, buf,
-					    (size_t)n);
-	free(buf);
-	return rc;
-}
+	"</main></body></html>\n";
 
 /* The first `needle` in the n bytes at `hay`, or NULL. */
 static const char *find(const char *hay, size_t n, const char *needle)
@@ -162,10 +134,6 @@ int relay_http_route(struct relay *r, struct lws *wsi, void *pss, const char *ur
 		if (rc != 1)
 			return rc;
 	}
-	if (strcmp(uri, "/healthz") == 0 && !body)
-		return healthz(r, wsi, pss);
-	if (strcmp(uri, "/metrics") == 0 && !body)
-		return metrics(r, wsi, pss);
 	if (strcmp(uri, "/") == 0 && !body && !r->cfg.web_root[0])
 		return relay_http_respond(wsi, pss, 200, "text/html; charset=utf-8", NULL,
 					  placeholder_page, sizeof placeholder_page - 1);

@@ -202,15 +202,14 @@ static void build_tenant(struct relay_tenant_ids *t, const struct relay_tenant_c
 	t->tenant.n_group_map = g;
 }
 
-int relay_identity_start(struct relay *r, const char *base_url)
+/* The providers and tenants of r->cfg into id (its replay cache and account key untouched). On
+ * failure what was loaded stays in id for free_providers. */
+static int build(struct relay *r, struct relay_identity *id, const char *base_url)
 {
-	struct relay_identity *id = &r->identity;
-	if (id_replay_new(REPLAY_CAPACITY, &id->replay) != 0)
-		return -1;
 	for (int i = 0; i < r->cfg.idp_count; i++) {
+		id->idp_count = i + 1;
 		if (start_idp(r, &id->idps[i], &r->cfg.idps[i], base_url) != 0)
 			return -1;
-		id->idp_count = i + 1;
 	}
 	for (int i = 0; i < r->cfg.tenant_count; i++) {
 		build_tenant(&id->tenants[i], &r->cfg.tenants[i]);
@@ -222,14 +221,52 @@ int relay_identity_start(struct relay *r, const char *base_url)
 	return 0;
 }
 
-void relay_identity_stop(struct relay *r)
+static void free_providers(struct relay_identity *id)
 {
-	struct relay_identity *id = &r->identity;
 	for (int i = 0; i < id->idp_count; i++) {
 		id_keyset_free(id->idps[i].keys);
 		devidp_close(id->idps[i].dev);
+		id->idps[i].keys = NULL;
+		id->idps[i].dev = NULL;
 	}
 	id->idp_count = 0;
+}
+
+int relay_identity_start(struct relay *r, const char *base_url)
+{
+	struct relay_identity *id = &r->identity;
+	if (id_replay_new(REPLAY_CAPACITY, &id->replay) != 0)
+		return -1;
+	return build(r, id, base_url);
+}
+
+int relay_identity_rebuild(struct relay *r, const char *base_url)
+{
+	struct relay_identity *fresh = calloc(1, sizeof *fresh);
+	if (!fresh)
+		return -1;
+	if (build(r, fresh, base_url) != 0) {
+		free_providers(fresh);
+		free(fresh);
+		return -1;
+	}
+	free_providers(&r->identity);
+	/* The providers move over (their issuer pointers point into themselves, so they are set
+	 * again); the tenants are built again in place for the same reason. */
+	memcpy(r->identity.idps, fresh->idps, sizeof fresh->idps);
+	r->identity.idp_count = fresh->idp_count;
+	for (int i = 0; i < r->identity.idp_count; i++)
+		r->identity.idps[i].idp.issuer = r->identity.idps[i].issuer;
+	for (int i = 0; i < r->cfg.tenant_count; i++)
+		build_tenant(&r->identity.tenants[i], &r->cfg.tenants[i]);
+	free(fresh);
+	return 0;
+}
+
+void relay_identity_stop(struct relay *r)
+{
+	struct relay_identity *id = &r->identity;
+	free_providers(id);
 	id_replay_free(id->replay);
 	id->replay = NULL;
 	sodium_memzero(id->account_key, sizeof id->account_key);

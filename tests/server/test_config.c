@@ -126,7 +126,7 @@ static void every_error_reported_at_once(void)
 	CHECK(strstr(err, "tls_cert and tls_key") && strstr(err, "map_size_initial_mb exceeds"));
 	/* a flood of mistakes stays bounded */
 	char many[4096] = "[relay]\n";
-	for (int i = 0; i < 40; i++)
+	for (int i = 0; i < RELAY_CONFIG_ERRORS_MAX + 20; i++)
 		strcat(many, "foo = 1\n");
 	CHECK_EQ_INT(load(many), -1);
 	CHECK_EQ_INT(count_lines(err), RELAY_CONFIG_ERRORS_MAX);
