@@ -50,7 +50,7 @@
 #define SHUTDOWN_POLL_MS 20
 
 static struct lws_protocols relay_protocols[3];
-static struct lws_http_mount mounts[5];
+static struct lws_http_mount mounts[6];
 
 static void set_callback_mount(struct lws_http_mount *m, const char *mountpoint,
 			       struct lws_http_mount *next)
@@ -63,7 +63,13 @@ static void set_callback_mount(struct lws_http_mount *m, const char *mountpoint,
 	m->mountpoint_len = (unsigned char)strlen(mountpoint);
 }
 
-/* Longest-prefix mounts: /healthz, /metrics, /dev-idp and /consent are answered by our HTTP callback,
+/* lws knows the common file types; the web app's manifest it does not (its own type makes browsers
+ * accept it as one). */
+static const struct lws_protocol_vhost_options mime_manifest = {
+	NULL, NULL, ".webmanifest", "application/manifest+json"
+};
+
+/* Longest-prefix mounts: /healthz, /metrics, /dev-idp, /consent and /branding are answered by our HTTP callback,
  * everything else is a static file of the web client (or the placeholder page). */
 static const struct lws_http_mount *build_mounts(const struct relay_config *cfg)
 {
@@ -75,6 +81,7 @@ static const struct lws_http_mount *build_mounts(const struct relay_config *cfg)
 		root->origin = cfg->web_root;
 		root->def = "index.html";
 		root->origin_protocol = LWSMPRO_FILE;
+		root->extra_mimetypes = &mime_manifest;
 		/* lws asks this protocol's callback for headers to add to each file it serves: the
 		 * Content-Security-Policy (net/http.c). */
 		root->protocol = "http";
@@ -82,7 +89,8 @@ static const struct lws_http_mount *build_mounts(const struct relay_config *cfg)
 		root->origin = "http";
 		root->origin_protocol = LWSMPRO_CALLBACK;
 	}
-	set_callback_mount(&mounts[4], "/consent", root);
+	set_callback_mount(&mounts[5], "/branding", root);
+	set_callback_mount(&mounts[4], "/consent", &mounts[5]);
 	set_callback_mount(&mounts[2], "/dev-idp", &mounts[4]);
 	set_callback_mount(&mounts[1], "/metrics", &mounts[2]);
 	set_callback_mount(&mounts[0], "/healthz", &mounts[1]);
