@@ -4,8 +4,9 @@
 // published during the test): the manifest is installable, the service worker shows a push as the
 // generic notification and opens the thread from it, the app starts offline from its cache with
 // its queued message, a new version waits for "Ny version – genindlæs", the citizen's home is her
-// conversations, a thread opens at its newest message, the header is compact, nothing scrolls
-// sideways at 320 px and axe-core finds nothing at 320 and 390 px.
+// conversations (unread ones counted in the title), a thread opens at its newest message, the
+// header is compact, nothing scrolls sideways at 320 px and axe-core finds nothing at 320 and
+// 390 px.
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -184,6 +185,23 @@ export async function webappSteps({ step, chromium, buildDir, distDir, login, ax
       if (figures.headerPx > 90) throw new Error(`header ${figures.headerPx} px high`);
     });
 
+    await step('web app: a reply shows as the preview and as an unread count in the title', async () => {
+      await cit.evaluate(() => window.wakks.go({ view: 'consent' }));
+      await cit.click('button[data-tenant=varde]');
+      await cit.click('#grant-varde');
+      await cit.waitForSelector('#consent-status:has-text("givet samtykke")');
+      await cit.evaluate(() => window.wakks.go({ view: 'home' }));
+      const plain = await cit.title();
+      await cw.evaluate(async () => {
+        const m = window.wakks.client.messaging;
+        await m.sendText([...m.conversations.values()].find((c) => c.citizen), 'Svar fra Jobcentret');
+      });
+      await cit.waitForFunction((t) => document.title === `(1) ${t}`, plain, { timeout: 15000 });
+      await cit.waitForSelector('.conversations li.unread .preview:text-is("Svar fra Jobcentret")');
+      await cit.click('.conversations button[data-unit=jobcenter]');
+      await cit.waitForFunction((t) => document.title === t, plain, { timeout: 5000 });
+    });
+
     await step('web app: the safety number is also a QR code', async () => {
       await cit.click('details.safety summary');
       await cit.waitForSelector('details.safety svg.qr');
@@ -211,7 +229,7 @@ export async function webappSteps({ step, chromium, buildDir, distDir, login, ax
           await cit.evaluate(go, conv);
           await cit.waitForSelector(ready);
           if (name === 'home') await cit.click('details.new-conv summary');
-          if (name === 'consent') { await cit.click('button[data-tenant=varde]'); await cit.waitForSelector('#grant-varde'); }
+          if (name === 'consent') { await cit.click('button[data-tenant=varde]'); await cit.waitForSelector('#withdraw-varde'); }
           if (name === 'thread') await cit.click('details.safety summary');
           if (vp === NARROW) { const o = await overflow(cit); if (o) problems.push(`${name}: ${o}`); await shot(cit, `webapp-${name}-320`); }
           await axe(cit, `${name} at ${vp.width} px`).catch((e) => problems.push(e.message));
