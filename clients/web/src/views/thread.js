@@ -53,7 +53,8 @@ function keepNewestInView(conv, list) {
   const shown = document.getElementById('messages')?.dataset.conv === conv.id;
   const atEnd = window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 160;
   if (shown && !atEnd) return;
-  requestAnimationFrame(() => list.lastElementChild?.scrollIntoView({ block: 'center' }));
+  // Opening: the newest message mid-screen; a new one while writing: the least movement.
+  requestAnimationFrame(() => list.lastElementChild?.scrollIntoView({ block: shown ? 'nearest' : 'center' }));
 }
 
 export function threadView(app, conv, title, peerLabel) {
