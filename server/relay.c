@@ -56,7 +56,7 @@
 #define SHUTDOWN_POLL_MS 20
 
 static struct lws_protocols relay_protocols[3];
-static struct lws_http_mount mounts[3];
+static struct lws_http_mount mounts[4];
 
 static void set_callback_mount(struct lws_http_mount *m, const char *mountpoint,
 			       struct lws_http_mount *next)
@@ -69,12 +69,18 @@ static void set_callback_mount(struct lws_http_mount *m, const char *mountpoint,
 	m->mountpoint_len = (unsigned char)strlen(mountpoint);
 }
 
-/* Longest-prefix mounts: /dev-idp and /consent are answered by our HTTP callback, everything else
- * is a static file of the web client (or the placeholder page). Monitoring (/metrics, /healthz,
- * /readyz) is on the admin listener only (net/admin_listener.c). */
+/* lws knows the common file types; the web app's manifest it does not (its own type makes browsers
+ * accept it as one). */
+static const struct lws_protocol_vhost_options mime_manifest = {
+	NULL, NULL, ".webmanifest", "application/manifest+json"
+};
+
+/* Longest-prefix mounts: /dev-idp, /consent and /branding are answered by our HTTP callback,
+ * everything else is a static file of the web client (or the placeholder page). Monitoring
+ * (/metrics, /healthz, /readyz) is on the admin listener only (net/admin_listener.c). */
 static const struct lws_http_mount *build_mounts(const struct relay_config *cfg)
 {
-	struct lws_http_mount *root = &mounts[2];
+	struct lws_http_mount *root = &mounts[3];
 	memset(root, 0, sizeof *root);
 	root->mountpoint = "/";
 	root->mountpoint_len = 1;
@@ -82,6 +88,7 @@ static const struct lws_http_mount *build_mounts(const struct relay_config *cfg)
 		root->origin = cfg->web_root;
 		root->def = "index.html";
 		root->origin_protocol = LWSMPRO_FILE;
+		root->extra_mimetypes = &mime_manifest;
 		/* lws asks this protocol's callback for headers to add to each file it serves: the
 		 * Content-Security-Policy (net/http.c). */
 		root->protocol = "http";
@@ -89,7 +96,8 @@ static const struct lws_http_mount *build_mounts(const struct relay_config *cfg)
 		root->origin = "http";
 		root->origin_protocol = LWSMPRO_CALLBACK;
 	}
-	set_callback_mount(&mounts[1], "/consent", root);
+	set_callback_mount(&mounts[2], "/branding", root);
+	set_callback_mount(&mounts[1], "/consent", &mounts[2]);
 	set_callback_mount(&mounts[0], "/dev-idp", &mounts[1]);
 	return &mounts[0];
 }

@@ -352,6 +352,53 @@ static int set_list(struct parse_ctx *p, const char *key, char *slots, size_t sl
 	return 0;
 }
 
+/* v^(12/5) for v in [0, 1] with multiplications only (the relay links no libm): the fifth root of
+ * v^12 by Newton's method, which falls monotonically from 1 onto it. */
+static double pow_12_5(double v)
+{
+	double a = 1;
+	for (int i = 0; i < 12; i++)
+		a *= v;
+	double y = 1;
+	for (int i = 0; i < 200 && a > 0; i++) {
+		double y4 = y * y * y * y;
+		double next = y - (y4 * y - a) / (5 * y4);
+		if (next >= y)
+			break;
+		y = next;
+	}
+	return a > 0 ? y : 0;
+}
+
+/* WCAG 2.1's relative luminance of an sRGB channel given as 0..255. */
+static double channel_luminance(unsigned c)
+{
+	double s = c / 255.0;
+	return s <= 0.04045 ? s / 12.92 : pow_12_5((s + 0.055) / 1.055);
+}
+
+double relay_colour_contrast_on_white(const char *hex)
+{
+	unsigned rgb[3];
+	if (strlen(hex) != 7 || hex[0] != '#' || strspn(hex + 1, "0123456789abcdefABCDEF") != 6 ||
+	    sscanf(hex + 1, "%2x%2x%2x", &rgb[0], &rgb[1], &rgb[2]) != 3)
+		return -1;
+	double l = 0.2126 * channel_luminance(rgb[0]) + 0.7152 * channel_luminance(rgb[1]) +
+		   0.0722 * channel_luminance(rgb[2]);
+	return 1.05 / (l + 0.05);
+}
+
+/* The logo's media type by its file name, or NULL when it is not a PNG or SVG file. */
+const char *relay_logo_media_type(const char *path)
+{
+	size_t n = strlen(path);
+	if (n > 4 && strcmp(path + n - 4, ".png") == 0)
+		return "image/png";
+	if (n > 4 && strcmp(path + n - 4, ".svg") == 0)
+		return "image/svg+xml";
+	return NULL;
+}
+
 static int set_tenant_key(struct parse_ctx *p, const char *key, const char *value)
 {
 	struct relay_tenant_config *t = p->tenant;
@@ -385,6 +432,23 @@ static int set_tenant_key(struct parse_ctx *p, const char *key, const char *valu
 		t->idps_line = p->line;
 		return set_list(p, key, t->idps[0], sizeof t->idps[0], RELAY_MAX_GROUP_MAPS,
 				&t->idp_count, value);
+	}
+	if (strcmp(key, "display_name") == 0)
+		return set_string(p, key, t->display_name, sizeof t->display_name, value);
+	if (strcmp(key, "colour") == 0) {
+		double ratio = relay_colour_contrast_on_white(value);
+		if (ratio < 0)
+			return fail(p, key, "a colour is written \"#rrggbb\", in quotes (# starts a comment)");
+		/* Buttons and the header carry white text on it (WCAG 1.4.3). */
+		if (ratio < 4.5)
+			return fail(p, key, "white text on %s has contrast %.2f:1; at least 4.5:1 is needed",
+				    value, ratio);
+		return set_string(p, key, t->colour, sizeof t->colour, value);
+	}
+	if (strcmp(key, "logo") == 0) {
+		if (!relay_logo_media_type(value))
+			return fail(p, key, "the logo is a .png or .svg file");
+		return set_string(p, key, t->logo, sizeof t->logo, value);
 	}
 	if (strcmp(key, "journal_upns") == 0)
 		return set_list(p, key, t->journal_upns[0], sizeof t->journal_upns[0],
@@ -792,6 +856,19 @@ int relay_config_check(const struct relay_config *cfg, char *err, size_t err_len
 		const struct relay_tenant_config *t = &cfg->tenants[i];
 		if (!t->name[0] || !t->cvr[0])
 			rc = report(err, err_len, "tenant %s: name and cvr are required", t->id);
+		if (t->logo[0]) {
+			FILE *f = fopen(t->logo, "rb");
+			long size = -1;
+			if (f && fseek(f, 0, SEEK_END) == 0)
+				size = ftell(f);
+			if (f)
+				fclose(f);
+			if (size < 0)
+				rc = report(err, err_len, "tenant %s: logo %s cannot be read", t->id, t->logo);
+			else if (size == 0 || size > RELAY_LOGO_MAX_BYTES)
+				rc = report(err, err_len, "tenant %s: logo %s must be 1 byte to %d KiB",
+					    t->id, t->logo, RELAY_LOGO_MAX_BYTES / 1024);
+		}
 		if (t->consent.set && (!t->consent.version[0] || !t->consent.text_file[0]))
 			rc = report(err, err_len, "consent %s: version and text_file are required", t->id);
 		for (int j = 0; j < t->unit_count; j++) {

@@ -52,6 +52,12 @@ struct relay_tenant_config {
 	char journal_upns[RELAY_MAX_GROUP_MAPS][RELAY_CONFIG_STR_MAX];
 	int journal_upn_count;
 	struct relay_consent_text_config consent;
+	/* Branding the web client shows (docs/configuration.md): the name citizens read, a logo file
+	 * the relay serves at /branding/ID/logo, and a colour ("#rrggbb", contrast >= 4.5:1 on white,
+	 * since buttons carry white text on it). Empty when not set. */
+	char display_name[RELAY_CONFIG_STR_MAX];
+	char logo[RELAY_CONFIG_PATH_MAX];
+	char colour[8];
 };
 
 enum relay_idp_kind { RELAY_IDP_CITIZEN, RELAY_IDP_CASEWORKER };
@@ -173,5 +179,14 @@ bool relay_cvr_valid(const char *cvr);
 const struct relay_tenant_config *relay_config_tenant(const struct relay_config *cfg,
 						      const char *id);
 const struct relay_idp_config *relay_config_idp(const struct relay_config *cfg, const char *id);
+
+/* A tenant's logo is served from memory-sized reads: larger files are a configuration error. */
+#define RELAY_LOGO_MAX_BYTES (256 * 1024)
+
+/* The contrast ratio (WCAG 2.1) of white on the colour "#rrggbb", or -1 when it is not one. */
+double relay_colour_contrast_on_white(const char *hex);
+
+/* "image/png" or "image/svg+xml" by the logo's file name; NULL for any other file. */
+const char *relay_logo_media_type(const char *path);
 
 #endif

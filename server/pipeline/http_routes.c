@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "net/http_exchange.h"
 #include "relay_state.h"
 #include "services/consent_gate.h"
@@ -121,6 +122,72 @@ static int consent_text(struct relay *r, struct lws *wsi, void *pss, const char 
 	return rc;
 }
 
+/* GET /branding: each tenant's name, colour and logo for the web client (docs/configuration.md).
+ * Public like the consent texts: it is what the municipality shows everyone. */
+static int branding_list(struct relay *r, struct lws *wsi, void *pss)
+{
+	json_t *list = json_array();
+	for (int i = 0; list && i < r->cfg.tenant_count; i++) {
+		const struct relay_tenant_config *t = &r->cfg.tenants[i];
+		char logo[32 + sizeof t->id];
+		snprintf(logo, sizeof logo, "/branding/%s/logo", t->id);
+		json_t *o = json_pack("{s:s, s:s, s:s}", "id", t->id, "name", t->name, "display_name",
+				      t->display_name[0] ? t->display_name : t->name);
+		if (o && t->colour[0])
+			json_object_set_new(o, "colour", json_string(t->colour));
+		if (o && t->logo[0])
+			json_object_set_new(o, "logo", json_string(logo));
+		if (!o || json_array_append_new(list, o) != 0) {
+			json_decref(list);
+			list = NULL;
+		}
+	}
+	json_t *j = list ? json_pack("{s:o}", "tenants", list) : NULL;
+	char *out = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!out)
+		return -1;
+	int rc = relay_http_respond(wsi, pss, 200, "application/json; charset=utf-8", NULL, out,
+				    strlen(out));
+	free(out);
+	return rc;
+}
+
+/* GET /branding/TENANT/logo: the configured file, read now (an operator may replace it without a
+ * restart). An SVG is served under a policy of its own: no script runs even when it is opened as a
+ * page. Returns 1 when the tenant has no logo (the caller answers 404). */
+static int branding_logo(struct relay *r, struct lws *wsi, void *pss, const char *uri)
+{
+	const char *rest = uri + strlen("/branding/");
+	const char *slash = strchr(rest, '/');
+	if (!slash || strcmp(slash, "/logo") != 0 || !proto_slug_valid(rest, (size_t)(slash - rest)))
+		return 1;
+	char id[PROTO_MAX_SLUG_BYTES + 1];
+	snprintf(id, sizeof id, "%.*s", (int)(slash - rest), rest);
+	const struct relay_tenant_config *t = relay_config_tenant(&r->cfg, id);
+	if (!t || !t->logo[0])
+		return 1;
+	FILE *f = fopen(t->logo, "rb");
+	char *buf = malloc(RELAY_LOGO_MAX_BYTES + 1);
+	size_t n = f && buf ? fread(buf, 1, RELAY_LOGO_MAX_BYTES + 1, f) : 0;
+	bool bad = !f || !buf || ferror(f) || n == 0 || n > RELAY_LOGO_MAX_BYTES;
+	if (f)
+		fclose(f);
+	int rc;
+	if (bad) {
+		RLOG_WARN("http", "logo_unreadable", "tenant=%s", t->id);
+		static const char e[] = "{\"error\":\"logo_unreadable\"}\n";
+		rc = relay_http_respond(wsi, pss, 500, "application/json", NULL, e, sizeof e - 1);
+	} else {
+		rc = relay_http_respond(wsi, pss, 200, relay_logo_media_type(t->logo),
+					"content-security-policy: default-src 'none'; "
+					"style-src 'unsafe-inline'; sandbox\n",
+					buf, n);
+	}
+	free(buf);
+	return rc;
+}
+
 int relay_http_route(struct relay *r, struct lws *wsi, void *pss, const char *uri,
 		     const char *body, size_t body_len)
 {
@@ -131,6 +198,13 @@ int relay_http_route(struct relay *r, struct lws *wsi, void *pss, const char *ur
 	}
 	if (strncmp(uri, "/dev-idp/", 9) == 0 && r->cfg.dev_mode) {
 		int rc = dev_idp(r, wsi, pss, uri, body, body_len);
+		if (rc != 1)
+			return rc;
+	}
+	if (strcmp(uri, "/branding") == 0 && !body)
+		return branding_list(r, wsi, pss);
+	if (strncmp(uri, "/branding/", 10) == 0 && !body) {
+		int rc = branding_logo(r, wsi, pss, uri);
 		if (rc != 1)
 			return rc;
 	}
