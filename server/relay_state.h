@@ -35,6 +35,12 @@ struct relay_metrics {
 	uint64_t backpressure_pauses;
 	uint64_t mailbox_depth_sum; /* of connected devices, sampled by housekeeping */
 	uint64_t mailbox_depth_max;
+	/* Pushes to offline devices by provider (services/push.h: web, apns, fcm). */
+	uint64_t push_sent[3];
+	uint64_t push_failed[3];
+	uint64_t push_dropped[3];    /* the push queue was full */
+	uint64_t push_coalesced;     /* not sent: one went out within the interval or is queued */
+	uint64_t push_subscriptions_removed; /* the push service said the subscription is gone */
 };
 
 /* Open connections by connection id, by authenticated device and by peer address
@@ -88,6 +94,7 @@ struct relay_storage_space {
 struct blob_busy;
 struct relay_consent_text;
 struct relay_conn;
+struct relay_push;
 struct store;
 
 struct relay {
@@ -115,6 +122,7 @@ struct relay {
 	size_t unauth_rx_bytes;
 	struct relay_metrics metrics;
 	struct relay_storage_space space;
+	struct relay_push *push; /* services/push.c; NULL until started */
 	/* Scratch frames and encode buffer: the loop is single-threaded and every frame is encoded
 	 * and queued (copied) before the next is built. */
 	struct relay_scratch *scratch; /* large per-request working memory, see devset.h */

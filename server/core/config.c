@@ -108,6 +108,7 @@ void relay_config_defaults(struct relay_config *cfg)
 	cfg->envelope_ttl_seconds = 30u * 86400;
 	cfg->prekeys_low_watermark = 20;
 	cfg->shutdown_grace_ms = 2000;
+	relay_push_config_defaults(&cfg->push);
 	cfg->blob_max_bytes = 25ull << 20;
 	cfg->blob_quota_bytes = 200ull << 20;
 	cfg->blob_orphan_seconds = 3600;
@@ -192,6 +193,8 @@ struct parse_ctx {
 	struct relay_unit_config *unit;
 	struct relay_idp_config *idp;
 	struct relay_consent_text_config *consent;
+	struct relay_push_config *push;         /* in [push] or [push.app.NAME] */
+	struct relay_push_app_config *push_app; /* in [push.app.NAME] */
 	bool skip_section; /* its header was refused: its keys would only repeat that error */
 };
 
@@ -449,6 +452,20 @@ static int open_section(struct parse_ctx *p, struct relay_config *cfg, char *hea
 	p->unit = NULL;
 	p->idp = NULL;
 	p->consent = NULL;
+	p->push = NULL;
+	p->push_app = NULL;
+	if (strcmp(header, "push") == 0 || strncmp(header, "push.app.", 9) == 0) {
+		char why[200];
+		copy_str(p->section, sizeof p->section, "push");
+		copy_str(p->section_name, sizeof p->section_name, header);
+		p->push = &cfg->push;
+		if (header[4] && !(p->push_app = relay_push_config_app(&cfg->push, header + 9, why,
+								       sizeof why))) {
+			p->push = NULL;
+			return fail(p, NULL, "%s", why);
+		}
+		return 0;
+	}
 	char *name = strchr(header, ' ');
 	if (name) {
 		*name++ = '\0';
@@ -590,6 +607,12 @@ static int parse_line(struct parse_ctx *p, struct relay_config *cfg, char *line)
 	}
 	if (p->section[0] == '\0')
 		return fail(p, key, "key outside of any section");
+	if (p->push) {
+		char why[200];
+		if (relay_push_config_set(p->push, p->push_app, key, value, why, sizeof why) != 0)
+			return fail(p, key, "%s", why);
+		return 0;
+	}
 	if (p->consent)
 		return set_consent_key(p, key, value);
 	if (p->unit)
@@ -625,6 +648,11 @@ int relay_config_load(struct relay_config *cfg, const char *path, char *err, siz
 		}
 		if (parse_line(&p, cfg, line) != 0)
 			rc = -1;
+	}
+	if (rc == 0) {
+		char why[200];
+		if (relay_push_config_check(&cfg->push, why, sizeof why) != 0)
+			rc = report(err, err_len, "%s: %s", path, why);
 	}
 	if (rc == 0 && ferror(f)) {
 		snprintf(err, err_len, "%s: read error", path);

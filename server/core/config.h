@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/config_push.h"
+
 #define RELAY_CONFIG_PATH_MAX 1024
 #define RELAY_CONFIG_STR_MAX 256
 /* Bounds on configured objects: the directory frames list them all in one reply. */
@@ -112,6 +114,8 @@ struct relay_config {
 	int tenant_count;
 	struct relay_idp_config idps[RELAY_MAX_IDPS];
 	int idp_count;
+	/* [push], [push.app.NAME] (core/config_push.h) */
+	struct relay_push_config push;
 	/* From the command line only, never from a file: a production file cannot turn it on. */
 	bool dev_mode;
 	/* The file last loaded ("" without one): relay_config_check names it with the line of the

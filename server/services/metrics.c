@@ -27,6 +27,25 @@ static void emit(struct out *o, const char *name, const char *type, const char *
 		o->used += (size_t)n;
 }
 
+/* One counter per push provider: name{provider="web"} etc. */
+static void emit_push(struct out *o, const char *name, const char *help, const uint64_t v[3])
+{
+	static const char *const prov[3] = { "web", "apns", "fcm" };
+	if (o->overflow)
+		return;
+	int n = snprintf(o->buf + o->used, o->len - o->used, "# HELP %s %s\n# TYPE %s counter\n",
+			 name, help, name);
+	for (int i = 0; i < 3 && n >= 0 && (size_t)n < o->len - o->used; i++) {
+		o->used += (size_t)n;
+		n = snprintf(o->buf + o->used, o->len - o->used, "%s{provider=\"%s\"} %llu\n", name,
+			     prov[i], (unsigned long long)v[i]);
+	}
+	if (n < 0 || (size_t)n >= o->len - o->used)
+		o->overflow = 1;
+	else
+		o->used += (size_t)n;
+}
+
 int relay_metrics_render(const struct relay *r, char *buf, size_t len)
 {
 	struct out o = { buf, len, 0, 0 };
@@ -48,6 +67,11 @@ int relay_metrics_render(const struct relay *r, char *buf, size_t len)
 	emit(&o, "wakks_sends_rejected_total", "counter", "Send requests refused.", m->sends_rejected);
 	emit(&o, "wakks_rate_limited_total", "counter", "Requests refused by rate limit.", m->rate_limited);
 	emit(&o, "wakks_backpressure_pauses_total", "counter", "Times reading from a slow peer stopped.", m->backpressure_pauses);
+	emit_push(&o, "wakks_push_sent_total", "Pushes a push service accepted.", m->push_sent);
+	emit_push(&o, "wakks_push_failed_total", "Pushes refused or given up after retries.", m->push_failed);
+	emit_push(&o, "wakks_push_dropped_total", "Pushes not queued because the push queue was full.", m->push_dropped);
+	emit(&o, "wakks_push_coalesced_total", "counter", "Pushes not sent because one went out within the interval or was queued.", m->push_coalesced);
+	emit(&o, "wakks_push_subscriptions_removed_total", "counter", "Subscriptions deleted because their push service said they are gone.", m->push_subscriptions_removed);
 	if (r->store) {
 		emit(&o, "wakks_mailbox_depth_online_total", "gauge", "Envelopes waiting for connected devices (sampled every 10 s).", m->mailbox_depth_sum);
 		emit(&o, "wakks_mailbox_depth_online_max", "gauge", "Deepest mailbox of a connected device (sampled every 10 s).", m->mailbox_depth_max);
