@@ -23,6 +23,7 @@
 #include "net/http.h"
 #include "net/http_exchange.h"
 #include "services/push.h"
+#include "services/webhook.h"
 #include "net/tls_cert.h"
 #include "net/ws.h"
 #include "services/audit_log.h"
@@ -428,6 +429,9 @@ static int start_steps(struct relay *r, uv_loop_t *loop, int *port)
 		return relay_start_failed(RELAY_EXIT_CONFIG,
 					  "correct the identity provider or consent settings named above",
 					  "identity providers or consent texts could not be loaded");
+	if (relay_webhook_start(r) != 0)
+		return relay_start_failed(RELAY_EXIT_CONFIG, "correct the tenant's webhook settings named above",
+					  "a webhook secret could not be loaded");
 	if (relay_push_start(r) != 0)
 		return relay_start_failed(RELAY_EXIT_CONFIG, "correct the [push] settings named above",
 					  "push credentials could not be loaded");
@@ -477,6 +481,7 @@ static void finish_stop(struct relay *r)
 	if (r->lws)
 		lws_context_destroy(r->lws);
 	relay_push_stop(r);
+	relay_webhook_stop(r);
 	relay_identity_stop(r);
 	relay_consent_stop(r);
 	/* Completes every write already submitted before closing the environment. */

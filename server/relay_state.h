@@ -41,6 +41,8 @@ struct relay_metrics {
 	uint64_t push_dropped[3];    /* the push queue was full */
 	uint64_t push_coalesced;     /* not sent: one went out within the interval or is queued */
 	uint64_t push_subscriptions_removed; /* the push service said the subscription is gone */
+	uint64_t webhook_sent;       /* fallback webhook calls the tenant's endpoint accepted */
+	uint64_t webhook_failed;     /* refused, given up after retries, or not tracked (full) */
 };
 
 /* Open connections by connection id, by authenticated device and by peer address
@@ -95,6 +97,7 @@ struct blob_busy;
 struct relay_consent_text;
 struct relay_conn;
 struct relay_push;
+struct relay_webhook;
 struct store;
 
 struct relay {
@@ -123,6 +126,7 @@ struct relay {
 	struct relay_metrics metrics;
 	struct relay_storage_space space;
 	struct relay_push *push; /* services/push.c; NULL until started */
+	struct relay_webhook *webhook; /* services/webhook.c; NULL without tenant webhooks */
 	/* Scratch frames and encode buffer: the loop is single-threaded and every frame is encoded
 	 * and queued (copied) before the next is built. */
 	struct relay_scratch *scratch; /* large per-request working memory, see devset.h */

@@ -358,6 +358,20 @@ static int set_tenant_key(struct parse_ctx *p, const char *key, const char *valu
 	if (strcmp(key, "journal_upns") == 0)
 		return set_list(p, key, t->journal_upns[0], sizeof t->journal_upns[0],
 				RELAY_MAX_GROUP_MAPS, &t->journal_upn_count, value);
+	if (strcmp(key, "webhook_url") == 0) {
+		if (strncmp(value, "https://", 8) != 0)
+			return fail(p, key, "must be an https:// URL");
+		return set_string(p, key, t->webhook_url, sizeof t->webhook_url, value);
+	}
+	if (strcmp(key, "webhook_secret_file") == 0)
+		return set_string(p, key, t->webhook_secret_file, sizeof t->webhook_secret_file, value);
+	if (strcmp(key, "webhook_after_seconds") == 0) {
+		uint64_t n;
+		if (parse_u64(value, &n) != 0 || n < 1 || n > 30u * 86400)
+			return fail(p, key, "'%s' is not a whole number in 1..2592000", value);
+		t->webhook_after_seconds = (uint32_t)n;
+		return 0;
+	}
 	return fail(p, key, "unknown key in [tenant %s]", t->id);
 }
 

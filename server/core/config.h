@@ -48,6 +48,11 @@ struct relay_tenant_config {
 	/* UPNs (from the tenant's caseworker provider) that register as the tenant's journal device. */
 	char journal_upns[RELAY_MAX_GROUP_MAPS][RELAY_CONFIG_STR_MAX];
 	int journal_upn_count;
+	/* The fallback webhook (spec/push.md §7): called when a unit's message to a citizen waits
+	 * unread this long. Empty url: none. */
+	char webhook_url[RELAY_CONFIG_STR_MAX];
+	char webhook_secret_file[RELAY_CONFIG_PATH_MAX];
+	uint32_t webhook_after_seconds;
 	struct relay_consent_text_config consent;
 };
 

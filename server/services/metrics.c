@@ -71,6 +71,8 @@ int relay_metrics_render(const struct relay *r, char *buf, size_t len)
 	emit_push(&o, "wakks_push_failed_total", "Pushes refused or given up after retries.", m->push_failed);
 	emit_push(&o, "wakks_push_dropped_total", "Pushes not queued because the push queue was full.", m->push_dropped);
 	emit(&o, "wakks_push_coalesced_total", "counter", "Pushes not sent because one went out within the interval or was queued.", m->push_coalesced);
+	emit(&o, "wakks_webhook_sent_total", "counter", "Fallback webhook calls the tenant accepted.", m->webhook_sent);
+	emit(&o, "wakks_webhook_failed_total", "counter", "Fallback webhook calls refused or given up.", m->webhook_failed);
 	emit(&o, "wakks_push_subscriptions_removed_total", "counter", "Subscriptions deleted because their push service said they are gone.", m->push_subscriptions_removed);
 	if (r->store) {
 		emit(&o, "wakks_mailbox_depth_online_total", "gauge", "Envelopes waiting for connected devices (sampled every 10 s).", m->mailbox_depth_sum);

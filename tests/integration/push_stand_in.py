@@ -8,11 +8,14 @@
   POST /3/device/TOKEN                 APNs: checks the ES256 provider token, apns-* headers, body
   POST /token                          Google's OAuth 2.0 token endpoint (JWT-bearer, RS256)
   POST /v1/projects/P/messages:send    FCM HTTP v1: checks the access token and the message
+  POST /hook                           a tenant's fallback webhook (spec/push.md §7): checks the
+                                       HMAC signature, the timestamp and that the body is
+                                       content-free
 
 Targets named "gone404", "gone410", "bad" (BadDeviceToken), "unreg" (Unregistered/UNREGISTERED)
 answer with the providers' documented errors; "busy" answers 429 twice, then accepts; "hang"
 never answers. Usage: push_stand_in.py DIR CERT KEY. Writes DIR/push-keys.json (the Web Push
-subscriptions' public keys and auth secrets), DIR/apns.p8, DIR/fcm.json; appends one JSON line
+subscriptions' public keys and auth secrets), DIR/apns.p8, DIR/fcm.json, DIR/webhook.secret; appends one JSON line
 per request to DIR/push-events.jsonl; prints "PORT PID" once it listens; runs until killed."""
 import base64
 import hashlib
@@ -60,6 +63,7 @@ class State:
         self.apns = ec.generate_private_key(ec.SECP256R1())
         self.fcm = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.access_tokens = set()
+        self.webhook_secret = os.urandom(24).hex().encode()
         self.events = open(os.path.join(directory, "push-events.jsonl"), "a")
 
     def write_files(self):
@@ -77,6 +81,9 @@ class State:
             json.dump({"type": "service_account", "project_id": FCM_PROJECT, "private_key_id": "kid-1",
                        "private_key": pem, "client_email": FCM_EMAIL,
                        "token_uri": f"https://localhost:{self.port}/token"}, f)
+        with open(os.path.join(self.dir, "webhook.secret"), "wb") as f:
+            f.write(self.webhook_secret + b"\n")
+        os.chmod(os.path.join(self.dir, "webhook.secret"), 0o600)
         os.chmod(os.path.join(self.dir, "apns.p8"), 0o600)
         os.chmod(os.path.join(self.dir, "fcm.json"), 0o600)
 
@@ -289,6 +296,30 @@ def fcm_send(st, path, headers, body):
     return status, [("content-type", "application/json")], out
 
 
+def webhook(st, headers, body):
+    errors = []
+    ts = headers.get("x-wakks-timestamp", "")
+    sig = headers.get("x-wakks-signature", "")
+    want = hmac.new(st.webhook_secret, b"wakks-webhook-v1\0" + ts.encode() + b"\0" + body,
+                    hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(sig, "v1=" + want):
+        errors.append("signature does not verify")
+    if not ts.isdigit() or abs(int(ts) - time.time()) > 300:
+        errors.append("timestamp missing or stale")
+    doc = {}
+    try:
+        doc = json.loads(body)
+    except Exception:
+        errors.append("body is not JSON")
+    if sorted(doc) != ["ref", "since", "tenant", "v"] or doc.get("v") != 1:
+        errors.append("body has other fields than v, tenant, ref, since")
+    if len(str(doc.get("ref", ""))) != 32:
+        errors.append("ref is not 32 hex digits")
+    st.log({"kind": "hook", "target": str(doc.get("tenant")), "status": 204, "errors": errors,
+            "body": body.decode(errors="replace")})
+    return 204, [], b""
+
+
 def route(st, headers, body):
     path = headers.get(":path", "")
     if headers.get(":method") != "POST":
@@ -301,6 +332,8 @@ def route(st, headers, body):
         return fcm_token(st, headers, body)
     if path.startswith("/v1/projects/"):
         return fcm_send(st, path, headers, body)
+    if path == "/hook":
+        return webhook(st, headers, body)
     return 404, [], b""
 
 

@@ -332,8 +332,13 @@ static void setup(void)
 		 "key_file = %s/apns.p8\nkey_id = KEY1234567\nteam_id = TEAM123456\n"
 		 "topic = dk.os2wakks.test\n"
 		 "[push.app.wakks-android]\nkind = fcm\nurl = https://localhost:%d\nca_file = %s\n"
-		 "service_account_file = %s/fcm.json\n",
-		 cert, stand_in_port, cert, dir, stand_in_port, cert, dir);
+		 "service_account_file = %s/fcm.json\n"
+		 /* the demo tenant with a fallback webhook after 2 s (spec/push.md §7) */
+		 "[tenant varde]\nname = Varde Kommune\ncvr = 29189781\nidps = dev-mitid, dev-adfs\n"
+		 "webhook_url = https://localhost:%d/hook\nwebhook_secret_file = %s/webhook.secret\n"
+		 "webhook_after_seconds = 2\n"
+		 "[unit varde/jobcenter]\nname = Jobcenter\ngroups = varde-jobcenter\n",
+		 cert, stand_in_port, cert, dir, stand_in_port, cert, dir, stand_in_port, dir);
 	REQUIRE(relay_proc_start(&relay, conf, true) == 0);
 
 	tdev_init(&sender, relay.port);
@@ -342,6 +347,64 @@ static void setup(void)
 		tdev_init(&devs[i], relay.port);
 		REQUIRE(tdev_register(&devs[i], "dev-mitid", "anna", 1) == 0);
 	}
+}
+
+/* A caseworker's message to the citizen: read on one device in time, no webhook; left unread on
+ * every device, the tenant's webhook is called once, signed and content-free. */
+static void unread_message_calls_the_webhook(void)
+{
+	struct tdev cw;
+	char version[33];
+	uint8_t sha[32];
+	tdev_init(&cw, relay.port);
+	REQUIRE(tdev_register(&cw, "dev-adfs", "camilla", 1) == 0);
+	REQUIRE(tconsent_text(relay.port, "varde", version, sha) == 0);
+	REQUIRE(tdev_consent(&sender, 1, "varde", "", version, sha) == PROTO_T_OK);
+	uint8_t to[1][16], all[NSUBS + 1][16], cmid[16];
+	memcpy(to[0], sender.account_id, 16);
+	memcpy(all[0], sender.device_id, 16);
+	for (size_t i = 0; i < NSUBS; i++)
+		memcpy(all[i + 1], devs[i].device_id, 16);
+
+	/* read in time on one device: no call */
+	randombytes_buf(cmid, sizeof cmid);
+	REQUIRE(tdev_send(&cw, cmid, (const uint8_t(*)[16])to, 1, "varde", "jobcenter",
+			  (const uint8_t(*)[16])all, NSUBS + 1, "Hej Anna", 8, false) == PROTO_T_STORED);
+	while (tdev_wait(&sender, PROTO_T_DELIVER, 2000) == PROTO_T_DELIVER)
+		CHECK_EQ_INT(tdev_ack(&sender, sender.frame.body.deliver.seq), PROTO_T_OK);
+	usleep(2600 * 1000);
+	json_t *ev = events();
+	CHECK_EQ_INT(count(ev, "hook", NULL), 0);
+	json_decref(ev);
+
+	/* unread everywhere: one call after 2 s */
+	randombytes_buf(cmid, sizeof cmid);
+	double t0 = now_s();
+	REQUIRE(tdev_send(&cw, cmid, (const uint8_t(*)[16])to, 1, "varde", "jobcenter",
+			  (const uint8_t(*)[16])all, NSUBS + 1, "Hej igen", 8, false) == PROTO_T_STORED);
+	double end = t0 + 8;
+	int hooks = 0;
+	while (now_s() < end && hooks == 0) {
+		usleep(100 * 1000);
+		ev = events();
+		hooks = count(ev, "hook", NULL);
+		json_decref(ev);
+	}
+	CHECK_EQ_INT(hooks, 1);
+	CHECK(now_s() - t0 >= 1.9);
+	ev = events();
+	json_t *h = nth(ev, "hook", "varde", 0);
+	REQUIRE(h);
+	CHECK_EQ_INT(json_array_size(json_object_get(h, "errors")), 0);
+	const char *body = json_string_value(json_object_get(h, "body"));
+	CHECK(body && !strstr(body, "Hej") && !strstr(body, "jobcenter"));
+	json_decref(ev);
+	/* the stand-in logs before it answers: the relay counts once the answer is in */
+	uint64_t sent = 0;
+	for (int i = 0; i < 40 && (sent = metric("wakks_webhook_sent_total")) == 0; i++)
+		usleep(50 * 1000);
+	CHECK_EQ_INT(sent, 1);
+	tdev_free(&cw);
 }
 
 int main(void)
@@ -353,6 +416,7 @@ int main(void)
 	RUN(subscriptions_are_checked);
 	RUN(offline_devices_are_pushed);
 	RUN(pushes_are_coalesced_and_gone_ones_removed);
+	RUN(unread_message_calls_the_webhook);
 
 	for (size_t i = 0; i < NSUBS; i++)
 		tdev_free(&devs[i]);
