@@ -132,6 +132,17 @@ int relay_push_config_set(struct relay_push_config *pc, struct relay_push_app_co
 		return set_u32(value, 0, 20, &pc->retry_max, why, why_len);
 	if (strcmp(key, "retry_base_ms") == 0)
 		return set_u32(value, 10, 600000, &pc->retry_base_ms, why, why_len);
+	if (strcmp(key, "allow_local_endpoints") == 0) {
+		if (strcmp(value, "on") == 0)
+			pc->allow_local_endpoints = true;
+		else if (strcmp(value, "off") == 0)
+			pc->allow_local_endpoints = false;
+		else {
+			snprintf(why, why_len, "'%s' is not one of on, off", value);
+			return -1;
+		}
+		return 0;
+	}
 	STR_KEY("ca_file", pc->ca_file);
 	snprintf(why, why_len, "unknown key in [push]");
 	return -1;

@@ -40,6 +40,7 @@ struct relay_push_config {
 	uint32_t retry_max;                    /* retries after 429/5xx/transport failures */
 	uint32_t retry_base_ms;                /* first back-off; doubles per retry */
 	char ca_file[RELAY_PUSH_PATH_MAX];     /* trust for Web Push endpoints (tests, private CAs) */
+	bool allow_local_endpoints;            /* accept localhost and IP-literal endpoints (tests) */
 	struct relay_push_app_config apps[RELAY_MAX_PUSH_APPS];
 	int app_count;
 };

@@ -328,6 +328,7 @@ static void setup(void)
 	REQUIRE(keys);
 	snprintf(conf, sizeof conf,
 		 "[push]\nca_file = %s\ninterval_seconds = 3\nretry_base_ms = 200\nretry_max = 3\n"
+		 "allow_local_endpoints = on\n"
 		 "[push.app.wakks-ios]\nkind = apns\nurl = https://localhost:%d\nca_file = %s\n"
 		 "key_file = %s/apns.p8\nkey_id = KEY1234567\nteam_id = TEAM123456\n"
 		 "topic = dk.os2wakks.test\n"
