@@ -181,6 +181,54 @@ int store_get_push_sub(struct store *s, const uint8_t device_id[STORE_ID_BYTES],
 	return rc;
 }
 
+int store_list_push_subs(struct store *s, const uint8_t *after, size_t max,
+			 void (*cb)(const uint8_t device_id[STORE_ID_BYTES], void *data), void *data)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	if (!s || !cb)
+		return STORE_EINVAL;
+	int rc = store__read_begin(s, &txn);
+	if (rc)
+		return rc;
+	rc = store__err(mdb_cursor_open(txn, s->dbi[STORE__DB_PUSH_SUBS], &cur));
+	if (rc) {
+		store__read_end(s, txn);
+		return rc;
+	}
+	uint8_t start[STORE_ID_BYTES];
+	int mrc;
+	if (after) {
+		memcpy(start, after, sizeof start);
+		k.mv_data = start;
+		k.mv_size = sizeof start;
+		mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		if (mrc == 0 && k.mv_size == sizeof start && memcmp(k.mv_data, after, sizeof start) == 0)
+			mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	} else {
+		mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	}
+	size_t n = 0;
+	/* Keys only: a damaged value is the reader's business when it reads the subscription. */
+	while (mrc == 0 && n < max) {
+		if (k.mv_size != STORE_ID_BYTES) {
+			rc = STORE_ECORRUPT;
+			break;
+		}
+		uint8_t id[STORE_ID_BYTES];
+		memcpy(id, k.mv_data, sizeof id);
+		n++;
+		cb(id, data);
+		mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
+		rc = store__err(mrc);
+	mdb_cursor_close(cur);
+	store__read_end(s, txn);
+	return rc ? rc : (int)n;
+}
+
 int store__push_subs_create(struct store *s, MDB_txn *txn)
 {
 	/* The database is new in schema 5 and store_open has just created it; a version-4

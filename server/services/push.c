@@ -33,6 +33,13 @@ struct relay_push {
 	struct push_dev *retries;        /* waiting for their back-off */
 	size_t queued, in_flight, tracked;
 	uv_timer_t timer;
+	/* After a start: devices with a subscription and envelopes waiting (stored before a restart,
+	 * or whose push was lost in it) are pushed, a page per tick so a large table never stalls
+	 * the loop. */
+	bool sweeping;
+	uint64_t sweep_not_before; /* one interval after the start: devices reconnect first */
+	uint8_t sweep_after[16];
+	bool sweep_started;
 	bool pumping; /* a provider that fails at once calls push_done inside pump: no recursion */
 };
 
@@ -252,11 +259,47 @@ static void collect_stale(void *value, void *data)
 	}
 }
 
+/* Devices visited by one page of the start-up sweep. */
+#define SWEEP_PAGE 128
+
+struct sweep_page {
+	uint8_t ids[SWEEP_PAGE][16];
+	size_t n;
+};
+
+static void sweep_collect(const uint8_t id[16], void *data)
+{
+	struct sweep_page *pg = data;
+	memcpy(pg->ids[pg->n++], id, 16);
+}
+
+static void sweep_step(struct relay_push *p)
+{
+	struct relay *r = p->svc.relay;
+	struct sweep_page pg = { .n = 0 };
+	int n = store_list_push_subs(r->store, p->sweep_started ? p->sweep_after : NULL, SWEEP_PAGE,
+				     sweep_collect, &pg);
+	if (n < SWEEP_PAGE)
+		p->sweeping = false;
+	for (size_t i = 0; i < pg.n; i++) {
+		uint64_t count = 0, bytes = 0;
+		if (!relay_conn_of_device(r, pg.ids[i]) &&
+		    store_mailbox_depth(r->store, pg.ids[i], &count, &bytes) == 0 && count > 0)
+			relay_push_offline(r, pg.ids[i]);
+	}
+	if (pg.n) {
+		memcpy(p->sweep_after, pg.ids[pg.n - 1], 16);
+		p->sweep_started = true;
+	}
+}
+
 static void on_tick(uv_timer_t *t)
 {
 	struct relay_push *p = t->data;
 	struct relay *r = p->svc.relay;
 	uint64_t now = relay_monotonic_ms();
+	if (p->sweeping && now >= p->sweep_not_before && p->tracked < (size_t)r->cfg.push.queue_max / 2)
+		sweep_step(p);
 	/* Due retries go back to the queue, in the order they fell due. */
 	struct push_dev **pp = &p->retries;
 	while (*pp) {
@@ -326,6 +369,8 @@ int relay_push_start(struct relay *r)
 		return -1;
 	uv_timer_init(r->loop, &p->timer);
 	p->timer.data = p;
+	p->sweeping = true;
+	p->sweep_not_before = relay_monotonic_ms() + (uint64_t)pc->interval_seconds * 1000u;
 	/* Back-offs are at least retry_base_ms; a tick of a fifth of it keeps them close to due. */
 	uint64_t tick = pc->retry_base_ms / 5 ? pc->retry_base_ms / 5 : 1;
 	uv_timer_start(&p->timer, on_tick, tick, tick > 1000 ? 1000 : tick);

@@ -746,6 +746,11 @@ int store_req_put_push_sub(struct store_req *req, const uint8_t device_id[STORE_
  * the device registered since). */
 int store_req_delete_push_sub(struct store_req *req, const uint8_t device_id[STORE_ID_BYTES],
 			      uint64_t if_updated_ms);
+/* Visits the devices that have a push subscription, in device id order, starting after `after`
+ * (NULL: from the first), at most max of them; cb returns nonzero to stop. Loop thread.
+ * @return the number visited (>= 0) or a negative error. */
+int store_list_push_subs(struct store *store, const uint8_t *after, size_t max,
+			 void (*cb)(const uint8_t device_id[STORE_ID_BYTES], void *data), void *data);
 /* The push subscription of a device; STORE_ENOTFOUND when it has none. Loop thread. */
 int store_get_push_sub(struct store *store, const uint8_t device_id[STORE_ID_BYTES],
 		       struct store_push_sub *out);

@@ -408,6 +408,34 @@ static void unread_message_calls_the_webhook(void)
 	tdev_free(&cw);
 }
 
+/* After a restart, devices with a subscription and envelopes still waiting are pushed again once
+ * the interval has given them time to reconnect (a push lost in the restart is not lost). */
+static void restart_pushes_what_still_waits(void)
+{
+	json_t *ev = events();
+	int before = count(ev, "web", "ok"), apns_before = count(ev, "apns", "tok-ok");
+	json_decref(ev);
+	/* a push service that never answers does not hold up a clean stop */
+	double t0 = now_s();
+	CHECK_EQ_INT(relay_proc_stop(&relay), 0);
+	CHECK(now_s() - t0 < 5);
+	REQUIRE(relay_proc_restart(&relay, true) == 0);
+	double end = now_s() + 10;
+	int after = before;
+	while (now_s() < end && after == before) {
+		usleep(100 * 1000);
+		ev = events();
+		after = count(ev, "web", "ok");
+		json_decref(ev);
+	}
+	CHECK_EQ_INT(after, before + 1);
+	usleep(500 * 1000);
+	ev = events();
+	CHECK_EQ_INT(count(ev, "apns", "tok-ok"), apns_before + 1);
+	CHECK_EQ_INT(count(ev, "web", "gone410"), 1); /* removed before the restart: stays removed */
+	json_decref(ev);
+}
+
 int main(void)
 {
 	char cmd[400];
@@ -418,6 +446,7 @@ int main(void)
 	RUN(offline_devices_are_pushed);
 	RUN(pushes_are_coalesced_and_gone_ones_removed);
 	RUN(unread_message_calls_the_webhook);
+	RUN(restart_pushes_what_still_waits);
 
 	for (size_t i = 0; i < NSUBS; i++)
 		tdev_free(&devs[i]);

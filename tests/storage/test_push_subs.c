@@ -105,6 +105,38 @@ static void test_put_replace_delete(void)
 	t_teardown(&e);
 }
 
+static void collect_id(const uint8_t id[STORE_ID_BYTES], void *data)
+{
+	uint32_t *seen = data;
+	seen[++seen[0]] = wakks_load_be32(id + 12);
+}
+
+static void test_listing_in_pages(void)
+{
+	struct t_env e;
+	struct store_push_sub p;
+	REQUIRE_OK(t_setup(&e));
+	REQUIRE_OK(t_open(&e));
+	REQUIRE_OK(t_put_account(&e, 1, STORE_ACCOUNT_CITIZEN));
+	for (unsigned i = 1; i <= 5; i++) {
+		REQUIRE_OK(t_put_device(&e, 1, i));
+		web_sub(&p, "https://push.example/x");
+		if (i != 3)
+			REQUIRE_OK(put_sub(&e, i, &p));
+	}
+	uint32_t seen[8] = { 0 };
+	CHECK_EQ_INT(store_list_push_subs(e.s, NULL, 2, collect_id, seen), 2);
+	uint8_t last[STORE_ID_BYTES];
+	t_id(last, 'D', seen[2]);
+	CHECK_EQ_INT(store_list_push_subs(e.s, last, 10, collect_id, seen), 2);
+	CHECK_EQ_INT(seen[0], 4);
+	CHECK(seen[1] == 1 && seen[2] == 2 && seen[3] == 4 && seen[4] == 5);
+	t_id(last, 'D', 5);
+	CHECK_EQ_INT(store_list_push_subs(e.s, last, 10, collect_id, seen), 0);
+	t_close(&e);
+	t_teardown(&e);
+}
+
 static void test_revocation_drops_the_subscription(void)
 {
 	struct t_env e;
@@ -219,6 +251,7 @@ int main(void)
 {
 	RUN(test_put_replace_delete);
 	RUN(test_revocation_drops_the_subscription);
+	RUN(test_listing_in_pages);
 	RUN(test_schema_4_is_migrated);
 	return TEST_RESULT();
 }
