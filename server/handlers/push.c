@@ -3,7 +3,6 @@
  * it, and a browser asks for the relay's VAPID key. The subscription is stored durably before
  * `ok`; its endpoint, token and keys are never logged. */
 #include <string.h>
-#include <strings.h>
 
 #include "handlers/call.h"
 #include "handlers/handlers.h"
@@ -13,36 +12,6 @@
 #include "services/push.h"
 #include "services/push_crypto.h"
 #include "wakks_storage.h"
-
-/* An https:// URL with a host name: what RFC 8030 push services hand out. Unless the
- * configuration allows it (tests), not localhost and not an IP literal: no push service uses one,
- * and a device must not make the relay POST to the relay's own network (spec/push.md §8). */
-static bool endpoint_ok(const char *s, size_t len, bool allow_local)
-{
-	if (len <= 8 || memcmp(s, "https://", 8) != 0)
-		return false;
-	size_t end = 8;
-	while (end < len && s[end] != '/' && s[end] != '?' && s[end] != '#' && s[end] != '@')
-		end++;
-	if (end == 8 || (end < len && s[end] == '@'))
-		return false; /* no host, or user info */
-	if (allow_local)
-		return true;
-	const char *host = s + 8;
-	size_t hl = end - 8;
-	if (host[0] == '[')
-		return false; /* IPv6 literal */
-	const char *colon = memchr(host, ':', hl);
-	if (colon)
-		hl = (size_t)(colon - host);
-	bool digits_and_dots = hl > 0;
-	for (size_t i = 0; i < hl; i++)
-		digits_and_dots &= (host[i] >= '0' && host[i] <= '9') || host[i] == '.';
-	static const char lh[] = "localhost";
-	bool local = (hl == 9 && strncasecmp(host, lh, 9) == 0) ||
-		     (hl > 10 && strncasecmp(host + hl - 10, ".localhost", 10) == 0);
-	return !digits_and_dots && !local;
-}
 
 void handle_push_register(struct relay_conn *c, const proto_frame *f)
 {
@@ -57,7 +26,7 @@ void handle_push_register(struct relay_conn *c, const proto_frame *f)
 					 "Web Push is not enabled on this relay", NULL);
 			return;
 		}
-		if (!endpoint_ok(p->endpoint.ptr, p->endpoint.len, r->cfg.push.allow_local_endpoints) ||
+		if (!relay_push_endpoint_ok(p->endpoint.ptr, p->endpoint.len, r->cfg.push.allow_local_endpoints) ||
 		    !push_p256_point_valid(p->p256dh)) {
 			relay_send_error(c, f->request_id, PROTO_E_INVALID,
 					 "ep must be an https URL and p256dh a P-256 point", NULL);

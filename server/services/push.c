@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/clock.h"
 #include "core/idmap.h"
@@ -417,4 +418,34 @@ void relay_push_stop(struct relay *r)
 	} else {
 		free(p);
 	}
+}
+
+/* An https:// URL with a host name: what RFC 8030 push services hand out. Unless the
+ * configuration allows it (tests), not localhost and not an IP literal: no push service uses one,
+ * and a device must not make the relay POST to the relay's own network (spec/push.md §8). */
+bool relay_push_endpoint_ok(const char *s, size_t len, bool allow_local)
+{
+	if (len <= 8 || memcmp(s, "https://", 8) != 0)
+		return false;
+	size_t end = 8;
+	while (end < len && s[end] != '/' && s[end] != '?' && s[end] != '#' && s[end] != '@')
+		end++;
+	if (end == 8 || (end < len && s[end] == '@'))
+		return false; /* no host, or user info */
+	if (allow_local)
+		return true;
+	const char *host = s + 8;
+	size_t hl = end - 8;
+	if (host[0] == '[')
+		return false; /* IPv6 literal */
+	const char *colon = memchr(host, ':', hl);
+	if (colon)
+		hl = (size_t)(colon - host);
+	bool digits_and_dots = hl > 0;
+	for (size_t i = 0; i < hl; i++)
+		digits_and_dots &= (host[i] >= '0' && host[i] <= '9') || host[i] == '.';
+	static const char lh[] = "localhost";
+	bool local = (hl == 9 && strncasecmp(host, lh, 9) == 0) ||
+		     (hl > 10 && strncasecmp(host + hl - 10, ".localhost", 10) == 0);
+	return !digits_and_dots && !local;
 }

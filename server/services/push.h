@@ -7,6 +7,7 @@
 #ifndef WAKKS_RELAY_SERVICES_PUSH_H
 #define WAKKS_RELAY_SERVICES_PUSH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,10 @@ void relay_push_offline(struct relay *r, const uint8_t device[16]);
 
 /* The relay's VAPID public key (uncompressed P-256), or NULL when Web Push is off. */
 const uint8_t *relay_push_vapid_public(const struct relay *r);
+
+/* Whether a Web Push endpoint may be registered: an https:// URL with a host name and no user
+ * info; unless allow_local, not localhost and not an IP literal (spec/push.md §8). */
+bool relay_push_endpoint_ok(const char *url, size_t len, bool allow_local);
 
 /* The configured app a push_register names for that kind (2 APNs, 3 FCM), or NULL. */
 const struct relay_push_app_config *relay_push_app(const struct relay *r, uint32_t kind,

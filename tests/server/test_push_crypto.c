@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MPL-2.0 */
-/* The relay's push cryptography: RFC 8291's own example encrypts to its published bytes, fresh
+/* Which Web Push endpoints a device may register, and the relay's push cryptography: RFC 8291's
+ * own example encrypts to its published bytes, fresh
  * encryptions differ and have the announced shape, JWTs verify with the signing key and carry
  * raw ES256 signatures, and the VAPID key is created once (0600) and read back the same. */
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <openssl/bn.h>
 #include <openssl/ecdsa.h>
 
+#include "services/push.h"
 #include "services/push_crypto.h"
 #include "test.h"
 #include "wakks_identity.h"
@@ -119,8 +121,32 @@ static void vapid_key_and_jwt(void)
 	rmdir(dir);
 }
 
+static void endpoints_a_device_may_register(void)
+{
+#define OK(u, local) relay_push_endpoint_ok(u, strlen(u), local)
+	CHECK(OK("https://fcm.googleapis.com/fcm/send/abc:def", false));
+	CHECK(OK("https://updates.push.services.mozilla.com/wpush/v2/gAAA", false));
+	CHECK(OK("https://web.push.apple.com:443/QGuQ", false));
+	CHECK(!OK("http://fcm.googleapis.com/x", false));
+	CHECK(!OK("https://", false));
+	CHECK(!OK("https:///path", false));
+	CHECK(!OK("https://user:pw@push.example/x", false));
+	CHECK(!OK("https://127.0.0.1/x", false));
+	CHECK(!OK("https://10.0.0.7:8443/x", false));
+	CHECK(!OK("https://[::1]/x", false));
+	CHECK(!OK("https://localhost:9000/x", false));
+	CHECK(!OK("https://LOCALHOST/x", false));
+	CHECK(!OK("https://metadata.localhost/x", false));
+	/* for a test push service on loopback */
+	CHECK(OK("https://localhost:9000/x", true));
+	CHECK(OK("https://127.0.0.1/x", true));
+	CHECK(!OK("https://user@localhost/x", true));
+#undef OK
+}
+
 int main(void)
 {
+	RUN(endpoints_a_device_may_register);
 	RUN(rfc8291_appendix_a);
 	RUN(vapid_key_and_jwt);
 	return TEST_RESULT();
