@@ -25,6 +25,8 @@
 #include "net/http_exchange.h"
 #include "net/admin_listener.h"
 #include "net/lws_log.h"
+#include "services/push.h"
+#include "services/webhook.h"
 #include "net/tls_cert.h"
 #include "net/ws.h"
 #include "services/audit_log.h"
@@ -479,6 +481,12 @@ static int start_steps(struct relay *r, uv_loop_t *loop, int *port)
 		return relay_start_failed(RELAY_EXIT_CONFIG,
 					  "correct the identity provider or consent settings named above",
 					  "identity providers or consent texts could not be loaded");
+	if (relay_webhook_start(r) != 0)
+		return relay_start_failed(RELAY_EXIT_CONFIG, "correct the tenant's webhook settings named above",
+					  "a webhook secret could not be loaded");
+	if (relay_push_start(r) != 0)
+		return relay_start_failed(RELAY_EXIT_CONFIG, "correct the [push] settings named above",
+					  "push credentials could not be loaded");
 	return 0;
 }
 
@@ -533,6 +541,8 @@ static void finish_stop(struct relay *r)
 	uv_close((uv_handle_t *)&r->sighup, NULL);
 	if (r->lws)
 		lws_context_destroy(r->lws);
+	relay_push_stop(r);
+	relay_webhook_stop(r);
 	relay_identity_stop(r);
 	relay_consent_stop(r);
 	/* Completes every write already submitted before closing the environment. */

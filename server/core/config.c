@@ -114,6 +114,7 @@ void relay_config_defaults(struct relay_config *cfg)
 	cfg->envelope_ttl_seconds = 30u * 86400;
 	cfg->prekeys_low_watermark = 20;
 	cfg->shutdown_grace_ms = 2000;
+	relay_push_config_defaults(&cfg->push);
 	cfg->blob_max_bytes = 25ull << 20;
 	cfg->blob_quota_bytes = 200ull << 20;
 	cfg->blob_orphan_seconds = 3600;
@@ -198,6 +199,8 @@ struct parse_ctx {
 	struct relay_unit_config *unit;
 	struct relay_idp_config *idp;
 	struct relay_consent_text_config *consent;
+	struct relay_push_config *push;         /* in [push] or [push.app.NAME] */
+	struct relay_push_app_config *push_app; /* in [push.app.NAME] */
 	bool skip_section; /* its header was refused: its keys would only repeat that error */
 	bool tenant_file;  /* a tenants.d file: one tenant, its units and consent texts only */
 	struct relay_tenant_config *file_tenant; /* that tenant, once its section was read */
@@ -453,6 +456,20 @@ static int set_tenant_key(struct parse_ctx *p, const char *key, const char *valu
 	if (strcmp(key, "journal_upns") == 0)
 		return set_list(p, key, t->journal_upns[0], sizeof t->journal_upns[0],
 				RELAY_MAX_GROUP_MAPS, &t->journal_upn_count, value);
+	if (strcmp(key, "webhook_url") == 0) {
+		if (strncmp(value, "https://", 8) != 0)
+			return fail(p, key, "must be an https:// URL");
+		return set_string(p, key, t->webhook_url, sizeof t->webhook_url, value);
+	}
+	if (strcmp(key, "webhook_secret_file") == 0)
+		return set_string(p, key, t->webhook_secret_file, sizeof t->webhook_secret_file, value);
+	if (strcmp(key, "webhook_after_seconds") == 0) {
+		uint64_t n;
+		if (parse_u64(value, &n) != 0 || n < 1 || n > 30u * 86400)
+			return fail(p, key, "'%s' is not a whole number in 1..2592000", value);
+		t->webhook_after_seconds = (uint32_t)n;
+		return 0;
+	}
 	return fail(p, key, "unknown key in [tenant %s]", t->id);
 }
 
@@ -547,6 +564,20 @@ static int open_section(struct parse_ctx *p, struct relay_config *cfg, char *hea
 	p->unit = NULL;
 	p->idp = NULL;
 	p->consent = NULL;
+	p->push = NULL;
+	p->push_app = NULL;
+	if (strcmp(header, "push") == 0 || strncmp(header, "push.app.", 9) == 0) {
+		char why[200];
+		copy_str(p->section, sizeof p->section, "push");
+		copy_str(p->section_name, sizeof p->section_name, header);
+		p->push = &cfg->push;
+		if (header[4] && !(p->push_app = relay_push_config_app(&cfg->push, header + 9, why,
+								       sizeof why))) {
+			p->push = NULL;
+			return fail(p, NULL, "%s", why);
+		}
+		return 0;
+	}
 	char *name = strchr(header, ' ');
 	if (name) {
 		*name++ = '\0';
@@ -707,6 +738,12 @@ static int parse_line(struct parse_ctx *p, struct relay_config *cfg, char *line)
 	}
 	if (p->section[0] == '\0')
 		return fail(p, key, "key outside of any section");
+	if (p->push) {
+		char why[200];
+		if (relay_push_config_set(p->push, p->push_app, key, value, why, sizeof why) != 0)
+			return fail(p, key, "%s", why);
+		return 0;
+	}
 	if (p->consent)
 		return set_consent_key(p, key, value);
 	if (p->unit)
@@ -767,6 +804,11 @@ static int load_file(struct relay_config *cfg, const char *path, char *err, size
 		}
 		if (parse_line(&p, cfg, line) != 0)
 			rc = -1;
+	}
+	if (rc == 0 && !tenant_file) {
+		char why[200];
+		if (relay_push_config_check(&cfg->push, why, sizeof why) != 0)
+			rc = report(err, err_len, "%s: %s", path, why);
 	}
 	if (rc == 0 && ferror(f))
 		rc = report(err, err_len, "%s: read error", path);

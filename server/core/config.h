@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/config_push.h"
+
 #define RELAY_CONFIG_PATH_MAX 1024
 #define RELAY_CONFIG_STR_MAX 256
 /* Bounds on configured objects: the directory frames list them all in one reply. */
@@ -51,6 +53,11 @@ struct relay_tenant_config {
 	/* UPNs (from the tenant's caseworker provider) that register as the tenant's journal device. */
 	char journal_upns[RELAY_MAX_GROUP_MAPS][RELAY_CONFIG_STR_MAX];
 	int journal_upn_count;
+	/* The fallback webhook (spec/push.md §7): called when a unit's message to a citizen waits
+	 * unread this long. Empty url: none. */
+	char webhook_url[RELAY_CONFIG_STR_MAX];
+	char webhook_secret_file[RELAY_CONFIG_PATH_MAX];
+	uint32_t webhook_after_seconds;
 	struct relay_consent_text_config consent;
 	/* Branding the web client shows (docs/configuration.md): the name citizens read, a logo file
 	 * the relay serves at /branding/ID/logo, and a colour ("#rrggbb", contrast >= 4.5:1 on white,
@@ -130,6 +137,8 @@ struct relay_config {
 	int tenant_count;
 	struct relay_idp_config idps[RELAY_MAX_IDPS];
 	int idp_count;
+	/* [push], [push.app.NAME] (core/config_push.h) */
+	struct relay_push_config push;
 	/* From the command line only, never from a file: a production file cannot turn it on. */
 	bool dev_mode;
 	/* The file last loaded ("" without one): relay_config_check names it with the line of the
