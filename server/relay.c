@@ -18,6 +18,8 @@
 #include "core/clock.h"
 #include "core/data_dir.h"
 #include "core/log.h"
+#include "core/sd_notify.h"
+#include "wakks_version.h"
 #include "handlers/blobs.h"
 #include "net/conn.h"
 #include "net/http.h"
@@ -94,6 +96,34 @@ static void on_signal(uv_signal_t *h, int signum)
 	struct relay *r = h->data;
 	RLOG_INFO("relay", "signal", "signal=%d", signum);
 	relay_stop(r);
+}
+
+/* Proof of life for the service manager: sent from the loop, so a loop that stalls (a blocked
+ * callback, a livelock) misses it and gets the relay restarted. */
+static void on_watchdog(uv_timer_t *t)
+{
+	(void)t;
+	if (relay_sd_notify("WATCHDOG=1") < 0)
+		RLOG_WARN("relay", "sd_notify_failed", "what=watchdog error=\"%s\"", strerror(errno));
+}
+
+/* READY only once the listener is bound and the database open (the end of relay_start): a
+ * service ordered after the relay finds it answering. */
+static void notify_ready(struct relay *r, int port)
+{
+	char state[128];
+	snprintf(state, sizeof state, "READY=1\nSTATUS=listening on port %d", port);
+	if (relay_sd_notify(state) < 0)
+		RLOG_WARN("relay", "sd_notify_failed", "what=ready error=\"%s\"", strerror(errno));
+	uint64_t usec = relay_sd_watchdog_usec();
+	if (usec) {
+		/* Half the interval, as the service manager advises: one late ping is no restart. */
+		uint64_t ms = usec / 2000;
+		if (ms == 0)
+			ms = 1;
+		uv_timer_start(&r->watchdog_timer, on_watchdog, ms, ms);
+		RLOG_INFO("relay", "watchdog", "interval_ms=%llu", (unsigned long long)ms);
+	}
 }
 
 /* Why store_open refused, as the one start-up line. */
@@ -390,6 +420,8 @@ static void init_handles(struct relay *r, uv_loop_t *loop)
 	r->sigint.data = r->sigterm.data = r;
 	uv_timer_init(loop, &r->shutdown_timer);
 	r->shutdown_timer.data = r;
+	uv_timer_init(loop, &r->watchdog_timer);
+	r->watchdog_timer.data = r;
 }
 
 static void start_signals_and_timers(struct relay *r)
@@ -451,7 +483,8 @@ int relay_start(struct relay *r, uv_loop_t *loop)
 		RLOG_WARN("relay", "development_mode",
 			  "note=\"development identity provider and demo tenant enabled; never use in production\"");
 	RLOG_INFO("relay", "listening", "port=%d address=%s version=%s", port,
-		  r->cfg.listen[0] ? r->cfg.listen : "*", WAKKS_VERSION);
+		  r->cfg.listen[0] ? r->cfg.listen : "*", WAKKS_BUILD_VERSION);
+	notify_ready(r, port);
 	return 0;
 }
 
@@ -459,6 +492,8 @@ static void finish_stop(struct relay *r)
 {
 	uv_timer_stop(&r->shutdown_timer);
 	uv_close((uv_handle_t *)&r->shutdown_timer, NULL);
+	uv_timer_stop(&r->watchdog_timer);
+	uv_close((uv_handle_t *)&r->watchdog_timer, NULL);
 	if (r->running)
 		relay_housekeeping_stop(r);
 	uv_signal_stop(&r->sigint);
@@ -507,6 +542,10 @@ void relay_stop(struct relay *r)
 	if (r->stopping)
 		return;
 	r->stopping = true;
+	/* The service manager waits for the process to exit from here on, instead of taking the
+	 * time the connections need to close for a hang. */
+	if (relay_sd_notify("STOPPING=1") < 0)
+		RLOG_WARN("relay", "sd_notify_failed", "what=stopping error=\"%s\"", strerror(errno));
 	r->stop_deadline_ms = relay_monotonic_ms() + r->cfg.shutdown_grace_ms;
 	RLOG_INFO("relay", "stopping", "connections=%llu", (unsigned long long)r->conn_count);
 	for (struct relay_conn *c = r->conns; c; c = c->next)

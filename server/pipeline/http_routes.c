@@ -16,6 +16,7 @@
 #include "services/metrics.h"
 #include "wakks_devidp.h"
 #include "wakks_protocol.h"
+#include "wakks_version.h"
 
 /* Shown at / until a web client directory is configured (web_root). */
 static const char placeholder_page[] =
@@ -31,7 +32,7 @@ static int healthz(struct relay *r, struct lws *wsi, void *pss)
 	int n = snprintf(body, sizeof body,
 			 "{\"status\":\"%s\",\"version\":\"%s\",\"uptime_seconds\":%llu,"
 			 "\"connections\":%llu}\n",
-			 r->stopping ? "stopping" : "ok", WAKKS_VERSION,
+			 r->stopping ? "stopping" : "ok", WAKKS_BUILD_VERSION,
 			 (unsigned long long)uptime, (unsigned long long)r->conn_count);
 	return relay_http_respond(wsi, pss, r->stopping ? 503 : 200, "application/json", NULL,
 				  body, (size_t)n);
