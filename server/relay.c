@@ -241,6 +241,11 @@ static int open_data(struct relay *r)
  * or the exit status after relay_start_failed. */
 static int prepare_tls(struct relay *r)
 {
+	if (!r->cfg.tls) {
+		/* relay_config_check_tls allowed this only on a loopback listen address. */
+		RLOG_INFO("tls", "off", "note=\"plain HTTP on a loopback address; the reverse proxy in front terminates TLS\"");
+		return 0;
+	}
 	if (r->cfg.tls_cert[0]) {
 		snprintf(r->tls_cert, sizeof r->tls_cert, "%s", r->cfg.tls_cert);
 		snprintf(r->tls_key, sizeof r->tls_key, "%s", r->cfg.tls_key);
@@ -364,8 +369,10 @@ static int start_lws(struct relay *r, uv_loop_t *loop)
 	info.iface = r->cfg.listen[0] ? r->cfg.listen : NULL;
 	info.protocols = relay_protocols;
 	info.mounts = build_mounts(&r->cfg);
-	info.ssl_cert_filepath = r->tls_cert;
-	info.ssl_private_key_filepath = r->tls_key;
+	if (r->cfg.tls) {
+		info.ssl_cert_filepath = r->tls_cert;
+		info.ssl_private_key_filepath = r->tls_key;
+	}
 	/* TLS 1.2 and newer only, and in TLS 1.2 only ECDHE with an AEAD: CBC suites are the ones
 	 * with padding-oracle and Lucky13 history, and static RSA has no forward secrecy. Every TLS
 	 * 1.3 suite is an AEAD with ECDHE already. */
@@ -482,8 +489,9 @@ int relay_start(struct relay *r, uv_loop_t *loop)
 	if (r->cfg.dev_mode)
 		RLOG_WARN("relay", "development_mode",
 			  "note=\"development identity provider and demo tenant enabled; never use in production\"");
-	RLOG_INFO("relay", "listening", "port=%d address=%s version=%s", port,
-		  r->cfg.listen[0] ? r->cfg.listen : "*", WAKKS_BUILD_VERSION);
+	RLOG_INFO("relay", "listening", "port=%d address=%s tls=%s version=%s", port,
+		  r->cfg.listen[0] ? r->cfg.listen : "*", r->cfg.tls ? "on" : "off",
+		  WAKKS_BUILD_VERSION);
 	notify_ready(r, port);
 	return 0;
 }

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/proxy_addr.h"
+
 #define RELAY_CONFIG_PATH_MAX 1024
 #define RELAY_CONFIG_STR_MAX 256
 /* Bounds on configured objects: the directory frames list them all in one reply. */
@@ -74,6 +76,13 @@ struct relay_config {
 	char public_url[RELAY_CONFIG_STR_MAX];
 	int log_level;
 	int data_dir_permissions; /* enum relay_permissions */
+	/* 0 (`tls = off`): plain HTTP for a reverse proxy on this machine that terminates TLS; only
+	 * with a local listen address (relay_config_check_tls). */
+	int tls;
+	/* Peers whose proxy_header names the client (core/proxy_addr.h). */
+	struct relay_cidr trusted_proxies[RELAY_MAX_TRUSTED_PROXIES];
+	int trusted_proxy_count;
+	int proxy_header; /* enum relay_proxy_header */
 	/* [limits] */
 	uint32_t max_frame_bytes;
 	uint32_t unauth_timeout_ms;
