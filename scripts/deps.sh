@@ -4,12 +4,12 @@
 # Idempotent and silent when everything is present; `apt-get update` runs only when something is missing.
 set -eu
 
-# nginx: the reverse proxy the tests put in front of a relay (tests/integration/test_reverse_proxy.c);
-# its package only installs it, the tests start their own instance on a loopback port.
+# nginx, haproxy: the reverse proxies the tests put in front of a relay
+# (tests/integration/test_reverse_proxy.c); the tests start their own instances on loopback ports.
 PACKAGES="build-essential meson ninja-build pkg-config clang libclang-rt-14-dev \
 libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libssl-dev openssl \
 libsodium-dev liblmdb-dev lmdb-utils libmsgpack-dev libcjose-dev libjansson-dev \
-python3 curl ca-certificates nginx ${WAKKS_EXTRA_PACKAGES:-}"
+python3 curl ca-certificates nginx haproxy ${WAKKS_EXTRA_PACKAGES:-}"
 
 missing=""
 for p in $PACKAGES; do

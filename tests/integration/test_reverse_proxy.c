@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* The relay behind a reverse proxy: `tls = off` only on a loopback address; the client address a
  * trusted proxy's X-Forwarded-For / Forwarded header names is the one per-address limits count
- * and logs show, and an untrusted peer's header is ignored. Then the real thing: Debian's nginx,
- * run with docs/proxy/nginx-os2wakks.conf as shipped, terminates TLS in front of a relay on
- * loopback, and two test devices register and converse through it. */
+ * and logs show, and an untrusted peer's header is ignored. Then the real thing: Debian's nginx
+ * and HAProxy, each run with its file from docs/proxy as shipped (only addresses and certificate
+ * paths substituted), terminate TLS in front of a relay on loopback, and two test devices
+ * register and converse through them. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -329,9 +330,79 @@ static pid_t start_nginx(const char *dir, int port, int relay_port, const char *
 	return -1;
 }
 
-static void stop_nginx(pid_t pid)
+
+/* Writes DIR/haproxy.cfg: a global section of the test's and the shipped file with its
+ * certificate, port and relay substituted; the relay sees HAProxy come from 127.0.0.2. Starts
+ * HAProxy in the foreground. Returns its pid or -1. */
+static pid_t start_haproxy(const char *dir, int port, int relay_port, const char *cert,
+			   const char *key)
 {
-	kill(pid, SIGQUIT); /* graceful: lets workers finish */
+	char path[600];
+	snprintf(path, sizeof path, "%s/docs/proxy/haproxy-os2wakks.cfg", WAKKS_SOURCE_ROOT);
+	char *cfg = read_all(path);
+	char pem[600];
+	snprintf(pem, sizeof pem, "%s/haproxy.pem", dir);
+	char *c = read_all(cert), *k = read_all(key);
+	FILE *f = fopen(pem, "w");
+	if (!cfg || !c || !k || !f) {
+		free(cfg), free(c), free(k);
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fprintf(f, "%s%s", c, k);
+	fclose(f);
+	free(c);
+	free(k);
+	char bind[800], server[128];
+	snprintf(bind, sizeof bind, "bind 127.0.0.1:%d ssl crt %s alpn", port, pem);
+	snprintf(server, sizeof server, "server relay 127.0.0.1:%d check source 127.0.0.2", relay_port);
+	if (replace(&cfg, "bind :443 ssl crt /etc/haproxy/certs/wakks.example.dk.pem alpn", bind) != 0 ||
+	    replace(&cfg, "server relay 127.0.0.1:8080 check", server) != 0) {
+		free(cfg);
+		return -1;
+	}
+	char conf[600], log[600];
+	snprintf(conf, sizeof conf, "%s/haproxy.cfg", dir);
+	snprintf(log, sizeof log, "%s/haproxy.stderr", dir);
+	f = fopen(conf, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "global\n\tmaxconn 256\n\n%s", cfg);
+	fclose(f);
+	free(cfg);
+	const char *haproxy = access("/usr/sbin/haproxy", X_OK) == 0 ? "/usr/sbin/haproxy" : "haproxy";
+	pid_t pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execlp(haproxy, haproxy, "-db", "-f", conf, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 100; i++) {
+		if (port_open(port))
+			return pid;
+		int st;
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			break;
+		msleep(50);
+	}
+	char *text = read_all(log);
+	fprintf(stderr, "haproxy did not start (is Debian's haproxy installed? scripts/deps.sh):\n%s\n",
+		text ? text : "(no output)");
+	free(text);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return -1;
+}
+
+static void stop_proxy(pid_t pid, int sig)
+{
+	kill(pid, sig);
 	for (int i = 0; i < 100; i++) {
 		if (waitpid(pid, NULL, WNOHANG) == pid)
 			return;
@@ -341,7 +412,13 @@ static void stop_nginx(pid_t pid)
 	waitpid(pid, NULL, 0);
 }
 
-static void register_and_converse_through_nginx(void)
+enum proxy_kind { NGINX, HAPROXY };
+
+/* A relay on loopback without TLS, the proxy in front with TLS; a citizen and a caseworker
+ * register through it (the development provider's login too) and a message goes from one to the
+ * other. The relay must see the client (127.0.0.1) through the proxy's header, never the proxy
+ * (127.0.0.2). */
+static void converse_through(enum proxy_kind kind)
 {
 	/* The relay's public URL is the proxy's: the development provider's issuer names it. */
 	int port = free_port();
@@ -354,10 +431,10 @@ static void register_and_converse_through_nginx(void)
 	REQUIRE(relay_proc_start(&p, extra, true) == 0);
 	char cert[300], key[300];
 	REQUIRE(test_cert_write(p.dir, cert, key, sizeof cert) == 0);
-	pid_t nginx = start_nginx(p.dir, port, p.port, cert, key);
-	REQUIRE(nginx > 0);
+	pid_t proxy = kind == NGINX ? start_nginx(p.dir, port, p.port, cert, key)
+				    : start_haproxy(p.dir, port, p.port, cert, key);
+	REQUIRE(proxy > 0);
 
-	/* HTTPS through nginx reaches the relay's HTTP side. */
 	int status = 0;
 	char *body = NULL;
 	CHECK_EQ_INT(https_request(port, "GET", "/healthz", NULL, NULL, &status, &body, NULL, 0), 0);
@@ -365,8 +442,6 @@ static void register_and_converse_through_nginx(void)
 	CHECK(body && strstr(body, "\"status\":\"ok\"") != NULL);
 	free(body);
 
-	/* A citizen and a caseworker register through nginx (the development provider's login
-	 * too) and a message goes from one to the other. */
 	struct tdev anna, camilla;
 	tdev_init(&anna, port);
 	tdev_init(&camilla, port);
@@ -384,16 +459,25 @@ static void register_and_converse_through_nginx(void)
 	CHECK_MEM(d->account, anna.account_id, 16);
 	CHECK_EQ_INT(tdev_ack(&camilla, d->seq), PROTO_T_OK);
 
-	/* The relay saw the client (127.0.0.1) through nginx's header, never nginx (127.0.0.2). */
 	CHECK(relay_log_contains(&p, "peer=127.0.0.1 forwarded=yes"));
 	CHECK(!relay_log_contains(&p, "peer=127.0.0.2"));
 	CHECK(!relay_log_contains(&p, "forwarded=no"));
 
 	tdev_free(&anna);
 	tdev_free(&camilla);
-	stop_nginx(nginx);
+	stop_proxy(proxy, kind == NGINX ? SIGQUIT : SIGUSR1); /* both: graceful */
 	CHECK_EQ_INT(relay_proc_stop(&p), 0);
 	relay_proc_cleanup(&p);
+}
+
+static void register_and_converse_through_nginx(void)
+{
+	converse_through(NGINX);
+}
+
+static void register_and_converse_through_haproxy(void)
+{
+	converse_through(HAPROXY);
 }
 
 int main(void)
@@ -405,5 +489,6 @@ int main(void)
 	RUN(forwarded_header_from_trusted_proxy);
 	RUN(tls_off_refused_on_a_public_address);
 	RUN(register_and_converse_through_nginx);
+	RUN(register_and_converse_through_haproxy);
 	return TEST_RESULT();
 }
