@@ -10,6 +10,10 @@ PACKAGES="build-essential meson ninja-build pkg-config clang libclang-rt-14-dev 
 libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libssl-dev openssl \
 libsodium-dev liblmdb-dev lmdb-utils libmsgpack-dev libcjose-dev libjansson-dev \
 python3 curl ca-certificates nginx haproxy ${WAKKS_EXTRA_PACKAGES:-}"
+# `./scripts/deps.sh packaging` (make deb): also what building the Debian package needs.
+if [ "${1:-}" = packaging ]; then
+	PACKAGES="$PACKAGES debhelper dpkg-dev fakeroot adduser"
+fi
 
 missing=""
 for p in $PACKAGES; do

@@ -6,6 +6,12 @@
 # tarball) meson's vcs_tag falls back to the project version itself.
 set -eu
 base="$1"
+# A copy made for packaging (scripts/build-deb.sh) carries the version of the checkout it came from.
+here=$(dirname "$0")/..
+if [ -f "$here/.build-version" ]; then
+	cat "$here/.build-version"
+	exit 0
+fi
 if d=$(git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null); then
 	echo "${d#v}"
 else
