@@ -300,7 +300,8 @@ static pid_t start_nginx(const char *dir, int port, int relay_port, const char *
 	const char *nginx = access("/usr/sbin/nginx", X_OK) == 0 ? "/usr/sbin/nginx" : "nginx";
 	pid_t pid = fork();
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* SIGTERM, not SIGKILL: nginx's master then ends its workers too. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		char log[600];
 		snprintf(log, sizeof log, "%s/nginx.stderr", dir);
 		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -374,7 +375,8 @@ static pid_t start_haproxy(const char *dir, int port, int relay_port, const char
 	const char *haproxy = access("/usr/sbin/haproxy", X_OK) == 0 ? "/usr/sbin/haproxy" : "haproxy";
 	pid_t pid = fork();
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* SIGTERM, not SIGKILL: nginx's master then ends its workers too. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		if (fd >= 0) {
 			dup2(fd, 1);

@@ -133,8 +133,12 @@ def main():
     finally:
         for p in procs:
             if p.poll() is None:
-                p.kill()
-                p.wait()
+                p.terminate()  # nginx's master ends its workers on SIGTERM; SIGKILL would orphan them
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
         r = run(["dpkg", "--purge", "os2wakks"])
         check("dpkg --purge removes it", r.returncode == 0 and not os.path.exists("/usr/bin/wakks-relay"),
               r.stderr[-1000:])
