@@ -18,6 +18,7 @@
 #include "core/clock.h"
 #include "core/data_dir.h"
 #include "core/log.h"
+#include "core/proxy_addr.h"
 #include "core/sd_notify.h"
 #include "wakks_version.h"
 #include "handlers/blobs.h"
@@ -367,6 +368,14 @@ static int start_lws(struct relay *r, uv_loop_t *loop)
 	info.pcontext = &r->lws;
 	info.port = r->cfg.port;
 	info.iface = r->cfg.listen[0] ? r->cfg.listen : NULL;
+	const char *unix_path = relay_listen_unix_path(r->cfg.listen);
+	if (unix_path) {
+		/* The socket file is made 0660 once created (below): the relay's user and group reach
+		 * it, and the proxy's user joins that group (docs/deployment.md). */
+		info.options |= LWS_SERVER_OPTION_UNIX_SOCK;
+		info.iface = unix_path;
+		info.port = 0; /* a port given with a socket path makes lws 4.1 not create the socket */
+	}
 	info.protocols = relay_protocols;
 	info.mounts = build_mounts(&r->cfg);
 	if (r->cfg.tls) {
@@ -399,6 +408,11 @@ static int start_lws(struct relay *r, uv_loop_t *loop)
 	/* A peer that disconnects mid-write must cost an error return, never the process; set after
 	 * the context because its event library installs signal handling of its own. */
 	signal(SIGPIPE, SIG_IGN);
+	if (unix_path && chmod(unix_path, 0660) != 0) {
+		relay_start_failed(RELAY_EXIT_CONFIG, "make the socket's directory writable by the relay's user",
+				   "the unix socket %s could not be created: %s", unix_path, strerror(errno));
+		return -1;
+	}
 	r->vhost = lws_get_vhost_by_name(r->lws, "default");
 	return r->vhost ? lws_get_vhost_listen_port(r->vhost) : r->cfg.port;
 }

@@ -710,12 +710,17 @@ int relay_config_check_tls(const struct relay_config *cfg, char *err, size_t err
 {
 	/* Without TLS of its own the relay's traffic must not leave the machine: only a reverse
 	 * proxy beside it, which terminates TLS, may reach it. */
+	if (strncmp(cfg->listen, RELAY_LISTEN_UNIX_PREFIX, strlen(RELAY_LISTEN_UNIX_PREFIX)) == 0 &&
+	    !relay_listen_unix_path(cfg->listen))
+		return report(err, err_len,
+			      "relay: listen = '%s': a unix socket is unix:/ABSOLUTE/PATH, shorter than 108 bytes",
+			      cfg->listen);
 	if (!cfg->tls)
 		return relay_listen_is_local(cfg->listen)
 			       ? 0
 			       : report(err, err_len,
 					"relay: tls = off needs a listen address only this machine reaches "
-					"(a loopback address such as 127.0.0.1), not '%s'; put the reverse "
+					"(a loopback address such as 127.0.0.1, or unix:/PATH), not '%s'; put the reverse "
 					"proxy on this machine, or keep tls = on",
 					cfg->listen);
 	if (!cfg->dev_mode && !cfg->tls_cert[0])

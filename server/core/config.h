@@ -77,7 +77,7 @@ struct relay_config {
 	int log_level;
 	int data_dir_permissions; /* enum relay_permissions */
 	/* 0 (`tls = off`): plain HTTP for a reverse proxy on this machine that terminates TLS; only
-	 * with a local listen address (relay_config_check_tls). */
+	 * with a loopback or unix-socket listen address (relay_config_check_tls). */
 	int tls;
 	/* Peers whose proxy_header names the client (core/proxy_addr.h). */
 	struct relay_cidr trusted_proxies[RELAY_MAX_TRUSTED_PROXIES];

@@ -159,11 +159,12 @@ bool relay_proxy_client_address(const struct relay_cidr *trusted, int n,
 				 enum relay_proxy_header kind, const char *peer, const char *header,
 				 char *out, size_t cap)
 {
-	snprintf(out, cap, "%s", peer);
+	snprintf(out, cap, "%s", peer ? peer : RELAY_UNIX_PEER);
 	int family;
 	uint8_t a[16];
-	if (!header || !header[0] || parse_addr(peer, &family, a) != 0 ||
-	    !contains(trusted, n, family, a))
+	if (!header || !header[0])
+		return false;
+	if (peer && (parse_addr(peer, &family, a) != 0 || !contains(trusted, n, family, a)))
 		return false;
 	char buf[1024];
 	snprintf(buf, sizeof buf, "%s", header);
@@ -187,6 +188,8 @@ bool relay_proxy_client_address(const struct relay_cidr *trusted, int n,
 
 bool relay_listen_is_local(const char *listen)
 {
+	if (strncmp(listen, RELAY_LISTEN_UNIX_PREFIX, strlen(RELAY_LISTEN_UNIX_PREFIX)) == 0)
+		return relay_listen_unix_path(listen) != NULL;
 	int family;
 	uint8_t a[16];
 	if (parse_addr(listen, &family, a) != 0)
@@ -195,4 +198,14 @@ bool relay_listen_is_local(const char *listen)
 		return a[0] == 127;
 	static const uint8_t loop6[16] = { [15] = 1 };
 	return memcmp(a, loop6, 16) == 0;
+}
+
+const char *relay_listen_unix_path(const char *listen)
+{
+	size_t n = strlen(RELAY_LISTEN_UNIX_PREFIX);
+	if (strncmp(listen, RELAY_LISTEN_UNIX_PREFIX, n) != 0)
+		return NULL;
+	const char *path = listen + n;
+	/* An absolute path that fits sockaddr_un's sun_path (108 bytes with its NUL). */
+	return path[0] == '/' && strlen(path) < 108 ? path : NULL;
 }

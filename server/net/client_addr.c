@@ -26,13 +26,20 @@ static const char *header(struct lws *wsi, int kind, char *buf, int cap)
 
 bool relay_client_address(const struct relay_config *cfg, struct lws *wsi, char *out, size_t cap)
 {
+	char buf[FORWARD_HEADER_MAX];
+	if (relay_listen_unix_path(cfg->listen)) {
+		/* A unix socket's peer is a local process: the proxy. */
+		const char *h = header(wsi, cfg->proxy_header, buf, sizeof buf);
+		return relay_proxy_client_address(cfg->trusted_proxies, cfg->trusted_proxy_count,
+						  (enum relay_proxy_header)cfg->proxy_header, NULL, h,
+						  out, cap);
+	}
 	char peer[64];
 	lws_get_peer_simple(wsi, peer, sizeof peer);
 	if (cfg->trusted_proxy_count == 0) {
 		snprintf(out, cap, "%s", peer);
 		return false;
 	}
-	char buf[FORWARD_HEADER_MAX];
 	const char *h = header(wsi, cfg->proxy_header, buf, sizeof buf);
 	return relay_proxy_client_address(cfg->trusted_proxies, cfg->trusted_proxy_count,
 					  (enum relay_proxy_header)cfg->proxy_header, peer, h, out,

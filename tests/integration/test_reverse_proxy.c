@@ -245,21 +245,25 @@ static bool port_open(int port)
 }
 
 /* Writes DIR/nginx.conf around the shipped server block (its own paths and ports substituted)
- * and starts nginx in the foreground. The relay sees nginx come from 127.0.0.2 (proxy_bind), so
- * that the client (127.0.0.1) and the proxy have different addresses. Returns nginx's pid or -1. */
-static pid_t start_nginx(const char *dir, int port, int relay_port, const char *cert,
-			 const char *key)
+ * and starts nginx in the foreground. Over TCP the relay sees nginx come from 127.0.0.2
+ * (proxy_bind), so that the client (127.0.0.1) and the proxy have different addresses; with
+ * unix_socket the relay listens there. Returns nginx's pid or -1. */
+static pid_t start_nginx(const char *dir, int port, int relay_port, const char *unix_socket,
+			 const char *cert, const char *key)
 {
 	char path[600];
 	snprintf(path, sizeof path, "%s/docs/proxy/nginx-os2wakks.conf", WAKKS_SOURCE_ROOT);
 	char *site = read_all(path);
 	if (!site)
 		return -1;
-	char listen[64], upstream[64], bind_line[160];
+	char listen[64], upstream[400], bind_line[160];
 	snprintf(listen, sizeof listen, "listen 127.0.0.1:%d ssl http2;", port);
-	snprintf(upstream, sizeof upstream, "server 127.0.0.1:%d;", relay_port);
-	snprintf(bind_line, sizeof bind_line,
-		 "proxy_pass http://os2wakks_relay;\n\t\tproxy_bind 127.0.0.2;");
+	if (unix_socket)
+		snprintf(upstream, sizeof upstream, "server unix:%s;", unix_socket);
+	else
+		snprintf(upstream, sizeof upstream, "server 127.0.0.1:%d;", relay_port);
+	snprintf(bind_line, sizeof bind_line, "proxy_pass http://os2wakks_relay;%s",
+		 unix_socket ? "" : "\n\t\tproxy_bind 127.0.0.2;");
 	char cert_line[400], key_line[400];
 	snprintf(cert_line, sizeof cert_line, "ssl_certificate     %s;", cert);
 	snprintf(key_line, sizeof key_line, "ssl_certificate_key %s;", key);
@@ -414,12 +418,12 @@ static void stop_proxy(pid_t pid, int sig)
 	waitpid(pid, NULL, 0);
 }
 
-enum proxy_kind { NGINX, HAPROXY };
+enum proxy_kind { NGINX, HAPROXY, NGINX_UNIX_SOCKET };
 
-/* A relay on loopback without TLS, the proxy in front with TLS; a citizen and a caseworker
- * register through it (the development provider's login too) and a message goes from one to the
- * other. The relay must see the client (127.0.0.1) through the proxy's header, never the proxy
- * (127.0.0.2). */
+/* A relay on loopback (or a unix socket) without TLS, the proxy in front with TLS; a citizen and
+ * a caseworker register through it (the development provider's login too) and a message goes
+ * from one to the other. The relay must see the client (127.0.0.1) through the proxy's header,
+ * never the proxy (127.0.0.2, or the socket's peer). */
 static void converse_through(enum proxy_kind kind)
 {
 	/* The relay's public URL is the proxy's: the development provider's issuer names it. */
@@ -430,11 +434,25 @@ static void converse_through(enum proxy_kind kind)
 		 "[relay]\ntls = off\ntrusted_proxies = 127.0.0.2\npublic_url = https://localhost:%d\n",
 		 port);
 	struct relay_proc p;
-	REQUIRE(relay_proc_start(&p, extra, true) == 0);
+	struct relay_proc_opts o = { .dev = true, .extra_config = extra };
+	REQUIRE(relay_proc_prepare(&p, &o) == 0);
+	char sock[400] = "";
+	if (kind == NGINX_UNIX_SOCKET) {
+		snprintf(sock, sizeof sock, "%s/relay.sock", p.dir);
+		FILE *f = fopen(p.config_path, "a");
+		REQUIRE(f != NULL);
+		fprintf(f, "[relay]\nlisten = unix:%s\n", sock);
+		fclose(f);
+	}
+	REQUIRE(relay_proc_restart(&p, true) == 0);
+	if (kind == NGINX_UNIX_SOCKET) {
+		struct stat st;
+		CHECK(stat(sock, &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 0777) == 0660);
+	}
 	char cert[300], key[300];
 	REQUIRE(test_cert_write(p.dir, cert, key, sizeof cert) == 0);
-	pid_t proxy = kind == NGINX ? start_nginx(p.dir, port, p.port, cert, key)
-				    : start_haproxy(p.dir, port, p.port, cert, key);
+	pid_t proxy = kind == HAPROXY ? start_haproxy(p.dir, port, p.port, cert, key)
+				      : start_nginx(p.dir, port, p.port, sock[0] ? sock : NULL, cert, key);
 	REQUIRE(proxy > 0);
 
 	int status = 0;
@@ -463,11 +481,12 @@ static void converse_through(enum proxy_kind kind)
 
 	CHECK(relay_log_contains(&p, "peer=127.0.0.1 forwarded=yes"));
 	CHECK(!relay_log_contains(&p, "peer=127.0.0.2"));
+	CHECK(!relay_log_contains(&p, "peer=unix"));
 	CHECK(!relay_log_contains(&p, "forwarded=no"));
 
 	tdev_free(&anna);
 	tdev_free(&camilla);
-	stop_proxy(proxy, kind == NGINX ? SIGQUIT : SIGUSR1); /* both: graceful */
+	stop_proxy(proxy, kind == HAPROXY ? SIGUSR1 : SIGQUIT); /* both: graceful */
 	CHECK_EQ_INT(relay_proc_stop(&p), 0);
 	relay_proc_cleanup(&p);
 }
@@ -482,6 +501,23 @@ static void register_and_converse_through_haproxy(void)
 	converse_through(HAPROXY);
 }
 
+static void register_and_converse_through_nginx_to_a_unix_socket(void)
+{
+	converse_through(NGINX_UNIX_SOCKET);
+}
+
+/* A unix socket path must be absolute; tls = off is allowed on one. */
+static void unix_socket_listen_checked(void)
+{
+	struct relay_proc p;
+	struct relay_proc_opts o = { .dev = true,
+				     .extra_config = "[relay]\nlisten = unix:relay.sock\ntls = off\n" };
+	REQUIRE(relay_proc_prepare(&p, &o) == 0);
+	CHECK_EQ_INT(relay_proc_run_to_exit(&p, true, 10000), 2);
+	CHECK(relay_log_contains(&p, "a unix socket is unix:/ABSOLUTE/PATH"));
+	relay_proc_cleanup(&p);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -492,5 +528,7 @@ int main(void)
 	RUN(tls_off_refused_on_a_public_address);
 	RUN(register_and_converse_through_nginx);
 	RUN(register_and_converse_through_haproxy);
+	RUN(register_and_converse_through_nginx_to_a_unix_socket);
+	RUN(unix_socket_listen_checked);
 	return TEST_RESULT();
 }

@@ -187,6 +187,16 @@ def installed_checks():
         check(f"the relay unit has {line.strip()}", line in svc)
     m = re.search(r"^LimitNOFILE=(\d+)$", svc, re.M)
     check("the relay unit raises LimitNOFILE", m and int(m.group(1)) >= 65536)
+    if shutil.which("systemd-analyze"):  # the systemd package, even where systemd does not run
+        units = ["/lib/systemd/system/" + u for u in
+                 ["os2wakks-relay.service", "os2wakks-backup.service", "os2wakks-backup.timer"]]
+        r = run(["systemd-analyze", "verify", "--man=no", *units])
+        check("systemd-analyze verify accepts the units", r.returncode == 0 and
+              "os2wakks" not in r.stdout + r.stderr, r.stdout + r.stderr)
+        r = run(["systemd-analyze", "security", "--offline=true", units[0]])
+        m = re.search(r"Overall exposure level for \S+: ([\d.]+)", r.stdout)
+        check("the relay unit's exposure (systemd-analyze security) is below 2.0",
+              m and float(m.group(1)) < 2.0, r.stdout[-300:])
 
 
 def write_secret(path, text, mode=0o640):

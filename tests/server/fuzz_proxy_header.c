@@ -38,6 +38,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						      sizeof out);
 	if (!is_address(out) || (!from_header && strcmp(out, "127.0.0.1") != 0))
 		abort();
+	/* A unix socket's peer (NULL) is the local proxy: its header is read, or it is "unix". */
+	relay_proxy_client_address(trusted, n, kind, NULL, header, out, sizeof out);
+	if (!is_address(out) && strcmp(out, RELAY_UNIX_PEER) != 0)
+		abort();
 	/* An untrusted peer's header is never read. */
 	if (relay_proxy_client_address(trusted, n, kind, "198.51.100.1", header, out, sizeof out) ||
 	    strcmp(out, "198.51.100.1") != 0)

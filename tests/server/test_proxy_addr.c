@@ -142,6 +142,28 @@ static void local_listen_addresses(void)
 	CHECK(!relay_listen_is_local(""));
 	CHECK(!relay_listen_is_local("eth0"));
 	CHECK(!relay_listen_is_local("128.0.0.1"));
+	CHECK(relay_listen_is_local("unix:/run/os2wakks/relay.sock"));
+	CHECK(!relay_listen_is_local("unix:relay.sock"));
+	CHECK(!relay_listen_is_local("unix:"));
+	char longpath[200] = "unix:/";
+	memset(longpath + 6, 'a', 120);
+	CHECK(!relay_listen_is_local(longpath));
+	CHECK(relay_listen_unix_path("unix:/run/x.sock") && strcmp(relay_listen_unix_path("unix:/run/x.sock"), "/run/x.sock") == 0);
+	CHECK(relay_listen_unix_path("127.0.0.1") == NULL);
+}
+
+/* A peer on the relay's unix socket (NULL): the local proxy, whose header is believed. */
+static void unix_socket_peer(void)
+{
+	n_trusted = 0;
+	char out[RELAY_ADDR_STR_MAX];
+	CHECK(relay_proxy_client_address(trusted, 0, RELAY_PROXY_HEADER_XFF, NULL, "1.2.3.4, 203.0.113.5",
+					 out, sizeof out));
+	CHECK(strcmp(out, "203.0.113.5") == 0);
+	CHECK(!relay_proxy_client_address(trusted, 0, RELAY_PROXY_HEADER_XFF, NULL, NULL, out, sizeof out));
+	CHECK(strcmp(out, RELAY_UNIX_PEER) == 0);
+	CHECK(!relay_proxy_client_address(trusted, 0, RELAY_PROXY_HEADER_XFF, NULL, "garbage", out, sizeof out));
+	CHECK(strcmp(out, RELAY_UNIX_PEER) == 0);
 }
 
 static void config_keys(void)
@@ -157,6 +179,9 @@ static void config_keys(void)
 	CHECK_EQ_INT(cfg.proxy_header, RELAY_PROXY_HEADER_FORWARDED);
 	/* tls = off needs no certificate, also without --dev. */
 	CHECK_EQ_INT(load("[relay]\nlisten = ::1\ntls = off\n"), 0);
+	CHECK_EQ_INT(load("[relay]\nlisten = unix:/run/os2wakks/relay.sock\ntls = off\n"), 0);
+	CHECK_EQ_INT(load("[relay]\nlisten = unix:run/relay.sock\n"), -1);
+	CHECK(strstr(err, "a unix socket is unix:/ABSOLUTE/PATH") != NULL);
 }
 
 static void config_errors(void)
@@ -180,6 +205,7 @@ int main(void)
 	RUN(x_forwarded_for);
 	RUN(forwarded_header);
 	RUN(local_listen_addresses);
+	RUN(unix_socket_peer);
 	RUN(config_keys);
 	RUN(config_errors);
 	return TEST_RESULT();
