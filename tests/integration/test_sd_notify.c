@@ -3,7 +3,8 @@
  * service manager, creating the notification socket (abstract and file system) and reading the
  * datagrams the relay sends. READY=1 comes once, only after the relay has opened its database and
  * listens; WATCHDOG=1 comes from the loop at about half of WATCHDOG_USEC; STOPPING=1 follows
- * SIGTERM, and nothing after it says READY again. A start that fails never says READY. */
+ * SIGTERM, and nothing after it says READY again. A start that fails never says READY, and its
+ * STATUS names the problem. */
 #include <errno.h>
 #include <poll.h>
 #include <sodium.h>
@@ -187,11 +188,16 @@ static void failed_start_is_never_ready(void)
 	unset_env();
 	CHECK_EQ_INT(st, 4);
 	char msg[512];
-	bool ready = false;
-	while (next_msg(fd, msg, sizeof msg, 100) > 0)
+	bool ready = false, status = false;
+	while (next_msg(fd, msg, sizeof msg, 100) > 0) {
 		if (strstr(msg, "READY=1"))
 			ready = true;
+		/* Why, for `systemctl status`: the start_failed line's problem. */
+		if (strncmp(msg, "STATUS=start failed: ", 21) == 0 && strstr(msg, "already in use"))
+			status = true;
+	}
 	CHECK(!ready);
+	CHECK(status);
 	close(fd);
 	relay_proc_cleanup(&p);
 	relay_proc_stop(&holder);
