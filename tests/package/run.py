@@ -130,6 +130,7 @@ def main():
             return 1
         installed_checks()
         exchange_through_nginx(work, procs)
+        reinstall_keeps_configuration_and_data(deb)
     finally:
         for p in procs:
             if p.poll() is None:
@@ -197,6 +198,21 @@ def installed_checks():
         m = re.search(r"Overall exposure level for \S+: ([\d.]+)", r.stdout)
         check("the relay unit's exposure (systemd-analyze security) is below 2.0",
               m and float(m.group(1)) < 2.0, r.stdout[-300:])
+
+
+def reinstall_keeps_configuration_and_data(deb):
+    """An upgrade's dpkg steps (the same version again): the operator's configuration, its
+    ownership and the database survive."""
+    with open("/etc/os2wakks/relay.conf", "a") as f:
+        f.write("# changed by the operator\n")
+    r = run(["dpkg", "-i", deb], env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+    check("dpkg -i again (an upgrade's steps) succeeds", r.returncode == 0, r.stderr[-1000:])
+    check("the operator's change to relay.conf is kept",
+          "# changed by the operator" in open("/etc/os2wakks/relay.conf").read())
+    st = os.stat("/etc/os2wakks/relay.conf")
+    check("relay.conf is still root:os2wakks 0640", st.st_mode & 0o777 == 0o640 and
+          st.st_gid == pwd.getpwnam("os2wakks").pw_gid)
+    check("the database is still there", os.path.isfile("/var/lib/os2wakks/db/data.mdb"))
 
 
 def write_secret(path, text, mode=0o640):
