@@ -64,6 +64,13 @@ static int upgrade(int port, const char *extra_header)
 		close(fd);
 		return -1;
 	}
+	/* A refusal's close frame may come in the same read as the 101: then the relay waits for
+	 * our answer to it, not sending anything more, so it must be seen here. */
+	const char *end = strstr(resp, "\r\n\r\n");
+	if (end && end + 4 < resp + got && (end[4] & 0x0f) == 8) {
+		close(fd);
+		return -1;
+	}
 	return fd;
 }
 

@@ -87,8 +87,8 @@ static void run_lifecycle(const char *socket_name)
 	CHECK(relay_log_contains(&p, "event=database_created"));
 	CHECK(relay_log_contains(&p, "event=listening"));
 
-	/* Watchdog pings at about 200 ms: five arrive within 1.5 s, none READY again, and the gaps
-	 * are neither a busy loop nor longer than the interval itself. */
+	/* Watchdog pings at about 200 ms: five arrive, none READY again, and the gaps are neither a
+	 * busy loop nor far beyond the interval (a loaded machine, or ASan, may delay a tick). */
 	uint64_t last = mono_ms(), min_gap = UINT64_MAX, max_gap = 0;
 	int pings = 0;
 	while (pings < 5) {
@@ -106,7 +106,7 @@ static void run_lifecycle(const char *socket_name)
 	}
 	CHECK_EQ_INT(pings, 5);
 	CHECK(min_gap >= 100);
-	CHECK(max_gap < 400);
+	CHECK(max_gap < 1000);
 
 	/* SIGTERM: STOPPING=1 comes (pings still may precede it), then the process exits 0 and no
 	 * READY follows. */
