@@ -158,6 +158,7 @@ struct relay {
 	uv_signal_t sigint, sigterm;
 	uv_timer_t housekeeping; /* unauthenticated deadlines, expiry, rate-limit refill */
 	uv_timer_t shutdown_timer;
+	uv_timer_t watchdog_timer; /* WATCHDOG=1 to the service manager (core/sd_notify.h) */
 	uint64_t started_ms;
 	struct relay_conn *conns; /* every open WebSocket connection, doubly linked */
 	struct relay_registry registry;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sodium.h>
 
@@ -17,7 +18,7 @@
 #define CONFIG_LINE_MAX 2048
 
 enum key_type { KEY_STR, KEY_PATH, KEY_U32, KEY_U64, KEY_PORT, KEY_LOGLEVEL, KEY_LOGFORMAT,
-		KEY_PERMISSIONS };
+		KEY_PERMISSIONS, KEY_ONOFF, KEY_PROXIES, KEY_PROXY_HEADER };
 
 struct key_spec {
 	const char *section;
@@ -46,6 +47,9 @@ static const struct key_spec relay_keys[] = {
 	STR("relay", admin_listen, KEY_STR),
 	STR("relay", tenants_dir, KEY_PATH),
 	NUM("relay", data_dir_permissions, KEY_PERMISSIONS, 0, 1),
+	NUM("relay", tls, KEY_ONOFF, 0, 1),
+	STR("relay", trusted_proxies, KEY_PROXIES),
+	NUM("relay", proxy_header, KEY_PROXY_HEADER, 0, 1),
 	NUM("limits", max_frame_bytes, KEY_U32, 1024, 1u << 20),
 	NUM("limits", unauth_timeout_ms, KEY_U32, 100, 600000),
 	NUM("limits", max_connections_per_address, KEY_U32, 1, 1000000),
@@ -84,6 +88,7 @@ void relay_config_defaults(struct relay_config *cfg)
 	/* The Prometheus port registered for exporters of this kind; loopback only by default. */
 	snprintf(cfg->admin_listen, sizeof cfg->admin_listen, "127.0.0.1:9464");
 	cfg->log_level = RELAY_LOG_INFO;
+	cfg->tls = 1;
 	cfg->max_frame_bytes = 1u << 20;
 	cfg->unauth_timeout_ms = 600000;
 	cfg->max_connections_per_address = 64;
@@ -312,6 +317,31 @@ static int set_relay_key(struct parse_ctx *p, struct relay_config *cfg, const ch
 				*(int *)field = RELAY_PERMISSIONS_WARN;
 			else
 				return fail(p, key, "'%s' is not one of strict, warn", value);
+			return 0;
+		case KEY_ONOFF:
+			if (strcmp(value, "on") == 0)
+				*(int *)field = 1;
+			else if (strcmp(value, "off") == 0)
+				*(int *)field = 0;
+			else
+				return fail(p, key, "'%s' is not one of on, off", value);
+			return 0;
+		case KEY_PROXIES: {
+			char why[128];
+			int count = relay_cidr_list_parse(value, cfg->trusted_proxies,
+							  RELAY_MAX_TRUSTED_PROXIES, why, sizeof why);
+			if (count < 0)
+				return fail(p, key, "%s", why);
+			cfg->trusted_proxy_count = count;
+			return 0;
+		}
+		case KEY_PROXY_HEADER:
+			if (strcasecmp(value, "x-forwarded-for") == 0)
+				*(int *)field = RELAY_PROXY_HEADER_XFF;
+			else if (strcasecmp(value, "forwarded") == 0)
+				*(int *)field = RELAY_PROXY_HEADER_FORWARDED;
+			else
+				return fail(p, key, "'%s' is not one of x-forwarded-for, forwarded", value);
 			return 0;
 		case KEY_PORT:
 		case KEY_U32:
@@ -862,6 +892,21 @@ static int check_caseworker_idps_unshared(const struct relay_config *cfg, char *
 
 int relay_config_check_tls(const struct relay_config *cfg, char *err, size_t err_len)
 {
+	/* Without TLS of its own the relay's traffic must not leave the machine: only a reverse
+	 * proxy beside it, which terminates TLS, may reach it. */
+	if (strncmp(cfg->listen, RELAY_LISTEN_UNIX_PREFIX, strlen(RELAY_LISTEN_UNIX_PREFIX)) == 0 &&
+	    !relay_listen_unix_path(cfg->listen))
+		return report(err, err_len,
+			      "relay: listen = '%s': a unix socket is unix:/ABSOLUTE/PATH, shorter than 108 bytes",
+			      cfg->listen);
+	if (!cfg->tls)
+		return relay_listen_is_local(cfg->listen)
+			       ? 0
+			       : report(err, err_len,
+					"relay: tls = off needs a listen address only this machine reaches "
+					"(a loopback address such as 127.0.0.1, or unix:/PATH), not '%s'; put the reverse "
+					"proxy on this machine, or keep tls = on",
+					cfg->listen);
 	if (!cfg->dev_mode && !cfg->tls_cert[0])
 		return report(err, err_len,
 			      "relay: tls_cert and tls_key are required without --dev (only a development "

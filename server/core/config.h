@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "core/config_push.h"
+#include "core/proxy_addr.h"
 
 #define RELAY_CONFIG_PATH_MAX 1024
 #define RELAY_CONFIG_STR_MAX 256
@@ -99,6 +100,13 @@ struct relay_config {
 	/* A directory of tenant files, one [tenant] with its units and consent each (*.conf, read
 	 * in name order after this file; core/tenant_files.c). "" = none. */
 	char tenants_dir[RELAY_CONFIG_PATH_MAX];
+	/* 0 (`tls = off`): plain HTTP for a reverse proxy on this machine that terminates TLS; only
+	 * with a loopback or unix-socket listen address (relay_config_check_tls). */
+	int tls;
+	/* Peers whose proxy_header names the client (core/proxy_addr.h). */
+	struct relay_cidr trusted_proxies[RELAY_MAX_TRUSTED_PROXIES];
+	int trusted_proxy_count;
+	int proxy_header; /* enum relay_proxy_header */
 	/* [limits] */
 	uint32_t max_frame_bytes;
 	uint32_t unauth_timeout_ms;

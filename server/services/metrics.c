@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "net/conn.h"
 #include "wakks_storage.h"
+#include "wakks_version.h"
 
 struct out {
 	char *buf;
@@ -224,7 +225,7 @@ int relay_metrics_render(const struct relay *r, char *buf, size_t len)
 	struct out o = { buf, len, 0, 0 };
 	const struct relay_metrics *m = &r->metrics;
 	head(&o, "wakks_build_info", "gauge", "The relay's version; always 1.");
-	put(&o, "wakks_build_info{version=\"%s\"} 1\n", WAKKS_VERSION);
+	put(&o, "wakks_build_info{version=\"%s\"} 1\n", WAKKS_BUILD_VERSION);
 	emit(&o, "wakks_up", "gauge", "1 while the relay serves (0 while it stops).", !r->stopping);
 	emit(&o, "wakks_connections_open", "gauge", "Open WebSocket connections.", r->conn_count);
 	emit(&o, "wakks_connections_total", "counter", "WebSocket connections accepted.", m->connections_total);
