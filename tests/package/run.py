@@ -306,10 +306,14 @@ http {{
         print(open(os.path.join(work, "nginx-error.log")).read()[-2000:])
         return
 
-    r = run(["curl", "-sS", "--cacert", cert, f"https://localhost:{port}/healthz"])
+    # Monitoring is on the admin listener (loopback, default port), never through the proxy.
+    r = run(["curl", "-sS", "http://127.0.0.1:9464/healthz"])
     version = run(["/usr/bin/wakks-relay", "--version"]).stdout.split()[-1]
-    check("/healthz through nginx answers ok with the installed version",
+    check("/healthz on the admin listener answers ok with the installed version",
           '"status":"ok"' in r.stdout and f'"version":"{version}"' in r.stdout, r.stdout + r.stderr)
+    r = run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", cert,
+             f"https://localhost:{port}/healthz"])
+    check("/healthz is not served through the proxy", r.stdout.strip() == "404", r.stdout)
     r = run(["curl", "-sS", "--cacert", cert, f"https://localhost:{port}/"])
     check("the web client is served through nginx", "<html" in r.stdout.lower(), r.stdout[:200])
 
