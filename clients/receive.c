@@ -18,6 +18,59 @@ void wakks__ack(wakks_client *c, uint64_t seq)
 	wakks__request(c, RQ_ACK, 0, 0); /* a lost ack only means a redelivery, de-duplicated */
 }
 
+int wakks_ack(wakks_client *c, uint64_t delivery)
+{
+	if (!c || !delivery)
+		return WAKKS_E_INVAL;
+	if (c->state != WAKKS_READY)
+		return WAKKS_E_STATE;
+	wakks__ack(c, delivery);
+	return 0;
+}
+
+struct redeliver {
+	wakks_client *c;
+	uint64_t delivery;
+};
+
+static int redeliver_emit(const wakks_message *m, void *arg)
+{
+	struct redeliver *r = arg;
+	wakks_message copy = *m;
+	copy.delivery = r->delivery;
+	wakks_event ev = { .type = WAKKS_EV_MESSAGE };
+	ev.u.message = &copy;
+	wakks__emit(r->c, &ev);
+	return 0;
+}
+
+void wakks__redeliver(wakks_client *c, uint64_t delivery, const uint8_t message_id[16])
+{
+	/* manual_ack: the application has not acknowledged this envelope, so it may not have
+	 * finished with its message; report it again from the store. A message that was never
+	 * stored (a kind the history does not keep) has nothing to report: acknowledged. */
+	wakks__txn *t;
+	if (wakks__txn_begin(c->store, false, &t) != 0)
+		return; /* not acked: delivered again later */
+	uint8_t *v = NULL, *raw = NULL;
+	size_t vl = 0, rl = 0;
+	wakks_message m;
+	int rc = wakks__store_get(t, WT_MID, message_id, 16, &v, &vl);
+	if (rc == 0 && vl == 8)
+		rc = wakks__msg_get(t, wakks_load_be64(v), &m, NULL, &raw, &rl);
+	else if (rc == 0)
+		rc = WAKKS_E_CORRUPT;
+	if (rc == 0) {
+		struct redeliver r = { c, delivery };
+		wakks__msg_present(t, &m, redeliver_emit, &r);
+	}
+	wakks__store_free(raw, rl);
+	wakks__store_free(v, vl);
+	wakks__txn_abort(t);
+	if (rc == WAKKS_E_NOT_FOUND)
+		wakks__ack(c, delivery);
+}
+
 static void report(wakks_client *c, int code, const char *what)
 {
 	wakks_event ev = { .type = WAKKS_EV_ERROR };
@@ -65,10 +118,16 @@ static int receive__seen_before(wakks_client *c, wakks__txn *t, const proto_deli
 		/* Already processed and persisted; the earlier ack was lost, or the file it carries
 		 * was not fetched yet (then fetch it before acknowledging). */
 		uint64_t fetch = vl == 16 ? wakks__download_pending(t, v) : 0;
+		uint8_t mid[16] = { 0 };
+		bool have_mid = vl == 16;
+		if (have_mid)
+			memcpy(mid, v, 16);
 		wakks__store_free(v, vl);
 		wakks__txn_abort(t);
 		if (fetch)
 			wakks__download_enqueue(c, d->seq, fetch);
+		else if (c->cfg.manual_ack && have_mid)
+			wakks__redeliver(c, d->seq, mid);
 		else
 			wakks__ack(c, d->seq);
 		return 0;
@@ -246,8 +305,12 @@ static void receive__announce(wakks_client *c, struct receive__rx *rx)
 	}
 	if (rx->is_new) {
 		wakks_event ev = { .type = WAKKS_EV_MESSAGE };
+		if (c->cfg.manual_ack)
+			rx->m.delivery = rx->d->seq;
 		ev.u.message = &rx->m;
 		wakks__emit(c, &ev);
+		if (c->cfg.manual_ack)
+			return; /* the application acknowledges (wakks_ack) */
 	}
 	if (c->test_crash_receive == WAKKS__CRASH_BEFORE_ACK) {
 		c->test_crash_receive = WAKKS__CRASH_NONE;

@@ -371,6 +371,9 @@ int wakks__upload_settle(wakks_client *c, wakks__txn *t, uint64_t seq, bool stor
 void wakks__upload_unlink(wakks_client *c);
 /* A received file message stored as DOWNLOADING: fetch it, then ack deliver_seq. */
 void wakks__download_enqueue(wakks_client *c, uint64_t deliver_seq, uint64_t msg_seq);
+/* manual_ack: reports the stored message of an envelope delivered again (WAKKS_EV_MESSAGE with
+ * its delivery), or acknowledges it when no message of that id is stored. */
+void wakks__redeliver(wakks_client *c, uint64_t delivery, const uint8_t message_id[16]);
 void wakks__download_on_reply(wakks_client *c, struct wakks__req *rq, const proto_frame *f);
 void wakks__download_reset(wakks_client *c);
 void wakks__download_timer(wakks_client *c);

@@ -7,6 +7,7 @@ set -eu
 PACKAGES="build-essential meson ninja-build pkg-config clang libclang-rt-14-dev \
 libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libssl-dev openssl \
 libsodium-dev liblmdb-dev lmdb-utils libmsgpack-dev libcjose-dev libjansson-dev \
+libcurl4-openssl-dev libssh2-1-dev openssh-server poppler-utils \
 python3 curl ca-certificates ${WAKKS_EXTRA_PACKAGES:-}"
 
 missing=""

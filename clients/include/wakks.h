@@ -149,6 +149,10 @@ typedef struct wakks_message {
 	const char *text;                      /* UTF-8 as sent, not NUL-terminated */
 	size_t text_len;
 	const struct wakks_attachment *attachment; /* a file message: the file, else NULL */
+	/* With wakks_config.manual_ack, in a WAKKS_EV_MESSAGE: the relay's mailbox position of the
+	 * envelope that carried it, to pass to wakks_ack() once the application is done with it
+	 * (0: nothing to acknowledge, e.g. a message from history or the outbox). */
+	uint64_t delivery;
 } wakks_message;
 
 /* The file of a file message (spec/client.md §5a, §6a). A file message carries exactly one file
@@ -253,6 +257,15 @@ typedef struct wakks_config {
 				  * each auth, and on a long connection at most once a minute */
 	const char *files_dir;   /* where received files are saved (created 0700 if missing);
 				  * NULL: STORE_DIR/files */
+	/* Deferred acknowledgement, for applications that must hand a message on before the relay
+	 * may forget it (a journal bridge). Received messages are still persisted first, but the
+	 * envelope is acknowledged only when the application calls wakks_ack(c, m->delivery).
+	 * An envelope not acknowledged is delivered again on the next connection, and its message
+	 * (already in the store) is reported again with WAKKS_EV_MESSAGE: the application sees
+	 * every message at least once and de-duplicates by message id. The relay delivers a limited
+	 * number of unacknowledged envelopes at a time (spec/protocol.md §8.3), so an application
+	 * must acknowledge eventually. false: acknowledged right after the message event. */
+	bool manual_ack;
 } wakks_config;
 
 /* Opens (or creates) the store in cfg->store_dir and sets up a client; nothing is sent yet. A
@@ -409,6 +422,13 @@ int wakks_send_file(wakks_client *c, const wakks_target *to, const wakks_file *f
  * leaves the envelope unacknowledged: it is delivered again and the download starts over.
  * Downloads run one at a time, so the message event of a file can come after those of texts
  * that arrived later. */
+
+/* Acknowledges the envelope of a received message (m->delivery of its WAKKS_EV_MESSAGE) when
+ * the client runs with manual_ack; the relay then deletes it. Not connected: nothing is sent and
+ * the envelope is delivered, and its message reported, again after the next connection.
+ * @return 0 (ack sent; the relay's reply is not reported: acks are idempotent), WAKKS_E_INVAL
+ *         (delivery 0), WAKKS_E_STATE (not authenticated). */
+int wakks_ack(wakks_client *c, uint64_t delivery);
 
 /* Number of received files waiting to be downloaded or being downloaded (their envelopes are
  * not acknowledged yet). */

@@ -133,6 +133,9 @@ void relay_config_add_dev_defaults(struct relay_config *cfg)
 		copy_str(t->idps[0], sizeof t->idps[0], "dev-mitid");
 		copy_str(t->idps[1], sizeof t->idps[1], "dev-adfs");
 		t->idp_count = 2;
+		/* The development provider's journal user is the tenant's journal device. */
+		copy_str(t->journal_upns[0], sizeof t->journal_upns[0], "journal@varde.dk");
+		t->journal_upn_count = 1;
 		struct relay_unit_config *u = &t->units[t->unit_count++];
 		copy_str(u->id, sizeof u->id, "jobcenter");
 		copy_str(u->name, sizeof u->name, "Jobcenter");

@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+#include "note.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "fsutil.h"
+#include "pdf.h"
+
+void jnote_iso_time(uint64_t ms, char out[32])
+{
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	char b[24];
+	strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, 32, "%s.%03uZ", b, (unsigned)(ms % 1000));
+}
+
+static json_t *hex_or_null(const uint8_t *id, bool known)
+{
+	if (!known)
+		return json_null();
+	char h[33];
+	wakks_id_hex(id, h);
+	return json_string(h);
+}
+
+static void pdf_field(jpdf *p, const char *label, const char *value)
+{
+	char line[512];
+	snprintf(line, sizeof line, "%s: %s", label, value);
+	jpdf_paragraph(p, line, strlen(line), 0);
+}
+
+static int render_pdf(const struct jnote *n, const char *sender_label, const char *doc_line,
+		      uint64_t now_ms, const char *path)
+{
+	const wakks_message *m = n->m;
+	char t[32], idh[33];
+	jpdf *p = jpdf_new("Journalnotat - besked i sikker digital post (OS2wakks)", now_ms);
+	if (!p)
+		return -1;
+	char unit[80];
+	snprintf(unit, sizeof unit, "%s / %s", m->tenant, m->unit);
+	pdf_field(p, "Myndighed / enhed", unit);
+	if (n->citizen_cpr) {
+		char who[256];
+		snprintf(who, sizeof who, "%s, CPR %s (verificeret med MitID)",
+			 n->citizen_name ? n->citizen_name : "", n->citizen_cpr);
+		pdf_field(p, "Borger", who);
+	} else {
+		char acc[33] = "ukendt";
+		if (n->citizen_known)
+			wakks_id_hex(n->citizen, acc);
+		char who[128];
+		snprintf(who, sizeof who, "konto %s (identitet ikke verificeret)", acc);
+		pdf_field(p, "Borger", who);
+	}
+	pdf_field(p, "Afsender", sender_label);
+	jnote_iso_time(m->sent_ms, t);
+	pdf_field(p, "Sendt (afsenderens ur, UTC)", t);
+	jnote_iso_time(m->stored_ms, t);
+	pdf_field(p, "Modtaget af OS2wakks (UTC)", t);
+	wakks_id_hex(m->id, idh);
+	pdf_field(p, "Besked-id", idh);
+	wakks_id_hex(m->conversation, idh);
+	pdf_field(p, "Samtale", idh);
+	pdf_field(p, "Journalnoegle", n->key_hex);
+	jpdf_space(p);
+	if (m->attachment) {
+		jpdf_paragraph(p, "Bilag", 5, 1);
+		jpdf_paragraph(p, doc_line, strlen(doc_line), 0);
+	} else {
+		jpdf_paragraph(p, "Besked", 6, 1);
+		jpdf_paragraph(p, m->text, m->text_len, 0);
+	}
+	uint8_t *pdf;
+	size_t len;
+	int rc = jpdf_finish(p, &pdf, &len);
+	jpdf_free(p);
+	if (rc != 0)
+		return -1;
+	rc = fs_write_new(path, pdf, len);
+	free(pdf);
+	return rc;
+}
+
+int jnote_spool(const char *spool, const struct jnote *n, uint64_t now_ms, char *err,
+		size_t err_len)
+{
+	const wakks_message *m = n->m;
+	char tmp[1024], fin[1024], path[1600];
+	snprintf(tmp, sizeof tmp, "%s/.tmp-%s", spool, n->key_hex);
+	snprintf(fin, sizeof fin, "%s/%s", spool, n->key_hex);
+	/* A partial spool of an earlier run (crashed before its record was written) is redone. */
+	if (fs_rm_rf(tmp) != 0 || fs_rm_rf(fin) != 0 || fs_mkdirs(tmp) != 0) {
+		snprintf(err, err_len, "spool directory not writable");
+		return -1;
+	}
+	char h[33], t[32];
+	json_t *note = json_object();
+	json_object_set_new(note, "schema", json_string("wakks.journal.note/1"));
+	json_object_set_new(note, "key", json_string(n->key_hex));
+	json_object_set_new(note, "tenant", json_string(m->tenant));
+	json_object_set_new(note, "unit", json_string(m->unit));
+	wakks_id_hex(m->conversation, h);
+	json_object_set_new(note, "thread", json_string(h));
+	wakks_id_hex(m->id, h);
+	json_object_set_new(note, "message_id", json_string(h));
+	json_t *cit = json_object();
+	json_object_set_new(cit, "account", hex_or_null(n->citizen, n->citizen_known));
+	json_object_set_new(cit, "cpr", n->citizen_cpr ? json_string(n->citizen_cpr) : json_null());
+	json_object_set_new(cit, "name", n->citizen_name ? json_string(n->citizen_name) : json_null());
+	json_object_set_new(cit, "identity",
+			    json_string(n->citizen_cpr ? "verified_mitid" : "unverified"));
+	json_object_set_new(note, "citizen", cit);
+	json_t *snd = json_object();
+	json_object_set_new(snd, "role", json_string(n->from_citizen ? "citizen" : "caseworker"));
+	json_object_set_new(snd, "account", hex_or_null(m->sender_account, true));
+	json_object_set_new(snd, "device", hex_or_null(m->sender_device, true));
+	json_object_set_new(snd, "name", n->sender_name ? json_string(n->sender_name) : json_null());
+	json_object_set_new(note, "sender", snd);
+	json_object_set_new(note, "direction",
+			    json_string(n->from_citizen ? "citizen_to_unit" : "unit_to_citizen"));
+	jnote_iso_time(m->sent_ms, t);
+	json_object_set_new(note, "sent_at", json_string(t));
+	jnote_iso_time(m->stored_ms, t);
+	json_object_set_new(note, "stored_at", json_string(t));
+	jnote_iso_time(now_ms, t);
+	json_object_set_new(note, "noted_at", json_string(t));
+	json_object_set_new(note, "text", json_stringn(m->text ? m->text : "", m->text_len));
+	json_object_set_new(note, "rendering", json_string("note.pdf"));
+	json_t *docs = json_array();
+	char doc_line[700] = "";
+	int rc = 0;
+	if (m->attachment) {
+		const wakks_attachment *a = m->attachment;
+		json_t *d = json_object();
+		json_object_set_new(d, "file_name", json_string(a->file_name));
+		json_object_set_new(d, "media_type", json_string(a->media_type));
+		json_object_set_new(d, "size", json_integer((json_int_t)a->size));
+		if (a->state == WAKKS_ATT_SAVED && a->path && a->path[0]) {
+			char safe[256], dir[1100];
+			fs_safe_name(a->file_name, safe, sizeof safe);
+			snprintf(dir, sizeof dir, "%s/documents", tmp);
+			snprintf(path, sizeof path, "%s/%s", dir, safe);
+			uint8_t sha[32];
+			uint64_t size = 0;
+			rc = fs_mkdirs(dir);
+			if (rc == 0)
+				rc = fs_copy_new(a->path, path, sha, &size);
+			if (rc == 0)
+				rc = fs_fsync_dir(dir);
+			if (rc != 0 || size != a->size) {
+				snprintf(err, err_len, "received file could not be copied to the spool");
+				rc = -1;
+			} else {
+				char hex[65];
+				for (int i = 0; i < 32; i++)
+					snprintf(hex + 2 * i, 3, "%02x", sha[i]);
+				json_object_set_new(d, "sha256", json_string(hex));
+				char rel[300];
+				snprintf(rel, sizeof rel, "documents/%s", safe);
+				json_object_set_new(d, "path", json_string(rel));
+				json_object_set_new(d, "state", json_string("received"));
+				snprintf(doc_line, sizeof doc_line, "%s (%s, %llu bytes, SHA-256 %s)",
+					 a->file_name, a->media_type, (unsigned long long)a->size, hex);
+			}
+		} else {
+			/* The blob was gone or did not verify: the note says so; nothing is dropped. */
+			json_object_set_new(d, "sha256", json_null());
+			json_object_set_new(d, "path", json_null());
+			json_object_set_new(d, "state", json_string("not_received"));
+			snprintf(doc_line, sizeof doc_line, "%s (%s): filen kunne ikke modtages",
+				 a->file_name, a->media_type);
+		}
+		json_array_append_new(docs, d);
+	}
+	json_object_set_new(note, "documents", docs);
+	const char *sender_label = n->from_citizen ? "Borger" : "Sagsbehandler";
+	char label[300];
+	if (!n->from_citizen && n->sender_name) {
+		snprintf(label, sizeof label, "Sagsbehandler %s", n->sender_name);
+		sender_label = label;
+	} else if (!n->from_citizen) {
+		wakks_id_hex(m->sender_account, h);
+		snprintf(label, sizeof label, "Sagsbehandler (konto %s)", h);
+		sender_label = label;
+	}
+	if (rc == 0) {
+		snprintf(path, sizeof path, "%s/note.pdf", tmp);
+		rc = render_pdf(n, sender_label, doc_line, now_ms, path);
+		if (rc != 0)
+			snprintf(err, err_len, "note rendering could not be written");
+	}
+	if (rc == 0) {
+		char *text = json_dumps(note, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+		snprintf(path, sizeof path, "%s/note.json", tmp);
+		rc = text ? fs_write_new(path, text, strlen(text)) : -1;
+		free(text);
+		if (rc != 0)
+			snprintf(err, err_len, "note could not be written");
+	}
+	json_decref(note);
+	if (rc == 0 && (fs_fsync_dir(tmp) != 0 || fs_rename_durable(tmp, fin) != 0)) {
+		snprintf(err, err_len, "spool rename failed");
+		rc = -1;
+	}
+	if (rc != 0)
+		fs_rm_rf(tmp);
+	return rc;
+}
