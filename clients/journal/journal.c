@@ -12,6 +12,7 @@
 #include "journal.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,13 @@ int jconf_load(const char *path, struct jconf *c)
 	c->max_attempts = 8;
 	c->retry_base_ms = 1000;
 	c->retry_max_ms = 300000;
+	c->receipt_timeout_ms = 600000;
+	c->sf.timeout_ms = 30000;
+	c->sf.sftp.timeout_ms = 30000;
+	c->sf.sftp.port = 22;
+	snprintf(c->sf.sftp.remote_dir, sizeof c->sf.sftp.remote_dir, "journal");
+	snprintf(c->receipts.listen, sizeof c->receipts.listen, "127.0.0.1");
+	snprintf(c->receipts.path, sizeof c->receipts.path, "/sf2900/kvittering");
 	FILE *f = fopen(path, "r");
 	if (!f) {
 		fprintf(stderr, "wakks-journal: cannot read %s: %s\n", path, strerror(errno));
@@ -120,6 +128,31 @@ int jconf_load(const char *path, struct jconf *c)
 		STR(directory)
 		STR(names_file)
 #undef STR
+#define SUB(key, field)                                                   \
+	if (strcmp(k, key) == 0) {                                        \
+		snprintf(c->field, sizeof c->field, "%s", v);             \
+		continue;                                                 \
+	}
+		SUB("sf2900_service_url", sf.service_url)
+		SUB("sf2900_sts_url", sf.sts_url)
+		SUB("sf2900_entity_id", sf.entity_id)
+		SUB("sf2900_cert", sf.cert_file)
+		SUB("sf2900_key", sf.key_file)
+		SUB("sf2900_ca", sf.ca_file)
+		SUB("sf2900_cvr", sf.cvr)
+		SUB("sf2900_sender_system", sf.sender_system)
+		SUB("sf2900_recipient_system", sf.recipient_system)
+		SUB("sftp_host", sf.sftp.host)
+		SUB("sftp_user", sf.sftp.user)
+		SUB("sftp_key", sf.sftp.key_file)
+		SUB("sftp_host_fingerprint", sf.sftp.host_fingerprint)
+		SUB("sftp_dir", sf.sftp.remote_dir)
+		SUB("receipt_listen", receipts.listen)
+		SUB("receipt_cert", receipts.cert_file)
+		SUB("receipt_key", receipts.key_file)
+		SUB("receipt_client_ca", receipts.client_ca)
+		SUB("receipt_path", receipts.path)
+#undef SUB
 		char *end;
 		unsigned long long u = strtoull(v, &end, 10);
 		bool num_ok = *v && !*end;
@@ -129,6 +162,15 @@ int jconf_load(const char *path, struct jconf *c)
 			c->retry_base_ms = u;
 		} else if (strcmp(k, "retry_max_ms") == 0 && num_ok && u >= 10) {
 			c->retry_max_ms = u;
+		} else if (strcmp(k, "receipt_timeout_ms") == 0 && num_ok && u >= 10) {
+			c->receipt_timeout_ms = u;
+		} else if (strcmp(k, "sf2900_timeout_ms") == 0 && num_ok && u >= 10 && u < 600000) {
+			c->sf.timeout_ms = (int)u;
+			c->sf.sftp.timeout_ms = (int)u;
+		} else if (strcmp(k, "sftp_port") == 0 && num_ok && u >= 1 && u < 65536) {
+			c->sf.sftp.port = (int)u;
+		} else if (strcmp(k, "receipt_port") == 0 && num_ok && u < 65536) {
+			c->receipts.port = (int)u;
 		} else {
 			fprintf(stderr, "wakks-journal: %s:%d: unknown key or bad value '%s'\n", path, n,
 				k);
@@ -144,7 +186,13 @@ int jconf_load(const char *path, struct jconf *c)
 		fprintf(stderr, "wakks-journal: %s: destination directory needs directory =\n", path);
 		bad = 1;
 	}
-	if (!bad && strcmp(c->destination, "directory") != 0) {
+	if (!bad && strcmp(c->destination, "sf2900") == 0 &&
+	    (!c->receipts.cert_file[0] || !c->receipts.key_file[0] || !c->receipts.client_ca[0])) {
+		fprintf(stderr, "wakks-journal: %s: sf2900 needs receipt_cert, receipt_key and "
+				"receipt_client_ca for its receipt endpoint\n", path);
+		bad = 1;
+	}
+	if (!bad && strcmp(c->destination, "directory") != 0 && strcmp(c->destination, "sf2900") != 0) {
 		fprintf(stderr, "wakks-journal: %s: unknown destination '%s'\n", path, c->destination);
 		bad = 1;
 	}
@@ -166,7 +214,8 @@ struct journal {
 	char spool[700];
 	struct pending_ack acks[MAX_PENDING_ACKS];
 	size_t n_acks;
-	bool work; /* something may be due: scan the store */
+	atomic_bool work; /* something may be due: scan the store (set by the receipt thread too) */
+	jreceipts *receipts;
 	json_t *names;
 };
 
@@ -375,6 +424,26 @@ struct outcome {
 	uint64_t now;
 };
 
+/* A handover that did not succeed: tried again after a back-off doubling per attempt, or, after
+ * max_attempts, parked ("dead": kept in the spool and the store, the envelope left on the relay)
+ * until an operator retries (`wakks-journal retry`). */
+static void retry_or_park(json_t *rec, uint64_t attempts, const char *reason,
+			  const struct jconf *cf, uint64_t now)
+{
+	json_object_set_new(rec, "reason", json_string(reason));
+	if (attempts >= cf->max_attempts) {
+		json_object_set_new(rec, "state", json_string("dead"));
+		return;
+	}
+	uint64_t back = cf->retry_base_ms;
+	for (uint64_t i = 1; i < attempts && back < cf->retry_max_ms; i++)
+		back *= 2;
+	if (back > cf->retry_max_ms)
+		back = cf->retry_max_ms;
+	json_object_set_new(rec, "state", json_string("spooled"));
+	json_object_set_new(rec, "next_try_ms", json_integer((json_int_t)(now + back)));
+}
+
 static int apply_outcome(json_t **recp, void *arg)
 {
 	struct outcome *o = arg;
@@ -389,19 +458,74 @@ static int apply_outcome(json_t **recp, void *arg)
 		json_object_del(rec, "reason");
 	} else if (o->result == JDEST_SENT) {
 		json_object_set_new(rec, "state", json_string("sent"));
-	} else if (o->result == JDEST_RETRY && attempts < o->cf->max_attempts) {
-		uint64_t back = o->cf->retry_base_ms;
-		for (uint64_t i = 1; i < attempts && back < o->cf->retry_max_ms; i++)
-			back *= 2;
-		if (back > o->cf->retry_max_ms)
-			back = o->cf->retry_max_ms;
-		json_object_set_new(rec, "next_try_ms", json_integer((json_int_t)(o->now + back)));
-		json_object_set_new(rec, "reason", json_string(o->reason));
+		json_object_set_new(rec, "deadline_ms",
+				    json_integer((json_int_t)(o->now + o->cf->receipt_timeout_ms)));
+	} else if (o->result == JDEST_RETRY) {
+		retry_or_park(rec, attempts, o->reason, o->cf, o->now);
 	} else {
-		/* Parked: kept in the spool and the store, the envelope left on the relay, until an
-		 * operator retries (`wakks-journal retry`). */
 		json_object_set_new(rec, "state", json_string("dead"));
 		json_object_set_new(rec, "reason", json_string(o->reason));
+	}
+	return 1;
+}
+
+/* A handover whose technical receipt did not come in time: sent again with the same transaction
+ * id, which Serviceplatformen treats as the same handover. */
+static int receipt_overdue(json_t **recp, void *arg)
+{
+	struct outcome *o = arg;
+	json_t *rec = *recp;
+	if (!rec || strcmp(rec_str(rec, "state"), "sent") != 0 || rec_u64(rec, "deadline_ms") > o->now)
+		return 0;
+	retry_or_park(rec, rec_u64(rec, "attempts"), "no technical receipt in time", o->cf, o->now);
+	return 1;
+}
+
+struct receipt_apply {
+	const struct sf2900_receipt *r;
+	const struct jconf *cf;
+	uint64_t now;
+	const char *outcome; /* for the log */
+};
+
+/* Receipts may come late, twice or out of order: each moves a note only forward. */
+static int apply_receipt(json_t **recp, void *arg)
+{
+	struct receipt_apply *a = arg;
+	json_t *rec = *recp;
+	if (!rec)
+		return -2;
+	const char *st = rec_str(rec, "state");
+	bool before_accept = strcmp(st, "sent") == 0 || strcmp(st, "spooled") == 0 ||
+			     strcmp(st, "dead") == 0;
+	json_object_set_new(rec, "updated_ms", json_integer((json_int_t)a->now));
+	if (a->r->kind == SF2900_TECHNICAL && a->r->accepted) {
+		if (!before_accept)
+			return 0;
+		json_object_set_new(rec, "state", json_string("accepted"));
+		json_object_del(rec, "reason");
+		a->outcome = "technical accepted";
+	} else if (a->r->kind == SF2900_TECHNICAL) {
+		if (strcmp(st, "sent") != 0)
+			return 0; /* a late rejection of an attempt superseded by a later one */
+		retry_or_park(rec, rec_u64(rec, "attempts"),
+			      a->r->reason[0] ? a->r->reason : "technical receipt: rejected", a->cf,
+			      a->now);
+		a->outcome = "technical rejected";
+	} else if (a->r->accepted) {
+		if (strcmp(st, "journalised") == 0)
+			return 0;
+		json_object_set_new(rec, "state", json_string("journalised"));
+		json_object_del(rec, "reason");
+		a->outcome = "business accepted";
+	} else {
+		if (strcmp(st, "journalised") == 0 || strcmp(st, "failed") == 0)
+			return 0;
+		/* The receiving system refused the note: parked with its reason for a person. */
+		json_object_set_new(rec, "state", json_string("failed"));
+		json_object_set_new(rec, "reason",
+				    json_string(a->r->reason[0] ? a->r->reason : "business receipt: rejected"));
+		a->outcome = "business rejected";
 	}
 	return 1;
 }
@@ -415,6 +539,8 @@ struct due {
 	size_t n_ack;
 	uint8_t notice_keys[64][JKEY_BYTES];
 	size_t n_notice;
+	uint8_t overdue[64][JKEY_BYTES];
+	size_t n_overdue;
 };
 
 static int collect_due(const uint8_t key[JKEY_BYTES], json_t *rec, void *arg)
@@ -423,6 +549,8 @@ static int collect_due(const uint8_t key[JKEY_BYTES], json_t *rec, void *arg)
 	const char *st = rec_str(rec, "state");
 	if (strcmp(st, "spooled") == 0 && rec_u64(rec, "next_try_ms") <= d->now && d->n < 64)
 		memcpy(d->keys[d->n++], key, JKEY_BYTES);
+	if (strcmp(st, "sent") == 0 && rec_u64(rec, "deadline_ms") <= d->now && d->n_overdue < 64)
+		memcpy(d->overdue[d->n_overdue++], key, JKEY_BYTES);
 	if (acked_state(st) && d->n_ack < 64)
 		for (size_t i = 0; i < d->j->n_acks; i++)
 			if (memcmp(d->j->acks[i].key, key, JKEY_BYTES) == 0) {
@@ -473,11 +601,40 @@ static void tick(struct journal *j)
 	}
 	for (size_t i = 0; i < d.n_ack; i++)
 		ack_if_known(j, d.ack_keys[i]);
+	for (size_t i = 0; i < d.n_overdue; i++) {
+		struct outcome o = { 0, NULL, j->cf, d.now };
+		char kh[65];
+		key_hex(d.overdue[i], kh);
+		if (jstore_update(j->st, d.overdue[i], receipt_overdue, &o) == 1)
+			jlog("warn", "receipt_overdue", "key=%s: no technical receipt in time", kh);
+		j->work = true;
+	}
 	for (size_t i = 0; i < d.n && !stop_flag; i++) {
 		hand_over(j, d.keys[i]);
 		wakks_poll(j->c, 0); /* keep the connection served between handovers */
 	}
 	j->work = d.n == 64;
+}
+
+/* On the receipt endpoint's thread: record the receipt (one write transaction), then let the
+ * main loop act on it (acknowledge, notice). */
+static int on_receipt(const struct sf2900_receipt *r, void *arg)
+{
+	struct journal *j = arg;
+	uint8_t key[JKEY_BYTES];
+	if (key_parse(r->transaction_id, key) != 0)
+		return 1;
+	struct receipt_apply a = { r, j->cf, now_ms(), NULL };
+	int rc = jstore_update(j->st, key, apply_receipt, &a);
+	if (rc == -2)
+		return 1;
+	if (rc < 0)
+		return -1;
+	if (a.outcome)
+		jlog("info", "receipt", "key=%s %s%s%s", r->transaction_id, a.outcome,
+		     r->reason[0] ? " reason=" : "", r->reason);
+	j->work = true;
+	return 0;
 }
 
 /* ---- set-up --------------------------------------------------------------------------------- */
@@ -608,11 +765,23 @@ int journal_run(const struct jconf *cf)
 	if (open_journal(&j, cf) != 0)
 		return 1;
 	char err[300];
-	j.dest = jdest_directory_new(cf->directory, err, sizeof err);
+	if (strcmp(cf->destination, "sf2900") == 0)
+		j.dest = jdest_sf2900_new(&cf->sf, err, sizeof err);
+	else
+		j.dest = jdest_directory_new(cf->directory, err, sizeof err);
 	if (!j.dest) {
 		jlog("error", "start", "%s", err);
 		jstore_close(j.st);
 		return 1;
+	}
+	if (strcmp(cf->destination, "sf2900") == 0) {
+		j.receipts = jreceipts_start(&cf->receipts, on_receipt, &j, err, sizeof err);
+		if (!j.receipts) {
+			jlog("error", "start", "%s", err);
+			jstore_close(j.st);
+			return 1;
+		}
+		jlog("info", "receipts", "listening port=%d", jreceipts_port(j.receipts));
 	}
 	j.names = load_names(cf->names_file);
 	uint8_t skey[32];
@@ -663,6 +832,7 @@ int journal_run(const struct jconf *cf)
 		}
 	}
 	jlog("info", "stopped", "signal");
+	jreceipts_stop(j.receipts);
 	wakks_close(j.c);
 	j.dest->close(j.dest);
 	json_decref(j.names);

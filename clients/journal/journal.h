@@ -7,6 +7,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dest_sf2900.h"
+#include "receipts.h"
+
 struct jconf {
 	char relay_url[256];
 	char ca_file[512];
@@ -14,12 +17,16 @@ struct jconf {
 	char idp[64];            /* the tenant's caseworker provider, for registration */
 	char devidp_user[64];    /* development provider only: log in as this user */
 	char id_token_file[512]; /* or: an ID token obtained from the provider for this device */
-	char destination[16];    /* "directory" */
+	char destination[16];    /* "directory" or "sf2900" */
 	char directory[512];
 	char names_file[512];    /* optional: "ACCOUNT-HEX name" per line (caseworkers' names) */
 	unsigned max_attempts;   /* before a note is parked (dead); default 8 */
 	uint64_t retry_base_ms;  /* first back-off; doubles per attempt up to retry_max_ms */
 	uint64_t retry_max_ms;
+	/* sf2900 */
+	struct jsf2900_conf sf;
+	struct jreceipts_conf receipts;
+	uint64_t receipt_timeout_ms; /* no technical receipt by then: send again (same id) */
 };
 
 /* Fills defaults, then reads PATH ("key = value" lines, '#' comments). @return 0 or -1 (printed). */
