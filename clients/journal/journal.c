@@ -392,6 +392,9 @@ static void on_message(struct journal *j, const wakks_message *m)
 	json_object_set_new(rec, "unit", json_string(m->unit));
 	json_object_set_new(rec, "created_ms", json_integer((json_int_t)now_ms()));
 	json_object_set_new(rec, "notice", json_string("none"));
+	json_object_set_new(rec, "spool", json_true());
+	if (m->attachment && m->attachment->state == WAKKS_ATT_SAVED && m->attachment->path)
+		json_object_set_new(rec, "received_file", json_string(m->attachment->path));
 	rc = jstore_put(j->st, key, rec);
 	json_decref(rec);
 	if (rc != 0) {
@@ -541,6 +544,8 @@ struct due {
 	size_t n_notice;
 	uint8_t overdue[64][JKEY_BYTES];
 	size_t n_overdue;
+	uint8_t cleanup[64][JKEY_BYTES];
+	size_t n_cleanup;
 };
 
 static int collect_due(const uint8_t key[JKEY_BYTES], json_t *rec, void *arg)
@@ -549,6 +554,9 @@ static int collect_due(const uint8_t key[JKEY_BYTES], json_t *rec, void *arg)
 	const char *st = rec_str(rec, "state");
 	if (strcmp(st, "spooled") == 0 && rec_u64(rec, "next_try_ms") <= d->now && d->n < 64)
 		memcpy(d->keys[d->n++], key, JKEY_BYTES);
+	if (strcmp(st, "journalised") == 0 && json_is_true(json_object_get(rec, "spool")) &&
+	    d->n_cleanup < 64)
+		memcpy(d->cleanup[d->n_cleanup++], key, JKEY_BYTES);
 	if (strcmp(st, "sent") == 0 && rec_u64(rec, "deadline_ms") <= d->now && d->n_overdue < 64)
 		memcpy(d->overdue[d->n_overdue++], key, JKEY_BYTES);
 	if (acked_state(st) && d->n_ack < 64)
@@ -592,6 +600,35 @@ static void hand_over(struct journal *j, const uint8_t key[JKEY_BYTES])
 		ack_if_known(j, key);
 }
 
+/* A journalised note's plaintext copies are no longer needed on this machine: the spool and the
+ * file libwakks saved go (the device store keeps its history, sealed). Recorded first, so a
+ * crash between the two leaves only files, never a record pointing at nothing needed. */
+static int spool_done(json_t **recp, void *arg)
+{
+	(void)arg;
+	if (!*recp || !json_is_true(json_object_get(*recp, "spool")))
+		return 0;
+	json_object_set_new(*recp, "spool", json_false());
+	return 1;
+}
+
+static void clean_up(struct journal *j, const uint8_t key[JKEY_BYTES])
+{
+	json_t *rec = NULL;
+	if (jstore_get(j->st, key, &rec) != 0)
+		return;
+	char kh[65], dir[800], file[1024];
+	key_hex(key, kh);
+	snprintf(dir, sizeof dir, "%s/%s", j->spool, kh);
+	snprintf(file, sizeof file, "%s", rec_str(rec, "received_file"));
+	json_decref(rec);
+	if (jstore_update(j->st, key, spool_done, NULL) != 1)
+		return;
+	fs_rm_rf(dir);
+	if (file[0])
+		unlink(file);
+}
+
 static void tick(struct journal *j)
 {
 	struct due d = { .now = now_ms(), .j = j };
@@ -601,6 +638,8 @@ static void tick(struct journal *j)
 	}
 	for (size_t i = 0; i < d.n_ack; i++)
 		ack_if_known(j, d.ack_keys[i]);
+	for (size_t i = 0; i < d.n_cleanup; i++)
+		clean_up(j, d.cleanup[i]);
 	for (size_t i = 0; i < d.n_overdue; i++) {
 		struct outcome o = { 0, NULL, j->cf, d.now };
 		char kh[65];

@@ -21,6 +21,45 @@ void jnote_iso_time(uint64_t ms, char out[32])
 	snprintf(out, 32, "%s.%03uZ", b, (unsigned)(ms % 1000));
 }
 
+/* The text as valid UTF-8: a sender's client should never send anything else, but one byte
+ * that is not must not cost the whole note (JSON strings must be UTF-8): each bad byte becomes
+ * U+FFFD. */
+static json_t *utf8_string(const char *s, size_t len)
+{
+	json_t *j = json_stringn(s, len);
+	if (j)
+		return j;
+	char *out = malloc(len * 3 + 1);
+	if (!out)
+		return NULL;
+	size_t o = 0;
+	const unsigned char *p = (const unsigned char *)s;
+	for (size_t i = 0; i < len;) {
+		size_t n = p[i] < 0x80 ? 1 : (p[i] & 0xE0) == 0xC0 ? 2 : (p[i] & 0xF0) == 0xE0 ? 3
+			 : (p[i] & 0xF8) == 0xF0 ? 4 : 0;
+		bool ok = n > 0 && i + n <= len && (n == 1 || p[i] >= 0xC2);
+		for (size_t k = 1; ok && k < n; k++)
+			ok = (p[i + k] & 0xC0) == 0x80;
+		if (ok && n > 1) {
+			json_t *probe = json_stringn(s + i, n); /* overlong, surrogates, > U+10FFFF */
+			ok = probe != NULL;
+			json_decref(probe);
+		}
+		if (ok) {
+			memcpy(out + o, s + i, n);
+			o += n;
+			i += n;
+		} else {
+			memcpy(out + o, "\xEF\xBF\xBD", 3);
+			o += 3;
+			i++;
+		}
+	}
+	j = json_stringn(out, o);
+	free(out);
+	return j;
+}
+
 static json_t *hex_or_null(const uint8_t *id, bool known)
 {
 	if (!known)
@@ -133,7 +172,7 @@ int jnote_spool(const char *spool, const struct jnote *n, uint64_t now_ms, char 
 	json_object_set_new(note, "stored_at", json_string(t));
 	jnote_iso_time(now_ms, t);
 	json_object_set_new(note, "noted_at", json_string(t));
-	json_object_set_new(note, "text", json_stringn(m->text ? m->text : "", m->text_len));
+	json_object_set_new(note, "text", utf8_string(m->text ? m->text : "", m->text_len));
 	json_object_set_new(note, "rendering", json_string("note.pdf"));
 	json_t *docs = json_array();
 	char doc_line[700] = "";
@@ -141,8 +180,8 @@ int jnote_spool(const char *spool, const struct jnote *n, uint64_t now_ms, char 
 	if (m->attachment) {
 		const wakks_attachment *a = m->attachment;
 		json_t *d = json_object();
-		json_object_set_new(d, "file_name", json_string(a->file_name));
-		json_object_set_new(d, "media_type", json_string(a->media_type));
+		json_object_set_new(d, "file_name", utf8_string(a->file_name, strlen(a->file_name)));
+		json_object_set_new(d, "media_type", utf8_string(a->media_type, strlen(a->media_type)));
 		json_object_set_new(d, "size", json_integer((json_int_t)a->size));
 		if (a->state == WAKKS_ATT_SAVED && a->path && a->path[0]) {
 			char safe[256], dir[1100];

@@ -233,6 +233,19 @@ static void one_note_per_message_with_the_right_contents(void)
 	free(out);
 }
 
+static int entries(const char *path)
+{
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	closedir(d);
+	return n;
+}
+
 static void a_restart_adds_no_note(void)
 {
 	CHECK_EQ_INT(journal_proc_stop(&jp), 0);
@@ -259,6 +272,13 @@ static void a_restart_adds_no_note(void)
 	for (int i = 0; i < 200 && journal_count_notes(&jp, NULL) < n_sent; i++)
 		th_pump(50);
 	CHECK_EQ_INT(journal_count_notes(&jp, NULL), n_sent);
+	/* Journalised notes leave no plaintext behind: the spool and the received files go. */
+	th_pump(1500);
+	char dir[600];
+	snprintf(dir, sizeof dir, "%s/state/spool", jp.dir);
+	CHECK_EQ_INT(entries(dir), 0);
+	snprintf(dir, sizeof dir, "%s/state/received", jp.dir);
+	CHECK_EQ_INT(entries(dir), 0);
 }
 
 int main(void)
