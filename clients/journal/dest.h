@@ -7,6 +7,7 @@
 #ifndef WAKKS_JOURNAL_DEST_H
 #define WAKKS_JOURNAL_DEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum jdest_result {
@@ -28,7 +29,9 @@ struct jdest {
 };
 
 /* `directory`: OUT/KEY/ (note.json, note.pdf, documents/), written under .tmp-KEY, fsynced,
- * renamed, the directory fsynced. NULL with err on failure. */
-jdest *jdest_directory_new(const char *out_dir, char *err, size_t err_len);
+ * renamed, the directory fsynced. With by_day, one note per conversation and (local) day,
+ * OUT/DAYKEY/, rewritten with each message and swapped in atomically (spec/journal.md §2.2).
+ * NULL with err on failure. */
+jdest *jdest_directory_new(const char *out_dir, bool by_day, char *err, size_t err_len);
 
 #endif

@@ -19,6 +19,7 @@ struct jconf {
 	char id_token_file[512]; /* or: an ID token obtained from the provider for this device */
 	char destination[16];    /* "directory" or "sf2900" */
 	char directory[512];
+	char grouping[16];       /* "message" (one note each) or "day" (per conversation and day) */
 	char names_file[512];    /* optional: "ACCOUNT-HEX name" per line (caseworkers' names) */
 	unsigned max_attempts;   /* before a note is parked (dead); default 8 */
 	uint64_t retry_base_ms;  /* first back-off; doubles per attempt up to retry_max_ms */

@@ -71,7 +71,7 @@ static json_t *hex_or_null(const uint8_t *id, bool known)
 
 static void pdf_field(jpdf *p, const char *label, const char *value)
 {
-	char line[512];
+	char line[1024];
 	snprintf(line, sizeof line, "%s: %s", label, value);
 	jpdf_paragraph(p, line, strlen(line), 0);
 }
@@ -252,5 +252,67 @@ int jnote_spool(const char *spool, const struct jnote *n, uint64_t now_ms, char 
 	}
 	if (rc != 0)
 		fs_rm_rf(tmp);
+	return rc;
+}
+
+static const char *js(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "";
+}
+
+int jnote_render_day_pdf(json_t *day, const char *path, uint64_t now_ms)
+{
+	char title[200];
+	snprintf(title, sizeof title, "Journalnotat - samtale %s (OS2wakks)", js(day, "date"));
+	jpdf *p = jpdf_new(title, now_ms);
+	if (!p)
+		return -1;
+	char line[600];
+	snprintf(line, sizeof line, "%s / %s", js(day, "tenant"), js(day, "unit"));
+	pdf_field(p, "Myndighed / enhed", line);
+	json_t *cit = json_object_get(day, "citizen");
+	if (json_string_value(json_object_get(cit, "cpr")))
+		snprintf(line, sizeof line, "%s, CPR %s (verificeret med MitID)", js(cit, "name"),
+			 js(cit, "cpr"));
+	else
+		snprintf(line, sizeof line, "konto %s (identitet ikke verificeret)",
+			 json_string_value(json_object_get(cit, "account")) ? js(cit, "account") : "ukendt");
+	pdf_field(p, "Borger", line);
+	pdf_field(p, "Samtale", js(day, "thread"));
+	pdf_field(p, "Dato", js(day, "date"));
+	pdf_field(p, "Journalnoegle", js(day, "key"));
+	size_t i;
+	json_t *m;
+	json_array_foreach(json_object_get(day, "messages"), i, m)
+	{
+		jpdf_space(p);
+		json_t *snd = json_object_get(m, "sender");
+		bool cw = strcmp(js(snd, "role"), "caseworker") == 0;
+		snprintf(line, sizeof line, "%s  %s%s%s", js(m, "stored_at"), cw ? "Sagsbehandler" : "Borger",
+			 cw ? " " : "", cw ? (json_string_value(json_object_get(snd, "name")) ? js(snd, "name") : js(snd, "account")) : "");
+		jpdf_paragraph(p, line, strlen(line), 1);
+		const char *t = js(m, "text");
+		if (t[0])
+			jpdf_paragraph(p, t, strlen(t), 0);
+		size_t k;
+		json_t *d;
+		json_array_foreach(json_object_get(m, "documents"), k, d)
+		{
+			snprintf(line, sizeof line, "Bilag: %s (%s, %lld bytes%s%s)", js(d, "file_name"),
+				 js(d, "media_type"), (long long)json_integer_value(json_object_get(d, "size")),
+				 json_string_value(json_object_get(d, "sha256")) ? ", SHA-256 " : ", ikke modtaget",
+				 js(d, "sha256"));
+			jpdf_paragraph(p, line, strlen(line), 0);
+		}
+	}
+	uint8_t *pdf;
+	size_t len;
+	int rc = jpdf_finish(p, &pdf, &len);
+	jpdf_free(p);
+	if (rc != 0)
+		return -1;
+	rc = fs_write_new(path, pdf, len);
+	free(pdf);
 	return rc;
 }

@@ -29,6 +29,11 @@ struct jnote {
 int jnote_spool(const char *spool, const struct jnote *n, uint64_t now_ms, char *err,
 		size_t err_len);
 
+/* The rendering of a conversation-and-day note (spec/journal.md §2.2) from its JSON (the
+ * messages' entries in order) into a new file at path. @return 0 or -1. */
+#include <jansson.h>
+int jnote_render_day_pdf(json_t *day, const char *path, uint64_t now_ms);
+
 /* "2026-12-03T04:05:06.789Z" for ms since the epoch. */
 void jnote_iso_time(uint64_t ms, char out[32]);
 

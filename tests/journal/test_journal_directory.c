@@ -20,7 +20,7 @@
 #include "test.h"
 
 static struct relay_proc relay;
-static struct journal_proc jp;
+static struct journal_proc jp, jday; /* one note per message; one per conversation and day */
 static char base[400], ca[400];
 static struct th_dev anna, camilla, dennis;
 static uint8_t anna_acc[16], camilla_acc[16], dennis_acc[16];
@@ -89,6 +89,11 @@ static void devices_and_journal_register(void)
 	snprintf(dir, sizeof dir, "%s/jdir", relay.dir);
 	REQUIRE(journal_proc_init(&jp, dir, relay.port, ca, extra) == 0);
 	REQUIRE(journal_proc_start(&jp, 20000) == 0);
+	/* A second device of the journal account, writing a note per conversation and day. */
+	snprintf(dir, sizeof dir, "%s/jday", relay.dir);
+	snprintf(extra, sizeof extra, "names_file = %s\ngrouping = day\n", names);
+	REQUIRE(journal_proc_init(&jday, dir, relay.port, ca, extra) == 0);
+	REQUIRE(journal_proc_start(&jday, 20000) == 0);
 }
 
 static void a_conversation_with_files(void)
@@ -246,6 +251,87 @@ static int entries(const char *path)
 	return n;
 }
 
+/* Every day note of the day journal, and how often each sent message appears in them. */
+static int day_messages(int counts[6], bool check_contents)
+{
+	memset(counts, 0, 6 * sizeof *counts);
+	DIR *d = opendir(jday.out);
+	if (!d)
+		return -1;
+	int total = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (strlen(e->d_name) != 64)
+			continue;
+		char path[1200];
+		snprintf(path, sizeof path, "%s/%s/note.json", jday.out, e->d_name);
+		json_t *n = json_load_file(path, 0, NULL);
+		if (!n)
+			return -1;
+		if (check_contents) {
+			CHECK(strcmp(json_string_value(json_object_get(n, "schema")), "wakks.journal.day-note/1") == 0);
+			char anna_hex[33];
+			wakks_id_hex(anna_acc, anna_hex);
+			const char *acc = json_string_value(json_object_get(json_object_get(n, "citizen"), "account"));
+			CHECK(acc && strcmp(acc, anna_hex) == 0);
+		}
+		char *txt = NULL;
+		if (check_contents) {
+			char cmd[1400];
+			snprintf(cmd, sizeof cmd, "pdftotext -enc UTF-8 '%s/%s/note.pdf' - 2>&1", jday.out, e->d_name);
+			txt = run_capture(cmd);
+		}
+		size_t i;
+		json_t *m;
+		const char *prev = "";
+		json_array_foreach(json_object_get(n, "messages"), i, m)
+		{
+			total++;
+			const char *mid = json_string_value(json_object_get(m, "message_id"));
+			const char *at = json_string_value(json_object_get(m, "stored_at"));
+			if (check_contents)
+				CHECK(at && strcmp(prev, at) <= 0); /* in the relay's order */
+			prev = at ? at : "";
+			for (int k = 0; k < 6; k++) {
+				char h[33];
+				wakks_id_hex(sent[k].id, h);
+				if (!mid || strcmp(h, mid) != 0)
+					continue;
+				counts[k]++;
+				if (!check_contents)
+					continue;
+				if (sent[k].text) {
+					CHECK(txt && strstr(txt, sent[k].text));
+				} else {
+					json_t *doc0 = json_array_get(json_object_get(m, "documents"), 0);
+					char fp[1400];
+					snprintf(fp, sizeof fp, "%s/%s/%s", jday.out, e->d_name,
+						 json_string_value(json_object_get(doc0, "path")));
+					CHECK(file_equals(fp, sent[k].data, sent[k].len));
+					CHECK(txt && strstr(txt, sent[k].file_name));
+				}
+			}
+		}
+		free(txt);
+		json_decref(n);
+	}
+	closedir(d);
+	return total;
+}
+
+static void one_note_per_conversation_and_day(void)
+{
+	int counts[6];
+	for (int i = 0; i < 200 && day_messages(counts, false) < n_sent; i++)
+		th_pump(50);
+	CHECK_EQ_INT(day_messages(counts, true), n_sent);
+	for (int k = 0; k < n_sent; k++)
+		CHECK_EQ_INT(counts[k], 1);
+	/* One conversation: one note, unless the test ran across midnight. */
+	int notes = journal_count_notes(&jday, NULL);
+	CHECK(notes == 1 || notes == 2);
+}
+
 static void a_restart_adds_no_note(void)
 {
 	CHECK_EQ_INT(journal_proc_stop(&jp), 0);
@@ -279,6 +365,16 @@ static void a_restart_adds_no_note(void)
 	CHECK_EQ_INT(entries(dir), 0);
 	snprintf(dir, sizeof dir, "%s/state/received", jp.dir);
 	CHECK_EQ_INT(entries(dir), 0);
+	/* The day journal, killed and started again, holds the new message once too. */
+	journal_proc_kill(&jday);
+	REQUIRE(journal_proc_start(&jday, 20000) == 0);
+	int counts[6];
+	for (int i = 0; i < 200 && day_messages(counts, false) < n_sent; i++)
+		th_pump(50);
+	th_pump(500);
+	CHECK_EQ_INT(day_messages(counts, true), n_sent);
+	for (int k = 0; k < n_sent; k++)
+		CHECK_EQ_INT(counts[k], 1);
 }
 
 int main(void)
@@ -297,8 +393,10 @@ int main(void)
 	RUN(devices_and_journal_register);
 	RUN(a_conversation_with_files);
 	RUN(one_note_per_message_with_the_right_contents);
+	RUN(one_note_per_conversation_and_day);
 	RUN(a_restart_adds_no_note);
 	journal_proc_stop(&jp);
+	journal_proc_stop(&jday);
 	th_close(&anna);
 	th_close(&camilla);
 	th_close(&dennis);
@@ -306,8 +404,8 @@ int main(void)
 	free(photo);
 	int rc = TEST_RESULT();
 	if (rc != 0) {
-		char cmd[600];
-		snprintf(cmd, sizeof cmd, "cat '%s' >&2", jp.log);
+		char cmd[1200];
+		snprintf(cmd, sizeof cmd, "cat '%s' '%s' >&2", jp.log, jday.log);
 		if (system(cmd) != 0)
 			fprintf(stderr, "(no journal log)\n");
 	}
