@@ -83,6 +83,7 @@ int jconf_load(const char *path, struct jconf *c)
 	snprintf(c->idp, sizeof c->idp, "dev-adfs");
 	snprintf(c->grouping, sizeof c->grouping, "message");
 	c->max_attempts = 8;
+	c->notices = true;
 	c->retry_base_ms = 1000;
 	c->retry_max_ms = 300000;
 	c->receipt_timeout_ms = 600000;
@@ -164,6 +165,10 @@ int jconf_load(const char *path, struct jconf *c)
 			c->retry_base_ms = u;
 		} else if (strcmp(k, "retry_max_ms") == 0 && num_ok && u >= 10) {
 			c->retry_max_ms = u;
+		} else if (strcmp(k, "notices") == 0 && (strcmp(v, "true") == 0 || strcmp(v, "false") == 0)) {
+			/* false for a second journal device (another destination) of the same tenant:
+			 * the unit hears the status once */
+			c->notices = strcmp(v, "true") == 0;
 		} else if (strcmp(k, "receipt_timeout_ms") == 0 && num_ok && u >= 10) {
 			c->receipt_timeout_ms = u;
 		} else if (strcmp(k, "sf2900_timeout_ms") == 0 && num_ok && u >= 10 && u < 600000) {
@@ -332,6 +337,12 @@ static void on_message(struct journal *j, const wakks_message *m)
 {
 	if (m->outgoing || !m->delivery)
 		return;
+	if (m->kind == WAKKS_MSG_NOTICE) {
+		/* Thread management (take, handover, closed, another journal's status): not
+		 * conversation with the citizen, so no note. */
+		wakks_ack(j->c, m->delivery);
+		return;
+	}
 	if (!m->tenant[0] || !m->unit[0]) {
 		/* Not a unit thread (a colleague writing to the journal account directly): there is
 		 * no case to journalise it in. Acknowledged, and said so by id. */
@@ -364,30 +375,58 @@ static void on_message(struct journal *j, const wakks_message *m)
 			remember_delivery(j, key, m->delivery);
 		return;
 	}
-	/* Whose thread: the sender is the citizen when the thread id is theirs; a caseworker's
-	 * message belongs to the citizen recorded for the thread. */
+	/* Whose thread: a record of this version names its citizen (the thread reference inside
+	 * the encryption); an older one is placed by its thread id, which is derived from the
+	 * citizen's account (spec/client.md §7), so a sender whose account gives the id is the
+	 * citizen, and a caseworker's message belongs to the citizen recorded for the thread. */
 	struct jnote n = { .m = m };
 	snprintf(n.key_hex, sizeof n.key_hex, "%s", kh);
+	static const uint8_t zero[16];
 	uint8_t conv[16];
-	unit_conversation(m->sender_account, m->tenant, m->unit, conv);
-	if (memcmp(conv, m->conversation, 16) == 0) {
-		n.from_citizen = true;
+	if (memcmp(m->citizen, zero, 16) != 0) {
 		n.citizen_known = true;
-		memcpy(n.citizen, m->sender_account, 16);
-		if (jstore_thread_put(j->st, m->conversation, m->sender_account) != 0) {
-			jlog("error", "store", "key=%s: thread not recorded; not acknowledged", kh);
-			return;
-		}
+		memcpy(n.citizen, m->citizen, 16);
 	} else {
-		n.citizen_known = jstore_thread_get(j->st, m->conversation, n.citizen) == 0;
-		if (n.citizen_known) {
+		unit_conversation(m->sender_account, m->tenant, m->unit, conv);
+		if (memcmp(conv, m->conversation, 16) == 0) {
+			n.citizen_known = true;
+			memcpy(n.citizen, m->sender_account, 16);
+		} else if (jstore_thread_get(j->st, m->conversation, n.citizen) == 0) {
 			unit_conversation(n.citizen, m->tenant, m->unit, conv);
 			n.citizen_known = memcmp(conv, m->conversation, 16) == 0;
 		}
+	}
+	n.from_citizen = n.citizen_known && memcmp(n.citizen, m->sender_account, 16) == 0;
+	if (n.from_citizen && jstore_thread_put(j->st, m->conversation, m->sender_account) != 0) {
+		jlog("error", "store", "key=%s: thread not recorded; not acknowledged", kh);
+		return;
+	}
+	if (!n.from_citizen)
 		n.sender_name = caseworker_name(j, m->sender_account);
+	/* The citizen's identity as this device verified it from the citizen's presentation
+	 * (spec/client.md §15): name and CPR into the note; the reveal of the full number is
+	 * written to this device's local audit log. */
+	wakks_thread th;
+	char cpr[11] = "";
+	n.identity_reason = "not_presented";
+	if (wakks_thread_get(j->c, m->conversation, &th) == 0) {
+		static const char *const reasons[] = { "none", "malformed", "unavailable",
+						       "foreign_provider", "signature", "audience",
+						       "key_binding", "claims" };
+		if (th.identity.status == WAKKS_ID_VERIFIED &&
+		    wakks_identity_reveal(j->c, m->conversation, cpr) == 0) {
+			n.citizen_cpr = cpr;
+			n.citizen_name = th.identity.name;
+			n.identity_reason = NULL;
+		} else if (th.identity.status == WAKKS_ID_UNVERIFIED && th.identity.reason >= 0 &&
+			   th.identity.reason < 8) {
+			n.identity_reason = reasons[th.identity.reason];
+		}
 	}
 	char err[160];
-	if (jnote_spool(j->spool, &n, now_ms(), err, sizeof err) != 0) {
+	int src = jnote_spool(j->spool, &n, now_ms(), err, sizeof err);
+	sodium_memzero(cpr, sizeof cpr);
+	if (src != 0) {
 		jlog("error", "spool", "key=%s: %s; not acknowledged", kh, err);
 		return;
 	}
@@ -470,6 +509,7 @@ static int apply_outcome(json_t **recp, void *arg)
 	json_object_set_new(rec, "updated_ms", json_integer((json_int_t)o->now));
 	if (o->result == JDEST_DONE) {
 		json_object_set_new(rec, "state", json_string("journalised"));
+		json_object_set_new(rec, "notice", json_string(o->cf->notices ? "pending" : "none"));
 		json_object_del(rec, "reason");
 	} else if (o->result == JDEST_SENT) {
 		json_object_set_new(rec, "state", json_string("sent"));
@@ -531,6 +571,7 @@ static int apply_receipt(json_t **recp, void *arg)
 		if (strcmp(st, "journalised") == 0)
 			return 0;
 		json_object_set_new(rec, "state", json_string("journalised"));
+		json_object_set_new(rec, "notice", json_string(a->cf->notices ? "pending" : "none"));
 		json_object_del(rec, "reason");
 		a->outcome = "business accepted";
 	} else {
@@ -538,6 +579,7 @@ static int apply_receipt(json_t **recp, void *arg)
 			return 0;
 		/* The receiving system refused the note: parked with its reason for a person. */
 		json_object_set_new(rec, "state", json_string("failed"));
+		json_object_set_new(rec, "notice", json_string(a->cf->notices ? "pending" : "none"));
 		json_object_set_new(rec, "reason",
 				    json_string(a->r->reason[0] ? a->r->reason : "business receipt: rejected"));
 		a->outcome = "business rejected";
@@ -641,6 +683,46 @@ static void clean_up(struct journal *j, const uint8_t key[JKEY_BYTES])
 		unlink(file);
 }
 
+static int notice_done(json_t **recp, void *arg)
+{
+	const char *to = arg;
+	if (!*recp || strcmp(rec_str(*recp, "notice"), "pending") != 0)
+		return 0;
+	json_object_set_new(*recp, "notice", json_string(to));
+	return 1;
+}
+
+/* The journal status notice into the thread (spec/journal.md §6): queued in the device store's
+ * outbox (sent, and re-sent after a restart, by libwakks), then recorded as sent. A crash in
+ * between sends it twice, which a device shows as the same latest status. */
+static void send_notice(struct journal *j, const uint8_t key[JKEY_BYTES])
+{
+	json_t *rec = NULL;
+	if (jstore_get(j->st, key, &rec) != 0)
+		return;
+	char kh[65];
+	key_hex(key, kh);
+	uint8_t thread[16], mid[16];
+	bool ok = wakks_id_parse(rec_str(rec, "thread"), thread) == 0 &&
+		  wakks_id_parse(rec_str(rec, "message_id"), mid) == 0;
+	bool journalised = strcmp(rec_str(rec, "state"), "journalised") == 0;
+	char reason[400];
+	snprintf(reason, sizeof reason, "%s", rec_str(rec, "reason"));
+	json_decref(rec);
+	int rc = ok ? wakks_thread_notice(j->c, thread, WAKKS_NOTICE_JOURNAL_STATUS, NULL, mid,
+					  journalised ? 1 : 2, journalised ? NULL : reason, NULL, NULL)
+		    : WAKKS_E_INVAL;
+	if (rc == 0) {
+		jstore_update(j->st, key, notice_done, "sent");
+		jlog("info", "notice", "key=%s status=%s", kh, journalised ? "journalised" : "failed");
+	} else if (rc == WAKKS_E_NOT_FOUND || rc == WAKKS_E_INVAL) {
+		/* No thread on this device to say it in (an older client's message). */
+		jstore_update(j->st, key, notice_done, "none");
+		jlog("warn", "notice", "key=%s not sent: %s", kh, wakks_strerror(rc));
+	}
+	/* Anything else (the store): tried again on the next scan. */
+}
+
 static void tick(struct journal *j)
 {
 	struct due d = { .now = now_ms(), .j = j };
@@ -652,6 +734,8 @@ static void tick(struct journal *j)
 		ack_if_known(j, d.ack_keys[i]);
 	for (size_t i = 0; i < d.n_cleanup; i++)
 		clean_up(j, d.cleanup[i]);
+	for (size_t i = 0; i < d.n_notice; i++)
+		send_notice(j, d.notice_keys[i]);
 	for (size_t i = 0; i < d.n_overdue; i++) {
 		struct outcome o = { 0, NULL, j->cf, d.now };
 		char kh[65];

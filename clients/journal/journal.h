@@ -21,6 +21,7 @@ struct jconf {
 	char directory[512];
 	char grouping[16];       /* "message" (one note each) or "day" (per conversation and day) */
 	char names_file[512];    /* optional: "ACCOUNT-HEX name" per line (caseworkers' names) */
+	bool notices;            /* journal status notices into the threads; default true */
 	unsigned max_attempts;   /* before a note is parked (dead); default 8 */
 	uint64_t retry_base_ms;  /* first back-off; doubles per attempt up to retry_max_ms */
 	uint64_t retry_max_ms;

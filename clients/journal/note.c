@@ -89,8 +89,8 @@ static int render_pdf(const struct jnote *n, const char *sender_label, const cha
 	pdf_field(p, "Myndighed / enhed", unit);
 	if (n->citizen_cpr) {
 		char who[256];
-		snprintf(who, sizeof who, "%s, CPR %s (verificeret med MitID)",
-			 n->citizen_name ? n->citizen_name : "", n->citizen_cpr);
+		snprintf(who, sizeof who, "%s, CPR %.6s-%.4s (verificeret med MitID)",
+			 n->citizen_name ? n->citizen_name : "", n->citizen_cpr, n->citizen_cpr + 6);
 		pdf_field(p, "Borger", who);
 	} else {
 		char acc[33] = "ukendt";
@@ -157,6 +157,8 @@ int jnote_spool(const char *spool, const struct jnote *n, uint64_t now_ms, char 
 	json_object_set_new(cit, "name", n->citizen_name ? json_string(n->citizen_name) : json_null());
 	json_object_set_new(cit, "identity",
 			    json_string(n->citizen_cpr ? "verified_mitid" : "unverified"));
+	if (!n->citizen_cpr && n->identity_reason)
+		json_object_set_new(cit, "identity_reason", json_string(n->identity_reason));
 	json_object_set_new(note, "citizen", cit);
 	json_t *snd = json_object();
 	json_object_set_new(snd, "role", json_string(n->from_citizen ? "citizen" : "caseworker"));
@@ -273,8 +275,8 @@ int jnote_render_day_pdf(json_t *day, const char *path, uint64_t now_ms)
 	pdf_field(p, "Myndighed / enhed", line);
 	json_t *cit = json_object_get(day, "citizen");
 	if (json_string_value(json_object_get(cit, "cpr")))
-		snprintf(line, sizeof line, "%s, CPR %s (verificeret med MitID)", js(cit, "name"),
-			 js(cit, "cpr"));
+		snprintf(line, sizeof line, "%s, CPR %.6s-%.4s (verificeret med MitID)", js(cit, "name"),
+			 js(cit, "cpr"), strlen(js(cit, "cpr")) == 10 ? js(cit, "cpr") + 6 : "");
 	else
 		snprintf(line, sizeof line, "konto %s (identitet ikke verificeret)",
 			 json_string_value(json_object_get(cit, "account")) ? js(cit, "account") : "ukendt");

@@ -22,6 +22,7 @@ struct jnote {
 	 * note then says "unverified" and names the citizen by account only). */
 	const char *citizen_cpr;
 	const char *citizen_name;
+	const char *identity_reason; /* unverified: why (spec/client.md §15 reasons), else NULL */
 };
 
 /* Renders note n as SPOOL/KEY_HEX (replacing a partial one left by a crash). @return 0, or -1

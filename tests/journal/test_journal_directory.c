@@ -24,6 +24,7 @@ static struct journal_proc jp, jday; /* one note per message; one per conversati
 static char base[400], ca[400];
 static struct th_dev anna, camilla, dennis;
 static uint8_t anna_acc[16], camilla_acc[16], dennis_acc[16];
+static uint8_t thread_id[16]; /* the thread of Anna and the jobcenter */
 static uint8_t *doc, *photo;
 static const size_t doc_len = 300 * 1024 + 17, photo_len = 70 * 1024;
 
@@ -91,7 +92,7 @@ static void devices_and_journal_register(void)
 	REQUIRE(journal_proc_start(&jp, 20000) == 0);
 	/* A second device of the journal account, writing a note per conversation and day. */
 	snprintf(dir, sizeof dir, "%s/jday", relay.dir);
-	snprintf(extra, sizeof extra, "names_file = %s\ngrouping = day\n", names);
+	snprintf(extra, sizeof extra, "names_file = %s\ngrouping = day\nnotices = false\n", names);
 	REQUIRE(journal_proc_init(&jday, dir, relay.port, ca, extra) == 0);
 	REQUIRE(journal_proc_start(&jday, 20000) == 0);
 }
@@ -120,6 +121,9 @@ static void a_conversation_with_files(void)
 	REQUIRE(send_and_wait(&dennis, anna_acc, &sent[3]) == 0);
 	REQUIRE(send_and_wait(&dennis, anna_acc, &sent[4]) == 0);
 	n_sent = 5;
+	int i0 = th_find(&camilla, sent[0].text);
+	REQUIRE(i0 >= 0);
+	memcpy(thread_id, camilla.msgs[i0].conversation, 16);
 	for (int i = 0; i < 600 && journal_count_notes(&jp, NULL) < n_sent; i++)
 		th_pump(50);
 	CHECK_EQ_INT(journal_count_notes(&jp, NULL), n_sent);
@@ -193,6 +197,14 @@ static void one_note_per_message_with_the_right_contents(void)
 		json_t *cit = json_object_get(n, "citizen");
 		CHECK(json_string_value(json_object_get(cit, "account")) &&
 		      strcmp(json_string_value(json_object_get(cit, "account")), anna_hex) == 0);
+		/* Verified by the journal device from Anna's MitID presentation (development
+		 * provider: Anna Jensen, 050384-1234). */
+		CHECK(json_string_value(json_object_get(cit, "identity")) &&
+		      strcmp(json_string_value(json_object_get(cit, "identity")), "verified_mitid") == 0);
+		CHECK(json_string_value(json_object_get(cit, "cpr")) &&
+		      strcmp(json_string_value(json_object_get(cit, "cpr")), "0503841234") == 0);
+		CHECK(json_string_value(json_object_get(cit, "name")) &&
+		      strcmp(json_string_value(json_object_get(cit, "name")), "Anna Jensen") == 0);
 		json_t *snd = json_object_get(n, "sender");
 		CHECK(strcmp(json_string_value(json_object_get(snd, "role")), s->role) == 0);
 		char sh[33];
@@ -208,6 +220,7 @@ static void one_note_per_message_with_the_right_contents(void)
 		char *txt = run_capture(cmd);
 		CHECK(txt && strstr(txt, "Journalnotat"));
 		CHECK(txt && strstr(txt, "varde / jobcenter"));
+		CHECK(txt && strstr(txt, "Anna Jensen, CPR 050384-1234"));
 		if (s->text) {
 			CHECK(strcmp(json_string_value(json_object_get(n, "text")), s->text) == 0);
 			CHECK(txt && strstr(txt, s->text));
@@ -232,9 +245,17 @@ static void one_note_per_message_with_the_right_contents(void)
 	closedir(d);
 	for (int i = 0; i < n_sent; i++)
 		CHECK_EQ_INT(found[i], 1);
+	/* Nothing pending, nothing parked, no notice left to send (they go out within moments). */
 	char *out = NULL;
-	CHECK_EQ_INT(journal_proc_command(&jp, "list", NULL, &out), 0);
-	CHECK(out && out[0] == '\0'); /* nothing pending, nothing parked */
+	for (int i = 0; i < 100; i++) {
+		free(out);
+		out = NULL;
+		CHECK_EQ_INT(journal_proc_command(&jp, "list", NULL, &out), 0);
+		if (out && out[0] == '\0')
+			break;
+		th_pump(50);
+	}
+	CHECK(out && out[0] == '\0');
 	free(out);
 }
 
@@ -332,6 +353,84 @@ static void one_note_per_conversation_and_day(void)
 	CHECK(notes == 1 || notes == 2);
 }
 
+struct statuses {
+	int journalised[6];
+	int other;
+};
+
+/* A notice's body as spec/client.md §13 lays it out, decoded here independently of libwakks:
+ * version 1, type, ref[16], account[16], state, note_len u16, note. */
+static bool notice_body(const wakks_message *m, int *type, const uint8_t **ref, int *state)
+{
+	const uint8_t *p = (const uint8_t *)m->text;
+	if (m->text_len < 37 || p[0] != 1)
+		return false;
+	size_t nl = ((size_t)p[35] << 8) | p[36];
+	if (m->text_len != 37 + nl)
+		return false;
+	*type = p[1];
+	*ref = p + 2;
+	*state = p[34];
+	return true;
+}
+
+static int collect_status(const wakks_message *m, void *arg)
+{
+	struct statuses *s = arg;
+	int type, state;
+	const uint8_t *ref;
+	if (m->kind != WAKKS_MSG_NOTICE || !notice_body(m, &type, &ref, &state) ||
+	    type != WAKKS_NOTICE_JOURNAL_STATUS)
+		return 0;
+	for (int k = 0; k < n_sent; k++)
+		if (memcmp(ref, sent[k].id, 16) == 0) {
+			if (state == 1)
+				s->journalised[k]++;
+			else
+				s->other++;
+			return 0;
+		}
+	s->other++;
+	return 0;
+}
+
+static int count_statuses(struct th_dev *d, struct statuses *s)
+{
+	memset(s, 0, sizeof *s);
+	int rc = wakks_thread_messages(d->c, thread_id, 0, 1000, collect_status, s);
+	int n = 0;
+	for (int k = 0; k < n_sent; k++)
+		n += s->journalised[k] > 0;
+	return rc == 0 ? n : -1;
+}
+
+struct both_have {
+	int n;
+};
+
+static bool caseworkers_have_statuses(void *arg)
+{
+	struct both_have *b = arg;
+	struct statuses s;
+	return count_statuses(&camilla, &s) >= b->n && count_statuses(&dennis, &s) >= b->n;
+}
+
+/* Both caseworkers' libwakks hold "journalised" for each message of the thread, once: the
+ * per-message journal's notices (the day journal is configured not to send any). */
+static void caseworkers_see_journalised(void)
+{
+	struct both_have b = { n_sent };
+	CHECK_EQ_INT(th_pump_until(caseworkers_have_statuses, &b, 15000), 0);
+	struct statuses s;
+	CHECK_EQ_INT(count_statuses(&camilla, &s), n_sent);
+	CHECK_EQ_INT(s.other, 0);
+	for (int k = 0; k < n_sent; k++)
+		CHECK_EQ_INT(s.journalised[k], 1);
+	CHECK_EQ_INT(count_statuses(&dennis, &s), n_sent);
+	/* The citizen never receives the notices that manage the thread. */
+	CHECK_EQ_INT(count_statuses(&anna, &s), 0);
+}
+
 static void a_restart_adds_no_note(void)
 {
 	CHECK_EQ_INT(journal_proc_stop(&jp), 0);
@@ -394,6 +493,7 @@ int main(void)
 	RUN(a_conversation_with_files);
 	RUN(one_note_per_message_with_the_right_contents);
 	RUN(one_note_per_conversation_and_day);
+	RUN(caseworkers_see_journalised);
 	RUN(a_restart_adds_no_note);
 	journal_proc_stop(&jp);
 	journal_proc_stop(&jday);
