@@ -196,6 +196,45 @@ int wakks__session_save(wakks_client *c, wakks__txn *t, const uint8_t dev[16],
 	return rc;
 }
 
+static void prev_key(const uint8_t dev[16], uint8_t key[17])
+{
+	memcpy(key, dev, 16);
+	key[16] = 0x01;
+}
+
+int wakks__session_load_prev(wakks_client *c, wakks__txn *t, const uint8_t dev[16],
+			     wc_session **out)
+{
+	uint8_t key[17], *v;
+	size_t vl;
+	prev_key(dev, key);
+	int rc = wakks__store_get(t, WT_SESSION, key, 17, &v, &vl);
+	if (rc != 0)
+		return rc;
+	if (vl <= 16) {
+		wakks__store_free(v, vl);
+		return WAKKS_E_CORRUPT;
+	}
+	rc = wc_session_unseal(wakks__store_session_key(c->store), v + 16, vl - 16, out);
+	wakks__store_free(v, vl);
+	return rc == 0 ? 0 : rc == WC_E_NOMEM ? WAKKS_E_NOMEM : WAKKS_E_CORRUPT;
+}
+
+int wakks__session_archive(wakks__txn *t, const uint8_t dev[16])
+{
+	uint8_t key[17], *v;
+	size_t vl;
+	int rc = wakks__store_get(t, WT_SESSION, dev, 16, &v, &vl);
+	if (rc == WAKKS_E_NOT_FOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	prev_key(dev, key);
+	rc = wakks__store_put(t, WT_SESSION, key, 17, v, vl); /* sealed as it was */
+	wakks__store_free(v, vl);
+	return rc;
+}
+
 bool wakks__session_exists(wakks_client *c, wakks__txn *t, const uint8_t dev[16])
 {
 	(void)c;
@@ -302,6 +341,9 @@ void wakks__peer_gone(wakks_client *c, const uint8_t dev[16])
 	struct peer_find p = { .dev = dev };
 	wakks__store_each(t, WT_PEER, find_peer, &p);
 	wakks__store_del(t, WT_SESSION, dev, 16);
+	uint8_t pk[17];
+	prev_key(dev, pk);
+	wakks__store_del(t, WT_SESSION, pk, 17);
 	bool emit = false;
 	if (p.found && !(p.rec[1] & PEER_F_GONE)) {
 		p.rec[1] |= PEER_F_GONE;

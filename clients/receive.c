@@ -104,6 +104,9 @@ struct receive__rx {
 	wakks_event peer_ev;
 	bool have_peer_ev;
 	bool store_msg; /* the thread model says: a message to keep (spec/client.md §12) */
+	/* The session that opened it replaces the current one, which is kept as the previous:
+	 * a new session from a prekey envelope, or the previous one (promoted). */
+	bool archive_current;
 };
 
 /* Spec §6 step 1. WAKKS_E_NOT_FOUND: a new envelope, the transaction still open. Anything else
@@ -188,8 +191,26 @@ static int receive__decrypt(wakks_client *c, struct receive__rx *rx)
 	/* A prekey envelope opens a new session only when there is none or it belongs to
 	 * another one: one the current session owns but cannot open is a replay, and must
 	 * not replace a working session. */
-	if (!rx->sess && info.is_prekey && (rc == WAKKS_E_NOT_FOUND || crc == WC_E_SESSION))
+	/* The peer may still be writing on the session before the current one: two devices that
+	 * started sessions with each other at the same moment each took the other's, and the
+	 * previous one opens what the peer sent on it. It becomes current again, so both sides
+	 * settle on the session they last heard on. */
+	if (!rx->sess && rc == 0) {
+		wc_session *prev = NULL;
+		if (wakks__session_load_prev(c, rx->t, d->device, &prev) == 0) {
+			if (wc_session_decrypt(prev, d->ciphertext.ptr, d->ciphertext.len, rx->pt,
+					       rx->cap, &rx->pl) == 0) {
+				rx->sess = prev;
+				rx->archive_current = true;
+				return 0;
+			}
+			wc_session_free(prev);
+		}
+	}
+	if (!rx->sess && info.is_prekey && (rc == WAKKS_E_NOT_FOUND || crc == WC_E_SESSION)) {
 		crc = receive__respond(c, rx, &info);
+		rx->archive_current = crc == 0 && rc == 0;
+	}
 	return crc;
 }
 
@@ -287,6 +308,8 @@ static int receive__persist(wakks_client *c, struct receive__rx *rx)
 	wc_session_remote_identity(rx->sess, remote_ik);
 	int rc = wakks__peer_seen(c, rx->t, d->account, d->device, remote_ik, &rx->peer_ev,
 				  &rx->have_peer_ev);
+	if (rc == 0 && rx->archive_current)
+		rc = wakks__session_archive(rx->t, d->device);
 	if (rc == 0)
 		rc = wakks__session_save(c, rx->t, d->device, d->account, rx->sess);
 	if (rc == 0 && rx->used_opk) {

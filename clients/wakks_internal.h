@@ -60,7 +60,8 @@ enum wakks__table {
 	WT_META = 0, /* "self": identity and ids; "check": key check */
 	WT_SPK,      /* u32 id -> signed prekey */
 	WT_OPK,      /* u32 id -> one-time prekey */
-	WT_SESSION,  /* device[16] -> account[16] || sealed session */
+	WT_SESSION,  /* device[16] -> account[16] || sealed session (current); device[16] 0x01 ->
+		      * the same of the previous session */
 	WT_PEER,     /* account[16] || device[16] -> identity key, flags, times */
 	WT_PENDING,  /* cmid[16] -> u64 history seq */
 	WT_RX,       /* account || device || cmid -> message id: de-duplicates deliveries */
@@ -398,6 +399,13 @@ int wakks__session_load(wakks_client *c, wakks__txn *t, const uint8_t dev[16], u
 int wakks__session_save(wakks_client *c, wakks__txn *t, const uint8_t dev[16],
 			const uint8_t acc[16], const wc_session *s);
 bool wakks__session_exists(wakks_client *c, wakks__txn *t, const uint8_t dev[16]);
+/* The session with a device before its current one (spec/client.md §6: two devices that start
+ * a session with each other at once each end up with the other's; the previous one still opens
+ * what the peer sends on it). Load: 0, WAKKS_E_NOT_FOUND, ... Archive: the current session
+ * becomes the previous one (replacing it); no current is not an error. */
+int wakks__session_load_prev(wakks_client *c, wakks__txn *t, const uint8_t dev[16],
+			     wc_session **out);
+int wakks__session_archive(wakks__txn *t, const uint8_t dev[16]);
 int wakks__msg_put(wakks__txn *t, const wakks_message *m, bool failed);
 int wakks__msg_get(wakks__txn *t, uint64_t seq, wakks_message *m, bool *failed, uint8_t **raw,
 		   size_t *raw_len);

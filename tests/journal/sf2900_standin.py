@@ -201,6 +201,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             state["requests"] += 1
             tr = state["transactions"].setdefault(tid, {"seen": 0, "docs": len(docs),
                                                         "text": text})
+            tr["cpr"] = t(note, "fk:Part/fk:CprNummer")
+            tr["name"] = t(note, "fk:Part/fk:Navn")
             tr["seen"] += 1
             first = tr["seen"] == 1
             save()

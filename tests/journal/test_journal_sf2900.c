@@ -343,6 +343,16 @@ static void exactly_one_note_each_and_all_acknowledged(void)
 	}
 	json_t *st = standin_state();
 	CHECK_EQ_INT(json_object_size(json_object_get(st, "transactions")), N);
+	/* The party of every note is the citizen as the journal device verified her. */
+	const char *k;
+	json_t *v;
+	json_object_foreach(json_object_get(st, "transactions"), k, v)
+	{
+		const char *cpr = json_string_value(json_object_get(v, "cpr"));
+		const char *name = json_string_value(json_object_get(v, "name"));
+		CHECK(cpr && strcmp(cpr, "0503841234") == 0);
+		CHECK(name && strcmp(name, "Anna Jensen") == 0);
+	}
 	json_decref(st);
 	char *out = NULL;
 	CHECK_EQ_INT(journal_proc_command(&jp, "list", NULL, &out), 0);
