@@ -14,7 +14,8 @@ v2.4). Over HTTPS with a required client certificate (the municipality's system 
 A transaction id seen before is the same handover: answered again and its receipts sent again,
 never a second note. Markers in the note text script the misbehaviour, each once per transaction
 id: [teknisk-afvis] technical rejection, [forretning-afvis] business rejection, [ingen-kvittering]
-no receipts (the sender must time out and send again), [fejl] an HTTP 500 server fault.
+no receipts (the sender must time out and send again), [fejl] an HTTP 500 server fault,
+[langsom] an answer slower than the sender's timeout (it must give up and send again).
 State lives in a JSON file, so a restart (kill -9) keeps it."""
 import argparse
 import hashlib
@@ -208,6 +209,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             save()
         if "[fejl]" in text and first:
             return self.send(500, fault("Server", "midlertidig fejl"))
+        if "[langsom]" in text and first:
+            time.sleep(float(args.slow_seconds))
         self.send(200, ('<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="%s" '
                         'xmlns:fk="%s"><soap:Body><fk:FordelingsobjektAfsendResponse><fk:Status>'
                         'Modtaget</fk:Status></fk:FordelingsobjektAfsendResponse></soap:Body>'
@@ -227,7 +230,7 @@ def main():
     global args, state
     p = argparse.ArgumentParser()
     for k in ("port", "cert", "key", "client_ca", "expect_cn", "entity_id", "cvr", "sftp_root",
-              "receipt_url", "receipt_cert", "receipt_key", "receipt_ca", "state"):
+              "receipt_url", "receipt_cert", "receipt_key", "receipt_ca", "state", "slow_seconds"):
         p.add_argument("--" + k.replace("_", "-"), dest=k, required=True)
     args = p.parse_args()
     if os.path.exists(args.state):

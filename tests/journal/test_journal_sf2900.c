@@ -109,7 +109,7 @@ static int start_standin(void)
 	char st[700];
 	snprintf(st, sizeof st, "--state=%s/standin-state.json", kd);
 	char *argv[] = { "/usr/bin/python3", a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8],
-			 a[9], a[10], a[11], a[12], st, NULL };
+			 a[9], a[10], a[11], a[12], st, "--slow-seconds=2.5", NULL };
 	standin_pid = spawn(argv, standin_log);
 	standin_starts++;
 	for (int i = 0; i < 500; i++) {
@@ -184,7 +184,7 @@ static void set_up(void)
 		 "sf2900_entity_id = http://entityid.kombit.dk/service/sf2900/1\n"
 		 "sf2900_cert = %s/system.pem\nsf2900_key = %s/system.key\nsf2900_ca = %s/ca.pem\n"
 		 "sf2900_cvr = 29189781\nsf2900_sender_system = os2wakks-varde\n"
-		 "sf2900_recipient_system = esdh-varde\nsf2900_timeout_ms = 3000\n"
+		 "sf2900_recipient_system = esdh-varde\nsf2900_timeout_ms = 1500\n"
 		 "sftp_host = 127.0.0.1\nsftp_port = %d\nsftp_user = %s\nsftp_key = %s/userkey\n"
 		 "sftp_host_fingerprint = %s\nsftp_dir = %s/sftproot/journal\n"
 		 "receipt_port = %d\nreceipt_cert = %s/receipts.pem\nreceipt_key = %s/receipts.key\n"
@@ -197,7 +197,7 @@ static void set_up(void)
 	REQUIRE(journal_proc_start(&jp, 20000) == 0);
 }
 
-#define N 7
+#define N 8
 static uint8_t ids[N][16];
 static const char *texts[N] = {
 	"Almindelig besked",
@@ -207,6 +207,7 @@ static const char *texts[N] = {
 	"[ingen-kvittering] første forsøg får ingen kvittering",
 	"[fejl] Serviceplatformen fejler første gang",
 	"sendt mens Serviceplatformen var nede",
+	"[langsom] svaret kommer efter afsenderens timeout",
 };
 static uint8_t *file_data;
 static const size_t file_len = 123457;
@@ -333,6 +334,21 @@ static void standin_restart_loses_nothing(void)
 	CHECK_EQ_INT(th_pump_until(all_accepted, &upto, 30000), 0);
 }
 
+/* The service answers later than the sender waits: the sender gives up, and the same
+ * transaction id sent again is the same handover (one note). */
+static void slow_answer_is_a_timeout_then_the_same_handover(void)
+{
+	REQUIRE(send_one(7) == 0);
+	int upto = 8;
+	CHECK_EQ_INT(th_pump_until(all_accepted, &upto, 30000), 0);
+	char k[65];
+	key_of(7, k);
+	json_t *st = standin_state();
+	CHECK(json_integer_value(json_object_get(json_object_get(json_object_get(st, "transactions"), k), "seen")) >= 2);
+	json_decref(st);
+	CHECK(log_has(jp.log, "Timeout was reached", 1) || log_has(jp.log, "timed out", 1));
+}
+
 static void exactly_one_note_each_and_all_acknowledged(void)
 {
 	for (int i = 0; i < N; i++) {
@@ -404,6 +420,7 @@ int main(void)
 	RUN(set_up);
 	RUN(receipts_rejections_and_timeouts);
 	RUN(standin_restart_loses_nothing);
+	RUN(slow_answer_is_a_timeout_then_the_same_handover);
 	RUN(exactly_one_note_each_and_all_acknowledged);
 	RUN(receipt_endpoint_requires_a_trusted_client_certificate);
 	journal_proc_stop(&jp);
