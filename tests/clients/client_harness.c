@@ -29,6 +29,7 @@ static void on_event(wakks_client *c, const wakks_event *ev, void *user)
 		memcpy(m->sender_device, w->sender_device, 16);
 		memcpy(m->conversation, w->conversation, 16);
 		m->outgoing = w->outgoing;
+		m->delivery = w->delivery;
 		snprintf(m->tenant, sizeof m->tenant, "%s", w->tenant);
 		snprintf(m->unit, sizeof m->unit, "%s", w->unit);
 		m->file = w->attachment != NULL;
@@ -106,6 +107,7 @@ static int open_client(struct th_dev *d)
 		.prekey_batch = 20,
 		.spk_rotate_ms = d->spk_rotate_ms,
 		.files_dir = d->files_dir,
+		.manual_ack = d->manual_ack,
 	};
 	int rc = wakks_open(&cfg, &d->c);
 	if (rc != 0) {

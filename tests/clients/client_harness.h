@@ -21,6 +21,7 @@ struct th_msg {
 	int file_state;
 	uint64_t file_size;
 	char file_name[256], media_type[128], file_path[1024];
+	uint64_t delivery; /* manual_ack: the envelope to acknowledge */
 };
 
 struct th_dev {
@@ -43,6 +44,7 @@ struct th_dev {
 	char last_error[128];    /* the last error event's description */
 	int last_error_code;
 	const char *files_dir;   /* set before th_open/th_reopen; NULL: the library's default */
+	bool manual_ack;         /* set before th_reopen: deferred acknowledgement */
 };
 
 /* Creates a store directory (under base) and opens the client; connects. */
