@@ -5,7 +5,7 @@
 
 #include <sodium.h>
 
-#include "wakks_internal.h"
+#include "threads_internal.h"
 
 /* Version 2 adds the kind, the route, the thread's citizen and the history flag; version 1
  * records (texts and files written before threads) are still read. */
@@ -117,7 +117,19 @@ int wakks__msg_present(wakks__txn *t, wakks_message *m,
 	if (rc != 0 && rc != WAKKS_E_NOT_FOUND)
 		return rc;
 	m->attachment = has_att ? &a.pub : NULL;
+	/* A notice decoded; when the other side read it (a read receipt, WT_READ). */
+	wakks_notice n;
+	if (m->kind == WC_KIND_SYSTEM &&
+	    wakks__notice_decode((const uint8_t *)m->text, m->text_len, &n) == 0)
+		m->notice = &n;
+	uint8_t *rv;
+	size_t rvl;
+	if (wakks__store_get(t, WT_READ, m->id, 16, &rv, &rvl) == 0) {
+		m->read_ms = rvl == 8 ? wakks_load_be64(rv) : 0;
+		wakks__store_free(rv, rvl);
+	}
 	rc = fn(m, arg) ? 1 : 0;
+	m->notice = NULL;
 	m->attachment = NULL; /* it pointed at a, wiped now */
 	if (has_att)
 		wakks__att_wipe(&a);

@@ -1200,3 +1200,36 @@ int wakks_consent_check(wakks_client *c, const uint8_t citizen[WAKKS_ID_BYTES], 
 		*op = id;
 	return 0;
 }
+
+#if defined(WAKKS_TEST_HOOKS) && WAKKS_TEST_HOOKS
+int wakks__test_present(wakks_client *c, const char *tenant, const char *unit, const char *issuer,
+			const uint8_t challenge[32], const char *token)
+{
+	uint8_t thread[16];
+	wakks__conversation_id(c->account, NULL, tenant, unit, thread);
+	wakks__txn *t;
+	int rc = wakks__txn_begin(c->store, true, &t);
+	if (rc != 0)
+		return rc;
+	struct wakks__thread_rec tr;
+	wakks__buf b = { 0 };
+	rc = wakks__thread_ensure(t, thread, c->account, tenant, unit, &tr, NULL);
+	if (rc == 0)
+		rc = wakks__presentation_encode(issuer, challenge, token, &b);
+	if (rc == 0)
+		rc = wakks__queue_record(c, t, &tr, WC_KIND_PRESENTATION, NULL, b.p, b.len, NULL);
+	wakks__buf_free(&b);
+	if (rc == 0) {
+		/* This device's own evidence is not presented after it in this thread. */
+		tr.flags |= THREAD_F_PRESENTED;
+		rc = wakks__thread_save(t, &tr);
+	}
+	if (rc == 0)
+		rc = wakks__txn_commit(t);
+	else
+		wakks__txn_abort(t);
+	if (rc == 0)
+		wakks__send_kick(c);
+	return rc;
+}
+#endif

@@ -477,6 +477,10 @@ void wakks__test_crash_on_receive(wakks_client *c, int point);
  * - flip one byte of the next downloaded ciphertext before it is checked. */
 void wakks__test_drop_after_chunks(wakks_client *c, uint32_t n);
 void wakks__test_corrupt_next_download(wakks_client *c);
+/* - queue a presentation of any content in this (citizen) device's thread with tenant/unit,
+ *   instead of its own registration evidence (tests of forged and foreign evidence). */
+int wakks__test_present(wakks_client *c, const char *tenant, const char *unit, const char *issuer,
+			const uint8_t challenge[32], const char *token);
 #endif
 /* Ends the connection at once without a close frame; safe inside a message callback. */
 void wakks__ws_abort(wakks__ws *w);

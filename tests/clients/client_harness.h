@@ -45,6 +45,7 @@ struct th_dev {
 	int last_error_code;
 	const char *files_dir;   /* set before th_open/th_reopen; NULL: the library's default */
 	bool manual_ack;         /* set before th_reopen: deferred acknowledgement */
+	int consent_active;      /* the last consent_check's answer (1 active, 0 not) */
 };
 
 /* Creates a store directory (under base) and opens the client; connects. */
