@@ -726,7 +726,7 @@ static void send_notice(struct journal *j, const uint8_t key[JKEY_BYTES])
 static void tick(struct journal *j)
 {
 	struct due d = { .now = now_ms(), .j = j };
-	if (jstore_each(j->st, collect_due, &d) != 0) {
+	if (jstore_each_active(j->st, collect_due, &d) != 0) {
 		jlog("error", "store", "journal store unreadable");
 		return;
 	}
@@ -870,6 +870,14 @@ static int ensure_registered(struct journal *j)
 	return 0;
 }
 
+/* Done with: journalised, its notice sent (or none to send) and its spool removed. */
+static bool note_active(json_t *rec)
+{
+	return strcmp(rec_str(rec, "state"), "journalised") != 0 ||
+	       strcmp(rec_str(rec, "notice"), "pending") == 0 ||
+	       json_is_true(json_object_get(rec, "spool"));
+}
+
 static int open_journal(struct journal *j, const struct jconf *cf)
 {
 	memset(j, 0, sizeof *j);
@@ -885,7 +893,7 @@ static int open_journal(struct journal *j, const struct jconf *cf)
 		return -1;
 	}
 	snprintf(path, sizeof path, "%s/journal.lmdb", cf->state_dir);
-	if (jstore_open(path, &j->st, err, sizeof err) != 0) {
+	if (jstore_open(path, note_active, &j->st, err, sizeof err) != 0) {
 		jlog("error", "start", "%s", err);
 		return -1;
 	}
@@ -997,7 +1005,7 @@ int journal_list(const struct jconf *cf)
 	struct journal j;
 	if (open_journal(&j, cf) != 0)
 		return 1;
-	int rc = jstore_each(j.st, list_one, NULL);
+	int rc = jstore_each_active(j.st, list_one, NULL);
 	jstore_close(j.st);
 	return rc == 0 ? 0 : 1;
 }
@@ -1039,7 +1047,7 @@ int journal_retry(const struct jconf *cf, const char *which)
 	int status = 0;
 	if (strcmp(which, "all") == 0) {
 		struct parked *p = calloc(1, sizeof *p);
-		if (!p || jstore_each(j.st, collect_parked, p) != 0)
+		if (!p || jstore_each_active(j.st, collect_parked, p) != 0)
 			status = 1;
 		for (size_t i = 0; p && i < p->n; i++)
 			if (jstore_update(j.st, p->keys[i], requeue, NULL) < 0)

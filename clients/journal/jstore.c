@@ -10,10 +10,12 @@
 
 struct jstore {
 	MDB_env *env;
-	MDB_dbi notes, threads;
+	MDB_dbi notes, threads, active;
+	jstore_active_fn is_active;
 };
 
-int jstore_open(const char *path, jstore **out, char *err, size_t err_len)
+int jstore_open(const char *path, jstore_active_fn active, jstore **out, char *err,
+		size_t err_len)
 {
 	jstore *s = calloc(1, sizeof *s);
 	if (!s) {
@@ -34,6 +36,8 @@ int jstore_open(const char *path, jstore **out, char *err, size_t err_len)
 		rc = mdb_dbi_open(t, "notes", MDB_CREATE, &s->notes);
 	if (rc == 0)
 		rc = mdb_dbi_open(t, "threads", MDB_CREATE, &s->threads);
+	if (rc == 0)
+		rc = mdb_dbi_open(t, "active", MDB_CREATE, &s->active);
 	if (rc == 0) {
 		rc = mdb_txn_commit(t);
 		t = NULL;
@@ -46,8 +50,20 @@ int jstore_open(const char *path, jstore **out, char *err, size_t err_len)
 		free(s);
 		return -1;
 	}
+	s->is_active = active;
 	*out = s;
 	return 0;
+}
+
+/* In the same write transaction as the record: its key in the active index, or out of it. */
+static int index_put(jstore *s, MDB_txn *t, const uint8_t *key, json_t *rec)
+{
+	MDB_val k = { JKEY_BYTES, (void *)key }, v = { 0, "" };
+	if (!s->is_active || s->is_active(rec)) {
+		return mdb_put(t, s->active, &k, &v, 0);
+	}
+	int rc = mdb_del(t, s->active, &k, NULL);
+	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 void jstore_close(jstore *s)
@@ -108,9 +124,20 @@ int jstore_put(jstore *s, const uint8_t key[JKEY_BYTES], json_t *rec)
 	char *text = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
 	if (!text)
 		return -1;
-	int rc = put_raw(s, s->notes, key, JKEY_BYTES, text, strlen(text));
+	MDB_txn *t;
+	int rc = mdb_txn_begin(s->env, NULL, 0, &t);
+	if (rc == 0) {
+		MDB_val k = { JKEY_BYTES, (void *)key }, v = { strlen(text), text };
+		rc = mdb_put(t, s->notes, &k, &v, 0);
+		if (rc == 0)
+			rc = index_put(s, t, key, rec);
+		if (rc == 0)
+			rc = mdb_txn_commit(t);
+		else
+			mdb_txn_abort(t);
+	}
 	free(text);
-	return rc;
+	return rc == 0 ? 0 : -1;
 }
 
 int jstore_each(jstore *s, int (*fn)(const uint8_t key[JKEY_BYTES], json_t *rec, void *arg),
@@ -129,6 +156,37 @@ int jstore_each(jstore *s, int (*fn)(const uint8_t key[JKEY_BYTES], json_t *rec,
 	while (rc == 0) {
 		if (k.mv_size == JKEY_BYTES) {
 			json_t *rec = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+			int stop = rec && json_is_object(rec) ? fn(k.mv_data, rec, arg) : 0;
+			json_decref(rec);
+			if (stop)
+				break;
+		}
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		res = -1;
+	mdb_cursor_close(cur);
+	mdb_txn_abort(t);
+	return res;
+}
+
+int jstore_each_active(jstore *s,
+		       int (*fn)(const uint8_t key[JKEY_BYTES], json_t *rec, void *arg), void *arg)
+{
+	MDB_txn *t;
+	MDB_cursor *cur;
+	if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t) != 0)
+		return -1;
+	if (mdb_cursor_open(t, s->active, &cur) != 0) {
+		mdb_txn_abort(t);
+		return -1;
+	}
+	MDB_val k, v;
+	int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST), res = 0;
+	while (rc == 0) {
+		MDB_val nv;
+		if (k.mv_size == JKEY_BYTES && mdb_get(t, s->notes, &k, &nv) == 0) {
+			json_t *rec = json_loadb(nv.mv_data, nv.mv_size, 0, NULL);
 			int stop = rec && json_is_object(rec) ? fn(k.mv_data, rec, arg) : 0;
 			json_decref(rec);
 			if (stop)
@@ -178,7 +236,8 @@ int jstore_update(jstore *s, const uint8_t key[JKEY_BYTES], int (*fn)(json_t **r
 	if (res == 1 && rec) {
 		char *text = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
 		MDB_val nv = { text ? strlen(text) : 0, text };
-		if (!text || mdb_put(t, s->notes, &k, &nv, 0) != 0 || mdb_txn_commit(t) != 0)
+		if (!text || mdb_put(t, s->notes, &k, &nv, 0) != 0 || index_put(s, t, key, rec) != 0 ||
+		    mdb_txn_commit(t) != 0)
 			res = -1;
 		else
 			t = NULL;

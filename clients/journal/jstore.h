@@ -7,6 +7,7 @@
 #ifndef WAKKS_JOURNAL_JSTORE_H
 #define WAKKS_JOURNAL_JSTORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,9 +17,15 @@
 
 typedef struct jstore jstore;
 
+/* Whether a record still needs the engine's attention. Notes that do not (journalised, nothing
+ * left to do) are kept but leave the index the engine scans, so a scan costs what is in
+ * progress, not the whole history. */
+typedef bool (*jstore_active_fn)(json_t *rec);
+
 /* Opens (creating) PATH (a file; its lock file is PATH-lock). @return 0 or -1 (errno-style
  * message in err). */
-int jstore_open(const char *path, jstore **out, char *err, size_t err_len);
+int jstore_open(const char *path, jstore_active_fn active, jstore **out, char *err,
+		size_t err_len);
 void jstore_close(jstore *s);
 
 /* The note record of key: *rec a new reference. @return 0, 1 (none), -1 (store error). */
@@ -29,6 +36,9 @@ int jstore_put(jstore *s, const uint8_t key[JKEY_BYTES], json_t *rec);
  * valid during the call. @return 0 or -1. */
 int jstore_each(jstore *s, int (*fn)(const uint8_t key[JKEY_BYTES], json_t *rec, void *arg),
 		void *arg);
+/* The same for the records the active function called active when they were written. */
+int jstore_each_active(jstore *s,
+		       int (*fn)(const uint8_t key[JKEY_BYTES], json_t *rec, void *arg), void *arg);
 
 /* The citizen account of a thread (by conversation id). @return 0, 1 (unknown), -1. */
 int jstore_thread_get(jstore *s, const uint8_t conversation[16], uint8_t citizen[16]);

@@ -156,22 +156,46 @@ static int bump(json_t **rec, void *arg)
 	return 1;
 }
 
+static bool active_n(json_t *rec)
+{
+	return json_integer_value(json_object_get(rec, "n")) < 3;
+}
+
+static int count_one(const uint8_t key[JKEY_BYTES], json_t *rec, void *arg)
+{
+	(void)key;
+	(void)rec;
+	(*(int *)arg)++;
+	return 0;
+}
+
 static void store_updates_in_place(void)
 {
 	char path[400], err[200];
 	snprintf(path, sizeof path, "%s/j.lmdb", dir);
 	jstore *s;
-	REQUIRE(jstore_open(path, &s, err, sizeof err) == 0);
+	REQUIRE(jstore_open(path, active_n, &s, err, sizeof err) == 0);
 	uint8_t key[JKEY_BYTES] = { 1 };
 	json_t *rec;
 	CHECK_EQ_INT(jstore_get(s, key, &rec), 1);
 	CHECK_EQ_INT(jstore_update(s, key, bump, NULL), 1);
 	CHECK_EQ_INT(jstore_update(s, key, bump, NULL), 1);
 	jstore_close(s);
-	REQUIRE(jstore_open(path, &s, err, sizeof err) == 0); /* durable across a reopen */
+	REQUIRE(jstore_open(path, active_n, &s, err, sizeof err) == 0); /* durable across a reopen */
 	CHECK_EQ_INT(jstore_get(s, key, &rec), 0);
 	CHECK_EQ_INT(json_integer_value(json_object_get(rec, "n")), 2);
 	json_decref(rec);
+	/* Active while n < 3: in the scanned index; then out of it, the record kept. */
+	int seen = 0;
+	CHECK_EQ_INT(jstore_each_active(s, count_one, &seen), 0);
+	CHECK_EQ_INT(seen, 1);
+	CHECK_EQ_INT(jstore_update(s, key, bump, NULL), 1);
+	seen = 0;
+	CHECK_EQ_INT(jstore_each_active(s, count_one, &seen), 0);
+	CHECK_EQ_INT(seen, 0);
+	seen = 0;
+	CHECK_EQ_INT(jstore_each(s, count_one, &seen), 0);
+	CHECK_EQ_INT(seen, 1);
 	uint8_t conv[16] = { 9 }, cit[16] = { 7 }, got[16];
 	CHECK_EQ_INT(jstore_thread_get(s, conv, got), 1);
 	CHECK_EQ_INT(jstore_thread_put(s, conv, cit), 0);
