@@ -80,6 +80,21 @@ static void killed_twenty_times_during_a_stream(void)
 	th_pump(500); /* a duplicate would show up by now */
 	CHECK_EQ_INT(kills, N_KILLS);
 	CHECK_EQ_INT(jp.starts, N_KILLS + 1);
+	/* Where the kills landed: envelopes delivered again after a kill (killed between
+	 * receiving and acknowledging), of them still in progress (killed before the handover was
+	 * recorded), and notes spooled more than once. */
+	FILE *f = fopen(jp.log, "r");
+	int again = 0, in_progress = 0, spooled = 0;
+	char line[1024];
+	while (f && fgets(line, sizeof line, f)) {
+		again += strstr(line, "journal redelivered") != NULL;
+		in_progress += strstr(line, "in progress") != NULL;
+		spooled += strstr(line, "journal spooled") != NULL;
+	}
+	if (f)
+		fclose(f);
+	fprintf(stderr, "  redelivered after a kill: %d (still in progress: %d); spooled %d times for %d messages\n",
+		again, in_progress, spooled, N_MSGS);
 }
 
 static void every_message_has_exactly_one_note(void)
