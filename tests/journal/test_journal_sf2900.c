@@ -155,6 +155,9 @@ static void set_up(void)
 	char conf[600], log[600];
 	snprintf(conf, sizeof conf, "%s/sshd_config", kd);
 	snprintf(log, sizeof log, "%s/sshd.log", kd);
+	if (access("/usr/sbin/sshd", X_OK) != 0)
+		fprintf(stderr, "no /usr/sbin/sshd: `make test` installs openssh-server\n");
+	REQUIRE(access("/usr/sbin/sshd", X_OK) == 0);
 	char *sargv[] = { "/usr/sbin/sshd", "-D", "-e", "-f", conf, NULL };
 	sshd_pid = spawn(sargv, log);
 	for (int i = 0; i < 300 && !log_has(log, "Server listening", 1); i++)
