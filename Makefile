@@ -34,10 +34,15 @@ run: build
 
 # Every C test twice (an optimised build and an ASan+UBSan build), then the web client's tests.
 # Ends with the total: `N passed, N failed`.
+# Test-only packages: sshd (the journal's SFTP tests) and poppler-utils (reading PDFs back).
+TEST_PACKAGES = openssh-server poppler-utils
+
 test: build-test build-asan
+	@WAKKS_EXTRA_PACKAGES="$(TEST_PACKAGES)" ./scripts/deps.sh
 	@./scripts/test-all.sh $(TEST_BUILD) $(ASAN_BUILD)
 
 asan: build-asan
+	@WAKKS_EXTRA_PACKAGES="$(TEST_PACKAGES)" ./scripts/deps.sh
 	@./scripts/run-tests.sh $(ASAN_BUILD)
 
 # libFuzzer under ASan/UBSan for FUZZ_SECONDS per target, seeded from the committed corpora.

@@ -629,11 +629,14 @@ static void conclude(wakks_client *c, int err, const char *what)
 	}
 	att_view(&d->att);
 	m.attachment = &d->att.pub;
+	if (c->cfg.manual_ack)
+		m.delivery = it.deliver_seq;
 	wakks_event ev = { .type = WAKKS_EV_MESSAGE };
 	ev.u.message = &m;
 	wakks__emit(c, &ev);
 	wakks__store_free(raw, rl);
-	wakks__ack(c, it.deliver_seq);
+	if (!c->cfg.manual_ack) /* else the application acknowledges (wakks_ack) */
+		wakks__ack(c, it.deliver_seq);
 	pop(c);
 	download_next(c);
 }
@@ -701,8 +704,22 @@ static void download_next(wakks_client *c)
 		wakks__txn_abort(t);
 		if (rc != 0 || d->att.state != WAKKS_ATT_DOWNLOADING) {
 			/* Done already (the same envelope queued twice) or nothing to fetch. */
-			if (rc == 0)
+			if (rc == 0 && c->cfg.manual_ack) {
+				uint8_t *raw = NULL;
+				size_t rl = 0;
+				wakks_message m;
+				bool got = wakks__txn_begin(c->store, false, &t) == 0;
+				if (got && wakks__msg_get(t, d->queue[0].msg_seq, &m, NULL, &raw, &rl) == 0) {
+					uint64_t seq = d->queue[0].deliver_seq;
+					wakks__store_free(raw, rl);
+					wakks__txn_abort(t);
+					wakks__redeliver(c, seq, m.id);
+				} else if (got) {
+					wakks__txn_abort(t);
+				}
+			} else if (rc == 0) {
 				wakks__ack(c, d->queue[0].deliver_seq);
+			}
 			pop(c);
 			continue;
 		}

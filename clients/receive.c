@@ -9,13 +9,66 @@
 
 #include <sodium.h>
 
-#include "wakks_internal.h"
+#include "threads_internal.h"
 
 void wakks__ack(wakks_client *c, uint64_t seq)
 {
 	proto_frame_init(c->tx, PROTO_T_ACK, 0);
 	c->tx->body.ack.seq = seq;
 	wakks__request(c, RQ_ACK, 0, 0); /* a lost ack only means a redelivery, de-duplicated */
+}
+
+int wakks_ack(wakks_client *c, uint64_t delivery)
+{
+	if (!c || !delivery)
+		return WAKKS_E_INVAL;
+	if (c->state != WAKKS_READY)
+		return WAKKS_E_STATE;
+	wakks__ack(c, delivery);
+	return 0;
+}
+
+struct redeliver {
+	wakks_client *c;
+	uint64_t delivery;
+};
+
+static int redeliver_emit(const wakks_message *m, void *arg)
+{
+	struct redeliver *r = arg;
+	wakks_message copy = *m;
+	copy.delivery = r->delivery;
+	wakks_event ev = { .type = WAKKS_EV_MESSAGE };
+	ev.u.message = &copy;
+	wakks__emit(r->c, &ev);
+	return 0;
+}
+
+void wakks__redeliver(wakks_client *c, uint64_t delivery, const uint8_t message_id[16])
+{
+	/* manual_ack: the application has not acknowledged this envelope, so it may not have
+	 * finished with its message; report it again from the store. A message that was never
+	 * stored (a kind the history does not keep) has nothing to report: acknowledged. */
+	wakks__txn *t;
+	if (wakks__txn_begin(c->store, false, &t) != 0)
+		return; /* not acked: delivered again later */
+	uint8_t *v = NULL, *raw = NULL;
+	size_t vl = 0, rl = 0;
+	wakks_message m;
+	int rc = wakks__store_get(t, WT_MID, message_id, 16, &v, &vl);
+	if (rc == 0 && vl == 8)
+		rc = wakks__msg_get(t, wakks_load_be64(v), &m, NULL, &raw, &rl);
+	else if (rc == 0)
+		rc = WAKKS_E_CORRUPT;
+	if (rc == 0) {
+		struct redeliver r = { c, delivery };
+		wakks__msg_present(t, &m, redeliver_emit, &r);
+	}
+	wakks__store_free(raw, rl);
+	wakks__store_free(v, vl);
+	wakks__txn_abort(t);
+	if (rc == WAKKS_E_NOT_FOUND)
+		wakks__ack(c, delivery);
 }
 
 static void report(wakks_client *c, int code, const char *what)
@@ -50,6 +103,10 @@ struct receive__rx {
 	uint64_t fetch;
 	wakks_event peer_ev;
 	bool have_peer_ev;
+	bool store_msg; /* the thread model says: a message to keep (spec/client.md §12) */
+	/* The session that opened it replaces the current one, which is kept as the previous:
+	 * a new session from a prekey envelope, or the previous one (promoted). */
+	bool archive_current;
 };
 
 /* Spec §6 step 1. WAKKS_E_NOT_FOUND: a new envelope, the transaction still open. Anything else
@@ -65,10 +122,16 @@ static int receive__seen_before(wakks_client *c, wakks__txn *t, const proto_deli
 		/* Already processed and persisted; the earlier ack was lost, or the file it carries
 		 * was not fetched yet (then fetch it before acknowledging). */
 		uint64_t fetch = vl == 16 ? wakks__download_pending(t, v) : 0;
+		uint8_t mid[16] = { 0 };
+		bool have_mid = vl == 16;
+		if (have_mid)
+			memcpy(mid, v, 16);
 		wakks__store_free(v, vl);
 		wakks__txn_abort(t);
 		if (fetch)
 			wakks__download_enqueue(c, d->seq, fetch);
+		else if (c->cfg.manual_ack && have_mid)
+			wakks__redeliver(c, d->seq, mid);
 		else
 			wakks__ack(c, d->seq);
 		return 0;
@@ -128,8 +191,26 @@ static int receive__decrypt(wakks_client *c, struct receive__rx *rx)
 	/* A prekey envelope opens a new session only when there is none or it belongs to
 	 * another one: one the current session owns but cannot open is a replay, and must
 	 * not replace a working session. */
-	if (!rx->sess && info.is_prekey && (rc == WAKKS_E_NOT_FOUND || crc == WC_E_SESSION))
+	/* The peer may still be writing on the session before the current one: two devices that
+	 * started sessions with each other at the same moment each took the other's, and the
+	 * previous one opens what the peer sent on it. It becomes current again, so both sides
+	 * settle on the session they last heard on. */
+	if (!rx->sess && rc == 0) {
+		wc_session *prev = NULL;
+		if (wakks__session_load_prev(c, rx->t, d->device, &prev) == 0) {
+			if (wc_session_decrypt(prev, d->ciphertext.ptr, d->ciphertext.len, rx->pt,
+					       rx->cap, &rx->pl) == 0) {
+				rx->sess = prev;
+				rx->archive_current = true;
+				return 0;
+			}
+			wc_session_free(prev);
+		}
+	}
+	if (!rx->sess && info.is_prekey && (rc == WAKKS_E_NOT_FOUND || crc == WC_E_SESSION)) {
 		crc = receive__respond(c, rx, &info);
+		rx->archive_current = crc == 0 && rc == 0;
+	}
 	return crc;
 }
 
@@ -171,6 +252,15 @@ static void receive__fill_message(wakks_client *c, struct receive__rx *rx, bool 
 	}
 	m->text = is_file ? "" : (const char *)rx->content.body;
 	m->text_len = is_file ? 0 : rx->content.body_len;
+	m->kind = rx->content.kind == WC_KIND_SYSTEM ? WC_KIND_SYSTEM : WC_KIND_TEXT;
+	if (rx->content.version == 2) {
+		/* The thread reference, not the delivery's unit, places the record. */
+		memcpy(m->citizen, rx->content.citizen_account, 16);
+		snprintf(m->tenant, sizeof m->tenant, "%s", rx->content.tenant);
+		snprintf(m->unit, sizeof m->unit, "%s", rx->content.unit);
+	} else if (m->tenant[0]) {
+		memcpy(m->citizen, d->account, 16);
+	}
 }
 
 /* De-duplicate by message id too: a replayed first envelope may open a second session. */
@@ -218,6 +308,8 @@ static int receive__persist(wakks_client *c, struct receive__rx *rx)
 	wc_session_remote_identity(rx->sess, remote_ik);
 	int rc = wakks__peer_seen(c, rx->t, d->account, d->device, remote_ik, &rx->peer_ev,
 				  &rx->have_peer_ev);
+	if (rc == 0 && rx->archive_current)
+		rc = wakks__session_archive(rx->t, d->device);
 	if (rc == 0)
 		rc = wakks__session_save(c, rx->t, d->device, d->account, rx->sess);
 	if (rc == 0 && rx->used_opk) {
@@ -225,9 +317,10 @@ static int receive__persist(wakks_client *c, struct receive__rx *rx)
 		wakks_store_be32(k, rx->opk_id);
 		rc = wakks__store_del(rx->t, WT_OPK, k, 4);
 	}
-	if (rc == 0 &&
-	    (rx->content.kind == WC_KIND_TEXT || rx->content.kind == WC_KIND_ATTACHMENT))
+	if (rc == 0 && rx->store_msg)
 		rc = receive__store_message(c, rx);
+	if (rc == 0 && rx->is_new)
+		rc = wakks__thread_touch(c, rx->t, &rx->m);
 	if (rc == 0)
 		rc = wakks__store_put(rx->t, WT_RX, rx->rxk, sizeof rx->rxk, rx->content.message_id,
 				      16);
@@ -246,9 +339,19 @@ static void receive__announce(wakks_client *c, struct receive__rx *rx)
 	}
 	if (rx->is_new) {
 		wakks_event ev = { .type = WAKKS_EV_MESSAGE };
+		wakks_notice n;
+		if (rx->m.kind == WC_KIND_SYSTEM &&
+		    wakks__notice_decode((const uint8_t *)rx->m.text, rx->m.text_len, &n) == 0)
+			rx->m.notice = &n;
+		if (c->cfg.manual_ack)
+			rx->m.delivery = rx->d->seq;
 		ev.u.message = &rx->m;
 		wakks__emit(c, &ev);
+		rx->m.notice = NULL;
 	}
+	wakks__thread_flush(c);
+	if (rx->is_new && c->cfg.manual_ack)
+		return; /* the application acknowledges (wakks_ack) */
 	if (c->test_crash_receive == WAKKS__CRASH_BEFORE_ACK) {
 		c->test_crash_receive = WAKKS__CRASH_NONE;
 		wakks__ws_abort(&c->ws);
@@ -263,6 +366,11 @@ void wakks__on_deliver(wakks_client *c, const proto_deliver *d)
 	memset(&rx, 0, sizeof rx);
 	rx.d = d;
 	rx_key(d, rx.rxk);
+	if (wakks__parked_any(c)) {
+		/* An earlier deliver waits for a unit's device set: keep the order. */
+		wakks__park(c, d, NULL, NULL);
+		return;
+	}
 	if (wakks__txn_begin(c->store, true, &rx.t) != 0)
 		return; /* not acked: delivered again later */
 	if (receive__seen_before(c, rx.t, d, rx.rxk) != WAKKS_E_NOT_FOUND)
@@ -283,7 +391,24 @@ void wakks__on_deliver(wakks_client *c, const proto_deliver *d)
 		wakks__ack(c, d->seq);
 		goto complete;
 	}
-	int rc = receive__persist(c, &rx);
+	uint8_t sender_ik[32];
+	wc_session_remote_identity(rx.sess, sender_ik);
+	int rc = wakks__thread_accept(c, rx.t, &rx.content, sender_ik, d->time, false, &rx.store_msg);
+	if (rc == WAKKS__E_PARK) {
+		/* The sender's unit membership is not known yet: decrypted again when it is. */
+		wakks__txn_abort(rx.t);
+		wakks__park(c, d, rx.content.tenant, rx.content.unit);
+		goto complete;
+	}
+	if (rc == WAKKS_E_VERIFY) {
+		/* Against a rule of its kind (spec/client.md §12-§16): it can never become valid. */
+		wakks__txn_abort(rx.t);
+		report(c, WAKKS_E_VERIFY, "a received record broke a thread rule and was dropped");
+		wakks__ack(c, d->seq);
+		goto complete;
+	}
+	if (rc == 0)
+		rc = receive__persist(c, &rx);
 	if (c->test_crash_receive == WAKKS__CRASH_BEFORE_COMMIT) {
 		c->test_crash_receive = WAKKS__CRASH_NONE;
 		wakks__txn_abort(rx.t);

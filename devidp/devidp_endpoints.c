@@ -208,6 +208,8 @@ int devidp_authorize_page(devidp *d, const char *query, devidp_response *out)
 		if (citizen)
 			fprintf(f, " <small>(sikringsniveau %s)</small>",
 				strstr(u[i].loa, "High") ? "høj" : "betydelig");
+		else if (u[i].service)
+			fprintf(f, " <small>(%s, tjenestekonto for journalisering)</small>", u[i].upn);
 		else
 			fprintf(f, " <small>(%s, Jobcenter)</small>", u[i].upn);
 		fprintf(f, "</label>\n");

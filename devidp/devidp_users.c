@@ -18,6 +18,14 @@ static const devidp_user demo_users[] = {
 	  .upn = "camilla.holm@varde.dk", .groups = "varde-jobcenter,varde-alle-medarbejdere" },
 	{ .login = "dennis", .display_name = "Dennis Lund", .kind = ID_KIND_CASEWORKER,
 	  .upn = "dennis.lund@varde.dk", .groups = "varde-jobcenter" },
+	/* A colleague who joins the jobcenter's group later (history for new colleagues). */
+	{ .login = "emma", .display_name = "Emma Skov", .kind = ID_KIND_CASEWORKER,
+	  .upn = "emma.skov@varde.dk", .groups = "varde-jobcenter" },
+	/* The tenant's journal device (wakks-journal): a service account the relay's configuration
+	 * names in journal_upns; its groups give it the units it journalises. */
+	{ .login = "journal", .display_name = "Journal (Varde Kommune)", .kind = ID_KIND_CASEWORKER,
+	  .upn = "journal@varde.dk", .groups = "varde-jobcenter,varde-borgerservice",
+	  .service = true },
 };
 
 const devidp_user *devidp_demo_users(size_t *n)

@@ -2,13 +2,16 @@
 # SPDX-License-Identifier: MPL-2.0
 # Installs the Debian packages the build, the tests and `make run` need, and only those missing.
 # Idempotent and silent when everything is present; `apt-get update` runs only when something is missing.
+# Test-only packages come through WAKKS_EXTRA_PACKAGES from the targets that need them (the
+# journal tests' sshd and poppler-utils: `make test`, `make asan`), so `make run` does not install
+# an SSH server.
 set -eu
 
 # nginx, haproxy: the reverse proxies the tests put in front of a relay
 # (tests/integration/test_reverse_proxy.c); the tests start their own instances on loopback ports.
 PACKAGES="build-essential meson ninja-build pkg-config clang libclang-rt-14-dev \
 libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libssl-dev openssl \
-libsodium-dev liblmdb-dev lmdb-utils libmsgpack-dev libcjose-dev libjansson-dev libcurl4-openssl-dev \
+libsodium-dev liblmdb-dev lmdb-utils libmsgpack-dev libcjose-dev libjansson-dev libcurl4-openssl-dev libssh2-1-dev \
 python3 python3-cryptography python3-h2 curl ca-certificates nginx haproxy ${WAKKS_EXTRA_PACKAGES:-}"
 # `./scripts/deps.sh packaging` (make deb): also what building the Debian package needs.
 if [ "${1:-}" = packaging ]; then

@@ -61,7 +61,7 @@
 #define SHUTDOWN_POLL_MS 20
 
 static struct lws_protocols relay_protocols[3];
-static struct lws_http_mount mounts[4];
+static struct lws_http_mount mounts[5];
 
 static void set_callback_mount(struct lws_http_mount *m, const char *mountpoint,
 			       struct lws_http_mount *next)
@@ -80,12 +80,12 @@ static const struct lws_protocol_vhost_options mime_manifest = {
 	NULL, NULL, ".webmanifest", "application/manifest+json"
 };
 
-/* Longest-prefix mounts: /dev-idp, /consent and /branding are answered by our HTTP callback,
+/* Longest-prefix mounts: /dev-idp, /consent, /branding and /tenant are answered by our HTTP callback,
  * everything else is a static file of the web client (or the placeholder page). Monitoring
  * (/metrics, /healthz, /readyz) is on the admin listener only (net/admin_listener.c). */
 static const struct lws_http_mount *build_mounts(const struct relay_config *cfg)
 {
-	struct lws_http_mount *root = &mounts[3];
+	struct lws_http_mount *root = &mounts[4];
 	memset(root, 0, sizeof *root);
 	root->mountpoint = "/";
 	root->mountpoint_len = 1;
@@ -101,7 +101,8 @@ static const struct lws_http_mount *build_mounts(const struct relay_config *cfg)
 		root->origin = "http";
 		root->origin_protocol = LWSMPRO_CALLBACK;
 	}
-	set_callback_mount(&mounts[2], "/branding", root);
+	set_callback_mount(&mounts[3], "/tenant", root);
+	set_callback_mount(&mounts[2], "/branding", &mounts[3]);
 	set_callback_mount(&mounts[1], "/consent", &mounts[2]);
 	set_callback_mount(&mounts[0], "/dev-idp", &mounts[1]);
 	return &mounts[0];

@@ -54,6 +54,7 @@ typedef struct devidp_user {
 	const char *upn;          /* caseworkers */
 	const char *groups;       /* caseworkers: comma-separated group names */
 	const char *loa;          /* citizens: NSIS URI */
+	bool service;             /* a service account (the journal device), labelled so on the login page */
 } devidp_user;
 
 /* The built-in demo users (Anna Jensen, Bo Nielsen: citizens; Camilla Holm, Dennis Lund:

@@ -29,6 +29,7 @@ static void on_event(wakks_client *c, const wakks_event *ev, void *user)
 		memcpy(m->sender_device, w->sender_device, 16);
 		memcpy(m->conversation, w->conversation, 16);
 		m->outgoing = w->outgoing;
+		m->delivery = w->delivery;
 		snprintf(m->tenant, sizeof m->tenant, "%s", w->tenant);
 		snprintf(m->unit, sizeof m->unit, "%s", w->unit);
 		m->file = w->attachment != NULL;
@@ -66,6 +67,7 @@ static void on_event(wakks_client *c, const wakks_event *ev, void *user)
 		memcpy(d->last_safety, ev->u.peer.safety_number, sizeof d->last_safety);
 		break;
 	case WAKKS_EV_DONE:
+		d->consent_active = ev->u.done.consent_active ? 1 : 0;
 		if (ev->u.done.consents || ev->u.done.n_consents) {
 			d->n_consents = (int)ev->u.done.n_consents;
 			if (ev->u.done.n_consents)
@@ -107,6 +109,7 @@ static int open_client(struct th_dev *d)
 		.spk_rotate_ms = d->spk_rotate_ms,
 		.files_dir = d->files_dir,
 		.on_log = d->on_log,
+		.manual_ack = d->manual_ack,
 	};
 	int rc = wakks_open(&cfg, &d->c);
 	if (rc != 0) {

@@ -21,6 +21,7 @@ struct th_msg {
 	int file_state;
 	uint64_t file_size;
 	char file_name[256], media_type[128], file_path[1024];
+	uint64_t delivery; /* manual_ack: the envelope to acknowledge */
 };
 
 struct th_dev {
@@ -45,6 +46,8 @@ struct th_dev {
 	const char *files_dir;   /* set before th_open/th_reopen; NULL: the library's default */
 	/* set before th_reopen: the client's log function (user = this th_dev) */
 	void (*on_log)(int level, const char *line, void *user);
+	bool manual_ack;         /* set before th_reopen: deferred acknowledgement */
+	int consent_active;      /* the last consent_check's answer (1 active, 0 not) */
 };
 
 /* Creates a store directory (under base) and opens the client; connects. */
