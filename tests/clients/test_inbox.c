@@ -330,6 +330,35 @@ static void a_new_colleague_gets_the_units_history(void)
 	CHECK_EQ_INT(wait_in_thread(&emma, "Er der nogen?", false, 10000), 0);
 }
 
+struct wait_unread {
+	struct th_dev *d;
+	uint32_t n;
+};
+
+static bool unread_is(void *arg)
+{
+	struct wait_unread *w = arg;
+	wakks_thread t;
+	return wakks_thread_get(w->d->c, thread, &t) == 0 && t.unread == w->n;
+}
+
+/* Unread marks are the person's: reading on one device clears the thread on her other one. */
+static void seen_marks_follow_the_person_to_her_other_device(void)
+{
+	static struct th_dev camilla2;
+	REQUIRE(th_open(&camilla2, "camilla2", base, relay.port, ca) == 0);
+	REQUIRE(th_register(&camilla2, "dev-adfs", "camilla") == 0);
+	/* Her new device gets the history (no seen marks in it: all of anna's messages unread). */
+	CHECK_EQ_INT(th_pump_until(history_complete, &camilla2, 15000), 0);
+	wakks_thread t;
+	CHECK_EQ_INT(wakks_thread_get(camilla2.c, thread, &t), 0);
+	CHECK(t.unread > 0);
+	CHECK_EQ_INT(wakks_thread_read(camilla.c, thread), 0);
+	struct wait_unread w = { &camilla2, 0 };
+	CHECK_EQ_INT(th_pump_until(unread_is, &w, 10000), 0);
+	th_close(&camilla2);
+}
+
 /* ---- presentations that must not verify ---------------------------------------------------- */
 
 
@@ -481,6 +510,7 @@ int main(void)
 	RUN(read_receipts_both_ways_and_unread_per_person);
 	RUN(a_replaced_device_gets_the_units_history);
 	RUN(a_new_colleague_gets_the_units_history);
+	RUN(seen_marks_follow_the_person_to_her_other_device);
 #if defined(WAKKS_TEST_HOOKS) && WAKKS_TEST_HOOKS
 	RUN(forged_foreign_and_other_key_presentations_are_unverified);
 #endif
