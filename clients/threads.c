@@ -204,7 +204,7 @@ int wakks__presentation_encode(const char *issuer, const uint8_t challenge[32], 
 	return b->oom ? WAKKS_E_NOMEM : 0;
 }
 
-/* ---- the thread record (WT_THREAD) ------------------------------------------------------------ */
+/* ---- the thread record (WT_THREAD) ----------------------------------------------------------- */
 
 #define THREAD_RECORD_VERSION 1
 #define THREAD_F_PRESENTED 0x01 /* this (citizen) device has presented itself in the thread */
@@ -1179,7 +1179,7 @@ int wakks_audit_list(wakks_client *c, int (*fn)(const wakks_audit_entry *e, void
 	return rc < 0 ? rc : 0;
 }
 
-/* ---- consent_check ---------------------------------------------------------------------------- */
+/* ---- consent_check --------------------------------------------------------------------------- */
 
 int wakks_consent_check(wakks_client *c, const uint8_t citizen[WAKKS_ID_BYTES], const char *tenant,
 			const char *unit, uint32_t *op)

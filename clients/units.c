@@ -16,12 +16,18 @@ static struct wakks__unit_cache *unit_find(struct wakks__threads *th, const char
 			return &th->units[i];
 	if (!create)
 		return NULL;
+	struct wakks__unit_cache *u = NULL;
 	if (th->n_units == WAKKS__MAX_UNITS) {
-		/* Forget the oldest; it is asked again when needed. */
-		memmove(&th->units[0], &th->units[1], (WAKKS__MAX_UNITS - 1) * sizeof th->units[0]);
-		th->n_units--;
+		/* Reuse a slot no answer is on its way to (a request names its slot by index); the
+		 * unit forgotten is asked again when needed. */
+		for (size_t i = 0; i < th->n_units && !u; i++)
+			if (!th->units[i].asked || th->units[i].known)
+				u = &th->units[i];
+		if (!u)
+			u = &th->units[0];
+	} else {
+		u = &th->units[th->n_units++];
 	}
-	struct wakks__unit_cache *u = &th->units[th->n_units++];
 	memset(u, 0, sizeof *u);
 	snprintf(u->tenant, sizeof u->tenant, "%s", tenant);
 	snprintf(u->unit, sizeof u->unit, "%s", unit);
