@@ -470,12 +470,24 @@ static void read_receipts_follow_the_tenants_switch(void)
 	CHECK_EQ_INT(wakks_tenant_info_get(w.c, "varde", &ti), 0);
 	CHECK(!ti.read_receipts);
 	CHECK_EQ_INT(ti.history_days, 7);
-	REQUIRE(th_send(&a, NULL, "varde", "jobcenter", "uden kvitteringer") == 0);
-	REQUIRE(th_wait_text(&w, "uden kvitteringer", 10000) == 0);
 	uint8_t acc[16], th[16];
 	REQUIRE(wakks_account_id(a.c, acc) == 0);
 	wakks__conversation_id(acc, NULL, "varde", "jobcenter", th);
+	/* The caseworker writes first (a thread found by CPR look-up): her device asks the citizen's
+	 * to present itself, and the thread shows the verified name without the citizen writing. */
+	wakks_consent_text text;
+	REQUIRE(wakks_consent_text_fetch(a.c, "varde", "", &text) == 0);
+	uint32_t op;
+	REQUIRE(wakks_consent_grant(a.c, &text, &op) == 0);
+	CHECK_EQ_INT(wakks_wait(a.c, op, 10000), 0);
+	wakks_consent_text_free(&text);
+	REQUIRE(th_send(&w, acc, "varde", "jobcenter", "Vi har et kursus til dig") == 0);
+	REQUIRE(th_wait_text(&a, "Vi har et kursus til dig", 10000) == 0);
 	wakks_thread t;
+	CHECK_EQ_INT(wait_identity(&w, th, WAKKS_ID_VERIFIED, &t), 0);
+	CHECK(strcmp(t.identity.name, "Anna Jensen") == 0);
+	REQUIRE(th_send(&a, NULL, "varde", "jobcenter", "uden kvitteringer") == 0);
+	REQUIRE(th_wait_text(&w, "uden kvitteringer", 10000) == 0);
 	CHECK_EQ_INT(wakks_thread_get(w.c, th, &t), 0);
 	CHECK_EQ_INT(t.unread, 1);
 	CHECK_EQ_INT(wakks_thread_read(w.c, th), 0); /* read, but the citizen is not told */
