@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
 // Starts a real relay for the browser tests: a fresh data directory, an ephemeral port, the
-// development identity provider and the built web client; stops it at the end.
+// development identity provider and the built web client; stops it at the end. The monitoring
+// listener takes an ephemeral port too, so several relays (and `make run`) can run side by side.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,7 @@ export async function startRelay(buildDir, webRoot, extra = []) {
   const dir = mkdtempSync(join(tmpdir(), 'wakks-web-'));
   const conf = join(dir, 'relay.conf');
   writeFileSync(conf, [
-    '[relay]', `data_dir = ${join(dir, 'data')}`, 'listen = 127.0.0.1', 'port = 0', `web_root = ${resolve(webRoot)}`, '', ...extra, '',
+    '[relay]', `data_dir = ${join(dir, 'data')}`, 'listen = 127.0.0.1', 'port = 0', 'admin_listen = 127.0.0.1:0', `web_root = ${resolve(webRoot)}`, '', ...extra, '',
   ].join('\n'));
   const proc = spawn(resolve(buildDir, 'server/wakks-relay'), ['--config', conf, '--dev'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
