@@ -6,7 +6,7 @@ set -eu
 
 PACKAGES="build-essential meson ninja-build pkg-config clang libclang-rt-14-dev \
 libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libssl-dev openssl \
-libsodium-dev liblmdb-dev lmdb-utils libmsgpack-dev libcjose-dev libjansson-dev \
+libsodium-dev liblmdb-dev lmdb-utils libmsgpack-dev libcjose-dev libjansson-dev libcurl4-openssl-dev \
 python3 curl ca-certificates ${WAKKS_EXTRA_PACKAGES:-}"
 
 missing=""
