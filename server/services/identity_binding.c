@@ -10,7 +10,9 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "net/http_client.h"
 #include "relay_state.h"
+#include "services/provider_keys.h"
 #include "wakks_devidp.h"
 
 /* Registrations in flight within one token lifetime; beyond it registration fails closed. */
@@ -141,7 +143,7 @@ int relay_identity_refresh_keys(struct relay *r, struct relay_idp *p)
 {
 	(void)r;
 	uint64_t now = relay_monotonic_ms();
-	if (p->dev || now - p->keys_loaded_ms < JWKS_REFRESH_MIN_MS)
+	if (p->dev || p->remote || now - p->keys_loaded_ms < JWKS_REFRESH_MIN_MS)
 		return -1;
 	p->keys_loaded_ms = now;
 	id_keyset *fresh = NULL;
@@ -162,15 +164,22 @@ static int start_idp(struct relay *r, struct relay_idp *p, const struct relay_id
 	p->idp.kind = cfg->kind == RELAY_IDP_CITIZEN ? ID_KIND_CITIZEN : ID_KIND_CASEWORKER;
 	p->idp.profile = cfg->profile == RELAY_IDP_PROFILE_ADFS ? ID_PROFILE_ADFS : ID_PROFILE_MITID_BROKER;
 	p->idp.allowed_algs = parse_algs(cfg->algs);
+	p->idp.profile = cfg->profile == RELAY_IDP_PROFILE_ENTRA ? ID_PROFILE_ENTRA : p->idp.profile;
 	p->idp.skew_seconds = TOKEN_SKEW_SECONDS;
 	p->idp.max_age_seconds = TOKEN_MAX_AGE_SECONDS;
 	p->idp.issuer = p->issuer;
+	p->idp.person_claim = cfg->person_claim[0] ? cfg->person_claim : NULL;
+	p->idp.person_type = (id_person_type)cfg->person_type;
+	p->idp.assurance_claim = cfg->assurance_claim[0] ? cfg->assurance_claim : NULL;
+	p->idp.groups_claim = cfg->groups_claim[0] ? cfg->groups_claim : NULL;
+	p->idp.required_tid = cfg->entra_tenant[0] ? cfg->entra_tenant : NULL;
 	if (cfg->development) {
 		if (start_devidp(r, p, base_url) != 0)
 			return -1;
 	} else {
 		snprintf(p->issuer, sizeof p->issuer, "%s", cfg->issuer);
-		if (load_key_file(cfg, &p->keys) != 0)
+		/* Keys over HTTPS come from services/provider_keys.c once every provider is set up. */
+		if (cfg->jwks_file[0] && load_key_file(cfg, &p->keys) != 0)
 			return -1;
 	}
 	if (id_idp_validate(&p->idp) != 0) {
@@ -202,6 +211,30 @@ static void build_tenant(struct relay_tenant_ids *t, const struct relay_tenant_c
 	t->tenant.n_group_map = g;
 }
 
+/* Outbound requests in flight at once, and waiting: a handful of providers, each fetching two
+ * documents now and then, plus code exchanges of clients logging in. */
+#define HTTP_MAX_IN_FLIGHT 8
+#define HTTP_MAX_QUEUED 256
+
+/* The outbound HTTPS client, when a provider needs one (keys over HTTPS, a confidential client). */
+static int start_http(struct relay *r)
+{
+	bool need = false;
+	for (int i = 0; i < r->cfg.idp_count; i++) {
+		const struct relay_idp_config *c = &r->cfg.idps[i];
+		need |= !c->development && (c->discovery[0] || c->jwks_url[0] ||
+					    c->client_auth != RELAY_IDP_AUTH_NONE);
+	}
+	if (!need)
+		return 0;
+	r->identity.http = http_client_new(r->loop, HTTP_MAX_IN_FLIGHT, HTTP_MAX_QUEUED);
+	if (!r->identity.http) {
+		RLOG_ERROR("identity", "http_client_failed", "note=\"outbound HTTPS could not start\"");
+		return -1;
+	}
+	return 0;
+}
+
 int relay_identity_start(struct relay *r, const char *base_url)
 {
 	struct relay_identity *id = &r->identity;
@@ -212,6 +245,8 @@ int relay_identity_start(struct relay *r, const char *base_url)
 			return -1;
 		id->idp_count = i + 1;
 	}
+	if (start_http(r) != 0 || relay_provider_keys_start(r, id->http) != 0)
+		return -1;
 	for (int i = 0; i < r->cfg.tenant_count; i++) {
 		build_tenant(&id->tenants[i], &r->cfg.tenants[i]);
 		if (id_tenant_validate(&id->tenants[i].tenant) != 0) {
@@ -225,6 +260,11 @@ int relay_identity_start(struct relay *r, const char *base_url)
 void relay_identity_stop(struct relay *r)
 {
 	struct relay_identity *id = &r->identity;
+	relay_provider_keys_stop(r);
+	if (id->http) {
+		http_client_free(id->http);
+		id->http = NULL;
+	}
 	for (int i = 0; i < id->idp_count; i++) {
 		id_keyset_free(id->idps[i].keys);
 		devidp_close(id->idps[i].dev);

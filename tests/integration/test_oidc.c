@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* Identity against a certified OpenID provider we did not write (oidc-provider from npm, started
+ * here on loopback over HTTPS with a test certificate; tests/oidc/provider.mjs), three times: as a
+ * MitID broker (CPR, NSIS assurance in acr), as an AD FS (UPN, groups as names and SIDs) and as an
+ * Entra ID (oid, tid, group object ids, group overage). The relay discovers the providers, fetches
+ * their keys over HTTPS, registers devices from their tokens, follows a key rotation, falls back to
+ * the persisted key set when the provider is unreachable at a restart, and refuses the tokens
+ * docs/identity-providers.md lists with the documented error. Tokens are obtained the way a public
+ * client does (authorization code + PKCE: tests/oidc/login.mjs). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "relay_proc.h"
+#include "tclient.h"
+#include "test.h"
+#include "wakks_identity.h"
+
+#define NSIS "https://data.gov.dk/concept/core/nsis/loa/"
+#define TID "3f2a6c1e-7d4b-4e8a-9c5f-0a1b2c3d4e5f"
+#define GROUP_OID "0b2ad6e4-5f2a-4c5e-a1e3-6d4c1d6f0a11"
+#define REDIRECT "http://127.0.0.1:9/cb"
+
+static struct relay_proc relay;
+static char dir[256], cert[300], key[300];
+static const char *oidc_dir; /* tests/oidc in the source tree */
+
+struct provider {
+	const char *mode;
+	int port;
+	pid_t pid;
+	char issuer[64];
+	char keys[300];
+	char log[300];
+	char clients[1024];
+};
+static struct provider broker = { .mode = "mitid" }, adfs = { .mode = "adfs" },
+		       entra = { .mode = "entra" };
+
+static void msleep(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+static int free_port(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof a;
+	int port = -1;
+	if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) == 0 &&
+	    getsockname(s, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (s >= 0)
+		close(s);
+	return port;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *buf = malloc(1 << 20);
+	size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+	fclose(f);
+	if (buf)
+		buf[n] = 0;
+	return buf;
+}
+
+static bool file_contains(const char *path, const char *needle)
+{
+	char *s = slurp(path);
+	bool found = s && strstr(s, needle);
+	free(s);
+	return found;
+}
+
+static int provider_start(struct provider *p)
+{
+	char config[2048], script[512];
+	snprintf(p->issuer, sizeof p->issuer, "https://127.0.0.1:%d", p->port);
+	snprintf(config, sizeof config,
+		 "{\"port\":%d,\"mode\":\"%s\",\"cert\":\"%s\",\"key\":\"%s\",\"signing_keys\":\"%s\","
+		 "\"tid\":\"" TID "\",\"clients\":%s}",
+		 p->port, p->mode, cert, key, p->keys, p->clients);
+	snprintf(script, sizeof script, "%s/provider.mjs", oidc_dir);
+	unlink(p->log);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open(p->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		setenv("OIDC_TEST_CONFIG", config, 1);
+		execlp("node", "node", script, (char *)NULL);
+		_exit(127);
+	}
+	p->pid = pid;
+	for (int i = 0; i < 200; i++) {
+		if (file_contains(p->log, "listening "))
+			return 0;
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			break;
+		msleep(50);
+	}
+	char *log = slurp(p->log);
+	fprintf(stderr, "provider %s did not start:\n%s\n", p->mode, log ? log : "");
+	free(log);
+	return -1;
+}
+
+static void provider_stop(struct provider *p)
+{
+	if (p->pid <= 0)
+		return;
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, NULL, 0);
+	p->pid = 0;
+}
+
+/* Runs argv, returns its stdout (malloc'd) or NULL when it failed. */
+static char *run_capture(char *const argv[])
+{
+	int fds[2];
+	if (pipe(fds) != 0)
+		return NULL;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		setenv("NODE_EXTRA_CA_CERTS", cert, 1);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	size_t cap = 65536, n = 0;
+	char *out = malloc(cap);
+	ssize_t r;
+	while (out && (r = read(fds[0], out + n, cap - 1 - n)) > 0)
+		n += (size_t)r;
+	close(fds[0]);
+	int st = 0;
+	waitpid(pid, &st, 0);
+	if (out)
+		out[n] = 0;
+	return out;
+}
+
+/* Logs `login` in at provider p as client_id with the nonce that binds dev (connected) to it.
+ * *token is malloc'd. Returns 0 or -1. */
+static int obtain(struct provider *p, const char *client_id, const char *login, struct tdev *dev,
+		  const char *acr, char **token)
+{
+	char nonce[ID_NONCE_BUF_BYTES], args[2048], script[512];
+	if (id_nonce_compute(p->issuer, dev->ik_pk, dev->challenge, nonce) != 0)
+		return -1;
+	snprintf(args, sizeof args,
+		 "{\"authorization_endpoint\":\"%s/auth\",\"token_endpoint\":\"%s/token\","
+		 "\"client_id\":\"%s\",\"redirect_uri\":\"" REDIRECT "\",\"nonce\":\"%s\","
+		 "\"login_hint\":\"%s\",\"acr_values\":\"%s\"}",
+		 p->issuer, p->issuer, client_id, nonce, login, acr ? acr : "");
+	snprintf(script, sizeof script, "%s/login.mjs", oidc_dir);
+	char *const argv[] = { "node", script, args, NULL };
+	char *out = run_capture(argv);
+	char *t = out ? strstr(out, "\"id_token\":\"") : NULL;
+	if (!t) {
+		fprintf(stderr, "login %s at %s failed: %s\n", login, p->mode, out ? out : "");
+		free(out);
+		return -1;
+	}
+	t += strlen("\"id_token\":\"");
+	char *end = strchr(t, '"');
+	*token = strndup(t, (size_t)(end - t));
+	free(out);
+	return 0;
+}
+
+/* Connects dev, logs `login` in at p and registers with the token. Returns the reply type. */
+static int login_register(struct tdev *dev, struct provider *p, const char *client_id,
+			  const char *login)
+{
+	char *token = NULL;
+	if (tdev_connect(dev) != 0)
+		return -1;
+	if (obtain(p, client_id, login, dev, p == &broker ? NSIS "Substantial" : NULL, &token) != 0)
+		return -1;
+	int t = tdev_register_token(dev, token, 2);
+	free(token);
+	return t;
+}
+
+/* Registration is refused on the wire with the one generic error, and the log names `err`. */
+static void refused_with(struct provider *p, const char *client_id, const char *login,
+			 const char *err)
+{
+	struct tdev d;
+	tdev_init(&d, relay.port);
+	int t = login_register(&d, p, client_id, login);
+	CHECK_EQ_INT(t, PROTO_T_ERROR);
+	if (t == PROTO_T_ERROR)
+		CHECK_EQ_INT(d.frame.body.error.code, -PROTO_E_ATTESTATION_REJECTED);
+	char needle[128];
+	snprintf(needle, sizeof needle, "reason=\"%s\"", err);
+	CHECK(relay_log_contains(&relay, needle));
+	tdev_free(&d);
+}
+
+static bool wait_log(const char *needle, int ms)
+{
+	for (int i = 0; i < ms / 50; i++) {
+		if (relay_log_contains(&relay, needle))
+			return true;
+		msleep(50);
+	}
+	return false;
+}
+
+static void relay_fetches_keys_and_registers(void)
+{
+	/* Each provider's keys came over HTTPS at the start (discovery for two, jwks_url for one). */
+	CHECK(wait_log("idp_keys_fetched idp=broker", 10000));
+	CHECK(wait_log("idp_keys_fetched idp=adfs", 10000));
+	CHECK(wait_log("idp_keys_fetched idp=entra", 10000));
+	struct tdev c, w, s, e;
+	tdev_init(&c, relay.port);
+	tdev_init(&w, relay.port);
+	tdev_init(&s, relay.port);
+	tdev_init(&e, relay.port);
+	CHECK_EQ_INT(login_register(&c, &broker, "wakks-citizen", "anna"), PROTO_T_REGISTERED);
+	/* AD FS: a group by name, and one by SID. */
+	CHECK_EQ_INT(login_register(&w, &adfs, "wakks-caseworker", "camilla"), PROTO_T_REGISTERED);
+	CHECK_EQ_INT(login_register(&s, &adfs, "wakks-caseworker", "dennis"), PROTO_T_REGISTERED);
+	CHECK_EQ_INT(login_register(&e, &entra, "wakks-entra", "eva"), PROTO_T_REGISTERED);
+	tdev_free(&c);
+	tdev_free(&w);
+	tdev_free(&s);
+	tdev_free(&e);
+	/* The key sets were persisted for a restart. */
+	char path[512];
+	snprintf(path, sizeof path, "%s/idp-cache/adfs.jwks.json", relay.data_dir);
+	CHECK(access(path, R_OK) == 0);
+	snprintf(path, sizeof path, "%s/idp-cache/broker.discovery.json", relay.data_dir);
+	CHECK(access(path, R_OK) == 0);
+}
+
+static void documented_refusals(void)
+{
+	/* A token the provider issued to another client. */
+	refused_with(&broker, "other-app", "anna", "ID_ERR_AUD");
+	/* No CPR claim. */
+	refused_with(&broker, "wakks-citizen", "nocpr", "ID_ERR_SUBJECT");
+	/* Assurance below Substantial (acr answered Low). */
+	refused_with(&broker, "wakks-citizen", "low", "ID_ERR_ASSURANCE_LOW");
+	/* Entra group overage. */
+	refused_with(&entra, "wakks-entra", "many", "ID_ERR_GROUP_OVERAGE");
+	/* Groups that map to no unit. */
+	refused_with(&adfs, "wakks-caseworker", "outsider", "ID_ERR_NO_UNIT");
+}
+
+static void key_rotation_is_followed(void)
+{
+	/* The broker restarts with a new signing key (a new kid): the relay's set lacks it, so the
+	 * register waits for one fetch and then succeeds. */
+	provider_stop(&broker);
+	unlink(broker.keys);
+	REQUIRE(provider_start(&broker) == 0);
+	struct tdev d;
+	tdev_init(&d, relay.port);
+	CHECK_EQ_INT(login_register(&d, &broker, "wakks-citizen", "bo"), PROTO_T_REGISTERED);
+	CHECK(relay_log_contains(&relay, "awaiting_provider_keys"));
+	tdev_free(&d);
+}
+
+/* Rewrites relay.conf, replacing `from` with `to` once. */
+static int edit_config(const char *from, const char *to)
+{
+	char *s = slurp(relay.config_path);
+	char *at = s ? strstr(s, from) : NULL;
+	if (!at) {
+		free(s);
+		return -1;
+	}
+	FILE *f = fopen(relay.config_path, "w");
+	if (!f) {
+		free(s);
+		return -1;
+	}
+	fprintf(f, "%.*s%s%s", (int)(at - s), s, to, at + strlen(from));
+	fclose(f);
+	free(s);
+	return 0;
+}
+
+static void unreachable_at_restart_uses_persisted_keys(void)
+{
+	/* The relay restarts while the AD FS's key set cannot be reached (its URL now names a port
+	 * nobody listens on): the persisted set verifies the provider's tokens. */
+	REQUIRE(relay_proc_stop(&relay) == 0);
+	char from[128], to[128];
+	snprintf(from, sizeof from, "jwks_url = https://127.0.0.1:%d/jwks", adfs.port);
+	snprintf(to, sizeof to, "jwks_url = https://127.0.0.1:%d/jwks", free_port());
+	REQUIRE(edit_config(from, to) == 0);
+	REQUIRE(relay_proc_restart(&relay, false) == 0);
+	CHECK(wait_log("idp_keys_restored idp=adfs", 5000));
+	CHECK(wait_log("idp_fetch_failed idp=adfs", 10000));
+	struct tdev d;
+	tdev_init(&d, relay.port);
+	CHECK_EQ_INT(login_register(&d, &adfs, "wakks-caseworker", "camilla"), PROTO_T_REGISTERED);
+	tdev_free(&d);
+}
+
+static void setup_providers(void)
+{
+	struct provider *all[] = { &broker, &adfs, &entra };
+	for (int i = 0; i < 3; i++) {
+		all[i]->port = free_port();
+		snprintf(all[i]->keys, sizeof all[i]->keys, "%s/%s-signing.json", dir, all[i]->mode);
+		snprintf(all[i]->log, sizeof all[i]->log, "%s/%s.log", dir, all[i]->mode);
+	}
+#define PUBLIC_CLIENT(id)                                                                          \
+	"{\"client_id\":\"" id "\",\"token_endpoint_auth_method\":\"none\",\"application_type\":"  \
+	"\"native\",\"redirect_uris\":[\"" REDIRECT "\"],\"grant_types\":[\"authorization_code\"],"   \
+	"\"response_types\":[\"code\"]}"
+	snprintf(broker.clients, sizeof broker.clients, "[%s,%s]", PUBLIC_CLIENT("wakks-citizen"),
+		 PUBLIC_CLIENT("other-app"));
+	snprintf(adfs.clients, sizeof adfs.clients, "[%s]", PUBLIC_CLIENT("wakks-caseworker"));
+	snprintf(entra.clients, sizeof entra.clients, "[%s]", PUBLIC_CLIENT("wakks-entra"));
+}
+
+static int make_cert(void)
+{
+	char cmd[1200];
+	snprintf(cert, sizeof cert, "%s/oidc-cert.pem", dir);
+	snprintf(key, sizeof key, "%s/oidc-key.pem", dir);
+	snprintf(cmd, sizeof cmd,
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout '%s' "
+		 "-out '%s' -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+		 ">/dev/null 2>&1", key, cert);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	oidc_dir = getenv("WAKKS_OIDC_DIR");
+	const char *tmp = getenv("TMPDIR");
+	snprintf(dir, sizeof dir, "%s/wakks-oidc-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+	if (!oidc_dir || sodium_init() < 0 || !mkdtemp(dir) || make_cert() != 0)
+		return 1;
+	char install[600];
+	snprintf(install, sizeof install, "'%s/install.sh'", oidc_dir);
+	if (system(install) != 0) {
+		fprintf(stderr, "tests/oidc/install.sh failed: node and npm are needed\n");
+		return 1;
+	}
+	setup_providers();
+	if (provider_start(&broker) != 0 || provider_start(&adfs) != 0 || provider_start(&entra) != 0)
+		return 1;
+	char extra[4096];
+	snprintf(extra, sizeof extra,
+		 "[idp broker]\nissuer = %s\naudience = wakks-citizen\n"
+		 "discovery = %s/.well-known/openid-configuration\nca_file = %s\nalgs = RS256\n"
+		 "kind = citizen\nprofile = mitid-broker\nacr_values = " NSIS "Substantial\n\n"
+		 "[idp adfs]\nissuer = %s\naudience = wakks-caseworker\njwks_url = %s/jwks\n"
+		 "ca_file = %s\nkind = caseworker\nprofile = adfs\n\n"
+		 "[idp entra]\nissuer = %s\naudience = wakks-entra\n"
+		 "discovery = %s/.well-known/openid-configuration\nca_file = %s\nkind = caseworker\n"
+		 "profile = entra-id\nentra_tenant = " TID "\n\n"
+		 "[tenant varde]\nname = Varde Kommune\ncvr = 29189781\nidps = broker, adfs\n"
+		 "[unit varde/jobcenter]\nname = Jobcenter\n"
+		 "groups = VARDE\\Jobcenter, S-1-5-21-1004336348-1177238915-682003330-1130\n\n"
+		 "[tenant vejle]\nname = Vejle Kommune\ncvr = 29189129\nidps = broker, entra\n"
+		 "[unit vejle/borgerservice]\nname = Borgerservice\ngroups = " GROUP_OID "\n",
+		 broker.issuer, broker.issuer, cert, adfs.issuer, adfs.issuer, cert, entra.issuer,
+		 entra.issuer, cert);
+	struct relay_proc_opts o = { .extra_config = extra };
+	int rc = relay_proc_start_opts(&relay, &o);
+	if (rc == 0) {
+		RUN(relay_fetches_keys_and_registers);
+		RUN(documented_refusals);
+		RUN(key_rotation_is_followed);
+		RUN(unreachable_at_restart_uses_persisted_keys);
+	}
+	provider_stop(&broker);
+	provider_stop(&adfs);
+	provider_stop(&entra);
+	relay_proc_cleanup(&relay);
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+	return rc == 0 ? TEST_RESULT() : 1;
+}
