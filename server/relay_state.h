@@ -55,6 +55,10 @@ struct relay_idp {
 	char issuer[RELAY_CONFIG_STR_MAX + 64];
 	const struct relay_idp_config *cfg;
 	struct provider_remote *remote; /* keys over HTTPS (services/provider_keys.c), or NULL */
+	/* A confidential client's secret, or its private JWK (services/code_exchange.c); never
+	 * logged, wiped at stop. */
+	char *client_secret;
+	size_t client_secret_len;
 };
 
 struct relay_tenant_ids {

@@ -63,6 +63,16 @@ bool id_url_acceptable(const char *url, bool allow_loopback_http);
  * about freshness (the caller applies its default). Unparseable directives are ignored. */
 int64_t id_cache_max_age(const char *cache_control);
 
+/* A client assertion for private_key_jwt (RFC 7523 §2.2, OpenID Connect Core §9): a JWS over
+ * {"iss": client_id, "sub": client_id, "aud": audience (the token endpoint), "jti": 128 random
+ * bits, "iat": now, "exp": now + 60}, signed with the private JWK in jwk_json (RSA: RS256, EC
+ * P-256: ES256), with kid = `kid` when not NULL, else the JWK's own kid. *out is malloc'd.
+ * @return 0, ID_ERR_INVALID_ARG, ID_ERR_CONFIG (not a private RSA/P-256 JWK), ID_ERR_CRYPTO,
+ * ID_ERR_NOMEM. */
+int id_client_assertion(const char *jwk_json, size_t jwk_len, const char *kid,
+			const char *client_id, const char *audience, int64_t now, char **out)
+	ID_WARN_UNUSED;
+
 #endif
 
 /* ------------------------------------------------------------------------------------------------
@@ -518,5 +528,15 @@ bool id_url_acceptable(const char *url, bool allow_loopback_http);
  * the max-age in seconds; 0 for no-store, no-cache or max-age=0; -1 when the header says nothing
  * about freshness (the caller applies its default). Unparseable directives are ignored. */
 int64_t id_cache_max_age(const char *cache_control);
+
+/* A client assertion for private_key_jwt (RFC 7523 §2.2, OpenID Connect Core §9): a JWS over
+ * {"iss": client_id, "sub": client_id, "aud": audience (the token endpoint), "jti": 128 random
+ * bits, "iat": now, "exp": now + 60}, signed with the private JWK in jwk_json (RSA: RS256, EC
+ * P-256: ES256), with kid = `kid` when not NULL, else the JWK's own kid. *out is malloc'd.
+ * @return 0, ID_ERR_INVALID_ARG, ID_ERR_CONFIG (not a private RSA/P-256 JWK), ID_ERR_CRYPTO,
+ * ID_ERR_NOMEM. */
+int id_client_assertion(const char *jwk_json, size_t jwk_len, const char *kid,
+			const char *client_id, const char *audience, int64_t now, char **out)
+	ID_WARN_UNUSED;
 
 #endif

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "net/http_client.h"
 #include "relay_state.h"
+#include "services/code_exchange.h"
 #include "services/provider_keys.h"
 #include "wakks_devidp.h"
 
@@ -181,6 +182,8 @@ static int start_idp(struct relay *r, struct relay_idp *p, const struct relay_id
 		/* Keys over HTTPS come from services/provider_keys.c once every provider is set up. */
 		if (cfg->jwks_file[0] && load_key_file(cfg, &p->keys) != 0)
 			return -1;
+		if (relay_code_exchange_load(p) != 0)
+			return -1;
 	}
 	if (id_idp_validate(&p->idp) != 0) {
 		RLOG_ERROR("identity", "idp_invalid", "idp=%s", cfg->id);
@@ -266,6 +269,7 @@ void relay_identity_stop(struct relay *r)
 		id->http = NULL;
 	}
 	for (int i = 0; i < id->idp_count; i++) {
+		relay_code_exchange_unload(&id->idps[i]);
 		id_keyset_free(id->idps[i].keys);
 		devidp_close(id->idps[i].dev);
 	}

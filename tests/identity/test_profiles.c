@@ -3,6 +3,9 @@
  * acr assurance of MitID brokers, AD FS's "group" claim with names or SIDs, Entra ID's oid, tid,
  * group object ids, app roles and group overage; and the provider metadata helpers (discovery
  * documents, Cache-Control). Tokens are minted by the development provider with edited claims. */
+#include <cjose/cjose.h>
+#include <jansson.h>
+
 #include "test.h"
 #include "id_test_util.h"
 
@@ -178,6 +181,41 @@ static void test_cache_control(void)
 	CHECK_EQ_INT(id_cache_max_age("s-maxage=10,max-age=20"), 20);
 }
 
+static void test_client_assertion(void)
+{
+	char *priv = devidp_private_jwk_json(adfs);
+	char *a = NULL;
+	REQUIRE(priv != NULL);
+	CHECK_EQ_INT(id_client_assertion(priv, strlen(priv), "k-1", "wakks", "https://idp.example/token",
+					 T_NOW, &a), 0);
+	REQUIRE(a != NULL);
+	cjose_err err;
+	cjose_jws_t *jws = cjose_jws_import(a, strlen(a), &err);
+	cjose_jwk_t *pub = cjose_jwk_import(priv, strlen(priv), &err);
+	CHECK(jws && pub && cjose_jws_verify(jws, pub, &err));
+	uint8_t *plain = NULL;
+	size_t plen = 0;
+	CHECK(jws && cjose_jws_get_plaintext(jws, &plain, &plen, &err));
+	json_t *c = plain ? json_loadb((const char *)plain, plen, 0, NULL) : NULL;
+	CHECK(c && strcmp(json_string_value(json_object_get(c, "iss")), "wakks") == 0);
+	CHECK(c && strcmp(json_string_value(json_object_get(c, "sub")), "wakks") == 0);
+	CHECK(c && strcmp(json_string_value(json_object_get(c, "aud")), "https://idp.example/token") == 0);
+	CHECK(c && json_integer_value(json_object_get(c, "exp")) == T_NOW + 60);
+	CHECK(c && strlen(json_string_value(json_object_get(c, "jti"))) >= 22);
+	json_t *h = jws ? (json_t *)cjose_jws_get_protected(jws) : NULL;
+	CHECK(h && strcmp(json_string_value(json_object_get(h, "alg")), "RS256") == 0);
+	CHECK(h && strcmp(json_string_value(json_object_get(h, "kid")), "k-1") == 0);
+	json_decref(c);
+	cjose_jws_release(jws);
+	cjose_jwk_release(pub);
+	free(a);
+	/* A public key cannot sign; not JSON is a configuration error. */
+	CHECK_EQ_INT(id_client_assertion("{}", 2, NULL, "wakks", "https://i/t", T_NOW, &a), ID_ERR_CONFIG);
+	CHECK_EQ_INT(id_client_assertion(priv, strlen(priv), NULL, "", "https://i/t", T_NOW, &a),
+		     ID_ERR_INVALID_ARG);
+	free(priv);
+}
+
 int main(void)
 {
 	if (id_library_init() != 0)
@@ -201,6 +239,7 @@ int main(void)
 	RUN(test_entra);
 	RUN(test_discovery);
 	RUN(test_cache_control);
+	RUN(test_client_assertion);
 	devidp_close(mitid);
 	devidp_close(adfs);
 	id_keyset_free(ks_mitid);

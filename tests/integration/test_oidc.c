@@ -31,7 +31,7 @@
 #define REDIRECT "http://127.0.0.1:9/cb"
 
 static struct relay_proc relay;
-static char dir[256], cert[300], key[300];
+static char dir[256], cert[300], key[300], client_key[300];
 static const char *oidc_dir; /* tests/oidc in the source tree */
 
 struct provider {
@@ -107,7 +107,8 @@ static int provider_start(struct provider *p)
 		_exit(127);
 	}
 	p->pid = pid;
-	for (int i = 0; i < 200; i++) {
+	/* Node, the provider and fresh RSA keys take a few seconds on a loaded machine. */
+	for (int i = 0; i < 600; i++) {
 		if (file_contains(p->log, "listening "))
 			return 0;
 		if (waitpid(pid, NULL, WNOHANG) == pid)
@@ -157,33 +158,64 @@ static char *run_capture(char *const argv[])
 	return out;
 }
 
+/* The string member `name` of the JSON text s, malloc'd, or NULL. */
+static char *json_member(const char *s, const char *name)
+{
+	char k[64];
+	snprintf(k, sizeof k, "\"%s\":\"", name);
+	const char *t = s ? strstr(s, k) : NULL;
+	if (!t)
+		return NULL;
+	t += strlen(k);
+	const char *end = strchr(t, '"');
+	return end ? strndup(t, (size_t)(end - t)) : NULL;
+}
+
 /* Logs `login` in at provider p as client_id with the nonce that binds dev (connected) to it.
- * *token is malloc'd. Returns 0 or -1. */
+ * A confidential client (the broker's wakks-citizen) stops at the code, which the relay
+ * exchanges (POST /idp/token); a public one exchanges it itself. *token is malloc'd. Returns 0
+ * or -1. */
 static int obtain(struct provider *p, const char *client_id, const char *login, struct tdev *dev,
 		  const char *acr, char **token)
 {
+	bool confidential = p == &broker && strcmp(client_id, "wakks-citizen") == 0;
 	char nonce[ID_NONCE_BUF_BYTES], args[2048], script[512];
 	if (id_nonce_compute(p->issuer, dev->ik_pk, dev->challenge, nonce) != 0)
 		return -1;
 	snprintf(args, sizeof args,
 		 "{\"authorization_endpoint\":\"%s/auth\",\"token_endpoint\":\"%s/token\","
 		 "\"client_id\":\"%s\",\"redirect_uri\":\"" REDIRECT "\",\"nonce\":\"%s\","
-		 "\"login_hint\":\"%s\",\"acr_values\":\"%s\"}",
-		 p->issuer, p->issuer, client_id, nonce, login, acr ? acr : "");
+		 "\"login_hint\":\"%s\",\"acr_values\":\"%s\",\"code_only\":%s}",
+		 p->issuer, p->issuer, client_id, nonce, login, acr ? acr : "",
+		 confidential ? "true" : "false");
 	snprintf(script, sizeof script, "%s/login.mjs", oidc_dir);
 	char *const argv[] = { "node", script, args, NULL };
 	char *out = run_capture(argv);
-	char *t = out ? strstr(out, "\"id_token\":\"") : NULL;
-	if (!t) {
-		fprintf(stderr, "login %s at %s failed: %s\n", login, p->mode, out ? out : "");
+	if (confidential) {
+		char *code = json_member(out, "code"), *verifier = json_member(out, "code_verifier");
+		char body[4096];
+		char *resp = NULL;
+		int status = 0;
+		snprintf(body, sizeof body,
+			 "{\"idp\":\"broker\",\"code\":\"%s\",\"redirect_uri\":\"" REDIRECT "\","
+			 "\"code_verifier\":\"%s\"}", code ? code : "", verifier ? verifier : "");
+		free(code);
+		free(verifier);
 		free(out);
-		return -1;
+		out = NULL;
+		if (https_request(relay.port, "POST", "/idp/token", "application/json", body,
+				  &status, &resp, NULL, 0) != 0 || status != 200) {
+			fprintf(stderr, "relay exchange: status %d: %s\n", status, resp ? resp : "");
+			free(resp);
+			return -1;
+		}
+		out = resp;
 	}
-	t += strlen("\"id_token\":\"");
-	char *end = strchr(t, '"');
-	*token = strndup(t, (size_t)(end - t));
+	*token = json_member(out, "id_token");
+	if (!*token)
+		fprintf(stderr, "login %s at %s failed: %s\n", login, p->mode, out ? out : "");
 	free(out);
-	return 0;
+	return *token ? 0 : -1;
 }
 
 /* Connects dev, logs `login` in at p and registers with the token. Returns the reply type. */
@@ -268,6 +300,74 @@ static void documented_refusals(void)
 	refused_with(&adfs, "wakks-caseworker", "outsider", "ID_ERR_NO_UNIT");
 }
 
+static void providers_are_published(void)
+{
+	int status = 0;
+	char *body = NULL;
+	CHECK_EQ_INT(https_request(relay.port, "GET", "/idp/providers/varde", NULL, NULL, &status,
+				   &body, NULL, 0), 0);
+	CHECK_EQ_INT(status, 200);
+	char expect[512];
+	/* The broker, with what a client asks it for; the relay completes its code exchange, so
+	 * no token endpoint is given out. */
+	snprintf(expect, sizeof expect,
+		 "{\"id\":\"broker\",\"kind\":\"citizen\",\"display_name\":\"MitID\","
+		 "\"issuer\":\"%s\",\"authorization_endpoint\":\"%s/auth\",\"client_id\":"
+		 "\"wakks-citizen\",\"scope\":\"openid\",\"code_exchange\":\"relay\","
+		 "\"acr_values\":\"" NSIS "Substantial\"",
+		 broker.issuer, broker.issuer);
+	CHECK(body && strstr(body, expect));
+	CHECK(body && strstr(body, "\"tenant\":\"varde\""));
+	/* The AD FS has no discovery here: clients cannot be told where to log in. The Entra ID
+	 * belongs to another tenant. */
+	CHECK(body && !strstr(body, "\"id\":\"adfs\""));
+	CHECK(body && !strstr(body, "\"id\":\"entra\""));
+	free(body);
+	body = NULL;
+	CHECK_EQ_INT(https_request(relay.port, "GET", "/idp/providers", NULL, NULL, &status, &body,
+				   NULL, 0), 0);
+	CHECK(status == 200 && body && strstr(body, "\"id\":\"entra\"") &&
+	      strstr(body, "\"code_exchange\":\"client\"") && strstr(body, "\"token_endpoint\":"));
+	free(body);
+	body = NULL;
+	CHECK_EQ_INT(https_request(relay.port, "GET", "/idp/providers/nosuch", NULL, NULL, &status,
+				   &body, NULL, 0), 0);
+	CHECK_EQ_INT(status, 404);
+	free(body);
+}
+
+static void confidential_exchange_refusals(void)
+{
+	int status = 0;
+	char *body = NULL;
+	/* A made-up code: the provider refuses, the relay says so. */
+	CHECK_EQ_INT(https_request(relay.port, "POST", "/idp/token", "application/json",
+				   "{\"idp\":\"broker\",\"code\":\"nope\",\"redirect_uri\":\"" REDIRECT
+				   "\",\"code_verifier\":\"" "abcdefghijabcdefghijabcdefghijabcdefghijabc" "\"}",
+				   &status, &body, NULL, 0), 0);
+	CHECK_EQ_INT(status, 502);
+	CHECK(body && strstr(body, "\"provider_error\":\"invalid_grant\""));
+	free(body);
+	body = NULL;
+	/* A public client's provider is not exchanged by the relay. */
+	CHECK_EQ_INT(https_request(relay.port, "POST", "/idp/token", "application/json",
+				   "{\"idp\":\"adfs\",\"code\":\"x\",\"redirect_uri\":\"" REDIRECT "\"}",
+				   &status, &body, NULL, 0), 0);
+	CHECK_EQ_INT(status, 404);
+	free(body);
+	body = NULL;
+	CHECK_EQ_INT(https_request(relay.port, "POST", "/idp/token", "application/json", "[1]",
+				   &status, &body, NULL, 0), 0);
+	CHECK_EQ_INT(status, 400);
+	free(body);
+	/* The private key never reaches the log. */
+	char *k = slurp(client_key);
+	char *d = json_member(k, "d");
+	CHECK(d && strlen(d) > 100 && !relay_log_contains(&relay, d));
+	free(d);
+	free(k);
+}
+
 static void key_rotation_is_followed(void)
 {
 	/* The broker restarts with a new signing key (a new kid): the relay's set lacks it, so the
@@ -332,8 +432,14 @@ static void setup_providers(void)
 	"{\"client_id\":\"" id "\",\"token_endpoint_auth_method\":\"none\",\"application_type\":"  \
 	"\"native\",\"redirect_uris\":[\"" REDIRECT "\"],\"grant_types\":[\"authorization_code\"],"   \
 	"\"response_types\":[\"code\"]}"
-	snprintf(broker.clients, sizeof broker.clients, "[%s,%s]", PUBLIC_CLIENT("wakks-citizen"),
-		 PUBLIC_CLIENT("other-app"));
+	/* The relay is the broker's confidential client (private_key_jwt, as NemLog-in offers). */
+	snprintf(client_key, sizeof client_key, "%s/relay-client-key.json", dir);
+	snprintf(broker.clients, sizeof broker.clients,
+		 "[{\"client_id\":\"wakks-citizen\",\"token_endpoint_auth_method\":\"private_key_jwt\","
+		 "\"token_endpoint_auth_signing_alg\":\"RS256\",\"jwks_file\":\"%s\","
+		 "\"application_type\":\"native\",\"redirect_uris\":[\"" REDIRECT "\"],"
+		 "\"grant_types\":[\"authorization_code\"],\"response_types\":[\"code\"]},%s]",
+		 client_key, PUBLIC_CLIENT("other-app"));
 	snprintf(adfs.clients, sizeof adfs.clients, "[%s]", PUBLIC_CLIENT("wakks-caseworker"));
 	snprintf(entra.clients, sizeof entra.clients, "[%s]", PUBLIC_CLIENT("wakks-entra"));
 }
@@ -370,7 +476,8 @@ int main(void)
 	snprintf(extra, sizeof extra,
 		 "[idp broker]\nissuer = %s\naudience = wakks-citizen\n"
 		 "discovery = %s/.well-known/openid-configuration\nca_file = %s\nalgs = RS256\n"
-		 "kind = citizen\nprofile = mitid-broker\nacr_values = " NSIS "Substantial\n\n"
+		 "kind = citizen\nprofile = mitid-broker\nacr_values = " NSIS "Substantial\n"
+		 "display_name = MitID\nclient_auth = private_key_jwt\nclient_key_file = %s\n\n"
 		 "[idp adfs]\nissuer = %s\naudience = wakks-caseworker\njwks_url = %s/jwks\n"
 		 "ca_file = %s\nkind = caseworker\nprofile = adfs\n\n"
 		 "[idp entra]\nissuer = %s\naudience = wakks-entra\n"
@@ -381,13 +488,15 @@ int main(void)
 		 "groups = VARDE\\Jobcenter, S-1-5-21-1004336348-1177238915-682003330-1130\n\n"
 		 "[tenant vejle]\nname = Vejle Kommune\ncvr = 29189129\nidps = broker, entra\n"
 		 "[unit vejle/borgerservice]\nname = Borgerservice\ngroups = " GROUP_OID "\n",
-		 broker.issuer, broker.issuer, cert, adfs.issuer, adfs.issuer, cert, entra.issuer,
+		 broker.issuer, broker.issuer, cert, client_key, adfs.issuer, adfs.issuer, cert, entra.issuer,
 		 entra.issuer, cert);
 	struct relay_proc_opts o = { .extra_config = extra };
 	int rc = relay_proc_start_opts(&relay, &o);
 	if (rc == 0) {
 		RUN(relay_fetches_keys_and_registers);
 		RUN(documented_refusals);
+		RUN(providers_are_published);
+		RUN(confidential_exchange_refusals);
 		RUN(key_rotation_is_followed);
 		RUN(unreachable_at_restart_uses_persisted_keys);
 	}

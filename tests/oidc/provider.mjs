@@ -8,7 +8,8 @@
 //   port, host ("127.0.0.1"), mode, cert, key (PEM files of the TLS certificate),
 //   signing_keys (a file of private JWKs; created with a fresh RSA key when missing: delete it
 //   and restart to rotate), clients (oidc-provider client metadata; a client with
-//   "jwks_file" gets the public part of that private JWK file, created when missing).
+//   "jwks_file" is registered with the public part of the private JWK in that file, which is
+//   created when missing: the key a private_key_jwt client signs with).
 // Log-ins need no form: the interaction takes login_hint as the account and grants what was
 // asked. Prints "listening <issuer>" when ready.
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
@@ -29,6 +30,13 @@ function rsaJwk() {
 function privateJwks(file) {
   if (!existsSync(file))
     writeFileSync(file, JSON.stringify({ keys: [rsaJwk()] }), { mode: 0o600 });
+  return JSON.parse(readFileSync(file, 'utf8'));
+}
+
+// A confidential client's private key: one private JWK (what the relay's client_key_file holds).
+function clientKey(file) {
+  if (!existsSync(file))
+    writeFileSync(file, JSON.stringify(rsaJwk()), { mode: 0o600 });
   return JSON.parse(readFileSync(file, 'utf8'));
 }
 
@@ -61,7 +69,7 @@ const claimNames = [...new Set(Object.values(accounts).flatMap((a) => Object.key
 
 const clients = cfg.clients.map((c) => {
   const { jwks_file, ...meta } = c;
-  if (jwks_file) meta.jwks = { keys: privateJwks(jwks_file).keys.map(publicJwk) };
+  if (jwks_file) meta.jwks = { keys: [publicJwk(clientKey(jwks_file))] };
   return meta;
 });
 
