@@ -78,6 +78,7 @@ struct relay_identity {
 	 * needs it. */
 	struct http_client *http;
 	struct relay_provider_keys *provider_keys;
+	struct relay_login_challenges *login_challenges; /* services/login_challenge.c */
 };
 
 /* How full storage is, sampled once a second (services/storage_space.c), and what was said about
@@ -98,6 +99,7 @@ struct blob_busy;
 struct http_client;
 struct provider_remote;
 struct relay_provider_keys;
+struct relay_login_challenges;
 struct relay_consent_text;
 struct relay_conn;
 struct store;

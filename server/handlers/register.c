@@ -19,6 +19,7 @@
 #include "services/audit_log.h"
 #include "services/delivery.h"
 #include "services/identity_binding.h"
+#include "services/login_challenge.h"
 #include "services/notify.h"
 #include "services/prekeys.h"
 #include "services/provider_keys.h"
@@ -197,6 +198,18 @@ static int verify_attestation(struct relay_conn *c, const proto_frame *f, struct
 		rc = id_verify(&idp->idp, idp->keys, tenant, g->attestation.ptr, g->attestation.len,
 			       g->identity_key, c->challenge, (int64_t)(relay_now_ms() / 1000),
 			       r->identity.replay, &v);
+	/* A client whose page was replaced during the log-in bound its nonce to a login challenge
+	 * (spec/identity.md §2.2) instead of this connection's: that one, once. */
+	uint8_t login_challenge[32];
+	if (rc == ID_ERR_NONCE_MISMATCH &&
+	    relay_login_challenge_find(r, g->identity_key, login_challenge)) {
+		rc = id_verify(&idp->idp, idp->keys, tenant, g->attestation.ptr, g->attestation.len,
+			       g->identity_key, login_challenge, (int64_t)(relay_now_ms() / 1000),
+			       r->identity.replay, &v);
+		if (rc == 0)
+			relay_login_challenge_consume(r, g->identity_key);
+		sodium_memzero(login_challenge, sizeof login_challenge);
+	}
 	if (rc != 0)
 		return refuse(c, f->request_id, "token", rc), -1;
 	if (relay_spk_verify(g->identity_key, &g->spk) != 0) {

@@ -14,6 +14,7 @@
 #include "services/code_exchange.h"
 #include "services/consent_gate.h"
 #include "services/identity_binding.h"
+#include "services/login_challenge.h"
 #include "services/metrics.h"
 #include "services/provider_keys.h"
 #include "wakks_devidp.h"
@@ -263,6 +264,37 @@ static int json_error(struct lws *wsi, void *pss, unsigned status, const char *e
 	return relay_http_respond(wsi, pss, status, "application/json", NULL, body, (size_t)n);
 }
 
+/* POST /idp/login-challenge {"ik": base64url(identity key)}: a challenge for a log-in that
+ * outlives the connection (spec/identity.md §2.2), answered {"challenge", "expires_in"}. */
+static int login_challenge(struct relay *r, struct lws *wsi, void *pss, const char *body,
+			   size_t body_len)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr);
+	const char *ik64 = json_string_value(json_object_get(j, "ik"));
+	uint8_t *ik = NULL;
+	size_t ik_len = 0;
+	int rc;
+	if (!ik64 || id_b64url_decode(ik64, strlen(ik64), &ik, &ik_len) != 0 || ik_len != 32) {
+		rc = json_error(wsi, pss, 400, "bad_request",
+				"a JSON object whose ik is the base64url of a 32-byte identity key");
+	} else {
+		uint8_t ch[32];
+		char ch64[64], out[160];
+		if (relay_login_challenge_issue(r, ik, ch) != 0) {
+			rc = -1;
+		} else {
+			id_b64url_encode(ch, sizeof ch, ch64, sizeof ch64);
+			int n = snprintf(out, sizeof out, "{\"challenge\":\"%s\",\"expires_in\":%d}",
+					 ch64, LOGIN_CHALLENGE_TTL_MS / 1000);
+			rc = relay_http_respond(wsi, pss, 200, "application/json", NULL, out, (size_t)n);
+		}
+	}
+	free(ik);
+	json_decref(j);
+	return rc;
+}
+
 /* POST /idp/token {"idp", "code", "redirect_uri", "code_verifier"}: the relay completes a
  * confidential client's code exchange and answers {"id_token"} (spec/identity.md §11). */
 static int token_exchange(struct relay *r, struct lws *wsi, void *pss, const char *body,
@@ -326,6 +358,8 @@ int relay_http_route(struct relay *r, struct lws *wsi, void *pss, const char *ur
 		if (rc != 1)
 			return rc;
 	}
+	if (strcmp(uri, "/idp/login-challenge") == 0 && body)
+		return login_challenge(r, wsi, pss, body, body_len);
 	if (strcmp(uri, "/idp/token") == 0 && body)
 		return token_exchange(r, wsi, pss, body, body_len);
 	if (strcmp(uri, "/healthz") == 0 && !body)

@@ -13,6 +13,7 @@
 #include "net/http_client.h"
 #include "relay_state.h"
 #include "services/code_exchange.h"
+#include "services/login_challenge.h"
 #include "services/provider_keys.h"
 #include "wakks_devidp.h"
 
@@ -264,6 +265,7 @@ void relay_identity_stop(struct relay *r)
 {
 	struct relay_identity *id = &r->identity;
 	relay_provider_keys_stop(r);
+	relay_login_challenge_free(r);
 	if (id->http) {
 		http_client_free(id->http);
 		id->http = NULL;

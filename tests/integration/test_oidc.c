@@ -175,12 +175,12 @@ static char *json_member(const char *s, const char *name)
  * A confidential client (the broker's wakks-citizen) stops at the code, which the relay
  * exchanges (POST /idp/token); a public one exchanges it itself. *token is malloc'd. Returns 0
  * or -1. */
-static int obtain(struct provider *p, const char *client_id, const char *login, struct tdev *dev,
-		  const char *acr, char **token)
+static int obtain_with(struct provider *p, const char *client_id, const char *login,
+		       struct tdev *dev, const uint8_t *challenge, const char *acr, char **token)
 {
 	bool confidential = p == &broker && strcmp(client_id, "wakks-citizen") == 0;
 	char nonce[ID_NONCE_BUF_BYTES], args[2048], script[512];
-	if (id_nonce_compute(p->issuer, dev->ik_pk, dev->challenge, nonce) != 0)
+	if (id_nonce_compute(p->issuer, dev->ik_pk, challenge ? challenge : dev->challenge, nonce) != 0)
 		return -1;
 	snprintf(args, sizeof args,
 		 "{\"authorization_endpoint\":\"%s/auth\",\"token_endpoint\":\"%s/token\","
@@ -216,6 +216,12 @@ static int obtain(struct provider *p, const char *client_id, const char *login, 
 		fprintf(stderr, "login %s at %s failed: %s\n", login, p->mode, out ? out : "");
 	free(out);
 	return *token ? 0 : -1;
+}
+
+static int obtain(struct provider *p, const char *client_id, const char *login, struct tdev *dev,
+		  const char *acr, char **token)
+{
+	return obtain_with(p, client_id, login, dev, NULL, acr, token);
 }
 
 /* Connects dev, logs `login` in at p and registers with the token. Returns the reply type. */
@@ -368,6 +374,51 @@ static void confidential_exchange_refusals(void)
 	free(k);
 }
 
+/* A log-in that outlives the connection (a full-page redirect): the nonce binds a login
+ * challenge fetched over HTTPS for the device's key; the register arrives on a later connection. */
+static void login_challenge_outlives_the_connection(void)
+{
+	struct tdev d;
+	tdev_init(&d, relay.port);
+	char ik[64], body[160], *resp = NULL;
+	int status = 0;
+	sodium_bin2base64(ik, sizeof ik, d.ik_pk, 32, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	snprintf(body, sizeof body, "{\"ik\":\"%s\"}", ik);
+	CHECK_EQ_INT(https_request(relay.port, "POST", "/idp/login-challenge", "application/json", body,
+				   &status, &resp, NULL, 0), 0);
+	CHECK_EQ_INT(status, 200);
+	char *ch64 = json_member(resp, "challenge");
+	free(resp);
+	uint8_t ch[32];
+	size_t ch_len = 0;
+	REQUIRE(ch64 && sodium_base642bin(ch, sizeof ch, ch64, strlen(ch64), NULL, &ch_len, NULL,
+					  sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0 && ch_len == 32);
+	free(ch64);
+	/* Two log-ins bound to the same login challenge, before any connection exists. */
+	char *t1 = NULL, *t2 = NULL;
+	REQUIRE(obtain_with(&adfs, "wakks-caseworker", "camilla", &d, ch, NULL, &t1) == 0);
+	REQUIRE(obtain_with(&adfs, "wakks-caseworker", "camilla", &d, ch, NULL, &t2) == 0);
+	REQUIRE(tdev_connect(&d) == 0);
+	CHECK_EQ_INT(tdev_register_token(&d, t1, 2), PROTO_T_REGISTERED);
+	/* The login challenge is used up. */
+	struct tdev again;
+	tdev_init(&again, relay.port);
+	tdev_copy_identity(&again, &d);
+	REQUIRE(tdev_connect(&again) == 0);
+	CHECK_EQ_INT(tdev_register_token(&again, t2, 2), PROTO_T_ERROR);
+	CHECK(relay_log_contains(&relay, "reason=\"ID_ERR_NONCE_MISMATCH\""));
+	/* Not base64url of 32 bytes. */
+	resp = NULL;
+	CHECK_EQ_INT(https_request(relay.port, "POST", "/idp/login-challenge", "application/json",
+				   "{\"ik\":\"AAAA\"}", &status, &resp, NULL, 0), 0);
+	CHECK_EQ_INT(status, 400);
+	free(resp);
+	free(t1);
+	free(t2);
+	tdev_free(&d);
+	tdev_free(&again);
+}
+
 static void key_rotation_is_followed(void)
 {
 	/* The broker restarts with a new signing key (a new kid): the relay's set lacks it, so the
@@ -497,6 +548,7 @@ int main(void)
 		RUN(documented_refusals);
 		RUN(providers_are_published);
 		RUN(confidential_exchange_refusals);
+		RUN(login_challenge_outlives_the_connection);
 		RUN(key_rotation_is_followed);
 		RUN(unreachable_at_restart_uses_persisted_keys);
 	}
