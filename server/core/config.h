@@ -53,7 +53,7 @@ enum relay_idp_kind { RELAY_IDP_CITIZEN, RELAY_IDP_CASEWORKER };
 enum relay_idp_profile { RELAY_IDP_PROFILE_MITID_BROKER, RELAY_IDP_PROFILE_ADFS,
 			 RELAY_IDP_PROFILE_ENTRA };
 /* How the relay authenticates at the provider's token endpoint when it completes the code exchange
- * for clients (spec/identity.md §11); NONE: clients are public and exchange the code themselves. */
+ * for clients (spec/identity.md §2.3); NONE: clients are public and exchange the code themselves. */
 enum relay_idp_client_auth { RELAY_IDP_AUTH_NONE, RELAY_IDP_AUTH_SECRET_BASIC,
 			     RELAY_IDP_AUTH_PRIVATE_KEY_JWT };
 #define RELAY_CONFIG_URL_MAX 520
@@ -78,7 +78,7 @@ struct relay_idp_config {
 	char assurance_claim[64];
 	char groups_claim[64];
 	char entra_tenant[64]; /* Entra ID: the tid tokens must carry */
-	/* What clients are told to ask for (spec/identity.md §11). */
+	/* What clients are told to ask for (spec/identity.md §2.3). */
 	char display_name[RELAY_CONFIG_STR_MAX];
 	char scopes[RELAY_CONFIG_STR_MAX];     /* space-separated; default "openid" */
 	char acr_values[RELAY_CONFIG_STR_MAX]; /* space-separated, may be empty */

@@ -153,7 +153,7 @@ static int consent_text(struct relay *r, struct lws *wsi, void *pss, const char 
 }
 
 
-/* One provider as clients see it (spec/identity.md §11), or NULL when clients cannot log in
+/* One provider as clients see it (spec/identity.md §2.3), or NULL when clients cannot log in
  * through it (no authorization endpoint known: no discovery, or not fetched yet). */
 static json_t *provider_entry(const struct relay_idp *p)
 {
@@ -296,7 +296,7 @@ static int login_challenge(struct relay *r, struct lws *wsi, void *pss, const ch
 }
 
 /* POST /idp/token {"idp", "code", "redirect_uri", "code_verifier"}: the relay completes a
- * confidential client's code exchange and answers {"id_token"} (spec/identity.md §11). */
+ * confidential client's code exchange and answers {"id_token"} (spec/identity.md §2.3). */
 static int token_exchange(struct relay *r, struct lws *wsi, void *pss, const char *body,
 			  size_t body_len)
 {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MPL-2.0 */
-/* The relay as a confidential OpenID Connect client (spec/identity.md §11): it completes a
+/* The relay as a confidential OpenID Connect client (spec/identity.md §2.3): it completes a
  * client's authorization-code exchange at the provider's token endpoint, authenticating with
  * client_secret_basic or private_key_jwt, so that the secret or key never leaves the relay. The
  * client gets the ID token only (it registers with it as with any other); access and refresh

@@ -10,8 +10,9 @@
 //   and restart to rotate), clients (oidc-provider client metadata; a client with
 //   "jwks_file" is registered with the public part of the private JWK in that file, which is
 //   created when missing: the key a private_key_jwt client signs with).
-// Log-ins need no form: the interaction takes login_hint as the account and grants what was
-// asked. Prints "listening <issuer>" when ready.
+// The log-in takes login_hint as the account when the request has one (tests driving the flow
+// over HTTP); a browser without one gets a one-field form (input name=login). Consent is given
+// for what was asked. Prints "listening <issuer>" when ready.
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
@@ -94,11 +95,26 @@ const provider = new Provider(issuer, {
 });
 provider.on('server_error', (ctx, err) => console.error('server_error', err));
 
+async function formLogin(req) {
+  if (req.method !== 'POST') return null;
+  let body = '';
+  for await (const chunk of req) body += chunk;
+  return new URLSearchParams(body).get('login');
+}
+
+function loginForm(res, uid) {
+  res.setHeader('content-type', 'text/html; charset=utf-8');
+  res.end(`<!doctype html><html lang="en"><head><title>Test provider</title></head><body><main>
+<form method="post" action="/interaction/${uid}"><label>Login <input name="login" autofocus></label>
+<button type="submit">Log in</button></form></main></body></html>`);
+}
+
 async function interaction(req, res) {
   const details = await provider.interactionDetails(req, res);
   const { prompt, params, session } = details;
   if (prompt.name === 'login') {
-    const id = params.login_hint;
+    const id = params.login_hint || await formLogin(req);
+    if (!id) return loginForm(res, details.uid);
     if (!accounts[id]) {
       res.statusCode = 400;
       return res.end('unknown login_hint');

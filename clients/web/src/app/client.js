@@ -6,8 +6,7 @@ import { equal, toHex } from '../crypto/bytes.js';
 import { oneTimePrekeysGenerate, signedPrekeyGenerate } from '../crypto/keys.js';
 import { T } from '../protocol/schema.js';
 import { Connection, relayUrl } from '../transport/connection.js';
-import { registrationNonce } from '../identity/nonce.js';
-import { claimsOf, discover, login, PROVIDERS } from '../identity/oidc.js';
+import { beginLogin, claimsOf, finishLogin, loginPending, takeReturn } from '../identity/oidc.js';
 import * as db from '../store/db.js';
 import { authBody, browserLabel, newDeviceKeys, PREKEY_BATCH, publicOpks, publicSpk, registerBody } from './device.js';
 import { Sessions } from './sessions.js';
@@ -41,6 +40,18 @@ export class Client extends EventTarget {
     if (this.device) {
       await this.startMessaging();
       this.connect();
+      return;
+    }
+    // Back from the provider's log-in page?
+    this.loggingIn = loginPending();
+    this.changed();
+    try {
+      await this.completeLogin();
+    } catch (e) {
+      this.loginError = e.code ?? e.message;
+    } finally {
+      this.loggingIn = false;
+      this.changed();
     }
   }
 
@@ -53,24 +64,33 @@ export class Client extends EventTarget {
 
   get isCitizen() { return this.device?.role === 'citizen'; }
 
-  /** Registers this browser as a new device of the person who logs in at the provider. */
-  async login(role, popup) {
-    if (!popup) throw new Error('popup_blocked');
-    // The token will be bound to this connection's challenge: if the relay closes it before the
-    // token arrives (its limit on unauthenticated connections), the login cannot succeed.
-    let dropped;
-    const lost = new Promise((_, reject) => { dropped = () => reject(Object.assign(new Error('closed'), { code: 'login_too_slow' })); });
-    lost.catch(() => {});
-    const conn = new Connection(relayUrl(), null, () => dropped());
+  /** Leaves for the provider's log-in page (a full-page redirect): the new device's keys wait in
+   * IndexedDB, the rest of the log-in in this tab's sessionStorage (identity/oidc.js). */
+  async startLogin(provider) {
+    const keys = newDeviceKeys();
+    await db.put('kv', 'pendingDevice', keys);
+    location.assign(await beginLogin(provider, keys.ik.pk));
+  }
+
+  /** Back from the provider: exchanges the code, registers with the ID token on a new connection
+   * (the nonce binds the relay's login challenge, not this connection's), and keeps the device.
+   * Returns false when no log-in of this tab was under way; throws with a code when it failed. */
+  async completeLogin() {
+    const ret = takeReturn();
+    if (!ret) return false;
+    const keys = await db.get('kv', 'pendingDevice');
+    await db.del('kv', 'pendingDevice');
+    if (ret.error) throw Object.assign(new Error(ret.error), { code: ret.error });
+    if (!keys) throw Object.assign(new Error('login_lost'), { code: 'login_lost' });
+    const idToken = await finishLogin(ret);
+    const conn = new Connection(relayUrl(), null, () => {});
     try {
-      const [hello, disc] = await Promise.all([conn.hello, discover(PROVIDERS[role])]);
-      const keys = newDeviceKeys();
-      const nonce = registrationNonce(disc.issuer, keys.ik.pk, hello.chal);
-      const idToken = await Promise.race([login(popup, disc, nonce), lost]);
+      await conn.hello;
       const reply = await conn.request(T.register, registerBody(keys, idToken, browserLabel()));
       const claims = claimsOf(idToken);
       this.device = {
-        ...keys, opks: undefined, role, acc: reply.body.acc, dev: reply.body.dev,
+        ...keys, opks: undefined, role: ret.pending.provider.kind, idp: ret.pending.provider.id,
+        acc: reply.body.acc, dev: reply.body.dev,
         name: typeof claims.name === 'string' ? claims.name : '', registered: Date.now(),
       };
       await db.write(['kv', 'opks'], (t) => {
@@ -79,7 +99,6 @@ export class Client extends EventTarget {
       });
     } finally {
       conn.close();
-      try { popup.close(); } catch { /* already closed */ }
     }
     await this.startMessaging();
     this.stopped = false;
@@ -87,6 +106,7 @@ export class Client extends EventTarget {
     this.attempt = 0;
     this.connect();
     this.changed();
+    return true;
   }
 
   connect() {
