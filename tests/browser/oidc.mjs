@@ -39,13 +39,22 @@ export async function oidcLogins({ step, browser, buildDir, root, webRoot, waitO
     const [relayPort, brokerPort, adfsPort] = [await freePort(), await freePort(), await freePort()];
     const callback = `https://localhost:${relayPort}/callback.html`;
     const clientKey = join(dir, 'relay-client-key.json');
-    const provider = (mode, port, clients) => {
-      const p = spawn('node', [resolve(root, 'tests/oidc/provider.mjs')], {
-        env: { ...process.env, OIDC_TEST_CONFIG: JSON.stringify({ port, mode, cert, key, signing_keys: join(dir, `${mode}-signing.json`), clients }) },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      procs.push(p);
-      return waitFor(p, /listening /, `provider ${mode}`);
+    // A Node start that has not listened within 10 s is killed and tried again (as in
+    // tests/integration/test_oidc.c: Node 20 now and then stalls early in its start).
+    const provider = async (mode, port, clients) => {
+      for (let attempt = 0; ; attempt++) {
+        const p = spawn('node', [resolve(root, 'tests/oidc/provider.mjs')], {
+          env: { ...process.env, OIDC_TEST_CONFIG: JSON.stringify({ port, mode, cert, key, signing_keys: join(dir, `${mode}-signing.json`), clients }) },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        procs.push(p);
+        try {
+          return await waitFor(p, /listening /, `provider ${mode}`, attempt < 2 ? 10000 : 30000);
+        } catch (e) {
+          p.kill('SIGKILL');
+          if (attempt === 2) throw e;
+        }
+      }
     };
     const web = { redirect_uris: [callback], grant_types: ['authorization_code'], response_types: ['code'] };
     await Promise.all([

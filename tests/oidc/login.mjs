@@ -4,8 +4,11 @@
 // redirect_uri, then exchanges the code. Arguments (JSON in argv[2]):
 //   authorization_endpoint, token_endpoint, client_id, redirect_uri, scope, nonce, login_hint,
 //   acr_values, prompt (optional), code_only (print {code, code_verifier} instead of exchanging).
-// Prints one JSON line: {id_token} or {code, code_verifier}, or {error}. Trusts the test CA
-// through NODE_EXTRA_CA_CERTS.
+// Or, as the person in front of a browser for a client that built the request itself (the
+// command-line client): url (the authorization URL it printed), login (typed into the provider's
+// form), redirect_prefix (where the client listens); the redirect is then delivered there.
+// Prints one JSON line: {id_token} or {code, code_verifier}, {delivered}, or {error}. Trusts the
+// test CA through NODE_EXTRA_CA_CERTS.
 import { createHash, randomBytes } from 'node:crypto';
 
 const a = JSON.parse(process.argv[2]);
@@ -30,16 +33,30 @@ function keep(res) {
 }
 const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
 
-let url = `${a.authorization_endpoint}?${q}`;
+let url = a.url ?? `${a.authorization_endpoint}?${q}`;
+let post = null;
 for (let hop = 0; hop < 12; hop++) {
-  const res = await fetch(url, { redirect: 'manual', headers: { cookie: cookie() } });
+  const res = await fetch(url, post ? {
+    method: 'POST', redirect: 'manual', body: post,
+    headers: { cookie: cookie(), 'content-type': 'application/x-www-form-urlencoded' },
+  } : { redirect: 'manual', headers: { cookie: cookie() } });
+  post = null;
   keep(res);
   const loc = res.headers.get('location');
+  if (!loc && a.login && res.status === 200 && url.includes('/interaction/')) {
+    post = new URLSearchParams({ login: a.login }).toString(); // the provider's log-in form
+    continue;
+  }
   if (!loc) {
     console.log(JSON.stringify({ error: `no redirect at hop ${hop} (status ${res.status}): ${(await res.text()).slice(0, 200)}` }));
     process.exit(1);
   }
   const next = new URL(loc, url);
+  if (a.redirect_prefix && next.href.startsWith(a.redirect_prefix)) {
+    const r = await fetch(next.href);
+    console.log(JSON.stringify({ delivered: r.status }));
+    process.exit(r.ok ? 0 : 1);
+  }
   if (next.href.startsWith(a.redirect_uri)) {
     const code = next.searchParams.get('code');
     if (!code) {
