@@ -221,7 +221,10 @@ static int providers(struct relay *r, struct lws *wsi, void *pss, const char *ur
 		if (e)
 			json_array_append_new(list, e);
 	}
-	json_t *j = list ? json_pack("{s:s?, s:o}", "tenant", t ? t->id : NULL, "providers", list) : NULL;
+	/* How long a caseworker's attestation lasts: clients re-attest before (spec/identity.md §9). */
+	json_t *j = list ? json_pack("{s:s?, s:o, s:I}", "tenant", t ? t->id : NULL, "providers", list,
+				     "caseworker_attestation_seconds",
+				     (json_int_t)r->cfg.caseworker_attestation_seconds) : NULL;
 	char *out = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (!out)

@@ -10,6 +10,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+const ATTESTATION_S = 8;
+
 const freePort = () => new Promise((ok, fail) => {
   const s = createServer();
   s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => ok(port)); });
@@ -66,6 +68,8 @@ export async function oidcLogins({ step, browser, buildDir, root, webRoot, waitO
     writeFileSync(conf, [
       '[relay]', `data_dir = ${join(dir, 'data')}`, 'listen = 127.0.0.1', `port = ${relayPort}`, `web_root = ${resolve(webRoot)}`,
       `tls_cert = ${cert}`, `tls_key = ${key}`, '',
+      // Short, so the re-attestation step sees two rounds in seconds.
+      '[limits]', `caseworker_attestation_seconds = ${ATTESTATION_S}`, '',
       '[idp broker]', `issuer = ${broker}`, 'audience = wakks-web', `discovery = ${broker}/.well-known/openid-configuration`,
       `ca_file = ${cert}`, 'algs = RS256', 'kind = citizen', 'profile = mitid-broker', 'display_name = MitID',
       'acr_values = https://data.gov.dk/concept/core/nsis/loa/Substantial', 'client_auth = private_key_jwt', `client_key_file = ${clientKey}`, '',
@@ -102,10 +106,33 @@ export async function oidcLogins({ step, browser, buildDir, root, webRoot, waitO
       if (left !== 0) throw new Error(`${left} sessionStorage entries left`);
       await ctx.close();
     });
+    let cw;
     await step('web client logs in by full-page redirect through a certified provider as a caseworker (public client, PKCE)', async () => {
-      const { ctx, page } = await loginAs('caseworker', 'camilla');
-      const unit = await page.evaluate(() => window.wakks.client.device.unit);
+      cw = await loginAs('caseworker', 'camilla');
+      const unit = await cw.page.evaluate(() => window.wakks.client.device.unit);
       if (unit !== 'jobcenter') throw new Error(`unit ${unit}`);
+    });
+    await step('the caseworker re-attests before the attestation lifetime ends: silently while the provider has a session, through its log-in page when not', async () => {
+      if (!cw) throw new Error('no caseworker');
+      const { ctx, page } = cw;
+      const attested = () => page.evaluate(() => window.wakks?.client?.device?.attested ?? 0).catch(() => 0);
+      const seen = [];
+      page.on('request', (r) => { if (r.isNavigationRequest()) seen.push(r.url()); });
+      // Silent: prompt=none, answered at once from the provider's session; no form is filled.
+      await page.waitForFunction(() => (window.wakks?.client?.device?.attested ?? 0) > 0, null, { timeout: 30000 });
+      await waitOnline(page);
+      if (!seen.some((u) => u.includes('prompt=none'))) throw new Error(`no silent request: ${seen.join(' ')}`);
+      const first = await attested();
+      // The provider's session is gone: prompt=none answers login_required, and the page goes to
+      // the provider's log-in form, which the caseworker fills in.
+      await ctx.clearCookies();
+      await page.waitForSelector('input[name=login]', { timeout: 30000 });
+      await page.fill('input[name=login]', 'camilla');
+      await page.click('button[type=submit]');
+      await page.waitForFunction((t) => (window.wakks?.client?.device?.attested ?? 0) > t, first, { timeout: 30000 });
+      await waitOnline(page);
+      const unit = await page.evaluate(() => window.wakks.client.device.unit);
+      if (unit !== 'jobcenter') throw new Error(`unit ${unit} after re-attestation`);
       await ctx.close();
     });
   } finally {

@@ -340,6 +340,8 @@ static void providers_are_published(void)
 		 broker.issuer, broker.issuer);
 	CHECK(body && strstr(body, expect));
 	CHECK(body && strstr(body, "\"tenant\":\"varde\""));
+	/* The default lifetime of a caseworker's attestation, for clients to re-attest in time. */
+	CHECK(body && strstr(body, "\"caseworker_attestation_seconds\":43200"));
 	/* The AD FS has no discovery here: clients cannot be told where to log in. The Entra ID
 	 * belongs to another tenant. */
 	CHECK(body && !strstr(body, "\"id\":\"adfs\""));

@@ -6,7 +6,7 @@ import { equal, toHex } from '../crypto/bytes.js';
 import { oneTimePrekeysGenerate, signedPrekeyGenerate } from '../crypto/keys.js';
 import { T } from '../protocol/schema.js';
 import { Connection, relayUrl } from '../transport/connection.js';
-import { beginLogin, claimsOf, finishLogin, loginPending, takeReturn } from '../identity/oidc.js';
+import { beginLogin, claimsOf, finishLogin, loginPending, providerList, takeReturn } from '../identity/oidc.js';
 import * as db from '../store/db.js';
 import { authBody, browserLabel, newDeviceKeys, PREKEY_BATCH, publicOpks, publicSpk, registerBody } from './device.js';
 import { Sessions } from './sessions.js';
@@ -15,6 +15,8 @@ import { Messaging } from './messaging.js';
 // Reconnect back-off: doubling from the first delay to the cap, with jitter.
 const BACKOFF_FIRST_MS = 250;
 const BACKOFF_MAX_MS = 30000;
+// After a failed re-attestation the next waits this tab's sessionStorage entry out.
+const REATTEST_PAUSE = 'wakks-reattest-paused-until';
 // Signed prekeys are replaced weekly (spec/crypto.md §6.1).
 const SPK_ROTATE_MS = 7 * 24 * 3600 * 1000;
 
@@ -38,8 +40,17 @@ export class Client extends EventTarget {
     await ready;
     this.device = (await db.get('kv', 'device')) ?? null;
     if (this.device) {
+      // Back from a re-attestation? (It may leave for the provider's log-in page once more.)
+      // A failed one is not tried again for ten minutes (no redirect loop with a broken provider).
+      const done = await this.completeReattest().catch((e) => {
+        this.reattestError = e.code ?? e.message;
+        sessionStorage.setItem(REATTEST_PAUSE, String(Date.now() + 10 * 60 * 1000));
+        return false;
+      });
+      if (done === 'left') return;
       await this.startMessaging();
       this.connect();
+      this.watchAttestation();
       return;
     }
     // Back from the provider's log-in page?
@@ -106,6 +117,77 @@ export class Client extends EventTarget {
     this.attempt = 0;
     this.connect();
     this.changed();
+    this.watchAttestation();
+    return true;
+  }
+
+  /** A caseworker device's attestation lasts the relay's caseworker_attestation_seconds
+   * (spec/identity.md §9): shortly before it ends the device re-attests — silently (prompt=none)
+   * where the provider still has a session, else through its log-in page. Both are a full-page
+   * redirect and back; the outbox and history are in IndexedDB, so nothing is lost. */
+  async watchAttestation() {
+    if (this.isCitizen) return;
+    try {
+      const list = await providerList();
+      this.attestationMs = Number(list.caseworker_attestation_seconds ?? 0) * 1000;
+      this.providerForReattest = (list.providers ?? []).find((p) => p.id === this.device.idp)
+        ?? (list.providers ?? []).find((p) => p.kind === 'caseworker');
+    } catch { return; }
+    if (!this.attestationMs || !this.providerForReattest) return;
+    clearInterval(this.attestTimer);
+    const check = () => {
+      if (!this.attestationDue() || Number(sessionStorage.getItem(REATTEST_PAUSE) ?? 0) > Date.now()) return;
+      // Not while the caseworker is typing: the page is about to be replaced.
+      if (document.getElementById('compose')?.value) return;
+      clearInterval(this.attestTimer);
+      this.startReattest(false);
+    };
+    this.attestTimer = setInterval(check, Math.min(30000, Math.max(1000, this.attestationMs / 4)));
+    check();
+  }
+
+  attestationDue() {
+    const since = this.device.attested ?? this.device.registered ?? 0;
+    // A minute early, or a tenth of a short lifetime: a send must not meet an expired device.
+    const margin = Math.min(60000, this.attestationMs / 10);
+    return Date.now() - since >= this.attestationMs - margin;
+  }
+
+  async startReattest(interactive) {
+    location.assign(await beginLogin(this.providerForReattest, this.device.ik.pk,
+      { reattest: true, interactive, prompt: interactive ? undefined : 'none' }));
+  }
+
+  /** Back from a re-attestation: registers the fresh token with this device's own key (the relay
+   * re-binds the device) and a new signed prekey. Returns 'left' when the provider wanted its
+   * log-in page after all (the page goes there), true when done, false when none was under way. */
+  async completeReattest() {
+    const ret = takeReturn();
+    if (!ret) return false;
+    if (!ret.pending.reattest) return false;
+    let idToken;
+    try {
+      idToken = await finishLogin(ret);
+    } catch (e) {
+      if (e.code === 'login_required' && !ret.pending.interactive) {
+        this.providerForReattest = ret.pending.provider;
+        await this.startReattest(true);
+        return 'left';
+      }
+      throw e;
+    }
+    const cur = this.device.spk;
+    const next = signedPrekeyGenerate(this.device.ik, cur.id + 1, Date.now());
+    const conn = new Connection(relayUrl(), null, () => {});
+    try {
+      await conn.hello;
+      const reply = await conn.request(T.register, { att: idToken, ik: this.device.ik.pk, spk: publicSpk(next), opk: [] });
+      if (!equal(reply.body.dev, this.device.dev)) throw new Error('reattest_device');
+    } finally {
+      conn.close();
+    }
+    this.device = { ...this.device, spk: next, oldSpk: cur, attested: Date.now() };
+    await db.put('kv', 'device', this.device);
     return true;
   }
 

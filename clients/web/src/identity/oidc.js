@@ -16,12 +16,21 @@ const PENDING_MAX_MS = 10 * 60 * 1000;
 
 const fail = (code) => Object.assign(new Error(code), { code });
 
-/** The providers this relay lets clients log in through: [{id, kind, display_name, issuer, ...}]. */
-export async function providers() {
+/** The relay's provider list: {providers: [{id, kind, display_name, issuer, ...}],
+ * caseworker_attestation_seconds}. */
+export async function providerList() {
   const r = await fetch(new URL('/idp/providers', location.href), { cache: 'no-store' });
   if (!r.ok) throw fail('providers');
-  return (await r.json()).providers ?? [];
+  return r.json();
 }
+
+/** The providers this relay lets clients log in through. */
+export async function providers() {
+  return (await providerList()).providers ?? [];
+}
+
+/** Errors with which a provider answers prompt=none when it must show a page (OIDC Core 3.1.2.6). */
+export const NEEDS_INTERACTION = new Set(['login_required', 'interaction_required', 'consent_required', 'account_selection_required']);
 
 async function postJson(path, body) {
   const r = await fetch(new URL(path, location.href), {
@@ -73,7 +82,7 @@ export const loginPending = () => sessionStorage.getItem(PENDING) !== null;
 export async function finishLogin({ pending, answer }) {
   const p = pending.provider;
   if (answer.state !== pending.state) throw fail('login_state');
-  if (answer.error) throw fail(answer.error === 'login_required' ? 'login_required' : 'login_refused');
+  if (answer.error) throw fail(NEEDS_INTERACTION.has(answer.error) ? 'login_required' : 'login_refused');
   if (answer.iss && answer.iss !== p.issuer) throw fail('login_issuer'); // RFC 9207
   if (!answer.code) throw fail('login_refused');
   if (p.code_exchange === 'relay') {
