@@ -222,7 +222,7 @@ static int providers(struct relay *r, struct lws *wsi, void *pss, const char *ur
 			json_array_append_new(list, e);
 	}
 	/* How long a caseworker's attestation lasts: clients re-attest before (spec/identity.md §9). */
-	json_t *j = list ? json_pack("{s:s?, s:o, s:I}", "tenant", t ? t->id : NULL, "providers", list,
+	json_t *j = list ? json_pack("{s:s*, s:o, s:I}", "tenant", t ? t->id : NULL, "providers", list,
 				     "caseworker_attestation_seconds",
 				     (json_int_t)r->cfg.caseworker_attestation_seconds) : NULL;
 	char *out = j ? json_dumps(j, JSON_COMPACT) : NULL;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <time.h>
@@ -29,9 +30,10 @@
 #define TID "3f2a6c1e-7d4b-4e8a-9c5f-0a1b2c3d4e5f"
 #define GROUP_OID "0b2ad6e4-5f2a-4c5e-a1e3-6d4c1d6f0a11"
 #define REDIRECT "http://127.0.0.1:9/cb"
+#define ENTRA_SECRET "s3cret-of-the-relay-4f1d8a0c9b7e6d5c"
 
 static struct relay_proc relay;
-static char dir[256], cert[300], key[300], client_key[300];
+static char dir[256], cert[300], key[300], client_key[300], entra_secret[300];
 static const char *oidc_dir; /* tests/oidc in the source tree */
 
 struct provider {
@@ -194,7 +196,10 @@ static char *json_member(const char *s, const char *name)
 static int obtain_with(struct provider *p, const char *client_id, const char *login,
 		       struct tdev *dev, const uint8_t *challenge, const char *acr, char **token)
 {
-	bool confidential = p == &broker && strcmp(client_id, "wakks-citizen") == 0;
+	/* The broker's wakks-citizen (private_key_jwt) and the Entra ID's wakks-entra
+	 * (client_secret_basic) are the relay's confidential clients. */
+	bool confidential = (p == &broker && strcmp(client_id, "wakks-citizen") == 0) ||
+			    (p == &entra && strcmp(client_id, "wakks-entra") == 0);
 	char nonce[ID_NONCE_BUF_BYTES], args[2048], script[512];
 	if (id_nonce_compute(p->issuer, dev->ik_pk, challenge ? challenge : dev->challenge, nonce) != 0)
 		return -1;
@@ -213,8 +218,9 @@ static int obtain_with(struct provider *p, const char *client_id, const char *lo
 		char *resp = NULL;
 		int status = 0;
 		snprintf(body, sizeof body,
-			 "{\"idp\":\"broker\",\"code\":\"%s\",\"redirect_uri\":\"" REDIRECT "\","
-			 "\"code_verifier\":\"%s\"}", code ? code : "", verifier ? verifier : "");
+			 "{\"idp\":\"%s\",\"code\":\"%s\",\"redirect_uri\":\"" REDIRECT "\","
+			 "\"code_verifier\":\"%s\"}", p == &broker ? "broker" : "entra",
+			 code ? code : "", verifier ? verifier : "");
 		free(code);
 		free(verifier);
 		free(out);
@@ -342,16 +348,17 @@ static void providers_are_published(void)
 	CHECK(body && strstr(body, "\"tenant\":\"varde\""));
 	/* The default lifetime of a caseworker's attestation, for clients to re-attest in time. */
 	CHECK(body && strstr(body, "\"caseworker_attestation_seconds\":43200"));
-	/* The AD FS has no discovery here: clients cannot be told where to log in. The Entra ID
-	 * belongs to another tenant. */
-	CHECK(body && !strstr(body, "\"id\":\"adfs\""));
+	/* The AD FS's clients are public: they exchange the code at its token endpoint. */
+	snprintf(expect, sizeof expect, "\"client_id\":\"wakks-caseworker\",\"scope\":\"openid\","
+		 "\"code_exchange\":\"client\",\"token_endpoint\":\"%s/token\"", adfs.issuer);
+	CHECK(body && strstr(body, expect));
+	/* The Entra ID belongs to another tenant. */
 	CHECK(body && !strstr(body, "\"id\":\"entra\""));
 	free(body);
 	body = NULL;
 	CHECK_EQ_INT(https_request(relay.port, "GET", "/idp/providers", NULL, NULL, &status, &body,
 				   NULL, 0), 0);
-	CHECK(status == 200 && body && strstr(body, "\"id\":\"entra\"") &&
-	      strstr(body, "\"code_exchange\":\"client\"") && strstr(body, "\"token_endpoint\":"));
+	CHECK(status == 200 && body && strstr(body, "\"id\":\"entra\"") && !strstr(body, "\"tenant\""));
 	free(body);
 	body = NULL;
 	CHECK_EQ_INT(https_request(relay.port, "GET", "/idp/providers/nosuch", NULL, NULL, &status,
@@ -384,7 +391,8 @@ static void confidential_exchange_refusals(void)
 				   &status, &body, NULL, 0), 0);
 	CHECK_EQ_INT(status, 400);
 	free(body);
-	/* The private key never reaches the log. */
+	/* Neither the client secret nor the private key reaches the log. */
+	CHECK(!relay_log_contains(&relay, ENTRA_SECRET));
 	char *k = slurp(client_key);
 	char *d = json_member(k, "d");
 	CHECK(d && strlen(d) > 100 && !relay_log_contains(&relay, d));
@@ -578,7 +586,19 @@ static void setup_providers(void)
 		 "\"grant_types\":[\"authorization_code\"],\"response_types\":[\"code\"]},%s]",
 		 client_key, PUBLIC_CLIENT("other-app"));
 	snprintf(adfs.clients, sizeof adfs.clients, "[%s]", PUBLIC_CLIENT("wakks-caseworker"));
-	snprintf(entra.clients, sizeof entra.clients, "[%s]", PUBLIC_CLIENT("wakks-entra"));
+	/* The relay is the Entra ID's confidential client with a secret (client_secret_basic). */
+	snprintf(entra.clients, sizeof entra.clients,
+		 "[{\"client_id\":\"wakks-entra\",\"client_secret\":\"" ENTRA_SECRET "\","
+		 "\"token_endpoint_auth_method\":\"client_secret_basic\",\"application_type\":"
+		 "\"native\",\"redirect_uris\":[\"" REDIRECT "\"],\"grant_types\":"
+		 "[\"authorization_code\"],\"response_types\":[\"code\"]}]");
+	snprintf(entra_secret, sizeof entra_secret, "%s/entra-secret", dir);
+	FILE *f = fopen(entra_secret, "w");
+	if (f) {
+		fchmod(fileno(f), 0600);
+		fputs(ENTRA_SECRET "\n", f);
+		fclose(f);
+	}
 }
 
 static int make_cert(void)
@@ -620,17 +640,19 @@ int main(void)
 		 "kind = citizen\nprofile = mitid-broker\nacr_values = " NSIS "Substantial\n"
 		 "display_name = MitID\nclient_auth = private_key_jwt\nclient_key_file = %s\n\n"
 		 "[idp adfs]\nissuer = %s\naudience = wakks-caseworker\njwks_url = %s/jwks\n"
+		 "discovery = %s/.well-known/openid-configuration\n"
 		 "ca_file = %s\nkind = caseworker\nprofile = adfs\n\n"
 		 "[idp entra]\nissuer = %s\naudience = wakks-entra\n"
 		 "discovery = %s/.well-known/openid-configuration\nca_file = %s\nkind = caseworker\n"
-		 "profile = entra-id\nentra_tenant = " TID "\n\n"
+		 "profile = entra-id\nentra_tenant = " TID "\n"
+		 "client_auth = client_secret_basic\nclient_secret_file = %s\n\n"
 		 "[tenant varde]\nname = Varde Kommune\ncvr = 29189781\nidps = broker, adfs\n"
 		 "[unit varde/jobcenter]\nname = Jobcenter\n"
 		 "groups = VARDE\\Jobcenter, S-1-5-21-1004336348-1177238915-682003330-1130\n\n"
 		 "[tenant vejle]\nname = Vejle Kommune\ncvr = 29189129\nidps = broker, entra\n"
 		 "[unit vejle/borgerservice]\nname = Borgerservice\ngroups = " GROUP_OID "\n",
-		 broker.issuer, broker.issuer, cert, client_key, adfs.issuer, adfs.issuer, cert, entra.issuer,
-		 entra.issuer, cert);
+		 broker.issuer, broker.issuer, cert, client_key, adfs.issuer, adfs.issuer, adfs.issuer,
+		 cert, entra.issuer, entra.issuer, cert, entra_secret);
 	struct relay_proc_opts o = { .extra_config = extra };
 	int rc = relay_proc_start_opts(&relay, &o);
 	if (rc == 0) {
