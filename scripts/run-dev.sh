@@ -18,5 +18,5 @@ trap 'rm -f "$CONFIG"' EXIT
 	echo "port = ${WAKKS_PORT:-8443}"
 	[ -n "$WEB_ROOT" ] && echo "web_root = $WEB_ROOT"
 } >"$CONFIG"
-echo "OS2wakks relay: https://localhost:${WAKKS_PORT:-8443}/  (status: /healthz; stop with Ctrl-C)" >&2
+echo "OS2wakks relay: https://localhost:${WAKKS_PORT:-8443}/  (status: http://127.0.0.1:9464/healthz; stop with Ctrl-C)" >&2
 exec "$BUILD/server/wakks-relay" --config "$CONFIG" --dev

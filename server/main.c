@@ -10,6 +10,8 @@
  *   wakks-relay erase-citizen                  GDPR erase; reads the CPR number from stdin
  *   wakks-relay consent-report TENANT          consent figures for a municipality
  *   wakks-relay revoke-caseworker TENANT UPN   revoke every device of a caseworker
+ *   wakks-relay tenant add|list|show|check     manage the tenants.d files (docs/operations.md)
+ * A running relay re-reads its configuration on SIGHUP (core/config_reload.c).
  * Exit status (docs/operations.md, "Start-up errors"): 0 success, 1 runtime failure, 2 bad
  * command line, configuration or data directory set-up, 3 the data in the data directory is
  * damaged or not the data it held, 4 the data directory or the port is in use by another process. */
@@ -23,6 +25,8 @@
 
 #include "admin/commands.h"
 #include "core/config.h"
+#include "core/config_read.h"
+#include "admin/tenant_commands.h"
 #include "core/log.h"
 #include "net/registry.h"
 #include "relay.h"
@@ -40,7 +44,8 @@ static void usage(FILE *f)
 		   "       wakks-relay audit verify|export [--config FILE]\n"
 		   "       wakks-relay erase-citizen [--config FILE]   (CPR number on stdin)\n"
 		   "       wakks-relay consent-report TENANT [--config FILE]\n"
-		   "       wakks-relay revoke-caseworker TENANT UPN [--config FILE]\n");
+		   "       wakks-relay revoke-caseworker TENANT UPN [--config FILE]\n"
+		   "       wakks-relay tenant add|list|show|check ... [--config FILE]\n");
 }
 
 static void free_value(void *value, void *data)
@@ -51,11 +56,12 @@ static void free_value(void *value, void *data)
 
 /* One line per configuration error, each naming the file where the check itself did not (a check
  * that found the offending key names file and line already). Returns the exit status. */
-static int print_config_errors(char *errors, const char *config_path)
+static int print_config_errors(char *errors, const char *config_path, const char *tenants_dir)
 {
 	char *save = NULL;
 	for (char *e = strtok_r(errors, "\n", &save); e; e = strtok_r(NULL, "\n", &save)) {
-		bool named = !config_path || strncmp(e, config_path, strlen(config_path)) == 0;
+		bool named = !config_path || strncmp(e, config_path, strlen(config_path)) == 0 ||
+			     (tenants_dir[0] && strncmp(e, tenants_dir, strlen(tenants_dir)) == 0);
 		fprintf(stderr, "wakks-relay: configuration error: %s%s%s\n", named ? "" : config_path,
 			named ? "" : ": ", e);
 	}
@@ -69,6 +75,10 @@ int main(int argc, char **argv)
 	const char *command_arg = NULL;
 	const char *command_arg2 = NULL;
 	bool dev = false;
+
+	/* The tenant commands take options of their own (admin/tenant_commands.c). */
+	if (argc >= 2 && strcmp(argv[1], "tenant") == 0)
+		return relay_tenant_main(argc - 2, argv + 2);
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
@@ -102,19 +112,11 @@ int main(int argc, char **argv)
 	}
 
 	static struct relay relay; /* large (configuration tables); not on the stack */
-	relay_config_defaults(&relay.cfg);
-	relay.cfg.dev_mode = dev;
-	char err[RELAY_CONFIG_ERRORS_MAX * 320];
-	if (config_path && relay_config_load(&relay.cfg, config_path, err, sizeof err) != 0)
-		return print_config_errors(err, NULL);
-	if (dev)
-		relay_config_add_dev_defaults(&relay.cfg);
-	int checked = relay_config_check(&relay.cfg, err, sizeof err);
-	if ((!command || strcmp(command, "check-config") == 0) &&
-	    relay_config_check_tls(&relay.cfg, err, sizeof err) != 0)
-		checked = -1;
-	if (checked != 0)
-		return print_config_errors(err, config_path);
+	char err[RELAY_CONFIG_ERR_BYTES];
+	bool serving = !command || strcmp(command, "check-config") == 0;
+	if (relay_config_read(&relay.cfg, config_path, dev, serving, err, sizeof err) != 0)
+		return print_config_errors(err, config_path, relay.cfg.tenants_dir);
+	relay.config_path = config_path;
 	if (command)
 		return relay_run_command(&relay.cfg, command, command_arg, command_arg2);
 

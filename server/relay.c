@@ -16,21 +16,27 @@
 #include <openssl/ssl.h>
 
 #include "core/clock.h"
+#include "core/config_read.h"
 #include "core/data_dir.h"
 #include "core/log.h"
 #include "handlers/blobs.h"
 #include "net/conn.h"
 #include "net/http.h"
 #include "net/http_exchange.h"
+#include "net/admin_listener.h"
+#include "net/lws_log.h"
 #include "net/tls_cert.h"
 #include "net/ws.h"
 #include "services/audit_log.h"
 #include "services/blob_files.h"
+#include "services/config_reload.h"
 #include "services/consent_gate.h"
 #include "services/devset.h"
 #include "services/housekeeping.h"
 #include "services/identity_binding.h"
 #include "services/membership.h"
+#include "services/readiness.h"
+#include "pipeline/admin_routes.h"
 #include "wakks_protocol.h"
 #include "wakks_storage.h"
 
@@ -50,7 +56,7 @@
 #define SHUTDOWN_POLL_MS 20
 
 static struct lws_protocols relay_protocols[3];
-static struct lws_http_mount mounts[5];
+static struct lws_http_mount mounts[4];
 
 static void set_callback_mount(struct lws_http_mount *m, const char *mountpoint,
 			       struct lws_http_mount *next)
@@ -63,8 +69,15 @@ static void set_callback_mount(struct lws_http_mount *m, const char *mountpoint,
 	m->mountpoint_len = (unsigned char)strlen(mountpoint);
 }
 
-/* Longest-prefix mounts: /healthz, /metrics, /dev-idp and /consent are answered by our HTTP callback,
- * everything else is a static file of the web client (or the placeholder page). */
+/* lws knows the common file types; the web app's manifest it does not (its own type makes browsers
+ * accept it as one). */
+static const struct lws_protocol_vhost_options mime_manifest = {
+	NULL, NULL, ".webmanifest", "application/manifest+json"
+};
+
+/* Longest-prefix mounts: /dev-idp, /consent and /branding are answered by our HTTP callback,
+ * everything else is a static file of the web client (or the placeholder page). Monitoring
+ * (/metrics, /healthz, /readyz) is on the admin listener only (net/admin_listener.c). */
 static const struct lws_http_mount *build_mounts(const struct relay_config *cfg)
 {
 	struct lws_http_mount *root = &mounts[3];
@@ -75,6 +88,7 @@ static const struct lws_http_mount *build_mounts(const struct relay_config *cfg)
 		root->origin = cfg->web_root;
 		root->def = "index.html";
 		root->origin_protocol = LWSMPRO_FILE;
+		root->extra_mimetypes = &mime_manifest;
 		/* lws asks this protocol's callback for headers to add to each file it serves: the
 		 * Content-Security-Policy (net/http.c). */
 		root->protocol = "http";
@@ -82,11 +96,23 @@ static const struct lws_http_mount *build_mounts(const struct relay_config *cfg)
 		root->origin = "http";
 		root->origin_protocol = LWSMPRO_CALLBACK;
 	}
-	set_callback_mount(&mounts[4], "/consent", root);
-	set_callback_mount(&mounts[2], "/dev-idp", &mounts[4]);
-	set_callback_mount(&mounts[1], "/metrics", &mounts[2]);
-	set_callback_mount(&mounts[0], "/healthz", &mounts[1]);
+	set_callback_mount(&mounts[2], "/branding", root);
+	set_callback_mount(&mounts[1], "/consent", &mounts[2]);
+	set_callback_mount(&mounts[0], "/dev-idp", &mounts[1]);
 	return &mounts[0];
+}
+
+static void audit_config_loaded(struct relay *r);
+
+/* SIGHUP: re-read the configuration; a refused file leaves everything as it ran. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+	(void)signum;
+	struct relay *r = h->data;
+	if (r->stopping)
+		return;
+	if (relay_config_reload(r) == 0)
+		audit_config_loaded(r);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -252,7 +278,7 @@ static void config_audited(struct store_req *req, int result, void *data)
 		RLOG_ERROR("audit", "config_entry_failed", "error=\"%s\"", store_strerror(result));
 }
 
-/* Every start is a configuration load: the audit log records which configuration (its hash) and
+/* Every start and every reload is a configuration load: the audit log records which configuration (its hash) and
  * whether development mode was on. */
 static void audit_config_loaded(struct relay *r)
 {
@@ -351,7 +377,7 @@ static int start_lws(struct relay *r, uv_loop_t *loop)
 	info.user = r;
 	info.timeout_secs = 20;
 
-	lws_set_log_level(getenv("WAKKS_LWS_DEBUG") ? (LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO | LLL_DEBUG) : LLL_ERR, NULL);
+	relay_lws_log_setup(r->cfg.log_level);
 	r->lws = lws_create_context(&info);
 	if (!r->lws) {
 		relay_start_failed(RELAY_EXIT_CONFIG,
@@ -387,7 +413,8 @@ static void init_handles(struct relay *r, uv_loop_t *loop)
 {
 	uv_signal_init(loop, &r->sigint);
 	uv_signal_init(loop, &r->sigterm);
-	r->sigint.data = r->sigterm.data = r;
+	uv_signal_init(loop, &r->sighup);
+	r->sigint.data = r->sigterm.data = r->sighup.data = r;
 	uv_timer_init(loop, &r->shutdown_timer);
 	r->shutdown_timer.data = r;
 }
@@ -396,8 +423,31 @@ static void start_signals_and_timers(struct relay *r)
 {
 	uv_signal_start(&r->sigint, on_signal, SIGINT);
 	uv_signal_start(&r->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&r->sighup, on_sighup, SIGHUP);
 	relay_housekeeping_start(r);
 	r->running = true;
+}
+
+/* The monitoring listener (admin_listen): bound before the public port, so that a supervisor sees
+ * a port in use as a failed start rather than a relay without monitoring. Returns 0 or the exit
+ * status after relay_start_failed. */
+static int start_admin(struct relay *r)
+{
+	char host[RELAY_CONFIG_STR_MAX];
+	int port;
+	if (relay_admin_listen_parse(r->cfg.admin_listen, host, sizeof host, &port) != 0)
+		return 0; /* off (a malformed value was refused with the configuration) */
+	int rc = relay_admin_start(r, host, port, relay_admin_route);
+	if (rc == UV_EADDRINUSE)
+		return relay_start_failed(RELAY_EXIT_IN_USE,
+					  "stop the process that holds the port (ss -ltnp), or configure another admin_listen",
+					  "admin_listen %s is already in use", r->cfg.admin_listen);
+	if (rc != 0)
+		return relay_start_failed(RELAY_EXIT_CONFIG, "correct admin_listen",
+					  "cannot listen on admin_listen %s: %s", r->cfg.admin_listen,
+					  uv_strerror(rc));
+	RLOG_INFO("relay", "admin_listening", "port=%d address=%s", r->admin_port, host);
+	return 0;
 }
 
 /* Every step up to listening; returns 0 or the exit status after relay_start_failed. */
@@ -420,6 +470,8 @@ static int start_steps(struct relay *r, uv_loop_t *loop, int *port)
 					  strerror(errno));
 	if ((st = probe_port(&r->cfg)) != 0)
 		return st;
+	if ((st = start_admin(r)) != 0)
+		return st;
 	*port = start_lws(r, loop);
 	if (*port < 0)
 		return RELAY_EXIT_CONFIG;
@@ -436,7 +488,11 @@ int relay_start(struct relay *r, uv_loop_t *loop)
 	r->started_ms = relay_monotonic_ms();
 	r->data_dir_lock = -1;
 	relay_log_threshold = (enum relay_log_level)r->cfg.log_level;
+	relay_log_format = (enum relay_log_format)r->cfg.log_format;
 	signal(SIGPIPE, SIG_IGN);
+	/* A reload asked for while the relay is still starting must not end it (the default action
+	 * of SIGHUP); it is handled once the relay runs. */
+	signal(SIGHUP, SIG_IGN);
 	init_handles(r, loop);
 
 	int port = 0;
@@ -446,6 +502,7 @@ int relay_start(struct relay *r, uv_loop_t *loop)
 		return -1;
 	}
 	start_signals_and_timers(r);
+	relay_readiness_probe(r); /* ready as soon as the first commit comes back */
 
 	if (r->cfg.dev_mode)
 		RLOG_WARN("relay", "development_mode",
@@ -463,13 +520,17 @@ static void finish_stop(struct relay *r)
 		relay_housekeeping_stop(r);
 	uv_signal_stop(&r->sigint);
 	uv_signal_stop(&r->sigterm);
+	uv_signal_stop(&r->sighup);
+	relay_admin_stop(r);
 	/* Stopping is under way: a repeated signal (a supervisor's, or a second Ctrl-C) during the
 	 * last commits and the close of the environment must not end the process with a signal
 	 * instead of status 0. SIGKILL still ends a teardown that hangs. */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN); /* a reload asked for while stopping has nothing left to change */
 	uv_close((uv_handle_t *)&r->sigint, NULL);
 	uv_close((uv_handle_t *)&r->sigterm, NULL);
+	uv_close((uv_handle_t *)&r->sighup, NULL);
 	if (r->lws)
 		lws_context_destroy(r->lws);
 	relay_identity_stop(r);

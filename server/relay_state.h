@@ -15,6 +15,37 @@
 #include "core/idmap.h"
 #include "wakks_identity.h"
 
+/* Latency histogram buckets (upper bounds, microseconds), the same for every histogram so that a
+ * dashboard compares them on one axis: 0.5 ms to 10 s, then +Inf. */
+#define RELAY_HIST_BOUNDS_US \
+	{ 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, \
+	  5000000, 10000000 }
+#define RELAY_HIST_BUCKETS 14
+
+struct relay_histogram {
+	uint64_t le[RELAY_HIST_BUCKETS]; /* observations <= each bound (not cumulative here) */
+	uint64_t count;
+	uint64_t sum_us;
+};
+
+/* Why an authentication or registration failed: the label of wakks_identity_failures_total. */
+enum relay_idfail {
+	RELAY_IDFAIL_UNKNOWN_DEVICE,
+	RELAY_IDFAIL_BAD_SIGNATURE,
+	RELAY_IDFAIL_REVOKED_DEVICE,
+	RELAY_IDFAIL_TOKEN,    /* the ID token did not verify (signature, issuer, audience, time) */
+	RELAY_IDFAIL_PROVIDER, /* no configured provider or tenant for the token */
+	RELAY_IDFAIL_OTHER,    /* a registration refused for another check (keys, journal UPN) */
+	RELAY_IDFAIL_COUNT
+};
+
+/* Counters by tenant (wakks_tenant_*_total). Rows are found by tenant id and kept across reloads
+ * so that counters never go back; citizens' requests that name no tenant count under "". */
+struct relay_tenant_counters {
+	char tenant[65];
+	uint64_t sends, deliveries, consents, lookups;
+};
+
 /* Counters the relay exposes at /metrics (services/metrics.c renders them). */
 struct relay_metrics {
 	uint64_t connections_total;
@@ -35,6 +66,24 @@ struct relay_metrics {
 	uint64_t backpressure_pauses;
 	uint64_t mailbox_depth_sum; /* of connected devices, sampled by housekeeping */
 	uint64_t mailbox_depth_max;
+	uint64_t mailbox_depth_offline; /* envelopes of devices not connected, sampled likewise */
+	uint64_t blob_bytes_in;  /* attachment bytes stored (chunks written) */
+	uint64_t blob_bytes_out; /* attachment bytes read out to devices */
+	uint64_t identity_failures[RELAY_IDFAIL_COUNT];
+	uint64_t reloads_ok, reloads_failed;
+	struct relay_histogram send_stored; /* a send frame read → its envelopes durable */
+	struct relay_histogram delivery;    /* an envelope stored → pushed to its device */
+	struct relay_tenant_counters tenants[RELAY_MAX_TENANTS + 1];
+	int tenant_rows;
+};
+
+/* The readiness probe (services/readiness.c): a no-op write through the storage writer every
+ * second; /readyz fails when it has not completed recently or failed. */
+struct relay_readiness {
+	bool inflight;
+	uint64_t sent_ms;   /* monotonic, of the probe in flight or the last one */
+	uint64_t ok_ms;     /* monotonic, of the last probe that committed; 0 = none yet */
+	int last_result;    /* of the last completed probe */
 };
 
 /* Open connections by connection id, by authenticated device and by peer address
@@ -148,6 +197,20 @@ struct relay {
 	char *http_csp; /* Content-Security-Policy of the web client (net/http.c) */
 	char tls_cert[RELAY_CONFIG_PATH_MAX];
 	char tls_key[RELAY_CONFIG_PATH_MAX];
+	/* The configuration file given on the command line (NULL without one): SIGHUP re-reads it
+	 * (core/config_reload.c via relay.c). */
+	const char *config_path;
+	uv_signal_t sighup;
+	/* The public listener's server SSL_CTX, owned by lws, into which a reload loads a new
+	 * certificate and key (net/tls_cert.c). */
+	void *tls_ctx;
+	struct relay_readiness readiness;
+	struct relay_admin *admin; /* the monitoring listener (net/admin_listener.c), or NULL */
+	int admin_port;            /* its bound port, 0 when off */
+	/* Units whose group mapping a reload changed, ended for every caseworker until the rewrites
+	 * of their accounts are durable (services/membership.c). */
+	char (*revoked_units)[2][65];
+	int revoked_unit_count;
 };
 
 #endif

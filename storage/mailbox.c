@@ -428,3 +428,17 @@ int store_mailbox_depth(struct store *s, const uint8_t device_id[STORE_ID_BYTES]
 		*bytes = dev.mailbox_bytes;
 	return 0;
 }
+
+int store_mailbox_total(struct store *s, uint64_t *count)
+{
+	MDB_txn *txn;
+	int rc = store__read_begin(s, &txn);
+	if (rc)
+		return rc;
+	MDB_stat st;
+	rc = store__err(mdb_stat(txn, s->dbi[STORE__DB_MAILBOXES], &st));
+	store__read_end(s, txn);
+	if (rc == 0)
+		*count = st.ms_entries;
+	return rc;
+}

@@ -76,6 +76,20 @@ abort:
 	return rc;
 }
 
+/* The same bounds as the relay's other latency histograms (0.5 ms to 10 s). */
+const uint64_t store_commit_hist_bounds_us[STORE_COMMIT_HIST_BUCKETS - 1] = {
+	500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000,
+	5000000, 10000000
+};
+
+static size_t commit_bucket(uint64_t us)
+{
+	size_t i = 0;
+	while (i < STORE_COMMIT_HIST_BUCKETS - 1 && us > store_commit_hist_bounds_us[i])
+		i++;
+	return i;
+}
+
 static void fail_all(struct store_req **reqs, size_t n, int rc)
 {
 	for (size_t i = 0; i < n; i++)
@@ -97,6 +111,7 @@ static void run_batch(struct store *s, struct store_req **reqs, size_t n)
 			s->stats.batch_hist[hist_bucket(n)]++;
 			s->stats.last_commit_us = commit_us;
 			s->stats.total_commit_us += commit_us;
+			s->stats.commit_hist[commit_bucket(commit_us)]++;
 			s->stats.envelopes_stored += tot.stored;
 			s->stats.envelopes_deleted += tot.deleted;
 			s->stats.envelopes_expired += tot.expired;

@@ -17,7 +17,8 @@
 /* A config line longer than this is refused rather than silently cut. */
 #define CONFIG_LINE_MAX 2048
 
-enum key_type { KEY_STR, KEY_PATH, KEY_U32, KEY_U64, KEY_PORT, KEY_LOGLEVEL, KEY_PERMISSIONS };
+enum key_type { KEY_STR, KEY_PATH, KEY_U32, KEY_U64, KEY_PORT, KEY_LOGLEVEL, KEY_LOGFORMAT,
+		KEY_PERMISSIONS };
 
 struct key_spec {
 	const char *section;
@@ -42,6 +43,9 @@ static const struct key_spec relay_keys[] = {
 	STR("relay", web_root, KEY_PATH),
 	STR("relay", public_url, KEY_STR),
 	NUM("relay", log_level, KEY_LOGLEVEL, 0, 3),
+	NUM("relay", log_format, KEY_LOGFORMAT, 0, 1),
+	STR("relay", admin_listen, KEY_STR),
+	STR("relay", tenants_dir, KEY_PATH),
 	NUM("relay", data_dir_permissions, KEY_PERMISSIONS, 0, 1),
 	NUM("limits", max_frame_bytes, KEY_U32, 1024, 1u << 20),
 	NUM("limits", unauth_timeout_ms, KEY_U32, 100, 600000),
@@ -78,6 +82,8 @@ void relay_config_defaults(struct relay_config *cfg)
 	snprintf(cfg->listen, sizeof cfg->listen, "0.0.0.0");
 	cfg->port = 8443;
 	snprintf(cfg->data_dir, sizeof cfg->data_dir, "./var");
+	/* The Prometheus port registered for exporters of this kind; loopback only by default. */
+	snprintf(cfg->admin_listen, sizeof cfg->admin_listen, "127.0.0.1:9464");
 	cfg->log_level = RELAY_LOG_INFO;
 	cfg->max_frame_bytes = 1u << 20;
 	cfg->unauth_timeout_ms = 600000;
@@ -194,6 +200,8 @@ struct parse_ctx {
 	struct relay_idp_config *idp;
 	struct relay_consent_text_config *consent;
 	bool skip_section; /* its header was refused: its keys would only repeat that error */
+	bool tenant_file;  /* a tenants.d file: one tenant, its units and consent texts only */
+	struct relay_tenant_config *file_tenant; /* that tenant, once its section was read */
 };
 
 /* A configuration with several mistakes gets all of them in one run (an operator fixing one per
@@ -288,6 +296,13 @@ static int set_relay_key(struct parse_ctx *p, struct relay_config *cfg, const ch
 			*(int *)field = lvl;
 			return 0;
 		}
+		case KEY_LOGFORMAT: {
+			int fmt = relay_log_format_parse(value);
+			if (fmt < 0)
+				return fail(p, key, "'%s' is not one of logfmt, json", value);
+			*(int *)field = fmt;
+			return 0;
+		}
 		case KEY_PERMISSIONS:
 			if (strcmp(value, "strict") == 0)
 				*(int *)field = RELAY_PERMISSIONS_STRICT;
@@ -338,20 +353,103 @@ static int set_list(struct parse_ctx *p, const char *key, char *slots, size_t sl
 	return 0;
 }
 
+/* v^(12/5) for v in [0, 1] with multiplications only (the relay links no libm): the fifth root of
+ * v^12 by Newton's method, which falls monotonically from 1 onto it. */
+static double pow_12_5(double v)
+{
+	double a = 1;
+	for (int i = 0; i < 12; i++)
+		a *= v;
+	double y = 1;
+	for (int i = 0; i < 200 && a > 0; i++) {
+		double y4 = y * y * y * y;
+		double next = y - (y4 * y - a) / (5 * y4);
+		if (next >= y)
+			break;
+		y = next;
+	}
+	return a > 0 ? y : 0;
+}
+
+/* WCAG 2.1's relative luminance of an sRGB channel given as 0..255. */
+static double channel_luminance(unsigned c)
+{
+	double s = c / 255.0;
+	return s <= 0.04045 ? s / 12.92 : pow_12_5((s + 0.055) / 1.055);
+}
+
+double relay_colour_contrast_on_white(const char *hex)
+{
+	unsigned rgb[3];
+	if (strlen(hex) != 7 || hex[0] != '#' || strspn(hex + 1, "0123456789abcdefABCDEF") != 6 ||
+	    sscanf(hex + 1, "%2x%2x%2x", &rgb[0], &rgb[1], &rgb[2]) != 3)
+		return -1;
+	double l = 0.2126 * channel_luminance(rgb[0]) + 0.7152 * channel_luminance(rgb[1]) +
+		   0.0722 * channel_luminance(rgb[2]);
+	return 1.05 / (l + 0.05);
+}
+
+/* The logo's media type by its file name, or NULL when it is not a PNG or SVG file. */
+const char *relay_logo_media_type(const char *path)
+{
+	size_t n = strlen(path);
+	if (n > 4 && strcmp(path + n - 4, ".png") == 0)
+		return "image/png";
+	if (n > 4 && strcmp(path + n - 4, ".svg") == 0)
+		return "image/svg+xml";
+	return NULL;
+}
+
 static int set_tenant_key(struct parse_ctx *p, const char *key, const char *value)
 {
 	struct relay_tenant_config *t = p->tenant;
 	if (strcmp(key, "name") == 0)
 		return set_string(p, key, t->name, sizeof t->name, value);
 	if (strcmp(key, "cvr") == 0) {
-		if (strlen(value) != 8 || strspn(value, "0123456789") != 8)
-			return fail(p, key, "a CVR number is 8 digits");
+		if (!relay_cvr_valid(value))
+			return fail(p, key, "'%s' is not a CVR number (8 digits passing the modulus-11 check)",
+				    value);
 		return set_string(p, key, t->cvr, sizeof t->cvr, value);
+	}
+	if (strcmp(key, "kind") == 0) {
+		if (strcmp(value, "municipality") == 0)
+			t->kind = RELAY_TENANT_MUNICIPALITY;
+		else if (strcmp(value, "region") == 0)
+			t->kind = RELAY_TENANT_REGION;
+		else
+			return fail(p, key, "'%s' is not municipality or region", value);
+		return 0;
+	}
+	if (strcmp(key, "scope") == 0) {
+		if (strcmp(value, "light") == 0)
+			t->scope = RELAY_TENANT_LIGHT;
+		else if (strcmp(value, "full") == 0)
+			t->scope = RELAY_TENANT_FULL;
+		else
+			return fail(p, key, "'%s' is not light or full", value);
+		return 0;
 	}
 	if (strcmp(key, "idps") == 0) {
 		t->idps_line = p->line;
 		return set_list(p, key, t->idps[0], sizeof t->idps[0], RELAY_MAX_GROUP_MAPS,
 				&t->idp_count, value);
+	}
+	if (strcmp(key, "display_name") == 0)
+		return set_string(p, key, t->display_name, sizeof t->display_name, value);
+	if (strcmp(key, "colour") == 0) {
+		double ratio = relay_colour_contrast_on_white(value);
+		if (ratio < 0)
+			return fail(p, key, "a colour is written \"#rrggbb\", in quotes (# starts a comment)");
+		/* Buttons and the header carry white text on it (WCAG 1.4.3). */
+		if (ratio < 4.5)
+			return fail(p, key, "white text on %s has contrast %.2f:1; at least 4.5:1 is needed",
+				    value, ratio);
+		return set_string(p, key, t->colour, sizeof t->colour, value);
+	}
+	if (strcmp(key, "logo") == 0) {
+		if (!relay_logo_media_type(value))
+			return fail(p, key, "the logo is a .png or .svg file");
+		return set_string(p, key, t->logo, sizeof t->logo, value);
 	}
 	if (strcmp(key, "journal_upns") == 0)
 		return set_list(p, key, t->journal_upns[0], sizeof t->journal_upns[0],
@@ -510,6 +608,21 @@ static int open_section(struct parse_ctx *p, struct relay_config *cfg, char *hea
 	copy_str(p->section, sizeof p->section, header);
 	copy_str(p->section_name, sizeof p->section_name, name ? name : "");
 
+	if (p->tenant_file) {
+		if (strcmp(header, "tenant") != 0 && strcmp(header, "unit") != 0 &&
+		    strcmp(header, "consent") != 0)
+			return fail(p, NULL, "a tenant file holds [tenant], [unit] and [consent] sections "
+				    "only, not [%s]", header);
+		if (strcmp(header, "tenant") == 0 && p->file_tenant)
+			return fail(p, NULL, "one tenant per file: [tenant %s] follows [tenant %s]",
+				    name ? name : "", p->file_tenant->id);
+		if (strcmp(header, "tenant") != 0 &&
+		    (!p->file_tenant || !name || strncmp(name, p->file_tenant->id,
+							 strlen(p->file_tenant->id)) != 0 ||
+		     (name[strlen(p->file_tenant->id)] != '/' && name[strlen(p->file_tenant->id)] != '\0')))
+			return fail(p, NULL, "[%s %s] names another tenant than this file's", header,
+				    name ? name : "");
+	}
 	if (strcmp(header, "relay") == 0 || strcmp(header, "limits") == 0 ||
 	    strcmp(header, "storage") == 0) {
 		if (name)
@@ -532,6 +645,10 @@ static int open_section(struct parse_ctx *p, struct relay_config *cfg, char *hea
 			return fail(p, NULL, "more than %d tenants", RELAY_MAX_TENANTS);
 		p->tenant = &cfg->tenants[cfg->tenant_count++];
 		copy_str(p->tenant->id, sizeof p->tenant->id, name);
+		if (p->tenant_file) {
+			p->file_tenant = p->tenant;
+			copy_str(p->tenant->source_file, sizeof p->tenant->source_file, p->path);
+		}
 		return 0;
 	}
 	if (strcmp(header, "unit") == 0) {
@@ -652,18 +769,43 @@ static int parse_line(struct parse_ctx *p, struct relay_config *cfg, char *line)
 	return set_relay_key(p, cfg, key, value);
 }
 
+static int load_file(struct relay_config *cfg, const char *path, char *err, size_t err_len,
+		     bool tenant_file);
+
 int relay_config_load(struct relay_config *cfg, const char *path, char *err, size_t err_len)
 {
-	struct parse_ctx p = { .path = path, .err = err, .err_len = err_len };
+	err[0] = '\0';
+	return load_file(cfg, path, err, err_len, false);
+}
+
+int relay_config_load_tenant_file(struct relay_config *cfg, const char *path, char *err,
+				  size_t err_len)
+{
+	return load_file(cfg, path, err, err_len, true);
+}
+
+bool relay_cvr_valid(const char *cvr)
+{
+	static const int weights[8] = { 2, 7, 6, 5, 4, 3, 2, 1 };
+	if (strlen(cvr) != 8 || strspn(cvr, "0123456789") != 8 || cvr[0] == '0')
+		return false;
+	int sum = 0;
+	for (int i = 0; i < 8; i++)
+		sum += (cvr[i] - '0') * weights[i];
+	return sum % 11 == 0;
+}
+
+static int load_file(struct relay_config *cfg, const char *path, char *err, size_t err_len,
+		     bool tenant_file)
+{
+	struct parse_ctx p = { .path = path, .err = err, .err_len = err_len,
+			       .tenant_file = tenant_file };
 	FILE *f = fopen(path, "r");
-	if (!f) {
-		snprintf(err, err_len, "%s: cannot open configuration file: %s", path,
-			 strerror(errno));
-		return -1;
-	}
+	if (!f)
+		return report(err, err_len, "%s: cannot open configuration file: %s", path,
+			      strerror(errno));
 	char line[CONFIG_LINE_MAX];
 	int rc = 0;
-	err[0] = '\0';
 	crypto_hash_sha256_state sha;
 	crypto_hash_sha256_init(&sha);
 	while (fgets(line, sizeof line, f)) {
@@ -677,11 +819,11 @@ int relay_config_load(struct relay_config *cfg, const char *path, char *err, siz
 		if (parse_line(&p, cfg, line) != 0)
 			rc = -1;
 	}
-	if (rc == 0 && ferror(f)) {
-		snprintf(err, err_len, "%s: read error", path);
-		rc = -1;
-	}
-	if (rc == 0) {
+	if (rc == 0 && ferror(f))
+		rc = report(err, err_len, "%s: read error", path);
+	if (rc == 0 && tenant_file && !p.file_tenant)
+		rc = report(err, err_len, "%s: a tenant file needs a [tenant ID] section", path);
+	if (rc == 0 && !tenant_file) {
 		crypto_hash_sha256_final(&sha, cfg->file_sha256);
 		copy_str(cfg->file, sizeof cfg->file, path);
 	}
@@ -716,7 +858,8 @@ static int check_caseworker_idps_unshared(const struct relay_config *cfg, char *
 				continue;
 			char where[RELAY_CONFIG_PATH_MAX + 32] = "";
 			if (t->idps_line > 0)
-				snprintf(where, sizeof where, "%s:%d: key 'idps': ", cfg->file, t->idps_line);
+				snprintf(where, sizeof where, "%s:%d: key 'idps': ",
+					 t->source_file[0] ? t->source_file : cfg->file, t->idps_line);
 			rc = report(err, err_len,
 				    "%stenant %s lists caseworker provider '%s', which tenant %s already lists; "
 				    "a caseworker provider belongs to one tenant",
@@ -764,6 +907,19 @@ int relay_config_check(const struct relay_config *cfg, char *err, size_t err_len
 		const struct relay_tenant_config *t = &cfg->tenants[i];
 		if (!t->name[0] || !t->cvr[0])
 			rc = report(err, err_len, "tenant %s: name and cvr are required", t->id);
+		if (t->logo[0]) {
+			FILE *f = fopen(t->logo, "rb");
+			long size = -1;
+			if (f && fseek(f, 0, SEEK_END) == 0)
+				size = ftell(f);
+			if (f)
+				fclose(f);
+			if (size < 0)
+				rc = report(err, err_len, "tenant %s: logo %s cannot be read", t->id, t->logo);
+			else if (size == 0 || size > RELAY_LOGO_MAX_BYTES)
+				rc = report(err, err_len, "tenant %s: logo %s must be 1 byte to %d KiB",
+					    t->id, t->logo, RELAY_LOGO_MAX_BYTES / 1024);
+		}
 		if (t->consent.set && (!t->consent.version[0] || !t->consent.text_file[0]))
 			rc = report(err, err_len, "consent %s: version and text_file are required", t->id);
 		for (int j = 0; j < t->unit_count; j++) {

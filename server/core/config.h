@@ -38,6 +38,11 @@ struct relay_tenant_config {
 	char id[64];
 	char name[RELAY_CONFIG_STR_MAX];
 	char cvr[16];
+	/* What kind of public authority and how much of it uses the relay (docs/configuration.md):
+	 * a municipality or a region; "light" (only the units listed) or "full" (all of it). */
+	enum relay_tenant_kind { RELAY_TENANT_MUNICIPALITY, RELAY_TENANT_REGION } kind;
+	enum relay_tenant_scope { RELAY_TENANT_LIGHT, RELAY_TENANT_FULL } scope;
+	char source_file[RELAY_CONFIG_PATH_MAX]; /* the tenants.d file it came from, "" if none */
 	char idps[RELAY_MAX_GROUP_MAPS][64]; /* ids of the identity providers it trusts */
 	int idp_count;
 	int idps_line; /* line of the `idps` key in the file, 0 when not from a file */
@@ -47,6 +52,12 @@ struct relay_tenant_config {
 	char journal_upns[RELAY_MAX_GROUP_MAPS][RELAY_CONFIG_STR_MAX];
 	int journal_upn_count;
 	struct relay_consent_text_config consent;
+	/* Branding the web client shows (docs/configuration.md): the name citizens read, a logo file
+	 * the relay serves at /branding/ID/logo, and a colour ("#rrggbb", contrast >= 4.5:1 on white,
+	 * since buttons carry white text on it). Empty when not set. */
+	char display_name[RELAY_CONFIG_STR_MAX];
+	char logo[RELAY_CONFIG_PATH_MAX];
+	char colour[8];
 };
 
 enum relay_idp_kind { RELAY_IDP_CITIZEN, RELAY_IDP_CASEWORKER };
@@ -98,7 +109,14 @@ struct relay_config {
 	char web_root[RELAY_CONFIG_PATH_MAX];
 	char public_url[RELAY_CONFIG_STR_MAX];
 	int log_level;
+	int log_format; /* enum relay_log_format */
 	int data_dir_permissions; /* enum relay_permissions */
+	/* Where /metrics, /healthz and /readyz are served, off the public port: "HOST:PORT", or
+	 * "off" (server/pipeline/admin_routes.c). */
+	char admin_listen[RELAY_CONFIG_STR_MAX];
+	/* A directory of tenant files, one [tenant] with its units and consent each (*.conf, read
+	 * in name order after this file; core/tenant_files.c). "" = none. */
+	char tenants_dir[RELAY_CONFIG_PATH_MAX];
 	/* [limits] */
 	uint32_t max_frame_bytes;
 	uint32_t unauth_timeout_ms;
@@ -156,8 +174,9 @@ void relay_config_defaults(struct relay_config *cfg);
 void relay_config_add_dev_defaults(struct relay_config *cfg);
 
 /* Every mistake of a configuration is reported in one run: err receives one line per error
- * ('\n' between them), at most this many. */
-#define RELAY_CONFIG_ERRORS_MAX 20
+ * ('\n' between them), at most this many (a main file with a hundred tenant files, each with the
+ * same mistake, still shows them all). */
+#define RELAY_CONFIG_ERRORS_MAX 200
 
 /* Reads `path` over the current values. On error returns -1 and writes to `err` one line per
  * error, each naming file, line and key; the lines after an error are still read. */
@@ -172,8 +191,27 @@ int relay_config_check(const struct relay_config *cfg, char *err, size_t err_len
  * as a line of its own (after what relay_config_check wrote there). */
 int relay_config_check_tls(const struct relay_config *cfg, char *err, size_t err_len);
 
+/* Reads one tenant file (tenants.d): exactly one [tenant ID] section with its [unit ID/..] and
+ * [consent ID..] sections, nothing else; a tenant already defined is refused. Errors as
+ * relay_config_load, appended to what err holds. Returns 0 or -1. */
+int relay_config_load_tenant_file(struct relay_config *cfg, const char *path, char *err,
+				  size_t err_len);
+
+/* True when cvr is 8 digits whose weighted sum (2,7,6,5,4,3,2,1) is a multiple of 11, as the
+ * Danish CVR register assigns them. */
+bool relay_cvr_valid(const char *cvr);
+
 const struct relay_tenant_config *relay_config_tenant(const struct relay_config *cfg,
 						      const char *id);
 const struct relay_idp_config *relay_config_idp(const struct relay_config *cfg, const char *id);
+
+/* A tenant's logo is served from memory-sized reads: larger files are a configuration error. */
+#define RELAY_LOGO_MAX_BYTES (256 * 1024)
+
+/* The contrast ratio (WCAG 2.1) of white on the colour "#rrggbb", or -1 when it is not one. */
+double relay_colour_contrast_on_white(const char *hex);
+
+/* "image/png" or "image/svg+xml" by the logo's file name; NULL for any other file. */
+const char *relay_logo_media_type(const char *path);
 
 #endif

@@ -10,6 +10,7 @@
 #include "net/conn.h"
 #include "net/outgoing.h"
 #include "relay_state.h"
+#include "services/metrics.h"
 #include "services/delivery.h"
 #include "services/prekeys.h"
 #include "services/receipts.h"
@@ -37,6 +38,9 @@ void handle_auth(struct relay_conn *c, const proto_frame *f)
 				     : dev.revoked ? "revoked_device" : NULL;
 	if (reason) {
 		r->metrics.auth_failed++;
+		r->metrics.identity_failures[rc != 0 ? RELAY_IDFAIL_UNKNOWN_DEVICE
+					     : reason[0] == 'r' ? RELAY_IDFAIL_REVOKED_DEVICE
+								: RELAY_IDFAIL_BAD_SIGNATURE]++;
 		RLOG_INFO("auth", "failed", "conn=%llu peer=%s reason=%s", (unsigned long long)c->id,
 			  c->peer, reason);
 		relay_send_error(c, f->request_id, PROTO_E_AUTH_FAILED, "authentication failed", NULL);

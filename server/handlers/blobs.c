@@ -16,6 +16,7 @@
 #include "net/conn.h"
 #include "net/outgoing.h"
 #include "relay_state.h"
+#include "services/metrics.h"
 #include "services/blob_files.h"
 #include "services/storage_space.h"
 #include "wakks_storage.h"
@@ -350,6 +351,8 @@ static void appended(int result, const uint8_t *data, size_t len, void *arg)
 	struct blob_ctx *x = arg;
 	struct relay *r = x->from.relay;
 	struct relay_conn *c = relay_origin_conn(&x->from);
+	if (result == 0)
+		r->metrics.blob_bytes_in += x->len;
 	if (result == 0 && r->store && !r->stopping) {
 		struct store_req *req = store_req_new(r->store, progressed, x);
 		if (req && store_req_blob_progress(req, x->blob.id, x->offset, x->offset + x->len,
@@ -428,7 +431,8 @@ static void read_done(int result, const uint8_t *data, size_t len, void *arg)
 			out->body.blob_data.id = x->blob.id;
 			out->body.blob_data.offset = x->offset;
 			out->body.blob_data.data = (proto_bytes){ data, len };
-			relay_send_frame(c, out);
+			if (relay_send_frame(c, out) == 0)
+				c->relay->metrics.blob_bytes_out += len;
 		}
 	}
 	free(x);

@@ -14,6 +14,7 @@
 #include "net/conn.h"
 #include "net/outgoing.h"
 #include "relay_state.h"
+#include "services/metrics.h"
 #include "services/audit_log.h"
 #include "services/consent_gate.h"
 #include "services/notify.h"
@@ -70,6 +71,10 @@ static void consent_stored(struct relay_call *call, struct relay_conn *c)
 	if (c)
 		relay_send_ok(c, call->from.request_id);
 	const struct store_put_consent_result *res = store_req_put_consent_result(call->req, 0);
+	struct relay_tenant_counters *tc = relay_metrics_tenant(call->from.relay, n->tenant,
+								  strlen(n->tenant));
+	if (tc)
+		tc->consents++;
 	relay_notify_consent_changed(call->from.relay, n->account, n->device, n->tenant, n->unit, n->kind,
 				     res ? res->received_at_ms : relay_now_ms());
 }

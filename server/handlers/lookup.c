@@ -4,6 +4,7 @@
  * does not use the service and for one who has not consented. The CPR number is hashed at once
  * and never stored or logged; every look-up is audited before it is answered. */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -14,6 +15,7 @@
 #include "net/conn.h"
 #include "net/outgoing.h"
 #include "relay_state.h"
+#include "services/metrics.h"
 #include "services/audit_log.h"
 #include "services/consent_gate.h"
 #include "wakks_storage.h"
@@ -54,6 +56,7 @@ struct lookup_call {
 	struct relay_call call;
 	bool reachable;
 	uint8_t citizen[16];
+	char tenant[65]; /* the caseworker's, for wakks_tenant_lookups_total */
 };
 
 /* Answered only once the look-up is in the audit log. */
@@ -61,6 +64,9 @@ static void audited(struct relay_call *call, struct relay_conn *c)
 {
 	struct lookup_call *k = (struct lookup_call *)call;
 	struct relay *r = call->from.relay;
+	struct relay_tenant_counters *tc = relay_metrics_tenant(r, k->tenant, strlen(k->tenant));
+	if (tc)
+		tc->lookups++;
 	if (!c)
 		return;
 	proto_frame *out = relay_tx_frame(r, PROTO_T_CITIZEN, call->from.request_id);
@@ -113,6 +119,7 @@ void handle_citizen_lookup(struct relay_conn *c, const proto_frame *f)
 	}
 	/* The same rule as a send's (services/consent_gate.c), over the caseworker's own units. */
 	k->reachable = relay_consent_reaches(r, k->citizen, &cw, NULL);
+	snprintf(k->tenant, sizeof k->tenant, "%s", cw.tenant);
 	uint8_t subjects[2][16];
 	memcpy(subjects[0], c->account_id, 16);
 	memcpy(subjects[1], k->citizen, 16);

@@ -16,6 +16,7 @@
 #include "net/conn.h"
 #include "net/outgoing.h"
 #include "relay_state.h"
+#include "services/metrics.h"
 #include "services/audit_log.h"
 #include "services/delivery.h"
 #include "services/identity_binding.h"
@@ -63,6 +64,13 @@ static void registered(struct relay_call *call, struct relay_conn *c)
 static void refuse(struct relay_conn *c, uint32_t request_id, const char *check, int err)
 {
 	c->relay->metrics.auth_failed++;
+	enum relay_idfail why = strcmp(check, "token") == 0 || strcmp(check, "token_shape") == 0
+					? RELAY_IDFAIL_TOKEN
+				: strcmp(check, "unknown_issuer") == 0 ||
+						strcmp(check, "no_tenant_trusts_issuer") == 0
+					? RELAY_IDFAIL_PROVIDER
+					: RELAY_IDFAIL_OTHER;
+	c->relay->metrics.identity_failures[why]++;
 	RLOG_INFO("register", "refused", "conn=%llu peer=%s check=%s reason=\"%s\"",
 		  (unsigned long long)c->id, c->peer, check, err ? id_errname(err) : check);
 	relay_send_error(c, request_id, PROTO_E_ATTESTATION_REJECTED, "identity attestation rejected",

@@ -3,6 +3,7 @@
  * the addressees plus the sender's other devices; the envelopes are stored in one durable write,
  * and only then does the sender hear `stored`. A resend with the same client message id stores
  * nothing and gets the original answer. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,11 +21,14 @@
 #include "services/devset.h"
 #include "services/liveness.h"
 #include "services/mailbox_record.h"
+#include "services/metrics.h"
 #include "wakks_storage.h"
 
 /* A send in flight: what `stored` and the wake-up of the recipients need. */
 struct send_call {
 	struct relay_call call;
+	uint64_t read_us; /* when the frame was read: wakks_send_stored_duration_seconds */
+	char tenant[65];  /* the tenant counted in wakks_tenant_sends_total */
 	uint8_t cmid[16];
 	size_t n;
 	uint8_t devices[][16]; /* the recipient devices, n of them */
@@ -79,6 +83,11 @@ static void stored(struct relay_call *call, struct relay_conn *c)
 {
 	struct send_call *s = (struct send_call *)call;
 	const struct store_send_result *sr = store_req_send_result(call->req, 0);
+	struct relay *r = call->from.relay;
+	relay_metrics_observe(&r->metrics.send_stored, relay_metrics_now_us() - s->read_us);
+	struct relay_tenant_counters *tc = relay_metrics_tenant(r, s->tenant, strlen(s->tenant));
+	if (tc && !sr->duplicate)
+		tc->sends++;
 	if (c)
 		reply_stored(c, call->from.request_id, s->cmid, sr->stored_at_ms);
 	if (!sr->duplicate)
@@ -222,6 +231,7 @@ done:
 void handle_send(struct relay_conn *c, const proto_frame *f)
 {
 	struct relay *r = c->relay;
+	uint64_t read_us = relay_metrics_now_us();
 	const proto_send *m = &f->body.send;
 	struct store_idempotency prior;
 	if (store_get_idempotency(r->store, c->device_id, m->cmid, &prior, NULL, 0) == 0) {
@@ -246,6 +256,12 @@ void handle_send(struct relay_conn *c, const proto_frame *f)
 	if (!s)
 		return;
 	s->call.refused = send_refused;
+	s->read_us = read_us;
+	/* The tenant the send addresses (a citizen writing to a unit), else the sender's own. */
+	if (m->tenant.ptr && m->tenant.len < sizeof s->tenant)
+		memcpy(s->tenant, m->tenant.ptr, m->tenant.len);
+	else
+		snprintf(s->tenant, sizeof s->tenant, "%s", c->tenant);
 	memcpy(s->cmid, m->cmid, 16);
 	s->n = m->env_count;
 	for (uint32_t i = 0; i < m->env_count; i++)

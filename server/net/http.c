@@ -38,10 +38,11 @@ const struct lws_protocol_vhost_options *relay_http_canned_headers(void)
 /* The web client's policy (spec/relay.md §7a): its scripts and styles only from the relay's own
  * files, no inline script and no eval (WebAssembly compilation only, for libsodium), images also
  * from the blob: URLs of decrypted attachments, connections to the relay, the identity providers
- * and those blob: URLs (which only the page's own origin can read), and no framing, plugins or
- * base URL. */
+ * and those blob: URLs (which only the page's own origin can read), the web app manifest and the
+ * service worker from the relay's files, and no framing, plugins or base URL. */
 #define CSP_HEAD "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; " \
-		 "img-src 'self' blob: data:; connect-src 'self' blob:"
+		 "img-src 'self' blob: data:; manifest-src 'self'; worker-src 'self'; " \
+		 "connect-src 'self' blob:"
 #define CSP_TAIL "; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 /* Appends the origin (https://host[:port]) of an issuer URL to the policy, unless it is there
@@ -126,6 +127,12 @@ int relay_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 	struct relay *r = lws_context_user(lws_get_context(wsi));
 
 	switch (reason) {
+	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+		/* The public listener's server context: a reload loads a new certificate into it
+		 * (net/tls_swap.h). */
+		if (r)
+			r->tls_ctx = user;
+		return 0;
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
 		char uri[256];
 		if (strcmp((const char *)in, "websocket") != 0)

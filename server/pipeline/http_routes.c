@@ -9,13 +9,13 @@
 #include <sodium.h>
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "net/http_exchange.h"
 #include "relay_state.h"
 #include "services/code_exchange.h"
 #include "services/consent_gate.h"
 #include "services/identity_binding.h"
 #include "services/login_challenge.h"
-#include "services/metrics.h"
 #include "services/provider_keys.h"
 #include "wakks_devidp.h"
 #include "wakks_protocol.h"
@@ -25,34 +25,7 @@ static const char placeholder_page[] =
 	"<!doctype html>\n<html lang=\"da\"><head><meta charset=\"utf-8\">"
 	"<title>OS2wakks</title></head><body><main><h1>OS2wakks</h1>"
 	"<p>Relayet k&oslash;rer. Webklienten er ikke installeret i denne opstilling.</p>"
-	"<p><a href=\"/healthz\">Status</a></p></main></body></html>\n";
-
-static int healthz(struct relay *r, struct lws *wsi, void *pss)
-{
-	char body[256];
-	uint64_t uptime = (relay_monotonic_ms() - r->started_ms) / 1000;
-	int n = snprintf(body, sizeof body,
-			 "{\"status\":\"%s\",\"version\":\"%s\",\"uptime_seconds\":%llu,"
-			 "\"connections\":%llu}\n",
-			 r->stopping ? "stopping" : "ok", WAKKS_VERSION,
-			 (unsigned long long)uptime, (unsigned long long)r->conn_count);
-	return relay_http_respond(wsi, pss, r->stopping ? 503 : 200, "application/json", NULL,
-				  body, (size_t)n);
-}
-
-static int metrics(struct relay *r, struct lws *wsi, void *pss)
-{
-	size_t cap = 16384;
-	char *buf = malloc(cap);
-	if (!buf)
-		return -1;
-	int n = relay_metrics_render(r, buf, cap);
-	int rc = n < 0 ? relay_http_respond(wsi, pss, 500, "text/plain", NULL, "metrics too large\n", 18)
-		       : relay_http_respond(wsi, pss, 200, "text/plain; version=0.0.4", NULL, buf,
-					    (size_t)n);
-	free(buf);
-	return rc;
-}
+	"</main></body></html>\n";
 
 /* The first `needle` in the n bytes at `hay`, or NULL. */
 static const char *find(const char *hay, size_t n, const char *needle)
@@ -152,6 +125,71 @@ static int consent_text(struct relay *r, struct lws *wsi, void *pss, const char 
 	return rc;
 }
 
+/* GET /branding: each tenant's name, colour and logo for the web client (docs/configuration.md).
+ * Public like the consent texts: it is what the municipality shows everyone. */
+static int branding_list(struct relay *r, struct lws *wsi, void *pss)
+{
+	json_t *list = json_array();
+	for (int i = 0; list && i < r->cfg.tenant_count; i++) {
+		const struct relay_tenant_config *t = &r->cfg.tenants[i];
+		char logo[32 + sizeof t->id];
+		snprintf(logo, sizeof logo, "/branding/%s/logo", t->id);
+		json_t *o = json_pack("{s:s, s:s, s:s}", "id", t->id, "name", t->name, "display_name",
+				      t->display_name[0] ? t->display_name : t->name);
+		if (o && t->colour[0])
+			json_object_set_new(o, "colour", json_string(t->colour));
+		if (o && t->logo[0])
+			json_object_set_new(o, "logo", json_string(logo));
+		if (!o || json_array_append_new(list, o) != 0) {
+			json_decref(list);
+			list = NULL;
+		}
+	}
+	json_t *j = list ? json_pack("{s:o}", "tenants", list) : NULL;
+	char *out = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!out)
+		return -1;
+	int rc = relay_http_respond(wsi, pss, 200, "application/json; charset=utf-8", NULL, out,
+				    strlen(out));
+	free(out);
+	return rc;
+}
+
+/* GET /branding/TENANT/logo: the configured file, read now (an operator may replace it without a
+ * restart). An SVG is served under a policy of its own: no script runs even when it is opened as a
+ * page. Returns 1 when the tenant has no logo (the caller answers 404). */
+static int branding_logo(struct relay *r, struct lws *wsi, void *pss, const char *uri)
+{
+	const char *rest = uri + strlen("/branding/");
+	const char *slash = strchr(rest, '/');
+	if (!slash || strcmp(slash, "/logo") != 0 || !proto_slug_valid(rest, (size_t)(slash - rest)))
+		return 1;
+	char id[PROTO_MAX_SLUG_BYTES + 1];
+	snprintf(id, sizeof id, "%.*s", (int)(slash - rest), rest);
+	const struct relay_tenant_config *t = relay_config_tenant(&r->cfg, id);
+	if (!t || !t->logo[0])
+		return 1;
+	FILE *f = fopen(t->logo, "rb");
+	char *buf = malloc(RELAY_LOGO_MAX_BYTES + 1);
+	size_t n = f && buf ? fread(buf, 1, RELAY_LOGO_MAX_BYTES + 1, f) : 0;
+	bool bad = !f || !buf || ferror(f) || n == 0 || n > RELAY_LOGO_MAX_BYTES;
+	if (f)
+		fclose(f);
+	int rc;
+	if (bad) {
+		RLOG_WARN("http", "logo_unreadable", "tenant=%s", t->id);
+		static const char e[] = "{\"error\":\"logo_unreadable\"}\n";
+		rc = relay_http_respond(wsi, pss, 500, "application/json", NULL, e, sizeof e - 1);
+	} else {
+		rc = relay_http_respond(wsi, pss, 200, relay_logo_media_type(t->logo),
+					"content-security-policy: default-src 'none'; "
+					"style-src 'unsafe-inline'; sandbox\n",
+					buf, n);
+	}
+	free(buf);
+	return rc;
+}
 
 /* One provider as clients see it (spec/identity.md §2.3), or NULL when clients cannot log in
  * through it (no authorization endpoint known: no discovery, or not fetched yet). */
@@ -365,10 +403,13 @@ int relay_http_route(struct relay *r, struct lws *wsi, void *pss, const char *ur
 		return login_challenge(r, wsi, pss, body, body_len);
 	if (strcmp(uri, "/idp/token") == 0 && body)
 		return token_exchange(r, wsi, pss, body, body_len);
-	if (strcmp(uri, "/healthz") == 0 && !body)
-		return healthz(r, wsi, pss);
-	if (strcmp(uri, "/metrics") == 0 && !body)
-		return metrics(r, wsi, pss);
+	if (strcmp(uri, "/branding") == 0 && !body)
+		return branding_list(r, wsi, pss);
+	if (strncmp(uri, "/branding/", 10) == 0 && !body) {
+		int rc = branding_logo(r, wsi, pss, uri);
+		if (rc != 1)
+			return rc;
+	}
 	if (strcmp(uri, "/") == 0 && !body && !r->cfg.web_root[0])
 		return relay_http_respond(wsi, pss, 200, "text/html; charset=utf-8", NULL,
 					  placeholder_page, sizeof placeholder_page - 1);

@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 #include "services/audit_log.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sodium.h>
 
 #include "wakks_storage.h"
 
@@ -142,11 +147,92 @@ struct export_ctx {
 	uint64_t last_seq;
 };
 
+const char *relay_audit_event_name(uint16_t type)
+{
+	switch (type) {
+	case ID_AUDIT_CONFIG_LOADED: return "config_loaded";
+	case ID_AUDIT_DEVICE_REGISTERED: return "device_registered";
+	case ID_AUDIT_DEVICE_REVOKED: return "device_revoked";
+	case ID_AUDIT_CONSENT_GIVEN: return "consent_given";
+	case ID_AUDIT_CONSENT_WITHDRAWN: return "consent_withdrawn";
+	case ID_AUDIT_ACCOUNT_ERASED: return "account_erased";
+	case RELAY_AUDIT_CITIZEN_LOOKUP: return "citizen_lookup";
+	default: return "unknown";
+	}
+}
+
+/* What an entry's details mean, by type (the writers in handlers/ and admin/): the provider of a
+ * registration, the reason of a revocation, tenant/unit of a consent, the caseworker's tenant of
+ * a look-up, and the configuration's hash with the development flag. */
+static const char *detail_name(uint16_t type)
+{
+	switch (type) {
+	case ID_AUDIT_DEVICE_REGISTERED: return "idp";
+	case ID_AUDIT_DEVICE_REVOKED: return "reason";
+	case ID_AUDIT_CONSENT_GIVEN:
+	case ID_AUDIT_CONSENT_WITHDRAWN: return "scope";
+	case RELAY_AUDIT_CITIZEN_LOOKUP: return "tenant";
+	default: return "detail";
+	}
+}
+
+static bool printable(const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i] < 0x20 || b[i] >= 0x7f)
+			return false;
+	return n > 0;
+}
+
+/* The exported line: the entry as id_audit_to_json writes it (every field the chain's hashes are
+ * computed over, so that an auditor can verify it without the relay), with what a SIEM reads
+ * added: the event's name, its time in ISO 8601 UTC, the subjects' roles and the details in
+ * words. */
+static char *readable_json(const id_audit_entry *e)
+{
+	char *raw = id_audit_to_json(e);
+	json_t *o = raw ? json_loads(raw, 0, NULL) : NULL;
+	free(raw);
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "event", json_string(relay_audit_event_name(e->type)));
+	time_t secs = (time_t)(e->time_ms / 1000);
+	struct tm tm;
+	char when[64];
+	gmtime_r(&secs, &tm);
+	snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(e->time_ms % 1000));
+	json_object_set_new(o, "time", json_string(when));
+	if (e->n_subjects == 2) {
+		char hex[2 * ID_AUDIT_SUBJECT_BYTES + 1];
+		sodium_bin2hex(hex, sizeof hex, e->subjects[0], ID_AUDIT_SUBJECT_BYTES);
+		json_object_set_new(o, e->type == RELAY_AUDIT_CITIZEN_LOOKUP ? "caseworker_account"
+									    : "account",
+				    json_string(hex));
+		sodium_bin2hex(hex, sizeof hex, e->subjects[1], ID_AUDIT_SUBJECT_BYTES);
+		json_object_set_new(o, e->type == RELAY_AUDIT_CITIZEN_LOOKUP ? "citizen_account"
+									    : "device",
+				    json_string(hex));
+	}
+	if (e->type == ID_AUDIT_CONFIG_LOADED && e->details_len == 33) {
+		char hex[65];
+		sodium_bin2hex(hex, sizeof hex, e->details, 32);
+		json_object_set_new(o, "config_sha256", json_string(hex));
+		json_object_set_new(o, "dev_mode", json_boolean(e->details[32] != 0));
+	} else if (printable(e->details, e->details_len)) {
+		json_object_set_new(o, detail_name(e->type),
+				    json_stringn((const char *)e->details, e->details_len));
+	}
+	char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	return line;
+}
+
 static int export_one(uint64_t seq, const uint8_t *entry, size_t len, void *data)
 {
 	struct export_ctx *x = data;
 	id_audit_entry e;
-	char *line = id_audit_decode(entry, len, &e) == 0 ? id_audit_to_json(&e) : NULL;
+	char *line = id_audit_decode(entry, len, &e) == 0 ? readable_json(&e) : NULL;
 	if (!line) {
 		fprintf(x->f, "{\"seq\":%llu,\"error\":\"undecodable entry\"}\n", (unsigned long long)seq);
 	} else {

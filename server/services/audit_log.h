@@ -26,7 +26,14 @@ int relay_audit_append(struct store_req *req, uint16_t type, uint64_t time_ms,
  * *bad_seq (the first broken entry's sequence number). *entries: how many were checked. */
 int relay_audit_verify(struct store *store, uint64_t *entries, uint64_t *bad_seq);
 
-/* Writes the log as JSON lines to f. Returns the number of entries or a negative code. */
+/* The audit event's name ("consent_given", "citizen_lookup", ...), "unknown" for other types. */
+const char *relay_audit_event_name(uint16_t type);
+
+/* Writes the log as JSON lines to f: each entry's fields as the identity library encodes them
+ * (seq, time_ms, type, subjects, details in hex, prev_hash, hash: what the chain is verified
+ * over), and for reading: event (its name), time (ISO 8601 UTC), the subjects by role (account
+ * and device, or caseworker_account and citizen_account) and the details in words (idp, reason,
+ * scope "tenant/unit", tenant, or config_sha256 and dev_mode). Returns the number of entries or a negative code. */
 long relay_audit_export(struct store *store, void *file);
 
 #endif

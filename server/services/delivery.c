@@ -3,12 +3,14 @@
 
 #include <stdlib.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "net/conn.h"
 #include "net/outgoing.h"
 #include "relay_state.h"
 #include "services/housekeeping.h"
 #include "services/mailbox_record.h"
+#include "services/metrics.h"
 #include "wakks_storage.h"
 
 /* Envelopes read per mailbox pass: one short read transaction, bounded work per loop turn. */
@@ -104,6 +106,14 @@ static int pump_one(const struct store_envelope *env, void *data)
 	d->ciphertext = (proto_bytes){ rec.ciphertext, rec.ciphertext_len };
 	if (relay_send_frame(c, f) == 0) {
 		c->relay->metrics.envelopes_delivered++;
+		uint64_t now = relay_now_ms();
+		relay_metrics_observe(&c->relay->metrics.delivery,
+				      now > env->stored_at_ms ? (now - env->stored_at_ms) * 1000u : 0);
+		struct relay_tenant_counters *tc =
+			relay_metrics_tenant(c->relay, rec.tenant_len ? (const char *)rec.tenant : "",
+					     rec.tenant_len);
+		if (tc)
+			tc->deliveries++;
 		if (c->inflight)
 			c->inflight[c->n_inflight++] = env->ref.seq;
 		p->sent++;

@@ -9,6 +9,7 @@
 #include "services/expiry.h"
 #include "services/liveness.h"
 #include "services/metrics.h"
+#include "services/readiness.h"
 #include "services/storage_space.h"
 
 /* Short enough that an unauthenticated connection never outlives its deadline by much. */
@@ -37,6 +38,8 @@ static void on_tick(uv_timer_t *t)
 	if (!r->stopping && ++r->housekeeping_ticks % (1000 / HOUSEKEEPING_INTERVAL_MS) == 0) {
 		relay_expire_tick(r);
 		relay_storage_space_sample(r);
+		relay_readiness_probe(r);
+		relay_metrics_sample_total(r);
 	}
 	/* The first sample right away, then every 10 s. */
 	if (!r->stopping && r->housekeeping_ticks % (10000 / HOUSEKEEPING_INTERVAL_MS) == 1)

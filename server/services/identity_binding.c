@@ -220,8 +220,10 @@ static void build_tenant(struct relay_tenant_ids *t, const struct relay_tenant_c
 #define HTTP_MAX_IN_FLIGHT 8
 #define HTTP_MAX_QUEUED 256
 
-/* The outbound HTTPS client, when a provider needs one (keys over HTTPS, a confidential client). */
-static int start_http(struct relay *r)
+/* The outbound HTTPS client, when a provider needs one (keys over HTTPS, a confidential client);
+ * made at the start, or at the first reload that configures such a provider, and kept. Then the
+ * providers' remote key state (services/provider_keys.c) for the providers now in r->identity. */
+static int start_outbound(struct relay *r)
 {
 	bool need = false;
 	for (int i = 0; i < r->cfg.idp_count; i++) {
@@ -229,28 +231,26 @@ static int start_http(struct relay *r)
 		need |= !c->development && (c->discovery[0] || c->jwks_url[0] ||
 					    c->client_auth != RELAY_IDP_AUTH_NONE);
 	}
-	if (!need)
-		return 0;
-	r->identity.http = http_client_new(r->loop, HTTP_MAX_IN_FLIGHT, HTTP_MAX_QUEUED);
-	if (!r->identity.http) {
-		RLOG_ERROR("identity", "http_client_failed", "note=\"outbound HTTPS could not start\"");
-		return -1;
+	if (need && !r->identity.http) {
+		r->identity.http = http_client_new(r->loop, HTTP_MAX_IN_FLIGHT, HTTP_MAX_QUEUED);
+		if (!r->identity.http) {
+			RLOG_ERROR("identity", "http_client_failed",
+				   "note=\"outbound HTTPS could not start\"");
+			return -1;
+		}
 	}
-	return 0;
+	return relay_provider_keys_attach(r, r->identity.http);
 }
 
-int relay_identity_start(struct relay *r, const char *base_url)
+/* The providers and tenants of r->cfg into id (its replay cache and account key untouched). On
+ * failure what was loaded stays in id for free_providers. */
+static int build(struct relay *r, struct relay_identity *id, const char *base_url)
 {
-	struct relay_identity *id = &r->identity;
-	if (id_replay_new(REPLAY_CAPACITY, &id->replay) != 0)
-		return -1;
 	for (int i = 0; i < r->cfg.idp_count; i++) {
+		id->idp_count = i + 1;
 		if (start_idp(r, &id->idps[i], &r->cfg.idps[i], base_url) != 0)
 			return -1;
-		id->idp_count = i + 1;
 	}
-	if (start_http(r) != 0 || relay_provider_keys_start(r, id->http) != 0)
-		return -1;
 	for (int i = 0; i < r->cfg.tenant_count; i++) {
 		build_tenant(&id->tenants[i], &r->cfg.tenants[i]);
 		if (id_tenant_validate(&id->tenants[i].tenant) != 0) {
@@ -258,6 +258,58 @@ int relay_identity_start(struct relay *r, const char *base_url)
 			return -1;
 		}
 	}
+	return 0;
+}
+
+static void free_providers(struct relay_identity *id)
+{
+	for (int i = 0; i < id->idp_count; i++) {
+		relay_code_exchange_unload(&id->idps[i]);
+		id_keyset_free(id->idps[i].keys);
+		devidp_close(id->idps[i].dev);
+		id->idps[i].keys = NULL;
+		id->idps[i].dev = NULL;
+	}
+	id->idp_count = 0;
+}
+
+int relay_identity_start(struct relay *r, const char *base_url)
+{
+	struct relay_identity *id = &r->identity;
+	if (id_replay_new(REPLAY_CAPACITY, &id->replay) != 0)
+		return -1;
+	if (build(r, id, base_url) != 0)
+		return -1;
+	return start_outbound(r);
+}
+
+int relay_identity_rebuild(struct relay *r, const char *base_url)
+{
+	struct relay_identity *fresh = calloc(1, sizeof *fresh);
+	if (!fresh)
+		return -1;
+	if (build(r, fresh, base_url) != 0) {
+		free_providers(fresh);
+		free(fresh);
+		return -1;
+	}
+	/* Fetches and registrations waiting for the old providers' keys end (the waiting ones are
+	 * verified once more against the keys they have), then the old providers go. */
+	relay_provider_keys_detach(r);
+	free_providers(&r->identity);
+	/* The providers move over (their issuer pointers point into themselves, so they are set
+	 * again); the tenants are built again in place for the same reason. */
+	memcpy(r->identity.idps, fresh->idps, sizeof fresh->idps);
+	r->identity.idp_count = fresh->idp_count;
+	for (int i = 0; i < r->identity.idp_count; i++)
+		r->identity.idps[i].idp.issuer = r->identity.idps[i].issuer;
+	for (int i = 0; i < r->cfg.tenant_count; i++)
+		build_tenant(&r->identity.tenants[i], &r->cfg.tenants[i]);
+	free(fresh);
+	/* Providers with keys over HTTPS start from their persisted set and fetch. */
+	if (start_outbound(r) != 0)
+		RLOG_WARN("identity", "idp_fetch_not_started", "note=\"providers with keys over HTTPS "
+			  "verify with their persisted key sets only\"");
 	return 0;
 }
 
@@ -270,12 +322,7 @@ void relay_identity_stop(struct relay *r)
 		http_client_free(id->http);
 		id->http = NULL;
 	}
-	for (int i = 0; i < id->idp_count; i++) {
-		relay_code_exchange_unload(&id->idps[i]);
-		id_keyset_free(id->idps[i].keys);
-		devidp_close(id->idps[i].dev);
-	}
-	id->idp_count = 0;
+	free_providers(id);
 	id_replay_free(id->replay);
 	id->replay = NULL;
 	sodium_memzero(id->account_key, sizeof id->account_key);

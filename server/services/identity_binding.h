@@ -22,6 +22,12 @@ struct relay_idp;
 int relay_identity_start(struct relay *r, const char *base_url);
 void relay_identity_stop(struct relay *r);
 
+/* A reload: builds the providers (loading their key sets) and tenants of r->cfg afresh and, only
+ * when every one loaded, replaces the running ones with them. The replay cache and the account
+ * key stay. Returns 0, or -1 after logging why (the running providers are untouched then, but
+ * they point into r->cfg: the caller restores the configuration they were built from). */
+int relay_identity_rebuild(struct relay *r, const char *base_url);
+
 /* Loads the secret that keys account ids from DATA_DIR/account-id.key, never creating it (the
  * operator commands). Returns 0 or -1 after logging why. */
 int relay_identity_load_account_key(const char *data_dir, uint8_t key[ID_HASH_KEY_BYTES]);

@@ -49,6 +49,17 @@ bool relay_membership_prune(struct relay *r, struct store_account *acc)
 	}
 	bool dropped = kept != acc->n_units;
 	acc->n_units = kept;
+	/* Units a reload has just ended, until the accounts' rewrites are durable. */
+	for (int d = 0; d < r->revoked_unit_count; d++)
+		for (uint8_t i = 0; i < acc->n_units; i++)
+			if (strcmp(acc->tenant, r->revoked_units[d][0]) == 0 &&
+			    strcmp(acc->units[i], r->revoked_units[d][1]) == 0) {
+				memmove(acc->units[i], acc->units[i + 1],
+					(size_t)(acc->n_units - i - 1) * sizeof acc->units[0]);
+				acc->n_units--;
+				dropped = true;
+				break;
+			}
 	return dropped;
 }
 
@@ -72,6 +83,11 @@ bool relay_attestation_expired(struct relay *r, const struct store_account *acc,
 /* The start's rewrites in flight: the new fingerprints become the recorded ones only once every
  * rewrite is durable, so a crash in between re-evaluates at the next start. */
 struct membership_commit {
+	struct relay *r;
+	/* A reload's units whose membership ended, in force (r->revoked_units) until the rewrites
+	 * are durable: the loop keeps answering meanwhile. */
+	char (*drops)[2][65];
+	int n_drops;
 	size_t pending;
 	bool failed;
 	bool walked; /* every rewrite submitted */
@@ -87,6 +103,11 @@ static void commit_if_done(struct membership_commit *mc)
 		RLOG_ERROR("membership", "reevaluation_failed", "path=%s", mc->path);
 		remove(mc->tmp);
 	}
+	if (mc->r && mc->r->revoked_units == mc->drops) {
+		mc->r->revoked_units = NULL;
+		mc->r->revoked_unit_count = 0;
+	}
+	free(mc->drops);
 	free(mc);
 }
 
@@ -185,11 +206,10 @@ static bool previous_fingerprint(const char *text, const char *tenant, const cha
 	return false;
 }
 
-int relay_membership_start(struct relay *r)
+/* Rewrites the accounts whose units the configuration no longer allows (see the header), with
+ * mc->pending counting the rewrites in flight. Returns 0 or -1. */
+static int walk(struct relay *r, struct membership_commit *mc)
 {
-	struct membership_commit *mc = calloc(1, sizeof *mc);
-	if (!mc)
-		return -1;
 	snprintf(mc->path, sizeof mc->path, "%s/memberships", r->cfg.data_dir);
 	snprintf(mc->tmp, sizeof mc->tmp, "%s.tmp", mc->path);
 	char *old = NULL;
@@ -219,8 +239,17 @@ int relay_membership_start(struct relay *r)
 			/* The groups or providers changed: every membership of the unit ends; a
 			 * caseworker whose fresh ID token still maps to it gets it back by re-attesting. */
 			if (old && previous_fingerprint(old, t->id, t->units[j].id, before) &&
-			    strcmp(before, now) != 0)
+			    strcmp(before, now) != 0) {
 				w.drop[w.n_drop++] = t->units[j].id;
+				if (mc->drops && mc->n_drops < RELAY_MAX_TENANTS * RELAY_MAX_UNITS_PER_TENANT) {
+					snprintf(mc->drops[mc->n_drops][0], 65, "%s", t->id);
+					snprintf(mc->drops[mc->n_drops][1], 65, "%s", t->units[j].id);
+					mc->n_drops++;
+					RLOG_INFO("membership", "unit_mapping_changed",
+						  "tenant=%s unit=%s note=\"memberships end; caseworkers regain them by re-attesting\"",
+						  t->id, t->units[j].id);
+				}
+			}
 		}
 		/* One pass over the tenant's caseworkers, one rewrite per account: also units no
 		 * longer configured or without groups, and a tenant without its caseworker provider
@@ -234,11 +263,42 @@ int relay_membership_start(struct relay *r)
 	if (w.pruned)
 		RLOG_INFO("membership", "reevaluated", "accounts_changed=%zu", w.pruned);
 	mc->failed |= w.rc != 0;
+	return w.rc;
+}
+
+int relay_membership_start(struct relay *r)
+{
+	struct membership_commit *mc = calloc(1, sizeof *mc);
+	if (!mc)
+		return -1;
+	int rc = walk(r, mc);
 	/* Nothing else is on the loop yet: wait here until the rewrites are durable, so that no
 	 * request is ever answered from a membership that just ended. */
 	while (mc->pending)
 		uv_run(r->loop, UV_RUN_ONCE);
 	mc->walked = true;
 	commit_if_done(mc);
-	return w.rc;
+	return rc;
+}
+
+int relay_membership_reevaluate(struct relay *r)
+{
+	struct membership_commit *mc = calloc(1, sizeof *mc);
+	if (!mc)
+		return -1;
+	mc->r = r;
+	mc->drops = calloc(RELAY_MAX_TENANTS * RELAY_MAX_UNITS_PER_TENANT, sizeof *mc->drops);
+	if (!mc->drops) {
+		free(mc);
+		return -1;
+	}
+	/* The overlay is in force before the first rewrite is read back: the loop answers other
+	 * requests while they are written. */
+	r->revoked_units = mc->drops;
+	r->revoked_unit_count = 0;
+	int rc = walk(r, mc);
+	r->revoked_unit_count = mc->n_drops;
+	mc->walked = true;
+	commit_if_done(mc);
+	return rc;
 }

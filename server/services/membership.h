@@ -36,4 +36,9 @@ bool relay_attestation_expired(struct relay *r, const struct store_account *acc,
  * submit (logged). */
 int relay_membership_start(struct relay *r);
 
+/* The same after a reload, without blocking the loop: the rewrites are submitted, and until they
+ * are durable the memberships of units whose mapping changed are void through
+ * relay_membership_prune. Returns 0, or -1 when it could not read or submit (logged). */
+int relay_membership_reevaluate(struct relay *r);
+
 #endif

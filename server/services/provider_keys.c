@@ -45,6 +45,7 @@ struct relay_provider_keys {
 	struct http_client *http;
 	uv_timer_t timer;
 	bool timer_started;
+	uint64_t generations; /* fetches started, over every provider and reload */
 };
 
 /* One file write on the threadpool: the loop never waits for a disk. */
@@ -287,7 +288,7 @@ static void start_fetch(struct provider_remote *pr)
 	if (pr->fetching)
 		return;
 	pr->fetching = true;
-	pr->generation++;
+	pr->generation = ++pr->relay->identity.provider_keys->generations;
 	const char *disc = pr->idp->cfg->discovery;
 	int rc = disc[0] ? submit(pr, disc, on_discovery)
 			 : submit(pr, pr->idp->cfg->jwks_url, on_jwks);
@@ -359,7 +360,7 @@ static void load_persisted(struct provider_remote *pr)
 	}
 }
 
-int relay_provider_keys_start(struct relay *r, struct http_client *http)
+int relay_provider_keys_attach(struct relay *r, struct http_client *http)
 {
 	bool any = false;
 	for (int i = 0; i < r->identity.idp_count; i++) {
@@ -378,14 +379,20 @@ int relay_provider_keys_start(struct relay *r, struct http_client *http)
 		RLOG_ERROR("identity", "idp_cache_dir_failed", "path=%s error=\"%s\"", dir, strerror(errno));
 		return -1;
 	}
-	struct relay_provider_keys *pk = calloc(1, sizeof *pk);
-	if (!pk)
-		return -1;
-	pk->http = http;
-	r->identity.provider_keys = pk;
+	struct relay_provider_keys *pk = r->identity.provider_keys;
+	if (!pk) {
+		if (!(pk = calloc(1, sizeof *pk)))
+			return -1;
+		pk->http = http;
+		r->identity.provider_keys = pk;
+		uv_timer_init(r->loop, &pk->timer);
+		pk->timer.data = r;
+		uv_timer_start(&pk->timer, on_tick, TICK_MS, TICK_MS);
+		pk->timer_started = true;
+	}
 	for (int i = 0; i < r->identity.idp_count; i++) {
 		struct relay_idp *p = &r->identity.idps[i];
-		if (p->cfg->development || (!p->cfg->discovery[0] && !p->cfg->jwks_url[0]))
+		if (p->remote || p->cfg->development || (!p->cfg->discovery[0] && !p->cfg->jwks_url[0]))
 			continue;
 		struct provider_remote *pr = calloc(1, sizeof *pr);
 		if (!pr)
@@ -402,11 +409,19 @@ int relay_provider_keys_start(struct relay *r, struct http_client *http)
 				  "of this provider are refused until the first fetch succeeds\"", p->cfg->id);
 		start_fetch(pr);
 	}
-	uv_timer_init(r->loop, &pk->timer);
-	pk->timer.data = r;
-	uv_timer_start(&pk->timer, on_tick, TICK_MS, TICK_MS);
-	pk->timer_started = true;
 	return 0;
+}
+
+void relay_provider_keys_detach(struct relay *r)
+{
+	for (int i = 0; i < r->identity.idp_count; i++) {
+		struct provider_remote *pr = r->identity.idps[i].remote;
+		if (!pr)
+			continue;
+		r->identity.idps[i].remote = NULL; /* completions still to come find no provider */
+		finish(pr, false);
+		free(pr);
+	}
 }
 
 static void free_pk(uv_handle_t *h)
@@ -416,15 +431,7 @@ static void free_pk(uv_handle_t *h)
 
 void relay_provider_keys_stop(struct relay *r)
 {
-	for (int i = 0; i < r->identity.idp_count; i++) {
-		struct provider_remote *pr = r->identity.idps[i].remote;
-		if (!pr)
-			continue;
-		pr->generation++; /* completions still to come find no provider */
-		finish(pr, false);
-		r->identity.idps[i].remote = NULL;
-		free(pr);
-	}
+	relay_provider_keys_detach(r);
 	struct relay_provider_keys *pk = r->identity.provider_keys;
 	r->identity.provider_keys = NULL;
 	if (!pk)

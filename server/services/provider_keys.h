@@ -36,12 +36,16 @@ struct provider_remote;
 /* Called once when the fetch a caller waited for has ended; ok when a new key set is in place. */
 typedef void (*provider_keys_done_fn)(void *ctx, bool ok);
 
-/* For every provider with discovery or jwks_url: loads the persisted metadata and key set (a
- * provider without one verifies nothing until its first fetch succeeds), then starts fetching.
- * Returns 0 or -1 after logging why (out of memory, cache directory not creatable). */
-int relay_provider_keys_start(struct relay *r, struct http_client *http);
-/* Cancels waiters (their callbacks run with ok = false) and frees the remote state. Call before
- * the HTTP client is freed. */
+/* For every provider of r->identity with discovery or jwks_url that has no remote state yet (at
+ * the start, and after a configuration reload built the providers afresh): loads the persisted
+ * metadata and key set (a provider without one verifies nothing until its first fetch succeeds),
+ * then starts fetching. Returns 0 or -1 after logging why (out of memory, cache directory not
+ * creatable, no HTTP client). */
+int relay_provider_keys_attach(struct relay *r, struct http_client *http);
+/* Before the providers of r->identity are replaced (a reload): ends their fetches (completions
+ * still to come are ignored), runs their waiters with ok = false and frees their remote state. */
+void relay_provider_keys_detach(struct relay *r);
+/* relay_provider_keys_detach, and the module's timer. Call before the HTTP client is freed. */
 void relay_provider_keys_stop(struct relay *r);
 
 bool relay_provider_is_remote(const struct relay_idp *p);

@@ -318,6 +318,8 @@ int store_count_one_time_prekeys(struct store *store, const uint8_t device_id[ST
 				 uint32_t *n);
 
 /* Mailbox depth of a device. @return 0, STORE_ENOTFOUND (unknown device), ... */
+/* Envelopes in every mailbox together (one entry each in the mailbox database). */
+int store_mailbox_total(struct store *store, uint64_t *count);
 int store_mailbox_depth(struct store *store, const uint8_t device_id[STORE_ID_BYTES],
 			uint64_t *count, uint64_t *bytes);
 
@@ -733,6 +735,10 @@ int store_backup(struct store *store, const char *dir);
 
 #define STORE_BATCH_HIST_BUCKETS 8 /* batch sizes 1, 2-3, 4-7, ..., 64-127, >= 128 */
 
+/* The commit-latency histogram's upper bounds in microseconds, and one more bucket above them. */
+#define STORE_COMMIT_HIST_BUCKETS 15
+extern const uint64_t store_commit_hist_bounds_us[STORE_COMMIT_HIST_BUCKETS - 1];
+
 struct store_stats {
 	uint64_t batches;             /* committed parent transactions */
 	uint64_t requests;            /* completed requests (any result) */
@@ -742,6 +748,9 @@ struct store_stats {
 	uint64_t batch_hist[STORE_BATCH_HIST_BUCKETS];
 	uint64_t last_commit_us;      /* latency of the last commit (fsync included) */
 	uint64_t total_commit_us;     /* sum over all batches; average = total / batches */
+	/* Commits by latency: commit_hist[i] counts those <= store_commit_hist_bounds_us[i] (and
+	 * above the bound before); the last bucket holds the rest. Not cumulative. */
+	uint64_t commit_hist[STORE_COMMIT_HIST_BUCKETS];
 	uint64_t envelopes_stored;
 	uint64_t envelopes_deleted;
 	uint64_t envelopes_expired;

@@ -6,11 +6,12 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-export async function startRelay(buildDir, webRoot) {
+// `extra`: configuration lines after the [relay] section (tenants and their branding).
+export async function startRelay(buildDir, webRoot, extra = []) {
   const dir = mkdtempSync(join(tmpdir(), 'wakks-web-'));
   const conf = join(dir, 'relay.conf');
   writeFileSync(conf, [
-    '[relay]', `data_dir = ${join(dir, 'data')}`, 'listen = 127.0.0.1', 'port = 0', `web_root = ${resolve(webRoot)}`, '',
+    '[relay]', `data_dir = ${join(dir, 'data')}`, 'listen = 127.0.0.1', 'port = 0', `web_root = ${resolve(webRoot)}`, '', ...extra, '',
   ].join('\n'));
   const proc = spawn(resolve(buildDir, 'server/wakks-relay'), ['--config', conf, '--dev'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';

@@ -11,6 +11,7 @@ import { startRelay } from './relay.mjs';
 import { cliInterop } from './cli.mjs';
 import { attachmentSteps } from './attachments.mjs';
 import { oidcLogins } from './oidc.mjs';
+import { webappSteps } from './webapp.mjs';
 
 const root = resolve(new URL('../..', import.meta.url).pathname);
 const web = resolve(root, 'clients/web');
@@ -333,6 +334,7 @@ async function main() {
       if (ran !== 0) throw new Error(`injected script ran (${ran})`);
       if (!cspViolations.length) throw new Error('the refused injection was not reported');
     });
+    await webappSteps({ step, chromium, buildDir, distDir: resolve(web, 'dist'), login, axe, shot });
   } finally {
     for (const c of contexts) await c.close().catch(() => {});
     await browser.close().catch(() => {});

@@ -72,7 +72,7 @@ static void healthz_answers_json(void)
 {
 	int status = 0;
 	char *body = NULL;
-	REQUIRE(https_request(relay.port, "GET", "/healthz", NULL, NULL, &status, &body, NULL, 0) == 0);
+	REQUIRE(admin_get(relay.admin_port, "/healthz", &status, &body) == 0);
 	CHECK_EQ_INT(status, 200);
 	json_error_t err;
 	json_t *j = json_loads(body, 0, &err);
@@ -89,12 +89,26 @@ static void metrics_in_prometheus_format(void)
 {
 	int status = 0;
 	char *body = NULL;
-	REQUIRE(https_request(relay.port, "GET", "/metrics", NULL, NULL, &status, &body, NULL, 0) == 0);
+	REQUIRE(admin_get(relay.admin_port, "/metrics", &status, &body) == 0);
 	CHECK_EQ_INT(status, 200);
 	CHECK(strstr(body, "# TYPE wakks_connections_open gauge") != NULL);
 	CHECK(strstr(body, "wakks_store_commits_total") != NULL);
 	CHECK(strstr(body, "wakks_mailbox_depth_online_total") != NULL);
 	free(body);
+}
+
+/* Monitoring is on its own listener only: the public port knows neither path. */
+static void monitoring_not_on_the_public_port(void)
+{
+	const char *paths[] = { "/metrics", "/healthz", "/readyz" };
+	for (int i = 0; i < 3; i++) {
+		int status = 0;
+		char *body = NULL;
+		REQUIRE(https_request(relay.port, "GET", paths[i], NULL, NULL, &status, &body, NULL, 0) == 0);
+		CHECK_EQ_INT(status, 404);
+		CHECK(strstr(body, "wakks_") == NULL);
+		free(body);
+	}
 }
 
 /* Without --dev the relay serves the configured certificate (the test support writes one) and
@@ -169,6 +183,7 @@ int main(void)
 	RUN(wrong_path_refused);
 	RUN(healthz_answers_json);
 	RUN(metrics_in_prometheus_format);
+	RUN(monitoring_not_on_the_public_port);
 	RUN(production_relay_generates_no_certificate);
 	RUN(bad_config_value_exits_2_naming_key);
 	RUN(sigterm_closes_websockets_with_1001_and_exits_0);

@@ -4,6 +4,7 @@
  * refusal the specification lists — one generic answer on the wire, the exact check in the log. */
 #include <fcntl.h>
 #include <sodium.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,7 +281,7 @@ static void provider_key_rotation_reloads_the_key_set_once(void)
 	snprintf(conf, sizeof conf,
 		 "[idp broker]\nissuer = %s\naudience = os2wakks\njwks_file = %s\nalgs = ES256\n"
 		 "kind = citizen\nprofile = mitid-broker\n[tenant testby]\nname = Testby\n"
-		 "cvr = 12345678\nidps = broker\n[unit testby/jobcenter]\nname = Jobcenter\n",
+		 "cvr = 29189803\nidps = broker\n[unit testby/jobcenter]\nname = Jobcenter\n",
 		 issuer, jwks);
 	struct relay_proc r2;
 	REQUIRE(relay_proc_start(&r2, conf, false) == 0);
@@ -298,6 +299,45 @@ static void provider_key_rotation_reloads_the_key_set_once(void)
 	tdev_free(&d);
 	tdev_init(&d, r2.port);
 	CHECK_EQ_INT(register_with(&d, a, (devidp_mint_opts){ .login = "anna" }), PROTO_T_ERROR);
+	tdev_free(&d);
+	/* A reload (SIGHUP) reads the providers' key sets at once, also a file of another name: the
+	 * operator need not wait out the minute between reads on unknown kids. */
+	char jwks2[300];
+	snprintf(jwks2, sizeof jwks2, "%s/jwks-2.json", dir);
+	REQUIRE(write_text(jwks2, devidp_jwks_json(a)) == 0);
+	char *text = NULL;
+	{
+		FILE *f = fopen(r2.config_path, "r");
+		REQUIRE(f);
+		char buf[4096];
+		size_t n = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		char *at = strstr(buf, jwks);
+		REQUIRE(at);
+		size_t cap = n + sizeof jwks2;
+		text = malloc(cap);
+		REQUIRE(text);
+		snprintf(text, cap, "%.*s%s%s", (int)(at - buf), buf, jwks2, at + strlen(jwks));
+	}
+	REQUIRE(write_text(r2.config_path, text) == 0);
+	free(text);
+	kill(r2.pid, SIGHUP);
+	for (int i = 0; i < 100 && !relay_log_contains(&r2, "event=reloaded"); i++)
+		usleep(50 * 1000);
+	CHECK(relay_log_contains(&r2, "event=reloaded"));
+	tdev_init(&d, r2.port);
+	CHECK_EQ_INT(register_with(&d, a, (devidp_mint_opts){ .login = "anna" }), PROTO_T_REGISTERED);
+	tdev_free(&d);
+	/* A key set file that is not there: the reload is refused and the keys in use stay. */
+	REQUIRE(unlink(jwks2) == 0);
+	kill(r2.pid, SIGHUP);
+	for (int i = 0; i < 100 && !relay_log_contains(&r2, "event=reload_refused"); i++)
+		usleep(50 * 1000);
+	CHECK(relay_log_contains(&r2, "event=jwks_unreadable idp=broker"));
+	CHECK(relay_log_contains(&r2, "event=reload_refused"));
+	tdev_init(&d, r2.port);
+	CHECK_EQ_INT(register_with(&d, a, (devidp_mint_opts){ .login = "bo" }), PROTO_T_REGISTERED);
 	tdev_free(&d);
 	CHECK_EQ_INT(relay_proc_stop(&r2), 0);
 	relay_proc_cleanup(&r2);

@@ -527,6 +527,21 @@ static void key_rotation_is_followed(void)
 	tdev_free(&d);
 }
 
+/* A live reload (SIGHUP) builds the providers afresh: those with keys over HTTPS start from their
+ * persisted sets and fetch again, and their tokens keep registering. */
+static void reload_keeps_providers_over_https(void)
+{
+	kill(relay.pid, SIGHUP);
+	CHECK(wait_log("event=reloaded", 10000));
+	struct tdev c, w;
+	tdev_init(&c, relay.port);
+	tdev_init(&w, relay.port);
+	CHECK_EQ_INT(login_register(&c, &broker, "wakks-citizen", "anna"), PROTO_T_REGISTERED);
+	CHECK_EQ_INT(login_register(&w, &adfs, "wakks-caseworker", "dennis"), PROTO_T_REGISTERED);
+	tdev_free(&c);
+	tdev_free(&w);
+}
+
 /* Rewrites relay.conf, replacing `from` with `to` once. */
 static int edit_config(const char *from, const char *to)
 {
@@ -663,6 +678,7 @@ int main(void)
 		RUN(login_challenge_outlives_the_connection);
 		RUN(cli_logs_in_through_the_provider);
 		RUN(key_rotation_is_followed);
+		RUN(reload_keeps_providers_over_https);
 		RUN(unreachable_at_restart_uses_persisted_keys);
 	}
 	provider_stop(&broker);

@@ -289,7 +289,7 @@ static void web_client_served_with_security_headers(void)
 	check_security_headers("/", 200);
 	check_security_headers("/index.html", 200);
 	check_security_headers("/app.js", 200);
-	check_security_headers("/healthz", 200);
+	check_security_headers("/consent/varde", 200);
 	check_security_headers("/no-such-file", 404);
 	check_security_headers("/dev-idp/dev-mitid/authorize", 400);
 }

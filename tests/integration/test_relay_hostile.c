@@ -124,7 +124,7 @@ static void relay_still_healthy(void)
 {
 	int status = 0;
 	char *body = NULL;
-	REQUIRE(https_request(relay.port, "GET", "/healthz", NULL, NULL, &status, &body, NULL, 0) == 0);
+	REQUIRE(admin_get(relay.admin_port, "/healthz", &status, &body) == 0);
 	CHECK_EQ_INT(status, 200);
 	free(body);
 	CHECK_EQ_INT(relay_proc_stop(&relay), 0);

@@ -35,7 +35,7 @@ static uint64_t metric(const char *name)
 	int status = 0;
 	char *body = NULL;
 	uint64_t v = UINT64_MAX;
-	if (https_request(relay.port, "GET", "/metrics", NULL, NULL, &status, &body, NULL, 0) != 0)
+	if (admin_get(relay.admin_port, "/metrics", &status, &body) != 0)
 		return v;
 	char key[128];
 	snprintf(key, sizeof key, "\n%s ", name);

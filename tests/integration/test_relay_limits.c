@@ -142,7 +142,7 @@ static void slow_reader_is_not_buffered_without_bound(void)
 			break;
 	int status = 0;
 	char *body = NULL;
-	REQUIRE(https_request(r2.port, "GET", "/metrics", NULL, NULL, &status, &body, NULL, 0) == 0);
+	REQUIRE(admin_get(r2.admin_port, "/metrics", &status, &body) == 0);
 	const char *at = strstr(body, "\nwakks_backpressure_pauses_total ");
 	CHECK(at && atol(at + strlen("\nwakks_backpressure_pauses_total ")) > 0);
 	free(body);

@@ -53,11 +53,11 @@ static int count_in_log(const struct relay_proc *p, const char *needle)
 	return n;
 }
 
-static char *metrics(int port)
+static char *metrics(int admin_port)
 {
 	int status = 0;
 	char *body = NULL;
-	if (https_request(port, "GET", "/metrics", NULL, NULL, &status, &body, NULL, 0) != 0 ||
+	if (admin_get(admin_port, "/metrics", &status, &body) != 0 ||
 	    status != 200) {
 		free(body);
 		return NULL;
@@ -110,7 +110,7 @@ static void full_map_refuses_with_retry_and_logs_once(void)
 
 static void metrics_show_the_map_and_refusals(void)
 {
-	char *body = metrics(relay.port);
+	char *body = metrics(relay.admin_port);
 	REQUIRE(body != NULL);
 	CHECK_EQ_INT(metric(body, "wakks_store_map_max_bytes"), 1u << 20);
 	unsigned long long used = metric(body, "wakks_store_map_used_bytes");
@@ -121,6 +121,12 @@ static void metrics_show_the_map_and_refusals(void)
 	CHECK(metric(body, "wakks_disk_size_bytes") > 0 && metric(body, "wakks_disk_size_bytes") != ~0ull);
 	CHECK(metric(body, "wakks_disk_available_bytes") != ~0ull);
 	CHECK_EQ_INT(metric(body, "wakks_disk_full_errors_total"), 0);
+	free(body);
+	/* Not ready for new traffic: a load balancer sends it elsewhere. */
+	int status = 0;
+	REQUIRE(admin_get(relay.admin_port, "/readyz", &status, &body) == 0);
+	CHECK_EQ_INT(status, 503);
+	CHECK(strstr(body, "map_nearly_full") != NULL);
 	free(body);
 }
 
@@ -168,7 +174,7 @@ static void full_disk_warned_and_refused_as_storage_full(void)
 	CHECK_EQ_INT(count_in_log(&disk, "what=map"), 0);
 	CHECK_EQ_INT(count_in_log(&disk, "event=writes_refused reason=disk_full refused=3"), 1);
 	CHECK_EQ_INT(count_in_log(&disk, "event=write_failed"), 0);
-	char *body = metrics(disk.port);
+	char *body = metrics(disk.admin_port);
 	CHECK_EQ_INT(metric(body, "wakks_disk_nearly_full"), 1);
 	CHECK_EQ_INT(metric(body, "wakks_store_map_nearly_full"), 0);
 	CHECK_EQ_INT(metric(body, "wakks_disk_full_errors_total"), 3);

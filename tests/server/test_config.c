@@ -126,7 +126,7 @@ static void every_error_reported_at_once(void)
 	CHECK(strstr(err, "tls_cert and tls_key") && strstr(err, "map_size_initial_mb exceeds"));
 	/* a flood of mistakes stays bounded */
 	char many[4096] = "[relay]\n";
-	for (int i = 0; i < 40; i++)
+	for (int i = 0; i < RELAY_CONFIG_ERRORS_MAX + 20; i++)
 		strcat(many, "foo = 1\n");
 	CHECK_EQ_INT(load(many), -1);
 	CHECK_EQ_INT(count_lines(err), RELAY_CONFIG_ERRORS_MAX);
@@ -279,6 +279,46 @@ static void tenant_and_unit_ids_are_slugs(void)
 	CHECK_EQ_INT(load("[tenant varde]\nname = Varde Kommune\ncvr = 29189781\n[unit varde/jobcenter]\n"), 0);
 }
 
+/* display_name, colour and logo: the colour must carry white text (WCAG contrast 4.5:1), the
+ * logo must be a readable PNG or SVG file of at most 256 KiB. */
+static void tenant_branding(void)
+{
+	char logo[] = "/tmp/wakks-logo-XXXXXX.svg";
+	int fd = mkstemps(logo, 4);
+	REQUIRE(fd >= 0);
+	static const char svg[] = "<svg xmlns=\"http://www.w3.org/2000/svg\"/>";
+	REQUIRE(write(fd, svg, sizeof svg - 1) == (ssize_t)(sizeof svg - 1));
+	close(fd);
+	char text[512];
+	snprintf(text, sizeof text,
+		 "[tenant varde]\nname = Varde Kommune\ncvr = 29189781\ndisplay_name = Varde\n"
+		 "colour = \"#0B5394\"\nlogo = %s\n", logo);
+	CHECK_EQ_INT(load(text), 0);
+	CHECK(strcmp(cfg.tenants[0].display_name, "Varde") == 0);
+	CHECK(strcmp(cfg.tenants[0].colour, "#0B5394") == 0);
+	CHECK(strcmp(cfg.tenants[0].logo, logo) == 0);
+	CHECK(strcmp(relay_logo_media_type(logo), "image/svg+xml") == 0);
+	/* Known WCAG ratios: black 21:1, #767676 is the lightest grey that passes (4.54:1). */
+	CHECK(relay_colour_contrast_on_white("#000000") > 20.99 &&
+	      relay_colour_contrast_on_white("#000000") < 21.01);
+	CHECK(relay_colour_contrast_on_white("#767676") > 4.53 &&
+	      relay_colour_contrast_on_white("#767676") < 4.55);
+	CHECK(relay_colour_contrast_on_white("#777777") < 4.5);
+	CHECK_EQ_INT(load("[tenant varde]\nname = V\ncvr = 29189781\ncolour = \"#ffcc00\"\n"), -1);
+	CHECK(strstr(err, "'colour'") && strstr(err, "contrast"));
+	CHECK_EQ_INT(load("[tenant varde]\nname = V\ncvr = 29189781\ncolour = blue\n"), -1);
+	CHECK(strstr(err, "#rrggbb"));
+	/* Unquoted, the value is a comment: the error says so. */
+	CHECK_EQ_INT(load("[tenant varde]\nname = V\ncvr = 29189781\ncolour = #0b5394\n"), -1);
+	CHECK(strstr(err, "in quotes"));
+	CHECK_EQ_INT(load("[tenant varde]\nname = V\ncvr = 29189781\ncolour = \"#12345\"\n"), -1);
+	CHECK_EQ_INT(load("[tenant varde]\nname = V\ncvr = 29189781\nlogo = /etc/passwd\n"), -1);
+	CHECK(strstr(err, "'logo'") && strstr(err, ".png or .svg"));
+	CHECK_EQ_INT(load("[tenant varde]\nname = V\ncvr = 29189781\nlogo = /nonexistent/l.png\n"), -1);
+	CHECK(strstr(err, "tenant varde: logo /nonexistent/l.png cannot be read"));
+	unlink(logo);
+}
+
 int main(void)
 {
 	RUN(defaults_without_a_file);
@@ -292,5 +332,6 @@ int main(void)
 	RUN(certificate_required_without_dev);
 	RUN(data_dir_permissions_strict_or_warn);
 	RUN(tenant_and_unit_ids_are_slugs);
+	RUN(tenant_branding);
 	return TEST_RESULT();
 }

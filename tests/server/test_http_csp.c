@@ -27,7 +27,8 @@ static void strict_policy_without_providers(void)
 	char *csp = relay_http_csp_build(&cfg);
 	REQUIRE(csp);
 	CHECK(strcmp(csp, "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; "
-			  "style-src 'self'; img-src 'self' blob: data:; connect-src 'self' blob:; "
+			  "style-src 'self'; img-src 'self' blob: data:; manifest-src 'self'; "
+			  "worker-src 'self'; connect-src 'self' blob:; "
 			  "form-action 'self'; frame-ancestors 'none'; base-uri 'none'") == 0);
 	free(csp);
 }

@@ -7,7 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -122,9 +126,17 @@ static int spawn(struct relay_proc *p, bool dev, bool fresh_log)
 	for (int i = 0; i < 200; i++) {
 		char *log = read_file(p->log_path);
 		const char *at = log && (off_t)strlen(log) > log_start ? log + log_start : NULL;
+		/* logfmt, or JSON when a test configures log_format = json */
 		const char *l = at ? strstr(at, "event=listening port=") : NULL;
-		if (l) {
-			p->port = atoi(l + strlen("event=listening port="));
+		const char *lj = at ? strstr(at, "\"event\":\"listening\",\"port\":\"") : NULL;
+		if (l || lj) {
+			p->port = l ? atoi(l + strlen("event=listening port="))
+				    : atoi(lj + strlen("\"event\":\"listening\",\"port\":\""));
+			const char *a = strstr(at, "event=admin_listening port=");
+			const char *aj = strstr(at, "\"event\":\"admin_listening\",\"port\":\"");
+			p->admin_port = a ? atoi(a + strlen("event=admin_listening port="))
+				      : aj ? atoi(aj + strlen("\"event\":\"admin_listening\",\"port\":\""))
+					   : 0;
 			free(log);
 			return 0;
 		}
@@ -174,8 +186,10 @@ int relay_proc_prepare(struct relay_proc *p, const struct relay_proc_opts *o)
 	FILE *f = fopen(p->config_path, "w");
 	if (!f)
 		return -1;
-	fprintf(f, "[relay]\nlisten = 127.0.0.1\nport = %d\ndata_dir = %s\nlog_level = %s\n", o->port,
-		p->data_dir, o->log_level ? o->log_level : "debug");
+	/* Relays of parallel tests each take an ephemeral monitoring port. */
+	fprintf(f, "[relay]\nlisten = 127.0.0.1\nport = %d\ndata_dir = %s\nlog_level = %s\n"
+		   "admin_listen = 127.0.0.1:0\n", o->port, p->data_dir,
+		o->log_level ? o->log_level : "debug");
 	if (cert[0])
 		fprintf(f, "tls_cert = %s\ntls_key = %s\n", cert, key);
 	fprintf(f, "%s\n", o->extra_config ? o->extra_config : "");
@@ -325,4 +339,52 @@ int relay_run_command(char *const args[], char **err)
 	*err = read_file(path);
 	unlink(path);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int admin_get(int port, const char *path, int *status, char **body)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	struct timeval tv = { .tv_sec = 5 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+		close(fd);
+		return -1;
+	}
+	char req[512];
+	int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
+	if (write(fd, req, (size_t)n) != n) {
+		close(fd);
+		return -1;
+	}
+	size_t cap = 1 << 16, len = 0;
+	char *buf = malloc(cap + 1);
+	for (ssize_t r; buf && (r = read(fd, buf + len, cap - len)) > 0;) {
+		len += (size_t)r;
+		if (len == cap) {
+			char *grown = realloc(buf, 2 * cap + 1);
+			if (!grown) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = grown;
+			cap *= 2;
+		}
+	}
+	close(fd);
+	if (!buf)
+		return -1;
+	buf[len] = '\0';
+	const char *sep = strstr(buf, "\r\n\r\n");
+	if (!sep || sscanf(buf, "HTTP/1.1 %d", status) != 1) {
+		free(buf);
+		return -1;
+	}
+	*body = strdup(sep + 4);
+	free(buf);
+	return *body ? 0 : -1;
 }

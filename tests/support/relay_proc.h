@@ -11,6 +11,7 @@
 struct relay_proc {
 	pid_t pid;
 	int port;
+	int admin_port;      /* the monitoring listener (admin_listen = 127.0.0.1:0 unless overridden) */
 	char dir[256];       /* relay.conf, relay.log and the data directory */
 	char data_dir[300];
 	char log_path[300];
@@ -76,6 +77,10 @@ int relay_run_command(char *const args[], char **err);
 
 /* As relay_run_command, with `input` on stdin and stdout captured into *out (malloc'd). */
 int relay_run_command_io(char *const args[], const char *input, char **out, char **err);
+
+/* GET path from the monitoring listener on 127.0.0.1:port (plain HTTP). Writes the status and a
+ * malloc'd NUL-terminated body. Returns 0 or -1. */
+int admin_get(int port, const char *path, int *status, char **body);
 
 /* True if the relay's log contains `needle`. */
 bool relay_log_contains(const struct relay_proc *p, const char *needle);

@@ -723,7 +723,7 @@ static int start_relay(struct relay_proc *rp)
 			 "unauth_timeout_ms = 60000\n"
 			 "[idp bench]\nissuer = %s\naudience = %s\njwks_file = %s/idp.jwks.json\n"
 			 "algs = ES256\nkind = citizen\nprofile = mitid-broker\n"
-			 "[tenant bench]\nname = Benchmark Kommune\ncvr = 12345678\nidps = bench\n",
+			 "[tenant bench]\nname = Benchmark Kommune\ncvr = 29189803\nidps = bench\n",
 			 BENCH_IDP_ISSUER, BENCH_IDP_AUDIENCE, opt.state);
 	if (n <= 0 || (size_t)n >= sizeof extra)
 		return -1;

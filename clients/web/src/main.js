@@ -7,6 +7,7 @@ import { loginView } from './views/login.js';
 import { citizenHome, citizenThread, consentView } from './views/citizen.js';
 import { caseworkerThread, inboxView, lookupView } from './views/caseworker.js';
 import { devicesView } from './views/devices.js';
+import { startWebapp } from './views/webapp.js';
 
 const STATUS = {
   online: 'Forbundet',
@@ -121,5 +122,6 @@ app.client.addEventListener('change', (ev) => {
 window.addEventListener('online', () => { if (app.client.device && !app.client.stopped && app.client.status === 'offline') app.client.resume(); });
 
 window.wakks = app; // for the browser tests and for debugging in the console
+startWebapp(app); // service worker, new-version notice, notifications' threads, branding
 app.client.init().then(() => app.render(), () => app.render());
 app.render();

@@ -5,6 +5,7 @@ import { toHex } from '../crypto/bytes.js';
 import { groups, safetyNumber } from '../crypto/safety.js';
 import * as db from '../store/db.js';
 import { h, short } from './dom.js';
+import { qrFigure } from './qrcode.js';
 
 export function safetyPanel(app, conv) {
   const c = app.client;
@@ -29,6 +30,8 @@ export function safetyPanel(app, conv) {
       body.append(h('div', { class: 'peer' },
         h('p', {}, `Enhed ${short(toHex(p.dev))}`),
         h('p', { class: 'number', 'aria-label': `Sikkerhedsnummer ${number}` }, number),
+        // The same digits as a code the other phone's camera can read.
+        qrFigure(number.replace(/ /g, ''), `QR-kode med sikkerhedsnummeret for enhed ${short(toHex(p.dev))}`),
         changedKey ? h('p', { class: 'error', role: 'alert' }, 'Sikkerhedsnummeret er ændret, siden du bekræftede det. Sammenlign det igen, før du skriver noget fortroligt.') : null,
         verified ? h('p', { class: 'ok' }, '✓ Bekræftet')
           : h('button', { type: 'button', onclick: async (ev) => {

@@ -47,10 +47,20 @@ function statusText(m) {
   return STATUS[m.status] ?? '';
 }
 
+// A thread opens at its newest message, and stays there as messages arrive while the reader is
+// at the end; someone reading older messages is left where they are.
+function keepNewestInView(conv, list) {
+  const shown = document.getElementById('messages')?.dataset.conv === conv.id;
+  const atEnd = window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 160;
+  if (shown && !atEnd) return;
+  // Opening: the newest message mid-screen; a new one while writing: the least movement.
+  requestAnimationFrame(() => list.lastElementChild?.scrollIntoView({ block: shown ? 'nearest' : 'center' }));
+}
+
 export function threadView(app, conv, title, peerLabel) {
   const msgs = app.client.messaging.thread(conv.id);
   queueMicrotask(() => app.client.messaging.markRead(conv.id));
-  const list = h('ol', { class: 'messages', 'aria-label': 'Beskeder', id: 'messages' },
+  const list = h('ol', { class: 'messages', 'aria-label': 'Beskeder', id: 'messages', 'data-conv': conv.id },
     msgs.map((m) => h('li', { class: m.mine ? 'msg mine' : 'msg theirs', 'data-status': m.status },
       h('p', { class: 'meta' }, h('span', { class: 'who' }, m.mine ? 'Dig' : peerLabel(m)), ' · ', h('time', {}, fmtTime(m.time))),
       m.file ? attachmentView(app, m) : h('p', { class: 'text' }, m.text),
@@ -79,9 +89,11 @@ export function threadView(app, conv, title, peerLabel) {
   h('p', { id: 'attach-help', class: 'help' }, 'Fx billeder eller dokumenter, højst 25 MB pr. fil. Filerne krypteres, før de sendes.'),
   picker,
   h('label', { for: 'compose' }, 'Skriv en besked'), area, problem, h('button', { type: 'submit' }, 'Send'));
-  return h('section', { 'aria-labelledby': 'thread-title' },
-    h('button', { type: 'button', class: 'link', onclick: () => app.go({ view: 'home' }) }, '← Tilbage'),
-    h('h2', { id: 'thread-title', tabindex: '-1' }, title),
+  keepNewestInView(conv, list);
+  return h('section', { 'aria-labelledby': 'thread-title', class: 'thread' },
+    h('div', { class: 'thread-head' },
+      h('button', { type: 'button', class: 'link', onclick: () => app.go({ view: 'home' }) }, '← Tilbage'),
+      h('h2', { id: 'thread-title', tabindex: '-1' }, title)),
     msgs.length ? list : h('p', {}, 'Ingen beskeder endnu.'),
     form,
     safetyPanel(app, conv));
