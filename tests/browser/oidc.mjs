@@ -67,7 +67,7 @@ export async function oidcLogins({ step, browser, buildDir, root, webRoot, waitO
     const broker = `https://127.0.0.1:${brokerPort}`, adfs = `https://127.0.0.1:${adfsPort}`;
     writeFileSync(conf, [
       '[relay]', `data_dir = ${join(dir, 'data')}`, 'listen = 127.0.0.1', `port = ${relayPort}`, `web_root = ${resolve(webRoot)}`,
-      `tls_cert = ${cert}`, `tls_key = ${key}`, '',
+      `tls_cert = ${cert}`, `tls_key = ${key}`, 'admin_listen = off', '',
       // Short, so the re-attestation step sees two rounds in seconds.
       '[limits]', `caseworker_attestation_seconds = ${ATTESTATION_S}`, '',
       '[idp broker]', `issuer = ${broker}`, 'audience = wakks-web', `discovery = ${broker}/.well-known/openid-configuration`,
