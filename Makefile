@@ -1,12 +1,13 @@
 # SPDX-License-Identifier: MPL-2.0
 # The two commands of the README: `make run` and `make test`. Everything else helps them.
-.PHONY: all deps build build-test build-asan run test asan fuzz bench clean
+.PHONY: all deps build build-test build-asan run test asan fuzz bench deb clean
 
 BUILD      ?= build
 TEST_BUILD ?= build-test
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 300
+DEB_DIR    ?= build-deb
 
 all: build
 
@@ -48,6 +49,11 @@ fuzz: deps
 
 bench: build
 	@./scripts/bench.sh $(BUILD)
+
+# The Debian package (debian/), into $(DEB_DIR): dpkg-buildpackage -b -us -uc with the
+# packaging tools installed first (scripts/deps.sh, packaging set).
+deb:
+	@./scripts/build-deb.sh $(DEB_DIR)
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -2,6 +2,7 @@
 /* The client object: opening the store, the connection state machine (connect, hello, auth,
  * reconnect with back-off, keepalive), requests and their replies, operations, events. */
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,7 @@ int wakks_open(const wakks_config *cfg, wakks_client **out)
 	c->cfg = *cfg;
 	c->relay_url = dup_or_null(cfg->relay_url);
 	c->ca_file = dup_or_null(cfg->ca_file);
+	c->log_user = cfg->user;
 	c->store_dir = dup_or_null(cfg->store_dir);
 	c->label = dup_or_null(cfg->device_label);
 	c->cfg.relay_url = c->relay_url;
@@ -261,6 +263,18 @@ void wakks__op_finish(wakks_client *c, uint32_t op, int result)
 	wakks__op_finish_data(c, op, result, NULL, 0, NULL, 0);
 }
 
+void wakks__log(wakks_client *c, int level, const char *fmt, ...)
+{
+	if (!c->cfg.on_log)
+		return;
+	char line[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	c->cfg.on_log(level, line, c->log_user);
+}
+
 static void set_state(wakks_client *c, int st)
 {
 	if (c->state == st)
@@ -355,9 +369,16 @@ static void connection_lost(wakks_client *c, int err)
 	if (c->want_connected && c->cfg.auto_reconnect) {
 		uint32_t jitter = randombytes_uniform(c->backoff_ms / 2 + 1);
 		c->reconnect_at_mono = wakks__mono_ms() + c->backoff_ms + jitter;
+		wakks__log(c, WAKKS_LOG_INFO, "connection lost (%s); reconnecting in %u ms",
+			   wakks_strerror(c->conn_error), c->backoff_ms + jitter);
 		c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
 	} else {
+		wakks__log(c, WAKKS_LOG_INFO, "connection lost (%s)", wakks_strerror(c->conn_error));
 		c->want_connected = false;
+		/* Nobody talks to the relay for this device now: an extension may. */
+		if (c->lease_held)
+			wakks__store_lease(c->store, false);
+		c->lease_held = false;
 	}
 }
 
@@ -377,6 +398,15 @@ int wakks_connect(wakks_client *c)
 		return WAKKS_E_INVAL;
 	if (c->ws.state != WS_IDLE && c->ws.state != WS_CLOSED)
 		return WAKKS_E_STATE;
+	if (!c->lease_held) {
+		int lrc = wakks__store_lease(c->store, true);
+		if (lrc != 0) {
+			wakks__log(c, WAKKS_LOG_INFO, "another process of this device is connected");
+			return lrc;
+		}
+		c->lease_held = true;
+	}
+	wakks__log(c, WAKKS_LOG_INFO, "connecting to %s:%d", c->host, c->port);
 	c->want_connected = true;
 	c->backoff_ms = BACKOFF_FIRST_MS;
 	c->conn_error = 0;
@@ -397,6 +427,9 @@ void wakks_disconnect(wakks_client *c)
 		return;
 	c->want_connected = false;
 	c->reconnect_at_mono = 0;
+	if (c->lease_held)
+		wakks__store_lease(c->store, false);
+	c->lease_held = false;
 	if (c->ws.state != WS_IDLE) {
 		wakks__ws_close(&c->ws, true);
 		c->have_challenge = false;
@@ -477,6 +510,9 @@ static void on_ready(wakks_client *c)
 {
 	c->backoff_ms = BACKOFF_FIRST_MS;
 	set_state(c, WAKKS_READY);
+	wakks__log(c, WAKKS_LOG_INFO, "authenticated%s", c->extension ? " (extension)" : "");
+	if (c->extension)
+		return; /* receive only: keys and the outbox are the main app's */
 	wakks__keys_after_auth(c);
 	wakks__send_kick(c);
 }
@@ -573,6 +609,7 @@ static void on_reply(wakks_client *c, const proto_frame *f)
 		}
 		break;
 	case RQ_REVOKE:
+	case RQ_PUSH:
 		wakks__op_finish(c, rq.op, f->type == PROTO_T_OK ? 0 : err ? err : WAKKS_E_PROTOCOL);
 		break;
 	case RQ_CONSENT:
@@ -624,7 +661,8 @@ static void on_message(void *arg, const uint8_t *msg, size_t len)
 		on_receipt(c, &f->body.expired, true);
 		break;
 	case PROTO_T_PREKEYS_LOW:
-		wakks__on_prekeys_low(c);
+		if (!c->extension)
+			wakks__on_prekeys_low(c);
 		break;
 	case PROTO_T_ERROR:
 		if (f->request_id == 0) {
@@ -666,7 +704,7 @@ static void run_timers(wakks_client *c)
 	}
 	/* A long-lived connection rotates the signed prekey on schedule too (at most once per
 	 * SPK_TIMER_MIN_MS, whatever the configured interval). */
-	if (c->state == WAKKS_READY && c->spk_current && !c->spk_rotate_inflight &&
+	if (c->state == WAKKS_READY && c->spk_current && !c->spk_rotate_inflight && !c->extension &&
 	    wakks__now_ms() >= c->spk_created_ms + spk_timer_interval(c))
 		wakks__keys_after_auth(c);
 	wakks__send_timer(c);

@@ -274,7 +274,7 @@ static void wait_retry(wakks_client *c, int result, uint64_t after_ms)
 void wakks__send_kick(wakks_client *c)
 {
 	struct wakks__send *s = &c->send;
-	if (s->active || c->state != WAKKS_READY)
+	if (s->active || c->state != WAKKS_READY || c->extension)
 		return;
 	wakks__txn *t;
 	if (wakks__txn_begin(c->store, false, &t) != 0)

@@ -6,6 +6,7 @@
  * changes or none. Layout: spec/client.md. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,11 @@ struct wakks__store {
 	MDB_env *env;
 	MDB_dbi dbi[WT__COUNT];
 	int lock_fd;
+	int net_fd;          /* wakks.net: the network lease (wakks__store_lease), -1 until asked */
+	dev_t lock_dev;      /* the lock file's identity, for the one-open-per-process rule */
+	ino_t lock_ino;
+	bool registered;     /* in open_stores */
+	char *dir;
 	uint8_t record_key[32];
 	uint8_t session_key[32];
 };
@@ -43,6 +49,63 @@ struct wakks__txn {
 	wakks__store *s;
 	MDB_txn *txn;
 };
+
+/* LMDB allows one environment handle per process and file (its locks are per process), and a
+ * second handle would also be a second writer of the same sessions: a store is open at most once
+ * per process. Other processes (an app's Notification Service Extension) may open it at the same
+ * time; LMDB serialises their transactions, and the network lease decides which one talks to
+ * the relay. */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct { dev_t dev; ino_t ino; } open_stores[64];
+static size_t open_count;
+
+static int register_open(wakks__store *s)
+{
+	int rc = WAKKS_E_STORE;
+	pthread_mutex_lock(&open_lock);
+	bool dup = false;
+	for (size_t i = 0; i < open_count; i++)
+		dup |= open_stores[i].dev == s->lock_dev && open_stores[i].ino == s->lock_ino;
+	if (!dup && open_count < sizeof open_stores / sizeof open_stores[0]) {
+		open_stores[open_count].dev = s->lock_dev;
+		open_stores[open_count].ino = s->lock_ino;
+		open_count++;
+		s->registered = true;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&open_lock);
+	return rc;
+}
+
+static void unregister_open(wakks__store *s)
+{
+	pthread_mutex_lock(&open_lock);
+	for (size_t i = 0; i < open_count; i++)
+		if (open_stores[i].dev == s->lock_dev && open_stores[i].ino == s->lock_ino) {
+			open_stores[i] = open_stores[--open_count];
+			break;
+		}
+	pthread_mutex_unlock(&open_lock);
+	s->registered = false;
+}
+
+int wakks__store_lease(wakks__store *s, bool take)
+{
+	if (!take) {
+		if (s->net_fd >= 0)
+			flock(s->net_fd, LOCK_UN);
+		return 0;
+	}
+	if (s->net_fd < 0) {
+		char path[4096];
+		snprintf(path, sizeof path, "%s/wakks.net", s->dir);
+		s->net_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (s->net_fd < 0)
+			return WAKKS_E_IO;
+	}
+	/* Non-blocking: the caller reports busy rather than hanging an app's main thread. */
+	return flock(s->net_fd, LOCK_EX | LOCK_NB) == 0 ? 0 : WAKKS_E_BUSY;
+}
 
 static void derive(const uint8_t key[32], const char *label, uint8_t out[32])
 {
@@ -94,7 +157,12 @@ int wakks__store_open(const char *dir, const uint8_t key[WAKKS_STORE_KEY_BYTES],
 	if (!s)
 		return WAKKS_E_NOMEM;
 	s->lock_fd = -1;
+	s->net_fd = -1;
 	int rc = WAKKS_E_STORE;
+	if (!(s->dir = strdup(dir))) {
+		free(s);
+		return WAKKS_E_NOMEM;
+	}
 	char path[4096];
 	snprintf(path, sizeof path, "%s/wakks.lock", dir);
 	s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -102,8 +170,15 @@ int wakks__store_open(const char *dir, const uint8_t key[WAKKS_STORE_KEY_BYTES],
 		rc = WAKKS_E_IO;
 		goto fail;
 	}
-	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0)
-		goto fail; /* another client holds this store */
+	/* Shared: every process using the store holds it; an exclusive holder (a future repair
+	 * tool) would keep them all out. */
+	struct stat st;
+	if (flock(s->lock_fd, LOCK_SH | LOCK_NB) != 0 || fstat(s->lock_fd, &st) != 0)
+		goto fail;
+	s->lock_dev = st.st_dev;
+	s->lock_ino = st.st_ino;
+	if (register_open(s) != 0)
+		goto fail; /* already open in this process */
 	derive(key, "wakks/v1/client-store record-key", s->record_key);
 	derive(key, "wakks/v1/client-store session-key", s->session_key);
 	if (mdb_env_create(&s->env) != 0)
@@ -162,8 +237,13 @@ void wakks__store_close(wakks__store *s)
 		return;
 	if (s->env)
 		mdb_env_close(s->env);
+	if (s->registered)
+		unregister_open(s);
+	if (s->net_fd >= 0)
+		close(s->net_fd);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
+	free(s->dir);
 	sodium_memzero(s, sizeof *s);
 	free(s);
 }

@@ -76,6 +76,9 @@ typedef struct wakks__txn wakks__txn;
 /* @return 0, WAKKS_E_IO, WAKKS_E_STORE (incl. already open), WAKKS_E_STORE_KEY, WAKKS_E_NOMEM. */
 int wakks__store_open(const char *dir, const uint8_t key[WAKKS_STORE_KEY_BYTES], wakks__store **out);
 void wakks__store_close(wakks__store *s);
+/* The network lease (wakks.net in the store directory): the one process talking to the relay for
+ * this device. take: 0 or WAKKS_E_BUSY (another process holds it), WAKKS_E_IO; !take releases. */
+int wakks__store_lease(wakks__store *s, bool take);
 /* A key derived from the store key for sealing sessions with wc_session_seal. */
 const uint8_t *wakks__store_session_key(const wakks__store *s);
 
@@ -181,7 +184,7 @@ struct wakks__op {
 enum wakks__req_kind {
 	RQ_NONE = 0, RQ_AUTH, RQ_REGISTER, RQ_DEVSET, RQ_BUNDLES, RQ_SEND, RQ_ACK, RQ_PREKEYS,
 	RQ_SPK, RQ_DEVICES, RQ_REVOKE, RQ_CONSENT, RQ_CONSENT_LIST, RQ_BLOB_PUT, RQ_BLOB_CHUNK,
-	RQ_BLOB_GET,
+	RQ_BLOB_GET, RQ_PUSH,
 };
 
 #define WAKKS__MAX_REQS 128
@@ -297,6 +300,9 @@ struct wakks_client {
 	char consent_tenant[WAKKS_SLUG_MAX + 1], consent_unit[WAKKS_SLUG_MAX + 1];
 	int conn_error, conn_why;   /* wakks_connection_error */
 	bool in_callback;
+	bool extension;    /* wakks_extension_fetch: receive only, never send or change keys */
+	bool lease_held;   /* the store's network lease (wakks_connect .. wakks_disconnect) */
+	void *log_user;    /* cfg.on_log's argument: cfg.user, the app's also in the extension */
 	bool test_drop_after_send;
 	int test_crash_receive; /* WAKKS__CRASH_*: one-shot */
 	uint32_t test_drop_after_chunks; /* drop the connection after this many more chunks */
@@ -305,6 +311,8 @@ struct wakks_client {
 };
 
 void wakks__emit(wakks_client *c, const wakks_event *ev);
+/* A diagnostics line to cfg.on_log (never content, keys, tokens or identifiers). */
+void wakks__log(wakks_client *c, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 uint32_t wakks__op_new(wakks_client *c);
 void wakks__op_finish(wakks_client *c, uint32_t op, int result);
 void wakks__op_finish_data(wakks_client *c, uint32_t op, int result, const wakks_device_info *d,

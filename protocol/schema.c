@@ -478,6 +478,37 @@ static const struct proto__field blob_data_f[] = {
 };
 SCHEMA(blob_data_s, "blob_data", blob_data_f, NULL);
 
+/* ---- push subscriptions ---- */
+
+/* A Web Push subscription carries endpoint and keys and nothing else; an APNs or FCM one an app
+ * and a token and nothing else. */
+static int check_push_register(const void *body, const char **field)
+{
+	const proto_push_register *p = body;
+	bool web = p->endpoint.ptr && p->p256dh && p->auth && !p->app.ptr && !p->token.ptr;
+	bool app = !p->endpoint.ptr && !p->p256dh && !p->auth && p->app.ptr && p->token.ptr;
+	if (p->kind == PROTO_PUSH_WEB ? !web : !app) {
+		*field = "kind";
+		return PROTO_E_INVALID;
+	}
+	return 0;
+}
+
+static const struct proto__field push_register_f[] = {
+	F_U32("kind", REQ, proto_push_register, kind, PROTO_PUSH_WEB, PROTO_PUSH_FCM),
+	F_ASCII("ep", OPT, proto_push_register, endpoint, 1, PROTO_MAX_PUSH_ENDPOINT_BYTES),
+	F_FIX("p256dh", OPT, proto_push_register, p256dh, PROTO_PUSH_P256DH_BYTES),
+	F_FIX("auth", OPT, proto_push_register, auth, PROTO_PUSH_AUTH_BYTES),
+	F_SLUG("app", OPT, proto_push_register, app),
+	F_ASCII("tok", OPT, proto_push_register, token, 1, PROTO_MAX_PUSH_TOKEN_BYTES),
+};
+SCHEMA_OPT(push_register_s, "push_register", push_register_f, 0x1, check_push_register);
+
+static const struct proto__field push_key_f[] = {
+	F_FIX("vapid", REQ, proto_push_key, vapid, PROTO_VAPID_KEY_BYTES),
+};
+SCHEMA(push_key_s, "push_key", push_key_f, NULL);
+
 /* ---- type -> body schema ---- */
 
 #define hello_schema hello_s
@@ -523,6 +554,10 @@ SCHEMA(blob_data_s, "blob_data", blob_data_f, NULL);
 #define blob_status_schema blob_ref_s
 #define blob_get_schema blob_get_s
 #define blob_data_schema blob_data_s
+#define push_register_schema push_register_s
+#define push_remove_schema empty_s
+#define push_key_get_schema empty_s
+#define push_key_schema push_key_s
 
 const struct proto__schema *proto__schema_for(uint32_t type)
 {

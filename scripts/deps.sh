@@ -4,10 +4,16 @@
 # Idempotent and silent when everything is present; `apt-get update` runs only when something is missing.
 set -eu
 
+# nginx, haproxy: the reverse proxies the tests put in front of a relay
+# (tests/integration/test_reverse_proxy.c); the tests start their own instances on loopback ports.
 PACKAGES="build-essential meson ninja-build pkg-config clang libclang-rt-14-dev \
 libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libssl-dev openssl \
 libsodium-dev liblmdb-dev lmdb-utils libmsgpack-dev libcjose-dev libjansson-dev libcurl4-openssl-dev \
-python3 curl ca-certificates ${WAKKS_EXTRA_PACKAGES:-}"
+python3 python3-cryptography python3-h2 curl ca-certificates nginx haproxy ${WAKKS_EXTRA_PACKAGES:-}"
+# `./scripts/deps.sh packaging` (make deb): also what building the Debian package needs.
+if [ "${1:-}" = packaging ]; then
+	PACKAGES="$PACKAGES debhelper dpkg-dev fakeroot adduser"
+fi
 
 missing=""
 for p in $PACKAGES; do

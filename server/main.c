@@ -30,6 +30,7 @@
 #include "core/log.h"
 #include "net/registry.h"
 #include "relay.h"
+#include "wakks_version.h"
 #include "services/device_rate.h"
 #include "services/receipts.h"
 
@@ -89,7 +90,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else if (strcmp(argv[i], "--version") == 0) {
-			printf("wakks-relay %s\n", WAKKS_VERSION);
+			printf("wakks-relay %s\n", WAKKS_BUILD_VERSION);
 			return 0;
 		} else if (command && !command_arg && strcmp(argv[i], "--verify") == 0) {
 			command_arg = argv[i]; /* backup --verify DIR */

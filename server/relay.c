@@ -19,12 +19,17 @@
 #include "core/config_read.h"
 #include "core/data_dir.h"
 #include "core/log.h"
+#include "core/proxy_addr.h"
+#include "core/sd_notify.h"
+#include "wakks_version.h"
 #include "handlers/blobs.h"
 #include "net/conn.h"
 #include "net/http.h"
 #include "net/http_exchange.h"
 #include "net/admin_listener.h"
 #include "net/lws_log.h"
+#include "services/push.h"
+#include "services/webhook.h"
 #include "net/tls_cert.h"
 #include "net/ws.h"
 #include "services/audit_log.h"
@@ -120,6 +125,34 @@ static void on_signal(uv_signal_t *h, int signum)
 	struct relay *r = h->data;
 	RLOG_INFO("relay", "signal", "signal=%d", signum);
 	relay_stop(r);
+}
+
+/* Proof of life for the service manager: sent from the loop, so a loop that stalls (a blocked
+ * callback, a livelock) misses it and gets the relay restarted. */
+static void on_watchdog(uv_timer_t *t)
+{
+	(void)t;
+	if (relay_sd_notify("WATCHDOG=1") < 0)
+		RLOG_WARN("relay", "sd_notify_failed", "what=watchdog error=\"%s\"", strerror(errno));
+}
+
+/* READY only once the listener is bound and the database open (the end of relay_start): a
+ * service ordered after the relay finds it answering. */
+static void notify_ready(struct relay *r, int port)
+{
+	char state[128];
+	snprintf(state, sizeof state, "READY=1\nSTATUS=listening on port %d", port);
+	if (relay_sd_notify(state) < 0)
+		RLOG_WARN("relay", "sd_notify_failed", "what=ready error=\"%s\"", strerror(errno));
+	uint64_t usec = relay_sd_watchdog_usec();
+	if (usec) {
+		/* Half the interval, as the service manager advises: one late ping is no restart. */
+		uint64_t ms = usec / 2000;
+		if (ms == 0)
+			ms = 1;
+		uv_timer_start(&r->watchdog_timer, on_watchdog, ms, ms);
+		RLOG_INFO("relay", "watchdog", "interval_ms=%llu", (unsigned long long)ms);
+	}
 }
 
 /* Why store_open refused, as the one start-up line. */
@@ -237,6 +270,11 @@ static int open_data(struct relay *r)
  * or the exit status after relay_start_failed. */
 static int prepare_tls(struct relay *r)
 {
+	if (!r->cfg.tls) {
+		/* relay_config_check_tls allowed this only on a loopback listen address. */
+		RLOG_INFO("tls", "off", "note=\"plain HTTP on a loopback address; the reverse proxy in front terminates TLS\"");
+		return 0;
+	}
 	if (r->cfg.tls_cert[0]) {
 		snprintf(r->tls_cert, sizeof r->tls_cert, "%s", r->cfg.tls_cert);
 		snprintf(r->tls_key, sizeof r->tls_key, "%s", r->cfg.tls_key);
@@ -358,10 +396,20 @@ static int start_lws(struct relay *r, uv_loop_t *loop)
 	info.pcontext = &r->lws;
 	info.port = r->cfg.port;
 	info.iface = r->cfg.listen[0] ? r->cfg.listen : NULL;
+	const char *unix_path = relay_listen_unix_path(r->cfg.listen);
+	if (unix_path) {
+		/* The socket file is made 0660 once created (below): the relay's user and group reach
+		 * it, and the proxy's user joins that group (docs/deployment.md). */
+		info.options |= LWS_SERVER_OPTION_UNIX_SOCK;
+		info.iface = unix_path;
+		info.port = 0; /* a port given with a socket path makes lws 4.1 not create the socket */
+	}
 	info.protocols = relay_protocols;
 	info.mounts = build_mounts(&r->cfg);
-	info.ssl_cert_filepath = r->tls_cert;
-	info.ssl_private_key_filepath = r->tls_key;
+	if (r->cfg.tls) {
+		info.ssl_cert_filepath = r->tls_cert;
+		info.ssl_private_key_filepath = r->tls_key;
+	}
 	/* TLS 1.2 and newer only, and in TLS 1.2 only ECDHE with an AEAD: CBC suites are the ones
 	 * with padding-oracle and Lucky13 history, and static RSA has no forward secrecy. Every TLS
 	 * 1.3 suite is an AEAD with ECDHE already. */
@@ -388,6 +436,11 @@ static int start_lws(struct relay *r, uv_loop_t *loop)
 	/* A peer that disconnects mid-write must cost an error return, never the process; set after
 	 * the context because its event library installs signal handling of its own. */
 	signal(SIGPIPE, SIG_IGN);
+	if (unix_path && chmod(unix_path, 0660) != 0) {
+		relay_start_failed(RELAY_EXIT_CONFIG, "make the socket's directory writable by the relay's user",
+				   "the unix socket %s could not be created: %s", unix_path, strerror(errno));
+		return -1;
+	}
 	r->vhost = lws_get_vhost_by_name(r->lws, "default");
 	return r->vhost ? lws_get_vhost_listen_port(r->vhost) : r->cfg.port;
 }
@@ -417,6 +470,8 @@ static void init_handles(struct relay *r, uv_loop_t *loop)
 	r->sigint.data = r->sigterm.data = r->sighup.data = r;
 	uv_timer_init(loop, &r->shutdown_timer);
 	r->shutdown_timer.data = r;
+	uv_timer_init(loop, &r->watchdog_timer);
+	r->watchdog_timer.data = r;
 }
 
 static void start_signals_and_timers(struct relay *r)
@@ -479,6 +534,12 @@ static int start_steps(struct relay *r, uv_loop_t *loop, int *port)
 		return relay_start_failed(RELAY_EXIT_CONFIG,
 					  "correct the identity provider or consent settings named above",
 					  "identity providers or consent texts could not be loaded");
+	if (relay_webhook_start(r) != 0)
+		return relay_start_failed(RELAY_EXIT_CONFIG, "correct the tenant's webhook settings named above",
+					  "a webhook secret could not be loaded");
+	if (relay_push_start(r) != 0)
+		return relay_start_failed(RELAY_EXIT_CONFIG, "correct the [push] settings named above",
+					  "push credentials could not be loaded");
 	return 0;
 }
 
@@ -507,8 +568,10 @@ int relay_start(struct relay *r, uv_loop_t *loop)
 	if (r->cfg.dev_mode)
 		RLOG_WARN("relay", "development_mode",
 			  "note=\"development identity provider and demo tenant enabled; never use in production\"");
-	RLOG_INFO("relay", "listening", "port=%d address=%s version=%s", port,
-		  r->cfg.listen[0] ? r->cfg.listen : "*", WAKKS_VERSION);
+	RLOG_INFO("relay", "listening", "port=%d address=%s tls=%s version=%s", port,
+		  r->cfg.listen[0] ? r->cfg.listen : "*", r->cfg.tls ? "on" : "off",
+		  WAKKS_BUILD_VERSION);
+	notify_ready(r, port);
 	return 0;
 }
 
@@ -516,6 +579,8 @@ static void finish_stop(struct relay *r)
 {
 	uv_timer_stop(&r->shutdown_timer);
 	uv_close((uv_handle_t *)&r->shutdown_timer, NULL);
+	uv_timer_stop(&r->watchdog_timer);
+	uv_close((uv_handle_t *)&r->watchdog_timer, NULL);
 	if (r->running)
 		relay_housekeeping_stop(r);
 	uv_signal_stop(&r->sigint);
@@ -533,6 +598,8 @@ static void finish_stop(struct relay *r)
 	uv_close((uv_handle_t *)&r->sighup, NULL);
 	if (r->lws)
 		lws_context_destroy(r->lws);
+	relay_push_stop(r);
+	relay_webhook_stop(r);
 	relay_identity_stop(r);
 	relay_consent_stop(r);
 	/* Completes every write already submitted before closing the environment. */
@@ -568,6 +635,10 @@ void relay_stop(struct relay *r)
 	if (r->stopping)
 		return;
 	r->stopping = true;
+	/* The service manager waits for the process to exit from here on, instead of taking the
+	 * time the connections need to close for a hang. */
+	if (relay_sd_notify("STOPPING=1") < 0)
+		RLOG_WARN("relay", "sd_notify_failed", "what=stopping error=\"%s\"", strerror(errno));
 	r->stop_deadline_ms = relay_monotonic_ms() + r->cfg.shutdown_grace_ms;
 	RLOG_INFO("relay", "stopping", "connections=%llu", (unsigned long long)r->conn_count);
 	for (struct relay_conn *c = r->conns; c; c = c->next)

@@ -75,6 +75,14 @@ struct relay_metrics {
 	struct relay_histogram delivery;    /* an envelope stored → pushed to its device */
 	struct relay_tenant_counters tenants[RELAY_MAX_TENANTS + 1];
 	int tenant_rows;
+	/* Pushes to offline devices by provider (services/push.h: web, apns, fcm). */
+	uint64_t push_sent[3];
+	uint64_t push_failed[3];
+	uint64_t push_dropped[3];    /* the push queue was full */
+	uint64_t push_coalesced;     /* not sent: one went out within the interval or is queued */
+	uint64_t push_subscriptions_removed; /* the push service said the subscription is gone */
+	uint64_t webhook_sent;       /* fallback webhook calls the tenant's endpoint accepted */
+	uint64_t webhook_failed;     /* refused, given up after retries, or not tracked (full) */
 };
 
 /* The readiness probe (services/readiness.c): a no-op write through the storage writer every
@@ -151,6 +159,8 @@ struct relay_provider_keys;
 struct relay_login_challenges;
 struct relay_consent_text;
 struct relay_conn;
+struct relay_push;
+struct relay_webhook;
 struct store;
 
 struct relay {
@@ -162,6 +172,7 @@ struct relay {
 	uv_signal_t sigint, sigterm;
 	uv_timer_t housekeeping; /* unauthenticated deadlines, expiry, rate-limit refill */
 	uv_timer_t shutdown_timer;
+	uv_timer_t watchdog_timer; /* WATCHDOG=1 to the service manager (core/sd_notify.h) */
 	uint64_t started_ms;
 	struct relay_conn *conns; /* every open WebSocket connection, doubly linked */
 	struct relay_registry registry;
@@ -178,6 +189,8 @@ struct relay {
 	size_t unauth_rx_bytes;
 	struct relay_metrics metrics;
 	struct relay_storage_space space;
+	struct relay_push *push; /* services/push.c; NULL until started */
+	struct relay_webhook *webhook; /* services/webhook.c; NULL without tenant webhooks */
 	/* Scratch frames and encode buffer: the loop is single-threaded and every frame is encoded
 	 * and queued (copied) before the next is built. */
 	struct relay_scratch *scratch; /* large per-request working memory, see devset.h */

@@ -111,6 +111,10 @@ int store__op_revoke_device_apply(struct store__wtxn *w, struct store__op *op)
 	rc = store__del(s, w->txn, STORE__DB_SIGNED_PREKEYS, id, STORE_ID_BYTES);
 	if (rc && rc != STORE_ENOTFOUND)
 		return rc;
+	/* A revoked device is never woken again (spec/protocol.md §17). */
+	rc = store__push_sub_drop(s, w->txn, id);
+	if (rc)
+		return rc;
 	return store__otpk_delete_all(s, w->txn, id, NULL);
 }
 

@@ -23,7 +23,8 @@
 
 /* Migrations from an older schema version to the next one, run in order in the opening
  * transaction. Version 1 is the first; 2 seals every value with its checksum; 3 counts each
- * mailbox's envelopes per sender account; 4 gives the device record its label. */
+ * mailbox's envelopes per sender account; 4 gives the device record its label; 5 adds the
+ * devices' push subscriptions. */
 struct store__migration {
 	uint32_t from;
 	int (*run)(struct store *s, MDB_txn *txn);
@@ -33,6 +34,7 @@ static const struct store__migration migrations[] = {
 	{1, migrate_1_to_2},
 	{2, store__mailbox_senders_build},
 	{3, store__devices_add_label},
+	{4, store__push_subs_create},
 	{0, NULL},
 };
 

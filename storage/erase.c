@@ -72,6 +72,9 @@ static int erase_device(struct store__wtxn *w, const uint8_t account[STORE_ID_BY
 	if (rc)
 		return rc;
 	res->one_time_prekeys += otpks;
+	rc = store__push_sub_drop(s, w->txn, device);
+	if (rc)
+		return rc;
 	rc = store__del(s, w->txn, STORE__DB_DEVICES, device, STORE_ID_BYTES);
 	if (rc == 0)
 		res->devices++;

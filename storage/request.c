@@ -61,6 +61,9 @@ static void op_release(struct store__op *op)
 	case STORE__OP_put_consent:
 		free(op->u.put_consent.record);
 		break;
+	case STORE__OP_put_push_sub:
+		free(op->u.push_sub.sub);
+		break;
 	case STORE__OP_blob_ref:
 	case STORE__OP_blob_release:
 	case STORE__OP_blob_delete:

@@ -39,7 +39,8 @@
 	X(BLOB_USAGE, "blob_usage")                                                          \
 	X(BLOB_FILES, "blob_files")                                                          \
 	X(ACCOUNT_BLOBS, "account_blobs")                                                    \
-	X(MAILBOX_SENDERS, "mailbox_senders")
+	X(MAILBOX_SENDERS, "mailbox_senders")                                                \
+	X(PUSH_SUBS, "push_subs")
 
 enum store__db {
 #define STORE__DB_ENUM(id, name) STORE__DB_##id,
@@ -116,6 +117,8 @@ struct store {
 	X(blob_release)                                                                      \
 	X(blob_delete)                                                                       \
 	X(blob_expire)                                                                       \
+	X(put_push_sub)                                                                      \
+	X(delete_push_sub)                                                                   \
 	STORE__TEST_OPS(X)
 
 #ifdef WAKKS_TEST_HOOKS
@@ -214,6 +217,12 @@ struct store__op {
 			size_t cap;
 			struct store_blob_removal result;
 		} blob_many; /* blob_ref, blob_release, blob_delete, blob_expire */
+		struct {
+			uint8_t device_id[STORE_ID_BYTES];
+			struct store_push_sub *sub; /* put: owned copy */
+			uint64_t if_updated_ms;     /* delete */
+			bool found;                 /* delete */
+		} push_sub; /* put_push_sub, delete_push_sub */
 #ifdef WAKKS_TEST_HOOKS
 		struct {
 			uint64_t seq;
@@ -327,6 +336,14 @@ int store__device_load(struct store *s, MDB_txn *txn, const uint8_t id[STORE_ID_
 int store__device_save(struct store *s, MDB_txn *txn, const struct store_device *dev);
 /* Schema 3 -> 4: rewrites every device record in the layout with a label (none). */
 int store__devices_add_label(struct store *s, MDB_txn *txn);
+
+/* Push subscriptions (push_subs.c): the record decoder (the fuzzer's too), deleting a device's
+ * subscription in a transaction (revocation, erasure), and schema 4 -> 5. */
+int store__push_sub_decode(const uint8_t *v, size_t len, struct store_push_sub *out);
+/* Writes the record (at most 96 + STORE_PUSH_APP_MAX + STORE_PUSH_ADDR_MAX bytes); its length. */
+size_t store__push_sub_encode(const struct store_push_sub *p, uint8_t *out);
+int store__push_sub_drop(struct store *s, MDB_txn *txn, const uint8_t device[STORE_ID_BYTES]);
+int store__push_subs_create(struct store *s, MDB_txn *txn);
 
 /* Prekey helpers (prekeys.c). *n (may be NULL) gets the number deleted. */
 int store__otpk_delete_all(struct store *s, MDB_txn *txn, const uint8_t device_id[STORE_ID_BYTES],

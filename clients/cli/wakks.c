@@ -20,6 +20,7 @@
 
 #include "wakks.h"
 #include "wakks_bytes.h"
+#include "wakks_version.h"
 
 enum { EX_OK = 0, EX_REFUSED = 1, EX_USAGE = 2, EX_STORE = 3, EX_NET = 4, EX_TIMEOUT = 5,
        EX_QUEUED = 6 };
@@ -1331,7 +1332,7 @@ static int parse_options(int argc, char **argv, const char *short_opts, struct c
 		case O_TYPE: o->media_type = optarg; break;
 		case O_SAVEDIR: g.save_dir = optarg; break;
 		case 'h': fputs(usage_text, stdout); return EX_OK;
-		case O_VERSION: printf("wakks %s (OS2wakks)\n", WAKKS_VERSION); return EX_OK;
+		case O_VERSION: printf("wakks %s (OS2wakks)\n", WAKKS_BUILD_VERSION); return EX_OK;
 		default: fputs(usage_text, stderr); return EX_USAGE;
 		}
 	}

@@ -52,6 +52,17 @@
 extern "C" {
 #endif
 
+/* The library's version (the project's), for an app's diagnostics and compatibility checks. */
+#define WAKKS_VERSION_MAJOR 0
+#define WAKKS_VERSION_MINOR 1
+#define WAKKS_VERSION_PATCH 0
+#define WAKKS_VERSION_STRING "0.1.0"
+/* Compare with WAKKS_VERSION_NUMBER >= WAKKS_VERSION_AT(0, 1, 0). */
+#define WAKKS_VERSION_AT(ma, mi, pa) ((ma) * 10000 + (mi) * 100 + (pa))
+#define WAKKS_VERSION_NUMBER WAKKS_VERSION_AT(WAKKS_VERSION_MAJOR, WAKKS_VERSION_MINOR, WAKKS_VERSION_PATCH)
+/* The version of the library linked in (the header's may differ when an app mixes builds). */
+const char *wakks_version(void);
+
 #define WAKKS_ID_BYTES 16
 #define WAKKS_KEY_BYTES 32
 #define WAKKS_STORE_KEY_BYTES 32
@@ -85,7 +96,8 @@ extern "C" {
 	X(PROTOCOL, -117, "unexpected reply from the relay")                                   \
 	X(HTTP, -118, "HTTP request failed")                                                   \
 	X(RETRIES, -119, "device set kept changing; gave up for now")                          \
-	X(TOO_LARGE, -120, "input exceeds a limit")
+	X(TOO_LARGE, -120, "input exceeds a limit")                                          \
+	X(BUSY, -121, "another process of this device is talking to the relay")
 
 enum {
 	WAKKS_OK = 0,
@@ -253,11 +265,19 @@ typedef struct wakks_config {
 				  * each auth, and on a long connection at most once a minute */
 	const char *files_dir;   /* where received files are saved (created 0700 if missing);
 				  * NULL: STORE_DIR/files */
+	/* Diagnostics: one line per connection event (connecting, ready, lost and why, reconnect,
+	 * network change, push registration, extension fetch), called on the client's thread with
+	 * cfg.user. Lines never hold message text, keys, tokens, push endpoints or person
+	 * identifiers. NULL: silent. */
+	void (*on_log)(int level, const char *line, void *user);
 } wakks_config;
 
+enum wakks_log_level { WAKKS_LOG_DEBUG = 0, WAKKS_LOG_INFO, WAKKS_LOG_WARN, WAKKS_LOG_ERROR };
+
 /* Opens (or creates) the store in cfg->store_dir and sets up a client; nothing is sent yet. A
- * new store gets a fresh identity key. The store is held open exclusively by this client (a
- * second open of the same directory fails with WAKKS_E_STORE).
+ * new store gets a fresh identity key. A store is open at most once per process (a second open
+ * of the same directory in this process fails with WAKKS_E_STORE); another process, such as the
+ * app's Notification Service Extension, may open it at the same time (wakks_extension_fetch).
  * @return 0, WAKKS_E_INVAL, WAKKS_E_NOMEM, WAKKS_E_IO, WAKKS_E_STORE, WAKKS_E_STORE_KEY (the key
  *         does not open this store), WAKKS_E_CORRUPT. *out is written only on success. */
 int wakks_open(const wakks_config *cfg, wakks_client **out);
@@ -269,11 +289,20 @@ void wakks_close(wakks_client *c);
 /* ---- Connection ------------------------------------------------------------------------------ */
 /* Starts connecting (DNS resolution is blocking, everything after it is not). When the device
  * is registered the client authenticates automatically after hello, then re-sends pending
- * messages and tops up prekeys. @return 0, WAKKS_E_STATE (already connecting or connected),
- * WAKKS_E_NET (resolution failed). */
+ * messages and tops up prekeys. Only one process of a device talks to the relay at a time: the
+ * client holds the store's network lease from here until wakks_disconnect or wakks_close.
+ * @return 0, WAKKS_E_STATE (already connecting or connected), WAKKS_E_NET (resolution failed),
+ * WAKKS_E_BUSY (another process holds the lease: the extension is fetching; try again in a
+ * moment). */
 int wakks_connect(wakks_client *c);
-/* Closes the connection and stops reconnecting. */
+/* Closes the connection, stops reconnecting and releases the network lease. */
 void wakks_disconnect(wakks_client *c);
+
+/* The platform says the network changed (Wi-Fi to mobile, back from airplane mode): the old
+ * socket may be dead without knowing it. Drops the connection and connects again at once, with
+ * the back-off reset; while waiting to reconnect, reconnects now. @return 0, WAKKS_E_STATE (the
+ * client is not meant to be connected: call wakks_connect), or wakks_connect's errors. */
+int wakks_network_changed(wakks_client *c);
 int wakks_state(const wakks_client *c);
 
 /* Why the last connection, or attempt to connect, ended, so an application can tell the person
@@ -497,6 +526,31 @@ int wakks_consent_grant(wakks_client *c, const wakks_consent_text *text, uint32_
 int wakks_consent_withdraw(wakks_client *c, const wakks_consent_text *text, uint32_t *op);
 /* The account's consent history (WAKKS_EV_DONE carries it). */
 int wakks_consent_list(wakks_client *c, uint32_t *op);
+
+/* ---- Push notifications (spec/push.md; spec/protocol.md §17) ---------------------------------- */
+enum wakks_push_kind { WAKKS_PUSH_APNS = 2, WAKKS_PUSH_FCM = 3 };
+/* Gives the relay this device's APNs device token (hex, as the app got it from
+ * registerForRemoteNotifications) or FCM registration token, for the app named `app` in the
+ * relay's configuration ([push.app.NAME]). Call it after every start with the platform's current
+ * token: the relay keeps one per device, and forgets it when Apple or Google says it is gone.
+ * @return 0 (then *op), WAKKS_E_INVAL, WAKKS_E_NOT_REGISTERED, WAKKS_E_STATE (not ready). The
+ * op's result: 0, WAKKS_RELAY_NOT_FOUND (no such app of that kind on the relay). */
+int wakks_push_register(wakks_client *c, int kind, const char *app, const char *token, uint32_t *op);
+/* Stops pushes to this device. */
+int wakks_push_remove(wakks_client *c, uint32_t *op);
+
+/* For an iOS Notification Service Extension (or an Android messaging service) woken by a push:
+ * opens the store the main app shares with it (cfg as the app's, in a directory both can reach),
+ * connects, authenticates, receives and decrypts what waits for at most max_ms, acknowledging each
+ * message only after it is stored (so the main app shows it too, from history), and closes.
+ * fn (may be NULL) is called for each new message, to build what the notification shows. The
+ * extension never sends, uploads prekeys or rotates keys: that is the main app's.
+ * Returns the number of new messages (>= 0), or WAKKS_E_BUSY (the main app is connected and
+ * receives them itself: show the generic text), WAKKS_E_STORE (the store is open in this
+ * process), WAKKS_E_NOT_REGISTERED, WAKKS_E_TIMEOUT (not authenticated within max_ms), or
+ * wakks_open's and wakks_connect's errors. Blocking; call it from the extension's thread. */
+int wakks_extension_fetch(const wakks_config *cfg, uint32_t max_ms,
+			  void (*fn)(const wakks_message *m, void *arg), void *arg);
 
 /* ---- Small helpers --------------------------------------------------------------------------- */
 /* Lowercase hex of an id (33 bytes with NUL) and back. wakks_id_parse: 0 or WAKKS_E_INVAL. */

@@ -124,6 +124,18 @@ extern "C" {
 #define PROTO_MAX_LABEL_BYTES 64u
 #define PROTO_MAX_ERROR_TEXT_BYTES 256u
 #define PROTO_MAX_ERROR_NAME_BYTES 32u
+/* Push subscriptions (spec/protocol.md §17). A Web Push endpoint is an https URL the browser's
+ * push service chose: real ones are 150-500 bytes; 2 KiB leaves room without letting a device
+ * park much in the relay's storage. */
+#define PROTO_MAX_PUSH_ENDPOINT_BYTES 2048u
+/* An APNs device token is 32 bytes (64 hex digits, up to 100 bytes announced); an FCM
+ * registration token about 160 characters. 512 bounds both with room to grow. */
+#define PROTO_MAX_PUSH_TOKEN_BYTES 512u
+/* RFC 8291: the user agent's ECDH key is an uncompressed P-256 point, the auth secret 16 bytes. */
+#define PROTO_PUSH_P256DH_BYTES 65u
+#define PROTO_PUSH_AUTH_BYTES 16u
+/* The relay's VAPID public key (RFC 8292): an uncompressed P-256 point. */
+#define PROTO_VAPID_KEY_BYTES 65u
 
 /* ---- Result codes ----------------------------------------------------------------------------
  * One table for the library and the wire: functions return -code, `error` frames carry +code
@@ -242,7 +254,11 @@ int proto_errcode(const char *name, size_t len);
 	X(BLOB_CHUNK, 98, "blob_chunk", blob_chunk, PROTO__REQ_POST)                              \
 	X(BLOB_STATUS, 99, "blob_status", blob_status, PROTO__REQ_POST)                           \
 	X(BLOB_GET, 100, "blob_get", blob_get, PROTO__REQ_POST)                                   \
-	X(BLOB_DATA, 101, "blob_data", blob_data, PROTO__REPLY)
+	X(BLOB_DATA, 101, "blob_data", blob_data, PROTO__REPLY)                                   \
+	X(PUSH_REGISTER, 112, "push_register", push_register, PROTO__REQ_POST)                    \
+	X(PUSH_REMOVE, 113, "push_remove", push_remove, PROTO__REQ_POST)                          \
+	X(PUSH_KEY_GET, 114, "push_key_get", push_key_get, PROTO__REQ_POST)                       \
+	X(PUSH_KEY, 115, "push_key", push_key, PROTO__REPLY)
 
 enum proto_type {
 	PROTO_T_NONE = 0,
@@ -565,6 +581,24 @@ typedef struct proto_blob_data {
 	proto_bytes data;  /* "data": 1..PROTO_MAX_BLOB_CHUNK_BYTES; fewer than asked at the end */
 } proto_blob_data;
 
+/* Push subscriptions (spec/protocol.md §17): how the relay may wake a device that is offline. */
+#define PROTO_PUSH_WEB 1u  /* Web Push (RFC 8030/8291/8292): endpoint, p256dh, auth */
+#define PROTO_PUSH_APNS 2u /* Apple Push Notification service: app, device token */
+#define PROTO_PUSH_FCM 3u  /* Firebase Cloud Messaging HTTP v1: app, registration token */
+
+typedef struct proto_push_register {
+	uint32_t kind;          /* "kind": PROTO_PUSH_WEB, _APNS or _FCM */
+	proto_str endpoint;     /* "ep": Web Push only, https URL, printable ASCII */
+	const uint8_t *p256dh;  /* "p256dh": Web Push only, PROTO_PUSH_P256DH_BYTES */
+	const uint8_t *auth;    /* "auth": Web Push only, PROTO_PUSH_AUTH_BYTES */
+	proto_str app;          /* "app": APNs/FCM only, slug naming a configured app */
+	proto_str token;        /* "tok": APNs/FCM only, printable ASCII */
+} proto_push_register;
+
+typedef struct proto_push_key {
+	const uint8_t *vapid; /* "vapid": PROTO_VAPID_KEY_BYTES, the relay's VAPID public key */
+} proto_push_key;
+
 /* ---- The frame ------------------------------------------------------------------------------ */
 
 typedef struct proto_frame {
@@ -614,6 +648,10 @@ typedef struct proto_frame {
 		proto_blob_ref blob_status;
 		proto_blob_get blob_get;
 		proto_blob_data blob_data;
+		proto_push_register push_register;
+		proto_empty push_remove;
+		proto_empty push_key_get;
+		proto_push_key push_key;
 	} body;
 } proto_frame;
 

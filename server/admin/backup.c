@@ -18,6 +18,7 @@
 #include "admin/offline_store.h"
 #include "core/clock.h"
 #include "wakks_storage.h"
+#include "wakks_version.h"
 
 #define MANIFEST_FORMAT "wakks-backup 1"
 #define MANIFEST_NAME "manifest"
@@ -379,7 +380,7 @@ static enum attempt backup_once(const struct relay_config *cfg, struct store *st
 	char path[BK_PATH_MAX], src[BK_PATH_MAX];
 	m->n = 0;
 	m->created_ms = relay_now_ms();
-	snprintf(m->version, sizeof m->version, "%s", WAKKS_VERSION);
+	snprintf(m->version, sizeof m->version, "%s", WAKKS_BUILD_VERSION);
 
 	/* The database first: the files are then copied for what this snapshot refers to. */
 	snprintf(path, sizeof path, "%s/db", dir);

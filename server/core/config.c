@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sodium.h>
 
@@ -18,7 +19,7 @@
 #define CONFIG_LINE_MAX 2048
 
 enum key_type { KEY_STR, KEY_PATH, KEY_U32, KEY_U64, KEY_PORT, KEY_LOGLEVEL, KEY_LOGFORMAT,
-		KEY_PERMISSIONS };
+		KEY_PERMISSIONS, KEY_ONOFF, KEY_PROXIES, KEY_PROXY_HEADER };
 
 struct key_spec {
 	const char *section;
@@ -47,6 +48,9 @@ static const struct key_spec relay_keys[] = {
 	STR("relay", admin_listen, KEY_STR),
 	STR("relay", tenants_dir, KEY_PATH),
 	NUM("relay", data_dir_permissions, KEY_PERMISSIONS, 0, 1),
+	NUM("relay", tls, KEY_ONOFF, 0, 1),
+	STR("relay", trusted_proxies, KEY_PROXIES),
+	NUM("relay", proxy_header, KEY_PROXY_HEADER, 0, 1),
 	NUM("limits", max_frame_bytes, KEY_U32, 1024, 1u << 20),
 	NUM("limits", unauth_timeout_ms, KEY_U32, 100, 600000),
 	NUM("limits", max_connections_per_address, KEY_U32, 1, 1000000),
@@ -85,6 +89,7 @@ void relay_config_defaults(struct relay_config *cfg)
 	/* The Prometheus port registered for exporters of this kind; loopback only by default. */
 	snprintf(cfg->admin_listen, sizeof cfg->admin_listen, "127.0.0.1:9464");
 	cfg->log_level = RELAY_LOG_INFO;
+	cfg->tls = 1;
 	cfg->max_frame_bytes = 1u << 20;
 	cfg->unauth_timeout_ms = 600000;
 	cfg->max_connections_per_address = 64;
@@ -115,6 +120,7 @@ void relay_config_defaults(struct relay_config *cfg)
 	cfg->envelope_ttl_seconds = 30u * 86400;
 	cfg->prekeys_low_watermark = 20;
 	cfg->shutdown_grace_ms = 2000;
+	relay_push_config_defaults(&cfg->push);
 	cfg->blob_max_bytes = 25ull << 20;
 	cfg->blob_quota_bytes = 200ull << 20;
 	cfg->blob_orphan_seconds = 3600;
@@ -199,6 +205,8 @@ struct parse_ctx {
 	struct relay_unit_config *unit;
 	struct relay_idp_config *idp;
 	struct relay_consent_text_config *consent;
+	struct relay_push_config *push;         /* in [push] or [push.app.NAME] */
+	struct relay_push_app_config *push_app; /* in [push.app.NAME] */
 	bool skip_section; /* its header was refused: its keys would only repeat that error */
 	bool tenant_file;  /* a tenants.d file: one tenant, its units and consent texts only */
 	struct relay_tenant_config *file_tenant; /* that tenant, once its section was read */
@@ -310,6 +318,31 @@ static int set_relay_key(struct parse_ctx *p, struct relay_config *cfg, const ch
 				*(int *)field = RELAY_PERMISSIONS_WARN;
 			else
 				return fail(p, key, "'%s' is not one of strict, warn", value);
+			return 0;
+		case KEY_ONOFF:
+			if (strcmp(value, "on") == 0)
+				*(int *)field = 1;
+			else if (strcmp(value, "off") == 0)
+				*(int *)field = 0;
+			else
+				return fail(p, key, "'%s' is not one of on, off", value);
+			return 0;
+		case KEY_PROXIES: {
+			char why[128];
+			int count = relay_cidr_list_parse(value, cfg->trusted_proxies,
+							  RELAY_MAX_TRUSTED_PROXIES, why, sizeof why);
+			if (count < 0)
+				return fail(p, key, "%s", why);
+			cfg->trusted_proxy_count = count;
+			return 0;
+		}
+		case KEY_PROXY_HEADER:
+			if (strcasecmp(value, "x-forwarded-for") == 0)
+				*(int *)field = RELAY_PROXY_HEADER_XFF;
+			else if (strcasecmp(value, "forwarded") == 0)
+				*(int *)field = RELAY_PROXY_HEADER_FORWARDED;
+			else
+				return fail(p, key, "'%s' is not one of x-forwarded-for, forwarded", value);
 			return 0;
 		case KEY_PORT:
 		case KEY_U32:
@@ -454,6 +487,20 @@ static int set_tenant_key(struct parse_ctx *p, const char *key, const char *valu
 	if (strcmp(key, "journal_upns") == 0)
 		return set_list(p, key, t->journal_upns[0], sizeof t->journal_upns[0],
 				RELAY_MAX_GROUP_MAPS, &t->journal_upn_count, value);
+	if (strcmp(key, "webhook_url") == 0) {
+		if (strncmp(value, "https://", 8) != 0)
+			return fail(p, key, "must be an https:// URL");
+		return set_string(p, key, t->webhook_url, sizeof t->webhook_url, value);
+	}
+	if (strcmp(key, "webhook_secret_file") == 0)
+		return set_string(p, key, t->webhook_secret_file, sizeof t->webhook_secret_file, value);
+	if (strcmp(key, "webhook_after_seconds") == 0) {
+		uint64_t n;
+		if (parse_u64(value, &n) != 0 || n < 1 || n > 30u * 86400)
+			return fail(p, key, "'%s' is not a whole number in 1..2592000", value);
+		t->webhook_after_seconds = (uint32_t)n;
+		return 0;
+	}
 	return fail(p, key, "unknown key in [tenant %s]", t->id);
 }
 
@@ -598,6 +645,20 @@ static int open_section(struct parse_ctx *p, struct relay_config *cfg, char *hea
 	p->unit = NULL;
 	p->idp = NULL;
 	p->consent = NULL;
+	p->push = NULL;
+	p->push_app = NULL;
+	if (strcmp(header, "push") == 0 || strncmp(header, "push.app.", 9) == 0) {
+		char why[200];
+		copy_str(p->section, sizeof p->section, "push");
+		copy_str(p->section_name, sizeof p->section_name, header);
+		p->push = &cfg->push;
+		if (header[4] && !(p->push_app = relay_push_config_app(&cfg->push, header + 9, why,
+								       sizeof why))) {
+			p->push = NULL;
+			return fail(p, NULL, "%s", why);
+		}
+		return 0;
+	}
 	char *name = strchr(header, ' ');
 	if (name) {
 		*name++ = '\0';
@@ -758,6 +819,12 @@ static int parse_line(struct parse_ctx *p, struct relay_config *cfg, char *line)
 	}
 	if (p->section[0] == '\0')
 		return fail(p, key, "key outside of any section");
+	if (p->push) {
+		char why[200];
+		if (relay_push_config_set(p->push, p->push_app, key, value, why, sizeof why) != 0)
+			return fail(p, key, "%s", why);
+		return 0;
+	}
 	if (p->consent)
 		return set_consent_key(p, key, value);
 	if (p->unit)
@@ -819,6 +886,11 @@ static int load_file(struct relay_config *cfg, const char *path, char *err, size
 		if (parse_line(&p, cfg, line) != 0)
 			rc = -1;
 	}
+	if (rc == 0 && !tenant_file) {
+		char why[200];
+		if (relay_push_config_check(&cfg->push, why, sizeof why) != 0)
+			rc = report(err, err_len, "%s: %s", path, why);
+	}
 	if (rc == 0 && ferror(f))
 		rc = report(err, err_len, "%s: read error", path);
 	if (rc == 0 && tenant_file && !p.file_tenant)
@@ -871,6 +943,21 @@ static int check_caseworker_idps_unshared(const struct relay_config *cfg, char *
 
 int relay_config_check_tls(const struct relay_config *cfg, char *err, size_t err_len)
 {
+	/* Without TLS of its own the relay's traffic must not leave the machine: only a reverse
+	 * proxy beside it, which terminates TLS, may reach it. */
+	if (strncmp(cfg->listen, RELAY_LISTEN_UNIX_PREFIX, strlen(RELAY_LISTEN_UNIX_PREFIX)) == 0 &&
+	    !relay_listen_unix_path(cfg->listen))
+		return report(err, err_len,
+			      "relay: listen = '%s': a unix socket is unix:/ABSOLUTE/PATH, shorter than 108 bytes",
+			      cfg->listen);
+	if (!cfg->tls)
+		return relay_listen_is_local(cfg->listen)
+			       ? 0
+			       : report(err, err_len,
+					"relay: tls = off needs a listen address only this machine reaches "
+					"(a loopback address such as 127.0.0.1, or unix:/PATH), not '%s'; put the reverse "
+					"proxy on this machine, or keep tls = on",
+					cfg->listen);
 	if (!cfg->dev_mode && !cfg->tls_cert[0])
 		return report(err, err_len,
 			      "relay: tls_cert and tls_key are required without --dev (only a development "

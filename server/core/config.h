@@ -9,6 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/config_push.h"
+#include "core/proxy_addr.h"
+
 #define RELAY_CONFIG_PATH_MAX 1024
 #define RELAY_CONFIG_STR_MAX 256
 /* Bounds on configured objects: the directory frames list them all in one reply. */
@@ -51,6 +54,11 @@ struct relay_tenant_config {
 	/* UPNs (from the tenant's caseworker provider) that register as the tenant's journal device. */
 	char journal_upns[RELAY_MAX_GROUP_MAPS][RELAY_CONFIG_STR_MAX];
 	int journal_upn_count;
+	/* The fallback webhook (spec/push.md §7): called when a unit's message to a citizen waits
+	 * unread this long. Empty url: none. */
+	char webhook_url[RELAY_CONFIG_STR_MAX];
+	char webhook_secret_file[RELAY_CONFIG_PATH_MAX];
+	uint32_t webhook_after_seconds;
 	struct relay_consent_text_config consent;
 	/* Branding the web client shows (docs/configuration.md): the name citizens read, a logo file
 	 * the relay serves at /branding/ID/logo, and a colour ("#rrggbb", contrast >= 4.5:1 on white,
@@ -117,6 +125,13 @@ struct relay_config {
 	/* A directory of tenant files, one [tenant] with its units and consent each (*.conf, read
 	 * in name order after this file; core/tenant_files.c). "" = none. */
 	char tenants_dir[RELAY_CONFIG_PATH_MAX];
+	/* 0 (`tls = off`): plain HTTP for a reverse proxy on this machine that terminates TLS; only
+	 * with a loopback or unix-socket listen address (relay_config_check_tls). */
+	int tls;
+	/* Peers whose proxy_header names the client (core/proxy_addr.h). */
+	struct relay_cidr trusted_proxies[RELAY_MAX_TRUSTED_PROXIES];
+	int trusted_proxy_count;
+	int proxy_header; /* enum relay_proxy_header */
 	/* [limits] */
 	uint32_t max_frame_bytes;
 	uint32_t unauth_timeout_ms;
@@ -155,6 +170,8 @@ struct relay_config {
 	int tenant_count;
 	struct relay_idp_config idps[RELAY_MAX_IDPS];
 	int idp_count;
+	/* [push], [push.app.NAME] (core/config_push.h) */
+	struct relay_push_config push;
 	/* From the command line only, never from a file: a production file cannot turn it on. */
 	bool dev_mode;
 	/* The file last loaded ("" without one): relay_config_check names it with the line of the

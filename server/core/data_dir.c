@@ -14,6 +14,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/sd_notify.h"
 #include "wakks_bytes.h"
 
 #define MARKER_NAME "database-id"
@@ -28,6 +29,10 @@ int relay_start_failed(int status, const char *action, const char *problem_fmt, 
 	va_end(ap);
 	RLOG_ERROR("relay", "start_failed", "exit=%d problem=\"%s\" action=\"%s\"", status, problem,
 		   action);
+	/* `systemctl status` shows why, beside the exit status. */
+	char state[sizeof problem + 32];
+	snprintf(state, sizeof state, "STATUS=start failed: %s", problem);
+	(void)relay_sd_notify(state);
 	return status;
 }
 

@@ -35,5 +35,8 @@ void handle_blob_put(struct relay_conn *c, const proto_frame *f);
 void handle_blob_chunk(struct relay_conn *c, const proto_frame *f);
 void handle_blob_status(struct relay_conn *c, const proto_frame *f);
 void handle_blob_get(struct relay_conn *c, const proto_frame *f);
+void handle_push_register(struct relay_conn *c, const proto_frame *f);
+void handle_push_remove(struct relay_conn *c, const proto_frame *f);
+void handle_push_key_get(struct relay_conn *c, const proto_frame *f);
 
 #endif

@@ -22,6 +22,7 @@
 #include "services/liveness.h"
 #include "services/mailbox_record.h"
 #include "services/metrics.h"
+#include "services/webhook.h"
 #include "wakks_storage.h"
 
 /* A send in flight: what `stored` and the wake-up of the recipients need. */
@@ -30,6 +31,9 @@ struct send_call {
 	uint64_t read_us; /* when the frame was read: wakks_send_stored_duration_seconds */
 	char tenant[65];  /* the tenant counted in wakks_tenant_sends_total */
 	uint8_t cmid[16];
+	/* A unit member writing to a citizen of a tenant with a fallback webhook (spec/push.md §7). */
+	bool webhook;
+	uint8_t citizen[16];
 	size_t n;
 	uint8_t devices[][16]; /* the recipient devices, n of them */
 };
@@ -79,6 +83,25 @@ static void send_refused(struct relay_call *call, struct relay_conn *c, int resu
 	}
 }
 
+/* The citizen's envelopes of this send: where the fallback webhook looks whether it was read. */
+static void note_for_webhook(struct relay *r, const struct send_call *s,
+			     const struct store_send_result *sr)
+{
+	struct store_device devs[PROTO_MAX_DEVICES_PER_ACCOUNT];
+	size_t nd = 0, n = 0;
+	uint8_t ids[PROTO_MAX_DEVICES_PER_ACCOUNT][16];
+	uint64_t seqs[PROTO_MAX_DEVICES_PER_ACCOUNT];
+	if (store_list_devices(r->store, s->citizen, false, devs, PROTO_MAX_DEVICES_PER_ACCOUNT, &nd) != 0)
+		return;
+	for (size_t i = 0; i < sr->n && n < PROTO_MAX_DEVICES_PER_ACCOUNT; i++)
+		for (size_t j = 0; j < nd && j < PROTO_MAX_DEVICES_PER_ACCOUNT; j++)
+			if (memcmp(sr->seqs[i].device_id, devs[j].id, 16) == 0) {
+				memcpy(ids[n], devs[j].id, 16);
+				seqs[n++] = sr->seqs[i].seq;
+			}
+	relay_webhook_note(r, s->tenant, s->citizen, (const uint8_t(*)[16])ids, seqs, n);
+}
+
 static void stored(struct relay_call *call, struct relay_conn *c)
 {
 	struct send_call *s = (struct send_call *)call;
@@ -92,6 +115,8 @@ static void stored(struct relay_call *call, struct relay_conn *c)
 		reply_stored(c, call->from.request_id, s->cmid, sr->stored_at_ms);
 	if (!sr->duplicate)
 		relay_deliver_wake(call->from.relay, (const uint8_t(*)[16])s->devices, s->n);
+	if (!sr->duplicate && s->webhook)
+		note_for_webhook(call->from.relay, s, sr);
 }
 
 /* Compares the offered envelopes with the expected set; fills details on mismatch. */
@@ -263,6 +288,16 @@ void handle_send(struct relay_conn *c, const proto_frame *f)
 	else
 		snprintf(s->tenant, sizeof s->tenant, "%s", c->tenant);
 	memcpy(s->cmid, m->cmid, 16);
+	if (c->account_kind == STORE_ACCOUNT_CASEWORKER &&
+	    relay_webhook_enabled(r, m->tenant.ptr, m->tenant.len)) {
+		struct store_account a;
+		for (uint32_t i = 0; i < m->to_count && !s->webhook; i++)
+			if (store_get_account(r->store, m->to[i], &a) == 0 &&
+			    a.kind == STORE_ACCOUNT_CITIZEN) {
+				s->webhook = true;
+				memcpy(s->citizen, m->to[i], 16);
+			}
+	}
 	s->n = m->env_count;
 	for (uint32_t i = 0; i < m->env_count; i++)
 		memcpy(s->devices[i], m->env[i].device, 16);

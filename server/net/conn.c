@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 #include "net/conn.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +18,7 @@
 /* How long a connection waits for the peer's answer to our close frame before lws drops it. */
 #define CLOSE_ACK_TIMEOUT_S 5
 
-struct relay_conn *relay_conn_new(struct relay *r, struct lws *wsi)
+struct relay_conn *relay_conn_new(struct relay *r, struct lws *wsi, const char *peer)
 {
 	struct relay_conn *c = calloc(1, sizeof *c);
 	if (!c)
@@ -30,7 +31,7 @@ struct relay_conn *relay_conn_new(struct relay *r, struct lws *wsi)
 	c->tokens = r->cfg.unauth_request_burst;
 	c->tokens_at_ms = c->opened_ms;
 	randombytes_buf(c->challenge, sizeof c->challenge);
-	lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+	snprintf(c->peer, sizeof c->peer, "%s", peer);
 	if (relay_registry_add(r, c) != 0) {
 		free(c);
 		return NULL;

@@ -74,7 +74,7 @@ struct relay_conn {
 };
 
 /* Creates the connection object for a new WebSocket; NULL when out of memory. */
-struct relay_conn *relay_conn_new(struct relay *r, struct lws *wsi);
+struct relay_conn *relay_conn_new(struct relay *r, struct lws *wsi, const char *peer);
 
 /* Called when lws reports the close; frees the object. */
 void relay_conn_closed(struct relay_conn *c);

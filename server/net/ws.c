@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "net/client_addr.h"
 #include "net/conn.h"
 #include "net/registry.h"
 #include "pipeline/dispatch.h"
@@ -117,8 +118,10 @@ int relay_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 	case LWS_CALLBACK_ESTABLISHED: {
 		if (r->stopping)
 			return -1;
+		/* Behind a trusted reverse proxy, the client its header names: limits and logs
+		 * are per client, not one budget for everyone the proxy carries. */
 		char peer[64];
-		lws_get_peer_simple(wsi, peer, sizeof peer);
+		bool forwarded = relay_client_address(&r->cfg, wsi, peer, sizeof peer);
 		if (relay_registry_address_count(r, peer) >= r->cfg.max_connections_per_address) {
 			r->metrics.connections_refused++;
 			RLOG_WARN("ws", "refused", "reason=connections_per_address peer=%s", peer);
@@ -126,11 +129,11 @@ int relay_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 					 (unsigned char *)"too many connections from this address", 38);
 			return -1;
 		}
-		pss->conn = relay_conn_new(r, wsi);
+		pss->conn = relay_conn_new(r, wsi, peer);
 		if (!pss->conn)
 			return -1;
-		RLOG_DEBUG("ws", "open", "conn=%llu peer=%s", (unsigned long long)pss->conn->id,
-			   pss->conn->peer);
+		RLOG_DEBUG("ws", "open", "conn=%llu peer=%s forwarded=%s",
+			   (unsigned long long)pss->conn->id, pss->conn->peer, forwarded ? "yes" : "no");
 		relay_on_open(pss->conn);
 		return 0;
 	}

@@ -11,6 +11,7 @@
 #include "relay_state.h"
 #include "services/metrics.h"
 #include "services/readiness.h"
+#include "wakks_version.h"
 
 /* Metrics grow with tenants (four labelled rows each): room for the largest configuration. */
 #define METRICS_BUF_BYTES (64 * 1024 + RELAY_MAX_TENANTS * 4 * 96)
@@ -56,7 +57,7 @@ static int healthz(struct relay *r, struct relay_admin_answer *a)
 	uint64_t uptime = (relay_monotonic_ms() - r->started_ms) / 1000;
 	return text(a, r->stopping ? 503 : 200, "application/json",
 		    "{\"status\":\"%s\",\"version\":\"%s\",\"uptime_seconds\":%llu,\"connections\":%llu}\n",
-		    r->stopping ? "stopping" : "ok", WAKKS_VERSION, (unsigned long long)uptime,
+		    r->stopping ? "stopping" : "ok", WAKKS_BUILD_VERSION, (unsigned long long)uptime,
 		    (unsigned long long)r->conn_count);
 }
 

@@ -65,6 +65,9 @@ static const struct {
 	{ PROTO_T_BLOB_CHUNK, handle_blob_chunk },
 	{ PROTO_T_BLOB_STATUS, handle_blob_status },
 	{ PROTO_T_BLOB_GET, handle_blob_get },
+	{ PROTO_T_PUSH_REGISTER, handle_push_register },
+	{ PROTO_T_PUSH_REMOVE, handle_push_remove },
+	{ PROTO_T_PUSH_KEY_GET, handle_push_key_get },
 	{ 0, NULL },
 };
 

@@ -11,6 +11,7 @@
 #include "services/housekeeping.h"
 #include "services/mailbox_record.h"
 #include "services/metrics.h"
+#include "services/push.h"
 #include "wakks_storage.h"
 
 /* Envelopes read per mailbox pass: one short read transaction, bounded work per loop turn. */
@@ -159,5 +160,7 @@ void relay_deliver_wake(struct relay *r, const uint8_t (*device_ids)[16], size_t
 		struct relay_conn *c = relay_conn_of_device(r, device_ids[i]);
 		if (c)
 			relay_deliver_pump(c);
+		else
+			relay_push_offline(r, device_ids[i]); /* spec/push.md §2 */
 	}
 }

@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "net/conn.h"
 #include "wakks_storage.h"
+#include "wakks_version.h"
 
 struct out {
 	char *buf;
@@ -210,12 +211,21 @@ static void storage_metrics(struct out *o, const struct relay *r)
 		    (unsigned long long)s.batch_hist[i]);
 }
 
+/* One counter per push provider: name{provider="web"} etc. */
+static void emit_push(struct out *o, const char *name, const char *help, const uint64_t v[3])
+{
+	static const char *const prov[3] = { "web", "apns", "fcm" };
+	head(o, name, "counter", help);
+	for (int i = 0; i < 3; i++)
+		put(o, "%s{provider=\"%s\"} %llu\n", name, prov[i], (unsigned long long)v[i]);
+}
+
 int relay_metrics_render(const struct relay *r, char *buf, size_t len)
 {
 	struct out o = { buf, len, 0, 0 };
 	const struct relay_metrics *m = &r->metrics;
 	head(&o, "wakks_build_info", "gauge", "The relay's version; always 1.");
-	put(&o, "wakks_build_info{version=\"%s\"} 1\n", WAKKS_VERSION);
+	put(&o, "wakks_build_info{version=\"%s\"} 1\n", WAKKS_BUILD_VERSION);
 	emit(&o, "wakks_up", "gauge", "1 while the relay serves (0 while it stops).", !r->stopping);
 	emit(&o, "wakks_connections_open", "gauge", "Open WebSocket connections.", r->conn_count);
 	emit(&o, "wakks_connections_total", "counter", "WebSocket connections accepted.", m->connections_total);
@@ -248,6 +258,13 @@ int relay_metrics_render(const struct relay *r, char *buf, size_t len)
 	tenant_counter(&o, r, "wakks_tenant_deliveries_total", "Envelopes pushed, by the tenant of the conversation.", offsetof(struct relay_tenant_counters, deliveries));
 	tenant_counter(&o, r, "wakks_tenant_consents_total", "Consent grants and withdrawals stored, by tenant.", offsetof(struct relay_tenant_counters, consents));
 	tenant_counter(&o, r, "wakks_tenant_lookups_total", "Citizen look-ups by caseworkers, by tenant.", offsetof(struct relay_tenant_counters, lookups));
+	emit_push(&o, "wakks_push_sent_total", "Pushes a push service accepted.", m->push_sent);
+	emit_push(&o, "wakks_push_failed_total", "Pushes refused or given up after retries.", m->push_failed);
+	emit_push(&o, "wakks_push_dropped_total", "Pushes not queued because the push queue was full.", m->push_dropped);
+	emit(&o, "wakks_push_coalesced_total", "counter", "Pushes not sent because one went out within the interval or was queued.", m->push_coalesced);
+	emit(&o, "wakks_webhook_sent_total", "counter", "Fallback webhook calls the tenant accepted.", m->webhook_sent);
+	emit(&o, "wakks_webhook_failed_total", "counter", "Fallback webhook calls refused or given up.", m->webhook_failed);
+	emit(&o, "wakks_push_subscriptions_removed_total", "counter", "Subscriptions deleted because their push service said they are gone.", m->push_subscriptions_removed);
 	if (r->store)
 		storage_metrics(&o, r);
 	process_metrics(&o, r);

@@ -154,6 +154,23 @@ struct store_device {
 	uint64_t mailbox_bytes;   /* sum of their payload lengths */
 };
 
+/* A device's push subscription (spec/storage.md §4.19): how the relay wakes it while offline. */
+#define STORE_PUSH_WEB 1  /* Web Push: addr is the endpoint URL, p256dh and auth its keys */
+#define STORE_PUSH_APNS 2 /* APNs: app names the configured app, addr is the device token */
+#define STORE_PUSH_FCM 3  /* FCM: app names the configured app, addr is the registration token */
+#define STORE_PUSH_ADDR_MAX 2048
+#define STORE_PUSH_APP_MAX 32
+
+struct store_push_sub {
+	uint8_t kind;                      /* STORE_PUSH_* */
+	uint64_t updated_ms;               /* set by the store: the commit that wrote it */
+	uint8_t p256dh[65];                /* Web Push: uncompressed P-256 point; else zero */
+	uint8_t auth[16];                  /* Web Push: auth secret; else zero */
+	char app[STORE_PUSH_APP_MAX + 1];  /* APNs/FCM: NUL-terminated, 1..32 bytes; Web Push: "" */
+	size_t addr_len;                   /* 1..STORE_PUSH_ADDR_MAX printable ASCII bytes */
+	char addr[STORE_PUSH_ADDR_MAX + 1];
+};
+
 struct store_signed_prekey {
 	uint32_t id;
 	uint8_t public_key[STORE_KEY_BYTES];
@@ -721,6 +738,25 @@ struct store_blob_removal {
 /* For release, delete and expire operations. */
 const struct store_blob_removal *store_req_blob_removed(const struct store_req *req, int op);
 
+/* Store (insert or replace) the push subscription of a device. STORE_EINVAL for a subscription
+ * that breaks the record's rules; the request fails with STORE_ENOTFOUND / STORE_EREVOKED for an
+ * unknown / revoked device. */
+int store_req_put_push_sub(struct store_req *req, const uint8_t device_id[STORE_ID_BYTES],
+			   const struct store_push_sub *sub);
+/* Delete a device's push subscription; absent is no error. With if_updated_ms nonzero only a
+ * subscription written at exactly that time is deleted (the one a push service refused, not one
+ * the device registered since). */
+int store_req_delete_push_sub(struct store_req *req, const uint8_t device_id[STORE_ID_BYTES],
+			      uint64_t if_updated_ms);
+/* Visits the devices that have a push subscription, in device id order, starting after `after`
+ * (NULL: from the first), at most max of them; cb returns nonzero to stop. Loop thread.
+ * @return the number visited (>= 0) or a negative error. */
+int store_list_push_subs(struct store *store, const uint8_t *after, size_t max,
+			 void (*cb)(const uint8_t device_id[STORE_ID_BYTES], void *data), void *data);
+/* The push subscription of a device; STORE_ENOTFOUND when it has none. Loop thread. */
+int store_get_push_sub(struct store *store, const uint8_t device_id[STORE_ID_BYTES],
+		       struct store_push_sub *out);
+
 /* The device an STORE_EQUOTA / STORE_ENODEVICE / STORE_EREVOKED failure refers to, else NULL.
  * Valid during the callback. */
 const uint8_t *store_req_failed_device(const struct store_req *req);
@@ -774,7 +810,7 @@ typedef void (*store_check_cb)(const char *db, const void *key, size_t klen, voi
 int store_check_data(struct store *store, store_check_cb cb, void *data, uint64_t *records);
 
 /* The schema version this program writes. */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 #ifdef WAKKS_TEST_HOOKS
 /* Test builds only: while paused the writer takes no requests, so tests can queue a batch. */

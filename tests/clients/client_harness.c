@@ -106,6 +106,7 @@ static int open_client(struct th_dev *d)
 		.prekey_batch = 20,
 		.spk_rotate_ms = d->spk_rotate_ms,
 		.files_dir = d->files_dir,
+		.on_log = d->on_log,
 	};
 	int rc = wakks_open(&cfg, &d->c);
 	if (rc != 0) {

@@ -43,6 +43,8 @@ struct th_dev {
 	char last_error[128];    /* the last error event's description */
 	int last_error_code;
 	const char *files_dir;   /* set before th_open/th_reopen; NULL: the library's default */
+	/* set before th_reopen: the client's log function (user = this th_dev) */
+	void (*on_log)(int level, const char *line, void *user);
 };
 
 /* Creates a store directory (under base) and opens the client; connects. */

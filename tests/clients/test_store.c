@@ -56,7 +56,7 @@ static void sealed_records_round_trip(void)
 	REQUIRE(wakks__txn_begin(s, false, &t) == 0);
 	CHECK_EQ_INT(wakks__store_get(t, WT_META, "c", 1, &v, &vl), WAKKS_E_NOT_FOUND);
 	wakks__txn_abort(t);
-	/* The store belongs to one client at a time. */
+	/* One handle per process (other processes may open it: wakks_extension_fetch). */
 	wakks__store *s2;
 	CHECK_EQ_INT(wakks__store_open(dir, key, &s2), WAKKS_E_STORE);
 	wakks__store_close(s);

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include <jansson.h>
+
+#include "wakks_version.h"
 #include <sodium.h>
 
 #include "relay_proc.h"
@@ -107,7 +109,7 @@ static void counters_and_histograms_move_after_real_sends(void)
 	REQUIRE(before);
 	check_histogram(before, "wakks_send_stored_duration_seconds", 0);
 	double commits_before = sample(before, "wakks_store_commit_duration_seconds_count");
-	CHECK(sample(before, "wakks_build_info{version=\"" WAKKS_VERSION "\"}") == 1);
+	CHECK(sample(before, "wakks_build_info{version=\"" WAKKS_BUILD_VERSION "\"}") == 1);
 	free(before);
 
 	struct tdev anna, camilla, stranger;

@@ -109,6 +109,7 @@ TYPES = {
     "citizen_lookup": 84, "citizen": 85, "consent_changed": 86, "devices_changed": 87,
     "blob_put": 96, "blob_state": 97, "blob_chunk": 98, "blob_status": 99, "blob_get": 100,
     "blob_data": 101,
+    "push_register": 112, "push_remove": 113, "push_key_get": 114, "push_key": 115,
 }
 
 T0 = 1764115200000  # 2025-11-26T00:00:00Z in ms
@@ -120,6 +121,7 @@ DEV_W1, DEV_W2 = h("device/caseworker-1/browser", 16), h("device/caseworker-2/br
 DEV_J = h("device/journal-varde", 16)
 CMID = h("cmid/1", 16)
 BLOB, BLOB2 = h("blob/1", 16), h("blob/2", 16)
+WEBPUSH_EP = "https://push.example.net/wpush/v2/" + h("push/endpoint", 48).hex()
 
 
 def spk(tag, i=1):
@@ -212,6 +214,14 @@ VALID = [
     ("blob_data", "blob_data", 22, {"id": BLOB, "off": 0, "data": h("blob/chunk", 300)}),
     ("send_with_blobs", "send", 23, {"cmid": CMID, "ten": "varde", "unit": "jobcenter",
                                      "env": [{"dev": DEV_W1, "ct": h("ct/blobs", 80)}], "blobs": [BLOB, BLOB2]}),
+    ("push_register_web", "push_register", 24, {"kind": 1, "ep": WEBPUSH_EP,
+                                                "p256dh": b"\x04" + h("push/p256dh", 64), "auth": h("push/auth", 16)}),
+    ("push_register_apns", "push_register", 25, {"kind": 2, "app": "wakks-ios", "tok": h("push/apns", 32).hex()}),
+    ("push_register_fcm", "push_register", 26, {"kind": 3, "app": "wakks-android",
+                                                "tok": "fcm:" + h("push/fcm", 60).hex()}),
+    ("push_remove", "push_remove", 27, {}),
+    ("push_key_get", "push_key_get", 28, {}),
+    ("push_key", "push_key", 28, {"vapid": b"\x04" + h("push/vapid", 64)}),
 ]
 
 
@@ -403,6 +413,21 @@ def main():
     bad("send_blob_twice", "invalid", frame("send", 23, dict(send, blobs=[BLOB, BLOB])))
     bad("deliver_tenant_without_unit", "invalid",
         frame("deliver", 0, {k: v for k, v in by["deliver"][3].items() if k != "unit"}))
+
+    # push subscriptions
+    web = by["push_register_web"][3]
+    bad("push_register_web_without_auth", "invalid", frame("push_register", 24, {k: v for k, v in web.items() if k != "auth"}))
+    bad("push_register_web_with_token", "invalid", frame("push_register", 24, dict(web, tok="abc")))
+    bad("push_register_apns_without_app", "invalid", frame("push_register", 25, {"kind": 2, "tok": "abc"}))
+    bad("push_register_kind_0", "out_of_range", frame("push_register", 24, dict(web, kind=0)))
+    bad("push_register_kind_4", "out_of_range", frame("push_register", 24, dict(web, kind=4)))
+    bad("push_register_p256dh_64", "bad_length", frame("push_register", 24, dict(web, p256dh=h("push/p256dh", 64))))
+    bad("push_register_auth_17", "bad_length", frame("push_register", 24, dict(web, auth=h("push/auth", 17))))
+    bad("push_register_endpoint_2049", "over_limit", frame("push_register", 24, dict(web, ep="https://p.example/" + "a" * 2031)))
+    bad("push_register_token_513", "over_limit", frame("push_register", 25, {"kind": 2, "app": "wakks-ios", "tok": "a" * 513}))
+    bad("push_register_endpoint_space", "bad_string", frame("push_register", 24, dict(web, ep="https://p.example/a b")))
+    bad("push_register_app_uppercase", "bad_string", frame("push_register", 25, {"kind": 2, "app": "Wakks", "tok": "abc"}))
+    bad("push_key_vapid_33", "bad_length", frame("push_key", 28, {"vapid": h("push/vapid", 33)}))
 
     doc = {
         "description": "OS2wakks wire protocol v1 test vectors (spec/protocol.md). 'valid': hex is one frame; "

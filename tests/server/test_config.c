@@ -319,6 +319,45 @@ static void tenant_branding(void)
 	unlink(logo);
 }
 
+/* [push] and [push.app.NAME] (spec/push.md): defaults, values, and every mistake named. */
+static void push_sections(void)
+{
+	CHECK_EQ_INT(load("[relay]\n"), 0);
+	CHECK(cfg.push.web && cfg.push.interval_seconds == 60 && cfg.push.ttl_seconds == 86400 &&
+	      strcmp(cfg.push.urgency, "high") == 0 && cfg.push.app_count == 0);
+	CHECK_EQ_INT(load("[push]\nweb_push = off\ninterval_seconds = 5\nurgency = low\n"
+			  "subject = mailto:drift@varde.dk\n"
+			  "[push.app.wakks-ios]\nkind = apns\nkey_file = /k.p8\nkey_id = K\nteam_id = T\n"
+			  "topic = dk.x\n[push.app.wakks-android]\nkind = fcm\n"
+			  "service_account_file = /s.json\nurl = https://fcm.example\n"), 0);
+	CHECK(!cfg.push.web && cfg.push.interval_seconds == 5 && strcmp(cfg.push.urgency, "low") == 0);
+	CHECK_EQ_INT(cfg.push.app_count, 2);
+	CHECK(cfg.push.apps[0].kind == RELAY_PUSH_APP_APNS && strcmp(cfg.push.apps[0].topic, "dk.x") == 0);
+	CHECK(relay_push_config_find(&cfg.push, "wakks-android", 13) == &cfg.push.apps[1]);
+	CHECK_EQ_INT(load("[push]\nurgency = now\n"), -1);
+	CHECK(strstr(err, ":2:") && strstr(err, "'urgency'"));
+	CHECK_EQ_INT(load("[push]\ninterval_seconds = 0\n"), -1);
+	CHECK(strstr(err, "'interval_seconds'") && strstr(err, "outside"));
+	CHECK_EQ_INT(load("[push]\nsubject = drift@varde.dk\n"), -1);
+	CHECK(strstr(err, "'subject'"));
+	CHECK_EQ_INT(load("[push]\nbogus = 1\n"), -1);
+	CHECK(strstr(err, "unknown key in [push]"));
+	CHECK_EQ_INT(load("[push.app.Wakks]\nkind = apns\n"), -1);
+	CHECK(strstr(err, "app name 'Wakks'"));
+	CHECK_EQ_INT(load("[push.app.a]\nkind = fcm\n"), -1);
+	CHECK(strstr(err, "[push.app.a] needs 'service_account_file'"));
+	CHECK_EQ_INT(load("[push.app.a]\nkind = apns\nkey_file = /k\n"), -1);
+	CHECK(strstr(err, "needs 'key_id'"));
+	CHECK_EQ_INT(load("[push.app.a]\nkind = apns\nurl = http://apns.example\n"), -1);
+	CHECK(strstr(err, "'url'") && strstr(err, "https"));
+	CHECK_EQ_INT(load("[push.app.a]\nkind = fcm\nservice_account_file = /s\n[push.app.a]\n"), -1);
+	CHECK(strstr(err, "defined twice"));
+	CHECK_EQ_INT(load("[tenant varde]\nname = V\ncvr = 29189781\nwebhook_url = http://x\n"), -1);
+	CHECK(strstr(err, "'webhook_url'") && strstr(err, "https"));
+	CHECK_EQ_INT(load("[tenant varde]\nname = V\ncvr = 29189781\nwebhook_after_seconds = 0\n"), -1);
+	CHECK(strstr(err, "'webhook_after_seconds'"));
+}
+
 int main(void)
 {
 	RUN(defaults_without_a_file);
@@ -333,5 +372,6 @@ int main(void)
 	RUN(data_dir_permissions_strict_or_warn);
 	RUN(tenant_and_unit_ids_are_slugs);
 	RUN(tenant_branding);
+	RUN(push_sections);
 	return TEST_RESULT();
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "records_internal.h"
+#include "store_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -23,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	uint8_t sel = data[0] % 11;
+	uint8_t sel = data[0] % 12;
 	const uint8_t *v = data + 1;
 	size_t n = size - 1;
 	switch (sel) {
@@ -121,6 +122,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t buf[STORE__BLOB_LEN];
 		if (store__blob_decode(key, v, n, &b) == 0) {
 			store__blob_encode(&b, buf);
+			same(buf, v, n);
+		}
+		break;
+	}
+	case 11: {
+		struct store_push_sub p;
+		uint8_t buf[96 + STORE_PUSH_APP_MAX + STORE_PUSH_ADDR_MAX];
+		if (store__push_sub_decode(v, n, &p) == 0) {
+			if (store__push_sub_encode(&p, buf) != n)
+				abort();
 			same(buf, v, n);
 		}
 		break;

@@ -473,6 +473,19 @@ static void test_erase_removes_everything_of_the_account_only(void)
 	REQUIRE_OK(t_setup(&e));
 	REQUIRE_OK(t_open(&e));
 	build_world(&e);
+	/* the erased account's first device has a push subscription */
+	struct store_push_sub sub;
+	memset(&sub, 0, sizeof sub);
+	sub.kind = STORE_PUSH_FCM;
+	strcpy(sub.app, "wakks-android");
+	sub.addr_len = 3;
+	memcpy(sub.addr, "tok", 3);
+	struct t_res sres = {0};
+	uint8_t d1[STORE_ID_BYTES];
+	t_id(d1, 'D', 1);
+	struct store_req *sreq = store_req_new(e.s, t_cb, &sres);
+	CHECK(store_req_put_push_sub(sreq, d1, &sub) >= 0);
+	REQUIRE_OK(t_run(&e, sreq, &sres));
 	t_close(&e);
 	REQUIRE_OK(raw_scan(e.dbpath, forbidden, 3, &before));
 	CHECK(before.hits > 0);
@@ -552,6 +565,7 @@ static void test_erase_removes_everything_of_the_account_only(void)
 		{"idempotency_expiry", 1}, {"audit", 0}, {"consents", 3}, {"consent_latest", 2},
 		{"consent_counts", 1}, {"blobs", 0}, {"blob_expiry", 0}, {"blob_grants", 0},
 		{"blob_usage", 0}, {"blob_files", 0}, {"account_blobs", 0}, {"mailbox_senders", 3},
+		{"push_subs", 1},
 	};
 	CHECK_EQ_INT(after.n, (int)(sizeof want / sizeof want[0]));
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {

@@ -15,6 +15,7 @@ import { initiate, respond } from '../crypto/x3dh.js';
 import { T } from '../protocol/schema.js';
 import * as db from '../store/db.js';
 import { conversationId } from './conversation.js';
+import { offerPushAfterSend } from './push.js';
 
 // device_mismatch answers in a row before a message waits for the next connection: the set only
 // changes when someone registers or is revoked.
@@ -249,6 +250,7 @@ export class Messaging {
       try {
         const stored = await this.c.request(T.send, frame);
         await this.finish(item, 'sent', stored.body.time, addrs.filter((x) => !equal(x.acc, d.acc)).length);
+        offerPushAfterSend(this.c); // the answer can then reach a closed app (spec/push.md)
         return 0;
       } catch (e) {
         if (e.code === 'device_mismatch') {

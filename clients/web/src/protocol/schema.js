@@ -8,7 +8,10 @@ export const LIMITS = {
   CONSENT_RECORD_BYTES: 4096, CONSENTS: 256, TENANTS: 256, UNITS: 256, SLUG_BYTES: 32,
   NAME_BYTES: 128, LABEL_BYTES: 64, ERROR_TEXT_BYTES: 256, ERROR_NAME_BYTES: 32, MAP_KEYS: 32,
   BLOB_CHUNK_BYTES: 262144, BLOBS_PER_SEND: 16, BLOB_BYTES: 1n << 30n,
+  PUSH_ENDPOINT_BYTES: 2048, PUSH_TOKEN_BYTES: 512,
 };
+// push_register kinds (spec/protocol.md §17).
+export const PUSH_KIND = { web: 1, apns: 2, fcm: 3 };
 const L = LIMITS;
 const U32 = 0xffffffffn;
 const U64 = 0xffffffffffffffffn;
@@ -59,6 +62,13 @@ function checkSend(b) {
 // A blob's progress never exceeds its size, and `done` only when all of it is there.
 function checkBlobState(b) {
   return b.have > b.size || (b.done && b.have !== b.size) ? 'have' : null;
+}
+// A Web Push subscription carries endpoint and keys only; an APNs/FCM one an app and a token only.
+function checkPushRegister(b) {
+  const has = (k) => b[k] !== undefined;
+  const web = has('ep') && has('p256dh') && has('auth') && !has('app') && !has('tok');
+  const app = !has('ep') && !has('p256dh') && !has('auth') && has('app') && has('tok');
+  return (Number(b.kind) === 1 ? web : app) ? null : 'kind';
 }
 function checkDeliver(b) {
   return (b.unit !== undefined) !== (b.ten !== undefined) ? (b.unit !== undefined ? 'ten' : 'unit') : null;
@@ -144,6 +154,13 @@ const TABLE = [
     u32('len', req, 1n, BigInt(L.BLOB_CHUNK_BYTES))])],
   ['blob_data', 101, 'rep', schema([fix('id', req, ID), u64('off', req, 0n, L.BLOB_BYTES - 1n),
     bin('data', req, 1, L.BLOB_CHUNK_BYTES)])],
+  // Push subscriptions (spec/protocol.md §17).
+  ['push_register', 112, 'req', schema([u32('kind', req, 1n, 3n),
+    ascii('ep', opt, 1, L.PUSH_ENDPOINT_BYTES), fix('p256dh', opt, 65), fix('auth', opt, 16),
+    slug('app', opt), ascii('tok', opt, 1, L.PUSH_TOKEN_BYTES)], checkPushRegister)],
+  ['push_remove', 113, 'req', empty],
+  ['push_key_get', 114, 'req', empty],
+  ['push_key', 115, 'rep', schema([fix('vapid', req, 65)])],
 ];
 
 export const T = {};
