@@ -652,7 +652,8 @@ static int https__send_request(SSL *ssl, const char *host, int port, const char 
 			 "%s %s HTTP/1.1\r\nHost: %s%s%s:%d\r\nConnection: close\r\n%s"
 			 "Content-Length: %zu\r\n\r\n%s",
 			 method, path, v6 ? "[" : "", host, v6 ? "]" : "", port,
-			 form ? "Content-Type: application/x-www-form-urlencoded\r\n" : "", flen,
+			 !form ? "" : form[0] == '{' ? "Content-Type: application/json\r\n"
+				  : "Content-Type: application/x-www-form-urlencoded\r\n", flen,
 			 form ? form : "");
 	int rc = n <= 0 || SSL_write(ssl, req, n) != n ? WAKKS_E_NET : 0;
 	free(req);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MPL-2.0 */
-/* Claim profiles: the MitID-broker profile for citizens and the AD FS profile for caseworkers. */
+/* Claim profiles: the MitID-broker profile for citizens, the AD FS and Entra ID profiles for
+ * caseworkers. The claim names real providers send are documented in docs/identity-providers.md. */
 #include <string.h>
 
 #include "identity_internal.h"
@@ -46,6 +47,16 @@ static int assurance(const id_idp *idp, const json_t *claims, id_loa *out)
 			lowest = l;
 		seen++;
 	}
+	/* A provider that states assurance only in acr (OIDC Core 2: the level it met of the
+	 * acr_values asked for) answers with the NSIS URI there. */
+	if (seen == 0 && !idp->assurance_claim) {
+		const char *s;
+		if (id__json_string(claims, "acr", &s, NULL, ID_ERR_ASSURANCE_MISSING) != 0 || !s)
+			return ID_ERR_ASSURANCE_MISSING;
+		if ((lowest = nsis_level(s)) == ID_LOA_NONE)
+			return ID_ERR_ASSURANCE_MISSING;
+		seen++;
+	}
 	if (seen == 0)
 		return ID_ERR_ASSURANCE_MISSING;
 	if (lowest < ID_LOA_SUBSTANTIAL)
@@ -66,11 +77,21 @@ static bool printable_utf8ish(const char *s, size_t n)
 
 static int person_id(const id_idp *idp, const json_t *claims, id_verified *v)
 {
+	/* The CPR claim's names: the private brokers', then NemLog-in's OpenID Connect profile's. */
+	static const char *const cpr_names[] = { "dk.cpr", "mitid.cpr",
+						 "https://data.gov.dk/model/core/eid/cprNumber", NULL };
 	id_person_type type = idp->person_type ? idp->person_type : ID_PERSON_CPR;
-	const char *name = idp->person_claim ? idp->person_claim : "dk.cpr";
-	const char *s;
-	size_t n;
-	if (id__json_string(claims, name, &s, &n, ID_ERR_SUBJECT) != 0 || !s)
+	const char *s = NULL;
+	size_t n = 0;
+	if (idp->person_claim) {
+		if (id__json_string(claims, idp->person_claim, &s, &n, ID_ERR_SUBJECT) != 0)
+			return ID_ERR_SUBJECT;
+	} else {
+		for (size_t i = 0; cpr_names[i] && !s; i++)
+			if (id__json_string(claims, cpr_names[i], &s, &n, ID_ERR_SUBJECT) != 0)
+				return ID_ERR_SUBJECT;
+	}
+	if (!s)
 		return ID_ERR_SUBJECT;
 	v->person_type = type;
 	switch (type) {
@@ -133,12 +154,35 @@ static int add_units(const id_tenant *t, const char *group, id_verified *v)
 	return 0;
 }
 
+/* Entra ID: the directory the token is from, and group overage. When a user is in more groups than
+ * fit in a token (200 in a JWT), Entra leaves "groups" out and names a Graph call in
+ * "_claim_names"/"_claim_sources" instead; the relay makes no calls on a user's behalf, so the
+ * operator must have Entra send only the groups assigned to the application, or app roles. */
+static int entra_checks(const id_idp *idp, const json_t *claims, const char *gname)
+{
+	const char *tid;
+	if (idp->required_tid) {
+		if (id__json_string(claims, "tid", &tid, NULL, ID_ERR_TID) != 0 || !tid ||
+		    strcmp(tid, idp->required_tid) != 0)
+			return ID_ERR_TID;
+	}
+	json_t *names = json_object_get(claims, "_claim_names");
+	if (names && (!json_is_object(names) || json_object_get(names, gname)))
+		return ID_ERR_GROUP_OVERAGE;
+	json_t *has = json_object_get(claims, "hasgroups");
+	if (json_is_true(has))
+		return ID_ERR_GROUP_OVERAGE;
+	return 0;
+}
+
 static int caseworker(const id_idp *idp, const id_tenant *t, const json_t *claims, id_verified *v)
 {
 	const char *s = NULL;
 	size_t n = 0;
-	if (idp->person_claim) {
-		if (id__json_string(claims, idp->person_claim, &s, &n, ID_ERR_UPN) != 0)
+	int rc = 0;
+	if (idp->person_claim || idp->profile == ID_PROFILE_ENTRA) {
+		const char *name = idp->person_claim ? idp->person_claim : "oid";
+		if (id__json_string(claims, name, &s, &n, ID_ERR_UPN) != 0)
 			return ID_ERR_UPN;
 	} else if (id__json_string(claims, "upn", &s, &n, ID_ERR_UPN) != 0 ||
 		   (!s && id__json_string(claims, "unique_name", &s, &n, ID_ERR_UPN) != 0)) {
@@ -153,8 +197,15 @@ static int caseworker(const id_idp *idp, const id_tenant *t, const json_t *claim
 		return ID_ERR_CONFIG;
 	strcpy(v->tenant_id, t->id);
 
-	json_t *g = json_object_get(claims, idp->groups_claim ? idp->groups_claim : "groups");
-	int rc = 0;
+	const char *gname = idp->groups_claim ? idp->groups_claim : "groups";
+	if (idp->profile == ID_PROFILE_ENTRA) {
+		if ((rc = entra_checks(idp, claims, gname)) != 0)
+			return rc;
+	}
+	json_t *g = json_object_get(claims, gname);
+	/* AD FS claim rules commonly emit the role claim type as "group". */
+	if (!g && !idp->groups_claim && idp->profile == ID_PROFILE_ADFS)
+		g = json_object_get(claims, "group");
 	if (!g)
 		return ID_ERR_NO_UNIT;
 	if (json_is_string(g)) { /* AD FS sends a single value as a string */
@@ -187,6 +238,7 @@ int id__claims_profile(const id_idp *idp, const id_tenant *tenant, const json_t 
 	case ID_PROFILE_MITID_BROKER:
 		return citizen(idp, claims, v);
 	case ID_PROFILE_ADFS:
+	case ID_PROFILE_ENTRA:
 		return caseworker(idp, tenant, claims, v);
 	default:
 		return ID_ERR_CONFIG;

@@ -39,6 +39,8 @@ int id_idp_validate(const id_idp *idp)
 	if (idp->skew_seconds > ID_SKEW_MAX_SECONDS || idp->max_age_seconds == 0 ||
 	    idp->max_age_seconds > ID_MAX_AGE_MAX_SECONDS)
 		return ID_ERR_CONFIG;
+	if (idp->required_tid && idp->profile != ID_PROFILE_ENTRA)
+		return ID_ERR_CONFIG;
 	switch (idp->profile) {
 	case ID_PROFILE_MITID_BROKER:
 		if (idp->kind != ID_KIND_CITIZEN)
@@ -49,6 +51,13 @@ int id_idp_validate(const id_idp *idp)
 		break;
 	case ID_PROFILE_ADFS:
 		/* AD FS signs ID tokens with its RSA token-signing certificate only. */
+		if (idp->kind != ID_KIND_CASEWORKER || idp->allowed_algs != ID_ALG_RS256)
+			return ID_ERR_CONFIG;
+		if (idp->person_type != 0 && idp->person_type != ID_PERSON_UPN)
+			return ID_ERR_CONFIG;
+		break;
+	case ID_PROFILE_ENTRA:
+		/* Entra ID signs with RSA keys (RS256) only, too. */
 		if (idp->kind != ID_KIND_CASEWORKER || idp->allowed_algs != ID_ALG_RS256)
 			return ID_ERR_CONFIG;
 		if (idp->person_type != 0 && idp->person_type != ID_PERSON_UPN)

@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 
 WAKKS_EXTRA_PACKAGES=chromium ./scripts/deps.sh || { echo "web-test: could not install chromium" >&2; echo "0 passed, 1 failed"; exit 1; }
 ./scripts/web-build.sh || { echo "web-test: the web client does not build" >&2; echo "0 passed, 1 failed"; exit 1; }
+# The certified OpenID provider the log-in scenario runs against (tests/browser/oidc.mjs).
+./tests/oidc/install.sh || { echo "web-test: could not install the test OpenID provider" >&2; echo "0 passed, 1 failed"; exit 1; }
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT

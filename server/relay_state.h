@@ -111,6 +111,11 @@ struct relay_idp {
 	uint64_t keys_loaded_ms; /* monotonic; a reload on an unknown kid waits this long apart */
 	char issuer[RELAY_CONFIG_STR_MAX + 64];
 	const struct relay_idp_config *cfg;
+	struct provider_remote *remote; /* keys over HTTPS (services/provider_keys.c), or NULL */
+	/* A confidential client's secret, or its private JWK (services/code_exchange.c); never
+	 * logged, wiped at stop. */
+	char *client_secret;
+	size_t client_secret_len;
 };
 
 struct relay_tenant_ids {
@@ -126,6 +131,11 @@ struct relay_identity {
 	struct relay_tenant_ids tenants[RELAY_MAX_TENANTS];
 	uint8_t account_key[ID_HASH_KEY_BYTES];
 	id_replay *replay;
+	/* Outbound HTTPS for provider metadata, keys and code exchanges; NULL when no provider
+	 * needs it. */
+	struct http_client *http;
+	struct relay_provider_keys *provider_keys;
+	struct relay_login_challenges *login_challenges; /* services/login_challenge.c */
 };
 
 /* How full storage is, sampled once a second (services/storage_space.c), and what was said about
@@ -143,6 +153,10 @@ struct relay_storage_space {
 };
 
 struct blob_busy;
+struct http_client;
+struct provider_remote;
+struct relay_provider_keys;
+struct relay_login_challenges;
 struct relay_consent_text;
 struct relay_conn;
 struct relay_push;

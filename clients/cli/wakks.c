@@ -45,6 +45,9 @@ static const char usage_text[] =
 	"\n"
 	"Commands:\n"
 	"  init                              create the store, its key file and config\n"
+	"  login --idp IDP                   log in through provider IDP of the relay's list: prints\n"
+	"                                    the address to open in a browser, receives the answer\n"
+	"                                    on 127.0.0.1 (RFC 8252), then registers\n"
 	"  login --user NAME [--idp IDP]     development identity provider (IDP dev-mitid for\n"
 	"                                    citizens anna, bo; dev-adfs for caseworkers camilla,\n"
 	"                                    dennis): OpenID Connect with PKCE, then register\n"
@@ -803,10 +806,43 @@ static void wrong_provider(const char *user, const char *idp)
 		      "caseworkers camilla and dennis (--idp dev-adfs)", idp, user);
 }
 
+/* How long a person may take at the provider's pages. */
+#define LOGIN_WAIT_MS (10 * 60 * 1000)
+
+/* Through a provider the relay lists, in the person's browser (spec/identity.md §2.2). */
+static int cmd_login_provider(const char *idp)
+{
+	if (wakks_is_registered(g.c))
+		die(EX_REFUSED, "this device is already registered (a store is one device)");
+	wakks_login *l = NULL;
+	char *url = NULL, *token = NULL;
+	int rc = wakks_login_begin(g.c, idp, &l, &url);
+	if (rc == WAKKS_E_NOT_FOUND)
+		die(EX_USAGE, "the relay lists no identity provider %s (GET /idp/providers)", idp);
+	if (rc != 0)
+		die(exit_for(rc), "login at %s could not start: %s", idp, wakks_strerror(rc));
+	if (g.json)
+		printf("{\"authorization_url\":\"%s\"}\n", url);
+	else
+		fprintf(stderr, "Open this address in a browser to log in:\n%s\n", url);
+	fflush(stdout);
+	fflush(stderr);
+	free(url);
+	rc = wakks_login_finish(l, LOGIN_WAIT_MS, &token);
+	wakks_login_free(l);
+	if (rc != 0)
+		die(exit_for(rc), "login at %s failed: %s", idp, wakks_strerror(rc));
+	connect_to(WAKKS_CONNECTED);
+	rc = do_register(token);
+	sodium_memzero(token, strlen(token));
+	free(token);
+	return rc;
+}
+
 static int cmd_login(const char *user, const char *idp)
 {
 	if (!user)
-		die(EX_USAGE, "login needs --user NAME");
+		return cmd_login_provider(idp);
 	if (wakks_is_registered(g.c))
 		die(EX_REFUSED, "this device is already registered (a store is one device)");
 	connect_to(WAKKS_CONNECTED);

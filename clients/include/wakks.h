@@ -421,6 +421,27 @@ int wakks_register(wakks_client *c, const char *id_token, uint32_t *op);
  *         WAKKS_E_TLS, WAKKS_E_NET. */
 int wakks_devidp_login(wakks_client *c, const char *idp, const char *user, char **token);
 
+/* Logging in through a provider the relay lists (spec/identity.md §2.1–2.3), as a native app
+ * (RFC 8252): the person opens the authorization URL in a browser, the provider redirects to a
+ * listener on 127.0.0.1 that this library runs, and the code is exchanged (by this library for a
+ * public client, by the relay for a confidential one). The nonce binds a login challenge the relay
+ * keeps for this device's identity key, so no connection needs to stay open meanwhile; register
+ * the token afterwards with wakks_register on a new connection. The provider's TLS certificate
+ * is checked with the client's trust settings (the CA file given to wakks_open, or the system
+ * store). */
+typedef struct wakks_login wakks_login;
+/* Looks provider `idp` up in the relay's list, gets a login challenge, opens the loopback
+ * listener and builds the authorization URL (*auth_url, malloc'd). @return 0, WAKKS_E_INVAL,
+ * WAKKS_E_NOT_FOUND (the relay lists no such provider), WAKKS_E_HTTP, WAKKS_E_TLS, WAKKS_E_NET,
+ * WAKKS_E_IO (no loopback listener), WAKKS_E_NOMEM. */
+int wakks_login_begin(wakks_client *c, const char *idp, wakks_login **out, char **auth_url);
+/* Waits up to timeout_ms for the provider's redirect, checks state and issuer, exchanges the
+ * code and returns the ID token (*id_token, malloc'd). @return 0, WAKKS_E_TIMEOUT, WAKKS_E_VERIFY
+ * (state or issuer mismatch), WAKKS_E_HTTP (the provider refused: error, or a failed exchange),
+ * WAKKS_E_TLS, WAKKS_E_NET. */
+int wakks_login_finish(wakks_login *l, int timeout_ms, char **id_token);
+void wakks_login_free(wakks_login *l);
+
 /* ---- Messages -------------------------------------------------------------------------------- */
 /* An addressee: a citizen or caseworker account, a unit (tenant and unit slugs), or both (a
  * caseworker writing to a citizen on behalf of the unit, so colleagues and the journal get it). */

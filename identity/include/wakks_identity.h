@@ -23,6 +23,56 @@
 #define ID_WARN_UNUSED __attribute__((warn_unused_result))
 #else
 #define ID_WARN_UNUSED
+/* ------------------------------------------------------------------------------------------------
+ * Provider metadata (OpenID Connect Discovery 1.0) and HTTP caching of key sets. Parsing only:
+ * the relay fetches the documents.
+ * ---------------------------------------------------------------------------------------------- */
+
+#define ID_URL_MAX_BYTES 512
+#define ID_DISCOVERY_MAX_BYTES 65536
+
+/* Token endpoint client authentication methods (bit set). */
+#define ID_AUTH_CLIENT_SECRET_BASIC 0x1u
+#define ID_AUTH_PRIVATE_KEY_JWT 0x2u
+
+typedef struct id_discovery {
+	char issuer[ID_ISSUER_MAX_BYTES + 1];
+	char jwks_uri[ID_URL_MAX_BYTES + 1];
+	char authorization_endpoint[ID_URL_MAX_BYTES + 1];
+	char token_endpoint[ID_URL_MAX_BYTES + 1];     /* "" when the provider names none */
+	char end_session_endpoint[ID_URL_MAX_BYTES + 1]; /* "" when none */
+	unsigned token_auth_methods; /* ID_AUTH_* named in token_endpoint_auth_methods_supported
+					(absent: client_secret_basic, the member's default) */
+	bool pkce_s256;              /* code_challenge_methods_supported holds S256 */
+} id_discovery;
+
+/* Parses a discovery document for `issuer`: a JSON object whose "issuer" equals issuer exactly
+ * (Discovery §4.3, so a document for another provider cannot substitute its keys), with https
+ * jwks_uri and authorization_endpoint (and token_endpoint, end_session_endpoint when present),
+ * each at most ID_URL_MAX_BYTES. allow_loopback_http admits http://127.0.0.1 and http://[::1]
+ * endpoints (tests only). @return 0 or ID_ERR_DISCOVERY (ID_ERR_INVALID_ARG, ID_ERR_NOMEM). */
+int id_discovery_parse(const char *json, size_t len, const char *issuer, bool allow_loopback_http,
+		       id_discovery *out) ID_WARN_UNUSED;
+
+/* True when url is https:// with a host, at most ID_URL_MAX_BYTES, without spaces or control
+ * characters (or loopback http:// when allow_loopback_http). */
+bool id_url_acceptable(const char *url, bool allow_loopback_http);
+
+/* How long a response may be reused, from its Cache-Control header value (RFC 9111 §5.2.2):
+ * the max-age in seconds; 0 for no-store, no-cache or max-age=0; -1 when the header says nothing
+ * about freshness (the caller applies its default). Unparseable directives are ignored. */
+int64_t id_cache_max_age(const char *cache_control);
+
+/* A client assertion for private_key_jwt (RFC 7523 §2.2, OpenID Connect Core §9): a JWS over
+ * {"iss": client_id, "sub": client_id, "aud": audience (the token endpoint), "jti": 128 random
+ * bits, "iat": now, "exp": now + 60}, signed with the private JWK in jwk_json (RSA: RS256, EC
+ * P-256: ES256), with kid = `kid` when not NULL, else the JWK's own kid. *out is malloc'd.
+ * @return 0, ID_ERR_INVALID_ARG, ID_ERR_CONFIG (not a private RSA/P-256 JWK), ID_ERR_CRYPTO,
+ * ID_ERR_NOMEM. */
+int id_client_assertion(const char *jwk_json, size_t jwk_len, const char *kid,
+			const char *client_id, const char *audience, int64_t now, char **out)
+	ID_WARN_UNUSED;
+
 #endif
 
 /* ------------------------------------------------------------------------------------------------
@@ -98,10 +148,13 @@ bool id_b64url_charset(const char *in, size_t len);
 	X(ERR_TENANT_IDP, -5051, "tenant does not trust this identity provider")                 \
 	X(ERR_REPLAYED, -5052, "token or nonce already used")                                    \
 	X(ERR_REPLAY_FULL, -5053, "replay cache full of unexpired entries")                      \
+	X(ERR_GROUP_OVERAGE, -5054, "groups left out of the token (_claim_names overage): configure group filtering or app roles at the provider") \
+	X(ERR_TID, -5055, "tid is not the configured directory (tenant) id")                      \
 	/* key sets */                                                                           \
 	X(ERR_JWKS_TOO_LARGE, -5060, "JWKS document exceeds the size limit")                     \
 	X(ERR_JWKS_JSON, -5061, "JWKS is not a JSON object with a keys array")                   \
 	X(ERR_JWKS_EMPTY, -5062, "JWKS holds no usable signing key")                             \
+	X(ERR_DISCOVERY, -5063, "discovery document malformed, for another issuer or naming a non-https endpoint") \
 	/* account ids */                                                                        \
 	X(ERR_CPR, -5070, "not a well-formed CPR number")                                        \
 	/* audit chain */                                                                        \
@@ -162,7 +215,11 @@ int id_library_init(void);
  * ---------------------------------------------------------------------------------------------- */
 
 typedef enum id_kind { ID_KIND_CITIZEN = 1, ID_KIND_CASEWORKER = 2 } id_kind;
-typedef enum id_profile { ID_PROFILE_MITID_BROKER = 1, ID_PROFILE_ADFS = 2 } id_profile;
+typedef enum id_profile {
+	ID_PROFILE_MITID_BROKER = 1, /* citizens: NemLog-in and the private MitID brokers */
+	ID_PROFILE_ADFS = 2,         /* caseworkers: AD FS */
+	ID_PROFILE_ENTRA = 3,        /* caseworkers: Microsoft Entra ID */
+} id_profile;
 
 /* Allowed signature algorithms, as a bit set. Nothing else can be expressed: none and HS* never. */
 #define ID_ALG_RS256 0x1u
@@ -187,15 +244,25 @@ typedef struct id_idp {
 	id_profile profile;
 	unsigned allowed_algs;   /* ID_ALG_* bits; ADFS profile: must be exactly ID_ALG_RS256 */
 	/* Claim names; NULL selects the profile default:
-	 *   MitID broker: person "dk.cpr" (type CPR); assurance: both "loa" and "ial" are read,
-	 *                 the lower one counts and at least one must be present.
-	 *   AD FS:        person "upn", then "unique_name"; groups "groups". */
+	 *   MitID broker: person: the first present of "dk.cpr", "mitid.cpr", NemLog-in's
+	 *                 "https://data.gov.dk/model/core/eid/cprNumber" (type CPR); assurance: both
+	 *                 "loa" and "ial" are read, the lower one counts; when neither is present,
+	 *                 "acr" (the NSIS URI the provider answered acr_values with) is read.
+	 *   AD FS:        person "upn", then "unique_name"; groups "groups", then "group" (names or
+	 *                 SIDs, whatever the claim rule sends).
+	 *   Entra ID:     person "oid" (the object id; stable where a UPN may be renamed); groups
+	 *                 "groups" (object ids) or, configured, "roles" (app roles). A token whose
+	 *                 "_claim_names" names the groups claim (overage) is refused with
+	 *                 ID_ERR_GROUP_OVERAGE. */
 	const char *person_claim;
 	id_person_type person_type; /* 0 = default for the profile (CPR / UPN) */
 	const char *assurance_claim; /* if set, only this claim is read */
 	const char *groups_claim;
 	uint32_t skew_seconds;     /* <= ID_SKEW_MAX_SECONDS */
 	uint32_t max_age_seconds;  /* now - iat limit, 1..ID_MAX_AGE_MAX_SECONDS */
+	/* Entra ID: the directory (tenant) id the "tid" claim must equal; NULL = not checked
+	 * (the issuer, which holds it, is checked in any case). Other profiles: must be NULL. */
+	const char *required_tid;
 } id_idp;
 
 typedef struct id_unit {
@@ -446,5 +513,55 @@ int id_audit_from_json(const char *line, size_t len, id_audit_entry *out) ID_WAR
 int id_audit_verify_chain(const id_audit_entry *entries, size_t n, uint64_t start_prev_seq,
 			  const uint8_t *start_prev_hash, uint64_t head_seq, const uint8_t *head_hash,
 			  size_t *first_bad) ID_WARN_UNUSED;
+
+/* ------------------------------------------------------------------------------------------------
+ * Provider metadata (OpenID Connect Discovery 1.0) and HTTP caching of key sets. Parsing only:
+ * the relay fetches the documents.
+ * ---------------------------------------------------------------------------------------------- */
+
+#define ID_URL_MAX_BYTES 512
+#define ID_DISCOVERY_MAX_BYTES 65536
+
+/* Token endpoint client authentication methods (bit set). */
+#define ID_AUTH_CLIENT_SECRET_BASIC 0x1u
+#define ID_AUTH_PRIVATE_KEY_JWT 0x2u
+
+typedef struct id_discovery {
+	char issuer[ID_ISSUER_MAX_BYTES + 1];
+	char jwks_uri[ID_URL_MAX_BYTES + 1];
+	char authorization_endpoint[ID_URL_MAX_BYTES + 1];
+	char token_endpoint[ID_URL_MAX_BYTES + 1];     /* "" when the provider names none */
+	char end_session_endpoint[ID_URL_MAX_BYTES + 1]; /* "" when none */
+	unsigned token_auth_methods; /* ID_AUTH_* named in token_endpoint_auth_methods_supported
+					(absent: client_secret_basic, the member's default) */
+	bool pkce_s256;              /* code_challenge_methods_supported holds S256 */
+} id_discovery;
+
+/* Parses a discovery document for `issuer`: a JSON object whose "issuer" equals issuer exactly
+ * (Discovery §4.3, so a document for another provider cannot substitute its keys), with https
+ * jwks_uri and authorization_endpoint (and token_endpoint, end_session_endpoint when present),
+ * each at most ID_URL_MAX_BYTES. allow_loopback_http admits http://127.0.0.1 and http://[::1]
+ * endpoints (tests only). @return 0 or ID_ERR_DISCOVERY (ID_ERR_INVALID_ARG, ID_ERR_NOMEM). */
+int id_discovery_parse(const char *json, size_t len, const char *issuer, bool allow_loopback_http,
+		       id_discovery *out) ID_WARN_UNUSED;
+
+/* True when url is https:// with a host, at most ID_URL_MAX_BYTES, without spaces or control
+ * characters (or loopback http:// when allow_loopback_http). */
+bool id_url_acceptable(const char *url, bool allow_loopback_http);
+
+/* How long a response may be reused, from its Cache-Control header value (RFC 9111 §5.2.2):
+ * the max-age in seconds; 0 for no-store, no-cache or max-age=0; -1 when the header says nothing
+ * about freshness (the caller applies its default). Unparseable directives are ignored. */
+int64_t id_cache_max_age(const char *cache_control);
+
+/* A client assertion for private_key_jwt (RFC 7523 §2.2, OpenID Connect Core §9): a JWS over
+ * {"iss": client_id, "sub": client_id, "aud": audience (the token endpoint), "jti": 128 random
+ * bits, "iat": now, "exp": now + 60}, signed with the private JWK in jwk_json (RSA: RS256, EC
+ * P-256: ES256), with kid = `kid` when not NULL, else the JWK's own kid. *out is malloc'd.
+ * @return 0, ID_ERR_INVALID_ARG, ID_ERR_CONFIG (not a private RSA/P-256 JWK), ID_ERR_CRYPTO,
+ * ID_ERR_NOMEM. */
+int id_client_assertion(const char *jwk_json, size_t jwk_len, const char *kid,
+			const char *client_id, const char *audience, int64_t now, char **out)
+	ID_WARN_UNUSED;
 
 #endif

@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "core/log.h"
+#include "wakks_identity.h"
 #include "wakks_protocol.h"
 
 /* A config line longer than this is refused rather than silently cut. */
@@ -546,9 +547,57 @@ static int set_idp_key(struct parse_ctx *p, const char *key, const char *value)
 		return set_string(p, key, d->audience, sizeof d->audience, value);
 	if (strcmp(key, "jwks_file") == 0)
 		return set_string(p, key, d->jwks_file, sizeof d->jwks_file, value);
-	if (strcmp(key, "jwks_url") == 0)
-		return fail(p, key, "not supported by this version: store the key set in a file "
-			    "and name it with jwks_file");
+	if (strcmp(key, "jwks_url") == 0 || strcmp(key, "discovery") == 0) {
+		if (!id_url_acceptable(value, false))
+			return fail(p, key, "must be an https:// URL of at most %d bytes", ID_URL_MAX_BYTES);
+		if (key[0] == 'j')
+			return set_string(p, key, d->jwks_url, sizeof d->jwks_url, value);
+		return set_string(p, key, d->discovery, sizeof d->discovery, value);
+	}
+	if (strcmp(key, "ca_file") == 0)
+		return set_string(p, key, d->ca_file, sizeof d->ca_file, value);
+	if (strcmp(key, "person_claim") == 0)
+		return set_string(p, key, d->person_claim, sizeof d->person_claim, value);
+	if (strcmp(key, "assurance_claim") == 0)
+		return set_string(p, key, d->assurance_claim, sizeof d->assurance_claim, value);
+	if (strcmp(key, "groups_claim") == 0)
+		return set_string(p, key, d->groups_claim, sizeof d->groups_claim, value);
+	if (strcmp(key, "entra_tenant") == 0)
+		return set_string(p, key, d->entra_tenant, sizeof d->entra_tenant, value);
+	if (strcmp(key, "person_type") == 0) {
+		static const char *const names[] = { "", "cpr", "mitid-uuid", "sub", "upn" };
+		for (int i = 1; i < 5; i++)
+			if (strcmp(value, names[i]) == 0)
+				return d->person_type = i, 0;
+		return fail(p, key, "'%s' is not cpr, mitid-uuid, sub or upn", value);
+	}
+	if (strcmp(key, "display_name") == 0)
+		return set_string(p, key, d->display_name, sizeof d->display_name, value);
+	if (strcmp(key, "scopes") == 0 || strcmp(key, "acr_values") == 0) {
+		for (const char *c = value; *c; c++)
+			if ((unsigned char)*c < 0x21 && *c != ' ')
+				return fail(p, key, "space-separated values of printable characters only");
+		if (key[0] == 's')
+			return set_string(p, key, d->scopes, sizeof d->scopes, value);
+		return set_string(p, key, d->acr_values, sizeof d->acr_values, value);
+	}
+	if (strcmp(key, "client_auth") == 0) {
+		if (strcmp(value, "none") == 0)
+			d->client_auth = RELAY_IDP_AUTH_NONE;
+		else if (strcmp(value, "client_secret_basic") == 0)
+			d->client_auth = RELAY_IDP_AUTH_SECRET_BASIC;
+		else if (strcmp(value, "private_key_jwt") == 0)
+			d->client_auth = RELAY_IDP_AUTH_PRIVATE_KEY_JWT;
+		else
+			return fail(p, key, "'%s' is not none, client_secret_basic or private_key_jwt", value);
+		return 0;
+	}
+	if (strcmp(key, "client_secret_file") == 0)
+		return set_string(p, key, d->client_secret_file, sizeof d->client_secret_file, value);
+	if (strcmp(key, "client_key_file") == 0)
+		return set_string(p, key, d->client_key_file, sizeof d->client_key_file, value);
+	if (strcmp(key, "client_key_id") == 0)
+		return set_string(p, key, d->client_key_id, sizeof d->client_key_id, value);
 	if (strcmp(key, "algs") == 0) {
 		char buf[64];
 		if (strlen(value) >= sizeof buf)
@@ -576,8 +625,10 @@ static int set_idp_key(struct parse_ctx *p, const char *key, const char *value)
 			d->profile = RELAY_IDP_PROFILE_MITID_BROKER;
 		else if (strcmp(value, "adfs") == 0)
 			d->profile = RELAY_IDP_PROFILE_ADFS;
+		else if (strcmp(value, "entra-id") == 0)
+			d->profile = RELAY_IDP_PROFILE_ENTRA;
 		else
-			return fail(p, key, "'%s' is not mitid-broker or adfs", value);
+			return fail(p, key, "'%s' is not mitid-broker, adfs or entra-id", value);
 		return 0;
 	}
 	return fail(p, key, "unknown key in [idp %s]", d->id);
@@ -992,11 +1043,29 @@ int relay_config_check(const struct relay_config *cfg, char *err, size_t err_len
 		const struct relay_idp_config *d = &cfg->idps[i];
 		if (d->development)
 			continue;
-		if (!d->issuer[0] || !d->audience[0] || !d->jwks_file[0])
-			rc = report(err, err_len, "idp %s: issuer, audience and jwks_file are required",
+		if (!d->issuer[0] || !d->audience[0])
+			rc = report(err, err_len, "idp %s: issuer and audience are required", d->id);
+		if (!d->jwks_file[0] && !d->jwks_url[0] && !d->discovery[0])
+			rc = report(err, err_len, "idp %s: name its keys with discovery, jwks_url or "
+				    "jwks_file", d->id);
+		if (d->jwks_file[0] && (d->jwks_url[0] || d->discovery[0]))
+			rc = report(err, err_len, "idp %s: jwks_file is for providers without "
+				    "discovery or jwks_url; name one source of keys", d->id);
+		if (d->profile != RELAY_IDP_PROFILE_MITID_BROKER && strcmp(d->algs, "RS256") != 0)
+			rc = report(err, err_len, "idp %s: the %s profile allows RS256 only", d->id,
+				    d->profile == RELAY_IDP_PROFILE_ADFS ? "adfs" : "entra-id");
+		if (d->entra_tenant[0] && d->profile != RELAY_IDP_PROFILE_ENTRA)
+			rc = report(err, err_len, "idp %s: entra_tenant belongs to the entra-id profile",
 				    d->id);
-		if (d->profile == RELAY_IDP_PROFILE_ADFS && strcmp(d->algs, "RS256") != 0)
-			rc = report(err, err_len, "idp %s: the adfs profile allows RS256 only", d->id);
+		if (d->client_auth == RELAY_IDP_AUTH_SECRET_BASIC && !d->client_secret_file[0])
+			rc = report(err, err_len, "idp %s: client_auth client_secret_basic needs "
+				    "client_secret_file", d->id);
+		if (d->client_auth == RELAY_IDP_AUTH_PRIVATE_KEY_JWT && !d->client_key_file[0])
+			rc = report(err, err_len, "idp %s: client_auth private_key_jwt needs "
+				    "client_key_file", d->id);
+		if (d->client_auth != RELAY_IDP_AUTH_NONE && !d->discovery[0])
+			rc = report(err, err_len, "idp %s: a confidential client (client_auth) needs "
+				    "discovery, which names the token endpoint", d->id);
 	}
 	return rc;
 }

@@ -79,7 +79,13 @@ struct relay_tenant_config {
 uint32_t relay_tenant_history_days(const struct relay_tenant_config *t);
 
 enum relay_idp_kind { RELAY_IDP_CITIZEN, RELAY_IDP_CASEWORKER };
-enum relay_idp_profile { RELAY_IDP_PROFILE_MITID_BROKER, RELAY_IDP_PROFILE_ADFS };
+enum relay_idp_profile { RELAY_IDP_PROFILE_MITID_BROKER, RELAY_IDP_PROFILE_ADFS,
+			 RELAY_IDP_PROFILE_ENTRA };
+/* How the relay authenticates at the provider's token endpoint when it completes the code exchange
+ * for clients (spec/identity.md §2.3); NONE: clients are public and exchange the code themselves. */
+enum relay_idp_client_auth { RELAY_IDP_AUTH_NONE, RELAY_IDP_AUTH_SECRET_BASIC,
+			     RELAY_IDP_AUTH_PRIVATE_KEY_JWT };
+#define RELAY_CONFIG_URL_MAX 520
 
 struct relay_idp_config {
 	char id[64];
@@ -90,6 +96,25 @@ struct relay_idp_config {
 	enum relay_idp_kind kind;
 	enum relay_idp_profile profile;
 	bool development; /* the built-in development provider; only with --dev */
+	/* Keys and metadata over HTTPS (docs/identity-providers.md): the discovery document's URL
+	 * and/or the key set's; ca_file trusts a PEM bundle instead of the system store. */
+	char discovery[RELAY_CONFIG_URL_MAX];
+	char jwks_url[RELAY_CONFIG_URL_MAX];
+	char ca_file[RELAY_CONFIG_PATH_MAX];
+	/* Claim names and the person identifier's type, overriding the profile's defaults. */
+	char person_claim[64];
+	int person_type; /* 0 = profile default; else id_person_type */
+	char assurance_claim[64];
+	char groups_claim[64];
+	char entra_tenant[64]; /* Entra ID: the tid tokens must carry */
+	/* What clients are told to ask for (spec/identity.md §2.3). */
+	char display_name[RELAY_CONFIG_STR_MAX];
+	char scopes[RELAY_CONFIG_STR_MAX];     /* space-separated; default "openid" */
+	char acr_values[RELAY_CONFIG_STR_MAX]; /* space-separated, may be empty */
+	enum relay_idp_client_auth client_auth;
+	char client_secret_file[RELAY_CONFIG_PATH_MAX];
+	char client_key_file[RELAY_CONFIG_PATH_MAX]; /* private JWK (RSA or P-256) for private_key_jwt */
+	char client_key_id[128];                     /* kid of that key as registered at the provider */
 };
 
 struct relay_config {

@@ -20,8 +20,10 @@
 #include "services/audit_log.h"
 #include "services/delivery.h"
 #include "services/identity_binding.h"
+#include "services/login_challenge.h"
 #include "services/notify.h"
 #include "services/prekeys.h"
+#include "services/provider_keys.h"
 #include "wakks_storage.h"
 
 struct register_call {
@@ -107,11 +109,74 @@ static int account_from(struct relay *r, id_verified *v, const id_tenant *tenant
 	return rc;
 }
 
+/* A register waiting for its provider's key set to be fetched (the token named a key id the set
+ * does not hold, or no set has been fetched yet): the frame's canonical bytes, decoded again when
+ * the fetch ends, so nothing points into the connection's receive buffer meanwhile. */
+struct parked_register {
+	struct relay_origin from;
+	size_t len;
+	uint8_t frame[];
+};
+
+static void run_register(struct relay_conn *c, const proto_frame *f, bool may_fetch);
+
+static void resume_register(void *ctx, bool ok)
+{
+	struct parked_register *pr = ctx;
+	struct relay_conn *c = pr->from.relay->stopping ? NULL : relay_origin_conn(&pr->from);
+	proto_frame *f = c ? calloc(1, sizeof *f) : NULL;
+	(void)ok; /* a failed fetch leaves the old set, which refuses the token as before */
+	if (c) {
+		c->registering = false;
+		if (f && c->state == CONN_UNAUTHENTICATED && proto_frame_decode(pr->frame, pr->len, f) == 0)
+			run_register(c, f, false);
+		else if (c->state == CONN_UNAUTHENTICATED)
+			relay_send_error(c, pr->from.request_id, PROTO_E_INTERNAL,
+					 "the registration could not be resumed; retry", NULL);
+	}
+	free(f);
+	sodium_memzero(pr->frame, pr->len); /* holds the token */
+	free(pr);
+}
+
+/* Parks the register until the provider's keys are fetched. Returns 0 when parked (nothing is
+ * answered now), -1 when no fetch may start (rate limit) or memory is short. */
+static int park_register(struct relay_conn *c, const proto_frame *f, struct relay_idp *idp)
+{
+	uint8_t *buf = malloc(PROTO_MAX_FRAME_BYTES);
+	size_t len = 0;
+	if (!buf || proto_frame_encode(f, buf, PROTO_MAX_FRAME_BYTES, &len) != 0) {
+		free(buf);
+		return -1;
+	}
+	struct parked_register *pr = malloc(sizeof *pr + len);
+	if (pr) {
+		pr->from = relay_origin_of(c, f->request_id);
+		pr->len = len;
+		memcpy(pr->frame, buf, len);
+	}
+	sodium_memzero(buf, len);
+	free(buf);
+	if (!pr)
+		return -1;
+	if (relay_provider_keys_refresh(c->relay, idp, resume_register, pr) != 0) {
+		sodium_memzero(pr->frame, pr->len);
+		free(pr);
+		return -1;
+	}
+	/* Like a registration being stored: a second register must not race this one. */
+	c->registering = true;
+	RLOG_INFO("register", "awaiting_provider_keys", "conn=%llu idp=%s",
+		  (unsigned long long)c->id, idp->cfg->id);
+	return 0;
+}
+
 /* Verifies the attestation in full against the provider its issuer names, and the signed prekey
- * against the identity key, then derives the account. Returns 0 with *acc (and *idp_out), or -1
- * after answering the refusal. The verified identity is wiped before returning. */
+ * against the identity key, then derives the account. Returns 0 with *acc (and *idp_out), 1 when
+ * the register was parked to wait for the provider's keys, or -1 after answering the refusal.
+ * The verified identity is wiped before returning. */
 static int verify_attestation(struct relay_conn *c, const proto_frame *f, struct store_account *acc,
-			      struct relay_idp **idp_out)
+			      struct relay_idp **idp_out, bool may_fetch)
 {
 	struct relay *r = c->relay;
 	const proto_register *g = &f->body.reg;
@@ -126,14 +191,34 @@ static int verify_attestation(struct relay_conn *c, const proto_frame *f, struct
 		return refuse(c, f->request_id, "no_tenant_trusts_issuer", 0), -1;
 
 	id_verified v;
-	int rc = id_verify(&idp->idp, idp->keys, tenant, g->attestation.ptr, g->attestation.len,
-			   g->identity_key, c->challenge, (int64_t)(relay_now_ms() / 1000),
-			   r->identity.replay, &v);
-	/* A provider that rotated its keys: reload its key set once and verify again. */
-	if (rc == ID_ERR_KID_UNKNOWN && relay_identity_refresh_keys(r, idp) == 0)
+	/* A provider whose keys come over HTTPS and were never fetched (nor persisted) holds none:
+	 * that is an unknown key id, which a fetch may cure. */
+	int rc = !idp->keys ? ID_ERR_KID_UNKNOWN
+			    : id_verify(&idp->idp, idp->keys, tenant, g->attestation.ptr,
+					g->attestation.len, g->identity_key, c->challenge,
+					(int64_t)(relay_now_ms() / 1000), r->identity.replay, &v);
+	/* A provider that rotated its keys: fetch its key set once (off the loop; the register
+	 * waits) and verify again. */
+	if (rc == ID_ERR_KID_UNKNOWN && may_fetch && relay_provider_is_remote(idp) &&
+	    park_register(c, f, idp) == 0)
+		return 1;
+	if (rc == ID_ERR_KID_UNKNOWN && !relay_provider_is_remote(idp) &&
+	    relay_identity_refresh_keys(r, idp) == 0)
 		rc = id_verify(&idp->idp, idp->keys, tenant, g->attestation.ptr, g->attestation.len,
 			       g->identity_key, c->challenge, (int64_t)(relay_now_ms() / 1000),
 			       r->identity.replay, &v);
+	/* A client whose page was replaced during the log-in bound its nonce to a login challenge
+	 * (spec/identity.md §2.2) instead of this connection's: that one, once. */
+	uint8_t login_challenge[32];
+	if (rc == ID_ERR_NONCE_MISMATCH &&
+	    relay_login_challenge_find(r, g->identity_key, login_challenge)) {
+		rc = id_verify(&idp->idp, idp->keys, tenant, g->attestation.ptr, g->attestation.len,
+			       g->identity_key, login_challenge, (int64_t)(relay_now_ms() / 1000),
+			       r->identity.replay, &v);
+		if (rc == 0)
+			relay_login_challenge_consume(r, g->identity_key);
+		sodium_memzero(login_challenge, sizeof login_challenge);
+	}
 	if (rc != 0)
 		return refuse(c, f->request_id, "token", rc), -1;
 	if (relay_spk_verify(g->identity_key, &g->spk) != 0) {
@@ -222,6 +307,11 @@ static void store_registration(struct relay_conn *c, const proto_frame *f, struc
 
 void handle_register(struct relay_conn *c, const proto_frame *f)
 {
+	run_register(c, f, true);
+}
+
+static void run_register(struct relay_conn *c, const proto_frame *f, bool may_fetch)
+{
 	struct relay *r = c->relay;
 	struct store_account acc;
 	struct relay_idp *idp = NULL;
@@ -232,7 +322,7 @@ void handle_register(struct relay_conn *c, const proto_frame *f)
 				 NULL);
 		return;
 	}
-	if (verify_attestation(c, f, &acc, &idp) != 0)
+	if (verify_attestation(c, f, &acc, &idp, may_fetch) != 0)
 		return;
 	size_t live = 0;
 	struct store_device devs[PROTO_MAX_DEVICES_PER_ACCOUNT];

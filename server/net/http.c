@@ -200,6 +200,11 @@ int relay_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 	case LWS_CALLBACK_CLOSED_HTTP:
+		if (pss && pss->on_close) {
+			void (*fn)(void *) = pss->on_close;
+			pss->on_close = NULL;
+			fn(pss->on_close_ctx);
+		}
 		if (pss) {
 			free(pss->body);
 			pss->body = NULL;

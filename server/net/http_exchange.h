@@ -23,6 +23,10 @@ struct http_pss {
 	size_t post_len;
 	bool post_too_large;
 	bool is_post;
+	/* A route answering later (after an outbound request) learns here that the connection
+	 * closed first; it clears the hook when it has answered. */
+	void (*on_close)(void *ctx);
+	void *on_close_ctx;
 };
 
 /* The size lws allocates per HTTP connection. */

@@ -10,7 +10,11 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "net/http_client.h"
 #include "relay_state.h"
+#include "services/code_exchange.h"
+#include "services/login_challenge.h"
+#include "services/provider_keys.h"
 #include "wakks_devidp.h"
 
 /* Registrations in flight within one token lifetime; beyond it registration fails closed. */
@@ -141,7 +145,7 @@ int relay_identity_refresh_keys(struct relay *r, struct relay_idp *p)
 {
 	(void)r;
 	uint64_t now = relay_monotonic_ms();
-	if (p->dev || now - p->keys_loaded_ms < JWKS_REFRESH_MIN_MS)
+	if (p->dev || p->remote || now - p->keys_loaded_ms < JWKS_REFRESH_MIN_MS)
 		return -1;
 	p->keys_loaded_ms = now;
 	id_keyset *fresh = NULL;
@@ -162,15 +166,24 @@ static int start_idp(struct relay *r, struct relay_idp *p, const struct relay_id
 	p->idp.kind = cfg->kind == RELAY_IDP_CITIZEN ? ID_KIND_CITIZEN : ID_KIND_CASEWORKER;
 	p->idp.profile = cfg->profile == RELAY_IDP_PROFILE_ADFS ? ID_PROFILE_ADFS : ID_PROFILE_MITID_BROKER;
 	p->idp.allowed_algs = parse_algs(cfg->algs);
+	p->idp.profile = cfg->profile == RELAY_IDP_PROFILE_ENTRA ? ID_PROFILE_ENTRA : p->idp.profile;
 	p->idp.skew_seconds = TOKEN_SKEW_SECONDS;
 	p->idp.max_age_seconds = TOKEN_MAX_AGE_SECONDS;
 	p->idp.issuer = p->issuer;
+	p->idp.person_claim = cfg->person_claim[0] ? cfg->person_claim : NULL;
+	p->idp.person_type = (id_person_type)cfg->person_type;
+	p->idp.assurance_claim = cfg->assurance_claim[0] ? cfg->assurance_claim : NULL;
+	p->idp.groups_claim = cfg->groups_claim[0] ? cfg->groups_claim : NULL;
+	p->idp.required_tid = cfg->entra_tenant[0] ? cfg->entra_tenant : NULL;
 	if (cfg->development) {
 		if (start_devidp(r, p, base_url) != 0)
 			return -1;
 	} else {
 		snprintf(p->issuer, sizeof p->issuer, "%s", cfg->issuer);
-		if (load_key_file(cfg, &p->keys) != 0)
+		/* Keys over HTTPS come from services/provider_keys.c once every provider is set up. */
+		if (cfg->jwks_file[0] && load_key_file(cfg, &p->keys) != 0)
+			return -1;
+		if (relay_code_exchange_load(p) != 0)
 			return -1;
 	}
 	if (id_idp_validate(&p->idp) != 0) {
@@ -202,6 +215,33 @@ static void build_tenant(struct relay_tenant_ids *t, const struct relay_tenant_c
 	t->tenant.n_group_map = g;
 }
 
+/* Outbound requests in flight at once, and waiting: a handful of providers, each fetching two
+ * documents now and then, plus code exchanges of clients logging in. */
+#define HTTP_MAX_IN_FLIGHT 8
+#define HTTP_MAX_QUEUED 256
+
+/* The outbound HTTPS client, when a provider needs one (keys over HTTPS, a confidential client);
+ * made at the start, or at the first reload that configures such a provider, and kept. Then the
+ * providers' remote key state (services/provider_keys.c) for the providers now in r->identity. */
+static int start_outbound(struct relay *r)
+{
+	bool need = false;
+	for (int i = 0; i < r->cfg.idp_count; i++) {
+		const struct relay_idp_config *c = &r->cfg.idps[i];
+		need |= !c->development && (c->discovery[0] || c->jwks_url[0] ||
+					    c->client_auth != RELAY_IDP_AUTH_NONE);
+	}
+	if (need && !r->identity.http) {
+		r->identity.http = http_client_new(r->loop, HTTP_MAX_IN_FLIGHT, HTTP_MAX_QUEUED);
+		if (!r->identity.http) {
+			RLOG_ERROR("identity", "http_client_failed",
+				   "note=\"outbound HTTPS could not start\"");
+			return -1;
+		}
+	}
+	return relay_provider_keys_attach(r, r->identity.http);
+}
+
 /* The providers and tenants of r->cfg into id (its replay cache and account key untouched). On
  * failure what was loaded stays in id for free_providers. */
 static int build(struct relay *r, struct relay_identity *id, const char *base_url)
@@ -224,6 +264,7 @@ static int build(struct relay *r, struct relay_identity *id, const char *base_ur
 static void free_providers(struct relay_identity *id)
 {
 	for (int i = 0; i < id->idp_count; i++) {
+		relay_code_exchange_unload(&id->idps[i]);
 		id_keyset_free(id->idps[i].keys);
 		devidp_close(id->idps[i].dev);
 		id->idps[i].keys = NULL;
@@ -237,7 +278,9 @@ int relay_identity_start(struct relay *r, const char *base_url)
 	struct relay_identity *id = &r->identity;
 	if (id_replay_new(REPLAY_CAPACITY, &id->replay) != 0)
 		return -1;
-	return build(r, id, base_url);
+	if (build(r, id, base_url) != 0)
+		return -1;
+	return start_outbound(r);
 }
 
 int relay_identity_rebuild(struct relay *r, const char *base_url)
@@ -250,6 +293,9 @@ int relay_identity_rebuild(struct relay *r, const char *base_url)
 		free(fresh);
 		return -1;
 	}
+	/* Fetches and registrations waiting for the old providers' keys end (the waiting ones are
+	 * verified once more against the keys they have), then the old providers go. */
+	relay_provider_keys_detach(r);
 	free_providers(&r->identity);
 	/* The providers move over (their issuer pointers point into themselves, so they are set
 	 * again); the tenants are built again in place for the same reason. */
@@ -260,12 +306,22 @@ int relay_identity_rebuild(struct relay *r, const char *base_url)
 	for (int i = 0; i < r->cfg.tenant_count; i++)
 		build_tenant(&r->identity.tenants[i], &r->cfg.tenants[i]);
 	free(fresh);
+	/* Providers with keys over HTTPS start from their persisted set and fetch. */
+	if (start_outbound(r) != 0)
+		RLOG_WARN("identity", "idp_fetch_not_started", "note=\"providers with keys over HTTPS "
+			  "verify with their persisted key sets only\"");
 	return 0;
 }
 
 void relay_identity_stop(struct relay *r)
 {
 	struct relay_identity *id = &r->identity;
+	relay_provider_keys_stop(r);
+	relay_login_challenge_free(r);
+	if (id->http) {
+		http_client_free(id->http);
+		id->http = NULL;
+	}
 	free_providers(id);
 	id_replay_free(id->replay);
 	id->replay = NULL;

@@ -12,7 +12,9 @@ export async function startRelay(buildDir, webRoot, extra = []) {
   const dir = mkdtempSync(join(tmpdir(), 'wakks-web-'));
   const conf = join(dir, 'relay.conf');
   writeFileSync(conf, [
-    '[relay]', `data_dir = ${join(dir, 'data')}`, 'listen = 127.0.0.1', 'port = 0', 'admin_listen = 127.0.0.1:0', `web_root = ${resolve(webRoot)}`, '', ...extra, '',
+    '[relay]', `data_dir = ${join(dir, 'data')}`, 'listen = 127.0.0.1', 'port = 0', `web_root = ${resolve(webRoot)}`,
+    // an ephemeral monitoring port: two of these relays run at once (run.mjs, webapp.mjs)
+    'admin_listen = 127.0.0.1:0', '', ...extra, '',
   ].join('\n'));
   const proc = spawn(resolve(buildDir, 'server/wakks-relay'), ['--config', conf, '--dev'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';

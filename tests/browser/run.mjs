@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { startRelay } from './relay.mjs';
 import { cliInterop } from './cli.mjs';
 import { attachmentSteps } from './attachments.mjs';
+import { oidcLogins } from './oidc.mjs';
 import { webappSteps } from './webapp.mjs';
 
 const root = resolve(new URL('../..', import.meta.url).pathname);
@@ -59,10 +60,11 @@ async function login(context, base, role, user) {
   const page = await context.newPage();
   await page.goto(base);
   await page.waitForSelector(`#login-${role}`);
-  const [popup] = await Promise.all([context.waitForEvent('page'), page.click(`#login-${role}`)]);
-  await popup.waitForSelector('input[name=login]');
-  await popup.check(`input[value="${user}"]`);
-  await popup.click('button[type=submit]');
+  // A full-page redirect to the provider's page and back (spec/identity.md §2.2).
+  await page.click(`#login-${role}`);
+  await page.waitForSelector('input[name=login]');
+  await page.check(`input[value="${user}"]`);
+  await page.click('button[type=submit]');
   await page.waitForSelector('nav button[data-view=devices]', { timeout: 15000 });
   await waitOnline(page);
   return page;
@@ -311,6 +313,7 @@ async function main() {
       await cw.waitForSelector('.msg.mine:has-text("mødet er torsdag")');
     });
     await cliInterop({ step, relay, buildDir, root, cw, openNav, send, waitStatus });
+    await oidcLogins({ step, browser, buildDir, root, webRoot: resolve(web, 'dist'), waitOnline });
     await step('injected script does not run, and the client ran without a policy violation', async () => {
       const r = await cw.goto(base);
       const csp = r.headers()['content-security-policy'] ?? '';

@@ -193,6 +193,56 @@ static void tenant_history_and_read_receipts(void)
 	CHECK(strstr(err, "'read_receipts'") && strstr(err, "true or false"));
 }
 
+/* Keys and metadata over HTTPS, claim names, Entra ID and confidential clients (issue 22). */
+static void providers_over_https(void)
+{
+	CHECK_EQ_INT(load("[idp broker]\nissuer = https://broker.example\naudience = os2wakks\n"
+			  "discovery = https://broker.example/.well-known/openid-configuration\n"
+			  "ca_file = /etc/ca.pem\nkind = citizen\nperson_claim = mitid.uuid\n"
+			  "person_type = mitid-uuid\nassurance_claim = loa\ndisplay_name = MitID\n"
+			  "scopes = openid mitid\nacr_values = https://data.gov.dk/concept/core/nsis/loa/High\n"
+			  "client_auth = private_key_jwt\nclient_key_file = /etc/k.jwk\nclient_key_id = k1\n"
+			  "[idp entra]\nissuer = https://login.example/t/v2.0\naudience = app\n"
+			  "jwks_url = https://login.example/t/keys\nkind = caseworker\nprofile = entra-id\n"
+			  "entra_tenant = t\ngroups_claim = roles\n"), 0);
+	const struct relay_idp_config *b = relay_config_idp(&cfg, "broker"), *e = relay_config_idp(&cfg, "entra");
+	REQUIRE(b && e);
+	CHECK(strcmp(b->discovery, "https://broker.example/.well-known/openid-configuration") == 0);
+	CHECK(strcmp(b->ca_file, "/etc/ca.pem") == 0 && b->person_type == 2);
+	CHECK(b->client_auth == RELAY_IDP_AUTH_PRIVATE_KEY_JWT && strcmp(b->client_key_id, "k1") == 0);
+	CHECK(strcmp(b->scopes, "openid mitid") == 0 && strcmp(b->display_name, "MitID") == 0);
+	CHECK(e->profile == RELAY_IDP_PROFILE_ENTRA && strcmp(e->entra_tenant, "t") == 0);
+	CHECK(strcmp(e->jwks_url, "https://login.example/t/keys") == 0 && !e->discovery[0]);
+	/* Plain http, a second source of keys, no source, a confidential client without its secret
+	 * or without discovery (which names the token endpoint), entra_tenant on AD FS, ES256 on
+	 * Entra ID. */
+	CHECK_EQ_INT(load("[idp x]\njwks_url = http://k.example/jwks\n"), -1);
+	CHECK(strstr(err, "'jwks_url'") && strstr(err, "https://"));
+	CHECK_EQ_INT(load("[idp x]\nissuer = https://i\naudience = a\njwks_file = /k\n"
+			  "jwks_url = https://i/k\nkind = citizen\n"), -1);
+	CHECK(strstr(err, "one source of keys"));
+	CHECK_EQ_INT(load("[idp x]\nissuer = https://i\naudience = a\nkind = citizen\n"), -1);
+	CHECK(strstr(err, "discovery, jwks_url or jwks_file"));
+	CHECK_EQ_INT(load("[idp x]\nissuer = https://i\naudience = a\ndiscovery = https://i/d\n"
+			  "kind = citizen\nclient_auth = client_secret_basic\n"), -1);
+	CHECK(strstr(err, "client_secret_file"));
+	CHECK_EQ_INT(load("[idp x]\nissuer = https://i\naudience = a\njwks_url = https://i/k\n"
+			  "kind = citizen\nclient_auth = private_key_jwt\nclient_key_file = /k\n"), -1);
+	CHECK(strstr(err, "needs discovery"));
+	CHECK_EQ_INT(load("[idp x]\nissuer = https://i\naudience = a\njwks_url = https://i/k\n"
+			  "kind = caseworker\nprofile = adfs\nentra_tenant = t\n"), -1);
+	CHECK(strstr(err, "entra_tenant belongs"));
+	CHECK_EQ_INT(load("[idp x]\nissuer = https://i\naudience = a\njwks_url = https://i/k\n"
+			  "kind = caseworker\nprofile = entra-id\nalgs = ES256\n"), -1);
+	CHECK(strstr(err, "entra-id profile allows RS256 only"));
+	CHECK_EQ_INT(load("[idp x]\nperson_type = ssn\n"), -1);
+	CHECK(strstr(err, "'person_type'"));
+	CHECK_EQ_INT(load("[idp x]\nclient_auth = tls_client_auth\n"), -1);
+	CHECK(strstr(err, "'client_auth'"));
+	CHECK_EQ_INT(load("[idp x]\nprofile = okta\n"), -1);
+	CHECK(strstr(err, "entra-id"));
+}
+
 /* A production relay (no --dev) names its certificate; only --dev generates one. */
 static void certificate_required_without_dev(void)
 {
@@ -336,6 +386,7 @@ int main(void)
 	RUN(every_error_reported_at_once);
 	RUN(tenants_units_and_providers);
 	RUN(tenant_history_and_read_receipts);
+	RUN(providers_over_https);
 	RUN(consent_text_sections);
 	RUN(certificate_required_without_dev);
 	RUN(data_dir_permissions_strict_or_warn);

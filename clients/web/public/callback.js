@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MPL-2.0
-// The OpenID Connect redirect target: hands code, state and issuer to the window that opened the
-// login, then closes.
+// The OpenID Connect redirect target: keeps the provider's answer (code, state, issuer, error)
+// for the application in this tab's sessionStorage, then hands over to it. Nothing else runs here.
 (function () {
   var p = new URLSearchParams(location.search);
-  var msg = { type: 'wakks-oidc', code: p.get('code'), state: p.get('state'), iss: p.get('iss'), error: p.get('error') };
-  if (window.opener) {
-    window.opener.postMessage(msg, location.origin);
-    window.close();
-  } else {
-    document.getElementById('status').textContent = 'Login-vinduet kan lukkes.';
+  var answer = { code: p.get('code'), state: p.get('state'), iss: p.get('iss'), error: p.get('error') };
+  try {
+    sessionStorage.setItem('wakks-login-answer', JSON.stringify(answer));
+    location.replace('/');
+  } catch (e) {
+    document.getElementById('status').textContent = 'Login kunne ikke gennemføres i denne fane. Prøv igen.';
   }
 })();

@@ -6,8 +6,7 @@ import { equal, toHex } from '../crypto/bytes.js';
 import { oneTimePrekeysGenerate, signedPrekeyGenerate } from '../crypto/keys.js';
 import { T } from '../protocol/schema.js';
 import { Connection, relayUrl } from '../transport/connection.js';
-import { registrationNonce } from '../identity/nonce.js';
-import { claimsOf, discover, login, PROVIDERS } from '../identity/oidc.js';
+import { beginLogin, claimsOf, finishLogin, loginPending, providerList, takeReturn } from '../identity/oidc.js';
 import * as db from '../store/db.js';
 import { authBody, browserLabel, newDeviceKeys, PREKEY_BATCH, publicOpks, publicSpk, registerBody } from './device.js';
 import { Sessions } from './sessions.js';
@@ -16,6 +15,8 @@ import { Messaging } from './messaging.js';
 // Reconnect back-off: doubling from the first delay to the cap, with jitter.
 const BACKOFF_FIRST_MS = 250;
 const BACKOFF_MAX_MS = 30000;
+// After a failed re-attestation the next waits this tab's sessionStorage entry out.
+const REATTEST_PAUSE = 'wakks-reattest-paused-until';
 // Signed prekeys are replaced weekly (spec/crypto.md §6.1).
 const SPK_ROTATE_MS = 7 * 24 * 3600 * 1000;
 
@@ -39,8 +40,29 @@ export class Client extends EventTarget {
     await ready;
     this.device = (await db.get('kv', 'device')) ?? null;
     if (this.device) {
+      // Back from a re-attestation? (It may leave for the provider's log-in page once more.)
+      // A failed one is not tried again for ten minutes (no redirect loop with a broken provider).
+      const done = await this.completeReattest().catch((e) => {
+        this.reattestError = e.code ?? e.message;
+        sessionStorage.setItem(REATTEST_PAUSE, String(Date.now() + 10 * 60 * 1000));
+        return false;
+      });
+      if (done === 'left') return;
       await this.startMessaging();
       this.connect();
+      this.watchAttestation();
+      return;
+    }
+    // Back from the provider's log-in page?
+    this.loggingIn = loginPending();
+    this.changed();
+    try {
+      await this.completeLogin();
+    } catch (e) {
+      this.loginError = e.code ?? e.message;
+    } finally {
+      this.loggingIn = false;
+      this.changed();
     }
   }
 
@@ -53,24 +75,33 @@ export class Client extends EventTarget {
 
   get isCitizen() { return this.device?.role === 'citizen'; }
 
-  /** Registers this browser as a new device of the person who logs in at the provider. */
-  async login(role, popup) {
-    if (!popup) throw new Error('popup_blocked');
-    // The token will be bound to this connection's challenge: if the relay closes it before the
-    // token arrives (its limit on unauthenticated connections), the login cannot succeed.
-    let dropped;
-    const lost = new Promise((_, reject) => { dropped = () => reject(Object.assign(new Error('closed'), { code: 'login_too_slow' })); });
-    lost.catch(() => {});
-    const conn = new Connection(relayUrl(), null, () => dropped());
+  /** Leaves for the provider's log-in page (a full-page redirect): the new device's keys wait in
+   * IndexedDB, the rest of the log-in in this tab's sessionStorage (identity/oidc.js). */
+  async startLogin(provider) {
+    const keys = newDeviceKeys();
+    await db.put('kv', 'pendingDevice', keys);
+    location.assign(await beginLogin(provider, keys.ik.pk));
+  }
+
+  /** Back from the provider: exchanges the code, registers with the ID token on a new connection
+   * (the nonce binds the relay's login challenge, not this connection's), and keeps the device.
+   * Returns false when no log-in of this tab was under way; throws with a code when it failed. */
+  async completeLogin() {
+    const ret = takeReturn();
+    if (!ret) return false;
+    const keys = await db.get('kv', 'pendingDevice');
+    await db.del('kv', 'pendingDevice');
+    if (ret.error) throw Object.assign(new Error(ret.error), { code: ret.error });
+    if (!keys) throw Object.assign(new Error('login_lost'), { code: 'login_lost' });
+    const idToken = await finishLogin(ret);
+    const conn = new Connection(relayUrl(), null, () => {});
     try {
-      const [hello, disc] = await Promise.all([conn.hello, discover(PROVIDERS[role])]);
-      const keys = newDeviceKeys();
-      const nonce = registrationNonce(disc.issuer, keys.ik.pk, hello.chal);
-      const idToken = await Promise.race([login(popup, disc, nonce), lost]);
+      await conn.hello;
       const reply = await conn.request(T.register, registerBody(keys, idToken, browserLabel()));
       const claims = claimsOf(idToken);
       this.device = {
-        ...keys, opks: undefined, role, acc: reply.body.acc, dev: reply.body.dev,
+        ...keys, opks: undefined, role: ret.pending.provider.kind, idp: ret.pending.provider.id,
+        acc: reply.body.acc, dev: reply.body.dev,
         name: typeof claims.name === 'string' ? claims.name : '', registered: Date.now(),
       };
       await db.write(['kv', 'opks'], (t) => {
@@ -79,7 +110,6 @@ export class Client extends EventTarget {
       });
     } finally {
       conn.close();
-      try { popup.close(); } catch { /* already closed */ }
     }
     await this.startMessaging();
     this.stopped = false;
@@ -87,6 +117,78 @@ export class Client extends EventTarget {
     this.attempt = 0;
     this.connect();
     this.changed();
+    this.watchAttestation();
+    return true;
+  }
+
+  /** A caseworker device's attestation lasts the relay's caseworker_attestation_seconds
+   * (spec/identity.md §9): shortly before it ends the device re-attests — silently (prompt=none)
+   * where the provider still has a session, else through its log-in page. Both are a full-page
+   * redirect and back; the outbox and history are in IndexedDB, so nothing is lost. */
+  async watchAttestation() {
+    if (this.isCitizen) return;
+    try {
+      const list = await providerList();
+      this.attestationMs = Number(list.caseworker_attestation_seconds ?? 0) * 1000;
+      this.providerForReattest = (list.providers ?? []).find((p) => p.id === this.device.idp)
+        ?? (list.providers ?? []).find((p) => p.kind === 'caseworker');
+    } catch { return; }
+    if (!this.attestationMs || !this.providerForReattest) return;
+    clearInterval(this.attestTimer);
+    const check = () => {
+      if (!this.attestationDue() || Number(sessionStorage.getItem(REATTEST_PAUSE) ?? 0) > Date.now()) return;
+      // Not while the caseworker is typing: the page is about to be replaced.
+      if (document.getElementById('compose')?.value) return;
+      clearInterval(this.attestTimer);
+      this.startReattest(false);
+    };
+    this.attestTimer = setInterval(check, Math.min(30000, Math.max(1000, this.attestationMs / 4)));
+    check();
+  }
+
+  attestationDue() {
+    const since = this.device.attested ?? this.device.registered ?? 0;
+    // A minute early, or a tenth of a short lifetime: a send must not meet an expired device.
+    const margin = Math.min(60000, this.attestationMs / 10);
+    return Date.now() - since >= this.attestationMs - margin;
+  }
+
+  async startReattest(interactive) {
+    location.assign(await beginLogin(this.providerForReattest, this.device.ik.pk,
+      { reattest: true, interactive, prompt: interactive ? undefined : 'none' }));
+  }
+
+  /** Back from a re-attestation: registers the fresh token with this device's own key (the relay
+   * re-binds the device) and a new signed prekey. Returns 'left' when the provider wanted its
+   * log-in page after all (the page goes there), true when done, false when none was under way. */
+  async completeReattest() {
+    const ret = takeReturn();
+    if (!ret) return false;
+    if (!ret.pending.reattest) return false;
+    let idToken;
+    try {
+      idToken = await finishLogin(ret);
+    } catch (e) {
+      if (e.code === 'login_required' && !ret.pending.interactive) {
+        this.providerForReattest = ret.pending.provider;
+        await this.startReattest(true);
+        return 'left';
+      }
+      throw e;
+    }
+    const cur = this.device.spk;
+    const next = signedPrekeyGenerate(this.device.ik, cur.id + 1, Date.now());
+    const conn = new Connection(relayUrl(), null, () => {});
+    try {
+      await conn.hello;
+      const reply = await conn.request(T.register, { att: idToken, ik: this.device.ik.pk, spk: publicSpk(next), opk: [] });
+      if (!equal(reply.body.dev, this.device.dev)) throw new Error('reattest_device');
+    } finally {
+      conn.close();
+    }
+    this.device = { ...this.device, spk: next, oldSpk: cur, attested: Date.now() };
+    await db.put('kv', 'device', this.device);
+    return true;
   }
 
   connect() {
