@@ -51,6 +51,16 @@ export class Messaging {
     await db.pruneBefore('seen', Date.now() - SEEN_KEEP_MS).catch(() => {});
   }
 
+  /** A follower tab's view of what the leader wrote; conversations opened here but not yet
+   * written to (a citizen found by CPR number) stay. */
+  async reload() {
+    const messages = new Map((await db.all('messages')).map((m) => [m.id, m]));
+    const conversations = new Map((await db.all('conversations')).map((c) => [c.id, c]));
+    for (const [id, c] of this.conversations) if (!conversations.has(id)) conversations.set(id, c);
+    this.messages = messages;
+    this.conversations = conversations;
+  }
+
   serial(fn) {
     const p = this.chain.then(fn, fn);
     this.chain = p.catch(() => {});
@@ -80,6 +90,12 @@ export class Messaging {
   }
 
   async markRead(convId) {
+    if (this.c.follower) {
+      const local = this.conversations.get(convId);
+      if (!local?.unread) return undefined;
+      local.unread = 0;
+      return this.c.tabs.call('markRead', [convId]).catch(() => {});
+    }
     const conv = this.conversations.get(convId);
     if (!conv || !conv.unread) return;
     conv.unread = 0;
@@ -90,6 +106,7 @@ export class Messaging {
   /** Queues a text for a conversation; the target is the unit (citizen) or the citizen on behalf
    * of the unit (caseworker). Resolves once it is in the outbox. */
   async sendText(conv, body) {
+    if (this.c.follower) return this.c.tabs.call('sendText', [conv, body]);
     return this.queue(conv, TEXT, utf8.encode(body), { text: body });
   }
 
@@ -97,6 +114,7 @@ export class Messaging {
    * outbox's upload store until the message is stored, the file itself kept for this device.
    * `file` is { name, type, bytes }. */
   async sendFile(conv, file) {
+    if (this.c.follower) return this.c.tabs.call('sendFile', [conv, file]);
     if (file.bytes.length > MAX_FILE_BYTES) throw Object.assign(new Error('too_large'), { code: 'too_large' });
     const mediaType = /^[\x21-\x7e]{1,127}$/.test(file.type ?? '') ? file.type : 'application/octet-stream';
     let fileName = (file.name || 'fil').replace(/\0/g, '');

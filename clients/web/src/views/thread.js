@@ -4,6 +4,7 @@
 import { h, fmtSize, fmtTime } from './dom.js';
 import { MAX_FILE_BYTES } from '../app/messaging.js';
 import { safetyPanel } from './safety.js';
+import { composeKeys } from './workday.js';
 
 const STATUS = {
   queued: 'I kø – sendes, når der er forbindelse',
@@ -50,7 +51,7 @@ function statusText(m) {
 export function threadView(app, conv, title, peerLabel) {
   const msgs = app.client.messaging.thread(conv.id);
   queueMicrotask(() => app.client.messaging.markRead(conv.id));
-  const list = h('ol', { class: 'messages', 'aria-label': 'Beskeder', id: 'messages' },
+  const list = h('ol', { class: 'messages', 'aria-label': 'Beskeder', id: 'messages', tabindex: '0' },
     msgs.map((m) => h('li', { class: m.mine ? 'msg mine' : 'msg theirs', 'data-status': m.status },
       h('p', { class: 'meta' }, h('span', { class: 'who' }, m.mine ? 'Dig' : peerLabel(m)), ' · ', h('time', {}, fmtTime(m.time))),
       m.file ? attachmentView(app, m) : h('p', { class: 'text' }, m.text),
@@ -79,6 +80,7 @@ export function threadView(app, conv, title, peerLabel) {
   h('p', { id: 'attach-help', class: 'help' }, 'Fx billeder eller dokumenter, højst 25 MB pr. fil. Filerne krypteres, før de sendes.'),
   picker,
   h('label', { for: 'compose' }, 'Skriv en besked'), area, problem, h('button', { type: 'submit' }, 'Send'));
+  composeKeys(area, form); // Enter sends, Shift+Enter breaks the line (configurable)
   return h('section', { 'aria-labelledby': 'thread-title' },
     h('button', { type: 'button', class: 'link', onclick: () => app.go({ view: 'home' }) }, '← Tilbage'),
     h('h2', { id: 'thread-title', tabindex: '-1' }, title),
