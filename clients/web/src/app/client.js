@@ -72,7 +72,7 @@ export class Client extends EventTarget {
     if (op === 'request') return this.request(args[0], args[1]);
     if (!m) return Promise.reject(Object.assign(new Error('closed'), { code: 'closed' }));
     if (op === 'sendText' || op === 'sendFile' || op === 'markRead') return m[op](...args);
-    if (typeof m.served?.[op] === 'function') return m.served[op](...args);
+    if (op === 'sendNotice' || op === 'requestIdentity') return m.threads[op](...args);
     return Promise.reject(Object.assign(new Error('unknown'), { code: 'internal' }));
   }
 
@@ -135,6 +135,9 @@ export class Client extends EventTarget {
         ...keys, opks: undefined, role, acc: reply.body.acc, dev: reply.body.dev,
         name: typeof claims.name === 'string' ? claims.name : '', registered: Date.now(),
       };
+      // A citizen's device keeps the evidence of its registration, to show the units it writes to
+      // who it is (spec/client.md §15): the token, the provider and the challenge it is bound to.
+      if (role === 'citizen') this.device.presentation = { idp: PROVIDERS[role].split('/').pop(), challenge: toHex(hello.chal), token: idToken };
       await db.write(['kv', 'opks'], (t) => {
         t.put('kv', 'device', this.device);
         for (const o of keys.opks) t.put('opks', o.id, o);
@@ -206,6 +209,7 @@ export class Client extends EventTarget {
     await this.rotateSignedPrekey().catch(() => {});
     this.changed('online');
     await this.messaging.flush();
+    await this.messaging.threads.afterAuth();
   }
 
   /** A caseworker's unit: the unit whose device set holds this device. */
@@ -244,6 +248,7 @@ export class Client extends EventTarget {
     if (f.type === T.prekeys_low) return this.topUpPrekeys();
     if (f.type === T.consent_changed) return this.consentChanged(f.body);
     if (f.type === T.devices_changed) return this.changed('devices');
+    if (f.type === T.unit_devices_changed) return this.messaging.threads.unitChanged(f.body);
     return undefined; // unknown pushes are ignored (spec/protocol.md §14 rule 5)
   }
 

@@ -7,8 +7,9 @@ import { lookupCitizen, normaliseCpr } from '../app/directory.js';
 import { h, fmtTime, short } from './dom.js';
 import { threadView } from './thread.js';
 import { phrasePicker, workdayView } from './workday.js';
+import { colleagueName, consentLine, identityLine, noticeLine, threadActions } from './threadparts.js';
 
-const citizenTitle = (conv) => conv.label ?? (conv.citizen ? `Borger ${short(conv.citizen)}` : 'Ukendt borger');
+const citizenTitle = (conv) => (conv.identity?.ok ? conv.identity.name : conv.label ?? (conv.citizen ? `Borger ${short(conv.citizen)}` : 'Ukendt borger'));
 
 export function inboxView(app) {
   return workdayView(app, { view: 'home' }, { titleOf: citizenTitle, threadOf: (conv) => threadPane(app, conv) });
@@ -19,13 +20,18 @@ export function caseworkerThread(app, route) {
 }
 
 function threadPane(app, conv) {
-  const view = threadView(app, conv, citizenTitle(conv), (m) => (m.senderAcc === conv.citizen ? 'Borger' : 'Kollega'));
+  const me = toHex(app.client.device.acc);
+  const view = threadView(app, conv, citizenTitle(conv), (m) => (m.senderAcc === conv.citizen ? (conv.identity?.ok ? conv.identity.name : 'Borger') : colleagueName(app, m.senderAcc)), {
+    notice: (m) => noticeLine(app, conv, m, me),
+    ours: (m) => m.senderAcc !== conv.citizen,
+  });
   if (conv.consent) {
     const note = conv.consent === 'granted'
       ? h('p', { class: 'ok consent-note' }, `Borgeren har givet samtykke ${fmtTime(conv.consentTime)}.`)
       : h('p', { class: 'error consent-note', role: 'alert' }, `Borgeren har trukket sit samtykke tilbage ${fmtTime(conv.consentTime)}. Du kan ikke skrive til borgeren, før borgeren giver samtykke igen.`);
     view.querySelector('h2').after(note);
   }
+  view.querySelector('h2').after(identityLine(app, conv), threadActions(app, conv, me), consentLine(app, conv));
   const picker = phrasePicker(app, view.querySelector('#compose'));
   if (picker) view.querySelector('form.compose label[for=compose]')?.before(picker);
   return view;

@@ -6,6 +6,7 @@ import { consentState, consentText, decide, GRANT, WITHDRAW } from '../app/conse
 import { directory } from '../app/directory.js';
 import { h, fmtTime } from './dom.js';
 import { threadView } from './thread.js';
+import { consentInline } from './consentflow.js';
 
 async function loadDirectory(app) {
   app.cache.directory ??= await directory(app.client);
@@ -39,7 +40,9 @@ export function citizenThread(app, route) {
   const t = dir.find((x) => x.id === route.ten) ?? { id: route.ten, name: route.ten, units: [] };
   const u = t.units.find((x) => x.id === route.unit) ?? { id: route.unit, name: route.unit };
   const conv = app.client.messaging.ensureConversation(route.conv, { ten: t.id, unit: u.id, title: `${u.name}, ${t.name}` });
-  return threadView(app, conv, `${u.name}, ${t.name}`, () => u.name);
+  const view = threadView(app, conv, `${u.name}, ${t.name}`, () => u.name);
+  view.querySelector('form.compose')?.before(consentInline(app, t.id, u.id, u.name, t.name)); // issue 19: consent in the flow
+  return view;
 }
 
 export function consentView(app) {

@@ -34,7 +34,7 @@ export function workdayView(app, route, { titleOf, threadOf }) {
   });
   const count = ui.q || ui.filter !== 'all' ? `${rows.length} ${rows.length === 1 ? 'samtale' : 'samtaler'}` : '';
   const list = rows.length ? h('ul', { class: 'inbox' }, rows.map(({ conv, hit }) => {
-    const last = m.thread(conv.id).at(-1);
+    const last = m.thread(conv.id).filter((x) => !x.notice).at(-1);
     const preview = hit !== null && ui.q ? snippet(hit, ui.q) : last ? (last.file ? `Vedhæftet fil: ${last.file.name}` : last.text.slice(0, 80)) : '';
     return h('li', { class: [conv.unread ? 'unread' : '', open?.id === conv.id ? 'current' : ''].join(' ').trim() },
       h('button', { type: 'button', class: 'conv', 'data-citizen': conv.citizen, 'data-conv': conv.id, 'aria-current': open?.id === conv.id ? 'true' : null,
