@@ -17,6 +17,7 @@ struct id__key {
 	bool has_kid;
 	unsigned alg_bit; /* ID_ALG_RS256 for RSA keys, ID_ALG_ES256 for P-256 keys */
 	cjose_jwk_t *jwk;
+	json_t *pub;      /* the public members as kept, for id_keyset_public_json */
 };
 
 struct id_keyset {
@@ -28,8 +29,10 @@ void id_keyset_free(id_keyset *ks)
 {
 	if (!ks)
 		return;
-	for (size_t i = 0; i < ks->n; i++)
+	for (size_t i = 0; i < ks->n; i++) {
 		cjose_jwk_release(ks->keys[i].jwk);
+		json_decref(ks->keys[i].pub);
+	}
 	free(ks);
 }
 
@@ -143,11 +146,17 @@ int id_keyset_parse(const char *json, size_t len, id_keyset **out)
 			continue;
 		cjose_err cerr;
 		cjose_jwk_t *jwk = cjose_jwk_import_json((cjose_header_t *)pub, &cerr);
-		json_decref(pub);
-		if (!jwk)
+		if (!jwk) {
+			json_decref(pub);
 			continue;
+		}
+		if (kid)
+			json_object_set_new(pub, "kid", json_string(kid));
+		json_object_set_new(pub, "alg", json_string(alg_bit == ID_ALG_RS256 ? "RS256" : "ES256"));
+		json_object_set_new(pub, "use", json_string("sig"));
 		struct id__key *dst = &ks->keys[ks->n++];
 		dst->jwk = jwk;
+		dst->pub = pub;
 		dst->alg_bit = alg_bit;
 		dst->has_kid = kid != NULL;
 		if (kid)
@@ -187,4 +196,17 @@ int id__keyset_find(const id_keyset *ks, const char *kid, unsigned alg_bit, cons
 		return ID_ERR_KID_MISSING;
 	*out = found;
 	return 0;
+}
+
+char *id_keyset_public_json(const id_keyset *ks)
+{
+	if (!ks)
+		return NULL;
+	json_t *keys = json_array();
+	for (size_t i = 0; keys && i < ks->n; i++)
+		json_array_append(keys, ks->keys[i].pub);
+	json_t *doc = keys ? json_pack("{s:o}", "keys", keys) : NULL;
+	char *out = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(doc);
+	return out;
 }

@@ -338,3 +338,82 @@ void id_verified_wipe(id_verified *v)
 	if (v)
 		sodium_memzero(v, sizeof *v);
 }
+
+/* The display name of a presented token: "name", else given and family name joined. */
+static int presented_name(const json_t *claims, char *out, size_t cap)
+{
+	const char *name, *given, *family;
+	size_t nl, gl, fl;
+	if (id__json_string(claims, "name", &name, &nl, ID_ERR_SUBJECT) != 0)
+		return ID_ERR_SUBJECT;
+	if (name && nl > 0 && nl < cap) {
+		memcpy(out, name, nl + 1);
+		return 0;
+	}
+	if (id__json_string(claims, "given_name", &given, &gl, ID_ERR_SUBJECT) != 0 ||
+	    id__json_string(claims, "family_name", &family, &fl, ID_ERR_SUBJECT) != 0 || !given ||
+	    !family || gl == 0 || fl == 0 || gl + fl + 2 > cap)
+		return ID_ERR_SUBJECT;
+	snprintf(out, cap, "%s %s", given, family);
+	return 0;
+}
+
+int id_presentation_verify(const id_idp *idp, const id_keyset *keys, const char *token,
+			   size_t token_len, const uint8_t identity_pk[ID_PUBLIC_KEY_BYTES],
+			   const uint8_t challenge[ID_CHALLENGE_BYTES], id_presented *out)
+{
+	if (!idp || !keys || !identity_pk || !challenge || !out || (!token && token_len))
+		return ID_ERR_INVALID_ARG;
+	if (id_idp_validate(idp) != 0 || idp->kind != ID_KIND_CITIZEN)
+		return ID_ERR_CONFIG;
+	if (token_len == 0)
+		return ID_ERR_TOKEN_EMPTY;
+	if (token_len > ID_TOKEN_MAX_BYTES)
+		return ID_ERR_TOKEN_TOO_LARGE;
+	json_t *claims = NULL;
+	int rc = verify_signed(idp, keys, token, token_len, &claims);
+	const char *iss, *nonce, *person;
+	size_t iss_len, nonce_len, person_len;
+	char expect[ID_NONCE_BUF_BYTES];
+	id_presented p;
+	memset(&p, 0, sizeof p);
+	if (rc != 0)
+		goto done;
+	if (id__json_string(claims, "iss", &iss, &iss_len, ID_ERR_ISS) != 0 || !iss ||
+	    strcmp(iss, idp->issuer) != 0) {
+		rc = ID_ERR_ISS;
+		goto done;
+	}
+	if ((rc = check_audience(claims, idp->client_id)) != 0)
+		goto done;
+	if (id__json_string(claims, "nonce", &nonce, &nonce_len, ID_ERR_NONCE_MISMATCH) != 0) {
+		rc = ID_ERR_NONCE_MISMATCH;
+		goto done;
+	}
+	if (!nonce) {
+		rc = ID_ERR_NONCE_MISSING;
+		goto done;
+	}
+	if ((rc = id_nonce_compute(idp->issuer, identity_pk, challenge, expect)) != 0)
+		goto done;
+	if (nonce_len != ID_NONCE_CHARS || sodium_memcmp(nonce, expect, ID_NONCE_CHARS) != 0) {
+		rc = ID_ERR_NONCE_MISMATCH;
+		goto done;
+	}
+	const char *claim = idp->person_claim ? idp->person_claim : "dk.cpr";
+	if (id__json_string(claims, claim, &person, &person_len, ID_ERR_SUBJECT) != 0 || !person ||
+	    id_cpr_normalize(person, p.cpr) != 0) {
+		rc = ID_ERR_SUBJECT;
+		goto done;
+	}
+	if ((rc = presented_name(claims, p.name, sizeof p.name)) != 0)
+		goto done;
+	json_t *iat = json_object_get(claims, "iat");
+	p.iat = json_is_integer(iat) ? (int64_t)json_integer_value(iat)
+				     : json_is_real(iat) ? (int64_t)json_real_value(iat) : 0;
+	*out = p;
+done:
+	sodium_memzero(&p, sizeof p);
+	json_decref(claims);
+	return rc;
+}

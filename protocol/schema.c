@@ -425,6 +425,24 @@ static const struct proto__field devices_changed_f[] = {
 };
 SCHEMA(devices_changed_s, "devices_changed", devices_changed_f, NULL);
 
+static const struct proto__field unit_devices_changed_f[] = {
+	F_SLUG("ten", REQ, proto_unit_devices_changed, tenant),
+	F_SLUG("unit", REQ, proto_unit_devices_changed, unit),
+};
+SCHEMA(unit_devices_changed_s, "unit_devices_changed", unit_devices_changed_f, NULL);
+
+static const struct proto__field consent_check_f[] = {
+	F_FIX("acc", REQ, proto_consent_check, account, ID),
+	F_SLUG("ten", REQ, proto_consent_check, tenant),
+	F_SLUG("unit", REQ, proto_consent_check, unit),
+};
+SCHEMA(consent_check_s, "consent_check", consent_check_f, NULL);
+
+static const struct proto__field consent_state_f[] = {
+	F_BOOL("active", REQ, proto_consent_state, active),
+};
+SCHEMA(consent_state_s, "consent_state", consent_state_f, NULL);
+
 /* ---- attachments ---- */
 
 static const struct proto__field blob_put_f[] = {
@@ -517,6 +535,9 @@ SCHEMA(blob_data_s, "blob_data", blob_data_f, NULL);
 #define citizen_schema citizen_s
 #define consent_changed_schema consent_changed_s
 #define devices_changed_schema devices_changed_s
+#define unit_devices_changed_schema unit_devices_changed_s
+#define consent_check_schema consent_check_s
+#define consent_state_schema consent_state_s
 #define blob_put_schema blob_put_s
 #define blob_state_schema blob_state_s
 #define blob_chunk_schema blob_chunk_s

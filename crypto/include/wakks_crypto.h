@@ -230,7 +230,12 @@ enum wc_content_kind {
 	WC_KIND_ATTACHMENT = 2,
 	WC_KIND_RECEIPT = 3,
 	WC_KIND_SYSTEM = 4,
+	WC_KIND_PRESENTATION = 5,
+	WC_KIND_HISTORY = 6,
 };
+
+/* Longest tenant or unit id in a thread reference (a wire slug, spec/protocol.md §1). */
+#define WC_SLUG_MAX 32
 
 typedef struct wc_content {
 	uint8_t message_id[WC_ID_BYTES];
@@ -241,16 +246,26 @@ typedef struct wc_content {
 	uint8_t sender_device[WC_ID_BYTES];
 	const uint8_t *body;                    /* borrowed; see wc_content_decode */
 	size_t body_len;
+	/* Version 2 (spec/crypto.md §11): the thread reference. version 0 or 1 encodes a v1 record
+	 * without it; 2 with it. A zero citizen with empty tenant and unit: no unit thread. */
+	uint8_t version;
+	uint8_t citizen_account[WC_ID_BYTES];
+	char tenant[WC_SLUG_MAX + 1];
+	char unit[WC_SLUG_MAX + 1];
 } wc_content;
 
 /* Fixed part of an encoded content record; the body follows. */
 #define WC_CONTENT_HEADER_BYTES (1 + 1 + 16 + 16 + 8 + 16 + 16 + 4)
 #define WC_CONTENT_BODY_MAX (WC_PLAINTEXT_MAX_BYTES - WC_CONTENT_HEADER_BYTES)
+/* Fixed part of a v2 record: the v1 header, the citizen and the two length bytes. */
+#define WC_CONTENT_V2_HEADER_BYTES (WC_CONTENT_HEADER_BYTES + 16 + 1 + 1)
 
 size_t wc_content_encoded_size(const wc_content *c);
 int wc_content_encode(const wc_content *c, uint8_t *out, size_t out_cap,
 		      size_t *out_len) WC_WARN_UNUSED;
-/* out->body points into in, valid while in is. @return WC_OK, WC_E_FORMAT, WC_E_VERSION. */
+/* Versions 1 and 2. For v2 checks the reference's shape (both slugs or neither, a citizen exactly
+ * with a unit), not the conversation id (spec/client.md §7 is the client's).
+ * out->body points into in, valid while in is. @return WC_OK, WC_E_FORMAT, WC_E_VERSION. */
 int wc_content_decode(const uint8_t *in, size_t len, wc_content *out) WC_WARN_UNUSED;
 
 /* ---- Fan-out ------------------------------------------------------------------------------ */

@@ -241,6 +241,10 @@ typedef struct id_keyset id_keyset;
 int id_keyset_parse(const char *json, size_t len, id_keyset **out) ID_WARN_UNUSED;
 void id_keyset_free(id_keyset *ks);
 size_t id_keyset_count(const id_keyset *ks);
+/* The keys kept, public members only (kty, n, e / crv, x, y, kid, alg, use), as a JWKS document
+ * {"keys": [...]}: what a relay publishes for clients checking presentations
+ * (spec/client.md §18). malloc'd; NULL on failure. */
+char *id_keyset_public_json(const id_keyset *ks);
 
 /* ------------------------------------------------------------------------------------------------
  * Replay cache: once-only acceptance of registration nonces
@@ -316,6 +320,27 @@ int id_verify(const id_idp *idp, const id_keyset *keys, const id_tenant *tenant,
 
 /* Zeroes the whole structure (the person identifier included). */
 void id_verified_wipe(id_verified *v);
+
+/* A citizen's registration evidence as a unit device checks it (spec/client.md §15). */
+typedef struct id_presented {
+	char cpr[11];          /* 10 digits: SECRET, shown masked unless revealed; wipe when done */
+	char name[256];        /* "name", else "given_name family_name" */
+	int64_t iat;           /* when the provider identified the person (the registration) */
+} id_presented;
+
+/*
+ * Verifies a presented ID token (spec/client.md §15 steps 3-7): the token's iss is idp->issuer;
+ * the signature as id_verify (size, shape, header, alg allowlist, key by kid, signature); aud /
+ * azp; nonce == id_nonce_compute(idp->issuer, identity_pk, challenge); the person claim a CPR
+ * number and a name. Expiry, token age and the replay cache are NOT checked: the token is
+ * evidence of a registration, not a log-in. idp must be a citizen provider.
+ * @return 0, ID_ERR_ISS (another provider's token), the signature codes of id_verify (steps
+ *         1-8), ID_ERR_AUD / ID_ERR_AZP, ID_ERR_NONCE_MISSING / ID_ERR_NONCE_MISMATCH (bound to
+ *         another device key or challenge), ID_ERR_SUBJECT (no CPR or no name), ID_ERR_CONFIG.
+ */
+int id_presentation_verify(const id_idp *idp, const id_keyset *keys, const char *token,
+			   size_t token_len, const uint8_t identity_pk[ID_PUBLIC_KEY_BYTES],
+			   const uint8_t challenge[ID_CHALLENGE_BYTES], id_presented *out) ID_WARN_UNUSED;
 
 /*
  * The iss claim of a compact token, read WITHOUT verifying anything, so that the caller can pick

@@ -210,6 +210,7 @@ int proto_errcode(const char *name, size_t len);
 	X(DEVICES_LIST, 18, "devices_list", devices_list, PROTO__REQ_POST)                        \
 	X(DEVICES, 19, "devices", devices, PROTO__REPLY)                                          \
 	X(DEVICE_REVOKE, 20, "device_revoke", device_revoke, PROTO__REQ_POST)                     \
+	X(UNIT_DEVICES_CHANGED, 21, "unit_devices_changed", unit_devices_changed, PROTO__PUSH)    \
 	X(PREKEYS_UPLOAD, 32, "prekeys_upload", prekeys_upload, PROTO__REQ_POST)                  \
 	X(SPK_ROTATE, 33, "spk_rotate", spk_rotate, PROTO__REQ_POST)                              \
 	X(KEY_COUNT_GET, 34, "key_count_get", key_count_get, PROTO__REQ_POST)                     \
@@ -237,6 +238,8 @@ int proto_errcode(const char *name, size_t len);
 	X(CITIZEN, 85, "citizen", citizen, PROTO__REPLY)                                          \
 	X(CONSENT_CHANGED, 86, "consent_changed", consent_changed, PROTO__PUSH)                   \
 	X(DEVICES_CHANGED, 87, "devices_changed", devices_changed, PROTO__PUSH)                   \
+	X(CONSENT_CHECK, 88, "consent_check", consent_check, PROTO__REQ_POST)                     \
+	X(CONSENT_STATE, 89, "consent_state", consent_state, PROTO__REPLY)                        \
 	X(BLOB_PUT, 96, "blob_put", blob_put, PROTO__REQ_POST)                                    \
 	X(BLOB_STATE, 97, "blob_state", blob_state, PROTO__REPLY)                                 \
 	X(BLOB_CHUNK, 98, "blob_chunk", blob_chunk, PROTO__REQ_POST)                              \
@@ -527,6 +530,23 @@ typedef struct proto_devices_changed {
 	const uint8_t *account; /* "acc" */
 } proto_devices_changed;
 
+/* Pushed to a unit's member devices when a device of a member registers (spec/protocol.md §5.5). */
+typedef struct proto_unit_devices_changed {
+	proto_str tenant; /* "ten" */
+	proto_str unit;   /* "unit" */
+} proto_unit_devices_changed;
+
+/* A caseworker asks whether a citizen's consent covers one of its units (spec/protocol.md §9.3). */
+typedef struct proto_consent_check {
+	const uint8_t *account; /* "acc": the citizen */
+	proto_str tenant;       /* "ten" */
+	proto_str unit;         /* "unit" */
+} proto_consent_check;
+
+typedef struct proto_consent_state {
+	bool active; /* "active" */
+} proto_consent_state;
+
 /* Attachments: a blob is ciphertext the client encrypted (spec/crypto.md §attachments), named by
  * an id of 16 random bytes the uploading client chose. */
 typedef struct proto_blob_put {
@@ -608,6 +628,9 @@ typedef struct proto_frame {
 		proto_citizen citizen;
 		proto_consent_changed consent_changed;
 		proto_devices_changed devices_changed;
+		proto_unit_devices_changed unit_devices_changed;
+		proto_consent_check consent_check;
+		proto_consent_state consent_state;
 		proto_blob_put blob_put;
 		proto_blob_state blob_state;
 		proto_blob_chunk blob_chunk;

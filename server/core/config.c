@@ -123,6 +123,11 @@ static void copy_str(char *dst, size_t size, const char *src)
 	snprintf(dst, size, "%s", src);
 }
 
+uint32_t relay_tenant_history_days(const struct relay_tenant_config *t)
+{
+	return t->history_days_set ? t->history_days : RELAY_DEFAULT_HISTORY_DAYS;
+}
+
 void relay_config_add_dev_defaults(struct relay_config *cfg)
 {
 	if (cfg->tenant_count == 0) {
@@ -355,6 +360,21 @@ static int set_tenant_key(struct parse_ctx *p, const char *key, const char *valu
 	if (strcmp(key, "journal_upns") == 0)
 		return set_list(p, key, t->journal_upns[0], sizeof t->journal_upns[0],
 				RELAY_MAX_GROUP_MAPS, &t->journal_upn_count, value);
+	if (strcmp(key, "history_days") == 0) {
+		uint64_t d;
+		if (parse_u64(value, &d) != 0 || d > RELAY_MAX_HISTORY_DAYS)
+			return fail(p, key, "history_days is a number of days from 0 to %u",
+				    RELAY_MAX_HISTORY_DAYS);
+		t->history_days = (uint32_t)d;
+		t->history_days_set = true;
+		return 0;
+	}
+	if (strcmp(key, "read_receipts") == 0) {
+		if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0)
+			return fail(p, key, "read_receipts is true or false");
+		t->read_receipts_off = strcmp(value, "false") == 0;
+		return 0;
+	}
 	return fail(p, key, "unknown key in [tenant %s]", t->id);
 }
 

@@ -47,7 +47,17 @@ struct relay_tenant_config {
 	char journal_upns[RELAY_MAX_GROUP_MAPS][RELAY_CONFIG_STR_MAX];
 	int journal_upn_count;
 	struct relay_consent_text_config consent;
+	/* Published to clients (GET /tenant/ID, spec/client.md §18). Zeroed means the defaults:
+	 * history for new unit devices of RELAY_DEFAULT_HISTORY_DAYS, read receipts on. */
+	bool history_days_set;
+	uint32_t history_days;    /* 0..RELAY_MAX_HISTORY_DAYS when set */
+	bool read_receipts_off;
 };
+
+#define RELAY_DEFAULT_HISTORY_DAYS 30u
+#define RELAY_MAX_HISTORY_DAYS 365u
+/* The tenant's history_days setting, its default when not set. */
+uint32_t relay_tenant_history_days(const struct relay_tenant_config *t);
 
 enum relay_idp_kind { RELAY_IDP_CITIZEN, RELAY_IDP_CASEWORKER };
 enum relay_idp_profile { RELAY_IDP_PROFILE_MITID_BROKER, RELAY_IDP_PROFILE_ADFS };

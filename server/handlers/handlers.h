@@ -31,6 +31,7 @@ void handle_consent_grant(struct relay_conn *c, const proto_frame *f);
 void handle_consent_withdraw(struct relay_conn *c, const proto_frame *f);
 void handle_consent_list(struct relay_conn *c, const proto_frame *f);
 void handle_citizen_lookup(struct relay_conn *c, const proto_frame *f);
+void handle_consent_check(struct relay_conn *c, const proto_frame *f);
 void handle_blob_put(struct relay_conn *c, const proto_frame *f);
 void handle_blob_chunk(struct relay_conn *c, const proto_frame *f);
 void handle_blob_status(struct relay_conn *c, const proto_frame *f);

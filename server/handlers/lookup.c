@@ -16,6 +16,7 @@
 #include "relay_state.h"
 #include "services/audit_log.h"
 #include "services/consent_gate.h"
+#include "services/membership.h"
 #include "wakks_storage.h"
 
 /* Per caseworker: a person looking up citizens by hand needs a few a minute; a script harvesting
@@ -119,4 +120,52 @@ void handle_citizen_lookup(struct relay_conn *c, const proto_frame *f)
 	relay_call_submit(c, &k->call,
 			  relay_audit_append(k->call.req, RELAY_AUDIT_CITIZEN_LOOKUP, relay_now_ms(),
 					     (const uint8_t(*)[16])subjects, 2, cw.tenant, strlen(cw.tenant)));
+}
+
+/* consent_check (spec/protocol.md §9.3): whether a citizen's consent covers one of the asking
+ * caseworker's units, by the rule of a send, before the caseworker writes. Not audited: the
+ * caseworker already holds the account (it is the thread's citizen) and a send would tell. */
+void handle_consent_check(struct relay_conn *c, const proto_frame *f)
+{
+	struct relay *r = c->relay;
+	const proto_consent_check *q = &f->body.consent_check;
+	struct store_account cw;
+	const char *why = "only caseworkers and journal devices ask about a citizen's consent";
+	int rc = c->account_kind == STORE_ACCOUNT_CASEWORKER || c->account_kind == STORE_ACCOUNT_JOURNAL
+			 ? relay_caseworker_standing(c, &cw, &why)
+			 : PROTO_E_FORBIDDEN;
+	char tenant[PROTO_MAX_SLUG_BYTES + 1], unit[PROTO_MAX_SLUG_BYTES + 1];
+	memcpy(tenant, q->tenant.ptr, q->tenant.len);
+	tenant[q->tenant.len] = '\0';
+	memcpy(unit, q->unit.ptr, q->unit.len);
+	unit[q->unit.len] = '\0';
+	if (rc == 0 && strcmp(tenant, cw.tenant) != 0) {
+		rc = PROTO_E_FORBIDDEN;
+		why = "a caseworker asks only about units of the same municipality";
+	}
+	const struct relay_tenant_config *t = rc == 0 ? relay_config_tenant(&r->cfg, tenant) : NULL;
+	bool unit_exists = false;
+	for (int i = 0; t && i < t->unit_count; i++)
+		unit_exists |= strcmp(t->units[i].id, unit) == 0;
+	if (rc == 0 && !unit_exists) {
+		rc = PROTO_E_NOT_FOUND;
+		why = "no such unit";
+	}
+	if (rc == 0 && cw.kind == STORE_ACCOUNT_CASEWORKER && !relay_membership_has(&cw, unit)) {
+		rc = PROTO_E_FORBIDDEN;
+		why = "a caseworker asks only about its own units";
+	}
+	struct store_account citizen;
+	if (rc == 0 && (store_get_account(r->store, q->account, &citizen) != 0 ||
+			citizen.kind != STORE_ACCOUNT_CITIZEN)) {
+		rc = PROTO_E_NOT_FOUND;
+		why = "no such citizen account";
+	}
+	if (rc != 0) {
+		relay_send_error(c, f->request_id, rc, why, NULL);
+		return;
+	}
+	proto_frame *out = relay_tx_frame(r, PROTO_T_CONSENT_STATE, f->request_id);
+	out->body.consent_state.active = relay_consent_reaches(r, q->account, &cw, unit);
+	relay_send_frame(c, out);
 }

@@ -56,6 +56,7 @@ static void registered(struct relay_call *call, struct relay_conn *c)
 		relay_deliver_pump(c);
 	}
 	relay_notify_devices_changed(r, g->account, g->device);
+	relay_notify_unit_devices_changed(r, g->account, g->device);
 }
 
 static void refuse(struct relay_conn *c, uint32_t request_id, const char *check, int err)

@@ -61,6 +61,7 @@ static const struct {
 	{ PROTO_T_CONSENT_WITHDRAW, handle_consent_withdraw },
 	{ PROTO_T_CONSENT_LIST, handle_consent_list },
 	{ PROTO_T_CITIZEN_LOOKUP, handle_citizen_lookup },
+	{ PROTO_T_CONSENT_CHECK, handle_consent_check },
 	{ PROTO_T_BLOB_PUT, handle_blob_put },
 	{ PROTO_T_BLOB_CHUNK, handle_blob_chunk },
 	{ PROTO_T_BLOB_STATUS, handle_blob_status },

@@ -14,6 +14,7 @@
 #include "services/consent_gate.h"
 #include "services/identity_binding.h"
 #include "services/metrics.h"
+#include "services/tenant_info.h"
 #include "wakks_devidp.h"
 #include "wakks_protocol.h"
 
@@ -149,9 +150,29 @@ static int consent_text(struct relay *r, struct lws *wsi, void *pss, const char 
 	return rc;
 }
 
+/* GET /tenant/TENANT: the tenant's public settings and citizen providers' keys. */
+static int tenant_info(struct relay *r, struct lws *wsi, void *pss, const char *uri)
+{
+	const char *id = uri + strlen("/tenant/");
+	if (!proto_slug_valid(id, strlen(id)))
+		return 1;
+	char *out = relay_tenant_info_json(r, id);
+	if (!out)
+		return relay_config_tenant(&r->cfg, id) ? -1 : 1;
+	int rc = relay_http_respond(wsi, pss, 200, "application/json; charset=utf-8",
+				    "cache-control: max-age=300\n", out, strlen(out));
+	free(out);
+	return rc;
+}
+
 int relay_http_route(struct relay *r, struct lws *wsi, void *pss, const char *uri,
 		     const char *body, size_t body_len)
 {
+	if (strncmp(uri, "/tenant/", 8) == 0 && !body) {
+		int rc = tenant_info(r, wsi, pss, uri);
+		if (rc != 1)
+			return rc;
+	}
 	if (strncmp(uri, "/consent/", 9) == 0 && !body) {
 		int rc = consent_text(r, wsi, pss, uri);
 		if (rc != 1)

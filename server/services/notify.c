@@ -8,6 +8,7 @@
 #include "net/outgoing.h"
 #include "relay_state.h"
 #include "services/devset.h"
+#include "wakks_storage.h"
 
 /* Pushes the frame in r->tx_frame to every online device of the set but `except`. The frame is
  * encoded once per device; sets are small (an account's devices, a unit's caseworkers). */
@@ -63,5 +64,42 @@ void relay_notify_consent_changed(struct relay *r, const uint8_t citizen[16],
 	b->time = time_ms;
 	/* A set that overflowed still reaches the devices it holds. */
 	push_to_set(r, set, except, f);
+	free(set);
+}
+
+/* One unit's push: to its member devices but the new one. */
+static void push_unit(struct relay *r, struct relay_devset *set, const char *tenant,
+		      const char *unit, const uint8_t *except)
+{
+	set->n = 0;
+	if (relay_devset_add_unit(r, set, tenant, strlen(tenant), unit, strlen(unit)) != 0 &&
+	    set->n == 0)
+		return;
+	proto_frame *f = relay_tx_frame(r, PROTO_T_UNIT_DEVICES_CHANGED, 0);
+	f->body.unit_devices_changed.tenant = (proto_str){ tenant, strlen(tenant) };
+	f->body.unit_devices_changed.unit = (proto_str){ unit, strlen(unit) };
+	push_to_set(r, set, except, f);
+}
+
+void relay_notify_unit_devices_changed(struct relay *r, const uint8_t account[16],
+				       const uint8_t *except)
+{
+	struct store_account acc;
+	if (store_get_account(r->store, account, &acc) != 0)
+		return;
+	if (acc.kind != STORE_ACCOUNT_CASEWORKER && acc.kind != STORE_ACCOUNT_JOURNAL)
+		return;
+	struct relay_devset *set = calloc(1, sizeof *set);
+	if (!set)
+		return;
+	if (acc.kind == STORE_ACCOUNT_JOURNAL) {
+		/* The journal device belongs to every unit of its tenant. */
+		const struct relay_tenant_config *t = relay_config_tenant(&r->cfg, acc.tenant);
+		for (int i = 0; t && i < t->unit_count; i++)
+			push_unit(r, set, acc.tenant, t->units[i].id, except);
+	} else {
+		for (uint8_t i = 0; i < acc.n_units && i < STORE_ACCOUNT_UNITS_MAX; i++)
+			push_unit(r, set, acc.tenant, acc.units[i], except);
+	}
 	free(set);
 }

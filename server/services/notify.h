@@ -17,4 +17,10 @@ void relay_notify_consent_changed(struct relay *r, const uint8_t citizen[16],
 				  const uint8_t *except, const char *tenant, const char *unit,
 				  uint32_t kind, uint64_t time_ms);
 
+/* A device of a caseworker or journal account was registered: to the online member devices of
+ * each of its units but the new device (spec/protocol.md §5.5), so that one of them gives it the
+ * units' history. Nothing for citizens. */
+void relay_notify_unit_devices_changed(struct relay *r, const uint8_t account[16],
+				       const uint8_t *except);
+
 #endif

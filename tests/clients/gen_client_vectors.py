@@ -41,9 +41,9 @@ def notice(typ, ref=bytes(16), account=bytes(16), state=0, note=""):
     return bytes([1, typ]) + ref + account + bytes([state]) + struct.pack(">H", len(n)) + n
 
 
-def presentation(idp, challenge, token):
-    return (bytes([1, len(idp)]) + idp.encode() + challenge + struct.pack(">H", len(token)) +
-            token.encode())
+def presentation(issuer, challenge, token):
+    i = issuer.encode()
+    return bytes([1, len(i)]) + i + challenge + struct.pack(">H", len(token)) + token.encode()
 
 
 def history(entries):
@@ -132,9 +132,9 @@ def main():
     c = b(32, 0xE0)
     token = "eyJhbGciOiJSUzI1NiJ9.eyJub25jZSI6IngifQ.c2ln"
     out["presentations"] = [{
-        "idp": "dev-mitid", "challenge": h(c), "token": token,
-        "encoded": h(presentation("dev-mitid", c, token)),
-        "issuer": issuer, "sender_identity_key": h(ik), "nonce": nonce(issuer, ik, c)}]
+        "issuer": issuer, "challenge": h(c), "token": token,
+        "encoded": h(presentation(issuer, c, token)),
+        "sender_identity_key": h(ik), "nonce": nonce(issuer, ik, c)}]
     hist = history([(SENT + 10, b(32, 0xC0), t1), (SENT + 20, bytes(32), t2), (SENT + 30, b(32, 0xD0), n1)])
     out["history"] = [{
         "entries": [{"stored_ms": SENT + 10, "sender_ik": h(b(32, 0xC0)), "record": h(t1)},
@@ -161,10 +161,10 @@ def main():
         {"what": "notice", "why": "handover without assignee", "encoded": h(notice(2))},
         {"what": "notice", "why": "take with a note", "encoded": h(notice(1, note="x"))},
         {"what": "notice", "why": "journal_status state 3", "encoded": h(notice(7, ref=b(16, 1), state=3))},
-        {"what": "presentation", "why": "empty provider id",
+        {"what": "presentation", "why": "empty issuer",
          "encoded": h(bytes([1, 0]) + c + struct.pack(">H", 1) + b"x")},
         {"what": "presentation", "why": "truncated token",
-         "encoded": h(presentation("dev-mitid", c, token)[:-1])},
+         "encoded": h(presentation(issuer, c, token)[:-1])},
         {"what": "history", "why": "count zero", "encoded": h(bytes([1, 0, 0]))},
         {"what": "history", "why": "entry record truncated", "encoded": h(hist[:-1])},
     ]

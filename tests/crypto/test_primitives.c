@@ -139,7 +139,7 @@ static void test_content_record(void)
 	/* Malformed records. */
 	for (size_t l = 0; l < len; l++)
 		CHECK(wc_content_decode(buf, l, &d) != WC_OK);
-	buf[0] = 2;
+	buf[0] = 3;
 	CHECK_EQ_INT(wc_content_decode(buf, len, &d), WC_E_VERSION);
 	buf[0] = 1;
 	buf[1] = 9;

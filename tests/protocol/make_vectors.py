@@ -108,7 +108,7 @@ TYPES = {
     "consent_grant": 80, "consent_withdraw": 81, "consent_list": 82, "consents": 83,
     "citizen_lookup": 84, "citizen": 85, "consent_changed": 86, "devices_changed": 87,
     "blob_put": 96, "blob_state": 97, "blob_chunk": 98, "blob_status": 99, "blob_get": 100,
-    "blob_data": 101,
+    "blob_data": 101, "unit_devices_changed": 21, "consent_check": 88, "consent_state": 89,
 }
 
 T0 = 1764115200000  # 2025-11-26T00:00:00Z in ms
@@ -203,6 +203,9 @@ VALID = [
     ("citizen_not_reachable", "citizen", 18, {"reach": False}),
     ("consent_changed", "consent_changed", 0, {"acc": CIT, "ten": "varde", "unit": "jobcenter", "kind": 1, "time": T0 + 5}),
     ("devices_changed", "devices_changed", 0, {"acc": CIT}),
+    ("unit_devices_changed", "unit_devices_changed", 0, {"ten": "varde", "unit": "jobcenter"}),
+    ("consent_check", "consent_check", 24, {"acc": CIT, "ten": "varde", "unit": "jobcenter"}),
+    ("consent_state", "consent_state", 24, {"active": True}),
     ("blob_put", "blob_put", 19, {"id": BLOB, "size": 10485808, "sha": h("blob/sha", 32)}),
     ("blob_state_uploading", "blob_state", 19, {"id": BLOB, "size": 10485808, "have": 262144}),
     ("blob_state_done", "blob_state", 20, {"id": BLOB, "size": 10485808, "have": 10485808, "done": True}),
