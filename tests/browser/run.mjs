@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { startRelay } from './relay.mjs';
 import { cliInterop } from './cli.mjs';
 import { attachmentSteps } from './attachments.mjs';
+import { inboxScenario } from './inbox.mjs';
 
 const root = resolve(new URL('../..', import.meta.url).pathname);
 const web = resolve(root, 'clients/web');
@@ -291,16 +292,22 @@ async function main() {
         await axe(p, 'devices');
       }
     });
-    await step('a second tab of the same browser takes over the connection without a reconnect fight', async () => {
+    await step('tabs of one browser share ONE relay connection: a second tab gets events and sends through the first, and takes over when the first closes', async () => {
       const tab = await caseCtx.newPage();
       await tab.goto(base);
       await waitOnline(tab);
-      await cw.waitForSelector('[role=alert]:has-text("andet vindue")', { timeout: 10000 });
-      await new Promise((r) => setTimeout(r, 1500));
-      if (await tab.evaluate(() => window.wakks.client.status) !== 'online') throw new Error('the new tab lost its connection');
-      await tab.close();
-      await cw.click('[role=alert] button');
-      await waitOnline(cw);
+      const role = (p) => p.evaluate(() => ({ leader: window.wakks.client.tabs.leader, conn: !!window.wakks.client.conn && !window.wakks.client.conn.closed }));
+      const [a, b] = [await role(cw), await role(tab)];
+      if (!a.leader || !a.conn || b.leader || b.conn) throw new Error(`first ${JSON.stringify(a)}, second ${JSON.stringify(b)}`);
+      await tab.click('.inbox button.conv');
+      await send(cit, 'Til begge faneblade');
+      await tab.waitForSelector('.msg.theirs:has-text("Til begge faneblade")', { timeout: 15000 });
+      // Sent through the first tab's connection: the relay's answer (no consent now) comes back.
+      await send(tab, 'Fra det andet faneblad');
+      await waitStatus(tab, 'Fra det andet faneblad', 'consent');
+      await cw.close();
+      await tab.waitForFunction(() => window.wakks.client.tabs.leader && window.wakks.client.status === 'online', null, { timeout: 15000 });
+      cw = tab;
     });
     await step('reload keeps keys and history', async () => {
       await cw.reload();
@@ -310,6 +317,8 @@ async function main() {
       await cw.waitForSelector('.msg.mine:has-text("mødet er torsdag")');
     });
     await cliInterop({ step, relay, buildDir, root, cw, openNav, send, waitStatus });
+    // The caseworker's working day (issue 19): its own relay, people and browser contexts.
+    await inboxScenario({ step, browser, buildDir, web, root, axe, shot, login, waitOnline, openNav, send, waitStatus, watchCsp, contexts });
     await step('injected script does not run, and the client ran without a policy violation', async () => {
       const r = await cw.goto(base);
       const csp = r.headers()['content-security-policy'] ?? '';

@@ -53,7 +53,7 @@ test('notices, receipts, presentations and history round-trip', () => {
   }
   for (const p of v.presentations) {
     const d = decodePresentation(fromHex(p.encoded));
-    assert.equal(d.idp, p.idp);
+    assert.equal(d.issuer, p.issuer);
     assert.equal(d.token, p.token);
     assert.equal(toHex(d.challenge), p.challenge);
     assert.equal(toHex(encodePresentation(d)), p.encoded);
@@ -107,14 +107,14 @@ test('a presentation verifies only with the provider\'s signature, audience and 
     return `${head}.${body}.${b64(new Uint8Array(sig))}`;
   };
   const good = { iss: issuer, aud: 'wakks-dev', iat: 1767225600, name: 'Anna Jensen', 'dk.cpr': '0503841234', nonce: registrationNonce(issuer, ik, chal) };
-  const check = async (claims, opts = {}) => verifyPresentation({ idp: opts.idp ?? 'dev-mitid', challenge: chal, token: opts.raw ?? await token(claims, opts.key) }, opts.ik ?? ik, 'tenant' in opts ? opts.tenant : tenant);
+  const check = async (claims, opts = {}) => verifyPresentation({ issuer: opts.issuer ?? issuer, challenge: chal, token: opts.raw ?? await token(claims, opts.key) }, opts.ik ?? ik, 'tenant' in opts ? opts.tenant : tenant);
   const ok = await check(good);
   assert.equal(ok.ok, true);
   assert.equal(ok.name, 'Anna Jensen');
   assert.equal(ok.cpr, '0503841234');
   assert.equal((await check(good, { key: foreign.privateKey })).reason, 'signature');
   assert.equal((await check({ ...good, iss: 'https://evil.example/op' })).reason, 'foreign_provider');
-  assert.equal((await check(good, { idp: 'other' })).reason, 'foreign_provider');
+  assert.equal((await check(good, { issuer: 'https://other.example/op' })).reason, 'foreign_provider');
   assert.equal((await check({ ...good, aud: 'other' })).reason, 'audience');
   assert.equal((await check(good, { ik: otherIk })).reason, 'key_binding');
   assert.equal((await check({ ...good, 'dk.cpr': '12' })).reason, 'claims');

@@ -137,7 +137,7 @@ export class Client extends EventTarget {
       };
       // A citizen's device keeps the evidence of its registration, to show the units it writes to
       // who it is (spec/client.md §15): the token, the provider and the challenge it is bound to.
-      if (role === 'citizen') this.device.presentation = { idp: PROVIDERS[role].split('/').pop(), challenge: toHex(hello.chal), token: idToken };
+      if (role === 'citizen') this.device.presentation = { issuer: disc.issuer, challenge: toHex(hello.chal), token: idToken };
       await db.write(['kv', 'opks'], (t) => {
         t.put('kv', 'device', this.device);
         for (const o of keys.opks) t.put('opks', o.id, o);

@@ -65,22 +65,23 @@ export function decodeReceipt(b) {
 export const MAX_TOKEN_BYTES = 16384;
 
 export function encodePresentation(p) {
-  const idp = utf8.encode(p.idp), token = utf8.encode(p.token);
-  if (!idp.length || idp.length > 64 || !token.length || token.length > MAX_TOKEN_BYTES || p.challenge.length !== 32) bad('presentation fields');
-  return concat(u8(1), u8(idp.length), idp, p.challenge, u16(token.length), token);
+  const iss = utf8.encode(p.issuer), token = utf8.encode(p.token);
+  if (!iss.length || iss.length > 255 || !token.length || token.length > MAX_TOKEN_BYTES || p.challenge.length !== 32) bad('presentation fields');
+  return concat(u8(1), u8(iss.length), iss, p.challenge, u16(token.length), token);
 }
 
 export function decodePresentation(b) {
   if (b.length < 2 || b[0] !== 1) bad('presentation format');
   const il = b[1];
-  if (!il || il > 64 || b.length < 2 + il + 34) bad('presentation idp');
-  const idp = String.fromCharCode(...b.subarray(2, 2 + il));
+  if (!il || b.length < 2 + il + 34) bad('presentation issuer');
+  let issuer = '';
+  try { issuer = strict.decode(b.subarray(2, 2 + il)); } catch { bad('issuer not UTF-8'); }
   const challenge = b.slice(2 + il, 34 + il);
   const tl = (b[34 + il] << 8) | b[35 + il];
   if (!tl || tl > MAX_TOKEN_BYTES || b.length !== 36 + il + tl) bad('presentation token');
   const token = String.fromCharCode(...b.subarray(36 + il));
-  if (!/^[\x21-\x7e]+$/.test(token) || !/^[\x21-\x7e]+$/.test(idp)) bad('presentation not ASCII');
-  return { idp, challenge, token };
+  if (!/^[\x21-\x7e]+$/.test(token)) bad('token not ASCII');
+  return { issuer, challenge, token };
 }
 
 export const MAX_HISTORY_ENTRIES = 1024;

@@ -172,7 +172,7 @@ export class Threads {
     const p = this.c.device.presentation;
     const had = this.m.conversations.get(conv.id)?.presented;
     if (!p || had) return null;
-    return encodePresentation({ idp: p.idp, challenge: fromHex(p.challenge), token: p.token });
+    return encodePresentation({ issuer: p.issuer, challenge: fromHex(p.challenge), token: p.token });
   }
 
   async presentAgain(convId) {
@@ -180,7 +180,7 @@ export class Threads {
     const p = this.c.device.presentation;
     if (!conv || !p || (conv.presented && Date.now() - conv.presented < PRESENT_AGAIN_MS)) return;
     conv.presented = Date.now();
-    const { item } = this.m.record(conv, PRESENTATION, encodePresentation({ idp: p.idp, challenge: fromHex(p.challenge), token: p.token }));
+    const { item } = this.m.record(conv, PRESENTATION, encodePresentation({ issuer: p.issuer, challenge: fromHex(p.challenge), token: p.token }));
     await db.write(['outbox', 'conversations'], (t) => { t.put('outbox', item.cmid, item); t.put('conversations', conv.id, conv); });
     setTimeout(() => this.m.flush(), 0);
   }

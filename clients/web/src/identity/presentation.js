@@ -26,14 +26,14 @@ export function cprValid(cpr) {
 }
 
 /**
- * @param {object} p the decoded presentation { idp, challenge, token }
+ * @param {object} p the decoded presentation { issuer, challenge, token }
  * @param {Uint8Array} senderIk identity key of the device that sent it
  * @param {object} tenant the tenant's information (GET /tenant/TENANT) or null when unavailable
  * @returns {Promise<object>} { ok: true, name, cpr, iat, idp } or { ok: false, reason }
  */
 export async function verifyPresentation(p, senderIk, tenant) {
   if (!tenant) return { ok: false, reason: 'unavailable' };
-  const prov = (tenant.citizen_idps ?? []).find((x) => x.id === p.idp);
+  const prov = (tenant.citizen_idps ?? []).find((x) => x.issuer === p.issuer);
   const parts = p.token.split('.');
   let header, payload;
   try {
@@ -61,7 +61,7 @@ export async function verifyPresentation(p, senderIk, tenant) {
   const name = typeof payload.name === 'string' && payload.name ? payload.name
     : typeof payload.given_name === 'string' && typeof payload.family_name === 'string' ? `${payload.given_name} ${payload.family_name}` : '';
   if (!cprValid(cpr) || !name) return { ok: false, reason: 'claims' };
-  return { ok: true, name, cpr, iat: Number(payload.iat) || 0, idp: p.idp };
+  return { ok: true, name, cpr, iat: Number(payload.iat) || 0, issuer: p.issuer };
 }
 
 export const REASONS = {

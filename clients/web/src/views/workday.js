@@ -8,6 +8,7 @@ import { FILTERS, listThreads, snippet } from '../app/inbox.js';
 import { phrases, savePhrases, saveSettings, settings, MAX_PHRASE_CHARS, MAX_PHRASE_NAME } from '../app/settings.js';
 import { askNotifications, notificationPermission, notificationsPossible } from './attention.js';
 import { h, fmtTime } from './dom.js';
+import { colleagueName } from './threadparts.js';
 
 // What the list and the reading pane keep while the page runs (not stored).
 const ui = { filter: 'all', q: '' };
@@ -42,7 +43,7 @@ export function workdayView(app, route, { titleOf, threadOf }) {
       h('span', { class: 'title' }, titleOf(conv)),
       conv.unread ? h('span', { class: 'badge' }, `${conv.unread} ulæste`) : null),
       h('span', { class: 'when' }, ` ${fmtTime(conv.last)}`),
-      stateLine(conv, me),
+      stateLine(app, conv, me),
       preview ? h('p', { class: 'preview' }, preview) : null);
   })) : h('p', { class: 'empty' }, ui.q ? 'Ingen samtaler passer til søgningen.' : ui.filter === 'all' ? 'Ingen samtaler endnu.' : 'Ingen samtaler her.');
   const listPane = h('section', { class: 'pane-list', 'aria-labelledby': 'inbox-title' },
@@ -59,9 +60,9 @@ export function workdayView(app, route, { titleOf, threadOf }) {
 }
 
 /** Who has the thread and how far it is, when something is known. */
-function stateLine(conv, me) {
+function stateLine(app, conv, me) {
   const parts = [];
-  if (conv.assignee) parts.push(conv.assignee === me ? 'Min' : `Hos ${conv.assigneeName || 'en kollega'}`);
+  if (conv.assignee) parts.push(conv.assignee === me ? 'Min' : `Hos ${colleagueName(app, conv.assignee)}`);
   if (conv.state === 'answered') parts.push('Besvaret');
   if (conv.state === 'closed') parts.push('Lukket');
   if (conv.consent === 'withdrawn') parts.push('Samtykke trukket tilbage');

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: MPL-2.0
+// The caseworker's working day (issue 19) in the browser, against its own relay: two caseworkers
+// of the Jobcenter (Camilla, Dennis) and a citizen (Anna) — her verified name on both screens, a
+// shared thread, handover with a note, read receipts both ways, consent offered in the thread,
+// log-out and history, a colleague who joins later, a forged identity shown as unverified, the
+// split screen at 1366×768 and one pane at 390×844, and axe-core on every new screen.
+import { startRelay } from './relay.mjs';
+
+const DESK = { width: 1366, height: 768 };
+const PHONE = { width: 390, height: 844 };
+
+export async function inboxScenario({ step, browser, buildDir, web, axe, shot, login, waitOnline, send, watchCsp, contexts }) {
+  const relay = await startRelay(buildDir, `${web}/dist`);
+  const base = relay.url;
+  const ctx = async (viewport) => {
+    const c = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'da-DK', viewport });
+    watchCsp(c);
+    contexts.push(c);
+    return c;
+  };
+  let failed = false;
+  const must = async (name, fn) => { if (failed) { await step(name, async () => { throw new Error('skipped after an earlier failure'); }); return; } await step(name, async () => { try { await fn(); } catch (e) { failed = true; throw e; } }); };
+  const accOf = (p) => p.evaluate(() => [...window.wakks.client.device.acc].map((b) => b.toString(16).padStart(2, '0')).join(''));
+  const openThread = async (p, who) => {
+    await p.evaluate(() => window.wakks.go({ view: 'home' }));
+    await p.click(`.inbox button.conv:has-text("${who}")`, { timeout: 20000 });
+    await p.waitForSelector('.pane-read h2#thread-title');
+  };
+  const VERIFIED = 'Anna Jensen · 050384-xxxx · verificeret med MitID';
+  let A, B, C, ctxB;
+  try {
+    await must('working day: two caseworkers of the Jobcenter and a citizen log in', async () => {
+      A = await login(await ctx(DESK), base, 'caseworker', 'camilla');
+      ctxB = await ctx(DESK);
+      B = await login(ctxB, base, 'caseworker', 'dennis');
+      C = await login(await ctx(PHONE), base, 'citizen', 'anna');
+    });
+    await must('before consent the citizen is told the unit cannot answer, and consents in the thread', async () => {
+      await C.click('button[data-unit=jobcenter]');
+      await C.waitForSelector('#consent-inline p.error:has-text("kan ikke svare dig")');
+      await C.click('#consent-inline-read');
+      await axe(C, 'citizen thread with consent offered (390×844)');
+      await C.click('#consent-inline-grant');
+      await C.waitForSelector('#consent-inline .ok');
+    });
+    await must('the citizen writes; both caseworkers see her verified name and masked CPR number', async () => {
+      await send(C, 'Hej, jeg vil gerne tale om min ledighed.');
+      for (const p of [A, B]) {
+        await openThread(p, 'Anna Jensen');
+        await p.waitForSelector(`#citizen-identity:has-text("${VERIFIED}")`);
+        await p.waitForSelector('.msg.theirs:has-text("min ledighed")');
+      }
+      await axe(A, 'caseworker split screen with a verified citizen (1366×768)');
+      // the list and the reading pane side by side
+      const [l, r] = [await A.locator('.pane-list').boundingBox(), await A.locator('.pane-read').boundingBox()];
+      if (!l || !r || r.x < l.x + l.width - 1 || Math.abs(r.y - l.y) > 40) throw new Error(`panes ${JSON.stringify([l, r])}`);
+      // the full number only on request
+      await A.click('#reveal-cpr');
+      await A.waitForSelector('#citizen-cpr:has-text("050384-1234")');
+      await shot(A, 'caseworker-workday');
+    });
+    await must('caseworker A\'s reply appears on B\'s screen in the same thread, and reaches the citizen', async () => {
+      await send(A, 'Vi ringer til dig i morgen kl. 10.');
+      await B.waitForSelector('.msg.theirs:has-text("Vi ringer til dig")', { timeout: 15000 });
+      if (await B.locator('.inbox li').count() !== 1) throw new Error('the reply opened a second thread');
+      await C.waitForSelector('.msg.theirs:has-text("Vi ringer til dig")', { timeout: 15000 });
+    });
+    await step('read receipts both ways: "Læst"', async () => {
+      await A.waitForSelector('.msg.mine[data-read=true]:has-text("Vi ringer til dig") .status:has-text("Læst")', { timeout: 15000 });
+      await C.waitForSelector('.msg.mine[data-read=true]:has-text("min ledighed") .status:has-text("Læst")', { timeout: 15000 });
+    });
+    await must('A takes the thread and hands it to B with a note; both inboxes show it', async () => {
+      const bAcc = await accOf(B);
+      await A.click('#take');
+      await A.waitForSelector('#thread-status:has-text("Tildelt: dig")');
+      await A.click('details.handover-box summary');
+      await A.waitForSelector(`#handover-to option[value="${bAcc}"]`, { state: 'attached' });
+      await A.selectOption('#handover-to', bAcc);
+      await A.fill('#handover-note', 'Borgeren vil tale om ledighed – kan du tage den?');
+      await axe(A, 'handover form');
+      await A.click('.handover button[type=submit]');
+      await A.waitForSelector('.inbox li .state:has-text("Hos Kollega")');
+      await B.waitForSelector('.inbox li .state:has-text("Min")', { timeout: 15000 });
+      await B.waitForSelector('.notice[data-notice=handover]:has-text("til dig"):has-text("kan du tage den")');
+      await B.click('button[data-filter=mine]');
+      await B.waitForSelector('.inbox button.conv:has-text("Anna Jensen")');
+      await A.click('button[data-filter=mine]');
+      await A.waitForSelector('.pane-list .empty');
+      await A.click('button[data-filter=unassigned]');
+      await A.waitForSelector('.pane-list .empty');
+      await axe(A, 'inbox filtered');
+      for (const p of [A, B]) await p.click('button[data-filter=all]');
+    });
+    await step('search across the threads on the device; the unread count in the title and the icon', async () => {
+      await B.fill('#inbox-search', 'LEDIGHED');
+      await B.waitForSelector('.inbox li .preview:has-text("ledighed")');
+      await B.fill('#inbox-search', 'ingen-sådan-tekst');
+      await B.waitForSelector('.pane-list .empty');
+      await B.fill('#inbox-search', '');
+      await B.click('nav button[data-view=settings]');
+      await send(C, 'Et spørgsmål mere');
+      await B.waitForFunction(() => document.title.startsWith('(1) '), null, { timeout: 15000 });
+      const icon = await B.getAttribute('link[rel=icon]', 'href');
+      if (!icon.startsWith('data:image/png')) throw new Error(`icon ${icon.slice(0, 30)}`);
+      await openThread(B, 'Anna Jensen');
+      await B.waitForFunction(() => !document.title.startsWith('('));
+    });
+    await step('Enter sends and Shift+Enter breaks the line; a standard phrase of the unit is inserted', async () => {
+      await A.click('nav button[data-view=settings]');
+      await A.fill('#phrase-name', 'Hilsen');
+      await A.fill('#phrase-text', 'Venlig hilsen Jobcentret');
+      await A.click('#phrase-add button[type=submit]');
+      await A.waitForSelector('.phrase-list label:has-text("Hilsen")');
+      await axe(A, 'settings');
+      await openThread(A, 'Anna Jensen');
+      await A.selectOption('#phrase', { label: 'Hilsen' });
+      await A.keyboard.press('Shift+Enter');
+      await A.keyboard.type('Linje to');
+      const v = await A.inputValue('#compose');
+      if (v !== 'Venlig hilsen Jobcentret\nLinje to') throw new Error(`compose: ${JSON.stringify(v)}`);
+      await A.keyboard.press('Enter');
+      await A.waitForSelector('.msg.mine:has-text("Linje to")');
+      await C.waitForSelector('.msg.theirs:has-text("Linje to")', { timeout: 15000 });
+    });
+    await step('at 390×844 the caseworker sees one pane at a time', async () => {
+      await A.setViewportSize(PHONE);
+      if (await A.isVisible('.pane-list') || !await A.isVisible('.pane-read')) throw new Error('thread: both panes or none');
+      await axe(A, 'caseworker thread (390×844)');
+      await A.click('.pane-read button.link');
+      await A.waitForSelector('.workday[data-open=list]');
+      if (!await A.isVisible('.pane-list') || await A.isVisible('.pane-read')) throw new Error('list: both panes or none');
+      await axe(A, 'caseworker inbox (390×844)');
+      await A.setViewportSize(DESK);
+    });
+    await must('B logs out from the header and logs in again: the unit\'s history comes back', async () => {
+      B.once('dialog', (d) => d.accept());
+      await B.click('#logout');
+      await B.waitForSelector('#login-caseworker');
+      await B.close();
+      B = await login(ctxB, base, 'caseworker', 'dennis');
+      await openThread(B, 'Anna Jensen');
+      await B.waitForSelector(`#citizen-identity:has-text("${VERIFIED}")`);
+      await B.waitForSelector('.msg:has-text("min ledighed")');
+      await B.waitForSelector('.msg:has-text("Vi ringer til dig")');
+      await B.waitForSelector('.notice[data-notice=handover]:has-text("kan du tage den")');
+    });
+    await step('a colleague who joins the unit\'s group later sees the unit\'s threads', async () => {
+      const E = await login(await ctx(DESK), base, 'caseworker', 'emma');
+      await openThread(E, 'Anna Jensen');
+      await E.waitForSelector('.msg:has-text("Et spørgsmål mere")');
+      await E.waitForSelector(`#citizen-identity:has-text("${VERIFIED}")`);
+    });
+    await step('a forged identity (another name on a token whose signature then fails) is shown as unverified', async () => {
+      const D = await login(await ctx(DESK), base, 'citizen', 'bo');
+      const bo = await accOf(D);
+      await D.evaluate(() => {
+        const d = window.wakks.client.device;
+        const [h, p, s] = d.presentation.token.split('.');
+        const claims = JSON.parse(atob(p.replace(/-/g, '+').replace(/_/g, '/')));
+        const forged = btoa(JSON.stringify({ ...claims, name: 'Anna Jensen', 'dk.cpr': '0503841234' })).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+        d.presentation = { ...d.presentation, token: `${h}.${forged}.${s}` };
+      });
+      await D.click('button[data-unit=jobcenter]');
+      await send(D, 'Hej, det er Anna');
+      await A.evaluate(() => window.wakks.go({ view: 'home' }));
+      await A.click(`.inbox button.conv[data-citizen="${bo}"]`, { timeout: 15000 });
+      await A.waitForSelector('#citizen-identity .unverified');
+      await A.waitForSelector('#citizen-identity:has-text("signaturen er ikke gyldig")');
+      if (await A.locator('.pane-read h2').textContent() === 'Anna Jensen') throw new Error('the forged name is shown');
+      await axe(A, 'unverified citizen');
+    });
+  } finally {
+    await relay.stop();
+  }
+}
