@@ -4,12 +4,19 @@
 // shared thread, handover with a note, read receipts both ways, consent offered in the thread,
 // log-out and history, a colleague who joins later, a forged identity shown as unverified, the
 // split screen at 1366×768 and one pane at 390×844, and axe-core on every new screen.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { startRelay } from './relay.mjs';
+
+const run = promisify(execFile);
 
 const DESK = { width: 1366, height: 768 };
 const PHONE = { width: 390, height: 844 };
 
-export async function inboxScenario({ step, browser, buildDir, web, axe, shot, login, waitOnline, send, watchCsp, contexts }) {
+export async function inboxScenario({ step, browser, buildDir, web, root, axe, shot, login, waitOnline, send, watchCsp, contexts }) {
   const relay = await startRelay(buildDir, `${web}/dist`);
   const base = relay.url;
   const ctx = async (viewport) => {
@@ -149,6 +156,29 @@ export async function inboxScenario({ step, browser, buildDir, web, axe, shot, l
       await openThread(E, 'Anna Jensen');
       await E.waitForSelector('.msg:has-text("Et spørgsmål mere")');
       await E.waitForSelector(`#citizen-identity:has-text("${VERIFIED}")`);
+    });
+    await step('mixed: a command-line device of the citizen writes into the same thread, and gets the caseworkers\' replies', async () => {
+      const bin = [resolve(buildDir, 'clients/cli/wakks'), resolve(root, 'build/clients/cli/wakks')].find((p) => existsSync(p));
+      if (!bin) { console.log('# skip: C command-line client not built'); return; }
+      const store = mkdtempSync(join(tmpdir(), 'wakks-cli-'));
+      const ca = ['dev-cert.pem', 'tls-cert.pem'].map((f) => join(relay.dataDir, f)).find((p) => existsSync(p));
+      const wakks = (...args) => run(bin, ['--store', join(store, 's'), ...args], { timeout: 30000 });
+      try {
+        await wakks('--relay', `wss://localhost:${relay.port}`, ...(ca ? ['--ca', ca] : []), 'init');
+        await wakks('login', '--user', 'anna', '--idp', 'dev-mitid');
+        await wakks('send', '--unit', 'varde/jobcenter', 'Skrevet fra kommandolinjen');
+        for (const p of [A, B]) {
+          await openThread(p, 'Anna Jensen');
+          await p.waitForSelector('.msg.theirs:has-text("Skrevet fra kommandolinjen")', { timeout: 15000 });
+          if (await p.locator('.inbox li').count() !== 1) throw new Error('the command-line message opened a second thread');
+        }
+        await send(B, 'Svar til kommandolinjen fra Dennis');
+        await A.waitForSelector('.msg:has-text("Svar til kommandolinjen fra Dennis")', { timeout: 15000 });
+        const { stdout } = await wakks('receive', '--idle', '3');
+        if (!stdout.includes('Svar til kommandolinjen fra Dennis')) throw new Error(`command-line client printed:\n${stdout}`);
+      } finally {
+        rmSync(store, { recursive: true, force: true });
+      }
     });
     await step('a forged identity (another name on a token whose signature then fails) is shown as unverified', async () => {
       const D = await login(await ctx(DESK), base, 'citizen', 'bo');

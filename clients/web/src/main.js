@@ -65,11 +65,14 @@ function keep() {
   for (const el of document.querySelectorAll('main input[id], main textarea[id]')) {
     if (el.type === 'file') files[el.id] = el.files; else values[el.id] = el.value;
   }
-  return { values, files, focus: document.activeElement?.id };
+  // Open disclosure panels (safety numbers, handover) stay open; their toggle fills them again.
+  const open = [...document.querySelectorAll('main details[open]')].map((d) => d.className);
+  return { values, files, focus: document.activeElement?.id, open };
 }
 function restore(s) {
   for (const [id, v] of Object.entries(s.values)) { const el = document.getElementById(id); if (el) el.value = v; }
   for (const [id, f] of Object.entries(s.files ?? {})) { const el = document.getElementById(id); if (el && f?.length) el.files = f; }
+  for (const c of s.open ?? []) { const d = document.querySelector(`main details[class="${c}"]`); if (d) d.open = true; }
   if (s.focus) document.getElementById(s.focus)?.focus();
 }
 

@@ -126,3 +126,34 @@ test('a presentation verifies only with the provider\'s signature, audience and 
   assert.equal((await check(good, { raw: `${h}.${b64(JSON.stringify({ ...good, name: 'Bo Nielsen' }))}.${t.split('.')[2]}` })).reason, 'signature');
   assert.ok(cprValid('0503841234') && !cprValid('3213841234'));
 });
+
+// The pattern of decode_robust.test.js for the thread records: mutated and truncated vectors are
+// either accepted or refused with the codec's own error, never with another exception.
+test('mutated thread records fail only with the codecs\' errors', async () => {
+  const { RecordError } = await import('../src/app/records.js');
+  const { CryptoError } = await import('../src/crypto/errors.js');
+  let x = 20261203;
+  const r = (n) => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x % n; };
+  const sets = [
+    [decodeContent, v.content_v2.map((c) => c.encoded), CryptoError],
+    [decodeNotice, v.notices.map((c) => c.encoded), RecordError],
+    [decodeReceipt, v.receipts.map((c) => c.encoded), RecordError],
+    [decodePresentation, v.presentations.map((c) => c.encoded), RecordError],
+    [decodeHistory, v.history.map((c) => c.encoded), RecordError],
+  ];
+  for (const [dec, hexes, Err] of sets) {
+    let refused = 0;
+    for (const hx of hexes) {
+      const base = fromHex(hx);
+      for (let i = 0; i < 200; i++) {
+        let b = base.slice();
+        const op = r(3);
+        if (op === 0) b[r(b.length)] = r(256);
+        else if (op === 1) b = b.subarray(0, r(b.length));
+        else { const at = r(b.length); b = Uint8Array.from([...b.subarray(0, at), r(256), ...b.subarray(at)]); }
+        try { dec(b); } catch (e) { assert.ok(e instanceof Err, `${dec.name}: ${e}`); refused++; }
+      }
+    }
+    assert.ok(refused > 0, dec.name);
+  }
+});

@@ -91,6 +91,14 @@ export class Threads {
       }
     }
     for (const x of unsent) x.receiptSent = true;
+    // The person's other devices move their seen mark too: unread state is per person (§14).
+    const newest = msgs.at(-1);
+    if (newest && conv.seen !== newest.id) {
+      conv.seen = newest.id;
+      if (await this.ownOtherDevices()) {
+        items.push(this.m.record(conv, NOTICE, encodeNotice({ type: NOTICE_TYPES.seen, ref: fromHex(newest.id) }), { to: [this.m.acc] }).item);
+      }
+    }
     await db.write(['conversations', 'messages', 'outbox'], (t) => {
       t.put('conversations', conv.id, conv);
       for (const x of unsent) t.put('messages', x.id, x);
@@ -98,6 +106,11 @@ export class Threads {
     });
     this.c.changed('messages');
     if (items.length) this.m.flush();
+  }
+
+  async ownOtherDevices() {
+    const list = await this.m.deviceSet({ acc: this.m.acc }).catch(() => null);
+    return !!list?.some((x) => !equal(x.dev, this.c.device.dev));
   }
 
   // --- notices ---
@@ -131,6 +144,7 @@ export class Threads {
       if (!conv || !upto || upto.conv !== convId) return;
       const at = Number(upto.stored ?? upto.time);
       conv.unread = this.m.thread(convId).filter((x) => !x.notice && !x.mine && (this.c.isCitizen || x.senderAcc === conv.citizen) && Number(x.stored ?? x.time) > at).length;
+      conv.seen = upto.id;
       dirty.convs.add(convId);
       return;
     }

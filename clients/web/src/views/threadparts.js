@@ -39,6 +39,9 @@ export function identityLine(app, conv) {
     } }, 'Bed om identitet'));
 }
 
+// The colleague chosen for a handover, per thread: a re-render (a new message) keeps the choice.
+const chosen = new Map();
+
 export function threadActions(app, conv, me) {
   const t = app.client.messaging.threads;
   const send = (name, opts) => t.sendNotice(conv, name, opts);
@@ -66,7 +69,9 @@ export function threadActions(app, conv, me) {
     const accs = [...new Set((list ?? []).map((x) => toHex(x.acc)))].filter((a) => a !== me && a !== conv.citizen);
     select.replaceChildren(h('option', { value: '' }, accs.length ? 'Vælg en kollega' : 'Ingen kolleger fundet'),
       ...accs.map((a) => h('option', { value: a }, colleagueName(app, a))));
+    if (accs.includes(chosen.get(conv.id))) select.value = chosen.get(conv.id);
   });
+  select.addEventListener('change', () => chosen.set(conv.id, select.value));
   return h('div', { class: 'thread-state' },
     h('p', { id: 'thread-status' }, `Status: ${STATE_LABEL[conv.state ?? 'open']} · Tildelt: ${who}`),
     h('div', { class: 'thread-actions' }, buttons), details);
