@@ -18,10 +18,9 @@ static const devidp_user demo_users[] = {
 	  .upn = "camilla.holm@varde.dk", .groups = "varde-jobcenter,varde-alle-medarbejdere" },
 	{ .login = "dennis", .display_name = "Dennis Lund", .kind = ID_KIND_CASEWORKER,
 	  .upn = "dennis.lund@varde.dk", .groups = "varde-jobcenter" },
-	/* A colleague who joins the Jobcenter later: the browser tests log her in last, to show that a
-	 * new member of the unit's group gets the unit's threads from her colleagues' devices. */
-	{ .login = "emma", .display_name = "Emma Krogh", .kind = ID_KIND_CASEWORKER,
-	  .upn = "emma.krogh@varde.dk", .groups = "varde-jobcenter" },
+	/* A colleague who joins the jobcenter's group later (history for new colleagues). */
+	{ .login = "emma", .display_name = "Emma Skov", .kind = ID_KIND_CASEWORKER,
+	  .upn = "emma.skov@varde.dk", .groups = "varde-jobcenter" },
 };
 
 const devidp_user *devidp_demo_users(size_t *n)

@@ -295,7 +295,7 @@ static void test_mint_claims(void)
 	CHECK_EQ_INT(devidp_mint(mitid, &o, T_NOW, &t), ID_ERR_INVALID_ARG);
 	size_t nu;
 	const devidp_user *u = devidp_demo_users(&nu);
-	CHECK_EQ_INT(nu, 5); /* anna, bo, camilla, dennis, emma */
+	CHECK_EQ_INT(nu, 5);
 	for (size_t i = 0; i < nu; i++) {
 		char cpr[11];
 		if (u[i].kind == ID_KIND_CITIZEN)
