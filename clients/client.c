@@ -190,6 +190,7 @@ void wakks_close(wakks_client *c)
 	free(c->send.set);
 	wakks__download_reset(c);
 	free(c->dl.queue);
+	wakks__threads_free(c);
 	free(c->files_dir);
 	wakks__store_close(c->store);
 	if (c->tls)
@@ -254,6 +255,16 @@ void wakks__op_finish_data(wakks_client *c, uint32_t op, int result, const wakks
 	ev.u.done.consents = ce;
 	ev.u.done.n_consents = nce;
 	wakks__emit(c, &ev);
+}
+
+void wakks__op_finish_event(wakks_client *c, const wakks_event *ev)
+{
+	for (size_t i = 0; i < WAKKS__MAX_OPS; i++)
+		if (ev->u.done.op && c->ops[i].id == ev->u.done.op) {
+			c->ops[i].done = true;
+			c->ops[i].result = ev->u.done.result;
+		}
+	wakks__emit(c, ev);
 }
 
 void wakks__op_finish(wakks_client *c, uint32_t op, int result)
@@ -341,6 +352,7 @@ static void connection_lost(wakks_client *c, int err)
 	fail_requests(c, err ? err : WAKKS_E_CLOSED);
 	wakks__send_reset(c);
 	wakks__download_reset(c);
+	wakks__parked_reset(c);
 	set_state(c, WAKKS_DISCONNECTED);
 	if (!(c->want_connected && c->cfg.auto_reconnect)) {
 		/* No reconnect will come: tell whoever waits on a queued message. The messages stay
@@ -479,6 +491,7 @@ static void on_ready(wakks_client *c)
 	set_state(c, WAKKS_READY);
 	wakks__keys_after_auth(c);
 	wakks__send_kick(c);
+	wakks__thread_after_auth(c);
 }
 
 static void on_error_push(wakks_client *c, const proto_error *e)
@@ -523,6 +536,8 @@ static void on_reply(wakks_client *c, const proto_frame *f)
 			int rc = wakks__txn_begin(c->store, true, &t);
 			if (rc == 0) {
 				rc = wakks__save_self(c, t);
+				if (rc == 0)
+					rc = wakks__evidence_save(c, t);
 				if (rc == 0)
 					rc = wakks__txn_commit(t);
 				else
@@ -579,6 +594,10 @@ static void on_reply(wakks_client *c, const proto_frame *f)
 	case RQ_CONSENT_LIST:
 		wakks__on_consent_reply(c, &rq, f);
 		break;
+	case RQ_UNITSET:
+	case RQ_CONSENT_CHECK:
+		wakks__thread_on_reply(c, &rq, f);
+		break;
 	default:
 		break;
 	}
@@ -626,6 +645,15 @@ static void on_message(void *arg, const uint8_t *msg, size_t len)
 	case PROTO_T_PREKEYS_LOW:
 		wakks__on_prekeys_low(c);
 		break;
+	case PROTO_T_UNIT_DEVICES_CHANGED: {
+		char ten[WAKKS_SLUG_MAX + 1] = "", unit[WAKKS_SLUG_MAX + 1] = "";
+		const proto_unit_devices_changed *u = &f->body.unit_devices_changed;
+		memcpy(ten, u->tenant.ptr, u->tenant.len);
+		memcpy(unit, u->unit.ptr, u->unit.len);
+		if (c->state == WAKKS_READY)
+			wakks__thread_on_unit_devices(c, ten, unit);
+		break;
+	}
 	case PROTO_T_ERROR:
 		if (f->request_id == 0) {
 			on_error_push(c, &f->body.error);

@@ -106,6 +106,10 @@ int wakks_register(wakks_client *c, const char *id_token, uint32_t *op)
 		wakks__load_self(c); /* back to the committed counters */
 		return rc;
 	}
+	/* The token and this connection's challenge are the evidence a citizen's device later
+	 * presents to units (spec/client.md §15); kept when the relay says `registered`. */
+	if ((rc = wakks__evidence_remember(c, id_token)) != 0)
+		return rc;
 	g->attestation = (proto_str){ id_token, strlen(id_token) };
 	g->identity_key = c->ik.public_key;
 	g->spk = (proto_signed_prekey){ spk.id, spk.public_key, spk.created_ms, spk.signature };

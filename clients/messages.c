@@ -5,24 +5,30 @@
 
 #include <sodium.h>
 
-#include "wakks_internal.h"
+#include "threads_internal.h"
 
-#define MSG_RECORD_VERSION 1
+/* Version 2 adds the kind, the route, the thread's citizen and the history flag; version 1
+ * records (texts and files written before threads) are still read. */
+#define MSG_RECORD_VERSION 2
 #define MSG_F_OUTGOING 0x01
 #define MSG_F_FAILED 0x02
+#define MSG_F_HISTORY 0x04
 #define PEER_RECORD_VERSION 1
 #define PEER_F_GONE 0x01
 
 int wakks__msg_encode(const wakks_message *m, bool failed, wakks__buf *b)
 {
 	wakks__put_u8(b, MSG_RECORD_VERSION);
-	wakks__put_u8(b, (uint8_t)((m->outgoing ? MSG_F_OUTGOING : 0) | (failed ? MSG_F_FAILED : 0)));
+	wakks__put_u8(b, (uint8_t)((m->outgoing ? MSG_F_OUTGOING : 0) | (failed ? MSG_F_FAILED : 0) |
+				   (m->from_history ? MSG_F_HISTORY : 0)));
+	wakks__put_u8(b, (uint8_t)(m->kind ? m->kind : WC_KIND_TEXT));
 	wakks__put_bytes(b, m->id, 16);
 	wakks__put_bytes(b, m->conversation, 16);
 	wakks__put_bytes(b, m->sender_account, 16);
 	wakks__put_bytes(b, m->sender_device, 16);
 	wakks__put_bytes(b, m->cmid, 16);
 	wakks__put_bytes(b, m->to_account, 16);
+	wakks__put_bytes(b, m->citizen, 16);
 	wakks__put_u64(b, m->sent_ms);
 	wakks__put_u64(b, m->stored_ms);
 	wakks__put_str8(b, m->tenant);
@@ -39,12 +45,15 @@ int wakks__msg_decode(const uint8_t *p, size_t n, wakks_message *m, bool *failed
 	memset(m, 0, sizeof *m);
 	uint8_t ver = wakks__get_u8(&r);
 	uint8_t fl = wakks__get_u8(&r);
+	m->kind = ver == 2 ? wakks__get_u8(&r) : WC_KIND_TEXT;
 	wakks__get_bytes(&r, m->id, 16);
 	wakks__get_bytes(&r, m->conversation, 16);
 	wakks__get_bytes(&r, m->sender_account, 16);
 	wakks__get_bytes(&r, m->sender_device, 16);
 	wakks__get_bytes(&r, m->cmid, 16);
 	wakks__get_bytes(&r, m->to_account, 16);
+	if (ver == 2)
+		wakks__get_bytes(&r, m->citizen, 16);
 	m->sent_ms = wakks__get_u64(&r);
 	m->stored_ms = wakks__get_u64(&r);
 	wakks__get_str8(&r, m->tenant, sizeof m->tenant);
@@ -53,9 +62,19 @@ int wakks__msg_decode(const uint8_t *p, size_t n, wakks_message *m, bool *failed
 	m->text = (const char *)wakks__get_view(&r, tl);
 	m->text_len = tl;
 	m->outgoing = fl & MSG_F_OUTGOING;
+	m->from_history = fl & MSG_F_HISTORY;
 	if (failed)
 		*failed = fl & MSG_F_FAILED;
-	return wakks__rd_done(&r) && ver == MSG_RECORD_VERSION ? 0 : WAKKS_E_CORRUPT;
+	if (ver == 1 && m->tenant[0]) {
+		/* Written before threads: the citizen is the one addressed, or the sender. */
+		static const uint8_t zero[16];
+		memcpy(m->citizen, m->outgoing && memcmp(m->to_account, zero, 16) != 0
+					   ? m->to_account
+					   : m->sender_account,
+		       16);
+	}
+	bool kind_ok = m->kind >= WC_KIND_TEXT && m->kind <= WC_KIND_HISTORY && m->kind != 2;
+	return wakks__rd_done(&r) && (ver == 1 || ver == 2) && kind_ok ? 0 : WAKKS_E_CORRUPT;
 }
 
 int wakks__msg_put(wakks__txn *t, const wakks_message *m, bool failed)
@@ -98,7 +117,19 @@ int wakks__msg_present(wakks__txn *t, wakks_message *m,
 	if (rc != 0 && rc != WAKKS_E_NOT_FOUND)
 		return rc;
 	m->attachment = has_att ? &a.pub : NULL;
+	/* A notice decoded; when the other side read it (a read receipt, WT_READ). */
+	wakks_notice n;
+	if (m->kind == WC_KIND_SYSTEM &&
+	    wakks__notice_decode((const uint8_t *)m->text, m->text_len, &n) == 0)
+		m->notice = &n;
+	uint8_t *rv;
+	size_t rvl;
+	if (wakks__store_get(t, WT_READ, m->id, 16, &rv, &rvl) == 0) {
+		m->read_ms = rvl == 8 ? wakks_load_be64(rv) : 0;
+		wakks__store_free(rv, rvl);
+	}
 	rc = fn(m, arg) ? 1 : 0;
+	m->notice = NULL;
 	m->attachment = NULL; /* it pointed at a, wiped now */
 	if (has_att)
 		wakks__att_wipe(&a);
@@ -117,6 +148,8 @@ static int history_one(const uint8_t *key, size_t klen, const uint8_t *val, size
 	wakks_message m;
 	if (klen != 8 || wakks__msg_decode(val, vlen, &m, NULL) != 0)
 		return WAKKS_E_CORRUPT;
+	if (wakks__msg_hidden(&m))
+		return 0;
 	m.seq = wakks_load_be64(key);
 	return wakks__msg_present(h->t, &m, h->fn, h->arg);
 }

@@ -57,7 +57,7 @@ int wakks_outbox(wakks_client *c, int (*fn)(const wakks_message *m, void *arg), 
 		rc = wakks__msg_get(t, s.v[i], &m, NULL, &raw, &rl);
 		if (rc != 0)
 			break;
-		rc = wakks__msg_present(t, &m, fn, arg);
+		rc = wakks__msg_hidden(&m) ? 0 : wakks__msg_present(t, &m, fn, arg);
 		wakks__store_free(raw, rl);
 		if (rc == 1) { /* fn asked to stop */
 			rc = 0;

@@ -9,7 +9,7 @@
 
 #include <sodium.h>
 
-#include "wakks_internal.h"
+#include "threads_internal.h"
 
 void wakks__ack(wakks_client *c, uint64_t seq)
 {
@@ -50,6 +50,7 @@ struct receive__rx {
 	uint64_t fetch;
 	wakks_event peer_ev;
 	bool have_peer_ev;
+	bool store_msg; /* the thread model says: a message to keep (spec/client.md §12) */
 };
 
 /* Spec §6 step 1. WAKKS_E_NOT_FOUND: a new envelope, the transaction still open. Anything else
@@ -171,6 +172,15 @@ static void receive__fill_message(wakks_client *c, struct receive__rx *rx, bool 
 	}
 	m->text = is_file ? "" : (const char *)rx->content.body;
 	m->text_len = is_file ? 0 : rx->content.body_len;
+	m->kind = rx->content.kind == WC_KIND_SYSTEM ? WC_KIND_SYSTEM : WC_KIND_TEXT;
+	if (rx->content.version == 2) {
+		/* The thread reference, not the delivery's unit, places the record. */
+		memcpy(m->citizen, rx->content.citizen_account, 16);
+		snprintf(m->tenant, sizeof m->tenant, "%s", rx->content.tenant);
+		snprintf(m->unit, sizeof m->unit, "%s", rx->content.unit);
+	} else if (m->tenant[0]) {
+		memcpy(m->citizen, d->account, 16);
+	}
 }
 
 /* De-duplicate by message id too: a replayed first envelope may open a second session. */
@@ -225,9 +235,10 @@ static int receive__persist(wakks_client *c, struct receive__rx *rx)
 		wakks_store_be32(k, rx->opk_id);
 		rc = wakks__store_del(rx->t, WT_OPK, k, 4);
 	}
-	if (rc == 0 &&
-	    (rx->content.kind == WC_KIND_TEXT || rx->content.kind == WC_KIND_ATTACHMENT))
+	if (rc == 0 && rx->store_msg)
 		rc = receive__store_message(c, rx);
+	if (rc == 0 && rx->is_new)
+		rc = wakks__thread_touch(c, rx->t, &rx->m);
 	if (rc == 0)
 		rc = wakks__store_put(rx->t, WT_RX, rx->rxk, sizeof rx->rxk, rx->content.message_id,
 				      16);
@@ -246,9 +257,15 @@ static void receive__announce(wakks_client *c, struct receive__rx *rx)
 	}
 	if (rx->is_new) {
 		wakks_event ev = { .type = WAKKS_EV_MESSAGE };
+		wakks_notice n;
+		if (rx->m.kind == WC_KIND_SYSTEM &&
+		    wakks__notice_decode((const uint8_t *)rx->m.text, rx->m.text_len, &n) == 0)
+			rx->m.notice = &n;
 		ev.u.message = &rx->m;
 		wakks__emit(c, &ev);
+		rx->m.notice = NULL;
 	}
+	wakks__thread_flush(c);
 	if (c->test_crash_receive == WAKKS__CRASH_BEFORE_ACK) {
 		c->test_crash_receive = WAKKS__CRASH_NONE;
 		wakks__ws_abort(&c->ws);
@@ -263,6 +280,11 @@ void wakks__on_deliver(wakks_client *c, const proto_deliver *d)
 	memset(&rx, 0, sizeof rx);
 	rx.d = d;
 	rx_key(d, rx.rxk);
+	if (wakks__parked_any(c)) {
+		/* An earlier deliver waits for a unit's device set: keep the order. */
+		wakks__park(c, d, NULL, NULL);
+		return;
+	}
 	if (wakks__txn_begin(c->store, true, &rx.t) != 0)
 		return; /* not acked: delivered again later */
 	if (receive__seen_before(c, rx.t, d, rx.rxk) != WAKKS_E_NOT_FOUND)
@@ -283,7 +305,24 @@ void wakks__on_deliver(wakks_client *c, const proto_deliver *d)
 		wakks__ack(c, d->seq);
 		goto complete;
 	}
-	int rc = receive__persist(c, &rx);
+	uint8_t sender_ik[32];
+	wc_session_remote_identity(rx.sess, sender_ik);
+	int rc = wakks__thread_accept(c, rx.t, &rx.content, sender_ik, d->time, false, &rx.store_msg);
+	if (rc == WAKKS__E_PARK) {
+		/* The sender's unit membership is not known yet: decrypted again when it is. */
+		wakks__txn_abort(rx.t);
+		wakks__park(c, d, rx.content.tenant, rx.content.unit);
+		goto complete;
+	}
+	if (rc == WAKKS_E_VERIFY) {
+		/* Against a rule of its kind (spec/client.md §12-§16): it can never become valid. */
+		wakks__txn_abort(rx.t);
+		report(c, WAKKS_E_VERIFY, "a received record broke a thread rule and was dropped");
+		wakks__ack(c, d->seq);
+		goto complete;
+	}
+	if (rc == 0)
+		rc = receive__persist(c, &rx);
 	if (c->test_crash_receive == WAKKS__CRASH_BEFORE_COMMIT) {
 		c->test_crash_receive = WAKKS__CRASH_NONE;
 		wakks__txn_abort(rx.t);

@@ -83,6 +83,10 @@ int wakks__msg_new(wakks_client *c, const wakks_target *to, wakks_message *m)
 	 * it is keyed by the citizen account, which is the account addressed or ourselves. */
 	wakks__conversation_id(to->account ? to->account : c->account, c->account, m->tenant, m->unit,
 			       m->conversation);
+	/* The thread reference (spec/client.md §12): the citizen addressed, or ourselves. */
+	if (to->tenant)
+		memcpy(m->citizen, to->account ? to->account : c->account, 16);
+	m->kind = WC_KIND_TEXT;
 	m->sent_ms = wakks__now_ms();
 	m->outgoing = true;
 	return 0;
@@ -130,7 +134,9 @@ int wakks_send_text(wakks_client *c, const wakks_target *to, const char *text, s
 	rc = wakks__txn_begin(c->store, true, &t);
 	if (rc != 0)
 		return rc;
-	rc = wakks__msg_queue(t, &m);
+	rc = wakks__thread_before_send(c, t, &m);
+	if (rc == 0)
+		rc = wakks__msg_queue(t, &m);
 	if (rc == 0)
 		rc = wakks__txn_commit(t);
 	else
@@ -297,8 +303,12 @@ void wakks__send_kick(wakks_client *c)
 		return;
 	}
 	static const uint8_t zeros[16];
-	s->target_used[TGT_ACCOUNT] = memcmp(m.to_account, zeros, 16) != 0;
-	s->target_used[TGT_UNIT] = m.tenant[0] != '\0';
+	/* Who gets it (spec/client.md §12): a `seen` only our own devices, history only the new
+	 * device's account, everything else the account addressed and the thread's unit. */
+	int route = wakks__msg_route(&m);
+	s->target_used[TGT_ACCOUNT] =
+		route != WAKKS__ROUTE_SELF && memcmp(m.to_account, zeros, 16) != 0;
+	s->target_used[TGT_UNIT] = route == WAKKS__ROUTE_THREAD && m.tenant[0] != '\0';
 	s->target_used[TGT_SELF] = true;
 	wakks__store_free(raw, rl);
 	s->target_next = 0;
@@ -409,6 +419,7 @@ static void name_missing_devices(wakks_client *c, const wakks_message *m, int ta
 }
 
 static void encrypt_and_send(wakks_client *c, const wakks_message *m);
+static void on_stored(wakks_client *c, const proto_stored *st);
 
 static void step(wakks_client *c)
 {
@@ -547,7 +558,14 @@ static int send__encrypt(wakks_client *c, const wakks_message *m, wc_session **s
 	int rc = 0;
 	memcpy(content.message_id, m->id, 16);
 	memcpy(content.conversation_id, m->conversation, 16);
-	content.kind = WC_KIND_TEXT;
+	content.kind = (uint8_t)(m->kind ? m->kind : WC_KIND_TEXT);
+	content.version = 2;
+	/* The thread reference travels inside the encryption (spec/crypto.md §11). */
+	if (m->tenant[0] && wakks__msg_route(m) != WAKKS__ROUTE_ACCOUNT) {
+		memcpy(content.citizen_account, m->citizen, 16);
+		snprintf(content.tenant, sizeof content.tenant, "%s", m->tenant);
+		snprintf(content.unit, sizeof content.unit, "%s", m->unit);
+	}
 	content.sent_ms = m->sent_ms;
 	memcpy(content.sender_account, c->account, 16);
 	memcpy(content.sender_device, c->device, 16);
@@ -635,6 +653,15 @@ static void encrypt_and_send(wakks_client *c, const wakks_message *m)
 {
 	struct wakks__send *s = &c->send;
 	size_t n = s->n_set, n0 = n, stride = 0;
+	if (n == 0 && wakks__msg_route(m) == WAKKS__ROUTE_SELF) {
+		/* A `seen` for our own other devices when there are none: nothing to tell. */
+		static const proto_stored none = { 0 };
+		proto_stored st = none;
+		st.cmid = s->cmid;
+		st.time = wakks__now_ms();
+		on_stored(c, &st);
+		return;
+	}
 	if (n == 0) {
 		/* Nobody to send to (a unit without members, an account without devices). */
 		finish(c, PROTO_E_NOT_FOUND, true);
@@ -709,7 +736,7 @@ static void on_stored(wakks_client *c, const proto_stored *st)
 		wakks__txn_abort(t);
 	if (rc == 0 && s->has_att)
 		wakks__upload_unlink(c);
-	if (rc == 0) {
+	if (rc == 0 && !wakks__msg_hidden(&m)) {
 		wakks_event ev = { .type = WAKKS_EV_SENT };
 		ev.u.message = &m;
 		wakks__emit(c, &ev);

@@ -29,6 +29,7 @@
 
 static const char *const table_names[WT__COUNT] = {
 	"meta", "spk", "opk", "session", "peer", "pending", "rx", "mid", "msg", "att",
+	"thread", "read", "audit", "unitdev",
 };
 
 struct wakks__store {

@@ -67,6 +67,10 @@ enum wakks__table {
 	WT_MID,      /* message id -> u64 history seq: de-duplicates messages */
 	WT_MSG,      /* u64 seq -> message record (history) */
 	WT_ATT,      /* u64 seq -> attachment of a file message */
+	WT_THREAD,   /* thread id -> seen mark, identity result, latest presentation (threads.c) */
+	WT_READ,     /* message id -> u64 when the other side read it (read receipts) */
+	WT_AUDIT,    /* u64 seq -> local audit entry (CPR reveals) */
+	WT_UNITDEV,  /* "tenant/unit" -> the unit's device set as last seen (history, §16) */
 	WT__COUNT
 };
 
@@ -181,7 +185,7 @@ struct wakks__op {
 enum wakks__req_kind {
 	RQ_NONE = 0, RQ_AUTH, RQ_REGISTER, RQ_DEVSET, RQ_BUNDLES, RQ_SEND, RQ_ACK, RQ_PREKEYS,
 	RQ_SPK, RQ_DEVICES, RQ_REVOKE, RQ_CONSENT, RQ_CONSENT_LIST, RQ_BLOB_PUT, RQ_BLOB_CHUNK,
-	RQ_BLOB_GET,
+	RQ_BLOB_GET, RQ_UNITSET, RQ_CONSENT_CHECK,
 };
 
 #define WAKKS__MAX_REQS 128
@@ -293,6 +297,7 @@ struct wakks_client {
 		uint32_t op;
 	} send_ops[64];
 	struct wakks__download dl;
+	struct wakks__threads *th; /* the thread model's state (threads_internal.h) */
 	char *files_dir;
 	char consent_tenant[WAKKS_SLUG_MAX + 1], consent_unit[WAKKS_SLUG_MAX + 1];
 	int conn_error, conn_why;   /* wakks_connection_error */
@@ -307,6 +312,8 @@ struct wakks_client {
 void wakks__emit(wakks_client *c, const wakks_event *ev);
 uint32_t wakks__op_new(wakks_client *c);
 void wakks__op_finish(wakks_client *c, uint32_t op, int result);
+/* Finishes ev->u.done.op with ev->u.done.result and emits ev as it is. */
+void wakks__op_finish_event(wakks_client *c, const wakks_event *ev);
 void wakks__op_finish_data(wakks_client *c, uint32_t op, int result, const wakks_device_info *d,
 			   size_t nd, const wakks_consent_entry *ce, size_t nce);
 /* Encodes and sends c->tx as a request of kind; returns the request id (> 0) or negative. */
@@ -400,6 +407,48 @@ int wakks__msg_decode(const uint8_t *p, size_t n, wakks_message *m, bool *failed
 int wakks__msg_present(wakks__txn *t, wakks_message *m,
 		       int (*fn)(const wakks_message *m, void *arg), void *arg);
 
+/* threads.c: the records of spec/client.md §12-§16 and the thread model. */
+enum { WAKKS__ROUTE_THREAD = 0, WAKKS__ROUTE_SELF, WAKKS__ROUTE_ACCOUNT };
+/* Records that change state but are not shown as messages. */
+bool wakks__msg_hidden(const wakks_message *m);
+int wakks__msg_route(const wakks_message *m);
+/* A decrypted, sender-checked record of kind 1-6 (or one from a history entry): placement,
+ * notices, receipts, presentations, history, in the open transaction t. sender_ik is the key of
+ * the device that sent the record. stored_ms the relay's time (or the entry's). *store_msg is set
+ * when the caller must store it as a message (kinds 1, 2 and visible notices), after the
+ * checks here; *event receives a message to announce after the commit (history entries are
+ * announced here as they are stored: ev_fn). Returns 0 (also for records that are dropped by
+ * rule), WAKKS__E_PARK (the unit's device set is needed first), or a store error. */
+#define WAKKS__E_PARK 1
+struct receive__rx;
+int wakks__thread_accept(wakks_client *c, wakks__txn *t, const wc_content *ct,
+			 const uint8_t sender_ik[32], uint64_t stored_ms, bool from_history,
+			 bool *store_msg);
+/* After a thread message was stored at seq (kind 1/2/4 visible). */
+int wakks__thread_touch(wakks_client *c, wakks__txn *t, const wakks_message *m);
+/* Queue the citizen's presentation before its first message in a unit thread (send.c). */
+int wakks__thread_before_send(wakks_client *c, wakks__txn *t, const wakks_message *m);
+/* Replies and pushes of the thread model. */
+void wakks__thread_on_reply(wakks_client *c, struct wakks__req *rq, const proto_frame *f);
+void wakks__thread_on_unit_devices(wakks_client *c, const char *tenant, const char *unit);
+void wakks__thread_after_auth(wakks_client *c);
+/* Whether a device is in the cached set of tenant/unit: 1 yes, 0 no, -1 not known (ask). */
+int wakks__unit_member(wakks_client *c, const char *tenant, const char *unit,
+		       const uint8_t dev[16]);
+void wakks__unit_cache_put(wakks_client *c, const char *tenant, const char *unit,
+			   const proto_device_set *set);
+/* Parking a deliver until a unit's device set is known. */
+void wakks__park(wakks_client *c, const proto_deliver *d, const char *tenant, const char *unit);
+void wakks__parked_reset(wakks_client *c);
+/* The registration evidence (issuer, challenge, token): remembered when register is sent, kept
+ * (META "evidence") in the transaction that stores `registered`. */
+int wakks__evidence_remember(wakks_client *c, const char *token);
+int wakks__evidence_save(wakks_client *c, wakks__txn *t);
+bool wakks__parked_any(wakks_client *c);
+void wakks__thread_flush(wakks_client *c);
+void wakks__threads_free(wakks_client *c);
+struct wakks__threads;
+
 /* consent.c */
 void wakks__on_consent_reply(wakks_client *c, struct wakks__req *rq, const proto_frame *f);
 
@@ -417,6 +466,10 @@ void wakks__test_crash_on_receive(wakks_client *c, int point);
  * - flip one byte of the next downloaded ciphertext before it is checked. */
 void wakks__test_drop_after_chunks(wakks_client *c, uint32_t n);
 void wakks__test_corrupt_next_download(wakks_client *c);
+/* - queue a presentation of any content in this (citizen) device's thread with tenant/unit,
+ *   instead of its own registration evidence (tests of forged and foreign evidence). */
+int wakks__test_present(wakks_client *c, const char *tenant, const char *unit, const char *issuer,
+			const uint8_t challenge[32], const char *token);
 #endif
 /* Ends the connection at once without a close frame; safe inside a message callback. */
 void wakks__ws_abort(wakks__ws *w);

@@ -124,6 +124,8 @@ enum wakks_event_type {
 	WAKKS_EV_PREKEYS,       /* one-time prekeys uploaded or signed prekey rotated: ev->prekeys */
 	WAKKS_EV_DONE,          /* an asynchronous operation finished: ev->done */
 	WAKKS_EV_ERROR,         /* a problem with no operation to report it on: ev->error */
+	WAKKS_EV_THREAD,        /* a thread changed (state, unread, identity, read receipts, history
+				 * arrived): ev->thread, its id; re-read it with wakks_thread_get */
 };
 
 enum wakks_state {
@@ -149,7 +151,42 @@ typedef struct wakks_message {
 	const char *text;                      /* UTF-8 as sent, not NUL-terminated */
 	size_t text_len;
 	const struct wakks_attachment *attachment; /* a file message: the file, else NULL */
+	/* Threads (spec/client.md §12-§16). */
+	int kind;                              /* enum wakks_message_kind */
+	uint8_t citizen[WAKKS_ID_BYTES];       /* the thread's citizen; zeros: not a unit thread */
+	const struct wakks_notice *notice;     /* kind WAKKS_MSG_NOTICE: the notice, else NULL */
+	uint64_t read_ms;                      /* the other side read it (read receipt); 0: not yet */
+	bool from_history;                     /* given to this device as history (§16) */
 } wakks_message;
+
+/* The kinds an application sees (history, thread messages, events); the other records of
+ * spec/client.md (receipts, presentations, history, and the notices seen, identity_request and
+ * history_offer) change state and are not shown as messages. */
+enum wakks_message_kind {
+	WAKKS_MSG_TEXT = 1,   /* a text, or a file message (attachment set) */
+	WAKKS_MSG_NOTICE = 4, /* a system notice of the thread: take, handover, ... (notice set) */
+};
+
+/* System notice types (spec/client.md §13). */
+enum wakks_notice_type {
+	WAKKS_NOTICE_TAKE = 1,
+	WAKKS_NOTICE_HANDOVER = 2,
+	WAKKS_NOTICE_ANSWERED = 3,
+	WAKKS_NOTICE_CLOSED = 4,
+	WAKKS_NOTICE_REOPENED = 5,
+	WAKKS_NOTICE_HISTORY_OFFER = 6,
+	WAKKS_NOTICE_JOURNAL_STATUS = 7,
+	WAKKS_NOTICE_SEEN = 8,
+	WAKKS_NOTICE_IDENTITY_REQUEST = 9,
+};
+
+typedef struct wakks_notice {
+	int type;                              /* enum wakks_notice_type */
+	uint8_t ref[WAKKS_ID_BYTES];           /* journal_status: the message; history_offer: device */
+	uint8_t account[WAKKS_ID_BYTES];       /* handover: the new assignee */
+	int state;                             /* journal_status: 1 journalised, 2 failed */
+	char note[2001];                       /* handover note, closing reason, failure reason */
+} wakks_notice;
 
 /* The file of a file message (spec/client.md §5a, §6a). A file message carries exactly one file
  * and no text (a text sent with a file is a text message of its own, queued just before it). */
@@ -227,11 +264,13 @@ typedef struct wakks_event {
 			size_t n_devices;
 			const wakks_consent_entry *consents;
 			size_t n_consents;
+			bool consent_active; /* for wakks_consent_check */
 		} done;
 		struct {
 			int code;
 			const char *what; /* short static description */
 		} error;
+		uint8_t thread[WAKKS_ID_BYTES];
 	} u;
 } wakks_event;
 
@@ -431,6 +470,135 @@ int wakks_outbox_drop(wakks_client *c, const uint8_t message_id[WAKKS_ID_BYTES])
 /* Calls fn for every stored message (received and sent), oldest first; fn returns nonzero to
  * stop. The message is valid during the call. @return 0, WAKKS_E_STORE, WAKKS_E_CORRUPT. */
 int wakks_history(wakks_client *c, int (*fn)(const wakks_message *m, void *arg), void *arg);
+
+
+/* ---- Threads (spec/client.md §12-§18) -------------------------------------------------------
+ * The threading model. A thread is (tenant, unit, citizen account): everything the citizen and
+ * the unit's caseworkers say about that citizen. Every record of a thread carries the thread
+ * reference inside the encryption, and is sent so that it reaches every device of the citizen,
+ * of every member of the unit and the unit's journal device; so every device of the unit holds
+ * the same thread and places a colleague's reply in it. Its state (open / answered / closed,
+ * the assignee) is derived on every device from the system notices in it; unread counts are per
+ * person (synchronised between the person's own devices by `seen` notices), read receipts tell
+ * the other side, and a citizen's device presents the evidence of its MitID registration to the
+ * unit, which each caseworker device verifies itself (wakks_thread.identity).
+ *
+ * Which calls block: wakks_threads, wakks_thread_get, wakks_thread_messages, wakks_audit_list
+ * and wakks_identity_reveal read the local store only (no network). wakks_thread_read,
+ * wakks_thread_notice and wakks_thread_request_identity queue records like wakks_send_text and
+ * return at once. wakks_tenant_info_get is a blocking HTTPS request; receiving a citizen's
+ * presentation makes wakks_process fetch the tenant's information once (blocking HTTPS, then
+ * kept for the connection). wakks_consent_check is asynchronous (an operation).
+ */
+enum wakks_thread_state { WAKKS_THREAD_OPEN = 0, WAKKS_THREAD_ANSWERED, WAKKS_THREAD_CLOSED };
+
+/* The result of checking a citizen's presentation (spec/client.md §15). */
+enum wakks_identity_status {
+	WAKKS_ID_NOT_PRESENTED = 0, /* the citizen's device has presented nothing (yet) */
+	WAKKS_ID_VERIFIED,          /* name and CPR verified with the provider's keys */
+	WAKKS_ID_UNVERIFIED,        /* presented, but did not verify: reason */
+};
+enum wakks_identity_reason {
+	WAKKS_IDR_NONE = 0,
+	WAKKS_IDR_MALFORMED,
+	WAKKS_IDR_UNAVAILABLE,      /* the tenant's information could not be fetched (tried again) */
+	WAKKS_IDR_FOREIGN_PROVIDER, /* not a citizen provider of the tenant */
+	WAKKS_IDR_SIGNATURE,        /* the provider's signature does not verify */
+	WAKKS_IDR_AUDIENCE,
+	WAKKS_IDR_KEY_BINDING,      /* the token is bound to another device key */
+	WAKKS_IDR_CLAIMS,           /* no CPR number or no name */
+};
+
+typedef struct wakks_identity {
+	int status;               /* enum wakks_identity_status */
+	int reason;               /* enum wakks_identity_reason when unverified */
+	char name[256];           /* verified: the name the provider attested */
+	char cpr_masked[12];      /* verified: "DDMMYY-xxxx" (wakks_identity_reveal for the number) */
+	uint64_t registered_ms;   /* verified: when the provider identified the citizen (iat) */
+} wakks_identity;
+
+enum wakks_thread_filter {
+	WAKKS_FILTER_ALL = 0,
+	WAKKS_FILTER_UNASSIGNED,
+	WAKKS_FILTER_MINE,
+	WAKKS_FILTER_UNREAD,
+};
+
+typedef struct wakks_thread {
+	uint8_t id[WAKKS_ID_BYTES];
+	uint8_t citizen[WAKKS_ID_BYTES];
+	char tenant[WAKKS_SLUG_MAX + 1];
+	char unit[WAKKS_SLUG_MAX + 1];
+	int state;                         /* enum wakks_thread_state */
+	bool assigned;
+	uint8_t assignee[WAKKS_ID_BYTES];  /* when assigned */
+	uint32_t messages;                 /* texts, files and notices held */
+	uint32_t unread;                   /* the other side's messages after this person's mark */
+	uint64_t last_seq;                 /* history position of the newest message */
+	uint64_t last_ms;                  /* its time (stored, else sent) */
+	wakks_identity identity;
+} wakks_thread;
+
+/* Threads held on this device, newest first (by last_seq), at most cap, only those with
+ * last_seq < before_seq (0: from the newest), matching filter. *n receives the count. Paging:
+ * call again with before_seq = the last one's last_seq. @return 0, WAKKS_E_INVAL, WAKKS_E_STORE,
+ * WAKKS_E_CORRUPT, WAKKS_E_NOMEM. Non-blocking (store only). */
+int wakks_threads(wakks_client *c, int filter, uint64_t before_seq, wakks_thread *out, size_t cap,
+		  size_t *n);
+/* One thread. @return 0, WAKKS_E_NOT_FOUND, ... */
+int wakks_thread_get(wakks_client *c, const uint8_t thread[WAKKS_ID_BYTES], wakks_thread *out);
+/* The thread's messages (texts, files, notices), newest first, at most max, only those with
+ * seq < before_seq (0: from the newest); fn returns nonzero to stop. @return 0 or an error. */
+int wakks_thread_messages(wakks_client *c, const uint8_t thread[WAKKS_ID_BYTES],
+			  uint64_t before_seq, size_t max,
+			  int (*fn)(const wakks_message *m, void *arg), void *arg);
+/* The person has read the thread: moves the seen mark to the newest message, tells the person's
+ * own other devices (a `seen` notice) and, when the tenant has read receipts on, the other side
+ * (a read receipt naming the messages newly read). Queued; returns at once. */
+int wakks_thread_read(wakks_client *c, const uint8_t thread[WAKKS_ID_BYTES]);
+/* Queues a system notice to the unit's devices (spec/client.md §13): WAKKS_NOTICE_TAKE,
+ * _HANDOVER (account = the colleague, note optional), _ANSWERED, _CLOSED (note optional),
+ * _REOPENED, _JOURNAL_STATUS (ref = the message, state 1 journalised / 2 failed, note = reason).
+ * account/ref may be NULL when the type does not use them. message_id (may be NULL) receives the
+ * notice's id. @return 0 (then *op, may be NULL), WAKKS_E_INVAL, WAKKS_E_NOT_FOUND (no such
+ * thread), WAKKS_E_STORE. */
+int wakks_thread_notice(wakks_client *c, const uint8_t thread[WAKKS_ID_BYTES], int type,
+			const uint8_t *account, const uint8_t *ref, int state, const char *note,
+			uint8_t message_id[WAKKS_ID_BYTES], uint32_t *op);
+/* Asks the citizen's devices to present their identity again (an identity_request). */
+int wakks_thread_request_identity(wakks_client *c, const uint8_t thread[WAKKS_ID_BYTES]);
+/* The full CPR number of a verified thread (10 digits and NUL, into cpr). Writes a reveal entry
+ * to the device's local audit log first (time, thread, citizen; never the number).
+ * @return 0, WAKKS_E_NOT_FOUND (no such thread), WAKKS_E_STATE (not verified), WAKKS_E_STORE. */
+int wakks_identity_reveal(wakks_client *c, const uint8_t thread[WAKKS_ID_BYTES], char cpr[11]);
+
+enum wakks_audit_type { WAKKS_AUDIT_CPR_REVEAL = 1 };
+typedef struct wakks_audit_entry {
+	uint64_t seq;
+	int type;                          /* enum wakks_audit_type */
+	uint64_t time_ms;
+	uint8_t thread[WAKKS_ID_BYTES];
+	uint8_t citizen[WAKKS_ID_BYTES];
+} wakks_audit_entry;
+/* The local audit log, oldest first. */
+int wakks_audit_list(wakks_client *c, int (*fn)(const wakks_audit_entry *e, void *arg), void *arg);
+
+/* Asks the relay whether the citizen's consent covers tenant/unit (caseworkers and journal
+ * devices, for one of their units). The op's WAKKS_EV_DONE has result 0 and done.consent_active,
+ * or a refusal (WAKKS_RELAY_FORBIDDEN, WAKKS_RELAY_NOT_FOUND). */
+int wakks_consent_check(wakks_client *c, const uint8_t citizen[WAKKS_ID_BYTES], const char *tenant,
+			const char *unit, uint32_t *op);
+
+/* A tenant's public settings (GET /tenant/TENANT, spec/client.md §18). Blocking HTTPS.
+ * @return 0, WAKKS_E_HTTP (incl. 404), WAKKS_E_PROTOCOL, WAKKS_E_TLS, WAKKS_E_NET. */
+typedef struct wakks_tenant_info {
+	char id[WAKKS_SLUG_MAX + 1];
+	char name[256];
+	uint32_t history_days;
+	bool read_receipts;
+	size_t n_citizen_idps;
+} wakks_tenant_info;
+int wakks_tenant_info_get(wakks_client *c, const char *tenant, wakks_tenant_info *out);
 
 /* ---- Devices and safety numbers ------------------------------------------------------------ */
 /* Lists this account's devices (result in the WAKKS_EV_DONE event). */

@@ -66,6 +66,7 @@ static void on_event(wakks_client *c, const wakks_event *ev, void *user)
 		memcpy(d->last_safety, ev->u.peer.safety_number, sizeof d->last_safety);
 		break;
 	case WAKKS_EV_DONE:
+		d->consent_active = ev->u.done.consent_active ? 1 : 0;
 		if (ev->u.done.consents || ev->u.done.n_consents) {
 			d->n_consents = (int)ev->u.done.n_consents;
 			if (ev->u.done.n_consents)

@@ -43,6 +43,7 @@ struct th_dev {
 	char last_error[128];    /* the last error event's description */
 	int last_error_code;
 	const char *files_dir;   /* set before th_open/th_reopen; NULL: the library's default */
+	int consent_active;      /* the last consent_check's answer (1 active, 0 not) */
 };
 
 /* Creates a store directory (under base) and opens the client; connects. */
