@@ -57,6 +57,7 @@ export async function inboxScenario({ step, browser, buildDir, web, root, axe, s
         await p.waitForSelector(`#citizen-identity:has-text("${VERIFIED}")`);
         await p.waitForSelector('.msg.theirs:has-text("min ledighed")');
       }
+      await A.waitForSelector('#consent-state.ok:has-text("har givet samtykke")');
       await axe(A, 'caseworker split screen with a verified citizen (1366×768)');
       // the list and the reading pane side by side
       const [l, r] = [await A.locator('.pane-list').boundingBox(), await A.locator('.pane-read').boundingBox()];
@@ -129,7 +130,23 @@ export async function inboxScenario({ step, browser, buildDir, web, root, axe, s
       await A.waitForSelector('.msg.mine:has-text("Linje to")');
       await C.waitForSelector('.msg.theirs:has-text("Linje to")', { timeout: 15000 });
     });
+    await step('notifications are offered from a button, not asked for on load; the citizen\'s log-out says what is lost', async () => {
+      await A.evaluate(() => window.wakks.go({ view: 'home' }));
+      if (await A.evaluate(() => Notification.permission) !== 'default') throw new Error('permission asked on load');
+      await A.waitForSelector('#notify-no');
+      await A.click('#notify-no');
+      await A.waitForSelector('.pane-list h2');
+      if (await A.isVisible('#notify-no')) throw new Error('the offer stays after "Nej tak"');
+      await C.click('nav button[data-view=settings]');
+      await axe(C, 'citizen settings (390×844)');
+      const asked = new Promise((ok) => C.once('dialog', async (d) => { ok(d.message()); await d.dismiss(); }));
+      await C.click('#logout');
+      const q = await asked;
+      if (!/slettes/.test(q) || !/kan ikke hentes igen/.test(q)) throw new Error(`log-out question: ${q}`);
+      if (await C.evaluate(() => !window.wakks.client.device)) throw new Error('logged out although the person said no');
+    });
     await step('at 390×844 the caseworker sees one pane at a time', async () => {
+      await openThread(A, 'Anna Jensen');
       await A.setViewportSize(PHONE);
       if (await A.isVisible('.pane-list') || !await A.isVisible('.pane-read')) throw new Error('thread: both panes or none');
       await axe(A, 'caseworker thread (390×844)');
@@ -157,29 +174,6 @@ export async function inboxScenario({ step, browser, buildDir, web, root, axe, s
       await E.waitForSelector('.msg:has-text("Et spørgsmål mere")');
       await E.waitForSelector(`#citizen-identity:has-text("${VERIFIED}")`);
     });
-    await step('mixed: a command-line device of the citizen writes into the same thread, and gets the caseworkers\' replies', async () => {
-      const bin = [resolve(buildDir, 'clients/cli/wakks'), resolve(root, 'build/clients/cli/wakks')].find((p) => existsSync(p));
-      if (!bin) { console.log('# skip: C command-line client not built'); return; }
-      const store = mkdtempSync(join(tmpdir(), 'wakks-cli-'));
-      const ca = ['dev-cert.pem', 'tls-cert.pem'].map((f) => join(relay.dataDir, f)).find((p) => existsSync(p));
-      const wakks = (...args) => run(bin, ['--store', join(store, 's'), ...args], { timeout: 30000 });
-      try {
-        await wakks('--relay', `wss://localhost:${relay.port}`, ...(ca ? ['--ca', ca] : []), 'init');
-        await wakks('login', '--user', 'anna', '--idp', 'dev-mitid');
-        await wakks('send', '--unit', 'varde/jobcenter', 'Skrevet fra kommandolinjen');
-        for (const p of [A, B]) {
-          await openThread(p, 'Anna Jensen');
-          await p.waitForSelector('.msg.theirs:has-text("Skrevet fra kommandolinjen")', { timeout: 15000 });
-          if (await p.locator('.inbox li').count() !== 1) throw new Error('the command-line message opened a second thread');
-        }
-        await send(B, 'Svar til kommandolinjen fra Dennis');
-        await A.waitForSelector('.msg:has-text("Svar til kommandolinjen fra Dennis")', { timeout: 15000 });
-        const { stdout } = await wakks('receive', '--idle', '3');
-        if (!stdout.includes('Svar til kommandolinjen fra Dennis')) throw new Error(`command-line client printed:\n${stdout}`);
-      } finally {
-        rmSync(store, { recursive: true, force: true });
-      }
-    });
     await step('a forged identity (another name on a token whose signature then fails) is shown as unverified', async () => {
       const D = await login(await ctx(DESK), base, 'citizen', 'bo');
       const bo = await accOf(D);
@@ -198,6 +192,28 @@ export async function inboxScenario({ step, browser, buildDir, web, root, axe, s
       await A.waitForSelector('#citizen-identity:has-text("signaturen er ikke gyldig")');
       if (await A.locator('.pane-read h2').textContent() === 'Anna Jensen') throw new Error('the forged name is shown');
       await axe(A, 'unverified citizen');
+    });
+    await step('mixed: the same citizen\'s command-line device presents his real MitID evidence, which the browser verifies, and they write to each other', async () => {
+      const bin = [resolve(buildDir, 'clients/cli/wakks'), resolve(root, 'build/clients/cli/wakks')].find((p) => existsSync(p));
+      if (!bin) { console.log('# skip: C command-line client not built'); return; }
+      const store = mkdtempSync(join(tmpdir(), 'wakks-cli-'));
+      const ca = ['dev-cert.pem', 'tls-cert.pem'].map((f) => join(relay.dataDir, f)).find((p) => existsSync(p));
+      const wakks = (...args) => run(bin, ['--store', join(store, 's'), ...args], { timeout: 30000 });
+      try {
+        // Bo's browser presented a forged token above; his command-line device presents the real one.
+        await wakks('--relay', `wss://localhost:${relay.port}`, ...(ca ? ['--ca', ca] : []), 'init');
+        await wakks('login', '--user', 'bo', '--idp', 'dev-mitid');
+        await wakks('consent', 'grant', 'varde', '--yes');
+        await wakks('send', '--unit', 'varde/jobcenter', 'Skrevet fra kommandolinjen');
+        await A.waitForSelector('.msg.theirs:has-text("Skrevet fra kommandolinjen")', { timeout: 15000 });
+        await A.waitForSelector('#citizen-identity:has-text("Bo Nielsen · 171172-xxxx · verificeret med MitID")', { timeout: 15000 });
+        if (await A.locator('.inbox li').count() !== 2) throw new Error('the command-line message opened a third thread');
+        await send(A, 'Svar til kommandolinjen');
+        const { stdout } = await wakks('receive', '--idle', '3');
+        if (!stdout.includes('Svar til kommandolinjen')) throw new Error(`command-line client printed:\n${stdout}`);
+      } finally {
+        rmSync(store, { recursive: true, force: true });
+      }
     });
   } finally {
     await relay.stop();
