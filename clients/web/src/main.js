@@ -146,6 +146,9 @@ app.client.addEventListener('change', (ev) => {
   if (!document.getElementById('nav').contains(document.activeElement)) document.getElementById('nav').replaceChildren(nav());
 });
 
+// Coming back to the tab: the open thread is read now (and the other side may learn it).
+document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible' && app.client.device && app.route.view === 'thread') app.render(); });
+
 // Back online: reconnect now rather than after the back-off delay.
 window.addEventListener('online', () => { if (app.client.device && !app.client.stopped && app.client.status === 'offline') app.client.resume(); });
 

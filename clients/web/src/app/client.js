@@ -100,6 +100,7 @@ export class Client extends EventTarget {
       const d = await db.get('kv', 'device');
       if (d && this.device) this.device = d;
       await this.messaging?.reload();
+      await this.sessions?.load(); // for the safety numbers this tab shows
     }).catch(() => {});
     await this.reloading;
     if (statusChanged) this.dispatchEvent(new CustomEvent('change', { detail: 'status' }));

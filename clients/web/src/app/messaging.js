@@ -92,6 +92,8 @@ export class Messaging {
   }
 
   async markRead(convId) {
+    // Read means seen: a thread left open in a tab no one looks at is not read (nor receipted).
+    if (typeof document !== 'undefined' && document.visibilityState === 'hidden') return undefined;
     if (this.c.follower) {
       const local = this.conversations.get(convId);
       if (local) local.unread = 0;
@@ -446,7 +448,7 @@ export class Messaging {
       dirty.messages.add(id); dirty.convs.add(convId);
       return;
     }
-    if (content.kind === NOTICE) { await this.threads.notice(content, from, fields, base, dirty); return; }
+    if (content.kind === NOTICE) { await this.threads.notice(content, from, fields, base, dirty, fromCitizen); return; }
     if (content.kind === RECEIPT) { this.threads.receipt(content, fromCitizen, convId, dirty); return; }
     if (content.kind === PRESENTATION) { await this.threads.presentation(content, from, fields, base, dirty); }
     // other kinds: acknowledged and dropped (spec/crypto.md §11)

@@ -20,18 +20,21 @@ export class Tabs {
    * @param {object} h handlers: leader() when this tab becomes the leader; serve(op, args) runs
    *   a follower's call in the leader and resolves with a structured-cloneable value; heard(msg)
    *   handles the leader's announcements and the other tabs' log-in and log-out in any tab.
+   * @param {object} [env] where the lock manager and the channel come from (the browser's, or a
+   *   test's): { locks, BroadcastChannel }
    */
-  constructor(h) {
+  constructor(h, env = { locks: globalThis.navigator?.locks, BroadcastChannel: globalThis.BroadcastChannel }) {
     this.h = h;
     this.id = tabId();
     this.leader = false;
-    this.shared = typeof navigator !== 'undefined' && !!navigator.locks && typeof BroadcastChannel !== 'undefined';
+    this.locks = env.locks;
+    this.shared = !!env.locks && typeof env.BroadcastChannel === 'function';
     this.calls = new Map();
     this.seq = 0;
     this.ch = null;
     if (this.shared) {
       // The channel is open for the page's life: a tab at the login page still hears a log-in.
-      this.ch = new BroadcastChannel(CHANNEL);
+      this.ch = new env.BroadcastChannel(CHANNEL);
       this.ch.onmessage = (ev) => this.onMessage(ev.data);
     }
   }
@@ -42,7 +45,7 @@ export class Tabs {
     if (!this.shared) { this.leader = true; this.h.leader(); return; }
     this.abort = new AbortController();
     this.waiting = true;
-    navigator.locks.request(LOCK, { signal: this.abort.signal }, () => new Promise((release) => {
+    this.locks.request(LOCK, { signal: this.abort.signal }, () => new Promise((release) => {
       this.waiting = false;
       this.release = release;
       this.leader = true;
@@ -62,6 +65,9 @@ export class Tabs {
     for (const c of this.calls.values()) { clearTimeout(c.timer); c.reject(Object.assign(new Error('closed'), { code: 'closed' })); }
     this.calls.clear();
   }
+
+  /** Closes the channel (the page goes away; a test ends). */
+  close() { this.stop(); this.ch?.close(); this.ch = null; }
 
   post(msg) { this.ch?.postMessage({ ...msg, from: this.id }); }
 

@@ -42,7 +42,9 @@ export class Threads {
 
   async tenantInfo(ten, force = false) {
     const had = this.tenants.get(ten);
-    if (had && (!force || Date.now() - had.at < TENANT_REFRESH_MS) && (had.info || Date.now() - had.at < TENANT_REFRESH_MS)) return had.info;
+    // Kept for the page's life; fetched again when forced (a rotated key) or after a failure,
+    // at most once per TENANT_REFRESH_MS either way.
+    if (had && ((had.info && !force) || Date.now() - had.at < TENANT_REFRESH_MS)) return had.info;
     let info = null;
     try {
       const r = await fetch(new URL(`/tenant/${encodeURIComponent(ten)}`, location.href), { cache: 'no-store' });
@@ -133,9 +135,12 @@ export class Threads {
     return null;
   }
 
-  async notice(content, from, fields, base, dirty) {
+  async notice(content, from, fields, base, dirty, fromCitizen) {
     let n;
     try { n = decodeNotice(content.body); } catch { return; }
+    // Only the unit's devices manage a thread: a citizen's notice is dropped (`seen` aside, which
+    // comes from the receiver's own account).
+    if (n.name !== 'seen' && fromCitizen) return;
     const convId = toHex(content.conversationId);
     if (n.name === 'seen') {
       if (!base.mine) return;
