@@ -224,6 +224,21 @@ export class Threads {
     dirty.convs.add(convId);
   }
 
+  /** Presentations that could not be checked (the tenant's information was not at hand) are
+   * checked again on the next connection (§15 step 2). */
+  async verifyAgain() {
+    const todo = [...this.m.conversations.values()].filter((c) => c.identity?.reason === 'unavailable' && c.presentation?.ik);
+    for (const conv of todo) {
+      let p;
+      try { p = decodePresentation(fromHex(conv.presentation.body)); } catch { continue; }
+      const r = await verifyPresentation(p, fromHex(conv.presentation.ik), await this.tenantInfo(conv.ten, true));
+      if (r.reason === 'unavailable') continue;
+      conv.identity = r.ok ? { ok: true, name: r.name, cpr: r.cpr, iat: r.iat, at: conv.presentation.sentMs } : { ok: false, reason: r.reason, at: conv.presentation.sentMs };
+      await db.put('conversations', conv.id, conv);
+      this.c.changed('messages');
+    }
+  }
+
   /** The full CPR number, on the person's explicit request; the reveal is kept in the device's
    * audit log (time, thread, citizen account; never the number). */
   async reveal(conv) {
@@ -238,6 +253,7 @@ export class Threads {
 
   async afterAuth() {
     this.unitSets.clear();
+    await this.verifyAgain().catch(() => {});
     if (!this.c.isCitizen && this.c.device.unit) await this.checkUnit(this.c.device.tenant, this.c.device.unit).catch(() => {});
   }
 
