@@ -62,10 +62,10 @@ export async function inboxScenario({ step, browser, buildDir, web, root, axe, s
       // the list and the reading pane side by side
       const [l, r] = [await A.locator('.pane-list').boundingBox(), await A.locator('.pane-read').boundingBox()];
       if (!l || !r || r.x < l.x + l.width - 1 || Math.abs(r.y - l.y) > 40) throw new Error(`panes ${JSON.stringify([l, r])}`);
+      await shot(A, 'caseworker-workday');
       // the full number only on request
       await A.click('#reveal-cpr');
       await A.waitForSelector('#citizen-cpr:has-text("050384-1234")');
-      await shot(A, 'caseworker-workday');
     });
     await must('caseworker A\'s reply appears on B\'s screen in the same thread, and reaches the citizen', async () => {
       await send(A, 'Vi ringer til dig i morgen kl. 10.');
