@@ -168,11 +168,25 @@ export async function inboxScenario({ step, browser, buildDir, web, root, axe, s
       await B.waitForSelector('.msg:has-text("Vi ringer til dig")');
       await B.waitForSelector('.notice[data-notice=handover]:has-text("kan du tage den")');
     });
+    let E;
     await step('a colleague who joins the unit\'s group later sees the unit\'s threads', async () => {
-      const E = await login(await ctx(DESK), base, 'caseworker', 'emma');
+      E = await login(await ctx(DESK), base, 'caseworker', 'emma');
       await openThread(E, 'Anna Jensen');
       await E.waitForSelector('.msg:has-text("Et spørgsmål mere")');
       await E.waitForSelector(`#citizen-identity:has-text("${VERIFIED}")`);
+    });
+    await step('unread state is per person: reading on one of Emma\'s devices clears it on her other, not on Camilla\'s', async () => {
+      const E2 = await login(await ctx(DESK), base, 'caseworker', 'emma');
+      await E.click('nav button[data-view=settings]');
+      await A.evaluate(() => window.wakks.go({ view: 'home' }));
+      await C.click('nav button[data-view=home]');
+      await C.click('button[data-unit=jobcenter]');
+      await send(C, 'Til hele enheden');
+      for (const p of [E, E2, A]) await p.waitForFunction(() => document.title.startsWith('(1) '), null, { timeout: 15000 });
+      await openThread(E, 'Anna Jensen');
+      await E2.waitForFunction(() => !document.title.startsWith('('), null, { timeout: 15000 });
+      await E2.waitForSelector('.inbox li:not(.unread) button.conv:has-text("Anna Jensen")');
+      if (!(await A.title()).startsWith('(1) ')) throw new Error('Emma\'s reading cleared Camilla\'s unread count');
     });
     await step('a forged identity (another name on a token whose signature then fails) is shown as unverified', async () => {
       const D = await login(await ctx(DESK), base, 'citizen', 'bo');

@@ -137,7 +137,7 @@ export class Client extends EventTarget {
         name: typeof claims.name === 'string' ? claims.name : '', registered: Date.now(),
       };
       // A citizen's device keeps the evidence of its registration, to show the units it writes to
-      // who it is (spec/client.md §15): the token, the provider and the challenge it is bound to.
+      // who it is (spec/client.md §15): the token, the issuer its nonce names and the challenge.
       if (role === 'citizen') this.device.presentation = { issuer: disc.issuer, challenge: toHex(hello.chal), token: idToken };
       await db.write(['kv', 'opks'], (t) => {
         t.put('kv', 'device', this.device);
