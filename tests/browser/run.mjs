@@ -224,7 +224,7 @@ async function main() {
       // each browser registered with the label it derives from browser and platform, and the
       // list shows it (Debian's chromium: "Chrome på Linux")
       await cit2.waitForSelector('ul.devices li:has-text("denne enhed"):has-text("Chrome på Linux")');
-      await cit2.waitForFunction(() => [...document.querySelectorAll('ul.devices li')].every((li) => li.textContent.startsWith('Chrome på Linux (')));
+      await cit2.waitForFunction(() => [...document.querySelectorAll('ul.devices li')].every((li) => li.textContent.startsWith('Chrome på Linux, tilføjet ') && !/[0-9a-f]{4} [0-9a-f]{4}/.test(li.textContent)));
       await shot(cit2, 'citizen-devices');
       revokedDev = await cit2.evaluate(() => window.wakks.client.myDevHex());
       cit2.once('dialog', (d) => d.accept());
