@@ -75,6 +75,17 @@ static const char usage_text[] =
 	"  safety-number PEER                safety number with a peer device (or every device of\n"
 	"                                    a peer account); compare it with the peer's\n"
 	"  peers                             known peer devices\n"
+	"  threads [--filter all|unassigned|mine|unread]\n"
+	"                                    fetch news, then list the threads held, newest first:\n"
+	"                                    state, assignee, unread count, verified citizen\n"
+	"  thread THREAD [--limit N]         a thread's messages, newest first; marks it read\n"
+	"  take THREAD | answered THREAD | reopen THREAD | close THREAD [NOTE]\n"
+	"                                    assignment and state, shared with the unit's devices\n"
+	"  handover THREAD ACCOUNT [NOTE]    hand the thread to a colleague, with a note\n"
+	"  identity THREAD [--reveal]        the citizen's verified identity; --reveal shows the\n"
+	"                                    full CPR number (recorded in this device's audit log)\n"
+	"  audit                             this device's audit log (CPR reveals, no numbers)\n"
+	"  consent check ACCOUNT TENANT/UNIT whether a citizen's consent covers the unit\n"
 	"\n"
 	"Times are local (TZ; Europe/Copenhagen when TZ is unset).\n"
 	"\n"
@@ -97,6 +108,8 @@ struct cli {
 	int scan_kind;           /* 0 none, 1 granted, 2 withdrawn */
 	uint64_t scan_relay_ms, scan_time_ms;
 	char scan_version[33];
+	bool quiet;              /* fetching before answering from the store: print nothing */
+	bool consent_active;     /* the answer of consent check */
 };
 
 static struct cli g;
@@ -330,8 +343,52 @@ static const char *file_state_name(int state)
 	}
 }
 
+static const char *notice_name(int type)
+{
+	switch (type) {
+	case WAKKS_NOTICE_TAKE: return "take";
+	case WAKKS_NOTICE_HANDOVER: return "handover";
+	case WAKKS_NOTICE_ANSWERED: return "answered";
+	case WAKKS_NOTICE_CLOSED: return "closed";
+	case WAKKS_NOTICE_REOPENED: return "reopened";
+	case WAKKS_NOTICE_JOURNAL_STATUS: return "journal_status";
+	default: return "notice";
+	}
+}
+
+static void printable(const char *in, char *out, size_t cap);
+
 static void print_message(const wakks_message *m)
 {
+	if (m->kind == WAKKS_MSG_NOTICE) {
+		if (!m->notice)
+			return;
+		char acc[33], who[33] = "", id[33], when[48], note[2001];
+		wakks_id_hex(m->sender_account, acc);
+		wakks_id_hex(m->id, id);
+		wakks_id_hex(m->conversation, who);
+		fmt_time(m->stored_ms ? m->stored_ms : m->sent_ms, when, sizeof when);
+		printable(m->notice->note, note, sizeof note);
+		char to[33] = "";
+		if (m->notice->type == WAKKS_NOTICE_HANDOVER)
+			wakks_id_hex(m->notice->account, to);
+		if (g.json) {
+			json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "id", id, "thread",
+					      who, "from_account", acc, "notice",
+					      notice_name(m->notice->type), "to_account", to, "note",
+					      note, "sent_ms", (json_int_t)m->sent_ms);
+			char *str = j ? json_dumps(j, JSON_COMPACT) : NULL;
+			if (str)
+				puts(str);
+			free(str);
+			json_decref(j);
+		} else {
+			printf("%s notice %s: %s%s%s%s%s\n", when, acc, notice_name(m->notice->type),
+			       to[0] ? " to " : "", to, note[0] ? ": " : "", note);
+		}
+		fflush(stdout);
+		return;
+	}
 	char acc[33], dev[33], id[33], when[48];
 	wakks_id_hex(m->sender_account, acc);
 	wakks_id_hex(m->sender_device, dev);
@@ -343,9 +400,14 @@ static void print_message(const wakks_message *m)
 				      (json_int_t)m->sent_ms, "stored_ms", (json_int_t)m->stored_ms,
 				      "text", m->text, (int)m->text_len);
 		if (j && m->tenant[0]) {
+			char th[33];
+			wakks_id_hex(m->conversation, th);
 			json_object_set_new(j, "tenant", json_string(m->tenant));
 			json_object_set_new(j, "unit", json_string(m->unit));
+			json_object_set_new(j, "thread", json_string(th));
 		}
+		if (j && m->read_ms)
+			json_object_set_new(j, "read_ms", json_integer((json_int_t)m->read_ms));
 		const wakks_attachment *a = m->attachment;
 		if (j && a)
 			json_object_set_new(j, "file",
@@ -373,8 +435,8 @@ static void print_message(const wakks_message *m)
 			       m->outgoing ? "me  " : "from", acc, where, a->file_name,
 			       (unsigned long long)a->size, a->media_type, file_state_name(a->state));
 		else
-			printf("%s %s %s%s: %.*s\n", when, m->outgoing ? "me  " : "from", acc, where,
-			       (int)m->text_len, m->text);
+			printf("%s %s %s%s: %.*s%s\n", when, m->outgoing ? "me  " : "from", acc, where,
+			       (int)m->text_len, m->text, m->read_ms ? "  (læst)" : "");
 	}
 	fflush(stdout);
 }
@@ -386,8 +448,14 @@ static void on_event(wakks_client *c, const wakks_event *ev, void *user)
 	g.last_event_mono = mono_ms();
 	switch (ev->type) {
 	case WAKKS_EV_MESSAGE:
+		if (g.quiet)
+			break;
 		print_message(ev->u.message);
 		g.n_printed++;
+		break;
+	case WAKKS_EV_DONE:
+		if (ev->u.done.consent_active)
+			g.consent_active = true;
 		break;
 	case WAKKS_EV_KEY_CHANGE:
 	case WAKKS_EV_DEVICE_CHANGE: {
@@ -938,6 +1006,8 @@ static void on_list(wakks_client *c, const wakks_event *ev, void *user)
 	(void)user;
 	if (ev->type != WAKKS_EV_DONE)
 		return on_event(c, ev, user);
+	if (ev->u.done.consent_active)
+		g.consent_active = true;
 	for (size_t i = 0; i < ev->u.done.n_devices; i++) {
 		const wakks_device_info *d = &ev->u.done.devices[i];
 		char id[33], when[48], ik[65];
@@ -1242,10 +1312,256 @@ struct cli_options {
 	int n_to, n_units;
 	double idle;
 	bool yes;
+	const char *filter;
+	int limit;
+	bool reveal;
 };
 
+/* ---- threads (spec/client.md §12-§18) ---------------------------------------------------- */
+
+static bool is_thread_command(const char *cmd)
+{
+	static const char *const names[] = { "threads", "thread", "take", "answered", "reopen",
+					     "close", "handover", "identity", "audit", NULL };
+	for (int i = 0; names[i]; i++)
+		if (strcmp(cmd, names[i]) == 0)
+			return true;
+	return false;
+}
+
+static const char *reason_name(int r)
+{
+	switch (r) {
+	case WAKKS_IDR_MALFORMED: return "malformed";
+	case WAKKS_IDR_UNAVAILABLE: return "unavailable";
+	case WAKKS_IDR_FOREIGN_PROVIDER: return "foreign_provider";
+	case WAKKS_IDR_SIGNATURE: return "signature";
+	case WAKKS_IDR_AUDIENCE: return "audience";
+	case WAKKS_IDR_KEY_BINDING: return "key_binding";
+	case WAKKS_IDR_CLAIMS: return "claims";
+	default: return "not_presented";
+	}
+}
+
+static const char *state_name(int st)
+{
+	return st == WAKKS_THREAD_ANSWERED ? "answered" : st == WAKKS_THREAD_CLOSED ? "closed" : "open";
+}
+
+/* "Anna Jensen · 050384-xxxx · verificeret med MitID", or why not. */
+static void identity_text(const wakks_identity *id, char *out, size_t cap)
+{
+	char name[256];
+	printable(id->name, name, sizeof name);
+	if (id->status == WAKKS_ID_VERIFIED)
+		snprintf(out, cap, "%s · %s · verificeret med MitID", name, id->cpr_masked);
+	else if (id->status == WAKKS_ID_UNVERIFIED)
+		snprintf(out, cap, "ikke verificeret (%s)", reason_name(id->reason));
+	else
+		snprintf(out, cap, "ikke verificeret (not_presented)");
+}
+
+static void print_thread(const wakks_thread *t)
+{
+	char id[33], cit[33], who[33] = "-", ident[400];
+	wakks_id_hex(t->id, id);
+	wakks_id_hex(t->citizen, cit);
+	if (t->assigned)
+		wakks_id_hex(t->assignee, who);
+	identity_text(&t->identity, ident, sizeof ident);
+	if (g.json) {
+		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:s}", "thread", id,
+				      "citizen", cit, "tenant", t->tenant, "unit", t->unit, "state",
+				      state_name(t->state), "assignee", t->assigned ? who : "",
+				      "unread", (int)t->unread, "messages", (int)t->messages,
+				      "last_ms", (json_int_t)t->last_ms, "identity",
+				      t->identity.status == WAKKS_ID_VERIFIED ? "verified" : "unverified");
+		if (j && t->identity.status == WAKKS_ID_VERIFIED) {
+			json_object_set_new(j, "name", json_string(t->identity.name));
+			json_object_set_new(j, "cpr", json_string(t->identity.cpr_masked));
+		} else if (j) {
+			json_object_set_new(j, "reason", json_string(reason_name(t->identity.reason)));
+		}
+		char *str = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		if (str)
+			puts(str);
+		free(str);
+		json_decref(j);
+		return;
+	}
+	printf("%s  %s/%s  %-8s  assignee %s  unread %u  %s\n", id, t->tenant, t->unit,
+	       state_name(t->state), who, t->unread, ident);
+}
+
+/* Fetches what the relay holds for this device, quietly, before answering from the store. */
+static void sync_quietly(double idle_s)
+{
+	need_registered();
+	connect_to(WAKKS_READY);
+	g.quiet = true;
+	g.last_event_mono = mono_ms();
+	uint64_t idle = (uint64_t)((idle_s > 0 ? idle_s : 1.0) * 1000);
+	/* Short polls, so the idle time is noticed when it has passed (not at the timeout). */
+	uint64_t end = mono_ms() + (uint64_t)g.timeout_ms;
+	while (!quiet_for(g.c, &idle) && mono_ms() < end)
+		wakks_poll(g.c, 100);
+	g.quiet = false;
+}
+
+static void parse_thread(const char *hex, uint8_t out[16])
+{
+	if (!hex || wakks_id_parse(hex, out) != 0)
+		die(EX_USAGE, "a thread is 32 hex digits (see wakks threads)");
+}
+
+static int thread_message_one(const wakks_message *m, void *arg)
+{
+	(void)arg;
+	print_message(m);
+	return 0;
+}
+
+static int audit_one(const wakks_audit_entry *e, void *arg)
+{
+	(void)arg;
+	char th[33], cit[33], when[48];
+	wakks_id_hex(e->thread, th);
+	wakks_id_hex(e->citizen, cit);
+	fmt_time(e->time_ms, when, sizeof when);
+	if (g.json)
+		printf("{\"audit\":\"cpr_reveal\",\"time_ms\":%llu,\"thread\":\"%s\",\"citizen\":\"%s\"}\n",
+		       (unsigned long long)e->time_ms, th, cit);
+	else
+		printf("%s  cpr_reveal  thread %s  citizen %s\n", when, th, cit);
+	return 0;
+}
+
+static int cmd_thread(const char *cmd, char **args, int n_args, const struct cli_options *o)
+{
+	uint8_t th[16], acc[16];
+	if (strcmp(cmd, "audit") == 0)
+		return wakks_audit_list(g.c, audit_one, NULL) == 0 ? EX_OK : EX_STORE;
+	if (strcmp(cmd, "threads") == 0) {
+		int filter = WAKKS_FILTER_ALL;
+		if (o->filter && strcmp(o->filter, "unassigned") == 0)
+			filter = WAKKS_FILTER_UNASSIGNED;
+		else if (o->filter && strcmp(o->filter, "mine") == 0)
+			filter = WAKKS_FILTER_MINE;
+		else if (o->filter && strcmp(o->filter, "unread") == 0)
+			filter = WAKKS_FILTER_UNREAD;
+		else if (o->filter && strcmp(o->filter, "all") != 0)
+			die(EX_USAGE, "--filter is all, unassigned, mine or unread");
+		sync_quietly(o->idle);
+		wakks_thread list[50];
+		size_t n = 0;
+		uint64_t before = 0;
+		do {
+			int rc = wakks_threads(g.c, filter, before, list, 50, &n);
+			if (rc != 0)
+				die(exit_for(rc), "threads: %s", wakks_strerror(rc));
+			for (size_t i = 0; i < n; i++)
+				print_thread(&list[i]);
+			if (n)
+				before = list[n - 1].last_seq;
+		} while (n == 50);
+		return EX_OK;
+	}
+	parse_thread(n_args ? args[0] : NULL, th);
+	sync_quietly(o->idle);
+	wakks_thread t;
+	int rc = wakks_thread_get(g.c, th, &t);
+	if (rc != 0)
+		die(rc == WAKKS_E_NOT_FOUND ? EX_REFUSED : exit_for(rc), "no such thread on this device");
+	if (strcmp(cmd, "thread") == 0) {
+		print_thread(&t);
+		rc = wakks_thread_messages(g.c, th, 0, o->limit > 0 ? (size_t)o->limit : 50,
+					   thread_message_one, NULL);
+		if (rc == 0)
+			rc = wakks_thread_read(g.c, th);
+		if (rc != 0)
+			die(exit_for(rc), "thread: %s", wakks_strerror(rc));
+		wakks_run_until(g.c, send_settled, NULL, g.timeout_ms);
+		return EX_OK;
+	}
+	if (strcmp(cmd, "identity") == 0) {
+		print_thread(&t);
+		if (!o->reveal)
+			return EX_OK;
+		char cpr[11];
+		rc = wakks_identity_reveal(g.c, th, cpr);
+		if (rc != 0)
+			die(EX_REFUSED, "no verified CPR number to show: %s", wakks_strerror(rc));
+		if (g.json)
+			printf("{\"cpr\":\"%s\"}\n", cpr);
+		else
+			printf("CPR %.6s-%.4s\n", cpr, cpr + 6);
+		sodium_memzero(cpr, sizeof cpr);
+		return EX_OK;
+	}
+	int type = strcmp(cmd, "take") == 0	  ? WAKKS_NOTICE_TAKE
+		   : strcmp(cmd, "answered") == 0 ? WAKKS_NOTICE_ANSWERED
+		   : strcmp(cmd, "reopen") == 0	  ? WAKKS_NOTICE_REOPENED
+		   : strcmp(cmd, "close") == 0	  ? WAKKS_NOTICE_CLOSED
+						  : WAKKS_NOTICE_HANDOVER;
+	int first_note = 1;
+	if (type == WAKKS_NOTICE_HANDOVER) {
+		if (n_args < 2 || wakks_id_parse(args[1], acc) != 0)
+			die(EX_USAGE, "handover THREAD ACCOUNT [NOTE]");
+		first_note = 2;
+	}
+	static char note[2001];
+	size_t nl = 0;
+	for (int i = first_note; i < n_args; i++) {
+		size_t l = strlen(args[i]);
+		if (nl + l + 2 > sizeof note)
+			die(EX_USAGE, "the note is longer than 2000 bytes");
+		if (nl)
+			note[nl++] = ' ';
+		memcpy(note + nl, args[i], l);
+		nl += l;
+	}
+	note[nl] = '\0';
+	if (nl && type != WAKKS_NOTICE_HANDOVER && type != WAKKS_NOTICE_CLOSED)
+		die(EX_USAGE, "only handover and close take a note");
+	uint32_t op;
+	rc = wakks_thread_notice(g.c, th, type, type == WAKKS_NOTICE_HANDOVER ? acc : NULL, NULL, 0,
+				 nl ? note : NULL, NULL, &op);
+	if (rc != 0)
+		die(exit_for(rc), "%s: %s", cmd, wakks_strerror(rc));
+	wait_op(op, cmd);
+	if (g.json)
+		printf("{\"%s\":\"%s\"}\n", cmd, args[0]);
+	else
+		printf("%s: %s\n", cmd, args[0]);
+	return EX_OK;
+}
+
+static int cmd_consent_check(const char *account, char *where)
+{
+	uint8_t acc[16];
+	char *slash = where ? strchr(where, '/') : NULL;
+	if (!account || wakks_id_parse(account, acc) != 0 || !slash)
+		die(EX_USAGE, "consent check ACCOUNT TENANT/UNIT");
+	*slash = '\0';
+	need_registered();
+	connect_to(WAKKS_READY);
+	uint32_t op;
+	int rc = wakks_consent_check(g.c, acc, where, slash + 1, &op);
+	if (rc != 0)
+		die(exit_for(rc), "consent check: %s", wakks_strerror(rc));
+	g.consent_active = false;
+	wait_op(op, "consent check");
+	if (g.json)
+		printf("{\"consent\":\"%s\"}\n", g.consent_active ? "active" : "none");
+	else
+		printf("consent %s for %s/%s\n", g.consent_active ? "active" : "not given", where,
+		       slash + 1);
+	return EX_OK;
+}
+
 enum { O_RELAY = 256, O_CA, O_STORE, O_KEYFILE, O_JSON, O_TIMEOUT, O_USER, O_IDP, O_ISSUER,
-       O_TOKENFILE, O_TO, O_UNIT, O_IDLE, O_YES, O_FILE, O_TYPE, O_SAVEDIR, O_VERSION };
+       O_TOKENFILE, O_TO, O_UNIT, O_IDLE, O_YES, O_FILE, O_TYPE, O_SAVEDIR, O_VERSION, O_FILTER,
+       O_LIMIT, O_REVEAL };
 
 static const struct option opts[] = {
 	{ "relay", required_argument, NULL, O_RELAY },
@@ -1265,6 +1581,9 @@ static const struct option opts[] = {
 	{ "file", required_argument, NULL, O_FILE },
 	{ "type", required_argument, NULL, O_TYPE },
 	{ "save-dir", required_argument, NULL, O_SAVEDIR },
+	{ "filter", required_argument, NULL, O_FILTER },
+	{ "limit", required_argument, NULL, O_LIMIT },
+	{ "reveal", no_argument, NULL, O_REVEAL },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, O_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -1294,6 +1613,9 @@ static int parse_options(int argc, char **argv, const char *short_opts, struct c
 		case O_FILE: o->file = optarg; break;
 		case O_TYPE: o->media_type = optarg; break;
 		case O_SAVEDIR: g.save_dir = optarg; break;
+		case O_FILTER: o->filter = optarg; break;
+		case O_LIMIT: o->limit = atoi(optarg); break;
+		case O_REVEAL: o->reveal = true; break;
 		case 'h': fputs(usage_text, stdout); return EX_OK;
 		case O_VERSION: printf("wakks %s (OS2wakks)\n", WAKKS_VERSION); return EX_OK;
 		default: fputs(usage_text, stderr); return EX_USAGE;
@@ -1349,7 +1671,7 @@ int main(int argc, char **argv)
 		     strcmp(cmd, "history") == 0 || strcmp(cmd, "devices") == 0 ||
 		     strcmp(cmd, "revoke") == 0 || strcmp(cmd, "consent") == 0 ||
 		     strcmp(cmd, "safety-number") == 0 || strcmp(cmd, "peers") == 0 ||
-		     strcmp(cmd, "outbox") == 0;
+		     strcmp(cmd, "outbox") == 0 || is_thread_command(cmd);
 	if (!known) {
 		fprintf(stderr, "wakks: unknown command %s (see wakks --help)\n", cmd);
 		return EX_USAGE;
@@ -1387,8 +1709,12 @@ int main(int argc, char **argv)
 		rc = cmd_history();
 	else if (strcmp(cmd, "devices") == 0)
 		rc = cmd_devices();
+	else if (strcmp(cmd, "consent") == 0 && n_args && strcmp(args[0], "check") == 0)
+		rc = cmd_consent_check(n_args > 1 ? args[1] : NULL, n_args > 2 ? args[2] : NULL);
 	else if (strcmp(cmd, "consent") == 0)
 		rc = cmd_consent(n_args ? args[0] : NULL, n_args > 1 ? args[1] : NULL, o.yes);
+	else if (is_thread_command(cmd))
+		rc = cmd_thread(cmd, args, n_args, &o);
 	else if (strcmp(cmd, "outbox") == 0)
 		rc = cmd_outbox(n_args ? args[0] : NULL, n_args > 1 ? args[1] : NULL);
 	else if (strcmp(cmd, "revoke") == 0)

@@ -320,6 +320,54 @@ static void consent_needs_a_yes_and_is_granted_once(void)
 	CHECK_EQ_INT(grants, 1);
 }
 
+/* The caseworker's working day from the command line (spec/client.md §12-§18): the verified
+ * citizen in the thread list of both caseworkers, take and handover with a note, a colleague's
+ * reply in the same thread, read receipts, the reveal audited, consent checked. */
+static void threads_from_the_command_line(void)
+{
+	char store_d[500], dennis_account[33], thread[33];
+	snprintf(store_d, sizeof store_d, "%s/dennis-store", relay.dir);
+	REQUIRE(wakks("--store", store_d, "--relay", relay_url, "--ca", ca, "init", NULL) == 0);
+	REQUIRE(wakks("--store", store_d, "login", "--user", "dennis", "--idp", "dev-adfs", NULL) == 0);
+	REQUIRE(wakks("--store", store_d, "--json", "whoami", NULL) == 0);
+	json_field(out, "account", dennis_account, sizeof dennis_account);
+	CHECK_EQ_INT(wakks("--store", store_a, "send", "--unit", "varde/jobcenter", "Spørgsmål",
+			   "om", "kursus", NULL), 0);
+	CHECK_EQ_INT(wakks("--store", store_c, "--json", "threads", NULL), 0);
+	json_field(out, "thread", thread, sizeof thread);
+	CHECK_EQ_INT(strlen(thread), 32);
+	CHECK(strstr(out, "\"name\":\"Anna Jensen\"") && strstr(out, "\"cpr\":\"050384-xxxx\""));
+	CHECK_EQ_INT(wakks("--store", store_d, "threads", NULL), 0);
+	CHECK(strstr(out, thread) && strstr(out, "Anna Jensen · 050384-xxxx · verificeret med MitID"));
+	CHECK_EQ_INT(wakks("--store", store_c, "take", thread, NULL), 0);
+	CHECK_EQ_INT(wakks("--store", store_c, "handover", thread, dennis_account, "Se", "sagen",
+			   NULL), 0);
+	CHECK_EQ_INT(wakks("--store", store_d, "--json", "threads", "--filter", "mine", NULL), 0);
+	CHECK(strstr(out, thread) != NULL);
+	CHECK_EQ_INT(wakks("--store", store_c, "--json", "threads", "--filter", "mine", NULL), 0);
+	CHECK(strstr(out, thread) == NULL);
+	CHECK_EQ_INT(wakks("--store", store_c, "send", "--to", anna_account, "--unit",
+			   "varde/jobcenter", "Svar", "fra", "Camilla", NULL), 0);
+	CHECK_EQ_INT(wakks("--store", store_d, "thread", thread, NULL), 0);
+	CHECK(strstr(out, "Svar fra Camilla") && strstr(out, "handover to") &&
+	      strstr(out, ": Se sagen"));
+	/* The citizen reads it; the unit sees "læst". Citizens never see the notices. */
+	CHECK_EQ_INT(wakks("--store", store_a, "thread", thread, NULL), 0);
+	CHECK(strstr(out, "Svar fra Camilla") && !strstr(out, "handover"));
+	CHECK_EQ_INT(wakks("--store", store_c, "thread", thread, NULL), 0);
+	CHECK(strstr(out, "Svar fra Camilla  (læst)") != NULL);
+	CHECK_EQ_INT(wakks("--store", store_c, "identity", thread, "--reveal", NULL), 0);
+	CHECK(strstr(out, "CPR 050384-1234") != NULL);
+	CHECK_EQ_INT(wakks("--store", store_c, "audit", NULL), 0);
+	CHECK(strstr(out, "cpr_reveal") && strstr(out, anna_account) && !strstr(out, "1234"));
+	CHECK_EQ_INT(wakks("--store", store_d, "audit", NULL), 0);
+	CHECK(strstr(out, "cpr_reveal") == NULL);
+	CHECK_EQ_INT(wakks("--store", store_d, "consent", "check", anna_account, "varde/jobcenter",
+			   NULL), 0);
+	CHECK(strstr(out, "consent active") != NULL);
+	CHECK_EQ_INT(wakks("--store", store_c, "thread", "not-a-thread", NULL), 2);
+}
+
 /* Times are local, with their zone: Europe/Copenhagen unless TZ says otherwise. */
 static void times_show_their_zone(void)
 {
@@ -479,6 +527,7 @@ int main(void)
 	RUN(file_sent_and_received_byte_identical);
 	RUN(caseworker_needs_consent);
 	RUN(consent_needs_a_yes_and_is_granted_once);
+	RUN(threads_from_the_command_line);
 	RUN(times_show_their_zone);
 	RUN(devices_history_and_safety_numbers);
 	RUN(devices_show_the_host_name);

@@ -129,6 +129,11 @@ static void consent_is_checked_before_writing(void)
 	wakks_consent_text_free(&text);
 	CHECK_EQ_INT(consent_state(&camilla, &active), 0);
 	CHECK(active);
+	/* No such unit; an account that is not a citizen's. */
+	CHECK_EQ_INT(wakks_consent_check(camilla.c, anna_acc, "varde", "ingen", &op), 0);
+	CHECK_EQ_INT(wakks_wait(camilla.c, op, 10000), WAKKS_RELAY_NOT_FOUND);
+	CHECK_EQ_INT(wakks_consent_check(camilla.c, dennis_acc, "varde", "jobcenter", &op), 0);
+	CHECK_EQ_INT(wakks_wait(camilla.c, op, 10000), WAKKS_RELAY_NOT_FOUND);
 	/* A citizen asks its own consent list, not the relay's check. */
 	CHECK_EQ_INT(wakks_consent_check(anna.c, anna_acc, "varde", "jobcenter", &op), 0);
 	CHECK_EQ_INT(wakks_wait(anna.c, op, 10000), WAKKS_RELAY_FORBIDDEN);
@@ -415,6 +420,50 @@ static void tenant_information_is_public(void)
 	CHECK_EQ_INT(anna.n_errors + camilla.n_errors + emma.n_errors + dennis2.n_errors, 0);
 }
 
+/* A tenant with read receipts off (spec/client.md §14): nobody sends them, so none arrive. */
+static void read_receipts_follow_the_tenants_switch(void)
+{
+	struct relay_proc r2;
+	REQUIRE(relay_proc_start(&r2,
+				 "[tenant varde]\nname = Varde Kommune\ncvr = 29189781\n"
+				 "idps = dev-mitid, dev-adfs\nread_receipts = false\nhistory_days = 7\n"
+				 "[unit varde/jobcenter]\nname = Jobcenter\ngroups = varde-jobcenter\n",
+				 true) == 0);
+	char b2[400], ca2[400];
+	snprintf(b2, sizeof b2, "%s/clients", r2.dir);
+	snprintf(ca2, sizeof ca2, "%s/dev-cert.pem", r2.data_dir);
+	struct th_dev a, w;
+	REQUIRE(th_open(&a, "anna-r2", b2, r2.port, ca2) == 0);
+	REQUIRE(th_open(&w, "camilla-r2", b2, r2.port, ca2) == 0);
+	REQUIRE(th_register(&a, "dev-mitid", "anna") == 0);
+	REQUIRE(th_register(&w, "dev-adfs", "camilla") == 0);
+	wakks_tenant_info ti;
+	CHECK_EQ_INT(wakks_tenant_info_get(w.c, "varde", &ti), 0);
+	CHECK(!ti.read_receipts);
+	CHECK_EQ_INT(ti.history_days, 7);
+	REQUIRE(th_send(&a, NULL, "varde", "jobcenter", "uden kvitteringer") == 0);
+	REQUIRE(th_wait_text(&w, "uden kvitteringer", 10000) == 0);
+	uint8_t acc[16], th[16];
+	REQUIRE(wakks_account_id(a.c, acc) == 0);
+	wakks__conversation_id(acc, NULL, "varde", "jobcenter", th);
+	wakks_thread t;
+	CHECK_EQ_INT(wakks_thread_get(w.c, th, &t), 0);
+	CHECK_EQ_INT(t.unread, 1);
+	CHECK_EQ_INT(wakks_thread_read(w.c, th), 0); /* read, but the citizen is not told */
+	CHECK_EQ_INT(wakks_thread_get(w.c, th, &t), 0);
+	CHECK_EQ_INT(t.unread, 0);
+	th_pump(800);
+	struct find_text f;
+	memset(&f, 0, sizeof f);
+	f.text = "uden kvitteringer";
+	CHECK_EQ_INT(wakks_thread_messages(a.c, th, 0, 10, find_text, &f), 0);
+	CHECK(f.found && f.read_ms == 0);
+	th_close(&a);
+	th_close(&w);
+	relay_proc_stop(&r2);
+	relay_proc_cleanup(&r2);
+}
+
 int main(void)
 {
 	if (relay_proc_start(&relay, NULL, true) != 0) {
@@ -436,6 +485,7 @@ int main(void)
 	RUN(forged_foreign_and_other_key_presentations_are_unverified);
 #endif
 	RUN(tenant_information_is_public);
+	RUN(read_receipts_follow_the_tenants_switch);
 	th_close(&anna);
 	th_close(&camilla);
 	th_close(&dennis2);

@@ -174,6 +174,25 @@ static void tenants_units_and_providers(void)
 	CHECK(strstr(err, "unknown key"));
 }
 
+/* What a tenant publishes to clients (spec/client.md §18): history days and read receipts, with
+ * their defaults. */
+static void tenant_history_and_read_receipts(void)
+{
+	CHECK_EQ_INT(load("[tenant varde]\nname = Varde Kommune\ncvr = 29189781\n"), 0);
+	CHECK_EQ_INT(relay_tenant_history_days(&cfg.tenants[0]), RELAY_DEFAULT_HISTORY_DAYS);
+	CHECK(!cfg.tenants[0].read_receipts_off);
+	CHECK_EQ_INT(load("[tenant varde]\nname = Varde Kommune\ncvr = 29189781\nhistory_days = 0\n"
+			  "read_receipts = false\n"), 0);
+	CHECK_EQ_INT(relay_tenant_history_days(&cfg.tenants[0]), 0);
+	CHECK(cfg.tenants[0].read_receipts_off);
+	CHECK_EQ_INT(load("[tenant varde]\nhistory_days = 366\n"), -1);
+	CHECK(strstr(err, "'history_days'") && strstr(err, "365"));
+	CHECK_EQ_INT(load("[tenant varde]\nhistory_days = -1\n"), -1);
+	CHECK(strstr(err, "'history_days'"));
+	CHECK_EQ_INT(load("[tenant varde]\nread_receipts = yes\n"), -1);
+	CHECK(strstr(err, "'read_receipts'") && strstr(err, "true or false"));
+}
+
 /* A production relay (no --dev) names its certificate; only --dev generates one. */
 static void certificate_required_without_dev(void)
 {
@@ -237,6 +256,7 @@ int main(void)
 	RUN(errors_name_line_and_key);
 	RUN(every_error_reported_at_once);
 	RUN(tenants_units_and_providers);
+	RUN(tenant_history_and_read_receipts);
 	RUN(consent_text_sections);
 	RUN(certificate_required_without_dev);
 	RUN(data_dir_permissions_strict_or_warn);
