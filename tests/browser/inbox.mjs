@@ -229,6 +229,34 @@ export async function inboxScenario({ step, browser, buildDir, web, root, axe, s
         rmSync(store, { recursive: true, force: true });
       }
     });
+    await step('mixed: a command-line caseworker device gets the unit\'s history, hands Anna\'s thread to Camilla with a note, and its reply lands in the browsers\' thread', async () => {
+      const bin = [resolve(buildDir, 'clients/cli/wakks'), resolve(root, 'build/clients/cli/wakks')].find((p) => existsSync(p));
+      if (!bin) { console.log('# skip: C command-line client not built'); return; }
+      const store = mkdtempSync(join(tmpdir(), 'wakks-cli-'));
+      const ca = ['dev-cert.pem', 'tls-cert.pem'].map((f) => join(relay.dataDir, f)).find((p) => existsSync(p));
+      const wakks = (...args) => run(bin, ['--store', join(store, 's'), ...args], { timeout: 30000 });
+      try {
+        await wakks('--relay', `wss://localhost:${relay.port}`, ...(ca ? ['--ca', ca] : []), 'init');
+        await wakks('login', '--user', 'emma', '--idp', 'dev-adfs');
+        let anna = null;
+        for (let i = 0; i < 15 && !anna; i++) {
+          const { stdout } = await wakks('--json', 'threads');
+          anna = stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((t) => t.name === 'Anna Jensen' && t.cpr === '050384-xxxx');
+          if (!anna) await new Promise((r) => setTimeout(r, 1000));
+        }
+        if (!anna) throw new Error('the command-line device got no history with Anna\'s verified thread');
+        const camilla = await accOf(A);
+        await wakks('handover', anna.thread, camilla, 'Tilbage til dig, Camilla');
+        await openThread(A, 'Anna Jensen');
+        await A.waitForSelector('.notice[data-notice=handover]:has-text("til dig"):has-text("Tilbage til dig, Camilla")', { timeout: 15000 });
+        await A.waitForSelector('#thread-status:has-text("Tildelt: dig")');
+        await wakks('send', '--to', anna.citizen, '--unit', 'varde/jobcenter', 'Svar fra Emmas terminal');
+        await A.waitForSelector('.msg:has-text("Svar fra Emmas terminal")', { timeout: 15000 });
+        await C.waitForSelector('.msg.theirs:has-text("Svar fra Emmas terminal")', { timeout: 15000 });
+      } finally {
+        rmSync(store, { recursive: true, force: true });
+      }
+    });
   } finally {
     await relay.stop();
   }
