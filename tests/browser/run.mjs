@@ -93,7 +93,16 @@ async function send(page, text) {
 
 const statusOf = (page, text) => page.locator(`.msg.mine:has-text("${text}")`).getAttribute('data-status');
 async function waitStatus(page, text, status, timeout = 15000) {
-  await page.waitForSelector(`.msg.mine[data-status=${status}]:has-text("${text}")`, { timeout });
+  await page.waitForSelector(`.msg.mine[data-status=${status}]:has-text("${text}")`, { timeout }).catch(async (e) => {
+    // What the page holds of that message, and what is still queued: enough to tell a lost
+    // receipt from a send that never left.
+    const state = await page.evaluate((t) => {
+      const m = window.wakks.client.messaging;
+      const msg = [...m.messages.values()].find((x) => x.text?.includes(t));
+      return { status: msg?.status, stored: msg?.stored, receipts: msg?.receipts?.length, online: window.wakks.client.status, flushing: m.flushing };
+    }, text).catch(() => null);
+    throw new Error(`${e.message.split('\n')[0]}; page state ${JSON.stringify(state)}`);
+  });
 }
 
 async function main() {
@@ -109,9 +118,15 @@ async function main() {
   // Everything the web client does must run under the relay's Content-Security-Policy: every
   // page of every context reports a violation on its console, and the last step counts them.
   const cspViolations = [];
-  const watchCsp = (ctx) => ctx.on('console', (m) => {
-    if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
-  });
+  // Errors the pages report are printed when a step fails: they tell a stuck client from a slow one.
+  const pageErrors = [];
+  const watchCsp = (ctx) => {
+    ctx.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+      else if (m.type() === 'error') pageErrors.push(m.text());
+    });
+    ctx.on('weberror', (e) => pageErrors.push(String(e.error()?.stack ?? e.error())));
+  };
   watchCsp(caseCtx);
   watchCsp(citCtx);
   let cw, cit, revokedDev;
@@ -355,6 +370,7 @@ async function main() {
     for (const c of contexts) await c.close().catch(() => {});
     await browser.close().catch(() => {});
     if (process.env.WAKKS_RELAY_LOG) console.log(relay.log());
+    if (results.some((r) => !r[1]) && pageErrors.length) console.log(`page errors:\n  ${pageErrors.slice(-20).join('\n  ')}`);
     if (results.some((r) => !r[1])) console.log(`relay log (tail):\n${relay.log().split('\n').slice(-40).join('\n')}`);
     await relay.stop();
   }

@@ -373,25 +373,18 @@ export class Messaging {
     }
     const dirty = { messages: new Set(), convs: new Set(), files: new Map() };
     const from = { acc: dl.acc, dev: dl.dev, ik: session.ikRemote, stored: dl.time, seq: dl.seq, cmid: dl.cmid, ten: dl.ten, unit: dl.unit };
-    if (content.kind === HISTORY) {
-      await this.threads.history(content, from, dirty);
-    } else {
-      const id = toHex(content.messageId);
-      let file = null;
-      if (content.kind === ATTACHMENT && !this.messages.has(id)) {
-        // Downloaded and checked before anything is persisted or acknowledged: a download cut by the
-        // connection leaves the session as it was, and the relay delivers the envelope again.
-        let desc;
-        try { desc = decodeDescriptor(content.body); } catch {
-          await db.put('seen', seenKey, { failed: true, time: Date.now() });
-          return ack();
-        }
-        file = { name: desc.fileName, mediaType: desc.mediaType, size: desc.size };
-        const got = await this.download(desc);
-        if (got === null) return undefined;
-        if (got.error) file.error = got.error; else dirty.files.set(id, got.bytes);
+    try {
+      const r = content.kind === HISTORY ? await this.threads.history(content, from, dirty) : await this.receiveRecord(content, from, dirty);
+      if (r === 'wait') return undefined;
+      if (r === 'drop') {
+        await db.put('seen', seenKey, { failed: true, time: Date.now() });
+        return ack();
       }
-      await this.apply(content, from, dirty, file);
+    } catch {
+      // The relay could not be asked (who may speak): nothing is kept, the session stays as it
+      // was, and the unacknowledged envelope comes again.
+      await this.reload();
+      return undefined;
     }
     this.c.sessions.set(dl.acc, dl.dev, session);
     await db.write(['sessions', 'messages', 'conversations', 'seen', 'opks', 'files'], (t) => {
@@ -405,6 +398,25 @@ export class Messaging {
     if (usedOpk) this.opkCache.delete(usedOpk);
     this.c.changed('messages');
     return ack();
+  }
+
+  /** A text, file, notice, receipt or presentation: 'ok' once applied, 'wait' when its
+   * attachment could not be fetched now (the envelope comes again), 'drop' when it is unusable. */
+  async receiveRecord(content, from, dirty) {
+    const id = toHex(content.messageId);
+    let file = null;
+    if (content.kind === ATTACHMENT && !this.messages.has(id)) {
+      // Downloaded and checked before anything is persisted or acknowledged: a download cut by the
+      // connection leaves the session as it was, and the relay delivers the envelope again.
+      let desc;
+      try { desc = decodeDescriptor(content.body); } catch { return 'drop'; }
+      file = { name: desc.fileName, mediaType: desc.mediaType, size: desc.size };
+      const got = await this.download(desc);
+      if (got === null) return 'wait';
+      if (got.error) file.error = got.error; else dirty.files.set(id, got.bytes);
+    }
+    await this.apply(content, from, dirty, file);
+    return 'ok';
   }
 
   /**

@@ -63,8 +63,10 @@ export class Threads {
     const hex = toHex(dev);
     let s = this.unitSets.get(key);
     if (!s || !s.devs.has(hex)) {
-      const list = await this.m.deviceSet({ ten, unit }).catch(() => null);
-      if (!list) return s?.devs.has(hex) ?? false;
+      // A transient failure (the connection went) throws: the envelope is then not acknowledged
+      // and comes again, rather than being dropped as if its sender had no standing.
+      const list = await this.m.deviceSet({ ten, unit });
+      if (!list) return false;
       s = { devs: new Set(list.map((x) => toHex(x.dev))), at: Date.now() };
       this.unitSets.set(key, s);
     }
