@@ -50,6 +50,16 @@ export async function inboxScenario({ step, browser, buildDir, web, root, axe, s
       await C.click('#consent-inline-grant');
       await C.waitForSelector('#consent-inline .ok');
     });
+    await must('A finds the citizen by CPR number and writes first: her device presents itself, and the name shows before she writes', async () => {
+      await A.click('nav button[data-view=lookup]');
+      await A.fill('#cpr', '050384-1234');
+      await A.click('form button[type=submit]');
+      await A.click('#lookup-write');
+      await send(A, 'Velkommen til Jobcentret.');
+      await A.waitForSelector(`#citizen-identity:has-text("${VERIFIED}")`, { timeout: 15000 });
+      await A.waitForSelector('.pane-read h2:has-text("Anna Jensen")');
+      await C.waitForSelector('.msg.theirs:has-text("Velkommen til Jobcentret")', { timeout: 15000 });
+    });
     await must('the citizen writes; both caseworkers see her verified name and masked CPR number', async () => {
       await send(C, 'Hej, jeg vil gerne tale om min ledighed.');
       for (const p of [A, B]) {

@@ -16,6 +16,7 @@ import { T } from '../protocol/schema.js';
 import * as db from '../store/db.js';
 import { conversationId } from './conversation.js';
 import { Threads } from './threads.js';
+import { encodeNotice, NOTICE_TYPES } from './records.js';
 
 // device_mismatch answers in a row before a message waits for the next connection: the set only
 // changes when someone registers or is revoked.
@@ -150,10 +151,16 @@ export class Messaging {
     // A citizen's device shows its MitID evidence before its first text or file in a thread
     // (spec/client.md §15): queued first, in the same transaction.
     const present = this.c.isCitizen && (kind === TEXT || kind === ATTACHMENT) && this.threads.presentationDue(conv);
-    const pres = present ? this.record(conv, PRESENTATION, present, undefined, now).item : null;
+    let pres = present ? this.record(conv, PRESENTATION, present, undefined, now).item : null;
+    // A unit device writing first in a thread whose citizen has shown nothing (found by CPR
+    // number) asks her devices to present themselves, once per thread (spec/client.md §15).
+    const held = this.conversations.get(conv.id);
+    const ask = !this.c.isCitizen && (kind === TEXT || kind === ATTACHMENT) && !held?.presentation && !held?.identityAsked;
+    if (ask) pres = this.record(conv, NOTICE, encodeNotice({ type: NOTICE_TYPES.identity_request }), undefined, now).item;
     if (pres) pres.queued = now - 1;
     const c = this.ensureConversation(conv.id, msg && kind !== NOTICE ? { last: now } : {});
-    if (pres) c.presented = now;
+    if (present) c.presented = now;
+    if (ask) c.identityAsked = now;
     if (msg) this.messages.set(msg.id, msg);
     if (msg && kind === NOTICE) this.threads.restate(c);
     await db.write(['messages', 'outbox', 'conversations', 'uploads', 'files'], (t) => {

@@ -157,7 +157,7 @@ export class Threads {
     }
     if (!fields.ten) return; // types 1-7 and 9 belong to a unit thread
     if (n.name === 'identity_request') {
-      if (this.c.isCitizen) await this.presentAgain(convId);
+      if (this.c.isCitizen) { this.m.ensureConversation(convId, fields); dirty.convs.add(convId); await this.presentAgain(convId); }
       return;
     }
     if (this.c.isCitizen || this.m.messages.has(base.id)) return; // the citizen never gets these
