@@ -104,7 +104,7 @@ static int fetch_tenant(wakks_client *c, const char *tenant, struct wakks__tenan
 static struct wakks__tenant_cache *tenant_get(wakks_client *c, const char *tenant, bool refresh)
 {
 	struct wakks__threads *th = wakks__th(c);
-	if (!th)
+	if (!th || th->test_tenant_unavailable)
 		return NULL;
 	struct wakks__tenant_cache *slot = NULL;
 	for (size_t i = 0; i < th->n_tenants; i++)
@@ -286,3 +286,12 @@ int wakks__presentation_accept(wakks_client *c, wakks__txn *t, const wc_content 
 	/* Unavailable is not final: the thread shows it until a later presentation verifies. */
 	return rc;
 }
+
+#if defined(WAKKS_TEST_HOOKS) && WAKKS_TEST_HOOKS
+void wakks__test_tenant_unavailable(wakks_client *c, bool on)
+{
+	struct wakks__threads *th = wakks__th(c);
+	if (th)
+		th->test_tenant_unavailable = on;
+}
+#endif

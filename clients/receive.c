@@ -315,11 +315,12 @@ void wakks__on_deliver(wakks_client *c, const proto_deliver *d)
 		goto complete;
 	}
 	if (rc == WAKKS_E_VERIFY) {
-		/* Against a rule of its kind (spec/client.md §12-§16): it can never become valid. */
-		wakks__txn_abort(rx.t);
+		/* Against a rule of its kind (spec/client.md §12-§16): it can never become valid, so
+		 * nothing of it is kept — but the session it advanced is, or the sender's next
+		 * messages would not open. */
 		report(c, WAKKS_E_VERIFY, "a received record broke a thread rule and was dropped");
-		wakks__ack(c, d->seq);
-		goto complete;
+		rx.store_msg = false;
+		rc = 0;
 	}
 	if (rc == 0)
 		rc = receive__persist(c, &rx);

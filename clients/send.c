@@ -303,11 +303,11 @@ void wakks__send_kick(wakks_client *c)
 		return;
 	}
 	static const uint8_t zeros[16];
-	/* Who gets it (spec/client.md §12): a `seen` only our own devices, history only the new
-	 * device's account, everything else the account addressed and the thread's unit. */
+	/* Who gets it (spec/client.md §12): a `seen` only our own devices (addressed to our own
+	 * account: a send names an addressee), history only the new device's account, everything
+	 * else the account addressed and the thread's unit. */
 	int route = wakks__msg_route(&m);
-	s->target_used[TGT_ACCOUNT] =
-		route != WAKKS__ROUTE_SELF && memcmp(m.to_account, zeros, 16) != 0;
+	s->target_used[TGT_ACCOUNT] = memcmp(m.to_account, zeros, 16) != 0;
 	s->target_used[TGT_UNIT] = route == WAKKS__ROUTE_THREAD && m.tenant[0] != '\0';
 	s->target_used[TGT_SELF] = true;
 	wakks__store_free(raw, rl);

@@ -204,10 +204,11 @@ int wakks__presentation_encode(const char *issuer, const uint8_t challenge[32], 
 	return b->oom ? WAKKS_E_NOMEM : 0;
 }
 
-/* ---- the thread record (WT_THREAD) ------------------------------------------------------------ */
+/* ---- the thread record (WT_THREAD) ----------------------------------------------------------- */
 
 #define THREAD_RECORD_VERSION 1
 #define THREAD_F_PRESENTED 0x01 /* this (citizen) device has presented itself in the thread */
+#define THREAD_F_REQUESTED 0x02 /* this (unit) device has asked the citizen to present */
 
 int wakks__thread_load(wakks__txn *t, const uint8_t id[16], struct wakks__thread_rec *tr)
 {
@@ -429,16 +430,40 @@ static int queue_presentation(wakks_client *c, wakks__txn *t, struct wakks__thre
 	return rc == WAKKS_E_NOT_FOUND ? 0 : rc;
 }
 
+static int queue_identity_request(wakks_client *c, wakks__txn *t, struct wakks__thread_rec *tr)
+{
+	wakks_notice n;
+	memset(&n, 0, sizeof n);
+	n.type = WAKKS_NOTICE_IDENTITY_REQUEST;
+	wakks__buf b = { 0 };
+	int rc = wakks__notice_encode(&n, &b);
+	if (rc == 0)
+		rc = wakks__queue_record(c, t, tr, WC_KIND_SYSTEM, tr->citizen, b.p, b.len, NULL);
+	wakks__buf_free(&b);
+	return rc;
+}
+
 int wakks__thread_before_send(wakks_client *c, wakks__txn *t, const wakks_message *m)
 {
-	/* A citizen's device presents itself before its first message in a unit thread. */
-	if (!m->tenant[0] || memcmp(m->citizen, c->account, 16) != 0)
+	if (!m->tenant[0])
 		return 0;
 	struct wakks__thread_rec tr;
 	int rc = wakks__thread_ensure(t, m->conversation, m->citizen, m->tenant, m->unit, &tr, NULL);
-	if (rc != 0 || (tr.flags & THREAD_F_PRESENTED))
+	if (rc != 0)
 		return rc;
-	return queue_presentation(c, t, &tr);
+	if (memcmp(m->citizen, c->account, 16) == 0) {
+		/* A citizen's device presents itself before its first message in a unit thread. */
+		if (tr.flags & THREAD_F_PRESENTED)
+			return 0;
+		return queue_presentation(c, t, &tr);
+	}
+	/* A unit device writing in a thread whose citizen has presented nothing (one it started
+	 * after a CPR look-up) asks for the presentation, once, with its message. */
+	if (tr.id.status != WAKKS_ID_NOT_PRESENTED || (tr.flags & THREAD_F_REQUESTED))
+		return 0;
+	tr.flags |= THREAD_F_REQUESTED;
+	rc = wakks__thread_save(t, &tr);
+	return rc == 0 ? queue_identity_request(c, t, &tr) : rc;
 }
 
 /* ---- receiving (spec/client.md §12-§16) ----------------------------------------------------- */
@@ -1088,16 +1113,9 @@ int wakks_thread_request_identity(wakks_client *c, const uint8_t thread[WAKKS_ID
 	if (rc != 0)
 		return rc;
 	struct wakks__thread_rec tr;
-	wakks_notice n;
-	memset(&n, 0, sizeof n);
-	n.type = WAKKS_NOTICE_IDENTITY_REQUEST;
-	wakks__buf b = { 0 };
 	rc = wakks__thread_load(t, thread, &tr);
 	if (rc == 0)
-		rc = wakks__notice_encode(&n, &b);
-	if (rc == 0)
-		rc = wakks__queue_record(c, t, &tr, WC_KIND_SYSTEM, tr.citizen, b.p, b.len, NULL);
-	wakks__buf_free(&b);
+		rc = queue_identity_request(c, t, &tr);
 	if (rc == 0)
 		rc = wakks__txn_commit(t);
 	else
@@ -1179,7 +1197,7 @@ int wakks_audit_list(wakks_client *c, int (*fn)(const wakks_audit_entry *e, void
 	return rc < 0 ? rc : 0;
 }
 
-/* ---- consent_check ---------------------------------------------------------------------------- */
+/* ---- consent_check --------------------------------------------------------------------------- */
 
 int wakks_consent_check(wakks_client *c, const uint8_t citizen[WAKKS_ID_BYTES], const char *tenant,
 			const char *unit, uint32_t *op)

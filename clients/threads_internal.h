@@ -92,6 +92,9 @@ struct wakks__threads {
 	size_t n_touched;
 	bool kick_send;
 	wakks__txn *walk_txn;
+	uint8_t recheck[WAKKS__MAX_OFFERED][16]; /* threads whose presentation to check again */
+	size_t n_recheck;
+	bool test_tenant_unavailable; /* test builds: the tenant's information cannot be had */
 	/* The evidence of a registration in flight (kept at `registered`). */
 	char ev_issuer[256];
 	uint8_t ev_challenge[32];

@@ -16,12 +16,18 @@ static struct wakks__unit_cache *unit_find(struct wakks__threads *th, const char
 			return &th->units[i];
 	if (!create)
 		return NULL;
+	struct wakks__unit_cache *u = NULL;
 	if (th->n_units == WAKKS__MAX_UNITS) {
-		/* Forget the oldest; it is asked again when needed. */
-		memmove(&th->units[0], &th->units[1], (WAKKS__MAX_UNITS - 1) * sizeof th->units[0]);
-		th->n_units--;
+		/* Reuse a slot no answer is on its way to (a request names its slot by index); the
+		 * unit forgotten is asked again when needed. */
+		for (size_t i = 0; i < th->n_units && !u; i++)
+			if (!th->units[i].asked || th->units[i].known)
+				u = &th->units[i];
+		if (!u)
+			u = &th->units[0];
+	} else {
+		u = &th->units[th->n_units++];
 	}
-	struct wakks__unit_cache *u = &th->units[th->n_units++];
 	memset(u, 0, sizeof *u);
 	snprintf(u->tenant, sizeof u->tenant, "%s", tenant);
 	snprintf(u->unit, sizeof u->unit, "%s", unit);
@@ -239,8 +245,48 @@ static int unit_of_thread(const uint8_t *key, size_t klen, const uint8_t *val, s
 		struct wakks__unit_cache *u = unit_find(c->th, tr.tenant, tr.unit, true);
 		if (u)
 			u->asked = false;
+		if (tr.id.status == WAKKS_ID_UNVERIFIED && tr.id.reason == WAKKS_IDR_UNAVAILABLE &&
+		    tr.pres_len && c->th->n_recheck < WAKKS__MAX_OFFERED)
+			memcpy(c->th->recheck[c->th->n_recheck++], key, 16);
 	}
 	return 0;
+}
+
+/* A presentation that could not be checked for want of the tenant's information is checked
+ * again from what the thread kept of it (spec/client.md §15). */
+static void recheck_presentations(wakks_client *c)
+{
+	struct wakks__threads *th = c->th;
+	for (size_t i = 0; i < th->n_recheck; i++) {
+		wakks__txn *t;
+		if (wakks__txn_begin(c->store, true, &t) != 0)
+			break;
+		struct wakks__thread_rec *tr = malloc(sizeof *tr);
+		int rc = tr ? wakks__thread_load(t, th->recheck[i], tr) : WAKKS_E_NOMEM;
+		if (rc == 0) {
+			wc_content ct = { 0 };
+			ct.version = 2;
+			ct.kind = WC_KIND_PRESENTATION;
+			memcpy(ct.message_id, tr->pres_mid, 16);
+			memcpy(ct.conversation_id, tr->thread, 16);
+			ct.sent_ms = tr->pres_sent_ms;
+			memcpy(ct.sender_account, tr->pres_acc, 16);
+			memcpy(ct.sender_device, tr->pres_dev, 16);
+			memcpy(ct.citizen_account, tr->citizen, 16);
+			snprintf(ct.tenant, sizeof ct.tenant, "%s", tr->tenant);
+			snprintf(ct.unit, sizeof ct.unit, "%s", tr->unit);
+			ct.body = tr->pres;
+			ct.body_len = tr->pres_len;
+			rc = wakks__presentation_accept(c, t, &ct, tr->pres_ik);
+		}
+		if (rc == 0)
+			rc = wakks__txn_commit(t);
+		else
+			wakks__txn_abort(t);
+		free(tr);
+	}
+	th->n_recheck = 0;
+	wakks__thread_flush(c);
 }
 
 void wakks__thread_after_auth(wakks_client *c)
@@ -254,9 +300,11 @@ void wakks__thread_after_auth(wakks_client *c)
 	if (wakks__txn_begin(c->store, false, &t) != 0)
 		return;
 	th->walk_txn = t;
+	th->n_recheck = 0;
 	wakks__store_each(t, WT_THREAD, unit_of_thread, c);
 	th->walk_txn = NULL;
 	wakks__txn_abort(t);
+	recheck_presentations(c);
 	for (size_t i = 0; i < th->n_units; i++)
 		ask(c, &th->units[i]);
 }

@@ -470,6 +470,8 @@ void wakks__test_corrupt_next_download(wakks_client *c);
  *   instead of its own registration evidence (tests of forged and foreign evidence). */
 int wakks__test_present(wakks_client *c, const char *tenant, const char *unit, const char *issuer,
 			const uint8_t challenge[32], const char *token);
+/* - make the tenant's information unavailable (as if the relay's HTTPS could not be reached). */
+void wakks__test_tenant_unavailable(wakks_client *c, bool on);
 #endif
 /* Ends the connection at once without a close frame; safe inside a message callback. */
 void wakks__ws_abort(wakks__ws *w);

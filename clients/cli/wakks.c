@@ -1315,6 +1315,7 @@ struct cli_options {
 	const char *filter;
 	int limit;
 	bool reveal;
+	bool idle_given;
 };
 
 /* ---- threads (spec/client.md §12-§18) ---------------------------------------------------- */
@@ -1393,6 +1394,10 @@ static void print_thread(const wakks_thread *t)
 	       state_name(t->state), who, t->unread, ident);
 }
 
+/* Thread commands answer from the store after fetching what the relay holds; the relay delivers
+ * a device's mailbox right after auth, so a short quiet spell says it is all here. */
+#define THREAD_SYNC_IDLE_S 0.5
+
 /* Fetches what the relay holds for this device, quietly, before answering from the store. */
 static void sync_quietly(double idle_s)
 {
@@ -1451,7 +1456,7 @@ static int cmd_thread(const char *cmd, char **args, int n_args, const struct cli
 			filter = WAKKS_FILTER_UNREAD;
 		else if (o->filter && strcmp(o->filter, "all") != 0)
 			die(EX_USAGE, "--filter is all, unassigned, mine or unread");
-		sync_quietly(o->idle);
+		sync_quietly(o->idle_given ? o->idle : THREAD_SYNC_IDLE_S);
 		wakks_thread list[50];
 		size_t n = 0;
 		uint64_t before = 0;
@@ -1467,7 +1472,7 @@ static int cmd_thread(const char *cmd, char **args, int n_args, const struct cli
 		return EX_OK;
 	}
 	parse_thread(n_args ? args[0] : NULL, th);
-	sync_quietly(o->idle);
+	sync_quietly(o->idle_given ? o->idle : THREAD_SYNC_IDLE_S);
 	wakks_thread t;
 	int rc = wakks_thread_get(g.c, th, &t);
 	if (rc != 0)
@@ -1608,7 +1613,7 @@ static int parse_options(int argc, char **argv, const char *short_opts, struct c
 		case O_TOKENFILE: o->token_file = optarg; break;
 		case O_TO: if (o->n_to < 4) o->to[o->n_to++] = optarg; break;
 		case O_UNIT: if (o->n_units < 4) o->units[o->n_units++] = optarg; break;
-		case O_IDLE: o->idle = atof(optarg); break;
+		case O_IDLE: o->idle = atof(optarg); o->idle_given = true; break;
 		case O_YES: o->yes = true; break;
 		case O_FILE: o->file = optarg; break;
 		case O_TYPE: o->media_type = optarg; break;

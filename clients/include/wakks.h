@@ -154,7 +154,8 @@ typedef struct wakks_message {
 	/* Threads (spec/client.md §12-§16). */
 	int kind;                              /* enum wakks_message_kind */
 	uint8_t citizen[WAKKS_ID_BYTES];       /* the thread's citizen; zeros: not a unit thread */
-	const struct wakks_notice *notice;     /* kind WAKKS_MSG_NOTICE: the notice, else NULL */
+	const struct wakks_notice *notice;     /* kind WAKKS_MSG_NOTICE: the notice, else NULL
+						* (text is then the encoded notice, not for display) */
 	uint64_t read_ms;                      /* the other side read it (read receipt); 0: not yet */
 	bool from_history;                     /* given to this device as history (§16) */
 } wakks_message;

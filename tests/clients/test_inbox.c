@@ -330,6 +330,35 @@ static void a_new_colleague_gets_the_units_history(void)
 	CHECK_EQ_INT(wait_in_thread(&emma, "Er der nogen?", false, 10000), 0);
 }
 
+struct wait_unread {
+	struct th_dev *d;
+	uint32_t n;
+};
+
+static bool unread_is(void *arg)
+{
+	struct wait_unread *w = arg;
+	wakks_thread t;
+	return wakks_thread_get(w->d->c, thread, &t) == 0 && t.unread == w->n;
+}
+
+/* Unread marks are the person's: reading on one device clears the thread on her other one. */
+static void seen_marks_follow_the_person_to_her_other_device(void)
+{
+	static struct th_dev camilla2;
+	REQUIRE(th_open(&camilla2, "camilla2", base, relay.port, ca) == 0);
+	REQUIRE(th_register(&camilla2, "dev-adfs", "camilla") == 0);
+	/* Her new device gets the history (no seen marks in it: all of anna's messages unread). */
+	CHECK_EQ_INT(th_pump_until(history_complete, &camilla2, 15000), 0);
+	wakks_thread t;
+	CHECK_EQ_INT(wakks_thread_get(camilla2.c, thread, &t), 0);
+	CHECK(t.unread > 0);
+	CHECK_EQ_INT(wakks_thread_read(camilla.c, thread), 0);
+	struct wait_unread w = { &camilla2, 0 };
+	CHECK_EQ_INT(th_pump_until(unread_is, &w, 10000), 0);
+	th_close(&camilla2);
+}
+
 /* ---- presentations that must not verify ---------------------------------------------------- */
 
 
@@ -441,12 +470,34 @@ static void read_receipts_follow_the_tenants_switch(void)
 	CHECK_EQ_INT(wakks_tenant_info_get(w.c, "varde", &ti), 0);
 	CHECK(!ti.read_receipts);
 	CHECK_EQ_INT(ti.history_days, 7);
-	REQUIRE(th_send(&a, NULL, "varde", "jobcenter", "uden kvitteringer") == 0);
-	REQUIRE(th_wait_text(&w, "uden kvitteringer", 10000) == 0);
 	uint8_t acc[16], th[16];
 	REQUIRE(wakks_account_id(a.c, acc) == 0);
 	wakks__conversation_id(acc, NULL, "varde", "jobcenter", th);
+	/* The caseworker writes first (a thread found by CPR look-up): her device asks the citizen's
+	 * to present itself, and the thread shows the verified name without the citizen writing. */
+	wakks_consent_text text;
+	REQUIRE(wakks_consent_text_fetch(a.c, "varde", "", &text) == 0);
+	uint32_t op;
+	REQUIRE(wakks_consent_grant(a.c, &text, &op) == 0);
+	CHECK_EQ_INT(wakks_wait(a.c, op, 10000), 0);
+	wakks_consent_text_free(&text);
+#if defined(WAKKS_TEST_HOOKS) && WAKKS_TEST_HOOKS
+	/* The provider keys cannot be had when the presentation comes: shown as unavailable, and
+	 * checked again after the next authentication. */
+	wakks__test_tenant_unavailable(w.c, true);
+#endif
+	REQUIRE(th_send(&w, acc, "varde", "jobcenter", "Vi har et kursus til dig") == 0);
+	REQUIRE(th_wait_text(&a, "Vi har et kursus til dig", 10000) == 0);
 	wakks_thread t;
+#if defined(WAKKS_TEST_HOOKS) && WAKKS_TEST_HOOKS
+	CHECK_EQ_INT(wait_identity(&w, th, WAKKS_ID_UNVERIFIED, &t), 0);
+	CHECK_EQ_INT(t.identity.reason, WAKKS_IDR_UNAVAILABLE);
+	REQUIRE(th_reopen(&w) == 0);
+#endif
+	CHECK_EQ_INT(wait_identity(&w, th, WAKKS_ID_VERIFIED, &t), 0);
+	CHECK(strcmp(t.identity.name, "Anna Jensen") == 0);
+	REQUIRE(th_send(&a, NULL, "varde", "jobcenter", "uden kvitteringer") == 0);
+	REQUIRE(th_wait_text(&w, "uden kvitteringer", 10000) == 0);
 	CHECK_EQ_INT(wakks_thread_get(w.c, th, &t), 0);
 	CHECK_EQ_INT(t.unread, 1);
 	CHECK_EQ_INT(wakks_thread_read(w.c, th), 0); /* read, but the citizen is not told */
@@ -481,6 +532,7 @@ int main(void)
 	RUN(read_receipts_both_ways_and_unread_per_person);
 	RUN(a_replaced_device_gets_the_units_history);
 	RUN(a_new_colleague_gets_the_units_history);
+	RUN(seen_marks_follow_the_person_to_her_other_device);
 #if defined(WAKKS_TEST_HOOKS) && WAKKS_TEST_HOOKS
 	RUN(forged_foreign_and_other_key_presentations_are_unverified);
 #endif

@@ -108,6 +108,41 @@ static void test_rsa_and_ec(void)
 	json_decref(rsa);
 }
 
+/* What a relay publishes for clients (spec/client.md §18): the kept keys' public members only,
+ * even from a document that carries a private key; and it parses back to the same keys. */
+static void test_public_json(void)
+{
+	cjose_err err;
+	cjose_jwk_t *k = cjose_jwk_create_EC_random(CJOSE_JWK_EC_P_256, &err);
+	REQUIRE(k);
+	char *priv = cjose_jwk_to_json(k, true, &err);
+	cjose_jwk_release(k);
+	REQUIRE(priv);
+	json_error_t je;
+	json_t *jk = json_loads(priv, 0, &je);
+	free(priv);
+	REQUIRE(json_object_get(jk, "d") != NULL);
+	json_object_set_new(jk, "kid", json_string("k1"));
+	json_t *doc = json_pack("{s:[o]}", "keys", jk);
+	char *in = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	id_keyset *ks = NULL;
+	REQUIRE(parse(in, &ks) == 0);
+	free(in);
+	char *out = id_keyset_public_json(ks);
+	REQUIRE(out);
+	CHECK(strstr(out, "\"d\"") == NULL);
+	CHECK(strstr(out, "\"kid\":\"k1\"") && strstr(out, "\"alg\":\"ES256\"") &&
+	      strstr(out, "\"crv\":\"P-256\""));
+	id_keyset *back = NULL;
+	CHECK_EQ_INT(parse(out, &back), 0);
+	CHECK_EQ_INT(id_keyset_count(back), 1);
+	id_keyset_free(back);
+	id_keyset_free(ks);
+	free(out);
+	CHECK(id_keyset_public_json(NULL) == NULL);
+}
+
 static void test_malformed(void)
 {
 	id_keyset *ks = NULL;
@@ -154,6 +189,7 @@ int main(void)
 	if (!mitid || !adfs || !mitid_new)
 		return 1;
 	RUN(test_rsa_and_ec);
+	RUN(test_public_json);
 	RUN(test_malformed);
 	RUN(test_unknown_kid_then_refresh);
 	devidp_close(mitid);

@@ -357,6 +357,54 @@ static void test_refuse_nonce(void)
 	CHECK_EQ_INT(citizen_opts((devidp_mint_opts){ .nonce = cut }), ID_ERR_NONCE_MISMATCH);
 }
 
+/* A presented registration token (spec/client.md §15): long expired and replayed it still
+ * verifies, with name and CPR; another key, another audience, another provider's token, a forged
+ * signature and a token without name or CPR do not, each with its own code. */
+static int presented(const char *tok, const uint8_t *key, id_presented *p)
+{
+	id_presented tmp;
+	if (!tok)
+		return 12345;
+	return id_presentation_verify(&t_idp_mitid, ks_mitid, tok, strlen(tok), key, challenge,
+				      p ? p : &tmp);
+}
+
+static void test_presentation(void)
+{
+	char *t = mint(mitid, (devidp_mint_opts){ .iat = T_NOW - 400 * 86400,
+						  .exp = T_NOW - 399 * 86400 });
+	id_presented p;
+	CHECK_EQ_INT(presented(t, pk, &p), 0);
+	CHECK_EQ_INT(presented(t, pk, &p), 0); /* no replay cache */
+	CHECK(strcmp(p.name, "Anna Jensen") == 0 && strcmp(p.cpr, "0503841234") == 0);
+	CHECK(p.iat == T_NOW - 400 * 86400);
+	uint8_t pk2[32];
+	memcpy(pk2, pk, 32);
+	pk2[0] ^= 1;
+	CHECK_EQ_INT(presented(t, pk2, NULL), ID_ERR_NONCE_MISMATCH);
+	size_t n = strlen(t);
+	t[n - 2] = t[n - 2] == 'A' ? 'B' : 'A';
+	CHECK_EQ_INT(presented(t, pk, NULL), ID_ERR_SIGNATURE);
+	free(t);
+	t = mint(mitid, (devidp_mint_opts){ .aud = "another-client" });
+	CHECK_EQ_INT(presented(t, pk, NULL), ID_ERR_AUD);
+	free(t);
+	t = mint(mitid_other, (devidp_mint_opts){ 0 });
+	CHECK(presented(t, pk, NULL) != 0);
+	free(t);
+	t = mint(mitid, (devidp_mint_opts){ .extra_claims_json = "{\"name\":null}" });
+	CHECK_EQ_INT(presented(t, pk, NULL), ID_ERR_SUBJECT);
+	free(t);
+	t = mint(mitid, (devidp_mint_opts){ .extra_claims_json = "{\"dk.cpr\":\"12\"}" });
+	CHECK_EQ_INT(presented(t, pk, NULL), ID_ERR_SUBJECT);
+	free(t);
+	/* A caseworker provider is not one to present. */
+	t = mint(adfs, (devidp_mint_opts){ 0 });
+	CHECK_EQ_INT(id_presentation_verify(&t_idp_adfs, ks_adfs, t, strlen(t), pk, challenge, &p),
+		     ID_ERR_CONFIG);
+	free(t);
+}
+
 static void test_replay(void)
 {
 	id_replay *rc = NULL;
@@ -602,6 +650,7 @@ int main(void)
 	RUN(test_refuse_shape);
 	RUN(test_refuse_payload);
 	RUN(test_config_refused);
+	RUN(test_presentation);
 
 	id_keyset_free(ks_mitid);
 	id_keyset_free(ks_adfs);

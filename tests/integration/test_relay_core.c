@@ -388,6 +388,21 @@ static void device_revoking_itself_hears_ok_then_close(void)
 	tdev_free(&leaving);
 }
 
+/* A new member device of a unit is announced to the unit's online devices (spec/protocol.md
+ * §5.5), not to citizens; the new device itself hears nothing of its own registration. */
+static void a_unit_hears_of_a_new_member_device(void)
+{
+	static struct tdev dennis;
+	tdev_init(&dennis, relay.port);
+	REQUIRE(tdev_register(&dennis, "dev-adfs", "dennis", 5) == 0);
+	REQUIRE(tdev_wait(&camilla, PROTO_T_UNIT_DEVICES_CHANGED, 3000) == PROTO_T_UNIT_DEVICES_CHANGED);
+	const proto_unit_devices_changed *u = &camilla.frame.body.unit_devices_changed;
+	CHECK(u->tenant.len == 5 && memcmp(u->tenant.ptr, "varde", 5) == 0);
+	CHECK(u->unit.len == 9 && memcmp(u->unit.ptr, "jobcenter", 9) == 0);
+	CHECK(tdev_wait(&anna, PROTO_T_UNIT_DEVICES_CHANGED, 300) != PROTO_T_UNIT_DEVICES_CHANGED);
+	CHECK(tdev_wait(&dennis, PROTO_T_UNIT_DEVICES_CHANGED, 300) != PROTO_T_UNIT_DEVICES_CHANGED);
+}
+
 static void mailboxes_empty_after_acks(void)
 {
 	/* Storage inspected directly once the relay has stopped. */
@@ -427,6 +442,7 @@ int main(void)
 	RUN(revoked_device_is_refused);
 	RUN(hot_backup_while_running);
 	RUN(device_revoking_itself_hears_ok_then_close);
+	RUN(a_unit_hears_of_a_new_member_device);
 	RUN(mailboxes_empty_after_acks);
 	tdev_free(&anna);
 	tdev_free(&bo1);
