@@ -262,7 +262,9 @@ async function main() {
         let outdated = true;
         m.deviceSet = async (t) => {
           const list = await real(t);
-          if (outdated && t.acc && !t.ten && list?.length) { outdated = false; return [...list, { acc: list[0].acc, dev }]; }
+          // the citizen's set, not the caseworker's own (asked for when a thread is read)
+          const own = t.acc && t.acc.every((x, i) => x === window.wakks.client.device.acc[i]);
+          if (outdated && t.acc && !t.ten && !own && list?.length) { outdated = false; return [...list, { acc: list[0].acc, dev }]; }
           return list;
         };
         m.mismatches = 0;
