@@ -468,7 +468,7 @@ export class Messaging {
       return;
     }
     if (content.kind === NOTICE) { await this.threads.notice(content, from, fields, base, dirty, fromCitizen); return; }
-    if (content.kind === RECEIPT) { this.threads.receipt(content, fromCitizen, convId, dirty); return; }
+    if (content.kind === RECEIPT) { await this.threads.receipt(content, fromCitizen, convId, dirty); return; }
     if (content.kind === PRESENTATION) { await this.threads.presentation(content, from, fields, base, dirty); }
     // other kinds: acknowledged and dropped (spec/crypto.md §11)
   }

@@ -169,11 +169,12 @@ export class Threads {
 
   // --- read receipts ---
 
-  receipt(content, fromCitizen, convId, dirty) {
+  async receipt(content, fromCitizen, convId, dirty) {
     let r;
     try { r = decodeReceipt(content.body); } catch { return; }
     const conv = this.m.conversations.get(convId);
     if (!conv) return;
+    if (conv.ten && !(await this.receiptsOn(conv.ten))) return; // the tenant's switch: none shown
     const citizen = this.c.isCitizen ? toHex(this.m.acc) : conv.citizen;
     const held = r.messageIds.map((id) => this.m.messages.get(toHex(id))).filter((x) => x && x.conv === convId && !x.notice);
     const citizenSide = (x) => x.senderAcc === citizen;
