@@ -133,7 +133,7 @@ export async function inboxScenario({ step, browser, buildDir, web, root, axe, s
       await openThread(A, 'Anna Jensen');
       // the thread opens at its newest message (the list scrolls; the newest is in view)
       const at = await A.evaluate(() => { const ol = document.getElementById('messages'); return [ol.scrollHeight > ol.clientHeight, ol.scrollTop + ol.clientHeight >= ol.scrollHeight - 8]; });
-      if (!at[1]) throw new Error(`not at the newest message (list scrolls: ${at[0]})`);
+      if (!at[0] || !at[1]) throw new Error(`not at the newest message of a list that scrolls: ${JSON.stringify(at)}`);
       await A.selectOption('#phrase', { label: 'Hilsen' });
       await A.keyboard.press('Shift+Enter');
       await A.keyboard.type('Linje to');
