@@ -16,13 +16,14 @@ const run = promisify(execFile);
 const DESK = { width: 1366, height: 768 };
 const PHONE = { width: 390, height: 844 };
 
-export async function inboxScenario({ step, browser, buildDir, web, root, axe, shot, login, waitOnline, send, watchCsp, contexts }) {
+export async function inboxScenario({ step, browser, buildDir, web, root, axe, shot, login, waitOnline, send, watchCsp }) {
   const relay = await startRelay(buildDir, `${web}/dist`);
   const base = relay.url;
+  const mine = [];
   const ctx = async (viewport) => {
     const c = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'da-DK', viewport });
     watchCsp(c);
-    contexts.push(c);
+    mine.push(c);
     return c;
   };
   let failed = false;
@@ -271,6 +272,8 @@ export async function inboxScenario({ step, browser, buildDir, web, root, axe, s
       }
     });
   } finally {
+    // This scenario's pages go before its relay does: they would only try to reconnect.
+    for (const c of mine) await c.close().catch(() => {});
     await relay.stop();
   }
 }

@@ -123,7 +123,7 @@ async function main() {
   const watchCsp = (ctx) => {
     ctx.on('console', (m) => {
       if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
-      else if (m.type() === 'error') pageErrors.push(m.text());
+      else if (m.type() === 'error' && !/ERR_CONNECTION_REFUSED/.test(m.text())) pageErrors.push(m.text());
     });
     ctx.on('weberror', (e) => pageErrors.push(String(e.error()?.stack ?? e.error())));
   };

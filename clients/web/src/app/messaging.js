@@ -313,7 +313,8 @@ export class Messaging {
   async finish(item, status, time, recipients = 0) {
     const m = this.messages.get(item.msg);
     if (m) {
-      m.status = status;
+      // A delivery receipt that came first stays: 'sent' never undoes 'delivered'.
+      if (!(status === 'sent' && m.status === 'delivered')) m.status = status;
       if (time) m.stored = time;
       m.recipients = recipients;
     }
