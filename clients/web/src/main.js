@@ -83,6 +83,8 @@ app.render = function render(moved = false) {
   document.getElementById('who').textContent = who;
   document.getElementById('status').textContent = c.device ? STATUS[c.status] : '';
   document.getElementById('status').dataset.state = c.status;
+  // A re-render (a message, a receipt) keeps the focus on the menu button that had it.
+  const navFocus = document.getElementById('nav').contains(document.activeElement) ? document.activeElement.dataset.view ?? document.activeElement.id : null;
   document.getElementById('nav').replaceChildren(c.device ? nav() : '');
   const notice = c.notice === 'revoked' && c.device ? h('div', { role: 'alert', class: 'error' },
     h('p', {}, 'Denne enhed er fjernet fra kontoen og kan ikke længere modtage beskeder.'),
@@ -96,6 +98,7 @@ app.render = function render(moved = false) {
   main.classList.toggle('wide', !!main.querySelector('.workday'));
   if (moved) (document.querySelector('main .pane-read h2') ?? document.querySelector('main h2'))?.focus({ preventScroll: true });
   else restore(saved);
+  if (navFocus && !moved) (document.querySelector(`#nav [data-view="${navFocus}"]`) ?? document.getElementById(navFocus))?.focus();
   toNewest(moved, scroll);
   attend(app, (m) => app.client.messaging?.conversations.get(m.conv)?.label ?? (app.client.isCitizen ? 'kommunen' : 'en borger'));
 };
