@@ -248,7 +248,10 @@ export class Client extends EventTarget {
     if (f.type === T.expired) return this.messaging.expired(f.body);
     if (f.type === T.prekeys_low) return this.topUpPrekeys();
     if (f.type === T.consent_changed) return this.consentChanged(f.body);
-    if (f.type === T.devices_changed) return this.changed('devices');
+    if (f.type === T.devices_changed) {
+      if (this.messaging) this.messaging.threads.ownOthers = undefined; // asked again when needed
+      return this.changed('devices');
+    }
     if (f.type === T.unit_devices_changed) return this.messaging.threads.unitChanged(f.body);
     return undefined; // unknown pushes are ignored (spec/protocol.md §14 rule 5)
   }

@@ -112,9 +112,15 @@ export class Threads {
     if (items.length) this.m.flush();
   }
 
+  /** Whether the person has other devices: asked once per connection (and again when the
+   * account's devices change), not on every read. */
   async ownOtherDevices() {
-    const list = await this.m.deviceSet({ acc: this.m.acc }).catch(() => null);
-    return !!list?.some((x) => !equal(x.dev, this.c.device.dev));
+    if (this.ownOthers === undefined) {
+      const list = await this.m.deviceSet({ acc: this.m.acc }).catch(() => null);
+      if (!list) return false;
+      this.ownOthers = list.some((x) => !equal(x.dev, this.c.device.dev));
+    }
+    return this.ownOthers;
   }
 
   // --- notices ---
@@ -256,6 +262,7 @@ export class Threads {
 
   async afterAuth() {
     this.unitSets.clear();
+    this.ownOthers = undefined;
     await this.verifyAgain().catch(() => {});
     if (!this.c.isCitizen && this.c.device.unit) await this.checkUnit(this.c.device.tenant, this.c.device.unit).catch(() => {});
   }
