@@ -27,6 +27,7 @@ struct wakks_login {
 	char redirect_uri[64];
 	char state[32];
 	char verifier[64];
+	uint8_t chal[32]; /* the login challenge L the nonce binds: the evidence a citizen presents */
 };
 
 static void b64u(const uint8_t *in, size_t n, char *out, size_t cap)
@@ -166,6 +167,8 @@ int wakks_login_begin(wakks_client *c, const char *idp, wakks_login **out, char 
 	}
 	if (rc == 0)
 		rc = login_challenge(l, chal);
+	if (rc == 0)
+		memcpy(l->chal, chal, 32);
 	if (rc == 0)
 		rc = open_listener(l);
 	if (rc == 0 && !(url = malloc(4096)))
@@ -358,6 +361,12 @@ int wakks_login_finish(wakks_login *l, int timeout_ms, char **id_token)
 		rc = WAKKS_E_HTTP; /* the provider answered with an error */
 	else
 		rc = exchange(l, code, id_token);
+	if (rc == 0) {
+		/* The token's nonce binds L, not a connection's challenge: the registration that follows
+		 * keeps L with the token as the device's evidence (spec/client.md §15). */
+		memcpy(l->c->login_challenge, l->chal, 32);
+		l->c->login_challenge_set = true;
+	}
 	sodium_memzero(target, sizeof target);
 	sodium_memzero(code, sizeof code);
 	return rc;

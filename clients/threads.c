@@ -363,7 +363,8 @@ int wakks__evidence_remember(wakks_client *c, const char *token)
 	free(th->ev_token);
 	th->ev_token = strdup(token);
 	snprintf(th->ev_issuer, sizeof th->ev_issuer, "%s", issuer);
-	memcpy(th->ev_challenge, c->challenge, 32);
+	memcpy(th->ev_challenge, c->login_challenge_set ? c->login_challenge : c->challenge, 32);
+	c->login_challenge_set = false;
 	return th->ev_token ? 0 : WAKKS_E_NOMEM;
 }
 

@@ -278,6 +278,10 @@ struct wakks_client {
 	bool want_connected;
 	uint8_t challenge[32];
 	bool have_challenge;
+	/* Set by wakks_login_finish: the login challenge its token's nonce binds (spec/identity.md
+	 * §2.2), taken by the next registration's evidence instead of the connection's challenge. */
+	uint8_t login_challenge[32];
+	bool login_challenge_set;
 	uint32_t next_rid;
 	struct wakks__req reqs[WAKKS__MAX_REQS];
 	uint64_t reconnect_at_mono;

@@ -24,7 +24,10 @@ export async function cliInterop({ step, relay, buildDir, root, cw, openNav, sen
     await step('a message from the C client appears in the caseworker\'s browser', async () => {
       await wakks('send', '--unit', 'varde/jobcenter', 'Hej fra kommandolinjen');
       await openNav(cw, 'home');
-      await cw.waitForSelector('.inbox button.conv:has-text("ulæste")', { timeout: 15000 });
+      await cw.waitForSelector('.inbox button.conv:has-text("ulæste")', { timeout: 15000 }).catch(async (e) => {
+        const alive = await Promise.race([cw.evaluate(() => ({ status: window.wakks.client.status, leader: window.wakks.client.tabs.leader, convs: window.wakks.client.messaging?.conversations.size })), new Promise((r) => setTimeout(() => r('page does not answer'), 3000))]);
+        throw new Error(`${e.message.split('\n')[0]}; page: ${JSON.stringify(alive)}`);
+      });
       await cw.click('.inbox li.unread button.conv');
       await cw.waitForSelector('.msg.theirs:has-text("Hej fra kommandolinjen")', { timeout: 15000 });
     });

@@ -11,6 +11,7 @@ import * as db from '../store/db.js';
 import { authBody, browserLabel, newDeviceKeys, PREKEY_BATCH, publicOpks, publicSpk, registerBody } from './device.js';
 import { Sessions } from './sessions.js';
 import { Messaging } from './messaging.js';
+import { Tabs } from './tabs.js';
 
 // Reconnect back-off: doubling from the first delay to the cap, with jitter.
 const BACKOFF_FIRST_MS = 250;
@@ -30,9 +31,13 @@ export class Client extends EventTarget {
     this.stopped = false;
     this.messaging = null;
     this.notice = null;
+    this.tabs = new Tabs({ leader: () => this.becameLeader(), serve: (op, args) => this.serve(op, args), heard: (m) => this.heard(m) });
   }
 
-  changed(what = 'state') { this.dispatchEvent(new CustomEvent('change', { detail: what })); }
+  changed(what = 'state') {
+    this.dispatchEvent(new CustomEvent('change', { detail: what }));
+    this.tabs.announce({ what, status: this.status, notice: this.notice });
+  }
 
   setStatus(s) { this.status = s; this.changed('status'); }
 
@@ -49,8 +54,7 @@ export class Client extends EventTarget {
       });
       if (done === 'left') return;
       await this.startMessaging();
-      this.connect();
-      this.watchAttestation();
+      this.tabs.start();
       return;
     }
     // Back from the provider's log-in page?
@@ -64,6 +68,65 @@ export class Client extends EventTarget {
       this.loggingIn = false;
       this.changed();
     }
+  }
+
+  // --- Tabs: one connection per browser (tabs.js) ---
+
+  /** True in a tab that waits for the connection lock: its requests go through the leader. */
+  get follower() { return this.tabs.waiting; }
+
+  /** This tab holds the lock now: the state another tab left in IndexedDB is the truth. */
+  async becameLeader() {
+    const d = await db.get('kv', 'device');
+    if (!d) { this.tabs.stop(); return; }
+    this.device = d;
+    await this.startMessaging();
+    this.stopped = false;
+    this.attempt = 0;
+    this.connect();
+    this.changed();
+    this.watchAttestation(); // the leader re-attests; the other tabs share its connection
+  }
+
+  /** A follower's call, run in the leader. */
+  serve(op, args) {
+    const m = this.messaging;
+    if (op === 'request') return this.request(args[0], args[1]);
+    if (!m) return Promise.reject(Object.assign(new Error('closed'), { code: 'closed' }));
+    if (op === 'sendText' || op === 'sendFile' || op === 'markRead') return m[op](...args);
+    if (op === 'sendNotice' || op === 'requestIdentity') return m.threads[op](...args);
+    return Promise.reject(Object.assign(new Error('unknown'), { code: 'internal' }));
+  }
+
+  /** What the other tabs say: the leader's changes, a log-in or a log-out. */
+  async heard(m) {
+    if (m.kind === 'hello') { if (this.tabs.leader) this.changed('status'); return; }
+    if (m.kind === 'login') { if (!this.device) { await this.init(); this.changed(); } return; }
+    if (m.kind === 'logout') {
+      if (!this.device) return;
+      this.tabs.stop();
+      this.stopped = true;
+      clearTimeout(this.retryTimer);
+      this.conn?.close();
+      this.device = null;
+      this.messaging = null;
+      this.dispatchEvent(new CustomEvent('change', { detail: 'state' }));
+      return;
+    }
+    if (m.kind !== 'changed' || this.tabs.leader || !this.device) return;
+    const statusChanged = m.status !== this.status;
+    this.status = m.status;
+    this.notice = m.notice ?? null;
+    if (m.what === 'status') { if (statusChanged) this.dispatchEvent(new CustomEvent('change', { detail: 'status' })); return; }
+    this.reloading = (this.reloading ?? Promise.resolve()).then(async () => {
+      const d = await db.get('kv', 'device');
+      if (d && this.device) this.device = d;
+      await this.messaging?.reload();
+      await this.sessions?.load(); // for the safety numbers this tab shows
+    }).catch(() => {});
+    await this.reloading;
+    if (statusChanged) this.dispatchEvent(new CustomEvent('change', { detail: 'status' }));
+    this.dispatchEvent(new CustomEvent('change', { detail: m.what }));
   }
 
   async startMessaging() {
@@ -104,6 +167,11 @@ export class Client extends EventTarget {
         acc: reply.body.acc, dev: reply.body.dev,
         name: typeof claims.name === 'string' ? claims.name : '', registered: Date.now(),
       };
+      // A citizen's device keeps the evidence of its registration, to show the units it writes to
+      // who it is (spec/client.md §15): the token, the issuer its nonce names and the challenge.
+      if (ret.pending.provider.kind === 'citizen') {
+        this.device.presentation = { issuer: ret.pending.provider.issuer, challenge: ret.pending.loginChallenge, token: idToken };
+      }
       await db.write(['kv', 'opks'], (t) => {
         t.put('kv', 'device', this.device);
         for (const o of keys.opks) t.put('opks', o.id, o);
@@ -115,9 +183,9 @@ export class Client extends EventTarget {
     this.stopped = false;
     this.notice = null;
     this.attempt = 0;
-    this.connect();
+    this.tabs.post({ kind: 'login' });
+    this.tabs.start();
     this.changed();
-    this.watchAttestation();
     return true;
   }
 
@@ -229,9 +297,13 @@ export class Client extends EventTarget {
     this.conn?.ws.close(1000);
   }
 
-  resume() { this.stopped = false; this.notice = null; this.attempt = 0; this.connect(); }
+  resume() {
+    if (this.follower) return;
+    this.stopped = false; this.notice = null; this.attempt = 0; this.connect();
+  }
 
   request(type, body) {
+    if (this.follower) return this.tabs.call('request', [type, body]);
     if (!this.conn || this.status !== 'online') return Promise.reject(Object.assign(new Error('offline'), { code: 'closed' }));
     return this.conn.request(type, body);
   }
@@ -241,6 +313,7 @@ export class Client extends EventTarget {
     await this.rotateSignedPrekey().catch(() => {});
     this.changed('online');
     await this.messaging.flush();
+    await this.messaging.threads.afterAuth();
   }
 
   /** A caseworker's unit: the unit whose device set holds this device. */
@@ -278,7 +351,11 @@ export class Client extends EventTarget {
     if (f.type === T.expired) return this.messaging.expired(f.body);
     if (f.type === T.prekeys_low) return this.topUpPrekeys();
     if (f.type === T.consent_changed) return this.consentChanged(f.body);
-    if (f.type === T.devices_changed) return this.changed('devices');
+    if (f.type === T.devices_changed) {
+      if (this.messaging) this.messaging.threads.ownOthers = undefined; // asked again when needed
+      return this.changed('devices');
+    }
+    if (f.type === T.unit_devices_changed) return this.messaging.threads.unitChanged(f.body);
     return undefined; // unknown pushes are ignored (spec/protocol.md §14 rule 5)
   }
 
@@ -317,6 +394,8 @@ export class Client extends EventTarget {
 
   /** Logs out: this browser forgets its keys and history. */
   async forget() {
+    this.tabs.post({ kind: 'logout' });
+    this.tabs.stop();
     this.stopped = true;
     clearTimeout(this.retryTimer);
     this.conn?.close();

@@ -5,7 +5,7 @@
 // downloaded and checked before the envelope is acknowledged.
 import { random } from '../crypto/random.js';
 import { equal, fromHex, toHex } from '../crypto/bytes.js';
-import { ATTACHMENT, decodeContent, encodeContent, TEXT } from '../crypto/content.js';
+import { ATTACHMENT, decodeContent, encodeContent, HISTORY, NOTICE, PRESENTATION, RECEIPT, TEXT, threadId } from '../crypto/content.js';
 import { decodeDescriptor, encodeDescriptor, encryptAttachment } from '../crypto/attachment.js';
 import { blobId, fetchAttachment, uploadBlob } from './blobs.js';
 import { parse, PREKEY } from '../crypto/envelope.js';
@@ -16,6 +16,8 @@ import { T } from '../protocol/schema.js';
 import * as db from '../store/db.js';
 import { conversationId } from './conversation.js';
 import { offerPushAfterSend } from './push.js';
+import { Threads } from './threads.js';
+import { encodeNotice, NOTICE_TYPES } from './records.js';
 
 // device_mismatch answers in a row before a message waits for the next connection: the set only
 // changes when someone registers or is revoked.
@@ -42,6 +44,7 @@ export class Messaging {
     this.conversations = new Map(); // id hex -> conversation
     this.chain = Promise.resolve(); // sends and receives touch sessions one at a time
     this.flushing = false;
+    this.threads = new Threads(this);
   }
 
   async load() {
@@ -50,6 +53,16 @@ export class Messaging {
     this.opkCache = new Map((await db.all('opks')).map((o) => [o.id, o]));
     // The relay re-delivers an envelope only until its TTL; older de-duplication entries go.
     await db.pruneBefore('seen', Date.now() - SEEN_KEEP_MS).catch(() => {});
+  }
+
+  /** A follower tab's view of what the leader wrote; conversations opened here but not yet
+   * written to (a citizen found by CPR number) stay. */
+  async reload() {
+    const messages = new Map((await db.all('messages')).map((m) => [m.id, m]));
+    const conversations = new Map((await db.all('conversations')).map((c) => [c.id, c]));
+    for (const [id, c] of this.conversations) if (!conversations.has(id)) conversations.set(id, c);
+    this.messages = messages;
+    this.conversations = conversations;
   }
 
   serial(fn) {
@@ -81,16 +94,22 @@ export class Messaging {
   }
 
   async markRead(convId) {
+    // Read means seen: a thread left open in a tab no one looks at is not read (nor receipted).
+    if (typeof document !== 'undefined' && document.visibilityState === 'hidden') return undefined;
+    if (this.c.follower) {
+      const local = this.conversations.get(convId);
+      if (local) local.unread = 0;
+      return this.c.tabs.call('markRead', [convId]).catch(() => {});
+    }
     const conv = this.conversations.get(convId);
-    if (!conv || !conv.unread) return;
-    conv.unread = 0;
-    await db.put('conversations', convId, conv);
-    this.c.changed('messages');
+    if (!conv) return;
+    await this.threads.opened(conv);
   }
 
   /** Queues a text for a conversation; the target is the unit (citizen) or the citizen on behalf
    * of the unit (caseworker). Resolves once it is in the outbox. */
   async sendText(conv, body) {
+    if (this.c.follower) return this.c.tabs.call('sendText', [conv, body]);
     return this.queue(conv, TEXT, utf8.encode(body), { text: body });
   }
 
@@ -98,6 +117,7 @@ export class Messaging {
    * outbox's upload store until the message is stored, the file itself kept for this device.
    * `file` is { name, type, bytes }. */
   async sendFile(conv, file) {
+    if (this.c.follower) return this.c.tabs.call('sendFile', [conv, file]);
     if (file.bytes.length > MAX_FILE_BYTES) throw Object.assign(new Error('too_large'), { code: 'too_large' });
     const mediaType = /^[\x21-\x7e]{1,127}$/.test(file.type ?? '') ? file.type : 'application/octet-stream';
     let fileName = (file.name || 'fil').replace(/\0/g, '');
@@ -106,24 +126,48 @@ export class Messaging {
     const id = toHex(blobId(a.digest));
     const body = encodeDescriptor({ key: a.key, digest: a.digest, size: a.size, mediaType, fileName });
     const blob = { id, sha: toHex(a.digest), size: a.ciphertext.length, have: 0, done: false };
-    return this.queue(conv, ATTACHMENT, body, { text: '', file: { name: fileName, mediaType, size: a.size } },
+    return this.queue(conv, ATTACHMENT, body, { text: '', file: { name: fileName, mediaType, size: a.size }, desc: toHex(body) },
       { blob }, (t, msg) => { t.put('uploads', id, a.ciphertext); t.put('files', msg.id, file.bytes); });
   }
 
-  async queue(conv, kind, body, fields, extra = {}, more = null) {
+  /** The outbox item of one content record of a unit thread (spec/client.md §12): version 2,
+   * the thread reference inside. `target` defaults to the thread's addressing for texts. */
+  record(conv, kind, body, target, now = this.c.now()) {
     const d = this.c.device;
     const citizen = this.c.isCitizen ? d.acc : fromHex(conv.citizen);
-    const cid = conversationId(citizen, conv.ten, conv.unit);
     const messageId = random(16), cmid = random(16);
+    const record = encodeContent({ kind, messageId, conversationId: threadId(citizen, conv.ten, conv.unit), sentMs: now, senderAccount: d.acc, senderDevice: d.dev, citizenAccount: citizen, tenant: conv.ten, unit: conv.unit, body });
+    const to = target ?? (this.c.isCitizen ? { ten: conv.ten, unit: conv.unit } : { to: [citizen], ten: conv.ten, unit: conv.unit });
+    return { messageId: toHex(messageId), item: { cmid: toHex(cmid), record, target: to, queued: now } };
+  }
+
+  /** Queues a record; with `fields` it is also a message of the thread (text, file, notice). */
+  async queue(conv, kind, body, fields, extra = {}, more = null, target = undefined) {
+    const d = this.c.device;
     const now = this.c.now();
-    const record = encodeContent({ kind, messageId, conversationId: cid, sentMs: now, senderAccount: d.acc, senderDevice: d.dev, body });
-    const target = this.c.isCitizen ? { ten: conv.ten, unit: conv.unit } : { to: [citizen], ten: conv.ten, unit: conv.unit };
-    const msg = { id: toHex(messageId), cmid: toHex(cmid), conv: conv.id, mine: true, ...fields, time: now, seq: now, status: 'queued', receipts: [], senderAcc: toHex(d.acc), senderDev: toHex(d.dev) };
-    const item = { cmid: toHex(cmid), record, target, msg: msg.id, queued: now, ...extra };
-    const c = this.ensureConversation(conv.id, { last: now });
-    this.messages.set(msg.id, msg);
+    const { messageId, item: base } = this.record(conv, kind, body, target, now);
+    const item = { ...base, ...extra };
+    const msg = fields ? { id: messageId, cmid: item.cmid, conv: conv.id, mine: true, ...fields, time: now, seq: now, status: 'queued', receipts: [], senderAcc: toHex(d.acc), senderDev: toHex(d.dev), ik: toHex(d.ik.pk) } : null;
+    if (msg) item.msg = msg.id;
+    // A citizen's device shows its MitID evidence before its first text or file in a thread
+    // (spec/client.md §15): queued first, in the same transaction.
+    const present = this.c.isCitizen && (kind === TEXT || kind === ATTACHMENT) && this.threads.presentationDue(conv);
+    let pres = present ? this.record(conv, PRESENTATION, present, undefined, now).item : null;
+    // A unit device writing first in a thread whose citizen has shown nothing (found by CPR
+    // number) asks her devices to present themselves, once per thread (spec/client.md §15).
+    const held = this.conversations.get(conv.id);
+    const ask = !this.c.isCitizen && (kind === TEXT || kind === ATTACHMENT) && !held?.presentation && !held?.identityAsked;
+    if (ask) pres = this.record(conv, NOTICE, encodeNotice({ type: NOTICE_TYPES.identity_request }), undefined, now).item;
+    if (pres) pres.queued = now - 1;
+    const c = this.ensureConversation(conv.id, msg && kind !== NOTICE ? { last: now } : {});
+    if (present) c.presented = now;
+    if (ask) c.identityAsked = now;
+    if (msg) this.messages.set(msg.id, msg);
+    if (msg && kind === NOTICE) this.threads.restate(c);
     await db.write(['messages', 'outbox', 'conversations', 'uploads', 'files'], (t) => {
-      t.put('messages', msg.id, msg); t.put('outbox', item.cmid, item); t.put('conversations', c.id, c);
+      if (msg) t.put('messages', msg.id, msg);
+      if (pres) t.put('outbox', pres.cmid, pres);
+      t.put('outbox', item.cmid, item); t.put('conversations', c.id, c);
       more?.(t, msg);
     });
     this.c.changed('messages');
@@ -271,7 +315,8 @@ export class Messaging {
   async finish(item, status, time, recipients = 0) {
     const m = this.messages.get(item.msg);
     if (m) {
-      m.status = status;
+      // A delivery receipt that came first stays: 'sent' never undoes 'delivered'.
+      if (!(status === 'sent' && m.status === 'delivered')) m.status = status;
       if (time) m.stored = time;
       m.recipients = recipients;
     }
@@ -285,6 +330,7 @@ export class Messaging {
 
   /** A caseworker's view of a citizen's consent, from the relay's consent_changed notice. */
   async consentChanged(b) {
+    this.threads.consent?.clear();
     const acc = toHex(b.acc);
     const convs = [...this.conversations.values()].filter((c) => c.citizen === acc && c.ten === b.ten && (!b.unit || c.unit === b.unit));
     for (const c of convs) { c.consent = b.kind === 1 ? 'granted' : 'withdrawn'; c.consentTime = b.time; }
@@ -335,45 +381,99 @@ export class Messaging {
       await db.put('seen', seenKey, { failed: true, time: Date.now() });
       return ack();
     }
-    const id = toHex(content.messageId);
-    let file = null, fileBytes = null;
-    if (content.kind === ATTACHMENT && !this.messages.has(id)) {
-      // Downloaded and checked before anything is persisted or acknowledged: a download cut by the
-      // connection leaves the session as it was, and the relay delivers the envelope again.
-      let desc;
-      try { desc = decodeDescriptor(content.body); } catch {
+    const dirty = { messages: new Set(), convs: new Set(), files: new Map() };
+    const from = { acc: dl.acc, dev: dl.dev, ik: session.ikRemote, stored: dl.time, seq: dl.seq, cmid: dl.cmid, ten: dl.ten, unit: dl.unit };
+    try {
+      const r = content.kind === HISTORY ? await this.threads.history(content, from, dirty) : await this.receiveRecord(content, from, dirty);
+      if (r === 'wait') return undefined;
+      if (r === 'drop') {
         await db.put('seen', seenKey, { failed: true, time: Date.now() });
         return ack();
       }
-      file = { name: desc.fileName, mediaType: desc.mediaType, size: desc.size };
-      const got = await this.download(desc);
-      if (got === null) return undefined;
-      if (got.error) file.error = got.error; else fileBytes = got.bytes;
+    } catch {
+      // The relay could not be asked (who may speak): nothing is kept, the session stays as it
+      // was, and the unacknowledged envelope comes again.
+      await this.reload();
+      return undefined;
     }
     this.c.sessions.set(dl.acc, dl.dev, session);
-    const convId = toHex(content.conversationId);
-    const mine = equal(dl.acc, this.acc);
-    const fresh = !this.messages.has(id) && (content.kind === TEXT || content.kind === ATTACHMENT);
-    let conv = null;
-    if (fresh) {
-      const fields = { last: Math.max(content.sentMs, this.conversations.get(convId)?.last ?? 0) };
-      if (dl.ten) { fields.ten = dl.ten; fields.unit = dl.unit; }
-      if (!this.c.isCitizen && dl.ten && equal(conversationId(dl.acc, dl.ten, dl.unit), content.conversationId)) fields.citizen = toHex(dl.acc);
-      conv = this.ensureConversation(convId, fields);
-      if (!mine) conv.unread = (conv.unread ?? 0) + 1;
-      const msg = { id, cmid: toHex(dl.cmid), conv: convId, mine, text: content.kind === TEXT ? text.decode(content.body) : '', file, time: content.sentMs, seq: dl.seq, status: mine ? 'sent' : 'received', receipts: [], senderAcc: toHex(dl.acc), senderDev: toHex(dl.dev), stored: dl.time };
-      this.messages.set(id, msg);
-    }
     await db.write(['sessions', 'messages', 'conversations', 'seen', 'opks', 'files'], (t) => {
       this.c.sessions.persist(t, [[dl.acc, dl.dev]]);
-      if (fresh) { t.put('messages', id, this.messages.get(id)); t.put('conversations', conv.id, conv); }
-      if (fresh && fileBytes) t.put('files', id, fileBytes);
+      for (const id of dirty.messages) { const m = this.messages.get(id); if (m) t.put('messages', id, m); }
+      for (const id of dirty.convs) { const c = this.conversations.get(id); if (c) t.put('conversations', id, c); }
+      for (const [id, bytes] of dirty.files) t.put('files', id, bytes);
       t.put('seen', seenKey, { time: Date.now() });
       if (usedOpk) t.del('opks', usedOpk);
     });
     if (usedOpk) this.opkCache.delete(usedOpk);
     this.c.changed('messages');
     return ack();
+  }
+
+  /** A text, file, notice, receipt or presentation: 'ok' once applied, 'wait' when its
+   * attachment could not be fetched now (the envelope comes again), 'drop' when it is unusable. */
+  async receiveRecord(content, from, dirty) {
+    const id = toHex(content.messageId);
+    let file = null;
+    if (content.kind === ATTACHMENT && !this.messages.has(id)) {
+      // Downloaded and checked before anything is persisted or acknowledged: a download cut by the
+      // connection leaves the session as it was, and the relay delivers the envelope again.
+      let desc;
+      try { desc = decodeDescriptor(content.body); } catch { return 'drop'; }
+      file = { name: desc.fileName, mediaType: desc.mediaType, size: desc.size };
+      const got = await this.download(desc);
+      if (got === null) return 'wait';
+      if (got.error) file.error = got.error; else dirty.files.set(id, got.bytes);
+    }
+    await this.apply(content, from, dirty, file);
+    return 'ok';
+  }
+
+  /**
+   * Places one content record in its thread and applies it (spec/client.md §12-§15). `from` is
+   * its sender ({ acc, dev, ik, stored, seq, cmid, ten, unit, history }); changed records are
+   * added to `dirty`. A record that may not speak in its thread is dropped.
+   */
+  async apply(content, from, dirty, file = null) {
+    const id = toHex(content.messageId);
+    const convId = toHex(content.conversationId);
+    const mine = equal(content.senderAccount, this.acc);
+    const fields = {};
+    let fromCitizen;
+    if (content.version === 2 && content.tenant) {
+      const citizen = toHex(content.citizenAccount);
+      if (this.c.isCitizen && citizen !== toHex(this.acc)) return; // not this citizen's thread
+      fromCitizen = toHex(content.senderAccount) === citizen;
+      if (!fromCitizen && !mine && !from.history && !(await this.threads.unitDevice(content.tenant, content.unit, from.dev))) return;
+      Object.assign(fields, { ten: content.tenant, unit: content.unit });
+      if (!this.c.isCitizen) fields.citizen = citizen;
+    } else {
+      if (from.ten) { fields.ten = from.ten; fields.unit = from.unit; }
+      if (!this.c.isCitizen && from.ten && equal(conversationId(from.acc, from.ten, from.unit), content.conversationId)) fields.citizen = toHex(from.acc);
+      fromCitizen = !this.c.isCitizen ? fields.citizen === toHex(content.senderAccount) : mine;
+    }
+    const known = this.conversations.get(convId);
+    const otherSide = this.c.isCitizen ? !mine : (fromCitizen || (known?.citizen && known.citizen === toHex(content.senderAccount)));
+    const base = { id, cmid: from.cmid ? toHex(from.cmid) : id, conv: convId, mine, time: content.sentMs, seq: from.seq ?? from.stored, status: mine ? 'sent' : 'received', receipts: [], senderAcc: toHex(content.senderAccount), senderDev: toHex(content.senderDevice), stored: from.stored, ik: from.ik ? toHex(from.ik) : null };
+    if (from.history) base.history = true;
+    if (content.kind === TEXT || content.kind === ATTACHMENT) {
+      if (this.messages.has(id)) return;
+      const conv = this.ensureConversation(convId, { ...fields, last: Math.max(Number(content.sentMs), Number(known?.last ?? 0)) });
+      const msg = { ...base, text: content.kind === TEXT ? text.decode(content.body) : '', file, fromCitizen: !!fromCitizen };
+      if (content.kind === ATTACHMENT) {
+        msg.desc = toHex(content.body);
+        if (!file) { try { const dsc = decodeDescriptor(content.body); msg.file = { name: dsc.fileName, mediaType: dsc.mediaType, size: dsc.size, error: 'missing' }; } catch { return; } }
+      }
+      this.messages.set(id, msg);
+      if (otherSide && !from.history) conv.unread = (conv.unread ?? 0) + 1;
+      this.threads.restate(conv);
+      dirty.messages.add(id); dirty.convs.add(convId);
+      return;
+    }
+    if (content.kind === NOTICE) { await this.threads.notice(content, from, fields, base, dirty, fromCitizen); return; }
+    if (content.kind === RECEIPT) { await this.threads.receipt(content, fromCitizen, convId, dirty); return; }
+    if (content.kind === PRESENTATION) { await this.threads.presentation(content, from, fields, base, dirty); }
+    // other kinds: acknowledged and dropped (spec/crypto.md §11)
   }
 
   /** Downloads and decrypts an attachment: { bytes }, { error } when the relay has no blob for

@@ -7,6 +7,7 @@
 // nonce binds wait in IndexedDB (store/db.js) like every other key of this device.
 import { pkcePair, newState } from './pkce.js';
 import { b64url, registrationNonce } from './nonce.js';
+import { toHex } from '../crypto/bytes.js';
 
 const CALLBACK = '/callback.html';
 const PENDING = 'wakks-login';        // set before leaving for the provider
@@ -49,8 +50,9 @@ export async function beginLogin(provider, ik, extra = {}) {
   const { verifier, challenge } = pkcePair();
   const state = newState();
   const redirectUri = new URL(CALLBACK, location.href).href;
+  // loginChallenge: with the token, a citizen device's evidence of who it is (spec/client.md §15).
   sessionStorage.setItem(PENDING, JSON.stringify({
-    provider, state, verifier, redirectUri, started: Date.now(), ...extra,
+    provider, state, verifier, redirectUri, started: Date.now(), loginChallenge: toHex(chal), ...extra,
   }));
   sessionStorage.removeItem(ANSWER);
   const q = new URLSearchParams({

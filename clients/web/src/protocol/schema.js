@@ -102,6 +102,8 @@ const TABLE = [
   ['devices', 19, 'rep', schema([arrMap('list', req, 0, L.DEVICES_PER_ACCOUNT, schema([
     fix('dev', req, ID), fix('ik', req, KEY), u64('time', req), text('label', opt, 1, L.LABEL_BYTES)]))])],
   ['device_revoke', 20, 'req', schema([fix('dev', req, ID)])],
+  // A unit's device set grew (spec/protocol.md §5.5): unit devices give the new one history.
+  ['unit_devices_changed', 21, 'push', schema([slug('ten', req), slug('unit', req)])],
   ['prekeys_upload', 32, 'req', schema([arrMap('opk', req, 1, L.PREKEYS_PER_UPLOAD, prekey)])],
   ['spk_rotate', 33, 'req', schema([map('spk', req, spk)])],
   ['key_count_get', 34, 'req', empty],
@@ -142,6 +144,9 @@ const TABLE = [
   ['consent_changed', 86, 'push', schema([fix('acc', req, ID), slug('ten', req), slug('unit', opt),
     u32('kind', req, 1n, 2n), u64('time', req)])],
   ['devices_changed', 87, 'push', schema([fix('acc', req, ID)])],
+  // Whether a citizen's consent covers a unit, asked before writing (spec/protocol.md §9.3).
+  ['consent_check', 88, 'req', schema([fix('acc', req, ID), slug('ten', req), slug('unit', req)])],
+  ['consent_state', 89, 'rep', schema([bool('active', req)])],
   // Attachments (spec/protocol.md §10): encrypted blobs uploaded and fetched in chunks.
   ['blob_put', 96, 'req', schema([fix('id', req, ID), u64('size', req, 1n, L.BLOB_BYTES),
     fix('sha', req, 32)])],

@@ -6,36 +6,34 @@ import { conversationKey } from '../app/conversation.js';
 import { lookupCitizen, normaliseCpr } from '../app/directory.js';
 import { h, fmtTime, short } from './dom.js';
 import { threadView } from './thread.js';
+import { phrasePicker, workdayView } from './workday.js';
+import { colleagueName, consentLine, identityLine, noticeLine, threadActions } from './threadparts.js';
 
-const citizenTitle = (conv) => conv.label ?? (conv.citizen ? `Borger ${short(conv.citizen)}` : 'Ukendt borger');
+const citizenTitle = (conv) => (conv.identity?.ok ? conv.identity.name : conv.label ?? (conv.citizen ? `Borger ${short(conv.citizen)}` : 'Ukendt borger'));
 
 export function inboxView(app) {
-  const d = app.client.device;
-  const convs = app.client.messaging.inbox().filter((c) => c.citizen);
-  return h('section', { 'aria-labelledby': 'inbox-title' },
-    h('h2', { id: 'inbox-title', tabindex: '-1' }, d.unitName ? `Indbakke – ${d.unitName}, ${d.tenantName}` : 'Indbakke'),
-    d.unit ? null : h('p', { role: 'alert' }, 'Din enhed kendes endnu ikke; den findes, når der er forbindelse.'),
-    convs.length ? h('ul', { class: 'inbox' }, convs.map((c) => {
-      const last = app.client.messaging.thread(c.id).at(-1);
-      return h('li', { class: c.unread ? 'unread' : '' },
-        h('button', { type: 'button', class: 'conv', 'data-citizen': c.citizen, onclick: () => app.go({ view: 'thread', conv: c.id }) },
-          h('span', { class: 'title' }, citizenTitle(c)),
-          c.unread ? h('span', { class: 'badge' }, `${c.unread} ulæste`) : null),
-        h('span', { class: 'when' }, ` ${fmtTime(c.last)}`),
-        last ? h('p', { class: 'preview' }, last.file ? `Vedhæftet fil: ${last.file.name}` : last.text.slice(0, 80)) : null);
-    })) : h('p', {}, 'Ingen samtaler endnu.'));
+  return workdayView(app, { view: 'home' }, { titleOf: citizenTitle, threadOf: (conv) => threadPane(app, conv) });
 }
 
 export function caseworkerThread(app, route) {
-  const conv = app.client.messaging.conversations.get(route.conv);
-  if (!conv) return inboxView(app);
-  const view = threadView(app, conv, citizenTitle(conv), (m) => (m.senderAcc === conv.citizen ? 'Borger' : 'Kollega'));
+  return workdayView(app, route, { titleOf: citizenTitle, threadOf: (conv) => threadPane(app, conv) });
+}
+
+function threadPane(app, conv) {
+  const me = toHex(app.client.device.acc);
+  const view = threadView(app, conv, citizenTitle(conv), (m) => (m.senderAcc === conv.citizen ? (conv.identity?.ok ? conv.identity.name : 'Borger') : colleagueName(app, m.senderAcc)), {
+    notice: (m) => noticeLine(app, conv, m, me),
+    ours: (m) => m.senderAcc !== conv.citizen,
+  });
   if (conv.consent) {
     const note = conv.consent === 'granted'
       ? h('p', { class: 'ok consent-note' }, `Borgeren har givet samtykke ${fmtTime(conv.consentTime)}.`)
       : h('p', { class: 'error consent-note', role: 'alert' }, `Borgeren har trukket sit samtykke tilbage ${fmtTime(conv.consentTime)}. Du kan ikke skrive til borgeren, før borgeren giver samtykke igen.`);
     view.querySelector('h2').after(note);
   }
+  view.querySelector('h2').after(identityLine(app, conv), threadActions(app, conv, me), consentLine(app, conv));
+  const picker = phrasePicker(app, view.querySelector('#compose'));
+  if (picker) view.querySelector('form.compose label[for=compose]')?.before(picker);
   return view;
 }
 

@@ -6,6 +6,7 @@ import { consentState, consentText, decide, GRANT, WITHDRAW } from '../app/conse
 import { directory } from '../app/directory.js';
 import { h, fmtTime } from './dom.js';
 import { threadView } from './thread.js';
+import { consentInline } from './consentflow.js';
 
 // The directory of municipalities and units needs the relay; the last one fetched is kept so the
 // conversation list has its names when the app starts offline.
@@ -97,7 +98,9 @@ export function citizenThread(app, route) {
   const t = { ...found, name: app.branding?.get(found.id)?.display_name ?? found.name };
   const u = t.units.find((x) => x.id === route.unit) ?? { id: route.unit, name: route.unit };
   const conv = app.client.messaging.ensureConversation(route.conv, { ten: t.id, unit: u.id, title: `${u.name}, ${t.name}` });
-  return threadView(app, conv, `${u.name}, ${t.name}`, () => u.name);
+  const view = threadView(app, conv, `${u.name}, ${t.name}`, () => u.name);
+  view.querySelector('form.compose')?.before(consentInline(app, t.id, u.id, u.name, t.name)); // issue 19: consent in the flow
+  return view;
 }
 
 export function consentView(app) {

@@ -12,7 +12,9 @@ export function devicesView(app) {
       h('ul', { class: 'devices' }, list.map((d) => {
         const self = equal(d.dev, me);
         return h('li', {},
-          h('span', {}, `${d.label ?? 'Enhed'} (${short(toHex(d.dev))}), tilføjet ${fmtTime(d.time)}`, self ? ' – denne enhed' : ''),
+          // The label a person recognises and when it was added; the id only for a device
+          // registered without a label.
+          h('span', {}, `${d.label ?? `Enhed ${short(toHex(d.dev))}`}, tilføjet ${fmtTime(d.time)}`, self ? ' – denne enhed' : ''),
           ' ',
           h('button', { type: 'button', onclick: async () => {
             const q = self ? 'Log ud og fjerne denne enhed? Beskederne i denne browser slettes.' : 'Fjerne enheden? Den kan derefter ikke længere læse dine beskeder.';

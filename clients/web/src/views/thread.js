@@ -4,6 +4,7 @@
 import { h, fmtSize, fmtTime } from './dom.js';
 import { MAX_FILE_BYTES } from '../app/messaging.js';
 import { safetyPanel } from './safety.js';
+import { composeKeys } from './workday.js';
 
 const STATUS = {
   queued: 'I kø – sendes, når der er forbindelse',
@@ -43,6 +44,7 @@ function attachmentView(app, m) {
 }
 
 function statusText(m) {
+  if (m.readAt && m.status !== 'failed' && m.status !== 'consent') return `Læst ${fmtTime(m.readAt)}`; // read receipts (issue 19)
   if (m.status === 'queued' && m.progress !== undefined) return `Sender vedhæftet fil … ${m.progress} %`;
   return STATUS[m.status] ?? '';
 }
@@ -57,14 +59,14 @@ function keepNewestInView(conv, list) {
   requestAnimationFrame(() => list.lastElementChild?.scrollIntoView({ block: shown ? 'nearest' : 'center' }));
 }
 
-export function threadView(app, conv, title, peerLabel) {
+export function threadView(app, conv, title, peerLabel, opts = {}) {
   const msgs = app.client.messaging.thread(conv.id);
   queueMicrotask(() => app.client.messaging.markRead(conv.id));
-  const list = h('ol', { class: 'messages', 'aria-label': 'Beskeder', id: 'messages', 'data-conv': conv.id },
-    msgs.map((m) => h('li', { class: m.mine ? 'msg mine' : 'msg theirs', 'data-status': m.status },
+  const list = h('ol', { class: 'messages', 'aria-label': 'Beskeder', id: 'messages', 'data-conv': conv.id, tabindex: '0' },
+    msgs.map((m) => (m.notice ? opts.notice?.(m) : h('li', { class: m.mine ? 'msg mine' : 'msg theirs', 'data-status': m.status, 'data-read': m.readAt ? 'true' : null },
       h('p', { class: 'meta' }, h('span', { class: 'who' }, m.mine ? 'Dig' : peerLabel(m)), ' · ', h('time', {}, fmtTime(m.time))),
       m.file ? attachmentView(app, m) : h('p', { class: 'text' }, m.text),
-      m.mine ? h('p', { class: `status status-${m.status}`, role: m.status === 'consent' || m.status === 'too_large' ? 'alert' : null }, statusText(m)) : null)));
+      m.mine || (opts.ours?.(m)) ? h('p', { class: `status status-${m.readAt ? 'read' : m.status}`, role: m.status === 'consent' || m.status === 'too_large' ? 'alert' : null }, statusText(m)) : null))));
   const area = h('textarea', { id: 'compose', name: 'besked', rows: 3, maxlength: 4000 });
   const picker = h('input', { type: 'file', id: 'attach', name: 'filer', multiple: true, 'aria-describedby': 'attach-help' });
   const problem = h('p', { id: 'compose-problem', class: 'error', role: 'alert' });
@@ -89,6 +91,7 @@ export function threadView(app, conv, title, peerLabel) {
   h('p', { id: 'attach-help', class: 'help' }, 'Fx billeder eller dokumenter, højst 25 MB pr. fil. Filerne krypteres, før de sendes.'),
   picker,
   h('label', { for: 'compose' }, 'Skriv en besked'), area, problem, h('button', { type: 'submit' }, 'Send'));
+  composeKeys(area, form); // Enter sends, Shift+Enter breaks the line (configurable)
   keepNewestInView(conv, list);
   return h('section', { 'aria-labelledby': 'thread-title', class: 'thread' },
     h('div', { class: 'thread-head' },

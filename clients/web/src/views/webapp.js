@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
 // The installable app around the pages: the service worker and its "new version" notice, opening
-// the thread a notification names, unread messages in the title and on the app's icon, and the
-// municipality's name, logo and colour in the header.
+// the thread a notification names, and the municipality's name, logo and colour in the header.
+// (The unread count in the title and on the icons is views/attention.js.)
 import { appBrand, branding } from '../app/branding.js';
 import { startServiceWorker, threadFromUrl } from '../app/pwa.js';
 import { h } from './dom.js';
@@ -34,19 +34,10 @@ function wear(brand) {
     h('span', { class: 'brand-name' }, brand.display_name)));
 }
 
-// Unread messages in the tab's title and, for the installed app, on its icon.
-function showUnread(app, title) {
-  const n = app.client.messaging?.unreadTotal() ?? 0;
-  document.title = n ? `(${n}) ${title}` : title;
-  if (navigator.setAppBadge) (n ? navigator.setAppBadge(n) : navigator.clearAppBadge()).catch(() => {});
-}
-
 /** Starts the app's outer parts; `app` is the application shell of main.js. */
 export function startWebapp(app) {
   const sw = startServiceWorker({ onWaiting: () => updateNotice(sw), onOpen: (t) => openThread(app, t) });
   app.serviceWorker = sw;
-  const title = document.title;
-  app.client.addEventListener('change', (ev) => { if (ev.detail === 'messages' || ev.detail === 'state') showUnread(app, title); });
   // A notification opened the app at a thread: go there once the device's state is loaded.
   let pending = threadFromUrl();
   const render = app.render;
