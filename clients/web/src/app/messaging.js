@@ -294,7 +294,7 @@ export class Messaging {
       try {
         const stored = await this.c.request(T.send, frame);
         await this.finish(item, 'sent', stored.body.time, addrs.filter((x) => !equal(x.acc, d.acc)).length);
-        offerPushAfterSend(this.c); // the answer can then reach a closed app (spec/push.md)
+        offerPushAfterSend(this.c, { ask: this.c.isCitizen }); // the answer can then reach a closed app (spec/push.md)
         return 0;
       } catch (e) {
         if (e.code === 'device_mismatch') {

@@ -82,17 +82,19 @@ export async function unsubscribePush(client, { env = globalThis } = {}) {
 
 /**
  * After a message was sent: the first time on this browser, ask whether to be notified of the
- * answer (the moment the question makes sense); afterwards, keep the relay's record current
- * without asking (a subscription the browser renewed, a relay that lost it). Never throws.
+ * answer (the moment the question makes sense) when `ask` (a citizen: caseworkers are offered
+ * notifications from a button in their inbox instead); afterwards, and without `ask`, keep the
+ * relay's record current without asking (a subscription the browser renewed, a relay that lost
+ * it). Never throws.
  */
-export async function offerPushAfterSend(client, { env = globalThis } = {}) {
+export async function offerPushAfterSend(client, { ask = true, env = globalThis } = {}) {
   if (checkedThisPage) return 'checked';
   checkedThisPage = true;
   try {
     const storage = env.localStorage;
     const asked = storage?.getItem(ASKED_KEY) === '1';
-    if (!asked) storage?.setItem(ASKED_KEY, '1');
-    return await subscribePush(client, { ask: !asked, env });
+    if (ask && !asked) storage?.setItem(ASKED_KEY, '1');
+    return await subscribePush(client, { ask: ask && !asked, env });
   } catch {
     return 'failed';
   }

@@ -7,6 +7,7 @@ import { toHex } from '../crypto/bytes.js';
 import { FILTERS, listThreads, snippet } from '../app/inbox.js';
 import { phrases, savePhrases, saveSettings, settings, MAX_PHRASE_CHARS, MAX_PHRASE_NAME } from '../app/settings.js';
 import { askNotifications, notificationPermission, notificationsPossible } from './attention.js';
+import { subscribePush } from '../app/push.js';
 import { h, fmtTime } from './dom.js';
 import { colleagueName } from './threadparts.js';
 
@@ -69,12 +70,19 @@ function stateLine(app, conv, me) {
   return parts.length ? h('p', { class: 'state' }, parts.join(' · ')) : null;
 }
 
+/** Asks for permission (from a click), and once granted lets pushes reach this browser too. */
+async function enableNotifications(app) {
+  if (await askNotifications() === 'granted') subscribePush(app.client, { ask: false }).catch(() => {});
+  saveSettings({ notifyOffer: false });
+  app.render();
+}
+
 /** Offers desktop notifications once, inside the inbox, until accepted or declined. */
 function notifyOffer(app) {
   if (!notificationsPossible() || notificationPermission() !== 'default' || !settings().notifyOffer) return null;
   return h('div', { class: 'offer' },
     h('p', {}, 'Vil du have besked på skrivebordet, når der kommer en ny besked, mens du arbejder i et andet vindue?'),
-    h('button', { type: 'button', id: 'notify-yes', onclick: async () => { await askNotifications(); saveSettings({ notifyOffer: false }); app.render(); } }, 'Ja tak'),
+    h('button', { type: 'button', id: 'notify-yes', onclick: () => enableNotifications(app) }, 'Ja tak'),
     ' ',
     h('button', { type: 'button', class: 'secondary', id: 'notify-no', onclick: () => { saveSettings({ notifyOffer: false }); app.render(); } }, 'Nej tak'));
 }
@@ -124,7 +132,7 @@ export function settingsView(app) {
   const notify = !notificationsPossible() ? h('p', {}, 'Denne browser kan ikke vise skrivebordsbeskeder.')
     : perm === 'granted' ? h('p', { class: 'ok' }, 'Skrivebordsbeskeder er slået til.')
       : perm === 'denied' ? h('p', {}, 'Skrivebordsbeskeder er afvist i browseren. De slås til i browserens indstillinger for siden.')
-        : h('button', { type: 'button', id: 'set-notify', onclick: async () => { await askNotifications(); saveSettings({ notifyOffer: false }); app.render(); } }, 'Slå skrivebordsbeskeder til');
+        : h('button', { type: 'button', id: 'set-notify', onclick: () => enableNotifications(app) }, 'Slå skrivebordsbeskeder til');
   const sec = h('section', { 'aria-labelledby': 'settings-title' },
     h('h2', { id: 'settings-title', tabindex: '-1' }, 'Indstillinger'),
     status,
