@@ -719,7 +719,7 @@ static int start_relay(struct relay_proc *rp)
 {
 	char extra[1024];
 	int n = snprintf(extra, sizeof extra,
-			 "[limits]\nrequests_per_second = 1000000\nrequest_burst = 1000000\n"
+			 "[limits]\nrequests_per_second = 1000000\nrequest_burst = 1000000\nsends_per_minute = 1000000\n"
 			 "unauth_timeout_ms = 60000\n"
 			 "[idp bench]\nissuer = %s\naudience = %s\njwks_file = %s/idp.jwks.json\n"
 			 "algs = ES256\nkind = citizen\nprofile = mitid-broker\n"
