@@ -9,6 +9,12 @@
  * Idle mode: N devices authenticate and hold their connections; the relay's RSS per connection
  * is printed.
  *
+ * Shapes for tools/bench/curves.sh: --fanout F gives each sender F receiver devices (F accounts,
+ * one envelope each per send; a send completes when all F acks are committed); --background N
+ * keeps N more authenticated devices connected and idle during the run; --backlog N first fills
+ * the mailboxes of devices that stay offline with N envelopes, so the run measures a relay
+ * holding that backlog.
+ *
  * Devices are registered through the relay's normal registration (an OpenID Connect ID token from
  * the benchmark's identity provider, bench_idp.h) and their keys saved in the state directory, so
  * later runs only authenticate. One thread per core, epoll, non-blocking OpenSSL; each thread owns
@@ -48,8 +54,16 @@
 #define MAX_CONNECTING 64u
 /* An ack's request id with this bit set acknowledges an envelope left over from an earlier run. */
 #define RID_FOREIGN 0x80000000u
+/* Recipient devices per send: one account each, and a send names at most this many accounts. */
+#define MAX_FANOUT PROTO_MAX_RECIPIENT_ACCOUNTS
+/* Envelopes one backlog filler leaves in one offline device's mailbox (the bench relay's limit). */
+#define BACKLOG_PER_DEVICE 100000u
+/* Sends of one backlog filler in flight, and fillers at least (up to one per 1 000 envelopes): the
+ * backlog is stored at the relay's group-commit rate rather than one small window's. */
+#define FILL_WINDOW 64u
+#define MIN_FILLERS 16u
 
-enum phase { PH_CONNECT, PH_RUN, PH_MEASURE, PH_DRAIN, PH_STOP };
+enum phase { PH_CONNECT, PH_FILL, PH_RUN, PH_MEASURE, PH_DRAIN, PH_STOP };
 
 struct device { /* saved as is in STATE/devices.bin */
 	uint8_t ik_pk[32], ik_sk[64], dev[16], acc[16];
@@ -65,18 +79,22 @@ struct dconn {
 	uint32_t index; /* device number */
 	struct pair *pair;
 	bool ready, done;
+	bool offline; /* a backlog filler's receiver: never connects */
 	uint32_t next_rid;
 	uint8_t challenge[32];
 };
 
 struct pair {
-	struct dconn *s, *r;
+	struct dconn *s, *r[MAX_FANOUT];
+	unsigned nr;  /* receivers: envelopes per send */
+	bool filler;  /* backlog: receivers offline, a send completes at `stored` */
+	uint64_t quota; /* filler: sends still to make */
 	uint32_t index;
-	uint64_t sent, completed, failed;
+	uint64_t sent, completed, failed; /* completed and failed count envelopes */
 	uint64_t next_due_ns;
 	uint64_t send_ns[RING];
 	uint8_t *frame; /* send template */
-	size_t frame_len, rid_off, cmid_off, ct_off;
+	size_t frame_len, rid_off, cmid_off, ct_off[MAX_FANOUT];
 };
 
 struct worker {
@@ -93,16 +111,17 @@ struct worker {
 	proto_frame *frame; /* for the rare frames decoded in full */
 	uint8_t *enc;       /* encode buffer for them */
 	struct bench_samples lat, stored_lat;
-	_Atomic uint64_t ready, failed, lost, completed, delivered, stored, errors;
+	_Atomic uint64_t ready, failed, lost, completed, delivered, stored, errors, filled;
 };
 
 static struct {
 	const char *relay_bin, *state;
-	unsigned pairs, window, threads, per_addr, idle, hold_s;
+	unsigned pairs, window, threads, per_addr, idle, hold_s, fanout, background;
+	unsigned long backlog;
 	double rate, duration, warmup;
 	size_t ct_size;
 } opt = { .pairs = 32, .window = 16, .threads = 1, .per_addr = 60, .duration = 10, .warmup = 2,
-	  .ct_size = 1024, .hold_s = 5 };
+	  .ct_size = 1024, .hold_s = 5, .fanout = 1 };
 
 static _Atomic int phase;
 static struct bench_idp *idp;
@@ -159,11 +178,23 @@ static void send_full_frame(struct dconn *c, proto_frame *f)
 	mark_dirty(c);
 }
 
-/* ---- the send template: [64, rid, {cmid, to:[acc], env:[{dev, ct}]}] ------------------------- */
+/* ---- the send template: [64, rid, {cmid, to:[acc...], env:[{dev, ct}...]}] --------------------- */
 
-static void build_template(struct pair *p, const struct device *to)
+static uint8_t *put_array_header(uint8_t *q, unsigned n)
 {
-	size_t cap = 128 + opt.ct_size;
+	if (n < 16) {
+		*q++ = (uint8_t)(0x90 | n);
+	} else {
+		*q++ = 0xdc;
+		*q++ = (uint8_t)(n >> 8);
+		*q++ = (uint8_t)n;
+	}
+	return q;
+}
+
+static void build_template(struct pair *p)
+{
+	size_t cap = 128 + p->nr * (64 + opt.ct_size); /* per recipient: "to" entry and envelope */
 	uint8_t *b = malloc(cap), *q = b;
 	*q++ = 0x93;
 	*q++ = 0x40;
@@ -179,24 +210,30 @@ static void build_template(struct pair *p, const struct device *to)
 	q += 16;
 	*q++ = 0xa2;
 	memcpy(q, "to", 2), q += 2;
-	*q++ = 0x91, *q++ = 0xc4, *q++ = 16;
-	memcpy(q, to->acc, 16), q += 16;
+	q = put_array_header(q, p->nr);
+	for (unsigned k = 0; k < p->nr; k++) {
+		*q++ = 0xc4, *q++ = 16;
+		memcpy(q, p->r[k]->d->acc, 16), q += 16;
+	}
 	*q++ = 0xa3;
 	memcpy(q, "env", 3), q += 3;
-	*q++ = 0x91, *q++ = 0x82, *q++ = 0xa3;
-	memcpy(q, "dev", 3), q += 3;
-	*q++ = 0xc4, *q++ = 16;
-	memcpy(q, to->dev, 16), q += 16;
-	*q++ = 0xa2;
-	memcpy(q, "ct", 2), q += 2;
-	*q++ = 0xc5, *q++ = (uint8_t)(opt.ct_size >> 8), *q++ = (uint8_t)opt.ct_size;
-	p->ct_off = (size_t)(q - b);
-	/* Opaque bytes: send time (8), run nonce (8), pair (4), then filler. */
-	for (size_t i = 0; i < opt.ct_size; i++)
-		q[i] = (uint8_t)(i * 131u + 7u);
-	memcpy(q + 8, run_nonce, 8);
-	wakks_store_be32(q + 16, p->index);
-	q += opt.ct_size;
+	q = put_array_header(q, p->nr);
+	for (unsigned k = 0; k < p->nr; k++) {
+		*q++ = 0x82, *q++ = 0xa3;
+		memcpy(q, "dev", 3), q += 3;
+		*q++ = 0xc4, *q++ = 16;
+		memcpy(q, p->r[k]->d->dev, 16), q += 16;
+		*q++ = 0xa2;
+		memcpy(q, "ct", 2), q += 2;
+		*q++ = 0xc5, *q++ = (uint8_t)(opt.ct_size >> 8), *q++ = (uint8_t)opt.ct_size;
+		p->ct_off[k] = (size_t)(q - b);
+		/* Opaque bytes: send time (8), run nonce (8), pair (4), then filler. */
+		for (size_t i = 0; i < opt.ct_size; i++)
+			q[i] = (uint8_t)(i * 131u + 7u);
+		memcpy(q + 8, run_nonce, 8);
+		wakks_store_be32(q + 16, p->index);
+		q += opt.ct_size;
+	}
 	p->frame = b;
 	p->frame_len = (size_t)(q - b);
 }
@@ -209,20 +246,44 @@ static void send_one(struct pair *p, uint64_t now)
 		s->next_rid = 1;
 	wakks_store_be32(p->frame + p->rid_off, rid);
 	wakks_store_be64(p->frame + p->cmid_off + 8, p->sent);
-	wakks_store_be64(p->frame + p->ct_off, now);
+	for (unsigned k = 0; k < p->nr; k++)
+		wakks_store_be64(p->frame + p->ct_off[k], now);
 	p->send_ns[rid % RING] = now;
 	p->sent++;
 	tc_write_ws(&s->tc, p->frame, p->frame_len);
 	mark_dirty(s);
 }
 
+/* Room for one more send: envelopes not yet through their cycle, counted in whole sends. */
+static bool window_open(const struct pair *p)
+{
+	uint64_t window = p->filler ? FILL_WINDOW : opt.window;
+	return p->sent * p->nr - p->completed - p->failed + p->nr <= window * p->nr;
+}
+
+static bool pair_ready(const struct pair *p)
+{
+	if (!p->s->ready)
+		return false;
+	for (unsigned k = 0; k < p->nr; k++)
+		if (!p->r[k]->ready && !p->r[k]->offline)
+			return false;
+	return true;
+}
+
 static void fill_window(struct pair *p)
 {
-	if (!p->s->ready || !p->r->ready)
+	if (!pair_ready(p))
+		return;
+	int ph = atomic_load_explicit(&phase, memory_order_relaxed);
+	if (p->filler != (ph == PH_FILL))
 		return;
 	uint64_t now = bench_now_ns();
-	while (p->sent - p->completed - p->failed < opt.window)
+	while (window_open(p) && (!p->filler || p->quota)) {
 		send_one(p, now);
+		if (p->filler)
+			p->quota--;
+	}
 }
 
 /* ---- deliver: read "seq" and "ct" without a full decode ------------------------------------ */
@@ -393,6 +454,12 @@ static size_t on_data(struct tls_conn *tc, const uint8_t *buf, size_t len)
 	case PROTO_T_STORED:
 		if (!p)
 			break;
+		if (p->filler) { /* nobody will ack: the envelopes stay as backlog */
+			p->completed += p->nr;
+			atomic_fetch_add_explicit(&w->filled, p->nr, memory_order_relaxed);
+			fill_window(p);
+			break;
+		}
 		if (ph == PH_MEASURE) {
 			bench_samples_add(&w->stored_lat, (bench_now_ns() - p->send_ns[rid % RING]) / 1000u);
 			atomic_fetch_add_explicit(&w->stored, 1, memory_order_relaxed);
@@ -423,7 +490,7 @@ static size_t on_data(struct tls_conn *tc, const uint8_t *buf, size_t len)
 			tc_close(&c->tc);
 		} else if (p && c == p->s) {
 			print_error(c, buf, len, "send");
-			p->failed++;
+			p->failed += p->nr;
 		} else {
 			print_error(c, buf, len, "ack");
 		}
@@ -460,6 +527,8 @@ static void start_more(struct worker *w)
 {
 	while (w->connecting < MAX_CONNECTING && w->next_start < w->nconns) {
 		struct dconn *c = &w->conns[w->next_start++];
+		if (c->offline)
+			continue;
 		c->tc.websocket = true;
 		c->tc.ws_path = PROTO_WS_PATH;
 		c->tc.ws_protocol = PROTO_WS_SUBPROTOCOL;
@@ -489,7 +558,7 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct epoll_event ev[256];
-	bool started_sending = false;
+	bool started_sending = false, started_filling = false;
 	for (;;) {
 		int ph = atomic_load(&phase);
 		if (ph == PH_STOP)
@@ -501,10 +570,17 @@ static void *worker_main(void *arg)
 			struct dconn *c = ev[i].data.ptr;
 			tc_on_ready(&c->tc);
 		}
+		if (ph == PH_FILL && !started_filling) {
+			for (size_t i = 0; i < w->npairs; i++)
+				fill_window(&w->pairs[i]);
+			started_filling = true;
+		}
 		if (ph == PH_RUN || ph == PH_MEASURE) {
 			uint64_t now = bench_now_ns();
 			for (size_t i = 0; i < w->npairs; i++) {
 				struct pair *p = &w->pairs[i];
+				if (p->filler)
+					continue;
 				if (!started_sending && interval_ns) {
 					p->next_due_ns = now + interval_ns * i / (w->npairs ? w->npairs : 1);
 				} else if (!started_sending) {
@@ -512,8 +588,7 @@ static void *worker_main(void *arg)
 				} else if (interval_ns) {
 					if (p->next_due_ns + 1000000000u < now)
 						p->next_due_ns = now; /* far behind: do not burst to catch up */
-					while (p->next_due_ns <= now &&
-					       p->sent - p->completed - p->failed < opt.window) {
+					while (p->next_due_ns <= now && window_open(p)) {
 						send_one(p, now);
 						p->next_due_ns += interval_ns;
 					}
@@ -595,6 +670,37 @@ static int save_devices(size_t n)
 
 static struct worker *workers;
 
+/* Throughput layout, by device number: opt.pairs units of a sender and opt.fanout receivers, then
+ * nfillers units of a backlog sender and its offline receiver, then opt.background idle devices. */
+static size_t nfillers;
+
+static size_t active_devices(void)
+{
+	return (size_t)opt.pairs * (1 + opt.fanout);
+}
+
+static size_t layout_devices(void)
+{
+	return active_devices() + 2 * nfillers + opt.background;
+}
+
+/* The unit (pair number, or beyond the pairs a device of its own) of device i, and its role:
+ * 0 sender, k >= 1 receiver k - 1, -1 not part of a pair. */
+static size_t layout_unit(size_t i, int *role)
+{
+	size_t a = active_devices();
+	if (i < a) {
+		*role = (int)(i % (1 + opt.fanout));
+		return i / (1 + opt.fanout);
+	}
+	if (i < a + 2 * nfillers) {
+		*role = (int)((i - a) % 2);
+		return opt.pairs + (i - a) / 2;
+	}
+	*role = -1;
+	return i;
+}
+
 static void setup_workers(size_t ndev, bool pairs)
 {
 	workers = calloc(opt.threads, sizeof *workers);
@@ -609,22 +715,27 @@ static void setup_workers(size_t ndev, bool pairs)
 		w->dirty = calloc(ndev / opt.threads + 2, sizeof *w->dirty);
 		w->pairs = calloc(ndev / 2 / opt.threads + 2, sizeof *w->pairs);
 	}
-	/* Pairs (2p, 2p+1) and their connections go to thread p % threads. */
+	/* A pair's connections all go to thread (pair number) % threads. */
 	for (size_t i = 0; i < ndev; i++) {
-		size_t unit = pairs ? i / 2 : i;
+		int role = -1;
+		size_t unit = pairs ? layout_unit(i, &role) : i;
 		struct worker *w = &workers[unit % opt.threads];
 		struct dconn *c = &w->conns[w->nconns++];
 		c->w = w;
 		c->d = &devices[i];
 		c->index = (uint32_t)i;
 		c->tc.fd = -1;
-		if (pairs && i % 2 == 1) {
+		if (role == 0) {
 			struct pair *p = &w->pairs[w->npairs++];
 			p->index = (uint32_t)unit;
-			p->s = c - 1;
-			p->r = c;
-			(c - 1)->pair = p;
+			p->s = c;
+			p->filler = unit >= opt.pairs;
 			c->pair = p;
+		} else if (role > 0) {
+			struct pair *p = &w->pairs[w->npairs - 1];
+			p->r[p->nr++] = c;
+			c->pair = p;
+			c->offline = p->filler;
 		}
 	}
 }
@@ -719,12 +830,14 @@ static int start_relay(struct relay_proc *rp)
 {
 	char extra[1024];
 	int n = snprintf(extra, sizeof extra,
-			 "[limits]\nrequests_per_second = 1000000\nrequest_burst = 1000000\n"
-			 "unauth_timeout_ms = 60000\n"
+			 "[limits]\nrequests_per_second = 1000000\nrequest_burst = 1000000\nsends_per_minute = 1000000\n"
+			 "unauth_timeout_ms = 60000\nmailbox_max_envelopes = %u\n"
+			 "mailbox_sender_max_envelopes = %u\n"
 			 "[idp bench]\nissuer = %s\naudience = %s\njwks_file = %s/idp.jwks.json\n"
 			 "algs = ES256\nkind = citizen\nprofile = mitid-broker\n"
 			 "[tenant bench]\nname = Benchmark Kommune\ncvr = 29189803\nidps = bench\n",
-			 BENCH_IDP_ISSUER, BENCH_IDP_AUDIENCE, opt.state);
+			 BACKLOG_PER_DEVICE, BACKLOG_PER_DEVICE, BENCH_IDP_ISSUER, BENCH_IDP_AUDIENCE,
+			 opt.state);
 	if (n <= 0 || (size_t)n >= sizeof extra)
 		return -1;
 	struct relay_proc_opts o = { .binary = opt.relay_bin, .dir = opt.state,
@@ -780,9 +893,65 @@ static void rusage_self(double *cpu)
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+/* A counter from the relay's /metrics, or -1. */
+static double relay_metric(const struct relay_proc *rl, const char *name)
+{
+	int status = 0;
+	char *body = NULL;
+	double v = -1;
+	if (admin_get(rl->admin_port, "/metrics", &status, &body) == 0 && status == 200 && body) {
+		size_t nl = strlen(name);
+		for (const char *l = body; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+			if (strncmp(l, name, nl) == 0 && l[nl] == ' ') {
+				v = atof(l + nl + 1);
+				break;
+			}
+	}
+	free(body);
+	return v;
+}
+
+/* Fills the offline devices' mailboxes with opt.backlog envelopes (phase PH_FILL). */
+static int fill_backlog(void)
+{
+	if (!opt.backlog)
+		return 0;
+	uint64_t t0 = bench_now_ns(), last = t0, progress = 0;
+	atomic_store(&phase, PH_FILL);
+	for (;;) {
+		uint64_t done = SUM(filled), now = bench_now_ns();
+		if (done >= opt.backlog)
+			break;
+		if (done != progress) {
+			progress = done;
+			last = now;
+		} else if (now - last > 30000000000ull) {
+			fprintf(stderr, "loadgen: backlog stuck at %llu of %lu envelopes\n",
+				(unsigned long long)done, opt.backlog);
+			return -1;
+		}
+		bench_sleep_ms(20);
+	}
+	double secs = (double)(bench_now_ns() - t0) / 1e9;
+	printf("backlog: %lu envelopes stored for %zu offline devices in %.1f s (%.0f/s)\n", opt.backlog,
+	       nfillers, secs, (double)opt.backlog / secs);
+	fflush(stdout);
+	return 0;
+}
+
 static int run_throughput(void)
 {
-	size_t ndev = 2 * (size_t)opt.pairs;
+	nfillers = (opt.backlog + BACKLOG_PER_DEVICE - 1) / BACKLOG_PER_DEVICE;
+	if (nfillers < MIN_FILLERS)
+		nfillers = opt.backlog / 1000 < MIN_FILLERS ? (opt.backlog + 999) / 1000 : MIN_FILLERS;
+	size_t ndev = layout_devices();
+	if (opt.background) {
+		long lim = bench_raise_nofile();
+		if (lim > 0 && (long)ndev + 64 > lim) {
+			fprintf(stderr, "loadgen: file limit %ld is too low for %zu connections\n", lim, ndev);
+			return 1;
+		}
+	}
 	load_devices(ndev);
 	if (register_missing(ndev) != 0)
 		return 1;
@@ -797,7 +966,9 @@ static int run_throughput(void)
 	for (unsigned t = 0; t < opt.threads; t++)
 		for (size_t i = 0; i < workers[t].npairs; i++) {
 			struct pair *p = &workers[t].pairs[i];
-			build_template(p, p->r->d);
+			build_template(p);
+			if (p->filler)
+				p->quota = (opt.backlog + nfillers - 1 - (p->index - opt.pairs)) / nfillers;
 		}
 	/* The template must be a frame the relay accepts: check it once with the codec. */
 	{
@@ -810,8 +981,8 @@ static int run_throughput(void)
 		}
 	}
 	start_threads();
-	if (connect_all(ndev) < 0) {
-		fprintf(stderr, "loadgen: not every device authenticated\n");
+	if (connect_all(ndev - nfillers) < 0 || fill_backlog() != 0) {
+		fprintf(stderr, "loadgen: not every device authenticated, or the backlog was not stored\n");
 		join_threads();
 		relay_proc_stop(&rl);
 		return 1;
@@ -822,6 +993,8 @@ static int run_throughput(void)
 	double wait0 = bench_proc_runqueue_seconds(rl.pid);
 	long long disk0 = bench_proc_disk_write_bytes(rl.pid);
 	rusage_self(&self0);
+	double commits0 = relay_metric(&rl, "wakks_store_commits_total");
+	double requests0 = relay_metric(&rl, "wakks_store_requests_total");
 	uint64_t t0 = bench_now_ns();
 	atomic_store(&phase, PH_MEASURE);
 	bench_sleep_ms((int)(opt.duration * 1000));
@@ -831,14 +1004,19 @@ static int run_throughput(void)
 	double wait1 = bench_proc_runqueue_seconds(rl.pid);
 	long long disk1 = bench_proc_disk_write_bytes(rl.pid);
 	rusage_self(&self1);
-	uint64_t completed = SUM(completed), delivered = SUM(delivered), stored = SUM(stored);
+	double commits1 = relay_metric(&rl, "wakks_store_commits_total");
+	double requests1 = relay_metric(&rl, "wakks_store_requests_total");
+	long rss = bench_proc_status_kib(rl.pid, "VmRSS");
+	/* Envelopes through the full cycle; a send counts once all its envelopes have. */
+	uint64_t envelopes = SUM(completed), delivered = SUM(delivered), stored = SUM(stored);
+	uint64_t completed = envelopes / opt.fanout;
 	/* Let what is in flight finish so the mailboxes end empty. */
 	for (int i = 0; i < 500; i++) {
 		bool idle = true;
 		for (unsigned t = 0; t < opt.threads && idle; t++)
 			for (size_t k = 0; k < workers[t].npairs && idle; k++) {
 				struct pair *p = &workers[t].pairs[k];
-				idle = p->sent == p->completed + p->failed;
+				idle = p->filler || p->sent * p->nr == p->completed + p->failed;
 			}
 		if (idle)
 			break;
@@ -856,14 +1034,22 @@ static int run_throughput(void)
 	double secs = (double)(t1 - t0) / 1e9;
 	double rate = (double)completed / secs;
 	double cpu_us = completed ? (cpu1 - cpu0) * 1e6 / (double)completed : 0;
+	double commits = commits0 >= 0 && commits1 >= 0 ? commits1 - commits0 : 0;
+	double per_commit = commits > 0 ? (requests1 - requests0) / commits : 0;
 	uint64_t errors = SUM(errors), lost = SUM(lost);
 	printf("relay: %u pairs, window %u, %s, %zu-byte ciphertexts, %u thread(s), %.0f s measured "
 	       "after %.0f s warm-up\n",
 	       opt.pairs, opt.window, opt.rate > 0 ? "target rate" : "flat out", opt.ct_size,
 	       opt.threads, secs, opt.warmup);
+	if (opt.fanout > 1 || opt.background || opt.backlog)
+		printf("  shape           %u recipient device(s) per send, %u idle devices connected, "
+		       "%lu envelopes waiting for offline devices\n", opt.fanout, opt.background,
+		       opt.backlog);
 	if (opt.rate > 0)
 		printf("  target          %10.0f msg/s\n", opt.rate);
 	printf("  full cycle      %10.0f msg/s  (send, stored, deliver, ack committed)\n", rate);
+	if (opt.fanout > 1)
+		printf("  envelopes       %10.0f /s through the full cycle\n", (double)envelopes / secs);
 	printf("  stored          %10.0f msg/s\n", (double)stored / secs);
 	printf("  delivered       %10.0f msg/s\n", (double)delivered / secs);
 	printf("  send->deliver   p50 %.3f ms  p99 %.3f ms  p999 %.3f ms  (%zu samples)\n",
@@ -880,15 +1066,22 @@ static int run_throughput(void)
 	double disk_kib = completed ? (double)(disk1 - disk0) / 1024.0 / (double)completed : 0;
 	printf("  relay disk      %10.1f KiB written back per msg  (%.0f MB/s)\n", disk_kib,
 	       (double)(disk1 - disk0) / 1e6 / secs);
-	printf("  relay peak RSS  %10.1f MiB (VmHWM)\n", (double)hwm / 1024.0);
+	printf("  relay commits   %10.0f /s, %.1f write requests each\n", commits / secs, per_commit);
+	printf("  relay RSS       %10.1f MiB, peak %.1f MiB (VmHWM)\n", (double)rss / 1024.0,
+	       (double)hwm / 1024.0);
 	if (errors || lost)
 		printf("  errors %llu, connections lost %llu\n", (unsigned long long)errors,
 		       (unsigned long long)lost);
 	printf("RESULT system=relay mode=%s msgs_per_s=%.0f p50_us=%.0f p99_us=%.0f p999_us=%.0f "
-	       "cpu_us_per_msg=%.2f hwm_kib=%ld errors=%llu cpu_wait=%.2f disk_kib_per_msg=%.1f\n",
+	       "cpu_us_per_msg=%.2f hwm_kib=%ld errors=%llu cpu_wait=%.2f disk_kib_per_msg=%.1f "
+	       "fanout=%u envelopes_per_s=%.0f cpu_us_per_env=%.2f background=%u backlog=%lu "
+	       "rss_kib=%ld commits_per_s=%.0f requests_per_commit=%.2f\n",
 	       opt.rate > 0 ? "rate" : "max", rate, bench_samples_pct(&lat, 0.5),
 	       bench_samples_pct(&lat, 0.99), bench_samples_pct(&lat, 0.999), cpu_us, hwm,
-	       (unsigned long long)(errors + lost), wait0 >= 0 ? (wait1 - wait0) / secs : -1.0, disk_kib);
+	       (unsigned long long)(errors + lost), wait0 >= 0 ? (wait1 - wait0) / secs : -1.0, disk_kib,
+	       opt.fanout, (double)envelopes / secs,
+	       envelopes ? (cpu1 - cpu0) * 1e6 / (double)envelopes : 0, opt.background, opt.backlog, rss,
+	       commits / secs, per_commit);
 	fflush(stdout);
 	bench_samples_free(&lat);
 	bench_samples_free(&slat);
@@ -954,6 +1147,9 @@ static void usage(void)
 		"  --size B        ciphertext bytes (1024)\n"
 		"  --threads N     load generator threads (1)\n"
 		"  --per-addr N    connections per source address (60; the relay allows 64)\n"
+		"  --fanout F      recipient devices per send, one account each (1; at most 32)\n"
+		"  --background N  N more devices connected and idle during the run (0)\n"
+		"  --backlog N     first store N envelopes for devices that stay offline (0)\n"
 		"  --idle N        idle mode: hold N authenticated connections, print RSS each\n"
 		"  --hold S        idle mode: seconds to hold before measuring (5)\n"
 		"  --register N    register devices up to N and exit\n");
@@ -967,7 +1163,8 @@ int main(int argc, char **argv)
 		{ "window", 1, 0, 'w' }, { "rate", 1, 0, 'r' }, { "duration", 1, 0, 'd' },
 		{ "warmup", 1, 0, 'u' }, { "size", 1, 0, 'z' }, { "threads", 1, 0, 't' },
 		{ "per-addr", 1, 0, 'a' }, { "idle", 1, 0, 'i' }, { "hold", 1, 0, 'h' },
-		{ "register", 1, 0, 'g' }, { 0, 0, 0, 0 }
+		{ "register", 1, 0, 'g' }, { "fanout", 1, 0, 'f' }, { "background", 1, 0, 'k' },
+		{ "backlog", 1, 0, 'l' }, { 0, 0, 0, 0 }
 	};
 	unsigned reg = 0;
 	int ch;
@@ -986,11 +1183,15 @@ int main(int argc, char **argv)
 		case 'i': opt.idle = (unsigned)atoi(optarg); break;
 		case 'h': opt.hold_s = (unsigned)atoi(optarg); break;
 		case 'g': reg = (unsigned)atoi(optarg); break;
+		case 'f': opt.fanout = (unsigned)atoi(optarg); break;
+		case 'k': opt.background = (unsigned)atoi(optarg); break;
+		case 'l': opt.backlog = strtoul(optarg, NULL, 10); break;
 		default: usage();
 		}
 	}
 	if (!opt.relay_bin || !opt.state || !opt.pairs || !opt.window || opt.window > MAX_WINDOW ||
 	    !opt.threads || !opt.per_addr || opt.ct_size < 20 || opt.ct_size > 65535 ||
+	    !opt.fanout || opt.fanout > MAX_FANOUT ||
 	    opt.duration <= 0 || opt.duration > 3600)
 		usage();
 	if (sodium_init() < 0)

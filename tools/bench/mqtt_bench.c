@@ -7,7 +7,8 @@
  * 127.0.0.0/8). Pair p publishes 1 KiB messages with QoS 1 to bench/p; a persistent session
  * (clean session off) subscribed with QoS 1 receives them; the library answers each with PUBACK.
  * A pair keeps at most `window` messages between publish and delivery. Send time travels in the
- * payload.
+ * payload. With --cafile the clients speak TLS (the broker's TLS listener, its certificate
+ * verified against that file), as the relay's clients always do.
  *
  * Idle (--idle N --port TLS_PORT): N TLS connections each send an MQTT CONNECT and hold after
  * CONNACK; the broker's RSS per connection is printed (the same measure as the relay's idle
@@ -32,6 +33,7 @@
 
 static struct {
 	int port, pairs, window, idle, hold_s, per_addr;
+	const char *cafile; /* set: throughput over TLS, the broker's certificate verified with it */
 	double duration, warmup, rate;
 	size_t size;
 	pid_t pid;
@@ -106,6 +108,10 @@ static struct mosquitto *client(const char *id, bool clean, void *obj, unsigned 
 	mosquitto_publish_callback_set(m, on_publish);
 	mosquitto_message_callback_set(m, on_message);
 	mosquitto_max_inflight_messages_set(m, (unsigned)opt.window);
+	if (opt.cafile && mosquitto_tls_set(m, opt.cafile, NULL, NULL, NULL, NULL) != MOSQ_ERR_SUCCESS) {
+		fprintf(stderr, "mqtt_bench: cannot use %s for TLS\n", opt.cafile);
+		exit(1);
+	}
 	char bind[INET_ADDRSTRLEN];
 	uint32_t a = bench_source_addr(src);
 	inet_ntop(AF_INET, &a, bind, sizeof bind);
@@ -220,7 +226,8 @@ static int run_throughput(void)
 	double secs = (double)(t1 - t0) / 1e9;
 	double rate = (double)m_completed / secs;
 	double cpu_us = m_completed ? (cpu1 - cpu0) * 1e6 / (double)m_completed : 0;
-	printf("mosquitto QoS 1: %d pairs, window %d, %s, %zu-byte payloads, %.0f s measured\n",
+	printf("mosquitto QoS 1 over %s: %d pairs, window %d, %s, %zu-byte payloads, %.0f s measured\n",
+	       opt.cafile ? "TLS" : "plain TCP",
 	       opt.pairs, opt.window, opt.rate > 0 ? "target rate" : "flat out", opt.size, secs);
 	printf("  full cycle      %10.0f msg/s  (publish, PUBACK, deliver, PUBACK)\n", rate);
 	printf("  stored          %10.0f msg/s  (PUBACK to the publisher)\n", (double)m_stored / secs);
@@ -353,7 +360,7 @@ int main(int argc, char **argv)
 		{ "port", 1, 0, 'o' }, { "pairs", 1, 0, 'p' }, { "window", 1, 0, 'w' },
 		{ "duration", 1, 0, 'd' }, { "warmup", 1, 0, 'W' }, { "size", 1, 0, 'z' },
 		{ "pid", 1, 0, 'P' }, { "rate", 1, 0, 'r' }, { "idle", 1, 0, 'i' },
-		{ "hold", 1, 0, 'h' }, { 0, 0, 0, 0 }
+		{ "hold", 1, 0, 'h' }, { "cafile", 1, 0, 'c' }, { 0, 0, 0, 0 }
 	};
 	int ch;
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -368,9 +375,10 @@ int main(int argc, char **argv)
 		case 'r': opt.rate = atof(optarg); break;
 		case 'i': opt.idle = atoi(optarg); break;
 		case 'h': opt.hold_s = atoi(optarg); break;
+		case 'c': opt.cafile = optarg; break;
 		default:
 			fprintf(stderr, "usage: mqtt_bench --port P --pid BROKER_PID [--pairs N] [--window N] "
-					"[--rate R] [--duration S] [--warmup S] [--size B] | --idle N [--hold S]\n");
+					"[--rate R] [--duration S] [--warmup S] [--size B] [--cafile PEM] | --idle N [--hold S]\n");
 			return 2;
 		}
 	}

@@ -6,6 +6,9 @@
  * each. A pair keeps at most `window` messages between publish and consumer ack, as the relay load
  * generator does between send and the committed ack. Send time travels in the payload.
  *
+ * With --cafile the connections speak TLS (a server with a `tls {}` block, its certificate verified
+ * against that file), as the relay's clients always do.
+ *
  * Differences that remain, stated in docs/benchmarks.md: the consumer's ack is sent without
  * waiting for the server to confirm it (natsMsg_Ack), and JetStream's durability is what the
  * server's sync setting makes it.
@@ -38,7 +41,7 @@ struct npair {
 };
 
 static struct {
-	const char *url;
+	const char *url, *cafile;
 	int pairs, window;
 	double duration, warmup, rate;
 	size_t size;
@@ -107,6 +110,10 @@ static natsConnection *connect_one(const char *name)
 	check(natsOptions_Create(&o), "options");
 	check(natsOptions_SetURL(o, opt.url), "url");
 	check(natsOptions_SetName(o, name), "name");
+	if (opt.cafile) {
+		check(natsOptions_SetSecure(o, true), "secure");
+		check(natsOptions_LoadCATrustedCertificates(o, opt.cafile), "trusted certificate");
+	}
 	/* Deliveries of all subscriptions share the library's pool of threads instead of one thread
 	 * per subscription: closer to one loop serving many connections. */
 	check(natsOptions_UseGlobalMessageDelivery(o, true), "global delivery");
@@ -171,7 +178,7 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "url", 1, 0, 'u' }, { "pairs", 1, 0, 'p' }, { "window", 1, 0, 'w' },
 		{ "duration", 1, 0, 'd' }, { "warmup", 1, 0, 'W' }, { "size", 1, 0, 'z' },
-		{ "pid", 1, 0, 'P' }, { "rate", 1, 0, 'r' }, { 0, 0, 0, 0 }
+		{ "pid", 1, 0, 'P' }, { "rate", 1, 0, 'r' }, { "cafile", 1, 0, 'c' }, { 0, 0, 0, 0 }
 	};
 	int ch;
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -184,9 +191,10 @@ int main(int argc, char **argv)
 		case 'z': opt.size = (size_t)atol(optarg); break;
 		case 'P': opt.pid = (pid_t)atoi(optarg); break;
 		case 'r': opt.rate = atof(optarg); break;
+		case 'c': opt.cafile = optarg; break;
 		default:
 			fprintf(stderr, "usage: nats_bench --url URL --pid SERVER_PID [--pairs N] [--window N] "
-					"[--rate R] [--duration S] [--warmup S] [--size B]\n");
+					"[--rate R] [--duration S] [--warmup S] [--size B] [--cafile PEM]\n");
 			return 2;
 		}
 	}
@@ -267,8 +275,8 @@ int main(int argc, char **argv)
 	uint64_t done = atomic_load(&m_completed);
 	double rate = (double)done / secs;
 	double cpu_us = done ? (cpu1 - cpu0) * 1e6 / (double)done : 0;
-	printf("nats jetstream: %d pairs, window %d, %s, %zu-byte payloads, %.0f s measured\n",
-	       opt.pairs, opt.window, opt.rate > 0 ? "target rate" : "flat out", opt.size, secs);
+	printf("nats jetstream over %s: %d pairs, window %d, %s, %zu-byte payloads, %.0f s measured\n",
+	       opt.cafile ? "TLS" : "plain TCP", opt.pairs, opt.window, opt.rate > 0 ? "target rate" : "flat out", opt.size, secs);
 	printf("  full cycle      %10.0f msg/s  (publish, ack, deliver, consumer ack)\n", rate);
 	printf("  stored          %10.0f msg/s\n", (double)atomic_load(&m_stored) / secs);
 	printf("  send->deliver   p50 %.3f ms  p99 %.3f ms  p999 %.3f ms\n",
