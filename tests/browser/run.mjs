@@ -13,6 +13,7 @@ import { attachmentSteps } from './attachments.mjs';
 import { oidcLogins } from './oidc.mjs';
 import { webappSteps } from './webapp.mjs';
 import { inboxScenario } from './inbox.mjs';
+import { journalScenario } from './journal.mjs';
 
 const root = resolve(new URL('../..', import.meta.url).pathname);
 const web = resolve(root, 'clients/web');
@@ -342,6 +343,8 @@ async function main() {
     await oidcLogins({ step, browser, buildDir, root, webRoot: resolve(web, 'dist'), waitOnline });
     // The caseworker's working day (issue 19): its own relay, people and browser contexts.
     await inboxScenario({ step, browser, buildDir, web, root, axe, shot, login, waitOnline, openNav, send, waitStatus, watchCsp, contexts });
+    // Journalisation (issue 20): the tenant's journal device beside the browsers, on its own relay.
+    await journalScenario({ step, browser, buildDir, web, axe, shot, login, send, watchCsp });
     await step('injected script does not run, and the client ran without a policy violation', async () => {
       const r = await cw.goto(base);
       const csp = r.headers()['content-security-policy'] ?? '';

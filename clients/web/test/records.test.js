@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: MPL-2.0
 // Replays spec/vectors/client.json: content records v2 with the thread reference, notices,
-// receipts, presentations, history and CPR masking; thread state from notices; and the
+// receipts, presentations, history and CPR masking; thread state and journal status from
+// notices; and the
 // verification of a presentation against a provider key made here.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { ready } from '../src/crypto/sodium.js';
 import { decodeContent, encodeContent, threadId } from '../src/crypto/content.js';
 import { decodeHistory, decodeNotice, decodePresentation, decodeReceipt, encodeHistory, encodeNotice, encodePresentation, encodeReceipt, maskCpr } from '../src/app/records.js';
-import { threadState } from '../src/app/threadstate.js';
+import { JOURNAL_LABEL, journalStatus, storedNotice, threadState } from '../src/app/threadstate.js';
 import { registrationNonce } from '../src/identity/nonce.js';
 import { cprValid, verifyPresentation } from '../src/identity/presentation.js';
 import { fromHex, toHex, vectors } from './hex.js';
@@ -89,6 +90,26 @@ test('thread state follows the notices and the citizen in history order', () => 
   assert.deepEqual(threadState([take, { notice: { name: 'closed' }, sender: A }, { citizen: true }]), { state: 'open', assignee: A, handover: null });
   assert.equal(threadState([take, { citizen: true }, { notice: { name: 'closed' }, sender: A }]).state, 'closed');
   assert.equal(threadState([{ notice: { name: 'closed' }, sender: A }, { notice: { name: 'reopened' }, sender: A }]).state, 'open');
+});
+
+test('journal status: the latest journal_status notice per message, from the notice on the wire', () => {
+  const M1 = new Uint8Array(16).fill(1), M2 = new Uint8Array(16).fill(2), M3 = new Uint8Array(16).fill(3);
+  // As a device receives it: encoded by the journal device, decoded strictly, kept with ids as hex.
+  const wire = (ref, state, note = '') => ({ notice: storedNotice(decodeNotice(encodeNotice({ type: 7, ref, state, note }))) });
+  const msg = (id) => ({ id: toHex(id), text: 'x' });
+  const j = journalStatus([msg(M1), msg(M2), msg(M3), wire(M1, 1), wire(M2, 2, 'Sagen findes ikke'), { notice: { name: 'take' } }, wire(M3, 2, 'Tidsudløb'), wire(M3, 1)]);
+  assert.deepEqual(j.get(toHex(M1)), { state: 'journalised', reason: '' });
+  assert.deepEqual(j.get(toHex(M2)), { state: 'failed', reason: 'Sagen findes ikke' });
+  // a retry that succeeded after a failure: the latest in history order counts
+  assert.deepEqual(j.get(toHex(M3)), { state: 'journalised', reason: '' });
+  assert.equal(journalStatus([wire(M1, 1), wire(M1, 2, 'Afvist')]).get(toHex(M1)).state, 'failed');
+  // only journal_status notices with a message reference and a known state say anything
+  assert.equal(j.size, 3);
+  assert.equal(journalStatus([{ notice: { name: 'seen', ref: toHex(M1) } }, { notice: { name: 'journal_status', ref: toHex(M1), state: 0 } }, { notice: { name: 'journal_status', ref: null, state: 1 } }]).size, 0);
+  assert.throws(() => decodeNotice(encodeNotice({ type: 7, ref: M1, state: 3 })), /state/);
+  assert.equal(JOURNAL_LABEL.journalised(''), 'Journaliseret');
+  assert.equal(JOURNAL_LABEL.failed('Sagen findes ikke'), 'Journalisering mislykkedes: Sagen findes ikke');
+  assert.equal(JOURNAL_LABEL.failed(''), 'Journalisering mislykkedes');
 });
 
 // A provider key made here: the presentation verifies, and each forgery is named for what it broke.

@@ -9,7 +9,7 @@ import { random } from '../crypto/random.js';
 import { T } from '../protocol/schema.js';
 import * as db from '../store/db.js';
 import { decodeHistory, decodeNotice, decodePresentation, decodeReceipt, encodeHistory, encodeNotice, encodePresentation, encodeReceipt, MAX_RECEIPT_IDS, NOTICE_TYPES } from './records.js';
-import { threadState } from './threadstate.js';
+import { storedNotice, threadState } from './threadstate.js';
 import { verifyPresentation } from '../identity/presentation.js';
 
 // Tenant information is fetched again at most this often (spec/client.md §18).
@@ -168,7 +168,7 @@ export class Threads {
     }
     if (this.c.isCitizen || this.m.messages.has(base.id)) return; // the citizen never gets these
     const conv = this.m.ensureConversation(convId, fields);
-    this.m.messages.set(base.id, { ...base, text: '', notice: { name: n.name, account: n.account ? toHex(n.account) : null, note: n.note, state: n.state, ref: n.ref ? toHex(n.ref) : null } });
+    this.m.messages.set(base.id, { ...base, text: '', notice: storedNotice(n) });
     this.restate(conv);
     dirty.messages.add(base.id); dirty.convs.add(convId);
   }

@@ -7,7 +7,8 @@ import { lookupCitizen, normaliseCpr } from '../app/directory.js';
 import { h, fmtTime, short } from './dom.js';
 import { threadView } from './thread.js';
 import { phrasePicker, workdayView } from './workday.js';
-import { colleagueName, consentLine, identityLine, noticeLine, threadActions } from './threadparts.js';
+import { colleagueName, consentLine, identityLine, journalLine, noticeLine, threadActions } from './threadparts.js';
+import { journalStatus } from '../app/threadstate.js';
 
 const citizenTitle = (conv) => (conv.identity?.ok ? conv.identity.name : conv.label ?? (conv.citizen ? `Borger ${short(conv.citizen)}` : 'Ukendt borger'));
 
@@ -21,9 +22,11 @@ export function caseworkerThread(app, route) {
 
 function threadPane(app, conv) {
   const me = toHex(app.client.device.acc);
+  const journal = journalStatus(app.client.messaging.thread(conv.id));
   const view = threadView(app, conv, citizenTitle(conv), (m) => (m.senderAcc === conv.citizen ? (conv.identity?.ok ? conv.identity.name : 'Borger') : colleagueName(app, m.senderAcc)), {
     notice: (m) => noticeLine(app, conv, m, me),
     ours: (m) => m.senderAcc !== conv.citizen,
+    more: (m) => journalLine(journal.get(m.id)),
   });
   if (conv.consent) {
     const note = conv.consent === 'granted'

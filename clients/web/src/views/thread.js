@@ -59,6 +59,8 @@ function keepNewestInView(conv, list) {
   requestAnimationFrame(() => list.lastElementChild?.scrollIntoView({ block: shown ? 'nearest' : 'center' }));
 }
 
+/** `opts`: notice(m) renders a system notice (else it is not shown), ours(m) whether a message
+ * is of this side (its delivery state shown), more(m) further lines under a message. */
 export function threadView(app, conv, title, peerLabel, opts = {}) {
   const msgs = app.client.messaging.thread(conv.id);
   queueMicrotask(() => app.client.messaging.markRead(conv.id));
@@ -66,7 +68,8 @@ export function threadView(app, conv, title, peerLabel, opts = {}) {
     msgs.map((m) => (m.notice ? opts.notice?.(m) : h('li', { class: m.mine ? 'msg mine' : 'msg theirs', 'data-status': m.status, 'data-read': m.readAt ? 'true' : null },
       h('p', { class: 'meta' }, h('span', { class: 'who' }, m.mine ? 'Dig' : peerLabel(m)), ' · ', h('time', {}, fmtTime(m.time))),
       m.file ? attachmentView(app, m) : h('p', { class: 'text' }, m.text),
-      m.mine || (opts.ours?.(m)) ? h('p', { class: `status status-${m.readAt ? 'read' : m.status}`, role: m.status === 'consent' || m.status === 'too_large' ? 'alert' : null }, statusText(m)) : null))));
+      m.mine || (opts.ours?.(m)) ? h('p', { class: `status status-${m.readAt ? 'read' : m.status}`, role: m.status === 'consent' || m.status === 'too_large' ? 'alert' : null }, statusText(m)) : null,
+      opts.more?.(m)))));
   const area = h('textarea', { id: 'compose', name: 'besked', rows: 3, maxlength: 4000 });
   const picker = h('input', { type: 'file', id: 'attach', name: 'filer', multiple: true, 'aria-describedby': 'attach-help' });
   const problem = h('p', { id: 'compose-problem', class: 'error', role: 'alert' });

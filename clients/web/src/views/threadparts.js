@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MPL-2.0
 // Parts of a caseworker's thread (issue 19): who the citizen is (verified with MitID or not, and
 // why), who has the thread and how far it is, handover with a note, the system notices in the
-// thread, and whether the citizen's consent lets the unit answer.
+// thread, each message's journal status (issue 20), and whether the citizen's consent lets the
+// unit answer.
 import { toHex } from '../crypto/bytes.js';
 import { maskCpr } from '../app/records.js';
-import { STATE_LABEL } from '../app/threadstate.js';
+import { JOURNAL_LABEL, STATE_LABEL } from '../app/threadstate.js';
 import { REASONS } from '../identity/presentation.js';
 import { h, fmtTime, short } from './dom.js';
 
@@ -83,8 +84,15 @@ const NOTICE_TEXT = {
   closed: (n, by) => `${by} lukkede samtalen${n.note ? `: ${n.note}` : '.'}`,
   reopened: (n, by) => `${by} genåbnede samtalen.`,
   history_offer: (n, by) => `${by} gav en ny enhed enhedens samtaler.`,
-  journal_status: (n) => (n.state === 1 ? 'Journaliseret.' : `Journalisering mislykkedes${n.note ? `: ${n.note}` : '.'}`),
 };
+
+/** A message's journal status, on the message itself (spec/journal.md §6): a journal_status
+ * notice is not a line of its own. In words, not colour alone. */
+export function journalLine(status) {
+  if (!status) return null;
+  const failed = status.state === 'failed';
+  return h('p', { class: `journal journal-${failed ? 'failed' : 'ok'}`, 'data-journal': status.state }, JOURNAL_LABEL[status.state](status.reason));
+}
 
 export function noticeLine(app, conv, m, me) {
   const n = m.notice;
