@@ -207,22 +207,27 @@ export class Messaging {
     // A message queued while a flush runs (behind an upload, say) is sent by the same flush.
     if (this.flushing) { this.again = true; return; }
     this.flushing = true;
+    let pass;
     try {
       do {
         this.again = false;
-        if (!(await this.flushOnce())) break;
-      } while (this.again && this.c.status === 'online');
+        pass = await this.flushOnce();
+      } while (pass === true && this.again && this.c.status === 'online');
     } finally { this.flushing = false; }
+    // The connection came back while this flush was still failing on the old one (an upload's
+    // chunk rejected as the socket closed): the flush the reconnect asked for runs now.
+    if (pass === 'offline' && this.again && this.c.status === 'online') this.flush();
   }
 
-  /** One pass over the outbox; false when it stopped early (offline or waiting). */
+  /** One pass over the outbox: true when done, 'offline' when the connection went, false when
+   * it waits for a retry. */
   async flushOnce() {
     const items = (await db.all('outbox')).sort((a, b) => a.queued - b.queued);
     for (const item of items) {
-      if (this.c.status !== 'online') return false;
+      if (this.c.status !== 'online') return 'offline';
       if (item.blob && !item.blob.done) {
         const w = await this.upload(item);
-        if (w < 0) return false;
+        if (w < 0) return 'offline';
         if (w) { clearTimeout(this.retryTimer); this.retryTimer = setTimeout(() => this.flush(), w); return false; }
         if (!item.blob.done) continue; // failed
       }
