@@ -23,56 +23,6 @@
 #define ID_WARN_UNUSED __attribute__((warn_unused_result))
 #else
 #define ID_WARN_UNUSED
-/* ------------------------------------------------------------------------------------------------
- * Provider metadata (OpenID Connect Discovery 1.0) and HTTP caching of key sets. Parsing only:
- * the relay fetches the documents.
- * ---------------------------------------------------------------------------------------------- */
-
-#define ID_URL_MAX_BYTES 512
-#define ID_DISCOVERY_MAX_BYTES 65536
-
-/* Token endpoint client authentication methods (bit set). */
-#define ID_AUTH_CLIENT_SECRET_BASIC 0x1u
-#define ID_AUTH_PRIVATE_KEY_JWT 0x2u
-
-typedef struct id_discovery {
-	char issuer[ID_ISSUER_MAX_BYTES + 1];
-	char jwks_uri[ID_URL_MAX_BYTES + 1];
-	char authorization_endpoint[ID_URL_MAX_BYTES + 1];
-	char token_endpoint[ID_URL_MAX_BYTES + 1];     /* "" when the provider names none */
-	char end_session_endpoint[ID_URL_MAX_BYTES + 1]; /* "" when none */
-	unsigned token_auth_methods; /* ID_AUTH_* named in token_endpoint_auth_methods_supported
-					(absent: client_secret_basic, the member's default) */
-	bool pkce_s256;              /* code_challenge_methods_supported holds S256 */
-} id_discovery;
-
-/* Parses a discovery document for `issuer`: a JSON object whose "issuer" equals issuer exactly
- * (Discovery §4.3, so a document for another provider cannot substitute its keys), with https
- * jwks_uri and authorization_endpoint (and token_endpoint, end_session_endpoint when present),
- * each at most ID_URL_MAX_BYTES. allow_loopback_http admits http://127.0.0.1 and http://[::1]
- * endpoints (tests only). @return 0 or ID_ERR_DISCOVERY (ID_ERR_INVALID_ARG, ID_ERR_NOMEM). */
-int id_discovery_parse(const char *json, size_t len, const char *issuer, bool allow_loopback_http,
-		       id_discovery *out) ID_WARN_UNUSED;
-
-/* True when url is https:// with a host, at most ID_URL_MAX_BYTES, without spaces or control
- * characters (or loopback http:// when allow_loopback_http). */
-bool id_url_acceptable(const char *url, bool allow_loopback_http);
-
-/* How long a response may be reused, from its Cache-Control header value (RFC 9111 §5.2.2):
- * the max-age in seconds; 0 for no-store, no-cache or max-age=0; -1 when the header says nothing
- * about freshness (the caller applies its default). Unparseable directives are ignored. */
-int64_t id_cache_max_age(const char *cache_control);
-
-/* A client assertion for private_key_jwt (RFC 7523 §2.2, OpenID Connect Core §9): a JWS over
- * {"iss": client_id, "sub": client_id, "aud": audience (the token endpoint), "jti": 128 random
- * bits, "iat": now, "exp": now + 60}, signed with the private JWK in jwk_json (RSA: RS256, EC
- * P-256: ES256), with kid = `kid` when not NULL, else the JWK's own kid. *out is malloc'd.
- * @return 0, ID_ERR_INVALID_ARG, ID_ERR_CONFIG (not a private RSA/P-256 JWK), ID_ERR_CRYPTO,
- * ID_ERR_NOMEM. */
-int id_client_assertion(const char *jwk_json, size_t jwk_len, const char *kid,
-			const char *client_id, const char *audience, int64_t now, char **out)
-	ID_WARN_UNUSED;
-
 #endif
 
 /* ------------------------------------------------------------------------------------------------
