@@ -378,13 +378,8 @@ int wakks_safety_number(wakks_client *c, const uint8_t peer_device[WAKKS_ID_BYTE
 {
 	if (!c || !peer_device || !out)
 		return WAKKS_E_INVAL;
-	wakks__txn *t;
-	int rc = wakks__txn_begin(c->store, false, &t);
-	if (rc != 0)
-		return rc;
 	struct peer_find p = { .dev = peer_device };
-	rc = wakks__store_each(t, WT_PEER, find_peer, &p);
-	wakks__txn_abort(t);
+	int rc = wakks__store_walk(c->store, WT_PEER, find_peer, &p);
 	if (rc < 0)
 		return rc;
 	if (!p.found)
@@ -412,12 +407,6 @@ int wakks_peers(wakks_client *c,
 {
 	if (!c || !fn)
 		return WAKKS_E_INVAL;
-	wakks__txn *t;
-	int rc = wakks__txn_begin(c->store, false, &t);
-	if (rc != 0)
-		return rc;
 	struct peers_walk w = { fn, arg };
-	rc = wakks__store_each(t, WT_PEER, peers_one, &w);
-	wakks__txn_abort(t);
-	return rc < 0 ? rc : 0;
+	return wakks__store_walk(c->store, WT_PEER, peers_one, &w);
 }

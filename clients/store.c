@@ -371,6 +371,20 @@ int wakks__store_each(wakks__txn *t, int table,
 	return result;
 }
 
+int wakks__store_walk(wakks__store *s, int table,
+		      int (*fn)(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+				void *arg),
+		      void *arg)
+{
+	wakks__txn *t;
+	int rc = wakks__txn_begin(s, false, &t);
+	if (rc != 0)
+		return rc;
+	rc = wakks__store_each(t, table, fn, arg);
+	wakks__txn_abort(t);
+	return rc < 0 ? rc : 0;
+}
+
 int wakks__store_last_u64(wakks__txn *t, int table, uint64_t *out)
 {
 	MDB_cursor *cur;

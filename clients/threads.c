@@ -1188,14 +1188,8 @@ int wakks_audit_list(wakks_client *c, int (*fn)(const wakks_audit_entry *e, void
 {
 	if (!c || !fn)
 		return WAKKS_E_INVAL;
-	wakks__txn *t;
-	int rc = wakks__txn_begin(c->store, false, &t);
-	if (rc != 0)
-		return rc;
 	struct audit_walk w = { fn, arg };
-	rc = wakks__store_each(t, WT_AUDIT, audit_one, &w);
-	wakks__txn_abort(t);
-	return rc < 0 ? rc : 0;
+	return wakks__store_walk(c->store, WT_AUDIT, audit_one, &w);
 }
 
 /* ---- consent_check --------------------------------------------------------------------------- */

@@ -105,6 +105,12 @@ int wakks__store_each(wakks__txn *t, int table,
 		      int (*fn)(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
 				void *arg),
 		      void *arg);
+/* wakks__store_each in a read transaction of its own: 0, or a negative error (a stop value from
+ * fn is not an error). */
+int wakks__store_walk(wakks__store *s, int table,
+		      int (*fn)(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+				void *arg),
+		      void *arg);
 /* Largest key of a table with 8-byte keys (0 when empty). */
 int wakks__store_last_u64(wakks__txn *t, int table, uint64_t *out);
 void wakks__store_free(uint8_t *val, size_t vlen);
