@@ -26,7 +26,7 @@ check() { # check DESCRIPTION COMMAND...
 
 # A data directory with a database: the relay creates it on its first start.
 mkdir -m 0700 "$work/data"
-printf '[relay]\nlisten = 127.0.0.1\nport = 0\ndata_dir = %s/data\n' "$work" >"$work/relay.conf"
+printf '[relay]\nlisten = 127.0.0.1\nport = 0\nadmin_listen = 127.0.0.1:0\ndata_dir = %s/data\n' "$work" >"$work/relay.conf"
 "$relay" --config "$work/relay.conf" --dev 2>"$work/relay.log" &
 pid=$!
 i=0
