@@ -28,50 +28,6 @@ static unsigned hist_bucket(size_t n)
 	return b;
 }
 
-static int commit_parent(MDB_txn *parent, uint64_t *commit_us)
-{
-	uint64_t t0 = mono_us();
-	int rc = store__err(mdb_txn_commit(parent));
-	if (rc == 0)
-		*commit_us = mono_us() - t0;
-	return rc;
-}
-
-/* The common case first: every request of the batch succeeds, so each is applied directly in the
- * parent transaction, without the nested transaction (its own dirty-page list, allocated, merged
- * and freed) that only serves to undo a request that fails. Returns 1 when some request failed:
- * the parent is then aborted, nothing of the batch is written, and the caller applies the batch
- * again with one child transaction per request (requests see the same state both times: the
- * store keeps no state outside LMDB that a request changes). Otherwise as commit_batch. */
-static int commit_batch_direct(struct store *s, struct store_req **reqs, size_t n,
-			       uint64_t *commit_us, struct batch_totals *tot)
-{
-	MDB_txn *parent;
-	int rc = store__err(mdb_txn_begin(s->env, NULL, 0, &parent));
-	if (rc)
-		return rc;
-	uint64_t now = store__now_ms(s);
-	struct batch_totals t = {0, 0, 0};
-	for (size_t i = 0; i < n; i++) {
-		struct store__wtxn w = {.store = s, .txn = parent, .now_ms = now, .req = reqs[i]};
-		reqs[i]->has_failed_device = false;
-		if (store__req_apply(&w) != 0) {
-			mdb_txn_abort(parent);
-			return 1;
-		}
-		t.stored += w.envelopes_stored;
-		t.deleted += w.envelopes_deleted;
-		t.expired += w.envelopes_expired;
-	}
-	rc = commit_parent(parent, commit_us);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < n; i++)
-		reqs[i]->result = 0;
-	*tot = t;
-	return 0;
-}
-
 /* One attempt at committing the batch. Returns 0 (each request's result set), or a batch-wide
  * error: STORE__EMAPFULL / STORE__ETXNFULL (caller grows or splits and retries) or another code
  * (the parent transaction could not be begun or committed). */
@@ -81,10 +37,7 @@ static int commit_batch(struct store *s, struct store_req **reqs, size_t n, uint
 	MDB_txn *parent, *child;
 	if (s->unmapped)
 		return STORE_EIO;
-	int rc = commit_batch_direct(s, reqs, n, commit_us, tot);
-	if (rc != 1)
-		return rc;
-	rc = store__err(mdb_txn_begin(s->env, NULL, 0, &parent));
+	int rc = store__err(mdb_txn_begin(s->env, NULL, 0, &parent));
 	if (rc)
 		return rc;
 	uint64_t now = store__now_ms(s);
@@ -111,9 +64,11 @@ static int commit_batch(struct store *s, struct store_req **reqs, size_t n, uint
 		}
 		req->result = rc;
 	}
-	rc = commit_parent(parent, commit_us);
+	uint64_t t0 = mono_us();
+	rc = store__err(mdb_txn_commit(parent));
 	if (rc)
 		return rc;
+	*commit_us = mono_us() - t0;
 	*tot = t;
 	return 0;
 abort:
