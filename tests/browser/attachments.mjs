@@ -71,8 +71,11 @@ export async function attachmentSteps({ step, cit, cw, axe, shot, waitOnline }) 
     await cit.fill('#compose', 'Her er min lønseddel og et foto af brevet.');
     await cit.click('.compose button[type=submit]');
     await cit.waitForSelector('.msg.mine:has-text("Her er min lønseddel")');
+    // Generous: after the cut the upload waits for the reconnect's back-off and may be told to
+    // retry while the relay still stores the chunk of the dropped connection; what this step
+    // checks is that it resumes (the offsets below), not how fast.
     for (const name of [DOC, PHOTO]) {
-      await cit.waitForSelector(`.msg.mine:is([data-status=sent],[data-status=delivered]):has(a[download="${name}"])`, { timeout: 30000 });
+      await cit.waitForSelector(`.msg.mine:is([data-status=sent],[data-status=delivered]):has(a[download="${name}"])`, { timeout: 60000 });
     }
     const { offsets, cutAt } = await cit.evaluate(() => ({ offsets: window.chunkOffsets, cutAt: window.cutAt }));
     if (cutAt === undefined) throw new Error('the connection was never cut');
