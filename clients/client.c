@@ -879,20 +879,27 @@ int wakks_registration_nonce(const wakks_client *c, const char *issuer,
 	return 0;
 }
 
-int wakks_devices_list(wakks_client *c, uint32_t *op)
+int wakks__bodiless_request(wakks_client *c, int type, int kind, uint32_t *op)
 {
+	if (!c)
+		return WAKKS_E_INVAL;
 	if (!c->registered)
 		return WAKKS_E_NOT_REGISTERED;
 	if (c->state != WAKKS_READY)
 		return WAKKS_E_STATE;
-	proto_frame_init(c->tx, PROTO_T_DEVICES_LIST, 0);
+	proto_frame_init(c->tx, type, 0);
 	uint32_t id = wakks__op_new(c);
-	int rc = wakks__request(c, RQ_DEVICES, id, 0);
+	int rc = wakks__request(c, kind, id, 0);
 	if (rc < 0)
 		return rc;
 	if (op)
 		*op = id;
 	return 0;
+}
+
+int wakks_devices_list(wakks_client *c, uint32_t *op)
+{
+	return wakks__bodiless_request(c, PROTO_T_DEVICES_LIST, RQ_DEVICES, op);
 }
 
 int wakks_device_revoke(wakks_client *c, const uint8_t device[WAKKS_ID_BYTES], uint32_t *op)

@@ -118,20 +118,7 @@ int wakks_consent_withdraw(wakks_client *c, const wakks_consent_text *text, uint
 
 int wakks_consent_list(wakks_client *c, uint32_t *op)
 {
-	if (!c)
-		return WAKKS_E_INVAL;
-	if (!c->registered)
-		return WAKKS_E_NOT_REGISTERED;
-	if (c->state != WAKKS_READY)
-		return WAKKS_E_STATE;
-	proto_frame_init(c->tx, PROTO_T_CONSENT_LIST, 0);
-	uint32_t id = wakks__op_new(c);
-	int rc = wakks__request(c, RQ_CONSENT_LIST, id, 0);
-	if (rc < 0)
-		return rc;
-	if (op)
-		*op = id;
-	return 0;
+	return wakks__bodiless_request(c, PROTO_T_CONSENT_LIST, RQ_CONSENT_LIST, op);
 }
 
 void wakks__on_consent_reply(wakks_client *c, struct wakks__req *rq, const proto_frame *f)

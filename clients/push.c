@@ -40,20 +40,7 @@ int wakks_push_register(wakks_client *c, int kind, const char *app, const char *
 
 int wakks_push_remove(wakks_client *c, uint32_t *op)
 {
-	if (!c)
-		return WAKKS_E_INVAL;
-	if (!c->registered)
-		return WAKKS_E_NOT_REGISTERED;
-	if (c->state != WAKKS_READY)
-		return WAKKS_E_STATE;
-	proto_frame_init(c->tx, PROTO_T_PUSH_REMOVE, 0);
-	uint32_t id = wakks__op_new(c);
-	int rc = wakks__request(c, RQ_PUSH, id, 0);
-	if (rc < 0)
-		return rc;
-	if (op)
-		*op = id;
-	return 0;
+	return wakks__bodiless_request(c, PROTO_T_PUSH_REMOVE, RQ_PUSH, op);
 }
 
 int wakks_network_changed(wakks_client *c)

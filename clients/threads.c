@@ -839,19 +839,28 @@ static int by_newest(const void *a, const void *b)
 	return x->t.last_seq < y->t.last_seq ? 1 : x->t.last_seq > y->t.last_seq ? -1 : 0;
 }
 
+/* summarise in a read transaction of its own. */
+static int summarise_stored(wakks_client *c, const uint8_t *only, struct summaries *s)
+{
+	wakks__txn *t;
+	int rc = wakks__txn_begin(c->store, false, &t);
+	if (rc != 0) {
+		s->v = NULL;
+		return rc;
+	}
+	rc = summarise(c, t, only, s);
+	wakks__txn_abort(t);
+	return rc;
+}
+
 int wakks_threads(wakks_client *c, int filter, uint64_t before_seq, wakks_thread *out, size_t cap,
 		  size_t *n)
 {
 	if (!c || !n || (cap && !out) || filter < WAKKS_FILTER_ALL || filter > WAKKS_FILTER_UNREAD)
 		return WAKKS_E_INVAL;
 	*n = 0;
-	wakks__txn *t;
-	int rc = wakks__txn_begin(c->store, false, &t);
-	if (rc != 0)
-		return rc;
 	struct summaries s;
-	rc = summarise(c, t, NULL, &s);
-	wakks__txn_abort(t);
+	int rc = summarise_stored(c, NULL, &s);
 	if (rc == 0) {
 		qsort(s.v, s.n, sizeof *s.v, by_newest);
 		for (size_t i = 0; i < s.n && *n < cap; i++) {
@@ -874,13 +883,8 @@ int wakks_thread_get(wakks_client *c, const uint8_t thread[WAKKS_ID_BYTES], wakk
 {
 	if (!c || !thread || !out)
 		return WAKKS_E_INVAL;
-	wakks__txn *t;
-	int rc = wakks__txn_begin(c->store, false, &t);
-	if (rc != 0)
-		return rc;
 	struct summaries s;
-	rc = summarise(c, t, thread, &s);
-	wakks__txn_abort(t);
+	int rc = summarise_stored(c, thread, &s);
 	if (rc == 0 && s.n == 0)
 		rc = WAKKS_E_NOT_FOUND;
 	if (rc == 0)

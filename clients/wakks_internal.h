@@ -337,6 +337,9 @@ void wakks__op_finish_data(wakks_client *c, uint32_t op, int result, const wakks
 			   size_t nd, const wakks_consent_entry *ce, size_t nce);
 /* Encodes and sends c->tx as a request of kind; returns the request id (> 0) or negative. */
 int wakks__request(wakks_client *c, int kind, uint32_t op, uint32_t aux);
+/* A request of frame `type` with an empty body, for a registered, ready client: its operation id
+ * into *op (when op is not NULL). */
+int wakks__bodiless_request(wakks_client *c, int type, int kind, uint32_t *op);
 int wakks__send_frame(wakks_client *c);
 struct wakks__req *wakks__req_take(wakks_client *c, uint32_t rid);
 
