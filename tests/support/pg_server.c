@@ -637,10 +637,12 @@ const char *pg_test_admin_conninfo(void)
 	return shared_admin;
 }
 
-/* Appends key='value' with libpq's quoting. */
+/* Appends key=value, quoted the libpq way only when the value needs it (so the string also
+ * reads unchanged as a relay.conf value). */
 static bool put_kv(char *out, size_t cap, size_t *len, const char *key, const char *val)
 {
-	int n = snprintf(out + *len, cap - *len, "%s%s='", *len ? " " : "", key);
+	bool quote = !*val || strpbrk(val, " \t'\\\"#;");
+	int n = snprintf(out + *len, cap - *len, "%s%s=%s", *len ? " " : "", key, quote ? "'" : "");
 	if (n < 0 || (size_t)n >= cap - *len)
 		return false;
 	*len += (size_t)n;
@@ -653,7 +655,8 @@ static bool put_kv(char *out, size_t cap, size_t *len, const char *key, const ch
 	}
 	if (*len + 2 >= cap)
 		return false;
-	out[(*len)++] = '\'';
+	if (quote)
+		out[(*len)++] = '\'';
 	out[*len] = '\0';
 	return true;
 }
