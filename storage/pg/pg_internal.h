@@ -192,6 +192,9 @@ int pg__unhex(const char *s, size_t slen, uint8_t *out, size_t len);
  * Sets the session up (client encoding, synchronous_commit at least on). */
 PGconn *pg__connect(const char *conninfo, const char *application_name);
 
+/* A notice receiver that drops the notice: the library does not log. */
+void pg__quiet_notice(void *arg, const PGresult *r);
+
 /* A read on the loop thread's connection: reconnects once when the connection broke and runs the
  * statement again; a second failure is STORE_EIO. Returns the result or NULL with *err. */
 PGresult *pg__read(struct store *s, const char *sql, const struct pg_params *p, int *err);

@@ -217,7 +217,7 @@ int pg__unhex(const char *s, size_t slen, uint8_t *out, size_t len)
 
 /* Notices (a WARNING of the server) go nowhere: libpq's default prints them on stderr, and the
  * library does not log. */
-static void quiet_notice(void *arg, const PGresult *r)
+void pg__quiet_notice(void *arg, const PGresult *r)
 {
 	(void)arg;
 	(void)r;
@@ -236,7 +236,7 @@ PGconn *pg__connect(const char *conninfo, const char *application_name)
 		PQfinish(c);
 		return NULL;
 	}
-	PQsetNoticeReceiver(c, quiet_notice, NULL);
+	PQsetNoticeReceiver(c, pg__quiet_notice, NULL);
 	/* "stored" means durable: a server configured with synchronous_commit off or local would
 	 * make it mean less, so the session asks for at least on (a stronger server setting such
 	 * as remote_apply is kept). */
