@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pg_server.h"
 #include "wakks_bytes.h"
 #include "wakks_storage.h"
 
@@ -29,7 +30,21 @@ struct t_env {
 	uv_loop_t loop;
 	struct store *s;
 	struct store_config cfg;
+	/* PostgreSQL engine (t_pg()): a fresh database per environment, dropped at teardown. */
+	char pg_conninfo[512];
+	char pg_db[64];
 };
+
+/* Whether the tests run against the PostgreSQL engine: WAKKS_TEST_ENGINE=postgresql, or
+ * WAKKS_TEST_PG set (a server where the test may create databases) unless WAKKS_TEST_ENGINE=lmdb.
+ * The server: WAKKS_TEST_PG's, else one this process starts (tests/support/pg_server). */
+static inline bool t_pg(void)
+{
+	const char *engine = getenv("WAKKS_TEST_ENGINE"), *pg = getenv("WAKKS_TEST_PG");
+	if (engine && *engine)
+		return strcmp(engine, "postgresql") == 0;
+	return pg && *pg;
+}
 
 #define T_MAX_OPS 8
 #define T_MAX_ITEMS 256
@@ -53,6 +68,14 @@ struct t_res {
 		bool more;
 	} op[T_MAX_OPS];
 };
+
+/* Runs a test that is about LMDB itself (its files, map, schema versions, backup copies) only
+ * when the tests run against LMDB. */
+#define RUN_LMDB(fn)                  \
+	do {                          \
+		if (!t_pg())          \
+			RUN(fn);      \
+	} while (0)
 
 static inline int t__rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -87,6 +110,12 @@ static inline int t_setup(struct t_env *e)
 	e->cfg.map_size_initial = 1u << 20;
 	e->cfg.map_size_max = 256u << 20;
 	e->cfg.max_batch = 256;
+	if (t_pg()) {
+		if (pg_test_create_db(e->pg_conninfo, sizeof e->pg_conninfo, e->pg_db,
+				      sizeof e->pg_db) != 0)
+			return -1;
+		e->cfg.pg_conninfo = e->pg_conninfo;
+	}
 	return uv_loop_init(&e->loop);
 }
 
@@ -109,6 +138,8 @@ static inline void t_teardown(struct t_env *e)
 	t_close(e);
 	uv_loop_close(&e->loop);
 	t_rmrf(e->dir);
+	if (e->pg_db[0])
+		pg_test_drop_db(e->pg_db);
 }
 
 static inline void t_cb(struct store_req *req, int result, void *data)
