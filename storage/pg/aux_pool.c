@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pg/aux_internal.h"
-#include "pg/pg_internal.h"
+#include "aux_internal.h"
+#include "pg_internal.h"
 #include "store_internal.h"
 
 #define AUX_MAX_CONNS 16

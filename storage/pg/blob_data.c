@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pg/aux_internal.h"
+#include "aux_internal.h"
 
 /* Chunks read per statement while sealing: a bound on the memory of one seal (at most 8 MiB with
  * the largest chunks) independent of the blob's size. */

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pg/aux_internal.h"
+#include "aux_internal.h"
 
 /* One statement takes the token: the row is locked by the upsert, so two relays taking at once
  * are serialised by the database and never both get the last token. `avail` is the bucket refilled

@@ -3,9 +3,9 @@
  * rate-limit buckets that every relay on the database shares, and the bytes of attachment blobs
  * (the records are in schema_records.c). Part of schema version 1, applied after the core and
  * records DDL in the same transaction. */
-#include "pg/pg_internal.h"
+#include "pg_internal.h"
 
-const char pg__schema_relay[] =
+const char pg__schema_relay_v1[] =
 	/* One token bucket per (device or other key, kind): tokens as of at_ms (the database's
 	 * clock, so relays with skewed clocks agree), taken = whether the last attempt got one. */
 	"CREATE TABLE device_rates ("
