@@ -274,7 +274,7 @@ static int open_shared_data(struct relay *r)
 		rc = store_open(&r->store, r->loop, &sc);
 		if (rc != STORE_EIO || relay_monotonic_ms() + wait_ms > deadline)
 			break;
-		RLOG_WARN("storage", "database_unreachable", "database="%s" attempt=%d retry_ms=%llu",
+		RLOG_WARN("storage", "database_unreachable", "database=\"%s\" attempt=%d retry_ms=%llu",
 			  where, attempt, (unsigned long long)wait_ms);
 		struct timespec ts = { (time_t)(wait_ms / 1000), (long)(wait_ms % 1000) * 1000000L };
 		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)

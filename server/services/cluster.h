@@ -8,6 +8,7 @@
 #ifndef WAKKS_RELAY_SERVICES_CLUSTER_H
 #define WAKKS_RELAY_SERVICES_CLUSTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
