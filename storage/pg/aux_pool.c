@@ -86,7 +86,7 @@ static PGconn *take(struct store_aux *a)
 	}
 	a->open++;
 	pthread_mutex_unlock(&a->mu);
-	PGconn *c = PQconnectdb(a->conninfo);
+	PGconn *c = pg__connect(a->conninfo, "wakks-aux");
 	if (PQstatus(c) != CONNECTION_OK) {
 		PQfinish(c);
 		pthread_mutex_lock(&a->mu);
