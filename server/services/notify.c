@@ -8,7 +8,7 @@
 #include "net/conn.h"
 #include "net/outgoing.h"
 #include "relay_state.h"
-#include "services/cluster.h"
+#include "services/cluster_events.h"
 #include "services/devset.h"
 #include "wakks_storage.h"
 

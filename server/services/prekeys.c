@@ -6,7 +6,7 @@
 #include "net/conn.h"
 #include "net/outgoing.h"
 #include "relay_state.h"
-#include "services/cluster.h"
+#include "services/cluster_events.h"
 #include "wakks_crypto.h"
 #include "wakks_storage.h"
 

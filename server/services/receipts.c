@@ -7,7 +7,7 @@
 #include "net/conn.h"
 #include "net/outgoing.h"
 #include "relay_state.h"
-#include "services/cluster.h"
+#include "services/cluster_events.h"
 
 struct receipt {
 	uint32_t type;
