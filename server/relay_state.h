@@ -179,9 +179,14 @@ struct relay {
 	struct relay_identity identity;
 	struct relay_consent_text *consent_texts;
 	size_t consent_text_count;
-	struct idmap lookup_buckets; /* caseworker account -> struct lookup_bucket */
 	struct idmap receipts; /* device id -> struct receipt_queue, for offline senders */
-	struct idmap device_rates; /* device id -> per-device budgets (services/device_rate.c) */
+	struct idmap device_rates; /* device or account id -> budgets (services/device_rate.c) */
+	/* A shared store (PostgreSQL): connection pools off the writer (wakks_storage.h store_aux),
+	 * one for the loop thread's rate buckets, one for blob bytes on the threadpool; NULL with
+	 * LMDB. */
+	struct store_aux *aux_rates;
+	struct store_aux *aux_blobs;
+	uint64_t rate_store_warned_ms; /* monotonic: the last "rates fell back to local" line */
 	uint64_t conn_count;
 	uint64_t next_conn_id;
 	/* Reassembly memory held by connections that had not authenticated when it was allocated;

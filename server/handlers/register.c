@@ -25,6 +25,7 @@
 #include "services/prekeys.h"
 #include "services/provider_keys.h"
 #include "wakks_storage.h"
+#include "services/cluster.h"
 
 struct register_call {
 	struct relay_call call;
@@ -51,6 +52,7 @@ static void registered(struct relay_call *call, struct relay_conn *c)
 		c->registering = false;
 	if (c && c->state == CONN_UNAUTHENTICATED) {
 		relay_conn_authenticated(c, g->device, g->account);
+		relay_cluster_device_bound(r, g->device, c->bound_ms);
 		proto_frame *out = relay_tx_frame(r, PROTO_T_REGISTERED, call->from.request_id);
 		out->body.registered.account = g->account;
 		out->body.registered.device = g->device;

@@ -181,6 +181,9 @@ static void storage_metrics(struct out *o, const struct relay *r)
 	emit(o, "wakks_mailbox_depth_offline_total", "gauge", "Envelopes waiting for devices that are not connected (all envelopes, sampled every second, less the connected devices' last sample).", m->mailbox_depth_offline);
 	struct store_stats s;
 	store_get_stats(r->store, &s);
+	/* Which engine: the map and disk series below describe LMDB's file only. */
+	head(o, "wakks_store_engine_info", "gauge", "The storage engine (label engine: lmdb or postgresql).");
+	put(o, "wakks_store_engine_info{engine=\"%s\"} 1\n", store_engine(r->store));
 	emit(o, "wakks_store_envelopes_stored_total", "counter", "Envelopes committed to storage.", s.envelopes_stored);
 	emit(o, "wakks_store_envelopes_deleted_total", "counter", "Envelopes deleted from storage.", s.envelopes_deleted);
 	emit(o, "wakks_store_envelopes_expired_total", "counter", "Envelopes expired in storage.", s.envelopes_expired);
