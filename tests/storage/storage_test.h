@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pg_server.h"
 #include "wakks_bytes.h"
 #include "wakks_storage.h"
 
@@ -29,7 +30,19 @@ struct t_env {
 	uv_loop_t loop;
 	struct store *s;
 	struct store_config cfg;
+	/* PostgreSQL engine (t_pg()): a fresh database per environment, dropped at teardown. */
+	char pg_conninfo[512];
+	char pg_db[64];
 };
+
+/* Whether the tests run against the PostgreSQL engine: WAKKS_TEST_ENGINE=postgresql (a server
+ * this process starts, tests/support/pg_server) or WAKKS_TEST_PG set (a server where the test may
+ * create databases). */
+static inline bool t_pg(void)
+{
+	const char *engine = getenv("WAKKS_TEST_ENGINE"), *pg = getenv("WAKKS_TEST_PG");
+	return (engine && strcmp(engine, "postgresql") == 0) || (pg && *pg);
+}
 
 #define T_MAX_OPS 8
 #define T_MAX_ITEMS 256
@@ -87,6 +100,12 @@ static inline int t_setup(struct t_env *e)
 	e->cfg.map_size_initial = 1u << 20;
 	e->cfg.map_size_max = 256u << 20;
 	e->cfg.max_batch = 256;
+	if (t_pg()) {
+		if (pg_test_create_db(e->pg_conninfo, sizeof e->pg_conninfo, e->pg_db,
+				      sizeof e->pg_db) != 0)
+			return -1;
+		e->cfg.pg_conninfo = e->pg_conninfo;
+	}
 	return uv_loop_init(&e->loop);
 }
 
@@ -109,6 +128,8 @@ static inline void t_teardown(struct t_env *e)
 	t_close(e);
 	uv_loop_close(&e->loop);
 	t_rmrf(e->dir);
+	if (e->pg_db[0])
+		pg_test_drop_db(e->pg_db);
 }
 
 static inline void t_cb(struct store_req *req, int result, void *data)
