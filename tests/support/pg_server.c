@@ -637,6 +637,11 @@ const char *pg_test_admin_conninfo(void)
 	return shared_admin;
 }
 
+const struct pg_server *pg_test_server(void)
+{
+	return shared_admin[0] ? &shared_server : NULL;
+}
+
 /* Appends key=value, quoted the libpq way only when the value needs it (so the string also
  * reads unchanged as a relay.conf value). */
 static bool put_kv(char *out, size_t cap, size_t *len, const char *key, const char *val)

@@ -70,6 +70,10 @@ int pg_server_exec(const struct pg_server *s, const char *db, const char *sql);
  * NULL if it could not be started. Valid until the process ends. */
 const char *pg_test_admin_conninfo(void);
 
+/* The server pg_test_admin_conninfo started for this process, or NULL when WAKKS_TEST_PG names
+ * another (or none was started yet): for tests that look at the server's files. */
+const struct pg_server *pg_test_server(void);
+
 /* Creates a fresh, uniquely named database and writes its connection string (the admin one with
  * its dbname) into conninfo, and its name into name (name_cap >= 64). Returns 0 or -1. */
 int pg_test_create_db(char *conninfo, size_t cap, char *name, size_t name_cap);
