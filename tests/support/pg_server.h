@@ -41,6 +41,10 @@ int pg_server_stop(struct pg_server *s);
  * postmaster. Nothing is flushed, no client gets a goodbye. */
 void pg_server_kill(struct pg_server *s);
 
+/* CPU seconds (user + system) of the server's processes running now: the postmaster and its
+ * children (backends, WAL writer, checkpointer, ...). For benchmarks; -1 if unreadable. */
+double pg_server_cpu_seconds(const struct pg_server *s);
+
 /* Stops the server if it runs (fast) and removes its directory. */
 void pg_server_cleanup(struct pg_server *s);
 
