@@ -92,3 +92,15 @@ int pg_get_blob_usage(struct store *s, const uint8_t account_id[STORE_ID_BYTES],
 	(void)s, (void)account_id, (void)bytes, (void)count;
 	return STORE_EINTERNAL;
 }
+
+int pg_backup(struct store *s, const char *dir)
+{
+	(void)s, (void)dir;
+	return STORE_EINTERNAL;
+}
+
+int pg_check_data(struct store *s, store_check_cb cb, void *data, uint64_t *records)
+{
+	(void)s, (void)cb, (void)data, (void)records;
+	return STORE_EINTERNAL;
+}

@@ -3,7 +3,7 @@
  * rate buckets shared by two pools as by two relays, with no more tokens from both than from
  * one even when they race; blob bytes written in chunks, sealed only when complete and right,
  * read back by range, deduplicated by content, replaced after a chunk never recorded, removed and
- * listed for the sweep; every function refused on LMDB's side. */
+ * listed for the sweep. */
 #include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -152,22 +152,6 @@ static void blob_bytes_write_seal_read_remove(void)
 	free(ct);
 }
 
-static void damaged(const char *db, const void *key, size_t klen, void *data)
-{
-	(void)db, (void)key, (void)klen;
-	++*(int *)data;
-}
-
-static void check_data_reads_every_table(void)
-{
-	uint64_t records = 0;
-	int n = 0;
-	CHECK_EQ_INT(store_check_data(e.s, damaged, &n, &records), 0);
-	CHECK_EQ_INT(n, 0);
-	CHECK(records > 0); /* at least the meta rows and the buckets above */
-	CHECK_EQ_INT(store_backup(e.s, "/nonexistent-backup"), STORE_EINVAL);
-}
-
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -181,7 +165,6 @@ int main(void)
 	RUN(buckets_are_shared_and_hold_under_races);
 	RUN(racing_relays_get_no_more_than_one);
 	RUN(blob_bytes_write_seal_read_remove);
-	RUN(check_data_reads_every_table);
 	store_aux_close(a1);
 	store_aux_close(a2);
 	t_teardown(&e);
