@@ -8,6 +8,7 @@
  * downloaded through B byte for byte. The relays share the account-id key (the same file). */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,6 +283,44 @@ static void an_attachment_uploaded_through_a_is_downloaded_through_b(void)
 	free(ct);
 }
 
+/* A relay whose database is down at start (a fail-over, a power cut that brought both back)
+ * waits for it instead of exiting at once. */
+static struct pg_server down;
+
+static void *bring_database_back(void *arg)
+{
+	(void)arg;
+	usleep(1500 * 1000);
+	if (pg_server_restart(&down) != 0)
+		fprintf(stderr, "the database did not come back\n");
+	return NULL;
+}
+
+static void a_relay_waits_for_its_database_at_start(void)
+{
+	REQUIRE(pg_server_start(&down) == 0);
+	char ci[512];
+	REQUIRE(pg_server_exec(&down, NULL, "CREATE DATABASE wakks") == 0);
+	REQUIRE(pg_server_conninfo(&down, "wakks", ci, sizeof ci) == 0);
+	REQUIRE(pg_server_stop(&down) == 0);
+	static char extra[700];
+	snprintf(extra, sizeof extra, "[storage]\nengine = postgresql\nconninfo = %s\n", ci);
+	struct relay_proc r3;
+	struct relay_proc_opts o = { .extra_config = extra, .dev = true };
+	pthread_t t;
+	REQUIRE(pthread_create(&t, NULL, bring_database_back, NULL) == 0);
+	int rc = relay_proc_start_opts(&r3, &o);
+	pthread_join(t, NULL);
+	CHECK_EQ_INT(rc, 0);
+	CHECK(relay_log_contains(&r3, "event=database_unreachable"));
+	struct tdev d;
+	tdev_init(&d, r3.port);
+	CHECK_EQ_INT(tdev_register(&d, "dev-mitid", "anna", 1), 0);
+	tdev_free(&d);
+	relay_proc_cleanup(&r3);
+	pg_server_cleanup(&down);
+}
+
 static void both_relays_say_they_are_ready_on_postgresql(void)
 {
 	/* Ready once a commit through the database came back (a few hundred ms after start). */
@@ -331,6 +370,7 @@ int main(void)
 	RUN(a_send_budget_spent_on_a_is_spent_on_b);
 	RUN(an_attachment_uploaded_through_a_is_downloaded_through_b);
 	RUN(a_relay_with_another_key_is_refused);
+	RUN(a_relay_waits_for_its_database_at_start);
 	tdev_free(&anna);
 	tdev_free(&camilla);
 	tdev_free(&bo1);
