@@ -182,9 +182,9 @@ struct relay {
 	struct idmap receipts; /* device id -> struct receipt_queue, for offline senders */
 	struct idmap device_rates; /* device or account id -> budgets (services/device_rate.c) */
 	/* A shared store (PostgreSQL): connection pools off the writer (wakks_storage.h store_aux),
-	 * one for the loop thread's rate buckets, one for blob bytes on the threadpool; NULL with
-	 * LMDB. */
-	struct store_aux *aux_rates;
+	 * one for the loop thread's short statements (rate buckets, login challenges), one for blob
+	 * bytes and sweeps on the threadpool; NULL with LMDB. */
+	struct store_aux *aux_loop;
 	struct store_aux *aux_blobs;
 	uint64_t rate_store_warned_ms; /* monotonic: the last "rates fell back to local" line */
 	uint64_t conn_count;

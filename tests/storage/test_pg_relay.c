@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "test.h"
 #include "storage_test.h"
@@ -152,6 +153,33 @@ static void blob_bytes_write_seal_read_remove(void)
 	free(ct);
 }
 
+static void login_challenges_are_shared_and_used_once(void)
+{
+	uint8_t ik[32], ch[32], ch2[32], got[32];
+	randombytes_buf(ik, sizeof ik);
+	randombytes_buf(ch, sizeof ch);
+	randombytes_buf(ch2, sizeof ch2);
+	CHECK_EQ_INT(store_challenge_get(a1, ik, got), STORE_ENOTFOUND);
+	/* Handed out through one relay, found through the other. */
+	CHECK_EQ_INT(store_challenge_put(a1, ik, ch, 600000), 0);
+	CHECK_EQ_INT(store_challenge_get(a2, ik, got), 0);
+	CHECK_MEM(got, ch, 32);
+	/* A newer one replaces it; the old one can no longer be taken. */
+	CHECK_EQ_INT(store_challenge_put(a2, ik, ch2, 600000), 0);
+	CHECK_EQ_INT(store_challenge_take(a1, ik, ch), STORE_ENOTFOUND);
+	/* Used once: the second relay to take it loses. */
+	CHECK_EQ_INT(store_challenge_take(a1, ik, ch2), 0);
+	CHECK_EQ_INT(store_challenge_take(a2, ik, ch2), STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_challenge_get(a2, ik, got), STORE_ENOTFOUND);
+	/* Expired ones are not found, and the sweep deletes them. */
+	CHECK_EQ_INT(store_challenge_put(a1, ik, ch, 1), 0);
+	usleep(20 * 1000);
+	CHECK_EQ_INT(store_challenge_get(a1, ik, got), STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_challenge_take(a1, ik, ch), STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_challenge_sweep(a2), 1);
+	CHECK_EQ_INT(store_challenge_put(a1, ik, ch, 0), STORE_EINVAL);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -165,6 +193,7 @@ int main(void)
 	RUN(buckets_are_shared_and_hold_under_races);
 	RUN(racing_relays_get_no_more_than_one);
 	RUN(blob_bytes_write_seal_read_remove);
+	RUN(login_challenges_are_shared_and_used_once);
 	store_aux_close(a1);
 	store_aux_close(a2);
 	t_teardown(&e);
