@@ -5,9 +5,11 @@
  * reconnect); a device registered through B is announced to its account's device on A; a device
  * revoked through A loses its connection on B; a device connecting to B ends its older connection
  * on A; a send budget spent on A is spent on B too; an attachment uploaded through A is
- * downloaded through B byte for byte. The relays share the account-id key (the same file). */
+ * downloaded through B byte for byte; A sends no push for a device B delivered to. The relays share the account-id key (the same file). */
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -69,7 +71,9 @@ static int start_relays(void)
 {
 	static char extra[1024];
 	snprintf(extra, sizeof extra,
-		 "[storage]\nengine = postgresql\nconninfo = %s\n[limits]\nsends_per_minute = %d\n",
+		 "[storage]\nengine = postgresql\nconninfo = %s\n[limits]\nsends_per_minute = %d\n"
+		 /* a push that fails counts at once (no retries), to a loopback endpoint */
+		 "[push]\nretry_max = 0\nallow_local_endpoints = on\n",
 		 conninfo, SENDS_PER_MINUTE);
 	struct relay_proc_opts o = { .extra_config = extra, .dev = true };
 	if (relay_proc_start_opts(&ra, &o) != 0)
@@ -202,6 +206,75 @@ static void a_send_budget_spent_on_a_is_spent_on_b(void)
 		    tdev_ack(&camilla, camilla.frame.body.deliver.seq) == PROTO_T_OK)
 			delivered++;
 	CHECK_EQ_INT(delivered, SENDS_PER_MINUTE);
+}
+
+/* ---- pushes ---------------------------------------------------------------------------------- */
+
+static uint64_t metric(const struct relay_proc *p, const char *line_start)
+{
+	int status = 0;
+	char *body = NULL;
+	uint64_t v = UINT64_MAX;
+	if (admin_get(p->admin_port, "/metrics", &status, &body) != 0)
+		return v;
+	char key[160];
+	snprintf(key, sizeof key, "\n%s ", line_start);
+	const char *at = body ? strstr(body, key) : NULL;
+	if (at)
+		v = strtoull(at + strlen(key), NULL, 10);
+	free(body);
+	return v;
+}
+
+/* A Web Push subscription of d to an endpoint where nothing listens: every push the relay tries
+ * fails at once and is counted. */
+static int subscribe_web_push(struct tdev *d)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	uint8_t p256dh[65], auth[16];
+	size_t n = 0;
+	int ok = k && EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, p256dh,
+						      sizeof p256dh, &n) == 1 && n == 65;
+	EVP_PKEY_free(k);
+	if (!ok)
+		return -1;
+	randombytes_buf(auth, sizeof auth);
+	static const char ep[] = "https://localhost:1/wp/nobody";
+	proto_frame f;
+	proto_frame_init(&f, PROTO_T_PUSH_REGISTER, 0);
+	f.body.push_register.kind = PROTO_PUSH_WEB;
+	f.body.push_register.endpoint = (proto_str){ ep, strlen(ep) };
+	f.body.push_register.p256dh = p256dh;
+	f.body.push_register.auth = auth;
+	return tdev_request(d, &f, 5000);
+}
+
+#define WEB_FAILED "wakks_push_failed_total{provider=\"web\"}"
+
+static void no_push_for_a_device_connected_to_another_relay(void)
+{
+	REQUIRE(subscribe_web_push(&camilla) == PROTO_T_OK);
+	uint64_t before = metric(&ra, WEB_FAILED);
+	REQUIRE(before != UINT64_MAX);
+	/* A does not see camilla (she is on B): B delivers, she acknowledges, A pushes nothing. */
+	CHECK_EQ_INT(send_to_unit(&anna, "on B"), PROTO_T_STORED);
+	REQUIRE(tdev_wait(&camilla, PROTO_T_DELIVER, 3000) == PROTO_T_DELIVER);
+	CHECK_EQ_INT(tdev_ack(&camilla, camilla.frame.body.deliver.seq), PROTO_T_OK);
+	usleep(3500 * 1000);
+	CHECK(metric(&ra, WEB_FAILED) == before);
+	/* Connected nowhere: A pushes (and the push fails, as nothing listens). */
+	tdev_disconnect(&camilla);
+	CHECK_EQ_INT(send_to_unit(&anna, "nowhere"), PROTO_T_STORED);
+	uint64_t after = before;
+	for (int i = 0; i < 100 && after == before; i++) {
+		usleep(100 * 1000);
+		after = metric(&ra, WEB_FAILED);
+	}
+	CHECK(after == before + 1);
+	/* Back on B, the envelope is there. */
+	REQUIRE(tdev_login(&camilla) == 0);
+	REQUIRE(tdev_wait(&camilla, PROTO_T_DELIVER, 3000) == PROTO_T_DELIVER);
+	CHECK_EQ_INT(tdev_ack(&camilla, camilla.frame.body.deliver.seq), PROTO_T_OK);
 }
 
 /* ---- blobs ------------------------------------------------------------------------------------- */
@@ -368,6 +441,7 @@ int main(void)
 	RUN(a_device_revoked_through_a_loses_its_connection_on_b);
 	RUN(a_device_connecting_to_b_ends_its_connection_on_a);
 	RUN(a_send_budget_spent_on_a_is_spent_on_b);
+	RUN(no_push_for_a_device_connected_to_another_relay);
 	RUN(an_attachment_uploaded_through_a_is_downloaded_through_b);
 	RUN(a_relay_with_another_key_is_refused);
 	RUN(a_relay_waits_for_its_database_at_start);
