@@ -111,9 +111,16 @@ static inline void t__pg_drop_db(void)
 		pg_test_drop_db(t__pg_db);
 }
 
+static inline void t__pg_quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg; /* DROP SCHEMA ... CASCADE lists what it drops */
+}
+
 static inline int t__pg_exec(const char *sql)
 {
 	PGconn *c = PQconnectdb(t__pg_conninfo);
+	PQsetNoticeProcessor(c, t__pg_quiet, NULL);
 	PGresult *r = PQexec(c, sql);
 	int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
 	if (rc)
