@@ -83,6 +83,10 @@ struct relay_metrics {
 	uint64_t push_subscriptions_removed; /* the push service said the subscription is gone */
 	uint64_t webhook_sent;       /* fallback webhook calls the tenant's endpoint accepted */
 	uint64_t webhook_failed;     /* refused, given up after retries, or not tracked (full) */
+	/* Several relays on one store (services/cluster.c): events sent and applied, events
+	 * dropped as malformed, wakes from other relays' commits. */
+	uint64_t cluster_events_sent, cluster_events_received, cluster_events_malformed;
+	uint64_t cluster_wakes;
 };
 
 /* The readiness probe (services/readiness.c): a no-op write through the storage writer every

@@ -8,6 +8,7 @@
  * downloaded through B byte for byte; A sends no push for a device B delivered to. The relays share the account-id key (the same file). */
 #include <errno.h>
 #include <fcntl.h>
+#include <libpq-fe.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -251,6 +252,43 @@ static int subscribe_web_push(struct tdev *d)
 
 #define WEB_FAILED "wakks_push_failed_total{provider=\"web\"}"
 
+static void the_relays_count_what_they_told_each_other(void)
+{
+	/* Everything above went both ways: events (device notices, revocation, replaced
+	 * connections) and wakes, none malformed. */
+	CHECK(metric(&ra, "wakks_cluster_events_sent_total") >= 3);
+	CHECK(metric(&rb, "wakks_cluster_events_received_total") >= 3);
+	CHECK(metric(&rb, "wakks_cluster_wakes_total") >= 1);
+	CHECK(metric(&ra, "wakks_cluster_events_malformed_total") == 0);
+	CHECK(metric(&rb, "wakks_cluster_events_malformed_total") == 0);
+}
+
+/* Whoever can reach the database can send an event: one that breaks the format is counted and
+ * dropped, and the relays carry on. */
+static void a_malformed_event_is_dropped(void)
+{
+	PGconn *c = PQconnectdb(conninfo);
+	REQUIRE(PQstatus(c) == CONNECTION_OK);
+	/* Another instance id, then a version-1 "device gone" one byte short. */
+	PGresult *res = PQexec(c, "SELECT pg_notify('wakks_event', repeat('ab', 16) || '0104' || "
+				  "repeat('11', 15))");
+	CHECK(PQresultStatus(res) == PGRES_TUPLES_OK);
+	PQclear(res);
+	PQfinish(c);
+	uint64_t n = 0;
+	for (int i = 0; i < 50 && n != 1; i++) {
+		usleep(50 * 1000);
+		n = metric(&rb, "wakks_cluster_events_malformed_total");
+	}
+	CHECK(n == 1);
+	CHECK(metric(&ra, "wakks_cluster_events_malformed_total") == 1);
+	CHECK(relay_log_contains(&rb, "event=event_malformed"));
+	/* Still serving: a send through A reaches B. */
+	CHECK_EQ_INT(send_to_unit(&anna, "after"), PROTO_T_STORED);
+	REQUIRE(tdev_wait(&camilla, PROTO_T_DELIVER, 3000) == PROTO_T_DELIVER);
+	CHECK_EQ_INT(tdev_ack(&camilla, camilla.frame.body.deliver.seq), PROTO_T_OK);
+}
+
 static void no_push_for_a_device_connected_to_another_relay(void)
 {
 	REQUIRE(subscribe_web_push(&camilla) == PROTO_T_OK);
@@ -441,6 +479,8 @@ int main(void)
 	RUN(a_device_revoked_through_a_loses_its_connection_on_b);
 	RUN(a_device_connecting_to_b_ends_its_connection_on_a);
 	RUN(a_send_budget_spent_on_a_is_spent_on_b);
+	RUN(the_relays_count_what_they_told_each_other);
+	RUN(a_malformed_event_is_dropped);
 	RUN(no_push_for_a_device_connected_to_another_relay);
 	RUN(an_attachment_uploaded_through_a_is_downloaded_through_b);
 	RUN(a_relay_with_another_key_is_refused);
