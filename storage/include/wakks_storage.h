@@ -109,7 +109,8 @@ extern "C" {
 	X(ESHARE, -1019, "the sender's share of a mailbox is full")                             \
 	X(EIDENTITY, -1020, "database is not the one expected")                                  \
 	X(EKEY, -1021, "account-id key does not belong to this database")                       \
-	X(ENOKEY, -1022, "account-id key is new but the database holds accounts or another key")
+	X(ENOKEY, -1022, "account-id key is new but the database holds accounts or another key") \
+	X(ENOTSUP, -1023, "not supported by this storage engine")
 
 enum store_errno {
 #define STORE__ERRNO_ENUM(name, code, text) STORE_##name = (code),

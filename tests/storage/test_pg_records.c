@@ -1,0 +1,659 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* The record areas of the PostgreSQL engine with several relays on one database: two stores (each
+ * with its own writer thread and connection, as two relays have) on one fresh database write at
+ * once, their batches queued while their writers were paused and then released together.
+ * - the audit log stays one chain: every entry's prev is the hash of the one before, no seq is
+ *   given twice, and the head is the last entry;
+ * - the consent report's counters equal what the stored records say;
+ * - a blob's references taken and released through both stores end with exactly one removal
+ *   that reports its file unused, and a quota is never passed by declares through two stores;
+ * - store_check_data finds nothing wrong in all that, and finds a counter changed behind the
+ *   store's back; store_backup says that this engine is backed up by the server's tools. */
+#include <libpq-fe.h>
+
+#include "pg_server.h"
+#include "test.h"
+#include "storage_test.h"
+
+#define HASH STORE_AUDIT_HASH_BYTES
+
+struct two {
+	uv_loop_t loop;
+	struct store *s[2];
+	char conninfo[512];
+	char db[64];
+};
+
+static int two_open(struct two *t)
+{
+	struct store_config cfg;
+	memset(t, 0, sizeof *t);
+	if (pg_test_create_db(t->conninfo, sizeof t->conninfo, t->db, sizeof t->db) != 0)
+		return -1;
+	if (uv_loop_init(&t->loop) != 0)
+		return -1;
+	memset(&cfg, 0, sizeof cfg);
+	cfg.pg_conninfo = t->conninfo;
+	cfg.max_batch = 256;
+	for (int i = 0; i < 2; i++) {
+		int rc = store_open(&t->s[i], &t->loop, &cfg);
+		if (rc) {
+			fprintf(stderr, "store_open: %s\n", store_strerror(rc));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void two_close(struct two *t)
+{
+	for (int i = 0; i < 2; i++) {
+		if (t->s[i])
+			store_close(t->s[i]);
+		t->s[i] = NULL;
+	}
+	uv_run(&t->loop, UV_RUN_NOWAIT);
+	uv_loop_close(&t->loop);
+	pg_test_drop_db(t->db);
+}
+
+static void pause_both(struct two *t, bool paused)
+{
+	store_test_pause_writer(t->s[0], paused);
+	store_test_pause_writer(t->s[1], paused);
+}
+
+/* Runs the loop until n results are done. */
+static void wait_n(struct two *t, const int *done, size_t n, size_t stride)
+{
+	for (;;) {
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++)
+			k += *(const int *)((const char *)done + i * stride) ? 1 : 0;
+		if (k == n)
+			return;
+		uv_run(&t->loop, UV_RUN_ONCE);
+	}
+}
+
+static int run1(struct two *t, struct store_req *req, struct t_res *res)
+{
+	int rc = store_submit(req);
+	if (rc)
+		return rc;
+	wait_n(t, &res->done, 1, sizeof *res);
+	return res->result;
+}
+
+/* ---- audit: one chain ------------------------------------------------------------------------ */
+
+/* Not cryptographic: four FNV-1a lanes, enough to tell entries apart in a test. */
+static void toy_hash(const uint8_t *p, size_t n, uint8_t out[HASH])
+{
+	for (int lane = 0; lane < 4; lane++) {
+		uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)(lane + 1) * 0x9e3779b97f4a7c15ull;
+		for (size_t i = 0; i < n; i++) {
+			h ^= p[i];
+			h *= 0x100000001b3ull;
+		}
+		for (int j = 0; j < 8; j++)
+			out[lane * 8 + j] = (uint8_t)(h >> (8 * j));
+	}
+}
+
+/* seq u64 || prev_hash || input || hash(all before). Runs on both writer threads: pure. */
+static int build(uint64_t prev_seq, const uint8_t prev_hash[HASH], const void *input,
+		 size_t input_len, uint8_t *out, size_t out_cap, size_t *out_len, uint8_t out_hash[HASH])
+{
+	size_t n = 8 + HASH + input_len;
+	if (n + HASH > out_cap)
+		return -1;
+	wakks_store_be64(out, prev_seq + 1);
+	memcpy(out + 8, prev_hash, HASH);
+	if (input_len)
+		memcpy(out + 8 + HASH, input, input_len);
+	toy_hash(out, n, out + n);
+	memcpy(out_hash, out + n, HASH);
+	*out_len = n + HASH;
+	return 0;
+}
+
+#define APPENDS_MAX 3
+
+struct ares {
+	int done, result;
+	size_t n;
+	int ops[APPENDS_MAX];
+	struct store_audit_append_result r[APPENDS_MAX];
+};
+
+static void acb(struct store_req *req, int result, void *data)
+{
+	struct ares *a = data;
+	a->done = 1;
+	a->result = result;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct store_audit_append_result *r = store_req_audit_result(req, a->ops[i]);
+		if (r)
+			a->r[i] = *r;
+	}
+}
+
+struct walk {
+	uint64_t prev_seq, entries, bad_at;
+	uint8_t prev_hash[HASH];
+	int input_from[2]; /* entries appended through each store, from the inputs */
+};
+
+static int walk_cb(uint64_t seq, const uint8_t *e, size_t len, void *data)
+{
+	struct walk *w = data;
+	uint8_t h[HASH];
+	if (len < 8 + 2 * HASH + 1)
+		goto bad;
+	toy_hash(e, len - HASH, h);
+	if (memcmp(h, e + len - HASH, HASH) != 0 || wakks_load_be64(e) != seq ||
+	    seq != w->prev_seq + 1 || memcmp(e + 8, w->prev_hash, HASH) != 0)
+		goto bad;
+	w->input_from[e[8 + HASH] == 'B' ? 1 : 0]++;
+	w->prev_seq = seq;
+	memcpy(w->prev_hash, e + len - HASH, HASH);
+	w->entries++;
+	return 0;
+bad:
+	w->bad_at = seq;
+	return 1;
+}
+
+static void test_audit_two_relays_one_chain(void)
+{
+	enum { ROUNDS = 4, PER_STORE = 60 };
+	static struct ares res[2 * PER_STORE];
+	struct two t;
+	REQUIRE(two_open(&t) == 0);
+	uint64_t expect = 0;
+	for (int round = 0; round < ROUNDS; round++) {
+		memset(res, 0, sizeof res);
+		pause_both(&t, true);
+		for (unsigned i = 0; i < 2 * PER_STORE; i++) {
+			int which = (int)(i % 2);
+			struct store_req *req = store_req_new(t.s[which], acb, &res[i]);
+			REQUIRE(req != NULL);
+			res[i].n = 1 + (i / 2 + (unsigned)round) % APPENDS_MAX;
+			for (size_t j = 0; j < res[i].n; j++) {
+				char input[32];
+				int len = snprintf(input, sizeof input, "%c r%d i%u j%zu", which ? 'B' : 'A',
+						   round, i, j);
+				res[i].ops[j] = store_req_audit_append(req, build, input, (size_t)len);
+				CHECK_EQ_INT(res[i].ops[j], (int)j);
+			}
+			expect += res[i].n;
+			CHECK_EQ_INT(store_submit(req), 0);
+		}
+		/* Both writers start their batches at once and contend for the head. */
+		pause_both(&t, false);
+		wait_n(&t, &res[0].done, 2 * PER_STORE, sizeof res[0]);
+
+		/* Within a request the seqs are consecutive (one transaction holds the head). */
+		for (unsigned i = 0; i < 2 * PER_STORE; i++) {
+			CHECK_EQ_INT(res[i].result, 0);
+			for (size_t j = 1; j < res[i].n; j++)
+				CHECK_EQ_INT(res[i].r[j].seq, res[i].r[0].seq + j);
+		}
+	}
+
+	/* The log: one chain, every seq once, each entry's prev the hash of the one before. */
+	struct walk w;
+	memset(&w, 0, sizeof w);
+	CHECK_EQ_INT(store_audit_iter(t.s[0], 1, SIZE_MAX, walk_cb, &w), (int)expect);
+	CHECK_EQ_INT(w.bad_at, 0);
+	CHECK_EQ_INT(w.entries, expect);
+	CHECK(w.input_from[0] > 0 && w.input_from[1] > 0);
+	uint64_t seq[2];
+	uint8_t hash[2][HASH];
+	for (int i = 0; i < 2; i++)
+		CHECK_EQ_INT(store_audit_head(t.s[i], &seq[i], hash[i]), 0);
+	CHECK_EQ_INT(seq[0], expect);
+	CHECK_EQ_INT(seq[1], expect);
+	CHECK_MEM(hash[0], w.prev_hash, HASH);
+	CHECK_MEM(hash[1], w.prev_hash, HASH);
+	two_close(&t);
+}
+
+/* ---- consent: counters under concurrent writers ---------------------------------------------- */
+
+static int put_account(struct two *t, int which, unsigned n, uint8_t kind)
+{
+	struct t_res res = {0};
+	struct store_account a;
+	memset(&a, 0, sizeof a);
+	t_id(a.id, 'A', n);
+	a.kind = kind;
+	strcpy(a.tenant, "varde");
+	a.created_ms = 1000 + n;
+	struct store_req *req = store_req_new(t->s[which], t_cb, &res);
+	if (store_req_put_account(req, &a) < 0) {
+		store_req_free(req);
+		return -100;
+	}
+	return run1(t, req, &res);
+}
+
+static int put_device(struct two *t, int which, unsigned account, unsigned n)
+{
+	struct t_res res = {0};
+	struct store_device d;
+	memset(&d, 0, sizeof d);
+	t_id(d.id, 'D', n);
+	t_id(d.account_id, 'A', account);
+	memset(d.identity_key, (int)n, sizeof d.identity_key);
+	d.created_ms = 2000 + n;
+	struct store_req *req = store_req_new(t->s[which], t_cb, &res);
+	if (store_req_put_device(req, &d) < 0) {
+		store_req_free(req);
+		return -100;
+	}
+	return run1(t, req, &res);
+}
+
+static const char *const units[] = {"", "jobcenter"};
+static const char *const versions[] = {"v1", "v2", "2026-11"};
+
+struct tally {
+	uint64_t grants, withdrawals, active;
+};
+
+struct expect {
+	struct tally t[2][3]; /* unit, version */
+	int latest_kind[2];   /* of the account being walked, per unit */
+	int latest_version[2];
+	uint64_t next_seq, records;
+	bool seq_gap;
+};
+
+static int unit_ix(const char *u)
+{
+	return strcmp(u, "") == 0 ? 0 : 1;
+}
+
+static int version_ix(const char *v)
+{
+	for (int i = 0; i < 3; i++)
+		if (strcmp(v, versions[i]) == 0)
+			return i;
+	return -1;
+}
+
+static int history_cb(const struct store_consent *c, void *data)
+{
+	struct expect *e = data;
+	int u = unit_ix(c->unit), v = version_ix(c->text_version);
+	if (v < 0 || c->seq != e->next_seq)
+		e->seq_gap = true;
+	e->next_seq = c->seq + 1;
+	e->records++;
+	if (v < 0)
+		return 0;
+	if (c->kind == STORE_CONSENT_GRANT)
+		e->t[u][v].grants++;
+	else
+		e->t[u][v].withdrawals++;
+	e->latest_kind[u] = c->kind;
+	e->latest_version[u] = v;
+	return 0;
+}
+
+static int report_cb(const struct store_consent_count *row, void *data)
+{
+	struct tally (*got)[3] = data;
+	int v = version_ix(row->text_version);
+	if (v < 0)
+		return 1;
+	struct tally *g = &got[unit_ix(row->unit)][v];
+	g->grants = row->grants;
+	g->withdrawals = row->withdrawals;
+	g->active = row->active;
+	return 0;
+}
+
+static void test_consent_counters_two_relays(void)
+{
+	enum { ACCOUNTS = 6, PER_STORE = 96, OPS = 4 };
+	static struct t_res res[2 * PER_STORE];
+	struct two t;
+	REQUIRE(two_open(&t) == 0);
+	for (unsigned a = 1; a <= ACCOUNTS; a++)
+		REQUIRE(put_account(&t, (int)(a % 2), a, STORE_ACCOUNT_CITIZEN) == 0);
+
+	/* Every request appends for several accounts, both stores for the same ones. */
+	static const uint8_t rec[] = "signed consent record";
+	memset(res, 0, sizeof res);
+	pause_both(&t, true);
+	unsigned k = 0;
+	for (unsigned i = 0; i < 2 * PER_STORE; i++) {
+		struct store_req *req = store_req_new(t.s[i % 2], t_cb, &res[i]);
+		REQUIRE(req != NULL);
+		for (int j = 0; j < OPS; j++, k++) {
+			struct store_consent c;
+			memset(&c, 0, sizeof c);
+			t_id(c.account_id, 'A', 1 + (k * 7 + i) % ACCOUNTS);
+			c.kind = (k % 3 == 1) ? STORE_CONSENT_WITHDRAW : STORE_CONSENT_GRANT;
+			strcpy(c.tenant, "varde");
+			strcpy(c.unit, units[(k / 2) % 2]);
+			strcpy(c.text_version, versions[(k / 3) % 3]);
+			c.record = rec;
+			c.record_len = sizeof rec;
+			memset(c.signature, 0x5a, sizeof c.signature);
+			CHECK_EQ_INT(store_req_put_consent(req, &c), j);
+		}
+		CHECK_EQ_INT(store_submit(req), 0);
+	}
+	pause_both(&t, false);
+	wait_n(&t, &res[0].done, 2 * PER_STORE, sizeof res[0]);
+	for (unsigned i = 0; i < 2 * PER_STORE; i++)
+		CHECK_EQ_INT(res[i].result, 0);
+
+	/* What the records say, account by account (seqs 1..n without a gap), against the report. */
+	struct tally want[2][3];
+	memset(want, 0, sizeof want);
+	uint64_t records = 0;
+	for (unsigned a = 1; a <= ACCOUNTS; a++) {
+		struct expect e;
+		uint8_t id[STORE_ID_BYTES];
+		memset(&e, 0, sizeof e);
+		e.next_seq = 1;
+		t_id(id, 'A', a);
+		CHECK(store_consent_iter(t.s[a % 2], id, history_cb, &e) > 0);
+		CHECK(!e.seq_gap);
+		records += e.records;
+		for (int u = 0; u < 2; u++) {
+			for (int v = 0; v < 3; v++) {
+				want[u][v].grants += e.t[u][v].grants;
+				want[u][v].withdrawals += e.t[u][v].withdrawals;
+			}
+			if (e.latest_kind[u] == STORE_CONSENT_GRANT)
+				want[u][e.latest_version[u]].active++;
+			uint8_t kind = 0;
+			int rc = store_consent_latest(t.s[0], id, "varde", units[u], &kind, NULL);
+			if (e.latest_kind[u]) {
+				CHECK_EQ_INT(rc, 0);
+				CHECK_EQ_INT(kind, e.latest_kind[u]);
+			} else {
+				CHECK_EQ_INT(rc, STORE_ENOTFOUND);
+			}
+		}
+	}
+	CHECK_EQ_INT(records, 2 * PER_STORE * OPS);
+	for (int which = 0; which < 2; which++) {
+		struct tally got[2][3];
+		memset(got, 0, sizeof got);
+		CHECK(store_consent_report(t.s[which], "varde", report_cb, got) > 0);
+		for (int u = 0; u < 2; u++)
+			for (int v = 0; v < 3; v++) {
+				CHECK_EQ_INT(got[u][v].grants, want[u][v].grants);
+				CHECK_EQ_INT(got[u][v].withdrawals, want[u][v].withdrawals);
+				CHECK_EQ_INT(got[u][v].active, want[u][v].active);
+			}
+	}
+	two_close(&t);
+}
+
+/* ---- blobs: references across two stores ------------------------------------------------------ */
+
+struct bres {
+	int done, result;
+	bool created;
+	size_t n_removed;
+	struct store_blob_removed removed[4];
+};
+
+static void bcb(struct store_req *req, int result, void *data)
+{
+	struct bres *r = data;
+	r->done = 1;
+	r->result = result;
+	for (int i = 0; i < 4; i++) {
+		bool created = false;
+		if (store_req_blob_result(req, i, &created))
+			r->created = created;
+		const struct store_blob_removal *rm = store_req_blob_removed(req, i);
+		for (size_t j = 0; rm && j < rm->n && r->n_removed < 4; j++)
+			r->removed[r->n_removed++] = rm->items[j];
+	}
+}
+
+static void make_blob(struct store_blob *b, unsigned n, uint64_t size, uint8_t sha)
+{
+	memset(b, 0, sizeof *b);
+	t_id(b->id, 'B', n);
+	t_id(b->owner_account, 'A', 2);
+	t_id(b->owner_device, 'D', 10);
+	b->size = size;
+	memset(b->sha256, sha, sizeof b->sha256);
+	b->expires_at_ms = 4000;
+}
+
+static int blob_step(struct two *t, int which, int kind, unsigned n, uint64_t size)
+{
+	struct bres r = {0};
+	struct store_blob b;
+	make_blob(&b, n, size, 0x61);
+	struct store_req *req = store_req_new(t->s[which], bcb, &r);
+	int op = kind == 0   ? store_req_blob_declare(req, &b, 0)
+		 : kind == 1 ? store_req_blob_progress(req, b.id, 0, size, 5000)
+			     : store_req_blob_complete(req, b.id, 6000);
+	if (op < 0) {
+		store_req_free(req);
+		return -100;
+	}
+	CHECK_EQ_INT(store_submit(req), 0);
+	wait_n(t, &r.done, 1, sizeof r);
+	return r.result;
+}
+
+static void test_blob_refs_two_relays(void)
+{
+	enum { SENDS = 40 };
+	static struct bres res[2 * SENDS];
+	struct two t;
+	REQUIRE(two_open(&t) == 0);
+	REQUIRE(put_account(&t, 0, 1, STORE_ACCOUNT_CASEWORKER) == 0);
+	REQUIRE(put_account(&t, 1, 2, STORE_ACCOUNT_CITIZEN) == 0);
+	REQUIRE(put_device(&t, 0, 1, 1) == 0);
+	REQUIRE(put_device(&t, 1, 1, 2) == 0);
+	REQUIRE(put_device(&t, 0, 2, 10) == 0);
+	/* Declared through one store, completed through the other: the record is shared. */
+	REQUIRE(blob_step(&t, 0, 0, 1, 100) == 0);
+	REQUIRE(blob_step(&t, 1, 1, 1, 100) == 0);
+	REQUIRE(blob_step(&t, 0, 2, 1, 100) == 0);
+	/* A second complete blob with the same content: its file stays while this one lives. */
+	REQUIRE(blob_step(&t, 1, 0, 2, 100) == 0);
+	REQUIRE(blob_step(&t, 1, 1, 2, 100) == 0);
+	REQUIRE(blob_step(&t, 1, 2, 2, 100) == 0);
+
+	/* SENDS sends to devices 1 and 2 referencing blob 1, alternately through the two stores. */
+	uint8_t blob[1][STORE_ID_BYTES], devs[2][STORE_ID_BYTES];
+	t_id(blob[0], 'B', 1);
+	t_id(devs[0], 'D', 1);
+	t_id(devs[1], 'D', 2);
+	memset(res, 0, sizeof res);
+	pause_both(&t, true);
+	for (unsigned i = 0; i < SENDS; i++) {
+		struct store_recipient r[2];
+		memset(r, 0, sizeof r);
+		for (int d = 0; d < 2; d++) {
+			memcpy(r[d].device_id, devs[d], STORE_ID_BYTES);
+			r[d].payload = (const uint8_t *)"x";
+			r[d].payload_len = 1;
+			r[d].expires_at_ms = 9000;
+		}
+		struct store_send s = {.kind = STORE_KIND_ENVELOPE, .recipients = r, .n_recipients = 2};
+		t_id(s.sender_account, 'A', 2);
+		t_id(s.sender_device, 'D', 10);
+		t_id(s.message_id, 'M', i);
+		struct store_req *req = store_req_new(t.s[i % 2], bcb, &res[i]);
+		int op = store_req_store_envelopes(req, &s);
+		CHECK(op >= 0);
+		CHECK(store_req_blob_ref(req, (const uint8_t(*)[STORE_ID_BYTES])blob, 1,
+					 (const uint8_t(*)[STORE_ID_BYTES])devs, 2, 9000, op) >= 0);
+		CHECK_EQ_INT(store_submit(req), 0);
+	}
+	pause_both(&t, false);
+	wait_n(&t, &res[0].done, SENDS, sizeof res[0]);
+	for (unsigned i = 0; i < SENDS; i++)
+		CHECK_EQ_INT(res[i].result, 0);
+	struct store_blob b;
+	REQUIRE(store_get_blob(t.s[1], blob[0], &b) == 0);
+	CHECK_EQ_INT(b.refs, 2 * SENDS);
+	CHECK_EQ_INT(b.expires_at_ms, 9000);
+	uint32_t count = 0;
+	CHECK_EQ_INT(store_get_blob_grant(t.s[0], blob[0], devs[1], &count, NULL), 0);
+	CHECK_EQ_INT(count, SENDS);
+
+	/* Every envelope acknowledged, each device's acks through both stores at once. */
+	memset(res, 0, sizeof res);
+	pause_both(&t, true);
+	for (unsigned i = 0; i < 2 * SENDS; i++) {
+		int d = (int)(i % 2);
+		struct store_req *req = store_req_new(t.s[(i / 2) % 2], bcb, &res[i]);
+		int op = store_req_delete_envelope(req, devs[d], i / 2 + 1);
+		CHECK(op >= 0);
+		CHECK(store_req_blob_release(req, (const uint8_t(*)[STORE_ID_BYTES])blob, 1, devs[d], op) >= 0);
+		CHECK_EQ_INT(store_submit(req), 0);
+	}
+	pause_both(&t, false);
+	wait_n(&t, &res[0].done, 2 * SENDS, sizeof res[0]);
+	size_t removals = 0;
+	for (unsigned i = 0; i < 2 * SENDS; i++) {
+		CHECK_EQ_INT(res[i].result, 0);
+		removals += res[i].n_removed;
+		if (res[i].n_removed) {
+			CHECK_MEM(res[i].removed[0].id, blob[0], STORE_ID_BYTES);
+			CHECK(!res[i].removed[0].file_unused); /* blob 2 names the same content */
+		}
+	}
+	CHECK_EQ_INT(removals, 1);
+	CHECK_EQ_INT(store_get_blob(t.s[0], blob[0], &b), STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_get_blob_grant(t.s[1], blob[0], devs[0], &count, NULL), STORE_ENOTFOUND);
+	uint8_t sha[STORE_BLOB_SHA_BYTES];
+	memset(sha, 0x61, sizeof sha);
+	CHECK_EQ_INT(store_get_blob_file_count(t.s[1], sha, &count), 0);
+	CHECK_EQ_INT(count, 1);
+	uint64_t used = 0;
+	CHECK_EQ_INT(store_get_blob_usage(t.s[0], b.owner_account, &used, &count), 0);
+	CHECK_EQ_INT(used, 100);
+	CHECK_EQ_INT(count, 1);
+
+	/* Declares through both stores against one quota: exactly as many as fit. */
+	memset(res, 0, sizeof res);
+	pause_both(&t, true);
+	for (unsigned i = 0; i < 20; i++) {
+		struct store_blob nb;
+		make_blob(&nb, 100 + i, 100, 0x70);
+		struct store_req *req = store_req_new(t.s[i % 2], bcb, &res[i]);
+		CHECK(store_req_blob_declare(req, &nb, 1000) >= 0);
+		CHECK_EQ_INT(store_submit(req), 0);
+	}
+	pause_both(&t, false);
+	wait_n(&t, &res[0].done, 20, sizeof res[0]);
+	int ok = 0, over = 0;
+	for (unsigned i = 0; i < 20; i++) {
+		ok += res[i].result == 0;
+		over += res[i].result == STORE_EQUOTA;
+	}
+	CHECK_EQ_INT(ok, 9); /* 100 bytes used by blob 2, 9 x 100 more fit in 1000 */
+	CHECK_EQ_INT(over, 11);
+	CHECK_EQ_INT(store_get_blob_usage(t.s[1], b.owner_account, &used, &count), 0);
+	CHECK_EQ_INT(used, 1000);
+	CHECK_EQ_INT(count, 10);
+
+	/* The last blob of a content removed through the other store: its file is unused. */
+	struct bres r = {0};
+	uint8_t id2[STORE_ID_BYTES];
+	t_id(id2, 'B', 2);
+	struct store_req *req = store_req_new(t.s[0], bcb, &r);
+	REQUIRE(store_req_blob_delete(req, id2) >= 0);
+	CHECK_EQ_INT(store_submit(req), 0);
+	wait_n(&t, &r.done, 1, sizeof r);
+	CHECK_EQ_INT(r.result, 0);
+	CHECK_EQ_INT(r.n_removed, 1);
+	CHECK(r.removed[0].file_unused);
+	two_close(&t);
+}
+
+/* ---- check and backup ------------------------------------------------------------------------ */
+
+struct damage {
+	int n;
+	char table[64];
+};
+
+static void damage_cb(const char *db, const void *key, size_t klen, void *data)
+{
+	struct damage *d = data;
+	(void)key;
+	(void)klen;
+	if (!d->n)
+		snprintf(d->table, sizeof d->table, "%s", db);
+	d->n++;
+}
+
+static void test_check_data_and_backup(void)
+{
+	struct two t;
+	REQUIRE(two_open(&t) == 0);
+	REQUIRE(put_account(&t, 0, 2, STORE_ACCOUNT_CITIZEN) == 0);
+	REQUIRE(blob_step(&t, 0, 0, 1, 100) == 0);
+	REQUIRE(blob_step(&t, 1, 1, 1, 100) == 0);
+	REQUIRE(blob_step(&t, 0, 2, 1, 100) == 0);
+	struct store_consent c;
+	static const uint8_t rec[] = "record";
+	memset(&c, 0, sizeof c);
+	t_id(c.account_id, 'A', 2);
+	c.kind = STORE_CONSENT_GRANT;
+	strcpy(c.tenant, "varde");
+	strcpy(c.text_version, "v1");
+	c.record = rec;
+	c.record_len = sizeof rec;
+	struct t_res res = {0};
+	struct store_req *req = store_req_new(t.s[1], t_cb, &res);
+	REQUIRE(store_req_put_consent(req, &c) == 0);
+	REQUIRE(run1(&t, req, &res) == 0);
+
+	struct damage d = {0};
+	uint64_t records = 0;
+	CHECK_EQ_INT(store_check_data(t.s[0], damage_cb, &d, &records), 0);
+	CHECK_EQ_INT(d.n, 0);
+	CHECK(records >= 7); /* meta, account, blob, usage, file count, consent, latest, counts... */
+
+	/* A counter changed behind the store's back is found. */
+	PGconn *conn = PQconnectdb(t.conninfo);
+	REQUIRE(PQstatus(conn) == CONNECTION_OK);
+	PGresult *r = PQexec(conn, "UPDATE blob_usage SET bytes = bytes + 1");
+	CHECK(PQresultStatus(r) == PGRES_COMMAND_OK);
+	PQclear(r);
+	r = PQexec(conn, "UPDATE consent_counts SET active = 0");
+	CHECK(PQresultStatus(r) == PGRES_COMMAND_OK);
+	PQclear(r);
+	PQfinish(conn);
+	CHECK_EQ_INT(store_check_data(t.s[1], damage_cb, &d, NULL), 2);
+	CHECK_EQ_INT(d.n, 2);
+	CHECK(strcmp(d.table, "blob_usage") == 0);
+
+	CHECK_EQ_INT(store_backup(t.s[0], "/nonexistent/backup"), STORE_ENOTSUP);
+	CHECK(strcmp(store_strerror(STORE_ENOTSUP), "not supported by this storage engine") == 0);
+	two_close(&t);
+}
+
+int main(void)
+{
+	if (!pg_test_admin_conninfo()) {
+		fprintf(stderr, "no PostgreSQL server for the test\n");
+		return 1;
+	}
+	RUN(test_audit_two_relays_one_chain);
+	RUN(test_consent_counters_two_relays);
+	RUN(test_blob_refs_two_relays);
+	RUN(test_check_data_and_backup);
+	return TEST_RESULT();
+}
