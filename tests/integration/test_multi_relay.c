@@ -22,6 +22,7 @@
 
 #include "pg_server.h"
 #include "relay_proc.h"
+#include "wakks_devidp.h"
 #include "tclient.h"
 #include "test.h"
 
@@ -433,6 +434,35 @@ static void a_relay_waits_for_its_database_at_start(void)
 	pg_server_cleanup(&down);
 }
 
+/* The operator's commands work on the shared database through any relay's configuration: a
+ * caseworker revoked by the command loses her connection on B; check-data reads every table. */
+static void operator_commands_work_on_the_shared_database(void)
+{
+	const devidp_user *cw = devidp_demo_user("camilla");
+	REQUIRE(cw != NULL);
+	char *err = NULL, *out = NULL;
+	char *revoke[] = { (char *)relay_binary(), "--config", ra.config_path, "--dev",
+			   "revoke-caseworker", "varde", (char *)cw->upn, NULL };
+	CHECK_EQ_INT(relay_run_command(revoke, &err), 0);
+	free(err);
+	CHECK_EQ_INT(tdev_wait(&camilla, PROTO_T_DELIVER, 3000), -1);
+	CHECK_EQ_INT(camilla.ws.close_code, 4004);
+	char *check[] = { (char *)relay_binary(), "--config", rb.config_path, "--dev", "check-data",
+			  NULL };
+	err = NULL;
+	CHECK_EQ_INT(relay_run_command_io(check, "", &out, &err), 0);
+	CHECK(out && strstr(out, " 0 damaged"));
+	free(out);
+	free(err);
+	/* A backup is PostgreSQL's own. */
+	char *backup[] = { (char *)relay_binary(), "--config", ra.config_path, "--dev", "backup",
+			   "/nonexistent/backup", NULL };
+	err = NULL;
+	CHECK_EQ_INT(relay_run_command(backup, &err), 2);
+	CHECK(err && strstr(err, "pg_basebackup") && !strstr(err, PASSWORD));
+	free(err);
+}
+
 static void both_relays_say_they_are_ready_on_postgresql(void)
 {
 	/* Ready once a commit through the database came back (a few hundred ms after start). */
@@ -484,6 +514,7 @@ int main(void)
 	RUN(a_malformed_event_is_dropped);
 	RUN(no_push_for_a_device_connected_to_another_relay);
 	RUN(an_attachment_uploaded_through_a_is_downloaded_through_b);
+	RUN(operator_commands_work_on_the_shared_database);
 	RUN(a_relay_with_another_key_is_refused);
 	RUN(a_relay_waits_for_its_database_at_start);
 	tdev_free(&anna);
