@@ -296,7 +296,7 @@ static int open_shared_data(struct relay *r)
 	}
 	/* Connections off the writer: one for the loop thread's rate buckets (one statement at a
 	 * time), a few for blob bytes on the threadpool (libuv's is 4 threads by default). */
-	if (store_aux_open(r->store, 1, &r->aux_rates) != 0 ||
+	if (store_aux_open(r->store, 1, &r->aux_loop) != 0 ||
 	    store_aux_open(r->store, 4, &r->aux_blobs) != 0)
 		return relay_start_failed(RELAY_EXIT_RUNTIME, "give the relay more memory",
 					  "out of memory");

@@ -217,8 +217,11 @@ static int verify_attestation(struct relay_conn *c, const proto_frame *f, struct
 		rc = id_verify(&idp->idp, idp->keys, tenant, g->attestation.ptr, g->attestation.len,
 			       g->identity_key, login_challenge, (int64_t)(relay_now_ms() / 1000),
 			       r->identity.replay, &v);
-		if (rc == 0)
-			relay_login_challenge_consume(r, g->identity_key);
+		/* Used once: a second registration with it (here or through another relay) fails. */
+		if (rc == 0 && !relay_login_challenge_consume(r, g->identity_key, login_challenge)) {
+			id_verified_wipe(&v);
+			rc = ID_ERR_NONCE_MISMATCH;
+		}
 		sodium_memzero(login_challenge, sizeof login_challenge);
 	}
 	if (rc != 0)

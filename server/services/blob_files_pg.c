@@ -47,14 +47,14 @@ static size_t inflight_bytes;
 /* Work queued on the threadpool (operations and sweeps): the pools are closed only once it is
  * done, and a stopping relay hands them over here (blob_pg_stop). */
 static unsigned pending;
-static struct store_aux *closing_blobs, *closing_rates;
+static struct store_aux *closing_blobs, *closing_loop;
 
 static void work_finished(void)
 {
-	if (--pending == 0 && (closing_blobs || closing_rates)) {
+	if (--pending == 0 && (closing_blobs || closing_loop)) {
 		store_aux_close(closing_blobs);
-		store_aux_close(closing_rates);
-		closing_blobs = closing_rates = NULL;
+		store_aux_close(closing_loop);
+		closing_blobs = closing_loop = NULL;
 	}
 }
 
@@ -62,12 +62,12 @@ void blob_pg_stop(struct relay *r)
 {
 	if (pending == 0) {
 		store_aux_close(r->aux_blobs);
-		store_aux_close(r->aux_rates);
+		store_aux_close(r->aux_loop);
 	} else {
 		closing_blobs = r->aux_blobs;
-		closing_rates = r->aux_rates;
+		closing_loop = r->aux_loop;
 	}
-	r->aux_blobs = r->aux_rates = NULL;
+	r->aux_blobs = r->aux_loop = NULL;
 }
 
 size_t blob_pg_inflight_bytes(void)
@@ -242,6 +242,7 @@ static void sweep_list(uv_work_t *w)
 	sw->n_shas = store_blob_data_list(sw->blobs, STORE_BLOB_SHA_BYTES, NULL, SWEEP_MIN_AGE_MS,
 					  &sw->shas[0][0], SWEEP_BATCH);
 	sw->rates_removed = sw->rates ? store_rate_sweep(sw->rates, RATE_IDLE_MS) : 0;
+	(void)store_challenge_sweep(sw->blobs); /* expired login challenges */
 }
 
 /* On the loop: decides each listed key against the records, as the file sweep does. */
@@ -287,7 +288,7 @@ void blob_pg_sweep(struct relay *r)
 		return;
 	sw->relay = r;
 	sw->blobs = r->aux_blobs;
-	sw->rates = r->aux_rates;
+	sw->rates = r->aux_blobs; /* the loop thread's pool stays free for it */
 	sw->work.data = sw;
 	if (uv_queue_work(r->loop, &sw->work, sweep_list, sweep_listed) < 0)
 		free(sw);

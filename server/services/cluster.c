@@ -80,11 +80,13 @@ static void on_event(const uint8_t *msg, size_t len, void *data)
 	struct relay *r = data;
 	struct relay_event ev;
 	if (relay_event_decode(msg, len, &ev) != 0) {
+		r->metrics.cluster_events_malformed++;
 		RLOG_WARN("cluster", "event_malformed", "bytes=%zu note=\"dropped\"", len);
 		return;
 	}
 	if (r->stopping)
 		return;
+	r->metrics.cluster_events_received++;
 	apply(r, &ev);
 }
 
@@ -96,6 +98,7 @@ static void on_wake(const uint8_t (*device_ids)[STORE_ID_BYTES], size_t n, void 
 	struct relay *r = data;
 	if (r->stopping)
 		return;
+	r->metrics.cluster_wakes++;
 	if (!device_ids) {
 		for (struct relay_conn *c = r->conns; c; c = c->next)
 			if (c->state == CONN_AUTHENTICATED)

@@ -217,7 +217,9 @@ void relay_cluster_broadcast(struct relay *r, const struct relay_event *ev)
 	uint8_t buf[RELAY_EVENT_MAX];
 	int n = relay_event_encode(ev, buf, sizeof buf);
 	int rc = n > 0 ? store_broadcast(r->store, buf, (size_t)n) : STORE_EINVAL;
-	if (rc != 0)
+	if (rc == 0)
+		r->metrics.cluster_events_sent++;
+	else
 		RLOG_WARN("cluster", "event_not_sent", "kind=%u error=\"%s\"", ev->kind,
 			  store_strerror(rc));
 }

@@ -48,12 +48,12 @@ static bool take_local(struct relay *r, const uint8_t device[16], enum relay_rat
 bool relay_device_rate_take(struct relay *r, const uint8_t device[16], enum relay_rate_kind kind,
 			    uint32_t per_minute, uint64_t *retry_ms)
 {
-	if (!r->aux_rates)
+	if (!r->aux_loop)
 		return take_local(r, device, kind, per_minute, retry_ms);
 	/* Several relays share the store: the bucket is the database's, so that a device spreading
 	 * its requests over the relays gets no more than on one. */
 	bool taken = false;
-	int rc = store_rate_take(r->aux_rates, device, (uint8_t)kind, per_minute, &taken, retry_ms);
+	int rc = store_rate_take(r->aux_loop, device, (uint8_t)kind, per_minute, &taken, retry_ms);
 	if (rc == 0)
 		return taken;
 	/* The database is unreachable: its writes fail anyway, so this relay's own bucket bounds

@@ -267,6 +267,10 @@ int relay_metrics_render(const struct relay *r, char *buf, size_t len)
 	emit(&o, "wakks_push_coalesced_total", "counter", "Pushes not sent because one went out within the interval or was queued.", m->push_coalesced);
 	emit(&o, "wakks_webhook_sent_total", "counter", "Fallback webhook calls the tenant accepted.", m->webhook_sent);
 	emit(&o, "wakks_webhook_failed_total", "counter", "Fallback webhook calls refused or given up.", m->webhook_failed);
+	emit(&o, "wakks_cluster_events_sent_total", "counter", "Events sent to the other relays on the shared database.", m->cluster_events_sent);
+	emit(&o, "wakks_cluster_events_received_total", "counter", "Events from other relays applied here.", m->cluster_events_received);
+	emit(&o, "wakks_cluster_events_malformed_total", "counter", "Events from other relays dropped as malformed.", m->cluster_events_malformed);
+	emit(&o, "wakks_cluster_wakes_total", "counter", "Wake notifications from other relays' commits.", m->cluster_wakes);
 	emit(&o, "wakks_push_subscriptions_removed_total", "counter", "Subscriptions deleted because their push service said they are gone.", m->push_subscriptions_removed);
 	if (r->store)
 		storage_metrics(&o, r);

@@ -902,6 +902,20 @@ int store_rate_take(struct store_aux *aux, const uint8_t key[STORE_ID_BYTES], ui
  * @return the number deleted (>= 0) or STORE_EIO. */
 int store_rate_sweep(struct store_aux *aux, uint64_t idle_ms);
 
+/* Login challenges (spec/identity.md §2.2) shared by the relays: a client that fetched one from
+ * one relay may register through another. One per identity key; put replaces it. Any thread.
+ * put: 0, STORE_EINVAL, STORE_EIO. get: 0 and out, STORE_ENOTFOUND (none, or expired), STORE_EIO.
+ * take: deletes it only if it is still `challenge` (used once, whichever relay asks first wins):
+ * 0, STORE_ENOTFOUND (another relay took it, or it expired), STORE_EIO. sweep: deletes the expired
+ * ones, returns how many (>= 0) or STORE_EIO. */
+int store_challenge_put(struct store_aux *aux, const uint8_t ik[STORE_KEY_BYTES],
+			const uint8_t challenge[32], uint64_t ttl_ms);
+int store_challenge_get(struct store_aux *aux, const uint8_t ik[STORE_KEY_BYTES],
+			uint8_t out[32]);
+int store_challenge_take(struct store_aux *aux, const uint8_t ik[STORE_KEY_BYTES],
+			 const uint8_t challenge[32]);
+int store_challenge_sweep(struct store_aux *aux);
+
 /* Blob bytes (the records are store_req_blob_*): an upload's chunks under its blob id, a sealed
  * blob's bytes under its SHA-256 (shared by blobs with the same content). */
 

@@ -29,6 +29,12 @@ const char pg__schema_relay_v1[] =
 	" PRIMARY KEY (key, off));"
 	"ALTER TABLE blob_data ALTER COLUMN data SET STORAGE EXTERNAL;"
 	/* Sealed contents: present exactly when blob_data holds all size bytes under sha256. */
+	/* Login challenges (spec/identity.md §2.2): one per identity key, any relay finds it. */
+	"CREATE TABLE login_challenges ("
+	" ik bytea PRIMARY KEY,"
+	" challenge bytea NOT NULL,"
+	" expires_ms bigint NOT NULL);"
+	"CREATE INDEX login_challenges_expiry ON login_challenges (expires_ms);"
 	"CREATE TABLE blob_sealed ("
 	" sha256 bytea PRIMARY KEY,"
 	" size bigint NOT NULL,"

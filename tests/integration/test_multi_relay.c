@@ -5,9 +5,13 @@
  * reconnect); a device registered through B is announced to its account's device on A; a device
  * revoked through A loses its connection on B; a device connecting to B ends its older connection
  * on A; a send budget spent on A is spent on B too; an attachment uploaded through A is
- * downloaded through B byte for byte. The relays share the account-id key (the same file). */
+ * downloaded through B byte for byte; A sends no push for a device B delivered to. The relays share the account-id key (the same file). */
 #include <errno.h>
 #include <fcntl.h>
+#include <libpq-fe.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,12 +22,14 @@
 
 #include "pg_server.h"
 #include "relay_proc.h"
+#include "wakks_devidp.h"
 #include "tclient.h"
 #include "test.h"
 
 #define CHUNK PROTO_MAX_BLOB_CHUNK_BYTES
-/* The send budget both relays are given: small, so that the test spends it quickly. */
-#define SENDS_PER_MINUTE 4
+/* The send budget both relays are given: small, so that the test spends it quickly, and more
+ * than anna sends in all the tests. */
+#define SENDS_PER_MINUTE 10
 /* The server trusts local connections; a password in the connection string is what the relay's
  * log must never show. */
 #define PASSWORD "never-in-a-log-7f3a"
@@ -68,7 +74,9 @@ static int start_relays(void)
 {
 	static char extra[1024];
 	snprintf(extra, sizeof extra,
-		 "[storage]\nengine = postgresql\nconninfo = %s\n[limits]\nsends_per_minute = %d\n",
+		 "[storage]\nengine = postgresql\nconninfo = %s\n[limits]\nsends_per_minute = %d\n"
+		 /* a push that fails counts at once (no retries), to a loopback endpoint */
+		 "[push]\nretry_max = 0\nallow_local_endpoints = on\n",
 		 conninfo, SENDS_PER_MINUTE);
 	struct relay_proc_opts o = { .extra_config = extra, .dev = true };
 	if (relay_proc_start_opts(&ra, &o) != 0)
@@ -180,27 +188,133 @@ static void a_device_connecting_to_b_ends_its_connection_on_a(void)
 
 static void a_send_budget_spent_on_a_is_spent_on_b(void)
 {
-	/* A device of its own, so that the sends above do not count. */
-	struct tdev a2, a2_b;
-	tdev_init(&a2, ra.port);
-	REQUIRE(tdev_register(&a2, "dev-mitid", "anna", 1) == 0);
+	/* bo's device on A (its only one since the revocation) has sent nothing yet. */
 	int stored = 0;
 	for (int i = 0; i < SENDS_PER_MINUTE; i++)
-		if (send_to_unit(&a2, "budget") == PROTO_T_STORED)
+		if (send_to_unit(&bo1, "budget") == PROTO_T_STORED)
 			stored++;
 	CHECK_EQ_INT(stored, SENDS_PER_MINUTE);
 	/* The same device on B: its budget is the one spent on A. */
-	tdev_init(&a2_b, rb.port);
-	tdev_copy_identity(&a2_b, &a2);
-	REQUIRE(tdev_login(&a2_b) == 0);
-	CHECK_EQ_INT(send_to_unit(&a2_b, "one more"), PROTO_T_ERROR);
-	CHECK_EQ_INT(a2_b.frame.body.error.code, -PROTO_E_RATE_LIMITED);
-	tdev_free(&a2);
-	tdev_free(&a2_b);
+	struct tdev bo1_b;
+	tdev_init(&bo1_b, rb.port);
+	tdev_copy_identity(&bo1_b, &bo1);
+	REQUIRE(tdev_login(&bo1_b) == 0);
+	CHECK_EQ_INT(send_to_unit(&bo1_b, "one more"), PROTO_T_ERROR);
+	CHECK_EQ_INT(bo1_b.frame.body.error.code, -PROTO_E_RATE_LIMITED);
+	tdev_free(&bo1_b);
 	/* camilla's mailbox gets the stored ones (delivered on B). */
+	int delivered = 0;
 	for (int i = 0; i < SENDS_PER_MINUTE; i++)
-		if (tdev_wait(&camilla, PROTO_T_DELIVER, 3000) == PROTO_T_DELIVER)
-			(void)tdev_ack(&camilla, camilla.frame.body.deliver.seq);
+		if (tdev_wait(&camilla, PROTO_T_DELIVER, 3000) == PROTO_T_DELIVER &&
+		    tdev_ack(&camilla, camilla.frame.body.deliver.seq) == PROTO_T_OK)
+			delivered++;
+	CHECK_EQ_INT(delivered, SENDS_PER_MINUTE);
+}
+
+/* ---- pushes ---------------------------------------------------------------------------------- */
+
+static uint64_t metric(const struct relay_proc *p, const char *line_start)
+{
+	int status = 0;
+	char *body = NULL;
+	uint64_t v = UINT64_MAX;
+	if (admin_get(p->admin_port, "/metrics", &status, &body) != 0)
+		return v;
+	char key[160];
+	snprintf(key, sizeof key, "\n%s ", line_start);
+	const char *at = body ? strstr(body, key) : NULL;
+	if (at)
+		v = strtoull(at + strlen(key), NULL, 10);
+	free(body);
+	return v;
+}
+
+/* A Web Push subscription of d to an endpoint where nothing listens: every push the relay tries
+ * fails at once and is counted. */
+static int subscribe_web_push(struct tdev *d)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	uint8_t p256dh[65], auth[16];
+	size_t n = 0;
+	int ok = k && EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, p256dh,
+						      sizeof p256dh, &n) == 1 && n == 65;
+	EVP_PKEY_free(k);
+	if (!ok)
+		return -1;
+	randombytes_buf(auth, sizeof auth);
+	static const char ep[] = "https://localhost:1/wp/nobody";
+	proto_frame f;
+	proto_frame_init(&f, PROTO_T_PUSH_REGISTER, 0);
+	f.body.push_register.kind = PROTO_PUSH_WEB;
+	f.body.push_register.endpoint = (proto_str){ ep, strlen(ep) };
+	f.body.push_register.p256dh = p256dh;
+	f.body.push_register.auth = auth;
+	return tdev_request(d, &f, 5000);
+}
+
+#define WEB_FAILED "wakks_push_failed_total{provider=\"web\"}"
+
+static void the_relays_count_what_they_told_each_other(void)
+{
+	/* Everything above went both ways: events (device notices, revocation, replaced
+	 * connections) and wakes, none malformed. */
+	CHECK(metric(&ra, "wakks_cluster_events_sent_total") >= 3);
+	CHECK(metric(&rb, "wakks_cluster_events_received_total") >= 3);
+	CHECK(metric(&rb, "wakks_cluster_wakes_total") >= 1);
+	CHECK(metric(&ra, "wakks_cluster_events_malformed_total") == 0);
+	CHECK(metric(&rb, "wakks_cluster_events_malformed_total") == 0);
+}
+
+/* Whoever can reach the database can send an event: one that breaks the format is counted and
+ * dropped, and the relays carry on. */
+static void a_malformed_event_is_dropped(void)
+{
+	PGconn *c = PQconnectdb(conninfo);
+	REQUIRE(PQstatus(c) == CONNECTION_OK);
+	/* Another instance id, then a version-1 "device gone" one byte short. */
+	PGresult *res = PQexec(c, "SELECT pg_notify('wakks_event', repeat('ab', 16) || '0104' || "
+				  "repeat('11', 15))");
+	CHECK(PQresultStatus(res) == PGRES_TUPLES_OK);
+	PQclear(res);
+	PQfinish(c);
+	uint64_t n = 0;
+	for (int i = 0; i < 50 && n != 1; i++) {
+		usleep(50 * 1000);
+		n = metric(&rb, "wakks_cluster_events_malformed_total");
+	}
+	CHECK(n == 1);
+	CHECK(metric(&ra, "wakks_cluster_events_malformed_total") == 1);
+	CHECK(relay_log_contains(&rb, "event=event_malformed"));
+	/* Still serving: a send through A reaches B. */
+	CHECK_EQ_INT(send_to_unit(&anna, "after"), PROTO_T_STORED);
+	REQUIRE(tdev_wait(&camilla, PROTO_T_DELIVER, 3000) == PROTO_T_DELIVER);
+	CHECK_EQ_INT(tdev_ack(&camilla, camilla.frame.body.deliver.seq), PROTO_T_OK);
+}
+
+static void no_push_for_a_device_connected_to_another_relay(void)
+{
+	REQUIRE(subscribe_web_push(&camilla) == PROTO_T_OK);
+	uint64_t before = metric(&ra, WEB_FAILED);
+	REQUIRE(before != UINT64_MAX);
+	/* A does not see camilla (she is on B): B delivers, she acknowledges, A pushes nothing. */
+	CHECK_EQ_INT(send_to_unit(&anna, "on B"), PROTO_T_STORED);
+	REQUIRE(tdev_wait(&camilla, PROTO_T_DELIVER, 3000) == PROTO_T_DELIVER);
+	CHECK_EQ_INT(tdev_ack(&camilla, camilla.frame.body.deliver.seq), PROTO_T_OK);
+	usleep(3500 * 1000);
+	CHECK(metric(&ra, WEB_FAILED) == before);
+	/* Connected nowhere: A pushes (and the push fails, as nothing listens). */
+	tdev_disconnect(&camilla);
+	CHECK_EQ_INT(send_to_unit(&anna, "nowhere"), PROTO_T_STORED);
+	uint64_t after = before;
+	for (int i = 0; i < 100 && after == before; i++) {
+		usleep(100 * 1000);
+		after = metric(&ra, WEB_FAILED);
+	}
+	CHECK(after == before + 1);
+	/* Back on B, the envelope is there. */
+	REQUIRE(tdev_login(&camilla) == 0);
+	REQUIRE(tdev_wait(&camilla, PROTO_T_DELIVER, 3000) == PROTO_T_DELIVER);
+	CHECK_EQ_INT(tdev_ack(&camilla, camilla.frame.body.deliver.seq), PROTO_T_OK);
 }
 
 /* ---- blobs ------------------------------------------------------------------------------------- */
@@ -282,11 +396,86 @@ static void an_attachment_uploaded_through_a_is_downloaded_through_b(void)
 	free(ct);
 }
 
+/* A relay whose database is down at start (a fail-over, a power cut that brought both back)
+ * waits for it instead of exiting at once. */
+static struct pg_server down;
+
+static void *bring_database_back(void *arg)
+{
+	(void)arg;
+	usleep(1500 * 1000);
+	if (pg_server_restart(&down) != 0)
+		fprintf(stderr, "the database did not come back\n");
+	return NULL;
+}
+
+static void a_relay_waits_for_its_database_at_start(void)
+{
+	REQUIRE(pg_server_start(&down) == 0);
+	char ci[512];
+	REQUIRE(pg_server_exec(&down, NULL, "CREATE DATABASE wakks") == 0);
+	REQUIRE(pg_server_conninfo(&down, "wakks", ci, sizeof ci) == 0);
+	REQUIRE(pg_server_stop(&down) == 0);
+	static char extra[700];
+	snprintf(extra, sizeof extra, "[storage]\nengine = postgresql\nconninfo = %s\n", ci);
+	struct relay_proc r3;
+	struct relay_proc_opts o = { .extra_config = extra, .dev = true };
+	pthread_t t;
+	REQUIRE(pthread_create(&t, NULL, bring_database_back, NULL) == 0);
+	int rc = relay_proc_start_opts(&r3, &o);
+	pthread_join(t, NULL);
+	CHECK_EQ_INT(rc, 0);
+	CHECK(relay_log_contains(&r3, "event=database_unreachable"));
+	struct tdev d;
+	tdev_init(&d, r3.port);
+	CHECK_EQ_INT(tdev_register(&d, "dev-mitid", "anna", 1), 0);
+	tdev_free(&d);
+	relay_proc_cleanup(&r3);
+	pg_server_cleanup(&down);
+}
+
+/* The operator's commands work on the shared database through any relay's configuration: a
+ * caseworker revoked by the command loses her connection on B; check-data reads every table. */
+static void operator_commands_work_on_the_shared_database(void)
+{
+	const devidp_user *cw = devidp_demo_user("camilla");
+	REQUIRE(cw != NULL);
+	char *err = NULL, *out = NULL;
+	char *revoke[] = { (char *)relay_binary(), "--config", ra.config_path, "--dev",
+			   "revoke-caseworker", "varde", (char *)cw->upn, NULL };
+	CHECK_EQ_INT(relay_run_command(revoke, &err), 0);
+	free(err);
+	CHECK_EQ_INT(tdev_wait(&camilla, PROTO_T_DELIVER, 3000), -1);
+	CHECK_EQ_INT(camilla.ws.close_code, 4004);
+	char *check[] = { (char *)relay_binary(), "--config", rb.config_path, "--dev", "check-data",
+			  NULL };
+	err = NULL;
+	CHECK_EQ_INT(relay_run_command_io(check, "", &out, &err), 0);
+	CHECK(out && strstr(out, " 0 damaged"));
+	free(out);
+	free(err);
+	/* A backup is PostgreSQL's own. */
+	char *backup[] = { (char *)relay_binary(), "--config", ra.config_path, "--dev", "backup",
+			   "/nonexistent/backup", NULL };
+	err = NULL;
+	CHECK_EQ_INT(relay_run_command(backup, &err), 2);
+	CHECK(err && strstr(err, "pg_basebackup") && !strstr(err, PASSWORD));
+	free(err);
+}
+
 static void both_relays_say_they_are_ready_on_postgresql(void)
 {
+	/* Ready once a commit through the database came back (a few hundred ms after start). */
 	int status = 0;
 	char *body = NULL;
-	CHECK_EQ_INT(admin_get(rb.admin_port, "/readyz", &status, &body), 0);
+	for (int i = 0; i < 50 && status != 200; i++) {
+		free(body);
+		body = NULL;
+		if (admin_get(rb.admin_port, "/readyz", &status, &body) != 0)
+			break;
+		if (status != 200)
+			usleep(100 * 1000);
+	}
 	CHECK_EQ_INT(status, 200);
 	free(body);
 	body = NULL;
@@ -321,8 +510,13 @@ int main(void)
 	RUN(a_device_revoked_through_a_loses_its_connection_on_b);
 	RUN(a_device_connecting_to_b_ends_its_connection_on_a);
 	RUN(a_send_budget_spent_on_a_is_spent_on_b);
+	RUN(the_relays_count_what_they_told_each_other);
+	RUN(a_malformed_event_is_dropped);
+	RUN(no_push_for_a_device_connected_to_another_relay);
 	RUN(an_attachment_uploaded_through_a_is_downloaded_through_b);
+	RUN(operator_commands_work_on_the_shared_database);
 	RUN(a_relay_with_another_key_is_refused);
+	RUN(a_relay_waits_for_its_database_at_start);
 	tdev_free(&anna);
 	tdev_free(&camilla);
 	tdev_free(&bo1);
