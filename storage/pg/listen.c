@@ -180,6 +180,8 @@ static void connect_start(struct pgstore *pg)
 		lost(pg);
 		return;
 	}
+	/* The server's last words (FATAL on a terminated session) would go to stderr. */
+	PQsetNoticeReceiver(pg->lconn, pg__quiet_notice, NULL);
 	pg->lconnecting = true;
 	if (watch(pg, UV_WRITABLE) != 0)
 		lost(pg);

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <libpq-fe.h>
 #include <uv.h>
@@ -91,6 +92,13 @@ struct pg_wtxn {
 	struct pg_wakes *wakes; /* the batch's */
 };
 
+/* The device a STORE_EQUOTA / STORE_ENODEVICE / STORE_EREVOKED ... failure refers to. */
+static inline void pg__req_fail_device(struct pg_wtxn *w, const uint8_t device_id[STORE_ID_BYTES])
+{
+	w->req->has_failed_device = true;
+	memcpy(w->req->failed_device, device_id, STORE_ID_BYTES);
+}
+
 /* Remember that a device's mailbox got an envelope in this request (STORE_ENOMEM). */
 int pg__wake_add(struct pg_wtxn *w, const uint8_t device_id[STORE_ID_BYTES]);
 
@@ -100,6 +108,17 @@ int pg__wake_add(struct pg_wtxn *w, const uint8_t device_id[STORE_ID_BYTES]);
 #define PG__OP_DECL(name) int pg__op_##name##_apply(struct pg_wtxn *w, struct store__op *op);
 STORE__OPS(PG__OP_DECL)
 #undef PG__OP_DECL
+
+/* Helpers other areas' operations share (erase uses them too). */
+/* Drops the device's signed and one-time prekeys and its push subscription. */
+int pg__device_drop_keys(struct pg_wtxn *w, const uint8_t id[STORE_ID_BYTES]);
+/* Deletes up to max of a device's envelopes, lowest seq first, updating its counters and the
+ * senders' shares; *more: envelopes remain after those. */
+int pg__mailbox_delete_some(struct pg_wtxn *w, const uint8_t device_id[STORE_ID_BYTES], size_t max,
+			    size_t *n, uint64_t *bytes, bool *more);
+/* Deletes up to max idempotency entries of sends by sender_device; *more: entries remain. */
+int pg__idem_delete_sender(struct pg_wtxn *w, const uint8_t sender_device[STORE_ID_BYTES],
+			   size_t max, size_t *n, bool *more);
 
 /* ---- parameters and results ------------------------------------------------------------------ */
 
@@ -122,6 +141,25 @@ void pg_p_bool(struct pg_params *p, bool v);
 void pg_p_text(struct pg_params *p, const char *s);
 void pg_p_textn(struct pg_params *p, const char *s, size_t len);
 void pg_p_null(struct pg_params *p, Oid type);
+
+/* One-dimensional arrays in binary form (bytea[] or bigint[]) for = ANY($n) and unnest($n): one
+ * statement for all the recipients of a send instead of one per recipient. */
+#define PG_OID_BYTEA_ARRAY 1001
+#define PG_OID_INT8_ARRAY 1016
+struct pg_array {
+	uint8_t *buf;
+	size_t len, cap;
+	uint32_t n;
+	int err; /* STORE_ENOMEM once an append failed; the array is then unusable */
+};
+/* Starts an empty array of elem (PG_OID_BYTEA or PG_OID_INT8). */
+void pg_a_init(struct pg_array *a, Oid elem);
+void pg_a_bytes(struct pg_array *a, const void *v, size_t len);
+void pg_a_int8(struct pg_array *a, uint64_t v);
+void pg_a_free(struct pg_array *a);
+/* Adds the array as parameter (the array must outlive the statement): STORE_ENOMEM if an append
+ * failed, else 0. */
+int pg_p_array(struct pg_params *p, struct pg_array *a, Oid array_type);
 
 /* Binary result readers. Integers: 2-, 4- or 8-byte big-endian columns (smallint, int, bigint);
  * bool: 1 byte. */
@@ -153,6 +191,9 @@ int pg__unhex(const char *s, size_t slen, uint8_t *out, size_t len);
 /* Connects with conninfo; NULL when it cannot (nothing logged: the conninfo may hold a password).
  * Sets the session up (client encoding, synchronous_commit at least on). */
 PGconn *pg__connect(const char *conninfo, const char *application_name);
+
+/* A notice receiver that drops the notice: the library does not log. */
+void pg__quiet_notice(void *arg, const PGresult *r);
 
 /* A read on the loop thread's connection: reconnects once when the connection broke and runs the
  * statement again; a second failure is STORE_EIO. Returns the result or NULL with *err. */
@@ -194,8 +235,6 @@ int pg_get_signed_prekey(struct store *s, const uint8_t device_id[STORE_ID_BYTES
 int pg_count_one_time_prekeys(struct store *s, const uint8_t device_id[STORE_ID_BYTES],
 			      uint32_t *n);
 int pg_mailbox_total(struct store *s, uint64_t *count);
-int pg_mailbox_depth(struct store *s, const uint8_t device_id[STORE_ID_BYTES], uint64_t *count,
-		     uint64_t *bytes);
 int pg_mailbox_iter(struct store *s, const uint8_t device_id[STORE_ID_BYTES], uint64_t from_seq,
 		    size_t max, store_mailbox_cb cb, void *data);
 int pg_get_idempotency(struct store *s, const uint8_t sender_device[STORE_ID_BYTES],

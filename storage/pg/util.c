@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* Binary parameters and results, running statements, SQLSTATE -> STORE_E*, connecting, and the
  * loop thread's reads with their one reconnect. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "pg_internal.h"
@@ -216,7 +217,7 @@ int pg__unhex(const char *s, size_t slen, uint8_t *out, size_t len)
 
 /* Notices (a WARNING of the server) go nowhere: libpq's default prints them on stderr, and the
  * library does not log. */
-static void quiet_notice(void *arg, const PGresult *r)
+void pg__quiet_notice(void *arg, const PGresult *r)
 {
 	(void)arg;
 	(void)r;
@@ -235,7 +236,7 @@ PGconn *pg__connect(const char *conninfo, const char *application_name)
 		PQfinish(c);
 		return NULL;
 	}
-	PQsetNoticeReceiver(c, quiet_notice, NULL);
+	PQsetNoticeReceiver(c, pg__quiet_notice, NULL);
 	/* "stored" means durable: a server configured with synchronous_commit off or local would
 	 * make it mean less, so the session asks for at least on (a stronger server setting such
 	 * as remote_apply is kept). */
@@ -282,4 +283,92 @@ PGresult *pg__read(struct store *s, const char *sql, const struct pg_params *p, 
 			return NULL;
 		}
 	}
+}
+
+/* Array layout (PostgreSQL's array_send): ndim, has-nulls flag, element type, then per dimension
+ * its length and lower bound, then each element as length and bytes. The count is patched when
+ * the array is added. */
+#define ARRAY_HEAD 20
+
+static void a_put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint8_t *a_room(struct pg_array *a, size_t need)
+{
+	if (a->err)
+		return NULL;
+	if (a->len + need > a->cap) {
+		size_t cap = a->cap ? a->cap : 256;
+		while (cap < a->len + need)
+			cap *= 2;
+		uint8_t *nb = realloc(a->buf, cap);
+		if (!nb) {
+			a->err = STORE_ENOMEM;
+			return NULL;
+		}
+		a->buf = nb;
+		a->cap = cap;
+	}
+	uint8_t *p = a->buf + a->len;
+	a->len += need;
+	return p;
+}
+
+void pg_a_init(struct pg_array *a, Oid elem)
+{
+	memset(a, 0, sizeof *a);
+	uint8_t *p = a_room(a, ARRAY_HEAD);
+	if (!p)
+		return;
+	a_put32(p, 1);
+	a_put32(p + 4, 0);
+	a_put32(p + 8, elem);
+	a_put32(p + 12, 0); /* count: patched */
+	a_put32(p + 16, 1);
+}
+
+void pg_a_bytes(struct pg_array *a, const void *v, size_t len)
+{
+	uint8_t *p = a_room(a, 4 + len);
+	if (!p)
+		return;
+	a_put32(p, (uint32_t)len);
+	if (len)
+		memcpy(p + 4, v, len);
+	a->n++;
+}
+
+void pg_a_int8(struct pg_array *a, uint64_t v)
+{
+	uint8_t b[8];
+	for (int k = 7; k >= 0; k--, v >>= 8)
+		b[k] = (uint8_t)v;
+	pg_a_bytes(a, b, 8);
+}
+
+void pg_a_free(struct pg_array *a)
+{
+	free(a->buf);
+	memset(a, 0, sizeof *a);
+}
+
+int pg_p_array(struct pg_params *p, struct pg_array *a, Oid array_type)
+{
+	if (a->err || !a->buf)
+		return STORE_ENOMEM;
+	a_put32(a->buf + 12, a->n);
+	if (a->n == 0) {
+		/* An empty array has no dimensions. */
+		a_put32(a->buf, 0);
+		add(p, array_type, a->buf, 12);
+		return 0;
+	}
+	a_put32(a->buf, 1);
+	add(p, array_type, a->buf, a->len);
+	return 0;
 }

@@ -35,13 +35,15 @@ struct t_env {
 	char pg_db[64];
 };
 
-/* Whether the tests run against the PostgreSQL engine: WAKKS_TEST_ENGINE=postgresql (a server
- * this process starts, tests/support/pg_server) or WAKKS_TEST_PG set (a server where the test may
- * create databases). */
+/* Whether the tests run against the PostgreSQL engine: WAKKS_TEST_ENGINE=postgresql, or
+ * WAKKS_TEST_PG set (a server where the test may create databases) unless WAKKS_TEST_ENGINE=lmdb.
+ * The server: WAKKS_TEST_PG's, else one this process starts (tests/support/pg_server). */
 static inline bool t_pg(void)
 {
 	const char *engine = getenv("WAKKS_TEST_ENGINE"), *pg = getenv("WAKKS_TEST_PG");
-	return (engine && strcmp(engine, "postgresql") == 0) || (pg && *pg);
+	if (engine && *engine)
+		return strcmp(engine, "postgresql") == 0;
+	return pg && *pg;
 }
 
 #define T_MAX_OPS 8
@@ -66,6 +68,14 @@ struct t_res {
 		bool more;
 	} op[T_MAX_OPS];
 };
+
+/* Runs a test that is about LMDB itself (its files, map, schema versions, backup copies) only
+ * when the tests run against LMDB. */
+#define RUN_LMDB(fn)                  \
+	do {                          \
+		if (!t_pg())          \
+			RUN(fn);      \
+	} while (0)
 
 static inline int t__rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
