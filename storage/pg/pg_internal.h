@@ -52,6 +52,7 @@ struct pgstore {
 
 	PGconn *wconn; /* writer thread (handed over at open) */
 	PGconn *rconn; /* loop thread: reads, broadcasts */
+	uint64_t read_retry_ms; /* loop thread: no reconnect of rconn before (monotonic ms) */
 
 	/* Listening (loop thread). */
 	PGconn *lconn;

@@ -227,8 +227,12 @@ PGconn *pg__connect(const char *conninfo, const char *application_name)
 {
 	/* expand_dbname: conninfo may be a URI or a key=value string. Keys are applied in order:
 	 * conninfo may override the application name before it, not the encoding after it. */
-	const char *keys[] = {"application_name", "dbname", "client_encoding", NULL};
-	const char *vals[] = {application_name, conninfo, "UTF8", NULL};
+	/* A dead host (no RST) must not hold a connect or a statement for minutes: connect timeout
+	 * and TCP keepalives, unless conninfo says otherwise. */
+	const char *keys[] = {"application_name", "connect_timeout", "keepalives", "keepalives_idle",
+			      "keepalives_interval", "keepalives_count", "dbname", "client_encoding",
+			      NULL};
+	const char *vals[] = {application_name, "10", "1", "10", "5", "3", conninfo, "UTF8", NULL};
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
 	if (!c)
 		return NULL;
@@ -264,8 +268,21 @@ PGresult *pg__read(struct store *s, const char *sql, const struct pg_params *p, 
 		return NULL;
 	}
 	for (int attempt = 0;; attempt++) {
-		if (!pg->rconn)
-			pg->rconn = pg__connect(pg->conninfo, "wakks-read");
+		if (!pg->rconn) {
+			/* Each connect may block the loop (up to connect_timeout): after a failed one,
+			 * reads fail at once for a second instead of each trying again. */
+			uint64_t now = store__mono_us() / 1000u;
+			if (now < pg->read_retry_ms) {
+				*err = STORE_EIO;
+				return NULL;
+			}
+			pg->rconn = pg__connect(pg->conninfo, "wakks-relay");
+			if (!pg->rconn) {
+				pg->read_retry_ms = now + 1000u;
+				*err = STORE_EIO;
+				return NULL;
+			}
+		}
 		PGresult *r = pg_exec(pg->rconn, sql, p, err);
 		if (r)
 			return r;
