@@ -645,6 +645,84 @@ static void test_check_data_and_backup(void)
 	two_close(&t);
 }
 
+/* A page of the consents table damaged on disk (the server stopped, one byte changed, started
+ * again): the cluster's data checksums make the scan fail, and store_check_data reports the
+ * table instead of counting it as read. */
+static void test_check_data_finds_a_damaged_page(void)
+{
+	struct pg_server srv;
+	char conninfo[512], path[700];
+	uv_loop_t loop;
+	struct store *s = NULL;
+	struct store_config cfg;
+	memset(&srv, 0, sizeof srv);
+	REQUIRE(pg_server_start(&srv) == 0);
+	REQUIRE(pg_server_exec(&srv, NULL, "CREATE DATABASE chk") == 0);
+	REQUIRE(pg_server_conninfo(&srv, "chk", conninfo, sizeof conninfo) == 0);
+	REQUIRE(uv_loop_init(&loop) == 0);
+	memset(&cfg, 0, sizeof cfg);
+	cfg.pg_conninfo = conninfo;
+	REQUIRE(store_open(&s, &loop, &cfg) == 0);
+
+	/* an account and a consent record, so that the consents table has a page */
+	struct t_res res = {0};
+	struct store_account a;
+	memset(&a, 0, sizeof a);
+	t_id(a.id, 'A', 1);
+	a.kind = STORE_ACCOUNT_CITIZEN;
+	strcpy(a.tenant, "varde");
+	struct store_req *req = store_req_new(s, t_cb, &res);
+	REQUIRE(store_req_put_account(req, &a) == 0);
+	static const uint8_t rec[] = "record";
+	struct store_consent c;
+	memset(&c, 0, sizeof c);
+	memcpy(c.account_id, a.id, STORE_ID_BYTES);
+	c.kind = STORE_CONSENT_GRANT;
+	strcpy(c.tenant, "varde");
+	strcpy(c.text_version, "v1");
+	c.record = rec;
+	c.record_len = sizeof rec;
+	REQUIRE(store_req_put_consent(req, &c) == 1);
+	REQUIRE(store_submit(req) == 0);
+	while (!res.done)
+		uv_run(&loop, UV_RUN_ONCE);
+	CHECK_EQ_INT(res.result, 0);
+	struct damage d = {0};
+	CHECK_EQ_INT(store_check_data(s, damage_cb, &d, NULL), 0);
+
+	PGconn *conn = PQconnectdb(conninfo);
+	PGresult *r = PQexec(conn, "SELECT pg_relation_filepath('consents')");
+	REQUIRE(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1);
+	snprintf(path, sizeof path, "%s/%s", srv.data_dir, PQgetvalue(r, 0, 0));
+	PQclear(r);
+	PQfinish(conn);
+	store_close(s);
+	uv_run(&loop, UV_RUN_NOWAIT);
+
+	/* stopped cleanly (checkpoint: the page is on disk), one byte of it changed */
+	REQUIRE(pg_server_stop(&srv) == 0);
+	FILE *f = fopen(path, "r+b");
+	REQUIRE(f != NULL);
+	uint8_t byte = 0;
+	CHECK(fseek(f, 4000, SEEK_SET) == 0 && fread(&byte, 1, 1, f) == 1);
+	byte ^= 0x5a;
+	CHECK(fseek(f, 4000, SEEK_SET) == 0 && fwrite(&byte, 1, 1, f) == 1);
+	fclose(f);
+	REQUIRE(pg_server_restart(&srv) == 0);
+
+	REQUIRE(store_open(&s, &loop, &cfg) == 0);
+	memset(&d, 0, sizeof d);
+	uint64_t records = 0;
+	int n = store_check_data(s, damage_cb, &d, &records);
+	CHECK(n >= 1);
+	CHECK_EQ_INT(n, d.n);
+	CHECK(strcmp(d.table, "consents") == 0);
+	store_close(s);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	uv_loop_close(&loop);
+	pg_server_cleanup(&srv);
+}
+
 int main(void)
 {
 	if (!pg_test_admin_conninfo()) {
@@ -655,5 +733,6 @@ int main(void)
 	RUN(test_consent_counters_two_relays);
 	RUN(test_blob_refs_two_relays);
 	RUN(test_check_data_and_backup);
+	RUN(test_check_data_finds_a_damaged_page);
 	return TEST_RESULT();
 }
