@@ -10,6 +10,7 @@
  * - store_check_data finds nothing wrong in all that, and finds a counter changed behind the
  *   store's back; store_backup says that this engine is backed up by the server's tools. */
 #include <libpq-fe.h>
+#include <unistd.h>
 
 #include "pg_server.h"
 #include "test.h"
@@ -217,6 +218,75 @@ static void test_audit_two_relays_one_chain(void)
 	CHECK_EQ_INT(seq[1], expect);
 	CHECK_MEM(hash[0], w.prev_hash, HASH);
 	CHECK_MEM(hash[1], w.prev_hash, HASH);
+	two_close(&t);
+}
+
+/* Appends in the same requests as consent records (which lock the account's row), in both
+ * orders, through two stores at once: a batch that appends takes the head before any other lock,
+ * so no two batches ever wait for each other in a cycle (the server counts deadlocks it broke). */
+static int put_account(struct two *t, int which, unsigned n, uint8_t kind);
+
+static long long deadlocks(const char *conninfo)
+{
+	PGconn *c = PQconnectdb(conninfo);
+	PGresult *r = PQexec(c, "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()");
+	long long n = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
+			      ? strtoll(PQgetvalue(r, 0, 0), NULL, 10)
+			      : -1;
+	PQclear(r);
+	PQfinish(c);
+	return n;
+}
+
+static void test_audit_with_other_locks_never_deadlocks(void)
+{
+	enum { PER_STORE = 100 };
+	static struct ares res[2 * PER_STORE];
+	static const uint8_t rec[] = "record";
+	struct two t;
+	REQUIRE(two_open(&t) == 0);
+	REQUIRE(put_account(&t, 0, 1, STORE_ACCOUNT_CITIZEN) == 0);
+	REQUIRE(put_account(&t, 1, 2, STORE_ACCOUNT_CITIZEN) == 0);
+	long long before = deadlocks(t.conninfo);
+	memset(res, 0, sizeof res);
+	pause_both(&t, true);
+	for (unsigned i = 0; i < 2 * PER_STORE; i++) {
+		struct store_consent c;
+		memset(&c, 0, sizeof c);
+		t_id(c.account_id, 'A', 1 + (i / 2) % 2);
+		c.kind = STORE_CONSENT_GRANT;
+		strcpy(c.tenant, "varde");
+		strcpy(c.text_version, "v1");
+		c.record = rec;
+		c.record_len = sizeof rec;
+		struct store_req *req = store_req_new(t.s[i % 2], acb, &res[i]);
+		REQUIRE(req != NULL);
+		res[i].n = 1;
+		/* store 0: consent then append; store 1: append then consent */
+		if (i % 2 == 0)
+			CHECK_EQ_INT(store_req_put_consent(req, &c), 0);
+		res[i].ops[0] = store_req_audit_append(req, build, i % 2 ? "B" : "A", 1);
+		if (i % 2 == 1)
+			CHECK_EQ_INT(store_req_put_consent(req, &c), 1);
+		CHECK_EQ_INT(store_submit(req), 0);
+		/* small batches, many of them: many chances to interleave */
+		if (i % 16 == 15) {
+			pause_both(&t, false);
+			pause_both(&t, true);
+		}
+	}
+	pause_both(&t, false);
+	wait_n(&t, &res[0].done, 2 * PER_STORE, sizeof res[0]);
+	for (unsigned i = 0; i < 2 * PER_STORE; i++)
+		CHECK_EQ_INT(res[i].result, 0);
+	struct walk w;
+	memset(&w, 0, sizeof w);
+	CHECK_EQ_INT(store_audit_iter(t.s[1], 1, SIZE_MAX, walk_cb, &w), 2 * PER_STORE);
+	CHECK_EQ_INT(w.bad_at, 0);
+	/* the writers' statistics reach the server's view within a second */
+	usleep(1500 * 1000);
+	CHECK(before >= 0);
+	CHECK_EQ_INT(deadlocks(t.conninfo), before);
 	two_close(&t);
 }
 
@@ -730,6 +800,7 @@ int main(void)
 		return 1;
 	}
 	RUN(test_audit_two_relays_one_chain);
+	RUN(test_audit_with_other_locks_never_deadlocks);
 	RUN(test_consent_counters_two_relays);
 	RUN(test_blob_refs_two_relays);
 	RUN(test_check_data_and_backup);
