@@ -50,6 +50,8 @@ static void end(struct check *c)
 static int scan_table(struct check *c, const char *table)
 {
 	int err = 0;
+	if (!c->s->pg->rconn) /* lost, and not made again by the read before */
+		return STORE_EIO;
 	char *ident = PQescapeIdentifier(c->s->pg->rconn, table, strlen(table));
 	if (!ident)
 		return STORE_ENOMEM;

@@ -168,7 +168,7 @@ bad:
 
 static void test_audit_two_relays_one_chain(void)
 {
-	enum { ROUNDS = 4, PER_STORE = 60 };
+	enum { ROUNDS = 3, PER_STORE = 50 };
 	static struct ares res[2 * PER_STORE];
 	struct two t;
 	REQUIRE(two_open(&t) == 0);
@@ -240,7 +240,7 @@ static long long deadlocks(const char *conninfo)
 
 static void test_audit_with_other_locks_never_deadlocks(void)
 {
-	enum { PER_STORE = 100 };
+	enum { PER_STORE = 80 };
 	static struct ares res[2 * PER_STORE];
 	static const uint8_t rec[] = "record";
 	struct two t;
@@ -388,7 +388,7 @@ static int report_cb(const struct store_consent_count *row, void *data)
 
 static void test_consent_counters_two_relays(void)
 {
-	enum { ACCOUNTS = 6, PER_STORE = 96, OPS = 4 };
+	enum { ACCOUNTS = 6, PER_STORE = 64, OPS = 4 };
 	static struct t_res res[2 * PER_STORE];
 	struct two t;
 	REQUIRE(two_open(&t) == 0);
@@ -523,7 +523,7 @@ static int blob_step(struct two *t, int which, int kind, unsigned n, uint64_t si
 
 static void test_blob_refs_two_relays(void)
 {
-	enum { SENDS = 40 };
+	enum { SENDS = 32 };
 	static struct bres res[2 * SENDS];
 	struct two t;
 	REQUIRE(two_open(&t) == 0);
