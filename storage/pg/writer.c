@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* The batch commit of the PostgreSQL engine (spec/storage-postgresql.md §2.3): one transaction
- * per batch with a commit marker, one savepoint per request, the wake notifications of the stored
- * envelopes, a synchronous COMMIT; retries after deadlocks and races with other relays; after a
- * lost connection a reconnect that looks the marker up to learn whether the COMMIT took effect. */
+ * per batch with a commit marker, savepoints for requests once one has failed, the wake
+ * notifications of the stored envelopes, a synchronous COMMIT; retries after deadlocks and races
+ * with other relays; after a lost connection a reconnect that looks the marker up to learn
+ * whether the COMMIT took effect. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -124,23 +125,30 @@ struct totals {
 	uint64_t stored, deleted, expired;
 };
 
-static int apply_request(struct store *s, struct store_req *req, uint64_t now,
+/* A request failed in a run without its own savepoint: the whole transaction must be rolled
+ * back and the batch run again with savepoints from that request on. */
+#define PG__ESAVEPOINT (-1906)
+
+/* Applies one request. With a savepoint, a failure rolls back to it and becomes the request's
+ * result; without, a failure is PG__ESAVEPOINT (its writes so far cannot be undone alone). */
+static int apply_request(struct store *s, struct store_req *req, bool savepoint, uint64_t now,
 			 struct pg_wakes *wk, struct totals *t)
 {
 	PGconn *c = s->pg->wconn;
-	int rc = pg_cmd(c, "SAVEPOINT r", NULL);
+	int rc = savepoint ? pg_cmd(c, "SAVEPOINT r", NULL) : 0;
 	if (rc)
 		return rc;
 	size_t mark = wk->n;
 	struct pg_wtxn w = {.store = s, .conn = c, .now_ms = now, .req = req, .wakes = wk};
 	req->has_failed_device = false;
-	rc = 0;
 	for (size_t i = 0; i < req->n_ops && rc == 0; i++)
 		rc = apply_table[req->ops[i].kind](&w, &req->ops[i]);
 	if (rc == PG__ERETRY || rc == PG__ECONN)
 		return rc;
+	if (rc && !savepoint)
+		return PG__ESAVEPOINT;
 	if (rc == 0) {
-		int rel = pg_cmd(c, "RELEASE SAVEPOINT r", NULL);
+		int rel = savepoint ? pg_cmd(c, "RELEASE SAVEPOINT r", NULL) : 0;
 		if (rel)
 			return rel == PG__ECONN || rel == PG__ERETRY ? rel : PG__ERETRY;
 		t->stored += w.envelopes_stored;
@@ -156,11 +164,11 @@ static int apply_request(struct store *s, struct store_req *req, uint64_t now,
 	return 0;
 }
 
-/* One run of the batch. 0 (committed; each request's result set), PG__EUNKNOWN, PG__ECONN,
- * PG__ERETRY, or another error for the whole batch (its transaction rolled back or never
- * begun). */
-static int run_once(struct store *s, struct store_req **reqs, size_t n, const uint8_t *marker,
-		    struct pg_wakes *wk, uint64_t *commit_us, struct totals *t)
+/* One run of the batch; requests from *sp_from on get savepoints. 0 (committed; each request's
+ * result set), PG__EUNKNOWN, PG__ECONN, PG__ERETRY, PG__ESAVEPOINT (*sp_from lowered), or
+ * another error for the whole batch (its transaction rolled back or never begun). */
+static int run_once(struct store *s, struct store_req **reqs, size_t n, size_t *sp_from,
+		    const uint8_t *marker, struct pg_wakes *wk, uint64_t *commit_us, struct totals *t)
 {
 	struct pgstore *pg = s->pg;
 	PGconn *c = pg->wconn;
@@ -175,8 +183,11 @@ static int run_once(struct store *s, struct store_req **reqs, size_t n, const ui
 	rc = pg_cmd(c, "INSERT INTO commit_markers (id, created_ms) VALUES ($1, $2)", &p);
 	if (rc == 0)
 		rc = pg__audit_prelock(c, reqs, n); /* the audit head first (storage/pg/audit.c) */
-	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = apply_request(s, reqs[i], now, wk, t);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		rc = apply_request(s, reqs[i], i >= *sp_from, now, wk, t);
+		if (rc == PG__ESAVEPOINT)
+			*sp_from = i;
+	}
 	if (rc == 0)
 		rc = notify_wakes(pg, wk);
 #ifdef WAKKS_TEST_HOOKS
@@ -245,6 +256,10 @@ void pg__run_batch(struct store *s, struct store_req **reqs, size_t n)
 	struct pg_wakes wk = {0};
 	uint64_t deadline = mono_ms() + RECONNECT_WINDOW_MS;
 	int retries = 0;
+	/* Savepoints cost two round trips per request and a subtransaction each (more than 64 in
+	 * one transaction slow every other session's snapshots): a batch first runs without them,
+	 * and only from a request that failed on are they used. */
+	size_t sp_from = n;
 	for (;;) {
 		uint8_t marker[16];
 		uint64_t commit_us = 0;
@@ -261,7 +276,7 @@ void pg__run_batch(struct store *s, struct store_req **reqs, size_t n)
 			break;
 		}
 		wk.n = 0;
-		rc = run_once(s, reqs, n, marker, &wk, &commit_us, &t);
+		rc = run_once(s, reqs, n, &sp_from, marker, &wk, &commit_us, &t);
 		if (rc == PG__EUNKNOWN) {
 			int found = marker_committed(pg, marker, deadline);
 			if (found == 1)
@@ -277,6 +292,8 @@ void pg__run_batch(struct store *s, struct store_req **reqs, size_t n)
 			store__stats_batch(s, n, commit_us, t.stored, t.deleted, t.expired);
 			break;
 		}
+		if (rc == PG__ESAVEPOINT)
+			continue; /* rolled back; runs again with savepoints from the failing request */
 		if (rc == PG__ECONN) {
 			if (pg->wconn)
 				PQfinish(pg->wconn);

@@ -629,6 +629,45 @@ static void test_connection_lost_after_commit_found_by_marker(void)
 	killed_batch(STORE_TEST_PG_AFTER_COMMIT);
 }
 
+/* A statement the server refuses (a tenant that is not UTF-8: the column is text) fails its own
+ * request only, in a batch whose first run had no savepoints. */
+static void test_refused_statement_fails_only_its_request(void)
+{
+	struct t_env e;
+	REQUIRE_OK(t_setup(&e));
+	REQUIRE_OK(t_open(&e));
+	struct t_res res[3];
+	memset(res, 0, sizeof res);
+	store_test_pause_writer(e.s, true);
+	for (unsigned i = 0; i < 3; i++) {
+		struct store_account a;
+		memset(&a, 0, sizeof a);
+		t_id(a.id, 'A', 10 + i);
+		a.kind = STORE_ACCOUNT_CITIZEN;
+		strcpy(a.tenant, i == 1 ? "\xff\xfe" : "-");
+		struct store_req *req = store_req_new(e.s, t_cb, &res[i]);
+		REQUIRE(store_req_put_account(req, &a) == 0);
+		REQUIRE(store_submit(req) == 0);
+	}
+	store_test_pause_writer(e.s, false);
+	t_wait_all(&e, res, 3);
+	CHECK_EQ_INT(res[0].result, 0);
+	CHECK_EQ_INT(res[1].result, STORE_EINVAL);
+	CHECK_EQ_INT(res[2].result, 0);
+	struct store_account got;
+	uint8_t id[STORE_ID_BYTES];
+	t_id(id, 'A', 10);
+	CHECK_EQ_INT(store_get_account(e.s, id, &got), 0);
+	t_id(id, 'A', 11);
+	CHECK_EQ_INT(store_get_account(e.s, id, &got), STORE_ENOTFOUND);
+	t_id(id, 'A', 12);
+	CHECK_EQ_INT(store_get_account(e.s, id, &got), 0);
+	struct store_stats st;
+	store_get_stats(e.s, &st);
+	CHECK_EQ_INT(st.batches, 1);
+	t_teardown(&e);
+}
+
 static void test_read_connection_lost_reconnects(void)
 {
 	struct t_env e;
@@ -659,6 +698,7 @@ int main(void)
 	RUN(test_wake_and_broadcast_reach_the_other_store);
 	RUN(test_connection_lost_before_commit_reruns_batch);
 	RUN(test_connection_lost_after_commit_found_by_marker);
+	RUN(test_refused_statement_fails_only_its_request);
 	RUN(test_read_connection_lost_reconnects);
 #endif
 	return TEST_RESULT();
