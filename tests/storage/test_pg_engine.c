@@ -734,6 +734,61 @@ static void killed_batch(int point)
 	t_teardown(&e);
 }
 
+/* A partition before COMMIT: the writer's side is gone, the server's session is still in the
+ * batch's transaction holding the recipients' row locks. The writer must end that session
+ * (else its re-run would wait on those locks) and then run the batch once. */
+static PGconn *abandoned;
+
+static int abandon_hook(int point, void *pgconn, void *data)
+{
+	int *times = data;
+	if (point != STORE_TEST_PG_BEFORE_COMMIT || *times == 0)
+		return 0;
+	(*times)--;
+	abandoned = pgconn;
+	return 2;
+}
+
+static void test_partition_before_commit_ends_old_session(void)
+{
+	struct t_env e;
+	REQUIRE_OK(t_setup(&e));
+	REQUIRE_OK(t_open(&e));
+	CHECK_EQ_INT(t_put_account(&e, 1, STORE_ACCOUNT_CITIZEN), 0);
+	CHECK_EQ_INT(t_put_device(&e, 1, 1), 0);
+	CHECK_EQ_INT(t_put_device(&e, 1, 2), 0);
+	int times = 1;
+	abandoned = NULL;
+	store_test_set_pg_hook(e.s, abandon_hook, &times);
+	uint8_t to[1][STORE_ID_BYTES];
+	t_id(to[0], 'D', 2);
+	enum { N = 5 };
+	struct t_res res[N];
+	memset(res, 0, sizeof res);
+	store_test_pause_writer(e.s, true);
+	for (unsigned i = 0; i < N; i++)
+		CHECK_EQ_INT(submit_send(e.s, &res[i], 1, 900 + i, (const uint8_t(*)[STORE_ID_BYTES])to,
+					 1), 0);
+	store_test_pause_writer(e.s, false);
+	t_wait_all(&e, res, N);
+	store_test_set_pg_hook(e.s, NULL, NULL);
+	REQUIRE(abandoned != NULL);
+	/* the abandoned session was ended by the writer: its connection finds itself closed */
+	PGresult *r = PQexec(abandoned, "SELECT 1");
+	CHECK(PQresultStatus(r) != PGRES_TUPLES_OK);
+	PQclear(r);
+	PQfinish(abandoned);
+	for (unsigned i = 0; i < N; i++) {
+		CHECK_EQ_INT(res[i].result, 0);
+		CHECK(!res[i].op[0].duplicate);
+		CHECK_EQ_INT(res[i].op[0].seqs[0].seq, i + 1);
+	}
+	uint64_t depth = 0;
+	CHECK_EQ_INT(store_mailbox_depth(e.s, to[0], &depth, NULL), 0);
+	CHECK_EQ_INT(depth, N);
+	t_teardown(&e);
+}
+
 static void test_connection_lost_before_commit_reruns_batch(void)
 {
 	killed_batch(STORE_TEST_PG_BEFORE_COMMIT);
@@ -815,6 +870,7 @@ int main(void)
 	RUN(test_expire_deletes_commit_markers_after_a_day);
 	RUN(test_connection_lost_before_commit_reruns_batch);
 	RUN(test_connection_lost_after_commit_found_by_marker);
+	RUN(test_partition_before_commit_ends_old_session);
 	RUN(test_refused_statement_fails_only_its_request);
 	RUN(test_read_connection_lost_reconnects);
 #endif
