@@ -215,9 +215,23 @@ static int test_hook(struct store *s, int point)
 }
 #endif
 
-static int notify_wakes(struct pgstore *pg, const struct pg_wakes *wk)
+static int cmp_id(const void *a, const void *b)
+{
+	return memcmp(a, b, STORE_ID_BYTES);
+}
+
+static int notify_wakes(struct pgstore *pg, struct pg_wakes *wk)
 {
 	char payload[2 * PG__INSTANCE_BYTES + WAKE_IDS_PER_NOTIFY * 2 * STORE_ID_BYTES + 1];
+	if (wk->n == 0)
+		return 0;
+	/* A device gets one wake per batch however many envelopes the batch stored for it. */
+	qsort(wk->ids, wk->n, STORE_ID_BYTES, cmp_id);
+	size_t u = 0;
+	for (size_t i = 0; i < wk->n; i++)
+		if (u == 0 || memcmp(wk->ids[i], wk->ids[u - 1], STORE_ID_BYTES) != 0)
+			memmove(wk->ids[u++], wk->ids[i], STORE_ID_BYTES);
+	wk->n = u;
 	for (size_t i = 0; i < wk->n; i += WAKE_IDS_PER_NOTIFY) {
 		size_t k = wk->n - i < WAKE_IDS_PER_NOTIFY ? wk->n - i : WAKE_IDS_PER_NOTIFY;
 		memcpy(payload, pg->instance_hex, 2 * PG__INSTANCE_BYTES);

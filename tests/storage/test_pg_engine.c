@@ -533,6 +533,18 @@ static void test_wake_and_broadcast_reach_the_other_store(void)
 	CHECK_EQ_INT(submit_send(t.e.s, &res, 1, 3, (const uint8_t(*)[STORE_ID_BYTES])to, 1), 0);
 	t_wait_all(&t.e, &res, 1);
 	CHECK_EQ_INT(wait_for(&t.e.loop, &hb.wakes, 2), 0);
+	/* three sends to the device in one batch: one wake */
+	struct t_res three[3];
+	memset(three, 0, sizeof three);
+	store_test_pause_writer(t.e.s, true);
+	for (unsigned i = 0; i < 3; i++)
+		CHECK_EQ_INT(submit_send(t.e.s, &three[i], 1, 10 + i,
+					 (const uint8_t(*)[STORE_ID_BYTES])to, 1), 0);
+	store_test_pause_writer(t.e.s, false);
+	t_wait_all(&t.e, three, 3);
+	CHECK_EQ_INT(wait_for(&t.e.loop, &hb.wakes, 3), 0);
+	run_for(&t.e.loop, 200);
+	CHECK_EQ_INT(hb.wakes, 3);
 	two_close(&t);
 }
 
