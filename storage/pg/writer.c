@@ -59,13 +59,20 @@ static uint64_t mono_ms(void)
 
 /* Records which server session the writer's connection is (its pid and start time), so that
  * after losing the connection the writer can find that session and make sure its transaction has
- * ended before deciding anything (settle_old_session). */
+ * ended before deciding anything (settle_old_session). And since another relay cannot end this
+ * session if this relay is cut off from the server, the session asks the server to end it by
+ * itself: when idle inside a transaction for 30 s (a writer never is, between two statements of a
+ * batch), and through TCP keepalives when idle otherwise. */
 static int record_session(struct pgstore *pg)
 {
 	int err = 0;
 	PGresult *r = pg_exec(pg->wconn,
 			      "SELECT pg_backend_pid(), "
-			      "(extract(epoch FROM backend_start) * 1000000)::bigint "
+			      "(extract(epoch FROM backend_start) * 1000000)::bigint, "
+			      "set_config('idle_in_transaction_session_timeout', '30s', false), "
+			      "set_config('tcp_keepalives_idle', '10', false), "
+			      "set_config('tcp_keepalives_interval', '5', false), "
+			      "set_config('tcp_keepalives_count', '3', false) "
 			      "FROM pg_stat_activity WHERE pid = pg_backend_pid()",
 			      NULL, &err);
 	if (!r)
