@@ -21,6 +21,15 @@
  *   When the callback reports 0 the request is on disk. A failing request never affects the other
  *   requests of its batch.
  *
+ * Engines
+ *   LMDB is the default. With store_config.pg_conninfo the store keeps everything in a PostgreSQL
+ *   database instead, which several relays may share (spec/storage-postgresql.md): the same
+ *   requests, results and errors; the writer commits each batch as one PostgreSQL transaction
+ *   (durable when COMMIT returns, on the synchronous standby too if there is one); reads run
+ *   synchronously on a connection of the loop thread (one statement, one snapshot each), so a
+ *   read waits for the network, and for a reconnect after a fail-over. Sends committed by other
+ *   relays are announced through store_set_listeners.
+ *
  * Errors
  *   Every int result is 0 (success) or a negative STORE_E* code; store_strerror names it.
  *   The library does not log.
