@@ -850,6 +850,60 @@ static void test_refused_statement_fails_only_its_request(void)
 	t_teardown(&e);
 }
 
+/* The server restarts (or a fail-over's new primary comes up) under an open store: a write
+ * submitted while it is down completes once it is back, reads work again, and the listener
+ * reconnects and wakes everything. A server of this test's own. */
+static void test_server_restart_under_the_store(void)
+{
+	struct pg_server srv;
+	memset(&srv, 0, sizeof srv);
+	REQUIRE(pg_server_start(&srv) == 0);
+	struct t_env e;
+	if (t_setup(&e) != 0) {
+		pg_server_cleanup(&srv);
+		REQUIRE(false);
+	}
+	char conninfo[512];
+	REQUIRE(pg_server_conninfo(&srv, "postgres", conninfo, sizeof conninfo) == 0);
+	e.cfg.pg_conninfo = conninfo;
+	REQUIRE_OK(t_open(&e));
+	struct heard h = {0};
+	store_set_listeners(e.s, on_wake, on_event, &h);
+	CHECK_EQ_INT(t_put_account(&e, 1, STORE_ACCOUNT_CITIZEN), 0);
+	CHECK_EQ_INT(t_put_device(&e, 1, 1), 0);
+	run_for(&e.loop, 200);
+
+	REQUIRE(pg_server_stop(&srv) == 0);
+	/* down: a read fails (no waiting on the loop), a write waits for the server */
+	struct store_device d;
+	uint8_t did[STORE_ID_BYTES];
+	t_id(did, 'D', 1);
+	CHECK_EQ_INT(store_get_device(e.s, did, &d), STORE_EIO);
+	struct t_res res = {0};
+	uint8_t to[1][STORE_ID_BYTES];
+	memcpy(to[0], did, STORE_ID_BYTES);
+	CHECK_EQ_INT(submit_send(e.s, &res, 1, 1, (const uint8_t(*)[STORE_ID_BYTES])to, 1), 0);
+	run_for(&e.loop, 300);
+	CHECK(!res.done);
+	REQUIRE(pg_server_restart(&srv) == 0);
+	t_wait_all(&e, &res, 1);
+	CHECK_EQ_INT(res.result, 0);
+	CHECK_EQ_INT(res.op[0].seqs[0].seq, 1);
+	CHECK_EQ_INT(wait_for(&e.loop, &h.wake_all, 1), 0);
+	/* reads: at once, or after the pause that follows a failed connect */
+	int rc = store_get_device(e.s, did, &d);
+	if (rc == STORE_EIO) {
+		run_for(&e.loop, 1100);
+		rc = store_get_device(e.s, did, &d);
+	}
+	CHECK_EQ_INT(rc, 0);
+	CHECK_EQ_INT(d.mailbox_count, 1);
+	t_close(&e);
+	pg_server_cleanup(&srv);
+	e.pg_schema[0] = '\0'; /* lived on the test's own server */
+	t_teardown(&e);
+}
+
 static void test_read_connection_lost_reconnects(void)
 {
 	struct t_env e;
@@ -884,6 +938,7 @@ int main(void)
 	RUN(test_connection_lost_after_commit_found_by_marker);
 	RUN(test_partition_before_commit_ends_old_session);
 	RUN(test_refused_statement_fails_only_its_request);
+	RUN(test_server_restart_under_the_store);
 	RUN(test_read_connection_lost_reconnects);
 #endif
 	return TEST_RESULT();
