@@ -440,7 +440,7 @@ static void failover_loses_nothing_stored(void)
 	pthread_t th;
 	pthread_create(&th, NULL, fail_over, &f);
 	size_t stored_at_kill = 0, stored_at_promotion = 0;
-	int reconnects = 0;
+	int reconnects = 0, refusals = 0, retried_stored = 0;
 	long long start = now_ms();
 	/* Load before, during and after the fail-over, until enough was stored on the new primary
 	 * through both relays. */
@@ -460,8 +460,14 @@ static void failover_loses_nothing_stored(void)
 					continue;
 			}
 			any = true;
-			if (send_one(&w, i) == 0)
+			bool retry = d->has_pending;
+			int r = send_one(&w, i);
+			if (r == 0) {
+				refusals++;
 				msleep(50); /* unavailable: retried with the same cmid */
+			} else if (r == 1 && retry) {
+				retried_stored++;
+			}
 			drain(&w, d, 0);
 		}
 		if (!any)
@@ -480,8 +486,9 @@ static void failover_loses_nothing_stored(void)
 				msleep(100);
 		}
 	final_drain(&w, 3000);
-	fprintf(stderr, "  %zu stored (%zu before the kill, %zu before the promotion), "
-			"%d reconnects\n", w.n_stored, stored_at_kill, stored_at_promotion, reconnects);
+	fprintf(stderr, "  %zu stored (%zu before the kill, %zu before the promotion), %d refusals "
+			"retried, %d cmids stored on a retry, %d reconnects\n", w.n_stored, stored_at_kill,
+		stored_at_promotion, refusals, retried_stored, reconnects);
 	CHECK(stored_at_kill > 10);
 	CHECK(w.n_stored > stored_at_promotion + 100);
 	for (int i = 0; i < w.n_devs; i++)
