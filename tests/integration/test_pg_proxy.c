@@ -294,6 +294,8 @@ static void devices_converse_through_haproxy_while_relays_die(void)
 	randombytes_buf(m3, 16);
 	CHECK_EQ_INT(send_to_bo(m3), PROTO_T_STORED);
 	CHECK(bo_receives(m3));
+	/* The relay believed HAProxy's X-Forwarded-For (trusted_proxies): it saw the client. */
+	CHECK(relay_log_contains(&relays[2], "peer=127.0.0.1 forwarded=yes"));
 }
 
 int main(void)
