@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "net/registry.h"
+#include "net/ws.h"
 #include "relay_state.h"
 #include "wakks_storage.h"
 
@@ -161,8 +162,9 @@ static int write_one(struct relay_conn *c)
 }
 
 /* Frames written together in one TLS record and one system call: a few dozen small replies and
- * deliveries, bounded so a write stays one record's worth. */
-#define COALESCE_MAX_BYTES 16384
+ * deliveries, bounded so a write stays one record's worth (the protocol's tx_packet_size lets
+ * lws pass that much to SSL_write at once, net/ws.h). */
+#define COALESCE_MAX_BYTES RELAY_WS_TX_RECORD_BYTES
 
 /* Size of a server-to-client WebSocket header (FIN, binary, unmasked) for a payload of len. */
 static size_t ws_header_size(size_t len)
