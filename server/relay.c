@@ -467,6 +467,7 @@ static void init_handles(struct relay *r, uv_loop_t *loop)
 	r->shutdown_timer.data = r;
 	uv_timer_init(loop, &r->watchdog_timer);
 	r->watchdog_timer.data = r;
+	relay_ws_flush_init(r, loop);
 }
 
 static void start_signals_and_timers(struct relay *r)
@@ -593,6 +594,7 @@ static void finish_stop(struct relay *r)
 	uv_close((uv_handle_t *)&r->sighup, NULL);
 	if (r->lws)
 		lws_context_destroy(r->lws);
+	relay_ws_flush_close(r);
 	relay_push_stop(r);
 	relay_webhook_stop(r);
 	relay_identity_stop(r);

@@ -49,6 +49,12 @@ struct relay_conn *relay_conn_new(struct relay *r, struct lws *wsi, const char *
 void relay_conn_closed(struct relay_conn *c)
 {
 	struct relay *r = c->relay;
+	if (c->flush_queued)
+		for (struct relay_conn **p = &r->flush_head; *p; p = &(*p)->flush_next)
+			if (*p == c) {
+				*p = c->flush_next;
+				break;
+			}
 	relay_registry_remove(r, c);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -123,8 +129,25 @@ int relay_conn_send(struct relay_conn *c, const void *data, size_t len)
 	c->out_tail = f;
 	c->out_bytes += len;
 	update_rx_flow(c);
-	lws_callback_on_writable(c->wsi);
+	/* Written before the loop waits again (net/ws.c), without arming POLLOUT: a writeable
+	 * callback per burst cost two epoll_ctl calls and a loop wake-up. */
+	if (!c->flush_queued) {
+		c->flush_queued = true;
+		c->flush_next = c->relay->flush_head;
+		c->relay->flush_head = c;
+	}
 	return 0;
+}
+
+struct relay_conn *relay_conn_flush_pop(struct relay *r)
+{
+	struct relay_conn *c = r->flush_head;
+	if (c) {
+		r->flush_head = c->flush_next;
+		c->flush_next = NULL;
+		c->flush_queued = false;
+	}
+	return c;
 }
 
 bool relay_conn_can_push(const struct relay_conn *c)
@@ -232,7 +255,7 @@ static int write_coalesced(struct relay_conn *c)
 	return 0;
 }
 
-int relay_conn_write_next(struct relay_conn *c)
+int relay_conn_write_queued(struct relay_conn *c)
 {
 	/* As many frames as the socket takes now, several per TLS record: one writable event and
 	 * one record per frame cost an epoll round trip and a system call for every frame. */
@@ -240,10 +263,17 @@ int relay_conn_write_next(struct relay_conn *c)
 		if (write_coalesced(c) != 0)
 			return -1;
 	update_rx_flow(c);
-	if (c->out_head) {
+	if (c->out_head)
 		lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+int relay_conn_write_next(struct relay_conn *c)
+{
+	if (relay_conn_write_queued(c) != 0)
+		return -1;
+	if (c->out_head)
 		return 0;
-	}
 	if (c->state == CONN_CLOSING && !c->close_sent) {
 		/* The close frame is written here, after every queued frame. The usual
 		 * lws_close_reason() + return -1 loses the frame with Debian's lws 4.1 on a libuv loop

@@ -3,6 +3,7 @@
 #define WAKKS_RELAY_NET_WS_H
 
 #include <libwebsockets.h>
+#include <uv.h>
 
 #define RELAY_SUBPROTOCOL "wakks.v1"
 #define RELAY_WS_PATH "/v1"
@@ -25,5 +26,12 @@
 int relay_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		      size_t len);
 size_t relay_ws_pss_size(void);
+
+struct relay;
+
+/* The loop handle that writes queued frames before the loop waits (relay.flush_prepare):
+ * started with the relay's other handles, closed with them. */
+void relay_ws_flush_init(struct relay *r, uv_loop_t *loop);
+void relay_ws_flush_close(struct relay *r);
 
 #endif
