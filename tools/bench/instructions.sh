@@ -87,8 +87,10 @@ kill "$lg" 2>/dev/null || true
 wait "$lg" 2>/dev/null || true
 
 msgs=$((m1 - m0))
-# The dump written by -d is the file name with a suffix .1; a final one may follow at exit.
-dump=$(ls -t "$cgout"* 2>/dev/null | head -1)
+# The dump asked for by -d is the file name with the suffix .1; the one written at exit (the
+# plain name) holds what came after it, with instrumentation off: nothing.
+dump="$cgout.1"
+[ -s "$dump" ] || dump=$cgout
 ir=$(callgrind_annotate "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }')
 awk -v ir="$ir" -v m="$msgs" -v l="$LABEL" -v t0="$t0" -v t1="$t1" -v load="$(cut -d' ' -f1-3 /proc/loadavg)" 'BEGIN {
 	printf "instructions: %s, %d messages committed in %.1f s under callgrind (load average %s)\n", l, m, t1 - t0, load
