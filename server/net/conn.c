@@ -26,6 +26,7 @@ struct relay_conn *relay_conn_new(struct relay *r, struct lws *wsi, const char *
 		return NULL;
 	c->relay = r;
 	c->wsi = wsi;
+	c->h2_stream = lws_get_network_wsi(wsi) != wsi;
 	c->id = ++r->next_conn_id;
 	c->opened_ms = relay_monotonic_ms();
 	c->state = CONN_UNAUTHENTICATED;
@@ -131,7 +132,9 @@ int relay_conn_send(struct relay_conn *c, const void *data, size_t len)
 	update_rx_flow(c);
 	/* Written before the loop waits again (net/ws.c), without arming POLLOUT: a writeable
 	 * callback per burst cost two epoll_ctl calls and a loop wake-up. */
-	if (!c->flush_queued) {
+	if (c->h2_stream) {
+		lws_callback_on_writable(c->wsi);
+	} else if (!c->flush_queued) {
 		c->flush_queued = true;
 		c->flush_next = c->relay->flush_head;
 		c->relay->flush_head = c;

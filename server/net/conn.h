@@ -53,6 +53,9 @@ struct relay_conn {
 	 * (relay.flush_head; net/ws.c writes them before the loop waits again). */
 	bool flush_queued;
 	struct relay_conn *flush_next;
+	/* A WebSocket inside an HTTP/2 connection (RFC 8441; browsers): lws writes a stream only
+	 * from its writeable callback, which it schedules among the connection's streams. */
+	bool h2_stream;
 
 	/* A frame being reassembled from WebSocket fragments. */
 	unsigned char *rx;
