@@ -34,8 +34,9 @@ run: build
 
 # Every C test twice (an optimised build and an ASan+UBSan build), then the web client's tests.
 # Ends with the total: `N passed, N failed`.
-# Test-only packages: sshd (the journal's SFTP tests) and poppler-utils (reading PDFs back).
-TEST_PACKAGES = openssh-server poppler-utils
+# Test-only packages: sshd (the journal's SFTP tests), poppler-utils (reading PDFs back) and the
+# PostgreSQL server the PostgreSQL engine's tests start (tests/support/pg_server.c).
+TEST_PACKAGES = openssh-server poppler-utils postgresql-15
 
 test: build-test build-asan
 	@WAKKS_EXTRA_PACKAGES="$(TEST_PACKAGES)" ./scripts/deps.sh

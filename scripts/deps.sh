@@ -9,9 +9,11 @@ set -eu
 
 # nginx, haproxy: the reverse proxies the tests put in front of a relay
 # (tests/integration/test_reverse_proxy.c); the tests start their own instances on loopback ports.
+# libpq-dev: the relay's PostgreSQL storage engine (libpq); the server itself (postgresql-15) is
+# test-only and comes through WAKKS_EXTRA_PACKAGES.
 PACKAGES="build-essential meson ninja-build pkg-config clang libclang-rt-14-dev \
 libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libssl-dev openssl \
-libsodium-dev liblmdb-dev lmdb-utils libmsgpack-dev libcjose-dev libjansson-dev libcurl4-openssl-dev libssh2-1-dev \
+libsodium-dev liblmdb-dev lmdb-utils libpq-dev libmsgpack-dev libcjose-dev libjansson-dev libcurl4-openssl-dev libssh2-1-dev \
 python3 python3-cryptography python3-h2 curl ca-certificates nginx haproxy ${WAKKS_EXTRA_PACKAGES:-}"
 # `./scripts/deps.sh packaging` (make deb): also what building the Debian package needs.
 if [ "${1:-}" = packaging ]; then

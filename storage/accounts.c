@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg/pg_internal.h"
 #include "records_internal.h"
 #include "store_internal.h"
 
@@ -74,6 +75,8 @@ int store_get_account(struct store *s, const uint8_t id[STORE_ID_BYTES], struct 
 	MDB_val v;
 	if (!s || !id || !out)
 		return STORE_EINVAL;
+	if (s->pg)
+		return pg_get_account(s, id, out);
 	int rc = store__read_begin(s, &txn);
 	if (rc)
 		return rc;
@@ -149,6 +152,8 @@ int store_list_unit_accounts(struct store *s, const char *tenant, const char *un
 	uint8_t prefix[STORE__KEY_UNIT_MAX];
 	if (!s || !tenant || !unit || !cb)
 		return STORE_EINVAL;
+	if (s->pg)
+		return pg_list_unit_accounts(s, tenant, unit, cb, data);
 	size_t plen = store__key_unit_prefix(prefix, tenant, unit);
 	if (!plen)
 		return STORE_EINVAL;
@@ -161,6 +166,8 @@ int store_list_tenant_accounts(struct store *s, const char *tenant, uint8_t kind
 	uint8_t prefix[STORE__KEY_TENANT_MAX];
 	if (!s || !tenant || !cb)
 		return STORE_EINVAL;
+	if (s->pg)
+		return pg_list_tenant_accounts(s, tenant, kind, cb, data);
 	size_t plen = store__key_tenant_prefix(prefix, tenant);
 	if (!plen)
 		return STORE_EINVAL;

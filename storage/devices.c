@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "records_internal.h"
+#include "pg/pg_internal.h"
 #include "store_internal.h"
 
 int store__device_load(struct store *s, MDB_txn *txn, const uint8_t id[STORE_ID_BYTES],
@@ -123,6 +124,8 @@ int store_get_device(struct store *s, const uint8_t id[STORE_ID_BYTES], struct s
 	MDB_txn *txn;
 	if (!s || !id || !out)
 		return STORE_EINVAL;
+	if (s->pg)
+		return pg_get_device(s, id, out);
 	int rc = store__read_begin(s, &txn);
 	if (rc)
 		return rc;
@@ -141,6 +144,8 @@ int store_list_devices(struct store *s, const uint8_t account_id[STORE_ID_BYTES]
 	size_t count = 0;
 	if (!s || !account_id || !n || (cap && !out))
 		return STORE_EINVAL;
+	if (s->pg)
+		return pg_list_devices(s, account_id, include_revoked, out, cap, n);
 	int rc = store__read_begin(s, &txn);
 	if (rc)
 		return rc;

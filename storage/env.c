@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "pg/pg_internal.h"
 #include "records_internal.h"
 #include "store_internal.h"
 
@@ -301,6 +302,8 @@ fail:
 
 static void free_store(struct store *s)
 {
+	if (s->pg)
+		pg__close(s);
 	pthread_rwlock_destroy(&s->map_lock);
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
@@ -314,13 +317,54 @@ static void async_closed(uv_handle_t *h)
 	free_store(h->data);
 }
 
+/* The PostgreSQL engine: the store's queue, writer and completions are the same; the engine
+ * connects, migrates and checks the identity (storage/pg/engine.c). */
+static int open_pg(struct store **out, uv_loop_t *loop, const struct store_config *cfg)
+{
+	struct store *s = calloc(1, sizeof *s);
+	if (!s)
+		return STORE_ENOMEM;
+	s->loop = loop;
+	s->cfg = *cfg;
+	s->cfg.path = NULL;
+	s->cfg.map_size_initial = s->cfg.map_size_max = 0;
+	if (!s->cfg.max_batch)
+		s->cfg.max_batch = DEFAULT_MAX_BATCH;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	pthread_rwlock_init(&s->map_lock, NULL);
+	int rc = pg__open(s);
+	if (rc) {
+		free_store(s);
+		return rc;
+	}
+	s->created = s->pg->created;
+	if (uv_async_init(loop, &s->async, store__async_cb) != 0) {
+		free_store(s);
+		return STORE_ENOMEM;
+	}
+	s->async.data = s;
+	rc = store__writer_start(s);
+	if (rc) {
+		pg__close(s);
+		uv_close((uv_handle_t *)&s->async, async_closed);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
 int store_open(struct store **out, uv_loop_t *loop, const struct store_config *cfg)
 {
 	struct store *s;
 	MDB_envinfo info;
 	int rc;
 
-	if (!out || !loop || !cfg || !cfg->path || !cfg->path[0] || cfg->max_batch > STORE_BATCH_MAX)
+	if (!out || !loop || !cfg || cfg->max_batch > STORE_BATCH_MAX)
+		return STORE_EINVAL;
+	if (cfg->pg_conninfo)
+		return open_pg(out, loop, cfg);
+	if (!cfg->path || !cfg->path[0])
 		return STORE_EINVAL;
 	if (sodium_init() < 0) /* picks the fast BLAKE2b of the record checksums; idempotent */
 		return STORE_EINTERNAL;
@@ -416,7 +460,10 @@ void store_close(struct store *s)
 	s->closing = true;
 	store__writer_stop(s);
 	store__run_completions(s);
-	mdb_env_close(s->env);
+	if (s->pg)
+		pg__close(s);
+	else
+		mdb_env_close(s->env);
 	s->env = NULL;
 	uv_close((uv_handle_t *)&s->async, async_closed);
 }
@@ -454,6 +501,8 @@ int store_backup(struct store *s, const char *dir)
 	int rc;
 	if (!s || !dir || !dir[0])
 		return STORE_EINVAL;
+	if (s->pg)
+		return pg_backup(s, dir);
 	if (mkdir(dir, 0700) != 0)
 		return errno == EEXIST ? STORE_EEXIST : store__err(errno);
 	char path[4096];
@@ -497,6 +546,15 @@ void store_get_stats(struct store *s, struct store_stats *out)
 	MDB_envinfo info;
 	MDB_stat st;
 	uint64_t used = 0;
+	if (s->pg) {
+		/* No map: the map_* fields stay 0. */
+		pthread_mutex_lock(&s->lock);
+		*out = s->stats;
+		pthread_mutex_unlock(&s->lock);
+		out->map_size = out->map_size_max = out->map_used = out->map_grows = 0;
+		out->corrupt_reads = __atomic_load_n(&s->corrupt_reads, __ATOMIC_RELAXED);
+		return;
+	}
 	/* The meta pages are read from the map: not while the writer remaps it. */
 	pthread_rwlock_rdlock(&s->map_lock);
 	if (!s->unmapped && s->env && mdb_env_info(s->env, &info) == 0 && mdb_env_stat(s->env, &st) == 0)
@@ -516,6 +574,8 @@ int store_check_data(struct store *s, store_check_cb cb, void *data, uint64_t *r
 	uint64_t n = 0, bad = 0;
 	if (!s || !cb)
 		return STORE_EINVAL;
+	if (s->pg)
+		return pg_check_data(s, cb, data, records);
 	int rc = store__read_begin(s, &txn);
 	if (rc)
 		return rc;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "records_internal.h"
+#include "pg/pg_internal.h"
 #include "store_internal.h"
 
 int store__idem_lookup(struct store__wtxn *w, struct store__send_op *so)
@@ -167,6 +168,8 @@ int store_get_idempotency(struct store *s, const uint8_t sender_device[STORE_ID_
 	uint8_t key[STORE__KEY_IDEM_LEN];
 	if (!s || !sender_device || !message_id || !out || (cap && !seqs))
 		return STORE_EINVAL;
+	if (s->pg)
+		return pg_get_idempotency(s, sender_device, message_id, out, seqs, cap);
 	store__key_idem(key, sender_device, message_id);
 	int rc = store__read_begin(s, &txn);
 	if (rc)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "records_internal.h"
+#include "pg/pg_internal.h"
 #include "store_internal.h"
 
 /* ---- each sender's share of a mailbox ---------------------------------------------------------
@@ -382,6 +383,8 @@ int store_mailbox_iter(struct store *s, const uint8_t device_id[STORE_ID_BYTES],
 	int visited = 0;
 	if (!s || !device_id || !cb)
 		return STORE_EINVAL;
+	if (s->pg)
+		return pg_mailbox_iter(s, device_id, from_seq, max, cb, data);
 	if (max > INT32_MAX)
 		max = INT32_MAX;
 	int rc = store__read_begin(s, &txn);
@@ -432,6 +435,8 @@ int store_mailbox_depth(struct store *s, const uint8_t device_id[STORE_ID_BYTES]
 int store_mailbox_total(struct store *s, uint64_t *count)
 {
 	MDB_txn *txn;
+	if (s->pg)
+		return pg_mailbox_total(s, count);
 	int rc = store__read_begin(s, &txn);
 	if (rc)
 		return rc;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "records_internal.h"
+#include "pg/pg_internal.h"
 #include "store_internal.h"
 
 /* The device must exist and be active to receive new prekeys. */
@@ -152,6 +153,8 @@ int store_count_one_time_prekeys(struct store *s, const uint8_t device_id[STORE_
 	MDB_txn *txn;
 	if (!s || !device_id || !n)
 		return STORE_EINVAL;
+	if (s->pg)
+		return pg_count_one_time_prekeys(s, device_id, n);
 	int rc = store__read_begin(s, &txn);
 	if (rc)
 		return rc;
@@ -167,6 +170,8 @@ int store_get_signed_prekey(struct store *s, const uint8_t device_id[STORE_ID_BY
 	MDB_val v;
 	if (!s || !device_id || !out)
 		return STORE_EINVAL;
+	if (s->pg)
+		return pg_get_signed_prekey(s, device_id, out);
 	int rc = store__read_begin(s, &txn);
 	if (rc)
 		return rc;

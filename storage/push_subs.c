@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "wakks_bytes.h"
+#include "pg/pg_internal.h"
 #include "store_internal.h"
 
 /* version(1) kind(1) reserved(2) updated_at(8) p256dh(65) auth(16) app_len(1) addr_len(2) */
@@ -171,6 +172,8 @@ int store_get_push_sub(struct store *s, const uint8_t device_id[STORE_ID_BYTES],
 	MDB_val v;
 	if (!s || !device_id || !out)
 		return STORE_EINVAL;
+	if (s->pg)
+		return pg_get_push_sub(s, device_id, out);
 	int rc = store__read_begin(s, &txn);
 	if (rc)
 		return rc;
@@ -189,6 +192,8 @@ int store_list_push_subs(struct store *s, const uint8_t *after, size_t max,
 	MDB_val k, v;
 	if (!s || !cb)
 		return STORE_EINVAL;
+	if (s->pg)
+		return pg_list_push_subs(s, after, max, cb, data);
 	int rc = store__read_begin(s, &txn);
 	if (rc)
 		return rc;

@@ -53,6 +53,7 @@ enum store__db {
 #define STORE__MAX_DBS 32
 
 struct store_req;
+struct pgstore;
 
 struct store {
 	uv_loop_t *loop;
@@ -90,6 +91,10 @@ struct store {
 
 	/* Values that failed their checksum, on any thread (atomic; store_get_stats reads it). */
 	uint64_t corrupt_reads;
+
+	/* The PostgreSQL engine (storage/pg), NULL for LMDB: env is then NULL, and every read and
+	 * the batch commit go to the engine's functions. */
+	struct pgstore *pg;
 };
 
 /* ---- write requests -------------------------------------------------------------------------- */
@@ -275,6 +280,12 @@ void store__writer_stop(struct store *s); /* drains, joins */
 void store__async_cb(uv_async_t *handle);
 void store__run_completions(struct store *s);
 int store__queue_push(struct store *s, struct store_req *req); /* 0 or STORE_ECLOSED */
+uint64_t store__mono_us(void);
+/* Adds a committed batch to the stats (both engines). */
+void store__stats_batch(struct store *s, size_t n, uint64_t commit_us, uint64_t stored,
+			uint64_t deleted, uint64_t expired);
+/* The PostgreSQL engine's batch commit (storage/pg/writer.c). */
+void pg__run_batch(struct store *s, struct store_req **reqs, size_t n);
 
 /* ---- environment ----------------------------------------------------------------------------- */
 

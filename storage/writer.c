@@ -11,7 +11,7 @@ struct batch_totals {
 	uint64_t stored, deleted, expired;
 };
 
-static uint64_t mono_us(void)
+uint64_t store__mono_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -64,11 +64,11 @@ static int commit_batch(struct store *s, struct store_req **reqs, size_t n, uint
 		}
 		req->result = rc;
 	}
-	uint64_t t0 = mono_us();
+	uint64_t t0 = store__mono_us();
 	rc = store__err(mdb_txn_commit(parent));
 	if (rc)
 		return rc;
-	*commit_us = mono_us() - t0;
+	*commit_us = store__mono_us() - t0;
 	*tot = t;
 	return 0;
 abort:
@@ -96,26 +96,36 @@ static void fail_all(struct store_req **reqs, size_t n, int rc)
 		reqs[i]->result = rc;
 }
 
+void store__stats_batch(struct store *s, size_t n, uint64_t commit_us, uint64_t stored,
+			uint64_t deleted, uint64_t expired)
+{
+	pthread_mutex_lock(&s->lock);
+	s->stats.batches++;
+	s->stats.last_batch_size = n;
+	if (n > s->stats.max_batch_size)
+		s->stats.max_batch_size = n;
+	s->stats.batch_hist[hist_bucket(n)]++;
+	s->stats.last_commit_us = commit_us;
+	s->stats.total_commit_us += commit_us;
+	s->stats.commit_hist[commit_bucket(commit_us)]++;
+	s->stats.envelopes_stored += stored;
+	s->stats.envelopes_deleted += deleted;
+	s->stats.envelopes_expired += expired;
+	pthread_mutex_unlock(&s->lock);
+}
+
 static void run_batch(struct store *s, struct store_req **reqs, size_t n)
 {
+	if (s->pg) {
+		pg__run_batch(s, reqs, n);
+		return;
+	}
 	for (;;) {
 		uint64_t commit_us = 0;
 		struct batch_totals tot;
 		int rc = commit_batch(s, reqs, n, &commit_us, &tot);
 		if (rc == 0) {
-			pthread_mutex_lock(&s->lock);
-			s->stats.batches++;
-			s->stats.last_batch_size = n;
-			if (n > s->stats.max_batch_size)
-				s->stats.max_batch_size = n;
-			s->stats.batch_hist[hist_bucket(n)]++;
-			s->stats.last_commit_us = commit_us;
-			s->stats.total_commit_us += commit_us;
-			s->stats.commit_hist[commit_bucket(commit_us)]++;
-			s->stats.envelopes_stored += tot.stored;
-			s->stats.envelopes_deleted += tot.deleted;
-			s->stats.envelopes_expired += tot.expired;
-			pthread_mutex_unlock(&s->lock);
+			store__stats_batch(s, n, commit_us, tot.stored, tot.deleted, tot.expired);
 			return;
 		}
 		if (rc == STORE__EMAPFULL && store__grow_map(s) == 0)

@@ -21,6 +21,15 @@
  *   When the callback reports 0 the request is on disk. A failing request never affects the other
  *   requests of its batch.
  *
+ * Engines
+ *   LMDB is the default. With store_config.pg_conninfo the store keeps everything in a PostgreSQL
+ *   database instead, which several relays may share (spec/storage-postgresql.md): the same
+ *   requests, results and errors; the writer commits each batch as one PostgreSQL transaction
+ *   (durable when COMMIT returns, on the synchronous standby too if there is one); reads run
+ *   synchronously on a connection of the loop thread (one statement, one snapshot each), so a
+ *   read waits for the network, and for a reconnect after a fail-over. Sends committed by other
+ *   relays are announced through store_set_listeners.
+ *
  * Errors
  *   Every int result is 0 (success) or a negative STORE_E* code; store_strerror names it.
  *   The library does not log.
@@ -244,6 +253,10 @@ struct store;
 
 struct store_config {
 	const char *path;            /* directory of the environment; created (0700) if missing */
+	/* Non-NULL selects the PostgreSQL engine (spec/storage-postgresql.md): a libpq connection
+	 * string, possibly multi-host with target_session_attrs=read-write so that a reconnect finds
+	 * the new primary after a fail-over. path and the map sizes are then unused. */
+	const char *pg_conninfo;
 	size_t map_size_initial;     /* bytes, >= 64 KiB; 0 = 64 MiB. The map doubles when full ... */
 	size_t map_size_max;         /* ... up to this; 0 = 64 GiB. Past it writes fail STORE_EFULL */
 	unsigned max_batch;          /* requests per group commit; 0 = 256, at most STORE_BATCH_MAX */
@@ -282,8 +295,34 @@ int store_check_file(const char *dir, char *why, size_t why_len);
 /* The database's id (spec/storage.md §2a), as read or created by store_open. */
 void store_db_id(const struct store *store, uint8_t out[STORE_DB_ID_BYTES]);
 
-/* Whether store_open created the environment (there was no data.mdb). */
+/* Whether store_open created the environment (there was no data.mdb; PostgreSQL: the schema was
+ * created by this open). */
 bool store_created(const struct store *store);
+
+/* The engine: "lmdb" or "postgresql". */
+const char *store_engine(const struct store *store);
+
+/* Whether several relays may share the store (PostgreSQL): sends committed by another relay
+ * arrive through the wake listener, and state the relay would otherwise keep in memory alone must
+ * be global. */
+bool store_shared(const struct store *store);
+
+/* ---- cross-relay notification (PostgreSQL only; an LMDB store never calls the listeners) ----- */
+
+/* Another relay committed envelopes for these devices (loop thread). device_ids NULL and n 0:
+ * notifications may have been missed (the listening connection was re-established): re-check
+ * every online device. */
+typedef void (*store_wake_cb)(const uint8_t (*device_ids)[STORE_ID_BYTES], size_t n, void *data);
+/* A message another relay passed to store_broadcast (loop thread); valid during the call. */
+typedef void (*store_event_cb)(const uint8_t *msg, size_t len, void *data);
+/* Sets (or, with NULLs, clears) the listeners. Loop thread. */
+void store_set_listeners(struct store *store, store_wake_cb wake, store_event_cb event, void *data);
+
+#define STORE_BROADCAST_MAX 3000
+/* Sends msg (1..STORE_BROADCAST_MAX bytes) to every other relay on the same database, delivered
+ * to their event listeners; not to this store's own. A no-op returning 0 for LMDB. Loop thread.
+ * @return 0, STORE_EINVAL, STORE_EIO, ... */
+int store_broadcast(struct store *store, const uint8_t *msg, size_t len);
 
 /* Opens (creating if needed) the environment and starts the writer thread.
  * A database with a newer schema version is refused; an older one is migrated in one transaction.
@@ -811,6 +850,8 @@ int store_check_data(struct store *store, store_check_cb cb, void *data, uint64_
 
 /* The schema version this program writes. */
 #define STORE_SCHEMA_VERSION 5
+/* The PostgreSQL engine's schema version (spec/storage-postgresql.md). */
+#define STORE_PG_SCHEMA_VERSION 1
 
 #ifdef WAKKS_TEST_HOOKS
 /* Test builds only: while paused the writer takes no requests, so tests can queue a batch. */
@@ -820,6 +861,23 @@ void store_test_pause_writer(struct store *store, bool paused);
  * 0 or fails the migration. Process-wide; not thread-safe. */
 typedef int (*store_test_migration_fn)(void *mdb_txn, void *data);
 void store_test_set_schema(uint32_t version, store_test_migration_fn fn, void *data);
+/* Test builds only, PostgreSQL: the same for the PostgreSQL schema; fn gets the opening
+ * connection (PGconn *) inside the opening transaction. */
+void store_test_set_pg_schema(uint32_t version, store_test_migration_fn fn, void *data);
+/* Test builds only, PostgreSQL: called on the writer thread with the writer's connection
+ * (PGconn *) at a point of each batch: STORE_TEST_PG_BEFORE_COMMIT (the batch applied, COMMIT not
+ * yet sent) or STORE_TEST_PG_AFTER_COMMIT (COMMIT succeeded). A nonzero return at
+ * AFTER_COMMIT makes the writer treat the commit's outcome as unknown, as if the connection had
+ * died before the answer arrived (the fn kills the connection's backend to make it so). A return
+ * of 2 at BEFORE_COMMIT makes the writer abandon the connection without closing it, as a network
+ * partition would (the server keeps the session, in its transaction, holding its locks); the fn
+ * then owns the PGconn and must PQfinish it later. */
+#define STORE_TEST_PG_BEFORE_COMMIT 1
+#define STORE_TEST_PG_AFTER_COMMIT 2
+typedef int (*store_test_pg_hook_fn)(int point, void *pgconn, void *data);
+void store_test_set_pg_hook(struct store *store, store_test_pg_hook_fn fn, void *data);
+/* Test builds only, PostgreSQL: the backend pid of the writer's connection (0 when none). */
+int store_test_pg_writer_pid(struct store *store);
 /* Test builds only: an operation that replaces (len > 0) or deletes (len == 0) the audit entry
  * under seq without touching the head, so tests can show that a verifier notices edits,
  * deletions and truncation. */

@@ -11,6 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
+#include "pg_server.h"
 #include "wakks_bytes.h"
 #include "wakks_storage.h"
 
@@ -29,7 +32,22 @@ struct t_env {
 	uv_loop_t loop;
 	struct store *s;
 	struct store_config cfg;
+	/* PostgreSQL engine (t_pg()): a fresh schema per environment (the connection string sets
+	 * its search_path), dropped at teardown, in one database per test process. */
+	char pg_conninfo[640];
+	char pg_schema[32];
 };
+
+/* Whether the tests run against the PostgreSQL engine: WAKKS_TEST_ENGINE=postgresql, or
+ * WAKKS_TEST_PG set (a server where the test may create databases) unless WAKKS_TEST_ENGINE=lmdb.
+ * The server: WAKKS_TEST_PG's, else one this process starts (tests/support/pg_server). */
+static inline bool t_pg(void)
+{
+	const char *engine = getenv("WAKKS_TEST_ENGINE"), *pg = getenv("WAKKS_TEST_PG");
+	if (engine && *engine)
+		return strcmp(engine, "postgresql") == 0;
+	return pg && *pg;
+}
 
 #define T_MAX_OPS 8
 #define T_MAX_ITEMS 256
@@ -54,6 +72,14 @@ struct t_res {
 	} op[T_MAX_OPS];
 };
 
+/* Runs a test that is about LMDB itself (its files, map, schema versions, backup copies) only
+ * when the tests run against LMDB. */
+#define RUN_LMDB(fn)                  \
+	do {                          \
+		if (!t_pg())          \
+			RUN(fn);      \
+	} while (0)
+
 static inline int t__rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
 	(void)sb;
@@ -74,6 +100,55 @@ static inline void t_id(uint8_t id[STORE_ID_BYTES], unsigned tag, unsigned n)
 	wakks_store_be32(id + 12, n);
 }
 
+/* The test process's database (PostgreSQL): creating a database costs a third of a second, a
+ * schema nothing, and the engine keeps every table in the connection's search path. */
+static char t__pg_db[64], t__pg_conninfo[512];
+static unsigned t__pg_schemas;
+
+static inline void t__pg_drop_db(void)
+{
+	if (t__pg_db[0])
+		pg_test_drop_db(t__pg_db);
+}
+
+static inline void t__pg_quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg; /* DROP SCHEMA ... CASCADE lists what it drops */
+}
+
+static inline int t__pg_exec(const char *sql)
+{
+	PGconn *c = PQconnectdb(t__pg_conninfo);
+	PQsetNoticeProcessor(c, t__pg_quiet, NULL);
+	PGresult *r = PQexec(c, sql);
+	int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+	if (rc)
+		fprintf(stderr, "storage test: %s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+	return rc;
+}
+
+static inline int t__pg_setup(struct t_env *e)
+{
+	char sql[96];
+	if (!t__pg_db[0]) {
+		if (pg_test_create_db(t__pg_conninfo, sizeof t__pg_conninfo, t__pg_db,
+				      sizeof t__pg_db) != 0)
+			return -1;
+		atexit(t__pg_drop_db);
+	}
+	snprintf(e->pg_schema, sizeof e->pg_schema, "t_env_%u", ++t__pg_schemas);
+	snprintf(sql, sizeof sql, "CREATE SCHEMA %s", e->pg_schema);
+	if (t__pg_exec(sql) != 0)
+		return -1;
+	snprintf(e->pg_conninfo, sizeof e->pg_conninfo, "%s options='-csearch_path=%s'",
+		 t__pg_conninfo, e->pg_schema);
+	e->cfg.pg_conninfo = e->pg_conninfo;
+	return 0;
+}
+
 /* A fresh temp dir and default config (small map, unlimited quota). */
 static inline int t_setup(struct t_env *e)
 {
@@ -87,6 +162,8 @@ static inline int t_setup(struct t_env *e)
 	e->cfg.map_size_initial = 1u << 20;
 	e->cfg.map_size_max = 256u << 20;
 	e->cfg.max_batch = 256;
+	if (t_pg() && t__pg_setup(e) != 0)
+		return -1;
 	return uv_loop_init(&e->loop);
 }
 
@@ -109,6 +186,11 @@ static inline void t_teardown(struct t_env *e)
 	t_close(e);
 	uv_loop_close(&e->loop);
 	t_rmrf(e->dir);
+	if (e->pg_schema[0]) {
+		char sql[96];
+		snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", e->pg_schema);
+		t__pg_exec(sql);
+	}
 }
 
 static inline void t_cb(struct store_req *req, int result, void *data)

@@ -240,6 +240,6 @@ static void test_schema_3_devices_are_migrated(void)
 int main(void)
 {
 	RUN(test_label_is_stored_and_replaced);
-	RUN(test_schema_3_devices_are_migrated);
+	RUN_LMDB(test_schema_3_devices_are_migrated);
 	return TEST_RESULT();
 }

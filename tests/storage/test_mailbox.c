@@ -338,10 +338,12 @@ static void test_sender_share_of_a_mailbox(void)
 	t_close(&e);
 	REQUIRE_OK(t_open(&e));
 	CHECK_EQ_INT(run_send(&e, &ts, &res), STORE_ESHARE);
-	t_close(&e);
-	REQUIRE_OK(as_schema_2(e.dbpath));
-	REQUIRE_OK(t_open(&e));
-	CHECK_EQ_INT(run_send(&e, &ts, &res), STORE_ESHARE);
+	if (!t_pg()) { /* LMDB only: schema 2 had no counts, the migration builds them */
+		t_close(&e);
+		REQUIRE_OK(as_schema_2(e.dbpath));
+		REQUIRE_OK(t_open(&e));
+		CHECK_EQ_INT(run_send(&e, &ts, &res), STORE_ESHARE);
+	}
 	CHECK_EQ_INT(ack(&e, 1, 2), 0);
 	CHECK_EQ_INT(run_send(&e, &ts, &res), 0);
 	/* revoking a device empties its mailbox and its senders' counts */

@@ -252,6 +252,6 @@ int main(void)
 	RUN(test_put_replace_delete);
 	RUN(test_revocation_drops_the_subscription);
 	RUN(test_listing_in_pages);
-	RUN(test_schema_4_is_migrated);
+	RUN_LMDB(test_schema_4_is_migrated);
 	return TEST_RESULT();
 }

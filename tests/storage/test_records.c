@@ -480,10 +480,10 @@ int main(void)
 	RUN(test_signed_prekey_put_replace);
 	RUN(test_reopen_keeps_everything);
 	RUN(test_closed_store_refuses_requests);
-	RUN(test_newer_schema_refused);
-	RUN(test_older_schema_migrated);
-	RUN(test_backup_opens_with_data);
-	RUN(test_backup_from_second_process_while_writing);
+	RUN_LMDB(test_newer_schema_refused);
+	RUN_LMDB(test_older_schema_migrated);
+	RUN_LMDB(test_backup_opens_with_data);
+	RUN_LMDB(test_backup_from_second_process_while_writing);
 	RUN(test_strerror_covers_codes);
 	return TEST_RESULT();
 }

@@ -423,8 +423,8 @@ int main(void)
 	RUN(test_take_one_time_prekey_never_twice);
 	RUN(test_group_commit_batches);
 	RUN(test_failing_request_leaves_batch_alone);
-	RUN(test_map_grows_from_tiny_size);
-	RUN(test_reads_during_map_growth);
-	RUN(test_full_map_is_an_error_not_a_crash);
+	RUN_LMDB(test_map_grows_from_tiny_size);
+	RUN_LMDB(test_reads_during_map_growth);
+	RUN_LMDB(test_full_map_is_an_error_not_a_crash);
 	return TEST_RESULT();
 }
