@@ -3,8 +3,10 @@
  * with its own writer thread and connection, as two relays have) on one fresh database write at
  * once, their batches queued while their writers were paused and then released together.
  * - the audit log stays one chain: every entry's prev is the hash of the one before, no seq is
- *   given twice, and the head is the last entry;
+ *   given twice, and the head is the last entry; a batch that appends never deadlocks with one
+ *   that holds other locks;
  * - the consent report's counters equal what the stored records say;
+ * - an account erased by one relay while the other writes for it leaves nothing behind;
  * - a blob's references taken and released through both stores end with exactly one removal
  *   that reports its file unused, and a quota is never passed by declares through two stores;
  * - store_check_data finds nothing wrong in all that, and finds a counter changed behind the
@@ -25,7 +27,8 @@ struct two {
 	char db[64];
 };
 
-static int two_open(struct two *t)
+/* Two stores on a fresh database; the second commits at most max_batch_1 requests a batch. */
+static int two_open_batch(struct two *t, unsigned max_batch_1)
 {
 	struct store_config cfg;
 	memset(t, 0, sizeof *t);
@@ -37,6 +40,8 @@ static int two_open(struct two *t)
 	cfg.pg_conninfo = t->conninfo;
 	cfg.max_batch = 256;
 	for (int i = 0; i < 2; i++) {
+		if (i == 1)
+			cfg.max_batch = max_batch_1;
 		int rc = store_open(&t->s[i], &t->loop, &cfg);
 		if (rc) {
 			fprintf(stderr, "store_open: %s\n", store_strerror(rc));
@@ -44,6 +49,11 @@ static int two_open(struct two *t)
 		}
 	}
 	return 0;
+}
+
+static int two_open(struct two *t)
+{
+	return two_open_batch(t, 256);
 }
 
 static void two_close(struct two *t)
@@ -468,6 +478,146 @@ static void test_consent_counters_two_relays(void)
 	two_close(&t);
 }
 
+struct damage {
+	int n;
+	char table[64];
+};
+
+static void damage_cb(const char *db, const void *key, size_t klen, void *data)
+{
+	struct damage *d = data;
+	(void)key;
+	(void)klen;
+	if (!d->n)
+		snprintf(d->table, sizeof d->table, "%s", db);
+	d->n++;
+}
+
+/* ---- erase while another relay writes ---------------------------------------------------------- */
+
+struct eres {
+	int done, result;
+	struct store_erase_result r;
+};
+
+static void ecb(struct store_req *req, int result, void *data)
+{
+	struct eres *e = data;
+	e->done = 1;
+	e->result = result;
+	const struct store_erase_result *r = store_req_erase_result(req, 0);
+	if (r)
+		e->r = *r;
+}
+
+static int erase_step(struct two *t, int which, struct eres *e)
+{
+	uint8_t id[STORE_ID_BYTES];
+	memset(e, 0, sizeof *e);
+	t_id(id, 'A', 1);
+	struct store_req *req = store_req_new(t->s[which], ecb, e);
+	if (!req || store_req_erase_account(req, id) != 0) {
+		store_req_free(req);
+		return -100;
+	}
+	return store_submit(req);
+}
+
+/* One relay erases account 1 step by step while the other appends consent records for it and
+ * sends to its device: each write lands before the erasure or fails after it, and nothing of the
+ * account is left, the report's counters included (store_check_data recounts them). */
+static void test_erase_while_another_relay_writes(void)
+{
+	enum { WRITES = 120 };
+	static struct t_res res[WRITES];
+	static const uint8_t rec[] = "record";
+	static const uint8_t payload[8] = {1};
+	struct two t;
+	REQUIRE(two_open_batch(&t, 4) == 0); /* the writing relay commits in many small batches */
+	REQUIRE(put_account(&t, 0, 1, STORE_ACCOUNT_CITIZEN) == 0);
+	REQUIRE(put_account(&t, 1, 2, STORE_ACCOUNT_CITIZEN) == 0);
+	REQUIRE(put_device(&t, 0, 1, 1) == 0);
+	REQUIRE(put_device(&t, 1, 2, 2) == 0);
+
+	memset(res, 0, sizeof res);
+	pause_both(&t, true);
+	for (unsigned i = 0; i < WRITES; i++) {
+		struct store_req *req = store_req_new(t.s[1], t_cb, &res[i]);
+		REQUIRE(req != NULL);
+		struct store_consent c;
+		memset(&c, 0, sizeof c);
+		t_id(c.account_id, 'A', i % 3 == 2 ? 2 : 1);
+		c.kind = i % 4 == 1 ? STORE_CONSENT_WITHDRAW : STORE_CONSENT_GRANT;
+		strcpy(c.tenant, "varde");
+		strcpy(c.text_version, i % 5 ? "v1" : "v2");
+		c.record = rec;
+		c.record_len = sizeof rec;
+		CHECK_EQ_INT(store_req_put_consent(req, &c), 0);
+		struct store_recipient r = {.payload = payload, .payload_len = sizeof payload,
+					    .expires_at_ms = UINT64_MAX / 2};
+		t_id(r.device_id, 'D', 1);
+		struct store_send snd = {.kind = STORE_KIND_ENVELOPE, .recipients = &r, .n_recipients = 1};
+		t_id(snd.sender_account, 'A', 2);
+		t_id(snd.sender_device, 'D', 2);
+		t_id(snd.message_id, 'M', i);
+		if (i % 3 == 0) /* a request of its own: a send to an erased device fails alone */
+			CHECK_EQ_INT(store_req_store_envelopes(req, &snd), 1);
+		CHECK_EQ_INT(store_submit(req), 0);
+	}
+	/* The writes start; the erasure starts once a third of them are in. */
+	struct eres e;
+	REQUIRE(erase_step(&t, 0, &e) == 0);
+	store_test_pause_writer(t.s[1], false);
+	for (;;) {
+		int done = 0;
+		for (unsigned i = 0; i < WRITES; i++)
+			done += res[i].done;
+		if (done >= WRITES / 3)
+			break;
+		uv_run(&t.loop, UV_RUN_ONCE);
+	}
+	store_test_pause_writer(t.s[0], false);
+	int steps = 0;
+	for (;;) {
+		wait_n(&t, &e.done, 1, sizeof e);
+		CHECK_EQ_INT(e.result, 0);
+		steps++;
+		if (e.result || e.r.account_deleted || !e.r.found || steps > 100)
+			break;
+		REQUIRE(erase_step(&t, 0, &e) == 0);
+	}
+	CHECK(e.r.account_deleted);
+	wait_n(&t, &res[0].done, WRITES, sizeof res[0]);
+	int landed = 0, refused = 0;
+	for (unsigned i = 0; i < WRITES; i++) {
+		if (res[i].result == 0)
+			landed++;
+		else if (res[i].result == STORE_ENOTFOUND || res[i].result == STORE_ENODEVICE)
+			refused++;
+		else
+			CHECK_EQ_INT(res[i].result, 0);
+	}
+	CHECK_EQ_INT(landed + refused, WRITES);
+	CHECK(landed > WRITES / 3 && refused > 0); /* writes on both sides of the erasure */
+	/* Whatever landed before the erasure went with it; writes after it found no account. */
+	uint8_t id[STORE_ID_BYTES];
+	struct store_account a;
+	t_id(id, 'A', 1);
+	CHECK_EQ_INT(store_get_account(t.s[1], id, &a), STORE_ENOTFOUND);
+	struct expect x;
+	memset(&x, 0, sizeof x);
+	x.next_seq = 1;
+	CHECK_EQ_INT(store_consent_iter(t.s[1], id, history_cb, &x), 0);
+	CHECK_EQ_INT(store_consent_latest(t.s[1], id, "varde", "", NULL, NULL), STORE_ENOTFOUND);
+	uint64_t depth = 0;
+	t_id(id, 'D', 1);
+	CHECK_EQ_INT(store_mailbox_depth(t.s[0], id, &depth, NULL), STORE_ENOTFOUND);
+	/* The counters are those of account 2's records alone. */
+	struct damage d = {0};
+	CHECK_EQ_INT(store_check_data(t.s[0], damage_cb, &d, NULL), 0);
+	two_close(&t);
+}
+
 /* ---- blobs: references across two stores ------------------------------------------------------ */
 
 struct bres {
@@ -653,21 +803,6 @@ static void test_blob_refs_two_relays(void)
 
 /* ---- check and backup ------------------------------------------------------------------------ */
 
-struct damage {
-	int n;
-	char table[64];
-};
-
-static void damage_cb(const char *db, const void *key, size_t klen, void *data)
-{
-	struct damage *d = data;
-	(void)key;
-	(void)klen;
-	if (!d->n)
-		snprintf(d->table, sizeof d->table, "%s", db);
-	d->n++;
-}
-
 static void test_check_data_and_backup(void)
 {
 	struct two t;
@@ -802,6 +937,7 @@ int main(void)
 	RUN(test_audit_two_relays_one_chain);
 	RUN(test_audit_with_other_locks_never_deadlocks);
 	RUN(test_consent_counters_two_relays);
+	RUN(test_erase_while_another_relay_writes);
 	RUN(test_blob_refs_two_relays);
 	RUN(test_check_data_and_backup);
 	RUN(test_check_data_finds_a_damaged_page);
