@@ -453,10 +453,16 @@ static int delete_envelopes(struct pg_wtxn *w, uint8_t (*devs)[STORE_ID_BYTES],
 			    "mailbox_bytes = greatest(d.mailbox_bytes - x.b, 0) "
 			    "FROM (SELECT device_id, count(*) AS n, sum(len) AS b FROM del "
 			    "GROUP BY device_id) x WHERE d.id = x.device_id), "
-			    "snd AS (UPDATE mailbox_senders m SET count = m.count - x.n "
-			    "FROM (SELECT device_id, sender_account, count(*) AS n FROM del "
-			    "GROUP BY device_id, sender_account) x "
-			    "WHERE m.device_id = x.device_id AND m.sender_account = x.sender_account) "
+			    "x AS (SELECT device_id, sender_account, count(*) AS n FROM del "
+			    "GROUP BY device_id, sender_account), "
+			    /* a share reaching zero is no row (as LMDB's counter): the two statements
+			     * see the same snapshot and touch disjoint rows */
+			    "snd AS (UPDATE mailbox_senders m SET count = m.count - x.n FROM x "
+			    "WHERE m.device_id = x.device_id AND m.sender_account = x.sender_account "
+			    "AND m.count > x.n), "
+			    "gone AS (DELETE FROM mailbox_senders m USING x "
+			    "WHERE m.device_id = x.device_id AND m.sender_account = x.sender_account "
+			    "AND m.count <= x.n) "
 			    "SELECT device_id, seq, kind, sender_account, sender_device, message_id, len "
 			    "FROM del ORDER BY expires_at_ms, device_id, seq",
 			    &p, &err);
@@ -481,11 +487,6 @@ static int delete_envelopes(struct pg_wtxn *w, uint8_t (*devs)[STORE_ID_BYTES],
 		*found = (size_t)rows;
 		PQclear(r);
 	}
-	/* A share back at zero is no row (as LMDB's counter). */
-	pg_p_init(&p);
-	if (rc == 0 && *found && (rc = pg_p_array(&p, &ad, PG_OID_BYTEA_ARRAY)) == 0)
-		rc = pg_cmd(w->conn,
-			    "DELETE FROM mailbox_senders WHERE device_id = ANY($1) AND count <= 0", &p);
 	pg_a_free(&ad);
 	pg_a_free(&as);
 	return rc;

@@ -51,6 +51,10 @@ struct pgstore {
 	bool created;                         /* store_open created the schema */
 
 	PGconn *wconn; /* writer thread (handed over at open) */
+	/* writer thread: the server session wconn is (w_session == wconn once recorded) */
+	PGconn *w_session;
+	int w_pid;
+	uint64_t w_start_us;
 	PGconn *rconn; /* loop thread: reads, broadcasts */
 	uint64_t read_retry_ms; /* loop thread: no reconnect of rconn before (monotonic ms) */
 

@@ -163,7 +163,7 @@ int pg__err(PGconn *c, const PGresult *r)
  * parameter types. Names carry a generation that is never reused on the thread, so a connection
  * whose cache entry was dropped (or that another thread uses later) never prepares a name
  * twice. */
-#define STMT_CONNS 8
+#define STMT_CONNS 32 /* connections per thread (a pool may lend a thread many) */
 #define STMT_MAX 512
 
 struct stmt_cache {
