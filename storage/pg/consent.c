@@ -73,6 +73,8 @@ int pg__op_put_consent_apply(struct pg_wtxn *w, struct store__op *op)
 		return STORE_ENOTFOUND;
 	if (kind != STORE_ACCOUNT_CITIZEN)
 		return STORE_EINVAL;
+	/* A statement of its own, after the lock: its snapshot then holds what the relay that had
+	 * the lock before committed (a subquery of the locking statement would read an older one). */
 	r = pg_exec(w->conn, "SELECT coalesce(max(seq), 0) FROM consents WHERE account_id = $1", &p,
 		    &err);
 	if (!r)
