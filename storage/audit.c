@@ -4,6 +4,7 @@
  * here), the head kept in the same transaction; reading the head and iterating entries. */
 #include <string.h>
 
+#include "pg/pg_internal.h"
 #include "records_internal.h"
 #include "store_internal.h"
 
@@ -76,6 +77,8 @@ int store_audit_head(struct store *s, uint64_t *seq, uint8_t hash[STORE_AUDIT_HA
 	MDB_txn *txn;
 	uint8_t h[STORE_AUDIT_HASH_BYTES];
 	uint64_t q;
+	if (s && s->pg)
+		return pg_audit_head(s, seq, hash);
 	if (!s || !seq || !hash)
 		return STORE_EINVAL;
 	int rc = store__read_begin(s, &txn);
@@ -97,6 +100,8 @@ int store_audit_iter(struct store *s, uint64_t from_seq, size_t max, store_audit
 	uint8_t start[STORE__KEY_AUDIT_LEN];
 	MDB_val k, v;
 	int visited = 0;
+	if (s && s->pg)
+		return pg_audit_iter(s, from_seq, max, cb, data);
 	if (!s || !cb)
 		return STORE_EINVAL;
 	if (max > INT32_MAX)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg/pg_internal.h"
 #include "records_internal.h"
 #include "store_internal.h"
 
@@ -749,6 +750,8 @@ int store_get_blob(struct store *s, const uint8_t id[STORE_ID_BYTES], struct sto
 {
 	MDB_txn *txn;
 	struct store_blob b;
+	if (s && s->pg)
+		return pg_get_blob(s, id, out);
 	if (!s || !id || !out)
 		return STORE_EINVAL;
 	int rc = store__read_begin(s, &txn);
@@ -766,6 +769,8 @@ int store_list_blobs(struct store *s, store_blob_cb cb, void *data)
 	MDB_txn *txn;
 	MDB_cursor *cur;
 	MDB_val k, v;
+	if (s && s->pg)
+		return pg_list_blobs(s, cb, data);
 	if (!s || !cb)
 		return STORE_EINVAL;
 	int rc = store__read_begin(s, &txn);
@@ -800,6 +805,8 @@ int store_get_blob_file_count(struct store *s, const uint8_t sha256[STORE_BLOB_S
 {
 	MDB_txn *txn;
 	uint64_t v = 0;
+	if (s && s->pg)
+		return pg_get_blob_file_count(s, sha256, count);
 	if (!s || !sha256 || !count)
 		return STORE_EINVAL;
 	int rc = store__read_begin(s, &txn);
@@ -820,6 +827,8 @@ int store_get_blob_grant(struct store *s, const uint8_t blob_id[STORE_ID_BYTES],
 	uint8_t k[BLOB_GRANT_KEY_LEN];
 	uint32_t n = 0;
 	uint64_t until = 0;
+	if (s && s->pg)
+		return pg_get_blob_grant(s, blob_id, device_id, count, expires_at_ms);
 	if (!s || !blob_id || !device_id || !count)
 		return STORE_EINVAL;
 	grant_key(k, blob_id, device_id);
@@ -844,6 +853,8 @@ int store_get_blob_usage(struct store *s, const uint8_t account_id[STORE_ID_BYTE
 	MDB_txn *txn;
 	uint64_t v = 0;
 	uint32_t n = 0;
+	if (s && s->pg)
+		return pg_get_blob_usage(s, account_id, bytes, count);
 	if (!s || !account_id || !bytes)
 		return STORE_EINVAL;
 	int rc = store__read_begin(s, &txn);

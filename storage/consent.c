@@ -4,6 +4,7 @@
  * the municipality's report, both kept in the transaction that appends or erases records. */
 #include <string.h>
 
+#include "pg/pg_internal.h"
 #include "records_internal.h"
 #include "store_internal.h"
 
@@ -218,6 +219,8 @@ int store_consent_latest(struct store *s, const uint8_t account_id[STORE_ID_BYTE
 	MDB_val v;
 	uint8_t key[STORE__KEY_CONSENT_LATEST_MAX];
 	struct store__consent_latest l;
+	if (s && s->pg)
+		return pg_consent_latest(s, account_id, tenant, unit, kind, received_at_ms);
 	if (!s || !account_id || !tenant)
 		return STORE_EINVAL;
 	size_t klen = store__key_consent_latest(key, account_id, tenant, unit ? unit : "");
@@ -247,6 +250,8 @@ int store_consent_iter(struct store *s, const uint8_t account_id[STORE_ID_BYTES]
 	uint8_t start[STORE__KEY_CONSENT_LEN];
 	MDB_val k, v;
 	int visited = 0;
+	if (s && s->pg)
+		return pg_consent_iter(s, account_id, cb, data);
 	if (!s || !account_id || !cb)
 		return STORE_EINVAL;
 	int rc = store__read_begin(s, &txn);
@@ -313,6 +318,8 @@ int store_consent_report(struct store *s, const char *tenant, store_consent_repo
 	uint8_t prefix[STORE__KEY_CONSENT_COUNT_MAX];
 	MDB_val k, v;
 	int visited = 0;
+	if (s && s->pg)
+		return pg_consent_report(s, tenant, cb, data);
 	if (!s || !tenant || !cb)
 		return STORE_EINVAL;
 	size_t plen = store__key_consent_count(prefix, tenant, NULL, NULL);

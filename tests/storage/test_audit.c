@@ -417,7 +417,10 @@ static void test_chain_whole_across_map_growth(void)
 	store_test_pause_writer(e.s, false);
 	wait_ares(&e, res, N);
 	store_get_stats(e.s, &st);
-	CHECK(st.map_grows > 0);
+	/* PostgreSQL has no map to grow: there the batch runs again after a deadlock or a lost
+	 * connection (test_pg_records: two stores appending at once). */
+	if (!t_pg())
+		CHECK(st.map_grows > 0);
 	for (unsigned i = 0; i < N; i++) {
 		CHECK_EQ_INT(res[i].result, 0);
 		CHECK_EQ_INT(res[i].r[0].seq, i + 1);
