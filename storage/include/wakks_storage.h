@@ -21,6 +21,15 @@
  *   When the callback reports 0 the request is on disk. A failing request never affects the other
  *   requests of its batch.
  *
+ * Engines
+ *   LMDB is the default. With store_config.pg_conninfo the store keeps everything in a PostgreSQL
+ *   database instead, which several relays may share (spec/storage-postgresql.md): the same
+ *   requests, results and errors; the writer commits each batch as one PostgreSQL transaction
+ *   (durable when COMMIT returns, on the synchronous standby too if there is one); reads run
+ *   synchronously on a connection of the loop thread (one statement, one snapshot each), so a
+ *   read waits for the network, and for a reconnect after a fail-over. Sends committed by other
+ *   relays are announced through store_set_listeners.
+ *
  * Errors
  *   Every int result is 0 (success) or a negative STORE_E* code; store_strerror names it.
  *   The library does not log.
@@ -860,7 +869,10 @@ void store_test_set_pg_schema(uint32_t version, store_test_migration_fn fn, void
  * (PGconn *) at a point of each batch: STORE_TEST_PG_BEFORE_COMMIT (the batch applied, COMMIT not
  * yet sent) or STORE_TEST_PG_AFTER_COMMIT (COMMIT succeeded). A nonzero return at
  * AFTER_COMMIT makes the writer treat the commit's outcome as unknown, as if the connection had
- * died before the answer arrived (the fn kills the connection's backend to make it so). */
+ * died before the answer arrived (the fn kills the connection's backend to make it so). A return
+ * of 2 at BEFORE_COMMIT makes the writer abandon the connection without closing it, as a network
+ * partition would (the server keeps the session, in its transaction, holding its locks); the fn
+ * then owns the PGconn and must PQfinish it later. */
 #define STORE_TEST_PG_BEFORE_COMMIT 1
 #define STORE_TEST_PG_AFTER_COMMIT 2
 typedef int (*store_test_pg_hook_fn)(int point, void *pgconn, void *data);

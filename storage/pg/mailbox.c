@@ -15,12 +15,6 @@
 #define ITER_PAGE 32
 #define IDEM_SEQ_LEN (STORE_ID_BYTES + 8)
 
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int k = 7; k >= 0; k--, v >>= 8)
-		p[k] = (uint8_t)v;
-}
-
 static uint64_t get64(const uint8_t *p)
 {
 	uint64_t v = 0;
@@ -55,80 +49,6 @@ static int lock_devices(struct pg_wtxn *w, uint8_t (*ids)[STORE_ID_BYTES], size_
 }
 
 /* ---- idempotency ----------------------------------------------------------------------------- */
-
-/* 1 and the original result in so->result when the entry exists, 0 when not, or an error. */
-static int idem_lookup(struct pg_wtxn *w, struct store__send_op *so)
-{
-	struct pg_params p;
-	int err = 0;
-	pg_p_init(&p);
-	pg_p_bytea(&p, so->send.sender_device, STORE_ID_BYTES);
-	pg_p_bytea(&p, so->send.message_id, STORE_ID_BYTES);
-	PGresult *r = pg_exec(w->conn,
-			      "SELECT stored_at_ms, seqs FROM idempotency "
-			      "WHERE sender_device = $1 AND message_id = $2",
-			      &p, &err);
-	if (!r)
-		return err;
-	if (PQntuples(r) == 0) {
-		PQclear(r);
-		return 0;
-	}
-	size_t len;
-	const uint8_t *v = pg_r_bytes(r, 0, 1, &len);
-	size_t n = len / IDEM_SEQ_LEN;
-	if (len % IDEM_SEQ_LEN || n == 0 || n > STORE_SEND_MAX_RECIPIENTS) {
-		PQclear(r);
-		return STORE_ECORRUPT;
-	}
-	if (n > so->seqs_cap) {
-		/* The resend names fewer devices than the original: room for the original's list. */
-		struct store_seq *seqs = realloc(so->seqs, n * sizeof *seqs);
-		if (!seqs) {
-			PQclear(r);
-			return STORE_ENOMEM;
-		}
-		so->seqs = seqs;
-		so->seqs_cap = n;
-	}
-	for (size_t i = 0; i < n; i++) {
-		memcpy(so->seqs[i].device_id, v + i * IDEM_SEQ_LEN, STORE_ID_BYTES);
-		so->seqs[i].seq = get64(v + i * IDEM_SEQ_LEN + STORE_ID_BYTES);
-	}
-	so->result.duplicate = true;
-	so->result.stored_at_ms = pg_r_int(r, 0, 0);
-	so->result.n = n;
-	so->result.seqs = so->seqs;
-	PQclear(r);
-	return 1;
-}
-
-/* A second relay storing the same send at the same moment waits on the key and then fails with
- * a unique violation: its batch runs again and finds this entry (a duplicate). */
-static int idem_put(struct pg_wtxn *w, const struct store__send_op *so, uint64_t expires_at)
-{
-	size_t n = so->result.n;
-	uint8_t *v = malloc(n * IDEM_SEQ_LEN);
-	struct pg_params p;
-	if (!v)
-		return STORE_ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		memcpy(v + i * IDEM_SEQ_LEN, so->seqs[i].device_id, STORE_ID_BYTES);
-		put64(v + i * IDEM_SEQ_LEN + STORE_ID_BYTES, so->seqs[i].seq);
-	}
-	pg_p_init(&p);
-	pg_p_bytea(&p, so->send.sender_device, STORE_ID_BYTES);
-	pg_p_bytea(&p, so->send.message_id, STORE_ID_BYTES);
-	pg_p_int8(&p, w->now_ms);
-	pg_p_int8(&p, expires_at);
-	pg_p_bytea(&p, v, n * IDEM_SEQ_LEN);
-	int rc = pg_cmd(w->conn,
-			"INSERT INTO idempotency (sender_device, message_id, stored_at_ms, "
-			"expires_at_ms, seqs) VALUES ($1, $2, $3, $4, $5)",
-			&p);
-	free(v);
-	return rc;
-}
 
 /* Deletes up to max entries past their expiry, oldest first; *more when others are due. */
 static int idem_expire(struct pg_wtxn *w, uint64_t now_ms, size_t max, size_t *deleted, bool *more)
@@ -238,6 +158,67 @@ int pg_get_idempotency(struct store *s, const uint8_t sender_device[STORE_ID_BYT
 
 /* ---- storing --------------------------------------------------------------------------------- */
 
+/* Reads the original result of a resend from an idempotency entry's seqs into so->result. */
+static int idem_result(struct store__send_op *so, uint64_t stored_at, const uint8_t *v, size_t len)
+{
+	size_t n = len / IDEM_SEQ_LEN;
+	if (len % IDEM_SEQ_LEN || n == 0 || n > STORE_SEND_MAX_RECIPIENTS)
+		return STORE_ECORRUPT;
+	if (n > so->seqs_cap) {
+		/* The resend names fewer devices than the original: room for the original's list. */
+		struct store_seq *seqs = realloc(so->seqs, n * sizeof *seqs);
+		if (!seqs)
+			return STORE_ENOMEM;
+		so->seqs = seqs;
+		so->seqs_cap = n;
+	}
+	for (size_t i = 0; i < n; i++) {
+		memcpy(so->seqs[i].device_id, v + i * IDEM_SEQ_LEN, STORE_ID_BYTES);
+		so->seqs[i].seq = get64(v + i * IDEM_SEQ_LEN + STORE_ID_BYTES);
+	}
+	so->result.duplicate = true;
+	so->result.stored_at_ms = stored_at;
+	so->result.n = n;
+	so->result.seqs = so->seqs;
+	return 0;
+}
+
+/* The sending device's revocation (a client's envelope is never stored from a revoked device: a
+ * revocation committed before this statement wins, as in LMDB) and the idempotency entry, in one
+ * statement. 1: a resend, so->result holds the original; 0: go on; or an error. */
+static int send_precheck(struct pg_wtxn *w, struct store__send_op *so, bool idempotent)
+{
+	const struct store_send *send = &so->send;
+	struct pg_params p;
+	int err = 0;
+	pg_p_init(&p);
+	pg_p_bytea(&p, send->sender_device, STORE_ID_BYTES);
+	pg_p_bytea(&p, send->message_id, STORE_ID_BYTES);
+	pg_p_bool(&p, send->kind == STORE_KIND_ENVELOPE);
+	pg_p_bool(&p, idempotent);
+	PGresult *r = pg_exec(w->conn,
+			      "SELECT (SELECT revoked FROM devices WHERE id = $1 AND $3), "
+			      "i.stored_at_ms, i.seqs FROM (SELECT 1) AS one "
+			      "LEFT JOIN idempotency i ON $4 AND i.sender_device = $1 "
+			      "AND i.message_id = $2",
+			      &p, &err);
+	if (!r)
+		return err;
+	int rc = 0;
+	if (pg_r_bool(r, 0, 0)) {
+		pg__req_fail_device(w, send->sender_device);
+		rc = STORE_EREVOKED;
+	} else if (!pg_r_null(r, 0, 2)) {
+		size_t len;
+		const uint8_t *v = pg_r_bytes(r, 0, 2, &len);
+		rc = idem_result(so, pg_r_int(r, 0, 1), v, len);
+		if (rc == 0)
+			rc = 1;
+	}
+	PQclear(r);
+	return rc;
+}
+
 struct recip_state {
 	bool found, revoked;
 	uint64_t count, bytes, held; /* mailbox counters; the sender's envelopes in it */
@@ -250,7 +231,8 @@ static long find_sorted(uint8_t (*ids)[STORE_ID_BYTES], size_t n, const uint8_t 
 	return hit ? (long)(hit - (const uint8_t(*)[STORE_ID_BYTES])ids) : -1;
 }
 
-/* Locks the recipients' rows in id order and reads their state into st (indexed like sorted). */
+/* Locks the recipients' rows in id order and reads their state, with the sender's share of each
+ * mailbox, into st (indexed like sorted). */
 static int load_recipients(struct pg_wtxn *w, const struct store_send *send,
 			   uint8_t (*sorted)[STORE_ID_BYTES], struct recip_state *st)
 {
@@ -267,42 +249,29 @@ static int load_recipients(struct pg_wtxn *w, const struct store_send *send,
 		pg_a_free(&a);
 		return rc;
 	}
+	pg_p_bytea(&p, send->sender_account, STORE_ID_BYTES);
 	PGresult *r = pg_exec(w->conn,
-			      "SELECT id, revoked, mailbox_count, mailbox_bytes FROM devices "
-			      "WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+			      "SELECT d.id, d.revoked, d.mailbox_count, d.mailbox_bytes, "
+			      "coalesce(m.count, 0) FROM devices d "
+			      "LEFT JOIN mailbox_senders m ON m.device_id = d.id AND m.sender_account = $2 "
+			      "WHERE d.id = ANY($1) ORDER BY d.id FOR UPDATE OF d",
 			      &p, &err);
-	if (r) {
-		for (int i = 0; i < PQntuples(r); i++) {
-			uint8_t id[STORE_ID_BYTES];
-			long k = pg_r_copy(r, i, 0, id, sizeof id) == 0 ? find_sorted(sorted, n, id) : -1;
-			if (k < 0)
-				continue;
-			st[k].found = true;
-			st[k].revoked = pg_r_bool(r, i, 1);
-			st[k].count = pg_r_int(r, i, 2);
-			st[k].bytes = pg_r_int(r, i, 3);
-		}
-		PQclear(r);
-		pg_p_bytea(&p, send->sender_account, STORE_ID_BYTES);
-		if (w->store->cfg.mailbox_max_per_sender)
-			r = pg_exec(w->conn,
-				    "SELECT device_id, count FROM mailbox_senders "
-				    "WHERE device_id = ANY($1) AND sender_account = $2",
-				    &p, &err);
-		if (r && w->store->cfg.mailbox_max_per_sender) {
-			for (int i = 0; i < PQntuples(r); i++) {
-				uint8_t id[STORE_ID_BYTES];
-				long k = pg_r_copy(r, i, 0, id, sizeof id) == 0
-						 ? find_sorted(sorted, n, id)
-						 : -1;
-				if (k >= 0)
-					st[k].held = pg_r_int(r, i, 1);
-			}
-			PQclear(r);
-		}
-	}
 	pg_a_free(&a);
-	return r ? 0 : err;
+	if (!r)
+		return err;
+	for (int i = 0; i < PQntuples(r); i++) {
+		uint8_t id[STORE_ID_BYTES];
+		long k = pg_r_copy(r, i, 0, id, sizeof id) == 0 ? find_sorted(sorted, n, id) : -1;
+		if (k < 0)
+			continue;
+		st[k].found = true;
+		st[k].revoked = pg_r_bool(r, i, 1);
+		st[k].count = pg_r_int(r, i, 2);
+		st[k].bytes = pg_r_int(r, i, 3);
+		st[k].held = pg_r_int(r, i, 4);
+	}
+	PQclear(r);
+	return 0;
 }
 
 /* The checks of the LMDB engine, in the recipients' order: the first failing one names the
@@ -332,99 +301,74 @@ static int check_recipients(struct pg_wtxn *w, const struct store_send *send,
 	return 0;
 }
 
-/* Takes each recipient's next seq (UPDATE ... RETURNING under the lock held), stores the
- * envelopes and counts them in the senders' shares: three statements for any number of
- * recipients. */
-static int write_envelopes(struct pg_wtxn *w, struct store__send_op *so, uint64_t *max_expiry)
+/* One statement for any number of recipients, under the row locks taken by load_recipients:
+ * each device's next seq (UPDATE ... RETURNING), the envelopes, the senders' shares and the
+ * idempotency entry (the original recipients' order; expiring with the latest envelope). */
+static const char write_sql[] =
+	"WITH v AS (SELECT * FROM unnest($1::bytea[], $2::bigint[], $3::bigint[], $4::bytea[]) "
+	"WITH ORDINALITY AS v(id, len, exp, payload, ord)), "
+	"u AS (UPDATE devices d SET next_seq = d.next_seq + 1, "
+	"mailbox_count = d.mailbox_count + 1, mailbox_bytes = d.mailbox_bytes + v.len "
+	"FROM v WHERE d.id = v.id RETURNING d.id, d.next_seq - 1 AS seq), "
+	"m AS (INSERT INTO mailbox (device_id, seq, kind, sender_account, sender_device, message_id, "
+	"stored_at_ms, expires_at_ms, payload) "
+	"SELECT v.id, u.seq, $5, $6, $7, $8, $9, v.exp, v.payload FROM v JOIN u ON u.id = v.id), "
+	"s AS (INSERT INTO mailbox_senders (device_id, sender_account, count) "
+	"SELECT v.id, $6, 1 FROM v ON CONFLICT (device_id, sender_account) "
+	"DO UPDATE SET count = mailbox_senders.count + 1), "
+	"i AS (INSERT INTO idempotency (sender_device, message_id, stored_at_ms, expires_at_ms, seqs) "
+	"SELECT $7, $8, $9, max(v.exp), string_agg(v.id || int8send(u.seq), ''::bytea ORDER BY v.ord) "
+	"FROM v JOIN u ON u.id = v.id HAVING $10) "
+	"SELECT v.ord, u.seq FROM v JOIN u ON u.id = v.id ORDER BY v.ord";
+
+static int write_envelopes(struct pg_wtxn *w, struct store__send_op *so, bool idempotent)
 {
 	const struct store_send *send = &so->send;
 	size_t n = send->n_recipients;
-	struct pg_array ids, lens, seqs, exps, payloads;
+	struct pg_array ids, lens, exps, payloads;
 	struct pg_params p;
 	int err = 0, rc;
 	pg_a_init(&ids, PG_OID_BYTEA);
 	pg_a_init(&lens, PG_OID_INT8);
-	pg_a_init(&seqs, PG_OID_INT8);
 	pg_a_init(&exps, PG_OID_INT8);
 	pg_a_init(&payloads, PG_OID_BYTEA);
 	for (size_t i = 0; i < n; i++) {
-		pg_a_bytes(&ids, send->recipients[i].device_id, STORE_ID_BYTES);
-		pg_a_int8(&lens, send->recipients[i].payload_len);
+		const struct store_recipient *r = &send->recipients[i];
+		pg_a_bytes(&ids, r->device_id, STORE_ID_BYTES);
+		pg_a_int8(&lens, r->payload_len);
+		pg_a_int8(&exps, r->expires_at_ms);
+		pg_a_bytes(&payloads, r->payload, r->payload_len);
 	}
 	pg_p_init(&p);
-	if ((rc = pg_p_array(&p, &ids, PG_OID_BYTEA_ARRAY)) != 0 ||
-	    (rc = pg_p_array(&p, &lens, PG_OID_INT8_ARRAY)) != 0)
-		goto out;
-	PGresult *r = pg_exec(w->conn,
-			      "UPDATE devices d SET next_seq = d.next_seq + 1, "
-			      "mailbox_count = d.mailbox_count + 1, mailbox_bytes = d.mailbox_bytes + v.len "
-			      "FROM unnest($1::bytea[], $2::bigint[]) AS v(id, len) WHERE d.id = v.id "
-			      "RETURNING d.id, d.next_seq - 1",
-			      &p, &err);
-	if (!r) {
-		rc = err;
-		goto out;
-	}
-	size_t got = 0;
-	for (int i = 0; i < PQntuples(r); i++) {
-		uint8_t id[STORE_ID_BYTES];
-		if (pg_r_copy(r, i, 0, id, sizeof id) != 0)
-			continue;
-		for (size_t k = 0; k < n; k++)
-			if (memcmp(send->recipients[k].device_id, id, STORE_ID_BYTES) == 0) {
-				memcpy(so->seqs[k].device_id, id, STORE_ID_BYTES);
-				so->seqs[k].seq = pg_r_int(r, i, 1);
-				got++;
-				break;
+	if ((rc = pg_p_array(&p, &ids, PG_OID_BYTEA_ARRAY)) == 0 &&
+	    (rc = pg_p_array(&p, &lens, PG_OID_INT8_ARRAY)) == 0 &&
+	    (rc = pg_p_array(&p, &exps, PG_OID_INT8_ARRAY)) == 0 &&
+	    (rc = pg_p_array(&p, &payloads, PG_OID_BYTEA_ARRAY)) == 0) {
+		pg_p_int2(&p, send->kind);
+		pg_p_bytea(&p, send->sender_account, STORE_ID_BYTES);
+		pg_p_bytea(&p, send->sender_device, STORE_ID_BYTES);
+		pg_p_bytea(&p, send->message_id, STORE_ID_BYTES);
+		pg_p_int8(&p, w->now_ms);
+		pg_p_bool(&p, idempotent);
+		/* A second relay storing the same send at the same moment waits on the idempotency
+		 * key and fails with a unique violation once this one commits: its batch runs again
+		 * and finds the entry (a duplicate). */
+		PGresult *r = pg_exec(w->conn, write_sql, &p, &err);
+		if (!r) {
+			rc = err;
+		} else {
+			/* the rows are locked: every recipient has its seq */
+			rc = (size_t)PQntuples(r) == n ? 0 : STORE_EINTERNAL;
+			for (size_t i = 0; i < n && rc == 0; i++) {
+				memcpy(so->seqs[i].device_id, send->recipients[i].device_id,
+				       STORE_ID_BYTES);
+				so->seqs[i].seq = pg_r_int(r, (int)i, 1);
 			}
+			PQclear(r);
+		}
 	}
-	PQclear(r);
-	if (got != n) {
-		rc = STORE_EINTERNAL; /* the rows are locked: they cannot have gone */
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct store_recipient *rc_ = &send->recipients[i];
-		pg_a_int8(&seqs, so->seqs[i].seq);
-		pg_a_int8(&exps, rc_->expires_at_ms);
-		pg_a_bytes(&payloads, rc_->payload, rc_->payload_len);
-		if (rc_->expires_at_ms > *max_expiry)
-			*max_expiry = rc_->expires_at_ms;
-	}
-	pg_p_init(&p);
-	if ((rc = pg_p_array(&p, &ids, PG_OID_BYTEA_ARRAY)) != 0 ||
-	    (rc = pg_p_array(&p, &seqs, PG_OID_INT8_ARRAY)) != 0 ||
-	    (rc = pg_p_array(&p, &exps, PG_OID_INT8_ARRAY)) != 0 ||
-	    (rc = pg_p_array(&p, &payloads, PG_OID_BYTEA_ARRAY)) != 0)
-		goto out;
-	pg_p_int2(&p, send->kind);
-	pg_p_bytea(&p, send->sender_account, STORE_ID_BYTES);
-	pg_p_bytea(&p, send->sender_device, STORE_ID_BYTES);
-	pg_p_bytea(&p, send->message_id, STORE_ID_BYTES);
-	pg_p_int8(&p, w->now_ms);
-	rc = pg_cmd(w->conn,
-		    "INSERT INTO mailbox (device_id, seq, kind, sender_account, sender_device, "
-		    "message_id, stored_at_ms, expires_at_ms, payload) "
-		    "SELECT v.id, v.seq, $5, $6, $7, $8, $9, v.exp, v.payload "
-		    "FROM unnest($1::bytea[], $2::bigint[], $3::bigint[], $4::bytea[]) "
-		    "AS v(id, seq, exp, payload)",
-		    &p);
-	if (rc)
-		goto out;
-	pg_p_init(&p);
-	if ((rc = pg_p_array(&p, &ids, PG_OID_BYTEA_ARRAY)) != 0)
-		goto out;
-	pg_p_bytea(&p, send->sender_account, STORE_ID_BYTES);
-	rc = pg_cmd(w->conn,
-		    "INSERT INTO mailbox_senders (device_id, sender_account, count) "
-		    "SELECT v.id, $2, 1 FROM unnest($1::bytea[]) AS v(id) "
-		    "ON CONFLICT (device_id, sender_account) "
-		    "DO UPDATE SET count = mailbox_senders.count + 1",
-		    &p);
-out:
 	pg_a_free(&ids);
 	pg_a_free(&lens);
-	pg_a_free(&seqs);
 	pg_a_free(&exps);
 	pg_a_free(&payloads);
 	return rc;
@@ -436,36 +380,16 @@ int pg__op_store_envelopes_apply(struct pg_wtxn *w, struct store__op *op)
 	const struct store_send *send = &so->send;
 	bool idempotent = !(send->flags & STORE_SEND_NO_IDEMPOTENCY);
 	size_t n = send->n_recipients;
-	uint64_t max_expiry = 0;
-	int rc, err = 0;
 
 	so->result.duplicate = false;
 	so->result.stored_at_ms = w->now_ms;
 	so->result.n = n;
 	so->result.seqs = so->seqs;
-	/* A client's envelopes are never stored from a revoked sending device (as LMDB: a
-	 * revocation committed before this statement wins). */
-	if (send->kind == STORE_KIND_ENVELOPE) {
-		struct pg_params p;
-		pg_p_init(&p);
-		pg_p_bytea(&p, send->sender_device, STORE_ID_BYTES);
-		PGresult *r = pg_exec(w->conn, "SELECT revoked FROM devices WHERE id = $1", &p, &err);
-		if (!r)
-			return err;
-		bool revoked = PQntuples(r) == 1 && pg_r_bool(r, 0, 0);
-		PQclear(r);
-		if (revoked) {
-			pg__req_fail_device(w, send->sender_device);
-			return STORE_EREVOKED;
-		}
-	}
-	if (idempotent) {
-		rc = idem_lookup(w, so);
-		if (rc < 0)
-			return rc;
-		if (rc == 1)
-			return 0; /* a resend: the original result, nothing stored */
-	}
+	int rc = send_precheck(w, so, idempotent);
+	if (rc < 0)
+		return rc;
+	if (rc == 1)
+		return 0; /* a resend: the original result, nothing stored */
 	uint8_t(*sorted)[STORE_ID_BYTES] = malloc(n * sizeof *sorted);
 	struct recip_state *st = calloc(n, sizeof *st);
 	if (!sorted || !st) {
@@ -482,11 +406,9 @@ int pg__op_store_envelopes_apply(struct pg_wtxn *w, struct store__op *op)
 	free(sorted);
 	free(st);
 	if (rc == 0)
-		rc = write_envelopes(w, so, &max_expiry);
+		rc = write_envelopes(w, so, idempotent);
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = pg__wake_add(w, send->recipients[i].device_id);
-	if (rc == 0 && idempotent)
-		rc = idem_put(w, so, max_expiry);
 	if (rc == 0)
 		w->envelopes_stored += n;
 	return rc;
@@ -531,10 +453,16 @@ static int delete_envelopes(struct pg_wtxn *w, uint8_t (*devs)[STORE_ID_BYTES],
 			    "mailbox_bytes = greatest(d.mailbox_bytes - x.b, 0) "
 			    "FROM (SELECT device_id, count(*) AS n, sum(len) AS b FROM del "
 			    "GROUP BY device_id) x WHERE d.id = x.device_id), "
-			    "snd AS (UPDATE mailbox_senders m SET count = m.count - x.n "
-			    "FROM (SELECT device_id, sender_account, count(*) AS n FROM del "
-			    "GROUP BY device_id, sender_account) x "
-			    "WHERE m.device_id = x.device_id AND m.sender_account = x.sender_account) "
+			    "x AS (SELECT device_id, sender_account, count(*) AS n FROM del "
+			    "GROUP BY device_id, sender_account), "
+			    /* a share reaching zero is no row (as LMDB's counter): the two statements
+			     * see the same snapshot and touch disjoint rows */
+			    "snd AS (UPDATE mailbox_senders m SET count = m.count - x.n FROM x "
+			    "WHERE m.device_id = x.device_id AND m.sender_account = x.sender_account "
+			    "AND m.count > x.n), "
+			    "gone AS (DELETE FROM mailbox_senders m USING x "
+			    "WHERE m.device_id = x.device_id AND m.sender_account = x.sender_account "
+			    "AND m.count <= x.n) "
 			    "SELECT device_id, seq, kind, sender_account, sender_device, message_id, len "
 			    "FROM del ORDER BY expires_at_ms, device_id, seq",
 			    &p, &err);
@@ -559,11 +487,6 @@ static int delete_envelopes(struct pg_wtxn *w, uint8_t (*devs)[STORE_ID_BYTES],
 		*found = (size_t)rows;
 		PQclear(r);
 	}
-	/* A share back at zero is no row (as LMDB's counter). */
-	pg_p_init(&p);
-	if (rc == 0 && *found && (rc = pg_p_array(&p, &ad, PG_OID_BYTEA_ARRAY)) == 0)
-		rc = pg_cmd(w->conn,
-			    "DELETE FROM mailbox_senders WHERE device_id = ANY($1) AND count <= 0", &p);
 	pg_a_free(&ad);
 	pg_a_free(&as);
 	return rc;

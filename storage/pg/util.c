@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* Binary parameters and results, running statements, SQLSTATE -> STORE_E*, connecting, and the
  * loop thread's reads with their one reconnect. */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,6 +154,126 @@ int pg__err(PGconn *c, const PGresult *r)
 	return STORE_EINTERNAL;
 }
 
+/* ---- prepared statements ----------------------------------------------------------------------
+ * Every statement with parameters is prepared once per connection (PQprepare) and then executed
+ * by name: the engine runs the same few dozen statements all the time, and parsing and planning
+ * them anew each time cost more than running them. The cache is per thread (a connection is only
+ * ever used by one thread at a time), keyed by the connection and its backend pid (a new
+ * connection at a recycled address is another key), and per connection by the text and the
+ * parameter types. Names carry a generation that is never reused on the thread, so a connection
+ * whose cache entry was dropped (or that another thread uses later) never prepares a name
+ * twice. */
+#define STMT_CONNS 32 /* connections per thread (a pool may lend a thread many) */
+#define STMT_MAX 512
+
+struct stmt_cache {
+	PGconn *conn;
+	int pid;
+	unsigned gen;
+	uint64_t used; /* LRU tick */
+	size_t n;
+	uint64_t hash[STMT_MAX];
+	char *sql[STMT_MAX];
+};
+
+/* STMT_CONNS entries, allocated on a thread's first statement and freed when it ends. */
+static __thread struct stmt_cache *stmt_caches;
+static unsigned stmt_gen; /* atomic: names unique in the process */
+static __thread uint64_t stmt_tick;
+static pthread_key_t stmt_key;
+static pthread_once_t stmt_once = PTHREAD_ONCE_INIT;
+
+static void stmt_free(void *p)
+{
+	struct stmt_cache *caches = p;
+	for (int i = 0; i < STMT_CONNS; i++)
+		for (size_t k = 0; k < caches[i].n; k++)
+			free(caches[i].sql[k]);
+	free(caches);
+}
+
+static void stmt_key_create(void)
+{
+	pthread_key_create(&stmt_key, stmt_free);
+}
+
+static uint64_t stmt_hash(const char *sql, const struct pg_params *p)
+{
+	uint64_t h = 0xcbf29ce484222325u; /* FNV-1a */
+	for (const unsigned char *c = (const unsigned char *)sql; *c; c++)
+		h = (h ^ *c) * 0x100000001b3u;
+	for (int i = 0; i < p->n; i++)
+		h = (h ^ p->types[i]) * 0x100000001b3u;
+	return h;
+}
+
+static void cache_reset(struct stmt_cache *e, PGconn *c, int pid)
+{
+	for (size_t i = 0; i < e->n; i++)
+		free(e->sql[i]);
+	e->conn = c;
+	e->pid = pid;
+	e->gen = __atomic_add_fetch(&stmt_gen, 1, __ATOMIC_RELAXED);
+	e->n = 0;
+}
+
+static struct stmt_cache *cache_for(PGconn *c)
+{
+	if (!stmt_caches) {
+		pthread_once(&stmt_once, stmt_key_create);
+		stmt_caches = calloc(STMT_CONNS, sizeof *stmt_caches);
+		if (!stmt_caches)
+			return NULL;
+		pthread_setspecific(stmt_key, stmt_caches);
+	}
+	int pid = PQbackendPID(c);
+	struct stmt_cache *victim = &stmt_caches[0];
+	stmt_tick++;
+	for (int i = 0; i < STMT_CONNS; i++) {
+		struct stmt_cache *e = &stmt_caches[i];
+		if (e->conn == c && e->pid == pid) {
+			e->used = stmt_tick;
+			return e;
+		}
+		if (e->used < victim->used)
+			victim = e;
+	}
+	cache_reset(victim, c, pid);
+	victim->used = stmt_tick;
+	return victim;
+}
+
+/* The statement's name on c, preparing it first if needed; NULL (and *prepared NULL) when the
+ * cache is full: execute it unprepared. NULL with *err set when preparing failed. */
+static const char *prepared(PGconn *c, const char *sql, const struct pg_params *p, char *name,
+			    size_t cap, int *err)
+{
+	struct stmt_cache *e = cache_for(c);
+	if (!e)
+		return NULL;
+	uint64_t h = stmt_hash(sql, p);
+	size_t i;
+	for (i = 0; i < e->n; i++)
+		if (e->hash[i] == h && strcmp(e->sql[i], sql) == 0)
+			break;
+	snprintf(name, cap, "w%u_%zu", e->gen, i);
+	if (i < e->n)
+		return name;
+	if (e->n == STMT_MAX || !(e->sql[i] = strdup(sql)))
+		return NULL;
+	PGresult *r = PQprepare(c, name, sql, p->n, p->types);
+	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+		*err = pg__err(c, r);
+		PQclear(r);
+		free(e->sql[i]);
+		return NULL;
+	}
+	PQclear(r);
+	e->hash[i] = h;
+	e->n++;
+	return name;
+}
+
 PGresult *pg_exec(PGconn *c, const char *sql, const struct pg_params *p, int *err)
 {
 	PGresult *r;
@@ -159,10 +281,17 @@ PGresult *pg_exec(PGconn *c, const char *sql, const struct pg_params *p, int *er
 		*err = PG__ECONN;
 		return NULL;
 	}
-	if (p && p->n)
-		r = PQexecParams(c, sql, p->n, p->types, p->values, p->lengths, p->formats, 1);
-	else
+	if (p && p->n) {
+		char name[32];
+		*err = 0;
+		const char *stmt = prepared(c, sql, p, name, sizeof name, err);
+		if (*err)
+			return NULL;
+		r = stmt ? PQexecPrepared(c, stmt, p->n, p->values, p->lengths, p->formats, 1)
+			 : PQexecParams(c, sql, p->n, p->types, p->values, p->lengths, p->formats, 1);
+	} else {
 		r = PQexecParams(c, sql, 0, NULL, NULL, NULL, NULL, 1);
+	}
 	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 		return r;

@@ -57,28 +57,65 @@ static uint64_t mono_ms(void)
 	return store__mono_us() / 1000u;
 }
 
-/* A working writer connection, or PG__ECONN. */
+/* Records which server session the writer's connection is (its pid and start time), so that
+ * after losing the connection the writer can find that session and make sure its transaction has
+ * ended before deciding anything (settle_old_session). And since another relay cannot end this
+ * session if this relay is cut off from the server, the session asks the server to end it by
+ * itself: when idle inside a transaction for 30 s (a writer never is, between two statements of a
+ * batch), and through TCP keepalives when idle otherwise. */
+static int record_session(struct pgstore *pg)
+{
+	int err = 0;
+	PGresult *r = pg_exec(pg->wconn,
+			      "SELECT pg_backend_pid(), "
+			      "(extract(epoch FROM backend_start) * 1000000)::bigint, "
+			      "set_config('idle_in_transaction_session_timeout', '30s', false), "
+			      "set_config('tcp_keepalives_idle', '10', false), "
+			      "set_config('tcp_keepalives_interval', '5', false), "
+			      "set_config('tcp_keepalives_count', '3', false) "
+			      "FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+			      NULL, &err);
+	if (!r)
+		return err;
+	int rc = PQntuples(r) == 1 ? 0 : PG__ECONN;
+	if (rc == 0) {
+		pg->w_pid = (int)pg_r_int(r, 0, 0);
+		pg->w_start_us = pg_r_int(r, 0, 1);
+		pg->w_session = pg->wconn;
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* A working writer connection with its session recorded, or PG__ECONN. */
 static int ensure_conn(struct pgstore *pg)
 {
 	if (pg->wconn && PQstatus(pg->wconn) == CONNECTION_OK)
-		return 0;
+		return pg->w_session == pg->wconn ? 0 : record_session(pg);
 	if (pg->wconn)
 		PQfinish(pg->wconn);
+	pg->w_session = NULL;
 	pg->wconn = pg__connect(pg->conninfo, "wakks-writer");
 #ifdef WAKKS_TEST_HOOKS
 	__atomic_store_n(&pg->writer_pid, pg->wconn ? PQbackendPID(pg->wconn) : 0, __ATOMIC_RELAXED);
 #endif
-	return pg->wconn ? 0 : PG__ECONN;
+	return pg->wconn ? record_session(pg) : PG__ECONN;
+}
+
+/* Drops the writer's connection (the test hook may have abandoned it already). */
+static void drop_conn(struct pgstore *pg)
+{
+	if (pg->wconn)
+		PQfinish(pg->wconn);
+	pg->wconn = NULL;
+	pg->w_session = NULL;
 }
 
 /* Reconnects with back-off until the deadline (mono ms). */
 static int reconnect(struct pgstore *pg, uint64_t deadline)
 {
 	unsigned backoff = 20;
-	if (pg->wconn) {
-		PQfinish(pg->wconn);
-		pg->wconn = NULL;
-	}
+	drop_conn(pg);
 	for (;;) {
 		if (ensure_conn(pg) == 0)
 			return 0;
@@ -87,6 +124,90 @@ static int reconnect(struct pgstore *pg, uint64_t deadline)
 		sleep_ms(backoff);
 		if (backoff < 1000)
 			backoff *= 2;
+	}
+}
+
+struct old_session {
+	int pid;
+	uint64_t start_us;
+};
+
+/* After the connection was lost in a batch: the server may not know yet (a network partition
+ * sends no reset), and the old session may still hold the batch's row locks, or even be
+ * committing it. On the server we reconnected to (the pid and start time match only there):
+ * a session still inside a transaction that never got COMMIT (commit_sent false, or it is idle
+ * in it) is terminated, which rolls it back; one running the COMMIT (waiting for the synchronous
+ * standby) is waited for, since its outcome is what the marker will show. 0 once the old session
+ * is gone or idle, PG__ECONN past the deadline or on another lost connection. */
+static int settle_old_session(struct pgstore *pg, const struct old_session *old, bool commit_sent,
+			      uint64_t deadline)
+{
+	for (;;) {
+		struct pg_params p;
+		int err = 0;
+		pg_p_init(&p);
+		pg_p_int8(&p, (uint64_t)old->pid);
+		pg_p_int8(&p, old->start_us);
+		PGresult *r = pg_exec(pg->wconn,
+				      "SELECT state FROM pg_stat_activity WHERE pid = $1 AND "
+				      "(extract(epoch FROM backend_start) * 1000000)::bigint = $2",
+				      &p, &err);
+		if (!r)
+			return PG__ECONN;
+		const char *state = PQntuples(r) == 1 && !pg_r_null(r, 0, 0) ? PQgetvalue(r, 0, 0) : "";
+		bool gone = PQntuples(r) == 0 || strcmp(state, "idle") == 0;
+		bool in_txn = strncmp(state, "idle in transaction", 19) == 0;
+		PQclear(r);
+		if (gone)
+			return 0;
+		if (in_txn || !commit_sent) {
+			pg_p_init(&p);
+			pg_p_int8(&p, (uint64_t)old->pid);
+			pg_p_int8(&p, old->start_us);
+			r = pg_exec(pg->wconn,
+				    "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+				    "WHERE pid = $1 AND "
+				    "(extract(epoch FROM backend_start) * 1000000)::bigint = $2",
+				    &p, &err);
+			if (!r)
+				return PG__ECONN;
+			PQclear(r);
+		} else {
+			sleep_ms(50); /* its COMMIT is under way */
+		}
+		if (mono_ms() >= deadline)
+			return PG__ECONN;
+	}
+}
+
+/* After the connection was lost in a batch (PG__ECONN: COMMIT not sent; PG__EUNKNOWN: sent,
+ * unanswered): reconnect, settle the old session, and for PG__EUNKNOWN look the marker up.
+ * 1 (the batch committed), 0 (it did not: run it again), or PG__ECONN past the deadline. */
+static int recover(struct pgstore *pg, bool commit_sent, const uint8_t *marker, uint64_t deadline)
+{
+	struct old_session old = {pg->w_pid, pg->w_start_us};
+	bool known = pg->w_session != NULL;
+	for (;;) {
+		int rc = reconnect(pg, deadline);
+		if (rc == 0 && known)
+			rc = settle_old_session(pg, &old, commit_sent, deadline);
+		if (rc == 0 && !commit_sent)
+			return 0;
+		if (rc == 0) {
+			struct pg_params p;
+			int err = 0;
+			pg_p_init(&p);
+			pg_p_bytea(&p, marker, 16);
+			PGresult *r = pg_exec(pg->wconn, "SELECT 1 FROM commit_markers WHERE id = $1",
+					      &p, &err);
+			if (r) {
+				int found = PQntuples(r) > 0;
+				PQclear(r);
+				return found;
+			}
+		}
+		if (mono_ms() >= deadline)
+			return PG__ECONN;
 	}
 }
 
@@ -101,9 +222,23 @@ static int test_hook(struct store *s, int point)
 }
 #endif
 
-static int notify_wakes(struct pgstore *pg, const struct pg_wakes *wk)
+static int cmp_id(const void *a, const void *b)
+{
+	return memcmp(a, b, STORE_ID_BYTES);
+}
+
+static int notify_wakes(struct pgstore *pg, struct pg_wakes *wk)
 {
 	char payload[2 * PG__INSTANCE_BYTES + WAKE_IDS_PER_NOTIFY * 2 * STORE_ID_BYTES + 1];
+	if (wk->n == 0)
+		return 0;
+	/* A device gets one wake per batch however many envelopes the batch stored for it. */
+	qsort(wk->ids, wk->n, STORE_ID_BYTES, cmp_id);
+	size_t u = 0;
+	for (size_t i = 0; i < wk->n; i++)
+		if (u == 0 || memcmp(wk->ids[i], wk->ids[u - 1], STORE_ID_BYTES) != 0)
+			memmove(wk->ids[u++], wk->ids[i], STORE_ID_BYTES);
+	wk->n = u;
 	for (size_t i = 0; i < wk->n; i += WAKE_IDS_PER_NOTIFY) {
 		size_t k = wk->n - i < WAKE_IDS_PER_NOTIFY ? wk->n - i : WAKE_IDS_PER_NOTIFY;
 		memcpy(payload, pg->instance_hex, 2 * PG__INSTANCE_BYTES);
@@ -188,8 +323,12 @@ static int run_once(struct store *s, struct store_req **reqs, size_t n, size_t *
 	if (rc == 0)
 		rc = notify_wakes(pg, wk);
 #ifdef WAKKS_TEST_HOOKS
-	if (rc == 0)
-		test_hook(s, STORE_TEST_PG_BEFORE_COMMIT);
+	if (rc == 0 && test_hook(s, STORE_TEST_PG_BEFORE_COMMIT) == 2) {
+		/* a partition: the connection is gone for us, not for the server (the hook owns
+		 * the PGconn now) */
+		pg->wconn = NULL;
+		return PG__ECONN;
+	}
 #endif
 	if (rc) {
 		if (rc != PG__ECONN)
@@ -218,29 +357,6 @@ static int run_once(struct store *s, struct store_req **reqs, size_t n, size_t *
 	return 0;
 }
 
-/* After PG__EUNKNOWN: 1 (the batch committed), 0 (it did not), or PG__ECONN past the deadline. */
-static int marker_committed(struct pgstore *pg, const uint8_t *marker, uint64_t deadline)
-{
-	for (;;) {
-		int rc = reconnect(pg, deadline);
-		if (rc)
-			return rc;
-		struct pg_params p;
-		int err = 0;
-		pg_p_init(&p);
-		pg_p_bytea(&p, marker, 16);
-		PGresult *r = pg_exec(pg->wconn, "SELECT 1 FROM commit_markers WHERE id = $1", &p,
-				      &err);
-		if (r) {
-			int found = PQntuples(r) > 0;
-			PQclear(r);
-			return found;
-		}
-		if (mono_ms() >= deadline)
-			return PG__ECONN;
-	}
-}
-
 static void fail_all(struct store_req **reqs, size_t n, int rc)
 {
 	for (size_t i = 0; i < n; i++)
@@ -257,6 +373,7 @@ void pg__run_batch(struct store *s, struct store_req **reqs, size_t n)
 	 * one transaction slow every other session's snapshots): a batch first runs without them,
 	 * and only from a request that failed on are they used. */
 	size_t sp_from = n;
+	unsigned lost_pause = 0;
 	for (;;) {
 		uint8_t marker[16];
 		uint64_t commit_us = 0;
@@ -274,13 +391,17 @@ void pg__run_batch(struct store *s, struct store_req **reqs, size_t n)
 		}
 		wk.n = 0;
 		rc = run_once(s, reqs, n, &sp_from, marker, &wk, &commit_us, &t);
-		if (rc == PG__EUNKNOWN) {
-			int found = marker_committed(pg, marker, deadline);
-			if (found == 1)
+		if (rc == PG__EUNKNOWN || rc == PG__ECONN) {
+			int found = recover(pg, rc == PG__EUNKNOWN, marker, deadline);
+			if (found == 1) {
 				rc = 0; /* the results gathered stand; the latency is unknown */
-			else if (found == 0)
-				rc = PG__ECONN; /* rolled back with the connection: run it again */
-			else {
+			} else if (found == 0 && mono_ms() < deadline) {
+				/* rolled back with the connection: run it again (at once the first time;
+				 * a connection that keeps failing at once gets a pause) */
+				sleep_ms(lost_pause);
+				lost_pause = lost_pause ? (lost_pause < 1000 ? lost_pause * 2 : 1000) : 20;
+				continue;
+			} else {
 				fail_all(reqs, n, STORE_EIO);
 				break;
 			}
@@ -291,16 +412,6 @@ void pg__run_batch(struct store *s, struct store_req **reqs, size_t n)
 		}
 		if (rc == PG__ESAVEPOINT)
 			continue; /* rolled back; runs again with savepoints from the failing request */
-		if (rc == PG__ECONN) {
-			if (pg->wconn)
-				PQfinish(pg->wconn);
-			pg->wconn = NULL;
-			if (mono_ms() >= deadline) {
-				fail_all(reqs, n, STORE_EIO);
-				break;
-			}
-			continue;
-		}
 		if (rc == PG__ERETRY && ++retries < MAX_RETRIES) {
 			/* Another relay holds what we need: let it finish first. */
 			uint32_t jitter;

@@ -533,7 +533,134 @@ static void test_wake_and_broadcast_reach_the_other_store(void)
 	CHECK_EQ_INT(submit_send(t.e.s, &res, 1, 3, (const uint8_t(*)[STORE_ID_BYTES])to, 1), 0);
 	t_wait_all(&t.e, &res, 1);
 	CHECK_EQ_INT(wait_for(&t.e.loop, &hb.wakes, 2), 0);
+	/* three sends to the device in one batch: one wake */
+	struct t_res three[3];
+	memset(three, 0, sizeof three);
+	store_test_pause_writer(t.e.s, true);
+	for (unsigned i = 0; i < 3; i++)
+		CHECK_EQ_INT(submit_send(t.e.s, &three[i], 1, 10 + i,
+					 (const uint8_t(*)[STORE_ID_BYTES])to, 1), 0);
+	store_test_pause_writer(t.e.s, false);
+	t_wait_all(&t.e, three, 3);
+	CHECK_EQ_INT(wait_for(&t.e.loop, &hb.wakes, 3), 0);
+	run_for(&t.e.loop, 200);
+	CHECK_EQ_INT(hb.wakes, 3);
 	two_close(&t);
+}
+
+static int64_t sql_count(struct t_env *e, const char *sql)
+{
+	PGconn *c = PQconnectdb(e->pg_conninfo);
+	PGresult *r = PQexec(c, sql);
+	int64_t n = PQresultStatus(r) == PGRES_TUPLES_OK ? atoll(PQgetvalue(r, 0, 0)) : -1;
+	PQclear(r);
+	PQfinish(c);
+	return n;
+}
+
+static void test_two_stores_expire_reports_each_envelope_once(void)
+{
+	struct two t = {0};
+	REQUIRE_OK(two_open(&t));
+	CHECK_EQ_INT(t_put_account(&t.e, 1, STORE_ACCOUNT_CITIZEN), 0);
+	for (unsigned d = 1; d <= 4; d++)
+		CHECK_EQ_INT(t_put_device(&t.e, 1, d), 0);
+	uint8_t to[3][STORE_ID_BYTES];
+	for (unsigned d = 0; d < 3; d++)
+		t_id(to[d], 'D', 2 + d);
+	/* 20 sends to 3 devices: 60 envelopes, all due at 10000000 + msg (submit_send) */
+	for (unsigned i = 0; i < 20; i++) {
+		struct t_res res = {0};
+		CHECK_EQ_INT(submit_send(t.e.s, &res, 1, 1 + i, (const uint8_t(*)[STORE_ID_BYTES])to, 3), 0);
+		t_wait_all(&t.e, &res, 1);
+		CHECK_EQ_INT(res.result, 0);
+	}
+	CHECK_EQ_INT(sql_count(&t.e, "SELECT count(*) FROM mailbox_senders"), 3);
+	/* both relays' expiry passes at once, 8 each of at most 10 envelopes */
+	enum { PASSES = 8 };
+	struct t_res *res = calloc(PASSES, sizeof *res);
+	REQUIRE(res != NULL);
+	store_test_pause_writer(t.e.s, true);
+	store_test_pause_writer(t.b, true);
+	for (int i = 0; i < PASSES; i++) {
+		struct store_req *req = store_req_new(i % 2 ? t.b : t.e.s, t_cb, &res[i]);
+		CHECK_EQ_INT(store_req_expire(req, 20000000, 10), 0);
+		CHECK_EQ_INT(store_submit(req), 0);
+		if (i == PASSES / 2) {
+			store_test_pause_writer(t.e.s, false);
+			store_test_pause_writer(t.b, false);
+		}
+	}
+	t_wait_all(&t.e, res, PASSES);
+	bool seen[3][21];
+	memset(seen, 0, sizeof seen);
+	int reported = 0, twice = 0;
+	for (int i = 0; i < PASSES; i++) {
+		CHECK_EQ_INT(res[i].result, 0);
+		CHECK(res[i].op[0].n <= 10);
+		for (size_t j = 0; j < res[i].op[0].n; j++) {
+			const struct store_envelope_ref *ref = &res[i].op[0].expired[j];
+			int d = ref->device_id[15] - 2;
+			REQUIRE(d >= 0 && d < 3 && ref->seq >= 1 && ref->seq <= 20);
+			twice += seen[d][ref->seq];
+			seen[d][ref->seq] = true;
+			reported++;
+			CHECK_EQ_INT(ref->kind, STORE_KIND_ENVELOPE);
+		}
+		/* oldest expiry first within a pass */
+		for (size_t j = 1; j < res[i].op[0].n; j++)
+			CHECK(res[i].op[0].expired[j - 1].seq <= res[i].op[0].expired[j].seq);
+	}
+	CHECK_EQ_INT(twice, 0);
+	CHECK_EQ_INT(reported, 60);
+	uint64_t total = 1;
+	CHECK_EQ_INT(store_mailbox_total(t.b, &total), 0);
+	CHECK_EQ_INT(total, 0);
+	struct store_device dev;
+	CHECK_EQ_INT(store_get_device(t.b, to[1], &dev), 0);
+	CHECK_EQ_INT(dev.mailbox_count, 0);
+	CHECK_EQ_INT(dev.mailbox_bytes, 0);
+	CHECK_EQ_INT(dev.next_seq, 21);
+	/* the senders' shares went with the envelopes: no row left at zero */
+	CHECK_EQ_INT(sql_count(&t.e, "SELECT count(*) FROM mailbox_senders"), 0);
+	/* the idempotency entries (due with the sends' latest envelope) went too */
+	CHECK_EQ_INT(sql_count(&t.e, "SELECT count(*) FROM idempotency"), 0);
+	free(res);
+	two_close(&t);
+}
+
+static uint64_t fake_now;
+static uint64_t fake_clock(void *data)
+{
+	(void)data;
+	return fake_now;
+}
+
+static void test_expire_deletes_commit_markers_after_a_day(void)
+{
+	struct t_env e;
+	REQUIRE_OK(t_setup(&e));
+	fake_now = 1000000000000ull;
+	e.cfg.now_ms = fake_clock;
+	REQUIRE_OK(t_open(&e));
+	CHECK_EQ_INT(t_put_account(&e, 1, STORE_ACCOUNT_CITIZEN), 0);
+	CHECK_EQ_INT(t_put_device(&e, 1, 1), 0);
+	CHECK_EQ_INT(sql_count(&e, "SELECT count(*) FROM commit_markers"), 2);
+	/* 23 hours later: kept (a writer may still look one up) */
+	fake_now += 23ull * 3600 * 1000;
+	struct t_res res = {0};
+	struct store_req *req = store_req_new(e.s, t_cb, &res);
+	CHECK_EQ_INT(store_req_expire(req, fake_now, 100), 0);
+	CHECK_EQ_INT(t_run(&e, req, &res), 0);
+	CHECK_EQ_INT(sql_count(&e, "SELECT count(*) FROM commit_markers"), 3);
+	/* past a day: the first two go, the expire batches' own stay */
+	fake_now += 2ull * 3600 * 1000;
+	memset(&res, 0, sizeof res);
+	req = store_req_new(e.s, t_cb, &res);
+	CHECK_EQ_INT(store_req_expire(req, fake_now, 100), 0);
+	CHECK_EQ_INT(t_run(&e, req, &res), 0);
+	CHECK_EQ_INT(sql_count(&e, "SELECT count(*) FROM commit_markers"), 2);
+	t_teardown(&e);
 }
 
 /* ---- a writer losing its connection mid-batch ------------------------------------------------ */
@@ -619,6 +746,61 @@ static void killed_batch(int point)
 	t_teardown(&e);
 }
 
+/* A partition before COMMIT: the writer's side is gone, the server's session is still in the
+ * batch's transaction holding the recipients' row locks. The writer must end that session
+ * (else its re-run would wait on those locks) and then run the batch once. */
+static PGconn *abandoned;
+
+static int abandon_hook(int point, void *pgconn, void *data)
+{
+	int *times = data;
+	if (point != STORE_TEST_PG_BEFORE_COMMIT || *times == 0)
+		return 0;
+	(*times)--;
+	abandoned = pgconn;
+	return 2;
+}
+
+static void test_partition_before_commit_ends_old_session(void)
+{
+	struct t_env e;
+	REQUIRE_OK(t_setup(&e));
+	REQUIRE_OK(t_open(&e));
+	CHECK_EQ_INT(t_put_account(&e, 1, STORE_ACCOUNT_CITIZEN), 0);
+	CHECK_EQ_INT(t_put_device(&e, 1, 1), 0);
+	CHECK_EQ_INT(t_put_device(&e, 1, 2), 0);
+	int times = 1;
+	abandoned = NULL;
+	store_test_set_pg_hook(e.s, abandon_hook, &times);
+	uint8_t to[1][STORE_ID_BYTES];
+	t_id(to[0], 'D', 2);
+	enum { N = 5 };
+	struct t_res res[N];
+	memset(res, 0, sizeof res);
+	store_test_pause_writer(e.s, true);
+	for (unsigned i = 0; i < N; i++)
+		CHECK_EQ_INT(submit_send(e.s, &res[i], 1, 900 + i, (const uint8_t(*)[STORE_ID_BYTES])to,
+					 1), 0);
+	store_test_pause_writer(e.s, false);
+	t_wait_all(&e, res, N);
+	store_test_set_pg_hook(e.s, NULL, NULL);
+	REQUIRE(abandoned != NULL);
+	/* the abandoned session was ended by the writer: its connection finds itself closed */
+	PGresult *r = PQexec(abandoned, "SELECT 1");
+	CHECK(PQresultStatus(r) != PGRES_TUPLES_OK);
+	PQclear(r);
+	PQfinish(abandoned);
+	for (unsigned i = 0; i < N; i++) {
+		CHECK_EQ_INT(res[i].result, 0);
+		CHECK(!res[i].op[0].duplicate);
+		CHECK_EQ_INT(res[i].op[0].seqs[0].seq, i + 1);
+	}
+	uint64_t depth = 0;
+	CHECK_EQ_INT(store_mailbox_depth(e.s, to[0], &depth, NULL), 0);
+	CHECK_EQ_INT(depth, N);
+	t_teardown(&e);
+}
+
 static void test_connection_lost_before_commit_reruns_batch(void)
 {
 	killed_batch(STORE_TEST_PG_BEFORE_COMMIT);
@@ -668,6 +850,60 @@ static void test_refused_statement_fails_only_its_request(void)
 	t_teardown(&e);
 }
 
+/* The server restarts (or a fail-over's new primary comes up) under an open store: a write
+ * submitted while it is down completes once it is back, reads work again, and the listener
+ * reconnects and wakes everything. A server of this test's own. */
+static void test_server_restart_under_the_store(void)
+{
+	struct pg_server srv;
+	memset(&srv, 0, sizeof srv);
+	REQUIRE(pg_server_start(&srv) == 0);
+	struct t_env e;
+	if (t_setup(&e) != 0) {
+		pg_server_cleanup(&srv);
+		REQUIRE(false);
+	}
+	char conninfo[512];
+	REQUIRE(pg_server_conninfo(&srv, "postgres", conninfo, sizeof conninfo) == 0);
+	e.cfg.pg_conninfo = conninfo;
+	REQUIRE_OK(t_open(&e));
+	struct heard h = {0};
+	store_set_listeners(e.s, on_wake, on_event, &h);
+	CHECK_EQ_INT(t_put_account(&e, 1, STORE_ACCOUNT_CITIZEN), 0);
+	CHECK_EQ_INT(t_put_device(&e, 1, 1), 0);
+	run_for(&e.loop, 200);
+
+	REQUIRE(pg_server_stop(&srv) == 0);
+	/* down: a read fails (no waiting on the loop), a write waits for the server */
+	struct store_device d;
+	uint8_t did[STORE_ID_BYTES];
+	t_id(did, 'D', 1);
+	CHECK_EQ_INT(store_get_device(e.s, did, &d), STORE_EIO);
+	struct t_res res = {0};
+	uint8_t to[1][STORE_ID_BYTES];
+	memcpy(to[0], did, STORE_ID_BYTES);
+	CHECK_EQ_INT(submit_send(e.s, &res, 1, 1, (const uint8_t(*)[STORE_ID_BYTES])to, 1), 0);
+	run_for(&e.loop, 300);
+	CHECK(!res.done);
+	REQUIRE(pg_server_restart(&srv) == 0);
+	t_wait_all(&e, &res, 1);
+	CHECK_EQ_INT(res.result, 0);
+	CHECK_EQ_INT(res.op[0].seqs[0].seq, 1);
+	CHECK_EQ_INT(wait_for(&e.loop, &h.wake_all, 1), 0);
+	/* reads: at once, or after the pause that follows a failed connect */
+	int rc = store_get_device(e.s, did, &d);
+	if (rc == STORE_EIO) {
+		run_for(&e.loop, 1100);
+		rc = store_get_device(e.s, did, &d);
+	}
+	CHECK_EQ_INT(rc, 0);
+	CHECK_EQ_INT(d.mailbox_count, 1);
+	t_close(&e);
+	pg_server_cleanup(&srv);
+	e.pg_schema[0] = '\0'; /* lived on the test's own server */
+	t_teardown(&e);
+}
+
 static void test_read_connection_lost_reconnects(void)
 {
 	struct t_env e;
@@ -696,9 +932,13 @@ int main(void)
 	RUN(test_two_stores_duplicate_send_stored_once);
 	RUN(test_two_stores_one_time_prekey_never_twice);
 	RUN(test_wake_and_broadcast_reach_the_other_store);
+	RUN(test_two_stores_expire_reports_each_envelope_once);
+	RUN(test_expire_deletes_commit_markers_after_a_day);
 	RUN(test_connection_lost_before_commit_reruns_batch);
 	RUN(test_connection_lost_after_commit_found_by_marker);
+	RUN(test_partition_before_commit_ends_old_session);
 	RUN(test_refused_statement_fails_only_its_request);
+	RUN(test_server_restart_under_the_store);
 	RUN(test_read_connection_lost_reconnects);
 #endif
 	return TEST_RESULT();
