@@ -806,7 +806,8 @@ const uint8_t *store_req_failed_device(const struct store_req *req);
 /* Copy the environment, compacted, into dir, which must not exist (it is created 0700; the copy,
  * data.mdb, is 0600). Consistent snapshot while the relay runs; blocks the caller for the copy, so call it from a
  * thread other than the loop (uv_queue_work) or from the command line. Map growth waits for it.
- * @return 0, STORE_EEXIST, STORE_EACCES, STORE_EIO, STORE_EFULL, ... */
+ * PostgreSQL: STORE_ENOTSUP, the server's tools copy it (pg_basebackup, WAL archiving).
+ * @return 0, STORE_EEXIST, STORE_EACCES, STORE_EIO, STORE_EFULL, STORE_ENOTSUP, ... */
 int store_backup(struct store *store, const char *dir);
 
 #define STORE_BATCH_HIST_BUCKETS 8 /* batch sizes 1, 2-3, 4-7, ..., 64-127, >= 128 */
@@ -846,6 +847,9 @@ typedef void (*store_check_cb)(const char *db, const void *key, size_t klen, voi
 
 /* Walks every value of every database in one read snapshot and verifies its checksum.
  * *records (may be NULL) gets the number of values read.
+ * PostgreSQL: reads every row of every table whole (the cluster's page checksums verify it) and
+ * checks the derived record rows (spec/storage-postgresql.md §4.6); cb gets the table's name and
+ * no key for a table that could not be read, and *records counts rows.
  * @return the number of damaged values (>= 0), or a negative error. */
 int store_check_data(struct store *store, store_check_cb cb, void *data, uint64_t *records);
 

@@ -7,7 +7,12 @@
  * so a second relay's append waits until the first one's batch has committed (or rolled back)
  * and then builds on the head that batch left. Appends of one batch chain in order because the
  * transaction already holds the lock. A batch that runs again (deadlock, lost connection) calls
- * the callbacks again on the head it finds then. */
+ * the callbacks again on the head it finds then.
+ *
+ * A batch with an append takes the head's lock before anything else (pg__audit_prelock): an
+ * append that came after a send's device locks could otherwise meet another relay's batch
+ * holding the head and waiting for those devices, a deadlock the server breaks only after its
+ * deadlock_timeout. */
 #include <string.h>
 
 #include "pg_records.h"
@@ -27,6 +32,16 @@ static int lock_head(struct pg_wtxn *w, uint64_t *seq, uint8_t hash[STORE_AUDIT_
 		*seq = pg_r_int(r, 0, 0);
 	PQclear(r);
 	return err;
+}
+
+int pg__audit_prelock(PGconn *conn, struct store_req *const *reqs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < reqs[i]->n_ops; j++)
+			if (reqs[i]->ops[j].kind == STORE__OP_audit_append)
+				return pg_cmd(conn, "SELECT 1 FROM audit_head WHERE id = 1 FOR UPDATE",
+					      NULL);
+	return 0;
 }
 
 int pg__op_audit_append_apply(struct pg_wtxn *w, struct store__op *op)

@@ -206,33 +206,31 @@ int pg__op_blob_declare_apply(struct pg_wtxn *w, struct store__op *op)
 		pg_p_bytea(&p, b.sha256, STORE_BLOB_SHA_BYTES);
 		pg_p_int8(&p, b.created_ms);
 		pg_p_int8(&p, b.expires_at_ms);
-		/* Another relay declaring the same id at this moment: this insert waits for its
-		 * batch and then finds the row (nothing inserted), and the loop compares. */
+		/* The record and the usage it adds, in one statement. Another relay declaring the
+		 * same id at this moment: the insert waits for its batch and then finds the row
+		 * (nothing inserted, nothing added), and the loop compares. */
 		r = pg_exec(w->conn,
-			    "INSERT INTO blobs (id, state, owner_account, owner_device, size, have, sha256,"
-			    " created_ms, expires_at, refs) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, 0)"
-			    " ON CONFLICT (id) DO NOTHING",
+			    "WITH ins AS (INSERT INTO blobs (id, state, owner_account, owner_device, size,"
+			    " have, sha256, created_ms, expires_at, refs)"
+			    " VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, 0)"
+			    " ON CONFLICT (id) DO NOTHING RETURNING owner_account, size)"
+			    " UPDATE blob_usage u SET bytes = u.bytes + ins.size, blobs = u.blobs + 1"
+			    " FROM ins WHERE u.account_id = ins.owner_account",
 			    &p, &err);
 		if (!r)
 			return err;
 		size_t inserted = pg__cmd_rows(r);
 		PQclear(r);
-		pg_p_init(&p);
-		pg_p_bytea(&p, b.owner_account, STORE_ID_BYTES);
 		if (inserted != 1) {
 			/* the usage row this attempt may have created stays only if it counts */
+			pg_p_init(&p);
+			pg_p_bytea(&p, b.owner_account, STORE_ID_BYTES);
 			err = pg_cmd(w->conn, "DELETE FROM blob_usage WHERE account_id = $1 AND blobs = 0",
 				     &p);
 			if (err)
 				return err;
 			continue;
 		}
-		pg_p_int8(&p, b.size);
-		err = pg_cmd(w->conn,
-			     "UPDATE blob_usage SET bytes = bytes + $2, blobs = blobs + 1 WHERE account_id = $1",
-			     &p);
-		if (err)
-			return err;
 		/* The result is the stored record. */
 		op->u.blob_one.created = true;
 		*in = b;

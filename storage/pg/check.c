@@ -2,9 +2,11 @@
 /* store_check_data and store_backup of the PostgreSQL engine.
  *
  * Checking: PostgreSQL keeps no per-value checksum of ours; what can honestly be checked is
- * (1) that every row of every table of the schema can be read: a full scan reads every page, and
- * a server whose cluster has data checksums (initdb --data-checksums, as the docs and tests set
- * it up) verifies each page read from disk, failing the scan (SQLSTATE XX001) on damage; and
+ * (1) that every row of every table of the schema can be read whole: a full scan reads every
+ * page and every out-of-line value, and a server whose cluster has data checksums (initdb
+ * --data-checksums, as the docs and tests set it up) verifies each page read from disk, failing
+ * the scan (SQLSTATE XX001) on damage, as does an out-of-line value that is missing or does not
+ * decompress; and
  * (2) that the derived rows of the record areas agree with what they are derived from: the file
  * counts and usage of blobs, and the consent report's counters and latest index (counters that
  * drifted would misreport quotas and consent without any page being damaged). The audit chain's
@@ -48,11 +50,16 @@ static void end(struct check *c)
 static int scan_table(struct check *c, const char *table)
 {
 	int err = 0;
+	if (!c->s->pg->rconn) /* lost, and not made again by the read before */
+		return STORE_EIO;
 	char *ident = PQescapeIdentifier(c->s->pg->rconn, table, strlen(table));
 	if (!ident)
 		return STORE_ENOMEM;
 	char sql[256];
-	int len = snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", ident);
+	/* Each row converted whole: its page is read (a count alone may be answered from an index)
+	 * and every value kept out of line (TOAST) is fetched and decompressed. */
+	int len = snprintf(sql, sizeof sql, "SELECT count(*) FROM %s AS r WHERE length(r::text) > 0",
+			   ident);
 	PQfreemem(ident);
 	if (len < 0 || (size_t)len >= sizeof sql)
 		return STORE_EINVAL;
@@ -71,11 +78,18 @@ static int scan_table(struct check *c, const char *table)
 }
 
 /* Runs a query whose rows are keys (one bytea or text column, or several concatenated by the
- * query) of derived rows that disagree with their source; each is reported under table. */
+ * query) of derived rows that disagree with their source; each is reported under table. A
+ * damaged page on the way is reported as the table's damage, as in scan_table. */
 static int derived(struct check *c, const char *table, const char *sql)
 {
 	int err = 0;
 	PGresult *r = pg__read(c->s, sql, NULL, &err);
+	if (!r && err == STORE_ECORRUPT) {
+		c->bad++;
+		c->cb(table, NULL, 0, c->data);
+		end(c);
+		return begin(c);
+	}
 	if (!r)
 		return err;
 	for (int i = 0; i < PQntuples(r); i++) {

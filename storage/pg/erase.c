@@ -6,7 +6,8 @@
  * records, unit rows and the account row itself, last, so that a later step finds the rest.
  *
  * The step locks the account's row and its devices' rows first: a send to one of the devices, a
- * consent append for the account and another relay's erase step wait for it. */
+ * consent append for the account and another relay's erase step wait for it. The mailbox and
+ * idempotency steps are the core area's (storage/pg/mailbox.c), as delete-mailbox uses them. */
 #include <string.h>
 
 #include "pg_records.h"
@@ -40,97 +41,6 @@ static int lock_devices(struct pg_wtxn *w, const uint8_t account[STORE_ID_BYTES]
 	return 0;
 }
 
-/* Whether a row of the device remains in table (mailbox by device_id, idempotency by
- * sender_device). */
-static int remains(struct pg_wtxn *w, const char *sql, const uint8_t device[STORE_ID_BYTES],
-		   bool *more)
-{
-	struct pg_params p;
-	int err = 0;
-	pg_p_init(&p);
-	pg_p_bytea(&p, device, STORE_ID_BYTES);
-	PGresult *r = pg_exec(w->conn, sql, &p, &err);
-	if (!r)
-		return err;
-	*more = PQntuples(r) > 0;
-	PQclear(r);
-	return 0;
-}
-
-/* Deletes up to max of a device's envelopes, lowest seq first, with the per-sender counts of its
- * mailbox and the device's counters kept right for the steps in between. */
-static int mailbox_delete_some(struct pg_wtxn *w, const uint8_t device[STORE_ID_BYTES], size_t max,
-			       size_t *n, uint64_t *bytes, bool *more)
-{
-	struct pg_params p;
-	int err = 0;
-	*n = 0;
-	*bytes = 0;
-	*more = false;
-	if (max > 0) {
-		pg_p_init(&p);
-		pg_p_bytea(&p, device, STORE_ID_BYTES);
-		pg_p_int8(&p, max);
-		PGresult *r = pg_exec(
-			w->conn,
-			"WITH gone AS (DELETE FROM mailbox WHERE device_id = $1 AND seq IN"
-			"  (SELECT seq FROM mailbox WHERE device_id = $1 ORDER BY seq LIMIT $2)"
-			"  RETURNING sender_account, octet_length(payload) AS len),"
-			" agg AS (SELECT sender_account, count(*) AS n, sum(len) AS bytes FROM gone"
-			"  GROUP BY sender_account),"
-			" dropped AS (DELETE FROM mailbox_senders m USING agg WHERE m.device_id = $1"
-			"  AND m.sender_account = agg.sender_account AND m.count <= agg.n),"
-			" lowered AS (UPDATE mailbox_senders m SET count = m.count - agg.n FROM agg"
-			"  WHERE m.device_id = $1 AND m.sender_account = agg.sender_account"
-			"  AND m.count > agg.n)"
-			" SELECT coalesce(sum(n), 0)::bigint, coalesce(sum(bytes), 0)::bigint FROM agg",
-			&p, &err);
-		if (!r)
-			return err;
-		*n = (size_t)pg_r_int(r, 0, 0);
-		*bytes = pg_r_int(r, 0, 1);
-		PQclear(r);
-		if (*n) {
-			pg_p_init(&p);
-			pg_p_bytea(&p, device, STORE_ID_BYTES);
-			pg_p_int8(&p, *n);
-			pg_p_int8(&p, *bytes);
-			err = pg_cmd(w->conn,
-				     "UPDATE devices SET mailbox_count = greatest(mailbox_count - $2, 0),"
-				     " mailbox_bytes = greatest(mailbox_bytes - $3, 0) WHERE id = $1",
-				     &p);
-			if (err)
-				return err;
-		}
-	}
-	return remains(w, "SELECT 1 FROM mailbox WHERE device_id = $1 LIMIT 1", device, more);
-}
-
-/* Deletes up to max idempotency entries of sends by the device. */
-static int idem_delete_sender(struct pg_wtxn *w, const uint8_t device[STORE_ID_BYTES], size_t max,
-			      size_t *n, bool *more)
-{
-	struct pg_params p;
-	int err = 0;
-	*n = 0;
-	*more = false;
-	if (max > 0) {
-		pg_p_init(&p);
-		pg_p_bytea(&p, device, STORE_ID_BYTES);
-		pg_p_int8(&p, max);
-		PGresult *r = pg_exec(w->conn,
-				      "DELETE FROM idempotency WHERE sender_device = $1 AND message_id IN"
-				      " (SELECT message_id FROM idempotency WHERE sender_device = $1"
-				      "  ORDER BY message_id LIMIT $2)",
-				      &p, &err);
-		if (!r)
-			return err;
-		*n = pg__cmd_rows(r);
-		PQclear(r);
-	}
-	return remains(w, "SELECT 1 FROM idempotency WHERE sender_device = $1 LIMIT 1", device, more);
-}
-
 /* A DELETE's row count into *n (may be NULL). */
 static int delete_count(struct pg_wtxn *w, const char *sql, const uint8_t id[STORE_ID_BYTES],
 			size_t *n)
@@ -161,7 +71,6 @@ static int erase_device(struct pg_wtxn *w, const uint8_t device[STORE_ID_BYTES],
 		return err;
 	res->one_time_prekeys += n;
 	if ((err = delete_count(w, "DELETE FROM push_subs WHERE device_id = $1", device, NULL)) ||
-	    (err = delete_count(w, "DELETE FROM mailbox_senders WHERE device_id = $1", device, NULL)) ||
 	    (err = delete_count(w, "DELETE FROM devices WHERE id = $1", device, &n)))
 		return err;
 	res->devices += n;
@@ -197,7 +106,7 @@ int pg__op_erase_account_apply(struct pg_wtxn *w, struct store__op *op)
 		size_t n = 0;
 		uint64_t bytes = 0;
 		bool more = false;
-		err = mailbox_delete_some(w, devices[i], budget, &n, &bytes, &more);
+		err = pg__mailbox_delete_some(w, devices[i], budget, &n, &bytes, &more);
 		if (err)
 			goto done;
 		res->envelopes += n;
@@ -208,7 +117,7 @@ int pg__op_erase_account_apply(struct pg_wtxn *w, struct store__op *op)
 			res->more = true;
 			break;
 		}
-		err = idem_delete_sender(w, devices[i], budget, &n, &more);
+		err = pg__idem_delete_sender(w, devices[i], budget, &n, &more);
 		if (err)
 			goto done;
 		res->idempotency += n;

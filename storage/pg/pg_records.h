@@ -26,6 +26,11 @@ int pg__consent_erase(struct pg_wtxn *w, const uint8_t account_id[STORE_ID_BYTES
 int pg__blob_erase_owner(struct pg_wtxn *w, const uint8_t account[STORE_ID_BYTES], size_t max,
 			 size_t *n, bool *more);
 
+/* Locks the audit head when one of the batch's requests appends to the audit log; called by the
+ * writer before the batch's first request, so that every transaction that will hold the head
+ * takes it before any other row lock (no deadlock between appends and other locks). */
+int pg__audit_prelock(PGconn *conn, struct store_req *const *reqs, size_t n);
+
 /* The number of rows a command reported (DELETE, UPDATE, INSERT). */
 static inline size_t pg__cmd_rows(const PGresult *r)
 {

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "pg_internal.h"
+#include "pg_records.h"
 
 typedef int (*pg_apply_fn)(struct pg_wtxn *w, struct store__op *op);
 
@@ -315,6 +316,8 @@ static int run_once(struct store *s, struct store_req **reqs, size_t n, size_t *
 	pg_p_bytea(&p, marker, 16);
 	pg_p_int8(&p, now);
 	rc = pg_cmd(c, "INSERT INTO commit_markers (id, created_ms) VALUES ($1, $2)", &p);
+	if (rc == 0)
+		rc = pg__audit_prelock(c, reqs, n); /* the audit head first (storage/pg/audit.c) */
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		rc = apply_request(s, reqs[i], i >= *sp_from, now, wk, t);
 		if (rc == PG__ESAVEPOINT)

@@ -10,6 +10,7 @@
  * - store_check_data finds nothing wrong in all that, and finds a counter changed behind the
  *   store's back; store_backup says that this engine is backed up by the server's tools. */
 #include <libpq-fe.h>
+#include <unistd.h>
 
 #include "pg_server.h"
 #include "test.h"
@@ -167,7 +168,7 @@ bad:
 
 static void test_audit_two_relays_one_chain(void)
 {
-	enum { ROUNDS = 4, PER_STORE = 60 };
+	enum { ROUNDS = 3, PER_STORE = 50 };
 	static struct ares res[2 * PER_STORE];
 	struct two t;
 	REQUIRE(two_open(&t) == 0);
@@ -217,6 +218,75 @@ static void test_audit_two_relays_one_chain(void)
 	CHECK_EQ_INT(seq[1], expect);
 	CHECK_MEM(hash[0], w.prev_hash, HASH);
 	CHECK_MEM(hash[1], w.prev_hash, HASH);
+	two_close(&t);
+}
+
+/* Appends in the same requests as consent records (which lock the account's row), in both
+ * orders, through two stores at once: a batch that appends takes the head before any other lock,
+ * so no two batches ever wait for each other in a cycle (the server counts deadlocks it broke). */
+static int put_account(struct two *t, int which, unsigned n, uint8_t kind);
+
+static long long deadlocks(const char *conninfo)
+{
+	PGconn *c = PQconnectdb(conninfo);
+	PGresult *r = PQexec(c, "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()");
+	long long n = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
+			      ? strtoll(PQgetvalue(r, 0, 0), NULL, 10)
+			      : -1;
+	PQclear(r);
+	PQfinish(c);
+	return n;
+}
+
+static void test_audit_with_other_locks_never_deadlocks(void)
+{
+	enum { PER_STORE = 80 };
+	static struct ares res[2 * PER_STORE];
+	static const uint8_t rec[] = "record";
+	struct two t;
+	REQUIRE(two_open(&t) == 0);
+	REQUIRE(put_account(&t, 0, 1, STORE_ACCOUNT_CITIZEN) == 0);
+	REQUIRE(put_account(&t, 1, 2, STORE_ACCOUNT_CITIZEN) == 0);
+	long long before = deadlocks(t.conninfo);
+	memset(res, 0, sizeof res);
+	pause_both(&t, true);
+	for (unsigned i = 0; i < 2 * PER_STORE; i++) {
+		struct store_consent c;
+		memset(&c, 0, sizeof c);
+		t_id(c.account_id, 'A', 1 + (i / 2) % 2);
+		c.kind = STORE_CONSENT_GRANT;
+		strcpy(c.tenant, "varde");
+		strcpy(c.text_version, "v1");
+		c.record = rec;
+		c.record_len = sizeof rec;
+		struct store_req *req = store_req_new(t.s[i % 2], acb, &res[i]);
+		REQUIRE(req != NULL);
+		res[i].n = 1;
+		/* store 0: consent then append; store 1: append then consent */
+		if (i % 2 == 0)
+			CHECK_EQ_INT(store_req_put_consent(req, &c), 0);
+		res[i].ops[0] = store_req_audit_append(req, build, i % 2 ? "B" : "A", 1);
+		if (i % 2 == 1)
+			CHECK_EQ_INT(store_req_put_consent(req, &c), 1);
+		CHECK_EQ_INT(store_submit(req), 0);
+		/* small batches, many of them: many chances to interleave */
+		if (i % 16 == 15) {
+			pause_both(&t, false);
+			pause_both(&t, true);
+		}
+	}
+	pause_both(&t, false);
+	wait_n(&t, &res[0].done, 2 * PER_STORE, sizeof res[0]);
+	for (unsigned i = 0; i < 2 * PER_STORE; i++)
+		CHECK_EQ_INT(res[i].result, 0);
+	struct walk w;
+	memset(&w, 0, sizeof w);
+	CHECK_EQ_INT(store_audit_iter(t.s[1], 1, SIZE_MAX, walk_cb, &w), 2 * PER_STORE);
+	CHECK_EQ_INT(w.bad_at, 0);
+	/* the writers' statistics reach the server's view within a second */
+	usleep(1500 * 1000);
+	CHECK(before >= 0);
+	CHECK_EQ_INT(deadlocks(t.conninfo), before);
 	two_close(&t);
 }
 
@@ -318,7 +388,7 @@ static int report_cb(const struct store_consent_count *row, void *data)
 
 static void test_consent_counters_two_relays(void)
 {
-	enum { ACCOUNTS = 6, PER_STORE = 96, OPS = 4 };
+	enum { ACCOUNTS = 6, PER_STORE = 64, OPS = 4 };
 	static struct t_res res[2 * PER_STORE];
 	struct two t;
 	REQUIRE(two_open(&t) == 0);
@@ -453,7 +523,7 @@ static int blob_step(struct two *t, int which, int kind, unsigned n, uint64_t si
 
 static void test_blob_refs_two_relays(void)
 {
-	enum { SENDS = 40 };
+	enum { SENDS = 32 };
 	static struct bres res[2 * SENDS];
 	struct two t;
 	REQUIRE(two_open(&t) == 0);
@@ -645,6 +715,84 @@ static void test_check_data_and_backup(void)
 	two_close(&t);
 }
 
+/* A page of the consents table damaged on disk (the server stopped, one byte changed, started
+ * again): the cluster's data checksums make the scan fail, and store_check_data reports the
+ * table instead of counting it as read. */
+static void test_check_data_finds_a_damaged_page(void)
+{
+	struct pg_server srv;
+	char conninfo[512], path[700];
+	uv_loop_t loop;
+	struct store *s = NULL;
+	struct store_config cfg;
+	memset(&srv, 0, sizeof srv);
+	REQUIRE(pg_server_start(&srv) == 0);
+	REQUIRE(pg_server_exec(&srv, NULL, "CREATE DATABASE chk") == 0);
+	REQUIRE(pg_server_conninfo(&srv, "chk", conninfo, sizeof conninfo) == 0);
+	REQUIRE(uv_loop_init(&loop) == 0);
+	memset(&cfg, 0, sizeof cfg);
+	cfg.pg_conninfo = conninfo;
+	REQUIRE(store_open(&s, &loop, &cfg) == 0);
+
+	/* an account and a consent record, so that the consents table has a page */
+	struct t_res res = {0};
+	struct store_account a;
+	memset(&a, 0, sizeof a);
+	t_id(a.id, 'A', 1);
+	a.kind = STORE_ACCOUNT_CITIZEN;
+	strcpy(a.tenant, "varde");
+	struct store_req *req = store_req_new(s, t_cb, &res);
+	REQUIRE(store_req_put_account(req, &a) == 0);
+	static const uint8_t rec[] = "record";
+	struct store_consent c;
+	memset(&c, 0, sizeof c);
+	memcpy(c.account_id, a.id, STORE_ID_BYTES);
+	c.kind = STORE_CONSENT_GRANT;
+	strcpy(c.tenant, "varde");
+	strcpy(c.text_version, "v1");
+	c.record = rec;
+	c.record_len = sizeof rec;
+	REQUIRE(store_req_put_consent(req, &c) == 1);
+	REQUIRE(store_submit(req) == 0);
+	while (!res.done)
+		uv_run(&loop, UV_RUN_ONCE);
+	CHECK_EQ_INT(res.result, 0);
+	struct damage d = {0};
+	CHECK_EQ_INT(store_check_data(s, damage_cb, &d, NULL), 0);
+
+	PGconn *conn = PQconnectdb(conninfo);
+	PGresult *r = PQexec(conn, "SELECT pg_relation_filepath('consents')");
+	REQUIRE(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1);
+	snprintf(path, sizeof path, "%s/%s", srv.data_dir, PQgetvalue(r, 0, 0));
+	PQclear(r);
+	PQfinish(conn);
+	store_close(s);
+	uv_run(&loop, UV_RUN_NOWAIT);
+
+	/* stopped cleanly (checkpoint: the page is on disk), one byte of it changed */
+	REQUIRE(pg_server_stop(&srv) == 0);
+	FILE *f = fopen(path, "r+b");
+	REQUIRE(f != NULL);
+	uint8_t byte = 0;
+	CHECK(fseek(f, 4000, SEEK_SET) == 0 && fread(&byte, 1, 1, f) == 1);
+	byte ^= 0x5a;
+	CHECK(fseek(f, 4000, SEEK_SET) == 0 && fwrite(&byte, 1, 1, f) == 1);
+	fclose(f);
+	REQUIRE(pg_server_restart(&srv) == 0);
+
+	REQUIRE(store_open(&s, &loop, &cfg) == 0);
+	memset(&d, 0, sizeof d);
+	uint64_t records = 0;
+	int n = store_check_data(s, damage_cb, &d, &records);
+	CHECK(n >= 1);
+	CHECK_EQ_INT(n, d.n);
+	CHECK(strcmp(d.table, "consents") == 0);
+	store_close(s);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	uv_loop_close(&loop);
+	pg_server_cleanup(&srv);
+}
+
 int main(void)
 {
 	if (!pg_test_admin_conninfo()) {
@@ -652,8 +800,10 @@ int main(void)
 		return 1;
 	}
 	RUN(test_audit_two_relays_one_chain);
+	RUN(test_audit_with_other_locks_never_deadlocks);
 	RUN(test_consent_counters_two_relays);
 	RUN(test_blob_refs_two_relays);
 	RUN(test_check_data_and_backup);
+	RUN(test_check_data_finds_a_damaged_page);
 	return TEST_RESULT();
 }
