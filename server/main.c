@@ -49,12 +49,6 @@ static void usage(FILE *f)
 		   "       wakks-relay tenant add|list|show|check ... [--config FILE]\n");
 }
 
-static void free_value(void *value, void *data)
-{
-	(void)data;
-	free(value);
-}
-
 /* One line per configuration error, each naming the file where the check itself did not (a check
  * that found the offending key names file and line already). Returns the exit status. */
 static int print_config_errors(char *errors, const char *config_path, const char *tenants_dir)
@@ -138,8 +132,6 @@ int main(int argc, char **argv)
 		RLOG_WARN("relay", "loop_close", "error=\"%s\"", uv_strerror(rc));
 	relay_registry_free(&relay);
 	relay_receipts_free(&relay);
-	idmap_foreach(&relay.lookup_buckets, free_value, NULL);
-	idmap_free(&relay.lookup_buckets);
 	relay_device_rate_free(&relay);
 	return relay.exit_status;
 }

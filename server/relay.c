@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "core/proxy_addr.h"
 #include "core/sd_notify.h"
+#include "core/storage_config.h"
 #include "wakks_version.h"
 #include "handlers/blobs.h"
 #include "net/conn.h"
@@ -34,6 +35,7 @@
 #include "net/ws.h"
 #include "services/audit_log.h"
 #include "services/blob_files.h"
+#include "services/cluster.h"
 #include "services/config_reload.h"
 #include "services/consent_gate.h"
 #include "services/devset.h"
@@ -184,12 +186,128 @@ static int storage_refused(const char *db_path, int rc)
 	}
 }
 
+/* How long a relay keeps trying a shared database that does not answer at start (a fail-over,
+ * the database starting with the relays after a power cut) before it gives up and exits for its
+ * service manager to restart it: longer than a Patroni fail-over (about 30 s by default). */
+#define SHARED_DB_START_WAIT_MS 60000
+#define SHARED_DB_RETRY_FIRST_MS 500
+#define SHARED_DB_RETRY_MAX_MS 5000
+
+/* Why store_open refused a shared database, as the one start-up line. */
+static int shared_storage_refused(const char *where, int rc)
+{
+	switch (rc) {
+	case STORE_ENOKEY:
+	case STORE_EKEY:
+		return relay_start_failed(RELAY_EXIT_DATA,
+					  "copy account-id.key from another relay of this database (every relay needs the same file), or restore the one backed up with it",
+					  "account-id.key %s the database %s (the database records another key's fingerprint)",
+					  rc == STORE_ENOKEY ? "is new here and does not belong to" : "does not belong to",
+					  where);
+	case STORE_EIDENTITY:
+		return relay_start_failed(RELAY_EXIT_DATA,
+					  "point conninfo at the database this data_dir belongs to; to join this relay to another database on purpose, remove data_dir/database-id",
+					  "the database %s is not the one this data_dir was used with (database-id names another)",
+					  where);
+	case STORE_ESCHEMA_NEWER:
+		return relay_start_failed(RELAY_EXIT_DATA, "run the relay version that wrote it, or newer",
+					  "the database %s was written by a newer relay", where);
+	case STORE_EACCES:
+		return relay_start_failed(RELAY_EXIT_CONFIG,
+					  "grant the relay's database user the rights of docs/deployment.md, or correct conninfo's user and password",
+					  "the database %s refused the relay: %s", where, store_strerror(rc));
+	case STORE_EIO:
+		return relay_start_failed(RELAY_EXIT_RUNTIME,
+					  "start the database or correct conninfo (host, port, dbname); the relay gives up after a minute so that its service manager restarts it",
+					  "the database %s did not answer for %d s", where,
+					  SHARED_DB_START_WAIT_MS / 1000);
+	default:
+		return relay_start_failed(RELAY_EXIT_DATA, "see docs/operations.md (PostgreSQL)",
+					  "the database %s cannot be opened: %s", where, store_strerror(rc));
+	}
+}
+
+/* The PostgreSQL engine: the database is shared by every relay of the service, so there is no
+ * file to check here; data_dir still holds the account-id key (the same file on every relay: the
+ * database records its fingerprint), the marker tying this directory to the database, the TLS
+ * and push keys. A database that does not answer is retried for a bounded time. Returns 0 or the
+ * exit status after relay_start_failed. */
+static int open_shared_data(struct relay *r)
+{
+	const char *dir = r->cfg.data_dir;
+	char where[RELAY_CONFIG_CONNINFO_MAX], file[RELAY_CONFIG_PATH_MAX + 32];
+	relay_conninfo_describe(r->cfg.conninfo, where, sizeof where);
+	uint8_t marker[RELAY_DB_ID_BYTES];
+	int st = relay_data_dir_read_marker(dir, marker);
+	if (st > 1)
+		return st;
+	bool have_marker = st == 0;
+	snprintf(file, sizeof file, "%s/account-id.key", dir);
+	if ((st = relay_data_dir_check_secret(file, r->cfg.data_dir_permissions)) != 0)
+		return st;
+	bool key_created = false;
+	int rc = relay_identity_open_account_key(dir, r->identity.account_key, &key_created);
+	if (rc != 0)
+		return relay_start_failed(RELAY_EXIT_DATA,
+					  "copy account-id.key from another relay of this database (32 bytes, mode 0600, owned by the relay's user)",
+					  "%s is unusable: %s", file, id_strerror(rc));
+	uint8_t fp[32];
+	relay_identity_key_fingerprint(r->identity.account_key, fp);
+	struct store_config sc = {
+		.pg_conninfo = r->cfg.conninfo,
+		.max_batch = r->cfg.max_batch,
+		.mailbox_max_envelopes = r->cfg.mailbox_max_envelopes,
+		.mailbox_max_bytes = r->cfg.mailbox_max_bytes,
+		.mailbox_max_per_sender = r->cfg.mailbox_sender_max_envelopes,
+		.expect_db_id = have_marker ? marker : NULL,
+		.account_key_fp = fp,
+		.account_key_new = key_created,
+	};
+	uint64_t deadline = relay_monotonic_ms() + SHARED_DB_START_WAIT_MS;
+	uint64_t wait_ms = SHARED_DB_RETRY_FIRST_MS;
+	for (int attempt = 1;; attempt++) {
+		rc = store_open(&r->store, r->loop, &sc);
+		if (rc != STORE_EIO || relay_monotonic_ms() + wait_ms > deadline)
+			break;
+		RLOG_WARN("storage", "database_unreachable", "database=\"%s\" attempt=%d retry_ms=%llu",
+			  where, attempt, (unsigned long long)wait_ms);
+		struct timespec ts = { (time_t)(wait_ms / 1000), (long)(wait_ms % 1000) * 1000000L };
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+		wait_ms = wait_ms * 2 > SHARED_DB_RETRY_MAX_MS ? SHARED_DB_RETRY_MAX_MS : wait_ms * 2;
+	}
+	if (rc != 0) {
+		if (key_created)
+			unlink(file); /* ours, made just now: the directory stays as it was */
+		return shared_storage_refused(where, rc);
+	}
+	if (key_created)
+		RLOG_INFO("identity", "account_key_created", "path=%s", file);
+	if (!have_marker) {
+		uint8_t id[RELAY_DB_ID_BYTES];
+		store_db_id(r->store, id);
+		if ((st = relay_data_dir_write_marker(dir, id)) != 0)
+			return st;
+	}
+	/* Connections off the writer: one for the loop thread's rate buckets (one statement at a
+	 * time), a few for blob bytes on the threadpool (libuv's is 4 threads by default). */
+	if (store_aux_open(r->store, 1, &r->aux_loop) != 0 ||
+	    store_aux_open(r->store, 4, &r->aux_blobs) != 0)
+		return relay_start_failed(RELAY_EXIT_RUNTIME, "give the relay more memory",
+					  "out of memory");
+	RLOG_INFO("storage", "database_open", "engine=postgresql database=\"%s\" created=%s", where,
+		  store_created(r->store) ? "yes" : "no");
+	return 0;
+}
+
 /* The account-id key, the database and the marker that ties the directory to that database
  * (spec/storage.md §2a): a directory that held a database never starts with another or an empty
  * one, and a key never meets a database of another key. Returns 0 or the exit status after
  * relay_start_failed; on failure the directory is left as it was. */
 static int open_data(struct relay *r)
 {
+	if (r->cfg.engine == RELAY_ENGINE_POSTGRESQL)
+		return open_shared_data(r);
 	const char *dir = r->cfg.data_dir;
 	int perms = r->cfg.data_dir_permissions;
 	char db_path[RELAY_CONFIG_PATH_MAX + 8], file[RELAY_CONFIG_PATH_MAX + 32], why[600];
@@ -515,6 +633,7 @@ static int start_steps(struct relay *r, uv_loop_t *loop, int *port)
 	/* Memberships the configuration no longer allows end with this start, durably before the
 	 * first connection is accepted (spec/identity.md §9). */
 	(void)relay_membership_start(r);
+	relay_cluster_start(r);
 	if (blob_store_init(r) != 0)
 		return relay_start_failed(RELAY_EXIT_CONFIG, "make data_dir writable by the relay's user",
 					  "%s/blobs cannot be created: %s", r->cfg.data_dir,
@@ -599,6 +718,7 @@ static void finish_stop(struct relay *r)
 	relay_webhook_stop(r);
 	relay_identity_stop(r);
 	relay_consent_stop(r);
+	blob_store_stop(r);
 	/* Completes every write already submitted before closing the environment. */
 	store_close(r->store);
 	r->store = NULL;

@@ -83,6 +83,10 @@ struct relay_metrics {
 	uint64_t push_subscriptions_removed; /* the push service said the subscription is gone */
 	uint64_t webhook_sent;       /* fallback webhook calls the tenant's endpoint accepted */
 	uint64_t webhook_failed;     /* refused, given up after retries, or not tracked (full) */
+	/* Several relays on one store (services/cluster.c): events sent and applied, events
+	 * dropped as malformed, wakes from other relays' commits. */
+	uint64_t cluster_events_sent, cluster_events_received, cluster_events_malformed;
+	uint64_t cluster_wakes;
 };
 
 /* The readiness probe (services/readiness.c): a no-op write through the storage writer every
@@ -183,9 +187,14 @@ struct relay {
 	struct relay_identity identity;
 	struct relay_consent_text *consent_texts;
 	size_t consent_text_count;
-	struct idmap lookup_buckets; /* caseworker account -> struct lookup_bucket */
 	struct idmap receipts; /* device id -> struct receipt_queue, for offline senders */
-	struct idmap device_rates; /* device id -> per-device budgets (services/device_rate.c) */
+	struct idmap device_rates; /* device or account id -> budgets (services/device_rate.c) */
+	/* A shared store (PostgreSQL): connection pools off the writer (wakks_storage.h store_aux),
+	 * one for the loop thread's short statements (rate buckets, login challenges), one for blob
+	 * bytes and sweeps on the threadpool; NULL with LMDB. */
+	struct store_aux *aux_loop;
+	struct store_aux *aux_blobs;
+	uint64_t rate_store_warned_ms; /* monotonic: the last "rates fell back to local" line */
 	uint64_t conn_count;
 	uint64_t next_conn_id;
 	/* Reassembly memory held by connections that had not authenticated when it was allocated;

@@ -13,6 +13,7 @@
 #include "services/audit_log.h"
 #include "services/identity_binding.h"
 #include "wakks_storage.h"
+#include "services/cluster_events.h"
 
 struct erase_state {
 	int result;
@@ -44,6 +45,19 @@ static int run(uv_loop_t *loop, struct store_req *req, struct erase_state *st)
 
 /* Revokes every live device of account, each with its mailbox and prekeys and an audit entry.
  * Returns 0 or -1; *count (if not NULL) is how many were revoked. */
+/* On a shared store the relays close the device's connection at once (services/cluster.c) rather
+ * than at their next liveness check; with LMDB store_broadcast does nothing and the relay's check
+ * of the audit log's head finds it. */
+static void tell_relays_gone(struct store *store, const uint8_t device[16])
+{
+	struct relay_event ev = { .kind = RELAY_EV_DEVICE_GONE };
+	memcpy(ev.id, device, 16);
+	uint8_t buf[RELAY_EVENT_MAX];
+	int n = relay_event_encode(&ev, buf, sizeof buf);
+	if (n > 0)
+		(void)store_broadcast(store, buf, (size_t)n);
+}
+
 static int revoke_all(struct store *store, uv_loop_t *loop, struct erase_state *st,
 		      const uint8_t account[16], uint64_t now, const char *why, size_t *count)
 {
@@ -67,6 +81,7 @@ static int revoke_all(struct store *store, uv_loop_t *loop, struct erase_state *
 		}
 		if (run(loop, req, st) != 0)
 			return -1;
+		tell_relays_gone(store, devs[i].id);
 	}
 	if (count)
 		*count = n;

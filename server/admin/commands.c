@@ -95,6 +95,17 @@ int relay_run_command(const struct relay_config *cfg, const char *command, const
 	}
 	if (strcmp(command, "check-data") == 0)
 		return relay_check_data(cfg);
+	if ((strcmp(command, "backup") == 0 || strcmp(command, "restore") == 0) &&
+	    cfg->engine == RELAY_ENGINE_POSTGRESQL) {
+		/* The database is the operator's PostgreSQL, backed up with its own tools (a
+		 * consistent base backup plus WAL); the relay's data_dir holds keys only. */
+		fprintf(stderr,
+			"wakks-relay: %s: the storage engine is postgresql; back the database up with "
+			"pg_basebackup and WAL archiving, and data_dir's keys (account-id.key above all) "
+			"with your file backup (docs/operations.md, \"Backup with PostgreSQL\")\n",
+			command);
+		return 2;
+	}
 	if (strcmp(command, "backup") == 0) {
 		if (arg && strcmp(arg, "--verify") == 0)
 			return relay_backup_verify(cfg, arg2);

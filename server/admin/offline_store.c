@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 
+#include "core/storage_config.h"
 #include "wakks_storage.h"
 
 void relay_command_store_close(struct store *store, uv_loop_t *loop)
@@ -12,8 +13,34 @@ void relay_command_store_close(struct store *store, uv_loop_t *loop)
 	uv_loop_close(loop);
 }
 
+/* The shared database: a command works on a database relays have used; one that store_open had
+ * to give a schema is refused (a wrong conninfo would otherwise look like an empty service). */
+static int shared_store(const struct relay_config *cfg, struct store **out, uv_loop_t *loop)
+{
+	char where[RELAY_CONFIG_CONNINFO_MAX];
+	relay_conninfo_describe(cfg->conninfo, where, sizeof where);
+	uv_loop_init(loop);
+	struct store_config sc = { .pg_conninfo = cfg->conninfo };
+	int rc = store_open(out, loop, &sc);
+	if (rc != 0) {
+		fprintf(stderr, "wakks-relay: cannot open the database %s: %s\n", where,
+			store_strerror(rc));
+		uv_loop_close(loop);
+		return rc;
+	}
+	if (store_created(*out)) {
+		fprintf(stderr, "wakks-relay: no relay has used the database %s yet (is conninfo right?)\n",
+			where);
+		relay_command_store_close(*out, loop);
+		return STORE_ENOTFOUND;
+	}
+	return 0;
+}
+
 int relay_command_store(const struct relay_config *cfg, struct store **out, uv_loop_t *loop)
 {
+	if (cfg->engine == RELAY_ENGINE_POSTGRESQL)
+		return shared_store(cfg, out, loop);
 	char path[RELAY_CONFIG_PATH_MAX + 8], why[600];
 	snprintf(path, sizeof path, "%s/db", cfg->data_dir);
 	/* A command works on the database the relay created; it never creates one (a wrong data_dir

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* The relay's storage opened by an operator command, on a private loop, while the relay runs or
- * not (LMDB allows both: one writer at a time, the relay's writer thread or the command's). */
+ * not (LMDB allows both: one writer at a time, the relay's writer thread or the command's; a
+ * shared PostgreSQL database any number of writers). */
 #ifndef WAKKS_RELAY_ADMIN_OFFLINE_STORE_H
 #define WAKKS_RELAY_ADMIN_OFFLINE_STORE_H
 

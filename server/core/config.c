@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "core/log.h"
+#include "core/storage_config.h"
 #include "wakks_identity.h"
 #include "wakks_protocol.h"
 
@@ -19,7 +20,8 @@
 #define CONFIG_LINE_MAX 2048
 
 enum key_type { KEY_STR, KEY_PATH, KEY_U32, KEY_U64, KEY_PORT, KEY_LOGLEVEL, KEY_LOGFORMAT,
-		KEY_PERMISSIONS, KEY_ONOFF, KEY_PROXIES, KEY_PROXY_HEADER };
+		KEY_PERMISSIONS, KEY_ONOFF, KEY_PROXIES, KEY_PROXY_HEADER, KEY_ENGINE,
+		KEY_CONNINFO };
 
 struct key_spec {
 	const char *section;
@@ -78,6 +80,8 @@ static const struct key_spec relay_keys[] = {
 	NUM("storage", map_size_max_mb, KEY_U64, 1, 1ull << 24),
 	NUM("storage", max_batch, KEY_U32, 1, 100000),
 	NUM("storage", storage_warn_percent, KEY_U32, 1, 100),
+	NUM("storage", engine, KEY_ENGINE, 0, 1),
+	STR("storage", conninfo, KEY_CONNINFO),
 };
 
 void relay_config_defaults(struct relay_config *cfg)
@@ -343,6 +347,19 @@ static int set_relay_key(struct parse_ctx *p, struct relay_config *cfg, const ch
 				return fail(p, key, "%s", why);
 			cfg->trusted_proxy_count = count;
 			return 0;
+		}
+		case KEY_ENGINE: {
+			int e = relay_storage_engine_parse(value);
+			if (e < 0)
+				return fail(p, key, "'%s' is not one of lmdb, postgresql", value);
+			*(int *)field = e;
+			return 0;
+		}
+		case KEY_CONNINFO: {
+			char why[128];
+			if (relay_conninfo_check(value, why, sizeof why) != 0)
+				return fail(p, key, "%s", why);
+			return set_string(p, key, field, k->size, value);
 		}
 		case KEY_PROXY_HEADER:
 			if (strcasecmp(value, "x-forwarded-for") == 0)
@@ -994,6 +1011,12 @@ int relay_config_check(const struct relay_config *cfg, char *err, size_t err_len
 	err[0] = '\0';
 	if (cfg->map_size_initial_mb > cfg->map_size_max_mb)
 		rc = report(err, err_len, "storage: map_size_initial_mb exceeds map_size_max_mb");
+	if (cfg->engine == RELAY_ENGINE_POSTGRESQL && !cfg->conninfo[0])
+		rc = report(err, err_len, "storage: engine = postgresql needs conninfo (a libpq "
+				    "connection string naming the shared database)");
+	if (cfg->engine == RELAY_ENGINE_LMDB && cfg->conninfo[0])
+		rc = report(err, err_len, "storage: conninfo belongs to engine = postgresql; the "
+				    "lmdb engine keeps its database in data_dir");
 	if (cfg->unauth_max_frame_bytes > cfg->unauth_buffer_max_bytes)
 		rc = report(err, err_len, "limits: unauth_max_frame_bytes exceeds unauth_buffer_max_bytes");
 	if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0'))

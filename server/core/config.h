@@ -14,6 +14,8 @@
 
 #define RELAY_CONFIG_PATH_MAX 1024
 #define RELAY_CONFIG_STR_MAX 256
+/* A libpq connection string: a multi-host list of a few nodes with its options fits easily. */
+#define RELAY_CONFIG_CONNINFO_MAX 2048
 /* Bounds on configured objects: the directory frames list them all in one reply. */
 #define RELAY_MAX_TENANTS 128
 #define RELAY_MAX_UNITS_PER_TENANT 32
@@ -175,6 +177,11 @@ struct relay_config {
 	uint64_t map_size_max_mb;
 	uint32_t storage_warn_percent; /* warn when the map or the disk is this full */
 	uint32_t max_batch;
+	/* enum relay_storage_engine; with RELAY_ENGINE_POSTGRESQL, conninfo is the libpq connection
+	 * string of the database every relay of the service shares (core/storage_config.h). It may
+	 * hold a password: it is never logged whole. */
+	int engine;
+	char conninfo[RELAY_CONFIG_CONNINFO_MAX];
 	/* [tenant ID], [unit TENANT/UNIT], [idp ID] */
 	struct relay_tenant_config tenants[RELAY_MAX_TENANTS];
 	int tenant_count;
@@ -190,6 +197,10 @@ struct relay_config {
 	/* SHA-256 of the configuration file's bytes (zero without a file), for the audit log. */
 	uint8_t file_sha256[32];
 };
+
+/* Where the relay keeps its data: the embedded LMDB file in data_dir (one relay), or a PostgreSQL
+ * database that several relays share. */
+enum relay_storage_engine { RELAY_ENGINE_LMDB, RELAY_ENGINE_POSTGRESQL };
 
 /* What the relay does about a data directory or secret file that group or others can access. */
 enum relay_permissions { RELAY_PERMISSIONS_STRICT, RELAY_PERMISSIONS_WARN };

@@ -15,6 +15,7 @@
 #include "services/prekeys.h"
 #include "services/receipts.h"
 #include "wakks_storage.h"
+#include "services/cluster.h"
 
 void handle_auth(struct relay_conn *c, const proto_frame *f)
 {
@@ -48,6 +49,7 @@ void handle_auth(struct relay_conn *c, const proto_frame *f)
 		return;
 	}
 	relay_conn_authenticated(c, dev.id, dev.account_id);
+	relay_cluster_device_bound(r, dev.id, c->bound_ms);
 	proto_frame *out = relay_tx_frame(r, PROTO_T_AUTH_OK, f->request_id);
 	out->body.auth_ok.account = dev.account_id;
 	relay_send_frame(c, out);

@@ -14,6 +14,7 @@
 #include "services/audit_log.h"
 #include "services/notify.h"
 #include "wakks_storage.h"
+#include "services/cluster.h"
 
 void handle_devices_list(struct relay_conn *c, const proto_frame *f)
 {
@@ -90,9 +91,7 @@ static void revoked(struct relay_call *call, struct relay_conn *c)
 	/* ok first: a device revoking itself (a logout) still hears it before the close. */
 	if (c)
 		relay_send_ok(c, call->from.request_id);
-	struct relay_conn *victim = relay_conn_of_device(r, k->device);
-	if (victim)
-		relay_conn_close(victim, 4004, "device revoked");
+	relay_cluster_device_gone(r, k->device);
 	relay_notify_devices_changed(r, k->account, k->device);
 }
 

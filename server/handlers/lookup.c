@@ -18,6 +18,7 @@
 #include "services/metrics.h"
 #include "services/audit_log.h"
 #include "services/consent_gate.h"
+#include "services/device_rate.h"
 #include "services/membership.h"
 #include "wakks_storage.h"
 
@@ -25,32 +26,11 @@
  * who uses the service would need thousands. */
 #define LOOKUPS_PER_MINUTE 30
 
-struct lookup_bucket {
-	double tokens;
-	uint64_t at_ms;
-};
-
+/* Kept by account (a caseworker's devices share it) and, on a shared store, across relays. */
 static bool take_lookup_token(struct relay *r, const uint8_t account[16])
 {
-	struct lookup_bucket *b = idmap_get(&r->lookup_buckets, account);
-	uint64_t now = relay_monotonic_ms();
-	if (!b) {
-		b = calloc(1, sizeof *b);
-		if (!b || idmap_put(&r->lookup_buckets, account, b) != 0) {
-			free(b);
-			return false;
-		}
-		b->tokens = LOOKUPS_PER_MINUTE;
-		b->at_ms = now;
-	}
-	b->tokens += (double)(now - b->at_ms) * LOOKUPS_PER_MINUTE / 60000.0;
-	if (b->tokens > LOOKUPS_PER_MINUTE)
-		b->tokens = LOOKUPS_PER_MINUTE;
-	b->at_ms = now;
-	if (b->tokens < 1.0)
-		return false;
-	b->tokens -= 1.0;
-	return true;
+	uint64_t retry_ms;
+	return relay_device_rate_take(r, account, RELAY_RATE_LOOKUPS, LOOKUPS_PER_MINUTE, &retry_ms);
 }
 
 struct lookup_call {

@@ -25,6 +25,7 @@
 #include "services/prekeys.h"
 #include "services/provider_keys.h"
 #include "wakks_storage.h"
+#include "services/cluster.h"
 
 struct register_call {
 	struct relay_call call;
@@ -51,6 +52,7 @@ static void registered(struct relay_call *call, struct relay_conn *c)
 		c->registering = false;
 	if (c && c->state == CONN_UNAUTHENTICATED) {
 		relay_conn_authenticated(c, g->device, g->account);
+		relay_cluster_device_bound(r, g->device, c->bound_ms);
 		proto_frame *out = relay_tx_frame(r, PROTO_T_REGISTERED, call->from.request_id);
 		out->body.registered.account = g->account;
 		out->body.registered.device = g->device;
@@ -215,8 +217,11 @@ static int verify_attestation(struct relay_conn *c, const proto_frame *f, struct
 		rc = id_verify(&idp->idp, idp->keys, tenant, g->attestation.ptr, g->attestation.len,
 			       g->identity_key, login_challenge, (int64_t)(relay_now_ms() / 1000),
 			       r->identity.replay, &v);
-		if (rc == 0)
-			relay_login_challenge_consume(r, g->identity_key);
+		/* Used once: a second registration with it (here or through another relay) fails. */
+		if (rc == 0 && !relay_login_challenge_consume(r, g->identity_key, login_challenge)) {
+			id_verified_wipe(&v);
+			rc = ID_ERR_NONCE_MISMATCH;
+		}
 		sodium_memzero(login_challenge, sizeof login_challenge);
 	}
 	if (rc != 0)

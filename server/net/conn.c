@@ -92,6 +92,7 @@ void relay_conn_bind_device(struct relay_conn *c)
 			  (unsigned long long)c->id);
 		relay_conn_close(old, 4001, "replaced by a newer connection of this device");
 	}
+	c->bound_ms = relay_now_ms();
 	relay_registry_bind_device(c->relay, c);
 }
 

@@ -41,6 +41,7 @@ struct relay_conn {
 	uint8_t account_id[RELAY_ID_BYTES];
 	uint8_t account_kind; /* enum store_account_kind, once authenticated */
 	char tenant[65];      /* caseworkers and journal devices: their tenant */
+	uint64_t bound_ms;    /* wall clock when it became its device's connection (relays compare) */
 	/* A register is being stored: the connection is becoming that device, so a second auth or
 	 * register meanwhile is refused (one device per connection, one answer per request). */
 	bool registering;

@@ -2,6 +2,7 @@
 /* Blob files through libuv's asynchronous filesystem calls: each operation is a small state
  * machine of uv_fs_* steps whose callbacks start the next step. */
 #include "services/blob_files.h"
+#include "services/blob_files_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,7 +48,12 @@ static size_t inflight_bytes;
 size_t blob_store_inflight_bytes(const struct relay *r)
 {
 	(void)r;
-	return inflight_bytes;
+	return inflight_bytes + blob_pg_inflight_bytes();
+}
+
+void blob_store_stop(struct relay *r)
+{
+	blob_pg_stop(r);
 }
 
 static void hex(char *out, const uint8_t *in, size_t n)
@@ -77,6 +83,8 @@ static void final_path(const struct relay *r, const uint8_t sha[STORE_BLOB_SHA_B
 
 int blob_store_init(struct relay *r)
 {
+	if (r->aux_blobs)
+		return 0; /* the bytes are in the shared database (blob_files_pg.c) */
 	char path[BLOB_PATH_MAX];
 	snprintf(path, sizeof path, "%s/blobs", r->cfg.data_dir);
 	if (mkdir(path, 0700) != 0 && errno != EEXIST)
@@ -297,6 +305,8 @@ static void step(uv_fs_t *req)
 int blob_store_append(struct relay *r, const uint8_t id[STORE_ID_BYTES], uint64_t offset,
 		      const uint8_t *data, size_t len, blob_store_cb cb, void *arg)
 {
+	if (r->aux_blobs)
+		return blob_pg_append(r, id, offset, data, len, cb, arg);
 	struct blob_op *op = op_new(r, OP_APPEND, len, cb, arg);
 	if (!op)
 		return UV_ENOMEM;
@@ -316,6 +326,8 @@ int blob_store_seal(struct relay *r, const uint8_t id[STORE_ID_BYTES],
 		    const uint8_t sha256[STORE_BLOB_SHA_BYTES], uint64_t size, blob_store_cb cb,
 		    void *arg)
 {
+	if (r->aux_blobs)
+		return blob_pg_seal(r, id, sha256, size, cb, arg);
 	struct blob_op *op = op_new(r, OP_SEAL, 0, cb, arg);
 	if (!op)
 		return UV_ENOMEM;
@@ -334,6 +346,8 @@ int blob_store_seal(struct relay *r, const uint8_t id[STORE_ID_BYTES],
 int blob_store_read(struct relay *r, const uint8_t sha256[STORE_BLOB_SHA_BYTES], uint64_t offset,
 		    size_t len, blob_store_cb cb, void *arg)
 {
+	if (r->aux_blobs)
+		return blob_pg_read(r, sha256, offset, len, cb, arg);
 	struct blob_op *op = op_new(r, OP_READ, len, cb, arg);
 	if (!op)
 		return UV_ENOMEM;
@@ -350,6 +364,10 @@ int blob_store_read(struct relay *r, const uint8_t sha256[STORE_BLOB_SHA_BYTES],
 
 void blob_store_remove(struct relay *r, const struct store_blob_removed *rm)
 {
+	if (r->aux_blobs) {
+		blob_pg_remove(r, rm);
+		return;
+	}
 	if (rm->state == STORE_BLOB_COMPLETE && !rm->file_unused)
 		return;
 	struct blob_op *op = op_new(r, OP_REMOVE, 0, NULL, NULL);
@@ -427,6 +445,10 @@ static void sweep_scanned(uv_fs_t *req)
 
 void blob_store_sweep(struct relay *r)
 {
+	if (r->aux_blobs) {
+		blob_pg_sweep(r);
+		return;
+	}
 	for (int tmp = 0; tmp < 2; tmp++) {
 		struct blob_sweep *sw = calloc(1, sizeof *sw);
 		if (!sw)

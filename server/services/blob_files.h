@@ -4,7 +4,10 @@
  * rename, read and unlink runs on libuv's threadpool (uv_fs_*, uv_queue_work); the loop thread
  * never waits for the disk. Callbacks run on the loop thread, exactly once per started operation,
  * also while the relay stops (they must then not touch the store). The relay only ever holds
- * ciphertext here: it never decrypts, and it never logs blob contents. */
+ * ciphertext here: it never decrypts, and it never logs blob contents.
+ * On a shared store (the PostgreSQL engine) the same operations keep the bytes in the database
+ * instead (blob_files_pg.c), so that every relay serves what any relay stored; the callers do not
+ * see the difference. */
 #ifndef WAKKS_RELAY_SERVICES_BLOB_FILES_H
 #define WAKKS_RELAY_SERVICES_BLOB_FILES_H
 
@@ -51,6 +54,10 @@ void blob_store_remove(struct relay *r, const struct store_blob_removed *rm);
  * names: leftovers of a crash, and the files of blobs removed while the relay was not running or
  * by an account's erasure (which removes records only). Skipped while a blob is being written. */
 void blob_store_sweep(struct relay *r);
+
+/* At stop, after the store's last use: a shared store's connection pools (relay.aux_*) are
+ * closed once the blob work queued on the threadpool has finished. */
+void blob_store_stop(struct relay *r);
 
 /* Bytes of blob data held in memory by operations in flight (reads and writes). */
 size_t blob_store_inflight_bytes(const struct relay *r);

@@ -34,6 +34,8 @@ static const struct {
 	KEEP(map_size_initial_mb),
 	KEEP(map_size_max_mb),
 	KEEP(max_batch),
+	KEEP(engine),
+	KEEP(conninfo),
 	KEEP(mailbox_max_envelopes),
 	KEEP(mailbox_max_bytes),
 	KEEP(mailbox_sender_max_envelopes),

@@ -181,6 +181,9 @@ static void storage_metrics(struct out *o, const struct relay *r)
 	emit(o, "wakks_mailbox_depth_offline_total", "gauge", "Envelopes waiting for devices that are not connected (all envelopes, sampled every second, less the connected devices' last sample).", m->mailbox_depth_offline);
 	struct store_stats s;
 	store_get_stats(r->store, &s);
+	/* Which engine: the map and disk series below describe LMDB's file only. */
+	head(o, "wakks_store_engine_info", "gauge", "The storage engine (label engine: lmdb or postgresql).");
+	put(o, "wakks_store_engine_info{engine=\"%s\"} 1\n", store_engine(r->store));
 	emit(o, "wakks_store_envelopes_stored_total", "counter", "Envelopes committed to storage.", s.envelopes_stored);
 	emit(o, "wakks_store_envelopes_deleted_total", "counter", "Envelopes deleted from storage.", s.envelopes_deleted);
 	emit(o, "wakks_store_envelopes_expired_total", "counter", "Envelopes expired in storage.", s.envelopes_expired);
@@ -264,6 +267,10 @@ int relay_metrics_render(const struct relay *r, char *buf, size_t len)
 	emit(&o, "wakks_push_coalesced_total", "counter", "Pushes not sent because one went out within the interval or was queued.", m->push_coalesced);
 	emit(&o, "wakks_webhook_sent_total", "counter", "Fallback webhook calls the tenant accepted.", m->webhook_sent);
 	emit(&o, "wakks_webhook_failed_total", "counter", "Fallback webhook calls refused or given up.", m->webhook_failed);
+	emit(&o, "wakks_cluster_events_sent_total", "counter", "Events sent to the other relays on the shared database.", m->cluster_events_sent);
+	emit(&o, "wakks_cluster_events_received_total", "counter", "Events from other relays applied here.", m->cluster_events_received);
+	emit(&o, "wakks_cluster_events_malformed_total", "counter", "Events from other relays dropped as malformed.", m->cluster_events_malformed);
+	emit(&o, "wakks_cluster_wakes_total", "counter", "Wake notifications from other relays' commits.", m->cluster_wakes);
 	emit(&o, "wakks_push_subscriptions_removed_total", "counter", "Subscriptions deleted because their push service said they are gone.", m->push_subscriptions_removed);
 	if (r->store)
 		storage_metrics(&o, r);

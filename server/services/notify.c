@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 #include "services/notify.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "net/conn.h"
 #include "net/outgoing.h"
 #include "relay_state.h"
+#include "services/cluster_events.h"
 #include "services/devset.h"
 #include "wakks_storage.h"
 
@@ -24,7 +26,29 @@ static void push_to_set(struct relay *r, const struct relay_devset *set, const u
 	}
 }
 
+/* The event that repeats a notice on the other relays (services/cluster.h). */
+static void broadcast(struct relay *r, uint8_t kind, const uint8_t id[16], const uint8_t *except,
+		      const char *tenant, const char *unit, uint32_t type, uint64_t time_ms)
+{
+	struct relay_event ev = { .kind = kind, .type = type, .time_ms = time_ms };
+	memcpy(ev.id, id, 16);
+	if (except) {
+		ev.has_except = true;
+		memcpy(ev.except, except, 16);
+	}
+	snprintf(ev.tenant, sizeof ev.tenant, "%s", tenant ? tenant : "");
+	snprintf(ev.unit, sizeof ev.unit, "%s", unit ? unit : "");
+	relay_cluster_broadcast(r, &ev);
+}
+
 void relay_notify_devices_changed(struct relay *r, const uint8_t account[16], const uint8_t *except)
+{
+	relay_notify_devices_changed_here(r, account, except);
+	broadcast(r, RELAY_EV_DEVICES_CHANGED, account, except, NULL, NULL, 0, 0);
+}
+
+void relay_notify_devices_changed_here(struct relay *r, const uint8_t account[16],
+				       const uint8_t *except)
 {
 	struct relay_devset *set = calloc(1, sizeof *set);
 	if (!set)
@@ -42,6 +66,14 @@ void relay_notify_devices_changed(struct relay *r, const uint8_t account[16], co
 void relay_notify_consent_changed(struct relay *r, const uint8_t citizen[16],
 				  const uint8_t *except, const char *tenant, const char *unit,
 				  uint32_t kind, uint64_t time_ms)
+{
+	relay_notify_consent_changed_here(r, citizen, except, tenant, unit, kind, time_ms);
+	broadcast(r, RELAY_EV_CONSENT_CHANGED, citizen, except, tenant, unit, kind, time_ms);
+}
+
+void relay_notify_consent_changed_here(struct relay *r, const uint8_t citizen[16],
+				       const uint8_t *except, const char *tenant, const char *unit,
+				       uint32_t kind, uint64_t time_ms)
 {
 	struct relay_devset *set = calloc(1, sizeof *set);
 	if (!set)
@@ -83,6 +115,13 @@ static void push_unit(struct relay *r, struct relay_devset *set, const char *ten
 
 void relay_notify_unit_devices_changed(struct relay *r, const uint8_t account[16],
 				       const uint8_t *except)
+{
+	relay_notify_unit_devices_changed_here(r, account, except);
+	broadcast(r, RELAY_EV_UNIT_DEVICES_CHANGED, account, except, NULL, NULL, 0, 0);
+}
+
+void relay_notify_unit_devices_changed_here(struct relay *r, const uint8_t account[16],
+					    const uint8_t *except)
 {
 	struct store_account acc;
 	if (store_get_account(r->store, account, &acc) != 0)

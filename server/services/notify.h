@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* System notices pushed to online devices (spec/protocol.md §5.4, §9.2): a device registered or
- * revoked, a consent given or withdrawn. Not stored: the state they announce can be read back. */
+ * revoked, a consent given or withdrawn. Not stored: the state they announce can be read back.
+ * Each goes to the devices connected here and, as an event (services/cluster.h), to those of the
+ * other relays on a shared store; the *_here variants are what such an event does here. */
 #ifndef WAKKS_RELAY_SERVICES_NOTIFY_H
 #define WAKKS_RELAY_SERVICES_NOTIFY_H
 
@@ -22,5 +24,13 @@ void relay_notify_consent_changed(struct relay *r, const uint8_t citizen[16],
  * units' history. Nothing for citizens. */
 void relay_notify_unit_devices_changed(struct relay *r, const uint8_t account[16],
 				       const uint8_t *except);
+
+void relay_notify_devices_changed_here(struct relay *r, const uint8_t account[16],
+				       const uint8_t *except);
+void relay_notify_consent_changed_here(struct relay *r, const uint8_t citizen[16],
+				       const uint8_t *except, const char *tenant, const char *unit,
+				       uint32_t kind, uint64_t time_ms);
+void relay_notify_unit_devices_changed_here(struct relay *r, const uint8_t account[16],
+					    const uint8_t *except);
 
 #endif

@@ -13,6 +13,8 @@ struct relay_conn;
 
 /* Tells the device, if online, that its one-time prekeys on the relay are below the watermark. */
 void relay_prekeys_check(struct relay *r, const uint8_t device_id[16]);
+/* The same for a device connected here only (an event from another relay, services/cluster.c). */
+void relay_prekeys_check_here(struct relay *r, const uint8_t device_id[16]);
 
 /* Checks a signed prekey's signature against the device's identity key; 0 when it verifies.
  * The relay checks it so that a bundle never carries a key its identity did not sign. */

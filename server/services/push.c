@@ -16,6 +16,11 @@
 #include "services/push_internal.h"
 #include "wakks_identity.h"
 
+/* Several relays on one store: the relay that stored an envelope cannot see whether its device is
+ * connected to another relay, which delivers it within milliseconds. It waits this long and pushes
+ * only if the mailbox still holds envelopes then. */
+#define SHARED_PUSH_GRACE_MS 2000
+
 /* What the service remembers about one device, from its first push until the interval after its
  * last one has passed (then the sweep forgets it). */
 struct push_dev {
@@ -92,6 +97,15 @@ static struct push_app *find_app(struct relay_push *p, int kind, const char *nam
 
 static void push_done(struct push_job *job, enum push_outcome outcome, uint64_t retry_after_ms);
 
+/* On a shared store: nothing left in the device's mailbox (another relay delivered it and the
+ * device acknowledged), so nothing to wake it for. */
+static bool delivered_elsewhere(struct relay *r, const uint8_t device[16])
+{
+	uint64_t count = 0, bytes = 0;
+	return store_shared(r->store) && store_mailbox_depth(r->store, device, &count, &bytes) == 0 &&
+	       count == 0;
+}
+
 /* Starts queued pushes while there is room in flight. */
 static void pump(struct relay_push *p)
 {
@@ -109,7 +123,8 @@ static void pump(struct relay_push *p)
 		/* Connected meanwhile: delivery has it; nothing to wake. */
 		struct push_job *job = NULL;
 		struct store_push_sub sub;
-		if (relay_conn_of_device(r, d->id) || store_get_push_sub(r->store, d->id, &sub) != 0 ||
+		if (relay_conn_of_device(r, d->id) || delivered_elsewhere(r, d->id) ||
+		    store_get_push_sub(r->store, d->id, &sub) != 0 ||
 		    (sub.kind == STORE_PUSH_WEB && !p->svc.vapid) || !(job = calloc(1, sizeof *job))) {
 			forget(p, d);
 			continue;
@@ -239,6 +254,13 @@ void relay_push_offline(struct relay *r, const uint8_t device[16])
 		}
 		memcpy(d->id, device, 16);
 		p->tracked++;
+	}
+	if (store_shared(r->store)) {
+		/* Waits like a retry; pump then skips it when another relay delivered meanwhile. */
+		d->retry_at_ms = now + SHARED_PUSH_GRACE_MS;
+		d->next = p->retries;
+		p->retries = d;
+		return;
 	}
 	enqueue(p, d);
 	pump(p);

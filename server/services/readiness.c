@@ -55,7 +55,10 @@ bool relay_readiness_check(struct relay *r, char *why, size_t why_len)
 	if (p->ok_ms == 0 && p->last_result == 0 && now - r->started_ms < RELAY_READY_COMMIT_MS)
 		add(why, why_len, "starting");
 	else if (p->last_result != 0)
-		add(why, why_len, "commit_failed");
+		/* On a shared database a failed probe is nearly always the database being out of
+		 * reach (or a standby, during a fail-over): the balancer sends clients elsewhere. */
+		add(why, why_len, r->store && store_shared(r->store) && p->last_result == STORE_EIO
+					  ? "database_unreachable" : "commit_failed");
 	else if ((p->inflight && now - p->sent_ms > RELAY_READY_COMMIT_MS) ||
 		 now - p->ok_ms > RELAY_READY_COMMIT_MS + 1500)
 		add(why, why_len, "commit_stalled");

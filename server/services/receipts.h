@@ -23,4 +23,13 @@ void relay_receipts_flush(struct relay_conn *c);
 
 void relay_receipts_free(struct relay *r);
 
+/* A receipt another relay posted (services/cluster.c): pushed when the sender is connected here,
+ * else nothing (that relay keeps it). */
+void relay_receipt_push_here(struct relay *r, uint32_t type, const uint8_t sender_device[16],
+			     const uint8_t cmid[16], const uint8_t recipient_account[16],
+			     const uint8_t recipient_device[16], uint64_t time_ms);
+
+/* The device connected to another relay: what is queued here for it goes there as events. */
+void relay_receipts_forward(struct relay *r, const uint8_t device[16]);
+
 #endif

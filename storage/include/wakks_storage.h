@@ -889,6 +889,89 @@ int store_test_pg_writer_pid(struct store *store);
 int store_test_req_audit_raw(struct store_req *req, uint64_t seq, const uint8_t *bytes, size_t len);
 #endif
 
+/* ==== PostgreSQL engine: relay-wide state and blob bytes (pg-relay) ============================
+ * Only for a store where store_shared() is true; with LMDB every function here returns
+ * STORE_EINVAL. They do not go through the writer: each runs its statements on a connection of a
+ * small pool of its own (struct store_aux), so that they may be called from libuv's threadpool
+ * (blob bytes) or, for one short statement, from the loop thread (rates). A connection lost to a
+ * fail-over is replaced once and the statement retried (each function is idempotent, or atomic in
+ * one transaction whose outcome is re-read); then STORE_EIO. Layout: spec/storage-postgresql.md. */
+
+struct store_aux;
+
+/* A pool of at most max_conns (1..16) connections to the store's database, opened on demand.
+ * Loop thread; the pool is thread-safe and must be closed before the store.
+ * @return 0 and *out, STORE_EINVAL (not a shared store), STORE_ENOMEM. */
+int store_aux_open(struct store *store, unsigned max_conns, struct store_aux **out);
+void store_aux_close(struct store_aux *aux);
+
+/* Takes one token from the bucket (key, kind), shared by every relay on the database: refilled at
+ * per_minute (>= 1) tokens a minute by the database's clock, holding at most per_minute, full when
+ * first used. One statement (INSERT ... ON CONFLICT DO UPDATE ... RETURNING): two relays taking
+ * at once never both get the last token. *taken tells whether a token was taken; when not,
+ * *retry_ms is the wait for the next one. Any thread.
+ * @return 0, STORE_EINVAL, STORE_EIO. */
+int store_rate_take(struct store_aux *aux, const uint8_t key[STORE_ID_BYTES], uint8_t kind,
+		    uint32_t per_minute, bool *taken, uint64_t *retry_ms);
+
+/* Deletes buckets unused for longer than idle_ms (they are full again, the same as absent).
+ * @return the number deleted (>= 0) or STORE_EIO. */
+int store_rate_sweep(struct store_aux *aux, uint64_t idle_ms);
+
+/* Login challenges (spec/identity.md §2.2) shared by the relays: a client that fetched one from
+ * one relay may register through another. One per identity key; put replaces it. Any thread.
+ * put: 0, STORE_EINVAL, STORE_EIO. get: 0 and out, STORE_ENOTFOUND (none, or expired), STORE_EIO.
+ * take: deletes it only if it is still `challenge` (used once, whichever relay asks first wins):
+ * 0, STORE_ENOTFOUND (another relay took it, or it expired), STORE_EIO. sweep: deletes the expired
+ * ones, returns how many (>= 0) or STORE_EIO. */
+int store_challenge_put(struct store_aux *aux, const uint8_t ik[STORE_KEY_BYTES],
+			const uint8_t challenge[32], uint64_t ttl_ms);
+int store_challenge_get(struct store_aux *aux, const uint8_t ik[STORE_KEY_BYTES],
+			uint8_t out[32]);
+int store_challenge_take(struct store_aux *aux, const uint8_t ik[STORE_KEY_BYTES],
+			 const uint8_t challenge[32]);
+int store_challenge_sweep(struct store_aux *aux);
+
+/* Blob bytes (the records are store_req_blob_*): an upload's chunks under its blob id, a sealed
+ * blob's bytes under its SHA-256 (shared by blobs with the same content). */
+
+/* Writes len (1..STORE_BLOB_CHUNK_MAX) bytes at offset of the upload of blob id, durably (the
+ * commit is synchronous); whatever the upload held at or past offset (a chunk written but never
+ * recorded) is replaced. Any thread. @return 0, STORE_EINVAL, STORE_EFULL, STORE_EIO. */
+#define STORE_BLOB_CHUNK_MAX (1u << 20)
+int store_blob_data_write(struct store_aux *aux, const uint8_t id[STORE_ID_BYTES], uint64_t offset,
+			  const uint8_t *data, size_t len);
+
+/* Checks that the upload of blob id is exactly size bytes, contiguous from 0, with this SHA-256,
+ * and makes it readable under sha256 (in one transaction: the upload's chunks become the sealed
+ * content, or are dropped when that content is sealed already). Any thread.
+ * @return 0, STORE_EINVAL (missing bytes, wrong size or digest: the upload stays as it was),
+ *         STORE_EIO. */
+int store_blob_data_seal(struct store_aux *aux, const uint8_t id[STORE_ID_BYTES],
+			 const uint8_t sha256[STORE_BLOB_SHA_BYTES], uint64_t size);
+
+/* Reads up to len bytes at offset of sealed content into buf; *got is less than len only at the
+ * end of the content. Any thread. @return 0, STORE_ENOTFOUND (no such content), STORE_EIO. */
+int store_blob_data_read(struct store_aux *aux, const uint8_t sha256[STORE_BLOB_SHA_BYTES],
+			 uint64_t offset, uint8_t *buf, size_t len, size_t *got);
+
+/* Removes an upload's chunks (key_len STORE_ID_BYTES: a blob id) or sealed content (key_len
+ * STORE_BLOB_SHA_BYTES: a SHA-256), unless it was written or sealed less than min_age_ms ago by
+ * the database's clock (0: whatever its age). Absent is no error. Any thread.
+ * @return 0, STORE_EINVAL, STORE_EIO. */
+int store_blob_data_remove(struct store_aux *aux, const uint8_t *key, size_t key_len,
+			   uint64_t min_age_ms);
+
+/* Lists at most max keys of stored blob data last written or sealed at least min_age_ms ago
+ * (database clock): uploads' blob ids (key_len STORE_ID_BYTES) or sealed contents' SHA-256
+ * (STORE_BLOB_SHA_BYTES), into keys (max * key_len bytes), in key order after `after` (NULL:
+ * from the first). The sweep checks each against the records and removes those none names.
+ * Any thread. @return the number listed (>= 0), STORE_EINVAL, STORE_EIO. */
+int store_blob_data_list(struct store_aux *aux, size_t key_len, const uint8_t *after,
+			 uint64_t min_age_ms, uint8_t *keys, size_t max);
+
+/* ==== end of the pg-relay block ================================================================ */
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "relay_proc.h"
+#include "relay_store.h"
 #include "tclient.h"
 #include "test.h"
 #include "wakks_devidp.h"
@@ -66,8 +67,7 @@ static void revocation_removes_device_and_is_audited(void)
 	uv_loop_init(&loop);
 	struct store *s;
 	char path[400];
-	snprintf(path, sizeof path, "%s/db", relay.data_dir);
-	struct store_config sc = { .path = path };
+	struct store_config sc = relay_store_config(&relay, path, sizeof path);
 	REQUIRE(store_open(&s, &loop, &sc) == 0);
 	uint64_t count = 9, bytes = 9;
 	CHECK_EQ_INT(store_mailbox_depth(s, anna2.device_id, &count, &bytes), 0);
@@ -200,8 +200,7 @@ static void tampered_audit_log_is_reported(void)
 	uv_loop_init(&loop);
 	struct store *s;
 	char path[400];
-	snprintf(path, sizeof path, "%s/db", relay.data_dir);
-	struct store_config sc = { .path = path };
+	struct store_config sc = relay_store_config(&relay, path, sizeof path);
 	REQUIRE(store_open(&s, &loop, &sc) == 0);
 	/* Edit entry 2: flip one byte of its time. */
 	static struct entry_copy e2;

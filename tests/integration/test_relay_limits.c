@@ -121,6 +121,13 @@ static void slow_reader_is_not_buffered_without_bound(void)
 {
 	/* A second relay with a small outgoing queue and no practical rate limit: a peer that sends
 	 * requests without reading the replies makes the relay stop reading from it. */
+	if (relay_test_engine_pg()) {
+		/* The connection layer's, the same with either engine; but with PostgreSQL each
+		 * devices_list is a round trip to the database, so filling the kernel's socket
+		 * buffers (megabytes of replies) would take minutes. */
+		fprintf(stderr, "  (skipped with PostgreSQL)\n");
+		return;
+	}
 	struct relay_proc r2;
 	REQUIRE(relay_proc_start(&r2, "[limits]\nsend_queue_max_bytes = 65536\n"
 				      "requests_per_second = 1000000\nrequest_burst = 1000000\n", true) == 0);

@@ -84,7 +84,8 @@ static void run_lifecycle(const char *socket_name)
 	char status[64];
 	snprintf(status, sizeof status, "STATUS=listening on port %d", p.port);
 	CHECK(strstr(msg, status) != NULL);
-	CHECK(relay_log_contains(&p, "event=database_created"));
+	CHECK(relay_log_contains(&p, relay_test_engine_pg() ? "event=database_open engine=postgresql"
+							     : "event=database_created"));
 	CHECK(relay_log_contains(&p, "event=listening"));
 
 	/* Watchdog pings at about 200 ms: five arrive, none READY again, and the gaps are neither a

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/storage_config.h"
 #include "test.h"
 
 static struct relay_config cfg;
@@ -377,9 +378,42 @@ static void push_sections(void)
 	CHECK(strstr(err, "'webhook_after_seconds'"));
 }
 
+/* [storage] engine and conninfo: postgresql needs a connection string naming its database, lmdb
+ * refuses one, and no error repeats the string (it may hold a password). */
+static void storage_engine_and_conninfo(void)
+{
+	CHECK_EQ_INT(load("[storage]\nmax_batch = 10\n"), 0);
+	CHECK_EQ_INT(cfg.engine, RELAY_ENGINE_LMDB);
+	CHECK_EQ_INT(load("[storage]\nengine = postgresql\n"
+			  "conninfo = host=db1,db2 dbname=wakks target_session_attrs=read-write\n"), 0);
+	CHECK_EQ_INT(cfg.engine, RELAY_ENGINE_POSTGRESQL);
+	CHECK(strcmp(cfg.conninfo, "host=db1,db2 dbname=wakks target_session_attrs=read-write") == 0);
+	char where[256];
+	relay_conninfo_describe("host=db1 port=5433 dbname=wakks user=w password=s3cret", where,
+				sizeof where);
+	CHECK(strcmp(where, "host=db1 port=5433 dbname=wakks") == 0);
+	relay_conninfo_describe("postgresql://w:s3cret@db9:5432/wakks", where, sizeof where);
+	CHECK(strstr(where, "db9") && strstr(where, "dbname=wakks") && !strstr(where, "s3cret"));
+	CHECK_EQ_INT(load("[storage]\nengine = postgresql\nconninfo = postgresql://u:pw@h/wakks\n"), 0);
+	CHECK_EQ_INT(load("[storage]\nengine = postgresql\nconninfo = \"\"\n"), -1);
+	CHECK_EQ_INT(load("[storage]\nengine = postgresql\n"), -1);
+	CHECK(strstr(err, "needs conninfo"));
+	CHECK_EQ_INT(load("[storage]\nengine = lmdb\nconninfo = dbname=wakks\n"), -1);
+	CHECK(strstr(err, "conninfo belongs to engine = postgresql"));
+	CHECK_EQ_INT(load("[storage]\nengine = oracle\n"), -1);
+	CHECK(strstr(err, "lmdb, postgresql"));
+	CHECK_EQ_INT(load("[storage]\nengine = postgresql\nconninfo = host=h password=s3cret nonsense=1 dbname=x\n"), -1);
+	CHECK(strstr(err, "'conninfo'") && !strstr(err, "s3cret"));
+	CHECK_EQ_INT(load("[storage]\nengine = postgresql\nconninfo = host=h password='s3cret\n"), -1);
+	CHECK(!strstr(err, "s3cret"));
+	CHECK_EQ_INT(load("[storage]\nengine = postgresql\nconninfo = host=h user=x\n"), -1);
+	CHECK(strstr(err, "names no database"));
+}
+
 int main(void)
 {
 	RUN(defaults_without_a_file);
+	RUN(storage_engine_and_conninfo);
 	RUN(unauthenticated_limits);
 	RUN(values_comments_and_quotes);
 	RUN(errors_name_line_and_key);

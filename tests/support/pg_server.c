@@ -472,6 +472,43 @@ static size_t children_of(pid_t ppid, pid_t *out, size_t cap)
 	return n;
 }
 
+/* utime + stime of one process, in seconds; -1 if gone. */
+static double proc_cpu(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t len = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	char *rp = strrchr(buf, ')');
+	unsigned long ut, st;
+	/* after "pid (comm)": state ppid pgrp session tty tpgid flags minflt cminflt majflt
+	 * cmajflt utime stime */
+	if (!rp || sscanf(rp + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+double pg_server_cpu_seconds(const struct pg_server *s)
+{
+	if (s->pid <= 0)
+		return -1;
+	double total = proc_cpu(s->pid);
+	if (total < 0)
+		return -1;
+	pid_t kids[256];
+	size_t n = children_of(s->pid, kids, 256);
+	for (size_t i = 0; i < n; i++) {
+		double c = proc_cpu(kids[i]);
+		if (c > 0)
+			total += c;
+	}
+	return total;
+}
+
 void pg_server_kill(struct pg_server *s)
 {
 	if (s->pid <= 0)
@@ -637,10 +674,17 @@ const char *pg_test_admin_conninfo(void)
 	return shared_admin;
 }
 
-/* Appends key='value' with libpq's quoting. */
+const struct pg_server *pg_test_server(void)
+{
+	return shared_admin[0] ? &shared_server : NULL;
+}
+
+/* Appends key=value, quoted the libpq way only when the value needs it (so the string also
+ * reads unchanged as a relay.conf value). */
 static bool put_kv(char *out, size_t cap, size_t *len, const char *key, const char *val)
 {
-	int n = snprintf(out + *len, cap - *len, "%s%s='", *len ? " " : "", key);
+	bool quote = !*val || strpbrk(val, " \t'\\\"#;");
+	int n = snprintf(out + *len, cap - *len, "%s%s=%s", *len ? " " : "", key, quote ? "'" : "");
 	if (n < 0 || (size_t)n >= cap - *len)
 		return false;
 	*len += (size_t)n;
@@ -653,7 +697,8 @@ static bool put_kv(char *out, size_t cap, size_t *len, const char *key, const ch
 	}
 	if (*len + 2 >= cap)
 		return false;
-	out[(*len)++] = '\'';
+	if (quote)
+		out[(*len)++] = '\'';
 	out[*len] = '\0';
 	return true;
 }

@@ -41,6 +41,10 @@ int pg_server_stop(struct pg_server *s);
  * postmaster. Nothing is flushed, no client gets a goodbye. */
 void pg_server_kill(struct pg_server *s);
 
+/* CPU seconds (user + system) of the server's processes running now: the postmaster and its
+ * children (backends, WAL writer, checkpointer, ...). For benchmarks; -1 if unreadable. */
+double pg_server_cpu_seconds(const struct pg_server *s);
+
 /* Stops the server if it runs (fast) and removes its directory. */
 void pg_server_cleanup(struct pg_server *s);
 
@@ -69,6 +73,10 @@ int pg_server_exec(const struct pg_server *s, const char *db, const char *sql);
 /* The admin connection string (database "postgres"), starting the per-process server if needed.
  * NULL if it could not be started. Valid until the process ends. */
 const char *pg_test_admin_conninfo(void);
+
+/* The server pg_test_admin_conninfo started for this process, or NULL when WAKKS_TEST_PG names
+ * another (or none was started yet): for tests that look at the server's files. */
+const struct pg_server *pg_test_server(void);
 
 /* Creates a fresh, uniquely named database and writes its connection string (the admin one with
  * its dbname) into conninfo, and its name into name (name_cap >= 64). Returns 0 or -1. */

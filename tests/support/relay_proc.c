@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pg_server.h"
 #include "test_cert.h"
 
 /* Processes started by this process, killed at exit so no relay outlives its test or benchmark. */
@@ -156,6 +157,62 @@ static int spawn(struct relay_proc *p, bool dev, bool fresh_log)
 	return -1;
 }
 
+bool relay_test_engine_pg(void)
+{
+	const char *e = getenv("WAKKS_TEST_ENGINE");
+	return e && strcmp(e, "postgresql") == 0;
+}
+
+/* The conninfo line of a relay.conf written by relay_proc_prepare, and the database's name from
+ * the comment before it. */
+static const char PG_DB_MARK[] = "# wakks test database: ";
+
+static bool reuse_database(struct relay_proc *p)
+{
+	char *conf = read_file(p->config_path);
+	const char *m = conf ? strstr(conf, PG_DB_MARK) : NULL;
+	const char *c = m ? strstr(m, "\nconninfo = ") : NULL;
+	bool ok = false;
+	if (c) {
+		m += strlen(PG_DB_MARK);
+		c += strlen("\nconninfo = ");
+		size_t mn = strcspn(m, "\n"), cn = strcspn(c, "\n");
+		if (mn < sizeof p->pg_db && cn < sizeof p->pg_conninfo) {
+			memcpy(p->pg_db, m, mn);
+			p->pg_db[mn] = '\0';
+			memcpy(p->pg_conninfo, c, cn);
+			p->pg_conninfo[cn] = '\0';
+			ok = true;
+		}
+	}
+	free(conf);
+	return ok;
+}
+
+/* The database of the relay: the caller's connection string, the database this directory's
+ * relay.conf already names, or a fresh one. */
+static int pg_choose(struct relay_proc *p, const struct relay_proc_opts *o)
+{
+	if (o->pg_conninfo) {
+		if (strlen(o->pg_conninfo) >= sizeof p->pg_conninfo)
+			return -1;
+		strcpy(p->pg_conninfo, o->pg_conninfo);
+	} else if (!(p->keep_dir && reuse_database(p)) &&
+		   pg_test_create_db(p->pg_conninfo, sizeof p->pg_conninfo, p->pg_db, sizeof p->pg_db) != 0) {
+		fprintf(stderr, "relay_proc: no PostgreSQL database for the relay\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* After the caller's extra config, so that it wins over a [storage] the test wrote. */
+static void pg_config(const struct relay_proc *p, FILE *f)
+{
+	if (p->pg_db[0])
+		fprintf(f, "%s%s\n", PG_DB_MARK, p->pg_db);
+	fprintf(f, "[storage]\nengine = postgresql\nconninfo = %s\n", p->pg_conninfo);
+}
+
 int relay_proc_prepare(struct relay_proc *p, const struct relay_proc_opts *o)
 {
 	/* A client writing to a connection the relay closed must see an error, not die. */
@@ -183,6 +240,9 @@ int relay_proc_prepare(struct relay_proc *p, const struct relay_proc_opts *o)
 	char cert[300] = "", key[300] = "";
 	if (!o->dev && !o->no_tls_cert && test_cert_write(p->dir, cert, key, sizeof cert) != 0)
 		return -1;
+	/* Before the config is rewritten: it may name the database to reuse. */
+	if (relay_test_engine_pg() && pg_choose(p, o) != 0)
+		return -1;
 	FILE *f = fopen(p->config_path, "w");
 	if (!f)
 		return -1;
@@ -193,6 +253,8 @@ int relay_proc_prepare(struct relay_proc *p, const struct relay_proc_opts *o)
 	if (cert[0])
 		fprintf(f, "tls_cert = %s\ntls_key = %s\n", cert, key);
 	fprintf(f, "%s\n", o->extra_config ? o->extra_config : "");
+	if (relay_test_engine_pg())
+		pg_config(p, f);
 	if (fclose(f) != 0)
 		return -1;
 	return 0;
@@ -279,6 +341,10 @@ void relay_proc_cleanup(struct relay_proc *p)
 {
 	if (p->pid > 0)
 		relay_proc_kill(p);
+	/* A server of this process goes with it; on WAKKS_TEST_PG's the database would stay. A
+	 * caller's directory may be prepared again and name it. */
+	if (p->pg_db[0] && !p->keep_dir && getenv("WAKKS_TEST_PG"))
+		pg_test_drop_db(p->pg_db);
 	if (p->dir[0] && !p->keep_dir && !getenv("WAKKS_KEEP_TEST_DIRS")) {
 		char cmd[400];
 		snprintf(cmd, sizeof cmd, "rm -rf '%s'", p->dir);

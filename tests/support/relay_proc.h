@@ -1,7 +1,13 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* Starts a real wakks-relay process on an ephemeral port and always stops it (also when the
  * calling process exits early). The integration tests start it in a fresh temporary directory;
- * the benchmarks in their state directory, kept between runs so registered devices are reused. */
+ * the benchmarks in their state directory, kept between runs so registered devices are reused.
+ *
+ * With WAKKS_TEST_ENGINE=postgresql in the environment every relay prepared here stores in
+ * PostgreSQL: a fresh database (tests/support/pg_server.h: on WAKKS_TEST_PG's server, else on
+ * one this process starts on first use and stops at exit), configured as [storage] engine and
+ * conninfo after the caller's extra config. Preparing again on a caller's directory that holds
+ * such a relay.conf reuses its database: the same directory is the same data. */
 #ifndef WAKKS_TEST_RELAY_PROC_H
 #define WAKKS_TEST_RELAY_PROC_H
 
@@ -19,6 +25,8 @@ struct relay_proc {
 	const char *binary;  /* the relay binary (the caller's string) */
 	bool keep_dir;       /* the caller's directory: relay_proc_cleanup leaves it */
 	int stop_wait_ms;    /* how long relay_proc_stop waits before SIGKILL */
+	char pg_db[64];      /* the PostgreSQL database (WAKKS_TEST_ENGINE=postgresql), else "" */
+	char pg_conninfo[600];
 };
 
 /* How relay_proc_start_opts starts the relay; every field may be 0/NULL. */
@@ -34,7 +42,14 @@ struct relay_proc_opts {
 	/* Without --dev the relay needs tls_cert and tls_key: a test certificate is written into dir
 	 * and configured, unless this asks for a relay without one. */
 	bool no_tls_cert;
+	/* With WAKKS_TEST_ENGINE=postgresql: this connection string instead of a fresh database
+	 * (relays sharing one database, a multi-host string for fail-over). */
+	const char *pg_conninfo;
 };
+
+/* True when WAKKS_TEST_ENGINE=postgresql: the relays store in PostgreSQL. Tests about LMDB's
+ * files skip those parts then. */
+bool relay_test_engine_pg(void);
 
 /* The relay binary: from the WAKKS_RELAY environment variable (set by meson). */
 const char *relay_binary(void);

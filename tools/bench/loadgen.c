@@ -15,6 +15,12 @@
  * the mailboxes of devices that stay offline with N envelopes, so the run measures a relay
  * holding that backlog.
  *
+ * Several relays: --relays N starts N relays on one PostgreSQL database (WAKKS_TEST_ENGINE=postgresql:
+ * the test support's throw-away server, tests/support/pg_server.h) and connects device i to relay
+ * i mod N, so a sender and its receivers sit on different relays and every message crosses them
+ * through the database's notifications. CPU, disk and memory figures are then the relays' sums, and
+ * the PostgreSQL server's own CPU is printed beside them.
+ *
  * Devices are registered through the relay's normal registration (an OpenID Connect ID token from
  * the benchmark's identity provider, bench_idp.h) and their keys saved in the state directory, so
  * later runs only authenticate. One thread per core, epoll, non-blocking OpenSSL; each thread owns
@@ -40,6 +46,7 @@
 
 #include "bench_idp.h"
 #include "bench_util.h"
+#include "pg_server.h"
 #include "relay_proc.h"
 #include "tls_client.h"
 #include "tls_conn.h"
@@ -54,6 +61,8 @@
 #define MAX_CONNECTING 64u
 /* An ack's request id with this bit set acknowledges an envelope left over from an earlier run. */
 #define RID_FOREIGN 0x80000000u
+/* Relays of one benchmark (--relays): a handful is what a deployment runs. */
+#define MAX_RELAYS 8
 /* Recipient devices per send: one account each, and a send names at most this many accounts. */
 #define MAX_FANOUT PROTO_MAX_RECIPIENT_ACCOUNTS
 /* Envelopes one backlog filler leaves in one offline device's mailbox (the bench relay's limit). */
@@ -116,18 +125,20 @@ struct worker {
 
 static struct {
 	const char *relay_bin, *state;
-	unsigned pairs, window, threads, per_addr, idle, hold_s, fanout, background;
+	unsigned pairs, window, threads, per_addr, idle, hold_s, fanout, background, relays;
 	unsigned long backlog;
 	double rate, duration, warmup;
 	size_t ct_size;
 } opt = { .pairs = 32, .window = 16, .threads = 1, .per_addr = 60, .duration = 10, .warmup = 2,
-	  .ct_size = 1024, .hold_s = 5, .fanout = 1 };
+	  .ct_size = 1024, .hold_s = 5, .fanout = 1, .relays = 1 };
 
 static _Atomic int phase;
 static struct bench_idp *idp;
 static struct device *devices;
 static size_t ndevices_saved;
-static int relay_port;
+/* The relays' ports: device i connects to relay_ports[i % nports]. */
+static int relay_ports[MAX_RELAYS];
+static unsigned nports = 1;
 static uint8_t run_nonce[8];
 static uint64_t interval_ns; /* rate mode: per pair */
 static _Atomic int errors_printed;
@@ -536,7 +547,8 @@ static void start_more(struct worker *w)
 		c->tc.on_close = on_close;
 		c->next_rid = 1;
 		w->connecting++;
-		if (tc_start(&c->tc, w->ctx, w->epfd, c->index / opt.per_addr, relay_port) != 0) {
+		if (tc_start(&c->tc, w->ctx, w->epfd, c->index / opt.per_addr,
+			     relay_ports[c->index % nports]) != 0) {
 			c->done = true;
 			w->connecting--;
 			atomic_fetch_add(&w->failed, 1);
@@ -846,6 +858,43 @@ static int start_relay(struct relay_proc *rp)
 	return relay_proc_start_opts(rp, &o);
 }
 
+/* Relay k (1..) beside the first on the same PostgreSQL database, in STATE/relay-K: the same
+ * configuration and the first relay's account-id key (every relay of a database has the same). */
+static int start_more_relay(struct relay_proc *rp, const struct relay_proc *first, unsigned k)
+{
+	char dir[600];
+	snprintf(dir, sizeof dir, "%s/relay-%u", opt.state, k + 1);
+	mkdir(dir, 0700);
+	struct relay_proc_opts o = { .binary = opt.relay_bin, .dir = dir, .data_subdir = "relay-data",
+				     .log_level = "info", .stop_wait_ms = 30000,
+				     .pg_conninfo = first->pg_conninfo };
+	/* The first relay's configuration, which names the idp and tenant: read back from its file. */
+	FILE *f = fopen(first->config_path, "r");
+	static char conf[4096];
+	size_t n = f ? fread(conf, 1, sizeof conf - 1, f) : 0;
+	if (f)
+		fclose(f);
+	conf[n] = '\0';
+	/* Only the sections after [relay] (relay_proc writes that one itself), and not the database
+	 * lines relay_proc appended (this relay gets the first one's). */
+	char *from = strstr(conf, "[limits]"), *db_lines = strstr(conf, "\n# wakks test database");
+	if (!db_lines)
+		db_lines = strstr(conf, "\n[storage]");
+	if (!from)
+		return -1;
+	if (db_lines)
+		*db_lines = '\0';
+	o.extra_config = from;
+	char cmd[1400];
+	if (relay_proc_prepare(rp, &o) != 0 || mkdir(rp->data_dir, 0700) != 0)
+		return -1;
+	snprintf(cmd, sizeof cmd, "install -m 600 '%s/account-id.key' '%s/account-id.key'",
+		 first->data_dir, rp->data_dir);
+	if (system(cmd) != 0)
+		return -1;
+	return relay_proc_restart(rp, false);
+}
+
 /* Registers devices [ndevices_saved, ndev) on a relay started for it, saves them. */
 static int register_missing(size_t ndev)
 {
@@ -854,7 +903,8 @@ static int register_missing(size_t ndev)
 	struct relay_proc rl;
 	if (start_relay(&rl) != 0)
 		return -1;
-	relay_port = rl.port;
+	relay_ports[0] = rl.port;
+	nports = 1;
 	size_t remaining = ndev - ndevices_saved;
 	/* Only the new devices connect; registration runs without pairs. */
 	struct device *all = devices;
@@ -955,10 +1005,22 @@ static int run_throughput(void)
 	load_devices(ndev);
 	if (register_missing(ndev) != 0)
 		return 1;
-	struct relay_proc rl;
-	if (start_relay(&rl) != 0)
+	static struct relay_proc rls[MAX_RELAYS];
+	struct relay_proc *const rl0 = &rls[0];
+	if (start_relay(rl0) != 0)
 		return 1;
-	relay_port = rl.port;
+	relay_ports[0] = rl0->port;
+	for (unsigned k = 1; k < opt.relays; k++) {
+		if (start_more_relay(&rls[k], rl0, k) != 0) {
+			fprintf(stderr, "loadgen: relay %u did not start\n", k + 1);
+			for (unsigned j = 0; j < k; j++)
+				relay_proc_stop(&rls[j]);
+			return 1;
+		}
+		relay_ports[k] = rls[k].port;
+	}
+	nports = opt.relays;
+	const struct pg_server *db = relay_test_engine_pg() ? pg_test_server() : NULL;
 	randombytes_buf(run_nonce, sizeof run_nonce);
 	interval_ns = opt.rate > 0 ? (uint64_t)(1e9 * opt.pairs / opt.rate) : 0;
 	atomic_store(&phase, PH_CONNECT);
@@ -984,29 +1046,41 @@ static int run_throughput(void)
 	if (connect_all(ndev - nfillers) < 0 || fill_backlog() != 0) {
 		fprintf(stderr, "loadgen: not every device authenticated, or the backlog was not stored\n");
 		join_threads();
-		relay_proc_stop(&rl);
+		for (unsigned k = 0; k < opt.relays; k++)
+			relay_proc_stop(&rls[k]);
 		return 1;
 	}
 	atomic_store(&phase, PH_RUN);
 	bench_sleep_ms((int)(opt.warmup * 1000));
-	double cpu0 = bench_proc_cpu_seconds(rl.pid), self0;
-	double wait0 = bench_proc_runqueue_seconds(rl.pid);
-	long long disk0 = bench_proc_disk_write_bytes(rl.pid);
+	double cpu0 = 0, wait0 = 0, commits0 = 0, requests0 = 0, self0;
+	long long disk0 = 0;
+	for (unsigned k = 0; k < opt.relays; k++) {
+		cpu0 += bench_proc_cpu_seconds(rls[k].pid);
+		wait0 += bench_proc_runqueue_seconds(rls[k].pid);
+		disk0 += bench_proc_disk_write_bytes(rls[k].pid);
+		commits0 += relay_metric(&rls[k], "wakks_store_commits_total");
+		requests0 += relay_metric(&rls[k], "wakks_store_requests_total");
+	}
+	double db_cpu0 = db ? pg_server_cpu_seconds(db) : 0;
 	rusage_self(&self0);
-	double commits0 = relay_metric(&rl, "wakks_store_commits_total");
-	double requests0 = relay_metric(&rl, "wakks_store_requests_total");
 	uint64_t t0 = bench_now_ns();
 	atomic_store(&phase, PH_MEASURE);
 	bench_sleep_ms((int)(opt.duration * 1000));
 	atomic_store(&phase, PH_DRAIN);
 	uint64_t t1 = bench_now_ns();
-	double cpu1 = bench_proc_cpu_seconds(rl.pid), self1;
-	double wait1 = bench_proc_runqueue_seconds(rl.pid);
-	long long disk1 = bench_proc_disk_write_bytes(rl.pid);
+	double cpu1 = 0, wait1 = 0, commits1 = 0, requests1 = 0, self1;
+	long long disk1 = 0;
+	long rss = 0;
+	for (unsigned k = 0; k < opt.relays; k++) {
+		cpu1 += bench_proc_cpu_seconds(rls[k].pid);
+		wait1 += bench_proc_runqueue_seconds(rls[k].pid);
+		disk1 += bench_proc_disk_write_bytes(rls[k].pid);
+		commits1 += relay_metric(&rls[k], "wakks_store_commits_total");
+		requests1 += relay_metric(&rls[k], "wakks_store_requests_total");
+		rss += bench_proc_status_kib(rls[k].pid, "VmRSS");
+	}
+	double db_cpu1 = db ? pg_server_cpu_seconds(db) : 0;
 	rusage_self(&self1);
-	double commits1 = relay_metric(&rl, "wakks_store_commits_total");
-	double requests1 = relay_metric(&rl, "wakks_store_requests_total");
-	long rss = bench_proc_status_kib(rl.pid, "VmRSS");
 	/* Envelopes through the full cycle; a send counts once all its envelopes have. */
 	uint64_t envelopes = SUM(completed), delivered = SUM(delivered), stored = SUM(stored);
 	uint64_t completed = envelopes / opt.fanout;
@@ -1022,7 +1096,9 @@ static int run_throughput(void)
 			break;
 		bench_sleep_ms(10);
 	}
-	long hwm = bench_proc_status_kib(rl.pid, "VmHWM");
+	long hwm = 0;
+	for (unsigned k = 0; k < opt.relays; k++)
+		hwm += bench_proc_status_kib(rls[k].pid, "VmHWM");
 	join_threads();
 	struct bench_samples lat = { 0 }, slat = { 0 };
 	for (unsigned t = 0; t < opt.threads; t++) {
@@ -1041,6 +1117,9 @@ static int run_throughput(void)
 	       "after %.0f s warm-up\n",
 	       opt.pairs, opt.window, opt.rate > 0 ? "target rate" : "flat out", opt.ct_size,
 	       opt.threads, secs, opt.warmup);
+	if (relay_test_engine_pg())
+		printf("  storage         PostgreSQL, %u relay(s) on one database%s\n", opt.relays,
+		       opt.relays > 1 ? " (sender and receivers on different relays)" : "");
 	if (opt.fanout > 1 || opt.background || opt.backlog)
 		printf("  shape           %u recipient device(s) per send, %u idle devices connected, "
 		       "%lu envelopes waiting for offline devices\n", opt.fanout, opt.background,
@@ -1058,6 +1137,10 @@ static int run_throughput(void)
 	printf("  send->stored    p50 %.3f ms  p99 %.3f ms\n", bench_samples_pct(&slat, 0.5) / 1e3,
 	       bench_samples_pct(&slat, 0.99) / 1e3);
 	printf("  relay CPU       %10.1f us/msg  (%.2f cores)\n", cpu_us, (cpu1 - cpu0) / secs);
+	if (db)
+		printf("  database CPU    %10.1f us/msg  (%.2f cores; the PostgreSQL server's processes)\n",
+		       completed ? (db_cpu1 - db_cpu0) * 1e6 / (double)completed : 0,
+		       (db_cpu1 - db_cpu0) / secs);
 	if (wait0 >= 0 && wait1 >= 0)
 		printf("  relay waiting   %10.2f s per s  (runnable, waiting for a CPU: load from other "
 		       "processes)\n", (wait1 - wait0) / secs);
@@ -1075,18 +1158,21 @@ static int run_throughput(void)
 	printf("RESULT system=relay mode=%s msgs_per_s=%.0f p50_us=%.0f p99_us=%.0f p999_us=%.0f "
 	       "cpu_us_per_msg=%.2f hwm_kib=%ld errors=%llu cpu_wait=%.2f disk_kib_per_msg=%.1f "
 	       "fanout=%u envelopes_per_s=%.0f cpu_us_per_env=%.2f background=%u backlog=%lu "
-	       "rss_kib=%ld commits_per_s=%.0f requests_per_commit=%.2f\n",
+	       "rss_kib=%ld commits_per_s=%.0f requests_per_commit=%.2f relays=%u engine=%s "
+	       "db_cpu_us_per_msg=%.2f\n",
 	       opt.rate > 0 ? "rate" : "max", rate, bench_samples_pct(&lat, 0.5),
 	       bench_samples_pct(&lat, 0.99), bench_samples_pct(&lat, 0.999), cpu_us, hwm,
 	       (unsigned long long)(errors + lost), wait0 >= 0 ? (wait1 - wait0) / secs : -1.0, disk_kib,
 	       opt.fanout, (double)envelopes / secs,
 	       envelopes ? (cpu1 - cpu0) * 1e6 / (double)envelopes : 0, opt.background, opt.backlog, rss,
-	       commits / secs, per_commit);
+	       commits / secs, per_commit, opt.relays, relay_test_engine_pg() ? "postgresql" : "lmdb",
+	       completed && db ? (db_cpu1 - db_cpu0) * 1e6 / (double)completed : 0);
 	fflush(stdout);
 	bench_samples_free(&lat);
 	bench_samples_free(&slat);
 	free_workers();
-	relay_proc_stop(&rl);
+	for (unsigned k = 0; k < opt.relays; k++)
+		relay_proc_stop(&rls[k]);
 	return 0;
 }
 
@@ -1104,7 +1190,8 @@ static int run_idle(void)
 	struct relay_proc rl;
 	if (start_relay(&rl) != 0)
 		return 1;
-	relay_port = rl.port;
+	relay_ports[0] = rl.port;
+	nports = 1;
 	bench_sleep_ms(500);
 	long rss0 = bench_proc_status_kib(rl.pid, "VmRSS");
 	long anon0 = bench_proc_status_kib(rl.pid, "RssAnon");
@@ -1152,7 +1239,9 @@ static void usage(void)
 		"  --backlog N     first store N envelopes for devices that stay offline (0)\n"
 		"  --idle N        idle mode: hold N authenticated connections, print RSS each\n"
 		"  --hold S        idle mode: seconds to hold before measuring (5)\n"
-		"  --register N    register devices up to N and exit\n");
+		"  --register N    register devices up to N and exit\n"
+		"  --relays N      throughput on N relays sharing one PostgreSQL database (1; more need\n"
+		"                  WAKKS_TEST_ENGINE=postgresql)\n");
 	exit(2);
 }
 
@@ -1164,7 +1253,7 @@ int main(int argc, char **argv)
 		{ "warmup", 1, 0, 'u' }, { "size", 1, 0, 'z' }, { "threads", 1, 0, 't' },
 		{ "per-addr", 1, 0, 'a' }, { "idle", 1, 0, 'i' }, { "hold", 1, 0, 'h' },
 		{ "register", 1, 0, 'g' }, { "fanout", 1, 0, 'f' }, { "background", 1, 0, 'k' },
-		{ "backlog", 1, 0, 'l' }, { 0, 0, 0, 0 }
+		{ "backlog", 1, 0, 'l' }, { "relays", 1, 0, 'n' }, { 0, 0, 0, 0 }
 	};
 	unsigned reg = 0;
 	int ch;
@@ -1186,13 +1275,15 @@ int main(int argc, char **argv)
 		case 'f': opt.fanout = (unsigned)atoi(optarg); break;
 		case 'k': opt.background = (unsigned)atoi(optarg); break;
 		case 'l': opt.backlog = strtoul(optarg, NULL, 10); break;
+		case 'n': opt.relays = (unsigned)atoi(optarg); break;
 		default: usage();
 		}
 	}
 	if (!opt.relay_bin || !opt.state || !opt.pairs || !opt.window || opt.window > MAX_WINDOW ||
 	    !opt.threads || !opt.per_addr || opt.ct_size < 20 || opt.ct_size > 65535 ||
 	    !opt.fanout || opt.fanout > MAX_FANOUT ||
-	    opt.duration <= 0 || opt.duration > 3600)
+	    opt.duration <= 0 || opt.duration > 3600 || !opt.relays || opt.relays > MAX_RELAYS ||
+	    (opt.relays > 1 && !relay_test_engine_pg()))
 		usage();
 	if (sodium_init() < 0)
 		return 1;
