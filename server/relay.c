@@ -47,11 +47,6 @@
 #include "wakks_protocol.h"
 #include "wakks_storage.h"
 
-/* One lws read of a WebSocket: a typical frame (a 1 KiB envelope with its header) fits one read;
- * lws keeps this buffer for every connection (measured: 4096 costs 2 KiB more per idle
- * connection than 2048 for the same throughput; 1024 splits 1 KiB envelopes and costs CPU). */
-#define RELAY_RX_BUFFER_BYTES 2048
-
 /* The TLS 1.2 suites the relay accepts (Mozilla's "intermediate" list without finite-field DHE):
  * forward secrecy and an AEAD each, for ECDSA (the development certificate) and RSA keys. */
 #define RELAY_TLS12_CIPHERS                                                                  \
@@ -499,11 +494,10 @@ static int start_lws(struct relay *r, uv_loop_t *loop)
 {
 	relay_protocols[0] = (struct lws_protocols){ "http", relay_http_callback,
 						     relay_http_pss_size(), 0, 0, NULL, 0 };
-	/* rx_buffer_size bounds one lws read, not a frame (frames are reassembled in ws.c); lws
-	 * allocates it for every connection, so it is kept small for idle connections. */
+	/* rx_buffer_size and tx_packet_size: net/ws.h says why these sizes. */
 	relay_protocols[1] = (struct lws_protocols){ RELAY_SUBPROTOCOL, relay_ws_callback,
-						     relay_ws_pss_size(), RELAY_RX_BUFFER_BYTES, 0,
-						     NULL, 0 };
+						     relay_ws_pss_size(), RELAY_WS_RX_BUFFER_BYTES, 0,
+						     NULL, RELAY_WS_TX_PACKET_BYTES };
 	memset(&relay_protocols[2], 0, sizeof relay_protocols[2]);
 
 	void *foreign_loops[1] = { loop };
@@ -591,6 +585,7 @@ static void init_handles(struct relay *r, uv_loop_t *loop)
 	r->shutdown_timer.data = r;
 	uv_timer_init(loop, &r->watchdog_timer);
 	r->watchdog_timer.data = r;
+	relay_ws_flush_init(r, loop);
 }
 
 static void start_signals_and_timers(struct relay *r)
@@ -718,6 +713,7 @@ static void finish_stop(struct relay *r)
 	uv_close((uv_handle_t *)&r->sighup, NULL);
 	if (r->lws)
 		lws_context_destroy(r->lws);
+	relay_ws_flush_close(r);
 	relay_push_stop(r);
 	relay_webhook_stop(r);
 	relay_identity_stop(r);

@@ -179,6 +179,10 @@ struct relay {
 	uv_timer_t watchdog_timer; /* WATCHDOG=1 to the service manager (core/sd_notify.h) */
 	uint64_t started_ms;
 	struct relay_conn *conns; /* every open WebSocket connection, doubly linked */
+	/* Connections with frames queued since the last flush, and the loop handle that writes
+	 * them before the loop waits again (net/ws.c). */
+	struct relay_conn *flush_head;
+	uv_prepare_t flush_prepare;
 	struct relay_registry registry;
 	struct relay_identity identity;
 	struct relay_consent_text *consent_texts;

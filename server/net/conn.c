@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "net/registry.h"
+#include "net/ws.h"
 #include "relay_state.h"
 #include "wakks_storage.h"
 
@@ -25,6 +26,7 @@ struct relay_conn *relay_conn_new(struct relay *r, struct lws *wsi, const char *
 		return NULL;
 	c->relay = r;
 	c->wsi = wsi;
+	c->h2_stream = lws_get_network_wsi(wsi) != wsi;
 	c->id = ++r->next_conn_id;
 	c->opened_ms = relay_monotonic_ms();
 	c->state = CONN_UNAUTHENTICATED;
@@ -48,6 +50,12 @@ struct relay_conn *relay_conn_new(struct relay *r, struct lws *wsi, const char *
 void relay_conn_closed(struct relay_conn *c)
 {
 	struct relay *r = c->relay;
+	if (c->flush_queued)
+		for (struct relay_conn **p = &r->flush_head; *p; p = &(*p)->flush_next)
+			if (*p == c) {
+				*p = c->flush_next;
+				break;
+			}
 	relay_registry_remove(r, c);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -123,8 +131,27 @@ int relay_conn_send(struct relay_conn *c, const void *data, size_t len)
 	c->out_tail = f;
 	c->out_bytes += len;
 	update_rx_flow(c);
-	lws_callback_on_writable(c->wsi);
+	/* Written before the loop waits again (net/ws.c), without arming POLLOUT: a writeable
+	 * callback per burst cost two epoll_ctl calls and a loop wake-up. */
+	if (c->h2_stream) {
+		lws_callback_on_writable(c->wsi);
+	} else if (!c->flush_queued) {
+		c->flush_queued = true;
+		c->flush_next = c->relay->flush_head;
+		c->relay->flush_head = c;
+	}
 	return 0;
+}
+
+struct relay_conn *relay_conn_flush_pop(struct relay *r)
+{
+	struct relay_conn *c = r->flush_head;
+	if (c) {
+		r->flush_head = c->flush_next;
+		c->flush_next = NULL;
+		c->flush_queued = false;
+	}
+	return c;
 }
 
 bool relay_conn_can_push(const struct relay_conn *c)
@@ -162,8 +189,9 @@ static int write_one(struct relay_conn *c)
 }
 
 /* Frames written together in one TLS record and one system call: a few dozen small replies and
- * deliveries, bounded so a write stays one record's worth. */
-#define COALESCE_MAX_BYTES 16384
+ * deliveries, bounded so a write stays one record's worth (the protocol's tx_packet_size lets
+ * lws pass that much to SSL_write at once, net/ws.h). */
+#define COALESCE_MAX_BYTES RELAY_WS_TX_RECORD_BYTES
 
 /* Size of a server-to-client WebSocket header (FIN, binary, unmasked) for a payload of len. */
 static size_t ws_header_size(size_t len)
@@ -231,7 +259,7 @@ static int write_coalesced(struct relay_conn *c)
 	return 0;
 }
 
-int relay_conn_write_next(struct relay_conn *c)
+int relay_conn_write_queued(struct relay_conn *c)
 {
 	/* As many frames as the socket takes now, several per TLS record: one writable event and
 	 * one record per frame cost an epoll round trip and a system call for every frame. */
@@ -239,10 +267,17 @@ int relay_conn_write_next(struct relay_conn *c)
 		if (write_coalesced(c) != 0)
 			return -1;
 	update_rx_flow(c);
-	if (c->out_head) {
+	if (c->out_head)
 		lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+int relay_conn_write_next(struct relay_conn *c)
+{
+	if (relay_conn_write_queued(c) != 0)
+		return -1;
+	if (c->out_head)
 		return 0;
-	}
 	if (c->state == CONN_CLOSING && !c->close_sent) {
 		/* The close frame is written here, after every queued frame. The usual
 		 * lws_close_reason() + return -1 loses the frame with Debian's lws 4.1 on a libuv loop

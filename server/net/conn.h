@@ -50,6 +50,13 @@ struct relay_conn {
 	struct relay_out_frame *out_head, *out_tail;
 	size_t out_bytes;
 	bool rx_paused;
+	/* On the relay's list of connections with frames queued since the loop last flushed them
+	 * (relay.flush_head; net/ws.c writes them before the loop waits again). */
+	bool flush_queued;
+	struct relay_conn *flush_next;
+	/* A WebSocket inside an HTTP/2 connection (RFC 8441; browsers): lws writes a stream only
+	 * from its writeable callback, which it schedules among the connection's streams. */
+	bool h2_stream;
 
 	/* A frame being reassembled from WebSocket fragments. */
 	unsigned char *rx;
@@ -104,9 +111,18 @@ bool relay_conn_can_push(const struct relay_conn *c);
 /* Queues a WebSocket close with code and reason after the frames already queued. */
 void relay_conn_close(struct relay_conn *c, uint16_t code, const char *reason);
 
-/* Writes the next queued frame; called from lws's writeable callback. Returns -1 when lws must
- * close the connection now. */
+/* Writes the queued frames, and the close frame once they are written; called from lws's
+ * writeable callback. Returns -1 when lws must close the connection now. */
 int relay_conn_write_next(struct relay_conn *c);
+
+/* Writes as many queued frames as the socket takes now and asks lws for a writeable callback
+ * for the rest; the close frame is left to relay_conn_write_next. May be called outside lws's
+ * callbacks. Returns -1 when the socket failed (nothing more can be written). */
+int relay_conn_write_queued(struct relay_conn *c);
+
+/* Takes the next connection off the relay's list of connections with frames queued since the
+ * last flush; NULL when the list is empty. */
+struct relay_conn *relay_conn_flush_pop(struct relay *r);
 
 /* Takes a rate-limit token; false when the connection is over its requests per second (the
  * unauthenticated rate before auth or register, the configured one after). */

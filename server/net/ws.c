@@ -176,3 +176,40 @@ size_t relay_ws_pss_size(void)
 {
 	return sizeof(struct ws_pss);
 }
+
+/* Runs before the loop waits for events: writes what the callbacks of this loop iteration
+ * queued (relay_conn_send), so a reply or delivery leaves without a writeable callback. What
+ * the socket does not take now, and a connection that is closing, wait for lws's writeable
+ * callback as before. Room freed in a queue lets the delivery pump queue more, which is
+ * written in the same pass; the pump stops at the connection's in-flight window. */
+static void on_flush(uv_prepare_t *h)
+{
+	struct relay *r = h->data;
+	struct relay_conn *c;
+	while ((c = relay_conn_flush_pop(r))) {
+		if (!c->wsi || c->state == CONN_CLOSING || !c->out_head)
+			continue;
+		if (relay_conn_write_queued(c) != 0) {
+			/* The socket failed; lws closes the connection from its own loop. */
+			lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			continue;
+		}
+		if (!c->out_head && relay_conn_can_push(c) && c->deliver_more)
+			relay_on_writable_room(c);
+	}
+}
+
+void relay_ws_flush_init(struct relay *r, uv_loop_t *loop)
+{
+	uv_prepare_init(loop, &r->flush_prepare);
+	r->flush_prepare.data = r;
+	uv_prepare_start(&r->flush_prepare, on_flush);
+	/* Never what keeps the loop running. */
+	uv_unref((uv_handle_t *)&r->flush_prepare);
+}
+
+void relay_ws_flush_close(struct relay *r)
+{
+	uv_prepare_stop(&r->flush_prepare);
+	uv_close((uv_handle_t *)&r->flush_prepare, NULL);
+}

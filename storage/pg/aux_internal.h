@@ -36,8 +36,9 @@ void aux_param_bytes(struct aux_params *p, const uint8_t *b, size_t len);
 void aux_param_i64(struct aux_params *p, int64_t v);
 
 /* Runs one statement with binary results. The result is PGRES_COMMAND_OK or PGRES_TUPLES_OK, or
- * NULL with *err set (STORE_EIO for a lost connection or unexpected failure, STORE_EFULL for a
- * full disk). */
+ * NULL with *err set by the engine's SQLSTATE map (pg__err): a STORE_E* code, or PG__ECONN (the
+ * connection is lost or reached a server that is not the primary) or PG__ERETRY (deadlock,
+ * serialization failure), which aux_run handles and never returns. */
 PGresult *aux_exec(PGconn *conn, const char *sql, const struct aux_params *p, int *err);
 /* A statement without parameters or results (BEGIN, COMMIT, ROLLBACK): 0 or *err's value. */
 int aux_simple(PGconn *conn, const char *sql);
@@ -51,9 +52,10 @@ bool aux_get_bool(const PGresult *res, int row, int col);
  * of one key take it for their transaction, so they never interleave. */
 int64_t aux_lock_key(const uint8_t *key);
 
-/* Runs fn(conn, arg) on a pooled connection. When fn fails with STORE_EIO and the connection is
- * broken (a fail-over, a restarted server), the connection is dropped and fn runs once more on a
- * fresh one: fn must be safe to repeat (each is idempotent, or one transaction). */
+/* Runs fn(conn, arg) on a pooled connection. When fn fails with PG__ECONN (a fail-over, a
+ * restarted server) the connection is dropped, and with PG__ERETRY rolled back; fn then runs once
+ * more: fn must be safe to repeat (each is idempotent, or one transaction). What still fails so
+ * becomes STORE_EIO (or STORE_EBUSY). */
 typedef int (*aux_fn)(PGconn *conn, void *arg);
 int aux_run(struct store_aux *aux, aux_fn fn, void *arg);
 

@@ -99,9 +99,9 @@ static PGconn *take(struct store_aux *a)
 }
 
 /* Returns a connection to the pool; a broken one, or one left inside a transaction, is closed. */
-static void give(struct store_aux *a, PGconn *c)
+static void give(struct store_aux *a, PGconn *c, bool drop)
 {
-	bool keep = PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE;
+	bool keep = !drop && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE;
 	if (!keep)
 		PQfinish(c);
 	pthread_mutex_lock(&a->mu);
@@ -115,20 +115,23 @@ static void give(struct store_aux *a, PGconn *c)
 
 static int run(struct store_aux *a, aux_fn fn, void *arg)
 {
-	int rc = STORE_EIO;
+	int rc = PG__ECONN;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		PGconn *c = take(a);
 		if (!c)
 			continue; /* the next attempt opens another (the primary may have moved) */
 		rc = fn(c, arg);
-		bool broken = PQstatus(c) != CONNECTION_OK;
-		if (rc != 0 && PQtransactionStatus(c) != PQTRANS_IDLE && !broken)
+		/* Lost, or reached a server that is no longer the primary (read-only, shutting down):
+		 * this connection goes, and the next one finds the primary through the conninfo. */
+		bool drop = rc == PG__ECONN || PQstatus(c) != CONNECTION_OK;
+		if (rc != 0 && !drop && PQtransactionStatus(c) != PQTRANS_IDLE)
 			(void)aux_simple(c, "ROLLBACK");
-		give(a, c);
-		if (rc != STORE_EIO || !broken)
+		give(a, c, drop);
+		/* A deadlock or serialization failure rolled the transaction back: once more. */
+		if (rc != PG__ECONN && rc != PG__ERETRY)
 			return rc;
 	}
-	return rc;
+	return rc == PG__ERETRY ? STORE_EBUSY : STORE_EIO;
 }
 
 int aux_run(struct store_aux *a, aux_fn fn, void *arg)
@@ -169,14 +172,6 @@ void aux_param_i64(struct aux_params *p, int64_t v)
 	p->types[i] = AUX_OID_INT8;
 }
 
-static int error_of(const PGresult *res)
-{
-	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	if (state && strcmp(state, "53100") == 0)
-		return STORE_EFULL;
-	return STORE_EIO;
-}
-
 PGresult *aux_exec(PGconn *conn, const char *sql, const struct aux_params *p, int *err)
 {
 	PGresult *res = PQexecParams(conn, sql, p ? p->n : 0, p ? p->types : NULL,
@@ -185,7 +180,7 @@ PGresult *aux_exec(PGconn *conn, const char *sql, const struct aux_params *p, in
 	ExecStatusType st = PQresultStatus(res);
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 		return res;
-	*err = error_of(res);
+	*err = pg__err(conn, res); /* the engine's SQLSTATE map; PG__ECONN, PG__ERETRY for run() */
 	PQclear(res);
 	return NULL;
 }

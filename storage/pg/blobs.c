@@ -503,16 +503,15 @@ int pg_get_blob(struct store *s, const uint8_t id[STORE_ID_BYTES], struct store_
 }
 
 /* Records are read in pages of this many, in id order: one result for every blob of a country
- * would be held in memory at once. */
+ * would be held in memory at once. The pages are read in one REPEATABLE READ transaction, so the
+ * walk sees one snapshot as the LMDB engine's does. */
 #define BLOB_PAGE 1000
 
-int pg_list_blobs(struct store *s, store_blob_cb cb, void *data)
+static int list_pages(struct store *s, store_blob_cb cb, void *data)
 {
 	uint8_t after[STORE_ID_BYTES];
 	bool first = true;
 	int err = 0;
-	if (!s || !cb)
-		return STORE_EINVAL;
 	for (;;) {
 		struct pg_params p;
 		pg_p_init(&p);
@@ -539,6 +538,23 @@ int pg_list_blobs(struct store *s, store_blob_cb cb, void *data)
 		if (err || n < BLOB_PAGE)
 			return err;
 	}
+}
+
+int pg_list_blobs(struct store *s, store_blob_cb cb, void *data)
+{
+	int err = 0;
+	if (!s || !cb)
+		return STORE_EINVAL;
+	PGresult *r = pg__read(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL, &err);
+	if (!r)
+		return err;
+	PQclear(r);
+	int rc = list_pages(s, cb, data);
+	/* read only: nothing to keep; also ends a transaction a failed statement aborted */
+	r = pg__read(s, "ROLLBACK", NULL, &err);
+	if (r)
+		PQclear(r);
+	return rc;
 }
 
 int pg_get_blob_file_count(struct store *s, const uint8_t sha256[STORE_BLOB_SHA_BYTES],

@@ -73,6 +73,8 @@ int pg__op_put_consent_apply(struct pg_wtxn *w, struct store__op *op)
 		return STORE_ENOTFOUND;
 	if (kind != STORE_ACCOUNT_CITIZEN)
 		return STORE_EINVAL;
+	/* A statement of its own, after the lock: its snapshot then holds what the relay that had
+	 * the lock before committed (a subquery of the locking statement would read an older one). */
 	r = pg_exec(w->conn, "SELECT coalesce(max(seq), 0) FROM consents WHERE account_id = $1", &p,
 		    &err);
 	if (!r)
@@ -93,50 +95,38 @@ int pg__op_put_consent_apply(struct pg_wtxn *w, struct store__op *op)
 	pg_p_int8(&p, c.received_at_ms);
 	pg_p_bytea(&p, c.record, c.record_len);
 	pg_p_bytea(&p, c.signature, STORE_SIG_BYTES);
-	err = pg_cmd(w->conn,
-		     "INSERT INTO consents (account_id, seq, kind, tenant, unit, text_version,"
-		     " received_at, record, signature) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-		     &p);
-	if (err)
-		return err;
-
-	/* The latest index: the superseded record no longer counts as active. */
-	struct pg_params q;
-	pg_p_init(&q);
-	pg_p_bytea(&q, c.account_id, STORE_ID_BYTES);
-	pg_p_text(&q, c.tenant);
-	pg_p_text(&q, c.unit);
+	/* The record, and the latest entry of its scope replaced, in one statement; it returns the
+	 * entry it replaced (every part of a statement reads the snapshot from before it). */
 	r = pg_exec(w->conn,
-		    "SELECT kind, text_version FROM consent_latest"
-		    " WHERE account_id = $1 AND tenant = $2 AND unit = $3",
-		    &q, &err);
+		    "WITH old AS (SELECT kind, text_version FROM consent_latest"
+		    "  WHERE account_id = $1 AND tenant = $4 AND unit = $5),"
+		    " ins AS (INSERT INTO consents (account_id, seq, kind, tenant, unit, text_version,"
+		    "  received_at, record, signature) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)),"
+		    " up AS (INSERT INTO consent_latest"
+		    "  (account_id, tenant, unit, kind, seq, received_at, text_version)"
+		    "  VALUES ($1, $4, $5, $3, $2, $7, $6)"
+		    "  ON CONFLICT (account_id, tenant, unit) DO UPDATE SET kind = excluded.kind,"
+		    "  seq = excluded.seq, received_at = excluded.received_at,"
+		    "  text_version = excluded.text_version)"
+		    " SELECT kind, text_version FROM old",
+		    &p, &err);
 	if (!r)
 		return err;
+	/* The counters: the superseded record no longer counts as active, the new one counts. */
+	bool grant = c.kind == STORE_CONSENT_GRANT;
+	int64_t dg = grant ? 1 : 0, dw = grant ? 0 : 1, da = grant ? 1 : 0;
 	if (PQntuples(r) == 1 && pg_r_int(r, 0, 0) == STORE_CONSENT_GRANT) {
 		size_t old_len;
 		const uint8_t *old = pg_r_bytes(r, 0, 1, &old_len);
-		err = pg__consent_count_add(w, c.tenant, c.unit, old, old_len, 0, 0, -1);
+		if (old_len == tv_len && memcmp(old, c.text_version, tv_len) == 0)
+			da--; /* the same row: one change */
+		else
+			err = pg__consent_count_add(w, c.tenant, c.unit, old, old_len, 0, 0, -1);
 	}
 	PQclear(r);
-	if (err)
-		return err;
-	pg_p_int2(&q, c.kind);
-	pg_p_int8(&q, c.seq);
-	pg_p_int8(&q, c.received_at_ms);
-	pg_p_bytea(&q, c.text_version, tv_len);
-	err = pg_cmd(w->conn,
-		     "INSERT INTO consent_latest"
-		     " (account_id, tenant, unit, kind, seq, received_at, text_version)"
-		     " VALUES ($1, $2, $3, $4, $5, $6, $7)"
-		     " ON CONFLICT (account_id, tenant, unit) DO UPDATE SET kind = excluded.kind,"
-		     " seq = excluded.seq, received_at = excluded.received_at,"
-		     " text_version = excluded.text_version",
-		     &q);
-	if (err)
-		return err;
-	bool grant = c.kind == STORE_CONSENT_GRANT;
-	err = pg__consent_count_add(w, c.tenant, c.unit, (const uint8_t *)c.text_version, tv_len,
-				    grant ? 1 : 0, grant ? 0 : 1, grant ? 1 : 0);
+	if (!err)
+		err = pg__consent_count_add(w, c.tenant, c.unit, (const uint8_t *)c.text_version, tv_len,
+					    dg, dw, da);
 	if (err)
 		return err;
 	op->u.put_consent.result.seq = c.seq;

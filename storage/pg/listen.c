@@ -92,35 +92,52 @@ static void lost(struct pgstore *pg)
 	uv_timer_start(&pg->timer, timer_cb, delay, 0);
 }
 
+int pg__notify_parse(const char *channel, const char *payload, const char *own_hex,
+		     uint8_t (*ids)[STORE_ID_BYTES], size_t *n, uint8_t *msg, size_t *msg_len)
+{
+	size_t len = strlen(payload), ih = 2 * PG__INSTANCE_BYTES;
+	/* Our own notifications: this relay handled them when its writer committed. */
+	if (len < ih || memcmp(payload, own_hex, ih) == 0)
+		return PG__NOTIFY_IGNORE;
+	const char *body = payload + ih;
+	size_t blen = len - ih;
+	if (strcmp(channel, PG__WAKE_CHANNEL) == 0) {
+		size_t k = blen / (2 * STORE_ID_BYTES);
+		if (k == 0 || k > PG__WAKE_MAX || blen % (2 * STORE_ID_BYTES) != 0)
+			return PG__NOTIFY_IGNORE;
+		for (size_t i = 0; i < k; i++)
+			if (pg__unhex(body + i * 2 * STORE_ID_BYTES, 2 * STORE_ID_BYTES, ids[i],
+				      STORE_ID_BYTES) != 0)
+				return PG__NOTIFY_IGNORE;
+		*n = k;
+		return PG__NOTIFY_WAKE;
+	}
+	if (strcmp(channel, PG__EVENT_CHANNEL) == 0) {
+		size_t mlen = blen / 2;
+		if (mlen == 0 || mlen > STORE_BROADCAST_MAX || pg__unhex(body, blen, msg, mlen) != 0)
+			return PG__NOTIFY_IGNORE;
+		*msg_len = mlen;
+		return PG__NOTIFY_EVENT;
+	}
+	return PG__NOTIFY_IGNORE;
+}
+
 static void dispatch(struct pgstore *pg, const PGnotify *n)
 {
-	const char *pl = n->extra;
-	size_t len = strlen(pl), ih = 2 * PG__INSTANCE_BYTES;
-	/* Our own notifications: this relay handled them when its writer committed. */
-	if (len < ih || memcmp(pl, pg->instance_hex, ih) == 0)
-		return;
-	if (strcmp(n->relname, PG__WAKE_CHANNEL) == 0) {
-		size_t k = (len - ih) / (2 * STORE_ID_BYTES);
-		if (!pg->wake || k == 0 || (len - ih) % (2 * STORE_ID_BYTES) != 0)
-			return;
-		uint8_t(*ids)[STORE_ID_BYTES] = malloc(k * sizeof *ids);
-		if (!ids)
-			return;
-		for (size_t i = 0; i < k; i++)
-			if (pg__unhex(pl + ih + i * 2 * STORE_ID_BYTES, 2 * STORE_ID_BYTES, ids[i],
-				      STORE_ID_BYTES) != 0) {
-				free(ids);
-				return;
-			}
-		pg->wake((const uint8_t(*)[STORE_ID_BYTES])ids, k, pg->listen_data);
-		free(ids);
-	} else if (strcmp(n->relname, PG__EVENT_CHANNEL) == 0) {
-		size_t mlen = (len - ih) / 2;
-		uint8_t msg[STORE_BROADCAST_MAX];
-		if (!pg->event || mlen == 0 || mlen > sizeof msg ||
-		    pg__unhex(pl + ih, len - ih, msg, mlen) != 0)
-			return;
-		pg->event(msg, mlen, pg->listen_data);
+	uint8_t ids[PG__WAKE_MAX][STORE_ID_BYTES];
+	uint8_t msg[STORE_BROADCAST_MAX];
+	size_t k = 0, mlen = 0;
+	switch (pg__notify_parse(n->relname, n->extra, pg->instance_hex, ids, &k, msg, &mlen)) {
+	case PG__NOTIFY_WAKE:
+		if (pg->wake)
+			pg->wake((const uint8_t(*)[STORE_ID_BYTES])ids, k, pg->listen_data);
+		break;
+	case PG__NOTIFY_EVENT:
+		if (pg->event)
+			pg->event(msg, mlen, pg->listen_data);
+		break;
+	default:
+		break; /* ours, or not from a relay of this program: nothing to act on */
 	}
 }
 

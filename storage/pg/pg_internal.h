@@ -214,6 +214,17 @@ void pg__close(struct store *s);
 /* Commits a batch: results in each request (writer thread). */
 void pg__run_batch(struct store *s, struct store_req **reqs, size_t n);
 
+/* A notification (channel, NUL-terminated payload) from the database: PG__NOTIFY_WAKE (*n device
+ * ids written into ids, room for PG__WAKE_MAX), PG__NOTIFY_EVENT (*msg_len bytes into msg, room
+ * for STORE_BROADCAST_MAX), or PG__NOTIFY_IGNORE (this store's own, per own_hex, or malformed:
+ * anyone who may NOTIFY on the database can send anything). */
+#define PG__NOTIFY_IGNORE 0
+#define PG__NOTIFY_WAKE 1
+#define PG__NOTIFY_EVENT 2
+#define PG__WAKE_MAX 250 /* what fits PostgreSQL's 8000-byte payload */
+int pg__notify_parse(const char *channel, const char *payload, const char *own_hex,
+		     uint8_t (*ids)[STORE_ID_BYTES], size_t *n, uint8_t *msg, size_t *msg_len);
+
 /* Stops listening and closes the listening connection's handles; frees the pgstore once they
  * have closed. */
 void pg__listen_stop(struct pgstore *pg);

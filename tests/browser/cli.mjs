@@ -25,7 +25,9 @@ export async function cliInterop({ step, relay, buildDir, root, cw, openNav, sen
       await wakks('send', '--unit', 'varde/jobcenter', 'Hej fra kommandolinjen');
       await openNav(cw, 'home');
       await cw.waitForSelector('.inbox button.conv:has-text("ulæste")', { timeout: 15000 }).catch(async (e) => {
-        const alive = await Promise.race([cw.evaluate(() => ({ status: window.wakks.client.status, leader: window.wakks.client.tabs.leader, convs: window.wakks.client.messaging?.conversations.size })), new Promise((r) => setTimeout(() => r('page does not answer'), 3000))]);
+        const alive = await Promise.race([cw.evaluate(() => ({ status: window.wakks.client.status, leader: window.wakks.client.tabs.leader, convs: window.wakks.client.messaging?.conversations.size,
+          inbox: window.wakks.client.messaging?.inbox().map((x) => ({ citizen: !!x.citizen, unread: x.unread, n: window.wakks.client.messaging.thread(x.id).length })),
+          shown: document.querySelector('.inbox')?.innerText.slice(0, 300) ?? null, unit: window.wakks.client.device?.unit ?? null })), new Promise((r) => setTimeout(() => r('page does not answer'), 3000))]);
         throw new Error(`${e.message.split('\n')[0]}; page: ${JSON.stringify(alive)}`);
       });
       await cw.click('.inbox li.unread button.conv');

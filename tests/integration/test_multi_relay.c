@@ -488,6 +488,9 @@ int main(void)
 {
 	if (sodium_init() < 0)
 		return 1;
+	/* The relays here are configured for one shared database by the test itself, not given a
+	 * database each by relay_proc. */
+	unsetenv("WAKKS_TEST_ENGINE");
 	if (pg_test_create_db(conninfo, sizeof conninfo, dbname, sizeof dbname) != 0) {
 		fprintf(stderr, "no PostgreSQL server for the test\n");
 		return 1;

@@ -4,6 +4,7 @@
  * one even when they race; blob bytes written in chunks, sealed only when complete and right,
  * read back by range, deduplicated by content, replaced after a chunk never recorded, removed and
  * listed for the sweep. */
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -180,6 +181,30 @@ static void login_challenges_are_shared_and_used_once(void)
 	CHECK_EQ_INT(store_challenge_put(a1, ik, ch, 0), STORE_EINVAL);
 }
 
+/* The server ends the pools' connections (a restart, a fail-over): the next call of each pool
+ * finds its connection broken and succeeds on a fresh one. */
+static void a_lost_connection_is_replaced(void)
+{
+	uint8_t dev[STORE_ID_BYTES];
+	t_id(dev, 'L', 1);
+	bool taken = false;
+	uint64_t retry;
+	CHECK_EQ_INT(store_rate_take(a1, dev, 1, 5, &taken, &retry), 0);
+	PGconn *c = PQconnectdb(e.pg_conninfo);
+	REQUIRE(PQstatus(c) == CONNECTION_OK);
+	PGresult *r = PQexec(c, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+				" WHERE application_name = 'wakks-aux' AND pid <> pg_backend_pid()");
+	CHECK(PQresultStatus(r) == PGRES_TUPLES_OK && atoi(PQgetvalue(r, 0, 0)) >= 1);
+	PQclear(r);
+	PQfinish(c);
+	usleep(100 * 1000);
+	CHECK_EQ_INT(store_rate_take(a1, dev, 1, 5, &taken, &retry), 0);
+	CHECK(taken);
+	uint8_t got[32], ik[32];
+	memset(ik, 7, sizeof ik);
+	CHECK_EQ_INT(store_challenge_get(a2, ik, got), STORE_ENOTFOUND);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -194,6 +219,7 @@ int main(void)
 	RUN(racing_relays_get_no_more_than_one);
 	RUN(blob_bytes_write_seal_read_remove);
 	RUN(login_challenges_are_shared_and_used_once);
+	RUN(a_lost_connection_is_replaced);
 	store_aux_close(a1);
 	store_aux_close(a2);
 	t_teardown(&e);
