@@ -96,6 +96,7 @@ struct relay_readiness {
 	uint64_t sent_ms;   /* monotonic, of the probe in flight or the last one */
 	uint64_t ok_ms;     /* monotonic, of the last probe that committed; 0 = none yet */
 	int last_result;    /* of the last completed probe */
+	bool stall_logged;  /* the probe in flight was logged as stalled */
 };
 
 /* Open connections by connection id, by authenticated device and by peer address

@@ -62,7 +62,7 @@ void handle_device_set_get(struct relay_conn *c, const proto_frame *f)
 	rc = relay_devset_add_target(r, set, &f->body.device_set_get);
 	if (rc != 0) {
 		relay_send_error(c, f->request_id, rc,
-				 rc == PROTO_E_NOT_FOUND ? "no such account or unit" : "device set too large",
+				 relay_devset_error_text(rc, "no such account or unit"),
 				 NULL);
 		return;
 	}

@@ -176,9 +176,9 @@ void handle_bundles_fetch(struct relay_conn *c, const proto_frame *f)
 	RLOG_DEBUG("keys", "bundles_fetch", "conn=%llu set=%zu named=%u taken=%zu", (unsigned long long)c->id,
 		   whole, t->dev_count, b->set.n);
 	if (rc != 0 || b->set.n == 0) {
-		relay_send_error(c, f->request_id, rc ? rc : PROTO_E_NOT_FOUND,
-				 rc == PROTO_E_OVER_LIMIT ? "device set too large"
-							  : "no such account or unit, or none of the named devices",
+		rc = rc ? rc : PROTO_E_NOT_FOUND;
+		relay_send_error(c, f->request_id, rc,
+				 relay_devset_error_text(rc, "no such account or unit, or none of the named devices"),
 				 NULL);
 		relay_call_cancel(&b->call);
 		return;

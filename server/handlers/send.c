@@ -170,8 +170,7 @@ static int check_send(struct relay_conn *c, const proto_frame *f)
 	int rc = expected_devices(c, m, set);
 	if (rc != 0) {
 		relay_send_error(c, f->request_id, rc,
-				 rc == PROTO_E_NOT_FOUND ? "an addressed account or unit does not exist"
-							 : "too many recipient devices",
+				 relay_devset_error_text(rc, "an addressed account or unit does not exist"),
 				 NULL);
 		return -1;
 	}

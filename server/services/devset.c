@@ -22,12 +22,36 @@ void relay_devset_remove(struct relay_devset *set, const uint8_t device[16])
 		set->e[i] = set->e[--set->n];
 }
 
+/* A read that failed: the database out of reach for a moment (a fail-over, a restart) is worth a
+ * retry; anything else is the relay's fault. */
+static int read_failure(int store_rc)
+{
+	return store_rc == STORE_EIO || store_rc == STORE_EBUSY || store_rc == STORE_ECLOSED
+		       ? PROTO_E_UNAVAILABLE
+		       : PROTO_E_INTERNAL;
+}
+
+const char *relay_devset_error_text(int rc, const char *not_found)
+{
+	switch (rc) {
+	case PROTO_E_NOT_FOUND:
+		return not_found;
+	case PROTO_E_OVER_LIMIT:
+		return "too many devices";
+	case PROTO_E_UNAVAILABLE:
+		return "the relay cannot read its database just now; try again";
+	default:
+		return "the devices could not be read";
+	}
+}
+
 static int add_devices_of(struct relay *r, struct relay_devset *set, const uint8_t account[16])
 {
 	struct store_device devices[PROTO_MAX_DEVICES_PER_ACCOUNT];
 	size_t n = 0;
-	if (store_list_devices(r->store, account, false, devices, PROTO_MAX_DEVICES_PER_ACCOUNT, &n) != 0)
-		return PROTO_E_INTERNAL;
+	int rc = store_list_devices(r->store, account, false, devices, PROTO_MAX_DEVICES_PER_ACCOUNT, &n);
+	if (rc != 0)
+		return read_failure(rc);
 	if (n > PROTO_MAX_DEVICES_PER_ACCOUNT)
 		n = PROTO_MAX_DEVICES_PER_ACCOUNT;
 	for (size_t i = 0; i < n; i++) {
@@ -50,7 +74,7 @@ int relay_devset_add_account(struct relay *r, struct relay_devset *set, const ui
 	if (rc == STORE_ENOTFOUND)
 		return PROTO_E_NOT_FOUND;
 	if (rc != 0)
-		return PROTO_E_INTERNAL;
+		return read_failure(rc);
 	return add_devices_of(r, set, account);
 }
 
@@ -68,8 +92,13 @@ static int add_member(const uint8_t account[16], void *data)
 	 * longer lets the caseworker hold (a group mapping changed): such a member is not one. */
 	if (w->unit) {
 		struct store_account acc;
-		if (store_get_account(w->r->store, account, &acc) != 0)
-			return 0;
+		int rc = store_get_account(w->r->store, account, &acc);
+		if (rc == STORE_ENOTFOUND)
+			return 0; /* erased since the index was read */
+		if (rc != 0) {
+			w->rc = read_failure(rc);
+			return 1;
+		}
 		relay_membership_prune(w->r, &acc);
 		if (acc.kind == STORE_ACCOUNT_CASEWORKER && !relay_membership_has(&acc, w->unit))
 			return 0;
@@ -100,9 +129,9 @@ int relay_devset_add_unit(struct relay *r, struct relay_devset *set, const char 
 	w.unit = NULL;
 	if (rc >= 0 && w.rc == 0)
 		rc = store_list_tenant_accounts(r->store, t, STORE_ACCOUNT_JOURNAL, add_member, &w);
-	if (rc < 0)
-		return PROTO_E_INTERNAL;
-	return w.rc;
+	if (w.rc != 0)
+		return w.rc;
+	return rc < 0 ? read_failure(rc) : 0;
 }
 
 int relay_devset_add_target(struct relay *r, struct relay_devset *set, const proto_target *t)

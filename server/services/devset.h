@@ -40,6 +40,10 @@ int relay_devset_add_unit(struct relay *r, struct relay_devset *set, const char 
 /* Resolves a proto_target (exactly one account, or a tenant+unit). */
 int relay_devset_add_target(struct relay *r, struct relay_devset *set, const proto_target *t);
 
+/* What to tell a client when resolving a set failed with rc (a PROTO_E_* code of the functions
+ * above): not_found names what was missing. */
+const char *relay_devset_error_text(int rc, const char *not_found);
+
 /* Removes device from the set if present. */
 void relay_devset_remove(struct relay_devset *set, const uint8_t device[16]);
 

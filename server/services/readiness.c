@@ -14,15 +14,30 @@ static void probed(struct store_req *req, int result, void *data)
 	(void)req;
 	struct relay *r = data;
 	r->readiness.inflight = false;
-	if (result == 0)
+	/* The operator hears when commits stop and when they work again, not only /readyz. */
+	bool was_failing = r->readiness.last_result != 0 || r->readiness.stall_logged;
+	r->readiness.stall_logged = false;
+	if (result == 0) {
 		r->readiness.ok_ms = relay_monotonic_ms();
-	else if (r->readiness.last_result == 0)
+		if (was_failing)
+			RLOG_INFO("storage", "commit_probe_recovered", "engine=%s",
+				  store_engine(r->store));
+	} else if (r->readiness.last_result == 0) {
 		RLOG_ERROR("storage", "commit_probe_failed", "error=\"%s\"", store_strerror(result));
+	}
 	r->readiness.last_result = result;
 }
 
 void relay_readiness_probe(struct relay *r)
 {
+	if (r->readiness.inflight && !r->readiness.stall_logged &&
+	    relay_monotonic_ms() - r->readiness.sent_ms > RELAY_READY_COMMIT_MS) {
+		/* A writer waiting for a database that went away (a fail-over) completes nothing. */
+		r->readiness.stall_logged = true;
+		RLOG_WARN("storage", "commit_stalled", "waited_ms=%llu engine=%s",
+			  (unsigned long long)(relay_monotonic_ms() - r->readiness.sent_ms),
+			  store_engine(r->store));
+	}
 	if (r->readiness.inflight || !r->store || r->stopping)
 		return;
 	/* Expiring what expired before the epoch: a write transaction that changes nothing. */
