@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MPL-2.0 */
-/* The batch's row locks taken up front (spec/storage-postgresql.md §2.4): after the commit marker
+/* The batch's row locks taken up front (spec/storage-postgresql.md §2.5): after the commit marker
  * and the audit head, every account, device and blob row that the batch's operations will lock,
  * one ordered statement per table, accounts before devices before blobs.
  *

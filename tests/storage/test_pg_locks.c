@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MPL-2.0 */
-/* The PostgreSQL engine's batches never deadlock one another (spec/storage-postgresql.md §2.4).
+/* The PostgreSQL engine's batches never deadlock one another (spec/storage-postgresql.md §2.5).
  * Two stores (each with its own writer thread and connection, as two relays have) on one fresh
  * database: round after round, for a few seconds, both writers are paused, each is given a batch
  * of multi-recipient sends whose recipient sets overlap, store 0 in ascending order of the sets
