@@ -279,6 +279,11 @@ int pg_get_blob_grant(struct store *s, const uint8_t blob_id[STORE_ID_BYTES],
 int pg_get_blob_usage(struct store *s, const uint8_t account_id[STORE_ID_BYTES], uint64_t *bytes,
 		      uint32_t *count);
 
+/* The batch's row locks taken up front, in the global order (locks.c); a request that must
+ * run in a batch of its own. */
+int pg__batch_prelock(PGconn *c, struct store_req *const *reqs, size_t n);
+bool pg__req_alone(const struct store_req *req);
+
 /* Operations and metrics. */
 int pg_backup(struct store *s, const char *dir);
 int pg_check_data(struct store *s, store_check_cb cb, void *data, uint64_t *records);

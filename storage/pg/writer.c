@@ -318,6 +318,8 @@ static int run_once(struct store *s, struct store_req **reqs, size_t n, size_t *
 	rc = pg_cmd(c, "INSERT INTO commit_markers (id, created_ms) VALUES ($1, $2)", &p);
 	if (rc == 0)
 		rc = pg__audit_prelock(c, reqs, n); /* the audit head first (storage/pg/audit.c) */
+	if (rc == 0)
+		rc = pg__batch_prelock(c, reqs, n); /* then every row the ops lock (locks.c) */
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		rc = apply_request(s, reqs[i], i >= *sp_from, now, wk, t);
 		if (rc == PG__ESAVEPOINT)
@@ -366,7 +368,7 @@ static void fail_all(struct store_req **reqs, size_t n, int rc)
 		reqs[i]->result = rc;
 }
 
-void pg__run_batch(struct store *s, struct store_req **reqs, size_t n)
+static void run_batch(struct store *s, struct store_req **reqs, size_t n)
 {
 	struct pgstore *pg = s->pg;
 	struct pg_wakes wk = {0};
@@ -427,4 +429,22 @@ void pg__run_batch(struct store *s, struct store_req **reqs, size_t n)
 		break;
 	}
 	free(wk.ids);
+}
+
+void pg__run_batch(struct store *s, struct store_req **reqs, size_t n)
+{
+	/* A request whose locked rows come from a query (locks.c) commits in a batch of its own;
+	 * the requests before and after it form batches as they came, so the order of commits
+	 * stays the order of arrival. */
+	size_t from = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (n == 1 || !pg__req_alone(reqs[i]))
+			continue;
+		if (i > from)
+			run_batch(s, reqs + from, i - from);
+		run_batch(s, reqs + i, 1);
+		from = i + 1;
+	}
+	if (from < n)
+		run_batch(s, reqs + from, n - from);
 }
