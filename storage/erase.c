@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "erase_bulk.h"
 #include "records_internal.h"
 #include "store_internal.h"
 
@@ -86,6 +87,28 @@ static int erase_device(struct store__wtxn *w, const uint8_t account[STORE_ID_BY
 	return rc == STORE_ENOTFOUND ? 0 : rc;
 }
 
+static int lmdb_mailbox_delete_some(void *w, const uint8_t device[STORE_ID_BYTES], size_t max,
+				    size_t *n, uint64_t *bytes, bool *more)
+{
+	return store__mailbox_delete_some(w, device, max, n, bytes, more);
+}
+
+static int lmdb_idem_delete_sender(void *w, const uint8_t device[STORE_ID_BYTES], size_t max,
+				   size_t *n, bool *more)
+{
+	return store__idem_delete_sender(w, device, max, n, more);
+}
+
+static int lmdb_blob_erase_owner(void *w, const uint8_t account[STORE_ID_BYTES], size_t max,
+				 size_t *n, bool *more)
+{
+	return store__blob_erase_owner(w, account, max, n, more);
+}
+
+static const struct store__erase_steps lmdb_steps = {
+	lmdb_mailbox_delete_some, lmdb_idem_delete_sender, lmdb_blob_erase_owner
+};
+
 int store__op_erase_account_apply(struct store__wtxn *w, struct store__op *op)
 {
 	struct store *s = w->store;
@@ -93,7 +116,7 @@ int store__op_erase_account_apply(struct store__wtxn *w, struct store__op *op)
 	struct store_erase_result *res = &op->u.erase_account.result;
 	struct store_account acct;
 	uint8_t (*devices)[STORE_ID_BYTES] = NULL;
-	size_t n_devices = 0, budget = STORE_ERASE_MAX;
+	size_t n_devices = 0;
 	MDB_val v;
 
 	memset(res, 0, sizeof *res);
@@ -111,35 +134,10 @@ int store__op_erase_account_apply(struct store__wtxn *w, struct store__op *op)
 		return rc;
 
 	/* The bulk, bounded. */
-	for (size_t i = 0; i < n_devices && !res->more; i++) {
-		size_t n = 0;
-		uint64_t bytes = 0;
-		bool more = false;
-		rc = store__mailbox_delete_some(w, devices[i], budget, &n, &bytes, &more);
-		if (rc)
-			goto done;
-		res->envelopes += n;
-		res->envelope_bytes += bytes;
-		budget -= n;
-		w->envelopes_deleted += n;
-		if (more) {
-			res->more = true;
-			break;
-		}
-		rc = store__idem_delete_sender(w, devices[i], budget, &n, &more);
-		if (rc)
-			goto done;
-		res->idempotency += n;
-		budget -= n;
-		res->more = more;
-	}
-	if (!res->more) {
-		size_t n = 0;
-		rc = store__blob_erase_owner(w, account, budget, &n, &res->more);
-		if (rc)
-			goto done;
-		res->blobs = n;
-	}
+	rc = store__erase_bulk(&lmdb_steps, w, account, (const uint8_t(*)[STORE_ID_BYTES])devices,
+			       n_devices, res, &w->envelopes_deleted);
+	if (rc)
+		goto done;
 	if (res->more)
 		goto done; /* the rest in a later step */
 

@@ -10,6 +10,7 @@
  * idempotency steps are the core area's (storage/pg/mailbox.c), as delete-mailbox uses them. */
 #include <string.h>
 
+#include "erase_bulk.h"
 #include "pg_records.h"
 
 /* The ids of the account's devices in id order, their rows locked; a malloc'd array. */
@@ -77,12 +78,34 @@ static int erase_device(struct pg_wtxn *w, const uint8_t device[STORE_ID_BYTES],
 	return 0;
 }
 
+static int pg_mailbox_delete_some(void *w, const uint8_t device[STORE_ID_BYTES], size_t max,
+				  size_t *n, uint64_t *bytes, bool *more)
+{
+	return pg__mailbox_delete_some(w, device, max, n, bytes, more);
+}
+
+static int pg_idem_delete_sender(void *w, const uint8_t device[STORE_ID_BYTES], size_t max,
+				 size_t *n, bool *more)
+{
+	return pg__idem_delete_sender(w, device, max, n, more);
+}
+
+static int pg_blob_erase_owner(void *w, const uint8_t account[STORE_ID_BYTES], size_t max,
+			       size_t *n, bool *more)
+{
+	return pg__blob_erase_owner(w, account, max, n, more);
+}
+
+static const struct store__erase_steps pg_steps = {
+	pg_mailbox_delete_some, pg_idem_delete_sender, pg_blob_erase_owner
+};
+
 int pg__op_erase_account_apply(struct pg_wtxn *w, struct store__op *op)
 {
 	const uint8_t *account = op->u.erase_account.account_id;
 	struct store_erase_result *res = &op->u.erase_account.result;
 	uint8_t (*devices)[STORE_ID_BYTES] = NULL;
-	size_t n_devices = 0, budget = STORE_ERASE_MAX;
+	size_t n_devices = 0;
 	struct pg_params p;
 	int err = 0;
 
@@ -102,35 +125,10 @@ int pg__op_erase_account_apply(struct pg_wtxn *w, struct store__op *op)
 		return err;
 
 	/* The bulk, bounded. */
-	for (size_t i = 0; i < n_devices && !res->more; i++) {
-		size_t n = 0;
-		uint64_t bytes = 0;
-		bool more = false;
-		err = pg__mailbox_delete_some(w, devices[i], budget, &n, &bytes, &more);
-		if (err)
-			goto done;
-		res->envelopes += n;
-		res->envelope_bytes += bytes;
-		budget -= n;
-		w->envelopes_deleted += n;
-		if (more) {
-			res->more = true;
-			break;
-		}
-		err = pg__idem_delete_sender(w, devices[i], budget, &n, &more);
-		if (err)
-			goto done;
-		res->idempotency += n;
-		budget -= n;
-		res->more = more;
-	}
-	if (!res->more) {
-		size_t n = 0;
-		err = pg__blob_erase_owner(w, account, budget, &n, &res->more);
-		if (err)
-			goto done;
-		res->blobs = n;
-	}
+	err = store__erase_bulk(&pg_steps, w, account, (const uint8_t(*)[STORE_ID_BYTES])devices,
+				n_devices, res, &w->envelopes_deleted);
+	if (err)
+		goto done;
 	if (res->more)
 		goto done; /* the rest in a later step */
 
