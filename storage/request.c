@@ -551,3 +551,15 @@ int store_test_req_audit_raw(struct store_req *req, uint64_t seq, const uint8_t 
 	return idx;
 }
 #endif
+
+bool store__req_guard_allows(const struct store_req *req, int guard)
+{
+	if (guard < 0 || (size_t)guard >= req->n_ops)
+		return true;
+	const struct store__op *g = &req->ops[guard];
+	if (g->kind == STORE__OP_store_envelopes)
+		return !g->u.store_envelopes->result.duplicate;
+	if (g->kind == STORE__OP_delete_envelope)
+		return g->u.delete_envelope.result.found;
+	return true;
+}

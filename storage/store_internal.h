@@ -270,6 +270,10 @@ STORE__OPS(STORE__OP_DECL)
 struct store__op *store__req_add(struct store_req *req, enum store__op_kind kind, int *index,
 				 int *err);
 void store__req_fail_device(struct store__wtxn *w, const uint8_t device_id[STORE_ID_BYTES]);
+/* Whether an operation guarded by operation `guard` of the same request acts (spec: a blob
+ * reference follows its send unless that was a duplicate, a release its delete when it found the
+ * envelope); -1 = unguarded. Both engines' blob operations ask it. */
+bool store__req_guard_allows(const struct store_req *req, int guard);
 int store__req_apply(struct store__wtxn *w);
 void store__req_destroy(struct store_req *req);
 

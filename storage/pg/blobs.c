@@ -276,23 +276,10 @@ int pg__op_blob_complete_apply(struct pg_wtxn *w, struct store__op *op)
 	return 0;
 }
 
-/* The guarding operation (store envelopes / delete envelope) says whether to act. */
-static bool guard_allows(struct pg_wtxn *w, int guard)
-{
-	if (guard < 0 || (size_t)guard >= w->req->n_ops)
-		return true;
-	struct store__op *g = &w->req->ops[guard];
-	if (g->kind == STORE__OP_store_envelopes)
-		return !g->u.store_envelopes->result.duplicate;
-	if (g->kind == STORE__OP_delete_envelope)
-		return g->u.delete_envelope.result.found;
-	return true;
-}
-
 int pg__op_blob_ref_apply(struct pg_wtxn *w, struct store__op *op)
 {
 	size_t nd = op->u.blob_many.n_devices;
-	if (!guard_allows(w, op->u.blob_many.guard_op))
+	if (!store__req_guard_allows(w->req, op->u.blob_many.guard_op))
 		return 0;
 	for (size_t i = 0; i < op->u.blob_many.n; i++) {
 		struct store_blob b;
@@ -336,7 +323,7 @@ int pg__op_blob_release_apply(struct pg_wtxn *w, struct store__op *op)
 	res->n = 0;
 	res->more = false;
 	res->items = op->u.blob_many.removed;
-	if (!guard_allows(w, op->u.blob_many.guard_op))
+	if (!store__req_guard_allows(w->req, op->u.blob_many.guard_op))
 		return 0;
 	for (size_t i = 0; i < op->u.blob_many.n; i++) {
 		struct store_blob b;
