@@ -889,7 +889,7 @@ int store_test_pg_writer_pid(struct store *store);
 int store_test_req_audit_raw(struct store_req *req, uint64_t seq, const uint8_t *bytes, size_t len);
 #endif
 
-/* ==== PostgreSQL engine: relay-wide state and blob bytes (pg-relay) ============================
+/* ==== PostgreSQL engine: relay-wide state and blob bytes ======================================
  * Only for a store where store_shared() is true; with LMDB every function here returns
  * STORE_EINVAL. They do not go through the writer: each runs its statements on a connection of a
  * small pool of its own (struct store_aux), so that they may be called from libuv's threadpool
@@ -970,7 +970,7 @@ int store_blob_data_remove(struct store_aux *aux, const uint8_t *key, size_t key
 int store_blob_data_list(struct store_aux *aux, size_t key_len, const uint8_t *after,
 			 uint64_t min_age_ms, uint8_t *keys, size_t max);
 
-/* ==== end of the pg-relay block ================================================================ */
+/* ==== end of the relay-wide block =============================================================== */
 
 #ifdef __cplusplus
 }

@@ -261,7 +261,7 @@ int pg_list_push_subs(struct store *s, const uint8_t *after, size_t max,
 int pg_get_push_sub(struct store *s, const uint8_t device_id[STORE_ID_BYTES],
 		    struct store_push_sub *out);
 
-/* pg-records' area (consent, audit, blobs). */
+/* The records area (consent, audit, blobs). */
 int pg_consent_latest(struct store *s, const uint8_t account_id[STORE_ID_BYTES], const char *tenant,
 		      const char *unit, uint8_t *kind, uint64_t *received_at_ms);
 int pg_consent_iter(struct store *s, const uint8_t account_id[STORE_ID_BYTES], store_consent_cb cb,

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MPL-2.0 */
-/* The relay-wide tables of the PostgreSQL engine (spec/storage-postgresql.md, "pg-relay"):
+/* The relay-wide tables of the PostgreSQL engine (spec/storage-postgresql.md §5):
  * rate-limit buckets that every relay on the database shares, and the bytes of attachment blobs
  * (the records are in schema_records.c). Part of schema version 1, applied after the core and
  * records DDL in the same transaction. */
