@@ -5,10 +5,12 @@
  * after logging that it listens; and the data directory is byte for byte what it was. */
 #define _XOPEN_SOURCE 700
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +242,34 @@ static void data_dir_not_writable(void)
 	damaged("chmod 500 \"$D\"", 2, "is not writable");
 }
 
+/* Whether every thread of pid is stopped. kill(SIGSTOP) returns before the threads have
+ * stopped: one inside a write (a commit right after start-up) finishes it first. */
+static bool all_threads_stopped(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return false;
+	bool stopped = true;
+	struct dirent *e;
+	while (stopped && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		char stat_path[384], buf[512];
+		snprintf(stat_path, sizeof stat_path, "%s/%s/stat", path, e->d_name);
+		FILE *f = fopen(stat_path, "r");
+		size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+		if (f)
+			fclose(f);
+		buf[n] = '\0';
+		const char *state = strrchr(buf, ')');
+		stopped = state && (state[2] == 'T' || state[2] == 't');
+	}
+	closedir(d);
+	return stopped;
+}
+
 static void second_relay_on_the_same_data_dir(void)
 {
 	struct relay_proc first, second;
@@ -252,6 +282,9 @@ static void second_relay_on_the_same_data_dir(void)
 	/* The first relay is paused (still holding its lock) so that only the second could change
 	 * the directory meanwhile. */
 	REQUIRE(kill(first.pid, SIGSTOP) == 0);
+	for (int i = 0; i < 200 && !all_threads_stopped(first.pid); i++)
+		usleep(10000);
+	CHECK(all_threads_stopped(first.pid));
 	expect_refused(&second, true, 4, needle);
 	CHECK(kill(first.pid, SIGCONT) == 0);
 	CHECK_EQ_INT(relay_proc_stop(&first), 0);
