@@ -268,12 +268,18 @@ static int remove_blob(struct store__wtxn *w, const struct store_blob *b, struct
 				  NULL);
 	if (rc)
 		return rc;
+	store__blob_removed_fill(out, b, files);
+	return 0;
+}
+
+void store__blob_removed_fill(struct store_blob_removed *out, const struct store_blob *b,
+			      uint64_t files_left)
+{
 	memset(out, 0, sizeof *out);
 	memcpy(out->id, b->id, STORE_ID_BYTES);
 	out->state = b->state;
 	memcpy(out->sha256, b->sha256, STORE_BLOB_SHA_BYTES);
-	out->file_unused = b->state == STORE_BLOB_UPLOADING || files == 0;
-	return 0;
+	out->file_unused = b->state == STORE_BLOB_UPLOADING || files_left == 0;
 }
 
 /* ---- apply ----------------------------------------------------------------------------------- */

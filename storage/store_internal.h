@@ -395,6 +395,11 @@ int store__idem_delete_sender(struct store__wtxn *w, const uint8_t sender_device
  * sweep of unreferenced files. */
 int store__blob_erase_owner(struct store__wtxn *w, const uint8_t account[STORE_ID_BYTES],
 			    size_t max, size_t *n, bool *more);
+/* What the relay is told of a removed blob, in either engine: files_left is how many complete
+ * blobs still name its content-addressed file (an uploading blob's temporary file is always
+ * unused once its record goes). */
+void store__blob_removed_fill(struct store_blob_removed *out, const struct store_blob *b,
+			      uint64_t files_left);
 
 /* Consent helpers (consent.c): removes all consent records and latest-index entries of an account,
  * adjusting the report counters. */

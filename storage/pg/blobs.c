@@ -138,11 +138,7 @@ static int remove_blob(struct pg_wtxn *w, const struct store_blob *b, struct sto
 	uint64_t files = 0;
 	if (b->state == STORE_BLOB_COMPLETE && (err = files_add(w, b->sha256, -1, &files)))
 		return err;
-	memset(out, 0, sizeof *out);
-	memcpy(out->id, b->id, STORE_ID_BYTES);
-	out->state = b->state;
-	memcpy(out->sha256, b->sha256, STORE_BLOB_SHA_BYTES);
-	out->file_unused = b->state == STORE_BLOB_UPLOADING || files == 0;
+	store__blob_removed_fill(out, b, files);
 	return 0;
 }
 
