@@ -362,6 +362,7 @@ static int open_data(struct relay *r)
 			unlink(file); /* ours, made just now: the directory stays as it was */
 		return storage_refused(db_path, rc);
 	}
+	RLOG_INFO("storage", "page_cache", "mode=%s", store_page_cache_mode(r->store));
 	if (key_created)
 		RLOG_INFO("identity", "account_key_created", "path=%s", file);
 	if (!have_marker) {

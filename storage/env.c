@@ -409,11 +409,15 @@ int store_open(struct store **out, uv_loop_t *loop, const struct store_config *c
 	if (rc)
 		goto fail;
 	/* Synchronous commits: neither MDB_NOSYNC nor MDB_NOMETASYNC. MDB_NOTLS: read transactions
-	 * are not tied to a thread (the loop and a backup thread both read). */
+	 * are not tied to a thread (the loop and a backup thread both read). MDB_NORDAHEAD: LMDB
+	 * maps with MADV_RANDOM, so its faults bring single pages into the cache, not read-ahead
+	 * runs (page_cache.c). */
+	unsigned flags = MDB_NOTLS | (s->cfg.page_cache_off ? 0u : MDB_NORDAHEAD);
 	if ((rc = store__err(mdb_env_set_maxdbs(s->env, STORE__MAX_DBS))) ||
 	    (rc = store__err(mdb_env_set_mapsize(s->env, s->cfg.map_size_initial))) ||
-	    (rc = store__err(mdb_env_open(s->env, s->path, MDB_NOTLS, 0600))))
+	    (rc = store__err(mdb_env_open(s->env, s->path, flags, 0600))))
 		goto fail;
+	store__pc_drop(s); /* before the first transaction touches LMDB's map */
 	int dead;
 	mdb_reader_check(s->env, &dead); /* reader slots of crashed processes */
 	rc = open_databases(s);
@@ -422,6 +426,7 @@ int store_open(struct store **out, uv_loop_t *loop, const struct store_config *c
 	mdb_env_info(s->env, &info);
 	s->map_size = info.me_mapsize;
 	s->stats.map_size = s->map_size;
+	store__pc_start(s);
 
 	if (uv_async_init(loop, &s->async, store__async_cb) != 0) {
 		rc = STORE_ENOMEM;
@@ -430,6 +435,7 @@ int store_open(struct store **out, uv_loop_t *loop, const struct store_config *c
 	s->async.data = s;
 	rc = store__writer_start(s);
 	if (rc) {
+		store__pc_stop(s);
 		mdb_env_close(s->env);
 		uv_close((uv_handle_t *)&s->async, async_closed);
 		return rc;
@@ -437,6 +443,7 @@ int store_open(struct store **out, uv_loop_t *loop, const struct store_config *c
 	*out = s;
 	return 0;
 fail:
+	store__pc_stop(s);
 	if (s->env)
 		mdb_env_close(s->env);
 	free_store(s);
@@ -460,10 +467,12 @@ void store_close(struct store *s)
 	s->closing = true;
 	store__writer_stop(s);
 	store__run_completions(s);
-	if (s->pg)
+	if (s->pg) {
 		pg__close(s);
-	else
+	} else {
+		store__pc_stop(s);
 		mdb_env_close(s->env);
+	}
 	s->env = NULL;
 	uv_close((uv_handle_t *)&s->async, async_closed);
 }

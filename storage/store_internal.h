@@ -55,6 +55,19 @@ enum store__db {
 struct store_req;
 struct pgstore;
 
+/* The data file's page cache (page_cache.c). */
+enum store__pc_mode { STORE__PC_OFF, STORE__PC_ON, STORE__PC_UNSUPPORTED, STORE__PC_FAILED };
+struct store__pcache {
+	int mode;               /* enum store__pc_mode; atomic (the warm-up thread may set FAILED) */
+	int fd;                 /* LMDB's data file descriptor */
+	uint64_t psize;         /* LMDB's page size */
+	uint64_t prepared_end;  /* writer thread (and open): the file's length as extended */
+	pthread_t warm;         /* populates the used part once after open */
+	bool warm_started;
+	bool warm_stop, warm_done; /* atomic */
+	uint64_t warm_used, warm_end; /* the warm-up's ranges: [warm_used, warm_end), [0, warm_used) */
+};
+
 struct store {
 	uv_loop_t *loop;
 	uv_async_t async; /* writer -> loop: completions ready */
@@ -84,6 +97,8 @@ struct store {
 	/* Set (under map_lock held exclusively) if remapping failed and the environment has no map
 	 * any more: every later read and write fails with STORE_EIO instead of touching it. */
 	bool unmapped;
+
+	struct store__pcache pc;
 
 	bool closing; /* loop thread */
 	bool created; /* store_open found no data.mdb */
@@ -292,6 +307,13 @@ void store__stats_batch(struct store *s, size_t n, uint64_t commit_us, uint64_t 
 void pg__run_batch(struct store *s, struct store_req **reqs, size_t n);
 
 /* ---- environment ----------------------------------------------------------------------------- */
+
+/* ---- the data file's page cache (page_cache.c; LMDB only, every step best effort) ----------- */
+
+void store__pc_drop(struct store *s);         /* after mdb_env_open: drops the clean cache */
+void store__pc_start(struct store *s);        /* after the opening transaction, before the writer */
+void store__pc_after_commit(struct store *s); /* writer thread: keeps the headroom */
+void store__pc_stop(struct store *s);         /* before the environment closes */
 
 int store__grow_map(struct store *s);          /* writer thread; STORE_EFULL at the maximum */
 uint64_t store__now_ms(struct store *s);

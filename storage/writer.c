@@ -126,6 +126,7 @@ static void run_batch(struct store *s, struct store_req **reqs, size_t n)
 		int rc = commit_batch(s, reqs, n, &commit_us, &tot);
 		if (rc == 0) {
 			store__stats_batch(s, n, commit_us, tot.stored, tot.deleted, tot.expired);
+			store__pc_after_commit(s);
 			return;
 		}
 		if (rc == STORE__EMAPFULL && store__grow_map(s) == 0)

@@ -358,6 +358,9 @@ static int walk_blobs(const struct relay_config *cfg, const char *root, store_bl
 		.path = path,
 		.map_size_initial = (size_t)cfg->map_size_initial_mb << 20,
 		.map_size_max = (size_t)cfg->map_size_max_mb << 20,
+		/* A backup copy is read as it is: no sparse tail added to the file the manifest
+		 * describes (spec/storage.md §2b). */
+		.page_cache_off = true,
 	};
 	struct store *s;
 	int rc = store_open(&s, &loop, &sc);

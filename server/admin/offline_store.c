@@ -59,6 +59,9 @@ int relay_command_store(const struct relay_config *cfg, struct store **out, uv_l
 		.path = path,
 		.map_size_initial = (size_t)cfg->map_size_initial_mb << 20,
 		.map_size_max = (size_t)cfg->map_size_max_mb << 20,
+		/* A short-lived command leaves the file's page cache and length to the relay that may
+		 * be running on it (spec/storage.md §2b). */
+		.page_cache_off = true,
 	};
 	rc = store_open(out, loop, &sc);
 	if (rc != 0) {

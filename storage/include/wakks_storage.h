@@ -280,6 +280,10 @@ struct store_config {
 	const uint8_t *expect_db_id;
 	const uint8_t *account_key_fp;
 	bool account_key_new;
+	/* LMDB: leave data.mdb's page cache and length alone (spec/storage.md §2b), for a short
+	 * open by an offline command or of a backup copy: no dropping and populating of the cache,
+	 * no sparse headroom. false (the relay's store) keeps the cache at page granularity. */
+	bool page_cache_off;
 };
 
 #define STORE_DB_ID_BYTES 16
@@ -295,6 +299,13 @@ int store_check_file(const char *dir, char *why, size_t why_len);
 
 /* The database's id (spec/storage.md §2a), as read or created by store_open. */
 void store_db_id(const struct store *store, uint8_t out[STORE_DB_ID_BYTES]);
+
+/* How data.mdb's page cache is kept (spec/storage.md §2b), for the relay's one log line at open:
+ * "single-pages" (dropped at open, populated through a MADV_RANDOM mapping, sparse headroom),
+ * "unsupported" (the kernel lacks MADV_POPULATE_READ: LMDB's own caching), "failed" (a step
+ * failed; only the write amplification differs), "off" (store_config.page_cache_off), "none"
+ * (PostgreSQL). May change from "single-pages" to "failed" later (the warm-up thread). */
+const char *store_page_cache_mode(const struct store *store);
 
 /* Whether store_open created the environment (there was no data.mdb; PostgreSQL: the schema was
  * created by this open). */
@@ -861,6 +872,8 @@ int store_check_data(struct store *store, store_check_cb cb, void *data, uint64_
 #ifdef WAKKS_TEST_HOOKS
 /* Test builds only: while paused the writer takes no requests, so tests can queue a batch. */
 void store_test_pause_writer(struct store *store, bool paused);
+/* Test builds only: waits until the page cache's warm-up after open has populated the file. */
+void store_test_page_cache_wait(struct store *store);
 /* Test builds only: pretend this program's schema version is version (0 = the real one), with a
  * migration from version - 1 that runs fn on the opening LMDB transaction (MDB_txn *); fn returns
  * 0 or fails the migration. Process-wide; not thread-safe. */
