@@ -79,22 +79,20 @@ static int used_end(struct store *s, uint64_t *end)
 	return 0;
 }
 
-/* Extends the file to used + HEADROOM (at most the map size) and populates what was added. The
- * length changes only inside a write transaction: LMDB's writer lock is held across processes,
- * so no other process (a backup command's open) extends or appends between fstat and ftruncate,
- * and a shorter ftruncate can never cut what another writer appended. No transaction of this
- * thread may be active. */
-static void extend(struct store *s, uint64_t used)
+/* Extends the file to used + HEADROOM (at most the map size) and, if populate_now, populates what
+ * was added (at open the warm-up thread does). The length changes only inside a write
+ * transaction: LMDB's writer lock is held across processes, so no other process (a backup
+ * command's open) extends or appends between fstat and ftruncate, and a shorter ftruncate can
+ * never cut what another writer appended. No transaction of this thread may be active. */
+static void extend(struct store *s, uint64_t used, bool populate_now)
 {
 	uint64_t target = used + HEADROOM;
 	target = (target + CHUNK - 1) & ~(CHUNK - 1);
 	if (target > s->map_size)
 		target = s->map_size;
 	MDB_txn *txn;
-	if (mdb_txn_begin(s->env, NULL, 0, &txn) != 0) {
-		set_failed(s);
-		return;
-	}
+	if (mdb_txn_begin(s->env, NULL, 0, &txn) != 0)
+		return; /* e.g. another process grew the map: the next commit tries again */
 	struct stat st;
 	uint64_t from = 0;
 	int rc = fstat(s->pc.fd, &st);
@@ -113,7 +111,7 @@ static void extend(struct store *s, uint64_t used)
 		return;
 	}
 	s->pc.prepared_end = target;
-	if (populate(s->pc.fd, from, target, NULL) != 0)
+	if (populate_now && populate(s->pc.fd, from, target, NULL) != 0)
 		set_failed(s);
 }
 
@@ -142,9 +140,8 @@ static void *warm_main(void *arg)
 	struct store *s = arg;
 	/* The tail first: LMDB's appends go there. */
 	if (populate(s->pc.fd, s->pc.warm_used, s->pc.warm_end, &s->pc.warm_stop) != 0 ||
-	    populate(s->pc.fd, 0, s->pc.warm_used, &s->pc.warm_stop) != 0)
+	    populate(s->pc.fd, 0, s->pc.warm_head, &s->pc.warm_stop) != 0)
 		set_failed(s);
-	__atomic_store_n(&s->pc.warm_done, true, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -168,9 +165,14 @@ void store__pc_start(struct store *s)
 		return;
 	}
 	s->pc.mode = STORE__PC_ON;
-	extend(s, used);
+	extend(s, used, false);
 	s->pc.warm_used = used;
 	s->pc.warm_end = s->pc.prepared_end > used ? s->pc.prepared_end : used;
+	/* A file larger than half the memory would only push itself (and everything else) out of
+	 * the cache again: its start is populated, the rest comes in single pages as LMDB reads it. */
+	long pages = sysconf(_SC_PHYS_PAGES), pagesize = sysconf(_SC_PAGESIZE);
+	uint64_t half = pages > 0 && pagesize > 0 ? (uint64_t)pages * (uint64_t)pagesize / 2 : used;
+	s->pc.warm_head = used < half ? used : half & ~(s->pc.psize - 1);
 	if (pthread_create(&s->pc.warm, NULL, warm_main, s) == 0)
 		s->pc.warm_started = true;
 	else
@@ -184,7 +186,7 @@ void store__pc_after_commit(struct store *s)
 	    s->pc.prepared_end >= s->map_size || used_end(s, &used) != 0)
 		return;
 	if (used + HEADROOM / 2 > s->pc.prepared_end)
-		extend(s, used);
+		extend(s, used, true);
 }
 
 void store__pc_stop(struct store *s)

@@ -64,8 +64,9 @@ struct store__pcache {
 	uint64_t prepared_end;  /* writer thread (and open): the file's length as extended */
 	pthread_t warm;         /* populates the used part once after open */
 	bool warm_started;
-	bool warm_stop, warm_done; /* atomic */
-	uint64_t warm_used, warm_end; /* the warm-up's ranges: [warm_used, warm_end), [0, warm_used) */
+	bool warm_stop;         /* atomic: store__pc_stop asks the warm-up to end */
+	/* the warm-up's ranges: the tail [warm_used, warm_end), then [0, warm_head) */
+	uint64_t warm_used, warm_end, warm_head;
 };
 
 struct store {
