@@ -58,7 +58,8 @@ struct relay_conn {
 	 * progress). */
 	uint64_t deliver_from_seq;
 	/* Seqs pushed on this connection and not yet acknowledged, at most max_inflight_deliveries
-	 * (allocated with the first delivery); pushing waits for an ack when it is full. */
+	 * (allocated by a delivery, freed when the last one is acknowledged); pushing waits for an
+	 * ack when it is full. */
 	uint64_t *inflight;
 
 	/* The close's reason: a string with static storage duration (relay_conn_close). Pointed to
