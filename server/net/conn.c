@@ -165,7 +165,7 @@ void relay_conn_close(struct relay_conn *c, uint16_t code, const char *reason)
 		return;
 	c->state = CONN_CLOSING;
 	c->close_code = code;
-	snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
+	c->close_reason = reason ? reason : "";
 	relay_registry_unbind_device(c->relay, c);
 	update_rx_flow(c);
 	lws_callback_on_writable(c->wsi);
@@ -286,8 +286,8 @@ int relay_conn_write_next(struct relay_conn *c)
 		 * Then the close handshake (RFC 6455 §7.1.1): the connection stays open, reading and
 		 * dropping, until the peer's close frame arrives (net/ws.c,
 		 * LWS_CALLBACK_WS_PEER_INITIATED_CLOSE) or the timeout; dropping it at once would close a socket with unread data. */
-		unsigned char frame[LWS_PRE + 2 + sizeof c->close_reason];
-		size_t rl = strlen(c->close_reason);
+		unsigned char frame[LWS_PRE + 2 + RELAY_CLOSE_REASON_MAX];
+		size_t rl = strnlen(c->close_reason, RELAY_CLOSE_REASON_MAX);
 		frame[LWS_PRE] = (unsigned char)(c->close_code >> 8);
 		frame[LWS_PRE + 1] = (unsigned char)(c->close_code & 0xff);
 		memcpy(frame + LWS_PRE + 2, c->close_reason, rl);

@@ -28,56 +28,64 @@ struct relay_out_frame {
 	unsigned char buf[]; /* LWS_PRE bytes of headroom, then the frame */
 };
 
+/* Fields ordered by size so that the compiler leaves no holes: every idle connection holds one
+ * of these for its life (docs/benchmarks.md, "Where an idle connection's memory goes"). */
 struct relay_conn {
 	struct relay *relay;
 	struct lws *wsi; /* NULL once lws has closed the connection */
 	struct relay_conn *prev, *next;
 	uint64_t id;
-	char peer[64];
 	uint64_t opened_ms; /* monotonic */
-	enum relay_conn_state state;
-	uint8_t challenge[RELAY_CHALLENGE_BYTES];
-	uint8_t device_id[RELAY_ID_BYTES];
-	uint8_t account_id[RELAY_ID_BYTES];
-	uint8_t account_kind; /* enum store_account_kind, once authenticated */
-	char tenant[65];      /* caseworkers and journal devices: their tenant */
-	uint64_t bound_ms;    /* wall clock when it became its device's connection (relays compare) */
-	/* A register is being stored: the connection is becoming that device, so a second auth or
-	 * register meanwhile is refused (one device per connection, one answer per request). */
-	bool registering;
+	uint64_t bound_ms;  /* wall clock when it became its device's connection (relays compare) */
 
 	/* Outgoing frames; bounded by send_queue_max_bytes, past which reading stops. */
 	struct relay_out_frame *out_head, *out_tail;
 	size_t out_bytes;
-	bool rx_paused;
 	/* On the relay's list of connections with frames queued since the loop last flushed them
 	 * (relay.flush_head; net/ws.c writes them before the loop waits again). */
-	bool flush_queued;
 	struct relay_conn *flush_next;
-	/* A WebSocket inside an HTTP/2 connection (RFC 8441; browsers): lws writes a stream only
-	 * from its writeable callback, which it schedules among the connection's streams. */
-	bool h2_stream;
 
 	/* A frame being reassembled from WebSocket fragments. */
 	unsigned char *rx;
 	size_t rx_len, rx_cap;
 	size_t rx_unauth; /* of rx_cap, what counts against relay.unauth_rx_bytes */
-	bool rx_oversize;
 
 	/* Token bucket for requests per second. */
 	double tokens;
 	uint64_t tokens_at_ms;
 
-	/* Mailbox delivery: next sequence number to push, and a drain in progress. */
+	/* Mailbox delivery: next sequence number to push (and deliver_more below: a drain in
+	 * progress). */
 	uint64_t deliver_from_seq;
-	bool deliver_more;
 	/* Seqs pushed on this connection and not yet acknowledged, at most max_inflight_deliveries
-	 * (allocated with the first delivery); pushing waits for an ack when it is full. */
+	 * (allocated by a delivery, freed when the last one is acknowledged); pushing waits for an
+	 * ack when it is full. */
 	uint64_t *inflight;
-	uint32_t n_inflight;
 
+	/* The close's reason: a string with static storage duration (relay_conn_close). Pointed to
+	 * rather than copied, since only a closing connection has one. */
+	const char *close_reason;
+
+	enum relay_conn_state state;
+	uint32_t n_inflight;
 	uint16_t close_code;
-	char close_reason[96];
+
+	char peer[64];
+	uint8_t challenge[RELAY_CHALLENGE_BYTES];
+	uint8_t device_id[RELAY_ID_BYTES];
+	uint8_t account_id[RELAY_ID_BYTES];
+	char tenant[65]; /* caseworkers and journal devices: their tenant */
+	uint8_t account_kind; /* enum store_account_kind, once authenticated */
+	/* A register is being stored: the connection is becoming that device, so a second auth or
+	 * register meanwhile is refused (one device per connection, one answer per request). */
+	bool registering;
+	bool rx_paused;
+	bool flush_queued;
+	/* A WebSocket inside an HTTP/2 connection (RFC 8441; browsers): lws writes a stream only
+	 * from its writeable callback, which it schedules among the connection's streams. */
+	bool h2_stream;
+	bool rx_oversize;
+	bool deliver_more;
 	bool close_sent; /* our close frame is written; waiting for the peer's */
 };
 
@@ -108,7 +116,10 @@ int relay_conn_send(struct relay_conn *c, const void *data, size_t len);
 /* True while the outgoing queue has room for pushes (deliveries) that can wait in the mailbox. */
 bool relay_conn_can_push(const struct relay_conn *c);
 
-/* Queues a WebSocket close with code and reason after the frames already queued. */
+/* Queues a WebSocket close with code and reason after the frames already queued. reason must
+ * have static storage duration (a literal): it is kept until the close frame is written, and
+ * sent cut to RELAY_CLOSE_REASON_MAX bytes. */
+#define RELAY_CLOSE_REASON_MAX 95
 void relay_conn_close(struct relay_conn *c, uint16_t code, const char *reason);
 
 /* Writes the queued frames, and the close frame once they are written; called from lws's

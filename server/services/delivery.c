@@ -147,6 +147,13 @@ void relay_deliver_acked(struct relay_conn *c, uint64_t seq)
 		if (c->inflight[i] == seq) {
 			bool was_full = c->n_inflight == c->relay->cfg.max_inflight_deliveries;
 			c->inflight[i] = c->inflight[--c->n_inflight];
+			if (c->n_inflight == 0) {
+				/* Nothing in flight: the window (max_inflight_deliveries seqs, 512
+				 * bytes by default) goes until the next delivery, so that a device
+				 * that has read its mail and stays connected idle does not keep it. */
+				free(c->inflight);
+				c->inflight = NULL;
+			}
 			if (was_full)
 				relay_deliver_pump(c);
 			return;

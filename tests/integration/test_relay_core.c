@@ -252,6 +252,7 @@ static void one_connection_per_device(void)
 	/* The older connection is closed with a reason. */
 	CHECK_EQ_INT(tdev_wait(&bo1, PROTO_T_DELIVER, 3000), -1);
 	CHECK_EQ_INT(bo1.ws.close_code, 4001);
+	CHECK(strcmp(bo1.ws.close_reason, "replaced by a newer connection of this device") == 0);
 	tdev_free(&second);
 	REQUIRE(tdev_login(&bo1) == 0);
 }

@@ -95,6 +95,7 @@ static void unauthenticated_frame_size_is_capped(void)
 	CHECK_EQ_INT(wait_error(&d, 5000), PROTO_E_TOO_LARGE);
 	CHECK_EQ_INT(wsc_recv(&d.ws, 5000), WS_OP_CLOSE);
 	CHECK_EQ_INT(d.ws.close_code, 1009);
+	CHECK(strcmp(d.ws.close_reason, "frame larger than unauth_max_frame_bytes") == 0);
 	tdev_free(&d);
 
 	/* After register the configured max_frame_bytes applies: the same message is read whole

@@ -112,6 +112,7 @@ static void bad_frames_get_errors_and_others_are_unaffected(void)
 	CHECK(error_reply() > 0);
 	CHECK_EQ_INT(tdev_wait(&attacker, PROTO_T_ERROR, 3000), -1);
 	CHECK_EQ_INT(attacker.ws.close_code, 1003);
+	CHECK(strcmp(attacker.ws.close_reason, "text frames are not accepted; use binary frames") == 0);
 
 	/* Broken WebSocket framing from a fresh connection. */
 	REQUIRE(tdev_connect(&attacker) == 0);

@@ -165,6 +165,22 @@ static void inflight_window_caps_unacknowledged_deliveries(void)
 		CHECK_EQ_INT(tdev_ack(&bo, seq), PROTO_T_OK);
 	}
 	CHECK_EQ_INT(total, 11);
+
+	/* With everything acknowledged the relay lets go of the window; the next deliveries get
+	 * one again, as small as before: three, and no more until an ack. */
+	for (int i = 12; i <= 16; i++) {
+		uint8_t more[16] = { 0xc0, (uint8_t)i };
+		CHECK_EQ_INT(tdev_send(&anna, more, (const uint8_t(*)[16])to, 1, NULL, NULL,
+				       (const uint8_t(*)[16])devs, 1, "ct", 2, false),
+			     PROTO_T_STORED);
+	}
+	CHECK_EQ_INT(deliveries(&bo, 700, seqs, 32), 3);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ_INT(tdev_ack(&bo, seqs[i]), PROTO_T_OK);
+	CHECK_EQ_INT(deliveries(&bo, 700, seqs, 32), 2);
+	for (int i = 0; i < 2; i++)
+		CHECK_EQ_INT(tdev_ack(&bo, seqs[i]), PROTO_T_OK);
+	CHECK_EQ_INT(deliveries(&bo, 300, seqs, 32), 0);
 }
 
 int main(void)

@@ -79,6 +79,7 @@ static void unauthenticated_connection_closed_at_deadline(void)
 	REQUIRE(tdev_connect(&idle) == 0);
 	CHECK_EQ_INT(tdev_wait(&idle, PROTO_T_DELIVER, 3000), -1);
 	CHECK_EQ_INT(idle.ws.close_code, 4002);
+	CHECK(strcmp(idle.ws.close_reason, "authentication deadline passed") == 0);
 	tdev_free(&idle);
 }
 
