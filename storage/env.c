@@ -460,10 +460,13 @@ void store_close(struct store *s)
 	s->closing = true;
 	store__writer_stop(s);
 	store__run_completions(s);
-	if (s->pg)
+	if (s->pg) {
 		pg__close(s);
-	else
+	} else {
+		/* LMDB: every transaction, reset ones too, ends before the environment closes. */
+		store__read_pool_drain(s);
 		mdb_env_close(s->env);
+	}
 	s->env = NULL;
 	uv_close((uv_handle_t *)&s->async, async_closed);
 }
