@@ -347,6 +347,9 @@ int store__mailbox_senders_build(struct store *s, MDB_txn *txn);
 /* Every value stored is the record followed by this many checksum bytes. */
 #define STORE__CHECK_LEN 8
 
+/* The checksum is the first 8 bytes of a 16-byte keyed BLAKE2b. */
+#define STORE__CHECK_HASH_LEN 16
+
 void store__checksum(const void *key, size_t klen, const void *val, size_t vlen,
 		     uint8_t out[STORE__CHECK_LEN]);
 /* Verifies v's trailer against k and strips it from v. STORE_ECORRUPT (and counted, if s) when
