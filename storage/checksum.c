@@ -2,6 +2,7 @@
 /* Record checksums (spec/storage.md §2.1). LMDB checks nothing it reads, so bit rot in data.mdb
  * would be served as data: every value carries an 8-byte trailer over its key and its bytes,
  * written by the helpers here and verified by every read helper before a decoder sees it. */
+#include <pthread.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -12,15 +13,40 @@
  * separates this use of BLAKE2b from any other. */
 static const uint8_t check_key[16] = "wakks-storage-v2";
 
+/* Every checksum begins with the key block and the key's length, so the hash state after those
+ * depends only on that length: it is computed once per short length and each checksum starts
+ * from a copy, which skips the key block's setup (init: parameter block, key block padding) and
+ * one update. Keys are at most 40 bytes but for a few metadata and index keys. */
+#define PREFIX_LENGTHS 64
+static crypto_generichash_blake2b_state prefix[PREFIX_LENGTHS];
+static pthread_once_t prefix_once = PTHREAD_ONCE_INIT;
+
+static void prefix_state(crypto_generichash_blake2b_state *st, size_t klen)
+{
+	uint8_t kl[2];
+	kl[0] = (uint8_t)(klen >> 8);
+	kl[1] = (uint8_t)klen;
+	crypto_generichash_blake2b_init(st, check_key, sizeof check_key, STORE__CHECK_HASH_LEN);
+	crypto_generichash_blake2b_update(st, kl, sizeof kl);
+}
+
+static void prefix_init(void)
+{
+	for (size_t i = 0; i < PREFIX_LENGTHS; i++)
+		prefix_state(&prefix[i], i);
+}
+
 void store__checksum(const void *key, size_t klen, const void *val, size_t vlen,
 		     uint8_t out[STORE__CHECK_LEN])
 {
 	crypto_generichash_blake2b_state st;
-	uint8_t full[16], kl[2];
-	kl[0] = (uint8_t)(klen >> 8);
-	kl[1] = (uint8_t)klen;
-	crypto_generichash_blake2b_init(&st, check_key, sizeof check_key, sizeof full);
-	crypto_generichash_blake2b_update(&st, kl, sizeof kl);
+	uint8_t full[STORE__CHECK_HASH_LEN];
+	if (klen < PREFIX_LENGTHS) {
+		pthread_once(&prefix_once, prefix_init);
+		st = prefix[klen];
+	} else {
+		prefix_state(&st, klen);
+	}
 	crypto_generichash_blake2b_update(&st, key, klen);
 	if (vlen)
 		crypto_generichash_blake2b_update(&st, val, vlen);

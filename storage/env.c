@@ -470,6 +470,8 @@ void store_close(struct store *s)
 	if (s->pg) {
 		pg__close(s);
 	} else {
+		/* LMDB: every transaction, reset ones too, ends before the environment closes. */
+		store__read_pool_drain(s);
 		store__pc_stop(s);
 		mdb_env_close(s->env);
 	}

@@ -4,6 +4,29 @@
 
 #include "store_internal.h"
 
+static MDB_txn *pool_take(struct store *s)
+{
+	for (int i = 0; i < STORE__READ_POOL; i++) {
+		if (!__atomic_load_n(&s->read_pool[i], __ATOMIC_RELAXED))
+			continue;
+		MDB_txn *txn = __atomic_exchange_n(&s->read_pool[i], NULL, __ATOMIC_ACQUIRE);
+		if (txn)
+			return txn;
+	}
+	return NULL;
+}
+
+static bool pool_give(struct store *s, MDB_txn *txn)
+{
+	for (int i = 0; i < STORE__READ_POOL; i++) {
+		MDB_txn *empty = NULL;
+		if (__atomic_compare_exchange_n(&s->read_pool[i], &empty, txn, false, __ATOMIC_RELEASE,
+						__ATOMIC_RELAXED))
+			return true;
+	}
+	return false;
+}
+
 int store__read_begin(struct store *s, MDB_txn **txn)
 {
 	int rc;
@@ -13,6 +36,19 @@ int store__read_begin(struct store *s, MDB_txn **txn)
 	if (s->unmapped) {
 		pthread_rwlock_unlock(&s->map_lock);
 		return STORE_EIO;
+	}
+	/* A kept transaction holds no snapshot and no pointer into the map (only its reader slot,
+	 * in the lock file), so a remap since it was reset does not matter: renewing reads the
+	 * newest meta page of the map as it is now. */
+	MDB_txn *kept = pool_take(s);
+	if (kept) {
+		if (mdb_txn_renew(kept) == 0) {
+			*txn = kept;
+			return 0;
+		}
+		/* A fatal error or a map grown by another process, which a new transaction reports
+		 * too; anything else (a slot no longer ours) a new transaction does not have. */
+		mdb_txn_abort(kept);
 	}
 	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
 	if (rc != 0) {
@@ -24,8 +60,21 @@ int store__read_begin(struct store *s, MDB_txn **txn)
 
 void store__read_end(struct store *s, MDB_txn *txn)
 {
-	mdb_txn_abort(txn);
+	/* Reset before map_lock is released: from here on it pins no snapshot, and the writer may
+	 * remap with it kept. */
+	mdb_txn_reset(txn);
+	if (!pool_give(s, txn))
+		mdb_txn_abort(txn);
 	pthread_rwlock_unlock(&s->map_lock);
+}
+
+void store__read_pool_drain(struct store *s)
+{
+	for (int i = 0; i < STORE__READ_POOL; i++) {
+		MDB_txn *txn = __atomic_exchange_n(&s->read_pool[i], NULL, __ATOMIC_ACQUIRE);
+		if (txn)
+			mdb_txn_abort(txn);
+	}
 }
 
 int store__get(struct store *s, MDB_txn *txn, enum store__db db, const void *key, size_t klen,

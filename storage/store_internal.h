@@ -49,6 +49,10 @@ enum store__db {
 	STORE__DB_COUNT
 };
 
+/* Reset read transactions a store keeps: the loop thread reads one at a time, a backup or check
+ * thread and the tests' threads add a few; a reader finding the pool empty begins a new one. */
+#define STORE__READ_POOL 4
+
 /* Room for the databases later schema versions add without a change of max_dbs. */
 #define STORE__MAX_DBS 32
 
@@ -107,6 +111,13 @@ struct store {
 
 	/* Values that failed their checksum, on any thread (atomic; store_get_stats reads it). */
 	uint64_t corrupt_reads;
+
+	/* Finished read transactions kept for the next read (mdb_txn_reset: no snapshot, but still
+	 * owning its reader slot, MDB_NOTLS): renewing one costs neither the allocation nor the
+	 * reader-table lock of a new one, and sees the newest commit all the same. Any reading
+	 * thread takes and returns them by atomic exchange; a slot is NULL when empty. store_close
+	 * aborts them before it closes the environment (read.c). */
+	MDB_txn *read_pool[STORE__READ_POOL];
 
 	/* The PostgreSQL engine (storage/pg), NULL for LMDB: env is then NULL, and every read and
 	 * the batch commit go to the engine's functions. */
@@ -321,8 +332,13 @@ uint64_t store__now_ms(struct store *s);
 
 /* ---- reads ----------------------------------------------------------------------------------- */
 
+/* A read-only transaction on the newest committed snapshot, holding map_lock shared until
+ * store__read_end (which keeps the transaction for reuse). */
 int store__read_begin(struct store *s, MDB_txn **txn);
 void store__read_end(struct store *s, MDB_txn *txn);
+/* Aborts the kept read transactions; store_close, with no read in progress, before
+ * mdb_env_close. */
+void store__read_pool_drain(struct store *s);
 
 /* Internal results the writer acts on; never reach a callback. The map is full (grow it and retry
  * the batch) / the transaction has too many dirty pages (commit the batch's requests one by one). */
@@ -353,6 +369,9 @@ int store__mailbox_senders_build(struct store *s, MDB_txn *txn);
 
 /* Every value stored is the record followed by this many checksum bytes. */
 #define STORE__CHECK_LEN 8
+
+/* The checksum is the first 8 bytes of a 16-byte keyed BLAKE2b. */
+#define STORE__CHECK_HASH_LEN 16
 
 void store__checksum(const void *key, size_t klen, const void *val, size_t vlen,
 		     uint8_t out[STORE__CHECK_LEN]);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* The writer: group commit batches requests, a failing request leaves its batch alone, one-time
- * prekeys are never handed out twice, the map grows from a tiny size, and past the maximum
- * writes fail with "storage full" instead of crashing. */
+ * prekeys are never handed out twice, the map grows from a tiny size while several threads read
+ * (each read sees every commit reported before it began), and past the maximum writes fail with "storage full" instead of crashing. */
+#include <pthread.h>
+
 #include "test.h"
 #include "storage_test.h"
 
@@ -359,6 +361,116 @@ static void test_reads_during_map_growth(void)
 	t_teardown(&e);
 }
 
+/* Several threads read at once, more of them than the store keeps finished read transactions
+ * for reuse, while the writer commits and grows the map. A read begun after a commit was reported
+ * sees it (a reused transaction reads the newest snapshot, as a new one would), and sees it whole. */
+enum { READERS = 6, FRESH_SENDS = 120 };
+
+struct reader {
+	struct store *s;
+	const uint8_t *sender;
+	const unsigned *committed; /* sends reported done, in order; written by the loop thread */
+	const int *stop;
+	unsigned reads, stale, torn, errors;
+};
+
+static void *reader_main(void *arg)
+{
+	struct reader *rd = arg;
+	while (!__atomic_load_n(rd->stop, __ATOMIC_ACQUIRE)) {
+		/* Readers hold the map lock shared, and glibc's rwlock lets a reader in while
+		 * another reads even with the writer waiting to remap: leave it gaps, as the loop
+		 * thread does between its reads. */
+		usleep(100);
+		unsigned n = __atomic_load_n(rd->committed, __ATOMIC_ACQUIRE);
+		if (n == 0)
+			continue;
+		uint8_t msg[STORE_ID_BYTES];
+		struct store_idempotency idem;
+		struct store_seq seqs[2];
+		t_id(msg, 'M', n - 1);
+		int rc = store_get_idempotency(rd->s, rd->sender, msg, &idem, seqs, 2);
+		rd->reads++;
+		if (rc == STORE_ENOTFOUND) {
+			rd->stale++;
+			continue;
+		}
+		if (rc != 0 || idem.n != 2) {
+			rd->errors++;
+			continue;
+		}
+		for (int d = 0; d < 2; d++) {
+			struct find f = {.seq = seqs[d].seq};
+			rc = store_mailbox_iter(rd->s, seqs[d].device_id, seqs[d].seq, 1, find_cb, &f);
+			if (rc != 1 || !f.found || f.len != 30000)
+				rd->torn++;
+		}
+	}
+	return NULL;
+}
+
+static void test_concurrent_readers_see_every_commit(void)
+{
+	struct t_env e;
+	REQUIRE_OK(t_setup(&e));
+	e.cfg.map_size_initial = 128u << 10;
+	e.cfg.max_batch = 2;
+	REQUIRE_OK(t_open(&e));
+	CHECK_EQ_INT(t_put_account(&e, 1, STORE_ACCOUNT_CITIZEN), 0);
+	CHECK_EQ_INT(t_put_device(&e, 1, 1), 0);
+	CHECK_EQ_INT(t_put_device(&e, 1, 2), 0);
+	static uint8_t payload[30000];
+	struct store_recipient r[2] = {{.payload = payload, .payload_len = sizeof payload, .expires_at_ms = 1u << 30},
+				       {.payload = payload, .payload_len = sizeof payload, .expires_at_ms = 1u << 30}};
+	t_id(r[0].device_id, 'D', 1);
+	t_id(r[1].device_id, 'D', 2);
+	struct store_send snd = {.kind = STORE_KIND_ENVELOPE, .recipients = r, .n_recipients = 2};
+	t_id(snd.sender_device, 'D', 1);
+
+	unsigned committed = 0;
+	int stop = 0;
+	struct reader rd[READERS];
+	pthread_t th[READERS];
+	for (int i = 0; i < READERS; i++) {
+		rd[i] = (struct reader){.s = e.s, .sender = snd.sender_device, .committed = &committed,
+					.stop = &stop};
+		REQUIRE(pthread_create(&th[i], NULL, reader_main, &rd[i]) == 0);
+	}
+	/* One send at a time: when its callback has run, it is committed, and every read begun
+	 * from then on must find it. */
+	for (unsigned i = 0; i < FRESH_SENDS; i++) {
+		struct t_res res = {0};
+		t_id(snd.message_id, 'M', i);
+		struct store_req *req = store_req_new(e.s, t_cb, &res);
+		CHECK_EQ_INT(store_req_store_envelopes(req, &snd), 0);
+		CHECK_EQ_INT(t_run(&e, req, &res), 0);
+		__atomic_store_n(&committed, i + 1, __ATOMIC_RELEASE);
+		/* let the readers read this one for a moment (they also keep going during the next) */
+		usleep(500);
+	}
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+	unsigned reads = 0;
+	for (int i = 0; i < READERS; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_EQ_INT(rd[i].stale, 0);
+		CHECK_EQ_INT(rd[i].torn, 0);
+		CHECK_EQ_INT(rd[i].errors, 0);
+		reads += rd[i].reads;
+	}
+	CHECK(reads >= FRESH_SENDS);
+	struct store_stats st;
+	store_get_stats(e.s, &st);
+	CHECK(st.map_grows >= 3);
+	/* closing with the kept transactions in place, then opening again, works */
+	t_close(&e);
+	REQUIRE_OK(t_open(&e));
+	struct store_idempotency idem;
+	struct store_seq seqs[2];
+	t_id(snd.message_id, 'M', FRESH_SENDS - 1);
+	CHECK_EQ_INT(store_get_idempotency(e.s, snd.sender_device, snd.message_id, &idem, seqs, 2), 0);
+	t_teardown(&e);
+}
+
 static void test_full_map_is_an_error_not_a_crash(void)
 {
 	struct t_env e;
@@ -425,6 +537,7 @@ int main(void)
 	RUN(test_failing_request_leaves_batch_alone);
 	RUN_LMDB(test_map_grows_from_tiny_size);
 	RUN_LMDB(test_reads_during_map_growth);
+	RUN_LMDB(test_concurrent_readers_see_every_commit);
 	RUN_LMDB(test_full_map_is_an_error_not_a_crash);
 	return TEST_RESULT();
 }
