@@ -65,7 +65,7 @@ static int commit_batch(struct store *s, struct store_req **reqs, size_t n, uint
 		req->result = rc;
 	}
 	uint64_t t0 = store__mono_us();
-	rc = store__err(mdb_txn_commit(parent));
+	rc = store__commit_err(s, mdb_txn_commit(parent));
 	if (rc)
 		return rc;
 	*commit_us = store__mono_us() - t0;
