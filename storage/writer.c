@@ -137,6 +137,12 @@ static void run_batch(struct store *s, struct store_req **reqs, size_t n)
 				run_batch(s, &reqs[i], 1);
 			return;
 		}
+		if (rc == STORE_EFULL) {
+			/* Not the map (that is STORE__EMAPFULL here): the file system said so. */
+			pthread_mutex_lock(&s->lock);
+			s->stats.disk_full_errors += n;
+			pthread_mutex_unlock(&s->lock);
+		}
 		if (rc == STORE__EMAPFULL)
 			rc = STORE_EFULL;
 		else if (rc == STORE__ETXNFULL)

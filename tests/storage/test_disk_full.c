@@ -68,10 +68,12 @@ static uint64_t map_used(struct t_env *e)
 	return st.map_used;
 }
 
+/* Requests refused as full; every one of them for the file system, none for the map. */
 static uint64_t full_errors(struct t_env *e)
 {
 	struct store_stats st;
 	store_get_stats(e->s, &st);
+	CHECK_EQ_INT(st.disk_full_errors, st.full_errors);
 	return st.full_errors;
 }
 
