@@ -304,7 +304,9 @@ static void lmdb_on_a_full_disk_refused_as_storage_full_then_recovers(void)
 		CHECK(refused_as_full(&bo));
 	}
 	usleep(1600 * 1000);
-	CHECK_EQ_INT(count_in_log(&disk, "event=writes_refused reason=disk_full refused=3"), 1);
+	/* One line (a once-a-second sample may fall between the sends: N is not always 3). */
+	CHECK_EQ_INT(count_in_log(&disk, "event=writes_refused reason=disk_full"), 1);
+	CHECK_EQ_INT(count_in_log(&disk, "event=writes_refused"), 1);
 	CHECK_EQ_INT(count_in_log(&disk, "I/O error"), 0);
 	char *body = metrics(disk.admin_port);
 	/* Refused by the store as full (STORE_EFULL), not guessed from an I/O error. */
