@@ -176,6 +176,12 @@ static int storage_refused(const char *db_path, int rc)
 	case STORE_ESCHEMA_NEWER:
 		return relay_start_failed(RELAY_EXIT_DATA, "run the relay version that wrote it, or newer",
 					  "the database in %s was written by a newer relay", db_path);
+	case STORE_EFULL:
+		/* Opening writes (a new database, a migration): nothing is damaged, and the next
+		 * start after space was freed succeeds, so not the data class. */
+		return relay_start_failed(RELAY_EXIT_RUNTIME,
+					  "free space on data_dir's file system (or raise map_size_max_mb if the map is at its maximum); nothing was lost",
+					  "the database in %s cannot be opened: %s", db_path, store_strerror(rc));
 	case STORE_EACCES:
 		return relay_start_failed(RELAY_EXIT_CONFIG,
 					  "make the data directory and its files writable by the relay's user, on a read-write filesystem",
@@ -667,6 +673,9 @@ int relay_start(struct relay *r, uv_loop_t *loop)
 	relay_log_threshold = (enum relay_log_level)r->cfg.log_level;
 	relay_log_format = (enum relay_log_format)r->cfg.log_format;
 	signal(SIGPIPE, SIG_IGN);
+	/* A write beyond the file size limit (RLIMIT_FSIZE) must fail with EFBIG, which is "storage
+	 * full", not end the process (SIGXFSZ's default action). */
+	signal(SIGXFSZ, SIG_IGN);
 	/* A reload asked for while the relay is still starting must not end it (the default action
 	 * of SIGHUP); it is handled once the relay runs. */
 	signal(SIGHUP, SIG_IGN);

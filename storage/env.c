@@ -293,7 +293,7 @@ static int open_databases(struct store *s)
 	rc = check_identity(s, txn);
 	if (rc)
 		goto fail;
-	rc = store__err(mdb_txn_commit(txn));
+	rc = store__commit_err(s, mdb_txn_commit(txn));
 	return rc == STORE__EMAPFULL ? STORE_EFULL : rc;
 fail:
 	mdb_txn_abort(txn);

@@ -36,6 +36,7 @@ int store__err(int rc)
 		return STORE__ETXNFULL;
 	case ENOSPC:
 	case EDQUOT:
+	case EFBIG: /* the file may not grow (the file size limit): as full as a full disk */
 		return STORE_EFULL;
 	case MDB_CORRUPTED:
 	case MDB_PAGE_NOTFOUND:

@@ -347,6 +347,10 @@ void store__read_pool_drain(struct store *s);
 
 /* LMDB or errno code -> STORE_E* (or one of the two above) */
 int store__err(int rc);
+/* The same for the result of committing a write transaction (mdb_txn_commit): an EIO there may
+ * be LMDB's word for a write cut short by a full disk, which is found out (short_write.c). Only
+ * where no write transaction is active in the process (the writer thread, or opening). */
+int store__commit_err(struct store *s, int rc);
 
 /* Called for each entry before store__delete_prefix deletes it; nonzero stops with that error. */
 typedef int (*store__entry_fn)(const MDB_val *key, const MDB_val *val, void *data);

@@ -65,7 +65,7 @@ static int commit_batch(struct store *s, struct store_req **reqs, size_t n, uint
 		req->result = rc;
 	}
 	uint64_t t0 = store__mono_us();
-	rc = store__err(mdb_txn_commit(parent));
+	rc = store__commit_err(s, mdb_txn_commit(parent));
 	if (rc)
 		return rc;
 	*commit_us = store__mono_us() - t0;
@@ -136,6 +136,12 @@ static void run_batch(struct store *s, struct store_req **reqs, size_t n)
 			for (size_t i = 0; i < n; i++)
 				run_batch(s, &reqs[i], 1);
 			return;
+		}
+		if (rc == STORE_EFULL) {
+			/* Not the map (that is STORE__EMAPFULL here): the file system said so. */
+			pthread_mutex_lock(&s->lock);
+			s->stats.disk_full_errors += n;
+			pthread_mutex_unlock(&s->lock);
 		}
 		if (rc == STORE__EMAPFULL)
 			rc = STORE_EFULL;

@@ -13,8 +13,9 @@ void relay_call_reply_error(struct relay_conn *c, uint32_t request_id, int store
 			    const char *limit_text, const char *failure_text)
 {
 	proto_error_details retry = { 0 };
-	/* A full disk reaches storage as ENOSPC (storage full) or, once LMDB gave up on a write, as
-	 * an I/O error: either way the sender is told the truth and when to try again. */
+	/* A full map or disk is STORE_EFULL (the library tells a write cut short by a full disk
+	 * from an I/O error); an I/O error while the disk is all but full is taken for one too. The
+	 * sender is told the truth and when to try again. */
 	if (relay_storage_full(c->relay, store_rc, 0)) {
 		retry.retry_ms = RELAY_RETRY_FULL_MS;
 		relay_send_error(c, request_id, PROTO_E_UNAVAILABLE,

@@ -58,14 +58,16 @@ static bool disk_nearly_out(const struct relay_storage_space *sp)
 	return sp->fs_known && sp->fs_avail < DISK_FULL_BYTES;
 }
 
-static void log_refused(struct relay *r, uint64_t refused)
+/* disk: the store said some of its refusals were the file system's (store_stats), or a blob file
+ * write met a full disk; the sample of the file system may not have seen it yet. */
+static void log_refused(struct relay *r, uint64_t refused, bool disk)
 {
 	struct relay_storage_space *sp = &r->space;
 	uint64_t now = relay_monotonic_ms();
 	if (refused <= sp->refused_logged ||
 	    (sp->refused_log_ms && now - sp->refused_log_ms < REFUSED_LOG_INTERVAL_MS))
 		return;
-	const char *reason = disk_nearly_out(sp) || sp->disk_refused ? "disk_full" : "map_full";
+	const char *reason = disk || disk_nearly_out(sp) || sp->disk_refused ? "disk_full" : "map_full";
 	if (sp->map_max && percent(sp->map_used, sp->map_max) >= 99)
 		reason = "map_full";
 	RLOG_ERROR("storage", "writes_refused",
@@ -86,7 +88,7 @@ void relay_storage_space_sample(struct relay *r)
 		sp->map_used = s.map_used;
 		sp->map_max = s.map_size_max;
 		check_level(r, &sp->map_warned, "map", sp->map_used, sp->map_max);
-		log_refused(r, s.full_errors + sp->disk_refused);
+		log_refused(r, s.full_errors + sp->disk_refused, s.disk_full_errors > 0);
 	}
 	/* statfs can block on a network file system: on the threadpool, never two at once. */
 	if (!sp->statfs_inflight && !r->stopping) {
@@ -98,7 +100,7 @@ void relay_storage_space_sample(struct relay *r)
 
 bool relay_storage_full(struct relay *r, int store_rc, int disk_errno)
 {
-	bool disk = disk_errno == UV_ENOSPC || disk_errno == -EDQUOT ||
+	bool disk = disk_errno == UV_ENOSPC || disk_errno == -EDQUOT || disk_errno == UV_EFBIG ||
 		    ((store_rc == STORE_EIO || disk_errno == UV_EIO) && disk_nearly_out(&r->space));
 	if (disk)
 		r->space.disk_refused++;

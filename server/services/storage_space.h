@@ -20,7 +20,9 @@ void relay_storage_space_sample(struct relay *r);
 
 /* Whether a failed write (a storage result, or 0 with disk_errno a negative libuv/errno code of a
  * file write) means "storage full": the map is at its maximum (STORE_EFULL) or the file system
- * is out of space (ENOSPC, EDQUOT, or an I/O error while the last sample saw it all but full).
+ * is out of space (ENOSPC, EDQUOT, EFBIG: the file size limit, or an I/O error while the last
+ * sample saw it all but full; the storage library reports a full disk under LMDB as STORE_EFULL
+ * itself, so the I/O error case is left for a failure it could not tell apart).
  * A full disk is counted for the log and /metrics. */
 bool relay_storage_full(struct relay *r, int store_rc, int disk_errno);
 

@@ -848,6 +848,8 @@ struct store_stats {
 	                               * before the map grows, so this is the high-water mark) */
 	uint64_t map_grows;
 	uint64_t full_errors;         /* requests failed with STORE_EFULL */
+	uint64_t disk_full_errors;    /* of those, failed because the file system was full (ENOSPC,
+	                               * EDQUOT, the file size limit), not the map; LMDB only */
 	uint64_t corrupt_reads;       /* values read that failed their checksum or decoder */
 };
 void store_get_stats(struct store *store, struct store_stats *out);

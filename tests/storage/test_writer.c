@@ -508,6 +508,7 @@ static void test_full_map_is_an_error_not_a_crash(void)
 	struct store_stats st;
 	store_get_stats(e.s, &st);
 	CHECK_EQ_INT(st.full_errors, full);
+	CHECK_EQ_INT(st.disk_full_errors, 0); /* the map was full, not the disk */
 	/* What the relay warns with: the map's maximum and how much of it is in use, near all. */
 	CHECK_EQ_INT(st.map_size_max, 1u << 20);
 	CHECK(st.map_used > (1u << 20) * 8 / 10 && st.map_used <= st.map_size_max);
