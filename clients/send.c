@@ -60,6 +60,13 @@ static uint32_t *op_slot(wakks_client *c, const uint8_t cmid[16], bool create)
 	return NULL;
 }
 
+void wakks__cmid_new(wakks_client *c, uint8_t out[16])
+{
+	uint8_t rnd[WAKKS_CMID_RANDOM_BYTES];
+	randombytes_buf(rnd, sizeof rnd);
+	wakks_cmid_draw(&c->cmid, wakks__now_ms(), rnd, out);
+}
+
 int wakks__msg_new(wakks_client *c, const wakks_target *to, wakks_message *m)
 {
 	if (!to->account && !to->tenant)
@@ -70,7 +77,7 @@ int wakks__msg_new(wakks_client *c, const wakks_target *to, wakks_message *m)
 		return WAKKS_E_NOT_REGISTERED;
 	memset(m, 0, sizeof *m);
 	randombytes_buf(m->id, 16);
-	randombytes_buf(m->cmid, 16);
+	wakks__cmid_new(c, m->cmid);
 	memcpy(m->sender_account, c->account, 16);
 	memcpy(m->sender_device, c->device, 16);
 	if (to->account)

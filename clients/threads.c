@@ -326,7 +326,7 @@ int wakks__queue_record(wakks_client *c, wakks__txn *t, const struct wakks__thre
 	wakks_message m;
 	memset(&m, 0, sizeof m);
 	randombytes_buf(m.id, 16);
-	randombytes_buf(m.cmid, 16);
+	wakks__cmid_new(c, m.cmid);
 	memcpy(m.sender_account, c->account, 16);
 	memcpy(m.sender_device, c->device, 16);
 	if (to_account)

@@ -4,6 +4,7 @@
 // attachment is its own message: its blob is uploaded before the send that references it, and
 // downloaded and checked before the envelope is acknowledged.
 import { random } from '../crypto/random.js';
+import { newCmid } from '../protocol/cmid.js';
 import { equal, fromHex, toHex } from '../crypto/bytes.js';
 import { ATTACHMENT, decodeContent, encodeContent, HISTORY, NOTICE, PRESENTATION, RECEIPT, TEXT, threadId } from '../crypto/content.js';
 import { decodeDescriptor, encodeDescriptor, encryptAttachment } from '../crypto/attachment.js';
@@ -135,7 +136,7 @@ export class Messaging {
   record(conv, kind, body, target, now = this.c.now()) {
     const d = this.c.device;
     const citizen = this.c.isCitizen ? d.acc : fromHex(conv.citizen);
-    const messageId = random(16), cmid = random(16);
+    const messageId = random(16), cmid = newCmid(now);
     const record = encodeContent({ kind, messageId, conversationId: threadId(citizen, conv.ten, conv.unit), sentMs: now, senderAccount: d.acc, senderDevice: d.dev, citizenAccount: citizen, tenant: conv.ten, unit: conv.unit, body });
     const to = target ?? (this.c.isCitizen ? { ten: conv.ten, unit: conv.unit } : { to: [citizen], ten: conv.ten, unit: conv.unit });
     return { messageId: toHex(messageId), item: { cmid: toHex(cmid), record, target: to, queued: now } };
