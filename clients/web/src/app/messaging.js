@@ -146,20 +146,22 @@ export class Messaging {
   async queue(conv, kind, body, fields, extra = {}, more = null, target = undefined) {
     const d = this.c.device;
     const now = this.c.now();
-    const { messageId, item: base } = this.record(conv, kind, body, target, now);
-    const item = { ...base, ...extra };
-    const msg = fields ? { id: messageId, cmid: item.cmid, conv: conv.id, mine: true, ...fields, time: now, seq: now, status: 'queued', receipts: [], senderAcc: toHex(d.acc), senderDev: toHex(d.dev), ik: toHex(d.ik.pk) } : null;
-    if (msg) item.msg = msg.id;
     // A citizen's device shows its MitID evidence before its first text or file in a thread
     // (spec/client.md §15): queued first, in the same transaction.
     const present = this.c.isCitizen && (kind === TEXT || kind === ATTACHMENT) && this.threads.presentationDue(conv);
-    let pres = present ? this.record(conv, PRESENTATION, present, undefined, now).item : null;
     // A unit device writing first in a thread whose citizen has shown nothing (found by CPR
     // number) asks her devices to present themselves, once per thread (spec/client.md §15).
     const held = this.conversations.get(conv.id);
     const ask = !this.c.isCitizen && (kind === TEXT || kind === ATTACHMENT) && !held?.presentation && !held?.identityAsked;
+    // Drawn before the message's own record, so that its client message id, like its place in
+    // the outbox, comes first (ids increase in the order sent: spec/protocol.md §8.1).
+    let pres = present ? this.record(conv, PRESENTATION, present, undefined, now).item : null;
     if (ask) pres = this.record(conv, NOTICE, encodeNotice({ type: NOTICE_TYPES.identity_request }), undefined, now).item;
     if (pres) pres.queued = now - 1;
+    const { messageId, item: base } = this.record(conv, kind, body, target, now);
+    const item = { ...base, ...extra };
+    const msg = fields ? { id: messageId, cmid: item.cmid, conv: conv.id, mine: true, ...fields, time: now, seq: now, status: 'queued', receipts: [], senderAcc: toHex(d.acc), senderDev: toHex(d.dev), ik: toHex(d.ik.pk) } : null;
+    if (msg) item.msg = msg.id;
     const c = this.ensureConversation(conv.id, msg && kind !== NOTICE ? { last: now } : {});
     if (present) c.presented = now;
     if (ask) c.identityAsked = now;
