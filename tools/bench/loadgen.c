@@ -13,7 +13,9 @@
  * one envelope each per send; a send completes when all F acks are committed); --background N
  * keeps N more authenticated devices connected and idle during the run; --backlog N first fills
  * the mailboxes of devices that stay offline with N envelopes, so the run measures a relay
- * holding that backlog.
+ * holding that backlog. --cmid random draws each send's client message id at random, as clients
+ * did before ids were time-ordered (spec/protocol.md §8.1), to compare what the relay's
+ * idempotency index then writes.
  *
  * Several relays: --relays N starts N relays on one PostgreSQL database (WAKKS_TEST_ENGINE=postgresql:
  * the test support's throw-away server, tests/support/pg_server.h) and connects device i to relay
