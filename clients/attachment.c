@@ -354,12 +354,12 @@ static int send_file__queue(wakks_client *c, const char *text, size_t len, wakks
 	if (len) {
 		mt->text = text;
 		mt->text_len = len;
-		rc = wakks__msg_queue(t, mt);
+		rc = wakks__msg_queue(c, t, mt);
 	}
 	mf->text = "";
 	mf->text_len = 0;
 	if (rc == 0)
-		rc = wakks__msg_queue(t, mf);
+		rc = wakks__msg_queue(c, t, mf);
 	if (rc == 0)
 		rc = wakks__att_put(t, mf->seq, a);
 	if (rc == 0)

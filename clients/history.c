@@ -33,7 +33,10 @@ static int store_entry(wakks_client *c, wakks__txn *t, const wc_content *r, uint
 	memcpy(m.conversation, r->conversation_id, 16);
 	memcpy(m.sender_account, r->sender_account, 16);
 	memcpy(m.sender_device, r->sender_device, 16);
-	randombytes_buf(m.cmid, 16); /* not a delivery of its own: nothing to de-duplicate on */
+	/* Not a delivery of its own: nothing de-duplicates on it, and it never reaches the relay's
+	 * idempotency index, so it stays random rather than time-ordered (spec/protocol.md §8.1): a
+	 * time in it would stand for a send that no device made at that time. */
+	randombytes_buf(m.cmid, 16);
 	memcpy(m.citizen, r->citizen_account, 16);
 	snprintf(m.tenant, sizeof m.tenant, "%s", r->tenant);
 	snprintf(m.unit, sizeof m.unit, "%s", r->unit);

@@ -60,6 +60,13 @@ static uint32_t *op_slot(wakks_client *c, const uint8_t cmid[16], bool create)
 	return NULL;
 }
 
+void wakks__cmid_new(wakks_client *c, uint8_t out[16])
+{
+	uint8_t rnd[WAKKS_CMID_RANDOM_BYTES];
+	randombytes_buf(rnd, sizeof rnd);
+	wakks_cmid_draw(&c->cmid, wakks__now_ms(), rnd, out);
+}
+
 int wakks__msg_new(wakks_client *c, const wakks_target *to, wakks_message *m)
 {
 	if (!to->account && !to->tenant)
@@ -70,7 +77,7 @@ int wakks__msg_new(wakks_client *c, const wakks_target *to, wakks_message *m)
 		return WAKKS_E_NOT_REGISTERED;
 	memset(m, 0, sizeof *m);
 	randombytes_buf(m->id, 16);
-	randombytes_buf(m->cmid, 16);
+	/* The client message id is drawn when the message is queued (wakks__msg_queue). */
 	memcpy(m->sender_account, c->account, 16);
 	memcpy(m->sender_device, c->device, 16);
 	if (to->account)
@@ -92,11 +99,14 @@ int wakks__msg_new(wakks_client *c, const wakks_target *to, wakks_message *m)
 	return 0;
 }
 
-int wakks__msg_queue(wakks__txn *t, wakks_message *m)
+int wakks__msg_queue(wakks_client *c, wakks__txn *t, wakks_message *m)
 {
 	uint64_t last;
 	int rc = wakks__store_last_u64(t, WT_MSG, &last);
 	m->seq = last + 1;
+	/* Drawn with the seq, so that the ids increase in the order the messages are sent (a
+	 * presentation queued before the text that caused it, a file's text before the file). */
+	wakks__cmid_new(c, m->cmid);
 	uint8_t seqb[8];
 	wakks_store_be64(seqb, m->seq);
 	if (rc == 0)
@@ -136,7 +146,7 @@ int wakks_send_text(wakks_client *c, const wakks_target *to, const char *text, s
 		return rc;
 	rc = wakks__thread_before_send(c, t, &m);
 	if (rc == 0)
-		rc = wakks__msg_queue(t, &m);
+		rc = wakks__msg_queue(c, t, &m);
 	if (rc == 0)
 		rc = wakks__txn_commit(t);
 	else

@@ -326,7 +326,6 @@ int wakks__queue_record(wakks_client *c, wakks__txn *t, const struct wakks__thre
 	wakks_message m;
 	memset(&m, 0, sizeof m);
 	randombytes_buf(m.id, 16);
-	randombytes_buf(m.cmid, 16);
 	memcpy(m.sender_account, c->account, 16);
 	memcpy(m.sender_device, c->device, 16);
 	if (to_account)
@@ -344,7 +343,7 @@ int wakks__queue_record(wakks_client *c, wakks__txn *t, const struct wakks__thre
 	m.outgoing = true;
 	m.text = body;
 	m.text_len = len;
-	int rc = wakks__msg_queue(t, &m);
+	int rc = wakks__msg_queue(c, t, &m);
 	if (rc == 0 && out)
 		*out = m;
 	return rc;

@@ -12,6 +12,7 @@
 
 #include "wakks.h"
 #include "wakks_bytes.h"
+#include "wakks_cmid.h"
 #include "wakks_crypto.h"
 #include "wakks_protocol.h"
 
@@ -302,6 +303,7 @@ struct wakks_client {
 
 	/* sending */
 	struct wakks__send send;
+	struct wakks_cmid_gen cmid; /* this run's last client message id */
 	proto_frame *rx;  /* decoded incoming frame (big: heap) */
 	proto_frame *tx;  /* frame being built */
 	uint8_t *txbuf;   /* encoded frame */
@@ -365,10 +367,14 @@ void wakks__send_timer(wakks_client *c);
 void wakks__conversation_id(const uint8_t *account_a, const uint8_t *account_b, const char *tenant,
 			    const char *unit, uint8_t out[16]);
 
-/* send.c: fills a new outgoing message for to (ids, addressing, conversation, time), and queues
- * it as pending in t (assigning m->seq). */
+/* send.c: fills a new outgoing message for to (message id, addressing, conversation, time), and
+ * queues it as pending in t (assigning m->seq and m->cmid). */
 int wakks__msg_new(wakks_client *c, const wakks_target *to, wakks_message *m);
-int wakks__msg_queue(wakks__txn *t, wakks_message *m);
+/* send.c: the client message id of a new send, time-ordered (spec/protocol.md §8.1): every send
+ * of this device draws it here (wakks__msg_queue), so ids made by one run always increase, in the
+ * order the messages are queued and sent. */
+void wakks__cmid_new(wakks_client *c, uint8_t out[16]);
+int wakks__msg_queue(wakks_client *c, wakks__txn *t, wakks_message *m);
 /* The head's upload is complete: go on to encrypt and send. */
 void wakks__send_uploaded(wakks_client *c);
 /* The head's upload was refused: retry after retry_ms (the message stays pending; the op

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* Replays spec/vectors/client.json (generated independently by gen_client_vectors.py) against
  * libwakks and crypto/: thread ids, v2 content records, receipt, notice, presentation and
- * history bodies, and the invalid encodings each decoder must refuse. */
+ * history bodies, client message ids, and the invalid encodings each decoder must refuse. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +11,7 @@
 
 #include "test.h"
 #include "threads_internal.h"
+#include "wakks_cmid.h"
 
 static json_t *doc;
 
@@ -159,6 +160,31 @@ static void bodies(void)
 	}
 }
 
+/* Client message ids (spec/protocol.md §8.1): each vector is one step of a generator. */
+static void client_message_ids(void)
+{
+	size_t i;
+	json_t *v;
+	json_t *list = json_object_get(doc, "cmids");
+	CHECK(json_array_size(list) >= 8);
+	json_array_foreach(list, i, v) {
+		size_t rl, ll = 0;
+		uint8_t *rnd = unhex(str(v, "random"), &rl), *last = NULL;
+		REQUIRE(rnd && rl == WAKKS_CMID_RANDOM_BYTES);
+		if (str(v, "last")) {
+			last = unhex(str(v, "last"), &ll);
+			REQUIRE(last && ll == 16);
+		}
+		uint8_t id[16];
+		wakks_cmid_next(last, (uint64_t)json_integer_value(json_object_get(v, "now_ms")), rnd, id);
+		if (!hex_eq(id, 16, str(v, "cmid")))
+			fprintf(stderr, "  differs: %s\n", str(v, "name"));
+		CHECK(hex_eq(id, 16, str(v, "cmid")));
+		free(rnd);
+		free(last);
+	}
+}
+
 static void invalid_encodings_are_refused(void)
 {
 	size_t i;
@@ -221,6 +247,7 @@ int main(int argc, char **argv)
 	RUN(thread_ids);
 	RUN(content_records);
 	RUN(bodies);
+	RUN(client_message_ids);
 	RUN(invalid_encodings_are_refused);
 	json_decref(doc);
 	return TEST_RESULT();

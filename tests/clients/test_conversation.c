@@ -159,6 +159,78 @@ static void offline_recipient_catches_up(void)
 	CHECK(i1 >= 0 && i1 < i2);
 }
 
+struct cmid_seen {
+	const char *text;
+	uint8_t cmid[16];
+	uint64_t sent_ms;
+	bool found;
+};
+
+static int find_cmid(const wakks_message *m, void *arg)
+{
+	struct cmid_seen *s = arg;
+	for (; s->text; s++)
+		if (!m->outgoing && m->text_len == strlen(s->text) &&
+		    memcmp(m->text, s->text, m->text_len) == 0) {
+			memcpy(s->cmid, m->cmid, 16);
+			s->sent_ms = m->sent_ms;
+			s->found = true;
+		}
+	return 0;
+}
+
+struct own_order {
+	const uint8_t *device;
+	uint8_t last[16];
+	int n, ordered;
+};
+
+static int own_ids_in_order(const wakks_message *m, void *arg)
+{
+	struct own_order *o = arg;
+	if (!m->outgoing || m->from_history || memcmp(m->sender_device, o->device, 16) != 0)
+		return 0;
+	if (o->n > 0 && memcmp(o->last, m->cmid, 16) < 0)
+		o->ordered++;
+	memcpy(o->last, m->cmid, 16);
+	o->n++;
+	return 0;
+}
+
+static void sends_carry_time_ordered_client_message_ids(void)
+{
+	/* Three sends queued at once (mostly in one millisecond): as the recipient gets them from
+	 * the relay, their ids increase in the order sent, begin with the time they were written
+	 * (spec/protocol.md §8.1) and differ in their random part. */
+	wakks_target to = { anna_acc, "varde", "jobcenter" };
+	struct cmid_seen seen[] = { { .text = "tid 1" }, { .text = "tid 2" }, { .text = "tid 3" }, { 0 } };
+	uint64_t before = wakks__now_ms();
+	for (int i = 0; i < 3; i++)
+		REQUIRE(wakks_send_text(camilla.c, &to, seen[i].text, strlen(seen[i].text), NULL, NULL) == 0);
+	uint64_t after = wakks__now_ms();
+	REQUIRE(th_wait_text(&anna2, "tid 3", 15000) == 0);
+	CHECK_EQ_INT(wakks_history(anna2.c, find_cmid, seen), 0);
+	for (int i = 0; i < 3; i++) {
+		REQUIRE(seen[i].found);
+		uint64_t t = wakks_cmid_time(seen[i].cmid);
+		CHECK(t >= before && t <= after);
+		CHECK(t <= seen[i].sent_ms); /* drawn just before the record's send time was read */
+		if (i > 0) {
+			CHECK(memcmp(seen[i - 1].cmid, seen[i].cmid, 16) < 0);
+			CHECK(memcmp(seen[i - 1].cmid + 6, seen[i].cmid + 6, 10) != 0);
+		}
+	}
+	/* The messages each device sent, in its history (= sending) order and across the restarts
+	 * above: increasing ids. */
+	const struct th_dev *devs[] = { &anna1, &camilla };
+	for (int k = 0; k < 2; k++) {
+		struct own_order o = { .device = devs[k]->c->device };
+		CHECK_EQ_INT(wakks_history(devs[k]->c, own_ids_in_order, &o), 0);
+		CHECK(o.n >= 2);
+		CHECK_EQ_INT(o.ordered, o.n - 1);
+	}
+}
+
 static void message_queued_offline_is_sent_after_reconnect(void)
 {
 	wakks_disconnect(anna1.c);
@@ -363,6 +435,7 @@ int main(void)
 	RUN(safety_numbers_agree);
 	RUN(restarted_client_continues_from_its_store);
 	RUN(offline_recipient_catches_up);
+	RUN(sends_carry_time_ordered_client_message_ids);
 	RUN(message_queued_offline_is_sent_after_reconnect);
 #if defined(WAKKS_TEST_HOOKS) && WAKKS_TEST_HOOKS
 	RUN(resend_after_lost_reply_stores_nothing_twice);

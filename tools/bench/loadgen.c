@@ -13,7 +13,9 @@
  * one envelope each per send; a send completes when all F acks are committed); --background N
  * keeps N more authenticated devices connected and idle during the run; --backlog N first fills
  * the mailboxes of devices that stay offline with N envelopes, so the run measures a relay
- * holding that backlog.
+ * holding that backlog. --cmid random draws each send's client message id at random, as clients
+ * did before ids were time-ordered (spec/protocol.md §8.1), to compare what the relay's
+ * idempotency index then writes.
  *
  * Several relays: --relays N starts N relays on one PostgreSQL database (WAKKS_TEST_ENGINE=postgresql:
  * the test support's throw-away server, tests/support/pg_server.h) and connects device i to relay
@@ -51,6 +53,7 @@
 #include "tls_client.h"
 #include "tls_conn.h"
 #include "wakks_bytes.h"
+#include "wakks_cmid.h"
 #include "wakks_crypto.h"
 #include "wakks_protocol.h"
 
@@ -104,6 +107,7 @@ struct pair {
 	uint64_t send_ns[RING];
 	uint8_t *frame; /* send template */
 	size_t frame_len, rid_off, cmid_off, ct_off[MAX_FANOUT];
+	struct wakks_cmid_gen cmid; /* the sender's client message ids */
 };
 
 struct worker {
@@ -129,6 +133,7 @@ static struct {
 	unsigned long backlog;
 	double rate, duration, warmup;
 	size_t ct_size;
+	bool random_cmid; /* --cmid random: ids drawn at random, as clients did before */
 } opt = { .pairs = 32, .window = 16, .threads = 1, .per_addr = 60, .duration = 10, .warmup = 2,
 	  .ct_size = 1024, .hold_s = 5, .fanout = 1, .relays = 1 };
 
@@ -217,7 +222,7 @@ static void build_template(struct pair *p)
 	memcpy(q, "cmid", 4), q += 4;
 	*q++ = 0xc4, *q++ = 16;
 	p->cmid_off = (size_t)(q - b);
-	memcpy(q, run_nonce, 8);
+	memset(q, 0, 16); /* each send writes its own (send_one) */
 	q += 16;
 	*q++ = 0xa2;
 	memcpy(q, "to", 2), q += 2;
@@ -256,7 +261,18 @@ static void send_one(struct pair *p, uint64_t now)
 	if (s->next_rid >= RID_FOREIGN)
 		s->next_rid = 1;
 	wakks_store_be32(p->frame + p->rid_off, rid);
-	wakks_store_be64(p->frame + p->cmid_off + 8, p->sent);
+	/* A client's id for every send (spec/protocol.md §8.1): where it falls in the relay's
+	 * idempotency index decides how many pages a commit writes. */
+	if (opt.random_cmid) {
+		randombytes_buf(p->frame + p->cmid_off, WAKKS_CMID_BYTES);
+	} else {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint8_t rnd[WAKKS_CMID_RANDOM_BYTES];
+		randombytes_buf(rnd, sizeof rnd);
+		wakks_cmid_draw(&p->cmid, (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u,
+				rnd, p->frame + p->cmid_off);
+	}
 	for (unsigned k = 0; k < p->nr; k++)
 		wakks_store_be64(p->frame + p->ct_off[k], now);
 	p->send_ns[rid % RING] = now;
@@ -1240,6 +1256,8 @@ static void usage(void)
 		"  --idle N        idle mode: hold N authenticated connections, print RSS each\n"
 		"  --hold S        idle mode: seconds to hold before measuring (5)\n"
 		"  --register N    register devices up to N and exit\n"
+		"  --cmid MODE     client message ids: time (time-ordered, as clients make them) or\n"
+		"                  random (as clients made them before; for comparison) (time)\n"
 		"  --relays N      throughput on N relays sharing one PostgreSQL database (1; more need\n"
 		"                  WAKKS_TEST_ENGINE=postgresql)\n");
 	exit(2);
@@ -1253,7 +1271,8 @@ int main(int argc, char **argv)
 		{ "warmup", 1, 0, 'u' }, { "size", 1, 0, 'z' }, { "threads", 1, 0, 't' },
 		{ "per-addr", 1, 0, 'a' }, { "idle", 1, 0, 'i' }, { "hold", 1, 0, 'h' },
 		{ "register", 1, 0, 'g' }, { "fanout", 1, 0, 'f' }, { "background", 1, 0, 'k' },
-		{ "backlog", 1, 0, 'l' }, { "relays", 1, 0, 'n' }, { 0, 0, 0, 0 }
+		{ "backlog", 1, 0, 'l' }, { "relays", 1, 0, 'n' }, { "cmid", 1, 0, 'c' },
+		{ 0, 0, 0, 0 }
 	};
 	unsigned reg = 0;
 	int ch;
@@ -1276,6 +1295,11 @@ int main(int argc, char **argv)
 		case 'k': opt.background = (unsigned)atoi(optarg); break;
 		case 'l': opt.backlog = strtoul(optarg, NULL, 10); break;
 		case 'n': opt.relays = (unsigned)atoi(optarg); break;
+		case 'c':
+			if (strcmp(optarg, "random") != 0 && strcmp(optarg, "time") != 0)
+				usage();
+			opt.random_cmid = strcmp(optarg, "random") == 0;
+			break;
 		default: usage();
 		}
 	}

@@ -4,6 +4,7 @@
 // attachment is its own message: its blob is uploaded before the send that references it, and
 // downloaded and checked before the envelope is acknowledged.
 import { random } from '../crypto/random.js';
+import { newCmid } from '../protocol/cmid.js';
 import { equal, fromHex, toHex } from '../crypto/bytes.js';
 import { ATTACHMENT, decodeContent, encodeContent, HISTORY, NOTICE, PRESENTATION, RECEIPT, TEXT, threadId } from '../crypto/content.js';
 import { decodeDescriptor, encodeDescriptor, encryptAttachment } from '../crypto/attachment.js';
@@ -135,7 +136,7 @@ export class Messaging {
   record(conv, kind, body, target, now = this.c.now()) {
     const d = this.c.device;
     const citizen = this.c.isCitizen ? d.acc : fromHex(conv.citizen);
-    const messageId = random(16), cmid = random(16);
+    const messageId = random(16), cmid = newCmid(now);
     const record = encodeContent({ kind, messageId, conversationId: threadId(citizen, conv.ten, conv.unit), sentMs: now, senderAccount: d.acc, senderDevice: d.dev, citizenAccount: citizen, tenant: conv.ten, unit: conv.unit, body });
     const to = target ?? (this.c.isCitizen ? { ten: conv.ten, unit: conv.unit } : { to: [citizen], ten: conv.ten, unit: conv.unit });
     return { messageId: toHex(messageId), item: { cmid: toHex(cmid), record, target: to, queued: now } };
@@ -145,20 +146,22 @@ export class Messaging {
   async queue(conv, kind, body, fields, extra = {}, more = null, target = undefined) {
     const d = this.c.device;
     const now = this.c.now();
-    const { messageId, item: base } = this.record(conv, kind, body, target, now);
-    const item = { ...base, ...extra };
-    const msg = fields ? { id: messageId, cmid: item.cmid, conv: conv.id, mine: true, ...fields, time: now, seq: now, status: 'queued', receipts: [], senderAcc: toHex(d.acc), senderDev: toHex(d.dev), ik: toHex(d.ik.pk) } : null;
-    if (msg) item.msg = msg.id;
     // A citizen's device shows its MitID evidence before its first text or file in a thread
     // (spec/client.md §15): queued first, in the same transaction.
     const present = this.c.isCitizen && (kind === TEXT || kind === ATTACHMENT) && this.threads.presentationDue(conv);
-    let pres = present ? this.record(conv, PRESENTATION, present, undefined, now).item : null;
     // A unit device writing first in a thread whose citizen has shown nothing (found by CPR
     // number) asks her devices to present themselves, once per thread (spec/client.md §15).
     const held = this.conversations.get(conv.id);
     const ask = !this.c.isCitizen && (kind === TEXT || kind === ATTACHMENT) && !held?.presentation && !held?.identityAsked;
+    // Drawn before the message's own record, so that its client message id, like its place in
+    // the outbox, comes first (ids increase in the order sent: spec/protocol.md §8.1).
+    let pres = present ? this.record(conv, PRESENTATION, present, undefined, now).item : null;
     if (ask) pres = this.record(conv, NOTICE, encodeNotice({ type: NOTICE_TYPES.identity_request }), undefined, now).item;
     if (pres) pres.queued = now - 1;
+    const { messageId, item: base } = this.record(conv, kind, body, target, now);
+    const item = { ...base, ...extra };
+    const msg = fields ? { id: messageId, cmid: item.cmid, conv: conv.id, mine: true, ...fields, time: now, seq: now, status: 'queued', receipts: [], senderAcc: toHex(d.acc), senderDev: toHex(d.dev), ik: toHex(d.ik.pk) } : null;
+    if (msg) item.msg = msg.id;
     const c = this.ensureConversation(conv.id, msg && kind !== NOTICE ? { last: now } : {});
     if (present) c.presented = now;
     if (ask) c.identityAsked = now;

@@ -6,6 +6,7 @@ import { sodium } from '../crypto/sodium.js';
 import { ascii, compare, concat, equal, fromHex, toHex } from '../crypto/bytes.js';
 import { ATTACHMENT, decodeContent, encodeContent, HISTORY, NOTICE, PRESENTATION, RECEIPT, TEXT, threadId } from '../crypto/content.js';
 import { random } from '../crypto/random.js';
+import { newCmid } from '../protocol/cmid.js';
 import { T } from '../protocol/schema.js';
 import * as db from '../store/db.js';
 import { decodeHistory, decodeNotice, decodePresentation, decodeReceipt, encodeHistory, encodeNotice, encodePresentation, encodeReceipt, MAX_RECEIPT_IDS, NOTICE_TYPES } from './records.js';
@@ -328,7 +329,7 @@ export class Threads {
       if (!batch.length) return;
       const now = this.c.now();
       const record = encodeContent({ kind: HISTORY, messageId: random(16), conversationId: pairId(d.acc, target.acc), sentMs: now, senderAccount: d.acc, senderDevice: d.dev, citizenAccount: new Uint8Array(16), tenant: '', unit: '', body: encodeHistory(batch) });
-      items.push({ cmid: toHex(random(16)), record, target: { to: [target.acc] }, queued: now + items.length });
+      items.push({ cmid: toHex(newCmid(now)), record, target: { to: [target.acc] }, queued: now + items.length });
       batch = []; size = 0;
     };
     for (const e of entries) {
