@@ -16,12 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "relay_proc.h"
+#include "small_fs.h"
 #include "tclient.h"
 #include "test.h"
 
@@ -193,25 +193,18 @@ static void full_disk_warned_and_refused_as_storage_full(void)
 
 /* ---- LMDB on a real full file system ----------------------------------------------------------- */
 
-static char fs_dir[256], fs_img[300], fs_mnt[300];
-static bool fs_mounted;
+static char fs_dir[256];
+static struct small_fs fs;
 
 static void fs_unmount(void)
 {
-	/* Detached: a relay a failed check left running is stopped only at exit. */
-	if (fs_mounted && umount2(fs_mnt, MNT_DETACH) != 0)
-		fprintf(stderr, "umount %s: %s\n", fs_mnt, strerror(errno));
-	fs_mounted = false;
-	if (fs_mnt[0])
-		rmdir(fs_mnt);
-	if (fs_img[0])
-		unlink(fs_img);
+	small_fs_unmount(&fs);
 	if (fs_dir[0])
 		rmdir(fs_dir);
 }
 
-/* A 32 MiB ext4 file system (4 KiB blocks, none reserved for root) mounted at DIR/data, where
- * the relay's data_dir goes. Returns 0, or -1 with why. */
+/* A 32 MiB ext4 file system mounted at DIR/data, where the relay's data_dir goes. Returns 0, or
+ * -1 with why. */
 static int fs_mount(const char **why)
 {
 	const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -220,44 +213,7 @@ static int fs_mount(const char **why)
 		fs_dir[0] = '\0';
 		return *why = "no temporary directory", -1;
 	}
-	snprintf(fs_img, sizeof fs_img, "%s/fs.img", fs_dir);
-	snprintf(fs_mnt, sizeof fs_mnt, "%s/data", fs_dir);
-	int fd = open(fs_img, O_CREAT | O_WRONLY | O_TRUNC, 0600);
-	bool made = fd >= 0 && ftruncate(fd, 32 << 20) == 0;
-	if (fd >= 0)
-		close(fd);
-	if (!made || mkdir(fs_mnt, 0700) != 0)
-		return *why = "the image could not be made", -1;
-	char cmd[800];
-	snprintf(cmd, sizeof cmd, "mkfs.ext4 -q -F -b 4096 -m 0 '%s' >/dev/null 2>&1", fs_img);
-	if (system(cmd) != 0)
-		return *why = "mkfs.ext4 failed (e2fsprogs missing?)", -1;
-	snprintf(cmd, sizeof cmd, "mount -o loop '%s' '%s'", fs_img, fs_mnt);
-	if (system(cmd) != 0)
-		return *why = "mount -o loop failed (no loop devices here?)", -1;
-	fs_mounted = true;
-	if (chmod(fs_mnt, 0700) != 0)
-		return *why = "chmod of the mount failed", -1;
-	return 0;
-}
-
-/* Writes path until the file system is full, then gives keep bytes of it back. */
-static int fs_fill(const char *path, off_t keep)
-{
-	static char chunk[1 << 20];
-	int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600);
-	if (fd < 0)
-		return -1;
-	memset(chunk, 0x5a, sizeof chunk);
-	off_t size = 0;
-	for (size_t step = sizeof chunk; step >= 4096; step /= 4) {
-		ssize_t n;
-		while ((n = write(fd, chunk, step)) > 0)
-			size += n;
-	}
-	int rc = fsync(fd) == 0 && ftruncate(fd, size - keep) == 0 && fsync(fd) == 0 ? 0 : -1;
-	close(fd);
-	return rc;
+	return small_fs_mount(&fs, fs_dir, "data", 32, why);
 }
 
 static void lmdb_on_a_full_disk_refused_as_storage_full_then_recovers(void)
@@ -293,7 +249,7 @@ static void lmdb_on_a_full_disk_refused_as_storage_full_then_recovers(void)
 
 	char filler[400];
 	snprintf(filler, sizeof filler, "%s/filler", disk.data_dir);
-	REQUIRE(fs_fill(filler, 3 * 4096) == 0);
+	REQUIRE(small_fs_fill(filler, 3 * 4096) == 0);
 	/* At once, before the relay's once-a-second look at the disk has seen it full: what the
 	 * sender hears is the storage library's word alone. */
 	for (int i = 0; i < 3; i++) {

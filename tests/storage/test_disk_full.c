@@ -13,11 +13,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "test.h"
+#include "small_fs.h"
 #include "storage_test.h"
 
 #define BIG 60000u
@@ -112,71 +112,7 @@ static void test_file_size_limit(void)
 
 /* ---- a real full file system ----------------------------------------------------------------- */
 
-static char img[560], mnt[560];
-static bool mounted;
-
-static void unmount(void)
-{
-	if (mounted && umount(mnt) != 0)
-		fprintf(stderr, "umount %s: %s\n", mnt, strerror(errno));
-	mounted = false;
-	if (mnt[0])
-		rmdir(mnt);
-	if (img[0])
-		unlink(img);
-}
-
-/* A 16 MiB ext4 file system (4 KiB blocks, no blocks reserved for root) at mnt. 0, or -1 with
- * why. */
-static int mount_small_fs(const char *dir, char *why, size_t why_len)
-{
-	snprintf(img, sizeof img, "%s/fs.img", dir);
-	snprintf(mnt, sizeof mnt, "%s/mnt", dir);
-	int fd = open(img, O_CREAT | O_WRONLY | O_TRUNC, 0600);
-	if (fd < 0 || ftruncate(fd, 16 << 20) != 0 || mkdir(mnt, 0700) != 0) {
-		snprintf(why, why_len, "cannot make the image: %s", strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	close(fd);
-	char cmd[1400];
-	snprintf(cmd, sizeof cmd, "mkfs.ext4 -q -F -b 4096 -m 0 '%s' >/dev/null 2>&1", img);
-	if (system(cmd) != 0) {
-		snprintf(why, why_len, "mkfs.ext4 failed (e2fsprogs missing?)");
-		return -1;
-	}
-	snprintf(cmd, sizeof cmd, "mount -o loop '%s' '%s' 2>&1", img, mnt);
-	if (system(cmd) != 0) {
-		snprintf(why, why_len, "mount -o loop failed (no loop devices here?)");
-		return -1;
-	}
-	mounted = true;
-	return 0;
-}
-
-/* Fills the file system with path until nothing more fits, then frees keep bytes of it. */
-static int fill_fs(const char *path, off_t keep)
-{
-	static char chunk[1 << 20];
-	int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600);
-	if (fd < 0)
-		return -1;
-	memset(chunk, 0x5a, sizeof chunk);
-	off_t size = 0;
-	for (size_t step = sizeof chunk; step >= 4096; step /= 4) {
-		for (;;) {
-			ssize_t n = write(fd, chunk, step);
-			if (n <= 0)
-				break;
-			size += n;
-		}
-	}
-	/* The blocks of delayed allocation are really taken only once written back. */
-	int rc = fsync(fd) == 0 && ftruncate(fd, size - keep) == 0 && fsync(fd) == 0 ? 0 : -1;
-	close(fd);
-	return rc;
-}
+static struct small_fs fs;
 
 static blkcnt_t blocks_of(const char *path)
 {
@@ -192,23 +128,23 @@ static int test_disk_full(void)
 		return 77;
 	}
 	struct t_env e;
-	char why[200];
+	const char *why = NULL;
 	if (t_setup(&e) != 0)
 		return 1;
-	if (mount_small_fs(e.dir, why, sizeof why) != 0) {
+	if (small_fs_mount(&fs, e.dir, "mnt", 16, &why) != 0) {
 		fprintf(stderr, "skip: %s\n", why);
-		unmount();
+		small_fs_unmount(&fs);
 		t_teardown(&e);
 		return 77;
 	}
-	snprintf(e.dbpath, sizeof e.dbpath, "%s/db", mnt);
+	snprintf(e.dbpath, sizeof e.dbpath, "%s/db", fs.mnt);
 	e.cfg.map_size_max = 64u << 20; /* beyond the disk: the disk is what fills */
 	char data[700], filler[700];
 	snprintf(data, sizeof data, "%s/data.mdb", e.dbpath);
-	snprintf(filler, sizeof filler, "%s/filler", mnt);
+	snprintf(filler, sizeof filler, "%s/filler", fs.mnt);
 	int rc = t_open(&e);
 	CHECK_EQ_INT(rc, 0);
-	if (rc == 0 && fill_some(&e) == 0 && fill_fs(filler, 3 * 4096) == 0) {
+	if (rc == 0 && fill_some(&e) == 0 && small_fs_fill(filler, 3 * 4096) == 0) {
 		blkcnt_t before = blocks_of(data);
 		CHECK_EQ_INT(send_one(&e, 99, BIG), STORE_EFULL);
 		/* The commit got as far as a partial write (the case LMDB calls EIO). */
@@ -226,7 +162,7 @@ static int test_disk_full(void)
 		CHECK(!"the file system could not be prepared");
 	}
 	t_close(&e);
-	unmount();
+	small_fs_unmount(&fs);
 	t_teardown(&e);
 	return 0;
 }
