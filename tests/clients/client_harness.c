@@ -330,3 +330,15 @@ int th_wait_file(struct th_dev *d, const char *name, int timeout_ms)
 	struct file_wait w = { d, name };
 	return th_pump_until(has_file, &w, timeout_ms);
 }
+
+int th_own_ids_in_order(const wakks_message *m, void *arg)
+{
+	struct th_own_order *o = arg;
+	if (!m->outgoing || m->from_history || memcmp(m->sender_device, o->device, 16) != 0)
+		return 0;
+	if (o->n > 0 && memcmp(o->last, m->cmid, 16) < 0)
+		o->ordered++;
+	memcpy(o->last, m->cmid, 16);
+	o->n++;
+	return 0;
+}

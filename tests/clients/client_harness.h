@@ -80,4 +80,13 @@ int th_wait_file(struct th_dev *d, const char *name, int timeout_ms);
 int th_find(const struct th_dev *d, const char *text);
 int th_count(const struct th_dev *d, const char *text);
 
+/* For wakks_history: counts one device's own sends (those it made itself, not copies from its
+ * history) and how many of them carry a larger client message id than the one before. */
+struct th_own_order {
+	const uint8_t *device;
+	uint8_t last[16];
+	int n, ordered;
+};
+int th_own_ids_in_order(const wakks_message *m, void *arg);
+
 #endif

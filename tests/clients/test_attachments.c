@@ -180,24 +180,6 @@ static int count_files(const wakks_message *m, void *arg)
 	return 0;
 }
 
-struct own_order {
-	const uint8_t *device;
-	uint8_t last[16];
-	int n, ordered;
-};
-
-static int own_ids_in_order(const wakks_message *m, void *arg)
-{
-	struct own_order *o = arg;
-	if (!m->outgoing || memcmp(m->sender_device, o->device, 16) != 0)
-		return 0;
-	if (o->n > 0 && memcmp(o->last, m->cmid, 16) < 0)
-		o->ordered++;
-	memcpy(o->last, m->cmid, 16);
-	o->n++;
-	return 0;
-}
-
 static void history_lists_the_files(void)
 {
 	struct file_count fc = { 0 };
@@ -209,8 +191,8 @@ static void history_lists_the_files(void)
 	CHECK_EQ_INT(fa.outgoing, 2);
 	/* The client message ids increase in the order sent (spec/protocol.md §8.1): the text that
 	 * came with the document was queued, and goes, before the document. */
-	struct own_order o = { .device = anna1.c->device };
-	CHECK_EQ_INT(wakks_history(anna1.c, own_ids_in_order, &o), 0);
+	struct th_own_order o = { .device = anna1.c->device };
+	CHECK_EQ_INT(wakks_history(anna1.c, th_own_ids_in_order, &o), 0);
 	CHECK_EQ_INT(o.n, 3);
 	CHECK_EQ_INT(o.ordered, 2);
 }

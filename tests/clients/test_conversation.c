@@ -179,24 +179,6 @@ static int find_cmid(const wakks_message *m, void *arg)
 	return 0;
 }
 
-struct own_order {
-	const uint8_t *device;
-	uint8_t last[16];
-	int n, ordered;
-};
-
-static int own_ids_in_order(const wakks_message *m, void *arg)
-{
-	struct own_order *o = arg;
-	if (!m->outgoing || m->from_history || memcmp(m->sender_device, o->device, 16) != 0)
-		return 0;
-	if (o->n > 0 && memcmp(o->last, m->cmid, 16) < 0)
-		o->ordered++;
-	memcpy(o->last, m->cmid, 16);
-	o->n++;
-	return 0;
-}
-
 static void sends_carry_time_ordered_client_message_ids(void)
 {
 	/* Three sends queued at once (mostly in one millisecond): as the recipient gets them from
@@ -224,8 +206,8 @@ static void sends_carry_time_ordered_client_message_ids(void)
 	 * above: increasing ids. */
 	const struct th_dev *devs[] = { &anna1, &camilla };
 	for (int k = 0; k < 2; k++) {
-		struct own_order o = { .device = devs[k]->c->device };
-		CHECK_EQ_INT(wakks_history(devs[k]->c, own_ids_in_order, &o), 0);
+		struct th_own_order o = { .device = devs[k]->c->device };
+		CHECK_EQ_INT(wakks_history(devs[k]->c, th_own_ids_in_order, &o), 0);
 		CHECK(o.n >= 2);
 		CHECK_EQ_INT(o.ordered, o.n - 1);
 	}
