@@ -304,25 +304,37 @@ static int find_cb(const struct store_envelope *env, void *data)
 	return 1;
 }
 
+/* A store whose map starts at 128 KiB and must grow, an account with devices D1 and D2, and a
+ * send from D1 of one 30 000-byte envelope to each (the caller sets the message id). */
+static uint8_t big_payload[30000];
+
+static void open_growing_store(struct t_env *e, size_t max_batch, struct store_send *snd,
+			       struct store_recipient r[2])
+{
+	REQUIRE_OK(t_setup(e));
+	e->cfg.map_size_initial = 128u << 10;
+	e->cfg.max_batch = max_batch;
+	REQUIRE_OK(t_open(e));
+	CHECK_EQ_INT(t_put_account(e, 1, STORE_ACCOUNT_CITIZEN), 0);
+	CHECK_EQ_INT(t_put_device(e, 1, 1), 0);
+	CHECK_EQ_INT(t_put_device(e, 1, 2), 0);
+	for (int i = 0; i < 2; i++) {
+		r[i] = (struct store_recipient){.payload = big_payload, .payload_len = sizeof big_payload,
+						.expires_at_ms = 1u << 30};
+		t_id(r[i].device_id, 'D', (unsigned)i + 1);
+	}
+	*snd = (struct store_send){.kind = STORE_KIND_ENVELOPE, .recipients = r, .n_recipients = 2};
+	t_id(snd->sender_device, 'D', 1);
+}
+
 /* The loop thread keeps reading while the writer grows the map under it: every read sees whole
  * requests (an idempotency entry implies both of its envelopes) and intact payloads. */
 static void test_reads_during_map_growth(void)
 {
 	struct t_env e;
-	REQUIRE_OK(t_setup(&e));
-	e.cfg.map_size_initial = 128u << 10;
-	e.cfg.max_batch = 4;
-	REQUIRE_OK(t_open(&e));
-	CHECK_EQ_INT(t_put_account(&e, 1, STORE_ACCOUNT_CITIZEN), 0);
-	CHECK_EQ_INT(t_put_device(&e, 1, 1), 0);
-	CHECK_EQ_INT(t_put_device(&e, 1, 2), 0);
-	static uint8_t payload[30000];
-	struct store_recipient r[2] = {{.payload = payload, .payload_len = sizeof payload, .expires_at_ms = 1u << 30},
-				       {.payload = payload, .payload_len = sizeof payload, .expires_at_ms = 1u << 30}};
-	t_id(r[0].device_id, 'D', 1);
-	t_id(r[1].device_id, 'D', 2);
-	struct store_send snd = {.kind = STORE_KIND_ENVELOPE, .recipients = r, .n_recipients = 2};
-	t_id(snd.sender_device, 'D', 1);
+	struct store_recipient r[2];
+	struct store_send snd;
+	open_growing_store(&e, 4, &snd, r);
 	enum { SENDS = 150 };
 	static struct t_res res[SENDS];
 	memset(res, 0, sizeof res);
@@ -350,7 +362,7 @@ static void test_reads_during_map_growth(void)
 			struct find f = {.seq = seqs[d].seq};
 			CHECK_EQ_INT(store_mailbox_iter(e.s, seqs[d].device_id, seqs[d].seq, 1, find_cb, &f), 1);
 			CHECK(f.found);
-			CHECK_EQ_INT(f.len, sizeof payload);
+			CHECK_EQ_INT(f.len, sizeof big_payload);
 		}
 	} while (done < SENDS);
 	struct store_stats st;
@@ -412,20 +424,9 @@ static void *reader_main(void *arg)
 static void test_concurrent_readers_see_every_commit(void)
 {
 	struct t_env e;
-	REQUIRE_OK(t_setup(&e));
-	e.cfg.map_size_initial = 128u << 10;
-	e.cfg.max_batch = 2;
-	REQUIRE_OK(t_open(&e));
-	CHECK_EQ_INT(t_put_account(&e, 1, STORE_ACCOUNT_CITIZEN), 0);
-	CHECK_EQ_INT(t_put_device(&e, 1, 1), 0);
-	CHECK_EQ_INT(t_put_device(&e, 1, 2), 0);
-	static uint8_t payload[30000];
-	struct store_recipient r[2] = {{.payload = payload, .payload_len = sizeof payload, .expires_at_ms = 1u << 30},
-				       {.payload = payload, .payload_len = sizeof payload, .expires_at_ms = 1u << 30}};
-	t_id(r[0].device_id, 'D', 1);
-	t_id(r[1].device_id, 'D', 2);
-	struct store_send snd = {.kind = STORE_KIND_ENVELOPE, .recipients = r, .n_recipients = 2};
-	t_id(snd.sender_device, 'D', 1);
+	struct store_recipient r[2];
+	struct store_send snd;
+	open_growing_store(&e, 2, &snd, r);
 
 	unsigned committed = 0;
 	int stop = 0;
