@@ -10,11 +10,11 @@
  * Each request locking its own recipients in order is not enough: two batches take them request
  * by request, so they meet in opposite orders; only the batch's locks taken up front, in one
  * ordered statement, keep them apart. */
-#include <libpq-fe.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "pg_server.h"
+#include "pg_two.h"
 #include "test.h"
 #include "storage_test.h"
 
@@ -23,13 +23,6 @@
 #define FANOUT 3 /* recipients per send */
 #define RUN_MS 3000
 #define MAX_ROUNDS 400
-
-struct two {
-	uv_loop_t loop;
-	struct store *s[2];
-	char conninfo[512];
-	char db[64];
-};
 
 struct res {
 	int done, result;
@@ -50,40 +43,7 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static int two_open(struct two *t)
-{
-	struct store_config cfg;
-	memset(t, 0, sizeof *t);
-	if (pg_test_create_db(t->conninfo, sizeof t->conninfo, t->db, sizeof t->db) != 0)
-		return -1;
-	if (uv_loop_init(&t->loop) != 0)
-		return -1;
-	memset(&cfg, 0, sizeof cfg);
-	cfg.pg_conninfo = t->conninfo;
-	cfg.max_batch = 256;
-	for (int i = 0; i < 2; i++) {
-		int rc = store_open(&t->s[i], &t->loop, &cfg);
-		if (rc) {
-			fprintf(stderr, "store_open: %s\n", store_strerror(rc));
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static void two_close(struct two *t)
-{
-	for (int i = 0; i < 2; i++) {
-		if (t->s[i])
-			store_close(t->s[i]);
-		t->s[i] = NULL;
-	}
-	uv_run(&t->loop, UV_RUN_NOWAIT);
-	uv_loop_close(&t->loop);
-	pg_test_drop_db(t->db);
-}
-
-static void wait_all(struct two *t, const struct res *r, size_t n)
+static void wait_all(struct pg_two *t, const struct res *r, size_t n)
 {
 	for (size_t i = 0; i < n;) {
 		if (r[i].done)
@@ -93,21 +53,7 @@ static void wait_all(struct two *t, const struct res *r, size_t n)
 	}
 }
 
-/* The server's deadlock count for the database, -1 if unreadable. */
-static long long deadlocks(const char *conninfo)
-{
-	PGconn *c = PQconnectdb(conninfo);
-	PGresult *r = PQexec(c, "SELECT deadlocks FROM pg_stat_database "
-				"WHERE datname = current_database()");
-	long long n = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
-			      ? strtoll(PQgetvalue(r, 0, 0), NULL, 10)
-			      : -1;
-	PQclear(r);
-	PQfinish(c);
-	return n;
-}
-
-static int setup_devices(struct two *t)
+static int setup_devices(struct pg_two *t)
 {
 	struct res r[1 + DEVICES + 1];
 	struct store_account a;
@@ -143,7 +89,7 @@ static int setup_devices(struct two *t)
 }
 
 /* Send k of a round: recipients k+1 .. k+FANOUT (wrapping within 1..DEVICES). */
-static int queue_send(struct two *t, int which, unsigned round, unsigned k, struct res *r,
+static int queue_send(struct pg_two *t, int which, unsigned round, unsigned k, struct res *r,
 		      unsigned *per_device)
 {
 	static const uint8_t payload[] = "sealed";
@@ -193,10 +139,10 @@ static void test_overlapping_batches_never_deadlock(void)
 {
 	static struct res res[2 * SENDS];
 	unsigned per_device[DEVICES + 1] = {0};
-	struct two t;
-	REQUIRE(two_open(&t) == 0);
+	struct pg_two t;
+	REQUIRE(pg_two_open(&t, 256) == 0);
 	REQUIRE(setup_devices(&t) == 0);
-	long long before = deadlocks(t.conninfo);
+	long long before = pg_test_deadlocks(t.conninfo);
 	CHECK(before >= 0);
 	unsigned rounds = 0, failed = 0;
 	uint64_t start = mono_ms();
@@ -236,10 +182,10 @@ static void test_overlapping_batches_never_deadlock(void)
 	}
 	/* a backend's statistics reach the server's view within a second of it going idle */
 	usleep(1500 * 1000);
-	long long after = deadlocks(t.conninfo);
+	long long after = pg_test_deadlocks(t.conninfo);
 	fprintf(stderr, "deadlocks: %lld\n", after - before);
 	CHECK_EQ_INT(after, before);
-	two_close(&t);
+	pg_two_close(&t);
 }
 
 int main(void)

@@ -18,67 +18,20 @@
 #include <unistd.h>
 
 #include "pg_server.h"
+#include "pg_two.h"
 #include "test.h"
 #include "storage_test.h"
 
 #define HASH STORE_AUDIT_HASH_BYTES
 
-struct two {
-	uv_loop_t loop;
-	struct store *s[2];
-	char conninfo[512];
-	char db[64];
-};
-
-/* Two stores on a fresh database; the second commits at most max_batch_1 requests a batch. */
-static int two_open_batch(struct two *t, unsigned max_batch_1)
-{
-	struct store_config cfg;
-	memset(t, 0, sizeof *t);
-	if (pg_test_create_db(t->conninfo, sizeof t->conninfo, t->db, sizeof t->db) != 0)
-		return -1;
-	if (uv_loop_init(&t->loop) != 0)
-		return -1;
-	memset(&cfg, 0, sizeof cfg);
-	cfg.pg_conninfo = t->conninfo;
-	cfg.max_batch = 256;
-	for (int i = 0; i < 2; i++) {
-		if (i == 1)
-			cfg.max_batch = max_batch_1;
-		int rc = store_open(&t->s[i], &t->loop, &cfg);
-		if (rc) {
-			fprintf(stderr, "store_open: %s\n", store_strerror(rc));
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static int two_open(struct two *t)
-{
-	return two_open_batch(t, 256);
-}
-
-static void two_close(struct two *t)
-{
-	for (int i = 0; i < 2; i++) {
-		if (t->s[i])
-			store_close(t->s[i]);
-		t->s[i] = NULL;
-	}
-	uv_run(&t->loop, UV_RUN_NOWAIT);
-	uv_loop_close(&t->loop);
-	pg_test_drop_db(t->db);
-}
-
-static void pause_both(struct two *t, bool paused)
+static void pause_both(struct pg_two *t, bool paused)
 {
 	store_test_pause_writer(t->s[0], paused);
 	store_test_pause_writer(t->s[1], paused);
 }
 
 /* Runs the loop until n results are done. */
-static void wait_n(struct two *t, const int *done, size_t n, size_t stride)
+static void wait_n(struct pg_two *t, const int *done, size_t n, size_t stride)
 {
 	for (;;) {
 		size_t k = 0;
@@ -90,7 +43,7 @@ static void wait_n(struct two *t, const int *done, size_t n, size_t stride)
 	}
 }
 
-static int run1(struct two *t, struct store_req *req, struct t_res *res)
+static int run1(struct pg_two *t, struct store_req *req, struct t_res *res)
 {
 	int rc = store_submit(req);
 	if (rc)
@@ -183,8 +136,8 @@ static void test_audit_two_relays_one_chain(void)
 {
 	enum { ROUNDS = 3, PER_STORE = 50 };
 	static struct ares res[2 * PER_STORE];
-	struct two t;
-	REQUIRE(two_open(&t) == 0);
+	struct pg_two t;
+	REQUIRE(pg_two_open(&t, 256) == 0);
 	uint64_t expect = 0;
 	for (int round = 0; round < ROUNDS; round++) {
 		memset(res, 0, sizeof res);
@@ -231,36 +184,24 @@ static void test_audit_two_relays_one_chain(void)
 	CHECK_EQ_INT(seq[1], expect);
 	CHECK_MEM(hash[0], w.prev_hash, HASH);
 	CHECK_MEM(hash[1], w.prev_hash, HASH);
-	two_close(&t);
+	pg_two_close(&t);
 }
 
 /* Appends in the same requests as consent records (which lock the account's row), in both
  * orders, through two stores at once: a batch that appends takes the head before any other lock,
  * so no two batches ever wait for each other in a cycle (the server counts deadlocks it broke). */
-static int put_account(struct two *t, int which, unsigned n, uint8_t kind);
-
-static long long deadlocks(const char *conninfo)
-{
-	PGconn *c = PQconnectdb(conninfo);
-	PGresult *r = PQexec(c, "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()");
-	long long n = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
-			      ? strtoll(PQgetvalue(r, 0, 0), NULL, 10)
-			      : -1;
-	PQclear(r);
-	PQfinish(c);
-	return n;
-}
+static int put_account(struct pg_two *t, int which, unsigned n, uint8_t kind);
 
 static void test_audit_with_other_locks_never_deadlocks(void)
 {
 	enum { PER_STORE = 80 };
 	static struct ares res[2 * PER_STORE];
 	static const uint8_t rec[] = "record";
-	struct two t;
-	REQUIRE(two_open(&t) == 0);
+	struct pg_two t;
+	REQUIRE(pg_two_open(&t, 256) == 0);
 	REQUIRE(put_account(&t, 0, 1, STORE_ACCOUNT_CITIZEN) == 0);
 	REQUIRE(put_account(&t, 1, 2, STORE_ACCOUNT_CITIZEN) == 0);
-	long long before = deadlocks(t.conninfo);
+	long long before = pg_test_deadlocks(t.conninfo);
 	memset(res, 0, sizeof res);
 	pause_both(&t, true);
 	for (unsigned i = 0; i < 2 * PER_STORE; i++) {
@@ -299,13 +240,13 @@ static void test_audit_with_other_locks_never_deadlocks(void)
 	/* the writers' statistics reach the server's view within a second */
 	usleep(1500 * 1000);
 	CHECK(before >= 0);
-	CHECK_EQ_INT(deadlocks(t.conninfo), before);
-	two_close(&t);
+	CHECK_EQ_INT(pg_test_deadlocks(t.conninfo), before);
+	pg_two_close(&t);
 }
 
 /* ---- consent: counters under concurrent writers ---------------------------------------------- */
 
-static int put_account(struct two *t, int which, unsigned n, uint8_t kind)
+static int put_account(struct pg_two *t, int which, unsigned n, uint8_t kind)
 {
 	struct t_res res = {0};
 	struct store_account a;
@@ -322,7 +263,7 @@ static int put_account(struct two *t, int which, unsigned n, uint8_t kind)
 	return run1(t, req, &res);
 }
 
-static int put_device(struct two *t, int which, unsigned account, unsigned n)
+static int put_device(struct pg_two *t, int which, unsigned account, unsigned n)
 {
 	struct t_res res = {0};
 	struct store_device d;
@@ -403,8 +344,8 @@ static void test_consent_counters_two_relays(void)
 {
 	enum { ACCOUNTS = 6, PER_STORE = 64, OPS = 4 };
 	static struct t_res res[2 * PER_STORE];
-	struct two t;
-	REQUIRE(two_open(&t) == 0);
+	struct pg_two t;
+	REQUIRE(pg_two_open(&t, 256) == 0);
 	for (unsigned a = 1; a <= ACCOUNTS; a++)
 		REQUIRE(put_account(&t, (int)(a % 2), a, STORE_ACCOUNT_CITIZEN) == 0);
 
@@ -478,7 +419,7 @@ static void test_consent_counters_two_relays(void)
 				CHECK_EQ_INT(got[u][v].active, want[u][v].active);
 			}
 	}
-	two_close(&t);
+	pg_two_close(&t);
 }
 
 struct damage {
@@ -513,7 +454,7 @@ static void ecb(struct store_req *req, int result, void *data)
 		e->r = *r;
 }
 
-static int erase_step(struct two *t, int which, struct eres *e)
+static int erase_step(struct pg_two *t, int which, struct eres *e)
 {
 	uint8_t id[STORE_ID_BYTES];
 	memset(e, 0, sizeof *e);
@@ -535,8 +476,8 @@ static void test_erase_while_another_relay_writes(void)
 	static struct t_res res[WRITES];
 	static const uint8_t rec[] = "record";
 	static const uint8_t payload[8] = {1};
-	struct two t;
-	REQUIRE(two_open_batch(&t, 4) == 0); /* the writing relay commits in many small batches */
+	struct pg_two t;
+	REQUIRE(pg_two_open(&t, 4) == 0); /* the writing relay commits in many small batches */
 	REQUIRE(put_account(&t, 0, 1, STORE_ACCOUNT_CITIZEN) == 0);
 	REQUIRE(put_account(&t, 1, 2, STORE_ACCOUNT_CITIZEN) == 0);
 	REQUIRE(put_device(&t, 0, 1, 1) == 0);
@@ -618,7 +559,7 @@ static void test_erase_while_another_relay_writes(void)
 	/* The counters are those of account 2's records alone. */
 	struct damage d = {0};
 	CHECK_EQ_INT(store_check_data(t.s[0], damage_cb, &d, NULL), 0);
-	two_close(&t);
+	pg_two_close(&t);
 }
 
 /* ---- blobs: references across two stores ------------------------------------------------------ */
@@ -656,7 +597,7 @@ static void make_blob(struct store_blob *b, unsigned n, uint64_t size, uint8_t s
 	b->expires_at_ms = 4000;
 }
 
-static int blob_step(struct two *t, int which, int kind, unsigned n, uint64_t size)
+static int blob_step(struct pg_two *t, int which, int kind, unsigned n, uint64_t size)
 {
 	struct bres r = {0};
 	struct store_blob b;
@@ -678,8 +619,8 @@ static void test_blob_refs_two_relays(void)
 {
 	enum { SENDS = 32 };
 	static struct bres res[2 * SENDS];
-	struct two t;
-	REQUIRE(two_open(&t) == 0);
+	struct pg_two t;
+	REQUIRE(pg_two_open(&t, 256) == 0);
 	REQUIRE(put_account(&t, 0, 1, STORE_ACCOUNT_CASEWORKER) == 0);
 	REQUIRE(put_account(&t, 1, 2, STORE_ACCOUNT_CITIZEN) == 0);
 	REQUIRE(put_device(&t, 0, 1, 1) == 0);
@@ -801,15 +742,15 @@ static void test_blob_refs_two_relays(void)
 	CHECK_EQ_INT(r.result, 0);
 	CHECK_EQ_INT(r.n_removed, 1);
 	CHECK(r.removed[0].file_unused);
-	two_close(&t);
+	pg_two_close(&t);
 }
 
 /* ---- check and backup ------------------------------------------------------------------------ */
 
 static void test_check_data_and_backup(void)
 {
-	struct two t;
-	REQUIRE(two_open(&t) == 0);
+	struct pg_two t;
+	REQUIRE(pg_two_open(&t, 256) == 0);
 	REQUIRE(put_account(&t, 0, 2, STORE_ACCOUNT_CITIZEN) == 0);
 	REQUIRE(blob_step(&t, 0, 0, 1, 100) == 0);
 	REQUIRE(blob_step(&t, 1, 1, 1, 100) == 0);
@@ -850,7 +791,7 @@ static void test_check_data_and_backup(void)
 
 	CHECK_EQ_INT(store_backup(t.s[0], "/nonexistent/backup"), STORE_ENOTSUP);
 	CHECK(strcmp(store_strerror(STORE_ENOTSUP), "not supported by this storage engine") == 0);
-	two_close(&t);
+	pg_two_close(&t);
 }
 
 /* A page of the consents table damaged on disk (the server stopped, one byte changed, started

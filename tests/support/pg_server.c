@@ -751,3 +751,16 @@ int pg_test_drop_db(const char *name)
 	snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)", name);
 	return exec_on(admin, sql, false);
 }
+
+long long pg_test_deadlocks(const char *conninfo)
+{
+	PGconn *c = PQconnectdb(conninfo);
+	PGresult *r = PQexec(c, "SELECT deadlocks FROM pg_stat_database "
+				"WHERE datname = current_database()");
+	long long n = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
+			      ? strtoll(PQgetvalue(r, 0, 0), NULL, 10)
+			      : -1;
+	PQclear(r);
+	PQfinish(c);
+	return n;
+}

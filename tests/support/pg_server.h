@@ -86,4 +86,8 @@ int pg_test_create_db(char *conninfo, size_t cap, char *name, size_t name_cap);
  * -1. */
 int pg_test_drop_db(const char *name);
 
+/* The server's deadlock count for the database conninfo names (pg_stat_database), -1 if
+ * unreadable. */
+long long pg_test_deadlocks(const char *conninfo);
+
 #endif
