@@ -6,25 +6,23 @@
  * the three relays are killed: a device reconnecting at once is passed to the live relay (a
  * refused attempt is redispatched), HAProxy marks the dead ones down from their health checks,
  * and what was sent before and after reaches the devices. */
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "pg_server.h"
+#include "proxy_proc.h"
 #include "relay_proc.h"
 #include "tclient.h"
 #include "test.h"
 #include "test_cert.h"
+#include "text_file.h"
 
 static struct relay_proc relays[3];
 static struct tdev anna, bo;
@@ -42,53 +40,6 @@ static void msleep(int ms)
 	nanosleep(&ts, NULL);
 }
 
-static char *read_all(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *buf = malloc((size_t)n + 1);
-	size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
-	fclose(f);
-	if (buf)
-		buf[got] = '\0';
-	return buf;
-}
-
-/* Replaces the one occurrence of from in *s. Returns 0, or -1 if it is missing. */
-static int replace(char **s, const char *from, const char *to)
-{
-	char *at = strstr(*s, from);
-	if (!at)
-		return -1;
-	size_t head = (size_t)(at - *s), fl = strlen(from), tl = strlen(to), rest = strlen(at + fl);
-	char *out = malloc(head + tl + rest + 1);
-	memcpy(out, *s, head);
-	memcpy(out + head, to, tl);
-	memcpy(out + head + tl, at + fl, rest + 1);
-	free(*s);
-	*s = out;
-	return 0;
-}
-
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t len = sizeof sa;
-	int port = -1;
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
 /* Relay k on a fixed port (HAProxy's configuration names it), believing HAProxy's header. The
  * relays after the first get its account-id key. */
 static int start_relay(int k, const char *conninfo)
@@ -97,7 +48,7 @@ static int start_relay(int k, const char *conninfo)
 	snprintf(extra, sizeof extra, "[relay]\ntrusted_proxies = 127.0.0.2\ntls_cert = %s\ntls_key = %s\n"
 		 "[limits]\nsends_per_minute = 100000\n", cert, key);
 	struct relay_proc_opts o = { .dev = true, .extra_config = extra, .pg_conninfo = conninfo,
-				     .port = free_port() };
+				     .port = loopback_free_port() };
 	if (k == 0)
 		return relay_proc_start_opts(&relays[0], &o);
 	if (relay_proc_prepare(&relays[k], &o) != 0 || mkdir(relays[k].data_dir, 0700) != 0)
@@ -110,91 +61,43 @@ static int start_relay(int k, const char *conninfo)
 	return relay_proc_restart(&relays[k], true);
 }
 
-static bool port_open(int port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
 /* docs/ha/haproxy.cfg with this machine's ports and files; HAProxy's connections to the relays
  * come from 127.0.0.2 (their trusted proxy). Returns the pid, or -1. */
 static pid_t start_haproxy(int port)
 {
-	char path[600];
+	char path[600], pem[600];
 	snprintf(path, sizeof path, "%s/docs/ha/haproxy.cfg", WAKKS_SOURCE_ROOT);
-	char *cfg = read_all(path), *c = read_all(cert), *k = read_all(key);
-	char pem[600];
-	snprintf(pem, sizeof pem, "%s/haproxy.pem", dir);
-	FILE *f = fopen(pem, "w");
-	if (!cfg || !c || !k || !f)
+	char *cfg = test_read_text(path);
+	if (!cfg || haproxy_pem(dir, cert, key, pem, sizeof pem) != 0) {
+		free(cfg);
 		return -1;
-	fprintf(f, "%s%s", c, k);
-	fclose(f);
-	free(c);
-	free(k);
+	}
 	char bind[800], ca[700];
 	snprintf(bind, sizeof bind, "bind 127.0.0.1:%d ssl crt %s alpn", port, pem);
 	snprintf(ca, sizeof ca, "ca-file %s", cert);
-	int bad = replace(&cfg, "bind :443 ssl crt /etc/haproxy/certs/wakks.example.dk.pem alpn", bind) ||
-		  replace(&cfg, "ca-file /etc/haproxy/relay-ca.pem", ca);
+	int bad = text_replace(&cfg, "bind :443 ssl crt /etc/haproxy/certs/wakks.example.dk.pem alpn", bind) ||
+		  text_replace(&cfg, "ca-file /etc/haproxy/relay-ca.pem", ca);
 	for (int i = 0; i < 3; i++) {
 		char from[128], to[160];
 		snprintf(from, sizeof from, "server relay%d 10.0.1.1%d:8443 verifyhost relay%d.wakks.internal",
 			 i + 1, i + 1, i + 1);
 		snprintf(to, sizeof to, "server relay%d 127.0.0.1:%d verifyhost localhost port %d source 127.0.0.2",
 			 i + 1, relays[i].port, relays[i].admin_port);
-		bad = bad || replace(&cfg, from, to);
+		bad = bad || text_replace(&cfg, from, to);
 	}
 	if (bad) {
 		fprintf(stderr, "docs/ha/haproxy.cfg no longer has the lines this test substitutes\n");
 		free(cfg);
 		return -1;
 	}
-	char conf[600];
-	snprintf(conf, sizeof conf, "%s/haproxy.cfg", dir);
-	snprintf(haproxy_log, sizeof haproxy_log, "%s/haproxy.stderr", dir);
-	f = fopen(conf, "w");
-	if (!f)
-		return -1;
-	fprintf(f, "global\n\tmaxconn 256\n\n%s", cfg);
-	fclose(f);
+	pid_t pid = haproxy_run(dir, cfg, port, haproxy_log, sizeof haproxy_log);
 	free(cfg);
-	const char *bin = access("/usr/sbin/haproxy", X_OK) == 0 ? "/usr/sbin/haproxy" : "haproxy";
-	pid_t pid = fork();
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		int fd = open(haproxy_log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execlp(bin, bin, "-db", "-f", conf, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 100; i++) {
-		if (port_open(port))
-			return pid;
-		int st;
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			break;
-		msleep(50);
-	}
-	char *text = read_all(haproxy_log);
-	fprintf(stderr, "haproxy did not start:\n%s\n", text ? text : "(no output)");
-	free(text);
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	return -1;
+	return pid;
 }
 
 static bool log_says(const char *needle)
 {
-	char *text = read_all(haproxy_log);
+	char *text = test_read_text(haproxy_log);
 	bool yes = text && strstr(text, needle);
 	free(text);
 	return yes;
@@ -243,7 +146,7 @@ static void devices_converse_through_haproxy_while_relays_die(void)
 	REQUIRE(pg_test_create_db(conninfo, sizeof conninfo, db, sizeof db) == 0);
 	for (int k = 0; k < 3; k++)
 		REQUIRE(start_relay(k, conninfo) == 0);
-	int port = free_port();
+	int port = loopback_free_port();
 	REQUIRE(port > 0);
 	haproxy = start_haproxy(port);
 	REQUIRE(haproxy > 0);

@@ -15,23 +15,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "proxy_proc.h"
 #include "relay_proc.h"
 #include "test_cert.h"
 #include "tclient.h"
 #include "test.h"
-
-static void msleep(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
+#include "text_file.h"
 
 /* A plain-HTTP WebSocket upgrade to 127.0.0.1:port with one extra header line (NULL: none), as a
  * proxy would send it. Returns the connected socket after a 101, or -1. */
@@ -191,66 +186,6 @@ static void tls_off_refused_on_a_public_address(void)
 
 /* --- nginx in front ------------------------------------------------------------------------ */
 
-static char *read_all(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *buf = malloc((size_t)n + 1);
-	size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
-	fclose(f);
-	if (buf)
-		buf[got] = '\0';
-	return buf;
-}
-
-/* Replaces the one occurrence of `from` in *text (malloc'd) with `to`. Returns 0, or -1 when
- * `from` does not occur: the shipped file changed, and the test must follow it knowingly. */
-static int replace(char **text, const char *from, const char *to)
-{
-	char *at = strstr(*text, from);
-	if (!at) {
-		fprintf(stderr, "nginx snippet: '%s' not found\n", from);
-		return -1;
-	}
-	size_t head = (size_t)(at - *text), fl = strlen(from), tl = strlen(to);
-	size_t rest = strlen(at + fl);
-	char *out = malloc(head + tl + rest + 1);
-	memcpy(out, *text, head);
-	memcpy(out + head, to, tl);
-	memcpy(out + head + tl, at + fl, rest + 1);
-	free(*text);
-	*text = out;
-	return 0;
-}
-
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	socklen_t len = sizeof a;
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-		return -1;
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
-static bool port_open(int port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
 /* Writes DIR/nginx.conf around the shipped server block (its own paths and ports substituted)
  * and starts nginx in the foreground. Over TCP the relay sees nginx come from 127.0.0.2
  * (proxy_bind), so that the client (127.0.0.1) and the proxy have different addresses; with
@@ -260,7 +195,7 @@ static pid_t start_nginx(const char *dir, int port, int relay_port, const char *
 {
 	char path[600];
 	snprintf(path, sizeof path, "%s/docs/proxy/nginx-os2wakks.conf", WAKKS_SOURCE_ROOT);
-	char *site = read_all(path);
+	char *site = test_read_text(path);
 	if (!site)
 		return -1;
 	char listen[64], upstream[400], bind_line[160];
@@ -274,12 +209,12 @@ static pid_t start_nginx(const char *dir, int port, int relay_port, const char *
 	char cert_line[400], key_line[400];
 	snprintf(cert_line, sizeof cert_line, "ssl_certificate     %s;", cert);
 	snprintf(key_line, sizeof key_line, "ssl_certificate_key %s;", key);
-	if (replace(&site, "listen 443 ssl http2;", listen) != 0 ||
-	    replace(&site, "listen [::]:443 ssl http2;", "") != 0 ||
-	    replace(&site, "server 127.0.0.1:8080;", upstream) != 0 ||
-	    replace(&site, "ssl_certificate     /etc/ssl/os2wakks/fullchain.pem;", cert_line) != 0 ||
-	    replace(&site, "ssl_certificate_key /etc/ssl/os2wakks/privkey.pem;", key_line) != 0 ||
-	    replace(&site, "proxy_pass http://os2wakks_relay;", bind_line) != 0) {
+	if (text_replace(&site, "listen 443 ssl http2;", listen) != 0 ||
+	    text_replace(&site, "listen [::]:443 ssl http2;", "") != 0 ||
+	    text_replace(&site, "server 127.0.0.1:8080;", upstream) != 0 ||
+	    text_replace(&site, "ssl_certificate     /etc/ssl/os2wakks/fullchain.pem;", cert_line) != 0 ||
+	    text_replace(&site, "ssl_certificate_key /etc/ssl/os2wakks/privkey.pem;", key_line) != 0 ||
+	    text_replace(&site, "proxy_pass http://os2wakks_relay;", bind_line) != 0) {
 		free(site);
 		return -1;
 	}
@@ -308,38 +243,12 @@ static pid_t start_nginx(const char *dir, int port, int relay_port, const char *
 		geteuid() == 0 ? "root" : "nobody", dir, dir, dir, dir, dir, dir, dir, dir, site_path);
 	fclose(f);
 
-	const char *nginx = access("/usr/sbin/nginx", X_OK) == 0 ? "/usr/sbin/nginx" : "nginx";
-	pid_t pid = fork();
-	if (pid == 0) {
-		/* SIGTERM, not SIGKILL: nginx's master then ends its workers too. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		char log[600];
-		snprintf(log, sizeof log, "%s/nginx.stderr", dir);
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execlp(nginx, nginx, "-p", dir, "-c", conf_path, "-e", log, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 100; i++) {
-		if (port_open(port))
-			return pid;
-		int st;
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			break;
-		msleep(50);
-	}
+	static char sbin[] = "/usr/sbin/nginx", bin[] = "nginx", p[] = "-p", c[] = "-c", e[] = "-e";
 	char log[600];
 	snprintf(log, sizeof log, "%s/nginx.stderr", dir);
-	char *text = read_all(log);
-	fprintf(stderr, "nginx did not start (is Debian's nginx installed? scripts/deps.sh):\n%s\n",
-		text ? text : "(no output)");
-	free(text);
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	return -1;
+	char *argv[] = { access(sbin, X_OK) == 0 ? sbin : bin, p, (char *)dir, c, conf_path, e, log,
+			 NULL };
+	return proxy_run(argv, log, port);
 }
 
 
@@ -349,80 +258,25 @@ static pid_t start_nginx(const char *dir, int port, int relay_port, const char *
 static pid_t start_haproxy(const char *dir, int port, int relay_port, const char *cert,
 			   const char *key)
 {
-	char path[600];
+	char path[600], pem[600];
 	snprintf(path, sizeof path, "%s/docs/proxy/haproxy-os2wakks.cfg", WAKKS_SOURCE_ROOT);
-	char *cfg = read_all(path);
-	char pem[600];
-	snprintf(pem, sizeof pem, "%s/haproxy.pem", dir);
-	char *c = read_all(cert), *k = read_all(key);
-	FILE *f = fopen(pem, "w");
-	if (!cfg || !c || !k || !f) {
-		free(cfg), free(c), free(k);
-		if (f)
-			fclose(f);
-		return -1;
-	}
-	fprintf(f, "%s%s", c, k);
-	fclose(f);
-	free(c);
-	free(k);
-	char bind[800], server[128];
-	snprintf(bind, sizeof bind, "bind 127.0.0.1:%d ssl crt %s alpn", port, pem);
-	snprintf(server, sizeof server, "server relay 127.0.0.1:%d check source 127.0.0.2", relay_port);
-	if (replace(&cfg, "bind :443 ssl crt /etc/haproxy/certs/wakks.example.dk.pem alpn", bind) != 0 ||
-	    replace(&cfg, "server relay 127.0.0.1:8080 check", server) != 0) {
+	char *cfg = test_read_text(path);
+	if (!cfg || haproxy_pem(dir, cert, key, pem, sizeof pem) != 0) {
 		free(cfg);
 		return -1;
 	}
-	char conf[600], log[600];
-	snprintf(conf, sizeof conf, "%s/haproxy.cfg", dir);
-	snprintf(log, sizeof log, "%s/haproxy.stderr", dir);
-	f = fopen(conf, "w");
-	if (!f)
+	char bind[800], server[128];
+	snprintf(bind, sizeof bind, "bind 127.0.0.1:%d ssl crt %s alpn", port, pem);
+	snprintf(server, sizeof server, "server relay 127.0.0.1:%d check source 127.0.0.2", relay_port);
+	if (text_replace(&cfg, "bind :443 ssl crt /etc/haproxy/certs/wakks.example.dk.pem alpn", bind) != 0 ||
+	    text_replace(&cfg, "server relay 127.0.0.1:8080 check", server) != 0) {
+		free(cfg);
 		return -1;
-	fprintf(f, "global\n\tmaxconn 256\n\n%s", cfg);
-	fclose(f);
+	}
+	char log[600];
+	pid_t pid = haproxy_run(dir, cfg, port, log, sizeof log);
 	free(cfg);
-	const char *haproxy = access("/usr/sbin/haproxy", X_OK) == 0 ? "/usr/sbin/haproxy" : "haproxy";
-	pid_t pid = fork();
-	if (pid == 0) {
-		/* SIGTERM, not SIGKILL: nginx's master then ends its workers too. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execlp(haproxy, haproxy, "-db", "-f", conf, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 100; i++) {
-		if (port_open(port))
-			return pid;
-		int st;
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			break;
-		msleep(50);
-	}
-	char *text = read_all(log);
-	fprintf(stderr, "haproxy did not start (is Debian's haproxy installed? scripts/deps.sh):\n%s\n",
-		text ? text : "(no output)");
-	free(text);
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	return -1;
-}
-
-static void stop_proxy(pid_t pid, int sig)
-{
-	kill(pid, sig);
-	for (int i = 0; i < 100; i++) {
-		if (waitpid(pid, NULL, WNOHANG) == pid)
-			return;
-		msleep(50);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
+	return pid;
 }
 
 enum proxy_kind { NGINX, HAPROXY, NGINX_UNIX_SOCKET };
@@ -434,7 +288,7 @@ enum proxy_kind { NGINX, HAPROXY, NGINX_UNIX_SOCKET };
 static void converse_through(enum proxy_kind kind)
 {
 	/* The relay's public URL is the proxy's: the development provider's issuer names it. */
-	int port = free_port();
+	int port = loopback_free_port();
 	REQUIRE(port > 0);
 	char extra[256];
 	snprintf(extra, sizeof extra,
@@ -498,7 +352,7 @@ static void converse_through(enum proxy_kind kind)
 
 	tdev_free(&anna);
 	tdev_free(&camilla);
-	stop_proxy(proxy, kind == HAPROXY ? SIGUSR1 : SIGQUIT); /* both: graceful */
+	proxy_stop(proxy, kind == HAPROXY ? SIGUSR1 : SIGQUIT); /* both: graceful */
 	CHECK_EQ_INT(relay_proc_stop(&p), 0);
 	relay_proc_cleanup(&p);
 }

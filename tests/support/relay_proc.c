@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 #include "relay_proc.h"
+#include "text_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -59,25 +60,9 @@ const char *relay_binary(void)
 	return b ? b : "wakks-relay";
 }
 
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *buf = malloc((size_t)n + 1);
-	size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
-	fclose(f);
-	if (buf)
-		buf[got] = '\0';
-	return buf;
-}
-
 bool relay_log_contains(const struct relay_proc *p, const char *needle)
 {
-	char *log = read_file(p->log_path);
+	char *log = test_read_text(p->log_path);
 	bool found = log && strstr(log, needle);
 	free(log);
 	return found;
@@ -125,7 +110,7 @@ static int spawn(struct relay_proc *p, bool dev, bool fresh_log)
 	p->pid = pid;
 	track(pid, true);
 	for (int i = 0; i < 200; i++) {
-		char *log = read_file(p->log_path);
+		char *log = test_read_text(p->log_path);
 		const char *at = log && (off_t)strlen(log) > log_start ? log + log_start : NULL;
 		/* logfmt, or JSON when a test configures log_format = json */
 		const char *l = at ? strstr(at, "event=listening port=") : NULL;
@@ -151,7 +136,7 @@ static int spawn(struct relay_proc *p, bool dev, bool fresh_log)
 		msleep(50);
 	}
 	relay_proc_kill(p);
-	char *log = read_file(p->log_path);
+	char *log = test_read_text(p->log_path);
 	fprintf(stderr, "relay did not start; its log:\n%s\n", log ? log : "(none)");
 	free(log);
 	return -1;
@@ -169,7 +154,7 @@ static const char PG_DB_MARK[] = "# wakks test database: ";
 
 static bool reuse_database(struct relay_proc *p)
 {
-	char *conf = read_file(p->config_path);
+	char *conf = test_read_text(p->config_path);
 	const char *m = conf ? strstr(conf, PG_DB_MARK) : NULL;
 	const char *c = m ? strstr(m, "\nconninfo = ") : NULL;
 	bool ok = false;
@@ -269,7 +254,7 @@ int relay_proc_start_opts(struct relay_proc *p, const struct relay_proc_opts *o)
 
 char *relay_proc_log(const struct relay_proc *p)
 {
-	return read_file(p->log_path);
+	return test_read_text(p->log_path);
 }
 
 int relay_proc_run_to_exit(struct relay_proc *p, bool dev, int timeout_ms)
@@ -292,7 +277,7 @@ int relay_proc_run_to_exit(struct relay_proc *p, bool dev, int timeout_ms)
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	track(pid, false);
-	char *log = read_file(p->log_path);
+	char *log = test_read_text(p->log_path);
 	fprintf(stderr, "relay did not exit; its log:\n%s\n", log ? log : "(none)");
 	free(log);
 	return -1;
@@ -377,8 +362,8 @@ int relay_run_command_io(char *const args[], const char *input, char **out, char
 	close(err_fd);
 	int status = 0;
 	waitpid(pid, &status, 0);
-	*out = read_file(out_path);
-	*err = read_file(err_path);
+	*out = test_read_text(out_path);
+	*err = test_read_text(err_path);
 	unlink(in_path);
 	unlink(out_path);
 	unlink(err_path);
@@ -402,7 +387,7 @@ int relay_run_command(char *const args[], char **err)
 	close(fd);
 	int status = 0;
 	waitpid(pid, &status, 0);
-	*err = read_file(path);
+	*err = test_read_text(path);
 	unlink(path);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
