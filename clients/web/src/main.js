@@ -74,7 +74,9 @@ function restore(s) {
   for (const [id, v] of Object.entries(s.values)) { const el = document.getElementById(id); if (el) el.value = v; }
   for (const [id, f] of Object.entries(s.files ?? {})) { const el = document.getElementById(id); if (el && f?.length) el.files = f; }
   for (const c of s.open ?? []) { const d = document.querySelector(`main details[class="${c}"]`); if (d) d.open = true; }
-  if (s.focus) document.getElementById(s.focus)?.focus();
+  // Without scrolling: the re-rendered page keeps its place (toNewest), and focusing a thread's
+  // title again must not take a reader at its newest message back to the top.
+  if (s.focus) document.getElementById(s.focus)?.focus({ preventScroll: true });
 }
 
 app.render = function render(moved = false) {
@@ -99,7 +101,7 @@ app.render = function render(moved = false) {
   main.classList.toggle('wide', !!main.querySelector('.workday'));
   if (moved) (document.querySelector('main .pane-read h2') ?? document.querySelector('main h2'))?.focus({ preventScroll: true });
   else restore(saved);
-  if (navFocus && !moved) (document.querySelector(`#nav [data-view="${navFocus}"]`) ?? document.getElementById(navFocus))?.focus();
+  if (navFocus && !moved) (document.querySelector(`#nav [data-view="${navFocus}"]`) ?? document.getElementById(navFocus))?.focus({ preventScroll: true });
   toNewest(moved, scroll);
   attend(app, (m) => app.client.messaging?.conversations.get(m.conv)?.label ?? (app.client.isCitizen ? 'kommunen' : 'en borger'));
 };
